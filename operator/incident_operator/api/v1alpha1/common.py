@@ -1,0 +1,142 @@
+"""Building blocks shared by every kind: base model, constrained scalar types, conditions, CEL.
+
+Why constrained types everywhere: the API server can only estimate the cost of a CEL rule when
+strings and lists are bounded, and a bound that lives in the type is written once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+DURATION_PATTERN = r"^[0-9]+(s|m|h|d|w)$"
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+LOCAL_DATETIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+Duration = Annotated[
+    str,
+    Field(
+        pattern=DURATION_PATTERN,
+        max_length=12,
+    ),
+]
+"""A whole number and one unit of s, m, h, d or w (5m, 1h, 30d); single-unit durations keep
+CEL comparisons exact (see ``cel_seconds``)."""
+
+Name = Annotated[str, Field(min_length=1, max_length=63, pattern=NAME_PATTERN)]
+"""A Kubernetes object name (DNS-1123 label)."""
+
+ShortText = Annotated[str, Field(max_length=256)]
+LongText = Annotated[str, Field(max_length=16384)]
+LocalTime = Annotated[str, Field(pattern=LOCAL_TIME_PATTERN, max_length=5)]
+LocalDateTime = Annotated[
+    str,
+    Field(
+        pattern=LOCAL_DATETIME_PATTERN,
+        max_length=19,
+    ),
+]
+Labels = Annotated[dict[str, Annotated[str, Field(max_length=63)]], Field(max_length=32)]
+
+
+def cel_seconds(path: str) -> str:
+    """CEL expression converting a single-unit ``Duration`` at ``path`` into seconds.
+
+    CEL's own ``duration()`` knows no days or weeks, which SLO windows need.
+    """
+    unit = f"{path}.substring(size({path}) - 1)"
+    number = f"int({path}.substring(0, size({path}) - 1))"
+    return (
+        f"({number} * ({unit} == 'w' ? 604800 : {unit} == 'd' ? 86400 : "
+        f"{unit} == 'h' ? 3600 : {unit} == 'm' ? 60 : 1))"
+    )
+
+
+def cel_rule(
+    rule: str, message: str, *, field_path: str | None = None, reason: str | None = None
+) -> dict[str, str]:
+    """One ``x-kubernetes-validations`` entry; the message must say what to fix."""
+    entry = {"rule": rule, "message": message}
+    if field_path:
+        entry["fieldPath"] = field_path
+    if reason:
+        entry["reason"] = reason
+    return entry
+
+
+def exactly_one_of(*fields: str) -> str:
+    """CEL: exactly one of the optional ``fields`` is set."""
+    return " + ".join(f"(has(self.{f}) ? 1 : 0)" for f in fields) + " == 1"
+
+
+def cel(*rules: dict[str, str]) -> dict[str, Any]:
+    """``json_schema_extra`` carrying CEL rules on a model."""
+    return {"x-kubernetes-validations": list(rules)}
+
+
+class ApiModel(BaseModel):
+    """Base of every API struct: camelCase on the wire, docstrings become `kubectl explain`."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        use_attribute_docstrings=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(ApiModel):
+    """The metav1.Condition shape."""
+
+    type: Annotated[str, Field(max_length=316, pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9_.-]+$")]
+    """Type of the condition in CamelCase, e.g. Ready."""
+    status: ConditionStatus
+    """True, False or Unknown."""
+    observed_generation: Annotated[int, Field(ge=0)] | None = None
+    """The .metadata.generation this condition was set for."""
+    last_transition_time: datetime
+    """When the condition last changed status."""
+    reason: Annotated[
+        str, Field(max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+    ]
+    """Machine-readable CamelCase reason for the last transition."""
+    message: Annotated[str, Field(max_length=32768)] = ""
+    """Human-readable details of the last transition."""
+
+
+Conditions = Annotated[
+    list[Condition],
+    Field(
+        max_length=16,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    ),
+]
+
+
+class CommonStatus(ApiModel):
+    """Fields every kind's status carries."""
+
+    observed_generation: Annotated[int, Field(ge=0)] | None = None
+    """The .metadata.generation the operator last reconciled."""
+    conditions: Conditions = []
+    """Standard conditions; Ready summarises the object."""
+
+
+class Resource(ApiModel):
+    """Envelope of a custom resource; ``metadata`` is the API server's business."""
+
+    api_version: str
+    kind: str
+    metadata: dict[str, Any] = {}

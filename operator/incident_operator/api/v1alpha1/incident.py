@@ -1,0 +1,153 @@
+"""Incident: the human-set intent (spec) and everything the operator observed (status)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from .common import (
+    ApiModel,
+    CommonStatus,
+    LongText,
+    Name,
+    Resource,
+    ShortText,
+    cel,
+    cel_rule,
+)
+from .mitigation import Mitigations
+
+
+class IncidentState(StrEnum):
+    TRIAGE = "triage"
+    INVESTIGATING = "investigating"
+    MITIGATED = "mitigated"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    DECLINED = "declined"
+    MERGED = "merged"
+
+
+class Roles(ApiModel):
+    """People by participant name (as in the OnCallRotation) holding each incident role."""
+
+    commander: Name | None = None
+    communications: Name | None = None
+    operations: Name | None = None
+    scribe: Name | None = None
+
+
+class SourceType(StrEnum):
+    MANUAL = "manual"
+    SLO = "slo"
+    ALERTMANAGER = "alertmanager"
+    CHAT = "chat"
+
+
+class Source(ApiModel):
+    type: SourceType = SourceType.MANUAL
+    ref: Annotated[str, Field(max_length=512)] = ""
+    """What declared it: SLO name, Alertmanager group key, chat message link."""
+
+
+class IncidentSpec(ApiModel):
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            cel_rule(
+                "self.state == 'merged' ? has(self.mergedInto) : !has(self.mergedInto)",
+                "mergedInto names the surviving incident and is set exactly when state is merged",
+                field_path=".mergedInto",
+            )
+        )
+    }
+
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    summary: LongText = ""
+    service: Name
+    severity_ref: Name
+    """Name of the cluster-scoped Severity."""
+    state: IncidentState = IncidentState.TRIAGE
+    """The state responders set; the operator validates each transition."""
+    roles: Roles = Roles()
+    source: Source = Source()
+    private: bool = False
+    """Private incidents get a private channel and stay off the status page."""
+    merged_into: Name | None = None
+    """The surviving incident, when state is merged."""
+    mitigations: Mitigations = []
+    """Mitigations requested for this incident."""
+
+
+class Timestamps(ApiModel):
+    detected: datetime | None = None
+    declared: datetime | None = None
+    acknowledged: datetime | None = None
+    mitigated: datetime | None = None
+    resolved: datetime | None = None
+    closed: datetime | None = None
+
+
+class Durations(ApiModel):
+    """MTTx figures in seconds."""
+
+    time_to_detect: float | None = None
+    time_to_acknowledge: float | None = None
+    time_to_mitigate: float | None = None
+    time_to_resolve: float | None = None
+
+
+class TimelineEntry(ApiModel):
+    at: datetime
+    type: Annotated[str, Field(max_length=64, pattern=r"^[a-z][a-z0-9-]*$")]
+    message: Annotated[str, Field(max_length=4096)]
+    author: ShortText = ""
+    source: Annotated[str, Field(max_length=64)] = ""
+    key: Annotated[str, Field(max_length=256)] = ""
+    """Deduplication key."""
+
+
+class ChatRef(ApiModel):
+    channel_id: ShortText = ""
+    channel_name: ShortText = ""
+    status_message_ts: ShortText = ""
+
+
+class PagerRef(ApiModel):
+    dedup_key: ShortText = ""
+    state: ShortText = ""
+
+
+class MitigationResult(ApiModel):
+    name: ShortText
+    action: ShortText
+    target: ShortText
+    state: ShortText
+    dry_run: bool = False
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    message: Annotated[str, Field(max_length=4096)] = ""
+
+
+class IncidentStatus(CommonStatus):
+    phase: IncidentState | None = None
+    """The state the operator accepted."""
+    severity: Name | None = None
+    timestamps: Timestamps = Timestamps()
+    durations: Durations = Durations()
+    roles: Roles = Roles()
+    """Effective roles: spec roles, filled from the rotation where empty."""
+    timeline: Annotated[list[TimelineEntry], Field(max_length=500)] = []
+    chat: ChatRef | None = None
+    pager: PagerRef | None = None
+    mitigations: Annotated[list[MitigationResult], Field(max_length=32)] = []
+    postmortem_ref: Name | None = None
+
+
+class Incident(Resource):
+    api_version: Literal["sre.dev/v1alpha1"] = "sre.dev/v1alpha1"
+    kind: Literal["Incident"] = "Incident"
+    spec: IncidentSpec
+    status: IncidentStatus = IncidentStatus()

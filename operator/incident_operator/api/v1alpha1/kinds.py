@@ -1,0 +1,123 @@
+"""The five kinds and what their CRDs say beyond the schema: names, scope, printer columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .common import Resource
+from .incident import Incident
+from .postmortem import Postmortem
+from .rotation import OnCallRotation
+from .severity import Severity
+from .slo import ServiceLevelObjective
+
+CATEGORY = "incident-management"
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    name: str
+    json_path: str
+    type: Literal["string", "integer", "number", "boolean", "date"] = "string"
+    description: str = ""
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    model: type[Resource]
+    plural: str
+    singular: str
+    short_names: tuple[str, ...]
+    scope: Literal["Namespaced", "Cluster"]
+    columns: tuple[PrinterColumn, ...]
+
+    @property
+    def kind(self) -> str:
+        return self.model.__name__
+
+
+READY = PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status')
+AGE = PrinterColumn("Age", ".metadata.creationTimestamp", "date")
+
+KINDS: tuple[KindInfo, ...] = (
+    KindInfo(
+        ServiceLevelObjective,
+        "servicelevelobjectives",
+        "servicelevelobjective",
+        ("slo",),
+        "Namespaced",
+        (
+            PrinterColumn("Service", ".spec.service"),
+            PrinterColumn("Target", ".spec.target", "number"),
+            PrinterColumn("Window", ".spec.window"),
+            PrinterColumn("Budget", ".status.errorBudgetRemaining", "number"),
+            PrinterColumn("Incident", ".status.activeIncident"),
+            READY,
+            AGE,
+        ),
+    ),
+    KindInfo(
+        Severity,
+        "severities",
+        "severity",
+        ("sev",),
+        "Cluster",
+        (
+            PrinterColumn("Level", ".spec.level", "integer"),
+            PrinterColumn("Display Name", ".spec.displayName"),
+            PrinterColumn("Page", ".spec.paging.page", "boolean"),
+            PrinterColumn("Ack Within", ".spec.response.ackWithin"),
+            READY,
+            AGE,
+        ),
+    ),
+    KindInfo(
+        OnCallRotation,
+        "oncallrotations",
+        "oncallrotation",
+        ("ocr",),
+        "Namespaced",
+        (
+            PrinterColumn("Time Zone", ".spec.timeZone"),
+            PrinterColumn("On Call", ".status.onCall[0].person"),
+            PrinterColumn("Next Handoff", ".status.nextHandoff", "date"),
+            READY,
+            AGE,
+        ),
+    ),
+    KindInfo(
+        Incident,
+        "incidents",
+        "incident",
+        ("inc",),
+        "Namespaced",
+        (
+            PrinterColumn("Severity", ".spec.severityRef"),
+            PrinterColumn("State", ".spec.state"),
+            PrinterColumn("Commander", ".spec.roles.commander"),
+            PrinterColumn("Service", ".spec.service"),
+            PrinterColumn("Title", ".spec.title", priority=1),
+            READY,
+            AGE,
+        ),
+    ),
+    KindInfo(
+        Postmortem,
+        "postmortems",
+        "postmortem",
+        ("pm",),
+        "Namespaced",
+        (
+            PrinterColumn("Incident", ".spec.incidentRef"),
+            PrinterColumn("Owner", ".spec.owner"),
+            PrinterColumn("State", ".spec.state"),
+            PrinterColumn("Due", ".status.due", "date"),
+            READY,
+            AGE,
+        ),
+    ),
+)
+
+BY_KIND: dict[str, KindInfo] = {info.kind: info for info in KINDS}

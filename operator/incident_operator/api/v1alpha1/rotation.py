@@ -1,0 +1,175 @@
+"""OnCallRotation: who is on call, layer by layer, in the rotation's own time zone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from .common import (
+    ApiModel,
+    CommonStatus,
+    Duration,
+    LocalDateTime,
+    LocalTime,
+    Name,
+    Resource,
+    cel,
+    cel_rule,
+)
+
+MAP_BY_NAME = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]}
+
+
+class Participant(ApiModel):
+    name: Name
+    """Name used in layers, overrides and incident roles."""
+    slack_user_id: Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,20}$", max_length=21)] | None = (
+        None
+    )
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    pager_duty_user_id: (
+        Annotated[str, Field(pattern=r"^P[A-Z0-9]{5,12}$", max_length=13)] | None
+    ) = None
+
+
+class RotationType(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    CUSTOM = "custom"
+
+
+class RotationSchedule(ApiModel):
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            cel_rule(
+                "self.type == 'custom' ? has(self.length) : !has(self.length)",
+                "length is required for type custom and not allowed for daily or weekly",
+                field_path=".length",
+            )
+        )
+    }
+
+    type: RotationType
+    """daily, weekly, or custom with an explicit length."""
+    length: Duration | None = None
+    """Shift length for type custom, e.g. 36h."""
+    start: LocalDateTime
+    """First handoff, local to the rotation's time zone."""
+    handoff_time: LocalTime = "09:00"
+    """Local time of day handoffs happen; stays put across DST changes."""
+
+
+class Weekday(StrEnum):
+    MON = "Mon"
+    TUE = "Tue"
+    WED = "Wed"
+    THU = "Thu"
+    FRI = "Fri"
+    SAT = "Sat"
+    SUN = "Sun"
+
+
+class Restriction(ApiModel):
+    """This layer only covers these days and hours; layers below fill the gaps."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            cel_rule("self.from != self.to", "from and to must differ", field_path=".to")
+        )
+    }
+
+    days: Annotated[
+        list[Weekday],
+        Field(min_length=1, max_length=7, json_schema_extra={"x-kubernetes-list-type": "set"}),
+    ]
+    from_: Annotated[LocalTime, Field(alias="from")]
+    to: LocalTime
+    """End time; earlier than from means the window ends the next day."""
+
+
+class Layer(ApiModel):
+    name: Name
+    members: Annotated[list[Name], Field(min_length=1, max_length=64)]
+    """Participants in rotation order."""
+    rotation: RotationSchedule
+    restrictions: Annotated[list[Restriction], Field(max_length=14)] = []
+
+
+class Override(ApiModel):
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            cel_rule("self.end > self.start", "end must be after start", field_path=".end")
+        )
+    }
+
+    layer: Name
+    person: Name
+    start: datetime
+    """RFC 3339 instant with offset."""
+    end: datetime
+
+
+class EscalationStep(ApiModel):
+    after: Duration
+    """Time without acknowledgement before this step runs."""
+    notify: Annotated[
+        str, Field(max_length=128, pattern=r"^(layer|person)/[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    ]
+    """layer/<name> or person/<name>."""
+
+
+class OnCallRotationSpec(ApiModel):
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            cel_rule(
+                "self.layers.all(l, l.members.all(m, self.participants.exists(p, p.name == m)))",
+                "every layer member must be listed in participants",
+                field_path=".layers",
+            ),
+            cel_rule(
+                "!has(self.overrides) || self.overrides.all(o, "
+                "self.participants.exists(p, p.name == o.person) && "
+                "self.layers.exists(l, l.name == o.layer))",
+                "an override must name an existing layer and a listed participant",
+                field_path=".overrides",
+            ),
+        )
+    }
+
+    time_zone: Annotated[
+        str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$")
+    ]
+    """IANA time zone, e.g. Europe/Berlin; handoffs and restrictions are local to it."""
+    effective_from: datetime | None = None
+    """When this version of the rotation takes effect; earlier shifts stay as they were."""
+    participants: Annotated[
+        list[Participant], Field(min_length=1, max_length=64, json_schema_extra=MAP_BY_NAME)
+    ]
+    layers: Annotated[list[Layer], Field(min_length=1, max_length=8, json_schema_extra=MAP_BY_NAME)]
+    """Ordered from primary down."""
+    overrides: Annotated[list[Override], Field(max_length=64)] = []
+    escalation: Annotated[list[EscalationStep], Field(max_length=8)] = []
+
+
+class Shift(ApiModel):
+    layer: Name
+    person: Name
+    start: datetime
+    end: datetime | None = None
+
+
+class OnCallRotationStatus(CommonStatus):
+    on_call: Annotated[list[Shift], Field(max_length=8)] = []
+    """Who is on call now, per layer."""
+    next_handoff: datetime | None = None
+    upcoming_shifts: Annotated[list[Shift], Field(max_length=64)] = []
+
+
+class OnCallRotation(Resource):
+    api_version: Literal["sre.dev/v1alpha1"] = "sre.dev/v1alpha1"
+    kind: Literal["OnCallRotation"] = "OnCallRotation"
+    spec: OnCallRotationSpec
+    status: OnCallRotationStatus = OnCallRotationStatus()

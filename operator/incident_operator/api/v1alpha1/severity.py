@@ -1,0 +1,104 @@
+"""Severity: cluster-wide response policy an incident inherits by reference."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from .common import ApiModel, CommonStatus, Duration, Name, Resource, ShortText
+
+
+class Role(StrEnum):
+    COMMANDER = "commander"
+    COMMUNICATIONS = "communications"
+    OPERATIONS = "operations"
+    SCRIBE = "scribe"
+
+
+class Response(ApiModel):
+    """What the responders owe an incident of this severity."""
+
+    ack_within: Duration = "15m"
+    """Escalate along the rotation's chain when nobody acknowledges within this time."""
+    update_every: Duration = "1h"
+    """Remind the channel when no status update was posted for this long."""
+    required_roles: Annotated[
+        list[Role], Field(max_length=4, json_schema_extra={"x-kubernetes-list-type": "set"})
+    ] = [Role.COMMANDER]
+    """Roles that must be filled before the incident may resolve."""
+
+
+class Urgency(StrEnum):
+    HIGH = "high"
+    LOW = "low"
+
+
+class Paging(ApiModel):
+    page: bool = False
+    """Page the people on call when an incident of this severity is declared."""
+    urgency: Urgency = Urgency.HIGH
+    """Pager urgency: high wakes people up, low waits for working hours."""
+
+
+ChannelName = Annotated[
+    str, Field(min_length=2, max_length=81, pattern=r"^#?[a-z0-9][a-z0-9._-]*$")
+]
+
+
+class Chat(ApiModel):
+    create_channel: bool = False
+    """Open a dedicated chat channel per incident."""
+    announce_channels: Annotated[list[ChannelName], Field(max_length=8)] = []
+    """Channels told about every new incident of this severity, e.g. #incidents."""
+
+
+class PostmortemPolicy(ApiModel):
+    required: bool = False
+    """An incident of this severity cannot close before its postmortem is published."""
+    due_within: Duration = "5d"
+    """Postmortem due date, counted from resolution."""
+
+
+class MitigationAllowance(ApiModel):
+    auto_allowed: bool = False
+    """Whether mitigations in mode auto may run without approval at this severity."""
+
+
+class StatusPageImpact(StrEnum):
+    NONE = "none"
+    MINOR = "minor"
+    MAJOR = "major"
+    CRITICAL = "critical"
+
+
+class StatusPage(ApiModel):
+    impact: StatusPageImpact = StatusPageImpact.NONE
+    """Impact shown on the public status page."""
+
+
+class SeveritySpec(ApiModel):
+    level: Annotated[int, Field(ge=1, le=5)]
+    """1 is the worst."""
+    display_name: Annotated[str, Field(min_length=1, max_length=64)]
+    description: ShortText = ""
+    response: Response = Response()
+    paging: Paging = Paging()
+    chat: Chat = Chat()
+    postmortem: PostmortemPolicy = PostmortemPolicy()
+    mitigation: MitigationAllowance = MitigationAllowance()
+    status_page: StatusPage = StatusPage()
+    rotation_ref: Name | None = None
+    """Default OnCallRotation for incidents of this severity (in the incident's namespace)."""
+
+
+class SeverityStatus(CommonStatus):
+    pass
+
+
+class Severity(Resource):
+    api_version: Literal["sre.dev/v1alpha1"] = "sre.dev/v1alpha1"
+    kind: Literal["Severity"] = "Severity"
+    spec: SeveritySpec
+    status: SeverityStatus = SeverityStatus()

@@ -1,0 +1,207 @@
+"""ServiceLevelObjective: a target over a window and how burning its error budget is alerted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from .common import (
+    ApiModel,
+    CommonStatus,
+    Duration,
+    Labels,
+    Name,
+    Resource,
+    ShortText,
+    cel,
+    cel_rule,
+    cel_seconds,
+    exactly_one_of,
+)
+from .mitigation import MitigationPolicy, Mitigations
+
+PromQL = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class RatioIndicator(ApiModel):
+    """SLI as bad events over all events, PromQL with a `{{window}}` placeholder (Sloth style)."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            cel_rule(
+                "self.errors.contains('{{window}}')",
+                "errors must contain the {{window}} placeholder, e.g. [{{window}}] in a rate()",
+                field_path=".errors",
+            ),
+            cel_rule(
+                "self.total.contains('{{window}}')",
+                "total must contain the {{window}} placeholder, e.g. [{{window}}] in a rate()",
+                field_path=".total",
+            ),
+        )
+    }
+
+    errors: PromQL
+    """PromQL for the rate of bad events over {{window}}."""
+    total: PromQL
+    """PromQL for the rate of all events over {{window}}."""
+
+
+class LatencyIndicator(ApiModel):
+    """SLI from a Prometheus histogram: requests slower than the threshold are bad."""
+
+    metric: Annotated[
+        str, Field(min_length=1, max_length=256, pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    ]
+    """Histogram base name, e.g. http_request_duration_seconds (without _bucket)."""
+    threshold: Annotated[float, Field(gt=0)]
+    """Latency threshold in seconds; must match a bucket boundary (le label)."""
+    selector: Annotated[str, Field(max_length=1024)] = ""
+    """Label matchers without braces, e.g. job="checkout",route="/pay"."""
+
+
+class RecordingRuleProvider(StrEnum):
+    SLOTH = "sloth"
+    PYRRA = "pyrra"
+
+
+class RecordedIndicator(ApiModel):
+    """SLI already recorded by Sloth or Pyrra rules; their series are read instead of raw PromQL."""
+
+    provider: RecordingRuleProvider
+    """Which generator wrote the recording rules."""
+    name: Annotated[str, Field(min_length=1, max_length=253)]
+    """The SLO's id in that tool (Sloth sloth_id, Pyrra slo label)."""
+
+
+class Indicator(ApiModel):
+    """Exactly one way to measure the SLI."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            cel_rule(
+                exactly_one_of("ratio", "latency", "recorded"),
+                "set exactly one of ratio, latency or recorded",
+            )
+        )
+    }
+
+    ratio: RatioIndicator | None = None
+    latency: LatencyIndicator | None = None
+    recorded: RecordedIndicator | None = None
+
+
+class BurnWindow(ApiModel):
+    """A multiwindow burn-rate alert: fires when both windows burn faster than `factor`."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            cel_rule(
+                f"{cel_seconds('self.short')} < {cel_seconds('self.long')}",
+                "short window must be shorter than the long window",
+                field_path=".short",
+            )
+        )
+    }
+
+    long: Duration
+    """Long window, e.g. 1h."""
+    short: Duration
+    """Short window confirming the burn is still going on, e.g. 5m."""
+    factor: Annotated[float, Field(gt=0, le=1000)]
+    """Burn-rate threshold: 1 spends the budget exactly over the SLO window."""
+    severity: Name
+    """The Severity an incident declared by this pair gets."""
+
+
+class Alerting(ApiModel):
+    """Burn-rate alerting; the windows default to the SRE Workbook's table."""
+
+    min_requests: Annotated[int, Field(ge=0)] = 0
+    """The long window must have seen at least this many events to fire (low-traffic guard)."""
+    windows: Annotated[list[BurnWindow], Field(max_length=8)] = [
+        BurnWindow(long="1h", short="5m", factor=14.4, severity="sev-2"),
+        BurnWindow(long="6h", short="30m", factor=6, severity="sev-2"),
+        BurnWindow(long="1d", short="2h", factor=3, severity="sev-3"),
+        BurnWindow(long="3d", short="6h", factor=1, severity="sev-4"),
+    ]
+    """Window pairs; omitted means 14.4x 1h/5m, 6x 6h/30m, 3x 1d/2h, 1x 3d/6h."""
+    hold_down: Duration = "15m"
+    """How long no pair may fire before the burn counts as stopped."""
+
+
+class Declare(ApiModel):
+    """Whether and how this SLO declares incidents by itself."""
+
+    enabled: bool = False
+    rotation_ref: Name | None = None
+    """OnCallRotation (same namespace) whose primary layer provides the commander."""
+    labels: Labels = {}
+    """Labels put on declared incidents."""
+    auto_resolve: bool = False
+    """Resolve the incident when the burn has stopped for the hold-down period."""
+
+
+class ServiceLevelObjectiveSpec(ApiModel):
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            cel_rule(
+                "!has(self.alerting) || !has(self.alerting.windows) || self.alerting.windows.all("
+                f"w, {cel_seconds('w.long')} <= {cel_seconds('self.window')})",
+                "every alerting window must fit inside the SLO window",
+                field_path=".alerting.windows",
+            ),
+        )
+    }
+
+    service: Name
+    """The service this objective is about."""
+    description: ShortText = ""
+    target: Annotated[float, Field(gt=0, lt=100)]
+    """Objective in percent of good events, e.g. 99.9; strictly between 0 and 100."""
+    window: Duration = "30d"
+    """Compliance window the error budget is computed over."""
+    indicator: Indicator
+    """How good and bad events are measured."""
+    alerting: Alerting = Alerting()
+    declare: Declare = Declare()
+    mitigations: Mitigations = []
+    """Actions the operator may take when this SLO declares an incident."""
+    mitigation_policy: MitigationPolicy = MitigationPolicy()
+
+
+class WindowBurn(ApiModel):
+    window: Duration
+    error_ratio: float | None = None
+    """Share of bad events over the window; absent when there was no data."""
+    burn_rate: float | None = None
+    """error_ratio / (1 - target)."""
+    requests: float | None = None
+
+
+class FiringPair(ApiModel):
+    long: Duration
+    short: Duration
+    factor: float
+    severity: Name
+    since: datetime | None = None
+
+
+class ServiceLevelObjectiveStatus(CommonStatus):
+    last_evaluation_time: datetime | None = None
+    error_budget_remaining: float | None = None
+    """Share of the window's error budget left, 1 = untouched, negative = overspent."""
+    burn_rates: Annotated[list[WindowBurn], Field(max_length=16)] = []
+    firing: Annotated[list[FiringPair], Field(max_length=8)] = []
+    active_incident: Name | None = None
+    """The incident declared for the current burn episode."""
+
+
+class ServiceLevelObjective(Resource):
+    api_version: Literal["sre.dev/v1alpha1"] = "sre.dev/v1alpha1"
+    kind: Literal["ServiceLevelObjective"] = "ServiceLevelObjective"
+    spec: ServiceLevelObjectiveSpec
+    status: ServiceLevelObjectiveStatus = ServiceLevelObjectiveStatus()

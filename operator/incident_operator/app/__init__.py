@@ -1,0 +1,1 @@
+"""Composition root: command lines that wire the layers below together."""

@@ -1,0 +1,1 @@
+"""Build-time: pydantic JSON schema -> structural OpenAPI v3 -> CustomResourceDefinition YAML."""

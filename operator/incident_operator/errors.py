@@ -1,0 +1,26 @@
+"""Our exception hierarchy; third-party errors are translated into it at the adapter boundary.
+
+Handlers map these onto kopf's retry semantics in one place (handlers/errors.py).
+"""
+
+from __future__ import annotations
+
+
+class IncidentOperatorError(Exception):
+    """Base of every error the operator raises on purpose."""
+
+
+class TemporaryError(IncidentOperatorError):
+    """Worth retrying: a dependency is unavailable, throttling or timing out."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(IncidentOperatorError):
+    """Retrying cannot help until a human changes something (spec, RBAC, configuration)."""
+
+
+class InvalidSpecError(PermanentError):
+    """The object's spec cannot be understood even though the API server accepted it."""

@@ -1,0 +1,1 @@
+"""The only package that imports kopf: thin handlers that validate, call a service, write status."""

@@ -1,0 +1,33 @@
+"""Operator-wide kopf settings, applied at start-up."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from incident_operator import GROUP
+
+FINALIZER = f"{GROUP}/finalizer"
+
+
+def apply(settings: kopf.OperatorSettings) -> None:
+    """Our own `sre.dev` prefix for kopf's bookkeeping; nothing stored under status.
+
+    kopf keeps handler progress in `status.kopf` by default, which our strict status schemas
+    would prune silently; annotations under our prefix survive and are easy to recognise.
+    """
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = FINALIZER
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 60
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    apply(settings)

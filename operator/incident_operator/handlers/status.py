@@ -1,0 +1,34 @@
+"""One reconcile handler per kind: record observedGeneration and the Ready condition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from incident_operator import GROUP, VERSION
+from incident_operator.api.v1alpha1.kinds import KINDS, KindInfo
+from incident_operator.services.status import observed_status
+
+
+def _make_handler(info: KindInfo) -> Any:
+    async def reconcile_status(
+        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+    ) -> None:
+        patch.status.update(observed_status(info, body, memo.clock.now()))
+
+    reconcile_status.__name__ = f"reconcile_{info.singular}_status"
+    return reconcile_status
+
+
+def register() -> None:
+    """Register create/update/resume handlers for every kind on kopf's default registry."""
+    for info in KINDS:
+        handler = _make_handler(info)
+        resource = (GROUP, VERSION, info.plural)
+        kopf.on.resume(*resource, id="status")(handler)
+        kopf.on.create(*resource, id="status")(handler)
+        kopf.on.update(*resource, id="status")(handler)
+
+
+register()

@@ -1,0 +1,47 @@
+"""Use case: look at one object, decide its observed status, return the status patch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from incident_operator.api.v1alpha1.common import CommonStatus
+from incident_operator.api.v1alpha1.convert import condition_from_domain, conditions_to_domain
+from incident_operator.api.v1alpha1.kinds import KindInfo
+from incident_operator.domain.readiness import observe
+
+
+def _problems(error: ValidationError) -> tuple[str, ...]:
+    return tuple(
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)
+    )
+
+
+def observed_status(info: KindInfo, body: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The status fields (observedGeneration, conditions) to merge into the object's status."""
+    raw_status = body.get("status") or {}
+    try:
+        existing = CommonStatus.model_validate(raw_status).conditions
+    except ValidationError:
+        existing = []  # a status we cannot read is rewritten, not trusted
+    try:
+        info.model.model_validate(dict(body))
+        problems: tuple[str, ...] = ()
+    except ValidationError as exc:
+        problems = _problems(exc)
+    generation = int(body.get("metadata", {}).get("generation", 0))
+    observation = observe(
+        generation=generation,
+        existing=conditions_to_domain(existing),
+        problems=problems,
+        now=now,
+    )
+    status = CommonStatus(
+        observed_generation=observation.observed_generation,
+        conditions=[condition_from_domain(c) for c in observation.conditions],
+    )
+    dumped: dict[str, Any] = status.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return dumped

@@ -290,6 +290,7 @@ def up(state_dir: Path, timeout: float = 180.0) -> ControlPlaneState:
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
                 "--service-cluster-ip-range=10.0.0.0/24",
                 "--allow-privileged=false",
+                "--endpoint-reconciler-type=none",  # loopback may not be advertised
                 "--v=1",
             ],
             state_dir,

@@ -28,7 +28,8 @@ def observed_status(info: KindInfo, body: Mapping[str, Any], now: datetime) -> d
     except ValidationError:
         existing = []  # a status we cannot read is rewritten, not trusted
     try:
-        info.model.model_validate(dict(body))
+        # Status is our own observation, judged separately above; only the intent counts here.
+        info.model.model_validate({k: v for k, v in body.items() if k != "status"})
         problems: tuple[str, ...] = ()
     except ValidationError as exc:
         problems = _problems(exc)

@@ -38,7 +38,7 @@ LocalDateTime = Annotated[
     str,
     Field(
         pattern=LOCAL_DATETIME_PATTERN,
-        max_length=19,
+        max_length=32,  # above the pattern's 19 so a wrong format reports the pattern
     ),
 ]
 Labels = Annotated[dict[str, Annotated[str, Field(max_length=63)]], Field(max_length=32)]
@@ -55,6 +55,11 @@ def cel_seconds(path: str) -> str:
         f"({number} * ({unit} == 'w' ? 604800 : {unit} == 'd' ? 86400 : "
         f"{unit} == 'h' ? 3600 : {unit} == 'm' ? 60 : 1))"
     )
+
+
+def cel_durations_valid(*paths: str) -> str:
+    """CEL guard: only compare durations that passed the pattern (else the rule errors too)."""
+    return " && ".join(f"{p}.matches('{DURATION_PATTERN}')" for p in paths)
 
 
 def cel_rule(

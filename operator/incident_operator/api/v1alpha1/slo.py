@@ -17,6 +17,7 @@ from .common import (
     Resource,
     ShortText,
     cel,
+    cel_durations_valid,
     cel_rule,
     cel_seconds,
     exactly_one_of,
@@ -100,6 +101,7 @@ class BurnWindow(ApiModel):
     model_config = ApiModel.model_config | {
         "json_schema_extra": cel(
             cel_rule(
+                f"!({cel_durations_valid('self.short', 'self.long')}) || "
                 f"{cel_seconds('self.short')} < {cel_seconds('self.long')}",
                 "short window must be shorter than the long window",
                 field_path=".short",
@@ -150,7 +152,8 @@ class ServiceLevelObjectiveSpec(ApiModel):
         "json_schema_extra": cel(
             cel_rule(
                 "!has(self.alerting) || !has(self.alerting.windows) || self.alerting.windows.all("
-                f"w, {cel_seconds('w.long')} <= {cel_seconds('self.window')})",
+                f"w, !({cel_durations_valid('w.long', 'self.window')}) || "
+                f"{cel_seconds('w.long')} <= {cel_seconds('self.window')})",
                 "every alerting window must fit inside the SLO window",
                 field_path=".alerting.windows",
             ),

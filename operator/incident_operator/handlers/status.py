@@ -10,6 +10,8 @@ from incident_operator import GROUP, VERSION
 from incident_operator.api.v1alpha1.kinds import KINDS, KindInfo
 from incident_operator.services.status import observed_status
 
+from .errors import translated
+
 
 def _make_handler(info: KindInfo) -> Any:
     async def reconcile_status(
@@ -18,7 +20,7 @@ def _make_handler(info: KindInfo) -> Any:
         patch.status.update(observed_status(info, body, memo.clock.now()))
 
     reconcile_status.__name__ = f"reconcile_{info.singular}_status"
-    return reconcile_status
+    return translated(reconcile_status)
 
 
 def register() -> None:

@@ -1,6 +1,6 @@
 """`kubectl incident`: the kubectl plugin (kubectl finds `kubectl-incident` on PATH).
 
-A skeleton for now: later issues add declare, ack, sev, role, mitigate and postmortem.
+Commands that only read files (simulate, slo rules) need no cluster.
 """
 
 from __future__ import annotations
@@ -10,14 +10,28 @@ import sys
 
 from incident_operator import __version__
 
+from . import simulate
 
-def main(argv: list[str] | None = None) -> int:
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kubectl incident", description="Run incidents from kubectl."
     )
     parser.add_argument("--version", action="version", version=__version__)
-    parser.add_subparsers(dest="command", title="commands")
+    commands = parser.add_subparsers(dest="command", title="commands")
+    simulate.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command is None:
         parser.print_help()
-    return 0
+        return 0
+    try:
+        code: int = args.run(args)
+    except simulate.UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return code

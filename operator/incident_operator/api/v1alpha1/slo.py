@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field
+
+from incident_operator.domain.durations import parse_duration
+from incident_operator.domain.slo import Objective, WindowPair
 
 from .common import (
     ApiModel,
@@ -147,7 +151,27 @@ class Declare(ApiModel):
     """Resolve the incident when the burn has stopped for the hold-down period."""
 
 
-class ServiceLevelObjectiveSpec(ApiModel):
+class ObjectivePolicy(ApiModel):
+    """The fields the burn-rate math needs (the simulator reads just these from a manifest)."""
+
+    target: Annotated[float, Field(gt=0, lt=100)]
+    """Objective in percent of good events, e.g. 99.9; strictly between 0 and 100."""
+    window: Duration = "30d"
+    """Compliance window the error budget is computed over."""
+    alerting: Alerting = Alerting()
+
+    def to_domain(self) -> Objective:
+        return Objective(
+            target=float(Decimal(repr(self.target)) / 100),
+            window=parse_duration(self.window),
+            pairs=tuple(
+                WindowPair.of(w.long, w.short, w.factor, w.severity) for w in self.alerting.windows
+            ),
+            min_requests=float(self.alerting.min_requests),
+        )
+
+
+class ServiceLevelObjectiveSpec(ObjectivePolicy):
     model_config = ApiModel.model_config | {
         "json_schema_extra": cel(
             cel_rule(
@@ -163,13 +187,8 @@ class ServiceLevelObjectiveSpec(ApiModel):
     service: Name
     """The service this objective is about."""
     description: ShortText = ""
-    target: Annotated[float, Field(gt=0, lt=100)]
-    """Objective in percent of good events, e.g. 99.9; strictly between 0 and 100."""
-    window: Duration = "30d"
-    """Compliance window the error budget is computed over."""
     indicator: Indicator
     """How good and bad events are measured."""
-    alerting: Alerting = Alerting()
     declare: Declare = Declare()
     mitigations: Mitigations = []
     """Actions the operator may take when this SLO declares an incident."""

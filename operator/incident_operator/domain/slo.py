@@ -1,0 +1,75 @@
+"""Service level objectives as the burn-rate engine sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from functools import cached_property
+
+from .durations import parse_duration
+
+
+@dataclass(frozen=True)
+class WindowPair:
+    """A multiwindow burn-rate alert: fires when both windows burn faster than ``factor``.
+
+    ``long_text``/``short_text`` keep the manifest's spelling ("1d" stays "1d", not "24h").
+    """
+
+    long: timedelta
+    short: timedelta
+    factor: float
+    severity: str
+    long_text: str
+    short_text: str
+
+    @classmethod
+    def of(cls, long: str, short: str, factor: float, severity: str) -> WindowPair:
+        return cls(parse_duration(long), parse_duration(short), factor, severity, long, short)
+
+
+WORKBOOK_PAIRS: tuple[WindowPair, ...] = (
+    WindowPair.of("1h", "5m", 14.4, "sev-2"),
+    WindowPair.of("6h", "30m", 6, "sev-2"),
+    WindowPair.of("1d", "2h", 3, "sev-3"),
+    WindowPair.of("3d", "6h", 1, "sev-4"),
+)
+"""The SRE Workbook's table: the first two page, the last two open tickets."""
+
+
+@dataclass(frozen=True)
+class Objective:
+    """Target (a fraction, 0.999) over ``window``, alerted by ``pairs``."""
+
+    target: float
+    window: timedelta
+    pairs: tuple[WindowPair, ...] = WORKBOOK_PAIRS
+    min_requests: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.target < 1:
+            raise ValueError(f"target must be a fraction strictly between 0 and 1: {self.target}")
+
+    @cached_property
+    def budget(self) -> float:
+        """Allowed error ratio, 1 - target.
+
+        In decimal: 1 - 0.999 is 0.001 there, and 0.0010000000000000009 in binary floats.
+        """
+        return float(1 - Decimal(repr(self.target)))
+
+    def threshold(self, pair: WindowPair) -> float:
+        """Error ratio both windows of ``pair`` must exceed for it to fire."""
+        return pair.factor * self.budget
+
+    @cached_property
+    def windows(self) -> tuple[timedelta, ...]:
+        """Every distinct window the policy needs measured, shortest first, SLO window last."""
+        needed = {p.long for p in self.pairs} | {p.short for p in self.pairs}
+        return (*sorted(needed - {self.window}), self.window)
+
+    @cached_property
+    def by_speed(self) -> tuple[WindowPair, ...]:
+        """Pairs fastest first: the highest factor, then the shortest long window."""
+        return tuple(sorted(self.pairs, key=lambda p: (-p.factor, p.long, p.short)))

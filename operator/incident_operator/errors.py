@@ -24,3 +24,7 @@ class PermanentError(IncidentOperatorError):
 
 class InvalidSpecError(PermanentError):
     """The object's spec cannot be understood even though the API server accepted it."""
+
+
+class MetricsUnavailable(TemporaryError):
+    """Prometheus cannot be reached or answered with an error: never declare, never resolve."""

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from incident_operator.domain.durations import parse_duration
+from incident_operator.domain.sli import LatencySli, Provider, RatioSli, RecordedSli, Sli
 from incident_operator.domain.slo import Objective, WindowPair
 
 from .common import (
@@ -97,6 +98,15 @@ class Indicator(ApiModel):
     ratio: RatioIndicator | None = None
     latency: LatencyIndicator | None = None
     recorded: RecordedIndicator | None = None
+
+    def to_domain(self) -> Sli:
+        if self.ratio is not None:
+            return RatioSli(errors=self.ratio.errors, total=self.ratio.total)
+        if self.latency is not None:
+            return LatencySli(self.latency.metric, self.latency.threshold, self.latency.selector)
+        if self.recorded is not None:
+            return RecordedSli(Provider(self.recorded.provider.value), self.recorded.name)
+        raise ValueError("set exactly one of ratio, latency or recorded")
 
 
 class BurnWindow(ApiModel):

@@ -1,0 +1,87 @@
+"""MetricsSource on Prometheus' HTTP API via prometheus-api-client, off the event loop.
+
+One instant query per window carries every SLO (see ``domain.sli.batch_query``), so a cycle
+costs len(windows) queries whatever the number of SLOs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
+
+from incident_operator.domain.burn import Measurement
+from incident_operator.domain.sli import Part, Sli, batch_query
+from incident_operator.errors import MetricsUnavailable
+
+from .ports import WindowMeasurements
+
+
+def measurements_from(
+    results: Sequence[Mapping[str, Any]], window: timedelta
+) -> dict[str, Measurement | None]:
+    """Turn one window's tagged series into per-SLO measurements."""
+    parts: dict[str, dict[str, float]] = {}
+    for series in results:
+        labels = series.get("metric", {})
+        slo, part = labels.get("slo"), labels.get("sli")
+        if slo is None or part is None:
+            continue
+        parts.setdefault(slo, {})[part] = float(series["value"][1])
+    return {slo: _measurement(values, window) for slo, values in parts.items()}
+
+
+def _measurement(values: Mapping[str, float], window: timedelta) -> Measurement | None:
+    if Part.RATIO in values:
+        ratio = values[Part.RATIO]
+        return None if math.isnan(ratio) else Measurement(ratio)
+    errors, total = values.get(Part.ERRORS), values.get(Part.TOTAL)
+    if errors is None or total is None or math.isnan(errors) or math.isnan(total) or total <= 0:
+        return None  # no series, or no requests in the window: no data, not "no errors"
+    return Measurement(max(0.0, errors) / total, events=total * window.total_seconds())
+
+
+class PrometheusMetrics:
+    def __init__(self, url: str, *, timeout: float = 10.0, headers: dict[str, str] | None = None):
+        self._client = PrometheusConnect(url=url, headers=headers, timeout=timeout, method="POST")
+        self._queries = 0
+
+    @property
+    def queries(self) -> int:
+        return self._queries
+
+    async def _query(self, query: str, at: datetime) -> list[dict[str, Any]]:
+        self._queries += 1
+        try:
+            result: list[dict[str, Any]] = await asyncio.to_thread(
+                self._client.custom_query, query, params={"time": f"{at.timestamp():.3f}"}
+            )
+        except (requests.RequestException, PrometheusApiClientException, ValueError) as exc:
+            raise MetricsUnavailable(f"Prometheus query failed: {_short(exc)}") from exc
+        return result
+
+    async def measure(
+        self, slis: Mapping[str, Sli], windows: Sequence[timedelta], at: datetime
+    ) -> dict[str, WindowMeasurements]:
+        if not slis:
+            return {}
+        by_window = await asyncio.gather(
+            *(self._query(batch_query(dict(slis), window), at) for window in windows)
+        )
+        out: dict[str, WindowMeasurements] = {slo: {} for slo in slis}
+        for window, results in zip(windows, by_window, strict=True):
+            found = measurements_from(results, window)
+            for slo in slis:
+                out[slo][window] = found.get(slo)
+        return out
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= 300 else text[:300] + "…"

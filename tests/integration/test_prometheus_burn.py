@@ -1,0 +1,183 @@
+"""Burn-rate evaluation against a real Prometheus holding designed history.
+
+Each scenario is a job whose traffic we wrote ourselves; Prometheus' answers are compared
+with the exact integrals of the same trace (the simulator's), and the policy's verdicts
+with what the Workbook table says should happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from incident_operator.adapters.prometheus import PrometheusMetrics
+from incident_operator.domain.burn import evaluate
+from incident_operator.domain.sli import Provider, RatioSli, RecordedSli, Sli
+from incident_operator.domain.slo import WORKBOOK_PAIRS, Objective
+from incident_operator.errors import MetricsUnavailable
+from tests.cluster.controlplane import free_port
+from tests.services.prometheus import Gauge, PrometheusServer, Scenario, openmetrics
+
+H, D = 3600, 86400
+SLO = Objective(target=0.999, window=timedelta(days=30))
+# 0.01 req/s sees 2592 requests in 3 days: below 5000 in every window.
+GUARDED = Objective(target=0.999, window=timedelta(days=30), min_requests=5000)
+SCENARIOS = (
+    # 0.05 % errors for 31 days: half the 30d budget spent.
+    Scenario("steady", ((31 * D, 100, 0.05),)),
+    Scenario("outage", ((4 * D, 100, 0), (10 * 60, 100, 100))),
+    Scenario("ten-percent", ((4 * D, 50, 0), (2 * H, 50, 5))),
+    Scenario("two-percent", ((4 * D, 200, 0), (6 * H, 200, 4))),
+    Scenario("slow-burn", ((4 * D, 100, 0), (3 * D, 100, 0.15))),
+    # 5 good minutes, then 100 % errors for 5 minutes, six times: the last 5 minutes are bad.
+    Scenario(
+        "flapping",
+        ((4 * D, 100, 0), *[(H - i * 300, 100, 100 if i % 2 == 1 else 0) for i in range(12)]),
+    ),
+    Scenario("low-traffic", ((4 * D, 0.01, 0), (H, 0.01, 0.01))),
+    Scenario("recovered", ((4 * D, 100, 0), (2 * H, 100, 100), (H, 100, 0))),
+)
+RECORDED = (
+    Gauge("slo:sli_error:ratio_rate5m", {"sloth_id": "checkout-sloth"}, 0.5, H),
+    Gauge("slo:sli_error:ratio_rate1h", {"sloth_id": "checkout-sloth"}, 0.02, H),
+    Gauge("http_requests:burnrate5m", {"slo": "checkout-pyrra"}, 0.03, H),
+)
+
+
+def ratio_sli(job: str) -> RatioSli:
+    return RatioSli(
+        errors=f'rate(http_requests_total{{job="{job}",code="500"}}[{{{{window}}}}])',
+        total=f'rate(http_requests_total{{job="{job}"}}[{{{{window}}}}])',
+    )
+
+
+SLIS: dict[str, Sli] = {
+    **{f"shop/{s.job}": ratio_sli(s.job) for s in SCENARIOS},
+    "shop/absent": ratio_sli("absent"),
+    "shop/sloth": RecordedSli(Provider.SLOTH, "checkout-sloth"),
+    "shop/pyrra": RecordedSli(Provider.PYRRA, "checkout-pyrra"),
+}
+
+
+@pytest.fixture(scope="module")
+def end() -> int:
+    return int(time.time()) // 60 * 60
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory, end: int) -> Iterator[PrometheusServer]:
+    server = PrometheusServer(
+        tmp_path_factory.mktemp("prometheus"), openmetrics(SCENARIOS, RECORDED, end)
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def measured(prometheus: PrometheusServer, end: int) -> dict[str, dict[timedelta, object]]:
+    source = PrometheusMetrics(prometheus.url)
+    at = datetime.fromtimestamp(end, UTC)
+    result = asyncio.run(source.measure(SLIS, SLO.windows, at))
+    assert source.queries == len(SLO.windows), "one query per window, whatever the SLO count"
+    return result  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.job)
+def test_prometheus_ratios_match_the_exact_integrals(
+    scenario: Scenario, measured: dict[str, dict[timedelta, object]], end: int
+) -> None:
+    trace = scenario.trace(end)
+    for window in SLO.windows:
+        exact = trace.measure(end - window.total_seconds(), end)
+        got = measured[f"shop/{scenario.job}"][window]
+        if exact is None:
+            assert got is None
+            continue
+        assert got is not None, f"{scenario.job} {window}: no data"
+        # rate() extrapolates at the window edges; ratios of two rates stay within 2 %.
+        assert got.error_ratio == pytest.approx(exact.error_ratio, rel=0.02, abs=1e-5), window  # type: ignore[attr-defined]
+        assert got.events == pytest.approx(exact.events, rel=0.05), window  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("slo", "objective", "firing", "severity"),
+    [
+        ("steady", SLO, set(), None),
+        ("outage", SLO, {0, 1, 2, 3}, "sev-2"),
+        ("ten-percent", SLO, {0, 1, 2, 3}, "sev-2"),
+        ("two-percent", SLO, {0, 1, 2, 3}, "sev-2"),
+        ("slow-burn", SLO, {3}, "sev-4"),
+        ("flapping", SLO, {0, 1, 2, 3}, "sev-2"),
+        ("low-traffic", SLO, {0, 1, 2, 3}, "sev-2"),
+        ("low-traffic", GUARDED, set(), None),
+        # An hour after a one-hour outage the 5m and 30m windows are clean, so the paging
+        # pairs have reset; the 2h and 6h short windows still hold the outage (reset time).
+        ("recovered", SLO, {2, 3}, "sev-3"),
+        ("sloth", SLO, {0}, "sev-2"),
+    ],
+)
+def test_policy_verdicts_on_real_measurements(
+    measured: dict[str, dict[timedelta, object]],
+    slo: str,
+    objective: Objective,
+    firing: set[int],
+    severity: str | None,
+) -> None:
+    evaluation = evaluate(objective, measured[f"shop/{slo}"])  # type: ignore[arg-type]
+    assert {WORKBOOK_PAIRS.index(p) for p in evaluation.firing} == firing
+    assert (evaluation.decisive.severity if evaluation.decisive else None) == severity
+
+
+def test_budget_remaining_over_thirty_days(measured: dict[str, dict[timedelta, object]]) -> None:
+    evaluation = evaluate(SLO, measured["shop/steady"])  # type: ignore[arg-type]
+    assert evaluation.budget_remaining == pytest.approx(0.5, abs=0.01)
+
+
+def test_low_traffic_is_reported_as_such(measured: dict[str, dict[timedelta, object]]) -> None:
+    evaluation = evaluate(GUARDED, measured["shop/low-traffic"])  # type: ignore[arg-type]
+    assert evaluation.pairs[0].reason == "low-traffic"
+
+
+def test_absent_metric_is_no_data_never_a_burn(
+    measured: dict[str, dict[timedelta, object]],
+) -> None:
+    assert all(v is None for v in measured["shop/absent"].values())
+    evaluation = evaluate(SLO, measured["shop/absent"])  # type: ignore[arg-type]
+    assert evaluation.no_data
+    assert evaluation.firing == ()
+
+
+def test_recorded_sloth_and_pyrra_series_are_read(
+    measured: dict[str, dict[timedelta, object]],
+) -> None:
+    five = timedelta(minutes=5)
+    assert measured["shop/sloth"][five].error_ratio == 0.5  # type: ignore[attr-defined]
+    assert measured["shop/sloth"][timedelta(hours=1)].error_ratio == 0.02  # type: ignore[attr-defined]
+    assert measured["shop/sloth"][timedelta(hours=6)] is None, "not recorded: no data"
+    assert measured["shop/pyrra"][five].error_ratio == 0.03  # type: ignore[attr-defined]
+
+
+def test_unreachable_prometheus_raises_unavailable(end: int) -> None:
+    source = PrometheusMetrics(f"http://127.0.0.1:{free_port()}", timeout=2)
+    with pytest.raises(MetricsUnavailable, match="Prometheus query failed"):
+        asyncio.run(source.measure(SLIS, SLO.windows, datetime.fromtimestamp(end, UTC)))
+
+
+def test_bad_promql_raises_unavailable_with_prometheus_message(
+    prometheus: PrometheusServer, end: int
+) -> None:
+    source = PrometheusMetrics(prometheus.url)
+    broken = {"shop/broken": RatioSli(errors="rate(x[{{window}}]", total="rate(y[{{window}}])")}
+    with pytest.raises(MetricsUnavailable, match=r"parse error|400"):
+        asyncio.run(source.measure(broken, SLO.windows[:1], datetime.fromtimestamp(end, UTC)))
+
+
+def test_openmetrics_backfill_file_is_well_formed(tmp_path: Path, end: int) -> None:
+    text = openmetrics(SCENARIOS[:1], RECORDED[:1], end)
+    assert text.endswith("# EOF\n")
+    assert text.count("# TYPE") == 2

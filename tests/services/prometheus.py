@@ -1,0 +1,132 @@
+"""A real Prometheus for tests, its history backfilled with promtool.
+
+Scenarios are request traces (the simulator's piecewise-constant rates); their integrals are
+written as counters in OpenMetrics, turned into TSDB blocks by
+`promtool tsdb create-blocks-from openmetrics`, and served by a Prometheus started on that
+storage. Instant queries at the end of the data then see exactly the windows we designed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from incident_operator.domain.simulation import Trace, TraceRow
+from tests.cluster.controlplane import free_port
+
+STEP = 60  # seconds between backfilled samples
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A job's traffic: ``rows`` are (seconds before the end, total/s, errors/s)."""
+
+    job: str
+    rows: tuple[tuple[float, float, float], ...]
+
+    def trace(self, end: int) -> Trace:
+        return Trace(tuple(TraceRow(end - ago, total, errors) for ago, total, errors in self.rows))
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """A recorded series (e.g. Sloth's) holding ``value`` for the last ``span`` seconds."""
+
+    name: str
+    labels: dict[str, str]
+    value: float
+    span: int
+
+
+def openmetrics(scenarios: Iterable[Scenario], gauges: Iterable[Gauge], end: int) -> str:
+    lines = ["# TYPE http_requests counter"]
+    for scenario in scenarios:
+        trace = scenario.trace(end)
+        start = int(trace.rows[0].time)
+        for t in range(start, end + 1, STEP):
+            total, errors = trace.integral(t)
+            lines.append(
+                f'http_requests_total{{job="{scenario.job}",code="200"}} {total - errors:.6f} {t}'
+            )
+            lines.append(f'http_requests_total{{job="{scenario.job}",code="500"}} {errors:.6f} {t}')
+    by_name: dict[str, list[Gauge]] = {}
+    for gauge in gauges:
+        by_name.setdefault(gauge.name, []).append(gauge)
+    for name, group in by_name.items():
+        lines.append(f"# TYPE {name} gauge")
+        for gauge in group:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(gauge.labels.items()))
+            for t in range(end - gauge.span, end + 1, STEP):
+                lines.append(f"{name}{{{labels}}} {gauge.value} {t}")
+    # OpenMetrics wants each family's samples together and in time order per series.
+    return "\n".join(lines) + "\n# EOF\n"
+
+
+class PrometheusServer:
+    def __init__(self, workdir: Path, data: str) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        storage = workdir / "tsdb"
+        source = workdir / "backfill.om"
+        source.write_text(data)
+        subprocess.run(
+            [
+                "promtool",
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                # One block per ~6 weeks instead of one per 2 h: 0.8 s instead of a minute.
+                "--max-block-duration=1000h",
+                str(source),
+                str(storage),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        config = workdir / "prometheus.yml"
+        config.write_text("global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\n")
+        self.log = (workdir / "prometheus.log").open("wb")
+        self.proc = subprocess.Popen(
+            [
+                shutil.which("prometheus") or "prometheus",
+                f"--config.file={config}",
+                f"--storage.tsdb.path={storage}",
+                "--storage.tsdb.retention.time=90d",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--web.enable-lifecycle",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"prometheus exited: {(self.workdir / 'prometheus.log').read_text()[-2000:]}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("prometheus did not become ready")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()

@@ -19,6 +19,8 @@ class FakeMetrics:
     """Measurement of every window of an SLO; an SLO missing here has no data."""
     per_window: dict[tuple[str, timedelta], Measurement | None] = field(default_factory=dict)
     """Overrides for single windows."""
+    history: list[tuple[datetime, float]] = field(default_factory=list)
+    """What ratio_series answers, whatever the SLI."""
     available: bool = True
     calls: list[datetime] = field(default_factory=list)
     queries: int = 0
@@ -46,3 +48,11 @@ class FakeMetrics:
             }
             for slo in slis
         }
+
+    async def ratio_series(
+        self, sli: Sli, window: timedelta, start: datetime, end: datetime, step: timedelta
+    ) -> list[tuple[datetime, float]]:
+        self.queries += 1
+        if not self.available:
+            raise MetricsUnavailable("Prometheus range query failed: connection refused (fake)")
+        return [(t, v) for t, v in self.history if start <= t <= end]

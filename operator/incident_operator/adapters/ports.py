@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from incident_operator.domain.burn import Measurement
 from incident_operator.domain.sli import Sli
@@ -35,3 +35,42 @@ class MetricsSource(Protocol):
     def queries(self) -> int:
         """Queries sent so far (the cost of a cycle must grow with windows, not SLOs)."""
         ...
+
+
+class RatioHistory(Protocol):
+    async def ratio_series(
+        self, sli: Sli, window: timedelta, start: datetime, end: datetime, step: timedelta
+    ) -> list[tuple[datetime, float]]:
+        """The error ratio of ``sli`` over ``window``, sampled from ``start`` to ``end``."""
+        ...
+
+
+Body = dict[str, Any]
+
+
+class ResourceStore(Protocol):
+    """The operator's own objects in the cluster (real: the API server; fake: dicts)."""
+
+    async def list_slos(self) -> list[Body]: ...
+
+    async def patch_slo_status(self, namespace: str, name: str, status: Body) -> None: ...
+
+    async def find_incidents(self, namespace: str, labels: Mapping[str, str]) -> list[Body]: ...
+
+    async def get_incident(self, namespace: str, name: str) -> Body | None: ...
+
+    async def create_incident(self, namespace: str, body: Body) -> Body:
+        """Create, or return the existing object of that name (a retry after a crash)."""
+        ...
+
+    async def patch_incident(
+        self, namespace: str, name: str, *, spec: Body | None = None, status: Body | None = None
+    ) -> Body: ...
+
+    async def append_timeline(self, namespace: str, name: str, entries: Sequence[Body]) -> None:
+        """Add entries to status.timeline, skipping any whose key is already there."""
+        ...
+
+    async def emit_event(
+        self, regarding: Body, reason: str, message: str, *, warning: bool = False
+    ) -> None: ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -17,7 +17,7 @@ from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 
 from incident_operator.domain.burn import Measurement
-from incident_operator.domain.sli import Part, Sli, batch_query
+from incident_operator.domain.sli import Part, Sli, batch_query, ratio_expression
 from incident_operator.errors import MetricsUnavailable
 
 from .ports import WindowMeasurements
@@ -80,6 +80,27 @@ class PrometheusMetrics:
             for slo in slis:
                 out[slo][window] = found.get(slo)
         return out
+
+    async def ratio_series(
+        self, sli: Sli, window: timedelta, start: datetime, end: datetime, step: timedelta
+    ) -> list[tuple[datetime, float]]:
+        self._queries += 1
+        try:
+            result: list[dict[str, Any]] = await asyncio.to_thread(
+                self._client.custom_query_range,
+                ratio_expression(sli, window),
+                start_time=start,
+                end_time=end,
+                step=f"{max(1, int(step.total_seconds()))}s",
+            )
+        except (requests.RequestException, PrometheusApiClientException, ValueError) as exc:
+            raise MetricsUnavailable(f"Prometheus range query failed: {_short(exc)}") from exc
+        return [
+            (datetime.fromtimestamp(float(t), UTC), float(v))
+            for series in result[:1]
+            for t, v in series.get("values", [])
+            if not math.isnan(float(v))
+        ]
 
 
 def _short(exc: BaseException) -> str:

@@ -100,3 +100,11 @@ def batch_query(slis: dict[str, Sli], window: timedelta) -> str:
         for slo, sli in sorted(slis.items())
         for part, expression in sli.expressions(window).items()
     )
+
+
+def ratio_expression(sli: Sli, window: timedelta) -> str:
+    """The SLI's error ratio over ``window`` as one expression (for range queries)."""
+    parts = sli.expressions(window)
+    if Part.RATIO in parts:
+        return parts[Part.RATIO]
+    return f"({parts[Part.ERRORS]}) / ({parts[Part.TOTAL]})"

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from incident_operator.api.v1alpha1.common import CommonStatus
-from incident_operator.api.v1alpha1.convert import condition_from_domain, conditions_to_domain
+from incident_operator.api.v1alpha1.convert import condition_from_domain, existing_conditions
 from incident_operator.api.v1alpha1.kinds import KindInfo
 from incident_operator.domain.readiness import observe
 
@@ -22,11 +22,6 @@ def _problems(error: ValidationError) -> tuple[str, ...]:
 
 def observed_status(info: KindInfo, body: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """The status fields (observedGeneration, conditions) to merge into the object's status."""
-    raw_status = body.get("status") or {}
-    try:
-        existing = CommonStatus.model_validate(raw_status).conditions
-    except ValidationError:
-        existing = []  # a status we cannot read is rewritten, not trusted
     try:
         # Status is our own observation, judged separately above; only the intent counts here.
         info.model.model_validate({k: v for k, v in body.items() if k != "status"})
@@ -36,7 +31,7 @@ def observed_status(info: KindInfo, body: Mapping[str, Any], now: datetime) -> d
     generation = int(body.get("metadata", {}).get("generation", 0))
     observation = observe(
         generation=generation,
-        existing=conditions_to_domain(existing),
+        existing=existing_conditions(body),
         problems=problems,
         now=now,
     )

@@ -31,6 +31,16 @@ CEL comparisons exact (see ``cel_seconds``)."""
 Name = Annotated[str, Field(min_length=1, max_length=63, pattern=NAME_PATTERN)]
 """A Kubernetes object name (DNS-1123 label)."""
 
+ObjectName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+    ),
+]
+"""A Kubernetes object name (DNS-1123 subdomain), e.g. a generated incident name."""
+
 ShortText = Annotated[str, Field(max_length=256)]
 LongText = Annotated[str, Field(max_length=16384)]
 LocalTime = Annotated[str, Field(pattern=LOCAL_TIME_PATTERN, max_length=5)]

@@ -13,6 +13,7 @@ from .common import (
     CommonStatus,
     LongText,
     Name,
+    ObjectName,
     Resource,
     ShortText,
     cel,
@@ -51,6 +52,8 @@ class Source(ApiModel):
     type: SourceType = SourceType.MANUAL
     ref: Annotated[str, Field(max_length=512)] = ""
     """What declared it: SLO name, Alertmanager group key, chat message link."""
+    detected_at: datetime | None = None
+    """When the problem began as the source saw it (for an SLO: when the burn began)."""
 
 
 class IncidentSpec(ApiModel):
@@ -143,7 +146,7 @@ class IncidentStatus(CommonStatus):
     chat: ChatRef | None = None
     pager: PagerRef | None = None
     mitigations: Annotated[list[MitigationResult], Field(max_length=32)] = []
-    postmortem_ref: Name | None = None
+    postmortem_ref: ObjectName | None = None
 
 
 class Incident(Resource):

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from incident_operator.domain.durations import parse_duration
+from incident_operator.domain.episodes import Episode
 from incident_operator.domain.sli import LatencySli, Provider, RatioSli, RecordedSli, Sli
 from incident_operator.domain.slo import Objective, WindowPair
 
@@ -19,6 +20,7 @@ from .common import (
     Duration,
     Labels,
     Name,
+    ObjectName,
     Resource,
     ShortText,
     cel,
@@ -222,14 +224,50 @@ class FiringPair(ApiModel):
     since: datetime | None = None
 
 
+class EpisodeStatus(ApiModel):
+    """The current burn episode; it survives operator restarts here, not in memory."""
+
+    incident: ObjectName
+    started_at: datetime
+    """When the burn began, as seen in Prometheus."""
+    last_firing_at: datetime
+    severity: Name
+    pair: Annotated[str, Field(max_length=32)]
+    """The decisive window pair, long/short, e.g. 1h/5m."""
+    stopped_at: datetime | None = None
+    """When the hold-down elapsed without firing and the burn was recorded as stopped."""
+
+    def to_domain(self) -> Episode:
+        return Episode(
+            incident=self.incident,
+            started_at=self.started_at,
+            last_firing_at=self.last_firing_at,
+            severity=self.severity,
+            pair=self.pair,
+            stopped_at=self.stopped_at,
+        )
+
+    @classmethod
+    def from_domain(cls, episode: Episode) -> EpisodeStatus:
+        return cls(
+            incident=episode.incident,
+            started_at=episode.started_at,
+            last_firing_at=episode.last_firing_at,
+            severity=episode.severity,
+            pair=episode.pair,
+            stopped_at=episode.stopped_at,
+        )
+
+
 class ServiceLevelObjectiveStatus(CommonStatus):
     last_evaluation_time: datetime | None = None
     error_budget_remaining: float | None = None
     """Share of the window's error budget left, 1 = untouched, negative = overspent."""
     burn_rates: Annotated[list[WindowBurn], Field(max_length=16)] = []
     firing: Annotated[list[FiringPair], Field(max_length=8)] = []
-    active_incident: Name | None = None
+    active_incident: ObjectName | None = None
     """The incident declared for the current burn episode."""
+    episode: EpisodeStatus | None = None
 
 
 class ServiceLevelObjective(Resource):

@@ -1,0 +1,103 @@
+"""In-memory ResourceStore: the API server's object semantics that the services rely on."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from incident_operator.errors import TemporaryError
+
+from .kubernetes import merge_timeline
+from .ports import Body
+
+_versions = itertools.count(1)
+
+
+@dataclass
+class FakeStore:
+    slos: dict[tuple[str, str], Body] = field(default_factory=dict)
+    incidents: dict[tuple[str, str], Body] = field(default_factory=dict)
+    events: list[tuple[str, str, str, bool]] = field(default_factory=list)
+    """(object name, reason, message, warning)."""
+    fail_create_after_store: bool = False
+    """Simulate a crash right after the API server stored a new incident."""
+
+    def add_slo(self, body: Body) -> None:
+        meta = body.setdefault("metadata", {})
+        meta.setdefault("generation", 1)
+        meta["resourceVersion"] = str(next(_versions))
+        self.slos[(meta["namespace"], meta["name"])] = copy.deepcopy(body)
+
+    async def list_slos(self) -> list[Body]:
+        return [copy.deepcopy(b) for b in self.slos.values()]
+
+    async def patch_slo_status(self, namespace: str, name: str, status: Body) -> None:
+        body = self.slos[(namespace, name)]
+        body["status"] = _merge(body.get("status") or {}, status)
+
+    async def find_incidents(self, namespace: str, labels: Mapping[str, str]) -> list[Body]:
+        return [
+            copy.deepcopy(b)
+            for (ns, _), b in self.incidents.items()
+            if ns == namespace
+            and all(b["metadata"].get("labels", {}).get(k) == v for k, v in labels.items())
+        ]
+
+    async def get_incident(self, namespace: str, name: str) -> Body | None:
+        found = self.incidents.get((namespace, name))
+        return copy.deepcopy(found) if found else None
+
+    async def create_incident(self, namespace: str, body: Body) -> Body:
+        key = (namespace, body["metadata"]["name"])
+        if key in self.incidents:
+            return copy.deepcopy(self.incidents[key])
+        stored = copy.deepcopy(body)
+        stored["metadata"].update(namespace=namespace, generation=1, uid=f"uid-{key[1]}")
+        stored.pop("status", None)  # the status subresource ignores status on create
+        self.incidents[key] = stored
+        if self.fail_create_after_store:
+            self.fail_create_after_store = False
+            raise TemporaryError("create incident: connection reset after the write (fake)")
+        return copy.deepcopy(stored)
+
+    async def patch_incident(
+        self, namespace: str, name: str, *, spec: Body | None = None, status: Body | None = None
+    ) -> Body:
+        body = self.incidents[(namespace, name)]
+        if spec is not None:
+            body["spec"] = _merge(body.get("spec") or {}, spec)
+            body["metadata"]["generation"] += 1
+        if status is not None:
+            body["status"] = _merge(body.get("status") or {}, status)
+        return copy.deepcopy(body)
+
+    async def append_timeline(self, namespace: str, name: str, entries: Sequence[Body]) -> None:
+        body = self.incidents[(namespace, name)]
+        status = body.setdefault("status", {})
+        merged = merge_timeline(status.get("timeline", []), entries)
+        if merged is not None:
+            status["timeline"] = merged
+
+    async def emit_event(
+        self, regarding: Body, reason: str, message: str, *, warning: bool = False
+    ) -> None:
+        self.events.append((regarding["metadata"]["name"], reason, message, warning))
+
+    def timeline(self, namespace: str, name: str) -> list[Body]:
+        return list((self.incidents[(namespace, name)].get("status") or {}).get("timeline", []))
+
+
+def _merge(base: Body, patch: Mapping[str, Any]) -> Body:
+    """JSON merge patch (RFC 7386): None deletes, dicts merge, everything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

@@ -1,0 +1,221 @@
+"""ResourceStore on the API server with the official client, every call off the event loop.
+
+API errors are translated here: 409/429/5xx and connection problems are temporary, the
+rest permanent (RBAC, validation) — handlers turn them into kopf retry semantics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from incident_operator import GROUP, VERSION
+from incident_operator.errors import PermanentError, TemporaryError
+
+from .ports import Body
+
+TIMELINE_LIMIT = 500
+COMPONENT = "incident-operator"
+
+
+class Conflict(TemporaryError):
+    """The object changed under us; read it again and retry."""
+
+
+def translate(exc: Exception, what: str) -> Exception:
+    if isinstance(exc, ApiException):
+        reason = f"{what}: {exc.status} {exc.reason}"
+        if exc.status == 409:
+            return Conflict(reason)
+        if exc.status == 429 or (exc.status or 0) >= 500:
+            retry = exc.headers.get("Retry-After") if exc.headers else None
+            return TemporaryError(reason, retry_after=float(retry) if retry else None)
+        return PermanentError(reason)
+    return TemporaryError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+class KubernetesStore:
+    def __init__(self, api: client.ApiClient) -> None:
+        self._custom = client.CustomObjectsApi(api)
+        self._events = client.EventsV1Api(api)
+
+    async def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise translate(exc, what) from exc
+
+    async def list_slos(self) -> list[Body]:
+        result = await self._call(
+            "list servicelevelobjectives",
+            self._custom.list_cluster_custom_object,
+            GROUP,
+            VERSION,
+            "servicelevelobjectives",
+        )
+        return list(result.get("items", []))
+
+    async def patch_slo_status(self, namespace: str, name: str, status: Body) -> None:
+        await self._call(
+            f"patch servicelevelobjective {namespace}/{name} status",
+            self._custom.patch_namespaced_custom_object_status,
+            GROUP,
+            VERSION,
+            namespace,
+            "servicelevelobjectives",
+            name,
+            {"status": status},
+        )
+
+    async def find_incidents(self, namespace: str, labels: Mapping[str, str]) -> list[Body]:
+        selector = ",".join(f"{k}={v}" for k, v in labels.items())
+        result = await self._call(
+            f"list incidents in {namespace}",
+            self._custom.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            "incidents",
+            label_selector=selector,
+        )
+        return list(result.get("items", []))
+
+    async def get_incident(self, namespace: str, name: str) -> Body | None:
+        try:
+            found: Any = await asyncio.to_thread(
+                self._custom.get_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                "incidents",
+                name,
+            )
+            return dict(found)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise translate(exc, f"get incident {namespace}/{name}") from exc
+
+    async def create_incident(self, namespace: str, body: Body) -> Body:
+        try:
+            created: Any = await asyncio.to_thread(
+                self._custom.create_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                "incidents",
+                body,
+            )
+            return dict(created)
+        except ApiException as exc:
+            if exc.status == 409:
+                existing = await self.get_incident(namespace, body["metadata"]["name"])
+                if existing is not None:
+                    return existing
+            raise translate(exc, f"create incident {namespace}/{body['metadata']['name']}") from exc
+
+    async def patch_incident(
+        self, namespace: str, name: str, *, spec: Body | None = None, status: Body | None = None
+    ) -> Body:
+        result: Body = {}
+        if spec is not None:
+            result = await self._call(
+                f"patch incident {namespace}/{name}",
+                self._custom.patch_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                "incidents",
+                name,
+                {"spec": spec},
+            )
+        if status is not None:
+            result = await self._call(
+                f"patch incident {namespace}/{name} status",
+                self._custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                namespace,
+                "incidents",
+                name,
+                {"status": status},
+            )
+        return dict(result)
+
+    async def append_timeline(self, namespace: str, name: str, entries: Sequence[Body]) -> None:
+        for _attempt in range(5):
+            current = await self.get_incident(namespace, name)
+            if current is None:
+                raise PermanentError(f"incident {namespace}/{name} is gone")
+            status = dict(current.get("status") or {})
+            timeline = merge_timeline(status.get("timeline", []), entries)
+            if timeline is None:
+                return
+            # A replace carries current's resourceVersion: a concurrent writer makes it fail
+            # with 409 instead of one of us silently losing entries.
+            body = {**current, "status": {**status, "timeline": timeline}}
+            try:
+                await asyncio.to_thread(
+                    self._custom.replace_namespaced_custom_object_status,
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    "incidents",
+                    name,
+                    body,
+                )
+                return
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise translate(exc, f"update incident {namespace}/{name} timeline") from exc
+        raise Conflict(
+            f"incident {namespace}/{name} kept changing; timeline update retried 5 times"
+        )
+
+    async def emit_event(
+        self, regarding: Body, reason: str, message: str, *, warning: bool = False
+    ) -> None:
+        meta = regarding["metadata"]
+        now = datetime.now(UTC)
+        event = client.EventsV1Event(
+            metadata=client.V1ObjectMeta(
+                generate_name=f"{meta['name']}.", namespace=meta.get("namespace") or "default"
+            ),
+            event_time=now,
+            action=reason,
+            reason=reason,
+            note=message[:1024],
+            type="Warning" if warning else "Normal",
+            reporting_controller=f"{GROUP}/{COMPONENT}",
+            reporting_instance=COMPONENT,
+            regarding=client.V1ObjectReference(
+                api_version=regarding["apiVersion"],
+                kind=regarding["kind"],
+                name=meta["name"],
+                namespace=meta.get("namespace"),
+                uid=meta.get("uid"),
+                resource_version=meta.get("resourceVersion"),
+            ),
+        )
+        await self._call(
+            f"emit event {reason}",
+            self._events.create_namespaced_event,
+            meta.get("namespace") or "default",
+            event,
+        )
+
+
+def merge_timeline(existing: Sequence[Body], entries: Sequence[Body]) -> list[Body] | None:
+    """``existing`` plus entries whose key it lacks, time-ordered and bounded; None: no change."""
+    keys = {e.get("key") for e in existing if e.get("key")}
+    new = [e for e in entries if not e.get("key") or e["key"] not in keys]
+    if not new:
+        return None
+    merged = sorted([*existing, *new], key=lambda e: str(e.get("at", "")))
+    return merged[-TIMELINE_LIMIT:]

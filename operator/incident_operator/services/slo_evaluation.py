@@ -1,0 +1,549 @@
+"""Use case: every cycle, measure all SLOs at once, decide each burn episode, act, record.
+
+load (list SLOs) -> measure (one query per window) -> decide (domain.burn + domain.episodes)
+-> execute (declare / raise severity / burn stopped through the ResourceStore) -> status.
+Failures stay local: one SLO's error never stops the others' evaluation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from incident_operator.adapters.ports import (
+    Body,
+    Clock,
+    MetricsSource,
+    RatioHistory,
+    ResourceStore,
+    WindowMeasurements,
+)
+from incident_operator.api.v1alpha1.convert import condition_from_domain, existing_conditions
+from incident_operator.api.v1alpha1.slo import (
+    EpisodeStatus,
+    ServiceLevelObjective,
+    ServiceLevelObjectiveStatus,
+)
+from incident_operator.domain.burn import BurnEvaluation, evaluate
+from incident_operator.domain.conditions import Condition, Status, set_condition
+from incident_operator.domain.durations import format_duration, parse_duration
+from incident_operator.domain.episodes import Action, Decision, Episode, burn_began, decide
+from incident_operator.domain.slo import Objective, WindowPair
+from incident_operator.errors import IncidentOperatorError, MetricsUnavailable
+
+log = logging.getLogger(__name__)
+
+SLO_LABEL = "sre.dev/slo"
+SERVICE_LABEL = "sre.dev/service"
+DECLARED_SEVERITY = "sre.dev/declared-severity"
+AUTHOR = "incident-operator"
+CLOSED_STATES = frozenset({"resolved", "closed", "declined", "merged"})
+
+
+class Metrics(MetricsSource, RatioHistory, Protocol):
+    """Instant measurements for the cycle, range queries to find when a burn began."""
+
+
+@dataclass(frozen=True)
+class SloRecord:
+    body: Body
+    model: ServiceLevelObjective
+    objective: Objective
+
+    @property
+    def namespace(self) -> str:
+        return str(self.body["metadata"]["namespace"])
+
+    @property
+    def name(self) -> str:
+        return str(self.body["metadata"]["name"])
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def episode(self) -> Episode | None:
+        episode = self.model.status.episode
+        return episode.to_domain() if episode else None
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    slos: int
+    queries: int
+    seconds: float
+    declared: tuple[str, ...]
+    unavailable: str | None
+
+
+def load(body: Body) -> SloRecord | None:
+    """The SLO as the engine needs it; None (and a log line) when it cannot be read."""
+    meta = body.get("metadata", {})
+    try:
+        model = ServiceLevelObjective.model_validate(
+            {k: v for k, v in body.items() if k != "status"}
+        )
+        objective = model.spec.to_domain()
+    except (ValidationError, ValueError) as exc:
+        log.warning("skipping SLO %s/%s: %s", meta.get("namespace"), meta.get("name"), exc)
+        return None
+    try:  # our own earlier observation: unreadable means start afresh, not stop evaluating
+        status = ServiceLevelObjectiveStatus.model_validate(body.get("status") or {})
+    except ValidationError as exc:
+        log.warning(
+            "SLO %s/%s: ignoring unreadable status: %s",
+            meta.get("namespace"),
+            meta.get("name"),
+            exc,
+        )
+        status = ServiceLevelObjectiveStatus()
+    return SloRecord(body, model.model_copy(update={"status": status}), objective)
+
+
+class SloEvaluationService:
+    def __init__(
+        self,
+        store: ResourceStore,
+        metrics: Metrics,
+        clock: Clock,
+        *,
+        status_refresh: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._clock = clock
+        self._status_refresh = status_refresh
+
+    async def cycle(self) -> CycleReport:
+        started = time.monotonic()
+        queries_before = self._metrics.queries
+        now = self._clock.now()
+        records = [r for b in await self._store.list_slos() if (r := load(b)) is not None]
+        windows = sorted({w for r in records for w in r.objective.windows})
+        unavailable: str | None = None
+        measured: dict[str, WindowMeasurements] = {}
+        if records:
+            try:
+                measured = await self._metrics.measure(
+                    {r.key: r.model.spec.indicator.to_domain() for r in records}, windows, now
+                )
+            except MetricsUnavailable as exc:
+                unavailable = str(exc)
+        declared = []
+        for record in records:
+            try:
+                decision = await self._evaluate_one(
+                    record, measured.get(record.key, {}), unavailable, now
+                )
+            except IncidentOperatorError as exc:
+                log.warning("SLO %s: %s", record.key, exc)
+                continue
+            if decision.action is Action.DECLARE and decision.episode:
+                declared.append(f"{record.namespace}/{decision.episode.incident}")
+        return CycleReport(
+            slos=len(records),
+            queries=self._metrics.queries - queries_before,
+            seconds=time.monotonic() - started,
+            declared=tuple(declared),
+            unavailable=unavailable,
+        )
+
+    async def _evaluate_one(
+        self,
+        record: SloRecord,
+        measurements: WindowMeasurements,
+        unavailable: str | None,
+        now: datetime,
+    ) -> Decision:
+        evaluation = None if unavailable else evaluate(record.objective, measurements)
+        episode = record.episode
+        spec = record.model.spec
+        firing = evaluation is not None and evaluation.decisive is not None
+        incident_open = False
+        if firing and episode is not None and episode.stopped_at is not None:
+            incident_open = await self._incident_open(record.namespace, episode.incident)
+        began = None
+        needs_start = episode is None or (episode.stopped_at is not None and not incident_open)
+        if firing and needs_start and spec.declare.enabled and evaluation and evaluation.decisive:
+            began = await self._burn_began(record, evaluation.decisive, now)
+        decision = decide(
+            slo=record.name,
+            objective=record.objective,
+            episode=episode,
+            evaluation=evaluation,
+            now=now,
+            burn_began=began,
+            hold_down=parse_duration(spec.alerting.hold_down),
+            declare=spec.declare.enabled,
+            auto_resolve=spec.declare.auto_resolve,
+            incident_open=incident_open,
+        )
+        if decision.action is Action.DECLARE:
+            decision = await self._declare(record, decision, evaluation, now)
+        elif decision.action is not Action.NONE and decision.episode is not None:
+            await self._follow_up(record, decision, now)
+        await self._write_status(record, evaluation, decision, unavailable, now)
+        return decision
+
+    async def _incident_open(self, namespace: str, name: str) -> bool:
+        incident = await self._store.get_incident(namespace, name)
+        return incident is not None and incident["spec"].get("state") not in CLOSED_STATES
+
+    async def _burn_began(
+        self, record: SloRecord, pair: WindowPair, now: datetime
+    ) -> datetime | None:
+        """Start of the burn: the short window's ratio above budget, looked up over the long one."""
+        step = max(timedelta(seconds=15), pair.long / 1000)
+        try:
+            samples = await self._metrics.ratio_series(
+                record.model.spec.indicator.to_domain(), pair.short, now - pair.long, now, step
+            )
+        except MetricsUnavailable as exc:
+            log.warning("SLO %s: burn start unknown, using now: %s", record.key, exc)
+            return None
+        return burn_began(samples, record.objective.budget)
+
+    async def _declare(
+        self,
+        record: SloRecord,
+        decision: Decision,
+        evaluation: BurnEvaluation | None,
+        now: datetime,
+    ) -> Decision:
+        """Adopt the SLO's open incident if one exists (a crash after create), else create it."""
+        assert decision.episode is not None
+        assert decision.pair is not None
+        episode, pair = decision.episode, decision.pair
+        existing = [
+            i
+            for i in await self._store.find_incidents(record.namespace, {SLO_LABEL: record.name})
+            if i["spec"].get("state") not in CLOSED_STATES
+        ]
+        if existing:
+            adopted = sorted(existing, key=lambda i: i["metadata"]["name"])[-1]
+            started = (adopted["spec"].get("source") or {}).get("detectedAt")
+            episode = Episode(
+                incident=adopted["metadata"]["name"],
+                started_at=datetime.fromisoformat(started) if started else episode.started_at,
+                last_firing_at=now,
+                severity=adopted["spec"].get("severityRef", episode.severity),
+                pair=episode.pair,
+            )
+            log.info("SLO %s: adopting open incident %s", record.key, episode.incident)
+            await self._record_declaration(record, episode, pair, evaluation, now)
+            return Decision(Action.NONE, episode, pair)
+        incident = await self._store.create_incident(
+            record.namespace, incident_body(record, episode, pair, evaluation)
+        )
+        await self._record_declaration(record, episode, pair, evaluation, now)
+        await self._store.emit_event(
+            record.body,
+            "IncidentDeclared",
+            f"Declared incident {incident['metadata']['name']} ({pair.severity}): "
+            f"{burn_summary(record.objective, pair, evaluation)}",
+        )
+        return decision
+
+    async def _record_declaration(
+        self,
+        record: SloRecord,
+        episode: Episode,
+        pair: WindowPair,
+        evaluation: BurnEvaluation | None,
+        now: datetime,
+    ) -> None:
+        """Timestamps and the declaration timeline entry; idempotent by key."""
+        await self._store.patch_incident(
+            record.namespace,
+            episode.incident,
+            status={
+                "timestamps": {"detected": iso(episode.started_at), "declared": iso(now)},
+                "durations": {"timeToDetect": (now - episode.started_at).total_seconds()},
+                "severity": episode.severity,
+            },
+        )
+        await self._store.append_timeline(
+            record.namespace,
+            episode.incident,
+            [
+                timeline_entry(
+                    record,
+                    "burn-began",
+                    episode.started_at,
+                    f"Error budget burn began ({record.objective.target:.4g} target).",
+                    key=f"burn-began/{iso(episode.started_at)}",
+                ),
+                timeline_entry(
+                    record,
+                    "declared",
+                    now,
+                    f"Declared by SLO {record.name} at {pair.severity}: "
+                    f"{burn_summary(record.objective, pair, evaluation)}",
+                    key=f"declared/{record.name}",
+                ),
+            ],
+        )
+
+    async def _follow_up(self, record: SloRecord, decision: Decision, now: datetime) -> None:
+        episode = decision.episode
+        assert episode is not None
+        incident = await self._store.get_incident(record.namespace, episode.incident)
+        if incident is None:
+            log.warning("SLO %s: incident %s is gone", record.key, episode.incident)
+            return
+        stamp = iso(now)
+        if decision.action is Action.RAISE_SEVERITY and decision.pair is not None:
+            previous = incident["metadata"].get("annotations", {}).get(DECLARED_SEVERITY)
+            current = incident["spec"].get("severityRef")
+            entry = f"Faster burn ({decision.pair.long_text}/{decision.pair.short_text} "
+            if previous is None or current == previous:
+                await self._store.patch_incident(
+                    record.namespace, episode.incident, spec={"severityRef": episode.severity}
+                )
+                entry += (
+                    f"x{decision.pair.factor:g}): severity raised {current} -> {episode.severity}."
+                )
+            else:  # a human chose the severity; say so instead of overriding them
+                entry += f"x{decision.pair.factor:g}) suggests {episode.severity}; kept {current}."
+            await self._store.append_timeline(
+                record.namespace,
+                episode.incident,
+                [
+                    timeline_entry(
+                        record,
+                        "severity-raised",
+                        now,
+                        entry,
+                        key=f"severity/{episode.pair}/{stamp}",
+                    )
+                ],
+            )
+        elif decision.action is Action.BURN_STOPPED:
+            message = f"Burn stopped: no window pair fired since {iso(episode.last_firing_at)}."
+            if decision.resolve and incident["spec"].get("state") not in CLOSED_STATES:
+                await self._store.patch_incident(
+                    record.namespace, episode.incident, spec={"state": "resolved"}
+                )
+                message += " Resolved automatically (declare.autoResolve)."
+            await self._store.append_timeline(
+                record.namespace,
+                episode.incident,
+                [timeline_entry(record, "burn-stopped", now, message, key=f"burn-stopped/{stamp}")],
+            )
+        elif decision.action is Action.BURN_RESUMED:
+            await self._store.append_timeline(
+                record.namespace,
+                episode.incident,
+                [
+                    timeline_entry(
+                        record,
+                        "burn-resumed",
+                        now,
+                        "The burn resumed.",
+                        key=f"burn-resumed/{stamp}",
+                    )
+                ],
+            )
+
+    async def _write_status(
+        self,
+        record: SloRecord,
+        evaluation: BurnEvaluation | None,
+        decision: Decision,
+        unavailable: str | None,
+        now: datetime,
+    ) -> None:
+        previous: Mapping[str, Any] = record.body.get("status") or {}
+        status = slo_status(record, evaluation, decision.episode, unavailable, now)
+        if not _status_changed(previous, status, now, self._status_refresh):
+            return
+        await self._store.patch_slo_status(record.namespace, record.name, status)
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def burn_summary(objective: Objective, pair: WindowPair, evaluation: BurnEvaluation | None) -> str:
+    rates = {w.window: w.burn_rate for w in evaluation.windows} if evaluation else {}
+    long, short = rates.get(pair.long), rates.get(pair.short)
+    return (
+        f"burn rate {long or 0:.1f}x over {pair.long_text} and {short or 0:.1f}x over "
+        f"{pair.short_text} (threshold {pair.factor:g}x of a "
+        f"{objective.target * 100:g}% objective)"
+    )
+
+
+def timeline_entry(record: SloRecord, kind: str, at: datetime, message: str, *, key: str) -> Body:
+    return {
+        "at": iso(at),
+        "type": kind,
+        "message": message,
+        "author": AUTHOR,
+        "source": f"slo/{record.name}"[:64],
+        "key": f"{record.name}/{key}"[:256],
+    }
+
+
+def incident_body(
+    record: SloRecord, episode: Episode, pair: WindowPair, evaluation: BurnEvaluation | None
+) -> Body:
+    spec = record.model.spec
+    labels = {**spec.declare.labels, SLO_LABEL: record.name, SERVICE_LABEL: spec.service}
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Incident",
+        "metadata": {
+            "name": episode.incident,
+            "namespace": record.namespace,
+            "labels": labels,
+            "annotations": {DECLARED_SEVERITY: pair.severity},
+        },
+        "spec": {
+            "title": f"{spec.service}: SLO {record.name} is burning its error budget"[:200],
+            "summary": burn_summary(record.objective, pair, evaluation),
+            "service": spec.service,
+            "severityRef": pair.severity,
+            "state": "triage",
+            "source": {"type": "slo", "ref": record.name, "detectedAt": iso(episode.started_at)},
+        },
+    }
+
+
+def _conditions(
+    record: SloRecord, evaluation: BurnEvaluation | None, unavailable: str | None, now: datetime
+) -> list[Condition]:
+    generation = int(record.body["metadata"].get("generation", 1))
+
+    def cond(kind: str, on: bool, reason: str, message: str) -> Condition:
+        return Condition(
+            kind, Status.TRUE if on else Status.FALSE, reason, message, now, generation
+        )
+
+    if unavailable is not None:
+        return [
+            cond("PrometheusUnavailable", True, "QueryFailed", unavailable),
+            Condition(
+                "Burning", Status.UNKNOWN, "PrometheusUnavailable", unavailable, now, generation
+            ),
+            Condition(
+                "Healthy", Status.UNKNOWN, "PrometheusUnavailable", unavailable, now, generation
+            ),
+        ]
+    assert evaluation is not None
+    no_data = evaluation.no_data
+    firing = evaluation.firing
+    missing = [format_duration(w.window) for w in evaluation.windows if w.measurement is None]
+    decisive = evaluation.decisive
+    return [
+        cond("PrometheusUnavailable", False, "QueriesSucceeded", "Prometheus answered."),
+        cond(
+            "NoData",
+            no_data,
+            "MetricAbsent" if no_data else ("PartialData" if missing else "DataPresent"),
+            f"No samples for windows {', '.join(missing)}."
+            if missing
+            else "Every window has data.",
+        ),
+        cond(
+            "Burning",
+            bool(firing),
+            "BurnRateAboveThreshold" if firing else "BelowThreshold",
+            (
+                f"{decisive.long_text}/{decisive.short_text} burns faster than {decisive.factor:g}x"
+                f" ({decisive.severity}); firing pairs: "
+                + ", ".join(f"{p.long_text}/{p.short_text}" for p in firing)
+            )
+            if decisive
+            else "No window pair fires.",
+        ),
+        cond(
+            "Healthy",
+            not firing and not no_data,
+            "WithinBudget" if not firing and not no_data else ("Burning" if firing else "NoData"),
+            "Error budget burn is within policy."
+            if not firing and not no_data
+            else "See Burning and NoData.",
+        ),
+    ]
+
+
+def slo_status(
+    record: SloRecord,
+    evaluation: BurnEvaluation | None,
+    episode: Episode | None,
+    unavailable: str | None,
+    now: datetime,
+) -> Body:
+    conditions = existing_conditions(record.body)
+    for condition in _conditions(record, evaluation, unavailable, now):
+        conditions = set_condition(conditions, condition)
+    status: Body = {
+        "lastEvaluationTime": iso(now),
+        "conditions": [
+            condition_from_domain(c).model_dump(by_alias=True, mode="json", exclude_none=True)
+            for c in conditions
+        ],
+        "activeIncident": episode.incident if episode and episode.stopped_at is None else None,
+        "episode": (
+            EpisodeStatus.from_domain(episode).model_dump(
+                by_alias=True, mode="json", exclude_none=True
+            )
+            if episode
+            else None
+        ),
+    }
+    if evaluation is not None:  # keep the last known numbers while Prometheus is away
+        status["errorBudgetRemaining"] = (
+            None if evaluation.budget_remaining is None else round(evaluation.budget_remaining, 6)
+        )
+        status["burnRates"] = [
+            {
+                "window": format_duration(w.window),
+                **(
+                    {
+                        "errorRatio": round(w.measurement.error_ratio, 8),
+                        "burnRate": round(w.burn_rate or 0.0, 4),
+                    }
+                    if w.measurement
+                    else {}
+                ),
+                **(
+                    {"requests": round(w.measurement.events, 1)}
+                    if w.measurement and w.measurement.events is not None
+                    else {}
+                ),
+            }
+            for w in evaluation.windows
+        ]
+        status["firing"] = [
+            {"long": p.long_text, "short": p.short_text, "factor": p.factor, "severity": p.severity}
+            for p in evaluation.firing
+        ]
+    return status
+
+
+def _essence(status: Mapping[str, Any]) -> Any:
+    conditions = sorted(
+        (c.get("type"), c.get("status"), c.get("reason")) for c in status.get("conditions", [])
+    )
+    return (conditions, status.get("firing"), status.get("activeIncident"), status.get("episode"))
+
+
+def _status_changed(
+    previous: Mapping[str, Any], new: Mapping[str, Any], now: datetime, refresh: timedelta
+) -> bool:
+    """Write when something meaningful changed, or the numbers are older than ``refresh``."""
+    if _essence(previous) != _essence(new):
+        return True
+    last = previous.get("lastEvaluationTime")
+    if not last:
+        return True
+    return now - datetime.fromisoformat(str(last).replace("Z", "+00:00")) >= refresh

@@ -1,0 +1,236 @@
+"""The SLO evaluation use case on in-memory ports: declaration, dedup, restarts, no data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from incident_operator.adapters.clock import FakeClock
+from incident_operator.adapters.fake_metrics import FakeMetrics
+from incident_operator.adapters.fake_store import FakeStore
+from incident_operator.services.slo_evaluation import SloEvaluationService
+
+T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+NS, SLO = "shop", "checkout-availability"
+KEY = f"{NS}/{SLO}"
+
+
+def slo_body(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": SLO, "namespace": NS, "uid": "u-1"},
+        "spec": {
+            "service": "checkout",
+            "target": 99.9,
+            "indicator": {"ratio": {"errors": "e[{{window}}]", "total": "t[{{window}}]"}},
+            "declare": {"enabled": True},
+            **spec,
+        },
+    }
+
+
+class World:
+    def __init__(self, **spec: Any) -> None:
+        self.store = FakeStore()
+        self.store.add_slo(slo_body(**spec))
+        self.metrics = FakeMetrics()
+        self.clock = FakeClock(T0)
+        self.service = self.restart()
+
+    def restart(self) -> SloEvaluationService:
+        self.service = SloEvaluationService(self.store, self.metrics, self.clock)
+        return self.service
+
+    async def cycle(
+        self, ratio: float | None = None, advance: timedelta = timedelta(seconds=30)
+    ) -> Any:
+        self.clock.advance(advance)
+        if ratio is not None:
+            self.metrics.set(KEY, ratio)
+        return await self.service.cycle()
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return dict(self.store.slos[(NS, SLO)].get("status", {}))
+
+    def condition(self, kind: str) -> str:
+        return next(c["status"] for c in self.status["conditions"] if c["type"] == kind)
+
+    @property
+    def incidents(self) -> list[dict[str, Any]]:
+        return list(self.store.incidents.values())
+
+
+async def test_a_burn_declares_exactly_one_incident_with_detection_from_prometheus() -> None:
+    world = World()
+    began = T0 + timedelta(seconds=5)
+    world.metrics.history = [
+        (T0 - timedelta(minutes=2), 0.0),
+        (began, 0.9),
+        (T0 + timedelta(seconds=20), 1.0),
+    ]
+    report = await world.cycle(ratio=1.0)
+    assert report.declared == (f"{NS}/{SLO}-20261127-1400",)
+    (incident,) = world.incidents
+    assert incident["spec"]["severityRef"] == "sev-2"
+    assert incident["spec"]["source"] == {
+        "type": "slo",
+        "ref": SLO,
+        "detectedAt": "2026-11-27T14:00:05Z",
+    }
+    assert incident["metadata"]["labels"]["sre.dev/slo"] == SLO
+    assert incident["status"]["timestamps"] == {
+        "detected": "2026-11-27T14:00:05Z",
+        "declared": "2026-11-27T14:00:30Z",
+    }
+    assert incident["status"]["durations"]["timeToDetect"] == 25
+    assert [e["type"] for e in incident["status"]["timeline"]] == ["burn-began", "declared"]
+    assert world.status["activeIncident"] == incident["metadata"]["name"]
+    assert world.condition("Burning") == "True"
+    assert world.condition("Healthy") == "False"
+    assert [e[1] for e in world.store.events] == ["IncidentDeclared"]
+    for _ in range(5):
+        await world.cycle(ratio=1.0)
+    assert len(world.incidents) == 1, "still the same episode"
+
+
+async def test_restart_mid_burn_does_not_declare_again() -> None:
+    world = World()
+    await world.cycle(ratio=1.0)
+    world.restart()
+    await world.cycle(ratio=1.0)
+    await world.cycle(ratio=1.0)
+    assert len(world.incidents) == 1
+    assert len(world.store.events) == 1
+
+
+async def test_crash_after_create_adopts_instead_of_duplicating() -> None:
+    world = World()
+    world.store.fail_create_after_store = True
+    report = await world.cycle(ratio=1.0)
+    assert report.declared == ()
+    assert len(world.incidents) == 1, "the API server stored it before we crashed"
+    assert "activeIncident" not in world.status
+    world.restart()
+    await world.cycle(ratio=1.0, advance=timedelta(minutes=3))
+    (incident,) = world.incidents
+    assert world.status["activeIncident"] == incident["metadata"]["name"]
+    assert [e["type"] for e in incident["status"]["timeline"]] == ["burn-began", "declared"]
+
+
+async def test_prometheus_down_never_declares_and_never_ends_an_episode() -> None:
+    world = World()
+    world.metrics.available = False
+    await world.cycle(ratio=1.0)
+    assert world.incidents == []
+    assert world.condition("PrometheusUnavailable") == "True"
+    assert world.condition("Burning") == "Unknown"
+    world.metrics.available = True
+    await world.cycle(ratio=1.0)
+    assert len(world.incidents) == 1
+    world.metrics.available = False
+    await world.cycle(advance=timedelta(hours=2))
+    (incident,) = world.incidents
+    assert [e["type"] for e in incident["status"]["timeline"]] == ["burn-began", "declared"]
+    assert "stoppedAt" not in world.status["episode"]
+
+
+async def test_absent_metric_is_no_data_not_a_burn_and_not_a_recovery() -> None:
+    world = World()
+    await world.cycle(ratio=None)
+    assert world.incidents == []
+    assert world.condition("NoData") == "True"
+    assert world.condition("Healthy") == "False"
+    await world.cycle(ratio=1.0)
+    world.metrics.set(KEY, None)
+    await world.cycle(advance=timedelta(hours=3))
+    (incident,) = world.incidents
+    assert "burn-stopped" not in [e["type"] for e in incident["status"]["timeline"]]
+
+
+async def test_a_faster_pair_raises_the_severity() -> None:
+    world = World()
+    await world.cycle(ratio=0.004)  # 4x: only 3x/1d and 1x/3d fire
+    (incident,) = world.incidents
+    assert incident["spec"]["severityRef"] == "sev-3"
+    await world.cycle(ratio=0.05)  # 50x: 14.4x/1h fires too
+    (incident,) = world.incidents
+    assert incident["spec"]["severityRef"] == "sev-2"
+    raised = [e for e in incident["status"]["timeline"] if e["type"] == "severity-raised"]
+    assert len(raised) == 1
+    assert "sev-3 -> sev-2" in raised[0]["message"]
+    assert world.status["episode"]["pair"] == "1h/5m"
+
+
+async def test_a_human_set_severity_is_not_overridden() -> None:
+    world = World()
+    await world.cycle(ratio=0.004)
+    (name,) = [i["metadata"]["name"] for i in world.incidents]
+    await world.store.patch_incident(NS, name, spec={"severityRef": "sev-1"})
+    await world.cycle(ratio=0.05)
+    incident = world.store.incidents[(NS, name)]
+    assert incident["spec"]["severityRef"] == "sev-1"
+    assert "kept sev-1" in incident["status"]["timeline"][-1]["message"]
+
+
+async def test_burn_stopped_after_hold_down_and_auto_resolve_only_when_opted_in() -> None:
+    for auto_resolve, final_state in ((False, "triage"), (True, "resolved")):
+        world = World(
+            declare={"enabled": True, "autoResolve": auto_resolve}, alerting={"holdDown": "10m"}
+        )
+        await world.cycle(ratio=1.0)
+        await world.cycle(ratio=0.0, advance=timedelta(minutes=5))
+        (incident,) = world.incidents
+        assert "burn-stopped" not in [e["type"] for e in incident["status"]["timeline"]]
+        await world.cycle(ratio=0.0, advance=timedelta(minutes=6))
+        await world.cycle(ratio=0.0, advance=timedelta(minutes=6))
+        (incident,) = world.incidents
+        stopped = [e for e in incident["status"]["timeline"] if e["type"] == "burn-stopped"]
+        assert len(stopped) == 1, "recorded once"
+        assert incident["spec"]["state"] == final_state
+        assert world.condition("Healthy") == "True"
+        assert "activeIncident" not in world.status
+
+
+async def test_a_new_burn_after_resolution_is_a_new_incident_but_not_while_open() -> None:
+    world = World(alerting={"holdDown": "5m"})
+    await world.cycle(ratio=1.0)
+    await world.cycle(ratio=0.0, advance=timedelta(minutes=6))
+    await world.cycle(ratio=1.0, advance=timedelta(minutes=1))
+    (incident,) = world.incidents
+    assert incident["status"]["timeline"][-1]["type"] == "burn-resumed"
+    await world.cycle(ratio=0.0, advance=timedelta(minutes=6))
+    await world.store.patch_incident(NS, incident["metadata"]["name"], spec={"state": "resolved"})
+    await world.cycle(ratio=1.0, advance=timedelta(hours=1))
+    assert len(world.incidents) == 2
+
+
+async def test_declare_disabled_reports_the_burn_without_an_incident() -> None:
+    world = World(declare={"enabled": False})
+    await world.cycle(ratio=1.0)
+    assert world.incidents == []
+    assert world.condition("Burning") == "True"
+    assert [f["severity"] for f in world.status["firing"]] == ["sev-2", "sev-2", "sev-3", "sev-4"]
+
+
+async def test_status_carries_burn_rates_and_budget() -> None:
+    world = World()
+    await world.cycle(ratio=0.0005)
+    burn = {b["window"]: b["burnRate"] for b in world.status["burnRates"]}
+    assert burn["5m"] == pytest.approx(0.5)
+    assert world.status["errorBudgetRemaining"] == pytest.approx(0.5)
+    assert world.condition("Healthy") == "True"
+
+
+async def test_cost_is_one_query_per_window_for_many_slos() -> None:
+    world = World()
+    for i in range(50):
+        body = slo_body()
+        body["metadata"]["name"] = f"slo-{i}"
+        world.store.add_slo(body)
+    report = await world.cycle(ratio=0.0)
+    assert report.slos == 51
+    assert report.queries == 8, "5m 30m 1h 2h 6h 1d 3d 30d"

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,45 +14,10 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.cluster.controlplane import free_port
 from tests.kube import REPO, Cluster, get_custom, load_documents, wait_for
+from tests.operator_process import OperatorProcess
 
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
-
-
-class OperatorProcess:
-    def __init__(self, cluster: Cluster, log: Path) -> None:
-        self.port = free_port()
-        self.log = log
-        env = {**os.environ, "KUBECONFIG": cluster.kubeconfig}
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "incident_operator.app",
-                "run",
-                f"--liveness=http://127.0.0.1:{self.port}/healthz",
-            ],
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=REPO,
-        )
-
-    def healthz(self) -> int:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
-                return int(r.status)
-        except OSError:
-            return 0
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
 
 
 @pytest.fixture

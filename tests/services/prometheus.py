@@ -28,6 +28,13 @@ class Scenario:
 
     job: str
     rows: tuple[tuple[float, float, float], ...]
+    instance: str | None = None
+    """Set to the exporter's host:port when live scrapes continue the backfilled series."""
+
+    @property
+    def labels(self) -> str:
+        instance = f',instance="{self.instance}"' if self.instance else ""
+        return f'job="{self.job}"{instance}'
 
     def trace(self, end: int) -> Trace:
         return Trace(tuple(TraceRow(end - ago, total, errors) for ago, total, errors in self.rows))
@@ -68,9 +75,20 @@ def openmetrics(scenarios: Iterable[Scenario], gauges: Iterable[Gauge], end: int
 
 
 class PrometheusServer:
-    def __init__(self, workdir: Path, data: str) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        data: str,
+        *,
+        scrape: dict[str, str] | None = None,
+        scrape_interval: str = "15s",
+        evaluation_interval: str = "15s",
+        extra_config: str = "",
+        port: int | None = None,
+    ) -> None:
+        """``scrape`` maps job names to host:port targets scraped every ``scrape_interval``."""
         self.workdir = workdir
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         storage = workdir / "tsdb"
         source = workdir / "backfill.om"
@@ -90,7 +108,16 @@ class PrometheusServer:
             capture_output=True,
         )
         config = workdir / "prometheus.yml"
-        config.write_text("global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\n")
+        jobs = "".join(
+            f"  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
+            for job, target in (scrape or {}).items()
+        )
+        config.write_text(
+            f"global:\n  scrape_interval: {scrape_interval}\n"
+            f"  evaluation_interval: {evaluation_interval}\n"
+            + extra_config
+            + (f"scrape_configs:\n{jobs}" if jobs else "")
+        )
         self.log = (workdir / "prometheus.log").open("wb")
         self.proc = subprocess.Popen(
             [

@@ -7,6 +7,7 @@ rest permanent (RBAC, validation) — handlers turn them into kopf retry semanti
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -185,7 +186,9 @@ class KubernetesStore:
         now = datetime.now(UTC)
         event = client.EventsV1Event(
             metadata=client.V1ObjectMeta(
-                generate_name=f"{meta['name']}.", namespace=meta.get("namespace") or "default"
+                # Like client-go's recorder: <object>.<unique suffix>.
+                name=f"{meta['name'][:200]}.{uuid.uuid4().hex[:16]}",
+                namespace=meta.get("namespace") or "default",
             ),
             event_time=now,
             action=reason,
@@ -219,3 +222,14 @@ def merge_timeline(existing: Sequence[Body], entries: Sequence[Body]) -> list[Bo
         return None
     merged = sorted([*existing, *new], key=lambda e: str(e.get("at", "")))
     return merged[-TIMELINE_LIMIT:]
+
+
+def api_client() -> client.ApiClient:
+    """In a pod: the service account; elsewhere: the current kubeconfig context."""
+    from kubernetes import config  # noqa: PLC0415 - only where the process starts
+
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config()  # type: ignore[no-untyped-call]
+    return client.ApiClient()

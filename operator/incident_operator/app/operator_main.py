@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from incident_operator import __version__
+from incident_operator.domain.durations import parse_duration
 from incident_operator.handlers.runner import RunOptions, run
+
+
+def _seconds(text: str) -> float:
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -26,6 +35,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
         default="http://0.0.0.0:8080/healthz",
         help="liveness endpoint URL kopf serves (default %(default)s)",
     )
+    run_cmd.add_argument(
+        "--prometheus-url",
+        default=os.environ.get("INCIDENT_OPERATOR_PROMETHEUS_URL"),
+        help="Prometheus to evaluate SLOs against (env INCIDENT_OPERATOR_PROMETHEUS_URL); "
+        "without it SLOs are not evaluated",
+    )
+    run_cmd.add_argument(
+        "--evaluation-interval",
+        default="30s",
+        type=_seconds,
+        help="how often every SLO is evaluated (default %(default)s)",
+    )
     run_cmd.add_argument("--verbose", action="store_true")
     run_cmd.add_argument("--plain-logs", action="store_true", help="human-readable, not JSON")
     return parser.parse_args(argv)
@@ -39,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             liveness_endpoint=args.liveness,
             verbose=args.verbose,
             json_logs=not args.plain_logs,
+            prometheus_url=args.prometheus_url,
+            evaluation_interval=args.evaluation_interval,
         )
     )
     return 0

@@ -243,12 +243,15 @@ class SloEvaluationService:
             record.namespace, incident_body(record, episode, pair, evaluation)
         )
         await self._record_declaration(record, episode, pair, evaluation, now)
-        await self._store.emit_event(
-            record.body,
-            "IncidentDeclared",
-            f"Declared incident {incident['metadata']['name']} ({pair.severity}): "
-            f"{burn_summary(record.objective, pair, evaluation)}",
-        )
+        try:  # an Event is a courtesy to kubectl describe; losing one must not stop the episode
+            await self._store.emit_event(
+                record.body,
+                "IncidentDeclared",
+                f"Declared incident {incident['metadata']['name']} ({pair.severity}): "
+                f"{burn_summary(record.objective, pair, evaluation)}",
+            )
+        except IncidentOperatorError as exc:
+            log.warning("SLO %s: could not record the IncidentDeclared event: %s", record.key, exc)
         return decision
 
     async def _record_declaration(

@@ -1,0 +1,49 @@
+"""The operator as users run it: a separate `incident-operator run` process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from tests.cluster.controlplane import free_port
+from tests.kube import REPO, Cluster
+
+
+class OperatorProcess:
+    def __init__(self, cluster: Cluster, log: Path, *args: str) -> None:
+        self.port = free_port()
+        self.log = log
+        env = {**os.environ, "KUBECONFIG": cluster.kubeconfig}
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "incident_operator.app",
+                "run",
+                f"--liveness=http://127.0.0.1:{self.port}/healthz",
+                *args,
+            ],
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=REPO,
+        )
+
+    def healthz(self) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
+                return int(r.status)
+        except OSError:
+            return 0
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()

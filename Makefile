@@ -8,7 +8,7 @@ STATE_DIR := .cluster
 export KUBECONFIG ?= $(CURDIR)/$(STATE_DIR)/kubeconfig
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv binaries crds lint test test-unit cluster-up cluster-down install-crds examples up run clean
+.PHONY: help venv deps binaries crds lint test test-unit cluster-up cluster-down install-crds examples up run clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml constraints.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)  ## create .venv with the operator and the dev tools (pinned by constraints.txt)
+
+deps:  ## system packages the tests use: Prometheus, promtool, Alertmanager (Debian)
+	hack/install-deps.sh
 
 binaries:  ## build etcd, kube-apiserver, kube-controller-manager once into ~/.cache/incident-operator
 	hack/build-binaries.sh all
@@ -36,7 +39,7 @@ lint: venv  ## ruff, ruff format, mypy --strict, import-linter layer contracts
 test-unit: venv  ## the fast tests only (no cluster)
 	$(BIN)/pytest -m "not cluster"
 
-test: venv binaries lint  ## everything CI runs: lint, then the whole suite on a fresh local control plane
+test: venv deps binaries lint  ## everything CI runs: lint, then the whole suite on a fresh local control plane
 	$(BIN)/pytest
 
 cluster-up: venv binaries  ## start (or reuse) the local control plane; writes .cluster/kubeconfig

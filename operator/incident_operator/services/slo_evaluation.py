@@ -7,6 +7,7 @@ Failures stay local: one SLO's error never stops the others' evaluation.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -115,11 +116,13 @@ class SloEvaluationService:
         clock: Clock,
         *,
         status_refresh: timedelta = timedelta(minutes=5),
+        concurrency: int = 16,
     ) -> None:
         self._store = store
         self._metrics = metrics
         self._clock = clock
         self._status_refresh = status_refresh
+        self._concurrency = concurrency
 
     async def cycle(self) -> CycleReport:
         started = time.monotonic()
@@ -136,17 +139,26 @@ class SloEvaluationService:
                 )
             except MetricsUnavailable as exc:
                 unavailable = str(exc)
-        declared = []
-        for record in records:
-            try:
-                decision = await self._evaluate_one(
-                    record, measured.get(record.key, {}), unavailable, now
-                )
-            except IncidentOperatorError as exc:
-                log.warning("SLO %s: %s", record.key, exc)
-                continue
-            if decision.action is Action.DECLARE and decision.episode:
-                declared.append(f"{record.namespace}/{decision.episode.incident}")
+        # SLOs are independent: act on them concurrently, bounded so that a thousand status
+        # writes do not become a thousand simultaneous API requests.
+        limit = asyncio.Semaphore(self._concurrency)
+
+        async def one(record: SloRecord) -> Decision | None:
+            async with limit:
+                try:
+                    return await self._evaluate_one(
+                        record, measured.get(record.key, {}), unavailable, now
+                    )
+                except IncidentOperatorError as exc:
+                    log.warning("SLO %s: %s", record.key, exc)
+                    return None
+
+        decisions = await asyncio.gather(*(one(r) for r in records))
+        declared = [
+            f"{r.namespace}/{d.episode.incident}"
+            for r, d in zip(records, decisions, strict=True)
+            if d is not None and d.action is Action.DECLARE and d.episode
+        ]
         return CycleReport(
             slos=len(records),
             queries=self._metrics.queries - queries_before,

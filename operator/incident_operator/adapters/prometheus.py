@@ -1,6 +1,6 @@
 """MetricsSource on Prometheus' HTTP API via prometheus-api-client, off the event loop.
 
-One instant query per window carries every SLO (see ``domain.sli.batch_query``), so a cycle
+One instant query per window carries every SLO (see ``domain.sli.batch_plan``), so a cycle
 costs len(windows) queries whatever the number of SLOs.
 """
 
@@ -17,27 +17,21 @@ from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 
 from incident_operator.domain.burn import Measurement
-from incident_operator.domain.sli import Part, Sli, batch_query, ratio_expression
+from incident_operator.domain.sli import BatchPlan, Part, Sli, batch_plan, ratio_expression
 from incident_operator.errors import MetricsUnavailable
 
 from .ports import WindowMeasurements
 
 
 def measurements_from(
-    results: Sequence[Mapping[str, Any]], window: timedelta
+    plan: BatchPlan, results: Sequence[Mapping[str, Any]], window: timedelta
 ) -> dict[str, Measurement | None]:
-    """Turn one window's tagged series into per-SLO measurements."""
-    parts: dict[str, dict[str, float]] = {}
-    for series in results:
-        labels = series.get("metric", {})
-        slo, part = labels.get("slo"), labels.get("sli")
-        if slo is None or part is None:
-            continue
-        parts.setdefault(slo, {})[part] = float(series["value"][1])
-    return {slo: _measurement(values, window) for slo, values in parts.items()}
+    """Turn one window's answer into per-SLO measurements."""
+    series = [(r.get("metric", {}), float(r["value"][1])) for r in results]
+    return {slo: _measurement(values, window) for slo, values in plan.decode(series).items()}
 
 
-def _measurement(values: Mapping[str, float], window: timedelta) -> Measurement | None:
+def _measurement(values: Mapping[Part, float], window: timedelta) -> Measurement | None:
     if Part.RATIO in values:
         ratio = values[Part.RATIO]
         return None if math.isnan(ratio) else Measurement(ratio)
@@ -71,12 +65,11 @@ class PrometheusMetrics:
     ) -> dict[str, WindowMeasurements]:
         if not slis:
             return {}
-        by_window = await asyncio.gather(
-            *(self._query(batch_query(dict(slis), window), at) for window in windows)
-        )
+        plans = [batch_plan(slis, window) for window in windows]
+        by_window = await asyncio.gather(*(self._query(plan.query, at) for plan in plans))
         out: dict[str, WindowMeasurements] = {slo: {} for slo in slis}
-        for window, results in zip(windows, by_window, strict=True):
-            found = measurements_from(results, window)
+        for window, plan, results in zip(windows, plans, by_window, strict=True):
+            found = measurements_from(plan, results, window)
             for slo in slis:
                 out[slo][window] = found.get(slo)
         return out

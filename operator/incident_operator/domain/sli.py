@@ -7,6 +7,7 @@ per-second), or, for SLIs already recorded by Sloth or Pyrra, a ready ``ratio`` 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -85,20 +86,78 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def tagged(expression: str, slo: str, part: Part) -> str:
-    """Label a single-series expression with the SLO's identity and the part it measures."""
-    return (
-        f'label_replace(label_replace({expression}, "slo", "{_escape(slo)}", "", ""), '
-        f'"sli", "{part.value}", "", "")'
-    )
+@dataclass(frozen=True)
+class BatchPlan:
+    """One query for every SLO over one window, and how to read its answer back.
+
+    Identical expressions (two SLOs on the same SLI with different targets) are queried
+    once; SLIs recorded by Sloth or Pyrra cost one selector per provider, whatever their
+    number; the rest are combined with a balanced ``or`` tree. Prometheus' cost for one
+    expression grows faster than linearly with its size, so every term saved counts.
+    """
+
+    query: str
+    terms: dict[str, tuple[tuple[str, Part], ...]]
+    """Term id -> the (SLO, part) pairs it answers."""
+    recorded: dict[tuple[Provider, str], tuple[str, ...]]
+    """(provider, recorded name) -> the SLOs reading it."""
+
+    def decode(
+        self, series: Sequence[tuple[Mapping[str, str], float]]
+    ) -> dict[str, dict[Part, float]]:
+        """Values per SLO and part from (labels, value) pairs of the query's result."""
+        out: dict[str, dict[Part, float]] = {}
+        for labels, value in series:
+            term = labels.get(TERM_LABEL)
+            if term in self.terms:
+                for slo, part in self.terms[term]:
+                    out.setdefault(slo, {})[part] = value
+            elif term in _PROVIDER_TERMS:
+                provider = _PROVIDER_TERMS[term]
+                name = labels.get(_RECORDED_ID[provider], "")
+                for slo in self.recorded.get((provider, name), ()):
+                    out.setdefault(slo, {})[Part.RATIO] = value
+        return out
 
 
-def batch_query(slis: dict[str, Sli], window: timedelta) -> str:
-    """One query for every SLO's parts over ``window``: cost grows with windows, not SLOs."""
-    return " or ".join(
-        tagged(expression, slo, part)
-        for slo, sli in sorted(slis.items())
-        for part, expression in sli.expressions(window).items()
+TERM_LABEL = "__incident_operator_term"
+_RECORDED_ID = {Provider.SLOTH: "sloth_id", Provider.PYRRA: "slo"}
+_PROVIDER_TERMS = {"sloth": Provider.SLOTH, "pyrra": Provider.PYRRA}
+
+
+def _tag(expression: str, term: str) -> str:
+    return f'label_replace({expression}, "{TERM_LABEL}", "{term}", "", "")'
+
+
+def _balanced_or(terms: Sequence[str]) -> str:
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return f"({_balanced_or(terms[:middle])}) or ({_balanced_or(terms[middle:])})"
+
+
+def batch_plan(slis: Mapping[str, Sli], window: timedelta) -> BatchPlan:
+    """Plan the single query that measures every SLO in ``slis`` over ``window``."""
+    w = format_duration(window)
+    by_expression: dict[str, list[tuple[str, Part]]] = {}
+    recorded: dict[tuple[Provider, str], list[str]] = {}
+    for slo, sli in sorted(slis.items()):
+        if isinstance(sli, RecordedSli):
+            recorded.setdefault((sli.provider, sli.name), []).append(slo)
+            continue
+        for part, expression in sli.expressions(window).items():
+            by_expression.setdefault(expression, []).append((slo, part))
+    terms = {f"e{i}": tuple(users) for i, users in enumerate(by_expression.values())}
+    texts = [_tag(expression, f"e{i}") for i, expression in enumerate(by_expression)]
+    providers = {provider for provider, _ in recorded}
+    if Provider.SLOTH in providers:
+        texts.append(_tag(f"max by (sloth_id) (slo:sli_error:ratio_rate{w})", "sloth"))
+    if Provider.PYRRA in providers:
+        texts.append(_tag(f'max by (slo) ({{__name__=~".+:burnrate{w}"}})', "pyrra"))
+    return BatchPlan(
+        query=_balanced_or(texts) if texts else "vector(0) == 1",
+        terms=terms,
+        recorded={key: tuple(users) for key, users in recorded.items()},
     )
 
 

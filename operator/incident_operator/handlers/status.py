@@ -17,7 +17,11 @@ def _make_handler(info: KindInfo) -> Any:
     async def reconcile_status(
         body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
     ) -> None:
-        patch.status.update(observed_status(info, body, memo.clock.now()))
+        observed = observed_status(info, body, memo.clock.now())
+        current = body.get("status") or {}
+        # On resume most objects are already up to date: no PATCH for nothing.
+        if any(current.get(key) != value for key, value in observed.items()):
+            patch.status.update(observed)
 
     reconcile_status.__name__ = f"reconcile_{info.singular}_status"
     return translated(reconcile_status)

@@ -10,7 +10,7 @@ import sys
 
 from incident_operator import __version__
 
-from . import simulate
+from . import simulate, slo_rules
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", title="commands")
     simulate.add_parser(commands)
+    slo_rules.add_parser(commands)
     return parser
 
 

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,8 +85,10 @@ class PrometheusServer:
         evaluation_interval: str = "15s",
         extra_config: str = "",
         port: int | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
-        """``scrape`` maps job names to host:port targets scraped every ``scrape_interval``."""
+        """``scrape`` maps job names to host:port targets scraped every ``scrape_interval``;
+        ``extra_args`` are further command-line flags."""
         self.workdir = workdir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -127,6 +129,7 @@ class PrometheusServer:
                 "--storage.tsdb.retention.time=90d",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--web.enable-lifecycle",
+                *extra_args,
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,

@@ -64,9 +64,17 @@ class FakeStore:
         return copy.deepcopy(stored)
 
     async def patch_incident(
-        self, namespace: str, name: str, *, spec: Body | None = None, status: Body | None = None
+        self,
+        namespace: str,
+        name: str,
+        *,
+        spec: Body | None = None,
+        status: Body | None = None,
+        metadata: Body | None = None,
     ) -> Body:
         body = self.incidents[(namespace, name)]
+        if metadata is not None:
+            body["metadata"] = _merge(body["metadata"], metadata)
         if spec is not None:
             body["spec"] = _merge(body.get("spec") or {}, spec)
             body["metadata"]["generation"] += 1

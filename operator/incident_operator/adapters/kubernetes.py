@@ -122,10 +122,21 @@ class KubernetesStore:
             raise translate(exc, f"create incident {namespace}/{body['metadata']['name']}") from exc
 
     async def patch_incident(
-        self, namespace: str, name: str, *, spec: Body | None = None, status: Body | None = None
+        self,
+        namespace: str,
+        name: str,
+        *,
+        spec: Body | None = None,
+        status: Body | None = None,
+        metadata: Body | None = None,
     ) -> Body:
         result: Body = {}
-        if spec is not None:
+        if spec is not None or metadata is not None:
+            patch: Body = {}
+            if spec is not None:
+                patch["spec"] = spec
+            if metadata is not None:
+                patch["metadata"] = metadata
             result = await self._call(
                 f"patch incident {namespace}/{name}",
                 self._custom.patch_namespaced_custom_object,
@@ -134,7 +145,7 @@ class KubernetesStore:
                 namespace,
                 "incidents",
                 name,
-                {"spec": spec},
+                patch,
             )
         if status is not None:
             result = await self._call(

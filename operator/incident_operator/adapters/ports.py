@@ -64,8 +64,16 @@ class ResourceStore(Protocol):
         ...
 
     async def patch_incident(
-        self, namespace: str, name: str, *, spec: Body | None = None, status: Body | None = None
-    ) -> Body: ...
+        self,
+        namespace: str,
+        name: str,
+        *,
+        spec: Body | None = None,
+        status: Body | None = None,
+        metadata: Body | None = None,
+    ) -> Body:
+        """JSON merge patches; ``metadata`` (labels, annotations) goes with ``spec`` atomically."""
+        ...
 
     async def append_timeline(self, namespace: str, name: str, entries: Sequence[Body]) -> None:
         """Add entries to status.timeline, skipping any whose key is already there."""
@@ -74,3 +82,11 @@ class ResourceStore(Protocol):
     async def emit_event(
         self, regarding: Body, reason: str, message: str, *, warning: bool = False
     ) -> None: ...
+
+
+class TokenSource(Protocol):
+    """A shared secret the operator is started with (a mounted Secret file or an env var)."""
+
+    def current(self) -> bytes | None:
+        """The secret now; None when none is configured or it cannot be read."""
+        ...

@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+from typing import Any
+
+from aiohttp import web
 
 from incident_operator import __version__
+from incident_operator.adapters.ports import TokenSource
+from incident_operator.adapters.secrets import FileToken, StaticToken
+from incident_operator.domain.alertmanager import (
+    DNS_LABEL,
+    SeverityPolicy,
+    parse_severity_map,
+)
 from incident_operator.domain.durations import parse_duration
 from incident_operator.handlers.runner import RunOptions, run
+from incident_operator.services.alertmanager import AlertmanagerConfig
+from incident_operator.web.alertmanager import AlertmanagerWebhook
+from incident_operator.web.app import build_app
+
+TOKEN_ENV = "INCIDENT_OPERATOR_ALERTMANAGER_TOKEN"
+DEFAULT_SEVERITY_MAP = "critical=sev-1,error=sev-2,warning=sev-3,info=sev-4,*=sev-3"
 
 
 def _seconds(text: str) -> float:
@@ -16,6 +33,26 @@ def _seconds(text: str) -> float:
         return parse_duration(text).total_seconds()
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _severity_map(text: str) -> SeverityPolicy:
+    try:
+        return parse_severity_map(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _namespace(text: str) -> str:
+    if not DNS_LABEL.match(text) or len(text) > 63:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a namespace name")
+    return text
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -47,9 +84,66 @@ def parse(argv: list[str]) -> argparse.Namespace:
         type=_seconds,
         help="how often every SLO is evaluated (default %(default)s)",
     )
+    run_cmd.add_argument(
+        "--http-listen",
+        default="0.0.0.0:8081",
+        type=_listen,
+        help="HOST:PORT of the operator's HTTP server (webhooks) (default %(default)s)",
+    )
+    webhook = run_cmd.add_argument_group(
+        "Alertmanager webhook (POST /alertmanager on --http-listen)"
+    )
+    webhook.add_argument(
+        "--alertmanager-token-file",
+        help=f"file holding the bearer token Alertmanager sends, e.g. a mounted Secret; "
+        f"re-read when it changes. Else env {TOKEN_ENV}; without either the endpoint answers "
+        "503",
+    )
+    webhook.add_argument(
+        "--alertmanager-severity-label",
+        default="severity",
+        help="alert label mapped to a Severity (default %(default)s)",
+    )
+    webhook.add_argument(
+        "--alertmanager-severity-map",
+        default=DEFAULT_SEVERITY_MAP,
+        type=_severity_map,
+        help="label value=Severity name, most severe first; * = for any other value or no "
+        "label. The most severe firing alert decides (default %(default)s)",
+    )
+    webhook.add_argument(
+        "--alertmanager-namespace",
+        default="default",
+        type=_namespace,
+        help="namespace of incidents whose alerts carry no 'namespace' label (group labels "
+        "first, then common labels) (default %(default)s)",
+    )
+    webhook.add_argument(
+        "--alertmanager-auto-resolve",
+        action="store_true",
+        help="set an incident resolved when all alerts of its group resolved (default: only "
+        "record it in the timeline)",
+    )
     run_cmd.add_argument("--verbose", action="store_true")
     run_cmd.add_argument("--plain-logs", action="store_true", help="human-readable, not JSON")
     return parser.parse_args(argv)
+
+
+def alertmanager_token(args: argparse.Namespace) -> TokenSource | None:
+    """The file if one is given, else the environment; the value itself never enters argv."""
+    if args.alertmanager_token_file:
+        return FileToken(args.alertmanager_token_file)
+    value = os.environ.get(TOKEN_ENV, "").strip()
+    return StaticToken(value) if value else None
+
+
+def web_app(memo: Any) -> web.Application:
+    """Compose the HTTP endpoints from the services build_memo put into kopf's memo."""
+    return build_app(
+        alertmanager=AlertmanagerWebhook(
+            memo.get("alertmanager_service"), memo.get("alertmanager_token")
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +156,16 @@ def main(argv: list[str] | None = None) -> int:
             json_logs=not args.plain_logs,
             prometheus_url=args.prometheus_url,
             evaluation_interval=args.evaluation_interval,
-        )
+            http_listen=args.http_listen,
+            alertmanager_token=alertmanager_token(args),
+            alertmanager=AlertmanagerConfig(
+                severity=dataclasses.replace(
+                    args.alertmanager_severity_map, label=args.alertmanager_severity_label
+                ),
+                default_namespace=args.alertmanager_namespace,
+                auto_resolve=args.alertmanager_auto_resolve,
+            ),
+        ),
+        web_app,
     )
     return 0

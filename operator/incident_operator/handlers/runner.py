@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import kopf
+from aiohttp import web
 
 from incident_operator.adapters.clock import SystemClock
 from incident_operator.adapters.kubernetes import KubernetesStore, api_client
+from incident_operator.adapters.ports import TokenSource
 from incident_operator.adapters.prometheus import PrometheusMetrics
+from incident_operator.services.alertmanager import AlertmanagerConfig, AlertmanagerService
 from incident_operator.services.slo_evaluation import SloEvaluationService
 
 from . import settings as _settings
 from . import slo_loop as _slo_loop
 from . import status as _status
+from . import web_server as _web_server
 
-HANDLER_MODULES = (_settings, _status, _slo_loop)  # importing them registers the handlers
+# importing them registers the handlers
+HANDLER_MODULES = (_settings, _status, _slo_loop, _web_server)
 
 
 @dataclass(frozen=True)
@@ -28,9 +33,17 @@ class RunOptions:
     json_logs: bool = True
     prometheus_url: str | None = None
     evaluation_interval: float = 30.0
+    http_listen: tuple[str, int] | None = ("0.0.0.0", 8081)
+    alertmanager_token: TokenSource | None = None
+    """None: the webhook answers 503 (not configured)."""
+    alertmanager: AlertmanagerConfig = field(default_factory=AlertmanagerConfig)
 
 
-def build_memo(options: RunOptions) -> kopf.Memo:
+WebAppFactory = Callable[[kopf.Memo], web.Application]
+"""Builds the aiohttp app from the services in memo (in app/: handlers may not import web)."""
+
+
+def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kopf.Memo:
     """Every client the handlers use, built once; handlers find them in `memo`."""
     clock = SystemClock()
     memo = kopf.Memo(clock=clock, evaluation_interval=options.evaluation_interval)
@@ -38,10 +51,17 @@ def build_memo(options: RunOptions) -> kopf.Memo:
         store = KubernetesStore(api_client())
         metrics = PrometheusMetrics(options.prometheus_url)
         memo.slo_service = SloEvaluationService(store, metrics, clock)
+    memo.http_listen = options.http_listen
+    memo.alertmanager_token = options.alertmanager_token
+    if options.alertmanager_token is not None:
+        memo.alertmanager_service = AlertmanagerService(
+            KubernetesStore(api_client()), clock, options.alertmanager
+        )
+    memo.web_app = web_app(memo) if web_app is not None else None
     return memo
 
 
-def run(options: RunOptions) -> None:
+def run(options: RunOptions, web_app: WebAppFactory | None = None) -> None:
     kopf.configure(
         verbose=options.verbose,
         log_format=kopf.LogFormat.JSON if options.json_logs else kopf.LogFormat.FULL,
@@ -53,6 +73,6 @@ def run(options: RunOptions) -> None:
             namespaces=list(options.namespaces),
             liveness_endpoint=options.liveness_endpoint,
             standalone=True,
-            memo=build_memo(options),
+            memo=build_memo(options, web_app),
         )
     )

@@ -1,0 +1,45 @@
+"""Run the operator's aiohttp application (web/) on kopf's event loop, for kopf's lifetime.
+
+The application is composed in app/ (handlers may not import web/) and handed over in
+``memo.web_app``; this module only starts and stops it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+from aiohttp import web
+
+
+@kopf.on.startup()
+async def start_web_server(
+    memo: kopf.Memo, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any
+) -> None:
+    app: web.Application | None = memo.get("web_app")
+    listen: tuple[str, int] | None = memo.get("http_listen")
+    if app is None or listen is None:
+        logger.info("HTTP server disabled.")
+        return
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, *listen).start()
+    except OSError as exc:
+        await runner.cleanup()
+        message = f"cannot listen on {listen[0]}:{listen[1]}: {exc.strerror or exc}"
+        if memo.get("alertmanager_service") is not None:
+            # Alertmanager was configured to deliver here: running without it would lose alerts.
+            raise kopf.PermanentError(message) from exc
+        logger.error("%s; running without the HTTP server (nothing is configured on it).", message)
+        return
+    memo.web_runner = runner
+    logger.info("HTTP server listening on %s", ", ".join(map(str, runner.addresses)))
+
+
+@kopf.on.cleanup()
+async def stop_web_server(memo: kopf.Memo, **_: Any) -> None:
+    runner: web.AppRunner | None = memo.get("web_runner")
+    if runner is not None:
+        await runner.cleanup()

@@ -1,0 +1,274 @@
+"""Use case: an Alertmanager notification -> the group's one open Incident and its timeline.
+
+find (the group's incidents by label) -> adopt the open one, or create the next one under a
+name derived from the groupKey -> record timestamps, severity and timeline entries, all keyed,
+so a redelivered notification changes nothing. A resolved group adds a timeline entry and
+leaves the incident open unless the operator was started with auto-resolve: the alerts going
+quiet is evidence, not a responder's decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.domain.alertmanager import (
+    AlertGroup,
+    AlertStatus,
+    SeverityChange,
+    SeverityPolicy,
+    TimelineItem,
+    alert_entries,
+    group_id,
+    group_resolved_entry,
+    incident_name,
+    incident_summary,
+    incident_title,
+    iso,
+    latest,
+    service_name,
+    severity_change,
+    target_namespace,
+)
+from incident_operator.errors import IncidentOperatorError, TemporaryError
+
+log = logging.getLogger(__name__)
+
+GROUP_LABEL = "sre.dev/alertmanager-group"
+SERVICE_LABEL = "sre.dev/service"
+DECLARED_SEVERITY = "sre.dev/declared-severity"
+AUTHOR = "incident-operator"
+CLOSED_STATES = frozenset({"resolved", "closed", "declined", "merged"})
+SOURCE_REF_LIMIT = 512
+"""spec.source.ref's maxLength; the full groupKey's hash is the group_id label."""
+
+
+@dataclass(frozen=True)
+class AlertmanagerConfig:
+    severity: SeverityPolicy = field(default_factory=SeverityPolicy)
+    default_namespace: str = "default"
+    """Where a group's incident lives when its alerts carry no usable ``namespace_label``."""
+    namespace_label: str = "namespace"
+    auto_resolve: bool = False
+    """Set spec.state resolved when the whole group resolves."""
+
+
+class Action(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Action
+    namespace: str
+    incident: str | None
+    reason: str = ""
+
+
+def is_open(incident: Body) -> bool:
+    return (incident.get("spec") or {}).get("state") not in CLOSED_STATES
+
+
+class AlertmanagerService:
+    def __init__(
+        self, store: ResourceStore, clock: Clock, config: AlertmanagerConfig | None = None
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self.config = config or AlertmanagerConfig()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiters: dict[str, int] = {}
+
+    @asynccontextmanager
+    async def _group_lock(self, group: str) -> AsyncIterator[None]:
+        """One notification per group at a time in this process (Alertmanager retries overlap);
+        across processes the API server's name uniqueness keeps creation single."""
+        lock = self._locks.setdefault(group, asyncio.Lock())
+        self._waiters[group] = self._waiters.get(group, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiters[group] -= 1
+            if not self._waiters[group]:
+                del self._waiters[group], self._locks[group]
+
+    async def receive(self, group: AlertGroup) -> Outcome:
+        gid = group_id(group.group_key)
+        namespace = target_namespace(
+            group, self.config.namespace_label, self.config.default_namespace
+        )
+        async with self._group_lock(gid):
+            existing = await self._store.find_incidents(namespace, {GROUP_LABEL: gid})
+            by_name = {i["metadata"]["name"]: i for i in existing}
+            open_names = [n for n, i in by_name.items() if is_open(i)]
+            now = self._clock.now()
+            if open_names:
+                incident = by_name[latest(open_names, gid) or open_names[0]]
+                action = Action.UPDATED
+            elif not group.firing:
+                last = latest(by_name, gid)
+                if last is None:
+                    return Outcome(
+                        Action.IGNORED,
+                        namespace,
+                        None,
+                        "the group has no incident and none of its alerts fires",
+                    )
+                incident, action = by_name[last], Action.UPDATED
+            else:
+                incident = await self._create(namespace, gid, group, set(by_name))
+                action = Action.CREATED
+            name = incident["metadata"]["name"]
+            await self._record(namespace, incident, group, now)
+            if action is Action.CREATED:
+                await self._announce(incident, group)
+            return Outcome(action, namespace, name)
+
+    async def _create(self, namespace: str, gid: str, group: AlertGroup, taken: set[str]) -> Body:
+        """Create the group's next incident; a name already used by a closed one moves on."""
+        for _attempt in range(5):
+            name = incident_name(gid, taken)
+            incident = await self._store.create_incident(
+                namespace, self._incident_body(namespace, name, gid, group)
+            )
+            if is_open(incident):
+                return incident
+            taken.add(name)  # a closed incident without our label holds the name
+        raise TemporaryError(f"no free incident name for alert group {gid} in {namespace}")
+
+    def _incident_body(self, namespace: str, name: str, gid: str, group: AlertGroup) -> Body:
+        severity = self.config.severity.worst(group.firing) or self.config.severity.default
+        service = service_name(group)
+        return {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Incident",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {GROUP_LABEL: gid, SERVICE_LABEL: service},
+                "annotations": {DECLARED_SEVERITY: severity},
+            },
+            "spec": {
+                "title": incident_title(group),
+                "summary": incident_summary(group),
+                "service": service,
+                "severityRef": severity,
+                "state": "triage",
+                "source": {
+                    "type": "alertmanager",
+                    "ref": group.group_key[:SOURCE_REF_LIMIT],
+                    "detectedAt": iso(group.detected_at),
+                },
+            },
+        }
+
+    async def _record(
+        self, namespace: str, incident: Body, group: AlertGroup, now: datetime
+    ) -> None:
+        name = incident["metadata"]["name"]
+        status = incident.get("status") or {}
+        items: list[TimelineItem] = []
+        if not (status.get("timestamps") or {}).get("declared"):
+            # A new incident, or one whose creator crashed before this write: fill it in once.
+            detected = group.detected_at
+            await self._store.patch_incident(
+                namespace,
+                name,
+                status={
+                    "timestamps": {"detected": iso(detected), "declared": iso(now)},
+                    "durations": {"timeToDetect": max(0.0, (now - detected).total_seconds())},
+                    "severity": incident["spec"].get("severityRef"),
+                },
+            )
+            items.append(
+                TimelineItem(
+                    now,
+                    "declared",
+                    f"Declared from Alertmanager (receiver {group.receiver}) at "
+                    f"{incident['spec'].get('severityRef')}: {len(group.firing)} alert(s) firing.",
+                    "alertmanager/declared",
+                )
+            )
+        items.extend(await self._severity(namespace, incident, group, now))
+        items.extend(alert_entries(group))
+        auto_resolve = (
+            group.status is AlertStatus.RESOLVED and self.config.auto_resolve and is_open(incident)
+        )
+        if auto_resolve:
+            await self._store.patch_incident(namespace, name, spec={"state": "resolved"})
+        resolved = group_resolved_entry(group, auto_resolved=auto_resolve)
+        if resolved is not None:
+            items.append(resolved)
+        await self._store.append_timeline(namespace, name, _bodies(items, group))
+
+    async def _severity(
+        self, namespace: str, incident: Body, group: AlertGroup, now: datetime
+    ) -> list[TimelineItem]:
+        """Raise the severity when more severe alerts joined the group, unless a human chose."""
+        policy = self.config.severity
+        proposed = policy.worst(group.firing)
+        current = incident["spec"].get("severityRef", policy.default)
+        if proposed is None or not is_open(incident):
+            return []
+        declared = (incident["metadata"].get("annotations") or {}).get(DECLARED_SEVERITY)
+        change = severity_change(policy, current, declared, proposed)
+        if change is None:
+            return []
+        name = incident["metadata"]["name"]
+        if change is SeverityChange.SUGGEST:
+            message = f"The group's alerts suggest {proposed}; kept {current} set by a responder."
+            key = f"alertmanager/severity-suggested/{proposed}"
+            return [TimelineItem(now, "severity-suggested", message, key)]
+        # Our own choice is recorded with it, so that a later human change can be told apart.
+        await self._store.patch_incident(
+            namespace,
+            name,
+            spec={"severityRef": proposed},
+            metadata={"annotations": {DECLARED_SEVERITY: proposed}},
+        )
+        await self._store.patch_incident(namespace, name, status={"severity": proposed})
+        return [
+            TimelineItem(
+                now,
+                "severity-raised",
+                f"More severe alerts joined the group: severity raised {current} -> {proposed}.",
+                f"alertmanager/severity/{proposed}",
+            )
+        ]
+
+    async def _announce(self, incident: Body, group: AlertGroup) -> None:
+        try:  # an Event is a courtesy to kubectl describe; losing one must not fail the delivery
+            await self._store.emit_event(
+                incident,
+                "IncidentDeclared",
+                f"Declared from Alertmanager group {group.group_key}"[:1024],
+            )
+        except IncidentOperatorError as exc:
+            log.warning(
+                "incident %s: could not record the IncidentDeclared event: %s",
+                incident["metadata"]["name"],
+                exc,
+            )
+
+
+def _bodies(items: Sequence[TimelineItem], group: AlertGroup) -> list[Body]:
+    return [
+        {
+            "at": iso(item.at),
+            "type": item.type,
+            "message": item.message,
+            "author": AUTHOR,
+            "source": f"alertmanager/{group.receiver}"[:64],
+            "key": item.key[:256],
+        }
+        for item in items
+    ]

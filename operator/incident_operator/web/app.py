@@ -1,0 +1,21 @@
+"""The operator's one aiohttp application; handlers/web_server.py runs it on kopf's loop."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .alertmanager import PATH as ALERTMANAGER_PATH
+from .alertmanager import AlertmanagerWebhook
+
+
+async def healthz(_: web.Request) -> web.Response:
+    """The HTTP server answers (kopf's own probe, on its own port, covers the operator)."""
+    return web.json_response({"status": "ok"})
+
+
+def build_app(*, alertmanager: AlertmanagerWebhook) -> web.Application:
+    # The webhook streams its body with its own limit and JSON error; this is the backstop.
+    app = web.Application(client_max_size=alertmanager.max_body + 1)
+    app.router.add_post(ALERTMANAGER_PATH, alertmanager.handle)
+    app.router.add_get("/healthz", healthz)
+    return app

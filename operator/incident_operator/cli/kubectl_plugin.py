@@ -11,6 +11,7 @@ import sys
 from incident_operator import __version__
 
 from . import simulate, slo_rules
+from .manifests import UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         code: int = args.run(args)
-    except simulate.UsageError as exc:
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return code

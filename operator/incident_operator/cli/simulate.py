@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
 from pydantic import ValidationError
 
 from incident_operator.api.v1alpha1.slo import ObjectivePolicy
@@ -25,9 +24,7 @@ from incident_operator.domain.simulation import (
 )
 from incident_operator.domain.slo import Objective
 
-
-class UsageError(Exception):
-    """Bad input: printed as one line, exit status 2."""
+from .manifests import UsageError, problems, slo_document
 
 
 def add_parser(commands: Any) -> None:
@@ -51,38 +48,12 @@ def add_parser(commands: Any) -> None:
 
 
 def load_objective(path: Path, name: str | None = None) -> Objective:
-    """The ServiceLevelObjective in ``path`` (by ``name`` when the file holds several)."""
-    try:
-        documents = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path}: cannot read the manifest: {exc}") from exc
-    if not all(isinstance(d, dict) for d in documents):
-        raise UsageError(f"{path}: expected a ServiceLevelObjective manifest with a spec")
-    slos = [
-        d for d in documents if d.get("kind", "ServiceLevelObjective") == "ServiceLevelObjective"
-    ]
-    if name is not None:
-        slos = [d for d in slos if (d.get("metadata") or {}).get("name") == name]
-    if not slos:
-        kinds = ", ".join(sorted({str(d.get("kind")) for d in documents})) or "nothing"
-        wanted = f" named {name!r}" if name else ""
-        raise UsageError(f"{path}: no ServiceLevelObjective{wanted} (found {kinds})")
-    if len(slos) > 1:
-        names = ", ".join(str((d.get("metadata") or {}).get("name")) for d in slos)
-        raise UsageError(
-            f"{path}: holds {len(slos)} ServiceLevelObjectives ({names}); pick one with --name"
-        )
-    (document,) = slos
-    if not isinstance(document.get("spec"), dict):
-        raise UsageError(f"{path}: expected a ServiceLevelObjective manifest with a spec")
+    """The burn-rate policy of the ServiceLevelObjective in ``path``."""
+    document = slo_document(path, name)
     try:
         return ObjectivePolicy.model_validate(document["spec"]).to_domain()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
-        raise UsageError(f"{path}: {problems}") from exc
+        raise problems(path, exc, prefix="spec.") from exc
 
 
 def to_json(result: SimulationResult) -> dict[str, Any]:

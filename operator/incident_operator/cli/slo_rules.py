@@ -17,11 +17,10 @@ import yaml
 from pydantic import ValidationError
 
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
-from incident_operator.domain.rules import SloIdentity, rule_groups
+from incident_operator.errors import InvalidSpecError
+from incident_operator.services.prometheus_rules import prometheus_rule as rule_object
 
-from .simulate import UsageError
-
-PROMETHEUS_RULE_API = "monitoring.coreos.com/v1"
+from .manifests import UsageError, problems, slo_document
 
 
 def add_parser(commands: Any) -> None:
@@ -58,29 +57,7 @@ def _print_help(parser: argparse.ArgumentParser) -> int:
 
 def load_slo(path: Path, name: str | None = None) -> ServiceLevelObjective:
     """The ServiceLevelObjective in ``path`` (by ``name`` when the file holds several)."""
-    try:
-        documents = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path}: cannot read the manifest: {exc}") from exc
-    if not all(isinstance(d, dict) for d in documents):
-        raise UsageError(f"{path}: expected a ServiceLevelObjective manifest with a spec")
-    slos = [
-        d for d in documents if d.get("kind", "ServiceLevelObjective") == "ServiceLevelObjective"
-    ]
-    if name is not None:
-        slos = [d for d in slos if (d.get("metadata") or {}).get("name") == name]
-    if not slos:
-        kinds = ", ".join(sorted({str(d.get("kind")) for d in documents})) or "nothing"
-        wanted = f" named {name!r}" if name else ""
-        raise UsageError(f"{path}: no ServiceLevelObjective{wanted} (found {kinds})")
-    if len(slos) > 1:
-        names = ", ".join(str((d.get("metadata") or {}).get("name")) for d in slos)
-        raise UsageError(
-            f"{path}: holds {len(slos)} ServiceLevelObjectives ({names}); pick one with --name"
-        )
-    (document,) = slos
-    if not isinstance(document.get("spec"), dict):
-        raise UsageError(f"{path}: expected a ServiceLevelObjective manifest with a spec")
+    document = slo_document(path, name)
     if not (document.get("metadata") or {}).get("name"):
         raise UsageError(f"{path}: the ServiceLevelObjective needs metadata.name (the sloth_slo)")
     try:
@@ -88,11 +65,7 @@ def load_slo(path: Path, name: str | None = None) -> ServiceLevelObjective:
             {"apiVersion": "sre.dev/v1alpha1", "kind": "ServiceLevelObjective", **document}
         )
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
-        raise UsageError(f"{path}: {problems}") from exc
+        raise problems(path, exc) from exc
 
 
 def parse_labels(pairs: list[str]) -> dict[str, str]:
@@ -106,30 +79,12 @@ def parse_labels(pairs: list[str]) -> dict[str, str]:
 
 
 def build(slo: ServiceLevelObjective, labels: dict[str, str], prometheus_rule: bool) -> Any:
-    """The rule file, or the PrometheusRule wrapping the same groups."""
-    metadata = slo.metadata
-    identity = SloIdentity(service=slo.spec.service, name=str(metadata["name"]))
+    """The rule file, or the PrometheusRule wrapping the same groups (as the operator applies)."""
     try:
-        groups = rule_groups(identity, slo.spec.to_domain(), slo.spec.indicator.to_domain(), labels)
-    except ValueError as exc:
-        raise UsageError(f"{identity.name}: {exc}") from exc
-    if not prometheus_rule:
-        return {"groups": groups}
-    rule_metadata: dict[str, Any] = {
-        "name": f"sloth-slo-{identity.name}",
-        "labels": {
-            "app.kubernetes.io/component": "SLO",
-            "app.kubernetes.io/managed-by": "kubectl-incident",
-        },
-    }
-    if metadata.get("namespace"):
-        rule_metadata["namespace"] = metadata["namespace"]
-    return {
-        "apiVersion": PROMETHEUS_RULE_API,
-        "kind": "PrometheusRule",
-        "metadata": rule_metadata,
-        "spec": {"groups": groups},
-    }
+        rule = rule_object(slo, labels, managed_by="kubectl-incident")
+    except InvalidSpecError as exc:
+        raise UsageError(str(exc)) from exc
+    return rule if prometheus_rule else {"groups": rule["spec"]["groups"]}
 
 
 class _BlockDumper(yaml.SafeDumper):

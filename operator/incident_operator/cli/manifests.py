@@ -1,0 +1,50 @@
+"""Reading ServiceLevelObjective manifests from files for the offline plugin commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit status 2."""
+
+
+def slo_document(path: Path, name: str | None = None) -> dict[str, Any]:
+    """The one ServiceLevelObjective document in ``path`` (by ``name`` when there are several)."""
+    try:
+        documents = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"{path}: cannot read the manifest: {exc}") from exc
+    if not all(isinstance(d, dict) for d in documents):
+        raise UsageError(f"{path}: expected a ServiceLevelObjective manifest with a spec")
+    slos = [
+        d for d in documents if d.get("kind", "ServiceLevelObjective") == "ServiceLevelObjective"
+    ]
+    if name is not None:
+        slos = [d for d in slos if (d.get("metadata") or {}).get("name") == name]
+    if not slos:
+        kinds = ", ".join(sorted({str(d.get("kind")) for d in documents})) or "nothing"
+        wanted = f" named {name!r}" if name else ""
+        raise UsageError(f"{path}: no ServiceLevelObjective{wanted} (found {kinds})")
+    if len(slos) > 1:
+        names = ", ".join(str((d.get("metadata") or {}).get("name")) for d in slos)
+        raise UsageError(
+            f"{path}: holds {len(slos)} ServiceLevelObjectives ({names}); pick one with --name"
+        )
+    (document,) = slos
+    if not isinstance(document.get("spec"), dict):
+        raise UsageError(f"{path}: expected a ServiceLevelObjective manifest with a spec")
+    return dict(document)
+
+
+def problems(path: Path, exc: ValidationError, prefix: str = "") -> UsageError:
+    """Every validation error with its field path, on one line."""
+    listed = "; ".join(
+        f"{prefix}{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+        for e in exc.errors(include_url=False)
+    )
+    return UsageError(f"{path}: {listed}")

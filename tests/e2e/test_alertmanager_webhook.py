@@ -235,4 +235,4 @@ def test_alertmanager_delivers_one_incident_and_its_resolution(
         if prometheus is not None:
             prometheus.stop()
         alertmanager.stop()
-        sys.stdout.write(alertmanager.log_path.read_text(errors="replace")[-3000:])
+        sys.stdout.write(alertmanager.process.log_path.read_text(errors="replace")[-3000:])

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 from tests.cluster.controlplane import free_port
+from tests.services.process import ServiceProcess
 
 
 class AlertmanagerServer:
@@ -21,9 +20,8 @@ class AlertmanagerServer:
         binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
         if binary is None:
             raise RuntimeError("Alertmanager is not installed: run `make deps`")
-        self.log_path = workdir / "alertmanager.log"
-        self.log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
+        self.process = ServiceProcess(
+            "alertmanager",
             [
                 binary,
                 f"--config.file={config_file}",
@@ -32,24 +30,9 @@ class AlertmanagerServer:
                 "--cluster.listen-address=",  # no gossip: a single, isolated instance
                 "--log.level=debug",
             ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+            workdir / "alertmanager.log",
+            f"{self.url}/-/ready",
         )
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"alertmanager exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("alertmanager did not become ready")
 
     def metric(self, name: str, **labels: str) -> float:
         """Sum of a counter over the series matching ``labels`` on Alertmanager's /metrics."""
@@ -65,10 +48,4 @@ class AlertmanagerServer:
         return total
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+        self.process.stop()

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from incident_operator.domain.simulation import Trace, TraceRow
 from tests.cluster.controlplane import free_port
+from tests.services.process import ServiceProcess
 
 STEP = 60  # seconds between backfilled samples
 
@@ -120,8 +119,8 @@ class PrometheusServer:
             + extra_config
             + (f"scrape_configs:\n{jobs}" if jobs else "")
         )
-        self.log = (workdir / "prometheus.log").open("wb")
-        self.proc = subprocess.Popen(
+        self.process = ServiceProcess(
+            "prometheus",
             [
                 shutil.which("prometheus") or "prometheus",
                 f"--config.file={config}",
@@ -131,32 +130,9 @@ class PrometheusServer:
                 "--web.enable-lifecycle",
                 *extra_args,
             ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+            workdir / "prometheus.log",
+            f"{self.url}/-/ready",
         )
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"prometheus exited: {(self.workdir / 'prometheus.log').read_text()[-2000:]}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("prometheus did not become ready")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+        self.process.stop()

@@ -90,3 +90,13 @@ class TokenSource(Protocol):
     def current(self) -> bytes | None:
         """The secret now; None when none is configured or it cannot be read."""
         ...
+
+
+class RuleStore(Protocol):
+    """prometheus-operator's PrometheusRule objects, where that CRD is installed."""
+
+    async def prometheus_rules_supported(self) -> bool: ...
+
+    async def apply_prometheus_rule(self, namespace: str, body: Body) -> None:
+        """Create or update (server-side apply, our field manager) the rule object."""
+        ...

@@ -124,6 +124,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="set an incident resolved when all alerts of its group resolved (default: only "
         "record it in the timeline)",
     )
+    run_cmd.add_argument(
+        "--manage-prometheus-rules",
+        action="store_true",
+        help="keep a PrometheusRule (Sloth-named rules) per SLO where prometheus-operator's "
+        "CRD exists",
+    )
     run_cmd.add_argument("--verbose", action="store_true")
     run_cmd.add_argument("--plain-logs", action="store_true", help="human-readable, not JSON")
     return parser.parse_args(argv)
@@ -156,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             json_logs=not args.plain_logs,
             prometheus_url=args.prometheus_url,
             evaluation_interval=args.evaluation_interval,
+            manage_prometheus_rules=args.manage_prometheus_rules,
             http_listen=args.http_listen,
             alertmanager_token=alertmanager_token(args),
             alertmanager=AlertmanagerConfig(

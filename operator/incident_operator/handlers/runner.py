@@ -13,16 +13,19 @@ from incident_operator.adapters.clock import SystemClock
 from incident_operator.adapters.kubernetes import KubernetesStore, api_client
 from incident_operator.adapters.ports import TokenSource
 from incident_operator.adapters.prometheus import PrometheusMetrics
+from incident_operator.adapters.prometheus_rule_store import PrometheusRuleStore
 from incident_operator.services.alertmanager import AlertmanagerConfig, AlertmanagerService
+from incident_operator.services.prometheus_rules import PrometheusRuleSync
 from incident_operator.services.slo_evaluation import SloEvaluationService
 
+from . import prometheus_rules as _prometheus_rules
 from . import settings as _settings
 from . import slo_loop as _slo_loop
 from . import status as _status
 from . import web_server as _web_server
 
 # importing them registers the handlers
-HANDLER_MODULES = (_settings, _status, _slo_loop, _web_server)
+HANDLER_MODULES = (_settings, _status, _slo_loop, _prometheus_rules, _web_server)
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class RunOptions:
     json_logs: bool = True
     prometheus_url: str | None = None
     evaluation_interval: float = 30.0
+    manage_prometheus_rules: bool = False
     http_listen: tuple[str, int] | None = ("0.0.0.0", 8081)
     alertmanager_token: TokenSource | None = None
     """None: the webhook answers 503 (not configured)."""
@@ -51,6 +55,8 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
         store = KubernetesStore(api_client())
         metrics = PrometheusMetrics(options.prometheus_url)
         memo.slo_service = SloEvaluationService(store, metrics, clock)
+    if options.manage_prometheus_rules:
+        memo.rule_sync = PrometheusRuleSync(PrometheusRuleStore(api_client()))
     memo.http_listen = options.http_listen
     memo.alertmanager_token = options.alertmanager_token
     if options.alertmanager_token is not None:

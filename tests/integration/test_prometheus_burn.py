@@ -181,3 +181,18 @@ def test_openmetrics_backfill_file_is_well_formed(tmp_path: Path, end: int) -> N
     text = openmetrics(SCENARIOS[:1], RECORDED[:1], end)
     assert text.endswith("# EOF\n")
     assert text.count("# TYPE") == 2
+
+
+def test_uncounted_slos_measure_the_same_ratio_without_events(
+    prometheus: PrometheusServer, end: int, measured: dict[str, dict[timedelta, object]]
+) -> None:
+    source = PrometheusMetrics(prometheus.url)
+    at = datetime.fromtimestamp(end, UTC)
+    ratio_only = asyncio.run(source.measure(SLIS, SLO.windows, at, counted=set()))
+    for slo in ("shop/ten-percent", "shop/outage", "shop/steady"):
+        for window in SLO.windows:
+            full, lean = measured[slo][window], ratio_only[slo][window]
+            assert lean is not None
+            assert lean.error_ratio == pytest.approx(full.error_ratio, rel=1e-9)  # type: ignore[attr-defined]
+            assert lean.events is None
+    assert all(v is None for v in ratio_only["shop/absent"].values())

@@ -66,3 +66,16 @@ def test_empty_plan_is_a_valid_query_with_no_answer() -> None:
     plan = batch_plan({}, FIVE)
     assert plan.query == "vector(0) == 1"
     assert plan.decode([]) == {}
+
+
+def test_uncounted_slos_cost_one_ratio_term() -> None:
+    slis = {"a/counted": ratio("x"), "a/ratio-only": ratio("y")}
+    plan = batch_plan(slis, FIVE, counted={"a/counted"})
+    assert plan.query.count("label_replace(") == 3
+    assert '(sum(rate(e{job="y"}[5m]))) / (sum(rate(t{job="y"}[5m])))' in plan.query
+    users = {u for term in plan.terms.values() for u in term}
+    assert users == {
+        ("a/counted", Part.ERRORS),
+        ("a/counted", Part.TOTAL),
+        ("a/ratio-only", Part.RATIO),
+    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -33,7 +33,12 @@ class FakeMetrics:
             self.uniform[slo] = Measurement(ratio, events)
 
     async def measure(
-        self, slis: Mapping[str, Sli], windows: Sequence[timedelta], at: datetime
+        self,
+        slis: Mapping[str, Sli],
+        windows: Sequence[timedelta],
+        at: datetime,
+        *,
+        counted: Collection[str] | None = None,
     ) -> dict[str, WindowMeasurements]:
         self.calls.append(at)
         self.queries += len(windows)

@@ -5,7 +5,7 @@ Every port has a real adapter and an in-memory fake; services receive them by in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -23,9 +23,17 @@ class Clock(Protocol):
 
 class MetricsSource(Protocol):
     async def measure(
-        self, slis: Mapping[str, Sli], windows: Sequence[timedelta], at: datetime
+        self,
+        slis: Mapping[str, Sli],
+        windows: Sequence[timedelta],
+        at: datetime,
+        *,
+        counted: Collection[str] | None = None,
     ) -> dict[str, WindowMeasurements]:
         """Every SLO's measurement for every window at ``at``; None where there is no data.
+
+        Events (request counts) are measured for the SLOs in ``counted`` (None: all); the
+        others get ratios only, which is cheaper for Prometheus.
 
         Raises MetricsUnavailable when the source cannot answer (as opposed to: no data).
         """

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,11 +61,16 @@ class PrometheusMetrics:
         return result
 
     async def measure(
-        self, slis: Mapping[str, Sli], windows: Sequence[timedelta], at: datetime
+        self,
+        slis: Mapping[str, Sli],
+        windows: Sequence[timedelta],
+        at: datetime,
+        *,
+        counted: Collection[str] | None = None,
     ) -> dict[str, WindowMeasurements]:
         if not slis:
             return {}
-        plans = [batch_plan(slis, window) for window in windows]
+        plans = [batch_plan(slis, window, counted) for window in windows]
         by_window = await asyncio.gather(*(self._query(plan.query, at) for plan in plans))
         out: dict[str, WindowMeasurements] = {slo: {} for slo in slis}
         for window, plan, results in zip(windows, plans, by_window, strict=True):

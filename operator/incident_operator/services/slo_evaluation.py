@@ -135,7 +135,11 @@ class SloEvaluationService:
         if records:
             try:
                 measured = await self._metrics.measure(
-                    {r.key: r.model.spec.indicator.to_domain() for r in records}, windows, now
+                    {r.key: r.model.spec.indicator.to_domain() for r in records},
+                    windows,
+                    now,
+                    # Request counts only where the low-traffic guard needs them.
+                    counted={r.key for r in records if r.objective.min_requests > 0},
                 )
             except MetricsUnavailable as exc:
                 unavailable = str(exc)

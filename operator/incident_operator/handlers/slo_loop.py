@@ -24,10 +24,11 @@ async def run_loop(
         try:
             report = await service.cycle()
             logger.info(
-                "SLO cycle: %d SLOs, %d queries, %.3f s%s%s",
+                "SLO cycle: %d SLOs, %d queries, %.3f s (Prometheus %.3f s)%s%s",
                 report.slos,
                 report.queries,
                 report.seconds,
+                report.measure_seconds,
                 f", declared {', '.join(report.declared)}" if report.declared else "",
                 f", Prometheus unavailable: {report.unavailable}" if report.unavailable else "",
             )

@@ -82,6 +82,8 @@ class CycleReport:
     seconds: float
     declared: tuple[str, ...]
     unavailable: str | None
+    measure_seconds: float = 0.0
+    """Of ``seconds``, the time spent waiting for Prometheus."""
 
 
 def load(body: Body) -> SloRecord | None:
@@ -132,6 +134,7 @@ class SloEvaluationService:
         windows = sorted({w for r in records for w in r.objective.windows})
         unavailable: str | None = None
         measured: dict[str, WindowMeasurements] = {}
+        measuring = time.monotonic()
         if records:
             try:
                 measured = await self._metrics.measure(
@@ -143,6 +146,7 @@ class SloEvaluationService:
                 )
             except MetricsUnavailable as exc:
                 unavailable = str(exc)
+        measure_seconds = time.monotonic() - measuring
         # SLOs are independent: act on them concurrently, bounded so that a thousand status
         # writes do not become a thousand simultaneous API requests.
         limit = asyncio.Semaphore(self._concurrency)
@@ -167,6 +171,7 @@ class SloEvaluationService:
             slos=len(records),
             queries=self._metrics.queries - queries_before,
             seconds=time.monotonic() - started,
+            measure_seconds=measure_seconds,
             declared=tuple(declared),
             unavailable=unavailable,
         )

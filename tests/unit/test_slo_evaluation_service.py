@@ -234,3 +234,18 @@ async def test_cost_is_one_query_per_window_for_many_slos() -> None:
     report = await world.cycle(ratio=0.0)
     assert report.slos == 51
     assert report.queries == 8, "5m 30m 1h 2h 6h 1d 3d 30d"
+
+
+async def test_an_edited_slo_is_read_again_and_an_unchanged_one_is_not_reparsed() -> None:
+    world = World(declare={"enabled": False})
+    await world.cycle(ratio=1.0)
+    assert world.incidents == []
+    parsed = dict(world.service._parsed)
+    await world.cycle(ratio=1.0)
+    (key,) = parsed
+    assert world.service._parsed[key][1] is parsed[key][1], "same resourceVersion: reused"
+    body = world.store.slos[(NS, SLO)]
+    body["spec"]["declare"]["enabled"] = True
+    body["metadata"]["resourceVersion"] = "edited"
+    await world.cycle(ratio=1.0)
+    assert len(world.incidents) == 1

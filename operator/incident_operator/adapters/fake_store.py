@@ -37,6 +37,7 @@ class FakeStore:
     async def patch_slo_status(self, namespace: str, name: str, status: Body) -> None:
         body = self.slos[(namespace, name)]
         body["status"] = _merge(body.get("status") or {}, status)
+        body["metadata"]["resourceVersion"] = str(next(_versions))  # as the API server does
 
     async def find_incidents(self, namespace: str, labels: Mapping[str, str]) -> list[Body]:
         return [

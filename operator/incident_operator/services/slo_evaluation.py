@@ -125,12 +125,13 @@ class SloEvaluationService:
         self._clock = clock
         self._status_refresh = status_refresh
         self._concurrency = concurrency
+        self._parsed: dict[str, tuple[str, SloRecord | None]] = {}
 
     async def cycle(self) -> CycleReport:
         started = time.monotonic()
         queries_before = self._metrics.queries
         now = self._clock.now()
-        records = [r for b in await self._store.list_slos() if (r := load(b)) is not None]
+        records = self._load_all(await self._store.list_slos())
         windows = sorted({w for r in records for w in r.objective.windows})
         unavailable: str | None = None
         measured: dict[str, WindowMeasurements] = {}
@@ -175,6 +176,25 @@ class SloEvaluationService:
             declared=tuple(declared),
             unavailable=unavailable,
         )
+
+    def _load_all(self, bodies: list[Body]) -> list[SloRecord]:
+        """Parse the SLOs, reusing the parse of any object whose resourceVersion is unchanged.
+
+        Validating a thousand SLOs costs about a second a cycle; most have not changed.
+        """
+        cache: dict[str, tuple[str, SloRecord | None]] = {}
+        records = []
+        for body in bodies:
+            meta = body.get("metadata", {})
+            key = f"{meta.get('namespace')}/{meta.get('name')}/{meta.get('uid')}"
+            version = str(meta.get("resourceVersion", ""))
+            cached = self._parsed.get(key)
+            record = cached[1] if cached and cached[0] == version and version else load(body)
+            cache[key] = (version, record)
+            if record is not None:
+                records.append(record)
+        self._parsed = cache
+        return records
 
     async def _evaluate_one(
         self,

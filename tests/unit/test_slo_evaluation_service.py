@@ -238,7 +238,8 @@ async def test_cost_is_one_query_per_window_for_many_slos() -> None:
 
 async def test_an_edited_slo_is_read_again_and_an_unchanged_one_is_not_reparsed() -> None:
     world = World(declare={"enabled": False})
-    await world.cycle(ratio=1.0)
+    await world.cycle(ratio=1.0)  # writes the status: a new resourceVersion
+    await world.cycle(ratio=1.0)  # nothing changed: no write
     assert world.incidents == []
     parsed = dict(world.service._parsed)
     await world.cycle(ratio=1.0)

@@ -79,6 +79,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "without it SLOs are not evaluated",
     )
     run_cmd.add_argument(
+        "--prometheus-timeout",
+        default="30s",
+        type=_seconds,
+        help="per-query timeout; a timeout counts as Prometheus unavailable (default %(default)s)",
+    )
+    run_cmd.add_argument(
         "--evaluation-interval",
         default="30s",
         type=_seconds,
@@ -163,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             prometheus_url=args.prometheus_url,
             evaluation_interval=args.evaluation_interval,
             manage_prometheus_rules=args.manage_prometheus_rules,
+            prometheus_timeout=args.prometheus_timeout,
             http_listen=args.http_listen,
             alertmanager_token=alertmanager_token(args),
             alertmanager=AlertmanagerConfig(

@@ -37,6 +37,7 @@ class RunOptions:
     prometheus_url: str | None = None
     evaluation_interval: float = 30.0
     manage_prometheus_rules: bool = False
+    prometheus_timeout: float = 30.0
     http_listen: tuple[str, int] | None = ("0.0.0.0", 8081)
     alertmanager_token: TokenSource | None = None
     """None: the webhook answers 503 (not configured)."""
@@ -53,7 +54,7 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     memo = kopf.Memo(clock=clock, evaluation_interval=options.evaluation_interval)
     if options.prometheus_url:
         store = KubernetesStore(api_client())
-        metrics = PrometheusMetrics(options.prometheus_url)
+        metrics = PrometheusMetrics(options.prometheus_url, timeout=options.prometheus_timeout)
         memo.slo_service = SloEvaluationService(store, metrics, clock)
     if options.manage_prometheus_rules:
         memo.rule_sync = PrometheusRuleSync(PrometheusRuleStore(api_client()))

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+
+from incident_operator.app.operator_main import parse
+
+
+def test_slo_engine_flags() -> None:
+    args = parse(
+        [
+            "run",
+            "--prometheus-url=http://prometheus:9090",
+            "--evaluation-interval=15s",
+            "--prometheus-timeout=1m",
+            "--manage-prometheus-rules",
+        ]
+    )
+    assert args.prometheus_url == "http://prometheus:9090"
+    assert args.evaluation_interval == 15
+    assert args.prometheus_timeout == 60
+    assert args.manage_prometheus_rules is True
+
+
+def test_defaults() -> None:
+    args = parse(["run"])
+    assert (args.evaluation_interval, args.prometheus_timeout) == (30, 30)
+    assert args.manage_prometheus_rules is False
+
+
+def test_bad_interval_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse(["run", "--evaluation-interval=soon"])
+    assert "invalid duration 'soon'" in capsys.readouterr().err

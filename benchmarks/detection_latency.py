@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes import client, config
-from tests.cluster import controlplane
+from kubernetes import client
 from tests.cluster.controlplane import free_port
-from tests.kube import REPO, Cluster, wait_for
+from tests.kube import REPO, wait_for
 from tests.operator_process import OperatorProcess
 from tests.services.alertmanager import AlertmanagerServer
 from tests.services.exporter import Exporter
@@ -39,6 +38,8 @@ from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
 
 from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.simulation import Trace, TraceRow
+
+from .common import cluster_with_crds
 
 DAY = 86400
 FLOOR = 0.0144 * 3600  # 14.4 x 0.1 % of an hour: the 1h window's ratio crosses 1.44 %
@@ -145,61 +146,56 @@ receivers:
             f"        - targets: ['127.0.0.1:{alertmanager.port}']\n"
         ),
     )
-    state = controlplane.up(work / "cluster")
     operator = None
     try:
-        cluster = Cluster(state.kubeconfig, existing=False)
-        cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-        cluster.kubectl("wait", "--for=condition=Established", "-f", str(REPO / "crds"))
-        api = config.new_client_from_config(config_file=state.kubeconfig)
-        client.CoreV1Api(api).create_namespace(
-            client.V1Namespace(metadata=client.V1ObjectMeta(name="bench"))
-        )
-        client.CustomObjectsApi(api).create_namespaced_custom_object(
-            "sre.dev", "v1alpha1", "bench", "servicelevelobjectives", slo_manifest()
-        )
-        operator = OperatorProcess(
-            cluster,
-            work / "operator.log",
-            f"--prometheus-url={prometheus.url}",
-            f"--evaluation-interval={args.evaluation_interval}",
-        )
-        custom = client.CustomObjectsApi(api)
+        with cluster_with_crds(work, "bench") as (cluster, api):
+            try:
+                client.CustomObjectsApi(api).create_namespaced_custom_object(
+                    "sre.dev", "v1alpha1", "bench", "servicelevelobjectives", slo_manifest()
+                )
+                operator = OperatorProcess(
+                    cluster,
+                    work / "operator.log",
+                    f"--prometheus-url={prometheus.url}",
+                    f"--evaluation-interval={args.evaluation_interval}",
+                )
+                custom = client.CustomObjectsApi(api)
 
-        def incident_created() -> float | None:
-            items = custom.list_namespaced_custom_object(
-                "sre.dev", "v1alpha1", "bench", "incidents"
-            )["items"]
-            return time.time() if items else None
+                def incident_created() -> float | None:
+                    items = custom.list_namespaced_custom_object(
+                        "sre.dev", "v1alpha1", "bench", "incidents"
+                    )["items"]
+                    return time.time() if items else None
 
-        ours = wait_for("the incident", incident_created, timeout=args.lead + 600)
-        classic = wait_for(
-            "the Alertmanager webhook", lambda: sink.first_firing, timeout=args.lead + 900
-        )
-        scrape = parse_duration(args.scrape).total_seconds()
-        interval = parse_duration(args.evaluation_interval).total_seconds()
-        report = {
-            "outage_to_incident_seconds": round(ours - outage, 1),
-            "outage_to_alertmanager_webhook_seconds": round(classic - outage, 1),
-            "ratio": round((ours - outage) / (classic - outage), 2),
-            "workbook_floor_seconds": round(FLOOR, 2),
-            "goal_ours_at_most_seconds": round(FLOOR + scrape + interval, 2),
-            "settings": {
-                "scrape_interval": args.scrape,
-                "prometheus_evaluation_interval": args.rule_evaluation,
-                "alertmanager_group_wait": "30s",
-                "operator_evaluation_interval": args.evaluation_interval,
-            },
-        }
-        print(json.dumps(report, indent=2))
+                ours = wait_for("the incident", incident_created, timeout=args.lead + 600)
+                classic = wait_for(
+                    "the Alertmanager webhook", lambda: sink.first_firing, timeout=args.lead + 900
+                )
+                scrape = parse_duration(args.scrape).total_seconds()
+                interval = parse_duration(args.evaluation_interval).total_seconds()
+                report = {
+                    "outage_to_incident_seconds": round(ours - outage, 1),
+                    "outage_to_alertmanager_webhook_seconds": round(classic - outage, 1),
+                    "ratio": round((ours - outage) / (classic - outage), 2),
+                    "workbook_floor_seconds": round(FLOOR, 2),
+                    "goal_ours_at_most_seconds": round(FLOOR + scrape + interval, 2),
+                    "settings": {
+                        "scrape_interval": args.scrape,
+                        "prometheus_evaluation_interval": args.rule_evaluation,
+                        "alertmanager_group_wait": "30s",
+                        "operator_evaluation_interval": args.evaluation_interval,
+                    },
+                }
+                print(json.dumps(report, indent=2))
+            finally:
+                if operator is not None:
+                    operator.stop()
     finally:
-        if operator is not None:
-            operator.stop()
-        controlplane.down(work / "cluster")
         prometheus.stop()
         alertmanager.stop()
         exporter.stop()
         sink.server.shutdown()
+
     sys.stdout.flush()
 
 

@@ -17,11 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config
-from tests.cluster import controlplane
-from tests.kube import REPO, Cluster, wait_for
+from kubernetes import client
+from tests.kube import wait_for
 from tests.operator_process import OperatorProcess
 from tests.services.prometheus import Gauge, PrometheusServer, Scenario, openmetrics
+
+from .common import cluster_with_crds
 
 SLOTH_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")
 CYCLE = re.compile(r"SLO cycle: (\d+) SLOs, (\d+) queries, ([0-9.]+) s \(Prometheus ([0-9.]+) s\)")
@@ -96,58 +97,54 @@ def main() -> None:
         ]
     (work / "prometheus").mkdir()
     prometheus = PrometheusServer(work / "prometheus", openmetrics(scenarios, gauges, end))
-    state = controlplane.up(work / "cluster")
     operator = None
     try:
-        cluster = Cluster(state.kubeconfig, existing=False)
-        cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-        cluster.kubectl("wait", "--for=condition=Established", "-f", str(REPO / "crds"))
-        api = config.new_client_from_config(config_file=state.kubeconfig)
-        client.CoreV1Api(api).create_namespace(
-            client.V1Namespace(metadata=client.V1ObjectMeta(name="scale"))
-        )
-        custom = client.CustomObjectsApi(api)
-        started = time.monotonic()
-        for i in range(args.slos):
-            custom.create_namespaced_custom_object(
-                "sre.dev", "v1alpha1", "scale", "servicelevelobjectives", slo(i, args.mode)
-            )
-        created = time.monotonic() - started
-        log = work / "operator.log"
-        operator = OperatorProcess(
-            cluster,
-            log,
-            f"--prometheus-url={prometheus.url}",
-            f"--evaluation-interval={args.interval}",
-        )
-        cycles = wait_for(
-            f"{args.cycles} cycles",
-            lambda: (
-                (found := CYCLE.findall(log.read_text())) and len(found) >= args.cycles and found
-            ),
-            timeout=600,
-        )
-        rss = rss_mb(operator.proc.pid)
-        report = {
-            "mode": args.mode,
-            "slos": args.slos,
-            "create_seconds": round(created, 1),
-            "cycles": [
-                {
-                    "slos": int(n),
-                    "queries": int(q),
-                    "seconds": float(s),
-                    "prometheus_seconds": float(p),
+        with cluster_with_crds(work, "scale") as (cluster, api):
+            try:
+                custom = client.CustomObjectsApi(api)
+                started = time.monotonic()
+                for i in range(args.slos):
+                    custom.create_namespaced_custom_object(
+                        "sre.dev", "v1alpha1", "scale", "servicelevelobjectives", slo(i, args.mode)
+                    )
+                created = time.monotonic() - started
+                log = work / "operator.log"
+                operator = OperatorProcess(
+                    cluster,
+                    log,
+                    f"--prometheus-url={prometheus.url}",
+                    f"--evaluation-interval={args.interval}",
+                )
+                cycles = wait_for(
+                    f"{args.cycles} cycles",
+                    lambda: (
+                        (found := CYCLE.findall(log.read_text()))
+                        and len(found) >= args.cycles
+                        and found
+                    ),
+                    timeout=600,
+                )
+                rss = rss_mb(operator.proc.pid)
+                report = {
+                    "mode": args.mode,
+                    "slos": args.slos,
+                    "create_seconds": round(created, 1),
+                    "cycles": [
+                        {
+                            "slos": int(n),
+                            "queries": int(q),
+                            "seconds": float(s),
+                            "prometheus_seconds": float(p),
+                        }
+                        for n, q, s, p in cycles[: args.cycles]
+                    ],
+                    "operator_rss_mb": round(rss, 1),
                 }
-                for n, q, s, p in cycles[: args.cycles]
-            ],
-            "operator_rss_mb": round(rss, 1),
-        }
-        print(json.dumps(report, indent=2))
+                print(json.dumps(report, indent=2))
+            finally:
+                if operator is not None:
+                    operator.stop()
     finally:
-        if operator is not None:
-            operator.stop()
-        controlplane.down(work / "cluster")
         prometheus.stop()
 
 

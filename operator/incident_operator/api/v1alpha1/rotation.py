@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field
+
+from incident_operator.domain import rotation as domain
+from incident_operator.domain.durations import parse_duration
 
 from .common import (
     ApiModel,
@@ -70,6 +73,10 @@ class Weekday(StrEnum):
     FRI = "Fri"
     SAT = "Sat"
     SUN = "Sun"
+
+
+WEEKDAY_INDEX = {day: i for i, day in enumerate(Weekday)}
+"""Weekday -> datetime.weekday() number (Monday 0), the domain's representation."""
 
 
 class Restriction(ApiModel):
@@ -152,6 +159,38 @@ class OnCallRotationSpec(ApiModel):
     """Ordered from primary down."""
     overrides: Annotated[list[Override], Field(max_length=64)] = []
     escalation: Annotated[list[EscalationStep], Field(max_length=8)] = []
+
+    def to_domain(self) -> domain.Rotation:
+        """The schedule as the engine's values; the time zone is resolved by the engine, so
+        an unknown zone surfaces as ``domain.UnknownTimeZone`` where it is used."""
+        return domain.Rotation(
+            time_zone=self.time_zone,
+            layers=tuple(
+                domain.Layer(
+                    name=layer.name,
+                    members=tuple(layer.members),
+                    kind=domain.RotationKind(layer.rotation.type.value),
+                    start=datetime.fromisoformat(layer.rotation.start),
+                    handoff=time.fromisoformat(layer.rotation.handoff_time),
+                    length=(
+                        parse_duration(layer.rotation.length) if layer.rotation.length else None
+                    ),
+                    restrictions=tuple(
+                        domain.Restriction(
+                            days=frozenset(WEEKDAY_INDEX[d] for d in r.days),
+                            start=time.fromisoformat(r.from_),
+                            end=time.fromisoformat(r.to),
+                        )
+                        for r in layer.restrictions
+                    ),
+                )
+                for layer in self.layers
+            ),
+            overrides=tuple(
+                domain.Override(o.layer, o.person, o.start, o.end) for o in self.overrides
+            ),
+            effective_from=self.effective_from,
+        )
 
 
 class Shift(ApiModel):

@@ -10,7 +10,7 @@ import sys
 
 from incident_operator import __version__
 
-from . import simulate, slo_rules
+from . import oncall, simulate, slo_rules
 from .manifests import UsageError
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", title="commands")
     simulate.add_parser(commands)
     slo_rules.add_parser(commands)
+    oncall.add_parser(commands)
     return parser
 
 

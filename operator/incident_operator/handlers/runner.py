@@ -19,13 +19,21 @@ from incident_operator.services.prometheus_rules import PrometheusRuleSync
 from incident_operator.services.slo_evaluation import SloEvaluationService
 
 from . import prometheus_rules as _prometheus_rules
+from . import rotation_status as _rotation_status
 from . import settings as _settings
 from . import slo_loop as _slo_loop
 from . import status as _status
 from . import web_server as _web_server
 
 # importing them registers the handlers
-HANDLER_MODULES = (_settings, _status, _slo_loop, _prometheus_rules, _web_server)
+HANDLER_MODULES = (
+    _settings,
+    _status,
+    _slo_loop,
+    _prometheus_rules,
+    _web_server,
+    _rotation_status,
+)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,10 @@ from pydantic import ValidationError
 from incident_operator.api.v1alpha1.common import CommonStatus
 from incident_operator.api.v1alpha1.convert import condition_from_domain, existing_conditions
 from incident_operator.api.v1alpha1.kinds import KindInfo
+from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.domain.readiness import observe
+
+from .rotation_status import schedule_problems
 
 
 def _problems(error: ValidationError) -> tuple[str, ...]:
@@ -24,10 +27,13 @@ def observed_status(info: KindInfo, body: Mapping[str, Any], now: datetime) -> d
     """The status fields (observedGeneration, conditions) to merge into the object's status."""
     try:
         # Status is our own observation, judged separately above; only the intent counts here.
-        info.model.model_validate({k: v for k, v in body.items() if k != "status"})
+        model = info.model.model_validate({k: v for k, v in body.items() if k != "status"})
         problems: tuple[str, ...] = ()
     except ValidationError as exc:
         problems = _problems(exc)
+    else:
+        if isinstance(model, OnCallRotation):  # same Ready as the rotation status refresh
+            problems = schedule_problems(model.spec)
     generation = int(body.get("metadata", {}).get("generation", 0))
     observation = observe(
         generation=generation,

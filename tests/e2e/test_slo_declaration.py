@@ -112,12 +112,14 @@ def test_burn_declares_one_incident_and_a_restart_keeps_it_one(
         )
         # When the burn began as Prometheus saw it, not when we noticed (10 minutes later).
         assert abs(detected.timestamp() - outage_start) <= 45, (detected, outage_start)
-        status = wait_for(
-            "the incident's declaration status",
-            lambda: get_custom(api, "Incident", incident["metadata"]["name"], namespace).get(
-                "status"
-            ),
-        )
+        name = incident["metadata"]["name"]
+
+        def declaration() -> dict[str, Any] | None:
+            # The lifecycle handler writes status too: wait for the declaration's own entries.
+            found: dict[str, Any] = get_custom(api, "Incident", name, namespace).get("status") or {}
+            return found if "timeline" in found else None
+
+        status = wait_for("the incident's declaration status", declaration)
         assert status["timestamps"]["detected"] == incident["spec"]["source"]["detectedAt"]
         assert [e["type"] for e in status["timeline"]][:2] == ["burn-began", "declared"]
         slo = wait_for(

@@ -20,6 +20,7 @@ _versions = itertools.count(1)
 class FakeStore:
     slos: dict[tuple[str, str], Body] = field(default_factory=dict)
     incidents: dict[tuple[str, str], Body] = field(default_factory=dict)
+    severities: dict[str, Body] = field(default_factory=dict)
     events: list[tuple[str, str, str, bool]] = field(default_factory=list)
     """(object name, reason, message, warning)."""
     fail_create_after_store: bool = False
@@ -94,6 +95,10 @@ class FakeStore:
         self, regarding: Body, reason: str, message: str, *, warning: bool = False
     ) -> None:
         self.events.append((regarding["metadata"]["name"], reason, message, warning))
+
+    async def get_severity(self, name: str) -> Body | None:
+        found = self.severities.get(name)
+        return copy.deepcopy(found) if found else None
 
     def timeline(self, namespace: str, name: str) -> list[Body]:
         return list((self.incidents[(namespace, name)].get("status") or {}).get("timeline", []))

@@ -103,6 +103,19 @@ class KubernetesStore:
                 return None
             raise translate(exc, f"get incident {namespace}/{name}") from exc
 
+    async def get_severity(self, name: str) -> Body | None:
+        try:
+            found: Any = await asyncio.to_thread(
+                self._custom.get_cluster_custom_object, GROUP, VERSION, "severities", name
+            )
+            return dict(found)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise translate(exc, f"get severity {name}") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise translate(exc, f"get severity {name}") from exc
+
     async def create_incident(self, namespace: str, body: Body) -> Body:
         try:
             created: Any = await asyncio.to_thread(

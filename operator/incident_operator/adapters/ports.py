@@ -91,6 +91,10 @@ class ResourceStore(Protocol):
         self, regarding: Body, reason: str, message: str, *, warning: bool = False
     ) -> None: ...
 
+    async def get_severity(self, name: str) -> Body | None:
+        """The cluster-scoped Severity; None when it does not exist (yet)."""
+        ...
+
 
 class TokenSource(Protocol):
     """A shared secret the operator is started with (a mounted Secret file or an env var)."""

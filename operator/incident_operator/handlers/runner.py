@@ -15,9 +15,11 @@ from incident_operator.adapters.ports import TokenSource
 from incident_operator.adapters.prometheus import PrometheusMetrics
 from incident_operator.adapters.prometheus_rule_store import PrometheusRuleStore
 from incident_operator.services.alertmanager import AlertmanagerConfig, AlertmanagerService
+from incident_operator.services.incident_lifecycle import IncidentLifecycleService
 from incident_operator.services.prometheus_rules import PrometheusRuleSync
 from incident_operator.services.slo_evaluation import SloEvaluationService
 
+from . import incident_lifecycle as _incident_lifecycle
 from . import prometheus_rules as _prometheus_rules
 from . import rotation_status as _rotation_status
 from . import settings as _settings
@@ -32,6 +34,7 @@ HANDLER_MODULES = (
     _slo_loop,
     _prometheus_rules,
     _web_server,
+    _incident_lifecycle,
     _rotation_status,
 )
 
@@ -60,6 +63,7 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     """Every client the handlers use, built once; handlers find them in `memo`."""
     clock = SystemClock()
     memo = kopf.Memo(clock=clock, evaluation_interval=options.evaluation_interval)
+    memo.lifecycle_service = IncidentLifecycleService(KubernetesStore(api_client()), clock)
     if options.prometheus_url:
         store = KubernetesStore(api_client())
         metrics = PrometheusMetrics(options.prometheus_url, timeout=options.prometheus_timeout)

@@ -1,4 +1,7 @@
-"""One reconcile handler per kind: record observedGeneration and the Ready condition."""
+"""One reconcile handler per kind: record observedGeneration and the Ready condition.
+
+Incident is left to incident_lifecycle.py, its only status writer (phase, conditions).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,9 @@ from incident_operator.api.v1alpha1.kinds import KINDS, KindInfo
 from incident_operator.services.status import observed_status
 
 from .errors import translated
+
+OWN_STATUS_HANDLER = frozenset({"Incident"})
+"""Kinds whose status another handler writes in full (including Ready)."""
 
 
 def _make_handler(info: KindInfo) -> Any:
@@ -30,6 +36,8 @@ def _make_handler(info: KindInfo) -> Any:
 def register() -> None:
     """Register create/update/resume handlers for every kind on kopf's default registry."""
     for info in KINDS:
+        if info.kind in OWN_STATUS_HANDLER:
+            continue
         handler = _make_handler(info)
         resource = (GROUP, VERSION, info.plural)
         kopf.on.resume(*resource, id="status")(handler)

@@ -63,7 +63,35 @@ class IncidentSpec(ApiModel):
                 "self.state == 'merged' ? has(self.mergedInto) : !has(self.mergedInto)",
                 "mergedInto names the surviving incident and is set exactly when state is merged",
                 field_path=".mergedInto",
-            )
+            ),
+            # Transition rules the API server can judge from the spec alone (the operator
+            # judges the rest, e.g. required roles, and says why in a condition and Event).
+            cel_rule(
+                "oldSelf.state != 'closed' || self.state == 'closed'",
+                "a closed incident cannot change state (closed is terminal)",
+                field_path=".state",
+            ),
+            cel_rule(
+                "oldSelf.state != 'declined' || self.state == 'declined'",
+                "a declined incident cannot change state (declined is terminal)",
+                field_path=".state",
+            ),
+            cel_rule(
+                "oldSelf.state != 'merged' || self.state == 'merged'",
+                "a merged incident cannot change state (merged is terminal)",
+                field_path=".state",
+            ),
+            cel_rule(
+                "self.state != 'declined' || oldSelf.state in ['triage', 'investigating', "
+                "'declined']",
+                "only an incident in triage or investigating can be declined",
+                field_path=".state",
+            ),
+            cel_rule(
+                "self.state != 'triage' || oldSelf.state == 'triage'",
+                "an incident cannot go back to triage once acknowledged",
+                field_path=".state",
+            ),
         )
     }
 

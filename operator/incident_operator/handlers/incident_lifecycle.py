@@ -1,0 +1,33 @@
+"""Incident lifecycle: the one handler that writes an Incident's status.
+
+The generic Ready handler (status.py) skips Incident so two writers never race on the same
+conditions; the lifecycle service writes Ready and observedGeneration itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from incident_operator import GROUP, VERSION
+from incident_operator.services.incident_lifecycle import IncidentLifecycleService
+
+from .errors import translated
+
+RESOURCE = (GROUP, VERSION, "incidents")
+
+
+@kopf.on.resume(*RESOURCE, id="lifecycle")
+@kopf.on.create(*RESOURCE, id="lifecycle")
+@kopf.on.update(*RESOURCE, id="lifecycle")
+@translated
+async def reconcile_incident_lifecycle(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+) -> None:
+    service: IncidentLifecycleService = memo.lifecycle_service
+    plan = await service.plan(dict(body))
+    await service.record(dict(body), plan)
+    # Through kopf's patch, so the status lands together with kopf's bookkeeping annotations.
+    if plan.status:
+        patch.status.update(plan.status)

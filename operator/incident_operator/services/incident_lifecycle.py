@@ -1,0 +1,310 @@
+"""Use case: judge an incident's requested state and write what the operator accepted.
+
+This is the one writer of an Incident's lifecycle status (phase, milestones, MTTx figures,
+Ready and TransitionRefused conditions). Other writers (SLO engine, Alertmanager webhook)
+own ``detected``/``declared`` and their timeline entries, so this service only ever
+*merges*: the status goes out as a JSON merge patch holding just the keys it decides, and
+timeline entries go through ``append_timeline`` with dedup keys, never a list overwrite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.api.v1alpha1.convert import condition_from_domain, existing_conditions
+from incident_operator.api.v1alpha1.incident import Incident, SourceType, Timestamps
+from incident_operator.api.v1alpha1.severity import Severity
+from incident_operator.domain import lifecycle
+from incident_operator.domain.conditions import Condition, Status, set_condition
+from incident_operator.domain.readiness import READY, Observation, observe
+
+from .status import _problems
+
+TRANSITION_REFUSED = "TransitionRefused"
+"""Condition type and Event reason when a requested state was not applied."""
+SOURCE = "operator"
+# Sources whose own writer stamps declared/detected (with its own, better-known instant).
+SELF_DECLARING = frozenset({SourceType.SLO, SourceType.ALERTMANAGER})
+
+
+@dataclass(frozen=True)
+class LifecyclePlan:
+    """Everything one reconcile writes; empty fields mean nothing to write."""
+
+    status: Body
+    """JSON merge patch for the status subresource (only changed keys)."""
+    timeline: tuple[Body, ...]
+    event: str | None
+    """Message of a Warning Event ``TransitionRefused`` to post, or None."""
+    decision: lifecycle.Decision | None
+    """None when the spec itself is invalid (then only Ready=False is written)."""
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _timestamps(status: Mapping[str, Any]) -> Timestamps:
+    """Our earlier observation; unreadable counts as empty (it is rewritten, never fatal)."""
+    try:
+        return Timestamps.model_validate(status.get("timestamps") or {})
+    except ValidationError:
+        return Timestamps()
+
+
+def _phase(status: Mapping[str, Any]) -> lifecycle.Phase | None:
+    value = status.get("phase")
+    try:
+        return lifecycle.Phase(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def required_roles(severity: Body | None) -> tuple[str, ...] | None:
+    """The Severity's required roles; None when it is missing or unreadable (policy unknown)."""
+    if severity is None:
+        return None
+    try:
+        model = Severity.model_validate(severity)
+    except ValidationError:
+        return None
+    return tuple(role.value for role in model.spec.response.required_roles)
+
+
+def entry(at: datetime, type_: str, message: str, key: str) -> Body:
+    return {"at": iso(at), "type": type_, "message": message, "source": SOURCE, "key": key}
+
+
+def plan_lifecycle(body: Mapping[str, Any], severity: Body | None, now: datetime) -> LifecyclePlan:
+    """Decide the status patch, timeline entries and Event for one incident (no I/O)."""
+    meta = body.get("metadata") or {}
+    generation = int(meta.get("generation", 0))
+    status: Mapping[str, Any] = body.get("status") or {}
+    conditions = existing_conditions(body)
+    try:
+        incident = Incident.model_validate({k: v for k, v in body.items() if k != "status"})
+    except ValidationError as exc:
+        observation = observe(
+            generation=generation, existing=conditions, problems=_problems(exc), now=now
+        )
+        patch = _only_changes(status, _common(observation.observed_generation, observation))
+        return LifecyclePlan(patch, (), None, None)
+
+    spec = incident.spec
+    stamped = _timestamps(status)
+    created = _parse_time(meta.get("creationTimestamp")) or now
+    patch_stamps: dict[str, str | None] = {}
+    declared = stamped.declared
+    detected = stamped.detected
+    if spec.source.type not in SELF_DECLARING:
+        # A human declared it: the object's creation is the declaration.
+        if declared is None:
+            declared = created
+            patch_stamps["declared"] = iso(created)
+        if detected is None and spec.source.detected_at is not None:
+            detected = spec.source.detected_at
+            patch_stamps["detected"] = iso(detected)
+    origin = declared or created
+    milestones = {
+        m: at for m in lifecycle.Milestone if (at := getattr(stamped, m.value)) is not None
+    }
+    decision = lifecycle.decide_transition(
+        _phase(status),
+        lifecycle.Phase(spec.state.value),
+        now,
+        roles=spec.roles.model_dump(),
+        required_roles=required_roles(severity),
+        timestamps=milestones,
+        declared=origin,
+        detected=detected,
+        severity=spec.severity_ref,
+        merged_into=spec.merged_into,
+        name=str(meta.get("name", "")),
+    )
+    observation = observe(generation=generation, existing=conditions, problems=(), now=now)
+    known_keys = {e.get("key") for e in status.get("timeline") or [] if isinstance(e, dict)}
+    if isinstance(decision, lifecycle.Refused):
+        outcome = _refused(decision, observation.conditions, known_keys, generation, now)
+    else:
+        outcome = _accepted(
+            decision, observation.conditions, (milestones, origin, detected), generation, now
+        )
+    full: Body = _common(generation, observation, outcome.conditions)
+    full["phase"] = decision.phase.value
+    full["severity"] = spec.severity_ref
+    stamps = {**patch_stamps, **outcome.stamps}
+    if stamps:
+        full["timestamps"] = stamps
+    if outcome.durations:
+        full["durations"] = outcome.durations
+    timeline = tuple(e for e in outcome.timeline if e["key"] not in known_keys)
+    return LifecyclePlan(_only_changes(status, full), timeline, outcome.event, decision)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    conditions: tuple[Condition, ...]
+    timeline: tuple[Body, ...] = ()
+    event: str | None = None
+    stamps: dict[str, str | None] = field(default_factory=dict)
+    durations: dict[str, float | None] = field(default_factory=dict)
+
+
+def _refused(
+    decision: lifecycle.Refused,
+    conditions: tuple[Condition, ...],
+    known_keys: set[Any],
+    generation: int,
+    now: datetime,
+) -> _Outcome:
+    """Ready=False and TransitionRefused=True; the Event only the first time (keyed)."""
+    for condition in (
+        Condition(READY, Status.FALSE, TRANSITION_REFUSED, decision.message, now, generation),
+        Condition(
+            TRANSITION_REFUSED,
+            Status.TRUE,
+            decision.reason.value,
+            decision.message,
+            now,
+            generation,
+        ),
+    ):
+        conditions = set_condition(conditions, condition)
+    key = f"refused/{decision.requested}/{generation}"
+    if key in known_keys:
+        return _Outcome(conditions)
+    refusal = entry(now, "transition-refused", f"Refused: {decision.message}", key)
+    return _Outcome(conditions, (refusal,), decision.message)
+
+
+def _accepted(
+    decision: lifecycle.Accepted,
+    conditions: tuple[Condition, ...],
+    clock: tuple[Mapping[lifecycle.Milestone, datetime], datetime, datetime | None],
+    generation: int,
+    now: datetime,
+) -> _Outcome:
+    """Stamps, every MTTx figure, a timeline entry for a real move; an old refusal turns False.
+
+    ``clock`` is (milestones already stamped, origin of the figures, detected instant).
+    """
+    milestones, origin, detected = clock
+    if any(c.type == TRANSITION_REFUSED for c in conditions):
+        conditions = set_condition(
+            conditions,
+            Condition(
+                TRANSITION_REFUSED,
+                Status.FALSE,
+                "Accepted",
+                f"state {decision.phase} accepted",
+                now,
+                generation,
+            ),
+        )
+    stamps = {m.value: None if at is None else iso(at) for m, at in decision.stamps.items()}
+    after = {m: at for m, at in {**milestones, **decision.stamps}.items() if at is not None}
+    durations: dict[str, float | None] = {
+        figure.value: value for figure, value in lifecycle.figures(after, origin, detected).items()
+    }
+    durations.update({f.value: v for f, v in decision.durations.items() if v is None})
+    timeline: tuple[Body, ...] = ()
+    phase = decision.phase
+    if decision.changed and not (decision.previous is None and phase is lifecycle.Phase.TRIAGE):
+        start = decision.previous or lifecycle.Phase.TRIAGE
+        reached = [m.value for m, at in decision.stamps.items() if at is not None]
+        message = f"State {start} -> {phase}" + (
+            f" (stamped {', '.join(reached)})" if reached else ""
+        )
+        timeline = (entry(now, "state-changed", message, f"state/{phase}/{generation}"),)
+    return _Outcome(conditions, timeline, None, stamps, durations)
+
+
+def _common(
+    generation: int,
+    observation: Observation,
+    conditions: tuple[Condition, ...] | None = None,
+) -> Body:
+    chosen = observation.conditions if conditions is None else conditions
+    return {
+        "observedGeneration": generation,
+        "conditions": [
+            condition_from_domain(c).model_dump(by_alias=True, mode="json", exclude_none=True)
+            for c in chosen
+        ],
+    }
+
+
+def _only_changes(current: Mapping[str, Any], wanted: Body) -> Body:
+    """The keys of ``wanted`` that differ from ``current`` (nested dicts compared per key).
+
+    On resume nearly every incident is already up to date: no PATCH for nothing.
+    """
+    out: Body = {}
+    for key, value in wanted.items():
+        have = current.get(key)
+        if isinstance(value, dict):
+            nested = _only_changes(have if isinstance(have, dict) else {}, value)
+            if nested:
+                out[key] = nested
+        elif value is None:
+            if have is not None:
+                out[key] = None
+        elif _normal(have) != _normal(value):
+            out[key] = value
+    return out
+
+
+def _normal(value: Any) -> Any:
+    """Equal instants written in different shapes compare equal (``Z`` vs ``+00:00``)."""
+    if isinstance(value, str) and (at := _parse_time(value)) is not None and "T" in value:
+        return at
+    return value
+
+
+class IncidentLifecycleService:
+    """Reads the Severity, plans, then writes status, timeline and the Warning Event."""
+
+    def __init__(self, store: ResourceStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def plan(self, body: Mapping[str, Any]) -> LifecyclePlan:
+        """Read the incident's Severity and decide; nothing is written."""
+        ref = (body.get("spec") or {}).get("severityRef")
+        severity = await self._store.get_severity(ref) if isinstance(ref, str) and ref else None
+        return plan_lifecycle(body, severity, self._clock.now())
+
+    async def record(self, body: Mapping[str, Any], plan: LifecyclePlan) -> None:
+        """Timeline entries (merged by key) and the Warning Event; the status is the caller's.
+
+        The handler hands the status patch to kopf so it lands with kopf's own bookkeeping.
+        """
+        meta = body["metadata"]
+        if plan.timeline:
+            await self._store.append_timeline(meta["namespace"], meta["name"], plan.timeline)
+        if plan.event is not None:
+            await self._store.emit_event(dict(body), TRANSITION_REFUSED, plan.event, warning=True)
+
+    async def reconcile(self, body: Mapping[str, Any]) -> LifecyclePlan:
+        """Plan and write everything through the store (status included)."""
+        plan = await self.plan(body)
+        if plan.status:
+            meta = body["metadata"]
+            await self._store.patch_incident(meta["namespace"], meta["name"], status=plan.status)
+        await self.record(body, plan)
+        return plan

@@ -1,0 +1,191 @@
+"""The lifecycle service against the in-memory store: status, timeline, Event, merge-only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from incident_operator.adapters.fake_store import FakeStore
+from incident_operator.services.incident_lifecycle import IncidentLifecycleService
+
+CREATED = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+NS, NAME = "shop", "checkout-errors"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = CREATED
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def severity(required: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Severity",
+        "metadata": {"name": "sev-2"},
+        "spec": {"level": 2, "displayName": "SEV-2", "response": {"requiredRoles": required}},
+    }
+
+
+def incident(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Incident",
+        "metadata": {
+            "name": NAME,
+            "namespace": NS,
+            "creationTimestamp": "2026-11-27T14:00:00Z",
+        },
+        "spec": {"title": "Checkout 5xx", "service": "checkout", "severityRef": "sev-2", **spec},
+    }
+
+
+@pytest.fixture
+def world() -> tuple[FakeStore, Clock, IncidentLifecycleService]:
+    store = FakeStore()
+    store.severities["sev-2"] = severity(["commander", "communications"])
+    clock = Clock()
+    return store, clock, IncidentLifecycleService(store, clock)
+
+
+async def step(
+    world: tuple[FakeStore, Clock, IncidentLifecycleService], minutes: int, **spec: Any
+) -> dict[str, Any]:
+    store, clock, service = world
+    clock.at = CREATED + timedelta(minutes=minutes)
+    if spec:
+        await store.patch_incident(NS, NAME, spec=spec)
+    body = await store.get_incident(NS, NAME)
+    assert body is not None
+    await service.reconcile(body)
+    after = await store.get_incident(NS, NAME)
+    assert after is not None
+    return after
+
+
+def conditions(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in body["status"]["conditions"]}
+
+
+async def test_lifecycle_from_declaration_to_resolution(
+    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+) -> None:
+    store, _, _ = world
+    await store.create_incident(NS, incident(roles={"commander": "alice"}))
+    body = await step(world, 0)
+    assert body["status"]["phase"] == "triage"
+    assert body["status"]["timestamps"] == {"declared": "2026-11-27T14:00:00Z"}
+    assert list(conditions(body)) == ["Ready"]
+    assert conditions(body)["Ready"]["status"] == "True"
+    assert body["status"]["observedGeneration"] == 1
+
+    body = await step(world, 4, state="investigating")
+    assert body["status"]["phase"] == "investigating"
+    assert body["status"]["timestamps"]["acknowledged"] == "2026-11-27T14:04:00Z"
+    assert body["status"]["durations"] == {"timeToAcknowledge": 240.0}
+    assert [e["key"] for e in store.timeline(NS, NAME)] == ["state/investigating/2"]
+
+    body = await step(world, 30, state="resolved")
+    assert body["status"]["phase"] == "investigating"
+    refused = conditions(body)["TransitionRefused"]
+    assert refused["status"] == "True"
+    assert refused["reason"] == "RequiredRolesUnfilled"
+    assert "communications" in refused["message"]
+    assert conditions(body)["Ready"]["status"] == "False"
+    assert "resolved" not in body["status"]["timestamps"]
+    assert store.events == [(NAME, "TransitionRefused", refused["message"], True)]
+
+    # The same refusal seen again (resume, a status-only change) is not announced twice.
+    await step(world, 31)
+    assert len(store.events) == 1
+
+    body = await step(world, 40, roles={"commander": "alice", "communications": "bob"})
+    assert body["status"]["phase"] == "resolved"
+    assert body["status"]["timestamps"]["mitigated"] == "2026-11-27T14:40:00Z"
+    assert body["status"]["timestamps"]["resolved"] == "2026-11-27T14:40:00Z"
+    assert body["status"]["durations"] == {
+        "timeToAcknowledge": 240.0,
+        "timeToMitigate": 2400.0,
+        "timeToResolve": 2400.0,
+    }
+    assert conditions(body)["TransitionRefused"]["status"] == "False"
+    assert conditions(body)["Ready"]["status"] == "True"
+    assert [e["type"] for e in store.timeline(NS, NAME)] == [
+        "state-changed",
+        "transition-refused",
+        "state-changed",
+    ]
+
+
+async def test_an_slo_declared_incident_keeps_its_timestamps_and_timeline(
+    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+) -> None:
+    store, _, _ = world
+    detected = "2026-11-27T13:50:00Z"
+    await store.create_incident(
+        NS, incident(source={"type": "slo", "ref": "checkout", "detectedAt": detected})
+    )
+    # What the SLO engine writes right after creating it.
+    await store.patch_incident(
+        NS,
+        NAME,
+        status={
+            "timestamps": {"detected": detected, "declared": "2026-11-27T14:00:00Z"},
+            "durations": {"timeToDetect": 600.0},
+        },
+    )
+    await store.append_timeline(
+        NS,
+        NAME,
+        [{"at": detected, "type": "burn-began", "message": "m", "key": "burn-began/x"}],
+    )
+    await step(world, 0)
+    body = await step(world, 10, state="investigating")
+    assert body["status"]["timestamps"] == {
+        "detected": detected,
+        "declared": "2026-11-27T14:00:00Z",
+        "acknowledged": "2026-11-27T14:10:00Z",
+    }
+    assert body["status"]["durations"] == {"timeToDetect": 600.0, "timeToAcknowledge": 600.0}
+    assert [e["type"] for e in store.timeline(NS, NAME)] == ["burn-began", "state-changed"]
+
+
+async def test_a_missing_severity_refuses_resolution(
+    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+) -> None:
+    store, _, _ = world
+    store.severities.clear()
+    await store.create_incident(NS, incident(state="resolved", roles={"commander": "a"}))
+    body = await step(world, 1)
+    assert body["status"]["phase"] == "triage"
+    refused = conditions(body)["TransitionRefused"]
+    assert refused["reason"] == "SeverityNotFound"
+    assert refused["message"].startswith("severity sev-2 not found")
+
+
+async def test_an_invalid_spec_only_says_not_ready(
+    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+) -> None:
+    store, _, _ = world
+    await store.create_incident(NS, incident(state="bogus"))
+    body = await step(world, 1)
+    assert "phase" not in body["status"]
+    ready = conditions(body)["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
+
+
+async def test_an_up_to_date_incident_is_not_patched_again(
+    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+) -> None:
+    store, clock, service = world
+    await store.create_incident(NS, incident(state="investigating"))
+    body = await step(world, 1)
+    clock.at += timedelta(minutes=5)
+    plan = await service.reconcile(body)
+    assert plan.status == {}
+    assert plan.timeline == ()
+    assert plan.event is None

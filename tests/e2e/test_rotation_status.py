@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ import pytest
 from kubernetes import client
 
 from incident_operator.api.v1alpha1.rotation import OnCallRotation
+from incident_operator.cli.kubectl_plugin import main
 from incident_operator.domain.rotation import current_shifts
 from tests.kube import REPO, Cluster, create_custom, get_custom, load_documents, wait_for
 from tests.operator_process import OperatorProcess
@@ -85,3 +87,23 @@ def test_unknown_time_zone_is_ready_false_not_a_crash(
     ready = wait_for(f"OnCallRotation/{name} Ready=False", not_ready, timeout=60)
     assert "unknown time zone 'Mars/Olympus'" in ready["message"]
     assert operator.healthz() == 200
+
+
+def test_oncall_without_file_reads_the_rotation_from_the_cluster(
+    crds: Cluster,
+    api: client.ApiClient,
+    namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    create_custom(api, example_rotation(), namespace)
+    monkeypatch.setenv("KUBECONFIG", crds.kubeconfig)
+    at = "2026-04-01T13:00:00+02:00"
+    args = ["oncall", "--name", "checkout-oncall", "-n", namespace, "--at", at, "--output", "json"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["onCall"] == "carol"
+    assert result["nextHandoff"] == "2026-04-01T16:00:00Z"
+
+    assert main(["oncall", "--name", "missing", "-n", namespace]) == 2
+    assert f"OnCallRotation {namespace}/missing not found" in capsys.readouterr().err

@@ -23,7 +23,7 @@ from incident_operator.domain.rotation import (
     shifts,
 )
 
-FAST = settings(max_examples=60, deadline=None)
+FAST = settings(max_examples=150, deadline=None)
 ZONES = st.sampled_from(["Europe/Berlin", "America/New_York", "UTC"])
 PEOPLE = st.sampled_from(["ann", "ben", "cat", "dan"])
 YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)

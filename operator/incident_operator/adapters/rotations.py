@@ -6,6 +6,7 @@ API errors are translated into our exceptions here, like every adapter does.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import urllib3
@@ -18,6 +19,11 @@ from incident_operator.errors import PermanentError
 from .kubernetes import translate
 
 
+def _kubeconfig() -> str | None:
+    """KUBECONFIG as it is now: the client reads it once at import, which is too early."""
+    return os.environ.get("KUBECONFIG") or None
+
+
 class RotationNotFound(PermanentError):
     """No OnCallRotation by that name in that namespace."""
 
@@ -25,7 +31,7 @@ class RotationNotFound(PermanentError):
 def current_namespace() -> str:
     """The namespace of the kubeconfig's current context, as kubectl uses it."""
     try:
-        _, context = config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+        _, context = config.list_kube_config_contexts(config_file=_kubeconfig())  # type: ignore[no-untyped-call]
     except (config.ConfigException, OSError):
         return "default"
     return str((context or {}).get("context", {}).get("namespace") or "default")
@@ -36,7 +42,7 @@ def read_rotation(name: str, namespace: str | None = None) -> dict[str, Any]:
     namespace = namespace or current_namespace()
     what = f"get oncallrotation {namespace}/{name}"
     try:
-        config.load_kube_config()  # type: ignore[no-untyped-call]
+        config.load_kube_config(config_file=_kubeconfig())  # type: ignore[no-untyped-call]
         api = client.CustomObjectsApi(client.ApiClient())
         result = api.get_namespaced_custom_object(
             GROUP, VERSION, namespace, "oncallrotations", name

@@ -7,6 +7,8 @@ with every milestone and MTTx figure stamped.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -161,3 +163,75 @@ def test_incident_lifecycle_with_a_refused_resolution(
     types = [e["type"] for e in resolved["status"]["timeline"]]
     assert types == ["state-changed", "transition-refused", "state-changed"]
     assert len(warning()) == 1
+
+
+def plugin(cluster: Cluster, namespace: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`kubectl incident ...` as a user runs it (the plugin on PATH, their kubeconfig)."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "kubectl-incident"), *argv, "-n", namespace],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KUBECONFIG": cluster.kubeconfig},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_plugin_runs_an_incident(
+    operator: OperatorProcess,
+    crds: Cluster,
+    api: client.ApiClient,
+    namespace: str,
+    severity: str,
+) -> None:
+    declared = plugin(
+        crds, namespace, "declare", "Search is slow", "--service", "search",
+        "--severity", severity, "--commander", "alice", "--name", "search-slow",
+    )  # fmt: skip
+    assert declared.returncode == 0, declared.stderr
+    assert declared.stdout == f"incident {namespace}/search-slow declared\n"
+
+    acked = plugin(crds, namespace, "ack", "search-slow")
+    assert (acked.returncode, acked.stdout) == (
+        0,
+        f"incident {namespace}/search-slow is now investigating\n",
+    ), acked.stderr
+
+    refused = plugin(crds, namespace, "resolve", "search-slow")
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1
+    assert "the operator refused resolved" in refused.stderr
+    assert "communications" in refused.stderr
+
+    assigned = plugin(crds, namespace, "assign", "search-slow", "communications", "bob")
+    assert assigned.returncode == 0, assigned.stderr
+    noted = plugin(crds, namespace, "note", "search-slow", "Index rebuilt", "--author", "bob")
+    assert noted.returncode == 0, noted.stderr
+    resolved = plugin(crds, namespace, "resolve", "search-slow")
+    assert resolved.returncode == 0, resolved.stderr
+    assert resolved.stdout.endswith("is now resolved\n")
+
+    listing = plugin(crds, namespace, "list")
+    assert listing.returncode == 0, listing.stderr
+    header, row = listing.stdout.splitlines()
+    assert header.split() == ["NAME", "SEVERITY", "STATE", "COMMANDER", "SERVICE", "AGE"]
+    assert row.split()[:5] == ["search-slow", severity, "resolved", "alice", "search"]
+
+    shown = plugin(crds, namespace, "show", "search-slow")
+    assert shown.returncode == 0, shown.stderr
+    assert "State:     resolved" in shown.stdout
+    assert "Index rebuilt (bob)" in shown.stdout
+    assert "time to resolve" in shown.stdout
+
+    closed = plugin(crds, namespace, "close", "search-slow")
+    assert closed.returncode == 0, closed.stderr
+    reopened = plugin(crds, namespace, "state", "search-slow", "investigating")
+    assert reopened.returncode == 1
+    assert "a closed incident cannot change state" in reopened.stderr
+    unknown = plugin(crds, namespace, "show", "nope")
+    assert (unknown.returncode, unknown.stderr) == (
+        1,
+        f"error: incident {namespace}/nope not found\n",
+    )
+    timeline = get_custom(api, "Incident", "search-slow", namespace)["status"]["timeline"]
+    assert "note" in [e["type"] for e in timeline]

@@ -1,0 +1,159 @@
+"""Incidents in the cluster for the kubectl plugin (current kubeconfig), synchronously.
+
+The plugin is a one-shot command line, not the operator's event loop, so plain blocking
+calls are right here. API errors become our exceptions with the API server's own message:
+a CEL transition rule's message ("a closed incident cannot change state") is exactly what
+the responder needs to read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from incident_operator import GROUP, VERSION
+from incident_operator.errors import PermanentError
+
+from .kubernetes import translate
+from .ports import Body
+
+PLURAL = "incidents"
+T = TypeVar("T")
+
+
+class IncidentNotFound(PermanentError):
+    """No Incident by that name in that namespace."""
+
+
+class Rejected(PermanentError):
+    """The API server refused the change (validation, CEL transition rule); says why."""
+
+
+def _kubeconfig() -> str | None:
+    """KUBECONFIG as it is now: the client reads it once at import, which is too early."""
+    return os.environ.get("KUBECONFIG") or None
+
+
+def _server_message(exc: ApiException) -> str:
+    try:
+        body = json.loads(exc.body) if exc.body else {}
+    except ValueError:
+        return str(exc.body or exc.reason)
+    return str(body.get("message") or exc.reason) if isinstance(body, dict) else str(exc.reason)
+
+
+class IncidentClient:
+    """get / list / create / patch spec / append to the timeline, one namespace at a time."""
+
+    def __init__(self, namespace: str | None = None) -> None:
+        try:
+            config.load_kube_config(config_file=_kubeconfig())  # type: ignore[no-untyped-call]
+            contexts = config.list_kube_config_contexts(config_file=_kubeconfig())  # type: ignore[no-untyped-call]
+        except (config.ConfigException, OSError) as exc:
+            raise PermanentError(f"no usable kubeconfig: {exc}") from exc
+        current = (contexts[1] or {}).get("context", {}).get("namespace")
+        self.namespace: str = namespace or current or "default"
+        self._api = client.CustomObjectsApi(client.ApiClient())
+
+    def _call(self, what: str, name: str | None, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return fn(*args)
+        except ApiException as exc:
+            if exc.status == 404 and name is not None:
+                raise IncidentNotFound(f"incident {self.namespace}/{name} not found") from exc
+            if exc.status in (400, 409, 422):
+                raise Rejected(f"{what}: {_server_message(exc)}") from exc
+            raise translate(exc, what) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise translate(exc, what) from exc
+
+    def get(self, name: str) -> Body:
+        result: Any = self._call(
+            f"get incident {name}",
+            name,
+            self._api.get_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            self.namespace,
+            PLURAL,
+            name,
+        )
+        return dict(result)
+
+    def list(self, all_namespaces: bool = False) -> list[Body]:
+        if all_namespaces:
+            result: Any = self._call(
+                "list incidents",
+                None,
+                self._api.list_cluster_custom_object,
+                GROUP,
+                VERSION,
+                PLURAL,
+            )
+        else:
+            result = self._call(
+                "list incidents",
+                None,
+                self._api.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                self.namespace,
+                PLURAL,
+            )
+        return list(result.get("items", []))
+
+    def create(self, body: Body) -> Body:
+        result: Any = self._call(
+            "declare incident",
+            None,
+            self._api.create_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            self.namespace,
+            PLURAL,
+            body,
+        )
+        return dict(result)
+
+    def patch_spec(self, name: str, spec: Body) -> Body:
+        """JSON merge patch of the spec (None deletes a field)."""
+        result: Any = self._call(
+            f"update incident {name}",
+            name,
+            self._api.patch_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            self.namespace,
+            PLURAL,
+            name,
+            {"spec": spec},
+        )
+        return dict(result)
+
+    def append_timeline(self, name: str, entry: Body) -> None:
+        """Add one entry to status.timeline; a concurrent writer makes us re-read, not lose it."""
+        for _attempt in range(5):
+            current = self.get(name)
+            status = dict(current.get("status") or {})
+            timeline = [*status.get("timeline", []), entry]
+            timeline.sort(key=lambda e: str(e.get("at", "")))
+            body = {**current, "status": {**status, "timeline": timeline[-500:]}}
+            try:
+                self._api.replace_namespaced_custom_object_status(
+                    GROUP, VERSION, self.namespace, PLURAL, name, body
+                )
+                return
+            except ApiException as exc:
+                if exc.status != 409:
+                    self._call(f"add note to incident {name}", name, _raise, exc)
+        raise PermanentError(f"incident {self.namespace}/{name} kept changing; note not added")
+
+
+def _raise(exc: Exception) -> None:
+    raise exc

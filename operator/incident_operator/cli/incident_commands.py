@@ -1,0 +1,382 @@
+"""`kubectl incident declare|list|show|ack|assign|sev|state|resolve|close|decline|merge|note`.
+
+Every command is a spec change a responder could make with `kubectl patch`; the plugin adds
+the right field names, a readable table and, for state changes, waits briefly for the
+operator's verdict so a refused transition is reported with its reason (exit 1) instead of
+looking applied. Errors are one line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import getpass
+import json
+import re
+import secrets
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol, TextIO
+
+from incident_operator.adapters.ports import Body
+from incident_operator.api.v1alpha1.incident import IncidentState
+from incident_operator.api.v1alpha1.severity import Role
+from incident_operator.errors import IncidentOperatorError
+
+DEFAULT_WAIT = 10.0
+TRANSITION_REFUSED = "TransitionRefused"
+
+
+class Incidents(Protocol):
+    """What the commands need from the cluster (real: adapters/incident_client.py)."""
+
+    namespace: str
+
+    def get(self, name: str) -> Body: ...
+
+    def list(self, all_namespaces: bool = False) -> list[Body]: ...
+
+    def create(self, body: Body) -> Body: ...
+
+    def patch_spec(self, name: str, spec: Body) -> Body: ...
+
+    def append_timeline(self, name: str, entry: Body) -> None: ...
+
+
+ClientFactory = Callable[[str | None], Incidents]
+
+
+def _real_client(namespace: str | None) -> Incidents:
+    from incident_operator.adapters.incident_client import IncidentClient  # noqa: PLC0415
+
+    return IncidentClient(namespace)
+
+
+class Verdict(Exception):
+    """The operator refused the requested state (exit 1 with its reason)."""
+
+
+def command(
+    run: Callable[[argparse.Namespace, Incidents, TextIO], int],
+) -> Callable[..., int]:
+    """Build the client, run, and turn our errors into one line on stderr and exit 1."""
+
+    @functools.wraps(run)
+    def wrapper(
+        args: argparse.Namespace,
+        out: TextIO | None = None,
+        factory: ClientFactory | None = None,
+    ) -> int:
+        try:
+            incidents = (factory or _real_client)(args.namespace)
+            return run(args, incidents, out or sys.stdout)
+        except (IncidentOperatorError, Verdict) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+    return wrapper
+
+
+def add_parsers(commands: Any) -> None:
+    def sub(name: str, help_: str, run: Callable[..., int]) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = commands.add_parser(name, help=help_)
+        parser.add_argument("-n", "--namespace", help="namespace (default: kubeconfig's)")
+        parser.set_defaults(run=run)
+        return parser
+
+    def with_wait(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=DEFAULT_WAIT,
+            help="seconds to wait for the operator's verdict (0: do not wait)",
+        )
+        return parser
+
+    declare = sub("declare", "declare a new incident", run_declare)
+    declare.add_argument("title")
+    declare.add_argument("--service", required=True)
+    declare.add_argument("--severity", required=True, help="Severity name or level (2 = sev-2)")
+    declare.add_argument("--name", help="object name (default: from the title and time)")
+    declare.add_argument("--summary", default="")
+    declare.add_argument("--commander")
+    declare.add_argument("--private", action="store_true")
+
+    listing = sub("list", "incidents as a table", run_list)
+    listing.add_argument("-A", "--all-namespaces", action="store_true")
+
+    show = sub("show", "status and timeline of one incident", run_show)
+    show.add_argument("name")
+    show.add_argument("-o", "--output", choices=["text", "json"], default="text")
+
+    with_wait(sub("ack", "acknowledge: move to investigating", run_ack)).add_argument("name")
+
+    assign = sub("assign", "give a role to a person", run_assign)
+    assign.add_argument("name")
+    assign.add_argument("role", choices=[r.value for r in Role])
+    assign.add_argument("person")
+
+    sev = sub("sev", "change the severity", run_sev)
+    sev.add_argument("name")
+    sev.add_argument("level", help="Severity name or level (2 = sev-2)")
+
+    state = with_wait(sub("state", "request a state", run_state))
+    state.add_argument("name")
+    state.add_argument("state", choices=[s.value for s in IncidentState if s != "merged"])
+
+    for shortcut, target in (
+        ("resolve", IncidentState.RESOLVED),
+        ("close", IncidentState.CLOSED),
+        ("decline", IncidentState.DECLINED),
+    ):
+        parser = with_wait(sub(shortcut, f"request state {target}", run_state))
+        parser.add_argument("name")
+        parser.set_defaults(state=target.value)
+
+    merge = with_wait(sub("merge", "merge into the surviving incident", run_merge))
+    merge.add_argument("name")
+    merge.add_argument("into")
+
+    note = sub("note", "add a note to the timeline", run_note)
+    note.add_argument("name")
+    note.add_argument("text")
+    note.add_argument("--author", default=None, help="default: your login name")
+
+
+def severity_name(level: str) -> str:
+    """``2`` means the conventional ``sev-2``; anything else is a Severity's name."""
+    return f"sev-{level}" if level.isdigit() else level
+
+
+def generated_name(title: str, now: datetime) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "incident"
+    return f"{slug}-{now:%Y%m%d}-{secrets.token_hex(2)}"
+
+
+@command
+def run_declare(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
+    now = datetime.now(UTC)
+    spec: Body = {
+        "title": args.title,
+        "service": args.service,
+        "severityRef": severity_name(args.severity),
+        "summary": args.summary,
+        "private": args.private,
+        "source": {"type": "manual"},
+    }
+    if args.commander:
+        spec["roles"] = {"commander": args.commander}
+    name = args.name or generated_name(args.title, now)
+    created = incidents.create(
+        {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Incident",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+    )
+    print(f"incident {incidents.namespace}/{created['metadata']['name']} declared", file=out)
+    return 0
+
+
+def age(created: str | None, now: datetime) -> str:
+    """kubectl's short age: 45s, 12m, 3h, 5d."""
+    if not created:
+        return "<unknown>"
+    seconds = int((now - datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def state_text(body: Body) -> str:
+    """The requested state, and the accepted phase when they differ (a refused move)."""
+    spec, status = body.get("spec") or {}, body.get("status") or {}
+    requested = spec.get("state", "triage")
+    phase = status.get("phase")
+    return requested if phase in (None, requested) else f"{requested} (is {phase})"
+
+
+@command
+def run_list(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
+    now = datetime.now(UTC)
+    found = incidents.list(args.all_namespaces)
+    if not found:
+        print("No incidents found.", file=out)
+        return 0
+    header = ["NAME", "SEVERITY", "STATE", "COMMANDER", "SERVICE", "AGE"]
+    if args.all_namespaces:
+        header.insert(0, "NAMESPACE")
+    rows = [header]
+    for body in sorted(
+        found, key=lambda b: (b["metadata"].get("namespace", ""), b["metadata"]["name"])
+    ):
+        spec = body.get("spec") or {}
+        row = [
+            body["metadata"]["name"],
+            spec.get("severityRef", ""),
+            state_text(body),
+            (spec.get("roles") or {}).get("commander") or "<none>",
+            spec.get("service", ""),
+            age(body["metadata"].get("creationTimestamp"), now),
+        ]
+        if args.all_namespaces:
+            row.insert(0, body["metadata"].get("namespace", ""))
+        rows.append(row)
+    print(table(rows), file=out)
+    return 0
+
+
+def _words(camel: str) -> str:
+    """timeToAcknowledge -> time to acknowledge."""
+    return re.sub(r"([A-Z])", r" \1", camel).lower()
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def refusal(body: Body, generation: int | None = None) -> str | None:
+    """The operator's TransitionRefused message (at ``generation`` when given), else None."""
+    for condition in (body.get("status") or {}).get("conditions", []):
+        if (
+            condition.get("type") == TRANSITION_REFUSED
+            and condition.get("status") == "True"
+            and (generation is None or condition.get("observedGeneration") == generation)
+        ):
+            return str(condition.get("message", ""))
+    return None
+
+
+@command
+def run_show(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
+    body = incidents.get(args.name)
+    if args.output == "json":
+        print(json.dumps(body, indent=2, sort_keys=True), file=out)
+        return 0
+    spec, status = body.get("spec") or {}, body.get("status") or {}
+    lines = [
+        f"Incident:  {incidents.namespace}/{args.name}",
+        f"Title:     {spec.get('title', '')}",
+        f"Service:   {spec.get('service', '')}",
+        f"Severity:  {spec.get('severityRef', '')}",
+        f"State:     {state_text(body)}",
+    ]
+    if spec.get("mergedInto"):
+        lines.append(f"Merged:    into {spec['mergedInto']}")
+    roles = {k: v for k, v in (spec.get("roles") or {}).items() if v}
+    lines.append("Roles:     " + (", ".join(f"{k}={v}" for k, v in roles.items()) or "<none>"))
+    if (refused := refusal(body)) is not None:
+        lines.append(f"Refused:   {refused}")
+    for key, value in (status.get("timestamps") or {}).items():
+        lines.append(f"{key.capitalize() + ':':<11}{value}")
+    figures = status.get("durations") or {}
+    if figures:
+        lines.append(
+            "MTTx:      "
+            + ", ".join(f"{_words(k)} {_duration(v)}" for k, v in figures.items() if v is not None)
+        )
+    timeline = status.get("timeline") or []
+    lines.append("Timeline:" if timeline else "Timeline:  <empty>")
+    for entry in timeline:
+        who = f" ({entry['author']})" if entry.get("author") else ""
+        kind = entry.get("type", "")
+        lines.append(f"  {entry.get('at', '')}  {kind:<20} {entry.get('message', '')}{who}")
+    print("\n".join(lines), file=out)
+    return 0
+
+
+def request_state(
+    incidents: Incidents,
+    name: str,
+    spec: Body,
+    wait: float,
+    out: TextIO,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Patch the state, then wait up to ``wait`` s for the operator to accept or refuse it."""
+    requested = spec["state"]
+    patched = incidents.patch_spec(name, spec)
+    generation = int(patched["metadata"].get("generation", 0))
+    where = f"incident {incidents.namespace}/{name}"
+    deadline = clock() + wait
+    while wait > 0:
+        body = incidents.get(name)
+        status = body.get("status") or {}
+        if (refused := refusal(body, generation)) is not None:
+            raise Verdict(f"{where}: the operator refused {requested}: {refused}")
+        if status.get("observedGeneration", 0) >= generation and status.get("phase") == requested:
+            print(f"{where} is now {requested}", file=out)
+            return 0
+        if clock() >= deadline:
+            break
+        sleep(0.5)
+    print(f"{where}: state set to {requested} (not yet confirmed by the operator)", file=out)
+    return 0
+
+
+@command
+def run_ack(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
+    return request_state(incidents, args.name, {"state": "investigating"}, args.wait, out)
+
+
+@command
+def run_state(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
+    # Leaving merged is refused by the API server; mergedInto only goes with merged.
+    return request_state(incidents, args.name, {"state": args.state}, args.wait, out)
+
+
+@command
+def run_merge(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
+    if args.into == args.name:
+        raise Verdict("an incident cannot be merged into itself")
+    incidents.get(args.into)  # the survivor must exist: IncidentNotFound names it
+    spec = {"state": "merged", "mergedInto": args.into}
+    return request_state(incidents, args.name, spec, args.wait, out)
+
+
+@command
+def run_assign(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
+    incidents.patch_spec(args.name, {"roles": {args.role: args.person}})
+    print(f"incident {incidents.namespace}/{args.name}: {args.role} is {args.person}", file=out)
+    return 0
+
+
+@command
+def run_sev(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
+    severity = severity_name(args.level)
+    incidents.patch_spec(args.name, {"severityRef": severity})
+    print(f"incident {incidents.namespace}/{args.name}: severity {severity}", file=out)
+    return 0
+
+
+@command
+def run_note(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
+    now = datetime.now(UTC)
+    author = args.author or getpass.getuser()
+    entry = {
+        "at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "type": "note",
+        "message": args.text,
+        "author": author,
+        "source": "kubectl",
+        "key": f"note/{secrets.token_hex(8)}",
+    }
+    incidents.append_timeline(args.name, entry)
+    print(f"incident {incidents.namespace}/{args.name}: note added", file=out)
+    return 0

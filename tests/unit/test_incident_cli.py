@@ -1,0 +1,237 @@
+"""The incident commands of `kubectl incident` against an in-memory cluster."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from incident_operator.adapters.incident_client import IncidentNotFound, Rejected
+from incident_operator.adapters.ports import Body
+from incident_operator.cli import incident_commands
+from incident_operator.cli.kubectl_plugin import build_parser
+
+
+class FakeIncidents:
+    """Objects by name; ``verdict`` plays the operator after each spec patch."""
+
+    def __init__(self, namespace: str = "shop") -> None:
+        self.namespace = namespace
+        self.objects: dict[str, Body] = {}
+        self.patches: list[tuple[str, Body]] = []
+        self.verdict: Any = None
+
+    def get(self, name: str) -> Body:
+        if name not in self.objects:
+            raise IncidentNotFound(f"incident {self.namespace}/{name} not found")
+        return copy.deepcopy(self.objects[name])
+
+    def list(self, all_namespaces: bool = False) -> list[Body]:
+        return [copy.deepcopy(b) for b in self.objects.values()]
+
+    def create(self, body: Body) -> Body:
+        body = copy.deepcopy(body)
+        body["metadata"].update(namespace=self.namespace, generation=1)
+        body["metadata"]["creationTimestamp"] = "2026-11-27T14:00:00Z"
+        self.objects[body["metadata"]["name"]] = body
+        return copy.deepcopy(body)
+
+    def patch_spec(self, name: str, spec: Body) -> Body:
+        body = self.objects[name] if name in self.objects else self.get(name)
+        if spec.get("state") == "investigating" and body["spec"].get("state") == "closed":
+            raise Rejected(f"update incident {name}: a closed incident cannot change state")
+        self.patches.append((name, spec))
+        for key, value in spec.items():
+            if isinstance(value, dict):
+                body["spec"].setdefault(key, {}).update(value)
+            else:
+                body["spec"][key] = value
+        body["metadata"]["generation"] += 1
+        if self.verdict is not None:
+            self.verdict(body)
+        return copy.deepcopy(body)
+
+    def append_timeline(self, name: str, entry: Body) -> None:
+        self.get(name)
+        self.objects[name].setdefault("status", {}).setdefault("timeline", []).append(entry)
+
+
+def run(fake: FakeIncidents, *argv: str) -> tuple[int, str, str]:
+    args = build_parser().parse_args(list(argv))
+    out = io.StringIO()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = args.run(args, out, lambda namespace: fake)
+    return code, out.getvalue(), err.getvalue()
+
+
+def incident(fake: FakeIncidents, name: str = "checkout", **spec: Any) -> None:
+    fake.create(
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "title": "Checkout 5xx",
+                "service": "checkout",
+                "severityRef": "sev-2",
+                "roles": {"commander": "alice"},
+                **spec,
+            },
+        }
+    )
+
+
+def accept(body: Body) -> None:
+    body["status"] = {
+        "phase": body["spec"]["state"],
+        "observedGeneration": body["metadata"]["generation"],
+        "conditions": [],
+    }
+
+
+def refuse(body: Body) -> None:
+    body["status"] = {
+        "phase": "investigating",
+        "observedGeneration": body["metadata"]["generation"],
+        "conditions": [
+            {
+                "type": "TransitionRefused",
+                "status": "True",
+                "message": "cannot move to resolved: severity sev-2 requires role(s) "
+                "communications to be filled (spec.roles)",
+                "observedGeneration": body["metadata"]["generation"],
+            }
+        ],
+    }
+
+
+def test_declare_builds_the_spec() -> None:
+    fake = FakeIncidents()
+    code, out, _ = run(
+        fake, "declare", "Checkout returns 5xx!", "--service", "checkout", "--severity", "2",
+        "--commander", "alice",
+    )  # fmt: skip
+    assert code == 0
+    (name,) = fake.objects
+    assert name.startswith("checkout-returns-5xx-")
+    assert fake.objects[name]["spec"] == {
+        "title": "Checkout returns 5xx!",
+        "service": "checkout",
+        "severityRef": "sev-2",
+        "summary": "",
+        "private": False,
+        "source": {"type": "manual"},
+        "roles": {"commander": "alice"},
+    }
+    assert out == f"incident shop/{name} declared\n"
+
+
+def test_list_is_a_table_with_the_promised_columns() -> None:
+    fake = FakeIncidents()
+    incident(fake, state="resolved")
+    fake.objects["checkout"]["status"] = {"phase": "investigating"}
+    incident(fake, "search", roles={}, service="search")
+    code, out, _ = run(fake, "list")
+    assert code == 0
+    header, first, second = out.splitlines()
+    assert header.split() == ["NAME", "SEVERITY", "STATE", "COMMANDER", "SERVICE", "AGE"]
+    assert first.split()[:6] == ["checkout", "sev-2", "resolved", "(is", "investigating)", "alice"]
+    assert second.split()[:5] == ["search", "sev-2", "triage", "<none>", "search"]
+
+
+def test_age_is_kubectl_short() -> None:
+    now = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+    at = now.isoformat().replace("+00:00", "Z")
+    assert incident_commands.age(at, now + timedelta(seconds=42)) == "42s"
+    assert incident_commands.age(at, now + timedelta(minutes=12, seconds=5)) == "12m"
+    assert incident_commands.age(at, now + timedelta(hours=3, minutes=59)) == "3h"
+    assert incident_commands.age(at, now + timedelta(days=5, hours=1)) == "5d"
+
+
+def test_resolve_accepted_by_the_operator() -> None:
+    fake = FakeIncidents()
+    incident(fake)
+    fake.verdict = accept
+    code, out, _ = run(fake, "resolve", "checkout")
+    assert (code, out) == (0, "incident shop/checkout is now resolved\n")
+    assert fake.patches == [("checkout", {"state": "resolved"})]
+
+
+def test_resolve_refused_by_the_operator_is_one_line_and_exit_1() -> None:
+    fake = FakeIncidents()
+    incident(fake)
+    fake.verdict = refuse
+    code, out, err = run(fake, "resolve", "checkout")
+    assert code == 1
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("error: incident shop/checkout: the operator refused resolved: ")
+    assert "communications" in err
+
+
+def test_without_an_operator_the_request_is_reported_unconfirmed() -> None:
+    fake = FakeIncidents()
+    incident(fake)
+    code, out, _ = run(fake, "ack", "checkout", "--wait", "0")
+    assert code == 0
+    assert "state set to investigating (not yet confirmed" in out
+
+
+def test_rejected_by_the_api_server_and_unknown_incident() -> None:
+    fake = FakeIncidents()
+    incident(fake, state="closed")
+    code, _, err = run(fake, "state", "checkout", "investigating", "--wait", "0")
+    assert code == 1
+    assert err == "error: update incident checkout: a closed incident cannot change state\n"
+    code, _, err = run(fake, "show", "nope")
+    assert (code, err) == (1, "error: incident shop/nope not found\n")
+
+
+@pytest.mark.parametrize(
+    ("argv", "patch"),
+    [
+        (("assign", "checkout", "communications", "bob"), {"roles": {"communications": "bob"}}),
+        (("sev", "checkout", "1"), {"severityRef": "sev-1"}),
+        (("sev", "checkout", "major"), {"severityRef": "major"}),
+        (("close", "checkout", "--wait", "0"), {"state": "closed"}),
+        (("decline", "checkout", "--wait", "0"), {"state": "declined"}),
+        (("merge", "checkout", "other", "--wait", "0"), {"state": "merged", "mergedInto": "other"}),
+    ],
+)
+def test_spec_changes(argv: tuple[str, ...], patch: Body) -> None:
+    fake = FakeIncidents()
+    incident(fake)
+    incident(fake, "other")
+    code, _, err = run(fake, *argv)
+    assert (code, err) == (0, "")
+    assert fake.patches == [("checkout", patch)]
+
+
+def test_merge_into_an_unknown_incident_changes_nothing() -> None:
+    fake = FakeIncidents()
+    incident(fake)
+    code, _, err = run(fake, "merge", "checkout", "ghost")
+    assert (code, err) == (1, "error: incident shop/ghost not found\n")
+    assert fake.patches == []
+
+
+def test_note_and_show() -> None:
+    fake = FakeIncidents()
+    incident(fake)
+    assert run(fake, "note", "checkout", "Rolled back to v41", "--author", "alice")[0] == 0
+    fake.objects["checkout"]["status"].update(
+        phase="triage",
+        timestamps={"declared": "2026-11-27T14:00:00Z"},
+        durations={"timeToAcknowledge": 240.0},
+    )
+    code, out, _ = run(fake, "show", "checkout")
+    assert code == 0
+    assert "State:     triage" in out
+    assert "Roles:     commander=alice" in out
+    assert "Declared:  2026-11-27T14:00:00Z" in out
+    assert "MTTx:      time to acknowledge 4m00s" in out
+    assert "note" in out
+    assert "Rolled back to v41 (alice)" in out

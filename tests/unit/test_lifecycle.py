@@ -39,9 +39,11 @@ LEGAL = {
     ("mitigated", "resolved"),
     ("mitigated", "closed"),
     ("mitigated", "merged"),
+    ("mitigated", "declined"),  # only when the phase lags a spec the API server let through
     ("resolved", "investigating"),
     ("resolved", "closed"),
     ("resolved", "merged"),
+    ("resolved", "declined"),
 }
 
 

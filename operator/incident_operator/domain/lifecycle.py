@@ -90,8 +90,14 @@ TRANSITIONS: Mapping[Phase, frozenset[Phase]] = {
     Phase.INVESTIGATING: frozenset(
         {Phase.MITIGATED, Phase.RESOLVED, Phase.CLOSED, Phase.DECLINED, Phase.MERGED}
     ),
-    Phase.MITIGATED: frozenset({Phase.INVESTIGATING, Phase.RESOLVED, Phase.CLOSED, Phase.MERGED}),
-    Phase.RESOLVED: frozenset({Phase.INVESTIGATING, Phase.CLOSED, Phase.MERGED}),
+    # Every terminal state is reachable from every open phase. The API server's CEL rules
+    # decide what a human may write (declined only from triage/investigating); the operator's
+    # phase can lag the spec (mitigated -> investigating -> declined before it saw the middle
+    # step), and refusing a terminal spec would leave an object that can never move again.
+    Phase.MITIGATED: frozenset(
+        {Phase.INVESTIGATING, Phase.RESOLVED, Phase.CLOSED, Phase.DECLINED, Phase.MERGED}
+    ),
+    Phase.RESOLVED: frozenset({Phase.INVESTIGATING, Phase.CLOSED, Phase.DECLINED, Phase.MERGED}),
     Phase.CLOSED: frozenset(),
     Phase.DECLINED: frozenset(),
     Phase.MERGED: frozenset(),

@@ -112,3 +112,33 @@ class RuleStore(Protocol):
     async def apply_prometheus_rule(self, namespace: str, body: Body) -> None:
         """Create or update (server-side apply, our field manager) the rule object."""
         ...
+
+
+class OperatorMetrics(Protocol):
+    """What the operator reports about itself (real: prometheus-client; fake: lists).
+
+    Services call it after the fact, never to decide anything, so a no-op is always a valid
+    implementation and every service takes one by default.
+    """
+
+    def transition(self, from_phase: str, to_phase: str, severity: str) -> None:
+        """An incident's accepted phase moved (``from_phase`` "" for a new incident)."""
+        ...
+
+    def duration(self, figure: str, seconds: float, severity: str) -> None:
+        """An MTTx figure (``timeToAcknowledge`` ...) was first stamped with this value."""
+        ...
+
+    def escalation(self, severity: str) -> None: ...
+
+    def reconcile_error(self, handler: str, kind: str) -> None:
+        """A handler failed; ``kind`` is temporary, permanent or unexpected."""
+        ...
+
+    def slo_cycle(
+        self, *, seconds: float, slos: int, queries: int, declared: int, unavailable: bool
+    ) -> None: ...
+
+    def set_open_incidents(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        """Replace the open incidents, counted by (severity, service, phase)."""
+        ...

@@ -23,6 +23,7 @@ from incident_operator.handlers.runner import RunOptions, run
 from incident_operator.services.alertmanager import AlertmanagerConfig
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
+from incident_operator.web.metrics import MetricsEndpoint
 
 TOKEN_ENV = "INCIDENT_OPERATOR_ALERTMANAGER_TOKEN"
 DEFAULT_SEVERITY_MAP = "critical=sev-1,error=sev-2,warning=sev-3,info=sev-4,*=sev-3"
@@ -94,7 +95,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--http-listen",
         default="0.0.0.0:8081",
         type=_listen,
-        help="HOST:PORT of the operator's HTTP server (webhooks) (default %(default)s)",
+        help="HOST:PORT of the operator's HTTP server (webhooks, /metrics) (default %(default)s)",
     )
     webhook = run_cmd.add_argument_group(
         "Alertmanager webhook (POST /alertmanager on --http-listen)"
@@ -151,10 +152,12 @@ def alertmanager_token(args: argparse.Namespace) -> TokenSource | None:
 
 def web_app(memo: Any) -> web.Application:
     """Compose the HTTP endpoints from the services build_memo put into kopf's memo."""
+    operator_metrics = memo.get("operator_metrics")
     return build_app(
         alertmanager=AlertmanagerWebhook(
             memo.get("alertmanager_service"), memo.get("alertmanager_token")
-        )
+        ),
+        metrics=MetricsEndpoint(operator_metrics) if operator_metrics is not None else None,
     )
 
 

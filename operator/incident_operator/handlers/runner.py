@@ -11,15 +11,18 @@ from aiohttp import web
 
 from incident_operator.adapters.clock import SystemClock
 from incident_operator.adapters.kubernetes import KubernetesStore, api_client
+from incident_operator.adapters.operator_metrics import PrometheusOperatorMetrics
 from incident_operator.adapters.ports import TokenSource
 from incident_operator.adapters.prometheus import PrometheusMetrics
 from incident_operator.adapters.prometheus_rule_store import PrometheusRuleStore
 from incident_operator.services.alertmanager import AlertmanagerConfig, AlertmanagerService
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
+from incident_operator.services.open_incidents import OpenIncidentIndex
 from incident_operator.services.prometheus_rules import PrometheusRuleSync
 from incident_operator.services.slo_evaluation import SloEvaluationService
 
 from . import incident_lifecycle as _incident_lifecycle
+from . import operator_metrics as _operator_metrics
 from . import prometheus_rules as _prometheus_rules
 from . import rotation_status as _rotation_status
 from . import settings as _settings
@@ -36,6 +39,7 @@ HANDLER_MODULES = (
     _web_server,
     _incident_lifecycle,
     _rotation_status,
+    _operator_metrics,
 )
 
 
@@ -63,11 +67,19 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     """Every client the handlers use, built once; handlers find them in `memo`."""
     clock = SystemClock()
     memo = kopf.Memo(clock=clock, evaluation_interval=options.evaluation_interval)
-    memo.lifecycle_service = IncidentLifecycleService(KubernetesStore(api_client()), clock)
+    # One registry per operator, exposed by the web app's /metrics (see app/).
+    operator_metrics = PrometheusOperatorMetrics()
+    memo.operator_metrics = operator_metrics
+    memo.open_incidents = OpenIncidentIndex(operator_metrics)
+    memo.lifecycle_service = IncidentLifecycleService(
+        KubernetesStore(api_client()), clock, metrics=operator_metrics
+    )
     if options.prometheus_url:
         store = KubernetesStore(api_client())
         metrics = PrometheusMetrics(options.prometheus_url, timeout=options.prometheus_timeout)
-        memo.slo_service = SloEvaluationService(store, metrics, clock)
+        memo.slo_service = SloEvaluationService(
+            store, metrics, clock, operator_metrics=operator_metrics
+        )
     if options.manage_prometheus_rules:
         memo.rule_sync = PrometheusRuleSync(PrometheusRuleStore(api_client()))
     memo.http_listen = options.http_listen

@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.adapters.operator_metrics import NoOperatorMetrics
+from incident_operator.adapters.ports import Body, Clock, OperatorMetrics, ResourceStore
 from incident_operator.api.v1alpha1.convert import condition_from_domain, existing_conditions
 from incident_operator.api.v1alpha1.incident import Incident, SourceType, Timestamps
 from incident_operator.api.v1alpha1.severity import Severity
@@ -24,6 +25,7 @@ from incident_operator.domain import lifecycle
 from incident_operator.domain.conditions import Condition, Status, set_condition
 from incident_operator.domain.readiness import READY, Observation, observe
 
+from . import lifecycle_metrics
 from .status import _problems
 
 TRANSITION_REFUSED = "TransitionRefused"
@@ -279,9 +281,12 @@ def _normal(value: Any) -> Any:
 class IncidentLifecycleService:
     """Reads the Severity, plans, then writes status, timeline and the Warning Event."""
 
-    def __init__(self, store: ResourceStore, clock: Clock) -> None:
+    def __init__(
+        self, store: ResourceStore, clock: Clock, *, metrics: OperatorMetrics | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._metrics: OperatorMetrics = metrics if metrics is not None else NoOperatorMetrics()
 
     async def plan(self, body: Mapping[str, Any]) -> LifecyclePlan:
         """Read the incident's Severity and decide; nothing is written."""
@@ -299,6 +304,7 @@ class IncidentLifecycleService:
             await self._store.append_timeline(meta["namespace"], meta["name"], plan.timeline)
         if plan.event is not None:
             await self._store.emit_event(dict(body), TRANSITION_REFUSED, plan.event, warning=True)
+        lifecycle_metrics.report(self._metrics, body, plan)
 
     async def reconcile(self, body: Mapping[str, Any]) -> LifecyclePlan:
         """Plan and write everything through the store (status included)."""

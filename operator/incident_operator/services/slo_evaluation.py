@@ -17,10 +17,12 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from incident_operator.adapters.operator_metrics import NoOperatorMetrics
 from incident_operator.adapters.ports import (
     Body,
     Clock,
     MetricsSource,
+    OperatorMetrics,
     RatioHistory,
     ResourceStore,
     WindowMeasurements,
@@ -119,7 +121,9 @@ class SloEvaluationService:
         *,
         status_refresh: timedelta = timedelta(minutes=5),
         concurrency: int = 16,
+        operator_metrics: OperatorMetrics | None = None,
     ) -> None:
+        self._operator_metrics: OperatorMetrics = operator_metrics or NoOperatorMetrics()
         self._store = store
         self._metrics = metrics
         self._clock = clock
@@ -168,7 +172,7 @@ class SloEvaluationService:
             for r, d in zip(records, decisions, strict=True)
             if d is not None and d.action is Action.DECLARE and d.episode
         ]
-        return CycleReport(
+        report = CycleReport(
             slos=len(records),
             queries=self._metrics.queries - queries_before,
             seconds=time.monotonic() - started,
@@ -176,6 +180,14 @@ class SloEvaluationService:
             declared=tuple(declared),
             unavailable=unavailable,
         )
+        self._operator_metrics.slo_cycle(
+            seconds=report.seconds,
+            slos=report.slos,
+            queries=report.queries,
+            declared=len(report.declared),
+            unavailable=report.unavailable is not None,
+        )
+        return report
 
     def _load_all(self, bodies: list[Body]) -> list[SloRecord]:
         """Parse the SLOs, reusing the parse of any object whose resourceVersion is unchanged.

@@ -6,6 +6,8 @@ from aiohttp import web
 
 from .alertmanager import PATH as ALERTMANAGER_PATH
 from .alertmanager import AlertmanagerWebhook
+from .metrics import PATH as METRICS_PATH
+from .metrics import MetricsEndpoint
 
 
 async def healthz(_: web.Request) -> web.Response:
@@ -13,9 +15,14 @@ async def healthz(_: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def build_app(*, alertmanager: AlertmanagerWebhook) -> web.Application:
+def build_app(
+    *, alertmanager: AlertmanagerWebhook, metrics: MetricsEndpoint | None = None
+) -> web.Application:
+    """``metrics`` None: no /metrics route (404), e.g. in tests of the other endpoints."""
     # The webhook streams its body with its own limit and JSON error; this is the backstop.
     app = web.Application(client_max_size=alertmanager.max_body + 1)
     app.router.add_post(ALERTMANAGER_PATH, alertmanager.handle)
     app.router.add_get("/healthz", healthz)
+    if metrics is not None:
+        app.router.add_get(METRICS_PATH, metrics.handle)
     return app

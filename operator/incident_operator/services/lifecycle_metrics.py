@@ -1,0 +1,33 @@
+"""What one lifecycle reconcile reports to OperatorMetrics (kept apart from the status writer).
+
+Reported from ``IncidentLifecycleService.record``, i.e. once per reconcile that produced a
+plan, and only for what the operator *accepted*: a refused request is not a transition. A
+figure is observed when the status does not hold it yet ("first stamped"), so a resumed
+operator re-reconciling every incident observes nothing twice; a reopened incident that is
+resolved again is observed again, because its time to resolve was cleared and is a new fact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from incident_operator.adapters.ports import OperatorMetrics
+from incident_operator.domain import lifecycle
+
+if TYPE_CHECKING:  # the service module imports this one
+    from .incident_lifecycle import LifecyclePlan
+
+
+def report(metrics: OperatorMetrics, body: Mapping[str, Any], plan: LifecyclePlan) -> None:
+    decision = plan.decision
+    if not isinstance(decision, lifecycle.Accepted):
+        return
+    severity = str((body.get("spec") or {}).get("severityRef") or "")
+    if decision.changed:
+        previous = decision.previous.value if decision.previous is not None else ""
+        metrics.transition(previous, decision.phase.value, severity)
+    have = (body.get("status") or {}).get("durations") or {}
+    for figure, seconds in decision.durations.items():
+        if seconds is not None and have.get(figure.value) is None:
+            metrics.duration(figure.value, seconds, severity)

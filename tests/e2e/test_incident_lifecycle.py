@@ -161,7 +161,8 @@ def test_incident_lifecycle_with_a_refused_resolution(
     assert conditions(resolved)["TransitionRefused"]["status"] == "False"
     assert conditions(resolved)["Ready"]["status"] == "True"
     types = [e["type"] for e in resolved["status"]["timeline"]]
-    assert types == ["state-changed", "transition-refused", "state-changed"]
+    # Filling the missing role is recorded too (role changes go to the timeline).
+    assert types == ["state-changed", "transition-refused", "role-assigned", "state-changed"]
     assert len(warning()) == 1
 
 

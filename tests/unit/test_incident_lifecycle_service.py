@@ -114,9 +114,11 @@ async def test_lifecycle_from_declaration_to_resolution(
     }
     assert conditions(body)["TransitionRefused"]["status"] == "False"
     assert conditions(body)["Ready"]["status"] == "True"
+    # Filling the missing role is itself recorded (issue 4: role changes go to the timeline).
     assert [e["type"] for e in store.timeline(NS, NAME)] == [
         "state-changed",
         "transition-refused",
+        "role-assigned",
         "state-changed",
     ]
 

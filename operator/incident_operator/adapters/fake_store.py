@@ -21,6 +21,7 @@ class FakeStore:
     slos: dict[tuple[str, str], Body] = field(default_factory=dict)
     incidents: dict[tuple[str, str], Body] = field(default_factory=dict)
     severities: dict[str, Body] = field(default_factory=dict)
+    rotations: dict[tuple[str, str], Body] = field(default_factory=dict)
     events: list[tuple[str, str, str, bool]] = field(default_factory=list)
     """(object name, reason, message, warning)."""
     fail_create_after_store: bool = False
@@ -98,6 +99,10 @@ class FakeStore:
 
     async def get_severity(self, name: str) -> Body | None:
         found = self.severities.get(name)
+        return copy.deepcopy(found) if found else None
+
+    async def get_rotation(self, namespace: str, name: str) -> Body | None:
+        found = self.rotations.get((namespace, name))
         return copy.deepcopy(found) if found else None
 
     def timeline(self, namespace: str, name: str) -> list[Body]:

@@ -116,6 +116,25 @@ class KubernetesStore:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise translate(exc, f"get severity {name}") from exc
 
+    async def get_rotation(self, namespace: str, name: str) -> Body | None:
+        what = f"get oncallrotation {namespace}/{name}"
+        try:
+            found: Any = await asyncio.to_thread(
+                self._custom.get_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                "oncallrotations",
+                name,
+            )
+            return dict(found)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise translate(exc, what) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise translate(exc, what) from exc
+
     async def create_incident(self, namespace: str, body: Body) -> Body:
         try:
             created: Any = await asyncio.to_thread(

@@ -95,6 +95,10 @@ class ResourceStore(Protocol):
         """The cluster-scoped Severity; None when it does not exist (yet)."""
         ...
 
+    async def get_rotation(self, namespace: str, name: str) -> Body | None:
+        """The OnCallRotation; None when it does not exist (roles then stay unfilled)."""
+        ...
+
 
 class TokenSource(Protocol):
     """A shared secret the operator is started with (a mounted Secret file or an env var)."""

@@ -22,10 +22,12 @@ from incident_operator.api.v1alpha1.convert import condition_from_domain, existi
 from incident_operator.api.v1alpha1.incident import Incident, SourceType, Timestamps
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.domain import lifecycle
+from incident_operator.domain import roles as domain_roles
 from incident_operator.domain.conditions import Condition, Status, set_condition
 from incident_operator.domain.readiness import READY, Observation, observe
 
 from . import lifecycle_metrics
+from .roles import UNFILLED, RotationAnswer, ask_rotation
 from .status import _problems
 
 TRANSITION_REFUSED = "TransitionRefused"
@@ -92,8 +94,17 @@ def entry(at: datetime, type_: str, message: str, key: str) -> Body:
     return {"at": iso(at), "type": type_, "message": message, "source": SOURCE, "key": key}
 
 
-def plan_lifecycle(body: Mapping[str, Any], severity: Body | None, now: datetime) -> LifecyclePlan:
-    """Decide the status patch, timeline entries and Event for one incident (no I/O)."""
+def plan_lifecycle(
+    body: Mapping[str, Any],
+    severity: Body | None,
+    now: datetime,
+    rotation: RotationAnswer | None = None,
+) -> LifecyclePlan:
+    """Decide the status patch, timeline entries and Event for one incident (no I/O).
+
+    ``rotation``: the rotation's answer at the declaration instant, given only the first time
+    (``wants_rotation``); afterwards the answer kept in ``status.rotationRoles`` is used.
+    """
     meta = body.get("metadata") or {}
     generation = int(meta.get("generation", 0))
     status: Mapping[str, Any] = body.get("status") or {}
@@ -122,6 +133,9 @@ def plan_lifecycle(body: Mapping[str, Any], severity: Body | None, now: datetime
             detected = spec.source.detected_at
             patch_stamps["detected"] = iso(detected)
     origin = declared or created
+    assignment, rotation_patch, role_timeline = _roles(
+        spec.roles.model_dump(), status, rotation, generation, now
+    )
     milestones = {
         m: at for m in lifecycle.Milestone if (at := getattr(stamped, m.value)) is not None
     }
@@ -129,7 +143,7 @@ def plan_lifecycle(body: Mapping[str, Any], severity: Body | None, now: datetime
         _phase(status),
         lifecycle.Phase(spec.state.value),
         now,
-        roles=spec.roles.model_dump(),
+        roles=assignment.roles,
         required_roles=required_roles(severity),
         timestamps=milestones,
         declared=origin,
@@ -149,13 +163,75 @@ def plan_lifecycle(body: Mapping[str, Any], severity: Body | None, now: datetime
     full: Body = _common(generation, observation, outcome.conditions)
     full["phase"] = decision.phase.value
     full["severity"] = spec.severity_ref
+    full["roles"] = {role: assignment.roles.get(role) for role in domain_roles.ROLES}
+    full.update(rotation_patch)
     stamps = {**patch_stamps, **outcome.stamps}
     if stamps:
         full["timestamps"] = stamps
     if outcome.durations:
         full["durations"] = outcome.durations
-    timeline = tuple(e for e in outcome.timeline if e["key"] not in known_keys)
+    timeline = tuple(e for e in role_timeline + outcome.timeline if e["key"] not in known_keys)
     return LifecyclePlan(_only_changes(status, full), timeline, outcome.event, decision)
+
+
+def wants_rotation(body: Mapping[str, Any], severity: Body | None) -> str | None:
+    """The rotation to ask, once: at the first reconcile of an incident with no commander.
+
+    Once, because roles come from who was on call at *declaration*; asking again later would
+    hand the incident to whoever is on call now. SLO-declared incidents are skipped: the SLO
+    engine already asked (its roles are in the spec, or its timeline says why not).
+    """
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    if _phase(status) is not None or "rotationRoles" in status:
+        return None
+    if (spec.get("roles") or {}).get("commander"):
+        return None
+    if (spec.get("source") or {}).get("type") == SourceType.SLO.value:
+        return None
+    ref = ((severity or {}).get("spec") or {}).get("rotationRef")
+    return ref if isinstance(ref, str) and ref else None
+
+
+def _roles(
+    spec_roles: Mapping[str, str | None],
+    status: Mapping[str, Any],
+    rotation: RotationAnswer | None,
+    generation: int,
+    now: datetime,
+) -> tuple[domain_roles.RoleAssignment, Body, tuple[Body, ...]]:
+    """Effective roles, the ``rotationRoles`` patch (first time only) and role entries."""
+    patch: Body = {}
+    entries: list[Body] = []
+    if rotation is not None:
+        offered = rotation.roles
+        patch["rotationRoles"] = {
+            "commander": offered.commander if offered else None,
+            "operations": offered.operations if offered else None,
+        }
+        if rotation.problem is not None:
+            entries.append(entry(now, UNFILLED, rotation.problem, "roles-unfilled"))
+    else:
+        kept = status.get("rotationRoles") or {}
+        offered = domain_roles.RotationRoles(
+            kept.get("commander"), kept.get("operations"), None, None
+        )
+    assignment = domain_roles.effective_roles(spec_roles, offered)
+    # At the first reconcile the spec's roles are part of the declaration itself (already in
+    # the object a human wrote), so only what the rotation added there is news.
+    if _phase(status) is None:
+        old: Mapping[str, Any] = {r: v for r, v in spec_roles.items() if v}
+    else:
+        kept_roles = status.get("roles")
+        old = kept_roles if isinstance(kept_roles, dict) else {}
+    for change in domain_roles.role_entries(
+        old,
+        assignment.roles,
+        from_rotation=assignment.from_rotation,
+        version=str(generation),
+    ):
+        entries.append(entry(now, change.type, change.message, change.key))
+    return assignment, patch, tuple(entries)
 
 
 @dataclass(frozen=True)
@@ -278,6 +354,13 @@ def _normal(value: Any) -> Any:
     return value
 
 
+def _declared_at(body: Mapping[str, Any]) -> datetime | None:
+    """The declaration instant: the stamp when present, else the object's creation."""
+    status = body.get("status") or {}
+    stamped = _parse_time((status.get("timestamps") or {}).get("declared"))
+    return stamped or _parse_time((body.get("metadata") or {}).get("creationTimestamp"))
+
+
 class IncidentLifecycleService:
     """Reads the Severity, plans, then writes status, timeline and the Warning Event."""
 
@@ -292,7 +375,13 @@ class IncidentLifecycleService:
         """Read the incident's Severity and decide; nothing is written."""
         ref = (body.get("spec") or {}).get("severityRef")
         severity = await self._store.get_severity(ref) if isinstance(ref, str) and ref else None
-        return plan_lifecycle(body, severity, self._clock.now())
+        now = self._clock.now()
+        rotation = None
+        if (name := wants_rotation(body, severity)) is not None:
+            meta = body.get("metadata") or {}
+            at = _declared_at(body) or now
+            rotation = await ask_rotation(self._store, str(meta.get("namespace", "")), name, at)
+        return plan_lifecycle(body, severity, now, rotation)
 
     async def record(self, body: Mapping[str, Any], plan: LifecyclePlan) -> None:
         """Timeline entries (merged by key) and the Warning Event; the status is the caller's.

@@ -33,12 +33,15 @@ from incident_operator.api.v1alpha1.slo import (
     ServiceLevelObjective,
     ServiceLevelObjectiveStatus,
 )
+from incident_operator.domain import roles as domain_roles
 from incident_operator.domain.burn import BurnEvaluation, evaluate
 from incident_operator.domain.conditions import Condition, Status, set_condition
 from incident_operator.domain.durations import format_duration, parse_duration
 from incident_operator.domain.episodes import Action, Decision, Episode, burn_began, decide
 from incident_operator.domain.slo import Objective, WindowPair
 from incident_operator.errors import IncidentOperatorError, MetricsUnavailable
+
+from .roles import UNFILLED, RotationAnswer, ask_rotation
 
 log = logging.getLogger(__name__)
 
@@ -292,10 +295,11 @@ class SloEvaluationService:
             log.info("SLO %s: adopting open incident %s", record.key, episode.incident)
             await self._record_declaration(record, episode, pair, evaluation, now)
             return Decision(Action.NONE, episode, pair)
+        assigned, role_timeline = await self._declared_roles(record, pair.severity, now)
         incident = await self._store.create_incident(
-            record.namespace, incident_body(record, episode, pair, evaluation)
+            record.namespace, incident_body(record, episode, pair, evaluation, roles=assigned)
         )
-        await self._record_declaration(record, episode, pair, evaluation, now)
+        await self._record_declaration(record, episode, pair, evaluation, now, extra=role_timeline)
         try:  # an Event is a courtesy to kubectl describe; losing one must not stop the episode
             await self._store.emit_event(
                 record.body,
@@ -314,8 +318,10 @@ class SloEvaluationService:
         pair: WindowPair,
         evaluation: BurnEvaluation | None,
         now: datetime,
+        *,
+        extra: tuple[Body, ...] = (),
     ) -> None:
-        """Timestamps and the declaration timeline entry; idempotent by key."""
+        """Timestamps and the declaration timeline entry (plus ``extra``); idempotent by key."""
         await self._store.patch_incident(
             record.namespace,
             episode.incident,
@@ -344,8 +350,43 @@ class SloEvaluationService:
                     f"{burn_summary(record.objective, pair, evaluation)}",
                     key=f"declared/{record.name}",
                 ),
+                *extra,
             ],
         )
+
+    async def _declared_roles(
+        self, record: SloRecord, severity: str, now: datetime
+    ) -> tuple[dict[str, str], tuple[Body, ...]]:
+        """Roles for the new incident from its rotation at ``now``, and their timeline entries.
+
+        The rotation is ``declare.rotationRef``, else the severity's ``rotationRef``. Nothing
+        here may stop the declaration: a rotation that cannot answer gives no roles and one
+        entry saying why (a responder reading the timeline learns nobody was assigned).
+        """
+        ref = record.model.spec.declare.rotation_ref
+        answer: RotationAnswer | None = None
+        try:
+            if ref is None:
+                found = await self._store.get_severity(severity)
+                value = ((found or {}).get("spec") or {}).get("rotationRef")
+                ref = value if isinstance(value, str) and value else None
+            if ref is None:
+                return {}, ()
+            answer = await ask_rotation(self._store, record.namespace, ref, now)
+        except IncidentOperatorError as exc:
+            problem: str | None = f"OnCallRotation {record.namespace}/{ref} unreadable ({exc})"
+        else:
+            problem = answer.problem
+        assignment = domain_roles.effective_roles({}, answer.roles if answer else None)
+        entries: list[Body] = [
+            {**timeline_entry(record, e.type, now, e.message, key=""), "key": e.key}
+            for e in domain_roles.role_entries(
+                {}, assignment.roles, from_rotation=assignment.from_rotation, version="1"
+            )
+        ]
+        if problem is not None:
+            entries.append(timeline_entry(record, UNFILLED, now, problem, key="roles-unfilled"))
+        return assignment.roles, tuple(entries)
 
     async def _follow_up(self, record: SloRecord, decision: Decision, now: datetime) -> None:
         episode = decision.episode
@@ -449,8 +490,19 @@ def timeline_entry(record: SloRecord, kind: str, at: datetime, message: str, *, 
 
 
 def incident_body(
-    record: SloRecord, episode: Episode, pair: WindowPair, evaluation: BurnEvaluation | None
+    record: SloRecord,
+    episode: Episode,
+    pair: WindowPair,
+    evaluation: BurnEvaluation | None,
+    *,
+    roles: Mapping[str, str] | None = None,
 ) -> Body:
+    """The Incident to create; ``roles`` (from the rotation) go into ``spec.roles``.
+
+    In the spec, not only the status: an automatic declaration has no human to pick the
+    commander, so the operator does it as the declarer, and the plugin's ``assign`` edits the
+    same field a human would have set.
+    """
     spec = record.model.spec
     labels = {**spec.declare.labels, SLO_LABEL: record.name, SERVICE_LABEL: spec.service}
     return {
@@ -469,6 +521,7 @@ def incident_body(
             "severityRef": pair.severity,
             "state": "triage",
             "source": {"type": "slo", "ref": record.name, "detectedAt": iso(episode.started_at)},
+            **({"roles": dict(roles)} if roles else {}),
         },
     }
 

@@ -170,6 +170,10 @@ class IncidentStatus(CommonStatus):
     durations: Durations = Durations()
     roles: Roles = Roles()
     """Effective roles: spec roles, filled from the rotation where empty."""
+    rotation_roles: Roles = Roles()
+    """What the on-call rotation gave at declaration (commander, operations); the fallback
+    wherever spec.roles is empty, kept so a later reconcile never re-asks a rotation whose
+    on-call person has changed since."""
     timeline: Annotated[list[TimelineEntry], Field(max_length=500)] = []
     chat: ChatRef | None = None
     pager: PagerRef | None = None

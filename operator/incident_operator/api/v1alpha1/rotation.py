@@ -159,6 +159,11 @@ class OnCallRotationSpec(ApiModel):
     """Ordered from primary down."""
     overrides: Annotated[list[Override], Field(max_length=64)] = []
     escalation: Annotated[list[EscalationStep], Field(max_length=8)] = []
+    operations_from_next_layer: bool = False
+    """Incidents declared from this rotation take their operations lead from the first layer
+    below the commander's that has someone else on call (the commander always comes from the
+    topmost layer with someone). Kept here, not on each SLO and Severity, because what a layer
+    means is part of how the team built its rotation, and one place cannot disagree with itself."""
 
     def to_domain(self) -> domain.Rotation:
         """The schedule as the engine's values; the time zone is resolved by the engine, so

@@ -13,32 +13,37 @@ class UsageError(Exception):
     """Bad input: printed as one line, exit status 2."""
 
 
-def slo_document(path: Path, name: str | None = None) -> dict[str, Any]:
-    """The one ServiceLevelObjective document in ``path`` (by ``name`` when there are several)."""
+def document_of_kind(path: Path, kind: str, name: str | None = None) -> dict[str, Any]:
+    """The one ``kind`` document in ``path`` (by ``name`` when the file holds several).
+
+    A document without ``kind`` counts as ``kind``, so a bare spec file works too.
+    """
+    article = "an" if kind[0] in "AEIOU" else "a"
     try:
         documents = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
     except (OSError, yaml.YAMLError) as exc:
         raise UsageError(f"{path}: cannot read the manifest: {exc}") from exc
     if not all(isinstance(d, dict) for d in documents):
-        raise UsageError(f"{path}: expected a ServiceLevelObjective manifest with a spec")
-    slos = [
-        d for d in documents if d.get("kind", "ServiceLevelObjective") == "ServiceLevelObjective"
-    ]
+        raise UsageError(f"{path}: expected {article} {kind} manifest with a spec")
+    found = [d for d in documents if d.get("kind", kind) == kind]
     if name is not None:
-        slos = [d for d in slos if (d.get("metadata") or {}).get("name") == name]
-    if not slos:
+        found = [d for d in found if (d.get("metadata") or {}).get("name") == name]
+    if not found:
         kinds = ", ".join(sorted({str(d.get("kind")) for d in documents})) or "nothing"
         wanted = f" named {name!r}" if name else ""
-        raise UsageError(f"{path}: no ServiceLevelObjective{wanted} (found {kinds})")
-    if len(slos) > 1:
-        names = ", ".join(str((d.get("metadata") or {}).get("name")) for d in slos)
-        raise UsageError(
-            f"{path}: holds {len(slos)} ServiceLevelObjectives ({names}); pick one with --name"
-        )
-    (document,) = slos
+        raise UsageError(f"{path}: no {kind}{wanted} (found {kinds})")
+    if len(found) > 1:
+        names = ", ".join(str((d.get("metadata") or {}).get("name")) for d in found)
+        raise UsageError(f"{path}: holds {len(found)} {kind}s ({names}); pick one with --name")
+    (document,) = found
     if not isinstance(document.get("spec"), dict):
-        raise UsageError(f"{path}: expected a ServiceLevelObjective manifest with a spec")
+        raise UsageError(f"{path}: expected {article} {kind} manifest with a spec")
     return dict(document)
+
+
+def slo_document(path: Path, name: str | None = None) -> dict[str, Any]:
+    """The one ServiceLevelObjective document in ``path``."""
+    return document_of_kind(path, "ServiceLevelObjective", name)
 
 
 def problems(path: Path, exc: ValidationError, prefix: str = "") -> UsageError:

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
 from pydantic import ValidationError
 
 from incident_operator.adapters.rotations import read_rotation
@@ -22,7 +21,7 @@ from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.domain import rotation as schedule
 from incident_operator.errors import IncidentOperatorError
 
-from .manifests import UsageError, problems
+from .manifests import UsageError, document_of_kind, problems
 
 KIND = "OnCallRotation"
 
@@ -53,33 +52,9 @@ def parse_at(text: str | None, now: datetime | None = None) -> datetime:
     return at
 
 
-def rotation_document(path: Path, name: str | None = None) -> dict[str, Any]:
-    """The one OnCallRotation document in ``path`` (by ``name`` when there are several)."""
-    try:
-        documents = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path}: cannot read the manifest: {exc}") from exc
-    if not all(isinstance(d, dict) for d in documents):
-        raise UsageError(f"{path}: expected an {KIND} manifest with a spec")
-    found = [d for d in documents if d.get("kind", KIND) == KIND]
-    if name is not None:
-        found = [d for d in found if (d.get("metadata") or {}).get("name") == name]
-    if not found:
-        kinds = ", ".join(sorted({str(d.get("kind")) for d in documents})) or "nothing"
-        wanted = f" named {name!r}" if name else ""
-        raise UsageError(f"{path}: no {KIND}{wanted} (found {kinds})")
-    if len(found) > 1:
-        names = ", ".join(str((d.get("metadata") or {}).get("name")) for d in found)
-        raise UsageError(f"{path}: holds {len(found)} {KIND}s ({names}); pick one with --name")
-    (document,) = found
-    if not isinstance(document.get("spec"), dict):
-        raise UsageError(f"{path}: expected an {KIND} manifest with a spec")
-    return dict(document)
-
-
 def load(args: argparse.Namespace) -> OnCallRotation:
     if args.file is not None:
-        document, where = rotation_document(args.file, args.name), args.file
+        document, where = document_of_kind(args.file, KIND, args.name), args.file
     else:
         if not args.name:
             raise UsageError("give --file ROTATION.yaml, or --name of a rotation in the cluster")

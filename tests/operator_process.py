@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.cluster.controlplane import free_port
-from tests.kube import REPO, Cluster
+from tests.kube import REPO, Cluster, wait_for
 
 
 class OperatorProcess:
@@ -47,3 +49,16 @@ class OperatorProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
+
+
+@contextmanager
+def running_operator(cluster: Cluster, log: Path, *args: str) -> Iterator[OperatorProcess]:
+    """The operator, live; on exit stopped, its log tail printed, a clean exit asserted."""
+    process = OperatorProcess(cluster, log, *args)
+    try:
+        wait_for("the operator's liveness endpoint", lambda: process.healthz() == 200, timeout=60)
+        yield process
+    finally:
+        code = process.stop()
+        sys.stdout.write(process.log.read_text(errors="replace")[-5000:])
+        assert code == 0, f"operator exited with {code}"

@@ -20,21 +20,14 @@ from kubernetes import client
 
 from tests.cluster.controlplane import free_port
 from tests.kube import Cluster, create_custom, get_custom, wait_for
-from tests.operator_process import OperatorProcess
+from tests.operator_process import OperatorProcess, running_operator
 
 
 @pytest.fixture
 def operator(crds: Cluster, tmp_path: Path) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(
-        crds, tmp_path / "operator.log", f"--http-listen=127.0.0.1:{free_port()}"
-    )
-    try:
-        wait_for("the operator's liveness endpoint", lambda: process.healthz() == 200, timeout=60)
+    listen = f"--http-listen=127.0.0.1:{free_port()}"
+    with running_operator(crds, tmp_path / "operator.log", listen) as process:
         yield process
-    finally:
-        code = process.stop()
-        sys.stdout.write(process.log.read_text(errors="replace")[-5000:])
-        assert code == 0, f"operator exited with {code}"
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ observation (and the others) for the severity, and no open incident left in tria
 
 from __future__ import annotations
 
-import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cluster.controlplane import free_port
 from tests.kube import Cluster, create_custom, get_custom, wait_for
-from tests.operator_process import OperatorProcess
+from tests.operator_process import OperatorProcess, running_operator
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -28,14 +27,8 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 @pytest.fixture
 def operator(crds: Cluster, tmp_path: Path) -> Iterator[tuple[OperatorProcess, int]]:
     port = free_port()
-    process = OperatorProcess(crds, tmp_path / "operator.log", f"--http-listen=127.0.0.1:{port}")
-    try:
-        wait_for("the operator's liveness endpoint", lambda: process.healthz() == 200, timeout=60)
-        yield process, port
-    finally:
-        code = process.stop()
-        sys.stdout.write(process.log.read_text(errors="replace")[-5000:])
-        assert code == 0, f"operator exited with {code}"
+    with running_operator(crds, tmp_path / "operator.log", f"--http-listen=127.0.0.1:{port}") as op:
+        yield op, port
 
 
 @pytest.fixture

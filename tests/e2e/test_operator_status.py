@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,21 +14,15 @@ import yaml
 from kubernetes import client
 
 from tests.kube import REPO, Cluster, get_custom, load_documents, wait_for
-from tests.operator_process import OperatorProcess
+from tests.operator_process import OperatorProcess, running_operator
 
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
 
 
 @pytest.fixture
 def operator(crds: Cluster, tmp_path: Path) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(crds, tmp_path / "operator.log")
-    try:
-        wait_for("the operator's liveness endpoint", lambda: process.healthz() == 200, timeout=60)
+    with running_operator(crds, tmp_path / "operator.log") as process:
         yield process
-    finally:
-        code = process.stop()
-        sys.stdout.write(process.log.read_text(errors="replace")[-5000:])
-        assert code == 0, f"operator exited with {code}"
 
 
 def examples_in(namespace: str) -> list[dict[str, Any]]:

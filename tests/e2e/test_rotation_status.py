@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,19 +15,13 @@ from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.cli.kubectl_plugin import main
 from incident_operator.domain.rotation import current_shifts
 from tests.kube import REPO, Cluster, create_custom, get_custom, load_documents, wait_for
-from tests.operator_process import OperatorProcess
+from tests.operator_process import OperatorProcess, running_operator
 
 
 @pytest.fixture
 def operator(crds: Cluster, tmp_path: Path) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(crds, tmp_path / "operator.log")
-    try:
-        wait_for("the operator's liveness endpoint", lambda: process.healthz() == 200, timeout=60)
+    with running_operator(crds, tmp_path / "operator.log") as process:
         yield process
-    finally:
-        code = process.stop()
-        sys.stdout.write(process.log.read_text(errors="replace")[-5000:])
-        assert code == 0, f"operator exited with {code}"
 
 
 def example_rotation() -> dict[str, Any]:

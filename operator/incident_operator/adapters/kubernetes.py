@@ -87,53 +87,39 @@ class KubernetesStore:
         )
         return list(result.get("items", []))
 
-    async def get_incident(self, namespace: str, name: str) -> Body | None:
+    async def _get_or_none(self, plural: str, name: str, namespace: str | None) -> Body | None:
+        """One of our objects, or None when it does not exist (404 is an answer, not an error)."""
+        what = f"get {plural} {namespace + '/' if namespace else ''}{name}"
         try:
-            found: Any = await asyncio.to_thread(
-                self._custom.get_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                "incidents",
-                name,
-            )
+            if namespace is None:
+                found: Any = await asyncio.to_thread(
+                    self._custom.get_cluster_custom_object, GROUP, VERSION, plural, name
+                )
+            else:
+                found = await asyncio.to_thread(
+                    self._custom.get_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    plural,
+                    name,
+                )
             return dict(found)
         except ApiException as exc:
             if exc.status == 404:
                 return None
-            raise translate(exc, f"get incident {namespace}/{name}") from exc
+            raise translate(exc, what) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise translate(exc, what) from exc
+
+    async def get_incident(self, namespace: str, name: str) -> Body | None:
+        return await self._get_or_none("incidents", name, namespace)
 
     async def get_severity(self, name: str) -> Body | None:
-        try:
-            found: Any = await asyncio.to_thread(
-                self._custom.get_cluster_custom_object, GROUP, VERSION, "severities", name
-            )
-            return dict(found)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise translate(exc, f"get severity {name}") from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise translate(exc, f"get severity {name}") from exc
+        return await self._get_or_none("severities", name, None)
 
     async def get_rotation(self, namespace: str, name: str) -> Body | None:
-        what = f"get oncallrotation {namespace}/{name}"
-        try:
-            found: Any = await asyncio.to_thread(
-                self._custom.get_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                "oncallrotations",
-                name,
-            )
-            return dict(found)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise translate(exc, what) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise translate(exc, what) from exc
+        return await self._get_or_none("oncallrotations", name, namespace)
 
     async def create_incident(self, namespace: str, body: Body) -> Body:
         try:

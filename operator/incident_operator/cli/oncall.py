@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from incident_operator.adapters.rotations import read_rotation
 from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.domain import rotation as schedule
+from incident_operator.domain.times import iso
 from incident_operator.errors import IncidentOperatorError
 
 from .manifests import UsageError, document_of_kind, problems
@@ -72,9 +73,7 @@ def load(args: argparse.Namespace) -> OnCallRotation:
 
 
 def rfc3339(at: datetime | None) -> str | None:
-    if at is None:
-        return None
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return None if at is None else iso(at)
 
 
 def answer(rotation: OnCallRotation, at: datetime) -> dict[str, Any]:

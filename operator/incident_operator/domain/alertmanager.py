@@ -12,8 +12,10 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
+
+from .times import iso
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 INCIDENT_PREFIX = "am-"
@@ -77,11 +79,6 @@ class AlertGroup:
             return None
         ends = [a.ends_at for a in self.alerts if a.ends_at is not None]
         return max(ends) if ends else max(a.starts_at for a in self.alerts)
-
-
-def iso(at: datetime) -> str:
-    """UTC with a ``Z`` suffix: the same text for the same instant, whatever offset was sent."""
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # --- identity ----------------------------------------------------------------------------------

@@ -30,21 +30,19 @@ from incident_operator.domain.alertmanager import (
     incident_name,
     incident_summary,
     incident_title,
-    iso,
     latest,
     service_name,
     severity_change,
     target_namespace,
 )
+from incident_operator.domain.times import iso
 from incident_operator.errors import IncidentOperatorError, TemporaryError
+
+from .incidents import AUTHOR, DECLARED_SEVERITY, SERVICE_LABEL, is_open
 
 log = logging.getLogger(__name__)
 
 GROUP_LABEL = "sre.dev/alertmanager-group"
-SERVICE_LABEL = "sre.dev/service"
-DECLARED_SEVERITY = "sre.dev/declared-severity"
-AUTHOR = "incident-operator"
-CLOSED_STATES = frozenset({"resolved", "closed", "declined", "merged"})
 SOURCE_REF_LIMIT = 512
 """spec.source.ref's maxLength; the full groupKey's hash is the group_id label."""
 
@@ -71,10 +69,6 @@ class Outcome:
     namespace: str
     incident: str | None
     reason: str = ""
-
-
-def is_open(incident: Body) -> bool:
-    return (incident.get("spec") or {}).get("state") not in CLOSED_STATES
 
 
 class AlertmanagerService:

@@ -25,6 +25,7 @@ from incident_operator.domain import lifecycle
 from incident_operator.domain import roles as domain_roles
 from incident_operator.domain.conditions import Condition, Status, set_condition
 from incident_operator.domain.readiness import READY, Observation, observe
+from incident_operator.domain.times import iso
 
 from . import lifecycle_metrics
 from .roles import UNFILLED, RotationAnswer, ask_rotation
@@ -48,10 +49,6 @@ class LifecyclePlan:
     """Message of a Warning Event ``TransitionRefused`` to post, or None."""
     decision: lifecycle.Decision | None
     """None when the spec itself is invalid (then only Ready=False is written)."""
-
-
-def iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 def _parse_time(value: Any) -> datetime | None:

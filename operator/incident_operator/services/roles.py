@@ -18,6 +18,7 @@ from incident_operator.adapters.ports import Body, ResourceStore
 from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.domain import roles
 from incident_operator.domain.rotation import UnknownTimeZone, on_call
+from incident_operator.domain.times import iso
 
 UNFILLED = "roles-unfilled"
 """Timeline entry type when the rotation could not provide a commander."""
@@ -28,10 +29,6 @@ class RotationAnswer:
     roles: roles.RotationRoles | None
     problem: str | None
     """Why no commander came from the rotation; None when one did."""
-
-
-def iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 async def ask_rotation(

@@ -39,17 +39,15 @@ from incident_operator.domain.conditions import Condition, Status, set_condition
 from incident_operator.domain.durations import format_duration, parse_duration
 from incident_operator.domain.episodes import Action, Decision, Episode, burn_began, decide
 from incident_operator.domain.slo import Objective, WindowPair
+from incident_operator.domain.times import iso
 from incident_operator.errors import IncidentOperatorError, MetricsUnavailable
 
+from .incidents import AUTHOR, CLOSED_STATES, DECLARED_SEVERITY, SERVICE_LABEL
 from .roles import UNFILLED, RotationAnswer, ask_rotation
 
 log = logging.getLogger(__name__)
 
 SLO_LABEL = "sre.dev/slo"
-SERVICE_LABEL = "sre.dev/service"
-DECLARED_SEVERITY = "sre.dev/declared-severity"
-AUTHOR = "incident-operator"
-CLOSED_STATES = frozenset({"resolved", "closed", "declined", "merged"})
 
 
 class Metrics(MetricsSource, RatioHistory, Protocol):
@@ -462,10 +460,6 @@ class SloEvaluationService:
         if not _status_changed(previous, status, now, self._status_refresh):
             return
         await self._store.patch_slo_status(record.namespace, record.name, status)
-
-
-def iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 def burn_summary(objective: Objective, pair: WindowPair, evaluation: BurnEvaluation | None) -> str:

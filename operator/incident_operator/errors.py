@@ -28,3 +28,27 @@ class InvalidSpecError(PermanentError):
 
 class MetricsUnavailable(TemporaryError):
     """Prometheus cannot be reached or answered with an error: never declare, never resolve."""
+
+
+class DeliveryThrottled(TemporaryError):
+    """A chat, pager or webhook service answered 429: wait ``retry_after`` seconds."""
+
+
+class DeliveryUnavailable(TemporaryError):
+    """A chat, pager or webhook service failed (5xx, timeout, connection): back off."""
+
+
+class DeliveryRejected(PermanentError):
+    """The service refused the request itself (bad token, unknown channel, invalid payload).
+
+    The message carries the service's error code (e.g. Slack ``channel_not_found``), never a
+    token, signing secret or routing key.
+    """
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ChannelNameTaken(DeliveryRejected):
+    """Slack ``name_taken``: the caller retries with a suffixed name."""

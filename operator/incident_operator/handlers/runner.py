@@ -19,11 +19,13 @@ from incident_operator.services.alertmanager import AlertmanagerConfig, Alertman
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
 from incident_operator.services.open_incidents import OpenIncidentIndex
 from incident_operator.services.prometheus_rules import PrometheusRuleSync
+from incident_operator.services.response_policy import ResponsePolicyService
 from incident_operator.services.slo_evaluation import SloEvaluationService
 
 from . import incident_lifecycle as _incident_lifecycle
 from . import operator_metrics as _operator_metrics
 from . import prometheus_rules as _prometheus_rules
+from . import response_policy as _response_policy
 from . import rotation_status as _rotation_status
 from . import settings as _settings
 from . import slo_loop as _slo_loop
@@ -38,6 +40,7 @@ HANDLER_MODULES = (
     _prometheus_rules,
     _web_server,
     _incident_lifecycle,
+    _response_policy,
     _rotation_status,
     _operator_metrics,
 )
@@ -71,9 +74,11 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     operator_metrics = PrometheusOperatorMetrics()
     memo.operator_metrics = operator_metrics
     memo.open_incidents = OpenIncidentIndex(operator_metrics)
+    incident_store = KubernetesStore(api_client())
     memo.lifecycle_service = IncidentLifecycleService(
-        KubernetesStore(api_client()), clock, metrics=operator_metrics
+        incident_store, clock, metrics=operator_metrics
     )
+    memo.response_service = ResponsePolicyService(incident_store, clock, metrics=operator_metrics)
     if options.prometheus_url:
         store = KubernetesStore(api_client())
         metrics = PrometheusMetrics(options.prometheus_url, timeout=options.prometheus_timeout)

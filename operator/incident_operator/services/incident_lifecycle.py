@@ -167,8 +167,43 @@ def plan_lifecycle(
         full["timestamps"] = stamps
     if outcome.durations:
         full["durations"] = outcome.durations
-    timeline = tuple(e for e in role_timeline + outcome.timeline if e["key"] not in known_keys)
+    severity_entry = _severity_change(status, spec.severity_ref, severity, generation, now)
+    timeline = tuple(
+        e for e in role_timeline + outcome.timeline + severity_entry if e["key"] not in known_keys
+    )
     return LifecyclePlan(_only_changes(status, full), timeline, outcome.event, decision)
+
+
+def policy_text(severity: Body | None) -> str:
+    """The response policy a Severity imposes, in one line for the timeline."""
+    if severity is None:
+        return "severity not found: no policy applies until it exists"
+    try:
+        spec = Severity.model_validate(severity).spec
+    except ValidationError:
+        return "severity unreadable: no policy applies until it is fixed"
+    response = spec.response
+    roles = ", ".join(r.value for r in response.required_roles) or "none"
+    return (
+        f"ack within {response.ack_within}, update every {response.update_every}, "
+        f"required roles {roles}, {'pages' if spec.paging.page else 'no paging'}, "
+        f"postmortem {'required' if spec.postmortem.required else 'optional'}"
+    )
+
+
+def _severity_change(
+    status: Mapping[str, Any],
+    requested: str,
+    severity: Body | None,
+    generation: int,
+    now: datetime,
+) -> tuple[Body, ...]:
+    """A ``severity-changed`` entry when the accepted severity moves (the policy re-applies)."""
+    before = status.get("severity")
+    if _phase(status) is None or not before or before == requested:
+        return ()
+    message = f"Severity {before} -> {requested}: {policy_text(severity)}"
+    return (entry(now, "severity-changed", message, f"severity/{requested}/{generation}"),)
 
 
 def wants_rotation(body: Mapping[str, Any], severity: Body | None) -> str | None:
@@ -186,7 +221,7 @@ def wants_rotation(body: Mapping[str, Any], severity: Body | None) -> str | None
         return None
     if (spec.get("source") or {}).get("type") == SourceType.SLO.value:
         return None
-    ref = ((severity or {}).get("spec") or {}).get("rotationRef")
+    ref = spec.get("rotationRef") or ((severity or {}).get("spec") or {}).get("rotationRef")
     return ref if isinstance(ref, str) and ref else None
 
 

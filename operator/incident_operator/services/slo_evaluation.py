@@ -516,6 +516,8 @@ def incident_body(
             "state": "triage",
             "source": {"type": "slo", "ref": record.name, "detectedAt": iso(episode.started_at)},
             **({"roles": dict(roles)} if roles else {}),
+            # Escalations ask the same rotation the roles came from.
+            **({"rotationRef": spec.declare.rotation_ref} if spec.declare.rotation_ref else {}),
         },
     }
 

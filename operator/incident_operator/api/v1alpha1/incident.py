@@ -110,6 +110,9 @@ class IncidentSpec(ApiModel):
     """The surviving incident, when state is merged."""
     mitigations: Mitigations = []
     """Mitigations requested for this incident."""
+    rotation_ref: Name | None = None
+    """OnCallRotation (same namespace) whose people take the roles and the escalations;
+    empty: the Severity's rotationRef. The SLO engine fills it from the SLO's declare block."""
 
 
 class Timestamps(ApiModel):
@@ -138,6 +141,31 @@ class TimelineEntry(ApiModel):
     source: Annotated[str, Field(max_length=64)] = ""
     key: Annotated[str, Field(max_length=256)] = ""
     """Deduplication key."""
+
+
+class ResponseStatus(ApiModel):
+    """Where the Severity's response policy stands (escalations and update reminders)."""
+
+    ack_due: datetime | None = None
+    """The first escalation runs at this instant if nobody acknowledged by then."""
+    escalation_level: Annotated[int, Field(ge=0, le=16)] = 0
+    """How many escalation steps have run (0: none)."""
+    escalated_to: Annotated[list[Name], Field(max_length=16)] = []
+    """People notified by escalation, in order (the pager layer pages them)."""
+    next_escalation_at: datetime | None = None
+    last_update: datetime | None = None
+    """Last status update (note, status update or state change)."""
+    update_due: datetime | None = None
+    """A reminder is posted if no status update arrives by then."""
+
+
+class TimelineSummary(ApiModel):
+    """What was folded out of the bounded timeline: the oldest detail, counted by type."""
+
+    entries: Annotated[int, Field(ge=0)] = 0
+    by_type: Annotated[dict[str, int], Field(max_length=64)] = {}
+    first: datetime | None = None
+    last: datetime | None = None
 
 
 class ChatRef(ApiModel):
@@ -175,6 +203,10 @@ class IncidentStatus(CommonStatus):
     wherever spec.roles is empty, kept so a later reconcile never re-asks a rotation whose
     on-call person has changed since."""
     timeline: Annotated[list[TimelineEntry], Field(max_length=500)] = []
+    """Newest entries; older detail is folded into timelineSummary to stay well under the
+    API server's object size limit."""
+    timeline_summary: TimelineSummary | None = None
+    response: ResponseStatus | None = None
     chat: ChatRef | None = None
     pager: PagerRef | None = None
     mitigations: Annotated[list[MitigationResult], Field(max_length=32)] = []

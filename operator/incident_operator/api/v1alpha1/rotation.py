@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from incident_operator.domain import response
 from incident_operator.domain import rotation as domain
 from incident_operator.domain.durations import parse_duration
 
@@ -121,7 +122,8 @@ class Override(ApiModel):
 
 class EscalationStep(ApiModel):
     after: Duration
-    """Time without acknowledgement before this step runs."""
+    """Time without acknowledgement, counted from the declaration, before this step runs
+    (never earlier than the Severity's ackWithin)."""
     notify: Annotated[
         str, Field(max_length=128, pattern=r"^(layer|person)/[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     ]
@@ -164,6 +166,13 @@ class OnCallRotationSpec(ApiModel):
     below the commander's that has someone else on call (the commander always comes from the
     topmost layer with someone). Kept here, not on each SLO and Severity, because what a layer
     means is part of how the team built its rotation, and one place cannot disagree with itself."""
+
+    def escalation_chain(self) -> tuple[response.Step, ...]:
+        """The configured escalation steps as the response policy's values."""
+        return tuple(
+            response.Step(parse_duration(s.after), response.Target.parse(s.notify))
+            for s in self.escalation
+        )
 
     def to_domain(self) -> domain.Rotation:
         """The schedule as the engine's values; the time zone is resolved by the engine, so

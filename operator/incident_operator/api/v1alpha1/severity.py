@@ -21,9 +21,12 @@ class Response(ApiModel):
     """What the responders owe an incident of this severity."""
 
     ack_within: Duration = "15m"
-    """Escalate along the rotation's chain when nobody acknowledges within this time."""
+    """Escalate along the rotation's chain when nobody acknowledges within this time: no
+    step runs earlier; a step with a longer ``after`` runs at its own time; a rotation
+    without escalation steps escalates down its layers, one more layer per ackWithin."""
     update_every: Duration = "1h"
-    """Remind the channel when no status update was posted for this long."""
+    """Remind the channel each time this long passes without a status update (a note, a
+    status update or a state change) while the incident is unresolved."""
     required_roles: Annotated[
         list[Role], Field(max_length=4, json_schema_extra={"x-kubernetes-list-type": "set"})
     ] = [Role.COMMANDER]

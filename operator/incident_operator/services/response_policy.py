@@ -1,0 +1,200 @@
+"""Use case: apply the Severity's response policy to one open incident, now.
+
+Runs on a timer (handlers/response_policy.py) and is idempotent: every escalation and
+reminder is a timeline entry with a deterministic key, so a second tick, a restart or two
+operators looking at once add nothing twice. Reads the Severity every tick, so changing an
+incident's ``severityRef`` re-applies the new policy at once (shorter ackWithin → earlier
+escalation; the new cadence for reminders); what already ran stays in the timeline.
+
+Who is notified is decided at the step's due instant (the person on call in that layer
+*then*), not when the operator happens to look, so a late tick never pages the next shift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from incident_operator.adapters.operator_metrics import NoOperatorMetrics
+from incident_operator.adapters.ports import Body, Clock, OperatorMetrics, ResourceStore
+from incident_operator.api.v1alpha1.incident import Incident
+from incident_operator.api.v1alpha1.rotation import OnCallRotation
+from incident_operator.api.v1alpha1.severity import Severity
+from incident_operator.domain import lifecycle, response
+from incident_operator.domain.durations import parse_duration
+from incident_operator.domain.rotation import UnknownTimeZone, on_call
+from incident_operator.domain.times import iso
+
+from .incident_lifecycle import entry
+
+ESCALATED = "escalated"
+REMINDER = "update-reminder"
+
+
+@dataclass(frozen=True)
+class ResponsePlan:
+    status: Body
+    """Merge patch for ``status.response`` (empty: nothing changed)."""
+    timeline: tuple[Body, ...]
+    escalations: tuple[response.Escalation, ...]
+    """Escalations that are new in this plan (for the metrics)."""
+
+
+def _parse(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def needs_rotation(body: Mapping[str, Any]) -> bool:
+    """Only an unacknowledged incident can still escalate (and so needs its rotation)."""
+    status = body.get("status") or {}
+    return (status.get("phase") or "triage") == lifecycle.Phase.TRIAGE.value and not (
+        status.get("timestamps") or {}
+    ).get("acknowledged")
+
+
+def plan_response(
+    body: Mapping[str, Any],
+    severity_body: Body | None,
+    rotation_body: Body | None,
+    now: datetime,
+) -> ResponsePlan:
+    """Decide escalations, the reminder and ``status.response`` for one incident (no I/O)."""
+    status: Mapping[str, Any] = body.get("status") or {}
+    try:
+        Incident.model_validate({k: v for k, v in body.items() if k != "status"})
+        severity = Severity.model_validate(severity_body) if severity_body else None
+    except ValidationError:
+        return ResponsePlan({}, (), ())
+    phase_text = status.get("phase")
+    stamps = status.get("timestamps") or {}
+    declared = _parse(stamps.get("declared"))
+    if severity is None or not phase_text or declared is None:
+        return ResponsePlan({}, (), ())  # the lifecycle has not accepted it yet
+    phase = lifecycle.Phase(str(phase_text))
+    if phase in lifecycle.TERMINAL:
+        return ResponsePlan({"response": None} if status.get("response") else {}, (), ())
+    policy = severity.spec.response
+    severity_name = str((body.get("spec") or {}).get("severityRef", ""))
+    acknowledged = _parse(stamps.get("acknowledged"))
+    timeline = [e for e in status.get("timeline") or [] if isinstance(e, dict)]
+    known = {e.get("key") for e in timeline}
+    entries: list[Body] = []
+
+    steps, layers, rotation = _chain(rotation_body)
+    planned = response.schedule(
+        steps, layers, declared=declared, ack_within=parse_duration(policy.ack_within)
+    )
+    ran = response.due_escalations(planned, acknowledged=acknowledged, now=now)
+    notified: list[str] = []
+    new: list[response.Escalation] = []
+    for escalation in ran:
+        person = _person(escalation, rotation)
+        if person and person not in notified:
+            notified.append(person)
+        if escalation.key in known:
+            continue
+        message = response.escalation_message(escalation, person, severity_name)
+        entries.append(entry(escalation.due, ESCALATED, message, escalation.key))
+        new.append(escalation)
+    upcoming = response.next_escalation(planned, acknowledged=acknowledged, now=now)
+
+    updates = [(str(e.get("type")), at) for e in timeline if (at := _parse(e.get("at")))]
+    last = response.last_update(declared, updates)
+    every = parse_duration(policy.update_every)
+    reminder = response.reminder_due(phase, last=last, update_every=every, now=now)
+    if reminder is not None and reminder.key not in known:
+        entries.append(
+            entry(reminder.due, REMINDER, response.reminder_message(reminder), reminder.key)
+        )
+
+    wanted = {
+        "ackDue": iso(planned[0].due) if planned and acknowledged is None else None,
+        "escalationLevel": len(ran),
+        "escalatedTo": notified,
+        "nextEscalationAt": iso(upcoming.due) if upcoming else None,
+        "lastUpdate": iso(last),
+        "updateDue": _iso_or_none(response.next_update_due(phase, last=last, update_every=every)),
+    }
+    have = status.get("response") or {}
+    patch = {k: v for k, v in wanted.items() if _differs(have.get(k), v)}
+    return ResponsePlan({"response": patch} if patch else {}, tuple(entries), tuple(new))
+
+
+def _iso_or_none(at: datetime | None) -> str | None:
+    return iso(at) if at is not None else None
+
+
+def _differs(have: Any, want: Any) -> bool:
+    if isinstance(want, str) and isinstance(have, str):
+        return _parse(have) != _parse(want) if "T" in want else have != want
+    return bool(have != want)
+
+
+def _chain(
+    rotation_body: Body | None,
+) -> tuple[tuple[response.Step, ...], tuple[str, ...], OnCallRotation | None]:
+    """Steps, layer names and the model; an unreadable rotation escalates to nobody (named)."""
+    if rotation_body is None:
+        return (), (), None
+    try:
+        model = OnCallRotation.model_validate(
+            {k: v for k, v in rotation_body.items() if k != "status"}
+        )
+    except ValidationError:
+        return (), (), None
+    return model.spec.escalation_chain(), tuple(la.name for la in model.spec.layers), model
+
+
+def _person(escalation: response.Escalation, rotation: OnCallRotation | None) -> str | None:
+    """Who the step reaches at its due instant."""
+    target = escalation.target
+    if target.kind is response.TargetKind.PERSON:
+        return target.name
+    if rotation is None:
+        return None
+    try:
+        layers = on_call(rotation.spec.to_domain(), escalation.due)
+    except (UnknownTimeZone, ValueError):
+        return None
+    return next((la.person for la in layers if la.layer == target.name), None)
+
+
+class ResponsePolicyService:
+    """Reads the Severity (and the rotation while escalation is possible), plans, records."""
+
+    def __init__(
+        self, store: ResourceStore, clock: Clock, *, metrics: OperatorMetrics | None = None
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._metrics: OperatorMetrics = metrics if metrics is not None else NoOperatorMetrics()
+
+    async def plan(self, body: Mapping[str, Any]) -> ResponsePlan:
+        spec = body.get("spec") or {}
+        ref = spec.get("severityRef")
+        severity = await self._store.get_severity(ref) if isinstance(ref, str) and ref else None
+        rotation = None
+        if severity is not None and needs_rotation(body):
+            name = spec.get("rotationRef") or (severity.get("spec") or {}).get("rotationRef")
+            if isinstance(name, str) and name:
+                namespace = str((body.get("metadata") or {}).get("namespace", ""))
+                rotation = await self._store.get_rotation(namespace, name)
+        return plan_response(body, severity, rotation, self._clock.now())
+
+    async def record(self, body: Mapping[str, Any], plan: ResponsePlan) -> None:
+        """Timeline entries and metrics; the status patch is the caller's (kopf's patch)."""
+        if plan.timeline:
+            meta = body["metadata"]
+            await self._store.append_timeline(meta["namespace"], meta["name"], plan.timeline)
+        severity = str((body.get("spec") or {}).get("severityRef", ""))
+        for _ in plan.escalations:
+            self._metrics.escalation(severity)

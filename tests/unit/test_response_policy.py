@@ -1,0 +1,209 @@
+"""Severity response policy: escalation schedule, acknowledgement, reminders, re-application."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from incident_operator.adapters.fake_operator_metrics import RecordingMetrics
+from incident_operator.adapters.fake_store import FakeStore
+from incident_operator.domain import response
+from incident_operator.domain.lifecycle import Phase
+from incident_operator.services.response_policy import ResponsePolicyService, plan_response
+
+DECLARED = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # a Thursday, 11:00 in Berlin
+MIN = timedelta(minutes=1)
+LAYER = response.TargetKind.LAYER
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def rotation_body() -> dict[str, Any]:
+    docs = yaml.safe_load_all((EXAMPLES / "20-oncallrotation.yaml").read_text())
+    return next(d for d in docs if d and d["kind"] == "OnCallRotation")
+
+
+def severity_body(ack: str = "10m", every: str = "30m", name: str = "sev-2") -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Severity",
+        "metadata": {"name": name},
+        "spec": {
+            "level": 2,
+            "displayName": name,
+            "response": {"ackWithin": ack, "updateEvery": every},
+            "rotationRef": "checkout-oncall",
+        },
+    }
+
+
+def incident_body(phase: str = "triage", **status: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Incident",
+        "metadata": {"name": "inc", "namespace": "shop"},
+        "spec": {"title": "t", "service": "checkout", "severityRef": "sev-2"},
+        "status": {"phase": phase, "timestamps": {"declared": "2026-11-26T10:00:00Z"}, **status},
+    }
+
+
+# --- domain ---------------------------------------------------------------------------------
+
+
+def test_configured_steps_never_run_before_ack_within() -> None:
+    steps = [
+        response.Step(5 * MIN, response.Target(LAYER, "secondary")),
+        response.Step(15 * MIN, response.Target.parse("person/dave")),
+    ]
+    planned = response.schedule(steps, (), declared=DECLARED, ack_within=10 * MIN)
+    assert [(e.level, e.due - DECLARED, str(e.target)) for e in planned] == [
+        (1, 10 * MIN, "layer/secondary"),
+        (2, 15 * MIN, "person/dave"),
+    ]
+
+
+def test_without_steps_the_chain_walks_down_the_layers() -> None:
+    planned = response.schedule(
+        (), ("primary", "secondary", "third"), declared=DECLARED, ack_within=5 * MIN
+    )
+    assert [(e.due - DECLARED, e.target.name) for e in planned] == [
+        (5 * MIN, "secondary"),
+        (10 * MIN, "third"),
+    ]
+
+
+def test_acknowledgement_stops_the_chain_even_when_looked_at_late() -> None:
+    planned = response.schedule((), ("a", "b", "c"), declared=DECLARED, ack_within=5 * MIN)
+    late = DECLARED + 60 * MIN
+    ran = response.due_escalations(planned, acknowledged=DECLARED + 7 * MIN, now=late)
+    assert [e.level for e in ran] == [1]
+    assert response.next_escalation(planned, acknowledged=DECLARED + 7 * MIN, now=late) is None
+    assert response.due_escalations(planned, acknowledged=None, now=DECLARED + 4 * MIN) == ()
+    upcoming = response.next_escalation(planned, acknowledged=None, now=DECLARED + 4 * MIN)
+    assert upcoming is not None and upcoming.level == 1
+
+
+@pytest.mark.parametrize(
+    ("phase", "minutes", "expected"),
+    [
+        (Phase.INVESTIGATING, 29, None),
+        (Phase.INVESTIGATING, 30, (1, 30)),
+        (Phase.INVESTIGATING, 95, (3, 90)),  # only the latest lapse, no backlog
+        (Phase.MITIGATED, 31, (1, 30)),
+        (Phase.RESOLVED, 300, None),
+    ],
+)
+def test_reminder_due(phase: Phase, minutes: int, expected: tuple[int, int] | None) -> None:
+    found = response.reminder_due(
+        phase, last=DECLARED, update_every=30 * MIN, now=DECLARED + minutes * MIN
+    )
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert (found.periods, (found.due - DECLARED) // MIN) == expected
+
+
+def test_last_update_counts_only_updates() -> None:
+    updates = [("escalated", DECLARED + 50 * MIN), ("note", DECLARED + 20 * MIN)]
+    assert response.last_update(DECLARED, updates) == DECLARED + 20 * MIN
+    assert response.last_update(DECLARED, []) == DECLARED
+
+
+# --- plan (pure service part) ---------------------------------------------------------------
+
+
+def test_plan_escalates_to_the_person_on_call_in_the_layer_at_the_due_instant() -> None:
+    plan = plan_response(incident_body(), severity_body(), rotation_body(), DECLARED + 11 * MIN)
+    # Week of 2026-11-23: primary/secondary rotate weekly from 2026-03-02 (alice, bob, carol).
+    weeks = (DECLARED - datetime(2026, 3, 2, 8, 0, tzinfo=UTC)).days // 7
+    secondary = ["bob", "carol", "alice"][weeks % 3]
+    assert [e["type"] for e in plan.timeline] == ["escalated"]
+    assert secondary in plan.timeline[0]["message"]
+    assert plan.timeline[0]["key"] == "escalation/1"
+    assert plan.timeline[0]["at"] == "2026-11-26T10:10:00Z"
+    assert plan.status["response"]["escalatedTo"] == [secondary]
+    assert plan.status["response"]["escalationLevel"] == 1
+    assert plan.status["response"]["nextEscalationAt"] == "2026-11-26T10:15:00Z"
+
+
+def test_plan_is_idempotent_and_acknowledged_incidents_do_not_escalate() -> None:
+    first = plan_response(incident_body(), severity_body(), rotation_body(), DECLARED + 16 * MIN)
+    assert [e["key"] for e in first.timeline] == ["escalation/1", "escalation/2"]
+    assert "dave (person/dave)" in first.timeline[1]["message"]
+    again = plan_response(
+        incident_body(timeline=list(first.timeline), response=first.status["response"]),
+        severity_body(),
+        rotation_body(),
+        DECLARED + 17 * MIN,
+    )
+    assert again.timeline == ()
+    acked = incident_body(
+        "investigating",
+        timestamps={"declared": "2026-11-26T10:00:00Z", "acknowledged": "2026-11-26T10:09:00Z"},
+    )
+    plan = plan_response(acked, severity_body(), rotation_body(), DECLARED + 16 * MIN)
+    assert [e["type"] for e in plan.timeline] == []
+    assert plan.status["response"]["escalationLevel"] == 0
+
+
+def test_a_shorter_ack_within_after_a_severity_change_applies_at_once() -> None:
+    at = DECLARED + 6 * MIN
+    assert plan_response(incident_body(), severity_body("10m"), rotation_body(), at).timeline == ()
+    tighter = plan_response(incident_body(), severity_body("5m"), rotation_body(), at)
+    assert [e["key"] for e in tighter.timeline] == ["escalation/1"]
+
+
+def test_reminder_when_the_update_cadence_lapses() -> None:
+    body = incident_body(
+        "investigating",
+        timestamps={"declared": "2026-11-26T10:00:00Z", "acknowledged": "2026-11-26T10:01:00Z"},
+        timeline=[{"at": "2026-11-26T10:20:00Z", "type": "note", "message": "m", "key": "n1"}],
+    )
+    quiet = plan_response(body, severity_body(), None, DECLARED + 49 * MIN)
+    assert quiet.timeline == ()
+    assert quiet.status["response"]["updateDue"] == "2026-11-26T10:50:00Z"
+    due = plan_response(body, severity_body(), None, DECLARED + 51 * MIN)
+    assert [e["type"] for e in due.timeline] == ["update-reminder"]
+    assert due.timeline[0]["key"] == "reminder/2026-11-26T10:20:00Z/1"
+
+
+def test_terminal_and_unaccepted_incidents_get_nothing() -> None:
+    now = DECLARED + 60 * MIN
+    assert plan_response(incident_body("closed"), severity_body(), None, now).timeline == ()
+    unaccepted = incident_body()
+    del unaccepted["status"]["phase"]
+    assert plan_response(unaccepted, severity_body(), None, now).status == {}
+
+
+# --- service with the in-memory store ---------------------------------------------------------
+
+
+class Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+async def test_service_appends_once_and_counts_escalations() -> None:
+    store = FakeStore()
+    store.severities["sev-2"] = severity_body("5m")
+    store.rotations[("shop", "checkout-oncall")] = rotation_body()
+    body = incident_body()
+    await store.create_incident("shop", body)
+    await store.patch_incident("shop", "inc", status=body["status"])
+    metrics = RecordingMetrics()
+    clock = Clock(DECLARED + 6 * MIN)
+    service = ResponsePolicyService(store, clock, metrics=metrics)
+    for _ in range(2):
+        current = await store.get_incident("shop", "inc")
+        assert current is not None
+        plan = await service.plan(current)
+        await service.record(current, plan)
+    assert [e["key"] for e in store.timeline("shop", "inc")] == ["escalation/1"]
+    assert metrics.calls.count(("escalation", "sev-2")) == 1

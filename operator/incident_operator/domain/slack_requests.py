@@ -1,0 +1,265 @@
+"""What Slack sends us: request signatures, ``/incident`` commands, Events API payloads — pure.
+
+Kept out of the web layer so the security check (signature, replay window) and the command
+grammar are tested without a server, and the clock comes in as ``now`` (a stale request is a
+fact about two instants, not about the machine's clock).
+
+Signature: Slack signs ``v0:{X-Slack-Request-Timestamp}:{raw body}`` with HMAC-SHA256 under
+the app's signing secret and sends ``v0=<hex>`` in ``X-Slack-Signature``; requests older than
+five minutes are to be refused to stop replays (api.slack.com/authentication/verifying-requests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+VERSION = "v0"
+DEFAULT_WINDOW = timedelta(minutes=5)
+
+
+class Rejection(StrEnum):
+    MISSING = "missing"
+    MALFORMED = "malformed"
+    STALE = "stale"
+    FUTURE = "future"
+    FORGED = "forged"
+
+
+class RequestRejected(Exception):
+    """The request is not provably from Slack now; nothing in it may be acted upon.
+
+    The message names the reason only: never the expected signature or the secret.
+    """
+
+    def __init__(self, reason: Rejection, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def sign(signing_secret: bytes, timestamp: str, body: bytes) -> str:
+    """``v0=<hex>`` as Slack computes it (tests and the Slack fake sign with this too)."""
+    base = f"{VERSION}:{timestamp}:".encode() + body
+    return f"{VERSION}=" + hmac.new(signing_secret, base, hashlib.sha256).hexdigest()
+
+
+def verify_signature(
+    signing_secret: bytes,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    now: datetime,
+    *,
+    window: timedelta = DEFAULT_WINDOW,
+) -> None:
+    """Raise RequestRejected unless the body was signed with the secret within ``window``.
+
+    The timestamp is checked first (cheap, and a replayed old request is refused even when its
+    signature is genuine); the comparison is constant-time.
+    """
+    if not timestamp or not signature:
+        raise RequestRejected(
+            Rejection.MISSING, "missing X-Slack-Request-Timestamp or X-Slack-Signature"
+        )
+    if not signing_secret:
+        raise RequestRejected(Rejection.MISSING, "no signing secret configured")
+    try:
+        sent = datetime.fromtimestamp(int(timestamp), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise RequestRejected(
+            Rejection.MALFORMED, "X-Slack-Request-Timestamp is not a Unix time"
+        ) from None
+    if sent < now - window:
+        raise RequestRejected(Rejection.STALE, f"request timestamp older than {window}")
+    if sent > now + window:
+        raise RequestRejected(Rejection.FUTURE, f"request timestamp more than {window} ahead")
+    expected = sign(signing_secret, timestamp, body)
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
+        raise RequestRejected(Rejection.FORGED, "signature does not match")
+
+
+# -- /incident commands -------------------------------------------------------------------
+
+USAGE = (
+    "Usage: /incident declare [sev-N] TITLE | status | ack | sev LEVEL | "
+    "role ROLE @person | note TEXT | resolve | help"
+)
+ROLES = ("commander", "communications", "operations", "scribe")
+ROLE_ALIASES = {"ic": "commander", "comms": "communications", "ops": "operations"}
+_SEVERITY = re.compile(r"^(?:sev-?)?([1-9])$", re.IGNORECASE)
+_SEVERITY_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$")
+_PERSON_NAME = re.compile(r"^@?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$")
+
+
+class CommandError(ValueError):
+    """The command cannot be understood; ``str()`` is one line to show to the user."""
+
+
+class Verb(StrEnum):
+    DECLARE = "declare"
+    STATUS = "status"
+    ACK = "ack"
+    SEV = "sev"
+    ROLE = "role"
+    NOTE = "note"
+    RESOLVE = "resolve"
+    HELP = "help"
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who a ``role`` command names: a Slack user (mention) or a participant name."""
+
+    user_id: str | None
+    name: str
+    """Participant name, or the display name from ``<@U123|name>`` (may be empty)."""
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: Verb
+    title: str = ""
+    severity: str | None = None
+    """``sev-N`` or a Severity's name (declare, sev)."""
+    role: str = ""
+    person: Person | None = None
+    text: str = ""
+
+
+_USAGES = {
+    Verb.DECLARE: "Usage: /incident declare [sev-N] TITLE",
+    Verb.SEV: "Usage: /incident sev LEVEL (e.g. sev 2 or sev sev-2)",
+    Verb.ROLE: f"Usage: /incident role ROLE @person (ROLE: {', '.join(ROLES)})",
+    Verb.NOTE: "Usage: /incident note TEXT",
+}
+
+
+def severity_name(level: str) -> str | None:
+    """``2``, ``sev2``, ``SEV-2`` -> ``sev-2``; another Severity name as is; None if invalid."""
+    if match := _SEVERITY.match(level):
+        return f"sev-{match.group(1)}"
+    lowered = level.lower()
+    return lowered if _SEVERITY_NAME.match(lowered) else None
+
+
+def person(text: str) -> Person | None:
+    """``<@U123|alice>``, ``<@U123>`` or ``alice``/``@alice`` (a participant name)."""
+    if match := _MENTION.match(text):
+        return Person(match.group(1), match.group(2) or "")
+    if match := _PERSON_NAME.match(text.lower()):
+        return Person(None, match.group(1))
+    return None
+
+
+def parse_command(text: str) -> Command:
+    """The ``text`` of an ``/incident`` slash command; CommandError with its usage line."""
+    words = text.split()
+    if not words:
+        return Command(Verb.HELP)
+    try:
+        verb = Verb(words[0].lower())
+    except ValueError:
+        raise CommandError(f"Unknown subcommand {words[0][:32]!r}. {USAGE}") from None
+    return _arguments(verb, words[1:], text.strip()[len(words[0]) :].strip())
+
+
+def _arguments(verb: Verb, args: list[str], rest: str) -> Command:
+    """``args``: the words after the verb; ``rest``: the same as text (titles, notes)."""
+    if verb is Verb.DECLARE:
+        severity = None
+        if args and (match := _SEVERITY.match(args[0])):
+            severity = f"sev-{match.group(1)}"
+            rest = rest[len(args[0]) :].strip()
+        if not rest:
+            raise CommandError(_USAGES[verb])
+        return Command(verb, title=rest[:200], severity=severity)
+    if verb is Verb.SEV:
+        if len(args) != 1 or (name := severity_name(args[0])) is None:
+            raise CommandError(_USAGES[verb])
+        return Command(verb, severity=name)
+    if verb is Verb.ROLE:
+        if len(args) != 2:
+            raise CommandError(_USAGES[verb])
+        role = ROLE_ALIASES.get(args[0].lower(), args[0].lower())
+        who = person(args[1])
+        if role not in ROLES or who is None:
+            raise CommandError(_USAGES[verb])
+        return Command(verb, role=role, person=who)
+    if verb is Verb.NOTE:
+        if not rest:
+            raise CommandError(_USAGES[verb])
+        return Command(verb, text=rest)
+    if args:
+        raise CommandError(f"Usage: /incident {verb} (takes no arguments)")
+    return Command(verb)
+
+
+# -- Events API ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UrlVerification:
+    """Slack's handshake when the Request URL is saved: answer with the challenge."""
+
+    challenge: str
+
+
+@dataclass(frozen=True)
+class ReactionAdded:
+    event_id: str
+    channel: str
+    ts: str
+    """The reacted-to message."""
+    user: str
+    """Who reacted."""
+    reaction: str
+    """Emoji name without colons, e.g. ``pushpin``."""
+
+
+@dataclass(frozen=True)
+class Ignored:
+    reason: str
+
+
+Event = UrlVerification | ReactionAdded | Ignored
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def parse_event(payload: Mapping[str, Any]) -> Event:
+    """An Events API body -> what we act on; anything else is Ignored with a reason."""
+    kind = payload.get("type")
+    if kind == "url_verification":
+        challenge = _text(payload.get("challenge"))
+        if not challenge:
+            return Ignored("url_verification without a challenge")
+        return UrlVerification(challenge)
+    if kind != "event_callback":
+        return Ignored(f"envelope type {str(kind)[:40]!r} is not handled")
+    event = payload.get("event")
+    if not isinstance(event, Mapping):
+        return Ignored("event_callback without an event")
+    if event.get("type") != "reaction_added":
+        return Ignored(f"event type {str(event.get('type'))[:40]!r} is not handled")
+    item = event.get("item")
+    if not isinstance(item, Mapping) or item.get("type") != "message":
+        return Ignored("reaction on something other than a message")
+    fields = (
+        _text(payload.get("event_id")),
+        _text(item.get("channel")),
+        _text(item.get("ts")),
+        _text(event.get("user")),
+        _text(event.get("reaction")),
+    )
+    if not all(fields):
+        return Ignored("reaction_added without event_id, channel, ts, user or reaction")
+    return ReactionAdded(*fields)

@@ -1,0 +1,1 @@
+"""Local HTTP fakes of external SaaS APIs, following their real contracts (see each module)."""

@@ -1,0 +1,484 @@
+"""A Slack Web API fake on a real localhost port, for the real ``slack_sdk`` client.
+
+What it mirrors of the real API (docs.slack.dev/reference/methods/*), so the adapter is tested
+against the contract rather than against our assumptions:
+
+- Every method is ``POST``/``GET https://slack.com/api/<method>``; arguments come as the query
+  string, a form body (``application/x-www-form-urlencoded``, what ``slack_sdk`` sends for
+  most methods) or a JSON body (``chat.postMessage`` from ``slack_sdk``). In form bodies,
+  structured arguments (``blocks``, ``metadata``) are JSON strings.
+- Authentication is ``Authorization: Bearer <token>``; a missing token answers ``not_authed``
+  and a wrong one ``invalid_auth``. Like every Slack error these are HTTP 200 with
+  ``{"ok": false, "error": "<code>"}`` — only rate limiting (HTTP 429 + ``Retry-After``
+  seconds, body ``{"ok": false, "error": "ratelimited"}``) and server faults use HTTP codes.
+- ``conversations.create``: names are lowercase letters, digits, ``-`` and ``_``, at most 80
+  characters (``invalid_name_required``, ``invalid_name_maxlength``, ``invalid_name_specials``,
+  ``invalid_name_punctuation``); a name used by any channel, archived ones included, is
+  ``name_taken``.
+- ``conversations.list``: ``types`` (default ``public_channel``), ``exclude_archived``,
+  ``limit``; cursor pagination through ``response_metadata.next_cursor`` ("" on the last
+  page), base64 cursors like Slack's; a bad cursor is ``invalid_cursor``.
+- ``conversations.invite``: ``users`` comma-separated; ``already_in_channel`` when a user is
+  a member (nobody is invited then, as Slack does without ``force``), ``cant_invite_self``
+  for the bot itself, ``channel_not_found``, ``is_archived``.
+- ``conversations.setTopic`` (``too_long`` beyond 250), ``conversations.archive``
+  (``already_archived``), ``pins.add`` (``already_pinned``, ``message_not_found``).
+- ``conversations.history``: newest first; ``latest``/``oldest`` bounds, exclusive unless
+  ``inclusive``; message ``metadata`` only with ``include_all_metadata``; ``has_more`` and a
+  cursor.
+- ``chat.postMessage``: ``channel`` is an id, ``#name`` or ``name``; ``no_text`` without text
+  or blocks; answers ``channel`` (the id) and ``ts`` — strictly increasing ``"1700000000.000100"``
+  style strings. ``chat.update`` answers ``message_not_found`` for an unknown ts and
+  ``cant_update_message`` for someone else's message.
+
+Fault injection: :meth:`FakeSlack.throttle_next` and :meth:`FakeSlack.fail_next`. Every
+request is recorded in :attr:`FakeSlack.calls` (faults and auth failures included).
+
+Run as a process for demos: ``python -m tests.fakes.slack --port 8765 --token xoxb-demo``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import re
+import signal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER = "UBOT00001"
+BOT_ID = "BBOT00001"
+TS_BASE_MICROS = 1_700_000_000_000_100
+MAX_NAME = 80
+MAX_TOPIC = 250
+_NAME = re.compile(r"^[a-z0-9_-]+$")
+
+Answer = dict[str, Any]
+
+
+class SlackError(Exception):
+    def __init__(self, code: str, **extra: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.extra = extra
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    status: int
+    """HTTP status answered."""
+    error: str | None
+    """Slack error code (ok:false), None when ok."""
+    authorization: str
+
+
+@dataclass
+class FakeChannel:
+    id: str
+    name: str
+    is_private: bool
+    created: int
+    is_archived: bool = False
+    topic: str = ""
+    members: set[str] = field(default_factory=set)
+    messages: list[Answer] = field(default_factory=list)
+    """Oldest first (history reverses)."""
+    pins: set[str] = field(default_factory=set)
+
+    def view(self) -> Answer:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "is_channel": not self.is_private,
+            "is_group": False,
+            "is_private": self.is_private,
+            "is_archived": self.is_archived,
+            "created": self.created,
+            "topic": {
+                "value": self.topic,
+                "creator": BOT_USER if self.topic else "",
+                "last_set": 0,
+            },
+            "num_members": len(self.members),
+        }
+
+
+def _truthy(value: Any) -> bool:
+    """slack_sdk sends booleans as ``1``/``0`` in forms and query strings, JSON as booleans."""
+    return value is True or str(value).lower() in {"1", "true"}
+
+
+def _structured(value: Any) -> Any:
+    """``blocks``/``metadata`` arrive as JSON text in form bodies and as JSON in JSON bodies."""
+    if isinstance(value, str) and value:
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise SlackError("invalid_arguments") from None
+    return value
+
+
+class FakeSlack:
+    def __init__(self, token: str = "xoxb-fake-token", *, host: str = "127.0.0.1") -> None:
+        self.token = token
+        self.host = host
+        self.port = 0
+        self.channels: dict[str, FakeChannel] = {}
+        self.calls: list[Call] = []
+        self._throttles: list[int] = []
+        self._failures: list[int] = []
+        self._ids = 0
+        self._ts = 0
+        self._runner: web.AppRunner | None = None
+        self._methods: dict[str, Callable[[dict[str, Any]], Answer]] = {
+            "auth.test": self._auth_test,
+            "conversations.create": self._create,
+            "conversations.list": self._list,
+            "conversations.invite": self._invite,
+            "conversations.setTopic": self._set_topic,
+            "conversations.history": self._history,
+            "conversations.archive": self._archive,
+            "chat.postMessage": self._post,
+            "chat.update": self._update,
+            "pins.add": self._pin,
+        }
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle)
+        return app
+
+    async def start(self, port: int = 0) -> str:
+        """Listen on ``port`` (0: any free one); returns the base URL for ``slack_sdk``."""
+        self._runner = web.AppRunner(self.app())
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, port)
+        await site.start()
+        server = site._server  # aiohttp keeps the bound socket here; no public accessor
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/api/"
+
+    # -- fault injection and test helpers ----------------------------------------------
+
+    def throttle_next(self, n: int = 1, retry_after: int = 1) -> None:
+        """The next ``n`` requests get HTTP 429, ``Retry-After: retry_after``."""
+        self._throttles.extend([retry_after] * n)
+
+    def fail_next(self, n: int = 1, status: int = 500) -> None:
+        """The next ``n`` requests get HTTP ``status`` with a non-JSON body, as a proxy would."""
+        self._failures.extend([status] * n)
+
+    def add_channel(
+        self, name: str, *, private: bool = False, archived: bool = False
+    ) -> FakeChannel:
+        """A channel that existed before the test (created by a human)."""
+        channel = self._new_channel(name, private)
+        channel.is_archived = archived
+        return channel
+
+    def add_message(self, channel_id: str, text: str, user: str = "UHUMAN001") -> str:
+        """A message a person wrote (e.g. the one that gets a pushpin); returns its ts."""
+        ts = self._next_ts()
+        self.channels[channel_id].messages.append(
+            {"type": "message", "user": user, "text": text, "ts": ts}
+        )
+        return ts
+
+    def by_name(self, name: str) -> FakeChannel:
+        return next(c for c in self.channels.values() if c.name == name)
+
+    def methods(self) -> list[str]:
+        return [c.method for c in self.calls]
+
+    # -- HTTP ---------------------------------------------------------------------------
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        if request.method == "POST" and request.can_read_body:
+            if request.content_type == "application/json":
+                body = await request.json()
+                if isinstance(body, dict):
+                    params.update(body)
+            else:
+                params.update(dict(await request.post()))
+        return params
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        authorization = request.headers.get("Authorization", "")
+
+        def record(status: int, error: str | None) -> None:
+            self.calls.append(Call(method, params, status, error, authorization))
+
+        if self._throttles:
+            retry_after = self._throttles.pop(0)
+            record(429, "ratelimited")
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(retry_after)},
+            )
+        if self._failures:
+            status = self._failures.pop(0)
+            record(status, None)
+            return web.Response(
+                status=status, text="upstream connect error", content_type="text/html"
+            )
+        answer = self._dispatch(method, params, authorization)
+        record(200, None if answer.get("ok") else str(answer.get("error")))
+        return web.json_response(answer)
+
+    def _dispatch(self, method: str, params: dict[str, Any], authorization: str) -> Answer:
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip() or str(params.get("token", ""))
+        if not token or (authorization and scheme.lower() != "bearer"):
+            return {"ok": False, "error": "not_authed"}
+        if token != self.token:
+            return {"ok": False, "error": "invalid_auth"}
+        handler = self._methods.get(method)
+        if handler is None:
+            return {"ok": False, "error": "unknown_method"}
+        try:
+            return {"ok": True, **handler(params)}
+        except SlackError as exc:
+            return {"ok": False, "error": exc.code, **exc.extra}
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _new_channel(self, name: str, private: bool) -> FakeChannel:
+        self._ids += 1
+        channel = FakeChannel(
+            id=f"C{self._ids:08d}", name=name, is_private=private, created=1_700_000_000
+        )
+        channel.members.add(BOT_USER)
+        self.channels[channel.id] = channel
+        return channel
+
+    def _next_ts(self) -> str:
+        self._ts += 1
+        micros = TS_BASE_MICROS + self._ts * 100
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _channel(self, params: Mapping[str, Any], *, writable: bool = False) -> FakeChannel:
+        ref = str(params.get("channel", ""))
+        if not ref:
+            raise SlackError("channel_not_found")
+        channel = self.channels.get(ref)
+        if channel is None:
+            name = ref.removeprefix("#")
+            channel = next(
+                (c for c in self.channels.values() if c.name == name and not c.is_archived), None
+            )
+        if channel is None:
+            raise SlackError("channel_not_found")
+        if writable and channel.is_archived:
+            raise SlackError("is_archived")
+        return channel
+
+    def _message(self, channel: FakeChannel, ts: Any) -> Answer:
+        found = next((m for m in channel.messages if m["ts"] == str(ts)), None)
+        if found is None:
+            raise SlackError("message_not_found")
+        return found
+
+    # -- methods ------------------------------------------------------------------------
+
+    def _auth_test(self, _: dict[str, Any]) -> Answer:
+        return {"user_id": BOT_USER, "bot_id": BOT_ID, "team": "Fake", "team_id": "T00000001"}
+
+    def _create(self, params: dict[str, Any]) -> Answer:
+        name = str(params.get("name", ""))
+        if not name:
+            raise SlackError("invalid_name_required")
+        if len(name) > MAX_NAME:
+            raise SlackError("invalid_name_maxlength")
+        if not _NAME.match(name):
+            raise SlackError("invalid_name_specials")
+        if not name.strip("-_"):
+            raise SlackError("invalid_name_punctuation")
+        if any(c.name == name for c in self.channels.values()):  # archived names stay taken
+            raise SlackError("name_taken")
+        return {"channel": self._new_channel(name, _truthy(params.get("is_private"))).view()}
+
+    def _list(self, params: dict[str, Any]) -> Answer:
+        types = set(str(params.get("types") or "public_channel").split(","))
+        exclude_archived = _truthy(params.get("exclude_archived"))
+        limit = max(1, min(int(params.get("limit") or 100), 1000))
+        chosen = [
+            c
+            for c in self.channels.values()
+            if ("private_channel" if c.is_private else "public_channel") in types
+            and not (exclude_archived and c.is_archived)
+        ]
+        start = 0
+        if cursor := str(params.get("cursor") or ""):
+            try:
+                after = base64.b64decode(cursor, validate=True).decode().removeprefix("channel:")
+            except (binascii.Error, UnicodeDecodeError):
+                raise SlackError("invalid_cursor") from None
+            ids = [c.id for c in chosen]
+            if after not in ids:
+                raise SlackError("invalid_cursor")
+            start = ids.index(after)
+        page = chosen[start : start + limit]
+        rest = chosen[start + limit :]
+        next_cursor = base64.b64encode(f"channel:{rest[0].id}".encode()).decode() if rest else ""
+        return {
+            "channels": [c.view() for c in page],
+            "response_metadata": {"next_cursor": next_cursor},
+        }
+
+    def _invite(self, params: dict[str, Any]) -> Answer:
+        channel = self._channel(params, writable=True)
+        users = [u for u in str(params.get("users", "")).split(",") if u]
+        if not users:
+            raise SlackError("no_user")
+        if BOT_USER in users:
+            raise SlackError("cant_invite_self")
+        present = [u for u in users if u in channel.members]
+        if present:
+            errors = [{"user": u, "ok": False, "error": "already_in_channel"} for u in present]
+            raise SlackError("already_in_channel", errors=errors)
+        channel.members.update(users)
+        return {"channel": channel.view()}
+
+    def _set_topic(self, params: dict[str, Any]) -> Answer:
+        channel = self._channel(params, writable=True)
+        topic = str(params.get("topic", ""))
+        if len(topic) > MAX_TOPIC:
+            raise SlackError("too_long")
+        channel.topic = topic
+        return {"channel": channel.view()}
+
+    def _history(self, params: dict[str, Any]) -> Answer:
+        channel = self._channel(params)
+        inclusive = _truthy(params.get("inclusive"))
+        latest = float(params.get("latest") or "inf")
+        oldest = float(params.get("oldest") or 0)
+        limit = max(1, min(int(params.get("limit") or 100), 999))
+
+        def within(ts: float) -> bool:
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        newest_first = [m for m in reversed(channel.messages) if within(float(m["ts"]))]
+        start = 0
+        if cursor := str(params.get("cursor") or ""):
+            try:
+                start = int(
+                    base64.b64decode(cursor, validate=True).decode().removeprefix("next_ts:")
+                )
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                raise SlackError("invalid_cursor") from None
+        page = newest_first[start : start + limit]
+        more = len(newest_first) > start + limit
+        with_metadata = _truthy(params.get("include_all_metadata"))
+        messages = [{k: v for k, v in m.items() if k != "metadata" or with_metadata} for m in page]
+        next_cursor = base64.b64encode(f"next_ts:{start + limit}".encode()).decode() if more else ""
+        return {
+            "messages": messages,
+            "has_more": more,
+            "response_metadata": {"next_cursor": next_cursor},
+        }
+
+    def _archive(self, params: dict[str, Any]) -> Answer:
+        channel = self._channel(params)
+        if channel.is_archived:
+            raise SlackError("already_archived")
+        channel.is_archived = True
+        return {}
+
+    def _post(self, params: dict[str, Any]) -> Answer:
+        channel = self._channel(params, writable=True)
+        text = str(params.get("text") or "")
+        blocks = _structured(params.get("blocks"))
+        if not text and not blocks:
+            raise SlackError("no_text")
+        message: Answer = {
+            "type": "message",
+            "user": BOT_USER,
+            "bot_id": BOT_ID,
+            "text": text,
+            "ts": self._next_ts(),
+        }
+        if blocks:
+            message["blocks"] = blocks
+        metadata = _structured(params.get("metadata"))
+        if metadata:
+            if not isinstance(metadata, dict) or "event_type" not in metadata:
+                raise SlackError("invalid_metadata_format")
+            message["metadata"] = metadata
+        channel.messages.append(message)
+        shown = {k: v for k, v in message.items() if k != "metadata"}
+        return {"channel": channel.id, "ts": message["ts"], "message": shown}
+
+    def _update(self, params: dict[str, Any]) -> Answer:
+        channel = self._channel(params, writable=True)
+        message = self._message(channel, params.get("ts"))
+        if message.get("user") != BOT_USER:
+            raise SlackError("cant_update_message")
+        message["text"] = str(params.get("text") or "")
+        blocks = _structured(params.get("blocks"))
+        if blocks:
+            message["blocks"] = blocks
+        return {"channel": channel.id, "ts": message["ts"], "text": message["text"]}
+
+    def _pin(self, params: dict[str, Any]) -> Answer:
+        channel = self._channel(params)
+        ts = str(params.get("timestamp", ""))
+        self._message(channel, ts)
+        if ts in channel.pins:
+            raise SlackError("already_pinned")
+        channel.pins.add(ts)
+        return {}
+
+
+async def _serve(port: int, token: str, host: str) -> None:
+    fake = FakeSlack(token, host=host)
+    url = await fake.start(port)
+    print(f"fake Slack Web API at {url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await fake.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the fake Slack Web API.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--token", default="xoxb-fake-token", help="the bot token to accept")
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args.port, args.token, args.host))
+
+
+if __name__ == "__main__":
+    main()

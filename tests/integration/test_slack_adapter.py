@@ -1,0 +1,179 @@
+"""SlackChat (the real slack_sdk client) against the Slack fake over real localhost HTTP.
+
+Each Chat method is called twice where the outbox may repeat it: the second call must be a
+success that changes nothing. Faults go through the same path as in production: HTTP 429 with
+Retry-After, a 5xx from a proxy, a bad token answered with ``ok: false``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from incident_operator.adapters.slack import EVENT_TYPE, SlackChat
+from incident_operator.errors import (
+    ChannelNameTaken,
+    DeliveryRejected,
+    DeliveryThrottled,
+    DeliveryUnavailable,
+)
+from tests.fakes.slack import BOT_USER, FakeSlack
+
+TOKEN = "xoxb-1234-5678-s3cr3tT0kenValue"
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack(TOKEN)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+def chat(slack: FakeSlack) -> SlackChat:
+    return SlackChat(TOKEN, base_url=slack.base_url, timeout=5)
+
+
+async def test_create_then_name_taken_then_find(slack: FakeSlack, chat: SlackChat) -> None:
+    created = await chat.create_channel("inc-20261127-checkout", private=False)
+    assert created.name == "inc-20261127-checkout"
+    assert created.id.startswith("C")
+    with pytest.raises(ChannelNameTaken) as taken:
+        await chat.create_channel("inc-20261127-checkout", private=True)
+    assert taken.value.code == "name_taken"
+    assert await chat.find_channel("inc-20261127-checkout") == created
+    assert await chat.find_channel("#inc-20261127-checkout") == created
+    assert await chat.find_channel("inc-nope") is None
+    assert slack.calls[0].authorization == f"Bearer {TOKEN}"
+
+
+async def test_find_channel_pages_and_sees_private_not_archived(
+    slack: FakeSlack, chat: SlackChat
+) -> None:
+    for i in range(450):
+        slack.add_channel(f"chan-{i}")
+    private = slack.add_channel("secret-inc", private=True)
+    slack.add_channel("old-inc", archived=True)
+    found = await chat.find_channel("secret-inc")
+    assert found is not None
+    assert found.id == private.id
+    lists = [c for c in slack.calls if c.method == "conversations.list"]
+    assert len(lists) == 3  # 200 + 200 + 52 channels
+    assert lists[1].params["cursor"]
+    assert await chat.find_channel("old-inc") is None
+
+
+async def test_post_then_find_message_by_key_and_update(slack: FakeSlack, chat: SlackChat) -> None:
+    channel = await chat.create_channel("inc-post", private=False)
+    assert await chat.find_message(channel.id, "shop/checkout/status") is None
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*hi*"}}]
+    ts = await chat.post(channel.id, "hi", blocks=blocks, idempotency_key="shop/checkout/status")
+    other = await chat.post("#inc-post", "second", idempotency_key="other")
+    assert float(other) > float(ts)
+    stored = slack.channels[channel.id].messages[0]
+    assert stored["metadata"] == {
+        "event_type": EVENT_TYPE,
+        "event_payload": {"key": "shop/checkout/status"},
+    }
+    assert stored["blocks"] == blocks
+    assert await chat.find_message(channel.id, "shop/checkout/status") == ts
+    assert await chat.find_message(channel.id, "missing") is None
+
+    await chat.update(channel.id, ts, "updated", blocks=blocks)
+    assert slack.channels[channel.id].messages[0]["text"] == "updated"
+    with pytest.raises(DeliveryRejected) as missing:
+        await chat.update(channel.id, "1.000001", "x")
+    assert missing.value.code == "message_not_found"
+
+
+async def test_find_message_scans_a_bounded_number_of_pages(
+    slack: FakeSlack, chat: SlackChat
+) -> None:
+    channel = await chat.create_channel("inc-busy", private=False)
+    await chat.post(channel.id, "status", idempotency_key="old-key")
+    for i in range(250):
+        slack.add_message(channel.id, f"chatter {i}")
+    assert await chat.find_message(channel.id, "old-key") is not None  # 3rd page of 100
+    for i in range(100):
+        slack.add_message(channel.id, f"more {i}")
+    before = len(slack.calls)
+    assert await chat.find_message(channel.id, "old-key") is None  # beyond 3 pages
+    assert len(slack.calls) - before == 3
+
+
+async def test_pin_invite_archive_repeat_as_success(slack: FakeSlack, chat: SlackChat) -> None:
+    channel = await chat.create_channel("inc-repeat", private=True)
+    ts = await chat.post(channel.id, "status")
+    await chat.pin(channel.id, ts)
+    await chat.pin(channel.id, ts)
+    assert slack.channels[channel.id].pins == {ts}
+
+    await chat.invite(channel.id, ["U0AAAAAAA", "U0BBBBBBB"])
+    await chat.invite(channel.id, ["U0AAAAAAA", "U0BBBBBBB", "U0CCCCCCC", BOT_USER])
+    assert slack.channels[channel.id].members == {BOT_USER, "U0AAAAAAA", "U0BBBBBBB", "U0CCCCCCC"}
+    errors = [c.error for c in slack.calls if c.method == "conversations.invite"]
+    assert errors.count("already_in_channel") == 2
+    assert "cant_invite_self" in errors
+
+    await chat.set_topic(channel.id, "SEV-2 | investigating")
+    assert slack.channels[channel.id].topic == "SEV-2 | investigating"
+
+    await chat.archive(channel.id)
+    await chat.archive(channel.id)
+    assert slack.channels[channel.id].is_archived
+    assert [c.error for c in slack.calls if c.method == "conversations.archive"] == [
+        None,
+        "already_archived",
+    ]
+
+
+async def test_message_text_for_a_pinned_message(slack: FakeSlack, chat: SlackChat) -> None:
+    channel = await chat.create_channel("inc-read", private=False)
+    first = slack.add_message(channel.id, "rolled back checkout to v41")
+    slack.add_message(channel.id, "later chatter")
+    assert await chat.message_text(channel.id, first) == "rolled back checkout to v41"
+    assert await chat.message_text(channel.id, "1600000000.000001") is None
+
+
+async def test_429_is_throttled_with_retry_after(slack: FakeSlack, chat: SlackChat) -> None:
+    slack.throttle_next(1, retry_after=7)
+    with pytest.raises(DeliveryThrottled) as throttled:
+        await chat.create_channel("inc-throttled", private=False)
+    assert throttled.value.retry_after == 7.0
+    assert [c.status for c in slack.calls] == [429]  # slack_sdk did not retry by itself
+    assert (await chat.create_channel("inc-throttled", private=False)).name == "inc-throttled"
+
+
+async def test_5xx_is_unavailable(slack: FakeSlack, chat: SlackChat) -> None:
+    slack.fail_next(1, status=503)
+    with pytest.raises(DeliveryUnavailable, match="HTTP 503"):
+        await chat.post("#general", "hi")
+    assert len(slack.calls) == 1
+
+
+async def test_connection_refused_is_unavailable(slack: FakeSlack) -> None:
+    url = slack.base_url
+    await slack.stop()
+    with pytest.raises(DeliveryUnavailable):
+        await SlackChat(TOKEN, base_url=url, timeout=2).create_channel("x", private=False)
+
+
+async def test_invalid_token_is_rejected_without_the_token(slack: FakeSlack) -> None:
+    wrong = "xoxb-9999-wrong-t0kenValue"
+    with pytest.raises(DeliveryRejected) as rejected:
+        await SlackChat(wrong, base_url=slack.base_url).create_channel("x", private=False)
+    assert rejected.value.code == "invalid_auth"
+    assert wrong not in str(rejected.value)
+    assert TOKEN not in str(rejected.value)
+    assert slack.calls[-1].error == "invalid_auth"
+
+
+async def test_unknown_channel_is_rejected_with_code(chat: SlackChat) -> None:
+    with pytest.raises(DeliveryRejected) as rejected:
+        await chat.post("C99999999", "hi")
+    assert rejected.value.code == "channel_not_found"
+    assert not isinstance(rejected.value, ChannelNameTaken)

@@ -1,0 +1,403 @@
+"""The public status page: what customers are told, decided from incident records and ``now``.
+
+The output speaks Atlassian Statuspage's vocabulary (indicator, component status, incident
+status) and :func:`summary_json`, :func:`status_json` and :func:`incidents_json` give the
+exact ``/api/v2`` shapes, so existing Statuspage widgets, bots and monitors read our page
+unchanged.
+
+Decisions, and why:
+
+* **Private incidents appear nowhere** — not in the incident lists and *not in component
+  status* either. ``private`` is the team's decision not to talk about an incident in public
+  (a security incident under embargo, a customer-specific problem). A component turning red
+  with no incident to explain it would leak exactly that decision through a side channel and
+  invite questions about something the page cannot show. When customers do feel the outage,
+  the team makes the incident public or declares a public one; the page never guesses.
+* **Only unresolved incidents count** for components and the overall indicator. The
+  lifecycle keeps ``resolved`` open (it awaits its postmortem), but for customers a resolved
+  incident is over.
+* **Declined and merged incidents are left out**: declined was not an incident, a merged one
+  is told through the incident it was merged into.
+* **Phase -> Statuspage incident status** (:data:`STATUS_OF_PHASE`): triage and investigating
+  -> ``investigating`` (we know something is wrong and are on it); mitigated -> ``monitoring``
+  (a fix is in, we watch whether it holds); resolved and closed -> ``resolved``.
+  ``identified`` is never produced: no phase records that the cause is known, and claiming it
+  would be a guess. ``postmortem`` is never produced either: our postmortems are internal
+  documents, and Statuspage's ``postmortem`` status promises one published on the page.
+* **Update texts come from the page, not from the timeline**: only state changes are public
+  (their instants come in as :class:`Update`), and each is worded here per phase. Timeline
+  messages are written for responders (names, internal details) and never reach the page.
+* **Impact** comes from the incident's Severity (``spec.statusPage.impact``); an unknown
+  Severity counts as ``none`` — the page claims no more outage than a Severity says.
+* **The 90-day history** holds every incident still unresolved or resolved (else closed)
+  within the last 90 days, so an incident that ended inside the window is shown even when it
+  began before it; it is grouped by the day (UTC) it was declared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from .comms import Impact
+from .lifecycle import Phase
+from .times import iso
+
+HISTORY = timedelta(days=90)
+"""How far back "Past incidents" and ``incidents.json`` reach."""
+
+
+class ComponentStatus(StrEnum):
+    OPERATIONAL = "operational"
+    DEGRADED_PERFORMANCE = "degraded_performance"
+    PARTIAL_OUTAGE = "partial_outage"
+    MAJOR_OUTAGE = "major_outage"
+
+
+class IncidentStatus(StrEnum):
+    """Statuspage's incident statuses (all five, though two are never produced: see above)."""
+
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+    POSTMORTEM = "postmortem"
+
+
+SEVERITY_ORDER: tuple[Impact, ...] = (Impact.NONE, Impact.MINOR, Impact.MAJOR, Impact.CRITICAL)
+"""Least to most severe."""
+
+COMPONENT_OF_IMPACT: Mapping[Impact, ComponentStatus] = {
+    Impact.NONE: ComponentStatus.OPERATIONAL,
+    Impact.MINOR: ComponentStatus.DEGRADED_PERFORMANCE,
+    Impact.MAJOR: ComponentStatus.PARTIAL_OUTAGE,
+    Impact.CRITICAL: ComponentStatus.MAJOR_OUTAGE,
+}
+
+DESCRIPTION_OF_INDICATOR: Mapping[Impact, str] = {
+    Impact.NONE: "All Systems Operational",
+    Impact.MINOR: "Minor Service Outage",
+    Impact.MAJOR: "Partial System Outage",
+    Impact.CRITICAL: "Major System Outage",
+}
+"""Statuspage's own words for ``status.description``."""
+
+COMPONENT_LABEL: Mapping[ComponentStatus, str] = {
+    ComponentStatus.OPERATIONAL: "Operational",
+    ComponentStatus.DEGRADED_PERFORMANCE: "Degraded Performance",
+    ComponentStatus.PARTIAL_OUTAGE: "Partial Outage",
+    ComponentStatus.MAJOR_OUTAGE: "Major Outage",
+}
+
+STATUS_OF_PHASE: Mapping[Phase, IncidentStatus] = {
+    Phase.TRIAGE: IncidentStatus.INVESTIGATING,
+    Phase.INVESTIGATING: IncidentStatus.INVESTIGATING,
+    Phase.MITIGATED: IncidentStatus.MONITORING,
+    Phase.RESOLVED: IncidentStatus.RESOLVED,
+    Phase.CLOSED: IncidentStatus.RESOLVED,
+}
+"""Declined and merged have no entry: those incidents never reach the page."""
+
+UNRESOLVED: frozenset[Phase] = frozenset({Phase.TRIAGE, Phase.INVESTIGATING, Phase.MITIGATED})
+HIDDEN: frozenset[Phase] = frozenset({Phase.DECLINED, Phase.MERGED})
+
+
+def _update_body(phase: Phase, service: str) -> str:
+    """Customer wording per phase; closed reads like resolved (and is then dropped as a repeat)."""
+    if phase is Phase.TRIAGE:
+        return f"We are aware of a problem affecting {service} and are looking into it."
+    if phase is Phase.INVESTIGATING:
+        return f"We are investigating the problem affecting {service}."
+    if phase is Phase.MITIGATED:
+        return "A fix has been implemented and we are monitoring the results."
+    return "This incident has been resolved."
+
+
+@dataclass(frozen=True)
+class Update:
+    """One public state change: the incident entered ``phase`` at ``at``."""
+
+    at: datetime
+    phase: Phase
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    """The facts about one incident the page needs (the service keeps these, not bodies)."""
+
+    namespace: str
+    name: str
+    title: str
+    service: str
+    severity: str
+    """Severity object name, e.g. ``sev-2``; internal, never shown."""
+    impact: Impact
+    phase: Phase
+    private: bool
+    declared: datetime | None
+    """None: not stamped yet (just created); the page treats it as declared ``now``."""
+    resolved: datetime | None = None
+    closed: datetime | None = None
+    updates: tuple[Update, ...] = ()
+    """State changes after the declaration, in any order."""
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class PageUpdate:
+    at: datetime
+    status: IncidentStatus
+    body: str
+
+
+@dataclass(frozen=True)
+class PageIncident:
+    id: str
+    name: str
+    service: str
+    impact: Impact
+    status: IncidentStatus
+    created: datetime
+    updated: datetime
+    resolved: datetime | None
+    updates: tuple[PageUpdate, ...]
+    """Newest first, as Statuspage lists them."""
+
+    @property
+    def unresolved(self) -> bool:
+        return self.status not in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM)
+
+    @property
+    def latest(self) -> PageUpdate:
+        return self.updates[0]
+
+    @property
+    def day(self) -> date:
+        """The (UTC) day the incident is listed under in the history."""
+        return self.created.date()
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    status: ComponentStatus
+    updated: datetime
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Page:
+    indicator: Impact
+    updated: datetime
+    components: tuple[Component, ...]
+    """By name."""
+    open_incidents: tuple[PageIncident, ...]
+    """Unresolved, most severe first, then newest first."""
+    recent_incidents: tuple[PageIncident, ...]
+    """The 90-day history (open ones included), newest declaration first."""
+
+    @property
+    def description(self) -> str:
+        return DESCRIPTION_OF_INDICATOR[self.indicator]
+
+    def days(self) -> tuple[tuple[date, tuple[PageIncident, ...]], ...]:
+        """The history grouped by declaration day, newest day first."""
+        grouped: dict[date, list[PageIncident]] = {}
+        for incident in self.recent_incidents:
+            grouped.setdefault(incident.day, []).append(incident)
+        return tuple((day, tuple(items)) for day, items in sorted(grouped.items(), reverse=True))
+
+
+@dataclass(frozen=True)
+class Site:
+    """Who the page is: Statuspage's ``page`` object."""
+
+    id: str
+    name: str
+    url: str
+    """Absolute URL of the HTML page; incident shortlinks point into it."""
+
+
+def worst(impacts: Iterable[Impact]) -> Impact:
+    return max(impacts, key=SEVERITY_ORDER.index, default=Impact.NONE)
+
+
+def _page_incident(record: IncidentRecord, now: datetime) -> PageIncident:
+    created = record.declared or now
+    changes = sorted((u for u in record.updates if u.phase in STATUS_OF_PHASE), key=_at)
+    updates: list[PageUpdate] = []
+    last_body = ""
+    for at, phase in [(created, Phase.TRIAGE), *((u.at, u.phase) for u in changes)]:
+        body = _update_body(phase, record.service)
+        if body != last_body:  # closed after resolved, or a repeated entry: nothing new to say
+            updates.append(PageUpdate(max(at, created), STATUS_OF_PHASE[phase], body))
+            last_body = body
+    status = STATUS_OF_PHASE[record.phase]
+    if updates[-1].status != status:
+        # The timeline lost the change (folded away) or lags the phase: say where it stands.
+        at = record.resolved or record.closed or updates[-1].at
+        updates.append(PageUpdate(at, status, _update_body(record.phase, record.service)))
+    resolved = None
+    if status is IncidentStatus.RESOLVED:
+        resolved = record.resolved or record.closed or updates[-1].at
+    return PageIncident(
+        id=record.id,
+        name=record.title,
+        service=record.service,
+        impact=record.impact,
+        status=status,
+        created=created,
+        updated=max(u.at for u in updates),
+        resolved=resolved,
+        updates=tuple(reversed(updates)),
+    )
+
+
+def _at(update: Update) -> datetime:
+    return update.at
+
+
+def _shown(record: IncidentRecord) -> bool:
+    return not record.private and record.phase not in HIDDEN
+
+
+def _in_window(incident: PageIncident, since: datetime) -> bool:
+    return incident.unresolved or (incident.resolved or incident.updated) >= since
+
+
+def build_page(records: Iterable[IncidentRecord], now: datetime) -> Page:
+    """The page at ``now`` from every incident the operator knows (private ones included)."""
+    since = now - HISTORY
+    incidents = [_page_incident(r, now) for r in records if _shown(r)]
+    recent = sorted(
+        (i for i in incidents if _in_window(i, since)),
+        key=lambda i: (i.created, i.id),
+        reverse=True,
+    )
+    unresolved = [i for i in recent if i.unresolved]
+    open_incidents = sorted(unresolved, key=lambda i: -SEVERITY_ORDER.index(i.impact))
+    components: dict[str, Component] = {}
+    for incident in sorted(recent, key=lambda i: i.updated):
+        before = components.get(incident.service)
+        impact = incident.impact if incident.unresolved else Impact.NONE
+        status = COMPONENT_OF_IMPACT[impact]
+        if before is not None and _rank(before.status) > _rank(status):
+            status = before.status
+        components[incident.service] = Component(incident.service, status, incident.updated)
+    return Page(
+        indicator=worst(i.impact for i in unresolved),
+        updated=max((i.updated for i in recent), default=now),
+        components=tuple(components[name] for name in sorted(components)),
+        open_incidents=tuple(open_incidents),
+        recent_incidents=tuple(recent),
+    )
+
+
+def _rank(status: ComponentStatus) -> int:
+    return list(ComponentStatus).index(status)
+
+
+# --- Statuspage /api/v2 JSON --------------------------------------------------------------
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else iso(at)
+
+
+def page_json(page: Page, site: Site) -> dict[str, Any]:
+    return {
+        "id": site.id,
+        "name": site.name,
+        "url": site.url,
+        "time_zone": "Etc/UTC",
+        "updated_at": iso(page.updated),
+    }
+
+
+def status_object(page: Page) -> dict[str, str]:
+    return {"indicator": page.indicator.value, "description": page.description}
+
+
+def component_json(component: Component, site: Site, position: int) -> dict[str, Any]:
+    return {
+        "id": component.id,
+        "name": component.name,
+        "status": component.status.value,
+        "created_at": iso(component.updated),
+        "updated_at": iso(component.updated),
+        "position": position,
+        "description": None,
+        "showcase": True,
+        "start_date": None,
+        "group_id": None,
+        "page_id": site.id,
+        "group": False,
+        "only_show_if_degraded": False,
+    }
+
+
+def incident_json(incident: PageIncident, page: Page, site: Site) -> dict[str, Any]:
+    statuses = {c.name: c for c in page.components}
+    component = statuses.get(incident.service)
+    monitoring = [u.at for u in incident.updates if u.status is IncidentStatus.MONITORING]
+    return {
+        "id": incident.id,
+        "name": incident.name,
+        "status": incident.status.value,
+        "impact": incident.impact.value,
+        "created_at": iso(incident.created),
+        "updated_at": iso(incident.updated),
+        "started_at": iso(incident.created),
+        "monitoring_at": _iso(max(monitoring, default=None)),
+        "resolved_at": _iso(incident.resolved),
+        "shortlink": f"{site.url}#incident-{incident.id}",
+        "page_id": site.id,
+        "incident_updates": [
+            {
+                "id": f"{incident.id}/{len(incident.updates) - n}",
+                "incident_id": incident.id,
+                "status": update.status.value,
+                "body": update.body,
+                "created_at": iso(update.at),
+                "updated_at": iso(update.at),
+                "display_at": iso(update.at),
+                "affected_components": None,
+                "deliver_notifications": False,
+            }
+            for n, update in enumerate(incident.updates)
+        ],
+        "components": [] if component is None else [component_json(component, site, 0)],
+    }
+
+
+def summary_json(page: Page, site: Site) -> dict[str, Any]:
+    """``/api/v2/summary.json``: status, every component and the unresolved incidents."""
+    return {
+        "page": page_json(page, site),
+        "status": status_object(page),
+        "components": [component_json(c, site, n) for n, c in enumerate(page.components, 1)],
+        "incidents": [incident_json(i, page, site) for i in page.open_incidents],
+        "scheduled_maintenances": [],
+    }
+
+
+def status_json(page: Page, site: Site) -> dict[str, Any]:
+    """``/api/v2/status.json``: the rollup only."""
+    return {"page": page_json(page, site), "status": status_object(page)}
+
+
+def incidents_json(page: Page, site: Site) -> dict[str, Any]:
+    """``/api/v2/incidents.json``: the 90-day history, newest first (resolved ones included)."""
+    return {
+        "page": page_json(page, site),
+        "incidents": [incident_json(i, page, site) for i in page.recent_incidents],
+    }

@@ -15,6 +15,7 @@ channel side fails, so the body is read, not only the status. Workflows-based we
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -44,6 +45,37 @@ _REMEMBERED_KEYS = 1024
 log = logging.getLogger(__name__)
 
 
+class _RedactUrls(logging.Filter):
+    """Rewrites httpx's own "HTTP Request: POST <url> ..." INFO line, which would otherwise
+    print a webhook URL (and so its token) into the operator's log."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.urls:
+            return True
+        message = record.getMessage()
+        redacted = message
+        for url in self.urls:
+            redacted = redacted.replace(url, "[redacted webhook URL]")
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+_REDACT = _RedactUrls()
+logging.getLogger("httpx").addFilter(_REDACT)
+
+
+def _hide(url: str) -> None:
+    """Register a secret URL (as given and as httpx normalises it) with the log filter."""
+    _REDACT.urls.add(url)
+    with contextlib.suppress(httpx.InvalidURL):
+        _REDACT.urls.add(str(httpx.URL(url)))
+
+
 class _Sender:
     """POST + translation shared by both notifiers; ``name`` is what errors and logs call it."""
 
@@ -56,6 +88,7 @@ class _Sender:
         self._timeout = timeout
         self._clock = clock
         self._sent: OrderedDict[str, None] = OrderedDict()
+        _hide(url)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self._name!r}, url=[redacted])"

@@ -134,12 +134,16 @@ def test_list_is_a_table_with_the_promised_columns() -> None:
     incident(fake, state="resolved")
     fake.objects["checkout"]["status"] = {"phase": "investigating"}
     incident(fake, "search", roles={}, service="search")
+    incident(fake, "web", roles={}, service="web")
+    fake.objects["web"]["status"] = {"phase": "triage", "roles": {"commander": "carol"}}
     code, out, _ = run(fake, "list")
     assert code == 0
-    header, first, second = out.splitlines()
+    header, first, second, third = out.splitlines()
     assert header.split() == ["NAME", "SEVERITY", "STATE", "COMMANDER", "SERVICE", "AGE"]
     assert first.split()[:6] == ["checkout", "sev-2", "resolved", "(is", "investigating)", "alice"]
     assert second.split()[:5] == ["search", "sev-2", "triage", "<none>", "search"]
+    # The commander the operator filled from the rotation (status.roles) is shown.
+    assert third.split()[:5] == ["web", "sev-2", "triage", "carol", "web"]
 
 
 def test_age_is_kubectl_short() -> None:

@@ -191,3 +191,67 @@ async def test_an_up_to_date_incident_is_not_patched_again(
     assert plan.status == {}
     assert plan.timeline == ()
     assert plan.event is None
+
+
+async def test_merge_moves_the_timeline_to_the_survivor_once(
+    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+) -> None:
+    store, _, _ = world
+    survivor = incident(roles={"commander": "alice"})
+    survivor["metadata"]["name"] = "survivor"
+    await store.create_incident(NS, survivor)
+    await store.create_incident(NS, incident(roles={"commander": "bob"}))
+    await step(world, 0)
+    await store.append_timeline(
+        NS, NAME, [{"at": "2026-11-27T14:01:00Z", "type": "note", "message": "db?", "key": "n1"}]
+    )
+    body = await step(world, 5, state="merged", mergedInto="survivor")
+    assert body["status"]["phase"] == "merged"
+    moved = store.timeline(NS, "survivor")
+    assert [e["key"] for e in moved] == [
+        "merged/checkout-errors/n1",
+        "merged/checkout-errors/state/merged/2",
+        "merged-from/checkout-errors",
+    ]
+    assert moved[0]["message"] == "[checkout-errors] db?"
+    assert moved[0]["at"] == "2026-11-27T14:01:00Z"
+    await step(world, 6)  # a later reconcile moves nothing again
+    assert len(store.timeline(NS, "survivor")) == 3
+
+
+async def test_merge_into_a_missing_incident_is_refused(
+    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+) -> None:
+    store, _, _ = world
+    await store.create_incident(NS, incident(roles={"commander": "bob"}))
+    await step(world, 0)
+    body = await step(world, 1, state="merged", mergedInto="nope")
+    assert body["status"]["phase"] == "triage"
+    refused = conditions(body)["TransitionRefused"]
+    assert refused["reason"] == "MergeTargetInvalid"
+    assert "cannot merge into nope" in refused["message"]
+
+
+async def test_severity_change_is_recorded_with_the_new_policy(
+    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+) -> None:
+    store, _, _ = world
+    store.severities["sev-1"] = {
+        **severity(["commander"]),
+        "metadata": {"name": "sev-1"},
+        "spec": {
+            "level": 1,
+            "displayName": "SEV-1",
+            "response": {"ackWithin": "5m", "updateEvery": "15m"},
+            "paging": {"page": True},
+        },
+    }
+    await store.create_incident(NS, incident(roles={"commander": "bob"}))
+    await step(world, 0)
+    body = await step(world, 2, severityRef="sev-1")
+    assert body["status"]["severity"] == "sev-1"
+    changed = [e for e in store.timeline(NS, NAME) if e["type"] == "severity-changed"]
+    assert len(changed) == 1
+    assert changed[0]["message"].startswith("Severity sev-2 -> sev-1: ack within 5m")
+    assert "update every 15m" in changed[0]["message"]
+    assert "pages" in changed[0]["message"]

@@ -83,7 +83,8 @@ def test_acknowledgement_stops_the_chain_even_when_looked_at_late() -> None:
     assert response.next_escalation(planned, acknowledged=DECLARED + 7 * MIN, now=late) is None
     assert response.due_escalations(planned, acknowledged=None, now=DECLARED + 4 * MIN) == ()
     upcoming = response.next_escalation(planned, acknowledged=None, now=DECLARED + 4 * MIN)
-    assert upcoming is not None and upcoming.level == 1
+    assert upcoming is not None
+    assert upcoming.level == 1
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,7 @@ class FakeStore:
         return [
             copy.deepcopy(b)
             for (ns, _), b in self.incidents.items()
-            if ns == namespace
+            if namespace in ("", ns)
             and all(b["metadata"].get("labels", {}).get(k) == v for k, v in labels.items())
         ]
 
@@ -88,9 +88,9 @@ class FakeStore:
     async def append_timeline(self, namespace: str, name: str, entries: Sequence[Body]) -> None:
         body = self.incidents[(namespace, name)]
         status = body.setdefault("status", {})
-        merged = merge_timeline(status.get("timeline", []), entries)
+        merged = merge_timeline(status, entries)
         if merged is not None:
-            status["timeline"] = merged
+            status.update(merged)
 
     async def emit_event(
         self, regarding: Body, reason: str, message: str, *, warning: bool = False

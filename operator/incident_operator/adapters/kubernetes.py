@@ -17,11 +17,15 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from incident_operator import GROUP, VERSION
+from incident_operator.api.v1alpha1.convert import (
+    timeline_summary_from_domain,
+    timeline_summary_to_domain,
+)
+from incident_operator.domain import timeline
 from incident_operator.errors import PermanentError, TemporaryError
 
 from .ports import Body
 
-TIMELINE_LIMIT = 500
 COMPONENT = "incident-operator"
 
 
@@ -76,6 +80,16 @@ class KubernetesStore:
 
     async def find_incidents(self, namespace: str, labels: Mapping[str, str]) -> list[Body]:
         selector = ",".join(f"{k}={v}" for k, v in labels.items())
+        if not namespace:  # every namespace (a chat channel's incident may live in any)
+            everywhere = await self._call(
+                "list incidents in all namespaces",
+                self._custom.list_cluster_custom_object,
+                GROUP,
+                VERSION,
+                "incidents",
+                label_selector=selector,
+            )
+            return list(everywhere.get("items", []))
         result = await self._call(
             f"list incidents in {namespace}",
             self._custom.list_namespaced_custom_object,
@@ -184,12 +198,12 @@ class KubernetesStore:
             if current is None:
                 raise PermanentError(f"incident {namespace}/{name} is gone")
             status = dict(current.get("status") or {})
-            timeline = merge_timeline(status.get("timeline", []), entries)
-            if timeline is None:
+            merged = merge_timeline(status, entries)
+            if merged is None:
                 return
             # A replace carries current's resourceVersion: a concurrent writer makes it fail
             # with 409 instead of one of us silently losing entries.
-            body = {**current, "status": {**status, "timeline": timeline}}
+            body = {**current, "status": {**status, **merged}}
             try:
                 await asyncio.to_thread(
                     self._custom.replace_namespaced_custom_object_status,
@@ -243,14 +257,21 @@ class KubernetesStore:
         )
 
 
-def merge_timeline(existing: Sequence[Body], entries: Sequence[Body]) -> list[Body] | None:
-    """``existing`` plus entries whose key it lacks, time-ordered and bounded; None: no change."""
-    keys = {e.get("key") for e in existing if e.get("key")}
-    new = [e for e in entries if not e.get("key") or e["key"] not in keys]
-    if not new:
+def merge_timeline(status: Mapping[str, Any], entries: Sequence[Body]) -> Body | None:
+    """The status keys (``timeline``, ``timelineSummary``) after appending; None: no change.
+
+    Dedup, order and bound are the domain's (domain/timeline.py); only the shapes are here.
+    """
+    merged = timeline.merge(
+        status.get("timeline") or [], entries, timeline_summary_to_domain(status)
+    )
+    if merged is None:
         return None
-    merged = sorted([*existing, *new], key=lambda e: str(e.get("at", "")))
-    return merged[-TIMELINE_LIMIT:]
+    out: Body = {"timeline": [dict(e) for e in merged.entries]}
+    summary = timeline_summary_from_domain(merged.summary)
+    if summary is not None:
+        out["timelineSummary"] = summary
+    return out
 
 
 def api_client() -> client.ApiClient:

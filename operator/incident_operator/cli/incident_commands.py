@@ -208,6 +208,14 @@ def state_text(body: Body) -> str:
     return requested if phase in (None, requested) else f"{requested} (is {phase})"
 
 
+def effective_roles(body: Body) -> dict[str, str]:
+    """Roles as the operator applied them (status: spec filled from the rotation), else spec."""
+    spec_roles = (body.get("spec") or {}).get("roles") or {}
+    status_roles = (body.get("status") or {}).get("roles") or {}
+    merged = {**{k: v for k, v in status_roles.items() if v}, **spec_roles}
+    return {k: v for k, v in merged.items() if v}
+
+
 @command
 def run_list(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
     now = datetime.now(UTC)
@@ -227,7 +235,7 @@ def run_list(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int
             body["metadata"]["name"],
             spec.get("severityRef", ""),
             state_text(body),
-            (spec.get("roles") or {}).get("commander") or "<none>",
+            effective_roles(body).get("commander") or "<none>",
             spec.get("service", ""),
             age(body["metadata"].get("creationTimestamp"), now),
         ]
@@ -277,8 +285,14 @@ def run_show(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int
     ]
     if spec.get("mergedInto"):
         lines.append(f"Merged:    into {spec['mergedInto']}")
-    roles = {k: v for k, v in (spec.get("roles") or {}).items() if v}
+    roles = effective_roles(body)
     lines.append("Roles:     " + (", ".join(f"{k}={v}" for k, v in roles.items()) or "<none>"))
+    response = status.get("response") or {}
+    if response.get("escalatedTo"):
+        lines.append(f"Escalated: {', '.join(response['escalatedTo'])}")
+    for label, key in (("Ack due:", "ackDue"), ("Update due:", "updateDue")):
+        if response.get(key):
+            lines.append(f"{label:<11}{response[key]}")
     if (refused := refusal(body)) is not None:
         lines.append(f"Refused:   {refused}")
     for key, value in (status.get("timestamps") or {}).items():
@@ -291,6 +305,14 @@ def run_show(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int
         )
     timeline = status.get("timeline") or []
     lines.append("Timeline:" if timeline else "Timeline:  <empty>")
+    folded = status.get("timelineSummary") or {}
+    if folded.get("entries"):
+        lines.append(
+            f"  ({folded['entries']} older entries summarised, {folded.get('first')} .. "
+            f"{folded.get('last')}: "
+            + ", ".join(f"{t} {n}" for t, n in (folded.get("byType") or {}).items())
+            + ")"
+        )
     for entry in timeline:
         who = f" ({entry['author']})" if entry.get("author") else ""
         kind = entry.get("type", "")

@@ -181,6 +181,7 @@ def decide_transition(
     severity: str = "",
     merged_into: str | None = None,
     name: str = "",
+    merge_target_exists: bool = True,
 ) -> Decision:
     """Judge ``current -> requested``; ``current`` None means the incident is new (triage).
 
@@ -226,6 +227,13 @@ def decide_transition(
             requested,
             RefusalReason.MERGE_TARGET_INVALID,
             "merged needs spec.mergedInto naming another incident",
+        )
+    if requested is Phase.MERGED and start is not Phase.MERGED and not merge_target_exists:
+        return Refused(
+            start,
+            requested,
+            RefusalReason.MERGE_TARGET_INVALID,
+            f"cannot merge into {merged_into}: no such incident in this namespace",
         )
     return _accept(current, requested, now, timestamps, declared=declared, detected=detected)
 

@@ -96,6 +96,8 @@ def plan_lifecycle(
     severity: Body | None,
     now: datetime,
     rotation: RotationAnswer | None = None,
+    *,
+    merge_target_exists: bool = True,
 ) -> LifecyclePlan:
     """Decide the status patch, timeline entries and Event for one incident (no I/O).
 
@@ -148,6 +150,7 @@ def plan_lifecycle(
         severity=spec.severity_ref,
         merged_into=spec.merged_into,
         name=str(meta.get("name", "")),
+        merge_target_exists=merge_target_exists,
     )
     observation = observe(generation=generation, existing=conditions, problems=(), now=now)
     known_keys = {e.get("key") for e in status.get("timeline") or [] if isinstance(e, dict)}
@@ -204,6 +207,43 @@ def _severity_change(
         return ()
     message = f"Severity {before} -> {requested}: {policy_text(severity)}"
     return (entry(now, "severity-changed", message, f"severity/{requested}/{generation}"),)
+
+
+def merged_timeline(body: Mapping[str, Any], plan: LifecyclePlan, now: datetime) -> list[Body]:
+    """What the survivor receives when this incident is merged into it (else nothing).
+
+    Every entry of the merged incident, keyed ``merged/<name>/<key>`` so a repeat adds nothing
+    and two merged incidents never collide, plus one ``merged-from`` entry saying where they
+    came from. Sent only on the move itself; the merged incident keeps its own copy.
+    """
+    decision = plan.decision
+    if not (
+        isinstance(decision, lifecycle.Accepted)
+        and decision.changed
+        and decision.phase is lifecycle.Phase.MERGED
+    ):
+        return []
+    name = str(body["metadata"]["name"])
+    own = [e for e in (body.get("status") or {}).get("timeline") or [] if isinstance(e, dict)]
+    own += list(plan.timeline)
+    moved: list[Body] = [
+        {
+            **e,
+            "message": f"[{name}] {e.get('message', '')}"[:4096],
+            "key": f"merged/{name}/{e.get('key') or e.get('at')}"[:256],
+        }
+        for e in own
+    ]
+    moved.append(
+        entry(
+            now,
+            "merged-from",
+            f"Incident {name} was merged into this one; its {len(own)} timeline entries "
+            "follow with their original times",
+            f"merged-from/{name}",
+        )
+    )
+    return moved
 
 
 def wants_rotation(body: Mapping[str, Any], severity: Body | None) -> str | None:
@@ -413,7 +453,14 @@ class IncidentLifecycleService:
             meta = body.get("metadata") or {}
             at = _declared_at(body) or now
             rotation = await ask_rotation(self._store, str(meta.get("namespace", "")), name, at)
-        return plan_lifecycle(body, severity, now, rotation)
+        survivor = None
+        spec = body.get("spec") or {}
+        if spec.get("state") == lifecycle.Phase.MERGED.value and spec.get("mergedInto"):
+            namespace = str((body.get("metadata") or {}).get("namespace", ""))
+            survivor = await self._store.get_incident(namespace, str(spec["mergedInto"]))
+        return plan_lifecycle(
+            body, severity, now, rotation, merge_target_exists=survivor is not None
+        )
 
     async def record(self, body: Mapping[str, Any], plan: LifecyclePlan) -> None:
         """Timeline entries (merged by key) and the Warning Event; the status is the caller's.
@@ -425,6 +472,10 @@ class IncidentLifecycleService:
             await self._store.append_timeline(meta["namespace"], meta["name"], plan.timeline)
         if plan.event is not None:
             await self._store.emit_event(dict(body), TRANSITION_REFUSED, plan.event, warning=True)
+        moved = merged_timeline(body, plan, self._clock.now())
+        if moved:
+            survivor = str(body["spec"]["mergedInto"])
+            await self._store.append_timeline(meta["namespace"], survivor, moved)
         lifecycle_metrics.report(self._metrics, body, plan)
 
     async def reconcile(self, body: Mapping[str, Any]) -> LifecyclePlan:

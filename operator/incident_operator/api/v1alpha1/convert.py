@@ -8,8 +8,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from incident_operator.domain import conditions as domain
+from incident_operator.domain import timeline
+from incident_operator.domain.times import iso
 
 from .common import CommonStatus, Condition, ConditionStatus
+from .incident import TimelineSummary
 
 
 def condition_to_domain(condition: Condition) -> domain.Condition:
@@ -49,3 +52,32 @@ def existing_conditions(body: Mapping[str, Any]) -> tuple[domain.Condition, ...]
     except ValidationError:
         return ()
     return conditions_to_domain(status.conditions)
+
+
+def timeline_summary_to_domain(status: Mapping[str, Any]) -> timeline.Summary | None:
+    """``status.timelineSummary`` as the domain's value; absent or unreadable: None."""
+    raw = status.get("timelineSummary")
+    if not raw:
+        return None
+    try:
+        model = TimelineSummary.model_validate(raw)
+    except ValidationError:
+        return None
+    return timeline.Summary(
+        model.entries,
+        dict(model.by_type),
+        iso(model.first) if model.first else None,
+        iso(model.last) if model.last else None,
+    )
+
+
+def timeline_summary_from_domain(summary: timeline.Summary) -> dict[str, Any] | None:
+    """The status value to store; None while nothing was folded."""
+    if not summary.entries:
+        return None
+    return {
+        "entries": summary.entries,
+        "byType": dict(summary.by_type),
+        "first": summary.first,
+        "last": summary.last,
+    }

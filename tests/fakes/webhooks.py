@@ -205,7 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     app.router.add_post(TEAMS_PREFIX + "{token}", teams._post)
     app.router.add_post(RECEIVER_PATH, receiver._post)
     base = f"http://{args.host}:{args.port}"
-    print(f"fake Teams on {base}{TEAMS_PREFIX}<token>, receiver on {base}{RECEIVER_PATH}")
+    print(
+        f"fake Teams on {base}{TEAMS_PREFIX}<token>, receiver on {base}{RECEIVER_PATH}", flush=True
+    )
     web.run_app(app, host=args.host, port=args.port, print=None)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import sys
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from incident_operator import __version__
+from incident_operator.adapters.clock import SystemClock
 from incident_operator.adapters.ports import TokenSource
 from incident_operator.adapters.secrets import FileToken, StaticToken
 from incident_operator.domain.alertmanager import (
@@ -19,11 +21,14 @@ from incident_operator.domain.alertmanager import (
     parse_severity_map,
 )
 from incident_operator.domain.durations import parse_duration
+from incident_operator.handlers import status_page as _status_page_handlers  # noqa: F401
 from incident_operator.handlers.runner import RunOptions, run
 from incident_operator.services.alertmanager import AlertmanagerConfig
+from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.metrics import MetricsEndpoint
+from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSettings
 
 TOKEN_ENV = "INCIDENT_OPERATOR_ALERTMANAGER_TOKEN"
 DEFAULT_SEVERITY_MAP = "critical=sev-1,error=sev-2,warning=sev-3,info=sev-4,*=sev-3"
@@ -132,6 +137,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "record it in the timeline)",
     )
     run_cmd.add_argument(
+        "--status-page-title",
+        default=StatusPageSettings.title,
+        help="name of the status page (GET /status and /api/v2/*.json on --http-listen) "
+        "(default %(default)s)",
+    )
+    run_cmd.add_argument(
         "--manage-prometheus-rules",
         action="store_true",
         help="keep a PrometheusRule (Sloth-named rules) per SLO where prometheus-operator's "
@@ -150,14 +161,20 @@ def alertmanager_token(args: argparse.Namespace) -> TokenSource | None:
     return StaticToken(value) if value else None
 
 
-def web_app(memo: Any) -> web.Application:
-    """Compose the HTTP endpoints from the services build_memo put into kopf's memo."""
+def web_app(memo: Any, status_page: StatusPageSettings | None = None) -> web.Application:
+    """Compose the HTTP endpoints from the services build_memo put into kopf's memo.
+
+    The status page index is created here and left in memo as ``status_page``, where the
+    watch handlers of handlers/status_page.py (registered by importing it, above) feed it.
+    """
     operator_metrics = memo.get("operator_metrics")
+    memo.status_page = StatusPageIndex()
     return build_app(
         alertmanager=AlertmanagerWebhook(
             memo.get("alertmanager_service"), memo.get("alertmanager_token")
         ),
         metrics=MetricsEndpoint(operator_metrics) if operator_metrics is not None else None,
+        status_page=StatusPageEndpoints(memo.status_page, SystemClock(), status_page),
     )
 
 
@@ -183,6 +200,6 @@ def main(argv: list[str] | None = None) -> int:
                 auto_resolve=args.alertmanager_auto_resolve,
             ),
         ),
-        web_app,
+        functools.partial(web_app, status_page=StatusPageSettings(title=args.status_page_title)),
     )
     return 0

@@ -8,6 +8,7 @@ from .alertmanager import PATH as ALERTMANAGER_PATH
 from .alertmanager import AlertmanagerWebhook
 from .metrics import PATH as METRICS_PATH
 from .metrics import MetricsEndpoint
+from .status_page import StatusPageEndpoints
 
 
 async def healthz(_: web.Request) -> web.Response:
@@ -16,13 +17,18 @@ async def healthz(_: web.Request) -> web.Response:
 
 
 def build_app(
-    *, alertmanager: AlertmanagerWebhook, metrics: MetricsEndpoint | None = None
+    *,
+    alertmanager: AlertmanagerWebhook,
+    metrics: MetricsEndpoint | None = None,
+    status_page: StatusPageEndpoints | None = None,
 ) -> web.Application:
-    """``metrics`` None: no /metrics route (404), e.g. in tests of the other endpoints."""
+    """``metrics``/``status_page`` None: no such routes (404), e.g. in tests of the others."""
     # The webhook streams its body with its own limit and JSON error; this is the backstop.
     app = web.Application(client_max_size=alertmanager.max_body + 1)
     app.router.add_post(ALERTMANAGER_PATH, alertmanager.handle)
     app.router.add_get("/healthz", healthz)
     if metrics is not None:
         app.router.add_get(METRICS_PATH, metrics.handle)
+    if status_page is not None:
+        status_page.add_routes(app)
     return app

@@ -1,0 +1,31 @@
+"""Feed every Incident and Severity watch event to the status page index
+(services/status_page.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from incident_operator import GROUP, VERSION
+from incident_operator.services.status_page import StatusPageIndex
+
+
+@kopf.on.event(GROUP, VERSION, "incidents")
+async def status_page_incidents(
+    body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any
+) -> None:
+    """``type`` None is kopf's initial listing; DELETED takes the incident off the page."""
+    index: StatusPageIndex | None = memo.get("status_page")
+    if index is not None:
+        index.observe_incident(dict(body), deleted=type == "DELETED")
+
+
+@kopf.on.event(GROUP, VERSION, "severities")
+async def status_page_severities(
+    body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any
+) -> None:
+    """A Severity's impact colours its incidents; DELETED leaves them at impact ``none``."""
+    index: StatusPageIndex | None = memo.get("status_page")
+    if index is not None:
+        index.observe_severity(dict(body), deleted=type == "DELETED")

@@ -1,0 +1,181 @@
+"""The status page's knowledge of incidents and severities, kept current from the watch stream.
+
+Same reasoning as ``open_incidents.py``: kopf already watches every Incident and Severity,
+its watch starts with the full listing and reports every change and deletion, so an index
+fed by those events is exact within one event's latency, costs no API call, and a page view
+never waits on the API server (nor can a busy status page load the API server).
+
+Only compact records are kept — the few fields the page shows, never whole bodies with
+their 500-entry timelines. Incidents and severities are joined at page time, so a Severity
+whose impact is edited re-colours its open incidents at once, in whatever order the events
+came. Malformed objects never break the page: an incident whose spec cannot be read is left
+off (its ``private`` flag is unknown, and showing it could leak it); an unreadable status
+field counts as absent; an unreadable Severity impact counts as ``none``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from incident_operator.api.v1alpha1.incident import IncidentSpec, Timestamps
+from incident_operator.api.v1alpha1.severity import StatusPage
+from incident_operator.domain import status_page
+from incident_operator.domain.comms import Impact
+from incident_operator.domain.lifecycle import Milestone, Phase
+
+STATE_CHANGED = "state-changed"
+"""Timeline type the lifecycle writes for an accepted move (services/incident_lifecycle.py)."""
+MAX_UPDATES = 50
+"""State changes kept per incident; a page needs the latest few, a flapping one can't bloat us."""
+_KEY = re.compile(r"^state/([a-z]+)/")
+_MESSAGE = re.compile(r"-> ([a-z]+)")
+# Fallback when the timeline holds no state change (folded away): the milestone stamps.
+_MILESTONE_PHASE: Mapping[Milestone, Phase] = {
+    Milestone.ACKNOWLEDGED: Phase.INVESTIGATING,
+    Milestone.MITIGATED: Phase.MITIGATED,
+    Milestone.RESOLVED: Phase.RESOLVED,
+    Milestone.CLOSED: Phase.CLOSED,
+}
+
+
+def _key(body: Mapping[str, Any]) -> tuple[str, str]:
+    meta = body.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
+
+
+def _phase(text: Any) -> Phase | None:
+    try:
+        return Phase(str(text))
+    except ValueError:
+        return None
+
+
+def _state_change(entry: Any) -> status_page.Update | None:
+    """The phase a ``state-changed`` entry moved to (from its key, else its message)."""
+    if not isinstance(entry, Mapping) or entry.get("type") != STATE_CHANGED:
+        return None
+    at = _time(entry.get("at"))
+    match = _KEY.match(str(entry.get("key") or "")) or _MESSAGE.search(
+        str(entry.get("message") or "")
+    )
+    phase = _phase(match.group(1)) if match else None
+    return None if at is None or phase is None else status_page.Update(at, phase)
+
+
+def _updates(status: Mapping[str, Any], stamps: Timestamps) -> tuple[status_page.Update, ...]:
+    timeline = status.get("timeline")
+    entries = timeline if isinstance(timeline, list) else []
+    changes = [u for e in entries if (u := _state_change(e)) is not None]
+    if not changes:
+        changes = [
+            status_page.Update(at, phase)
+            for milestone, phase in _MILESTONE_PHASE.items()
+            if (at := getattr(stamps, milestone.value)) is not None
+        ]
+    return tuple(sorted(changes, key=lambda u: u.at)[-MAX_UPDATES:])
+
+
+def incident_record(body: Mapping[str, Any]) -> status_page.IncidentRecord | None:
+    """The page's record of one Incident; None when its spec is unreadable.
+
+    The impact is left ``none`` here and filled from the Severity at page time.
+    """
+    try:
+        spec = IncidentSpec.model_validate(body.get("spec") or {})
+    except ValidationError:
+        return None
+    raw_status = body.get("status")
+    status: Mapping[str, Any] = raw_status if isinstance(raw_status, Mapping) else {}
+    phase = _phase(status.get("phase") or Phase.TRIAGE.value)
+    if phase is None:
+        return None
+    try:
+        stamps = Timestamps.model_validate(status.get("timestamps") or {})
+    except ValidationError:
+        stamps = Timestamps()
+    created = _time((body.get("metadata") or {}).get("creationTimestamp"))
+    namespace, name = _key(body)
+    return status_page.IncidentRecord(
+        namespace=namespace,
+        name=name,
+        title=spec.title,
+        service=spec.service,
+        severity=spec.severity_ref,
+        impact=Impact.NONE,
+        phase=phase,
+        private=spec.private,
+        declared=stamps.declared or created,
+        resolved=stamps.resolved,
+        closed=stamps.closed,
+        updates=_updates(status, stamps),
+    )
+
+
+def severity_impact(body: Mapping[str, Any]) -> Impact:
+    """``spec.statusPage.impact``; anything unreadable is ``none`` (claim no outage we can't
+    read)."""
+    spec = body.get("spec")
+    try:
+        model = StatusPage.model_validate((spec or {}).get("statusPage") or {})
+    except (ValidationError, AttributeError):
+        return Impact.NONE
+    return Impact(model.impact.value)
+
+
+class StatusPageIndex:
+    def __init__(self) -> None:
+        self._incidents: dict[tuple[str, str], status_page.IncidentRecord] = {}
+        self._impacts: dict[str, Impact] = {}
+        self.version = 0
+        """Counts changes, so a renderer can keep its output until something moved."""
+
+    def observe_incident(self, body: Mapping[str, Any], *, deleted: bool = False) -> None:
+        """Take one Incident watch event (the object as it is now)."""
+        key = _key(body)
+        record = None if deleted else incident_record(body)
+        if self._incidents.get(key) == record:
+            return
+        if record is None:
+            self._incidents.pop(key, None)
+        else:
+            self._incidents[key] = record
+        self.version += 1
+
+    def observe_severity(self, body: Mapping[str, Any], *, deleted: bool = False) -> None:
+        """Take one Severity watch event; a deleted Severity's incidents fall back to ``none``."""
+        _, name = _key(body)
+        impact = None if deleted else severity_impact(body)
+        if self._impacts.get(name) == impact:
+            return
+        if impact is None:
+            self._impacts.pop(name, None)
+        else:
+            self._impacts[name] = impact
+        self.version += 1
+
+    def records(self) -> list[status_page.IncidentRecord]:
+        """Every known incident with its Severity's current impact."""
+        impacts = self._impacts
+        return [
+            dataclasses.replace(r, impact=impacts.get(r.severity, Impact.NONE))
+            for r in self._incidents.values()
+        ]
+
+    def page(self, now: datetime) -> status_page.Page:
+        return status_page.build_page(self.records(), now)

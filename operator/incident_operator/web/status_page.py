@@ -1,0 +1,239 @@
+"""``GET /status`` (HTML) and Statuspage-compatible ``/api/v2/{summary,status,incidents}.json``.
+
+Read-only, served from the watch-fed index (services/status_page.py): a page view costs no
+API call. The HTML is rendered on the server with no JavaScript, so it works in any browser,
+reader and text client, and every piece of text from an object (titles, service names) and
+from the settings goes through ``html.escape`` — incident titles are written by anyone who
+may create an Incident, and the page is public. Status is never told by colour alone: every
+coloured mark carries its words. Responses may be cached for 30 s (as Statuspage's are), which
+bounds the work a crowd refreshing the page during an outage can cause.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from incident_operator.adapters.ports import Clock
+from incident_operator.domain import status_page as sp
+from incident_operator.domain.comms import Impact
+from incident_operator.domain.times import iso
+
+HTML_PATH = "/status"
+SUMMARY_PATH = "/api/v2/summary.json"
+STATUS_PATH = "/api/v2/status.json"
+INCIDENTS_PATH = "/api/v2/incidents.json"
+CACHE_CONTROL = "max-age=30"
+
+
+REUSE = timedelta(seconds=30)
+"""A rendering is served again while nothing changed, for at most this long."""
+
+
+class PageSource(Protocol):
+    @property
+    def version(self) -> int:
+        """Changes whenever the page could have changed other than by time passing."""
+        ...
+
+    def page(self, now: datetime) -> sp.Page: ...
+
+
+@dataclass(frozen=True)
+class StatusPageSettings:
+    title: str = "Service Status"
+    """Page name: the HTML heading and Statuspage's ``page.name``."""
+    page_id: str = "incident-operator"
+    url: str = ""
+    """Public URL of the HTML page (shortlinks point into it); empty: taken from the request,
+    which is right unless a proxy rewrites the host or path."""
+
+
+IMPACT_LABEL = {
+    Impact.NONE: "No impact",
+    Impact.MINOR: "Minor impact",
+    Impact.MAJOR: "Major impact",
+    Impact.CRITICAL: "Critical impact",
+}
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1f2328;
+background:#f6f8fa;line-height:1.5}
+main{max-width:52rem;margin:0 auto;padding:1.5rem}
+h1{font-size:1.75rem;margin:.5rem 0 1rem}
+h2{font-size:1.25rem;margin:2rem 0 .75rem;border-bottom:1px solid #d0d7de;padding-bottom:.25rem}
+h3{font-size:1rem;margin:1rem 0 .25rem}
+.banner{padding:1rem 1.25rem;border-radius:.5rem;color:#fff;font-size:1.25rem;font-weight:600}
+.banner.none{background:#1a7f37}.banner.minor{background:#9a6700}
+.banner.major{background:#bc4c00}.banner.critical{background:#cf222e}
+ul{list-style:none;padding:0;margin:0}
+.components li{display:flex;justify-content:space-between;background:#fff;
+border:1px solid #d0d7de;border-top:none;padding:.75rem 1rem}
+.components li:first-child{border-top:1px solid #d0d7de;border-radius:.5rem .5rem 0 0}
+.components li:last-child{border-radius:0 0 .5rem .5rem}
+.operational{color:#1a7f37}.degraded_performance{color:#9a6700}
+.partial_outage{color:#bc4c00}.major_outage{color:#cf222e}
+article{background:#fff;border:1px solid #d0d7de;border-radius:.5rem;padding:1rem;
+margin-bottom:1rem}
+article h3{margin-top:0}
+.meta,.empty,footer{color:#59636e;font-size:.9rem}
+.impact-minor{color:#9a6700}.impact-major{color:#bc4c00}.impact-critical{color:#cf222e}
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _time(at: datetime) -> str:
+    return f'<time datetime="{_e(iso(at))}">{_e(at.strftime("%b %d, %H:%M UTC"))}</time>'
+
+
+def _label(status: sp.IncidentStatus) -> str:
+    return status.value.capitalize()
+
+
+def _incident(incident: sp.PageIncident, *, heading: str, detail: bool) -> str:
+    latest = incident.latest
+    parts = [
+        f'<article id="incident-{_e(incident.id)}" aria-labelledby="title-{_e(incident.id)}">',
+        f'<{heading} id="title-{_e(incident.id)}">{_e(incident.name)}</{heading}>',
+        f'<p class="meta"><span class="impact-{_e(incident.impact.value)}">'
+        f"{_e(IMPACT_LABEL[incident.impact])}</span> · Affects {_e(incident.service)}</p>",
+        f"<p><strong>{_e(_label(latest.status))}</strong> — {_e(latest.body)}"
+        f'<br><span class="meta">{_time(latest.at)}</span></p>',
+    ]
+    if detail and len(incident.updates) > 1:
+        parts.append("<details><summary>Earlier updates</summary><ul>")
+        for update in incident.updates[1:]:
+            parts.append(
+                f"<li><strong>{_e(_label(update.status))}</strong> — {_e(update.body)} "
+                f'<span class="meta">{_time(update.at)}</span></li>'
+            )
+        parts.append("</ul></details>")
+    parts.append("</article>")
+    return "".join(parts)
+
+
+def _day(day: date) -> str:
+    return f'<time datetime="{day.isoformat()}">{_e(day.strftime("%b %d, %Y"))}</time>'
+
+
+def render_html(page: sp.Page, title: str) -> str:
+    """The whole page; every interpolated text is escaped."""
+    body = [
+        f'<div class="banner {_e(page.indicator.value)}" role="status">'
+        f"{_e(page.description)}</div>",
+        '<section aria-labelledby="components"><h2 id="components">Components</h2>',
+    ]
+    if page.components:
+        body.append('<ul class="components">')
+        for component in page.components:
+            body.append(
+                f"<li><span>{_e(component.name)}</span>"
+                f'<span class="{_e(component.status.value)}">'
+                f"{_e(sp.COMPONENT_LABEL[component.status])}</span></li>"
+            )
+        body.append("</ul>")
+    else:
+        body.append('<p class="empty">No components have had incidents.</p>')
+    body.append("</section>")
+    body.append('<section aria-labelledby="open"><h2 id="open">Open incidents</h2>')
+    if page.open_incidents:
+        body.extend(_incident(i, heading="h3", detail=True) for i in page.open_incidents)
+    else:
+        body.append('<p class="empty">No open incidents.</p>')
+    body.append("</section>")
+    body.append('<section aria-labelledby="past"><h2 id="past">Past incidents</h2>')
+    days = page.days()
+    if not days:
+        body.append('<p class="empty">No incidents reported in the last 90 days.</p>')
+    for day, incidents in days:
+        body.append(f"<h3>{_day(day)}</h3>")
+        body.extend(_incident(i, heading="h4", detail=False) for i in incidents)
+    body.append("</section>")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head>"
+        f"<body><main><h1>{_e(title)}</h1>{''.join(body)}"
+        f"<footer><p>Last updated {_time(page.updated)}. Also as JSON: "
+        f'<a href="{SUMMARY_PATH}">summary</a>, <a href="{STATUS_PATH}">status</a>, '
+        f'<a href="{INCIDENTS_PATH}">incidents</a>.</p></footer></main></body></html>'
+    )
+
+
+Render = Callable[[sp.Page, sp.Site], dict[str, Any]]
+
+
+class StatusPageEndpoints:
+    def __init__(
+        self, source: PageSource, clock: Clock, settings: StatusPageSettings | None = None
+    ) -> None:
+        self._source = source
+        self._clock = clock
+        self._settings = settings or StatusPageSettings()
+        # route -> (source version, site url, rendered at, body): rendering 1000 incidents
+        # takes ~0.1 s on the operator's event loop, and a crowd refreshing during an outage
+        # must not multiply that. Only time can change an unchanged index's page (the 90-day
+        # cut), and 30 s is what the responses may be cached for anyway. One entry per route
+        # (not per Host header), so requests cannot grow it.
+        self._cache: dict[str, tuple[int, str, datetime, bytes]] = {}
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(HTML_PATH, self.page_html)
+        app.router.add_get(SUMMARY_PATH, self._json(sp.summary_json))
+        app.router.add_get(STATUS_PATH, self._json(sp.status_json))
+        app.router.add_get(INCIDENTS_PATH, self._json(sp.incidents_json))
+
+    def _site(self, request: web.Request) -> sp.Site:
+        settings = self._settings
+        url = settings.url or f"{request.url.origin()}{HTML_PATH}"
+        return sp.Site(settings.page_id, settings.title, url)
+
+    def _rendered(self, route: str, url: str, render: Callable[[sp.Page], bytes]) -> bytes:
+        now = self._clock.now()
+        version = self._source.version
+        cached = self._cache.get(route)
+        if cached is not None:
+            cached_version, cached_url, at, body = cached
+            if (cached_version, cached_url) == (version, url) and timedelta(0) <= now - at < REUSE:
+                return body
+        body = render(self._source.page(now))
+        self._cache[route] = (version, url, now, body)
+        return body
+
+    async def page_html(self, _: web.Request) -> web.Response:
+        title = self._settings.title
+        body = self._rendered(HTML_PATH, "", lambda page: render_html(page, title).encode())
+        return web.Response(
+            body=body,
+            content_type="text/html",
+            charset="utf-8",
+            headers={"Cache-Control": CACHE_CONTROL},
+        )
+
+    def _json(self, render: Render) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            site = self._site(request)
+            body = self._rendered(
+                request.path, site.url, lambda page: json.dumps(render(page, site)).encode()
+            )
+            return web.Response(
+                body=body,
+                content_type="application/json",
+                headers={
+                    "Cache-Control": CACHE_CONTROL,
+                    # Read-only public data: widgets on other sites may fetch it, as from
+                    # Statuspage itself.
+                    "Access-Control-Allow-Origin": "*",
+                },
+            )
+
+        return handle

@@ -1,0 +1,357 @@
+"""The status page over HTTP (aiohttp's test server) from a StatusPageIndex fed with watch
+bodies: JSON shapes and headers, HTML content and escaping, malformed objects, deletion."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from incident_operator.adapters.clock import FakeClock
+from incident_operator.adapters.secrets import StaticToken
+from incident_operator.domain.comms import Impact
+from incident_operator.domain.status_page import ComponentStatus, IncidentStatus, Page
+from incident_operator.services.status_page import StatusPageIndex
+from incident_operator.web.alertmanager import AlertmanagerWebhook
+from incident_operator.web.app import build_app
+from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSettings, render_html
+
+NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+EVIL = '<script>alert("x")</script> & co'
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def severity(name: str, impact: str | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"level": 2, "displayName": name}
+    if impact is not None:
+        spec["statusPage"] = {"impact": impact}
+    return {"kind": "Severity", "metadata": {"name": name}, "spec": spec}
+
+
+def incident(
+    name: str,
+    *,
+    title: str = "Checkout returns 5xx",
+    service: str = "checkout",
+    sev: str = "sev-2",
+    phase: str | None = "investigating",
+    private: bool = False,
+    declared: datetime = NOW - timedelta(hours=1),
+    timeline: list[dict[str, Any]] | None = None,
+    stamps: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    status: dict[str, Any] = {"timestamps": {"declared": iso(declared), **(stamps or {})}}
+    if phase is not None:
+        status["phase"] = phase
+    status["timeline"] = timeline or []
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Incident",
+        "metadata": {"name": name, "namespace": "shop", "creationTimestamp": iso(declared)},
+        "spec": {
+            "title": title,
+            "service": service,
+            "severityRef": sev,
+            "state": phase or "triage",
+            "private": private,
+        },
+        "status": status,
+    }
+
+
+def state_changed(at: datetime, start: str, phase: str) -> dict[str, Any]:
+    return {
+        "at": iso(at),
+        "type": "state-changed",
+        "message": f"State {start} -> {phase}",
+        "source": "operator",
+        "key": f"state/{phase}/2",
+    }
+
+
+@pytest.fixture
+def index() -> StatusPageIndex:
+    index = StatusPageIndex()
+    index.observe_severity(severity("sev-2", "major"))
+    index.observe_severity(severity("sev-3", "minor"))
+    index.observe_incident(
+        incident(
+            "checkout-errors",
+            timeline=[
+                {"at": iso(NOW - timedelta(minutes=50)), "type": "note", "message": "alice: db?"},
+                state_changed(NOW - timedelta(minutes=40), "triage", "investigating"),
+            ],
+        )
+    )
+    index.observe_incident(incident("breach", title="Secret breach", service="auth", private=True))
+    index.observe_incident(
+        incident(
+            "search-slow",
+            title="Search was slow",
+            service="search",
+            sev="sev-3",
+            phase="resolved",
+            declared=NOW - timedelta(days=2),
+            stamps={"resolved": iso(NOW - timedelta(days=2) + timedelta(hours=1))},
+        )
+    )
+    return index
+
+
+async def serve(
+    index: StatusPageIndex, settings: StatusPageSettings | None = None
+) -> TestClient[Any, Any]:
+    webhook = AlertmanagerWebhook(None, StaticToken("t"))
+    endpoints = StatusPageEndpoints(index, FakeClock(NOW), settings)
+    client: TestClient[Any, Any] = TestClient(
+        TestServer(build_app(alertmanager=webhook, status_page=endpoints))
+    )
+    await client.start_server()
+    return client
+
+
+@pytest.fixture
+async def client(index: StatusPageIndex) -> AsyncIterator[TestClient[Any, Any]]:
+    client = await serve(index, StatusPageSettings(title="Acme Status", page_id="acme"))
+    yield client
+    await client.close()
+
+
+async def get_json(client: TestClient[Any, Any], path: str) -> dict[str, Any]:
+    response = await client.get(path)
+    assert response.status == 200
+    assert response.headers["Cache-Control"] == "max-age=30"
+    assert response.content_type == "application/json"
+    body: dict[str, Any] = await response.json()
+    return body
+
+
+async def test_summary_json(client: TestClient[Any, Any]) -> None:
+    summary = await get_json(client, "/api/v2/summary.json")
+    assert summary["page"]["id"] == "acme"
+    assert summary["page"]["name"] == "Acme Status"
+    assert summary["page"]["url"] == f"http://{client.host}:{client.port}/status"
+    assert summary["status"] == {"indicator": "major", "description": "Partial System Outage"}
+    assert {c["name"]: c["status"] for c in summary["components"]} == {
+        "checkout": "partial_outage",
+        "search": "operational",
+    }
+    (open_incident,) = summary["incidents"]
+    assert open_incident["id"] == "shop/checkout-errors"
+    assert open_incident["status"] == "investigating"
+    assert open_incident["impact"] == "major"
+    updates = open_incident["incident_updates"]
+    assert [(u["status"], u["created_at"]) for u in updates] == [
+        ("investigating", iso(NOW - timedelta(minutes=40))),
+        ("investigating", iso(NOW - timedelta(hours=1))),
+    ]
+    assert "db?" not in str(summary), "timeline notes are internal"
+    assert summary["scheduled_maintenances"] == []
+
+
+async def test_status_and_incidents_json(client: TestClient[Any, Any]) -> None:
+    status = await get_json(client, "/api/v2/status.json")
+    assert set(status) == {"page", "status"}
+    assert status["status"]["indicator"] == "major"
+    history = await get_json(client, "/api/v2/incidents.json")
+    assert [(i["id"], i["status"]) for i in history["incidents"]] == [
+        ("shop/checkout-errors", "investigating"),
+        ("shop/search-slow", "resolved"),
+    ]
+    assert history["incidents"][1]["resolved_at"] == iso(NOW - timedelta(days=2, hours=-1))
+
+
+async def test_private_incident_is_nowhere(client: TestClient[Any, Any]) -> None:
+    for path in ("/api/v2/summary.json", "/api/v2/incidents.json", "/status"):
+        text = await (await client.get(path)).text()
+        assert "breach" not in text.lower(), path
+        assert "auth" not in text, path
+
+
+async def test_html_page(client: TestClient[Any, Any]) -> None:
+    response = await client.get("/status")
+    assert response.status == 200
+    assert response.content_type == "text/html"
+    assert response.headers["Cache-Control"] == "max-age=30"
+    page = await response.text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert '<html lang="en">' in page
+    assert "<script" not in page, "no JavaScript needed"
+    assert '<div class="banner major" role="status">Partial System Outage</div>' in page
+    assert "<title>Acme Status</title>" in page
+    open_part, past_part = page.split('id="past"')
+    assert "Checkout returns 5xx" in open_part
+    assert "Major impact" in open_part
+    assert "We are investigating the problem affecting checkout." in open_part
+    assert "Partial Outage" in open_part
+    assert "Search was slow" in past_part
+    assert "Nov 25, 2026" in past_part
+
+
+async def test_html_escapes_titles_and_the_page_name() -> None:
+    index = StatusPageIndex()
+    index.observe_incident(incident("evil", title=EVIL, service="checkout"))
+    client = await serve(index, StatusPageSettings(title=EVIL))
+    try:
+        page = await (await client.get("/status")).text()
+        summary = await get_json(client, "/api/v2/summary.json")
+    finally:
+        await client.close()
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in page
+    assert summary["incidents"][0]["name"] == EVIL, "JSON carries the text as it is"
+    assert summary["page"]["name"] == EVIL
+
+
+async def test_without_a_status_page_the_routes_are_absent() -> None:
+    app = build_app(alertmanager=AlertmanagerWebhook(None, None))
+    client: TestClient[Any, Any] = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        assert (await client.get("/status")).status == 404
+        assert (await client.get("/api/v2/summary.json")).status == 404
+    finally:
+        await client.close()
+
+
+# --- the index --------------------------------------------------------------------------
+
+
+def test_severity_impact_edits_and_deletions_recolour_the_page(index: StatusPageIndex) -> None:
+    index.observe_severity(severity("sev-2", "critical"))
+    assert index.page(NOW).indicator is Impact.CRITICAL
+    index.observe_severity(severity("sev-2", None))
+    assert index.page(NOW).indicator is Impact.NONE
+    index.observe_severity(severity("sev-2", "minor"))
+    assert index.page(NOW).indicator is Impact.MINOR
+    index.observe_severity(severity("sev-2", "minor"), deleted=True)
+    assert index.page(NOW).indicator is Impact.NONE
+
+
+def test_incident_changes_and_deletion(index: StatusPageIndex) -> None:
+    resolved = incident(
+        "checkout-errors",
+        phase="resolved",
+        timeline=[state_changed(NOW - timedelta(minutes=5), "investigating", "resolved")],
+        stamps={"resolved": iso(NOW - timedelta(minutes=5))},
+    )
+    index.observe_incident(resolved)
+    page = index.page(NOW)
+    assert {c.name: c.status for c in page.components}["checkout"] is (ComponentStatus.OPERATIONAL)
+    assert page.recent_incidents[0].status is IncidentStatus.RESOLVED
+    index.observe_incident(resolved, deleted=True)
+    assert "shop/checkout-errors" not in {i.id for i in index.page(NOW).recent_incidents}
+    made_private = incident("search-slow", service="search", private=True)
+    index.observe_incident(made_private)
+    assert index.page(NOW).recent_incidents == ()
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"metadata": {"name": "x", "namespace": "shop"}},
+        {"metadata": {"name": "x", "namespace": "shop"}, "spec": "nonsense"},
+        {"metadata": {"name": "x", "namespace": "shop"}, "spec": {"title": ""}},
+        {**incident("x"), "status": {"phase": "exploded"}},
+    ],
+)
+def test_malformed_incidents_are_left_off_without_breaking_the_page(
+    index: StatusPageIndex, broken: dict[str, Any]
+) -> None:
+    before = index.page(NOW)
+    index.observe_incident(broken)
+    assert index.page(NOW) == before
+
+
+def test_unreadable_status_fields_count_as_absent(index: StatusPageIndex) -> None:
+    body = incident("odd", service="odd")
+    body["status"]["timestamps"] = {"declared": "yesterday"}
+    body["status"]["timeline"] = ["junk", {"type": "state-changed", "at": "never"}, None]
+    body["metadata"]["creationTimestamp"] = iso(NOW - timedelta(minutes=3))
+    index.observe_incident(body)
+    index.observe_severity({"metadata": {"name": "sev-9"}, "spec": {"statusPage": "loud"}})
+    index.observe_severity({"metadata": {"name": "sev-8"}, "spec": None})
+    (odd,) = [i for i in index.page(NOW).recent_incidents if i.id == "shop/odd"]
+    assert odd.created == NOW - timedelta(minutes=3)
+    assert odd.status is IncidentStatus.INVESTIGATING
+
+
+def test_render_time_for_a_thousand_incidents() -> None:
+    """Not a benchmark, a guard: a page of 1000 incidents (20 updates each) stays cheap."""
+    index = StatusPageIndex()
+    index.observe_severity(severity("sev-2", "major"))
+    for n in range(1000):
+        declared = NOW - timedelta(hours=2 * n)
+        index.observe_incident(
+            incident(
+                f"inc-{n}",
+                service=f"svc-{n % 40}",
+                phase="resolved" if n % 10 else "investigating",
+                declared=declared,
+                timeline=[
+                    state_changed(declared + timedelta(minutes=m), "investigating", "mitigated")
+                    for m in range(20)
+                ],
+                stamps={"resolved": iso(declared + timedelta(hours=1))},
+            )
+        )
+    started = time.perf_counter()
+    page = index.page(NOW)
+    html = render_html(page, "Status")
+    elapsed = time.perf_counter() - started
+    assert len(page.recent_incidents) == 1000
+    assert html.count("<article") == 1000 + len(page.open_incidents)
+    assert elapsed < 2.0, f"{elapsed:.3f}s"
+
+
+class CountingSource:
+    """Wraps an index and counts how often the page is computed."""
+
+    def __init__(self, index: StatusPageIndex) -> None:
+        self.index = index
+        self.computed = 0
+
+    @property
+    def version(self) -> int:
+        return self.index.version
+
+    def page(self, now: datetime) -> Page:
+        self.computed += 1
+        return self.index.page(now)
+
+
+async def test_a_rendering_is_reused_until_the_index_changes_or_30s_pass(
+    index: StatusPageIndex,
+) -> None:
+    source = CountingSource(index)
+    clock = FakeClock(NOW)
+    endpoints = StatusPageEndpoints(source, clock)
+    client: TestClient[Any, Any] = TestClient(
+        TestServer(build_app(alertmanager=AlertmanagerWebhook(None, None), status_page=endpoints))
+    )
+    await client.start_server()
+    try:
+        first = await (await client.get("/status")).text()
+        assert await (await client.get("/status")).text() == first
+        assert source.computed == 1
+        index.observe_severity(severity("sev-2", "major"))  # no change: same version
+        await client.get("/status")
+        assert source.computed == 1
+        index.observe_severity(severity("sev-2", "critical"))
+        assert "Major System Outage" in await (await client.get("/status")).text()
+        assert source.computed == 2
+        clock.advance(timedelta(seconds=30))
+        await client.get("/status")
+        assert source.computed == 3
+        await client.get("/api/v2/summary.json")
+        await client.get("/api/v2/summary.json", headers={"Host": "elsewhere.example"})
+        assert source.computed == 5, "another site URL is another rendering"
+    finally:
+        await client.close()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests need: Prometheus 2.42 (with promtool) and Alertmanager from
-# Debian. Installed only when missing, so warm machines pay nothing.
+# Debian, and Chromium (headless, for the status page browser test). Installed only when
+# missing, so warm machines pay nothing.
 set -euo pipefail
 packages=()
 if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
@@ -8,6 +9,9 @@ if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v prometheus >/dev/null || !
 fi
 if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v prometheus-alertmanager >/dev/null; then
   packages+=(prometheus-alertmanager)
+fi
+if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v chromium >/dev/null; then
+  packages+=(chromium)
 fi
 [[ ${#packages[@]} -eq 0 ]] && exit 0
 sudo=""

@@ -1,0 +1,147 @@
+"""In-memory Chat: Slack's semantics that services rely on, without HTTP.
+
+For fast unit tests of the comms and chat-command services; the Slack adapter itself is tested
+against the HTTP fake (tests/fakes/slack.py). Mirrors what the real adapter guarantees: repeats
+of invite/pin/archive are success, ``name_taken`` raises ChannelNameTaken (archived names stay
+taken, as in Slack), posts keep their idempotency key for :meth:`find_message`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from incident_operator.errors import ChannelNameTaken, DeliveryRejected
+
+from .comms_ports import Channel
+
+
+@dataclass
+class FakeMessage:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    key: str
+    user: str = "UBOT00001"
+
+
+@dataclass
+class FakeChat:
+    channels: dict[str, Channel] = field(default_factory=dict)
+    """By id."""
+    private: set[str] = field(default_factory=set)
+    archived: set[str] = field(default_factory=set)
+    members: dict[str, set[str]] = field(default_factory=dict)
+    topics: dict[str, str] = field(default_factory=dict)
+    messages: list[FakeMessage] = field(default_factory=list)
+    pins: set[tuple[str, str]] = field(default_factory=set)
+    calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    """(method, arguments) of every call, in order."""
+    failures: list[Exception] = field(default_factory=list)
+    """Raised (first in, first out) by the next calls instead of doing anything."""
+    _ts: int = 0
+
+    def _enter(self, method: str, *args: Any) -> None:
+        self.calls.append((method, args))
+        if self.failures:
+            raise self.failures.pop(0)
+
+    def _channel(self, ref: str) -> Channel:
+        found = self.channels.get(ref) or next(
+            (
+                c
+                for c in self.channels.values()
+                if c.name == ref.removeprefix("#") and c.id not in self.archived
+            ),
+            None,
+        )
+        if found is None:
+            raise DeliveryRejected("channel_not_found (fake)", code="channel_not_found")
+        return found
+
+    def add_message(self, channel_id: str, text: str, user: str) -> str:
+        """Someone else's message (e.g. one that gets a pushpin); returns its ts."""
+        self._ts += 1
+        ts = f"1700000000.{self._ts:06d}"
+        self.messages.append(FakeMessage(channel_id, ts, text, [], "", user))
+        return ts
+
+    async def find_channel(self, name: str) -> Channel | None:
+        self._enter("find_channel", name)
+        wanted = name.removeprefix("#")
+        return next(
+            (c for c in self.channels.values() if c.name == wanted and c.id not in self.archived),
+            None,
+        )
+
+    async def create_channel(self, name: str, *, private: bool) -> Channel:
+        self._enter("create_channel", name, private)
+        if any(c.name == name for c in self.channels.values()):
+            raise ChannelNameTaken("name_taken (fake)", code="name_taken")
+        channel = Channel(id=f"C{len(self.channels) + 1:08d}", name=name)
+        self.channels[channel.id] = channel
+        self.members[channel.id] = set()
+        if private:
+            self.private.add(channel.id)
+        return channel
+
+    async def invite(self, channel_id: str, user_ids: Sequence[str]) -> None:
+        self._enter("invite", channel_id, tuple(user_ids))
+        self.members.setdefault(self._channel(channel_id).id, set()).update(user_ids)
+
+    async def set_topic(self, channel_id: str, topic: str) -> None:
+        self._enter("set_topic", channel_id, topic)
+        self.topics[self._channel(channel_id).id] = topic
+
+    async def find_message(self, channel_id: str, idempotency_key: str) -> str | None:
+        self._enter("find_message", channel_id, idempotency_key)
+        return next(
+            (
+                m.ts
+                for m in self.messages
+                if m.channel == channel_id and m.key and m.key == idempotency_key
+            ),
+            None,
+        )
+
+    async def post(
+        self,
+        channel: str,
+        text: str,
+        *,
+        blocks: Sequence[dict[str, Any]] = (),
+        idempotency_key: str = "",
+    ) -> str:
+        self._enter("post", channel, text)
+        target = self._channel(channel)
+        self._ts += 1
+        ts = f"1700000000.{self._ts:06d}"
+        self.messages.append(FakeMessage(target.id, ts, text, list(blocks), idempotency_key))
+        return ts
+
+    async def update(
+        self, channel_id: str, ts: str, text: str, *, blocks: Sequence[dict[str, Any]] = ()
+    ) -> None:
+        self._enter("update", channel_id, ts, text)
+        for message in self.messages:
+            if message.channel == channel_id and message.ts == ts:
+                message.text, message.blocks = text, list(blocks)
+                return
+        raise DeliveryRejected("message_not_found (fake)", code="message_not_found")
+
+    async def pin(self, channel_id: str, ts: str) -> None:
+        self._enter("pin", channel_id, ts)
+        self.pins.add((channel_id, ts))
+
+    async def archive(self, channel_id: str) -> None:
+        self._enter("archive", channel_id)
+        self.archived.add(self._channel(channel_id).id)
+
+    async def message_text(self, channel_id: str, ts: str) -> str | None:
+        self._enter("message_text", channel_id, ts)
+        return next((m.text for m in self.messages if m.channel == channel_id and m.ts == ts), None)
+
+    def texts(self, channel_id: str) -> list[str]:
+        return [m.text for m in self.messages if m.channel == channel_id]

@@ -1,0 +1,354 @@
+"""Use case: ``/incident`` slash commands and 📌 reactions from chat, applied to Incidents.
+
+Every command is a spec change (or a timeline entry) a responder could make with
+``kubectl incident``: the lifecycle service judges the transition and writes status, exactly
+as for a ``kubectl patch``, so chat is one more way to express intent, never a second writer
+of the lifecycle. The incident of a channel is the one labelled ``sre.dev/chat-channel=<id>``
+(the comms service sets the label when it opens the channel), searched in every namespace.
+
+People: Slack says ``<@U123>``; incidents say participant names. The incident's
+OnCallRotation (its Severity's ``rotationRef``) maps one to the other through the participants'
+``slackUserId``; an unknown user is refused for a role (a role held by someone the rotation
+does not know could not be paged) and shows as the raw user id as an author.
+
+Repeats: a note and a declaration are keyed by Slack's ``trigger_id`` and a pin by channel and
+message ts, so a retried request or a re-added reaction changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.domain.slack_requests import (
+    USAGE,
+    Command,
+    Person,
+    ReactionAdded,
+    Verb,
+)
+from incident_operator.domain.times import iso
+from incident_operator.errors import PermanentError
+
+from .incidents import CLOSED_STATES, SERVICE_LABEL, is_open
+
+CHANNEL_LABEL = "sre.dev/chat-channel"
+SOURCE = "slack"
+MAX_MESSAGE = 4096
+"""TimelineEntry.message's maxLength."""
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+HELP = "\n".join(
+    [
+        USAGE,
+        "• declare [sev-N] TITLE — open a new incident",
+        "• status — this channel's incident",
+        "• ack — acknowledge (triage -> investigating)",
+        "• sev LEVEL — change the severity (2 or sev-2)",
+        "• role ROLE @person — commander, communications, operations or scribe",
+        "• note TEXT — add a note to the timeline (or react with :pushpin: to a message)",
+        "• resolve — request the resolved state",
+    ]
+)
+
+
+class CommandRefused(PermanentError):
+    """The command is understood but cannot apply; the message is shown to the user."""
+
+
+@dataclass(frozen=True)
+class ChatCommandConfig:
+    default_namespace: str = "default"
+    """Where ``/incident declare`` creates the Incident."""
+    default_severity: str = "sev-3"
+    default_service: str = "unknown"
+    """``spec.service`` of a chat-declared incident (a responder corrects it later)."""
+    pin_emoji: str = "pushpin"
+    """The reaction that copies a message into the incident's timeline."""
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who asked, where: from the slash command's form fields."""
+
+    channel_id: str
+    user_id: str
+    user_name: str = ""
+    request_id: str = ""
+    """Slack's ``trigger_id``: unique per invocation, the dedup key of what it writes."""
+
+
+class ChatReader(Protocol):
+    """Reading back from chat what an event only points at (real: SlackChat)."""
+
+    async def message_text(self, channel_id: str, ts: str) -> str | None: ...
+
+
+class ChatCommandExecutor(Protocol):
+    """What the web endpoints call; the reply is shown to the user who typed the command."""
+
+    async def execute(self, command: Command, context: CommandContext) -> str: ...
+
+    async def reaction(self, event: ReactionAdded) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Participants:
+    """The incident's rotation participants; ``rotation`` "" when there is none."""
+
+    rotation: str
+    by_user: dict[str, str]
+    names: frozenset[str]
+
+
+class ChatCommandService:
+    def __init__(
+        self,
+        store: ResourceStore,
+        clock: Clock,
+        reader: ChatReader,
+        config: ChatCommandConfig | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._reader = reader
+        self.config = config or ChatCommandConfig()
+
+    # -- lookups ------------------------------------------------------------------------
+
+    async def incident_for_channel(self, channel_id: str) -> Body | None:
+        """The channel's incident (an open one first, then the newest), in any namespace."""
+        if not _CHANNEL_ID.match(channel_id):  # also keeps the label selector well-formed
+            return None
+        found = await self._store.find_incidents("", {CHANNEL_LABEL: channel_id})
+        if not found:
+            return None
+        found.sort(
+            key=lambda b: (
+                is_open(b),
+                str(b["metadata"].get("creationTimestamp", "")),
+                b["metadata"]["name"],
+            )
+        )
+        return found[-1]
+
+    async def _incident(self, context: CommandContext) -> Body:
+        incident = await self.incident_for_channel(context.channel_id)
+        if incident is None:
+            raise CommandRefused(
+                "This channel is not an incident channel. "
+                "Use `/incident declare TITLE` to open an incident."
+            )
+        return incident
+
+    async def _participants(self, incident: Body) -> _Participants:
+        ref = (incident.get("spec") or {}).get("severityRef")
+        severity = await self._store.get_severity(ref) if isinstance(ref, str) and ref else None
+        rotation_ref = ((severity or {}).get("spec") or {}).get("rotationRef")
+        if not isinstance(rotation_ref, str) or not rotation_ref:
+            return _Participants("", {}, frozenset())
+        namespace = incident["metadata"]["namespace"]
+        rotation = await self._store.get_rotation(namespace, rotation_ref)
+        people: list[Any] = ((rotation or {}).get("spec") or {}).get("participants") or []
+        by_user = {
+            str(p["slackUserId"]): str(p["name"])
+            for p in people
+            if isinstance(p, dict) and p.get("slackUserId") and p.get("name")
+        }
+        names = frozenset(str(p["name"]) for p in people if isinstance(p, dict) and p.get("name"))
+        return _Participants(f"{namespace}/{rotation_ref}", by_user, names)
+
+    async def _author(self, incident: Body, user_id: str) -> str:
+        return (await self._participants(incident)).by_user.get(user_id, user_id)
+
+    async def _person(self, incident: Body, who: Person) -> str:
+        """The participant name for a mention or a name; CommandRefused when unknown."""
+        people = await self._participants(incident)
+        if who.user_id is not None:
+            if who.user_id in people.by_user:
+                return people.by_user[who.user_id]
+            if not people.rotation:
+                raise CommandRefused(
+                    f"Cannot map <@{who.user_id}> to a participant: the incident's severity "
+                    "names no OnCallRotation. Use the participant name instead."
+                )
+            raise CommandRefused(
+                f"<@{who.user_id}> is not a participant of OnCallRotation {people.rotation} "
+                "(no participant has that slackUserId)."
+            )
+        if people.rotation and who.name not in people.names:
+            raise CommandRefused(
+                f"{who.name} is not a participant of OnCallRotation {people.rotation}."
+            )
+        if not _NAME.match(who.name):
+            raise CommandRefused(f"{who.name!r} is not a valid participant name.")
+        return who.name
+
+    async def _severity(self, name: str) -> str:
+        if await self._store.get_severity(name) is None:
+            raise CommandRefused(f"There is no Severity {name}.")
+        return name
+
+    # -- commands -----------------------------------------------------------------------
+
+    async def execute(self, command: Command, context: CommandContext) -> str:
+        """Apply one command; the reply for the user. CommandRefused when it cannot apply."""
+        if command.verb is Verb.HELP:
+            return HELP
+        if command.verb is Verb.DECLARE:
+            return await self._declare(command, context)
+        incident = await self._incident(context)
+        meta = incident["metadata"]
+        where = f"{meta['namespace']}/{meta['name']}"
+        if command.verb is Verb.STATUS:
+            return status_reply(incident)
+        if command.verb is Verb.NOTE:
+            await self._note(incident, command.text, context)
+            return f"Note added to {where}."
+        spec: Body
+        state = (incident.get("spec") or {}).get("state", "triage")
+        if command.verb is Verb.ACK:
+            if state != "triage":
+                return f"{where} is already {state}."
+            spec, reply = {"state": "investigating"}, f"Acknowledged {where}: investigating."
+        elif command.verb is Verb.RESOLVE:
+            if state in CLOSED_STATES:
+                return f"{where} is already {state}."
+            spec, reply = {"state": "resolved"}, f"Requested resolved for {where}."
+        elif command.verb is Verb.SEV:
+            severity = await self._severity(command.severity or "")
+            spec, reply = {"severityRef": severity}, f"{where}: severity {severity}."
+        else:  # Verb.ROLE
+            assert command.person is not None
+            name = await self._person(incident, command.person)
+            spec, reply = {"roles": {command.role: name}}, f"{where}: {command.role} is {name}."
+        await self._store.patch_incident(meta["namespace"], meta["name"], spec=spec)
+        await self._record(incident, command, context)
+        return reply
+
+    async def _record(self, incident: Body, command: Command, context: CommandContext) -> None:
+        """Who changed the spec from chat (the lifecycle entries say what it became)."""
+        if not context.request_id:
+            return
+        detail = {
+            Verb.SEV: f" {command.severity}",
+            Verb.ROLE: f" {command.role} {command.person.name if command.person else ''}",
+        }.get(command.verb, "")
+        author = await self._author(incident, context.user_id)
+        await self._append(
+            incident,
+            "chat-command",
+            f"/incident {command.verb}{detail}".strip(),
+            author,
+            f"slack/command/{context.request_id}",
+        )
+
+    async def _note(self, incident: Body, text: str, context: CommandContext) -> None:
+        key = context.request_id or _digest(context.channel_id, context.user_id, text)
+        author = await self._author(incident, context.user_id)
+        await self._append(incident, "note", text, author, f"slack/note/{key}")
+
+    async def _append(
+        self, incident: Body, type_: str, message: str, author: str, key: str
+    ) -> None:
+        entry = {
+            "at": iso(self._clock.now()),
+            "type": type_,
+            "message": message[:MAX_MESSAGE],
+            "author": author[:253],
+            "source": SOURCE,
+            "key": key[:256],
+        }
+        meta = incident["metadata"]
+        await self._store.append_timeline(meta["namespace"], meta["name"], [entry])
+
+    async def _declare(self, command: Command, context: CommandContext) -> str:
+        severity = await self._severity(command.severity or self.config.default_severity)
+        now = self._clock.now()
+        seed = context.request_id or f"{context.channel_id}/{context.user_id}/{iso(now)}"
+        name = declared_name(command.title, now, seed)
+        namespace = self.config.default_namespace
+        body: Body = {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Incident",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {SERVICE_LABEL: self.config.default_service},
+            },
+            "spec": {
+                "title": command.title,
+                "service": self.config.default_service,
+                "severityRef": severity,
+                "state": "triage",
+                "source": {"type": "chat", "ref": f"slack:{context.channel_id}"[:512]},
+            },
+        }
+        created = await self._store.create_incident(namespace, body)
+        who = context.user_name or context.user_id
+        await self._store.append_timeline(
+            namespace,
+            created["metadata"]["name"],
+            [
+                {
+                    "at": iso(now),
+                    "type": "declared",
+                    "message": f"Declared from Slack by {who} at {severity}."[:MAX_MESSAGE],
+                    "author": who[:253],
+                    "source": SOURCE,
+                    "key": "slack/declared",
+                }
+            ],
+        )
+        return f"Declared incident {namespace}/{created['metadata']['name']} ({severity})."
+
+    # -- events -------------------------------------------------------------------------
+
+    async def reaction(self, event: ReactionAdded) -> None:
+        """A pin emoji on a message in an incident channel copies it into the timeline."""
+        if event.reaction != self.config.pin_emoji:
+            return
+        incident = await self.incident_for_channel(event.channel)
+        if incident is None:
+            return
+        text = await self._reader.message_text(event.channel, event.ts)
+        message = text if text else f"(message {event.ts} could not be read)"
+        author = await self._author(incident, event.user)
+        await self._append(
+            incident, "chat-pin", message, author, f"slack/{event.channel}/{event.ts}"
+        )
+
+
+def declared_name(title: str, now: datetime, seed: str) -> str:
+    """``<slug>-<yyyymmdd>-<4 hex>``; the hex from the request, so a retry names the same."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "incident"
+    return f"{slug}-{now:%Y%m%d}-{_digest(seed)[:4]}"
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+
+def status_reply(incident: Body) -> str:
+    """The incident in a few lines, for ``/incident status``."""
+    meta, spec = incident["metadata"], incident.get("spec") or {}
+    status = incident.get("status") or {}
+    roles = {k: v for k, v in (status.get("roles") or spec.get("roles") or {}).items() if v}
+    state = spec.get("state", "triage")
+    phase = status.get("phase")
+    shown = state if phase in (None, state) else f"{state} (is {phase})"
+    lines = [
+        f"*{spec.get('title', '')}* ({meta['namespace']}/{meta['name']})",
+        f"Severity: {spec.get('severityRef', '')} · State: {shown} · "
+        f"Service: {spec.get('service', '')}",
+        "Roles: " + (", ".join(f"{k}: {v}" for k, v in roles.items()) or "none"),
+    ]
+    timeline = status.get("timeline") or []
+    if timeline:
+        last = timeline[-1]
+        lines.append(f"Last: {last.get('at', '')} {last.get('type', '')} {last.get('message', '')}")
+    return "\n".join(lines)

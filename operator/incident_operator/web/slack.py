@@ -1,0 +1,228 @@
+"""``POST /slack/commands`` (slash commands) and ``POST /slack/events`` (Events API).
+
+Order of checks, cheapest first and before anything is parsed or executed: configured (503),
+body size (413, read no further), Slack's request signature over the *raw* body and its
+five-minute replay window (401 with a JSON error). Only then is the body parsed.
+
+Slack's expectations shape the answers:
+
+- A slash command must be answered within 3 seconds or the user sees a timeout, and any
+  non-200 answer is shown as a generic failure. So every outcome is HTTP 200 with an
+  ephemeral message (only the caller sees it): the reply, the usage line for bad input, or why
+  it could not apply. Work that takes longer than ``reply_within`` carries on in the background
+  and the user is told so.
+- Events are retried (``X-Slack-Retry-Num``) when not acknowledged within 3 seconds or answered
+  with an error; retries carry the same ``event_id``, so event ids already taken are
+  acknowledged without acting again (bounded memory). A temporary failure answers 503 and
+  forgets the id, so Slack's retry can succeed.
+
+The signing secret is compared in constant time (domain/slack_requests.py) and never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable
+from typing import Any
+from urllib.parse import parse_qs
+
+from aiohttp import web
+
+from incident_operator.adapters.clock import SystemClock
+from incident_operator.adapters.ports import Clock, TokenSource
+from incident_operator.domain.slack_requests import (
+    CommandError,
+    Ignored,
+    RequestRejected,
+    UrlVerification,
+    parse_command,
+    parse_event,
+    verify_signature,
+)
+from incident_operator.errors import IncidentOperatorError, TemporaryError
+from incident_operator.services.chat_commands import ChatCommandExecutor, CommandContext
+
+log = logging.getLogger(__name__)
+
+COMMANDS_PATH = "/slack/commands"
+EVENTS_PATH = "/slack/events"
+DEFAULT_MAX_BODY = 64 * 1024
+"""Slash command forms are ~1 KiB, reaction events ~2 KiB; Slack's own limit is far below."""
+REPLY_WITHIN = 2.5
+"""Seconds of work before answering "working on it" (Slack gives up at 3)."""
+REMEMBERED_EVENTS = 2048
+NOT_CONFIGURED = (
+    "Slack endpoints are not configured: start the operator with a Slack signing secret"
+)
+
+
+def error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def ephemeral(text: str) -> web.Response:
+    return web.json_response({"response_type": "ephemeral", "text": text})
+
+
+class SlackEndpoints:
+    def __init__(
+        self,
+        executor: ChatCommandExecutor | None,
+        signing_secret: TokenSource | None,
+        *,
+        clock: Clock | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        reply_within: float = REPLY_WITHIN,
+        remembered_events: int = REMEMBERED_EVENTS,
+    ) -> None:
+        """``executor`` or ``signing_secret`` None: the routes exist and answer 503."""
+        self._executor = executor
+        self._secret = signing_secret
+        self._clock: Clock = clock or SystemClock()
+        self.max_body = max_body
+        self._reply_within = reply_within
+        self._remembered = remembered_events
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post(COMMANDS_PATH, self.commands), web.post(EVENTS_PATH, self.events)]
+
+    async def close(self) -> None:
+        """Wait for work that outlived its request (call at shutdown)."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    # -- shared checks ------------------------------------------------------------------
+
+    async def _body(self, request: web.Request) -> bytes | None:
+        """The raw body, or None when it is larger than ``max_body`` (read no further)."""
+        if request.content_length is not None and request.content_length > self.max_body:
+            return None
+        body = bytearray()
+        async for chunk in request.content.iter_chunked(16 * 1024):
+            body += chunk
+            if len(body) > self.max_body:
+                return None
+        return bytes(body)
+
+    async def _verified(
+        self, request: web.Request
+    ) -> tuple[ChatCommandExecutor, bytes] | web.Response:
+        """(executor, raw body) of a genuine request, or the error answer."""
+        secret = self._secret.current() if self._secret is not None else None
+        if self._executor is None or not secret:
+            return error(503, NOT_CONFIGURED)
+        body = await self._body(request)
+        if body is None:
+            return error(413, f"request body exceeds {self.max_body} bytes")
+        try:
+            verify_signature(
+                secret,
+                request.headers.get("X-Slack-Request-Timestamp", ""),
+                body,
+                request.headers.get("X-Slack-Signature", ""),
+                self._clock.now(),
+            )
+        except RequestRejected as exc:
+            log.warning("Slack request from %s refused: %s", request.remote, exc.reason)
+            return error(401, f"invalid Slack request signature: {exc}")
+        return self._executor, body
+
+    async def _within(self, work: Awaitable[Any], what: str) -> tuple[bool, Any]:
+        """(finished, result); unfinished work continues in the background and is logged."""
+        task = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({task}, timeout=self._reply_within)
+        if done:
+            return True, task.result()
+        self._background.add(task)
+        task.add_done_callback(lambda t: self._finished(t, what))
+        return False, None
+
+    def _finished(self, task: asyncio.Task[Any], what: str) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("Slack %s failed after its answer was sent: %s", what, exc)
+
+    # -- slash commands -----------------------------------------------------------------
+
+    async def commands(self, request: web.Request) -> web.Response:
+        checked = await self._verified(request)
+        if isinstance(checked, web.Response):
+            return checked
+        executor, body = checked
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        if form.get("ssl_check") == "1":  # Slack's certificate probe: no command in it
+            return web.Response(status=200)
+        try:
+            command = parse_command(form.get("text", ""))
+        except CommandError as exc:
+            return ephemeral(str(exc))
+        context = CommandContext(
+            channel_id=form.get("channel_id", ""),
+            user_id=form.get("user_id", ""),
+            user_name=form.get("user_name", ""),
+            request_id=form.get("trigger_id", ""),
+        )
+        try:
+            finished, reply = await self._within(
+                executor.execute(command, context), f"/incident {command.verb}"
+            )
+        except TemporaryError as exc:
+            log.warning("Slack /incident %s: %s", command.verb, exc)
+            return ephemeral(f"Could not do that right now, please try again: {exc}")
+        except IncidentOperatorError as exc:
+            return ephemeral(str(exc))
+        if not finished:
+            return ephemeral("Working on it: the result will show in the incident channel.")
+        return ephemeral(str(reply))
+
+    # -- events -------------------------------------------------------------------------
+
+    def _remember(self, event_id: str) -> bool:
+        """True the first time an event id is seen (then kept, oldest forgotten first)."""
+        if event_id in self._seen:
+            self._seen.move_to_end(event_id)
+            return False
+        self._seen[event_id] = None
+        while len(self._seen) > self._remembered:
+            self._seen.popitem(last=False)
+        return True
+
+    async def events(self, request: web.Request) -> web.Response:
+        checked = await self._verified(request)
+        if isinstance(checked, web.Response):
+            return checked
+        executor, body = checked
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return error(400, "malformed JSON")
+        if not isinstance(payload, dict):
+            return error(400, "payload must be a JSON object")
+        event = parse_event(payload)
+        if isinstance(event, UrlVerification):
+            return web.json_response({"challenge": event.challenge})
+        if isinstance(event, Ignored):
+            log.debug("Slack event ignored: %s", event.reason)
+            return web.json_response({})
+        if not self._remember(event.event_id):
+            log.info(
+                "Slack event %s delivered again (retry %s): already taken",
+                event.event_id,
+                request.headers.get("X-Slack-Retry-Num", "-"),
+            )
+            return web.json_response({})
+        try:
+            await self._within(executor.reaction(event), f"event {event.event_id}")
+        except TemporaryError as exc:
+            self._seen.pop(event.event_id, None)  # let Slack's retry try again
+            log.warning("Slack event %s: will be retried: %s", event.event_id, exc)
+            return error(503, "temporarily unavailable")
+        except IncidentOperatorError as exc:
+            log.error("Slack event %s: %s", event.event_id, exc)
+            return web.json_response({}, headers={"X-Slack-No-Retry": "1"})
+        return web.json_response({})

@@ -1,0 +1,278 @@
+"""ChatCommandService on the in-memory store and chat: what each /incident command writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from incident_operator.adapters.clock import FakeClock
+from incident_operator.adapters.fake_chat import FakeChat
+from incident_operator.adapters.fake_store import FakeStore
+from incident_operator.domain.slack_requests import ReactionAdded, parse_command
+from incident_operator.services.chat_commands import (
+    CHANNEL_LABEL,
+    ChatCommandConfig,
+    ChatCommandService,
+    CommandContext,
+    CommandRefused,
+    declared_name,
+)
+
+NOW = datetime(2026, 11, 27, 14, 5, tzinfo=UTC)
+NS, NAME, CHANNEL = "shop", "checkout-errors", "C0INCIDENT"
+ALICE, BOB, STRANGER = "U0AAAAAAA", "U0BBBBBBB", "U0ZZZZZZZ"
+
+
+def incident(state: str = "triage", channel: str = CHANNEL, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Incident",
+        "metadata": {
+            "name": NAME,
+            "namespace": NS,
+            "labels": {CHANNEL_LABEL: channel},
+            "creationTimestamp": "2026-11-27T14:00:00Z",
+            "generation": 1,
+        },
+        "spec": {
+            "title": "Checkout returns 5xx",
+            "service": "checkout",
+            "severityRef": "sev-2",
+            "state": state,
+            **spec,
+        },
+    }
+
+
+def world(
+    state: str = "triage", *, with_rotation: bool = True
+) -> tuple[FakeStore, FakeChat, ChatCommandService]:
+    store = FakeStore()
+    body = incident(state)
+    store.incidents[(NS, NAME)] = body
+    store.severities["sev-2"] = {
+        "metadata": {"name": "sev-2"},
+        "spec": {
+            "level": 2,
+            "displayName": "SEV-2",
+            **({"rotationRef": "checkout-oncall"} if with_rotation else {}),
+        },
+    }
+    store.severities["sev-1"] = {"metadata": {"name": "sev-1"}, "spec": {"level": 1}}
+    store.rotations[(NS, "checkout-oncall")] = {
+        "metadata": {"name": "checkout-oncall", "namespace": NS},
+        "spec": {
+            "timeZone": "UTC",
+            "participants": [
+                {"name": "alice", "slackUserId": ALICE},
+                {"name": "bob", "slackUserId": BOB},
+                {"name": "carol"},
+            ],
+            "layers": [],
+        },
+    }
+    chat = FakeChat()
+    service = ChatCommandService(
+        store, FakeClock(NOW), chat, ChatCommandConfig(default_namespace="incidents")
+    )
+    return store, chat, service
+
+
+def ctx(user: str = ALICE, trigger: str = "trig-1", channel: str = CHANNEL) -> CommandContext:
+    return CommandContext(channel_id=channel, user_id=user, user_name="alice", request_id=trigger)
+
+
+def spec(store: FakeStore) -> dict[str, Any]:
+    return dict(store.incidents[(NS, NAME)]["spec"])
+
+
+async def run(service: ChatCommandService, text: str, context: CommandContext | None = None) -> str:
+    return await service.execute(parse_command(text), context or ctx())
+
+
+async def test_ack_moves_triage_to_investigating_once() -> None:
+    store, _, service = world()
+    assert await run(service, "ack") == f"Acknowledged {NS}/{NAME}: investigating."
+    assert spec(store)["state"] == "investigating"
+    generation = store.incidents[(NS, NAME)]["metadata"]["generation"]
+    assert (
+        await run(service, "ack", ctx(trigger="trig-2")) == f"{NS}/{NAME} is already investigating."
+    )
+    assert store.incidents[(NS, NAME)]["metadata"]["generation"] == generation
+    (entry,) = store.timeline(NS, NAME)
+    assert entry == {
+        "at": "2026-11-27T14:05:00Z",
+        "type": "chat-command",
+        "message": "/incident ack",
+        "author": "alice",
+        "source": "slack",
+        "key": "slack/command/trig-1",
+    }
+
+
+async def test_sev_sets_the_severity_ref_and_refuses_unknown() -> None:
+    store, _, service = world()
+    assert await run(service, "sev 1") == f"{NS}/{NAME}: severity sev-1."
+    assert spec(store)["severityRef"] == "sev-1"
+    with pytest.raises(CommandRefused, match="no Severity sev-4"):
+        await run(service, "sev 4")
+    assert spec(store)["severityRef"] == "sev-1"
+
+
+async def test_role_by_mention_maps_to_the_participant_name() -> None:
+    store, _, service = world()
+    reply = await run(service, f"role commander <@{BOB}|bobby>")
+    assert reply == f"{NS}/{NAME}: commander is bob."
+    assert spec(store)["roles"] == {"commander": "bob"}
+    await run(service, "role scribe carol", ctx(trigger="t2"))
+    assert spec(store)["roles"] == {"commander": "bob", "scribe": "carol"}
+    messages = [e["message"] for e in store.timeline(NS, NAME)]
+    assert messages == ["/incident role commander bobby", "/incident role scribe carol"]
+
+
+async def test_role_for_unknown_people_is_refused_clearly() -> None:
+    store, _, service = world()
+    with pytest.raises(CommandRefused, match=f"<@{STRANGER}> is not a participant of "):
+        await run(service, f"role commander <@{STRANGER}>")
+    with pytest.raises(CommandRefused, match="dave is not a participant of OnCallRotation"):
+        await run(service, "role commander dave")
+    assert "roles" not in spec(store)
+
+
+async def test_role_without_rotation_takes_names_but_not_mentions() -> None:
+    store, _, service = world(with_rotation=False)
+    with pytest.raises(CommandRefused, match="names no OnCallRotation"):
+        await run(service, f"role commander <@{ALICE}>")
+    await run(service, "role commander dave")
+    assert spec(store)["roles"] == {"commander": "dave"}
+
+
+async def test_note_is_keyed_by_the_request_so_a_retry_adds_nothing() -> None:
+    store, _, service = world()
+    assert await run(service, "note rolled back to v41") == f"Note added to {NS}/{NAME}."
+    await run(service, "note rolled back to v41")
+    await run(service, "note from a stranger", ctx(user=STRANGER, trigger="trig-9"))
+    notes = store.timeline(NS, NAME)
+    assert [(e["message"], e["author"], e["key"]) for e in notes] == [
+        ("rolled back to v41", "alice", "slack/note/trig-1"),
+        ("from a stranger", STRANGER, "slack/note/trig-9"),
+    ]
+    assert {e["type"] for e in notes} == {"note"}
+
+
+async def test_resolve_requests_resolved_and_not_twice() -> None:
+    store, _, service = world("investigating")
+    assert await run(service, "resolve") == f"Requested resolved for {NS}/{NAME}."
+    assert spec(store)["state"] == "resolved"
+    assert await run(service, "resolve") == f"{NS}/{NAME} is already resolved."
+
+
+async def test_status_reply() -> None:
+    store, _, service = world("investigating")
+    store.incidents[(NS, NAME)]["status"] = {
+        "phase": "triage",
+        "roles": {"commander": "alice", "scribe": None},
+        "timeline": [{"at": "2026-11-27T14:01:00Z", "type": "declared", "message": "Declared."}],
+    }
+    assert await run(service, "status") == (
+        f"*Checkout returns 5xx* ({NS}/{NAME})\n"
+        "Severity: sev-2 · State: investigating (is triage) · Service: checkout\n"
+        "Roles: commander: alice\n"
+        "Last: 2026-11-27T14:01:00Z declared Declared."
+    )
+
+
+async def test_commands_outside_an_incident_channel_are_refused() -> None:
+    store, _, service = world()
+    with pytest.raises(CommandRefused, match="not an incident channel"):
+        await run(service, "ack", ctx(channel="C0OTHER01"))
+    with pytest.raises(CommandRefused):
+        await run(service, "ack", ctx(channel="C1,x=y"))  # never reaches a label selector
+    assert spec(store)["state"] == "triage"
+
+
+async def test_the_channel_label_is_found_in_any_namespace_open_first() -> None:
+    store, _, service = world()
+    closed = incident("closed")
+    closed["metadata"].update(
+        name="older", namespace="payments", creationTimestamp="2026-11-28T00:00:00Z"
+    )
+    store.incidents[("payments", "older")] = closed
+    found = await service.incident_for_channel(CHANNEL)
+    assert found is not None
+    assert found["metadata"]["name"] == NAME
+    del store.incidents[(NS, NAME)]
+    found = await service.incident_for_channel(CHANNEL)
+    assert found is not None
+    assert found["metadata"]["namespace"] == "payments"
+
+
+async def test_declare_creates_a_chat_incident_idempotently() -> None:
+    store, _, service = world()
+    reply = await run(service, "declare sev-1 Payments are slow", ctx(trigger="trig-d"))
+    name = declared_name("Payments are slow", NOW, "trig-d")
+    assert name.startswith("payments-are-slow-20261127-")
+    assert reply == f"Declared incident incidents/{name} (sev-1)."
+    again = await run(service, "declare sev-1 Payments are slow", ctx(trigger="trig-d"))
+    assert again == reply
+    created = store.incidents[("incidents", name)]
+    assert created["spec"] == {
+        "title": "Payments are slow",
+        "service": "unknown",
+        "severityRef": "sev-1",
+        "state": "triage",
+        "source": {"type": "chat", "ref": f"slack:{CHANNEL}"},
+    }
+    (entry,) = store.timeline("incidents", name)
+    assert entry["type"] == "declared"
+    assert entry["message"] == "Declared from Slack by alice at sev-1."
+    assert len([k for k in store.incidents if k[0] == "incidents"]) == 1
+
+
+async def test_declare_with_unknown_default_severity_is_refused() -> None:
+    store, _, service = world()
+    with pytest.raises(CommandRefused, match="no Severity sev-3"):
+        await run(service, "declare Something odd")
+    assert [k for k in store.incidents if k[0] == "incidents"] == []
+
+
+async def test_help() -> None:
+    _, _, service = world()
+    assert "role ROLE @person" in await run(service, "help")
+
+
+async def test_pushpin_copies_the_message_into_the_timeline_once() -> None:
+    store, chat, service = world()
+    ts = chat.add_message(CHANNEL, "Rolled back checkout to v41", BOB)
+    event = ReactionAdded("Ev1", CHANNEL, ts, BOB, "pushpin")
+    await service.reaction(event)
+    await service.reaction(ReactionAdded("Ev2", CHANNEL, ts, ALICE, "pushpin"))
+    assert store.timeline(NS, NAME) == [
+        {
+            "at": "2026-11-27T14:05:00Z",
+            "type": "chat-pin",
+            "message": "Rolled back checkout to v41",
+            "author": "bob",
+            "source": "slack",
+            "key": f"slack/{CHANNEL}/{ts}",
+        }
+    ]
+
+
+async def test_other_reactions_and_channels_are_ignored() -> None:
+    store, chat, service = world()
+    ts = chat.add_message(CHANNEL, "hello", BOB)
+    await service.reaction(ReactionAdded("Ev1", CHANNEL, ts, BOB, "thumbsup"))
+    await service.reaction(ReactionAdded("Ev2", "C0OTHER01", ts, BOB, "pushpin"))
+    assert store.timeline(NS, NAME) == []
+    assert chat.calls == []  # nothing was even read
+
+
+async def test_pin_of_an_unreadable_message_still_records_it() -> None:
+    store, _, service = world()
+    await service.reaction(ReactionAdded("Ev1", CHANNEL, "1700000000.000999", STRANGER, "pushpin"))
+    (entry,) = store.timeline(NS, NAME)
+    assert entry["message"] == "(message 1700000000.000999 could not be read)"
+    assert entry["author"] == STRANGER

@@ -3,11 +3,13 @@ bodies: JSON shapes and headers, HTML content and escaping, malformed objects, d
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import kopf
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -15,6 +17,7 @@ from incident_operator.adapters.clock import FakeClock
 from incident_operator.adapters.secrets import StaticToken
 from incident_operator.domain.comms import Impact
 from incident_operator.domain.status_page import ComponentStatus, IncidentStatus, Page
+from incident_operator.handlers.status_page import status_page_incidents, status_page_severities
 from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
@@ -355,3 +358,31 @@ async def test_a_rendering_is_reused_until_the_index_changes_or_30s_pass(
         assert source.computed == 5, "another site URL is another rendering"
     finally:
         await client.close()
+
+
+def test_html_ids_are_unique_and_every_incident_has_its_shortlink_anchor(
+    index: StatusPageIndex,
+) -> None:
+    page = index.page(NOW)
+    html = render_html(page, "Status")
+    ids = re.findall(r' id="([^"]+)"', html)
+    assert len(ids) == len(set(ids))
+    for shown in page.recent_incidents:
+        assert f'id="incident-{shown.id}"' in html, shown.id
+
+
+async def feed(handler: Any, **kwargs: Any) -> None:
+    """Call a kopf-decorated handler as kopf would (kopf types it as its own protocol)."""
+    await handler(**kwargs, logger=None, patch={})
+
+
+async def test_handlers_feed_the_index_in_memo_and_tolerate_none() -> None:
+    memo = kopf.Memo()
+    body = incident("checkout-errors")  # kopf passes a Body, a read-only mapping like this
+    await feed(status_page_incidents, body=body, type=None, memo=memo)  # no index: nothing happens
+    memo.status_page = StatusPageIndex()
+    await feed(status_page_severities, body=severity("sev-2", "critical"), type=None, memo=memo)
+    await feed(status_page_incidents, body=body, type="ADDED", memo=memo)
+    assert memo.status_page.page(NOW).indicator is Impact.CRITICAL
+    await feed(status_page_incidents, body=body, type="DELETED", memo=memo)
+    assert memo.status_page.page(NOW).recent_incidents == ()

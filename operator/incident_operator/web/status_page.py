@@ -99,11 +99,14 @@ def _label(status: sp.IncidentStatus) -> str:
     return status.value.capitalize()
 
 
-def _incident(incident: sp.PageIncident, *, heading: str, detail: bool) -> str:
+def _incident(incident: sp.PageIncident, *, heading: str, detail: bool, anchor: str) -> str:
+    """One incident; ``anchor`` prefixes its element ids (an open incident is listed twice,
+    and ids must stay unique; shortlinks point at ``incident-<id>``)."""
     latest = incident.latest
+    ident = f"{anchor}{incident.id}"
     parts = [
-        f'<article id="incident-{_e(incident.id)}" aria-labelledby="title-{_e(incident.id)}">',
-        f'<{heading} id="title-{_e(incident.id)}">{_e(incident.name)}</{heading}>',
+        f'<article id="{_e(ident)}" aria-labelledby="title-{_e(ident)}">',
+        f'<{heading} id="title-{_e(ident)}">{_e(incident.name)}</{heading}>',
         f'<p class="meta"><span class="impact-{_e(incident.impact.value)}">'
         f"{_e(IMPACT_LABEL[incident.impact])}</span> · Affects {_e(incident.service)}</p>",
         f"<p><strong>{_e(_label(latest.status))}</strong> — {_e(latest.body)}"
@@ -146,7 +149,9 @@ def render_html(page: sp.Page, title: str) -> str:
     body.append("</section>")
     body.append('<section aria-labelledby="open"><h2 id="open">Open incidents</h2>')
     if page.open_incidents:
-        body.extend(_incident(i, heading="h3", detail=True) for i in page.open_incidents)
+        body.extend(
+            _incident(i, heading="h3", detail=True, anchor="incident-") for i in page.open_incidents
+        )
     else:
         body.append('<p class="empty">No open incidents.</p>')
     body.append("</section>")
@@ -156,7 +161,12 @@ def render_html(page: sp.Page, title: str) -> str:
         body.append('<p class="empty">No incidents reported in the last 90 days.</p>')
     for day, incidents in days:
         body.append(f"<h3>{_day(day)}</h3>")
-        body.extend(_incident(i, heading="h4", detail=False) for i in incidents)
+        body.extend(
+            _incident(
+                i, heading="h4", detail=False, anchor="past-" if i.unresolved else "incident-"
+            )
+            for i in incidents
+        )
     body.append("</section>")
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

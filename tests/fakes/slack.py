@@ -31,7 +31,8 @@ against the contract rather than against our assumptions:
   style strings. ``chat.update`` answers ``message_not_found`` for an unknown ts and
   ``cant_update_message`` for someone else's message.
 
-Fault injection: :meth:`FakeSlack.throttle_next` and :meth:`FakeSlack.fail_next`. Every
+Fault injection: :meth:`FakeSlack.throttle_next`, :meth:`FakeSlack.fail_next` and
+:meth:`FakeSlack.disconnect_next`. Every
 request is recorded in :attr:`FakeSlack.calls` (faults and auth failures included).
 
 Run as a process for demos: ``python -m tests.fakes.slack --port 8765 --token xoxb-demo``.
@@ -136,6 +137,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self._throttles: list[int] = []
         self._failures: list[int] = []
+        self._disconnects = 0
         self._ids = 0
         self._ts = 0
         self._runner: web.AppRunner | None = None
@@ -189,6 +191,10 @@ class FakeSlack:
         """The next ``n`` requests get HTTP ``status`` with a non-JSON body, as a proxy would."""
         self._failures.extend([status] * n)
 
+    def disconnect_next(self, n: int = 1) -> None:
+        """The next ``n`` requests see the connection dropped without an answer."""
+        self._disconnects += n
+
     def add_channel(
         self, name: str, *, private: bool = False, archived: bool = False
     ) -> FakeChannel:
@@ -240,6 +246,12 @@ class FakeSlack:
                 status=429,
                 headers={"Retry-After": str(retry_after)},
             )
+        if self._disconnects:
+            self._disconnects -= 1
+            record(0, None)
+            if request.transport is not None:
+                request.transport.abort()
+            raise web.HTTPInternalServerError  # never sent: the connection is gone
         if self._failures:
             status = self._failures.pop(0)
             record(status, None)

@@ -155,6 +155,15 @@ async def test_5xx_is_unavailable(slack: FakeSlack, chat: SlackChat) -> None:
     assert len(slack.calls) == 1
 
 
+async def test_dropped_connection_is_unavailable_and_not_retried_by_slack_sdk(
+    slack: FakeSlack, chat: SlackChat
+) -> None:
+    slack.disconnect_next(1)
+    with pytest.raises(DeliveryUnavailable):
+        await chat.set_topic("C00000001", "topic")
+    assert [c.status for c in slack.calls] == [0]  # slack_sdk's retry handlers are off
+
+
 async def test_connection_refused_is_unavailable(slack: FakeSlack) -> None:
     url = slack.base_url
     await slack.stop()

@@ -11,6 +11,7 @@ from incident_operator.adapters.clock import FakeClock
 from incident_operator.adapters.fake_chat import FakeChat
 from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.domain.slack_requests import ReactionAdded, parse_command
+from incident_operator.errors import ChannelNameTaken, DeliveryThrottled
 from incident_operator.services.chat_commands import (
     CHANNEL_LABEL,
     ChatCommandConfig,
@@ -276,3 +277,25 @@ async def test_pin_of_an_unreadable_message_still_records_it() -> None:
     (entry,) = store.timeline(NS, NAME)
     assert entry["message"] == "(message 1700000000.000999 could not be read)"
     assert entry["author"] == STRANGER
+
+
+async def test_fake_chat_keeps_the_chat_contract() -> None:
+    """The in-memory Chat that service tests use behaves as SlackChat does on repeats."""
+    chat = FakeChat()
+    channel = await chat.create_channel("inc-1", private=True)
+    with pytest.raises(ChannelNameTaken):
+        await chat.create_channel("inc-1", private=False)
+    ts = await chat.post("#inc-1", "status", idempotency_key="shop/x/status")
+    assert await chat.find_message(channel.id, "shop/x/status") == ts
+    assert await chat.find_message(channel.id, "other") is None
+    for _ in range(2):
+        await chat.invite(channel.id, [ALICE])
+        await chat.pin(channel.id, ts)
+        await chat.archive(channel.id)
+    assert chat.members[channel.id] == {ALICE}
+    assert chat.pins == {(channel.id, ts)}
+    assert await chat.find_channel("inc-1") is None  # archived
+    chat.failures.append(DeliveryThrottled("429 (fake)", retry_after=3))
+    with pytest.raises(DeliveryThrottled):
+        await chat.set_topic(channel.id, "t")
+    assert chat.calls[-1] == ("set_topic", (channel.id, "t"))

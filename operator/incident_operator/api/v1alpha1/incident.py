@@ -109,7 +109,11 @@ class IncidentSpec(ApiModel):
     merged_into: Name | None = None
     """The surviving incident, when state is merged."""
     mitigations: Mitigations = []
-    """Mitigations requested for this incident."""
+    """Mitigations requested for this incident (by a human: they need no further approval)."""
+    approved_mitigations: Annotated[
+        list[Name], Field(max_length=16, json_schema_extra={"x-kubernetes-list-type": "set"})
+    ] = []
+    """Names of suggested mitigations (the SLO's, in mode suggest) the commander approved."""
     rotation_ref: Name | None = None
     """OnCallRotation (same namespace) whose people take the roles and the escalations;
     empty: the Severity's rotationRef. The SLO engine fills it from the SLO's declare block."""
@@ -169,14 +173,37 @@ class TimelineSummary(ApiModel):
 
 
 class ChatRef(ApiModel):
+    """What the chat layer delivered (the outbox compares it with what is wanted)."""
+
     channel_id: ShortText = ""
     channel_name: ShortText = ""
     status_message_ts: ShortText = ""
+    status_digest: ShortText = ""
+    """Content version of the pinned status message as last posted or updated."""
+    topic_digest: ShortText = ""
+    invited: Annotated[list[ShortText], Field(max_length=64)] = []
+    """Slack user ids invited to the channel."""
+    pinned: bool = False
+    announced: Annotated[list[ShortText], Field(max_length=8)] = []
+    posted: Annotated[list[ShortText], Field(max_length=500)] = []
+    """Fingerprints of the timeline entries posted to the channel."""
+    archived: bool = False
 
 
 class PagerRef(ApiModel):
     dedup_key: ShortText = ""
     state: ShortText = ""
+    """triggered, acknowledged or resolved."""
+
+
+class OutboxRecord(ApiModel):
+    """One owed side effect that was attempted and is not confirmed yet."""
+
+    kind: ShortText
+    attempts: Annotated[int, Field(ge=0)] = 0
+    last_attempt_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    last_error: Annotated[str, Field(max_length=1024)] = ""
 
 
 class MitigationResult(ApiModel):
@@ -184,10 +211,16 @@ class MitigationResult(ApiModel):
     action: ShortText
     target: ShortText
     state: ShortText
+    """pending-approval, waiting, blocked, refused, running, dry-run, no-op, applied,
+    verified or failed."""
     dry_run: bool = False
     started_at: datetime | None = None
     finished_at: datetime | None = None
     message: Annotated[str, Field(max_length=4096)] = ""
+    source: ShortText = ""
+    """Who asked for it: slo (the SLO's mitigations) or incident (the incident's spec)."""
+    verify_by: datetime | None = None
+    """The short-window burn must be below the pair's threshold by then (closed loop)."""
 
 
 class IncidentStatus(CommonStatus):
@@ -209,6 +242,11 @@ class IncidentStatus(CommonStatus):
     response: ResponseStatus | None = None
     chat: ChatRef | None = None
     pager: PagerRef | None = None
+    notified: Annotated[dict[str, ShortText], Field(max_length=16)] = {}
+    """Webhook notifier -> the last event delivered to it."""
+    outbox: Annotated[dict[str, OutboxRecord], Field(max_length=128)] = {}
+    """Side effects attempted but not yet confirmed, by idempotency key: written before each
+    attempt, removed on success, so a restart retries them (looking up before re-creating)."""
     mitigations: Annotated[list[MitigationResult], Field(max_length=32)] = []
     postmortem_ref: ObjectName | None = None
 

@@ -1,0 +1,285 @@
+"""What the communication layer still owes an incident, and when to try again — pure.
+
+Why desired state instead of a queue of messages: what must be true in chat, on the pager and
+at the webhooks follows from the incident itself (there is a channel; the pinned status
+message shows *this* summary; every timeline entry was posted once; the page is resolved once
+the incident is). Comparing that with what was delivered (``Delivered``, kept in the
+Incident's status) gives the operations still owed, each with an idempotency key. Nothing is
+queued that a crash could lose: after a restart the same comparison yields the same keys.
+
+The outbox proper is the record of attempts (``Attempt``), written *before* each call: an
+operation with an earlier, unconfirmed attempt is retried with a look-up first (find the
+channel by name, the message by its key), which makes delivery effectively-once on our side
+even when the process died between the call and writing its result. Throttling honours
+``Retry-After``; failures back off exponentially; after :data:`DEGRADED_AFTER` failed attempts
+the channel is reported degraded — and everything still goes out once the service returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from .lifecycle import Phase
+
+
+class Medium(StrEnum):
+    CHAT = "chat"
+    PAGER = "pager"
+    WEBHOOK = "webhook"
+
+
+class OpKind(StrEnum):
+    CREATE_CHANNEL = "create-channel"
+    INVITE = "invite"
+    TOPIC = "topic"
+    POST_STATUS = "post-status"
+    UPDATE_STATUS = "update-status"
+    PIN_STATUS = "pin-status"
+    ANNOUNCE = "announce"
+    POST_ENTRY = "post-entry"
+    ARCHIVE = "archive"
+    PAGE_TRIGGER = "page-trigger"
+    PAGE_ACKNOWLEDGE = "page-acknowledge"
+    PAGE_RESOLVE = "page-resolve"
+    NOTIFY = "notify"
+
+
+MEDIUM: Mapping[OpKind, Medium] = {
+    **{k: Medium.CHAT for k in OpKind if not k.startswith(("page-", "notify"))},
+    OpKind.PAGE_TRIGGER: Medium.PAGER,
+    OpKind.PAGE_ACKNOWLEDGE: Medium.PAGER,
+    OpKind.PAGE_RESOLVE: Medium.PAGER,
+    OpKind.NOTIFY: Medium.WEBHOOK,
+}
+
+DEGRADED_AFTER = 3
+"""Failed attempts of one operation before its medium is reported degraded."""
+BACKOFF_BASE = timedelta(seconds=5)
+BACKOFF_MAX = timedelta(minutes=5)
+REJECTED_RETRY = timedelta(minutes=10)
+"""A request the service refused is retried slowly: it needs a human (token, scope, channel)."""
+ENTRIES_PER_ROUND = 10
+"""Timeline posts per sync: Slack allows about one message per second per channel."""
+
+POSTED_TYPES: frozenset[str] = frozenset(
+    {
+        "declared",
+        "state-changed",
+        "role-assigned",
+        "role-changed",
+        "roles-unfilled",
+        "escalated",
+        "update-reminder",
+        "severity-changed",
+        "transition-refused",
+        "note",
+        "merged-from",
+        "mitigation",
+        "recent-change",
+        "postmortem",
+    }
+)
+"""Timeline entries worth a chat message (chat pins came from the channel: never echoed)."""
+
+ECHO_SOURCES: frozenset[str] = frozenset({"slack", "chat"})
+"""Entries that came from the channel are already in it."""
+
+PAGED_PHASES: frozenset[Phase] = frozenset({Phase.TRIAGE, Phase.INVESTIGATING, Phase.MITIGATED})
+
+
+def digest(text: str) -> str:
+    """Short stable fingerprint (content versions, entry identities) for keys and status."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    type: str
+    message: str
+    author: str
+    at: datetime
+    source: str = ""
+
+    @property
+    def id(self) -> str:
+        return digest(self.key or f"{self.at.isoformat()}/{self.type}/{self.message}")
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What the incident and the operator's configuration ask for right now."""
+
+    phase: Phase
+    acknowledged: bool
+    chat: bool
+    """A channel of its own (chat configured and the Severity creates channels)."""
+    channel_name: str
+    announce: tuple[str, ...]
+    invite: frozenset[str]
+    """Slack user ids to be in the channel."""
+    topic: str
+    status_render: str
+    """The status message as rendered now, canonically (its digest is the content version)."""
+    entries: tuple[Entry, ...]
+    archive_on_close: bool
+    page: bool
+    """Pager configured and the Severity pages."""
+    notifiers: tuple[str, ...]
+    declared: datetime | None = None
+    """Posts start at the channel: entries older than the declaration are not news."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What earlier syncs confirmed (kept in ``status.chat``/``status.pager``/``notified``)."""
+
+    channel_id: str = ""
+    channel_name: str = ""
+    status_ts: str = ""
+    status_digest: str = ""
+    topic_digest: str = ""
+    invited: frozenset[str] = frozenset()
+    pinned: bool = False
+    announced: frozenset[str] = frozenset()
+    posted: frozenset[str] = frozenset()
+    archived: bool = False
+    page_state: str = ""
+    """"" | triggered | acknowledged | resolved"""
+    notified: Mapping[str, str] = field(default_factory=dict)
+    """notifier -> last event key delivered"""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One operation's delivery record (the outbox entry), written before each call."""
+
+    kind: OpKind
+    attempts: int
+    next_at: datetime | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Op:
+    key: str
+    kind: OpKind
+    target: str = ""
+    """Channel id or name, notifier name, entry id — what the executor needs to address."""
+    text: str = ""
+
+    @property
+    def medium(self) -> Medium:
+        return MEDIUM[self.kind]
+
+
+def notify_event(phase: Phase, severity: str) -> str:
+    """The webhook event key: one notification per phase reached (and per severity)."""
+    return f"{phase}/{severity}"
+
+
+def owed(wanted: Wanted, delivered: Delivered, severity: str = "") -> tuple[Op, ...]:
+    """Every operation still owed, in the order they must run."""
+    ops: list[Op] = []
+    ops += _chat(wanted, delivered)
+    ops += _pager(wanted, delivered)
+    for name in wanted.notifiers:
+        event = notify_event(wanted.phase, severity)
+        if delivered.notified.get(name) != event:
+            ops.append(Op(f"notify/{name}/{event}", OpKind.NOTIFY, name, event))
+    return tuple(ops)
+
+
+def _chat(wanted: Wanted, done: Delivered) -> list[Op]:
+    ops: list[Op] = []
+    if done.archived:
+        return ops
+    if wanted.chat and not done.channel_id:
+        ops.append(Op("channel", OpKind.CREATE_CHANNEL, wanted.channel_name))
+        return ops  # everything else in chat needs the channel (announcements link it)
+    for channel in wanted.announce:
+        if channel not in done.announced:
+            ops.append(Op(f"announce/{channel}", OpKind.ANNOUNCE, channel))
+    if not done.channel_id:
+        return ops
+    channel = done.channel_id
+    missing = sorted(wanted.invite - done.invited)
+    if missing:
+        ops.append(Op(f"invite/{digest(','.join(missing))}", OpKind.INVITE, channel))
+    if digest(wanted.topic) != done.topic_digest:
+        ops.append(Op(f"topic/{digest(wanted.topic)}", OpKind.TOPIC, channel, wanted.topic))
+    version = digest(wanted.status_render)
+    if not done.status_ts:
+        ops.append(Op("status", OpKind.POST_STATUS, channel, version))
+    elif version != done.status_digest:
+        ops.append(Op(f"status/{version}", OpKind.UPDATE_STATUS, channel, version))
+    if done.status_ts and not done.pinned:
+        ops.append(Op("pin", OpKind.PIN_STATUS, channel))
+    fresh = [
+        e
+        for e in sorted(wanted.entries, key=lambda e: e.at)
+        if e.type in POSTED_TYPES
+        and e.source not in ECHO_SOURCES
+        and e.id not in done.posted
+        and (wanted.declared is None or e.at >= wanted.declared)
+    ]
+    ops += [
+        Op(f"entry/{e.id}", OpKind.POST_ENTRY, channel, e.id) for e in fresh[:ENTRIES_PER_ROUND]
+    ]
+    if (
+        wanted.phase is Phase.CLOSED
+        and wanted.archive_on_close
+        and not ops
+        and len(fresh) <= ENTRIES_PER_ROUND
+    ):
+        ops.append(Op("archive", OpKind.ARCHIVE, channel))
+    return ops
+
+
+def _pager(wanted: Wanted, done: Delivered) -> list[Op]:
+    if not wanted.page and done.page_state in ("", "resolved"):
+        return []
+    state = done.page_state
+    if wanted.page and wanted.phase in PAGED_PHASES:
+        # Paged once: an incident reopened after its page resolved has humans on it already.
+        if state == "":
+            return [Op("page/trigger", OpKind.PAGE_TRIGGER)]
+        if wanted.acknowledged and state == "triggered":
+            return [Op("page/acknowledge", OpKind.PAGE_ACKNOWLEDGE)]
+        return []
+    if state in ("triggered", "acknowledged"):
+        return [Op("page/resolve", OpKind.PAGE_RESOLVE)]
+    return []
+
+
+def due(ops: Iterable[Op], attempts: Mapping[str, Attempt], now: datetime) -> tuple[Op, ...]:
+    """The owed operations whose backoff has passed."""
+    out = []
+    for op in ops:
+        record = attempts.get(op.key)
+        if record is None or record.next_at is None or record.next_at <= now:
+            out.append(op)
+    return tuple(out)
+
+
+def backoff(attempts: int, *, retry_after: float | None, rejected: bool) -> timedelta:
+    """How long to wait after the ``attempts``-th failure."""
+    if retry_after is not None:
+        return timedelta(seconds=max(1.0, retry_after))
+    if rejected:
+        return REJECTED_RETRY
+    grown: timedelta = BACKOFF_BASE * (2 ** max(0, attempts - 1))
+    return min(BACKOFF_MAX, grown)
+
+
+def degraded(attempts: Mapping[str, Attempt], medium: Medium) -> Sequence[tuple[str, Attempt]]:
+    """The operations of ``medium`` that failed often enough to call the service degraded."""
+    return [
+        (key, a)
+        for key, a in sorted(attempts.items())
+        if MEDIUM[a.kind] is medium and a.attempts >= DEGRADED_AFTER and a.error
+    ]

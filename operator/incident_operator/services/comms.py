@@ -1,0 +1,565 @@
+"""Use case: bring chat, the pager and the webhooks in line with one incident, reliably.
+
+``sync`` reads the incident fresh, asks the domain what is still owed (domain/outbox.py),
+and delivers it one operation at a time: the attempt is recorded in ``status.outbox`` before
+the call, the result (channel id, message ts, page state ...) after it. A retried operation
+looks up before it creates. One sync per incident at a time (a lock, and a dirty flag so a
+burst of watch events costs one extra pass, not one per event).
+
+Why fresh reads rather than the watch event's body: the executor's own status writes arrive
+as events too, and acting on an older body would post what was already posted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from incident_operator.adapters.comms_ports import Chat, Notifier, Pager
+from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.api.v1alpha1.convert import condition_from_domain, existing_conditions
+from incident_operator.api.v1alpha1.incident import ChatRef, Incident, IncidentStatus, PagerRef
+from incident_operator.api.v1alpha1.rotation import OnCallRotation
+from incident_operator.api.v1alpha1.severity import Severity
+from incident_operator.domain import chat_render, outbox, paging
+from incident_operator.domain.comms import Impact, IncidentSummary
+from incident_operator.domain.conditions import Condition, Status, set_condition
+from incident_operator.domain.lifecycle import Phase
+from incident_operator.domain.times import iso
+from incident_operator.errors import (
+    ChannelNameTaken,
+    DeliveryRejected,
+    IncidentOperatorError,
+    TemporaryError,
+)
+
+log = logging.getLogger(__name__)
+
+CHANNEL_LABEL = "sre.dev/chat-channel"
+"""Label naming the incident's channel id (inbound chat commands find the incident by it)."""
+MAX_PASSES = 5
+"""Passes per sync: enough for channel -> status -> pin, bounded against a flapping object."""
+DEGRADED = {outbox.Medium.CHAT: "ChatDegraded", outbox.Medium.PAGER: "PagingDegraded"}
+
+
+@dataclass(frozen=True)
+class CommsConfig:
+    channel_template: str = chat_render.DEFAULT_CHANNEL_TEMPLATE
+    bridge_url_template: str = ""
+    """e.g. ``https://meet.example.com/{namespace}-{name}``; empty: no bridge."""
+    archive_on_close: bool = True
+    status_page_url: str = ""
+    """Public URL of the operator's status page, linked from every message; empty: none."""
+
+
+@dataclass
+class Delivery:
+    """What one sync did (for tests and logs)."""
+
+    done: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def _parse(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def summary_of(
+    incident: Incident, status: IncidentStatus, severity: Severity | None, config: CommsConfig
+) -> IncidentSummary:
+    """The facts every channel shows, from the incident and its Severity."""
+    meta = incident.metadata
+    namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+    spec = incident.spec
+    roles = {k: v for k, v in status.roles.model_dump().items() if v}
+    roles.update({k: v for k, v in spec.roles.model_dump().items() if v})
+    times = [e.at for e in status.timeline]
+    declared = status.timestamps.declared
+    updated = max([*times, *([declared] if declared else [])], default=None)
+    links = {"Status page": config.status_page_url} if config.status_page_url else {}
+    bridge = ""
+    if config.bridge_url_template:
+        bridge = config.bridge_url_template.replace("{namespace}", namespace).replace(
+            "{name}", name
+        )
+    return IncidentSummary(
+        namespace=namespace,
+        name=name,
+        title=spec.title,
+        service=spec.service,
+        severity=spec.severity_ref,
+        severity_display=severity.spec.display_name if severity else spec.severity_ref,
+        severity_level=severity.spec.level if severity else 5,
+        phase=(status.phase or Phase.TRIAGE).value,
+        declared=declared,
+        updated=updated or datetime.fromtimestamp(0).astimezone(),
+        roles=roles,
+        summary=spec.summary,
+        slo=f"SLO {spec.source.ref}" if spec.source.type.value == "slo" else "",
+        impact=Impact(severity.spec.status_page.impact.value) if severity else Impact.NONE,
+        private=spec.private,
+        bridge_url=bridge,
+        links=links,
+    )
+
+
+def slack_ids(rotation: Body | None, people: list[str]) -> frozenset[str]:
+    """Slack user ids of ``people`` (participant names) from the rotation; unknown: skipped."""
+    if rotation is None:
+        return frozenset()
+    try:
+        spec = OnCallRotation.model_validate(
+            {k: v for k, v in rotation.items() if k != "status"}
+        ).spec
+    except ValidationError:
+        return frozenset()
+    ids = {p.name: p.slack_user_id for p in spec.participants if p.slack_user_id}
+    return frozenset(ids[p] for p in people if p in ids)
+
+
+def delivered_of(status: IncidentStatus) -> outbox.Delivered:
+    chat = status.chat or ChatRef()
+    pager = status.pager or PagerRef()
+    return outbox.Delivered(
+        channel_id=chat.channel_id,
+        channel_name=chat.channel_name,
+        status_ts=chat.status_message_ts,
+        status_digest=chat.status_digest,
+        topic_digest=chat.topic_digest,
+        invited=frozenset(chat.invited),
+        pinned=chat.pinned,
+        announced=frozenset(chat.announced),
+        posted=frozenset(chat.posted),
+        archived=chat.archived,
+        page_state=pager.state,
+        notified=dict(status.notified),
+    )
+
+
+def attempts_of(status: IncidentStatus) -> dict[str, outbox.Attempt]:
+    out = {}
+    for key, record in status.outbox.items():
+        try:
+            kind = outbox.OpKind(record.kind)
+        except ValueError:
+            continue
+        out[key] = outbox.Attempt(kind, record.attempts, record.next_attempt_at, record.last_error)
+    return out
+
+
+def status_rendering(summary: IncidentSummary) -> tuple[str, list[dict[str, Any]], str]:
+    """(text, blocks, canonical form whose digest is the status message's version)."""
+    text = chat_render.status_text(summary)
+    blocks = chat_render.status_blocks(summary)
+    return text, blocks, json.dumps([text, blocks], sort_keys=True, default=str)
+
+
+class CommsService:
+    def __init__(
+        self,
+        store: ResourceStore,
+        clock: Clock,
+        *,
+        chat: Chat | None = None,
+        pager: Pager | None = None,
+        notifiers: Mapping[str, Notifier] | None = None,
+        config: CommsConfig | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._chat = chat
+        self._pager = pager
+        self._notifiers = dict(notifiers or {})
+        self.config = config or CommsConfig()
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._dirty: set[tuple[str, str]] = set()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._chat or self._pager or self._notifiers)
+
+    async def sync(self, namespace: str, name: str) -> Delivery:
+        """Deliver what is owed; concurrent calls for one incident coalesce into one more pass."""
+        key = (namespace, name)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        if lock.locked():
+            self._dirty.add(key)
+            return Delivery()
+        total = Delivery()
+        async with lock:
+            for _ in range(MAX_PASSES):
+                self._dirty.discard(key)
+                one = await self._sync_once(namespace, name)
+                total.done += one.done
+                total.failed += one.failed
+                # Another pass when something changed underneath, or when this pass unlocked
+                # the next step (channel -> status message -> pin) and nothing failed.
+                if key not in self._dirty and (one.failed or not one.done):
+                    break
+        return total
+
+    async def _sync_once(self, namespace: str, name: str) -> Delivery:
+        body = await self._store.get_incident(namespace, name)
+        delivery = Delivery()
+        if body is None:
+            return delivery
+        try:
+            incident = Incident.model_validate({k: v for k, v in body.items() if k != "status"})
+            status = IncidentStatus.model_validate(body.get("status") or {})
+        except ValidationError:
+            return delivery
+        if status.phase is None or status.timestamps.declared is None:
+            return delivery  # the lifecycle has not accepted it yet
+        severity_body = await self._store.get_severity(incident.spec.severity_ref)
+        try:
+            severity = Severity.model_validate(severity_body) if severity_body else None
+        except ValidationError:
+            severity = None
+        rotation = await self._rotation(incident, severity)
+        summary = summary_of(incident, status, severity, self.config)
+        wanted = self._wanted(incident, status, severity, rotation, summary)
+        delivered = delivered_of(status)
+        attempts = attempts_of(status)
+        now = self._clock.now()
+        ops = outbox.due(outbox.owed(wanted, delivered, summary.severity), attempts, now)
+        blocked: set[outbox.Medium] = set()
+        run = _Run(self, body, summary, wanted, delivered)
+        for op in ops:
+            if op.medium in blocked:
+                continue
+            previous = attempts.get(op.key)
+            count = (previous.attempts if previous else 0) + 1
+            await self._patch(body, {"outbox": {op.key: self._record(op, count, now)}})
+            try:
+                result = await run.execute(op, retry=previous is not None)
+            except IncidentOperatorError as exc:
+                delivery.failed.append(op.key)
+                retry_after = exc.retry_after if isinstance(exc, TemporaryError) else None
+                rejected = isinstance(exc, DeliveryRejected)
+                wait = outbox.backoff(count, retry_after=retry_after, rejected=rejected)
+                record = self._record(op, count, now, error=_safe(exc), next_at=now + wait)
+                attempts[op.key] = outbox.Attempt(op.kind, count, now + wait, _safe(exc))
+                await self._patch(body, {"outbox": {op.key: record}})
+                log.warning(
+                    "delivery %s of %s/%s failed (attempt %d, retry in %ss): %s",
+                    op.key, namespace, name, count, int(wait.total_seconds()), _safe(exc),
+                )  # fmt: skip
+                if not rejected or op.kind is outbox.OpKind.CREATE_CHANNEL:
+                    blocked.add(op.medium)
+                continue
+            attempts.pop(op.key, None)
+            delivery.done.append(op.key)
+            await self._patch(body, {**result.status, "outbox": {op.key: None}}, result.metadata)
+            run.delivered = result.delivered
+        await self._report_degraded(body, attempts, now)
+        return delivery
+
+    def _wanted(
+        self,
+        incident: Incident,
+        status: IncidentStatus,
+        severity: Severity | None,
+        rotation: Body | None,
+        summary: IncidentSummary,
+    ) -> outbox.Wanted:
+        spec = incident.spec
+        declared = status.timestamps.declared
+        assert declared is not None
+        people = [p for p in summary.roles.values() if p]
+        people += list(status.response.escalated_to if status.response else [])
+        chat_policy = severity.spec.chat if severity else None
+        page = bool(self._pager and severity and severity.spec.paging.page)
+        entries = tuple(
+            outbox.Entry(e.key, e.type, e.message, e.author, e.at, e.source)
+            for e in status.timeline
+        )
+        _, _, canonical = status_rendering(summary)
+        return outbox.Wanted(
+            phase=Phase((status.phase or Phase.TRIAGE).value),
+            acknowledged=status.timestamps.acknowledged is not None,
+            chat=bool(self._chat and chat_policy and chat_policy.create_channel),
+            channel_name=chat_render.channel_name(self.config.channel_template, summary, declared),
+            announce=tuple(chat_policy.announce_channels) if self._chat and chat_policy else (),
+            invite=slack_ids(rotation, people),
+            topic=chat_render.topic(summary),
+            status_render=canonical,
+            entries=entries,
+            archive_on_close=self.config.archive_on_close,
+            page=page,
+            notifiers=tuple(sorted(self._notifiers)) if not spec.private else (),
+            declared=declared,
+        )
+
+    async def _rotation(self, incident: Incident, severity: Severity | None) -> Body | None:
+        name = incident.spec.rotation_ref or (severity.spec.rotation_ref if severity else None)
+        if not name or self._chat is None:
+            return None
+        return await self._store.get_rotation(str(incident.metadata.get("namespace", "")), name)
+
+    @staticmethod
+    def _record(
+        op: outbox.Op,
+        count: int,
+        now: datetime,
+        *,
+        error: str = "",
+        next_at: datetime | None = None,
+    ) -> Body:
+        return {
+            "kind": op.kind.value,
+            "attempts": count,
+            "lastAttemptAt": iso(now),
+            "nextAttemptAt": iso(next_at) if next_at else None,
+            "lastError": error[:1024],
+        }
+
+    async def _patch(self, body: Body, status: Body, metadata: Body | None = None) -> None:
+        meta = body["metadata"]
+        await self._store.patch_incident(
+            meta["namespace"], meta["name"], status=status, metadata=metadata
+        )
+
+    async def _report_degraded(
+        self, body: Body, attempts: Mapping[str, outbox.Attempt], now: datetime
+    ) -> None:
+        """ChatDegraded / PagingDegraded follow the outbox; an Event when one turns True."""
+        current = await self._store.get_incident(
+            body["metadata"]["namespace"], body["metadata"]["name"]
+        )
+        if current is None:
+            return
+        conditions = existing_conditions(current)
+        before = {c.type: c.status for c in conditions}
+        generation = int(current["metadata"].get("generation", 0))
+        changed = False
+        for medium, type_ in DEGRADED.items():
+            failing = outbox.degraded(attempts, medium)
+            if failing:
+                key, attempt = failing[0]
+                message = (
+                    f"{len(failing)} {medium} deliveries failing; {key}: {attempt.error} "
+                    f"(attempt {attempt.attempts}); everything is retried until it goes out"
+                )
+                condition = Condition(
+                    type_, Status.TRUE, "DeliveryFailing", message, now, generation
+                )
+            elif type_ in before:
+                condition = Condition(
+                    type_,
+                    Status.FALSE,
+                    "Delivered",
+                    f"{medium} deliveries up to date",
+                    now,
+                    generation,
+                )
+            else:
+                continue
+            if before.get(type_) != condition.status:
+                changed = True
+                conditions = set_condition(conditions, condition)
+                if condition.status is Status.TRUE:
+                    await self._store.emit_event(current, type_, message, warning=True)
+        if changed:
+            await self._patch(
+                current,
+                {
+                    "conditions": [
+                        condition_from_domain(c).model_dump(
+                            by_alias=True, mode="json", exclude_none=True
+                        )
+                        for c in conditions
+                    ]
+                },
+            )
+
+
+def _safe(exc: BaseException) -> str:
+    """The adapter's message (adapters keep secrets out of it), first line only."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+
+
+@dataclass(frozen=True)
+class _Result:
+    status: Body
+    metadata: Body | None
+    delivered: outbox.Delivered
+
+
+class _Run:
+    """Executes operations for one sync; each returns the status keys it confirmed."""
+
+    def __init__(
+        self,
+        service: CommsService,
+        body: Body,
+        summary: IncidentSummary,
+        wanted: outbox.Wanted,
+        delivered: outbox.Delivered,
+    ) -> None:
+        self.s = service
+        self.body = body
+        self.summary = summary
+        self.wanted = wanted
+        self.delivered = delivered
+        self.entries = {e.id: e for e in wanted.entries}
+
+    @property
+    def chat(self) -> Chat:
+        assert self.s._chat is not None
+        return self.s._chat
+
+    @property
+    def idempotency_prefix(self) -> str:
+        return self.summary.key
+
+    def _chat_status(self, delivered: outbox.Delivered) -> Body:
+        return {
+            "chat": {
+                "channelId": delivered.channel_id,
+                "channelName": delivered.channel_name,
+                "statusMessageTs": delivered.status_ts,
+                "statusDigest": delivered.status_digest,
+                "topicDigest": delivered.topic_digest,
+                "invited": sorted(delivered.invited),
+                "pinned": delivered.pinned,
+                "announced": sorted(delivered.announced),
+                "posted": sorted(delivered.posted & set(self.entries)),
+                "archived": delivered.archived,
+            }
+        }
+
+    def _chat_result(self, metadata: Body | None = None, **changes: Any) -> _Result:
+        after = replace(self.delivered, **changes)
+        return _Result(self._chat_status(after), metadata, after)
+
+    async def execute(self, op: outbox.Op, *, retry: bool) -> _Result:
+        kind = outbox.OpKind
+        if op.kind is kind.CREATE_CHANNEL:
+            return await self._create_channel(op.target, retry=retry)
+        if op.kind is kind.INVITE:
+            missing = sorted(self.wanted.invite - self.delivered.invited)
+            await self.chat.invite(op.target, missing)
+            return self._chat_result(invited=self.delivered.invited | set(missing))
+        if op.kind is kind.TOPIC:
+            await self.chat.set_topic(op.target, op.text)
+            return self._chat_result(topic_digest=outbox.digest(op.text))
+        if op.kind in (kind.POST_STATUS, kind.UPDATE_STATUS):
+            text, blocks, _ = status_rendering(self.summary)
+            if op.kind is kind.UPDATE_STATUS:
+                await self.chat.update(op.target, self.delivered.status_ts, text, blocks=blocks)
+                return self._chat_result(status_digest=op.text)
+            ts = await self._post(
+                op.target, text, blocks, f"{self.idempotency_prefix}/status", retry
+            )
+            return self._chat_result(status_ts=ts, status_digest=op.text)
+        if op.kind is kind.PIN_STATUS:
+            await self.chat.pin(op.target, self.delivered.status_ts)
+            return self._chat_result(pinned=True)
+        if op.kind is kind.ANNOUNCE:
+            return await self._announce(op.target, retry=retry)
+        if op.kind is kind.POST_ENTRY:
+            entry = self.entries[op.text]
+            text = chat_render.timeline_text(entry.type, entry.message, entry.author)
+            if entry.type == "update-reminder" and (
+                commander := self.summary.roles.get("commander")
+            ):
+                text = f"{text} ({commander})"
+            await self._post(
+                op.target, text, [], f"{self.idempotency_prefix}/entry/{entry.id}", retry
+            )
+            return self._chat_result(posted=self.delivered.posted | {entry.id})
+        if op.kind is kind.ARCHIVE:
+            await self.chat.archive(op.target)
+            return self._chat_result(archived=True)
+        if op.kind in (kind.PAGE_TRIGGER, kind.PAGE_ACKNOWLEDGE, kind.PAGE_RESOLVE):
+            return await self._page(op.kind)
+        if op.kind is kind.NOTIFY:
+            notifier = self.s._notifiers[op.target]
+            await notifier.notify(
+                self.summary,
+                event=self.summary.phase,
+                idempotency_key=f"{self.idempotency_prefix}/{op.text}",
+            )
+            notified = {**self.delivered.notified, op.target: op.text}
+            after = replace(self.delivered, notified=notified)
+            return _Result({"notified": {op.target: op.text}}, None, after)
+        raise AssertionError(f"unknown operation {op.kind}")
+
+    async def _post(
+        self, channel: str, text: str, blocks: list[dict[str, Any]], key: str, retry: bool
+    ) -> str:
+        """Post once: after an unconfirmed attempt, find the message by its key first."""
+        if retry and not channel.startswith("#"):
+            found = await self.chat.find_message(channel, key)
+            if found:
+                return found
+        return await self.chat.post(channel, text, blocks=blocks, idempotency_key=key)
+
+    async def _create_channel(self, name: str, *, retry: bool) -> _Result:
+        uid = str(self.body["metadata"].get("uid", ""))[:6]
+        candidates = [name, chat_render.suffixed(name, 2) if not uid else f"{name[:73]}-{uid}"]
+        channel = None
+        if retry:  # an earlier attempt may have created it before we could record the id
+            for candidate in candidates:
+                if (channel := await self.chat.find_channel(candidate)) is not None:
+                    break
+        if channel is None:
+            try:
+                channel = await self.chat.create_channel(
+                    candidates[0], private=self.summary.private
+                )
+            except ChannelNameTaken:
+                channel = await self.chat.create_channel(
+                    candidates[1], private=self.summary.private
+                )
+        return self._chat_result(
+            {"labels": {CHANNEL_LABEL: channel.id}},
+            channel_id=channel.id,
+            channel_name=channel.name,
+        )
+
+    async def _announce(self, channel: str, *, retry: bool) -> _Result:
+        where = f" in <#{self.delivered.channel_id}>" if self.delivered.channel_id else ""
+        text = (
+            f":rotating_light: {self.summary.severity_display} declared{where}: "
+            f"{chat_render.escape(self.summary.title)} (service {self.summary.service})"
+        )
+        key = f"{self.idempotency_prefix}/announce/{channel}"
+        if retry and await self._announced_before(channel, key):
+            return self._chat_result(announced=self.delivered.announced | {channel})
+        await self.chat.post(channel, text, idempotency_key=key)
+        return self._chat_result(announced=self.delivered.announced | {channel})
+
+    async def _announced_before(self, channel: str, key: str) -> bool:
+        found = await self.chat.find_channel(channel.lstrip("#"))
+        return found is not None and bool(await self.chat.find_message(found.id, key))
+
+    async def _page(self, kind: outbox.OpKind) -> _Result:
+        pager = self.s._pager
+        assert pager is not None
+        meta = self.body["metadata"]
+        key = paging.dedup_key(meta["namespace"], meta["name"])
+        if kind is outbox.OpKind.PAGE_TRIGGER:
+            severity_urgency = "high"
+            await pager.trigger(self.summary, dedup_key=key, urgency=severity_urgency)
+            state = "triggered"
+        elif kind is outbox.OpKind.PAGE_ACKNOWLEDGE:
+            await pager.acknowledge(key)
+            state = "acknowledged"
+        else:
+            await pager.resolve(key)
+            state = "resolved"
+        after = replace(self.delivered, page_state=state)
+        return _Result({"pager": {"dedupKey": key, "state": state}}, None, after)

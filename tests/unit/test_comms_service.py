@@ -1,0 +1,259 @@
+"""The comms outbox against in-memory chat, pager and webhooks: once, in order, retried."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from incident_operator.adapters.comms_ports import Channel
+from incident_operator.adapters.fake_chat import FakeChat
+from incident_operator.adapters.fake_paging import FakeNotifier, FakePager
+from incident_operator.adapters.fake_store import FakeStore
+from incident_operator.domain import outbox
+from incident_operator.errors import DeliveryThrottled, DeliveryUnavailable
+from incident_operator.services.comms import CHANNEL_LABEL, CommsConfig, CommsService
+
+NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+NS, NAME = "shop", "checkout-errors"
+ROTATION = Path(__file__).resolve().parents[2] / "examples" / "20-oncallrotation.yaml"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = NOW
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def severity() -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Severity",
+        "metadata": {"name": "sev-2"},
+        "spec": {
+            "level": 2,
+            "displayName": "SEV-2 (Major)",
+            "paging": {"page": True},
+            "chat": {"createChannel": True, "announceChannels": ["#incidents"]},
+            "statusPage": {"impact": "major"},
+            "rotationRef": "checkout-oncall",
+        },
+    }
+
+
+def incident(private: bool = False) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Incident",
+        "metadata": {"name": NAME, "namespace": NS},
+        "spec": {
+            "title": "Checkout returns 5xx",
+            "service": "checkout",
+            "severityRef": "sev-2",
+            "roles": {"commander": "alice"},
+            "private": private,
+        },
+    }
+
+
+def accepted(phase: str = "triage", **timestamps: str) -> dict[str, Any]:
+    return {
+        "phase": phase,
+        "roles": {"commander": "alice"},
+        "timestamps": {"declared": "2026-11-27T14:00:00Z", **timestamps},
+        "timeline": [
+            {
+                "at": "2026-11-27T14:00:00Z",
+                "type": "role-assigned",
+                "message": "commander: alice",
+                "key": "role/commander/1",
+                "source": "operator",
+            },
+            {
+                "at": "2026-11-27T14:00:05Z",
+                "type": "chat-pin",
+                "message": "from the channel",
+                "key": "slack/C/1",
+                "source": "slack",
+            },
+        ],
+    }
+
+
+class World:
+    def __init__(self, private: bool = False) -> None:
+        self.store = FakeStore()
+        self.store.severities["sev-2"] = severity()
+        self.store.rotations[(NS, "checkout-oncall")] = yaml.safe_load(ROTATION.read_text())
+        self.chat = FakeChat()
+        self.chat.channels["C0INCIDENTS"] = Channel("C0INCIDENTS", "incidents")
+        self.pager = FakePager()
+        self.teams = FakeNotifier()
+        self.clock = Clock()
+        self.service = CommsService(
+            self.store,
+            self.clock,
+            chat=self.chat,
+            pager=self.pager,
+            notifiers={"teams": self.teams},
+            config=CommsConfig(bridge_url_template="https://meet.example.com/{name}"),
+        )
+        self.private = private
+
+    async def declare(self) -> None:
+        await self.store.create_incident(NS, incident(self.private))
+        await self.store.patch_incident(NS, NAME, status=accepted())
+
+    async def body(self) -> dict[str, Any]:
+        found = await self.store.get_incident(NS, NAME)
+        assert found is not None
+        return found
+
+    async def sync(self) -> list[str]:
+        return (await self.service.sync(NS, NAME)).done
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def methods(chat: FakeChat) -> list[str]:
+    return [m for m, _ in chat.calls]
+
+
+async def test_declaration_opens_the_channel_announces_pages_and_notifies_once(
+    world: World,
+) -> None:
+    await world.declare()
+    done = await world.sync()
+    assert done[:3] == ["channel", "page/trigger", "notify/teams/triage/sev-2"]
+    assert done[3:] == [
+        "announce/#incidents",
+        f"invite/{outbox.digest('U0AAAAAAA')}",
+        done[5],  # topic/<digest>
+        "status",
+        done[7],  # the role entry
+        "pin",
+    ]
+    body = await world.body()
+    chat = body["status"]["chat"]
+    (channel,) = [c for c in world.chat.channels.values() if c.id == chat["channelId"]]
+    assert channel.name == "inc-20261127-checkout-returns-5xx"
+    assert body["metadata"]["labels"][CHANNEL_LABEL] == channel.id
+    assert world.chat.members[channel.id] >= {"U0AAAAAAA"}
+    assert "https://meet.example.com/checkout-errors" in world.chat.topics[channel.id]
+    assert (channel.id, chat["statusMessageTs"]) in world.chat.pins
+    texts = world.chat.texts(channel.id)
+    assert any("commander: alice" in t for t in texts)
+    assert not any("from the channel" in t for t in texts), "chat pins are not echoed"
+    assert f"<#{channel.id}>" in world.chat.texts("C0INCIDENTS")[0]
+    assert world.pager.pages == 1
+    assert world.teams.events == ["triage"]
+    assert body["status"]["outbox"] == {}
+    assert await world.sync() == []  # nothing owed: nothing sent
+
+
+async def test_changes_update_the_status_message_ack_and_resolve_the_page_archive_on_close(
+    world: World,
+) -> None:
+    await world.declare()
+    await world.sync()
+    await world.store.patch_incident(
+        NS,
+        NAME,
+        status=accepted("investigating", acknowledged="2026-11-27T14:03:00Z")
+        | {"phase": "investigating"},
+    )
+    await world.store.append_timeline(
+        NS,
+        NAME,
+        [{"at": "2026-11-27T14:03:00Z", "type": "state-changed",
+          "message": "State triage -> investigating", "key": "state/investigating/2"}],
+    )  # fmt: skip
+    done = await world.sync()
+    assert [k.split("/")[0] for k in done] == ["topic", "status", "entry", "page", "notify"]
+    assert "page/acknowledge" in done
+    updates = [a for m, a in world.chat.calls if m == "update"]
+    assert len(updates) == 1
+    assert "investigating" in updates[0][2]
+    await world.store.patch_incident(NS, NAME, status={"phase": "closed"})
+    await world.sync()
+    body = await world.body()
+    assert body["status"]["pager"]["state"] == "resolved"
+    assert body["status"]["chat"]["archived"] is True
+    assert methods(world.chat)[-1] == "archive"
+
+
+async def test_throttling_waits_for_retry_after_and_other_media_go_on(world: World) -> None:
+    await world.declare()
+    world.chat.failures.append(DeliveryThrottled("ratelimited", retry_after=30))
+    done = await world.sync()
+    assert done == ["page/trigger", "notify/teams/triage/sev-2"]
+    record = (await world.body())["status"]["outbox"]["channel"]
+    assert record["attempts"] == 1
+    assert record["nextAttemptAt"] == "2026-11-27T14:00:30Z"
+    assert "ratelimited" in record["lastError"]
+    world.clock.at = NOW + timedelta(seconds=10)
+    assert await world.sync() == []  # still waiting
+    world.clock.at = NOW + timedelta(seconds=31)
+    assert (await world.sync())[0] == "channel"
+    assert (await world.body())["status"]["outbox"] == {}
+    assert world.pager.pages == 1
+
+
+async def test_a_restart_between_post_and_record_does_not_post_twice(world: World) -> None:
+    await world.declare()
+    channel = (await world.chat.create_channel("inc-earlier", private=False)).id
+    # The process created the channel and posted the status message, then died before
+    # writing the message's ts: the outbox still holds the attempt, the message its key.
+    await world.chat.post(channel, "status", idempotency_key=f"{NS}/{NAME}/status")
+    await world.store.patch_incident(
+        NS,
+        NAME,
+        status={
+            "chat": {"channelId": channel, "channelName": "inc-earlier"},
+            "outbox": {"status": {"kind": "post-status", "attempts": 1}},
+        },
+    )
+    await world.sync()
+    posts = [a for m, a in world.chat.calls if m == "post" and a[0] == channel]
+    assert [p[1] for p in posts].count("status") == 1
+    found = [a for m, a in world.chat.calls if m == "find_message"]
+    assert (channel, f"{NS}/{NAME}/status") in found
+    body = await world.body()
+    assert body["status"]["chat"]["statusMessageTs"] == world.chat.messages[0].ts
+    assert body["status"]["outbox"] == {}
+
+
+async def test_repeated_failures_degrade_chat_with_an_event_and_recover(world: World) -> None:
+    await world.declare()
+    for attempt in range(outbox.DEGRADED_AFTER):
+        world.chat.failures.append(DeliveryUnavailable("slack is down"))
+        world.clock.at = NOW + timedelta(minutes=10 * attempt)
+        await world.sync()
+    body = await world.body()
+    conditions = {c["type"]: c for c in body["status"]["conditions"]}
+    assert conditions["ChatDegraded"]["status"] == "True"
+    assert "slack is down" in conditions["ChatDegraded"]["message"]
+    assert [e for e in world.store.events if e[1] == "ChatDegraded"]
+    world.clock.at = NOW + timedelta(hours=1)
+    await world.sync()
+    body = await world.body()
+    conditions = {c["type"]: c for c in body["status"]["conditions"]}
+    assert conditions["ChatDegraded"]["status"] == "False"
+    assert body["status"]["chat"]["channelId"]
+
+
+async def test_private_incidents_get_a_private_channel_and_no_webhooks() -> None:
+    world = World(private=True)
+    await world.declare()
+    await world.sync()
+    channel_id = (await world.body())["status"]["chat"]["channelId"]
+    assert channel_id in world.chat.private
+    assert world.teams.events == []

@@ -7,6 +7,9 @@ from typing import Annotated
 
 from pydantic import Field
 
+from incident_operator.domain import mitigation as domain
+from incident_operator.domain.durations import parse_duration
+
 from .common import ApiModel, Duration, Name, cel, cel_rule, exactly_one_of
 
 
@@ -83,6 +86,70 @@ class Mitigation(ApiModel):
     abort_rollout: AbortRolloutAction | None = None
     scale: ScaleAction | None = None
     patch_config_map: PatchConfigMapAction | None = None
+    dry_run: bool = False
+    """Only plan and record this action with server-side dry run (kubectl incident mitigate
+    --dry-run); the policy's dryRun does the same for every action."""
+
+    def to_domain(self, namespace: str, source: domain.Source) -> domain.Request:
+        """The request in ``namespace`` (the incident's: targets never leave it)."""
+
+        def target(kind: tuple[str, str], name: str) -> domain.Target:
+            return domain.Target(kind[0], kind[1], namespace, name)
+
+        def named(default: str) -> str:
+            return self.name or default[:63].rstrip("-")
+
+        if self.rollback is not None:
+            return domain.Request(
+                named(f"rollback-{self.rollback.deployment}"),
+                domain.ActionKind.ROLLBACK,
+                target(domain.DEPLOYMENT, self.rollback.deployment),
+                source,
+                to_revision=self.rollback.to_revision,
+                dry_run=self.dry_run,
+            )
+        if self.shift_traffic is not None:
+            return domain.Request(
+                named(f"shift-{self.shift_traffic.http_route}"),
+                domain.ActionKind.SHIFT_TRAFFIC,
+                target(domain.HTTP_ROUTE, self.shift_traffic.http_route),
+                source,
+                weights=tuple((w.backend, w.weight) for w in self.shift_traffic.weights),
+                dry_run=self.dry_run,
+            )
+        if self.abort_rollout is not None:
+            return domain.Request(
+                named(f"abort-{self.abort_rollout.rollout}"),
+                domain.ActionKind.ABORT_ROLLOUT,
+                target(domain.ROLLOUT, self.abort_rollout.rollout),
+                source,
+                dry_run=self.dry_run,
+            )
+        if self.scale is not None:
+            kind = (
+                domain.STATEFUL_SET
+                if self.scale.kind is ScaleKind.STATEFUL_SET
+                else domain.DEPLOYMENT
+            )
+            return domain.Request(
+                named(f"scale-{self.scale.name}"),
+                domain.ActionKind.SCALE,
+                target(kind, self.scale.name),
+                source,
+                replicas=self.scale.replicas,
+                dry_run=self.dry_run,
+            )
+        if self.patch_config_map is not None:
+            return domain.Request(
+                named(f"patch-{self.patch_config_map.config_map}"),
+                domain.ActionKind.PATCH_CONFIG_MAP,
+                target(domain.CONFIG_MAP, self.patch_config_map.config_map),
+                source,
+                key=self.patch_config_map.key,
+                value=self.patch_config_map.value,
+                dry_run=self.dry_run,
+            )
+        raise ValueError("set exactly one of the action fields")
 
 
 Mitigations = Annotated[list[Mitigation], Field(max_length=8)]
@@ -107,3 +174,13 @@ class MitigationPolicy(ApiModel):
     """How long the short-window burn has to fall below the threshold after an action."""
     dry_run: bool = False
     """Plan and record actions with server-side dry run; change nothing."""
+
+    def to_domain(self, *, auto_allowed: bool) -> domain.Policy:
+        return domain.Policy(
+            mode=domain.Mode(self.mode.value),
+            cooldown=parse_duration(self.cooldown),
+            max_actions=self.max_actions,
+            verify_within=parse_duration(self.verify_within),
+            dry_run=self.dry_run,
+            auto_allowed=auto_allowed,
+        )

@@ -22,12 +22,15 @@ from incident_operator.domain.alertmanager import (
 )
 from incident_operator.domain.durations import parse_duration
 from incident_operator.handlers import status_page as _status_page_handlers  # noqa: F401
-from incident_operator.handlers.runner import RunOptions, run
+from incident_operator.handlers.runner import CommsOptions, RunOptions, run
 from incident_operator.services.alertmanager import AlertmanagerConfig
+from incident_operator.services.chat_commands import ChatCommandConfig
+from incident_operator.services.comms import CommsConfig
 from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.metrics import MetricsEndpoint
+from incident_operator.web.slack import SlackEndpoints
 from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSettings
 
 TOKEN_ENV = "INCIDENT_OPERATOR_ALERTMANAGER_TOKEN"
@@ -136,6 +139,59 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="set an incident resolved when all alerts of its group resolved (default: only "
         "record it in the timeline)",
     )
+    comms = run_cmd.add_argument_group(
+        "Chat, paging and webhooks (secrets only from files, e.g. mounted Secrets, or env)"
+    )
+    comms.add_argument(
+        "--slack-token-file", help=f"Slack bot token (env {SECRET_ENV['slack_token']})"
+    )
+    comms.add_argument(
+        "--slack-signing-secret-file",
+        help=f"Slack signing secret for /slack/commands and /slack/events "
+        f"(env {SECRET_ENV['slack_signing_secret']})",
+    )
+    comms.add_argument("--slack-api-url", default=CommsOptions.slack_api_url)
+    comms.add_argument(
+        "--chat-channel-template",
+        default=CommsConfig.channel_template,
+        help="incident channel name; {date} {slug} {name} {namespace} {severity} "
+        "(default %(default)s)",
+    )
+    comms.add_argument(
+        "--bridge-url-template",
+        default="",
+        help="conference room per incident, e.g. https://meet.example.com/{namespace}-{name}",
+    )
+    comms.add_argument(
+        "--keep-channels", action="store_true", help="do not archive channels on close"
+    )
+    comms.add_argument("--status-page-url", default="", help="public URL of GET /status")
+    comms.add_argument(
+        "--chat-namespace",
+        default="default",
+        type=_namespace,
+        help="namespace of incidents declared with /incident declare (default %(default)s)",
+    )
+    comms.add_argument(
+        "--chat-default-severity",
+        default="sev-3",
+        help="Severity of /incident declare without one (default %(default)s)",
+    )
+    comms.add_argument(
+        "--pagerduty-routing-key-file",
+        help=f"PagerDuty Events v2 routing key (env {SECRET_ENV['pagerduty_routing_key']})",
+    )
+    comms.add_argument("--pagerduty-url", default=CommsOptions.pagerduty_url)
+    comms.add_argument(
+        "--teams-webhook-url-file",
+        help=f"Teams incoming webhook URL (it embeds a token) "
+        f"(env {SECRET_ENV['teams_webhook_url']})",
+    )
+    comms.add_argument("--webhook-url", default="", help="generic JSON webhook, HMAC-signed")
+    comms.add_argument(
+        "--webhook-secret-file",
+        help=f"HMAC-SHA256 key of the generic webhook (env {SECRET_ENV['webhook_secret']})",
+    )
     run_cmd.add_argument(
         "--status-page-title",
         default=StatusPageSettings.title,
@@ -161,6 +217,45 @@ def alertmanager_token(args: argparse.Namespace) -> TokenSource | None:
     return StaticToken(value) if value else None
 
 
+SECRET_ENV = {
+    "slack_token": "INCIDENT_OPERATOR_SLACK_TOKEN",
+    "slack_signing_secret": "INCIDENT_OPERATOR_SLACK_SIGNING_SECRET",
+    "pagerduty_routing_key": "INCIDENT_OPERATOR_PAGERDUTY_ROUTING_KEY",
+    "teams_webhook_url": "INCIDENT_OPERATOR_TEAMS_WEBHOOK_URL",
+    "webhook_secret": "INCIDENT_OPERATOR_WEBHOOK_SECRET",
+}
+
+
+def secret(path: str | None, name: str) -> TokenSource | None:
+    """A secret from its file, else from its environment variable, else None."""
+    if path:
+        return FileToken(path)
+    value = os.environ.get(SECRET_ENV[name], "").strip()
+    return StaticToken(value) if value else None
+
+
+def comms_options(args: argparse.Namespace) -> CommsOptions:
+    return CommsOptions(
+        slack_token=secret(args.slack_token_file, "slack_token"),
+        slack_signing_secret=secret(args.slack_signing_secret_file, "slack_signing_secret"),
+        slack_api_url=args.slack_api_url,
+        pagerduty_routing_key=secret(args.pagerduty_routing_key_file, "pagerduty_routing_key"),
+        pagerduty_url=args.pagerduty_url,
+        teams_webhook_url=secret(args.teams_webhook_url_file, "teams_webhook_url"),
+        webhook_url=args.webhook_url,
+        webhook_secret=secret(args.webhook_secret_file, "webhook_secret"),
+        config=CommsConfig(
+            channel_template=args.chat_channel_template,
+            bridge_url_template=args.bridge_url_template,
+            archive_on_close=not args.keep_channels,
+            status_page_url=args.status_page_url,
+        ),
+        commands=ChatCommandConfig(
+            default_namespace=args.chat_namespace, default_severity=args.chat_default_severity
+        ),
+    )
+
+
 def web_app(memo: Any, status_page: StatusPageSettings | None = None) -> web.Application:
     """Compose the HTTP endpoints from the services build_memo put into kopf's memo.
 
@@ -175,6 +270,7 @@ def web_app(memo: Any, status_page: StatusPageSettings | None = None) -> web.App
         ),
         metrics=MetricsEndpoint(operator_metrics) if operator_metrics is not None else None,
         status_page=StatusPageEndpoints(memo.status_page, SystemClock(), status_page),
+        slack=SlackEndpoints(memo.get("chat_commands"), memo.get("slack_signing_secret")),
     )
 
 
@@ -199,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                 default_namespace=args.alertmanager_namespace,
                 auto_resolve=args.alertmanager_auto_resolve,
             ),
+            comms=comms_options(args),
         ),
         functools.partial(web_app, status_page=StatusPageSettings(title=args.status_page_title)),
     )

@@ -6,23 +6,34 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import httpx
 import kopf
 from aiohttp import web
 
 from incident_operator.adapters.clock import SystemClock
+from incident_operator.adapters.comms_ports import Notifier
 from incident_operator.adapters.kubernetes import KubernetesStore, api_client
 from incident_operator.adapters.operator_metrics import PrometheusOperatorMetrics
+from incident_operator.adapters.pagerduty import PagerDutyEvents
 from incident_operator.adapters.ports import TokenSource
 from incident_operator.adapters.prometheus import PrometheusMetrics
 from incident_operator.adapters.prometheus_rule_store import PrometheusRuleStore
+from incident_operator.adapters.workloads import KubernetesWorkloads
+from incident_operator.adapters.slack import SlackChat
+from incident_operator.adapters.webhooks import SignedWebhook, TeamsWebhook
 from incident_operator.services.alertmanager import AlertmanagerConfig, AlertmanagerService
+from incident_operator.services.chat_commands import ChatCommandConfig, ChatCommandService
+from incident_operator.services.comms import CommsConfig, CommsService
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
+from incident_operator.services.mitigation import MitigationService
 from incident_operator.services.open_incidents import OpenIncidentIndex
 from incident_operator.services.prometheus_rules import PrometheusRuleSync
 from incident_operator.services.response_policy import ResponsePolicyService
 from incident_operator.services.slo_evaluation import SloEvaluationService
 
+from . import comms as _comms
 from . import incident_lifecycle as _incident_lifecycle
+from . import mitigation as _mitigation
 from . import operator_metrics as _operator_metrics
 from . import prometheus_rules as _prometheus_rules
 from . import response_policy as _response_policy
@@ -41,9 +52,28 @@ HANDLER_MODULES = (
     _web_server,
     _incident_lifecycle,
     _response_policy,
+    _comms,
     _rotation_status,
     _operator_metrics,
+    _mitigation,
 )
+
+
+@dataclass(frozen=True)
+class CommsOptions:
+    """Where chat, pager and webhooks are; every secret is a TokenSource (a mounted Secret)."""
+
+    slack_token: TokenSource | None = None
+    slack_signing_secret: TokenSource | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    pagerduty_routing_key: TokenSource | None = None
+    pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    teams_webhook_url: TokenSource | None = None
+    """The URL embeds Teams' token, so it is a secret too."""
+    webhook_url: str = ""
+    webhook_secret: TokenSource | None = None
+    config: CommsConfig = field(default_factory=CommsConfig)
+    commands: ChatCommandConfig = field(default_factory=ChatCommandConfig)
 
 
 @dataclass(frozen=True)
@@ -60,6 +90,7 @@ class RunOptions:
     alertmanager_token: TokenSource | None = None
     """None: the webhook answers 503 (not configured)."""
     alertmanager: AlertmanagerConfig = field(default_factory=AlertmanagerConfig)
+    comms: CommsOptions = field(default_factory=CommsOptions)
 
 
 WebAppFactory = Callable[[kopf.Memo], web.Application]
@@ -79,6 +110,9 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
         incident_store, clock, metrics=operator_metrics
     )
     memo.response_service = ResponsePolicyService(incident_store, clock, metrics=operator_metrics)
+    memo.mitigation_service = MitigationService(
+        incident_store, KubernetesWorkloads(api_client()), clock
+    )
     if options.prometheus_url:
         store = KubernetesStore(api_client())
         metrics = PrometheusMetrics(options.prometheus_url, timeout=options.prometheus_timeout)
@@ -93,8 +127,40 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
         memo.alertmanager_service = AlertmanagerService(
             KubernetesStore(api_client()), clock, options.alertmanager
         )
+    _build_comms(memo, options.comms, incident_store, clock)
     memo.web_app = web_app(memo) if web_app is not None else None
     return memo
+
+
+def _secret(source: TokenSource | None) -> str | None:
+    value = source.current() if source is not None else None
+    return value.decode() if value else None
+
+
+def _build_comms(
+    memo: kopf.Memo, options: CommsOptions, store: KubernetesStore, clock: SystemClock
+) -> None:
+    """Adapters for what is configured; nothing configured: no comms service at all."""
+    http = httpx.AsyncClient()
+    memo.comms_closers = [http.aclose]
+    chat = None
+    if (token := _secret(options.slack_token)) is not None:
+        chat = SlackChat(token, base_url=options.slack_api_url)
+        memo.chat_commands = ChatCommandService(store, clock, chat, options.commands)
+    memo.slack_signing_secret = options.slack_signing_secret
+    pager = None
+    if (key := _secret(options.pagerduty_routing_key)) is not None:
+        pager = PagerDutyEvents(http, key, url=options.pagerduty_url)
+    notifiers: dict[str, Notifier] = {}
+    if (teams := _secret(options.teams_webhook_url)) is not None:
+        notifiers["teams"] = TeamsWebhook(http, teams)
+    if options.webhook_url:
+        secret = _secret(options.webhook_secret) or ""
+        notifiers["webhook"] = SignedWebhook(http, options.webhook_url, secret.encode())
+    service = CommsService(
+        store, clock, chat=chat, pager=pager, notifiers=notifiers, config=options.config
+    )
+    memo.comms_service = service if service.enabled else None
 
 
 def run(options: RunOptions, web_app: WebAppFactory | None = None) -> None:

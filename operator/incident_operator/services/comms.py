@@ -40,10 +40,10 @@ from incident_operator.errors import (
     TemporaryError,
 )
 
+from .chat_commands import CHANNEL_LABEL
+
 log = logging.getLogger(__name__)
 
-CHANNEL_LABEL = "sre.dev/chat-channel"
-"""Label naming the incident's channel id (inbound chat commands find the incident by it)."""
 MAX_PASSES = 5
 """Passes per sync: enough for channel -> status -> pin, bounded against a flapping object."""
 DEGRADED = {outbox.Medium.CHAT: "ChatDegraded", outbox.Medium.PAGER: "PagingDegraded"}

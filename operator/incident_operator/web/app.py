@@ -8,6 +8,7 @@ from .alertmanager import PATH as ALERTMANAGER_PATH
 from .alertmanager import AlertmanagerWebhook
 from .metrics import PATH as METRICS_PATH
 from .metrics import MetricsEndpoint
+from .slack import SlackEndpoints
 from .status_page import StatusPageEndpoints
 
 
@@ -21,6 +22,7 @@ def build_app(
     alertmanager: AlertmanagerWebhook,
     metrics: MetricsEndpoint | None = None,
     status_page: StatusPageEndpoints | None = None,
+    slack: SlackEndpoints | None = None,
 ) -> web.Application:
     """``metrics``/``status_page`` None: no such routes (404), e.g. in tests of the others."""
     # The webhook streams its body with its own limit and JSON error; this is the backstop.
@@ -31,4 +33,8 @@ def build_app(
         app.router.add_get(METRICS_PATH, metrics.handle)
     if status_page is not None:
         status_page.add_routes(app)
+    if slack is not None:
+        # Unconfigured, the routes answer 503 (not 404): Slack shows the admin what is wrong.
+        app.add_routes(slack.routes())
+        app.on_cleanup.append(lambda _: slack.close())
     return app

@@ -1,0 +1,57 @@
+"""Chat, pager and webhooks follow every incident change; a timer retries what failed.
+
+Every watch event (spec *and* status: a new timeline entry is news for the channel) asks
+the comms service to sync that incident; the service reads it fresh, coalesces bursts and
+delivers only what is owed, so the many events our own writes cause cost one GET each. The
+timer only runs for incidents with something in ``status.outbox`` (a failed or unconfirmed
+delivery) and is what makes a throttled or failed delivery go out once the service returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from incident_operator import GROUP, VERSION
+from incident_operator.services.comms import CommsService
+
+from .errors import translated
+
+RETRY_INTERVAL = 10.0
+
+
+@kopf.on.event(GROUP, VERSION, "incidents")
+async def sync_comms_on_change(
+    body: kopf.Body,
+    type: str | None,
+    memo: kopf.Memo,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    **_: Any,
+) -> None:
+    service: CommsService | None = memo.get("comms_service")
+    if service is None or type == "DELETED":
+        return
+    try:
+        await service.sync(body.metadata.namespace or "", body.metadata.name or "")
+    except Exception as exc:  # an event handler is not retried by kopf: the timer will
+        logger.warning("comms sync failed, retried by the timer: %s", exc)
+
+
+def _owes(status: kopf.Status, **_: Any) -> bool:
+    return bool(status.get("outbox"))
+
+
+@kopf.timer(GROUP, VERSION, "incidents", id="comms-retry", interval=RETRY_INTERVAL, when=_owes)
+@translated
+async def retry_comms(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    service: CommsService | None = memo.get("comms_service")
+    if service is not None:
+        await service.sync(body.metadata.namespace or "", body.metadata.name or "")
+
+
+@kopf.on.cleanup()
+async def close_comms_clients(memo: kopf.Memo, **_: Any) -> None:
+    for close in memo.get("comms_closers") or []:
+        await close()

@@ -1,0 +1,225 @@
+"""Chat and paging follow an incident, end to end: real operator, real API server, SaaS fakes.
+
+The Slack Web API and PagerDuty Events v2 fakes (tests/fakes/) run on real ports and follow
+the real contracts; the operator reaches them with its real adapters (slack_sdk, httpx),
+configured from secret files exactly as a mounted Secret would provide them. The story:
+declared with the plugin → channel with the commander invited, pinned live status, the
+announcement in #incidents, a PagerDuty trigger → ``/incident ack`` from Slack (signed; a
+forged request changes nothing) acknowledges the page → Slack throttles and the note still
+arrives once → resolving updates the pinned status and resolves the page → the secrets never
+appear in the operator's log.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+from incident_operator.domain.slack_requests import sign
+from tests.cluster.controlplane import free_port
+from tests.e2e.test_incident_lifecycle import plugin
+from tests.fakes.pagerduty import FakePagerDuty
+from tests.fakes.slack import FakeSlack
+from tests.fakes.threaded import Threaded, serving
+from tests.kube import Cluster, create_custom, get_custom, wait_for
+from tests.operator_process import OperatorProcess, running_operator
+
+TOKEN = "xoxb-e2e-" + uuid.uuid4().hex
+SIGNING_SECRET = "signing-" + uuid.uuid4().hex
+ROUTING_KEY = uuid.uuid4().hex  # 32 characters, like a real integration key
+EXAMPLE = Path(__file__).parents[2] / "examples" / "20-oncallrotation.yaml"
+
+
+class World:
+    def __init__(
+        self, slack: FakeSlack, slack_t: Threaded, pd: FakePagerDuty, op: OperatorProcess, port: int
+    ) -> None:
+        self.slack, self.slack_t, self.pd, self.op, self.port = slack, slack_t, pd, op, port
+
+
+@pytest.fixture
+def world(crds: Cluster, tmp_path: Path) -> Iterator[World]:
+    slack = FakeSlack(TOKEN)
+    pd = FakePagerDuty([ROUTING_KEY])
+    with (
+        serving(slack, slack.start) as (slack_url, slack_t),
+        serving(pd, pd.start) as (_, _pd_t),
+    ):
+        slack_t.call(slack.add_channel, "incidents")
+        secrets = tmp_path / "secrets"
+        secrets.mkdir()
+        for name, value in (
+            ("slack-token", TOKEN),
+            ("slack-signing-secret", SIGNING_SECRET),
+            ("routing-key", ROUTING_KEY),
+        ):
+            (secrets / name).write_text(value + "\n")
+        port = free_port()
+        with running_operator(
+            crds,
+            tmp_path / "operator.log",
+            f"--http-listen=127.0.0.1:{port}",
+            f"--slack-token-file={secrets / 'slack-token'}",
+            f"--slack-signing-secret-file={secrets / 'slack-signing-secret'}",
+            f"--slack-api-url={slack_url}",
+            f"--pagerduty-routing-key-file={secrets / 'routing-key'}",
+            f"--pagerduty-url={pd.url}",
+            "--bridge-url-template=https://meet.example.com/{namespace}-{name}",
+        ) as op:
+            yield World(slack, slack_t, pd, op, port)
+
+
+@pytest.fixture
+def severity(crds: Cluster, api: client.ApiClient, namespace: str) -> Iterator[str]:
+    rotation = yaml.safe_load(EXAMPLE.read_text())
+    rotation["metadata"]["namespace"] = namespace
+    create_custom(api, rotation, namespace)
+    name = f"sev-comms-{uuid.uuid4().hex[:6]}"
+    create_custom(
+        api,
+        {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Severity",
+            "metadata": {"name": name},
+            "spec": {
+                "level": 2,
+                "displayName": "SEV-2 (Major)",
+                "paging": {"page": True},
+                "chat": {"createChannel": True, "announceChannels": ["#incidents"]},
+                "rotationRef": rotation["metadata"]["name"],
+            },
+        },
+        "",
+    )
+    yield name
+    client.CustomObjectsApi(api).delete_cluster_custom_object(
+        "sre.dev", "v1alpha1", "severities", name
+    )
+
+
+def slash(port: int, text: str, channel: str, *, secret: str = SIGNING_SECRET) -> tuple[int, str]:
+    form = {
+        "command": "/incident",
+        "text": text,
+        "channel_id": channel,
+        "user_id": "U0BBBBBBB",
+        "user_name": "bob",
+        "trigger_id": uuid.uuid4().hex,
+    }
+    body = urllib.parse.urlencode(form).encode()
+    ts = str(int(time.time()))
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/slack/commands",
+        data=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": sign(secret.encode(), ts, body),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def texts(slack: FakeSlack, channel_id: str) -> list[str]:
+    return [str(m.get("text", "")) for m in slack.channels[channel_id].messages]
+
+
+def test_chat_and_paging_follow_the_incident(
+    world: World, crds: Cluster, api: client.ApiClient, namespace: str, severity: str
+) -> None:
+    name = "payments-down"
+    declared = plugin(
+        crds, namespace, "declare", "Payments down", "--service", "payments",
+        "--severity", severity, "--name", name,
+    )  # fmt: skip
+    assert declared.returncode == 0, declared.stderr
+
+    def incident() -> dict[str, Any]:
+        return get_custom(api, "Incident", name, namespace)
+
+    def delivered() -> dict[str, Any] | None:
+        found = incident()
+        status = found.get("status") or {}
+        chat, pager = status.get("chat") or {}, status.get("pager") or {}
+        ok = chat.get("pinned") and pager.get("state") == "triggered" and chat.get("announced")
+        return found if ok and not status.get("outbox") else None
+
+    body = wait_for("channel, pinned status, announcement and page", delivered, timeout=90)
+    chat = body["status"]["chat"]
+    channel = world.slack.channels[chat["channelId"]]
+    today = datetime.now(UTC).strftime("%Y%m%d")
+    assert channel.name == f"inc-{today}-payments-down"
+    assert body["metadata"]["labels"]["sre.dev/chat-channel"] == channel.id
+    commander = body["status"]["roles"]["commander"]
+    ids = {
+        p["name"]: p["slackUserId"]
+        for p in yaml.safe_load(EXAMPLE.read_text())["spec"]["participants"]
+    }
+    assert ids[commander] in channel.members
+    assert f"https://meet.example.com/{namespace}-{name}" in channel.topic
+    assert chat["statusMessageTs"] in channel.pins
+    (announcement,) = texts(world.slack, next(
+        c.id for c in world.slack.channels.values() if c.name == "incidents"
+    ))  # fmt: skip
+    assert f"<#{channel.id}>" in announcement
+    assert "Payments down" in announcement
+    alert = world.pd.open_alert(f"incident-operator/{namespace}/{name}")
+    assert alert is not None
+    assert alert.severity == "error"
+    assert alert.routing_key == ROUTING_KEY
+
+    # A forged request is refused and changes nothing; a signed /incident ack acknowledges.
+    assert slash(world.port, "ack", channel.id, secret="wrong")[0] == 401
+    status, reply = slash(world.port, "ack", channel.id)
+    assert status == 200, reply
+    wait_for(
+        "page acknowledged",
+        lambda: (incident()["status"].get("pager") or {}).get("state") == "acknowledged",
+        timeout=60,
+    )
+    assert incident()["status"]["timestamps"].get("acknowledged")
+
+    # Slack throttles the next two calls: the note still arrives, once.
+    world.slack_t.call(world.slack.throttle_next, 2, 1)
+    noted = plugin(crds, namespace, "note", name, "Failing over the payments database")
+    assert noted.returncode == 0, noted.stderr
+    wait_for(
+        "the note in the channel",
+        lambda: any(
+            "Failing over the payments database" in t for t in texts(world.slack, channel.id)
+        ),
+        timeout=60,
+    )
+    assert sum("Failing over" in t for t in texts(world.slack, channel.id)) == 1
+    assert any(c.status == 429 for c in world.slack.calls)
+
+    resolved = plugin(crds, namespace, "resolve", name)
+    assert resolved.returncode == 0, resolved.stderr
+    wait_for(
+        "page resolved",
+        lambda: (incident()["status"].get("pager") or {}).get("state") == "resolved",
+        timeout=60,
+    )
+    pinned = next(m for m in channel.messages if m["ts"] == chat["statusMessageTs"])
+    wait_for("pinned status says resolved", lambda: "resolved" in str(pinned), timeout=60)
+    assert world.pd.alerts_for(alert.dedup_key)[-1].state == "resolved"
+    assert len(world.pd.alerts_for(alert.dedup_key)) == 1  # one page, whatever the retries
+
+    log = world.op.log.read_text(errors="replace")
+    for secret in (TOKEN, SIGNING_SECRET, ROUTING_KEY):
+        assert secret not in log

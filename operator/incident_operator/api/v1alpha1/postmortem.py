@@ -8,8 +8,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from incident_operator.domain import postmortem as domain
+from incident_operator.domain.postmortem_document import HumanSections
+
 from .common import ApiModel, CommonStatus, LongText, Name, Resource, ShortText
-from .incident import TimelineEntry
+from .incident import Durations, TimelineEntry
 
 Paragraphs = Annotated[list[LongText], Field(max_length=64)]
 
@@ -27,6 +30,9 @@ class ActionItem(ApiModel):
     due: date | None = None
     ticket: Annotated[str, Field(max_length=2048, pattern=r"^https?://")] | None = None
     status: ActionItemStatus = ActionItemStatus.OPEN
+
+    def to_domain(self) -> domain.ActionItem:
+        return domain.ActionItem(self.title, self.owner, self.due, self.ticket, self.status.value)
 
 
 class PostmortemState(StrEnum):
@@ -51,22 +57,83 @@ class PostmortemSpec(ApiModel):
     lessons: Paragraphs = []
     action_items: Annotated[list[ActionItem], Field(max_length=64)] = []
 
+    def to_domain(self) -> HumanSections:
+        return HumanSections(
+            state=self.state.value,
+            owner=self.owner,
+            summary=self.summary,
+            impact=self.impact,
+            contributing_factors=tuple(self.contributing_factors),
+            went_well=tuple(self.went_well),
+            went_badly=tuple(self.went_badly),
+            where_we_got_lucky=tuple(self.where_we_got_lucky),
+            lessons=tuple(self.lessons),
+            action_items=tuple(item.to_domain() for item in self.action_items),
+        )
+
 
 class Impact(ApiModel):
     slo: ShortText = ""
+    start: datetime | None = None
+    """Start of the incident window (when the problem began)."""
+    end: datetime | None = None
+    """End of the incident window (resolution)."""
     duration_seconds: float | None = None
     total_requests: float | None = None
     failed_requests: float | None = None
+    error_ratio: float | None = None
+    """failedRequests / totalRequests over the incident window."""
     error_budget_consumed: float | None = None
-    """Share of the SLO window's budget this incident burned."""
+    """Share of the SLO window's budget this incident burned (0.25 = a quarter)."""
     error_budget_remaining: float | None = None
+    """Share of the SLO window's budget left at resolution (negative: overspent)."""
+    note: Annotated[str, Field(max_length=512)] = ""
+    """Why a figure is missing or estimated."""
+
+
+class MitigationOutcome(ApiModel):
+    """A mitigation that ran during the incident, as the incident recorded it."""
+
+    name: ShortText
+    action: ShortText = ""
+    target: ShortText = ""
+    state: ShortText = ""
+    dry_run: bool = False
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    message: Annotated[str, Field(max_length=4096)] = ""
+
+
+class KeyTimes(ApiModel):
+    started: datetime | None = None
+    """When the problem began as its source saw it (e.g. the SLO burn's start)."""
+    detected: datetime | None = None
+    """When the organisation knew: the declaration."""
+    declared: datetime | None = None
+    acknowledged: datetime | None = None
+    mitigated: datetime | None = None
+    resolved: datetime | None = None
 
 
 class PostmortemStatus(CommonStatus):
     due: datetime | None = None
+    reason: ShortText = ""
+    """Why the postmortem exists: SeverityRequires or BudgetBurned."""
+    generated_at: datetime | None = None
+    """When the generated facts below were last gathered."""
+    key_times: KeyTimes = KeyTimes()
+    durations: Durations = Durations()
+    """Time to detect (from the start), acknowledge, mitigate, resolve (from detection)."""
     timeline: Annotated[list[TimelineEntry], Field(max_length=1000)] = []
+    """Incident timeline, Kubernetes Events and mitigation results, deduplicated, in order."""
     impact: Annotated[list[Impact], Field(max_length=16)] = []
+    """Measured from Prometheus for every affected SLO over the incident window."""
+    mitigations: Annotated[list[MitigationOutcome], Field(max_length=32)] = []
+    correlated_changes: Annotated[list[TimelineEntry], Field(max_length=64)] = []
     rendered_config_map: Name | None = None
+    """ConfigMap (same namespace) holding postmortem.md, postmortem.json and chart.png."""
+    chart: ShortText = ""
+    """Key of the PNG chart in the rendered ConfigMap's binaryData (empty: no chart)."""
     overdue_action_items: Annotated[int, Field(ge=0)] = 0
 
 

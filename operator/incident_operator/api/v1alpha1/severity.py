@@ -7,6 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from incident_operator.domain import postmortem
+from incident_operator.domain.durations import parse_duration
+
 from .common import ApiModel, CommonStatus, Duration, Name, Resource, ShortText
 
 
@@ -62,6 +65,16 @@ class PostmortemPolicy(ApiModel):
     """An incident of this severity cannot close before its postmortem is published."""
     due_within: Duration = "5d"
     """Postmortem due date, counted from resolution."""
+    budget_share: Annotated[float, Field(gt=0, le=100)] | None = None
+    """Also owe a postmortem when the incident consumed more than this percentage of an
+    affected SLO's error budget (even where ``required`` is false)."""
+
+    def to_domain(self) -> postmortem.Policy:
+        return postmortem.Policy(
+            required=self.required,
+            due_within=parse_duration(self.due_within),
+            budget_share=None if self.budget_share is None else self.budget_share / 100,
+        )
 
 
 class MitigationAllowance(ApiModel):

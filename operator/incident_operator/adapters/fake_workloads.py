@@ -1,0 +1,74 @@
+"""In-memory Workloads: objects by kind/namespace/name, patches applied as the API server does."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from incident_operator.domain.mitigation import PatchType, Plan, Target
+
+from .fake_store import _merge
+from .kubernetes import Conflict
+from .ports import Body
+
+_versions = itertools.count(100)
+
+
+def _json_patch(body: Body, ops: list[dict[str, Any]]) -> Body:
+    out = copy.deepcopy(body)
+    for op in ops:
+        if op["op"] != "replace":
+            raise ValueError(f"fake supports replace only, got {op['op']}")
+        *parents, last = op["path"].strip("/").split("/")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = copy.deepcopy(op["value"])
+    return out
+
+
+@dataclass
+class FakeWorkloads:
+    objects: dict[tuple[str, str, str], Body] = field(default_factory=dict)
+    applied: list[tuple[Plan, bool]] = field(default_factory=list)
+    """Every plan sent, with its dry_run flag."""
+
+    def add(self, body: Body) -> None:
+        meta = body.setdefault("metadata", {})
+        meta.setdefault("uid", f"uid-{meta['name']}")
+        meta["resourceVersion"] = str(next(_versions))
+        self.objects[(body["kind"], meta["namespace"], meta["name"])] = copy.deepcopy(body)
+
+    def object(self, kind: str, namespace: str, name: str) -> Body:
+        return copy.deepcopy(self.objects[(kind, namespace, name)])
+
+    async def get(self, target: Target) -> Body | None:
+        found = self.objects.get((target.kind, target.namespace, target.name))
+        return copy.deepcopy(found) if found else None
+
+    async def replicasets_of(self, deployment: Body) -> list[Body]:
+        uid = deployment["metadata"]["uid"]
+        return [
+            copy.deepcopy(b)
+            for (kind, _, _), b in self.objects.items()
+            if kind == "ReplicaSet"
+            and any(o.get("uid") == uid for o in b["metadata"].get("ownerReferences", []))
+        ]
+
+    async def apply(self, plan: Plan, *, dry_run: bool) -> Body:
+        target = plan.request.target
+        key = (target.kind, target.namespace, target.name)
+        current = self.objects[key]
+        if plan.patch_type is PatchType.JSON:
+            result = _json_patch(current, plan.patch)
+        else:
+            result = _merge(current, plan.patch)
+        if result["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
+            raise Conflict(f"{target.text}: the object has been modified (fake)")
+        self.applied.append((plan, dry_run))
+        if not dry_run:
+            result["metadata"]["resourceVersion"] = str(next(_versions))
+            self.objects[key] = result
+        return copy.deepcopy(result)

@@ -1,0 +1,150 @@
+"""Workloads on the API server with the official client, every call off the event loop.
+
+Grouped kinds (apps, Gateway API, Argo Rollouts, Flux, Argo CD, ours) go through the
+generic custom-objects endpoints, which serve any ``/apis/<group>/<version>`` resource;
+ConfigMaps through the core API. API errors become ours in kubernetes.translate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from incident_operator.domain.mitigation import PatchType, Plan, Target
+from incident_operator.errors import PermanentError
+
+from .kubernetes import translate
+from .ports import Body
+
+FIELD_MANAGER = "incident-operator"
+CONTENT_TYPES = {
+    PatchType.JSON: "application/json-patch+json",
+    PatchType.MERGE: "application/merge-patch+json",
+}
+PLURALS = {
+    "Deployment": "deployments",
+    "StatefulSet": "statefulsets",
+    "ReplicaSet": "replicasets",
+    "HTTPRoute": "httproutes",
+    "Rollout": "rollouts",
+    "ServiceLevelObjective": "servicelevelobjectives",
+    "Kustomization": "kustomizations",
+    "HelmRelease": "helmreleases",
+    "Application": "applications",
+}
+
+
+class UnsupportedKind(PermanentError):
+    """A kind the mitigations do not know how to address."""
+
+
+def _group_version(target: Target) -> tuple[str, str, str]:
+    if target.kind not in PLURALS or "/" not in target.api_version:
+        raise UnsupportedKind(f"cannot address {target.api_version} {target.kind}")
+    group, version = target.api_version.split("/", 1)
+    return group, version, PLURALS[target.kind]
+
+
+class KubernetesWorkloads:
+    def __init__(self, api: client.ApiClient) -> None:
+        self._api = api
+        self._custom = client.CustomObjectsApi(api)
+        self._core = client.CoreV1Api(api)
+
+    async def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise translate(exc, what) from exc
+
+    def _plain(self, obj: Any) -> Body:
+        return dict(self._api.sanitize_for_serialization(obj))  # type: ignore[no-untyped-call]
+
+    async def get(self, target: Target) -> Body | None:
+        what = f"get {target.kind} {target.namespace}/{target.name}"
+        try:
+            if target.kind == "ConfigMap":
+                found = await asyncio.to_thread(
+                    self._core.read_namespaced_config_map, target.name, target.namespace
+                )
+                return {"apiVersion": "v1", "kind": "ConfigMap", **self._plain(found)}
+            group, version, plural = _group_version(target)
+            result: Any = await asyncio.to_thread(
+                self._custom.get_namespaced_custom_object,
+                group,
+                version,
+                target.namespace,
+                plural,
+                target.name,
+            )
+            return dict(result)
+        except ApiException as exc:
+            if exc.status == 404:  # no such object, or its CRD is not installed
+                return None
+            raise translate(exc, what) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise translate(exc, what) from exc
+
+    async def replicasets_of(self, deployment: Body) -> list[Body]:
+        meta = deployment["metadata"]
+        labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        result = await self._call(
+            f"list replicasets of deployment {meta['namespace']}/{meta['name']}",
+            self._custom.list_namespaced_custom_object,
+            "apps",
+            "v1",
+            meta["namespace"],
+            "replicasets",
+            label_selector=",".join(f"{k}={v}" for k, v in labels.items()),
+        )
+        return [
+            rs
+            for rs in result.get("items", [])
+            if any(
+                o.get("controller") and o.get("uid") == meta.get("uid")
+                for o in rs["metadata"].get("ownerReferences") or []
+            )
+        ]
+
+    async def apply(self, plan: Plan, *, dry_run: bool) -> Body:
+        target = plan.request.target
+        what = f"{plan.request.action} {target.kind} {target.namespace}/{target.name}"
+        options: dict[str, Any] = {
+            "field_manager": FIELD_MANAGER,
+            "_content_type": CONTENT_TYPES[plan.patch_type],
+        }
+        if dry_run:
+            options["dry_run"] = "All"
+        if target.kind == "ConfigMap":
+            patched = await self._call(
+                what,
+                self._core.patch_namespaced_config_map,
+                target.name,
+                target.namespace,
+                plan.patch,
+                **options,
+            )
+            return {"apiVersion": "v1", "kind": "ConfigMap", **self._plain(patched)}
+        group, version, plural = _group_version(target)
+        args = (group, version, target.namespace, plural, target.name, plan.patch)
+        if plan.subresource == "status":
+            try:
+                result: Any = await asyncio.to_thread(
+                    self._custom.patch_namespaced_custom_object_status, *args, **options
+                )
+                return dict(result)
+            except ApiException as exc:
+                # As kubectl-argo-rollouts does: older CRDs have no status subresource.
+                if not (exc.status == 404 and plan.fallback_to_main):
+                    raise translate(exc, what) from exc
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise translate(exc, what) from exc
+        result = await self._call(
+            what, self._custom.patch_namespaced_custom_object, *args, **options
+        )
+        return dict(result)

@@ -1,0 +1,31 @@
+"""The workloads a mitigation changes: Deployments, HTTPRoutes, Rollouts, ConfigMaps, SLOs.
+
+One Protocol for the capability, a real adapter over the API server (workloads.py) and an
+in-memory fake (fake_workloads.py). Plans come from the domain; this only carries them out.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from incident_operator.domain.mitigation import Plan, Target
+
+from .ports import Body
+
+
+class Workloads(Protocol):
+    async def get(self, target: Target) -> Body | None:
+        """The object; None when it does not exist (or its kind is not installed)."""
+        ...
+
+    async def replicasets_of(self, deployment: Body) -> list[Body]:
+        """The ReplicaSets the Deployment controls (owner reference with its uid)."""
+        ...
+
+    async def apply(self, plan: Plan, *, dry_run: bool) -> Body:
+        """Send the plan's patch; with ``dry_run`` the API server runs every stage but
+        persists nothing (dryRun=All). Returns the object as it is (or would be) after it.
+
+        Raises Conflict (TemporaryError) when the object changed since it was planned.
+        """
+        ...

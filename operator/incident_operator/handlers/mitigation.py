@@ -1,0 +1,41 @@
+"""Guarded mitigations on a timer: run, hold or verify each open incident's mitigations.
+
+A timer, because verification is about time passing (the SLO's burn falling, verifyWithin
+running out) with no change to the incident itself; the service records every step with
+keys, so a second tick or a restart repeats nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from incident_operator import GROUP, VERSION
+from incident_operator.services.mitigation import MitigationService
+
+from .errors import translated
+
+INTERVAL = 2.0
+INITIAL_DELAY = 1.0
+CLOSED = frozenset({"resolved", "closed", "declined", "merged"})
+
+
+def _open(spec: kopf.Spec, **_: Any) -> bool:
+    return str(spec.get("state") or "triage") not in CLOSED
+
+
+@kopf.timer(
+    GROUP,
+    VERSION,
+    "incidents",
+    id="mitigation",
+    interval=INTERVAL,
+    initial_delay=INITIAL_DELAY,
+    when=_open,
+)
+@translated
+async def run_mitigations(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    service: MitigationService | None = memo.get("mitigation_service")
+    if service is not None:
+        await service.reconcile(dict(body))

@@ -1,0 +1,290 @@
+"""MitigationService with the in-memory store and workloads: run, hold, refuse, verify."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from incident_operator.adapters.clock import FakeClock
+from incident_operator.adapters.fake_store import FakeStore
+from incident_operator.adapters.fake_workloads import FakeWorkloads
+from incident_operator.domain import mitigation as m
+from incident_operator.domain.times import iso
+from incident_operator.services.mitigation import MitigationService
+from tests.unit.test_mitigation_domain import deployment, replicaset, template
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+MIN = timedelta(minutes=1)
+NS = "shop"
+
+
+def slo(mode: str = "auto", mitigations: list[Any] | None = None, **policy: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": "checkout", "namespace": NS},
+        "spec": {
+            "service": "checkout",
+            "target": 99.9,
+            "indicator": {"ratio": {"errors": "e[{{window}}]", "total": "t[{{window}}]"}},
+            "alerting": {
+                "windows": [{"long": "1h", "short": "5m", "factor": 14.4, "severity": "sev-2"}]
+            },
+            "mitigations": mitigations
+            if mitigations is not None
+            else [{"rollback": {"deployment": "checkout"}}],
+            "mitigationPolicy": {"mode": mode, "verifyWithin": "10m", **policy},
+        },
+        "status": burning_status(30.0, NOW - MIN),
+    }
+
+
+def burning_status(short_burn: float, at: datetime) -> dict[str, Any]:
+    return {
+        "lastEvaluationTime": iso(at),
+        "burnRates": [{"window": "1h", "burnRate": 40.0}, {"window": "5m", "burnRate": short_burn}],
+        "episode": {
+            "incident": "inc",
+            "startedAt": iso(NOW - 10 * MIN),
+            "lastFiringAt": iso(at),
+            "severity": "sev-2",
+            "pair": "1h/5m",
+        },
+    }
+
+
+def incident(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Incident",
+        "metadata": {"name": "inc", "namespace": NS, "generation": 1, "uid": "i-uid"},
+        "spec": {
+            "title": "checkout burns",
+            "service": "checkout",
+            "severityRef": "sev-2",
+            "state": "triage",
+            "source": {"type": "slo", "ref": "checkout"},
+            **spec,
+        },
+    }
+
+
+def severity(auto_allowed: bool = True) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Severity",
+        "metadata": {"name": "sev-2"},
+        "spec": {"level": 2, "displayName": "SEV-2", "mitigation": {"autoAllowed": auto_allowed}},
+    }
+
+
+class World:
+    def __init__(self, slo_body: dict[str, Any] | None, *, auto_allowed: bool = True, **spec: Any):
+        self.store = FakeStore()
+        self.workloads = FakeWorkloads()
+        self.clock = FakeClock(NOW)
+        self.store.severities["sev-2"] = severity(auto_allowed)
+        self.store.incidents[(NS, "inc")] = incident(**spec)
+        if slo_body is not None:
+            self.workloads.add(slo_body)
+        dep = deployment()
+        self.workloads.add(dep)
+        for rs in (replicaset(1, "checkout:v1", "deploy v1"), replicaset(2, "checkout:v2")):
+            rs.update(apiVersion="apps/v1", kind="ReplicaSet")
+            rs["metadata"].update(
+                namespace=NS, ownerReferences=[{"uid": "d-uid", "controller": True}]
+            )
+            self.workloads.add(rs)
+        self.service = MitigationService(self.store, self.workloads, self.clock)
+
+    async def tick(self) -> dict[str, dict[str, Any]]:
+        await self.service.reconcile(copy.deepcopy(self.store.incidents[(NS, "inc")]))
+        status = self.store.incidents[(NS, "inc")].get("status") or {}
+        return {r["name"]: r for r in status.get("mitigations", [])}
+
+    def image(self) -> str:
+        dep = self.workloads.object("Deployment", NS, "checkout")
+        return str(dep["spec"]["template"]["spec"]["containers"][0]["image"])
+
+    def set_burn(self, short_burn: float) -> None:
+        body = self.workloads.objects[("ServiceLevelObjective", NS, "checkout")]
+        body["status"] = burning_status(short_burn, self.clock.now())
+
+    def timeline_types(self) -> list[str]:
+        return [e["type"] for e in self.store.timeline(NS, "inc")]
+
+
+async def test_auto_rollback_then_burn_stops_then_incident_mitigated() -> None:
+    world = World(slo())
+    results = await world.tick()
+    assert world.image() == "checkout:v1"
+    result = results["rollback-checkout"]
+    assert result["state"] == "applied"
+    assert result["source"] == "slo"
+    assert result["verifyBy"] == iso(NOW + 10 * MIN)
+    assert "from revision 2 to revision 1" in result["message"]
+    reasons = {(name, reason) for name, reason, _, _ in world.store.events}
+    assert {("inc", "MitigationApplied"), ("checkout", "MitigationApplied")} <= reasons
+
+    world.clock.advance(MIN)
+    assert (await world.tick())["rollback-checkout"]["state"] == "applied"  # still burning
+    world.clock.advance(MIN)
+    world.set_burn(2.0)
+    results = await world.tick()
+    assert results["rollback-checkout"]["state"] == "verified"
+    assert world.store.incidents[(NS, "inc")]["spec"]["state"] == "mitigated"
+    assert world.timeline_types() == ["mitigation-applied", "mitigation-verified"]
+    # A further tick changes nothing and runs nothing.
+    applied_before = len(world.workloads.applied)
+    world.clock.advance(MIN)
+    await world.tick()
+    assert len(world.workloads.applied) == applied_before
+
+
+async def test_burn_that_does_not_stop_fails_and_escalates() -> None:
+    world = World(slo())
+    await world.tick()
+    world.clock.advance(11 * MIN)
+    world.set_burn(30.0)
+    results = await world.tick()
+    assert results["rollback-checkout"]["state"] == "failed"
+    assert "still 30.00x" in results["rollback-checkout"]["message"]
+    assert world.timeline_types()[-2:] == ["mitigation-failed", "escalated"]
+    assert world.store.incidents[(NS, "inc")]["spec"]["state"] == "triage"
+    assert any(r == "MitigationFailed" and w for _, r, _, w in world.store.events)
+
+
+async def test_suggest_waits_for_the_commanders_approval() -> None:
+    world = World(slo("suggest"))
+    results = await world.tick()
+    assert results["rollback-checkout"]["state"] == "pending-approval"
+    assert (
+        "kubectl incident mitigate inc --approve rollback-checkout"
+        in (results["rollback-checkout"]["message"])
+    )
+    assert world.image() == "checkout:v2"
+    await world.tick()
+    assert world.timeline_types() == ["mitigation-suggested"]  # said once
+    world.store.incidents[(NS, "inc")]["spec"]["approvedMitigations"] = ["rollback-checkout"]
+    assert (await world.tick())["rollback-checkout"]["state"] == "applied"
+    assert world.image() == "checkout:v1"
+
+
+async def test_auto_at_a_severity_without_auto_allowed_is_a_suggestion() -> None:
+    world = World(slo("auto"), auto_allowed=False)
+    results = await world.tick()
+    assert results["rollback-checkout"]["state"] == "pending-approval"
+    assert "severity does not allow automatic mitigation" in results["rollback-checkout"]["message"]
+
+
+async def test_mode_off_runs_and_records_nothing() -> None:
+    world = World(slo("off"))
+    assert await world.tick() == {}
+    assert world.workloads.applied == []
+
+
+async def test_dry_run_changes_nothing_and_says_what_it_would_do() -> None:
+    world = World(slo("auto", dryRun=True))
+    before = world.workloads.object("Deployment", NS, "checkout")
+    results = await world.tick()
+    assert world.workloads.object("Deployment", NS, "checkout") == before
+    assert results["rollback-checkout"]["state"] == "dry-run"
+    assert results["rollback-checkout"]["dryRun"] is True
+    assert "would have rolled deployment/checkout back" in results["rollback-checkout"]["message"]
+    assert [dry for _, dry in world.workloads.applied] == [True]
+    await world.tick()
+    assert len(world.workloads.applied) == 1
+
+
+async def test_target_without_opt_in_is_untouched_and_the_refusal_is_an_event() -> None:
+    world = World(slo())
+    dep = world.workloads.objects[("Deployment", NS, "checkout")]
+    del dep["metadata"]["annotations"][m.OPT_IN_ANNOTATION]
+    results = await world.tick()
+    assert results["rollback-checkout"]["state"] == "refused"
+    assert "has not opted in" in results["rollback-checkout"]["message"]
+    assert world.workloads.applied == []
+    refusals = [(n, w) for n, r, _, w in world.store.events if r == "MitigationRefused"]
+    assert refusals == [("inc", True), ("checkout", True)]
+
+
+async def test_max_actions_stops_a_second_action() -> None:
+    mitigations = [
+        {"rollback": {"deployment": "checkout"}},
+        {"name": "scale-down", "scale": {"name": "checkout", "replicas": 0}},
+    ]
+    world = World(slo(mitigations=mitigations, maxActions=1, cooldown="1m"))
+    await world.tick()
+    world.clock.advance(11 * MIN)  # the rollback fails verification
+    results = await world.tick()
+    assert results["rollback-checkout"]["state"] == "failed"
+    world.clock.advance(MIN)
+    results = await world.tick()
+    assert results["scale-down"]["state"] == "blocked"
+    assert "maxActions 1 reached" in results["scale-down"]["message"]
+    assert world.workloads.object("Deployment", NS, "checkout")["spec"].get("replicas") is None
+
+
+async def test_cooldown_holds_the_second_action_until_it_passed() -> None:
+    mitigations = [
+        {"rollback": {"deployment": "checkout"}},
+        {"name": "scale-up", "scale": {"name": "checkout", "replicas": 5}},
+    ]
+    world = World(slo(mitigations=mitigations, maxActions=2, cooldown="15m", verifyWithin="2m"))
+    await world.tick()
+    world.clock.advance(3 * MIN)
+    results = await world.tick()
+    assert results["rollback-checkout"]["state"] == "failed"
+    world.clock.advance(MIN)
+    results = await world.tick()
+    assert results["scale-up"]["state"] == "waiting"
+    assert "cooldown" in results["scale-up"]["message"]
+    world.clock.advance(12 * MIN)
+    results = await world.tick()
+    assert results["scale-up"]["state"] == "applied"
+    assert world.workloads.object("Deployment", NS, "checkout")["spec"]["replicas"] == 5
+
+
+async def test_manual_request_on_the_incident_runs_without_approval_and_without_slo() -> None:
+    world = World(
+        None,
+        source={"type": "manual"},
+        mitigations=[{"name": "undo", "rollback": {"deployment": "checkout", "toRevision": 1}}],
+    )
+    results = await world.tick()
+    assert results["undo"]["state"] == "applied"
+    assert results["undo"]["source"] == "incident"
+    assert "confirm by hand" in results["undo"]["message"]
+    assert "verifyBy" not in results["undo"]
+    assert world.image() == "checkout:v1"
+
+
+async def test_a_crash_after_the_patch_is_recorded_as_applied_not_as_a_no_op() -> None:
+    world = World(slo())
+    dep = world.workloads.objects[("Deployment", NS, "checkout")]
+    dep["spec"]["template"] = template("checkout:v1")  # the patch landed ...
+    world.store.incidents[(NS, "inc")]["status"] = {  # ... and status still says running
+        "mitigations": [
+            {
+                "name": "rollback-checkout",
+                "action": "rollback",
+                "target": "deployment/checkout",
+                "state": "running",
+                "source": "slo",
+                "startedAt": iso(NOW),
+            }
+        ]
+    }
+    results = await world.tick()
+    assert results["rollback-checkout"]["state"] == "applied"
+    assert world.workloads.applied == []
+
+
+@pytest.mark.parametrize("state", ["resolved", "closed"])
+async def test_closed_incidents_are_left_alone(state: str) -> None:
+    world = World(slo(), state=state)
+    assert await world.tick() == {}
+    assert world.workloads.applied == []

@@ -1,0 +1,231 @@
+"""KubernetesWorkloads against the real API server and kube-controller-manager.
+
+A real Deployment rolled from v1 to v2 gets real ReplicaSets with
+``deployment.kubernetes.io/revision`` from the deployment controller; the rollback plan is
+executed with server-side dry run (nothing changes: the stored object is byte-identical) and
+for real (the template is v1 again and the controller records revision 3). HTTPRoute and
+Argo Rollout are served by the minimal stand-in CRDs in tests/manifests/mitigation-target-crds.yaml
+(their projects are not installed in the test control plane).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from incident_operator.adapters.kubernetes import Conflict
+from incident_operator.adapters.workloads import KubernetesWorkloads
+from incident_operator.domain import mitigation as m
+from tests.kube import REPO, Cluster, wait_for
+
+OPT_IN = {m.OPT_IN_ANNOTATION: m.OPT_IN_VALUE}
+
+
+@pytest.fixture(scope="module")
+def target_crds(cluster: Cluster) -> Cluster:
+    path = str(REPO / "tests/manifests/mitigation-target-crds.yaml")
+    applied = cluster.kubectl("apply", "--server-side", "-f", path, check=False)
+    assert applied.returncode == 0, applied.stderr
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", path)
+    return cluster
+
+
+def deployment(image: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "checkout", "annotations": dict(OPT_IN)},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "checkout"}},
+            "template": {
+                "metadata": {"labels": {"app": "checkout"}},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+        },
+    }
+
+
+def revisions(apps: client.AppsV1Api, namespace: str) -> dict[int, str]:
+    out = {}
+    for rs in apps.list_namespaced_replica_set(namespace).items:
+        revision = (rs.metadata.annotations or {}).get(m.REVISION_ANNOTATION)
+        if revision:
+            out[int(revision)] = rs.spec.template.spec.containers[0].image
+    return out
+
+
+def image(apps: client.AppsV1Api, namespace: str) -> str:
+    dep = apps.read_namespaced_deployment("checkout", namespace)
+    return str(dep.spec.template.spec.containers[0].image)
+
+
+def two_revisions(api: client.ApiClient, namespace: str) -> None:
+    apps = client.AppsV1Api(api)
+    apps.create_namespaced_deployment(namespace, deployment("checkout:v1"))
+    wait_for("revision 1", lambda: revisions(apps, namespace).get(1))
+    apps.patch_namespaced_deployment(
+        "checkout",
+        namespace,
+        {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "checkout:v2"}]}}}},
+    )
+    wait_for("revision 2", lambda: revisions(apps, namespace).get(2))
+
+
+def rollback(namespace: str, to_revision: int | None = None) -> m.Request:
+    return m.Request(
+        "rollback-checkout",
+        m.ActionKind.ROLLBACK,
+        m.Target(*m.DEPLOYMENT, namespace, "checkout"),
+        m.Source.INCIDENT,
+        to_revision=to_revision,
+    )
+
+
+async def planned(workloads: KubernetesWorkloads, request: m.Request) -> m.Plan:
+    target = await workloads.get(request.target)
+    assert target is not None
+    found = m.plan(request, target, await workloads.replicasets_of(target), incident="inc")
+    assert isinstance(found, m.Plan), found
+    return found
+
+
+def test_rollback_of_a_real_deployment_dry_run_then_for_real(
+    cluster: Cluster, api: client.ApiClient, namespace: str
+) -> None:
+    apps = client.AppsV1Api(api)
+    two_revisions(api, namespace)
+    workloads = KubernetesWorkloads(api)
+
+    def stored() -> str:
+        return cluster.kubectl("get", "deployment/checkout", "-n", namespace, "-o", "json").stdout
+
+    async def scenario() -> None:
+        plan = await planned(workloads, rollback(namespace))
+        assert "from revision 2 to revision 1" in plan.summary
+        before = stored()
+        would = await workloads.apply(plan, dry_run=True)
+        assert would["spec"]["template"]["spec"]["containers"][0]["image"] == "checkout:v1"
+        await asyncio.sleep(1.0)
+        assert stored() == before  # server-side dry run: byte-identical
+        assert image(apps, namespace) == "checkout:v2"
+
+        done = await workloads.apply(plan, dry_run=False)
+        assert done["metadata"]["annotations"][m.MITIGATED_BY_ANNOTATION] == "inc"
+        assert image(apps, namespace) == "checkout:v1"
+        # The controller adopts the v1 ReplicaSet as the newest revision, as after kubectl undo.
+        wait_for("revision 3 = v1", lambda: revisions(apps, namespace).get(3) == "checkout:v1")
+        again = await workloads.get(plan.request.target)
+        assert again is not None
+        replicasets = await workloads.replicasets_of(again)
+        refusal = m.plan(rollback(namespace, 3), again, replicasets, incident="inc")
+        assert isinstance(refusal, m.Refusal)
+        assert refusal.no_op
+
+        # A plan made against an older object is refused by the API server (409), not applied.
+        with pytest.raises(Conflict):
+            await workloads.apply(plan, dry_run=False)
+
+    asyncio.run(scenario())
+
+
+def test_http_route_weights_rollout_abort_scale_and_config_map(
+    target_crds: Cluster, api: client.ApiClient, namespace: str
+) -> None:
+    custom = client.CustomObjectsApi(api)
+    custom.create_namespaced_custom_object(
+        "gateway.networking.k8s.io",
+        "v1",
+        namespace,
+        "httproutes",
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": "checkout", "annotations": dict(OPT_IN)},
+            "spec": {
+                "rules": [
+                    {
+                        "backendRefs": [
+                            {"name": "stable", "port": 80, "weight": 90},
+                            {"name": "canary", "port": 80, "weight": 10},
+                        ]
+                    }
+                ]
+            },
+        },
+    )
+    custom.create_namespaced_custom_object(
+        "argoproj.io",
+        "v1alpha1",
+        namespace,
+        "rollouts",
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Rollout",
+            "metadata": {"name": "checkout", "annotations": dict(OPT_IN)},
+            "spec": {"replicas": 2},
+        },
+    )
+    client.CoreV1Api(api).create_namespaced_config_map(
+        namespace,
+        {
+            "metadata": {
+                "name": "flags",
+                "annotations": {**OPT_IN, m.ALLOWED_KEYS_ANNOTATION: "new-checkout"},
+            },
+            "data": {"new-checkout": "on"},
+        },
+    )
+    client.AppsV1Api(api).create_namespaced_deployment(namespace, deployment("checkout:v1"))
+    workloads = KubernetesWorkloads(api)
+
+    def request(action: m.ActionKind, kind: tuple[str, str], name: str, **kw: Any) -> m.Request:
+        return m.Request(
+            f"{action}", action, m.Target(*kind, namespace, name), m.Source.INCIDENT, **kw
+        )
+
+    async def run(request: m.Request) -> dict[str, Any]:
+        target = await workloads.get(request.target)
+        assert target is not None
+        assert m.guard_target(request, target, namespace) is None
+        found = m.plan(request, target, incident="inc")
+        assert isinstance(found, m.Plan), found
+        return await workloads.apply(found, dry_run=False)
+
+    async def scenario() -> None:
+        shift = request(
+            m.ActionKind.SHIFT_TRAFFIC,
+            m.HTTP_ROUTE,
+            "checkout",
+            weights=(("stable", 100), ("canary", 0)),
+        )
+        await run(shift)
+        route = custom.get_namespaced_custom_object(
+            "gateway.networking.k8s.io", "v1", namespace, "httproutes", "checkout"
+        )
+        weights = {r["name"]: r["weight"] for r in route["spec"]["rules"][0]["backendRefs"]}
+        assert weights == {"stable": 100, "canary": 0}
+
+        await run(request(m.ActionKind.ABORT_ROLLOUT, m.ROLLOUT, "checkout"))
+        rollout = custom.get_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", namespace, "rollouts", "checkout"
+        )
+        assert rollout["status"]["abort"] is True
+
+        await run(request(m.ActionKind.SCALE, m.DEPLOYMENT, "checkout", replicas=3))
+        scaled = client.AppsV1Api(api).read_namespaced_deployment("checkout", namespace)
+        assert scaled.spec.replicas == 3
+
+        flag = request(
+            m.ActionKind.PATCH_CONFIG_MAP, m.CONFIG_MAP, "flags", key="new-checkout", value="off"
+        )
+        patched = await run(flag)
+        assert patched["data"] == {"new-checkout": "off"}
+        assert (
+            await workloads.get(m.Target("argoproj.io/v1alpha1", "Rollout", namespace, "x")) is None
+        )
+
+    asyncio.run(scenario())

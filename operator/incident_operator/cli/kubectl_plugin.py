@@ -1,8 +1,8 @@
 """`kubectl incident`: the kubectl plugin (kubectl finds `kubectl-incident` on PATH).
 
 Commands that only read files (simulate, slo rules) need no cluster; the incident commands
-(declare, list, show, ack, assign, sev, state, resolve, close, decline, merge, note, mitigate)
-use the current kubeconfig.
+(declare, list, show, ack, assign, sev, state, resolve, close, decline, merge, note) and
+`postmortem` use the current kubeconfig.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 
 from incident_operator import __version__
 
-from . import incident_commands, mitigate, oncall, simulate, slo_rules
+from . import incident_commands, mitigate, oncall, postmortem, simulate, slo_rules
 from .manifests import UsageError
 
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     oncall.add_parser(commands)
     incident_commands.add_parsers(commands)
     mitigate.add_parser(commands)
+    postmortem.add_parser(commands)
     return parser
 
 

@@ -26,6 +26,9 @@ Why these shapes:
 * Reopening (``mitigated``/``resolved -> investigating``) clears the mitigated/resolved
   stamps it undoes: the figures measure the mitigation that held, not the first attempt.
 * Resolving and closing need the Severity's required roles filled.
+* Closing waits for the postmortem when one is owed (``postmortem_blocking`` says why): the
+  user fixes that by publishing it, never by changing the state, so the refusal is lifted
+  by the postmortem alone.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class RefusalReason(StrEnum):
     REQUIRED_ROLES_UNFILLED = "RequiredRolesUnfilled"
     SEVERITY_NOT_FOUND = "SeverityNotFound"
     MERGE_TARGET_INVALID = "MergeTargetInvalid"
+    POSTMORTEM_NOT_PUBLISHED = "PostmortemNotPublished"
 
 
 TERMINAL: frozenset[Phase] = frozenset({Phase.CLOSED, Phase.DECLINED, Phase.MERGED})
@@ -182,12 +186,14 @@ def decide_transition(
     merged_into: str | None = None,
     name: str = "",
     merge_target_exists: bool = True,
+    postmortem_blocking: str | None = None,
 ) -> Decision:
     """Judge ``current -> requested``; ``current`` None means the incident is new (triage).
 
     ``required_roles`` None means the Severity could not be found: moves that need its
     policy are refused rather than guessed. ``declared`` is the origin of the MTTx figures
     (the declaration, else the object's creation); ``detected`` adds time to detect.
+    ``postmortem_blocking``: why the owed postmortem keeps the incident from closing, or None.
     """
     start = current if current is not None else Phase.TRIAGE
     if requested != start and requested not in TRANSITIONS[start]:
@@ -221,6 +227,13 @@ def decide_transition(
                 f"cannot move to {requested}: severity {severity} requires role(s) "
                 f"{', '.join(missing)} to be filled (spec.roles)",
             )
+    if requested is Phase.CLOSED and start is not Phase.CLOSED and postmortem_blocking:
+        return Refused(
+            start,
+            requested,
+            RefusalReason.POSTMORTEM_NOT_PUBLISHED,
+            f"cannot close: {postmortem_blocking}",
+        )
     if requested is Phase.MERGED and (not merged_into or merged_into == name):
         return Refused(
             start,

@@ -16,7 +16,10 @@ from incident_operator.adapters.kubernetes import KubernetesStore, api_client
 from incident_operator.adapters.operator_metrics import PrometheusOperatorMetrics
 from incident_operator.adapters.pagerduty import PagerDutyEvents
 from incident_operator.adapters.ports import TokenSource
+from incident_operator.adapters.postmortem_chart import MatplotlibCharts
+from incident_operator.adapters.postmortem_store import KubernetesPostmortems
 from incident_operator.adapters.prometheus import PrometheusMetrics
+from incident_operator.adapters.prometheus_impact import PrometheusImpact
 from incident_operator.adapters.prometheus_rule_store import PrometheusRuleStore
 from incident_operator.adapters.workloads import KubernetesWorkloads
 from incident_operator.adapters.slack import SlackChat
@@ -27,6 +30,7 @@ from incident_operator.services.comms import CommsConfig, CommsService
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
 from incident_operator.services.mitigation import MitigationService
 from incident_operator.services.open_incidents import OpenIncidentIndex
+from incident_operator.services.postmortems import PostmortemService
 from incident_operator.services.prometheus_rules import PrometheusRuleSync
 from incident_operator.services.response_policy import ResponsePolicyService
 from incident_operator.services.slo_evaluation import SloEvaluationService
@@ -35,6 +39,7 @@ from . import comms as _comms
 from . import incident_lifecycle as _incident_lifecycle
 from . import mitigation as _mitigation
 from . import operator_metrics as _operator_metrics
+from . import postmortems as _postmortems
 from . import prometheus_rules as _prometheus_rules
 from . import response_policy as _response_policy
 from . import rotation_status as _rotation_status
@@ -56,6 +61,7 @@ HANDLER_MODULES = (
     _rotation_status,
     _operator_metrics,
     _mitigation,
+    _postmortems,
 )
 
 
@@ -106,8 +112,18 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     memo.operator_metrics = operator_metrics
     memo.open_incidents = OpenIncidentIndex(operator_metrics)
     incident_store = KubernetesStore(api_client())
+    postmortems = KubernetesPostmortems(api_client())
     memo.lifecycle_service = IncidentLifecycleService(
-        incident_store, clock, metrics=operator_metrics
+        incident_store, clock, metrics=operator_metrics, postmortems=postmortems
+    )
+    memo.postmortem_service = PostmortemService(
+        incident_store,
+        postmortems,
+        clock,
+        impact=PrometheusImpact(options.prometheus_url, timeout=options.prometheus_timeout)
+        if options.prometheus_url
+        else None,
+        charts=MatplotlibCharts(),
     )
     memo.response_service = ResponsePolicyService(incident_store, clock, metrics=operator_metrics)
     memo.mitigation_service = MitigationService(

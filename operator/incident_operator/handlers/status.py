@@ -1,6 +1,7 @@
 """One reconcile handler per kind: record observedGeneration and the Ready condition.
 
-Incident is left to incident_lifecycle.py, its only status writer (phase, conditions).
+Incident is left to incident_lifecycle.py, its only status writer (phase, conditions);
+Postmortem to postmortems.py (its generated facts and conditions).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from incident_operator.services.status import observed_status
 
 from .errors import translated
 
-OWN_STATUS_HANDLER = frozenset({"Incident"})
+OWN_STATUS_HANDLER = frozenset({"Incident", "Postmortem"})
 """Kinds whose status another handler writes in full (including Ready)."""
 
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from incident_operator.adapters.operator_metrics import NoOperatorMetrics
 from incident_operator.adapters.ports import Body, Clock, OperatorMetrics, ResourceStore
+from incident_operator.adapters.postmortem_ports import PostmortemStore
 from incident_operator.api.v1alpha1.convert import condition_from_domain, existing_conditions
 from incident_operator.api.v1alpha1.incident import Incident, SourceType, Timestamps
 from incident_operator.api.v1alpha1.severity import Severity
@@ -28,6 +29,7 @@ from incident_operator.domain.readiness import READY, Observation, observe
 from incident_operator.domain.times import iso
 
 from . import lifecycle_metrics
+from .postmortems import close_blocker
 from .roles import UNFILLED, RotationAnswer, ask_rotation
 from .status import _problems
 
@@ -98,6 +100,7 @@ def plan_lifecycle(
     rotation: RotationAnswer | None = None,
     *,
     merge_target_exists: bool = True,
+    postmortem_blocking: str | None = None,
 ) -> LifecyclePlan:
     """Decide the status patch, timeline entries and Event for one incident (no I/O).
 
@@ -151,6 +154,7 @@ def plan_lifecycle(
         merged_into=spec.merged_into,
         name=str(meta.get("name", "")),
         merge_target_exists=merge_target_exists,
+        postmortem_blocking=postmortem_blocking,
     )
     observation = observe(generation=generation, existing=conditions, problems=(), now=now)
     known_keys = {e.get("key") for e in status.get("timeline") or [] if isinstance(e, dict)}
@@ -437,10 +441,16 @@ class IncidentLifecycleService:
     """Reads the Severity, plans, then writes status, timeline and the Warning Event."""
 
     def __init__(
-        self, store: ResourceStore, clock: Clock, *, metrics: OperatorMetrics | None = None
+        self,
+        store: ResourceStore,
+        clock: Clock,
+        *,
+        metrics: OperatorMetrics | None = None,
+        postmortems: PostmortemStore | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
+        self._postmortems = postmortems
         self._metrics: OperatorMetrics = metrics if metrics is not None else NoOperatorMetrics()
 
     async def plan(self, body: Mapping[str, Any]) -> LifecyclePlan:
@@ -459,8 +469,29 @@ class IncidentLifecycleService:
             namespace = str((body.get("metadata") or {}).get("namespace", ""))
             survivor = await self._store.get_incident(namespace, str(spec["mergedInto"]))
         return plan_lifecycle(
-            body, severity, now, rotation, merge_target_exists=survivor is not None
+            body,
+            severity,
+            now,
+            rotation,
+            merge_target_exists=survivor is not None,
+            postmortem_blocking=await self._postmortem_blocking(body, severity),
         )
+
+    async def _postmortem_blocking(
+        self, body: Mapping[str, Any], severity: Body | None
+    ) -> str | None:
+        """Why closing must wait for the postmortem (only asked when closing is requested)."""
+        spec = body.get("spec") or {}
+        status = body.get("status") or {}
+        closing = lifecycle.Phase.CLOSED.value
+        if self._postmortems is None or spec.get("state") != closing:
+            return None
+        if status.get("phase") == closing:
+            return None
+        ref = status.get("postmortemRef")
+        namespace = str((body.get("metadata") or {}).get("namespace", ""))
+        found = await self._postmortems.get_postmortem(namespace, str(ref)) if ref else None
+        return close_blocker(body, severity, found)
 
     async def record(self, body: Mapping[str, Any], plan: LifecyclePlan) -> None:
         """Timeline entries (merged by key) and the Warning Event; the status is the caller's.

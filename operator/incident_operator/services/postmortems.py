@@ -1,0 +1,664 @@
+"""Use cases: owe a postmortem when an incident resolves; keep its generated facts current.
+
+``ensure``: a resolved incident (or one whose spec asks to close) gets its Postmortem —
+when the Severity requires one, or the incident burned more than the Severity's
+``postmortem.budgetShare`` of an SLO's budget — owned by the commander, due from the
+severity, linked both ways (``spec.incidentRef`` / ``status.postmortemRef``).
+
+``regenerate``: gathers the facts (incident timeline, Kubernetes Events, mitigations, key
+times, Prometheus impact per affected SLO), renders the document and chart into a ConfigMap,
+and returns the status patch. Only ``status`` is written: the human sections in ``spec`` are
+never touched, so regeneration is always safe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.adapters.postmortem_ports import (
+    STATE_ANNOTATION,
+    ChartRenderer,
+    ImpactSource,
+    PostmortemStore,
+)
+from incident_operator.api.v1alpha1.convert import condition_from_domain, existing_conditions
+from incident_operator.api.v1alpha1.incident import TimelineEntry, Timestamps
+from incident_operator.api.v1alpha1.postmortem import PostmortemSpec
+from incident_operator.api.v1alpha1.severity import Severity
+from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
+from incident_operator.domain import postmortem as pm
+from incident_operator.domain.conditions import Condition, Status, set_condition
+from incident_operator.domain.postmortem_document import (
+    CHART_FILE,
+    document_json,
+    render_markdown,
+)
+from incident_operator.domain.readiness import READY
+from incident_operator.domain.times import iso
+from incident_operator.errors import MetricsUnavailable
+
+from .incidents import AUTHOR
+
+log = logging.getLogger(__name__)
+
+SLO_LABEL = "sre.dev/slo"
+INCIDENT_LABEL = "sre.dev/incident"
+NOT_REQUIRED = "not-required"
+"""The state annotation on an incident that owes no postmortem (so it is not asked again)."""
+OVERDUE = "ActionItemsOverdue"
+IMPACT_MEASURED = "ImpactMeasured"
+MARKDOWN_KEY = "postmortem.md"
+JSON_KEY = "postmortem.json"
+CHART_RATIO_WINDOW = timedelta(minutes=5)
+CHART_POINTS = 120
+CHANGE_TYPES = frozenset({"change-correlated", "change", "deployment-changed", "correlated-change"})
+
+
+def parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def config_map_name(postmortem: str) -> str:
+    return f"{postmortem[:52]}-postmortem"
+
+
+def severity_policy(severity: Body | None) -> pm.Policy:
+    """The Severity's policy; missing or unreadable: nothing required."""
+    if severity is None:
+        return pm.Policy()
+    try:
+        return Severity.model_validate(severity).spec.postmortem.to_domain()
+    except ValidationError:
+        return pm.Policy()
+
+
+def close_blocker(
+    incident: Mapping[str, Any], severity: Body | None, postmortem: Body | None
+) -> str | None:
+    """Why this incident may not close yet (its postmortem), or None."""
+    ref = (incident.get("status") or {}).get("postmortemRef")
+    state = None
+    if postmortem is not None:
+        state = str((postmortem.get("spec") or {}).get("state") or "draft")
+    return pm.close_blocker(severity_policy(severity).required, ref, state)
+
+
+def affected_slos(incident: Mapping[str, Any]) -> list[str]:
+    """SLOs whose budget the incident spent: the declaring SLO, and the ``sre.dev/slo`` label."""
+    spec = incident.get("spec") or {}
+    source = spec.get("source") or {}
+    found: list[str] = []
+    if source.get("type") == "slo" and source.get("ref"):
+        found.append(str(source["ref"]))
+    label = ((incident.get("metadata") or {}).get("labels") or {}).get(SLO_LABEL)
+    if label and label not in found:
+        found.append(str(label))
+    return found
+
+
+def key_times_of(incident: Mapping[str, Any]) -> pm.KeyTimes:
+    status = incident.get("status") or {}
+    try:
+        stamps = Timestamps.model_validate(status.get("timestamps") or {})
+    except ValidationError:
+        stamps = Timestamps()
+    return pm.key_times(stamps.model_dump())
+
+
+def timeline_facts(incident: Mapping[str, Any]) -> list[pm.Fact]:
+    out: list[pm.Fact] = []
+    for raw in (incident.get("status") or {}).get("timeline") or []:
+        try:
+            entry = TimelineEntry.model_validate(raw)
+        except ValidationError:
+            continue
+        out.append(
+            pm.Fact(entry.at, entry.type, entry.message, entry.source, entry.key, entry.author)
+        )
+    return out
+
+
+def mitigations_of(incident: Mapping[str, Any]) -> tuple[pm.Mitigation, ...]:
+    out = []
+    for raw in (incident.get("status") or {}).get("mitigations") or []:
+        if not isinstance(raw, dict) or not raw.get("name"):
+            continue
+        out.append(
+            pm.Mitigation(
+                str(raw["name"]),
+                str(raw.get("action", "")),
+                str(raw.get("target", "")),
+                str(raw.get("state", "")),
+                bool(raw.get("dryRun", False)),
+                parse_time(raw.get("startedAt")),
+                parse_time(raw.get("finishedAt")),
+                str(raw.get("message", "")),
+            )
+        )
+    return tuple(out)
+
+
+def event_facts(events: Sequence[Mapping[str, Any]]) -> list[pm.Fact]:
+    return [
+        pm.Fact(
+            e["at"],
+            "event",
+            f"{e['kind']} {e['name']}: {e['reason']}: {e['message']}".strip(": "),
+            f"event/{e.get('component') or 'kubernetes'}"[:64],
+            f"event/{e['uid']}" if e.get("uid") else "",
+        )
+        for e in events
+        if isinstance(e.get("at"), datetime)
+    ]
+
+
+def entry_of(fact: pm.Fact) -> Body:
+    out: Body = {
+        "at": iso(fact.at),
+        "type": fact.type[:64],
+        "message": fact.message[:4096],
+        "source": fact.source[:64],
+    }
+    if fact.key:
+        out["key"] = fact.key[:256]
+    if fact.author:
+        out["author"] = fact.author[:256]
+    return out
+
+
+def impact_status(impact: pm.Impact) -> Body:
+    return {
+        "slo": impact.slo,
+        "start": iso(impact.start),
+        "end": iso(impact.end),
+        "durationSeconds": impact.duration.total_seconds(),
+        "totalRequests": impact.total_requests,
+        "failedRequests": impact.failed_requests,
+        "errorRatio": impact.error_ratio,
+        "errorBudgetConsumed": impact.budget_consumed,
+        "errorBudgetRemaining": impact.budget_remaining,
+        "note": impact.note[:512],
+    }
+
+
+def postmortem_body(incident: Mapping[str, Any], owed: pm.Owed, now: datetime) -> Body:
+    meta = incident["metadata"]
+    spec = incident.get("spec") or {}
+    roles = (incident.get("status") or {}).get("roles") or spec.get("roles") or {}
+    commander = roles.get("commander")
+    body: Body = {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Postmortem",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "labels": {INCIDENT_LABEL: meta["name"]},
+            "ownerReferences": [
+                {
+                    "apiVersion": incident.get("apiVersion", "sre.dev/v1alpha1"),
+                    "kind": "Incident",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                }
+            ]
+            if meta.get("uid")
+            else [],
+        },
+        "spec": {"incidentRef": meta["name"], "state": "draft"},
+    }
+    if commander:
+        body["spec"]["owner"] = commander
+    del now
+    return body
+
+
+@dataclass(frozen=True)
+class Gathered:
+    facts: pm.Facts
+    charts: tuple[pm.ChartData, ...]
+    unavailable: str | None
+    """Why Prometheus could not answer (None: it did, or there was nothing to ask)."""
+
+
+class PostmortemService:
+    def __init__(
+        self,
+        store: ResourceStore,
+        postmortems: PostmortemStore,
+        clock: Clock,
+        *,
+        impact: ImpactSource | None = None,
+        charts: ChartRenderer | None = None,
+    ) -> None:
+        self._store = store
+        self._postmortems = postmortems
+        self._clock = clock
+        self._impact = impact
+        self._charts = charts
+
+    # --- creation ---------------------------------------------------------------------
+
+    async def ensure(self, incident: Mapping[str, Any]) -> str | None:
+        """Create and link the incident's postmortem if it owes one; its name, or None."""
+        meta = incident["metadata"]
+        namespace, name = str(meta["namespace"]), str(meta["name"])
+        status = incident.get("status") or {}
+        if status.get("postmortemRef"):
+            return str(status["postmortemRef"])
+        now = self._clock.now()
+        ref = (incident.get("spec") or {}).get("severityRef")
+        severity = await self._store.get_severity(str(ref)) if ref else None
+        policy = severity_policy(severity)
+        times = key_times_of(incident)
+        resolved = times.resolved or now
+        consumed: dict[str, float | None] = {}
+        if not policy.required and policy.budget_share is not None:
+            gathered = await self.gather(incident, end=resolved, with_charts=False)
+            consumed = {i.slo: i.budget_consumed for i in gathered.facts.impacts}
+            if gathered.unavailable is not None:
+                raise MetricsUnavailable(gathered.unavailable)
+        owed = pm.owed(policy, resolved, consumed)
+        if owed is None:
+            await self._postmortems.link_incident(namespace, name, None, NOT_REQUIRED)
+            return None
+        created = await self._postmortems.create_postmortem(
+            namespace, postmortem_body(incident, owed, now)
+        )
+        pm_name = str(created["metadata"]["name"])
+        await self._postmortems.patch_postmortem_status(
+            namespace, pm_name, {"due": iso(owed.due), "reason": owed.reason.value}
+        )
+        await self._postmortems.link_incident(
+            namespace, name, pm_name, str((created.get("spec") or {}).get("state", "draft"))
+        )
+        await self._store.append_timeline(
+            namespace,
+            name,
+            [
+                {
+                    "at": iso(now),
+                    "type": "postmortem-created",
+                    "message": f"Postmortem {pm_name} drafted ({owed.message}); due "
+                    f"{iso(owed.due)}",
+                    "author": AUTHOR,
+                    "source": "postmortem",
+                    "key": f"postmortem/{pm_name}/created",
+                }
+            ],
+        )
+        return pm_name
+
+    # --- generated facts --------------------------------------------------------------
+
+    async def gather(
+        self,
+        incident: Mapping[str, Any],
+        *,
+        end: datetime | None = None,
+        postmortem: str | None = None,
+        with_charts: bool = True,
+    ) -> Gathered:
+        meta = incident["metadata"]
+        namespace, name = str(meta["namespace"]), str(meta["name"])
+        spec = incident.get("spec") or {}
+        times = key_times_of(incident)
+        if end is not None and times.resolved is None:
+            times = pm.KeyTimes(
+                times.started,
+                times.detected,
+                times.declared,
+                times.acknowledged,
+                times.mitigated,
+                end,
+            )
+        slos = affected_slos(incident)
+        objects = [("Incident", name)] + [("ServiceLevelObjective", s) for s in slos]
+        if postmortem:
+            objects.append(("Postmortem", postmortem))
+        events = await self._postmortems.events_about(namespace, objects)
+        mitigations = mitigations_of(incident)
+        own = timeline_facts(incident)
+        merged = pm.merge_facts(own, pm.mitigation_facts(mitigations), event_facts(events))
+        impacts: list[pm.Impact] = []
+        charts: list[pm.ChartData] = []
+        unavailable: str | None = None
+        window = times.window
+        for slo in slos:
+            if window is None:
+                break
+            body = await self._postmortems.get_slo(namespace, slo)
+            if body is None:
+                impacts.append(pm.Impact(slo, *window, note=f"SLO {slo} not found"))
+                continue
+            try:
+                model = ServiceLevelObjective.model_validate(body)
+            except ValidationError:
+                impacts.append(pm.Impact(slo, *window, note=f"SLO {slo} unreadable"))
+                continue
+            try:
+                found, chart = await self._measure(slo, model, window, times, with_charts)
+            except MetricsUnavailable as exc:
+                unavailable = str(exc)
+                impacts.append(pm.Impact(slo, *window, note=f"Prometheus unavailable: {exc}"))
+                continue
+            impacts.append(found)
+            if chart is not None:
+                charts.append(chart)
+        facts = pm.Facts(
+            incident=name,
+            title=str(spec.get("title", name)),
+            service=str(spec.get("service", "")),
+            severity=str(spec.get("severityRef", "")),
+            key_times=times,
+            timeline=merged,
+            impacts=tuple(impacts),
+            mitigations=mitigations,
+            correlated_changes=tuple(f for f in merged if f.type in CHANGE_TYPES),
+            figures=times.figures(),
+        )
+        return Gathered(facts, tuple(charts), unavailable)
+
+    async def _measure(
+        self,
+        slo: str,
+        model: ServiceLevelObjective,
+        window: tuple[datetime, datetime],
+        times: pm.KeyTimes,
+        with_charts: bool,
+    ) -> tuple[pm.Impact, pm.ChartData | None]:
+        if self._impact is None:
+            return pm.Impact(slo, *window, note="no Prometheus configured"), None
+        start, end = window
+        sli = model.spec.indicator.to_domain()
+        objective = model.spec.to_domain()
+        length = pm.whole_seconds(start, end)
+        during = await self._impact.counts(sli, length, end)
+        if during is None and (ratio := await self._impact.mean_ratio(sli, length, end)):
+            slo_ratio = await self._impact.mean_ratio(sli, objective.window, end)
+            found = pm.impact_from_ratios(
+                slo,
+                objective.target,
+                objective.window,
+                start,
+                end,
+                during=ratio,
+                slo_window=slo_ratio,
+            )
+        else:
+            whole = await self._impact.counts(sli, objective.window, end)
+            found = pm.impact(slo, objective.target, start, end, during=during, slo_window=whole)
+        if not with_charts or self._charts is None:
+            return found, None
+        pad = max(length / 4, timedelta(minutes=10))
+        step = max((length + 2 * pad) / CHART_POINTS, timedelta(seconds=15))
+        ratio_series = await self._impact.ratio_series(
+            sli, CHART_RATIO_WINDOW, start - pad, end + pad, step
+        )
+        budget_series = await self._impact.ratio_series(
+            sli, objective.window, start - pad, end + pad, step
+        )
+        chart = pm.ChartData(
+            slo,
+            objective.target,
+            start,
+            end,
+            tuple(ratio_series),
+            pm.remaining_series(budget_series, objective.target),
+            pm.chart_moments(times),
+        )
+        return found, chart
+
+    async def regenerate(self, postmortem: Mapping[str, Any]) -> Body:
+        """Gather, render, write the ConfigMap; the status patch to write (only changes)."""
+        meta = postmortem["metadata"]
+        namespace, name = str(meta["namespace"]), str(meta["name"])
+        status = postmortem.get("status") or {}
+        generation = int(meta.get("generation", 1))
+        now = self._clock.now()
+        conditions = existing_conditions(postmortem)
+        try:
+            spec = PostmortemSpec.model_validate(postmortem.get("spec") or {})
+        except ValidationError as exc:
+            conditions = set_condition(
+                conditions,
+                Condition(READY, Status.FALSE, "InvalidSpec", str(exc)[:1000], now, generation),
+            )
+            return _changes(status, {"observedGeneration": generation, **_conds(conditions)})
+        incident = await self._store.get_incident(namespace, spec.incident_ref)
+        if incident is None:
+            conditions = set_condition(
+                conditions,
+                Condition(
+                    READY,
+                    Status.FALSE,
+                    "IncidentNotFound",
+                    f"incident {spec.incident_ref} not found in {namespace}",
+                    now,
+                    generation,
+                ),
+            )
+            return _changes(status, {"observedGeneration": generation, **_conds(conditions)})
+        human = spec.to_domain()
+        gathered = await self.gather(incident, end=None, postmortem=name)
+        facts = gathered.facts
+        due = parse_time(status.get("due"))
+        items = [i.to_domain() for i in spec.action_items]
+        late = pm.overdue(items, now.date())
+        chart_png = None
+        if gathered.charts and self._charts is not None:
+            chart_png = self._charts.render(gathered.charts[0])
+        await self._postmortems.apply_config_map(
+            namespace,
+            config_map_name(name),
+            dict(postmortem),
+            {
+                MARKDOWN_KEY: render_markdown(
+                    facts, human, due=due, chart=CHART_FILE if chart_png else None
+                ),
+                JSON_KEY: json.dumps(document_json(facts, human, due=due), indent=2),
+            },
+            {CHART_FILE: chart_png} if chart_png else {},
+        )
+        for condition in _conditions(facts, gathered.unavailable, late, now, generation):
+            conditions = set_condition(conditions, condition)
+        wanted: Body = {
+            "observedGeneration": generation,
+            **_conds(conditions),
+            "keyTimes": {
+                k: iso(v) if (v := getattr(facts.key_times, k)) else None for k in pm.KEY_TIMES
+            },
+            "durations": dict(facts.figures),
+            "timeline": [entry_of(f) for f in facts.timeline[-1000:]],
+            "impact": [impact_status(i) for i in facts.impacts],
+            "mitigations": [_mitigation(m) for m in facts.mitigations],
+            "correlatedChanges": [entry_of(f) for f in facts.correlated_changes[-64:]],
+            "renderedConfigMap": config_map_name(name),
+            "chart": CHART_FILE if chart_png else "",
+            "overdueActionItems": len(late),
+        }
+        patch = _changes(status, wanted)
+        if patch:
+            patch["generatedAt"] = iso(now)
+        await self._after(incident, name, spec.state.value, late, now)
+        return patch
+
+    async def _after(
+        self,
+        incident: Mapping[str, Any],
+        name: str,
+        state: str,
+        late: Sequence[pm.ActionItem],
+        now: datetime,
+    ) -> None:
+        """Keep the incident's link current; tell its timeline (and so its channel)."""
+        meta = incident["metadata"]
+        namespace, incident_name = str(meta["namespace"]), str(meta["name"])
+        annotations = meta.get("annotations") or {}
+        linked = (incident.get("status") or {}).get("postmortemRef")
+        if annotations.get(STATE_ANNOTATION) != state or linked != name:
+            await self._postmortems.link_incident(namespace, incident_name, name, state)
+        entries: list[Body] = [
+            {
+                "at": iso(now),
+                "type": "postmortem-drafted",
+                "message": f"Postmortem draft {name} is ready: kubectl incident postmortem "
+                f"{incident_name} -n {namespace} (ConfigMap {config_map_name(name)})",
+                "author": AUTHOR,
+                "source": "postmortem",
+                "key": f"postmortem/{name}/drafted",
+            }
+        ]
+        if state == pm.PUBLISHED:
+            entries.append(
+                {
+                    "at": iso(now),
+                    "type": "postmortem-published",
+                    "message": f"Postmortem {name} was published",
+                    "author": AUTHOR,
+                    "source": "postmortem",
+                    "key": f"postmortem/{name}/published",
+                }
+            )
+        for reminder in pm.overdue_reminders(late, now.date(), name):
+            entries.append(
+                {
+                    "at": iso(now),
+                    "type": "postmortem-reminder",
+                    "message": reminder.message,
+                    "author": AUTHOR,
+                    "source": "postmortem",
+                    "key": reminder.key[:256],
+                }
+            )
+        await self._store.append_timeline(namespace, incident_name, entries)
+
+
+def _mitigation(m: pm.Mitigation) -> Body:
+    return {
+        "name": m.name,
+        "action": m.action,
+        "target": m.target,
+        "state": m.state,
+        "dryRun": m.dry_run,
+        "startedAt": iso(m.started_at) if m.started_at else None,
+        "finishedAt": iso(m.finished_at) if m.finished_at else None,
+        "message": m.message,
+    }
+
+
+def _conditions(
+    facts: pm.Facts,
+    unavailable: str | None,
+    late: Sequence[pm.ActionItem],
+    now: datetime,
+    generation: int,
+) -> list[Condition]:
+    measured = [i for i in facts.impacts if i.budget_consumed is not None]
+    if unavailable is not None:
+        impact = Condition(
+            IMPACT_MEASURED, Status.FALSE, "PrometheusUnavailable", unavailable, now, generation
+        )
+    elif facts.key_times.window is None:
+        impact = Condition(
+            IMPACT_MEASURED,
+            Status.FALSE,
+            "NotResolved",
+            "the incident window ends at resolution",
+            now,
+            generation,
+        )
+    elif len(measured) < len(facts.impacts) or not facts.impacts:
+        impact = Condition(
+            IMPACT_MEASURED,
+            Status.FALSE,
+            "NoData",
+            "; ".join(f"{i.slo}: {i.note}" for i in facts.impacts if i.note)
+            or "no SLO is linked to the incident",
+            now,
+            generation,
+        )
+    else:
+        impact = Condition(
+            IMPACT_MEASURED,
+            Status.TRUE,
+            "Measured",
+            ", ".join(f"{i.slo}: {i.budget_consumed:.2%} of the budget" for i in measured),
+            now,
+            generation,
+        )
+    overdue = (
+        Condition(
+            OVERDUE,
+            Status.TRUE,
+            "Overdue",
+            "; ".join(f"{i.title} (due {i.due})" for i in late)[:1000],
+            now,
+            generation,
+        )
+        if late
+        else Condition(
+            OVERDUE, Status.FALSE, "NoneOverdue", "no action item is overdue", now, generation
+        )
+    )
+    ready = Condition(
+        READY, Status.TRUE, "Generated", "facts gathered and rendered", now, generation
+    )
+    return [ready, impact, overdue]
+
+
+def _conds(conditions: Sequence[Condition]) -> Body:
+    return {
+        "conditions": [
+            condition_from_domain(c).model_dump(by_alias=True, mode="json", exclude_none=True)
+            for c in conditions
+        ]
+    }
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, str) and "T" in value and (at := parse_time(value)) is not None:
+        return at
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return round(float(value), 6)
+    return value
+
+
+def _changes(current: Mapping[str, Any], wanted: Body) -> Body:
+    """Top-level keys of ``wanted`` whose value differs (lists and objects replace whole)."""
+    out: Body = {}
+    for key, value in wanted.items():
+        if key == "conditions":
+            if _normal(_strip_times(current.get(key))) != _normal(_strip_times(value)):
+                out[key] = value
+        elif _normal(current.get(key)) != _normal(value):
+            out[key] = value
+    return out
+
+
+def _strip_times(conditions: Any) -> Any:
+    if not isinstance(conditions, list):
+        return conditions
+    return [
+        {k: v for k, v in c.items() if k != "lastTransitionTime"}
+        for c in conditions
+        if isinstance(c, dict)
+    ]

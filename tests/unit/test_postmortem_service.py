@@ -1,0 +1,252 @@
+"""The postmortem service against in-memory fakes: creation, links, close refusal, regeneration."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from incident_operator.adapters.fake_postmortems import (
+    PNG_MAGIC,
+    FakeCharts,
+    FakeImpact,
+    FakePostmortems,
+)
+from incident_operator.adapters.fake_store import FakeStore
+from incident_operator.adapters.postmortem_ports import STATE_ANNOTATION
+from incident_operator.domain.postmortem import Counts
+from incident_operator.services.incident_lifecycle import IncidentLifecycleService
+from incident_operator.services.postmortems import NOT_REQUIRED, PostmortemService
+
+NS, NAME = "shop", "checkout-burn"
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+DETECTED, DECLARED, RESOLVED = T0, T0 + timedelta(minutes=4), T0 + timedelta(minutes=34)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = RESOLVED + timedelta(seconds=5)
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def severity(**postmortem: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Severity",
+        "metadata": {"name": "sev-2"},
+        "spec": {"level": 2, "displayName": "SEV-2", "postmortem": postmortem},
+    }
+
+
+SLO = {
+    "apiVersion": "sre.dev/v1alpha1",
+    "kind": "ServiceLevelObjective",
+    "metadata": {"name": "checkout", "namespace": NS},
+    "spec": {
+        "service": "checkout",
+        "target": 99.9,
+        "indicator": {"ratio": {"errors": "e[{{window}}]", "total": "t[{{window}}]"}},
+    },
+}
+
+
+def resolved_incident() -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Incident",
+        "metadata": {
+            "name": NAME,
+            "namespace": NS,
+            "uid": "u-1",
+            "generation": 3,
+            "labels": {"sre.dev/slo": "checkout"},
+            "creationTimestamp": "2026-11-27T09:04:00Z",
+        },
+        "spec": {
+            "title": "checkout burns",
+            "service": "checkout",
+            "severityRef": "sev-2",
+            "state": "resolved",
+            "roles": {"commander": "alice"},
+            "source": {"type": "slo", "ref": "checkout", "detectedAt": "2026-11-27T09:00:00Z"},
+        },
+        "status": {
+            "phase": "resolved",
+            "roles": {"commander": "alice"},
+            "timestamps": {
+                "detected": "2026-11-27T09:00:00Z",
+                "declared": "2026-11-27T09:04:00Z",
+                "acknowledged": "2026-11-27T09:06:00Z",
+                "mitigated": "2026-11-27T09:20:00Z",
+                "resolved": "2026-11-27T09:34:00Z",
+            },
+            "timeline": [
+                {
+                    "at": "2026-11-27T09:04:00Z",
+                    "type": "declared",
+                    "message": "Declared",
+                    "key": "declared",
+                },
+            ],
+        },
+    }
+
+
+class World:
+    def __init__(self, **policy: Any) -> None:
+        self.store = FakeStore()
+        self.store.severities["sev-2"] = severity(**policy)
+        self.store.incidents[(NS, NAME)] = resolved_incident()
+        self.postmortems = FakePostmortems(incidents=self.store.incidents)
+        self.postmortems.slos[(NS, "checkout")] = copy.deepcopy(SLO)
+        self.postmortems.events.append(
+            {
+                "uid": "ev1",
+                "at": T0 + timedelta(minutes=25),
+                "reason": "Rollback",
+                "message": "rolled back to v41",
+                "type": "Normal",
+                "kind": "Incident",
+                "name": NAME,
+                "component": "incident-operator",
+            }
+        )
+        # 34 minutes at 100 req/s, 40 % failing; 30 days at 100 req/s.
+        self.impact = FakeImpact(
+            {
+                timedelta(minutes=34): Counts(204_000, 81_600),
+                timedelta(days=30): Counts(259_200_000, 81_600),
+            }
+        )
+        self.charts = FakeCharts()
+        self.clock = Clock()
+        self.service = PostmortemService(
+            self.store, self.postmortems, self.clock, impact=self.impact, charts=self.charts
+        )
+
+    @property
+    def incident(self) -> dict[str, Any]:
+        return self.store.incidents[(NS, NAME)]
+
+
+async def test_required_by_severity_creates_links_both_ways_with_due_date() -> None:
+    world = World(required=True, dueWithin="5d")
+    assert await world.service.ensure(world.incident) == NAME
+    pm = world.postmortems.postmortems[(NS, NAME)]
+    assert pm["spec"] == {"incidentRef": NAME, "state": "draft", "owner": "alice"}
+    assert pm["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    assert pm["status"] == {"due": "2026-12-02T09:34:00Z", "reason": "SeverityRequires"}
+    assert world.incident["status"]["postmortemRef"] == NAME
+    assert world.incident["metadata"]["annotations"][STATE_ANNOTATION] == "draft"
+    assert any(e["type"] == "postmortem-created" for e in world.incident["status"]["timeline"])
+    # A second call (timer retry) does nothing new.
+    assert await world.service.ensure(world.incident) == NAME
+    assert len(world.postmortems.links) == 1
+
+
+async def test_budget_share_decides_when_the_severity_does_not_require() -> None:
+    world = World(required=False, budgetShare=10)
+    assert await world.service.ensure(world.incident) == NAME  # 31 % > 10 %
+    assert world.postmortems.postmortems[(NS, NAME)]["status"]["reason"] == "BudgetBurned"
+    calm = World(required=False, budgetShare=50)
+    assert await calm.service.ensure(calm.incident) is None
+    assert calm.postmortems.postmortems == {}
+    assert calm.incident["metadata"]["annotations"][STATE_ANNOTATION] == NOT_REQUIRED
+
+
+async def test_regenerate_fills_facts_renders_and_keeps_human_sections() -> None:
+    world = World(required=True)
+    await world.service.ensure(world.incident)
+    pm = world.postmortems.postmortems[(NS, NAME)]
+    pm["spec"]["summary"] = "A config change broke checkout."
+    pm["spec"]["actionItems"] = [{"title": "Cap retries", "due": "2026-11-28"}]
+    world.clock.at = datetime(2026, 11, 30, tzinfo=UTC)
+    before = copy.deepcopy(pm["spec"])
+    status = await world.service.regenerate(pm)
+    assert pm["spec"] == before
+    (impact,) = status["impact"]
+    assert impact["totalRequests"] == 204_000
+    assert impact["failedRequests"] == 81_600
+    assert impact["errorBudgetConsumed"] == pytest.approx(81_600 / 259_200)
+    assert impact["errorBudgetRemaining"] == pytest.approx(1 - 81_600 / 259_200)
+    assert impact["durationSeconds"] == 34 * 60
+    assert status["durations"] == {
+        "timeToDetect": 240.0,
+        "timeToAcknowledge": 120.0,
+        "timeToMitigate": 960.0,
+        "timeToResolve": 1800.0,
+    }
+    assert status["keyTimes"]["started"] == "2026-11-27T09:00:00Z"
+    types = [e["type"] for e in status["timeline"]]
+    assert types[:2] == ["declared", "event"]
+    assert status["overdueActionItems"] == 1
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions == {"Ready": "True", "ImpactMeasured": "True", "ActionItemsOverdue": "True"}
+    data, binary = world.postmortems.config_maps[(NS, f"{NAME}-postmortem")]
+    assert "A config change broke checkout." in data["postmortem.md"]
+    assert "31.48%" in data["postmortem.md"]
+    assert json.loads(data["postmortem.json"])["impact"][0]["failedRequests"] == 81_600
+    assert binary["chart.png"].startswith(PNG_MAGIC)
+    assert world.charts.rendered[0].moments[0][0] == "started"
+    reminders = [
+        e for e in world.incident["status"]["timeline"] if e["type"] == "postmortem-reminder"
+    ]
+    assert len(reminders) == 1
+    # The incident's own new entries (draft ready, reminder) arrive with the next round; then
+    # nothing changed and nothing is written.
+    pm["status"] = {**pm["status"], **status}
+    again = await world.service.regenerate(pm)
+    assert set(again) == {"timeline", "generatedAt"}
+    assert [e["type"] for e in again["timeline"]][-2:] == [
+        "postmortem-drafted",
+        "postmortem-reminder",
+    ]
+    pm["status"] = {**pm["status"], **again}
+    assert await world.service.regenerate(pm) == {}
+
+
+async def test_prometheus_down_is_a_condition_not_a_failure() -> None:
+    world = World(required=True)
+    await world.service.ensure(world.incident)
+    world.impact.available = False
+    status = await world.service.regenerate(world.postmortems.postmortems[(NS, NAME)])
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["ImpactMeasured"]["reason"] == "PrometheusUnavailable"
+    assert "Prometheus unavailable" in status["impact"][0]["note"]
+
+
+async def test_closing_waits_for_the_published_postmortem() -> None:
+    world = World(required=True)
+    lifecycle = IncidentLifecycleService(world.store, world.clock, postmortems=world.postmortems)
+    world.incident["spec"]["state"] = "closed"
+    world.incident["metadata"]["generation"] = 4
+    plan = await lifecycle.plan(world.incident)
+    assert plan.status.get("phase", "resolved") == "resolved"
+    refused = {c["type"]: c for c in plan.status["conditions"]}["TransitionRefused"]
+    assert refused["reason"] == "PostmortemNotPublished"
+    assert "not been created" in refused["message"]
+    await world.service.ensure(world.incident)
+    plan = await lifecycle.plan(world.incident)
+    refused = {c["type"]: c for c in plan.status["conditions"]}["TransitionRefused"]
+    assert refused["message"] == (
+        f"cannot close: its postmortem {NAME} is draft; publish it first (spec.state: published)"
+    )
+    world.postmortems.postmortems[(NS, NAME)]["spec"]["state"] = "published"
+    plan = await lifecycle.plan(world.incident)
+    assert plan.status["phase"] == "closed"
+
+
+async def test_without_a_postmortem_store_closing_is_not_blocked() -> None:
+    world = World(required=True)
+    world.incident["spec"]["state"] = "closed"
+    plan = await IncidentLifecycleService(world.store, world.clock).plan(world.incident)
+    assert plan.status["phase"] == "closed"
+
+
+def test_action_item_due_is_a_date() -> None:
+    assert date.fromisoformat("2026-11-28") < date(2026, 11, 30)

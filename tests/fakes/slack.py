@@ -31,11 +31,49 @@ against the contract rather than against our assumptions:
   style strings. ``chat.update`` answers ``message_not_found`` for an unknown ts and
   ``cant_update_message`` for someone else's message.
 
+- Membership (``not_in_channel``): the bot is a member of the channels it creates and, by
+  default, of the ones :meth:`FakeSlack.add_channel` makes (``member=False`` for one it was
+  never invited to; :meth:`FakeSlack.remove_member` for "a human kicked the bot"). The bot
+  has no ``chat:write.public`` scope, so in a *public* channel it is not in,
+  ``chat.postMessage``, ``conversations.setTopic``, ``conversations.invite``,
+  ``conversations.history`` and ``conversations.archive`` answer ``not_in_channel`` (each
+  method's documented error list). A *private* channel it is not in is invisible to it:
+  ``channel_not_found`` everywhere, and ``conversations.list`` leaves it out.
+  ``conversations.join`` (public only; ``method_not_supported_for_channel_type`` for a
+  private one) and ``conversations.leave`` (``ok`` with ``"not_in_channel": true`` when it
+  was not a member, as Slack answers) change the bot's own membership.
+
+Rate limits (``FakeSlack(..., rate_limits=True)``, off by default so functional tests are
+not paced): docs.slack.dev/apis/web-api/rate-limits — limits apply "per API method per
+workspace per app", a request over the limit gets HTTP 429, ``{"ok": false, "error":
+"ratelimited"}`` and ``Retry-After`` in seconds. Each :class:`Limit` here is a sliding window
+(at most ``requests`` admitted in any ``per`` seconds, so a burst up to the whole quota is
+allowed, then the window paces); ``Retry-After`` is the whole seconds until the oldest admitted
+request leaves the window, at least 1. Requests answered 429 do not count against the window.
+
+- Tier 1 (1/min), Tier 2 (20/min), Tier 3 (50/min), Tier 4 (100/min): the documented minimum
+  of each tier ("1+", "20+", "50+", "100+ per minute"), per method, with each method's tier
+  from its reference page (:data:`METHOD_TIERS`: ``conversations.create``/``list``/
+  ``setTopic``/``archive`` and ``pins.add`` Tier 2; ``chat.update``,
+  ``conversations.invite``/``history``/``join``/``leave`` Tier 3; ``auth.test`` is "special"
+  and modelled as Tier 4).
+- ``chat.postMessage`` (special tier): "generally allows posting one message per second per
+  channel ... short bursts >1 allowed" — :data:`POST_PER_CHANNEL`, 3 per 3 s per channel
+  (a burst of 3, then 1/s); plus "a workspace-wide limit" of "several hundred messages per
+  minute" — :data:`POST_WORKSPACE`, 300 per 60 s, our assumption of "several hundred".
+- Not modelled: the 2025 limits for non-Marketplace apps on ``conversations.history``
+  (1/min) — an internal app, which incident tooling is, keeps Tier 3.
+
+Pass a mapping instead of ``True`` to override single limits (keys are method names,
+``"chat.postMessage/channel"`` for the per-channel one); :attr:`FakeSlack.rate_limited`
+counts the 429s the limits answered (``throttle_next`` ones not included).
+
 Fault injection: :meth:`FakeSlack.throttle_next`, :meth:`FakeSlack.fail_next` and
 :meth:`FakeSlack.disconnect_next`. Every
 request is recorded in :attr:`FakeSlack.calls` (faults and auth failures included).
 
-Run as a process for demos: ``python -m tests.fakes.slack --port 8765 --token xoxb-demo``.
+Run as a process for demos: ``python -m tests.fakes.slack --port 8765 --token xoxb-demo``
+(``--rate-limits`` to switch the Slack-like limits on).
 """
 
 from __future__ import annotations
@@ -46,8 +84,11 @@ import base64
 import binascii
 import contextlib
 import json
+import math
 import re
 import signal
+import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +103,59 @@ MAX_TOPIC = 250
 _NAME = re.compile(r"^[a-z0-9_-]+$")
 
 Answer = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``requests`` admitted in any window of ``per`` seconds."""
+
+    requests: int
+    per: float = 60.0
+
+
+TIER_1 = Limit(1)
+TIER_2 = Limit(20)
+TIER_3 = Limit(50)
+TIER_4 = Limit(100)
+METHOD_TIERS: Mapping[str, Limit] = {
+    "auth.test": TIER_4,
+    "conversations.create": TIER_2,
+    "conversations.list": TIER_2,
+    "conversations.invite": TIER_3,
+    "conversations.setTopic": TIER_2,
+    "conversations.history": TIER_3,
+    "conversations.archive": TIER_2,
+    "conversations.join": TIER_3,
+    "conversations.leave": TIER_3,
+    "chat.update": TIER_3,
+    "pins.add": TIER_2,
+}
+POST_PER_CHANNEL = Limit(3, 3.0)
+"""chat.postMessage: about one message per second per channel, short bursts allowed."""
+POST_WORKSPACE = Limit(300, 60.0)
+"""chat.postMessage across the workspace: "several hundred messages per minute"."""
+PER_CHANNEL = "chat.postMessage/channel"
+SLACK_LIMITS: Mapping[str, Limit] = {
+    **METHOD_TIERS,
+    "chat.postMessage": POST_WORKSPACE,
+    PER_CHANNEL: POST_PER_CHANNEL,
+}
+
+
+class _Window:
+    """Sliding-window log of admitted requests for one limit key."""
+
+    def __init__(self, limit: Limit) -> None:
+        self.limit = limit
+        self.admitted: deque[float] = deque()
+
+    def wait(self, now: float) -> float:
+        """Seconds until one more request fits (0: it fits now)."""
+        while self.admitted and self.admitted[0] <= now - self.limit.per:
+            self.admitted.popleft()
+        if len(self.admitted) < self.limit.requests:
+            return 0.0
+        return self.admitted[0] + self.limit.per - now
 
 
 class SlackError(Exception):
@@ -129,9 +223,27 @@ def _structured(value: Any) -> Any:
 
 
 class FakeSlack:
-    def __init__(self, token: str = "xoxb-fake-token", *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        token: str = "xoxb-fake-token",
+        *,
+        host: str = "127.0.0.1",
+        rate_limits: bool | Mapping[str, Limit] = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``rate_limits``: True for :data:`SLACK_LIMITS`, a mapping to override some of
+        them (see the module docstring); ``clock`` (seconds) paces the windows."""
         self.token = token
         self.host = host
+        self.limits: dict[str, Limit] = {}
+        if rate_limits:
+            self.limits = {**SLACK_LIMITS}
+            if isinstance(rate_limits, Mapping):
+                self.limits.update(rate_limits)
+        self.rate_limited = 0
+        """429s answered by the rate limits (not by ``throttle_next``)."""
+        self._clock = clock
+        self._windows: dict[tuple[str, str], _Window] = {}
         self.port = 0
         self.channels: dict[str, FakeChannel] = {}
         self.calls: list[Call] = []
@@ -149,6 +261,8 @@ class FakeSlack:
             "conversations.setTopic": self._set_topic,
             "conversations.history": self._history,
             "conversations.archive": self._archive,
+            "conversations.join": self._join,
+            "conversations.leave": self._leave,
             "chat.postMessage": self._post,
             "chat.update": self._update,
             "pins.add": self._pin,
@@ -196,12 +310,23 @@ class FakeSlack:
         self._disconnects += n
 
     def add_channel(
-        self, name: str, *, private: bool = False, archived: bool = False
+        self, name: str, *, private: bool = False, archived: bool = False, member: bool = True
     ) -> FakeChannel:
-        """A channel that existed before the test (created by a human)."""
+        """A channel that existed before the test (created by a human); ``member``: the bot
+        was invited to it."""
         channel = self._new_channel(name, private)
         channel.is_archived = archived
+        if not member:
+            channel.members.discard(BOT_USER)
         return channel
+
+    def remove_member(self, channel_id: str, user: str = BOT_USER) -> None:
+        """A person removes ``user`` (the bot by default) from the channel."""
+        self.channels[channel_id].members.discard(user)
+
+    def throttled(self) -> int:
+        """Every 429 answered so far (rate limits and ``throttle_next``)."""
+        return sum(c.status == 429 for c in self.calls)
 
     def add_message(self, channel_id: str, text: str, user: str = "UHUMAN001") -> str:
         """A message a person wrote (e.g. the one that gets a pushpin); returns its ts."""
@@ -258,9 +383,46 @@ class FakeSlack:
             return web.Response(
                 status=status, text="upstream connect error", content_type="text/html"
             )
+        if self.limits and method in self._methods:
+            retry_after = self._admit(method, params)
+            if retry_after:
+                self.rate_limited += 1
+                record(429, "ratelimited")
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"},
+                    status=429,
+                    headers={"Retry-After": str(retry_after)},
+                )
         answer = self._dispatch(method, params, authorization)
         record(200, None if answer.get("ok") else str(answer.get("error")))
         return web.json_response(answer)
+
+    def _limit_keys(self, method: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        keys = [(method, "")] if method in self.limits else []
+        if method == "chat.postMessage" and PER_CHANNEL in self.limits:
+            ref = str(params.get("channel", ""))
+            # an unknown channel: the method answers the error; keyed by what was sent
+            with contextlib.suppress(SlackError):
+                ref = self._channel(params).id
+            keys.append((PER_CHANNEL, ref))
+        return keys
+
+    def _admit(self, method: str, params: Mapping[str, Any]) -> int:
+        """0 when the request fits every window it falls under (and is counted in them),
+        else the Retry-After seconds: until the fullest window has room again."""
+        now = self._clock()
+        windows = []
+        for key in self._limit_keys(method, params):
+            window = self._windows.get(key)
+            if window is None:
+                window = self._windows[key] = _Window(self.limits[key[0]])
+            windows.append(window)
+        wait = max((w.wait(now) for w in windows), default=0.0)
+        if wait > 0:
+            return max(1, math.ceil(wait))
+        for window in windows:
+            window.admitted.append(now)
+        return 0
 
     def _dispatch(self, method: str, params: dict[str, Any], authorization: str) -> Answer:
         scheme, _, token = authorization.partition(" ")
@@ -293,7 +455,11 @@ class FakeSlack:
         micros = TS_BASE_MICROS + self._ts * 100
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
-    def _channel(self, params: Mapping[str, Any], *, writable: bool = False) -> FakeChannel:
+    def _channel(
+        self, params: Mapping[str, Any], *, writable: bool = False, member: bool = False
+    ) -> FakeChannel:
+        """The channel addressed; ``member``: the method needs the bot in it
+        (``not_in_channel``). A private channel the bot is not in does not exist for it."""
         ref = str(params.get("channel", ""))
         if not ref:
             raise SlackError("channel_not_found")
@@ -303,10 +469,12 @@ class FakeSlack:
             channel = next(
                 (c for c in self.channels.values() if c.name == name and not c.is_archived), None
             )
-        if channel is None:
+        if channel is None or (channel.is_private and BOT_USER not in channel.members):
             raise SlackError("channel_not_found")
         if writable and channel.is_archived:
             raise SlackError("is_archived")
+        if member and BOT_USER not in channel.members:
+            raise SlackError("not_in_channel")
         return channel
 
     def _message(self, channel: FakeChannel, ts: Any) -> Answer:
@@ -343,6 +511,7 @@ class FakeSlack:
             for c in self.channels.values()
             if ("private_channel" if c.is_private else "public_channel") in types
             and not (exclude_archived and c.is_archived)
+            and not (c.is_private and BOT_USER not in c.members)
         ]
         start = 0
         if cursor := str(params.get("cursor") or ""):
@@ -363,7 +532,7 @@ class FakeSlack:
         }
 
     def _invite(self, params: dict[str, Any]) -> Answer:
-        channel = self._channel(params, writable=True)
+        channel = self._channel(params, writable=True, member=True)
         users = [u for u in str(params.get("users", "")).split(",") if u]
         if not users:
             raise SlackError("no_user")
@@ -377,7 +546,7 @@ class FakeSlack:
         return {"channel": channel.view()}
 
     def _set_topic(self, params: dict[str, Any]) -> Answer:
-        channel = self._channel(params, writable=True)
+        channel = self._channel(params, writable=True, member=True)
         topic = str(params.get("topic", ""))
         if len(topic) > MAX_TOPIC:
             raise SlackError("too_long")
@@ -385,7 +554,7 @@ class FakeSlack:
         return {"channel": channel.view()}
 
     def _history(self, params: dict[str, Any]) -> Answer:
-        channel = self._channel(params)
+        channel = self._channel(params, member=True)
         inclusive = _truthy(params.get("inclusive"))
         latest = float(params.get("latest") or "inf")
         oldest = float(params.get("oldest") or 0)
@@ -420,11 +589,28 @@ class FakeSlack:
         channel = self._channel(params)
         if channel.is_archived:
             raise SlackError("already_archived")
+        if BOT_USER not in channel.members:
+            raise SlackError("not_in_channel")
         channel.is_archived = True
         return {}
 
-    def _post(self, params: dict[str, Any]) -> Answer:
+    def _join(self, params: dict[str, Any]) -> Answer:
         channel = self._channel(params, writable=True)
+        if channel.is_private:
+            raise SlackError("method_not_supported_for_channel_type")
+        extra = {"already_in_channel": True} if BOT_USER in channel.members else {}
+        channel.members.add(BOT_USER)
+        return {"channel": channel.view(), **extra}
+
+    def _leave(self, params: dict[str, Any]) -> Answer:
+        channel = self._channel(params, writable=True)
+        if BOT_USER not in channel.members:
+            return {"not_in_channel": True}
+        channel.members.discard(BOT_USER)
+        return {}
+
+    def _post(self, params: dict[str, Any]) -> Answer:
+        channel = self._channel(params, writable=True, member=True)
         text = str(params.get("text") or "")
         blocks = _structured(params.get("blocks"))
         if not text and not blocks:
@@ -468,10 +654,11 @@ class FakeSlack:
         return {}
 
 
-async def _serve(port: int, token: str, host: str) -> None:
-    fake = FakeSlack(token, host=host)
+async def _serve(port: int, token: str, host: str, rate_limits: bool = False) -> None:
+    fake = FakeSlack(token, host=host, rate_limits=rate_limits)
     url = await fake.start(port)
-    print(f"fake Slack Web API at {url}", flush=True)
+    limits = " (Slack-like rate limits on)" if rate_limits else ""
+    print(f"fake Slack Web API at {url}{limits}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -487,9 +674,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--token", default="xoxb-fake-token", help="the bot token to accept")
+    parser.add_argument(
+        "--rate-limits",
+        action="store_true",
+        help="answer 429 + Retry-After beyond Slack's per-method tiers and message limits",
+    )
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.port, args.token, args.host))
+        asyncio.run(_serve(args.port, args.token, args.host, args.rate_limits))
 
 
 if __name__ == "__main__":

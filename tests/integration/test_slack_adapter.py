@@ -18,7 +18,7 @@ from incident_operator.errors import (
     DeliveryThrottled,
     DeliveryUnavailable,
 )
-from tests.fakes.slack import BOT_USER, FakeSlack
+from tests.fakes.slack import BOT_USER, FakeSlack, Limit
 
 TOKEN = "xoxb-1234-5678-s3cr3tT0kenValue"
 
@@ -36,6 +36,28 @@ async def slack() -> AsyncIterator[FakeSlack]:
 @pytest.fixture
 def chat(slack: FakeSlack) -> SlackChat:
     return SlackChat(TOKEN, base_url=slack.base_url, timeout=5)
+
+
+class Clock:
+    """The fake's rate-limit clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def limited() -> AsyncIterator[tuple[FakeSlack, SlackChat, Clock]]:
+    """The fake with Slack's rate limits on, paced by a hand-moved clock."""
+    clock = Clock()
+    fake = FakeSlack(TOKEN, rate_limits=True, clock=clock)
+    await fake.start()
+    try:
+        yield fake, SlackChat(TOKEN, base_url=fake.base_url, timeout=5), clock
+    finally:
+        await fake.stop()
 
 
 async def test_create_then_name_taken_then_find(slack: FakeSlack, chat: SlackChat) -> None:
@@ -186,3 +208,104 @@ async def test_unknown_channel_is_rejected_with_code(chat: SlackChat) -> None:
         await chat.post("C99999999", "hi")
     assert rejected.value.code == "channel_not_found"
     assert not isinstance(rejected.value, ChannelNameTaken)
+
+
+async def test_per_method_tier_limit_is_429_with_retry_after_from_the_window(
+    limited: tuple[FakeSlack, SlackChat, Clock],
+) -> None:
+    slack, chat, clock = limited
+    channel = await chat.create_channel("inc-limited", private=False)
+    await chat.set_topic(channel.id, "the 1st")
+    clock.now += 10
+    for i in range(18):  # conversations.setTopic is Tier 2: 20 per minute
+        await chat.set_topic(channel.id, f"topic {i}")
+    await chat.set_topic(channel.id, "the 20th")
+    with pytest.raises(DeliveryThrottled) as throttled:
+        await chat.set_topic(channel.id, "one too many")
+    assert throttled.value.retry_after == 50.0  # the 1st leaves the minute 50 s from now
+    assert slack.calls[-1].status == 429
+    assert slack.calls[-1].error == "ratelimited"
+    assert slack.rate_limited == 1
+    assert slack.channels[channel.id].topic == "the 20th"  # a throttled call changes nothing
+    # Limits are per method: chat.update (Tier 3) and posting still go through.
+    ts = await chat.post(channel.id, "status")
+    await chat.update(channel.id, ts, "status, updated")
+    clock.now += 30.5
+    with pytest.raises(DeliveryThrottled) as later:
+        await chat.set_topic(channel.id, "still too many")
+    assert later.value.retry_after == 20.0  # 19.5 s, in whole seconds as Slack sends it
+    clock.now += 19.5  # the window has slid past the 1st setTopic
+    await chat.set_topic(channel.id, "room again")
+    assert slack.channels[channel.id].topic == "room again"
+
+
+async def test_post_message_is_about_one_per_second_per_channel_with_bursts(
+    limited: tuple[FakeSlack, SlackChat, Clock],
+) -> None:
+    slack, chat, clock = limited
+    first = await chat.create_channel("inc-chatty", private=False)
+    second = await chat.create_channel("inc-quiet", private=False)
+    for i in range(3):  # a short burst is allowed
+        await chat.post(first.id, f"burst {i}")
+    with pytest.raises(DeliveryThrottled) as throttled:
+        await chat.post("#inc-chatty", "too fast")  # by name: the same channel's window
+    assert throttled.value.retry_after == 3.0
+    await chat.post(second.id, "another channel has its own window")
+    clock.now += 1
+    with pytest.raises(DeliveryThrottled) as still:
+        await chat.post(first.id, "still too fast")
+    assert still.value.retry_after == 2.0
+    clock.now += 2
+    await chat.post(first.id, "paced")
+    assert len(slack.channels[first.id].messages) == 4
+    assert slack.throttled() == slack.rate_limited == 2
+
+
+async def test_rate_limits_are_off_unless_asked(slack: FakeSlack, chat: SlackChat) -> None:
+    channel = await chat.create_channel("inc-unlimited", private=False)
+    for i in range(30):
+        await chat.set_topic(channel.id, f"topic {i}")
+    assert slack.rate_limited == 0
+
+
+async def test_override_one_limit(limited: tuple[FakeSlack, SlackChat, Clock]) -> None:
+    slack, chat, _ = limited
+    slack.limits["conversations.create"] = Limit(1, 10.0)
+    await chat.create_channel("inc-one", private=False)
+    with pytest.raises(DeliveryThrottled) as throttled:
+        await chat.create_channel("inc-two", private=False)
+    assert throttled.value.retry_after == 10.0
+
+
+async def test_not_in_channel_is_rejected_with_code(slack: FakeSlack, chat: SlackChat) -> None:
+    outside = slack.add_channel("general", member=False)
+    for attempt in (
+        chat.post("#general", "hi"),
+        chat.set_topic(outside.id, "topic"),
+        chat.invite(outside.id, ["U0AAAAAAA"]),
+        chat.find_message(outside.id, "key"),
+    ):
+        with pytest.raises(DeliveryRejected) as rejected:
+            await attempt
+        assert rejected.value.code == "not_in_channel"
+    assert outside.messages == []
+    assert outside.members == set()
+
+    # Its own channel: a member until a person removes it, then not_in_channel too.
+    own = await chat.create_channel("inc-kicked", private=False)
+    await chat.post(own.id, "status")
+    slack.remove_member(own.id)
+    with pytest.raises(DeliveryRejected) as kicked:
+        await chat.post(own.id, "after the kick")
+    assert kicked.value.code == "not_in_channel"
+    assert len(slack.channels[own.id].messages) == 1
+
+
+async def test_private_channel_without_the_bot_is_invisible(
+    slack: FakeSlack, chat: SlackChat
+) -> None:
+    hidden = slack.add_channel("secret-ops", private=True, member=False)
+    assert await chat.find_channel("secret-ops") is None
+    with pytest.raises(DeliveryRejected) as rejected:
+        await chat.post(hidden.id, "hi")
+    assert rejected.value.code == "channel_not_found"

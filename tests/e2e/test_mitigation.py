@@ -1,0 +1,441 @@
+"""Guarded mitigations with the real operator on the local control plane.
+
+The kube-controller-manager's deployment controller gives the Deployments real ReplicaSets
+with revisions. HTTPRoute (Gateway API) and Argo Rollouts are not installed in the test
+control plane: their minimal stand-in CRDs come from tests/manifests/mitigation-target-crds.yaml.
+
+1. An SLO burn (real Prometheus, backfilled history, live scrapes) declares an incident; the
+   SLO's auto rollback puts the Deployment's template back at v1; the demo service then stops
+   failing, the short-window burn falls, and the incident becomes ``mitigated``. A second
+   mitigation is stopped by maxActions.
+2. Manual path through ``kubectl incident mitigate``: dry run leaves the object byte-identical;
+   a Deployment without the opt-in is untouched and the refusal is an Event on it; HTTPRoute
+   weights shifted; Rollout aborted; suggest mode waits for --approve.
+3. Benchmark: incident created -> rollback patch accepted by the API server, 20 runs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from incident_operator.cli import kubectl_plugin
+from incident_operator.domain import mitigation as m
+from incident_operator.domain.simulation import Trace, TraceRow
+from tests.cluster.controlplane import free_port
+from tests.kube import REPO, Cluster, create_custom, get_custom, wait_for
+from tests.operator_process import running_operator
+from tests.services.exporter import Exporter
+from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
+
+DAY = 86400
+OUTAGE_AGO = 600
+OPT_IN = {m.OPT_IN_ANNOTATION: m.OPT_IN_VALUE}
+
+
+@pytest.fixture(scope="module")
+def burning(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[PrometheusServer, Exporter, Trace]]:
+    """Prometheus with a burn in progress (100% errors for ten minutes), scraping live."""
+    end = int(time.time())
+    port = free_port()
+    rows = ((4 * DAY, 100.0, 0.0), (OUTAGE_AGO, 100.0, 100.0))
+    scenario = Scenario("demo", rows, instance=f"127.0.0.1:{port}")
+    trace = Trace(tuple(TraceRow(end - ago, total, errors) for ago, total, errors in rows))
+    exporter = Exporter(trace, port)
+    server = PrometheusServer(
+        tmp_path_factory.mktemp("prometheus"),
+        openmetrics([scenario], [], end - 60),
+        scrape={"demo": f"127.0.0.1:{port}"},
+        scrape_interval="1s",
+    )
+    try:
+        yield server, exporter, trace
+    finally:
+        server.stop()
+        exporter.stop()
+
+
+@pytest.fixture(scope="module")
+def target_crds(crds: Cluster) -> Cluster:
+    path = str(REPO / "tests/manifests/mitigation-target-crds.yaml")
+    crds.kubectl("apply", "--server-side", "-f", path)
+    crds.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", path)
+    return crds
+
+
+@pytest.fixture
+def severity(api: client.ApiClient) -> Iterator[str]:
+    """A Severity of our own (cluster-scoped) that allows automatic mitigation."""
+    name = f"sev-mit-{uuid.uuid4().hex[:6]}"
+    create_custom(
+        api,
+        {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Severity",
+            "metadata": {"name": name},
+            "spec": {"level": 2, "displayName": name, "mitigation": {"autoAllowed": True}},
+        },
+        "",
+    )
+    yield name
+    client.CustomObjectsApi(api).delete_cluster_custom_object(
+        "sre.dev", "v1alpha1", "severities", name
+    )
+
+
+def deployment(name: str, image: str, *, opt_in: bool = True) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "annotations": dict(OPT_IN) if opt_in else {}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+        },
+    }
+
+
+def image_of(apps: client.AppsV1Api, namespace: str, name: str) -> str:
+    dep = apps.read_namespaced_deployment(name, namespace)
+    return str(dep.spec.template.spec.containers[0].image)
+
+
+def revision_exists(apps: client.AppsV1Api, namespace: str, name: str, revision: int) -> bool:
+    return any(
+        (rs.metadata.annotations or {}).get(m.REVISION_ANNOTATION) == str(revision)
+        and rs.metadata.name.startswith(f"{name}-")
+        for rs in apps.list_namespaced_replica_set(namespace).items
+    )
+
+
+def rolled_to_v2(api: client.ApiClient, namespace: str, name: str, *, opt_in: bool = True) -> None:
+    """A Deployment with two real revisions: v1, then v2."""
+    apps = client.AppsV1Api(api)
+    apps.create_namespaced_deployment(namespace, deployment(name, f"{name}:v1", opt_in=opt_in))
+    wait_for(f"{name} revision 1", lambda: revision_exists(apps, namespace, name, 1))
+    apps.patch_namespaced_deployment(
+        name,
+        namespace,
+        {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": f"{name}:v2"}]}}}},
+    )
+    wait_for(f"{name} revision 2", lambda: revision_exists(apps, namespace, name, 2))
+
+
+def slo_manifest(severity: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": "checkout"},
+        "spec": {
+            "service": "checkout",
+            "target": 99.9,
+            "indicator": {
+                "ratio": {
+                    "errors": 'sum(rate(http_requests_total{job="demo",code="500"}[{{window}}]))',
+                    "total": 'sum(rate(http_requests_total{job="demo"}[{{window}}]))',
+                }
+            },
+            # A 30 s short window so that a stopped burn shows within a minute.
+            "alerting": {
+                "minRequests": 100,
+                "windows": [{"long": "1h", "short": "30s", "factor": 14.4, "severity": severity}],
+            },
+            "declare": {"enabled": True},
+            "mitigations": [
+                {"rollback": {"deployment": "checkout"}},
+                {"name": "scale-up", "scale": {"name": "checkout", "replicas": 6}},
+            ],
+            "mitigationPolicy": {
+                "mode": "auto",
+                "cooldown": "1s",
+                "maxActions": 1,
+                "verifyWithin": "5m",
+            },
+        },
+    }
+
+
+def mitigations(api: client.ApiClient, namespace: str, incident: str) -> dict[str, Any]:
+    status = get_custom(api, "Incident", incident, namespace).get("status") or {}
+    return {r["name"]: r for r in status.get("mitigations", [])}
+
+
+def events(api: client.ApiClient, namespace: str, reason: str) -> list[Any]:
+    return [
+        e  # core/v1 view: the deployment controller's events have no eventTime for EventsV1
+        for e in client.CoreV1Api(api).list_namespaced_event(namespace).items
+        if e.reason == reason
+    ]
+
+
+def test_slo_burn_auto_rollback_then_burn_stops_and_incident_is_mitigated(
+    target_crds: Cluster,
+    api: client.ApiClient,
+    namespace: str,
+    severity: str,
+    burning: tuple[PrometheusServer, Exporter, Trace],
+    tmp_path: Path,
+) -> None:
+    prometheus, exporter, trace = burning
+    apps = client.AppsV1Api(api)
+    rolled_to_v2(api, namespace, "checkout")
+    create_custom(api, slo_manifest(severity), namespace)
+    with running_operator(
+        target_crds,
+        tmp_path / "operator.log",
+        f"--prometheus-url={prometheus.url}",
+        "--evaluation-interval=2s",
+    ):
+        found = client.CustomObjectsApi(api)
+
+        def declared() -> str | None:
+            items = found.list_namespaced_custom_object(
+                "sre.dev", "v1alpha1", namespace, "incidents"
+            )["items"]
+            return items[0]["metadata"]["name"] if items else None
+
+        incident = wait_for("the declared incident", declared, timeout=120)
+        wait_for(
+            "the template back at v1",
+            lambda: image_of(apps, namespace, "checkout") == "checkout:v1",
+            timeout=60,
+        )
+        # The bad version is gone: the demo service stops failing from now on.
+        exporter.set_trace(Trace((*trace.rows, TraceRow(time.time(), 100.0, 0.0))))
+        applied = mitigations(api, namespace, incident)["rollback-checkout"]
+        assert applied["state"] in {"applied", "verified"}
+        assert "from revision 2 to revision 1" in applied["message"]
+
+        wait_for(
+            "the incident to be mitigated",
+            lambda: (
+                get_custom(api, "Incident", incident, namespace).get("status", {}).get("phase")
+                == "mitigated"
+            ),
+            timeout=150,
+        )
+        results = mitigations(api, namespace, incident)
+        assert results["rollback-checkout"]["state"] == "verified"
+        assert (
+            "below the 14.4x threshold of the 1h/30s pair"
+            in (results["rollback-checkout"]["message"])
+        )
+        assert results["scale-up"]["state"] == "blocked"
+        assert "maxActions 1 reached" in results["scale-up"]["message"]
+        assert apps.read_namespaced_deployment("checkout", namespace).spec.replicas == 2
+        body = get_custom(api, "Incident", incident, namespace)
+        assert body["spec"]["state"] == "mitigated"
+        types = [e["type"] for e in body["status"]["timeline"]]
+        assert {"mitigation-applied", "mitigation-verified", "mitigation-blocked"} <= set(types)
+        regarding = {
+            (e.involved_object.kind, e.involved_object.name)
+            for e in events(api, namespace, "MitigationApplied")
+        }
+        assert regarding == {("Incident", incident), ("Deployment", "checkout")}
+
+
+def mitigate(cluster: Cluster, monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
+    monkeypatch.setenv("KUBECONFIG", cluster.kubeconfig)
+    return kubectl_plugin.main(["mitigate", *argv, "--wait", "30"])
+
+
+def manual_incident(api: client.ApiClient, namespace: str, name: str, **spec: Any) -> None:
+    create_custom(
+        api,
+        {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Incident",
+            "metadata": {"name": name},
+            "spec": {
+                "title": "checkout errors",
+                "service": "checkout",
+                "severityRef": "sev-2",
+                **spec,
+            },
+        },
+        namespace,
+    )
+
+
+def test_manual_mitigations_dry_run_refusal_shift_abort_and_approval(
+    target_crds: Cluster,
+    api: client.ApiClient,
+    namespace: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    apps = client.AppsV1Api(api)
+    custom = client.CustomObjectsApi(api)
+    rolled_to_v2(api, namespace, "checkout")
+    rolled_to_v2(api, namespace, "legacy", opt_in=False)
+    custom.create_namespaced_custom_object(
+        "gateway.networking.k8s.io",
+        "v1",
+        namespace,
+        "httproutes",
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": "checkout", "annotations": dict(OPT_IN)},
+            "spec": {
+                "rules": [
+                    {
+                        "backendRefs": [
+                            {"name": "stable", "port": 80, "weight": 80},
+                            {"name": "canary", "port": 80, "weight": 20},
+                        ]
+                    }
+                ]
+            },
+        },
+    )
+    custom.create_namespaced_custom_object(
+        "argoproj.io",
+        "v1alpha1",
+        namespace,
+        "rollouts",
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Rollout",
+            "metadata": {"name": "checkout", "annotations": dict(OPT_IN)},
+            "spec": {"replicas": 2},
+        },
+    )
+    manual_incident(api, namespace, "inc")
+
+    def stored(kind: str, name: str) -> str:
+        return target_crds.kubectl("get", f"{kind}/{name}", "-n", namespace, "-o", "json").stdout
+
+    with running_operator(target_crds, tmp_path / "operator.log"):
+        before = stored("deployment", "checkout")
+        assert (
+            mitigate(
+                target_crds,
+                monkeypatch,
+                "inc",
+                "-n",
+                namespace,
+                "--rollback",
+                "deploy/checkout",
+                "--dry-run",
+            )
+            == 0
+        )
+        assert "dry-run: dry run (nothing changed): would have rolled" in capsys.readouterr().out
+        time.sleep(2)
+        assert stored("deployment", "checkout") == before
+
+        legacy = stored("deployment", "legacy")
+        assert (
+            mitigate(
+                target_crds, monkeypatch, "inc", "-n", namespace, "--rollback", "deploy/legacy"
+            )
+            == 1
+        )
+        assert "has not opted in" in capsys.readouterr().err
+        assert stored("deployment", "legacy") == legacy
+        refused = events(api, namespace, "MitigationRefused")
+        assert ("Deployment", "legacy") in {
+            (e.involved_object.kind, e.involved_object.name) for e in refused
+        }
+        assert any("sre.dev/mitigation: allowed" in (e.message or "") for e in refused)
+
+        assert (
+            mitigate(
+                target_crds,
+                monkeypatch,
+                "inc",
+                "-n",
+                namespace,
+                "--shift",
+                "httproute/checkout",
+                "--to",
+                "stable=100,canary=0",
+            )
+            == 0
+        )
+        route = custom.get_namespaced_custom_object(
+            "gateway.networking.k8s.io", "v1", namespace, "httproutes", "checkout"
+        )
+        assert {r["name"]: r["weight"] for r in route["spec"]["rules"][0]["backendRefs"]} == {
+            "stable": 100,
+            "canary": 0,
+        }
+        # The default policy (maxActions 1, cooldown 15m) allows one change per incident:
+        # the next actions run on incidents of their own.
+        manual_incident(api, namespace, "inc-2")
+        assert (
+            mitigate(
+                target_crds, monkeypatch, "inc-2", "-n", namespace, "--abort", "rollout/checkout"
+            )
+            == 0
+        )
+        rollout = custom.get_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", namespace, "rollouts", "checkout"
+        )
+        assert rollout["status"]["abort"] is True
+
+        manual_incident(api, namespace, "inc-3")
+        assert (
+            mitigate(
+                target_crds, monkeypatch, "inc-3", "-n", namespace, "--rollback", "deploy/checkout"
+            )
+            == 0
+        )
+        assert image_of(apps, namespace, "checkout") == "checkout:v1"
+        capsys.readouterr()
+        # The default policy allows one change per incident: a second one is blocked.
+        assert (
+            mitigate(
+                target_crds, monkeypatch, "inc-3", "-n", namespace, "--scale", "deploy/checkout=5"
+            )
+            == 1
+        )
+        assert "blocked: maxActions 1 reached" in capsys.readouterr().err
+        assert apps.read_namespaced_deployment("checkout", namespace).spec.replicas == 2
+
+
+def test_benchmark_incident_declared_to_rollback_accepted(
+    crds: Cluster, api: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    """Incident created -> rollback patch accepted by the API server (p50/p95, 20 runs)."""
+    apps = client.AppsV1Api(api)
+    runs = 20
+    for i in range(runs):
+        rolled_to_v2(api, namespace, f"svc-{i}")
+    latencies = []
+    with running_operator(crds, tmp_path / "operator.log"):
+        for i in range(runs):
+            name = f"svc-{i}"
+            started = time.monotonic()
+            manual_incident(
+                api, namespace, f"bench-{i}", mitigations=[{"rollback": {"deployment": name}}]
+            )
+            wait_for(
+                f"{name} rolled back",
+                lambda name=name: image_of(apps, namespace, name) == f"{name}:v1",
+                timeout=30,
+            )
+            latencies.append(time.monotonic() - started)
+    latencies.sort()
+    p50 = statistics.median(latencies)
+    p95 = latencies[int(0.95 * runs) - 1]
+    print(
+        f"\nincident declared -> rollback accepted over {runs} runs: p50 {p50:.2f} s, "
+        f"p95 {p95:.2f} s, max {latencies[-1]:.2f} s"
+    )
+    assert p95 <= 5.0

@@ -43,9 +43,16 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "20-oncallrotation.yaml"
 
 class World:
     def __init__(
-        self, slack: FakeSlack, slack_t: Threaded, pd: FakePagerDuty, op: OperatorProcess, port: int
+        self,
+        slack: FakeSlack,
+        threads: tuple[Threaded, Threaded],
+        pd: FakePagerDuty,
+        op: OperatorProcess,
+        args: tuple[str, ...],
     ) -> None:
-        self.slack, self.slack_t, self.pd, self.op, self.port = slack, slack_t, pd, op, port
+        self.slack, self.pd, self.op, self.args = slack, pd, op, args
+        self.slack_t, self.pd_t = threads
+        self.port = int(args[0].rsplit(":", 1)[1])
 
 
 @pytest.fixture
@@ -54,7 +61,7 @@ def world(crds: Cluster, tmp_path: Path) -> Iterator[World]:
     pd = FakePagerDuty([ROUTING_KEY])
     with (
         serving(slack, slack.start) as (slack_url, slack_t),
-        serving(pd, pd.start) as (_, _pd_t),
+        serving(pd, pd.start) as (_, pd_t),
     ):
         slack_t.call(slack.add_channel, "incidents")
         secrets = tmp_path / "secrets"
@@ -65,19 +72,17 @@ def world(crds: Cluster, tmp_path: Path) -> Iterator[World]:
             ("routing-key", ROUTING_KEY),
         ):
             (secrets / name).write_text(value + "\n")
-        port = free_port()
-        with running_operator(
-            crds,
-            tmp_path / "operator.log",
-            f"--http-listen=127.0.0.1:{port}",
+        args = (
+            f"--http-listen=127.0.0.1:{free_port()}",
             f"--slack-token-file={secrets / 'slack-token'}",
             f"--slack-signing-secret-file={secrets / 'slack-signing-secret'}",
             f"--slack-api-url={slack_url}",
             f"--pagerduty-routing-key-file={secrets / 'routing-key'}",
             f"--pagerduty-url={pd.url}",
             "--bridge-url-template=https://meet.example.com/{namespace}-{name}",
-        ) as op:
-            yield World(slack, slack_t, pd, op, port)
+        )
+        with running_operator(crds, tmp_path / "operator.log", *args) as op:
+            yield World(slack, (slack_t, pd_t), pd, op, args)
 
 
 @pytest.fixture
@@ -223,3 +228,59 @@ def test_chat_and_paging_follow_the_incident(
     log = world.op.log.read_text(errors="replace")
     for secret in (TOKEN, SIGNING_SECRET, ROUTING_KEY):
         assert secret not in log
+
+
+def test_a_failure_storm_and_a_restart_lose_nothing_and_duplicate_nothing(
+    world: World,
+    crds: Cluster,
+    api: client.ApiClient,
+    namespace: str,
+    severity: str,
+    tmp_path: Path,
+) -> None:
+    """Slack answers 500 and 429, PagerDuty 503, and the operator restarts in the middle."""
+    name = "search-down"
+    world.slack_t.call(world.slack.fail_next, 2, 500)
+    world.slack_t.call(world.slack.throttle_next, 2, 1)
+    world.pd_t.call(world.pd.fail_next, 2, 503)
+    declared = plugin(
+        crds, namespace, "declare", "Search down", "--service", "search",
+        "--severity", severity, "--name", name,
+    )  # fmt: skip
+    assert declared.returncode == 0, declared.stderr
+
+    def incident() -> dict[str, Any]:
+        return get_custom(api, "Incident", name, namespace)
+
+    wait_for("a failed delivery in the outbox", lambda: incident()["status"].get("outbox"), 60)
+    assert world.op.stop() == 0  # a rolling restart in the middle of the storm
+    with running_operator(crds, tmp_path / "operator-2.log", *world.args):
+
+        def settled() -> dict[str, Any] | None:
+            status = incident().get("status") or {}
+            chat, pager = status.get("chat") or {}, status.get("pager") or {}
+            done = chat.get("pinned") and chat.get("announced") and pager.get("state")
+            return status if done and not status.get("outbox") else None
+
+        status = wait_for("everything delivered after the storm", settled, timeout=120)
+    today = datetime.now(UTC).strftime("%Y%m%d")
+    channels = [c for c in world.slack.channels.values() if "search-down" in c.name]
+    assert [c.name for c in channels] == [f"inc-{today}-search-down"]
+    (channel,) = channels
+    assert channel.id == status["chat"]["channelId"]
+    posted_status = [
+        m
+        for m in channel.messages
+        if ((m.get("metadata") or {}).get("event_payload") or {})
+        .get("key", "")
+        .endswith(f"{namespace}/{name}/status")
+    ]
+    assert len(posted_status) == 1
+    assert channel.pins == {status["chat"]["statusMessageTs"]}
+    incidents_channel = next(c for c in world.slack.channels.values() if c.name == "incidents")
+    assert sum("Search down" in t for t in texts(world.slack, incidents_channel.id)) == 1
+    assert len(world.pd.alerts_for(f"incident-operator/{namespace}/{name}")) == 1
+    assert status["pager"]["state"] == "triggered"
+    errors = [c.status for c in world.slack.calls if c.status >= 429]
+    assert 500 in errors
+    assert 429 in errors

@@ -229,3 +229,28 @@ def test_http_route_weights_rollout_abort_scale_and_config_map(
         )
 
     asyncio.run(scenario())
+
+
+def test_namespace_history_reads_metadata_only(
+    cluster: Cluster, api: client.ApiClient, namespace: str
+) -> None:
+    """ConfigMaps and Secrets come as PartialObjectMetadata: their values never leave the API."""
+    core = client.CoreV1Api(api)
+    core.create_namespaced_config_map(
+        namespace, {"metadata": {"name": "flags"}, "data": {"new-checkout": "on"}}
+    )
+    core.create_namespaced_secret(
+        namespace, {"metadata": {"name": "db"}, "stringData": {"password": "hunter2"}}
+    )
+    two_revisions(api, namespace)
+    history = asyncio.run(KubernetesWorkloads(api).namespace_history(namespace))
+    secrets = {s["metadata"]["name"]: s for s in history.secrets}
+    assert "db" in secrets
+    assert "data" not in secrets["db"]
+    assert secrets["db"]["metadata"]["managedFields"]
+    assert "data" not in next(c for c in history.config_maps if c["metadata"]["name"] == "flags")
+    revisions_seen = {
+        r["metadata"]["annotations"].get(m.REVISION_ANNOTATION) for r in history.replicasets
+    }
+    assert revisions_seen >= {"1", "2"}
+    assert any(e.get("involvedObject", {}).get("kind") == "Deployment" for e in history.events)

@@ -12,6 +12,7 @@ from incident_operator.domain.mitigation import PatchType, Plan, Target
 from .fake_store import _merge
 from .kubernetes import Conflict
 from .ports import Body
+from .workloads_port import NamespaceHistory
 
 _versions = itertools.count(100)
 
@@ -34,6 +35,7 @@ class FakeWorkloads:
     objects: dict[tuple[str, str, str], Body] = field(default_factory=dict)
     applied: list[tuple[Plan, bool]] = field(default_factory=list)
     """Every plan sent, with its dry_run flag."""
+    history: dict[str, NamespaceHistory] = field(default_factory=dict)
 
     def add(self, body: Body) -> None:
         meta = body.setdefault("metadata", {})
@@ -72,3 +74,6 @@ class FakeWorkloads:
             result["metadata"]["resourceVersion"] = str(next(_versions))
             self.objects[key] = result
         return copy.deepcopy(result)
+
+    async def namespace_history(self, namespace: str) -> NamespaceHistory:
+        return self.history.get(namespace, NamespaceHistory())

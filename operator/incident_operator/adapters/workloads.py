@@ -8,6 +8,7 @@ ConfigMaps through the core API. API errors become ours in kubernetes.translate.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -20,8 +21,11 @@ from incident_operator.errors import PermanentError
 
 from .kubernetes import translate
 from .ports import Body
+from .workloads_port import NamespaceHistory
 
 FIELD_MANAGER = "incident-operator"
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+"""Ask the API server for metadata only: Secret and ConfigMap values never leave it."""
 CONTENT_TYPES = {
     PatchType.JSON: "application/json-patch+json",
     PatchType.MERGE: "application/merge-patch+json",
@@ -148,3 +152,38 @@ class KubernetesWorkloads:
             what, self._custom.patch_namespaced_custom_object, *args, **options
         )
         return dict(result)
+
+    async def _raw_list(
+        self, what: str, fn: Callable[..., Any], namespace: str, **kw: Any
+    ) -> list[Body]:
+        response = await self._call(what, fn, namespace, _preload_content=False, **kw)
+        return list(json.loads(response.data).get("items") or [])
+
+    async def namespace_history(self, namespace: str) -> NamespaceHistory:
+        replicasets = await self._call(
+            f"list replicasets in {namespace}",
+            self._custom.list_namespaced_custom_object,
+            "apps",
+            "v1",
+            namespace,
+            "replicasets",
+        )
+        metadata = {"_headers": {"Accept": METADATA_ONLY}}
+        return NamespaceHistory(
+            replicasets=list(replicasets.get("items", [])),
+            config_maps=await self._raw_list(
+                f"list configmaps in {namespace}",
+                self._core.list_namespaced_config_map,
+                namespace,
+                **metadata,
+            ),
+            secrets=await self._raw_list(
+                f"list secrets in {namespace}",
+                self._core.list_namespaced_secret,
+                namespace,
+                **metadata,
+            ),
+            events=await self._raw_list(
+                f"list events in {namespace}", self._core.list_namespaced_event, namespace
+            ),
+        )

@@ -6,6 +6,7 @@ in-memory fake (fake_workloads.py). Plans come from the domain; this only carrie
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from incident_operator.domain.mitigation import Plan, Target
@@ -28,4 +29,21 @@ class Workloads(Protocol):
 
         Raises Conflict (TemporaryError) when the object changed since it was planned.
         """
+        ...
+
+
+@dataclass(frozen=True)
+class NamespaceHistory:
+    """Raw material for change correlation; ConfigMaps and Secrets as metadata only."""
+
+    replicasets: list[Body] = field(default_factory=list)
+    config_maps: list[Body] = field(default_factory=list)
+    secrets: list[Body] = field(default_factory=list)
+    events: list[Body] = field(default_factory=list)
+    """core/v1 Events of the namespace."""
+
+
+class ChangeSource(Protocol):
+    async def namespace_history(self, namespace: str) -> NamespaceHistory:
+        """What the namespace's objects say about recent changes (never Secret values)."""
         ...

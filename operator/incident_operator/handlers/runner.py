@@ -21,10 +21,11 @@ from incident_operator.adapters.postmortem_store import KubernetesPostmortems
 from incident_operator.adapters.prometheus import PrometheusMetrics
 from incident_operator.adapters.prometheus_impact import PrometheusImpact
 from incident_operator.adapters.prometheus_rule_store import PrometheusRuleStore
-from incident_operator.adapters.workloads import KubernetesWorkloads
 from incident_operator.adapters.slack import SlackChat
 from incident_operator.adapters.webhooks import SignedWebhook, TeamsWebhook
+from incident_operator.adapters.workloads import KubernetesWorkloads
 from incident_operator.services.alertmanager import AlertmanagerConfig, AlertmanagerService
+from incident_operator.services.change_correlation import ChangeCorrelationService
 from incident_operator.services.chat_commands import ChatCommandConfig, ChatCommandService
 from incident_operator.services.comms import CommsConfig, CommsService
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
@@ -35,6 +36,7 @@ from incident_operator.services.prometheus_rules import PrometheusRuleSync
 from incident_operator.services.response_policy import ResponsePolicyService
 from incident_operator.services.slo_evaluation import SloEvaluationService
 
+from . import change_correlation as _change_correlation
 from . import comms as _comms
 from . import incident_lifecycle as _incident_lifecycle
 from . import mitigation as _mitigation
@@ -61,6 +63,7 @@ HANDLER_MODULES = (
     _rotation_status,
     _operator_metrics,
     _mitigation,
+    _change_correlation,
     _postmortems,
 )
 
@@ -126,9 +129,9 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
         charts=MatplotlibCharts(),
     )
     memo.response_service = ResponsePolicyService(incident_store, clock, metrics=operator_metrics)
-    memo.mitigation_service = MitigationService(
-        incident_store, KubernetesWorkloads(api_client()), clock
-    )
+    workloads = KubernetesWorkloads(api_client())
+    memo.mitigation_service = MitigationService(incident_store, workloads, clock)
+    memo.change_service = ChangeCorrelationService(incident_store, workloads, workloads, clock)
     if options.prometheus_url:
         store = KubernetesStore(api_client())
         metrics = PrometheusMetrics(options.prometheus_url, timeout=options.prometheus_timeout)

@@ -8,7 +8,7 @@ STATE_DIR := .cluster
 export KUBECONFIG ?= $(CURDIR)/$(STATE_DIR)/kubeconfig
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv deps binaries crds lint test test-unit cluster-up cluster-down install-crds examples up run clean
+.PHONY: help venv deps binaries helm crds values-reference lint test test-unit cluster-up cluster-down install-crds examples up run clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -24,11 +24,19 @@ venv: $(STAMP)  ## create .venv with the operator and the dev tools (pinned by c
 deps:  ## system packages the tests use: Prometheus, promtool, Alertmanager (Debian)
 	hack/install-deps.sh
 
-binaries:  ## build etcd, kube-apiserver, kube-controller-manager once into ~/.cache/incident-operator
+binaries:  ## build etcd, kube-apiserver, kube-controller-manager, helm once into ~/.cache/incident-operator
 	hack/build-binaries.sh all
+	hack/build-binaries.sh helm
+
+helm:  ## build helm from the helm.sh/helm/v4 Go module once into ~/.cache/incident-operator
+	hack/build-binaries.sh helm
 
 crds: venv  ## regenerate crds/ from the pydantic models
 	$(BIN)/python -m incident_operator.crdgen crds
+	cp crds/*.yaml charts/incident-operator/files/crds/
+
+values-reference: venv  ## regenerate the README's chart configuration reference from values.schema.json
+	$(BIN)/python -m hack.values_reference --write
 
 lint: venv  ## ruff, ruff format, mypy --strict, import-linter layer contracts
 	$(BIN)/ruff check operator tests hack
@@ -61,4 +69,4 @@ run: venv  ## run the operator against the current KUBECONFIG (Ctrl-C stops it)
 up: cluster-up examples run  ## the quick start: control plane, CRDs, examples, operator
 
 clean: cluster-down
-	rm -rf $(VENV) $(STATE_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(STATE_DIR) .pytest_cache .mypy_cache .ruff_cache demo-output

@@ -51,6 +51,19 @@ CONTROLLERS = ",".join(
     ]
 )
 ADMIN_USER = "incident-operator-admin"
+# Requests by ServiceAccounts outside kube-system are audited (metadata only) to
+# <state-dir>/audit.log: the RBAC proof compares what the operator did with what it may do.
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    userGroups: ["system:serviceaccounts:kube-system"]
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+"""
 
 
 class ControlPlaneError(RuntimeError):
@@ -258,6 +271,7 @@ def up(state_dir: Path, timeout: float = 180.0) -> ControlPlaneState:
         f"{kcm_token},system:kube-controller-manager,uid-kcm\n"
     )
     (pki / "tokens.csv").chmod(0o600)
+    (state_dir / "audit-policy.yaml").write_text(AUDIT_POLICY)
     etcd_client, etcd_peer, api_port, kcm_port = (free_port() for _ in range(4))
     server = f"https://127.0.0.1:{api_port}"
     kubeconfig = state_dir / "kubeconfig"
@@ -310,6 +324,9 @@ def up(state_dir: Path, timeout: float = 180.0) -> ControlPlaneState:
                 "--service-cluster-ip-range=10.0.0.0/24",
                 "--allow-privileged=false",
                 "--endpoint-reconciler-type=none",  # loopback may not be advertised
+                f"--audit-policy-file={state_dir / 'audit-policy.yaml'}",
+                f"--audit-log-path={state_dir / 'audit.log'}",
+                "--audit-log-format=json",
                 "--v=1",
             ],
             state_dir,

@@ -204,6 +204,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="keep a PrometheusRule (Sloth-named rules) per SLO where prometheus-operator's "
         "CRD exists",
     )
+    run_cmd.add_argument(
+        "--peering",
+        metavar="NAME",
+        help="run as one of several replicas coordinated by kopf peering through the "
+        "(Cluster)KopfPeering object NAME: one is active, the others are hot standbys "
+        "(default: standalone, a single replica)",
+    )
     run_cmd.add_argument("--verbose", action="store_true")
     run_cmd.add_argument("--plain-logs", action="store_true", help="human-readable, not JSON")
     return parser.parse_args(argv)
@@ -279,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     run(
         RunOptions(
             namespaces=tuple(args.namespace),
+            peering=args.peering,
             liveness_endpoint=args.liveness,
             verbose=args.verbose,
             json_logs=not args.plain_logs,

@@ -88,6 +88,9 @@ class CommsOptions:
 @dataclass(frozen=True)
 class RunOptions:
     namespaces: Sequence[str] = ()
+    peering: str | None = None
+    """kopf peering object coordinating several replicas (one active, the others hot
+    standbys); None: standalone, a single replica."""
     liveness_endpoint: str = "http://0.0.0.0:8080/healthz"
     verbose: bool = False
     json_logs: bool = True
@@ -193,7 +196,8 @@ def run(options: RunOptions, web_app: WebAppFactory | None = None) -> None:
             clusterwide=not options.namespaces,
             namespaces=list(options.namespaces),
             liveness_endpoint=options.liveness_endpoint,
-            standalone=True,
+            standalone=options.peering is None,
+            peering_name=options.peering,
             memo=build_memo(options, web_app),
         )
     )

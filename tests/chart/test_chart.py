@@ -1,0 +1,287 @@
+"""The chart, rendered by a real helm (built from helm.sh/helm/v4): lint, value sets, schema.
+
+No cluster needed; tests/chart/test_chart_cluster.py installs it into one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hack.values_reference import render
+
+from incident_operator.app.operator_main import parse
+from tests.chart.helm import CHART, find, helm, set_args, template
+from tests.kube import REPO
+
+SECRETS = {
+    "slack.tokenSecret.name": "slack",
+    "slack.signingSecret.name": "slack",
+    "pagerduty.routingKeySecret.name": "pagerduty",
+    "teams.webhookUrlSecret.name": "teams",
+    "webhook.url": "https://hooks.example.com/incidents",
+    "webhook.secret.name": "webhook",
+    "alertmanager.tokenSecret.name": "alertmanager",
+}
+EVERYTHING = {
+    **SECRETS,
+    "prometheus.url": "http://prometheus.monitoring:9090",
+    "prometheus.manageRules": True,
+    "serviceMonitor.enabled": True,
+    "prometheusRule.enabled": True,
+    "dashboard.enabled": True,
+    "ingress.enabled": True,
+    "ingress.exposeSlack": True,
+    "ingress.tls": [{"hosts": ["status.example.com"], "secretName": "status-tls"}],
+    "podDisruptionBudget.enabled": True,
+    "replicaCount": 2,
+    "peering.enabled": True,
+}
+VALUE_SETS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "secrets": SECRETS,
+    "watch-namespaces": {"watchNamespaces": ["shop", "payments"], "rbac.mitigations": False},
+    "everything": EVERYTHING,
+}
+
+
+def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    deployment = find(docs, "Deployment")
+    (only,) = deployment["spec"]["template"]["spec"]["containers"]
+    return dict(only)
+
+
+def rules(docs: list[dict[str, Any]], suffix: str) -> set[tuple[str, str, str]]:
+    role = next(
+        d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith(suffix)
+    )
+    return {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_lint_is_clean(name: str, tmp_path: Path) -> None:
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps({}))
+    result = helm("lint", "--strict", str(CHART), *set_args(VALUE_SETS[name]))
+    assert "0 chart(s) failed" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_pod_security_restricted(name: str) -> None:
+    docs = template(VALUE_SETS[name])
+    pod = find(docs, "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    ctx = container(docs)["securityContext"]
+    assert ctx["allowPrivilegeEscalation"] is False
+    assert ctx["readOnlyRootFilesystem"] is True
+    assert ctx["capabilities"] == {"drop": ["ALL"]}
+    mounts = {m["mountPath"]: m["name"] for m in container(docs)["volumeMounts"]}
+    assert mounts["/tmp"] == "tmp"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes["tmp"]
+    assert {"livenessProbe", "readinessProbe", "resources"} <= set(container(docs))
+    # restricted allows only these volume types
+    allowed = {"emptyDir", "projected", "secret", "configMap", "downwardAPI", "name"}
+    assert all(set(v) <= allowed for v in volumes.values())
+
+
+def test_defaults_cluster_wide_one_replica_no_extras() -> None:
+    docs = template()
+    kinds = sorted(d["kind"] for d in docs)
+    assert kinds.count("CustomResourceDefinition") == 5
+    assert not {"ServiceMonitor", "PrometheusRule", "Ingress", "PodDisruptionBudget"} & set(kinds)
+    assert not [d for d in docs if d["kind"] == "ConfigMap"]
+    deployment = find(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"  # never two standalone operators
+    bindings = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    assert {b["roleRef"]["name"] for b in bindings} == {
+        "incident-operator-cluster",
+        "incident-operator-namespaced",
+    }
+    assert not [d for d in docs if d["kind"] == "RoleBinding"]
+    args = container(docs)["args"]
+    assert not [a for a in args if a.startswith("--namespace")]
+    assert not [a for a in args if a.endswith("-file=")]
+    assert "--prometheus-url" not in " ".join(args)
+
+
+def test_crds_are_templated_kept_and_identical_to_the_generated_ones() -> None:
+    docs = template()
+    generated = {
+        p.name: yaml.safe_load(p.read_text()) for p in sorted((REPO / "crds").glob("*.yaml"))
+    }
+    copies = {
+        p.name: yaml.safe_load(p.read_text())
+        for p in sorted((CHART / "files" / "crds").glob("*.yaml"))
+    }
+    assert copies == generated, "run `make crds` (it refreshes charts/incident-operator/files/crds)"
+    rendered = {d["metadata"]["name"]: d for d in docs if d["kind"] == "CustomResourceDefinition"}
+    for crd in generated.values():
+        got = rendered[crd["metadata"]["name"]]
+        assert got["spec"] == crd["spec"]
+        assert got["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert not [d for d in template({"crds.install": False}) if d["kind"].startswith("Custom")]
+
+
+def test_secrets_are_mounted_files_never_arguments_or_environment() -> None:
+    docs = template(SECRETS)
+    c = container(docs)
+    args = c["args"]
+    for flag in (
+        "slack-token-file",
+        "slack-signing-secret-file",
+        "pagerduty-routing-key-file",
+        "teams-webhook-url-file",
+        "webhook-secret-file",
+        "alertmanager-token-file",
+    ):
+        assert any(a.startswith(f"--{flag}=/etc/incident-operator/secrets/") for a in args), flag
+    assert not [e for e in c["env"] if "valueFrom" in e and "secretKeyRef" in e["valueFrom"]]
+    pod = find(docs, "Deployment")["spec"]["template"]["spec"]
+    sources = next(v for v in pod["volumes"] if v["name"] == "secrets")["projected"]["sources"]
+    assert {s["secret"]["name"] for s in sources} == {
+        "slack",
+        "pagerduty",
+        "teams",
+        "webhook",
+        "alertmanager",
+    }
+    mount = next(m for m in c["volumeMounts"] if m["name"] == "secrets")
+    assert mount["readOnly"] is True
+
+
+def test_watch_namespaces_bind_the_namespaced_role_only_there() -> None:
+    docs = template(VALUE_SETS["watch-namespaces"])
+    bindings = [d for d in docs if d["kind"] == "RoleBinding"]
+    assert {b["metadata"]["namespace"] for b in bindings} == {"shop", "payments"}
+    assert {b["roleRef"]["name"] for b in bindings} == {"incident-operator-namespaced"}
+    cluster_bindings = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    assert [b["roleRef"]["name"] for b in cluster_bindings] == ["incident-operator-cluster"]
+    args = container(docs)["args"]
+    assert {"--namespace=shop", "--namespace=payments"} <= set(args)
+    namespaced = rules(docs, "-namespaced")
+    assert not [r for r in namespaced if r[0] in {"apps", "gateway.networking.k8s.io"}]
+
+
+def test_optional_features_render_and_reference_the_operator() -> None:
+    docs = template(EVERYTHING)
+    service = find(docs, "Service")
+    monitor = find(docs, "ServiceMonitor")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= (
+        service["spec"]["selector"].items()
+    )
+    assert monitor["spec"]["endpoints"][0]["port"] == "http"
+    rule = find(docs, "PrometheusRule")
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert "IncidentOperatorDown" in alerts
+    dashboard = find(docs, "ConfigMap", "incident-operator-dashboard")
+    shipped = json.loads((CHART / "dashboards" / "incident-operator.json").read_text())
+    assert json.loads(dashboard["data"]["incident-operator.json"]) == shipped
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    ingress = find(docs, "Ingress")
+    paths = {p["path"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    assert paths == {"/status", "/api/v2", "/slack"}  # never /metrics or /alertmanager
+    assert find(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+    assert find(docs, "ClusterKopfPeering")["metadata"]["name"] == "incident-operator"
+    args = container(docs)["args"]
+    assert "--peering=incident-operator" in args
+    assert "--status-page-url=https://status.example.com/status" in args
+    assert "--manage-prometheus-rules" in args
+    assert ("monitoring.coreos.com", "prometheusrules", "patch") in rules(docs, "-namespaced")
+    assert ("kopf.dev", "clusterkopfpeerings", "watch") in rules(docs, "-cluster")
+    assert find(docs, "Deployment")["spec"]["strategy"]["type"] == "RollingUpdate"
+
+
+def test_peering_crds_ship_in_the_crds_directory() -> None:
+    docs = template(include_crds=True)
+    names = {d["metadata"]["name"] for d in docs if d["kind"] == "CustomResourceDefinition"}
+    assert {"clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"} <= names
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"replicaCount": 2}, "/peering/enabled': value must be true"),
+        ({"replicaCount": -1}, "/replicaCount"),
+        ({"prometheus.url": "prometheus:9090"}, "/prometheus/url"),
+        ({"prometheus.evaluationInterval": "30 seconds"}, "/prometheus/evaluationInterval"),
+        ({"watchNamespaces": ["Shop"]}, "/watchNamespaces/0"),
+        ({"image.digest": "latest"}, "/image/digest"),
+        ({"image.pullPolicy": "Sometimes"}, "/image/pullPolicy"),
+        ({"slack.tokenSecret": "xoxb-123"}, "/slack/tokenSecret"),
+        ({"slack.token": "xoxb-123"}, "'token'"),
+        ({"extraArgs": ["verbose"]}, "/extraArgs/0"),
+        ({"service.port": 80}, "/service/port"),
+    ],
+)
+def test_schema_rejects_bad_values_with_the_offending_key(
+    values: dict[str, Any], message: str
+) -> None:
+    result = helm("template", "x", str(CHART), *set_args(values), check=False)
+    assert result.returncode != 0
+    assert "values don't meet the specifications of the schema" in result.stderr, result.stderr
+    assert message in result.stderr, result.stderr
+
+
+def dockerfile_instruction(name: str) -> str:
+    text = (REPO / "Dockerfile").read_text()
+    # the last stage's instruction wins
+    (*_, value) = re.findall(rf"^{name}\s+(.+)$", text, re.MULTILINE)
+    return value.strip()
+
+
+def test_chart_runs_the_image_as_the_dockerfile_builds_it() -> None:
+    docs = template()
+    c = container(docs)
+    assert c["command"] == json.loads(dockerfile_instruction("ENTRYPOINT"))
+    user, group = dockerfile_instruction("USER").split(":")
+    pod = find(docs, "Deployment")["spec"]["template"]["spec"]["securityContext"]
+    assert (pod["runAsUser"], pod["runAsGroup"]) == (int(user), int(group))
+    exposed = {int(p) for p in dockerfile_instruction("EXPOSE").split()}
+    assert {p["containerPort"] for p in c["ports"]} == exposed
+    text = (REPO / "Dockerfile").read_text()
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.MULTILINE)
+    assert base is not None
+    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", base[1])
+    final_stage = text.rsplit("\nFROM ", 1)[1]
+    assert "apt-get install" not in final_stage
+    assert "pip install" not in final_stage
+
+
+def test_chart_args_are_flags_the_operator_accepts() -> None:
+    for values in VALUE_SETS.values():
+        c = container(template(values))
+        assert c["command"][-1] == "run"
+        parsed = parse(["run", *c["args"]])
+        assert parsed.command == "run"
+
+
+def test_values_reference_in_the_readme_is_generated_from_the_schema() -> None:
+    readme = (REPO / "README.md").read_text()
+    start, end = "<!-- values-reference:start -->", "<!-- values-reference:end -->"
+    assert start in readme, "README.md lacks the values reference markers"
+    current = readme.split(start, 1)[1].split(end, 1)[0].strip()
+    expected = render(json.loads((CHART / "values.schema.json").read_text()), CHART).strip()
+    assert current == expected, "run `make values-reference`"
+
+
+def test_notes_tell_what_to_do_next() -> None:
+    out = helm("install", "x", str(CHART), "--dry-run=client", "-n", "ops").stdout
+    notes = out.split("NOTES:", 1)[1]
+    assert "prometheus.url is empty" in notes
+    assert "kubectl -n ops create secret generic slack" in notes
+    assert "port-forward service/x-incident-operator 8081" in notes
+    assert shlex.split("kubectl get severities,oncallrotations,slos,incidents -A")[0] in notes

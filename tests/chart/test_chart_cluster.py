@@ -1,0 +1,139 @@
+"""The chart against the API server: server-side dry run of every value set, then a real
+`helm install` and `helm upgrade` into the local control plane (or an opted-in cluster).
+
+There is no scheduler or kubelet in the local control plane, so nothing waits for pods: the
+assertions are on the API objects helm created.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from tests.chart.helm import CHART, dump, helm, set_args, template
+from tests.chart.test_chart import VALUE_SETS
+from tests.kube import REPO, Cluster, wait_for
+
+STAND_INS = [
+    REPO / "tests" / "manifests" / "prometheusrule-crd.yaml",
+    Path(__file__).parent / "servicemonitor-crd.yaml",
+]
+
+
+@pytest.fixture(scope="module")
+def monitoring_crds(cluster: Cluster) -> Cluster:
+    for path in STAND_INS:
+        cluster.kubectl("apply", "--server-side", "-f", str(path))
+        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(path))
+    return cluster
+
+
+@pytest.fixture
+def release_namespace(api: client.ApiClient) -> Iterator[str]:
+    name = f"chart-{uuid.uuid4().hex[:8]}"
+    core = client.CoreV1Api(api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_server_side_dry_run_accepts_every_manifest(
+    name: str, monitoring_crds: Cluster, api: client.ApiClient, tmp_path: Path
+) -> None:
+    values = VALUE_SETS[name]
+    core = client.CoreV1Api(api)
+    suffix = uuid.uuid4().hex[:6]
+    namespaces = [f"dry-{suffix}", *(f"{n}-{suffix}" for n in values.get("watchNamespaces", []))]
+    if "watchNamespaces" in values:
+        values = {**values, "watchNamespaces": namespaces[1:]}
+    for ns in namespaces:
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    try:
+        # The kopf.dev CRDs of crds/ must exist before the peering objects can be validated.
+        crds = [
+            d
+            for d in template(values, namespace=namespaces[0], include_crds=True)
+            if d["kind"] == "CustomResourceDefinition"
+        ]
+        path = dump(crds, tmp_path / "crds.yaml")
+        monitoring_crds.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
+        monitoring_crds.kubectl("wait", "--for=condition=Established", "-f", str(path))
+        docs = template(values, namespace=namespaces[0])
+        result = monitoring_crds.kubectl(
+            "apply",
+            "--dry-run=server",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager=chart-test",
+            "-f",
+            str(dump(docs, tmp_path / "manifests.yaml")),
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.count("(server dry run)") == len(docs)
+    finally:
+        for ns in namespaces:
+            core.delete_namespace(ns)
+
+
+def test_helm_install_and_upgrade(
+    crds: Cluster, api: client.ApiClient, release_namespace: str
+) -> None:
+    ns = release_namespace
+    release = "incident-operator"
+    # --take-ownership: the session's `crds` fixture applied the same CRDs with kubectl.
+    installed = helm(
+        "install", release, str(CHART), "--namespace", ns, "--take-ownership",
+        *set_args({"prometheus.url": "http://prometheus.monitoring:9090"}),
+        kubeconfig=crds.kubeconfig,
+    )  # fmt: skip
+    assert "STATUS: deployed" in installed.stdout
+    assert "kubectl -n" in installed.stdout  # NOTES.txt
+    apps = client.AppsV1Api(api)
+    deployment = apps.read_namespaced_deployment(release, ns)
+    assert deployment.spec.template.spec.service_account_name == release
+    assert "--prometheus-url=http://prometheus.monitoring:9090" in (
+        deployment.spec.template.spec.containers[0].args
+    )
+    client.CoreV1Api(api).read_namespaced_service_account(release, ns)
+    rbac = client.RbacAuthorizationV1Api(api)
+    binding = rbac.read_cluster_role_binding(f"{release}-namespaced")
+    assert binding.subjects[0].namespace == ns
+    ext = client.ApiextensionsV1Api(api)
+    crd = ext.read_custom_resource_definition("incidents.sre.dev")
+    assert crd.metadata.annotations["meta.helm.sh/release-name"] == release
+    assert crd.metadata.annotations["helm.sh/resource-policy"] == "keep"
+    # The deployment controller turns it into a ReplicaSet (no kubelet: pods stay Pending).
+    wait_for(
+        "the ReplicaSet of the Deployment",
+        lambda: apps.list_namespaced_replica_set(ns).items,
+        timeout=60,
+    )
+
+    upgraded = helm(
+        "upgrade", release, str(CHART), "--namespace", ns, "--reuse-values",
+        *set_args({"logging.verbose": True, "dashboard.enabled": True}),
+        kubeconfig=crds.kubeconfig,
+    )  # fmt: skip
+    assert "REVISION: 2" in upgraded.stdout
+    args = apps.read_namespaced_deployment(release, ns).spec.template.spec.containers[0].args
+    assert "--verbose" in args
+    assert "--prometheus-url=http://prometheus.monitoring:9090" in args
+    client.CoreV1Api(api).read_namespaced_config_map(f"{release}-dashboard", ns)
+    history = json.loads(
+        helm("history", release, "-n", ns, "-o", "json", kubeconfig=crds.kubeconfig).stdout
+    )
+    assert [h["status"] for h in history] == ["superseded", "deployed"]
+
+    helm("uninstall", release, "-n", ns, "--wait", kubeconfig=crds.kubeconfig)
+    # The CRDs (and so every incident) survive the uninstall.
+    ext.read_custom_resource_definition("incidents.sre.dev")
+    assert not [
+        b for b in rbac.list_cluster_role_binding().items if b.metadata.name.startswith(release)
+    ]

@@ -4,7 +4,6 @@ bodies: JSON shapes and headers, HTML content and escaping, malformed objects, d
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -286,8 +285,8 @@ def test_unreadable_status_fields_count_as_absent(index: StatusPageIndex) -> Non
     assert odd.status is IncidentStatus.INVESTIGATING
 
 
-def test_render_time_for_a_thousand_incidents() -> None:
-    """Not a benchmark, a guard: a page of 1000 incidents (20 updates each) stays cheap."""
+def test_a_thousand_incidents_render_completely() -> None:
+    """Every one of 1000 incidents (20 updates each) is on the page (timing: benchmarks/)."""
     index = StatusPageIndex()
     index.observe_severity(severity("sev-2", "major"))
     for n in range(1000):
@@ -305,13 +304,10 @@ def test_render_time_for_a_thousand_incidents() -> None:
                 stamps={"resolved": iso(declared + timedelta(hours=1))},
             )
         )
-    started = time.perf_counter()
     page = index.page(NOW)
     html = render_html(page, "Status")
-    elapsed = time.perf_counter() - started
     assert len(page.recent_incidents) == 1000
     assert html.count("<article") == 1000 + len(page.open_incidents)
-    assert elapsed < 2.0, f"{elapsed:.3f}s"
 
 
 class CountingSource:

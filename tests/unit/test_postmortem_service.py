@@ -143,7 +143,9 @@ async def test_required_by_severity_creates_links_both_ways_with_due_date() -> N
     assert pm["status"] == {"due": "2026-12-02T09:34:00Z", "reason": "SeverityRequires"}
     assert world.incident["status"]["postmortemRef"] == NAME
     assert world.incident["metadata"]["annotations"][STATE_ANNOTATION] == "draft"
-    assert any(e["type"] == "postmortem-created" for e in world.incident["status"]["timeline"])
+    assert any(
+        e["key"] == f"postmortem/{NAME}/created" for e in world.incident["status"]["timeline"]
+    )
     # A second call (timer retry) does nothing new.
     assert await world.service.ensure(world.incident) == NAME
     assert len(world.postmortems.links) == 1
@@ -193,18 +195,16 @@ async def test_regenerate_fills_facts_renders_and_keeps_human_sections() -> None
     assert json.loads(data["postmortem.json"])["impact"][0]["failedRequests"] == 81_600
     assert binary["chart.png"].startswith(PNG_MAGIC)
     assert world.charts.rendered[0].moments[0][0] == "started"
-    reminders = [
-        e for e in world.incident["status"]["timeline"] if e["type"] == "postmortem-reminder"
-    ]
+    reminders = [e for e in world.incident["status"]["timeline"] if "/overdue/" in e["key"]]
     assert len(reminders) == 1
     # The incident's own new entries (draft ready, reminder) arrive with the next round; then
     # nothing changed and nothing is written.
     pm["status"] = {**pm["status"], **status}
     again = await world.service.regenerate(pm)
     assert set(again) == {"timeline", "generatedAt"}
-    assert [e["type"] for e in again["timeline"]][-2:] == [
-        "postmortem-drafted",
-        "postmortem-reminder",
+    assert [e["key"] for e in again["timeline"]][-2:] == [
+        f"postmortem/{NAME}/drafted",
+        f"postmortem/{NAME}/overdue/Cap retries/2026-11-30",
     ]
     pm["status"] = {**pm["status"], **again}
     assert await world.service.regenerate(pm) == {}

@@ -59,7 +59,8 @@ MARKDOWN_KEY = "postmortem.md"
 JSON_KEY = "postmortem.json"
 CHART_RATIO_WINDOW = timedelta(minutes=5)
 CHART_POINTS = 120
-CHANGE_TYPES = frozenset({"change-correlated", "change", "deployment-changed", "correlated-change"})
+CHANGE_TYPES = frozenset({"recent-change", "change-correlated"})
+"""Timeline entries of changes the change correlator linked to the incident."""
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -292,7 +293,7 @@ class PostmortemService:
             [
                 {
                     "at": iso(now),
-                    "type": "postmortem-created",
+                    "type": "postmortem",
                     "message": f"Postmortem {pm_name} drafted ({owed.message}); due "
                     f"{iso(owed.due)}",
                     "author": AUTHOR,
@@ -505,7 +506,8 @@ class PostmortemService:
         late: Sequence[pm.ActionItem],
         now: datetime,
     ) -> None:
-        """Keep the incident's link current; tell its timeline (and so its channel)."""
+        """Keep the incident's link current; tell its timeline (type ``postmortem``: the comms
+        outbox posts those to the incident's channel), keyed so each message goes out once."""
         meta = incident["metadata"]
         namespace, incident_name = str(meta["namespace"]), str(meta["name"])
         annotations = meta.get("annotations") or {}
@@ -515,7 +517,7 @@ class PostmortemService:
         entries: list[Body] = [
             {
                 "at": iso(now),
-                "type": "postmortem-drafted",
+                "type": "postmortem",
                 "message": f"Postmortem draft {name} is ready: kubectl incident postmortem "
                 f"{incident_name} -n {namespace} (ConfigMap {config_map_name(name)})",
                 "author": AUTHOR,
@@ -527,7 +529,7 @@ class PostmortemService:
             entries.append(
                 {
                     "at": iso(now),
-                    "type": "postmortem-published",
+                    "type": "postmortem",
                     "message": f"Postmortem {name} was published",
                     "author": AUTHOR,
                     "source": "postmortem",
@@ -538,7 +540,7 @@ class PostmortemService:
             entries.append(
                 {
                     "at": iso(now),
-                    "type": "postmortem-reminder",
+                    "type": "postmortem",
                     "message": reminder.message,
                     "author": AUTHOR,
                     "source": "postmortem",

@@ -77,3 +77,9 @@ class FakeWorkloads:
 
     async def namespace_history(self, namespace: str) -> NamespaceHistory:
         return self.history.get(namespace, NamespaceHistory())
+
+    async def merge_patch(self, target: Target, patch: Body) -> Body:
+        key = (target.kind, target.namespace, target.name)
+        self.objects[key] = _merge(self.objects[key], patch)
+        self.objects[key]["metadata"]["resourceVersion"] = str(next(_versions))
+        return copy.deepcopy(self.objects[key])

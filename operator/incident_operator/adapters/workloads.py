@@ -153,6 +153,22 @@ class KubernetesWorkloads:
         )
         return dict(result)
 
+    async def merge_patch(self, target: Target, patch: Body) -> Body:
+        group, version, plural = _group_version(target)
+        result = await self._call(
+            f"patch {target.kind} {target.namespace}/{target.name}",
+            self._custom.patch_namespaced_custom_object,
+            group,
+            version,
+            target.namespace,
+            plural,
+            target.name,
+            patch,
+            field_manager=FIELD_MANAGER,
+            _content_type=CONTENT_TYPES[PatchType.MERGE],
+        )
+        return dict(result)
+
     async def _raw_list(
         self, what: str, fn: Callable[..., Any], namespace: str, **kw: Any
     ) -> list[Body]:

@@ -31,6 +31,10 @@ class Workloads(Protocol):
         """
         ...
 
+    async def merge_patch(self, target: Target, patch: Body) -> Body:
+        """A JSON merge patch of the object (the change freeze's suspend and restore)."""
+        ...
+
 
 @dataclass(frozen=True)
 class NamespaceHistory:

@@ -203,9 +203,17 @@ def _labels(body: Mapping[str, Any]) -> dict[str, str]:
 
 
 def guard_target(
-    request: Request, body: Mapping[str, Any], incident_namespace: str
+    request: Request,
+    body: Mapping[str, Any],
+    incident_namespace: str,
+    *,
+    gitops_frozen: bool = False,
 ) -> Refusal | None:
-    """The guardrails every target passes before it is touched; None: it may be."""
+    """The guardrails every target passes before it is touched; None: it may be.
+
+    ``gitops_frozen``: every GitOps object managing the target is suspended by this
+    incident's change freeze, so the next sync cannot revert the mitigation.
+    """
     where = f"{request.target.text} in {request.target.namespace}"
     if request.target.namespace != incident_namespace:
         return Refusal(f"{where} is outside the incident's namespace {incident_namespace}")
@@ -217,10 +225,11 @@ def guard_target(
     managed = [f"label {k}={labels[k]}" for k in GITOPS_LABELS if k in labels] + [
         f"annotation {k}" for k in GITOPS_ANNOTATIONS if k in annotations
     ]
-    if managed:
+    if managed and not gitops_frozen:
         return Refusal(
             f"{where} is managed by GitOps ({', '.join(managed)}): a change would be reverted "
-            "by the next sync; suspend the sync first or change it in Git"
+            "by the next sync; freeze it first (Severity mitigation.freezeChanges) or change it "
+            "in Git"
         )
     return None
 

@@ -1,4 +1,5 @@
-"""Guarded mitigations on a timer: run, hold or verify each open incident's mitigations.
+"""Guarded mitigations on a timer: run, hold or verify each open incident's mitigations;
+freeze GitOps while it is open and lift the freeze when it ends.
 
 A timer, because verification is about time passing (the SLO's burn falling, verifyWithin
 running out) with no change to the incident itself; the service records every step with
@@ -21,8 +22,11 @@ INITIAL_DELAY = 1.0
 CLOSED = frozenset({"resolved", "closed", "declined", "merged"})
 
 
-def _open(spec: kopf.Spec, **_: Any) -> bool:
-    return str(spec.get("state") or "triage") not in CLOSED
+def _open(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
+    """Open, or ended with a change freeze still to lift."""
+    if str(spec.get("state") or "triage") not in CLOSED:
+        return True
+    return any(not f.get("restoredAt") for f in status.get("freezes") or [])
 
 
 @kopf.timer(

@@ -12,6 +12,7 @@ A verified action moves the incident to ``mitigated`` the way a human would: it 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -22,10 +23,16 @@ from pydantic import ValidationError
 
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.adapters.workloads_port import Workloads
-from incident_operator.api.v1alpha1.incident import Incident, MitigationResult, SourceType
+from incident_operator.api.v1alpha1.incident import (
+    ChangeFreeze,
+    Incident,
+    MitigationResult,
+    SourceType,
+)
 from incident_operator.api.v1alpha1.mitigation import MitigationPolicy
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
+from incident_operator.domain import freeze
 from incident_operator.domain import mitigation as m
 from incident_operator.domain.times import iso
 from incident_operator.errors import IncidentOperatorError, PermanentError
@@ -96,6 +103,24 @@ def _results(status: Mapping[str, Any]) -> dict[str, Result]:
     return out
 
 
+def _freezes(status: Mapping[str, Any]) -> list[ChangeFreeze]:
+    out = []
+    for raw in status.get("freezes") or []:
+        try:
+            out.append(ChangeFreeze.model_validate(raw))
+        except ValidationError:
+            continue
+    return out
+
+
+def _owner(record: ChangeFreeze) -> m.Target:
+    return m.Target(record.api_version, record.kind, record.namespace, record.name)
+
+
+def _freeze_bodies(records: list[ChangeFreeze]) -> list[Body]:
+    return [r.model_dump(by_alias=True, mode="json", exclude_none=True) for r in records]
+
+
 @dataclass(frozen=True)
 class Context:
     """Everything one tick decides from."""
@@ -108,6 +133,8 @@ class Context:
     approved: frozenset[str]
     burn: m.Burn | None
     slo: Body | None
+    freeze_changes: bool = False
+    """The Severity wants GitOps frozen while the incident is open."""
 
 
 def burn_of(slo: ServiceLevelObjective) -> m.Burn | None:
@@ -162,12 +189,13 @@ class MitigationService:
         if not requests:
             return None
         severity_body = await self._store.get_severity(incident.spec.severity_ref)
-        auto_allowed = False
+        auto_allowed = freeze_changes = False
         if severity_body is not None:
             try:
-                auto_allowed = Severity.model_validate(severity_body).spec.mitigation.auto_allowed
+                allowance = Severity.model_validate(severity_body).spec.mitigation
+                auto_allowed, freeze_changes = allowance.auto_allowed, allowance.freeze_changes
             except ValidationError:
-                auto_allowed = False
+                auto_allowed = freeze_changes = False
         policy = (slo.spec.mitigation_policy if slo else MitigationPolicy()).to_domain(
             auto_allowed=auto_allowed
         )
@@ -183,6 +211,7 @@ class MitigationService:
             approved=frozenset(incident.spec.approved_mitigations),
             burn=burn_of(slo) if slo else None,
             slo=slo_body,
+            freeze_changes=freeze_changes,
         )
 
     async def reconcile(self, body: Body) -> list[Result]:
@@ -193,10 +222,17 @@ class MitigationService:
         if fresh is None:
             return []
         body = fresh
+        now = self._clock.now()
+        freezes = _freezes(body.get("status") or {})
+        if (body.get("spec") or {}).get("state") in CLOSED_STATES:
+            await self._lift_freezes(body, freezes, now)
+            return []
         context = await self.load(body)
         if context is None:
             return []
-        now = self._clock.now()
+        frozen: frozenset[m.Target] = frozenset()
+        if context.freeze_changes:
+            frozen = await self._freeze(context, freezes, now)
         results = _results(body.get("status") or {})
         before = dict(results)
         try:
@@ -218,7 +254,9 @@ class MitigationService:
                 if decision.kind is not m.GateKind.GO:
                     await self._hold(context, request, decision, results, now)
                     continue
-                ran = await self._execute(context, request, results, now, decision.dry_run)
+                ran = await self._execute(
+                    context, request, results, now, decision.dry_run, frozen=frozen
+                )
                 if ran:
                     break  # one change per tick: the next one waits for cooldown/verification
         finally:
@@ -337,6 +375,8 @@ class MitigationService:
         results: dict[str, Result],
         now: datetime,
         dry_run: bool,
+        *,
+        frozen: frozenset[m.Target] = frozenset(),
     ) -> bool:
         """Plan and run one request; True when it changed (or is changing) something."""
         target = await self._workloads.get(request.target)
@@ -350,7 +390,13 @@ class MitigationService:
                 now=now,
             )
             return False
-        refusal = m.guard_target(request, target, context.namespace)
+        managers = freeze.owners(target)
+        refusal = m.guard_target(
+            request,
+            target,
+            context.namespace,
+            gitops_frozen=bool(managers) and all(o in frozen for o in managers),
+        )
         if refusal is not None:
             await self._refuse(
                 context, request, refusal.reason, target=target, results=results, now=now
@@ -536,4 +582,90 @@ class MitigationService:
         if state in MITIGATABLE_STATES:
             await self._store.patch_incident(
                 context.namespace, context.name, spec={"state": "mitigated"}
+            )
+
+    async def _freeze(
+        self, context: Context, records: list[ChangeFreeze], now: datetime
+    ) -> frozenset[m.Target]:
+        """Suspend the GitOps objects managing the requested targets; the active freezes."""
+        needed: list[m.Target] = []
+        for request in context.requests:
+            target = await self._workloads.get(request.target)
+            if target is not None:
+                needed += freeze.owners(target)
+        known = {_owner(r): r.restored_at is not None for r in records}
+        decision = freeze.decide(
+            enabled=True, incident_open=True, owners_needed=needed, frozen=known
+        )
+        added = False
+        for owner in decision.freeze:
+            body = await self._workloads.get(owner)
+            if body is None:
+                log.warning("incident %s: cannot freeze %s: not found", context.name, owner)
+                continue
+            previous = freeze.current_setting(owner, body)
+            await self._workloads.merge_patch(owner, freeze.freeze_patch(owner))
+            records.append(
+                ChangeFreeze(
+                    api_version=owner.api_version,
+                    kind=owner.kind,
+                    namespace=owner.namespace,
+                    name=owner.name,
+                    previous=json.dumps(previous),
+                    frozen_at=now,
+                )
+            )
+            added = True
+            what = "auto-sync turned off" if freeze.is_argo(owner) else "suspended"
+            text = f"Change freeze: {owner.kind} {owner.namespace}/{owner.name} {what}"
+            await self._timeline(
+                context,
+                self._entry(
+                    "change-freeze",
+                    now,
+                    text,
+                    f"freeze/{owner.kind}/{owner.namespace}/{owner.name}",
+                ),
+            )
+            await self._event(context.incident, "ChangeFreeze", text)
+        if added:
+            await self._store.patch_incident(
+                context.namespace, context.name, status={"freezes": _freeze_bodies(records)}
+            )
+        return frozenset(_owner(r) for r in records if r.restored_at is None)
+
+    async def _lift_freezes(self, body: Body, records: list[ChangeFreeze], now: datetime) -> None:
+        """The incident ended: put every frozen setting back exactly as it was."""
+        meta = body["metadata"]
+        namespace, name = str(meta["namespace"]), str(meta["name"])
+        changed = False
+        for i, record in enumerate(records):
+            if record.restored_at is not None:
+                continue
+            owner = _owner(record)
+            patch = freeze.restore_patch(owner, record.previous)
+            if patch is not None and await self._workloads.get(owner) is not None:
+                await self._workloads.merge_patch(owner, patch)
+            records[i] = record.model_copy(update={"restored_at": now})
+            changed = True
+            text = (
+                f"Change freeze lifted: {owner.kind} {owner.namespace}/{owner.name} restored "
+                f"to its previous setting ({record.previous})"
+            )
+            await self._store.append_timeline(
+                namespace,
+                name,
+                [
+                    self._entry(
+                        "change-freeze-lifted",
+                        now,
+                        text,
+                        f"freeze/{owner.kind}/{owner.namespace}/{owner.name}/lifted",
+                    )
+                ],
+            )
+            await self._event(body, "ChangeFreezeLifted", text)
+        if changed:
+            await self._store.patch_incident(
+                namespace, name, status={"freezes": _freeze_bodies(records)}
             )

@@ -223,6 +223,20 @@ class MitigationResult(ApiModel):
     """The short-window burn must be below the pair's threshold by then (closed loop)."""
 
 
+class ChangeFreeze(ApiModel):
+    """A GitOps object the incident froze, and what to put back when it ends."""
+
+    api_version: ShortText
+    kind: ShortText
+    namespace: Name
+    name: ShortText
+    previous: Annotated[str, Field(max_length=4096)] = "null"
+    """The setting before the freeze, as JSON (spec.suspend for Flux, spec.syncPolicy.automated
+    for Argo CD; null: it was not set)."""
+    frozen_at: datetime | None = None
+    restored_at: datetime | None = None
+
+
 class IncidentStatus(CommonStatus):
     phase: IncidentState | None = None
     """The state the operator accepted."""
@@ -248,6 +262,8 @@ class IncidentStatus(CommonStatus):
     """Side effects attempted but not yet confirmed, by idempotency key: written before each
     attempt, removed on success, so a restart retries them (looking up before re-creating)."""
     mitigations: Annotated[list[MitigationResult], Field(max_length=32)] = []
+    freezes: Annotated[list[ChangeFreeze], Field(max_length=16)] = []
+    """GitOps objects suspended while this incident is open (change freeze)."""
     postmortem_ref: ObjectName | None = None
 
 

@@ -80,6 +80,11 @@ class PostmortemPolicy(ApiModel):
 class MitigationAllowance(ApiModel):
     auto_allowed: bool = False
     """Whether mitigations in mode auto may run without approval at this severity."""
+    freeze_changes: bool = False
+    """While an incident of this severity is open, suspend the Flux Kustomization/HelmRelease
+    or turn off the Argo CD Application auto-sync that manage its mitigation targets (so
+    GitOps cannot revert a mitigation); the previous setting is restored on resolution.
+    Set it on every severity at or above the level that should freeze."""
 
 
 class StatusPageImpact(StrEnum):

@@ -12,6 +12,9 @@ control plane: their minimal stand-in CRDs come from tests/manifests/mitigation-
    a Deployment without the opt-in is untouched and the refusal is an Event on it; HTTPRoute
    weights shifted; Rollout aborted; suggest mode waits for --approve.
 3. Benchmark: incident created -> rollback patch accepted by the API server, 20 runs.
+4. Change freeze: a Flux Kustomization and an Argo CD Application (stand-in CRDs) are paused
+   while the incident is open, the Flux-managed Deployment is rolled back, and both settings
+   are restored exactly when the incident resolves.
 """
 
 from __future__ import annotations
@@ -240,6 +243,11 @@ def test_slo_burn_auto_rollback_then_burn_stops_and_incident_is_mitigated(
         assert body["spec"]["state"] == "mitigated"
         types = [e["type"] for e in body["status"]["timeline"]]
         assert {"mitigation-applied", "mitigation-verified", "mitigation-blocked"} <= set(types)
+        # Change correlation at declaration: the v2 rollout is a recent change, linked.
+        changes = [e["message"] for e in body["status"]["timeline"] if e["type"] == "recent-change"]
+        assert any(
+            "deployment/checkout: revision 2" in c and "rollout history" in c for c in changes
+        ), changes
         regarding = {
             (e.involved_object.kind, e.involved_object.name)
             for e in events(api, namespace, "MitigationApplied")
@@ -439,3 +447,128 @@ def test_benchmark_incident_declared_to_rollback_accepted(
         f"p95 {p95:.2f} s, max {latencies[-1]:.2f} s"
     )
     assert p95 <= 5.0
+
+
+def test_change_freeze_suspends_flux_and_argo_then_restores_them_exactly(
+    target_crds: Cluster, api: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    """Flux Kustomization and Argo CD Application are the stand-in CRDs of the test manifest."""
+    apps = client.AppsV1Api(api)
+    custom = client.CustomObjectsApi(api)
+    rolled_to_v2(api, namespace, "checkout")
+    rolled_to_v2(api, namespace, "web")
+    flux = {
+        "kustomize.toolkit.fluxcd.io/name": "apps",
+        "kustomize.toolkit.fluxcd.io/namespace": namespace,
+    }
+    apps.patch_namespaced_deployment("checkout", namespace, {"metadata": {"labels": flux}})
+    apps.patch_namespaced_deployment(
+        "web",
+        namespace,
+        {"metadata": {"labels": {"argocd.argoproj.io/instance": f"{namespace}_web"}}},
+    )
+    custom.create_namespaced_custom_object(
+        "kustomize.toolkit.fluxcd.io",
+        "v1",
+        namespace,
+        "kustomizations",
+        {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": "apps"},
+            "spec": {"interval": "5m", "path": "./apps"},
+        },
+    )
+    automated = {"prune": True, "selfHeal": True}
+    custom.create_namespaced_custom_object(
+        "argoproj.io",
+        "v1alpha1",
+        namespace,
+        "applications",
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": "web"},
+            "spec": {"project": "default", "syncPolicy": {"automated": automated}},
+        },
+    )
+    severity = f"sev-freeze-{uuid.uuid4().hex[:6]}"
+    create_custom(
+        api,
+        {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Severity",
+            "metadata": {"name": severity},
+            "spec": {"level": 1, "displayName": severity, "mitigation": {"freezeChanges": True}},
+        },
+        "",
+    )
+    manual_incident(
+        api,
+        namespace,
+        "inc",
+        severityRef=severity,
+        roles={"commander": "alice"},
+        mitigations=[
+            {"rollback": {"deployment": "checkout"}},
+            {"rollback": {"deployment": "web"}},
+        ],
+    )
+
+    def kustomization() -> dict[str, Any]:
+        return dict(
+            custom.get_namespaced_custom_object(
+                "kustomize.toolkit.fluxcd.io", "v1", namespace, "kustomizations", "apps"
+            )
+        )
+
+    def application() -> dict[str, Any]:
+        return dict(
+            custom.get_namespaced_custom_object(
+                "argoproj.io", "v1alpha1", namespace, "applications", "web"
+            )
+        )
+
+    try:
+        with running_operator(target_crds, tmp_path / "operator.log"):
+            wait_for(
+                "the Flux-managed Deployment rolled back under the freeze",
+                lambda: image_of(apps, namespace, "checkout") == "checkout:v1",
+                timeout=30,
+            )
+            assert kustomization()["spec"]["suspend"] is True
+            assert "automated" not in (application()["spec"].get("syncPolicy") or {})
+            frozen = get_custom(api, "Incident", "inc", namespace)["status"]["freezes"]
+            assert {(f["kind"], f["previous"]) for f in frozen} == {
+                ("Kustomization", "null"),
+                ("Application", '{"prune": true, "selfHeal": true}'),
+            }
+
+            client.CustomObjectsApi(api).patch_namespaced_custom_object(
+                "sre.dev",
+                "v1alpha1",
+                namespace,
+                "incidents",
+                "inc",
+                {"spec": {"state": "resolved"}},
+            )
+            wait_for(
+                "the freeze lifted",
+                lambda: all(
+                    f.get("restoredAt")
+                    for f in get_custom(api, "Incident", "inc", namespace)["status"]["freezes"]
+                ),
+                timeout=30,
+            )
+            assert "suspend" not in kustomization()["spec"]
+            assert application()["spec"]["syncPolicy"]["automated"] == automated
+            types = [
+                e["type"]
+                for e in get_custom(api, "Incident", "inc", namespace)["status"]["timeline"]
+            ]
+            assert types.count("change-freeze") == 2
+            assert types.count("change-freeze-lifted") == 2
+    finally:
+        client.CustomObjectsApi(api).delete_cluster_custom_object(
+            "sre.dev", "v1alpha1", "severities", severity
+        )

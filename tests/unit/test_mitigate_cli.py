@@ -103,7 +103,7 @@ def test_approve_adds_the_name_and_a_timeline_entry() -> None:
     assert code == 0
     assert fake.objects["checkout"]["spec"]["approvedMitigations"] == ["rollback-checkout"]
     (entry,) = fake.objects["checkout"]["status"]["timeline"]
-    assert entry["type"] == "mitigation-approved"
+    assert entry["type"] == "mitigation"
     assert entry["key"] == "mitigation/rollback-checkout/approved"
     assert "rollback-checkout approved" in out
 

@@ -339,3 +339,17 @@ def test_verify_decision(
         assert "burn over 5m fell to 2.00x, below the 14.4x threshold" in result.message
     if verdict is m.Verdict.FAILED:
         assert "verifyWithin deadline" in result.message
+
+
+def test_undo_of_rollback_scale_and_shift_and_none_for_abort_and_flags() -> None:
+    back = m.undo(request(), deployment())
+    assert back is not None
+    assert (back.name, back.to_revision, back.source) == ("rollback-x-revert", 2, m.Source.INCIDENT)
+    scale = m.undo(request(m.ActionKind.SCALE, replicas=0), {"spec": {"replicas": 4}})
+    assert scale is not None
+    assert scale.replicas == 4
+    shift = m.undo(request(m.ActionKind.SHIFT_TRAFFIC, weights=(("canary", 0),)), route())
+    assert shift is not None
+    assert shift.weights == (("canary", 50),)
+    assert m.undo(request(m.ActionKind.ABORT_ROLLOUT), {}) is None
+    assert m.undo(request(m.ActionKind.PATCH_CONFIG_MAP, key="k", value="v"), {}) is None

@@ -114,7 +114,11 @@ class World:
         body["status"] = burning_status(short_burn, self.clock.now())
 
     def timeline_types(self) -> list[str]:
-        return [e["type"] for e in self.store.timeline(NS, "inc")]
+        """Types, with a mitigation entry's step (the end of its key): mitigation-applied."""
+        return [
+            f"mitigation-{e['key'].rsplit('/', 1)[-1]}" if e["type"] == "mitigation" else e["type"]
+            for e in self.store.timeline(NS, "inc")
+        ]
 
 
 async def test_auto_rollback_then_burn_stops_then_incident_mitigated() -> None:
@@ -137,6 +141,8 @@ async def test_auto_rollback_then_burn_stops_then_incident_mitigated() -> None:
     assert results["rollback-checkout"]["state"] == "verified"
     assert world.store.incidents[(NS, "inc")]["spec"]["state"] == "mitigated"
     assert world.timeline_types() == ["mitigation-applied", "mitigation-verified"]
+    reasons = {(name, reason) for name, reason, _, _ in world.store.events}
+    assert {("inc", "MitigationVerified"), ("checkout", "MitigationVerified")} <= reasons
     # A further tick changes nothing and runs nothing.
     applied_before = len(world.workloads.applied)
     world.clock.advance(MIN)
@@ -167,7 +173,7 @@ async def test_suggest_waits_for_the_commanders_approval() -> None:
     )
     assert world.image() == "checkout:v2"
     await world.tick()
-    assert world.timeline_types() == ["mitigation-suggested"]  # said once
+    assert world.timeline_types() == ["mitigation-pending-approval"]  # said once
     world.store.incidents[(NS, "inc")]["spec"]["approvedMitigations"] = ["rollback-checkout"]
     assert (await world.tick())["rollback-checkout"]["state"] == "applied"
     assert world.image() == "checkout:v1"
@@ -288,3 +294,25 @@ async def test_closed_incidents_are_left_alone(state: str) -> None:
     world = World(slo(), state=state)
     assert await world.tick() == {}
     assert world.workloads.applied == []
+
+
+async def test_revert_on_failure_puts_the_previous_revision_back() -> None:
+    world = World(slo(revertOnFailure=True))
+    results = await world.tick()
+    assert '"toRevision":2' in results["rollback-checkout"]["undo"]
+    assert world.image() == "checkout:v1"
+    world.clock.advance(11 * MIN)
+    results = await world.tick()
+    assert results["rollback-checkout"]["state"] == "failed"
+    assert "reverted: rolled deployment/checkout back" in results["rollback-checkout"]["message"]
+    assert world.image() == "checkout:v2"
+    assert "mitigation-reverted" in world.timeline_types()
+    assert any(r == "MitigationReverted" for _, r, _, _ in world.store.events)
+
+
+async def test_without_revert_on_failure_the_change_stays() -> None:
+    world = World(slo())
+    await world.tick()
+    world.clock.advance(11 * MIN)
+    await world.tick()
+    assert world.image() == "checkout:v1"

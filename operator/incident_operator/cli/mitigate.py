@@ -149,8 +149,8 @@ def run_mitigate(args: argparse.Namespace, incidents: Incidents, out: TextIO) ->
             args.name,
             {
                 "at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
-                "type": "mitigation-approved",
-                "message": f"{args.approve} approved",
+                "type": "mitigation",
+                "message": f"{args.approve} approved by the commander",
                 "author": getpass.getuser(),
                 "source": "kubectl",
                 "key": f"mitigation/{args.approve}/approved",

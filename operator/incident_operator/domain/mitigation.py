@@ -161,6 +161,8 @@ class Policy:
     dry_run: bool = False
     auto_allowed: bool = False
     """The incident's Severity lets mode auto run without approval."""
+    revert_on_failure: bool = False
+    """Undo an action whose verification failed (rollback, scale, shiftTraffic)."""
 
 
 @dataclass(frozen=True)
@@ -427,6 +429,34 @@ def plan(
     if request.action is ActionKind.SCALE:
         return plan_scale(request, target)
     return plan_patch_config_map(request, target)
+
+
+def undo(request: Request, target: Mapping[str, Any]) -> Request | None:
+    """The request that puts ``target`` back as it is now (before ``request`` runs).
+
+    Rollback returns to the revision it leaves (that ReplicaSet keeps its number), scale to
+    the current replica count, shiftTraffic to the current weights. Abort and ConfigMap keys
+    have no undo here (un-aborting restarts a rollout; a flag's old value is not recorded).
+    """
+    name = f"{request.name[:56]}-revert"
+    if request.action is ActionKind.ROLLBACK:
+        revision = revision_of(target)
+        if revision is None:
+            return None
+        return Request(name, request.action, request.target, Source.INCIDENT, to_revision=revision)
+    if request.action is ActionKind.SCALE:
+        replicas = int((target.get("spec") or {}).get("replicas", 1))
+        return Request(name, request.action, request.target, Source.INCIDENT, replicas=replicas)
+    if request.action is ActionKind.SHIFT_TRAFFIC:
+        wanted = dict(request.weights)
+        before = [
+            (str(ref.get("name")), int(ref.get("weight", 1)))
+            for rule in (target.get("spec") or {}).get("rules") or []
+            for ref in rule.get("backendRefs") or []
+            if ref.get("name") in wanted
+        ]
+        return Request(name, request.action, request.target, Source.INCIDENT, weights=tuple(before))
+    return None
 
 
 def gate(

@@ -29,7 +29,7 @@ from incident_operator.api.v1alpha1.incident import (
     MitigationResult,
     SourceType,
 )
-from incident_operator.api.v1alpha1.mitigation import MitigationPolicy
+from incident_operator.api.v1alpha1.mitigation import Mitigation, MitigationPolicy
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
 from incident_operator.domain import freeze
@@ -42,6 +42,9 @@ from .incidents import AUTHOR, CLOSED_STATES
 log = logging.getLogger(__name__)
 
 SLO_KIND = ("sre.dev/v1alpha1", "ServiceLevelObjective")
+ENTRY_TYPE = "mitigation"
+"""Timeline type of every mitigation step (the comms layer posts it to the incident channel);
+the step itself is the last part of the entry's key (applied, verified, refused ...)."""
 MITIGATABLE_STATES = frozenset({"triage", "investigating"})
 """Spec states from which a verified action may move the incident to mitigated."""
 
@@ -60,6 +63,7 @@ class Result:
     finished_at: datetime | None = None
     verify_by: datetime | None = None
     message: str = ""
+    undo: str = ""
 
     @property
     def record(self) -> m.Record:
@@ -77,7 +81,8 @@ class Result:
             finished_at=self.finished_at,
             verify_by=self.verify_by,
             message=self.message[:4096],
-        ).model_dump(by_alias=True, mode="json", exclude_none=True)
+            undo=self.undo,
+        ).model_dump(by_alias=True, mode="json", exclude_none=True, exclude_defaults=False)
 
 
 def _results(status: Mapping[str, Any]) -> dict[str, Result]:
@@ -99,6 +104,7 @@ def _results(status: Mapping[str, Any]) -> dict[str, Result]:
             r.finished_at,
             r.verify_by,
             r.message,
+            r.undo,
         )
     return out
 
@@ -313,11 +319,7 @@ class MitigationService:
             return
         results[request.name] = self._result(request, state, message)
         if current is None or current.state is not state:
-            kind = {
-                m.State.PENDING_APPROVAL: "mitigation-suggested",
-                m.State.WAITING: "mitigation-waiting",
-                m.State.BLOCKED: "mitigation-blocked",
-            }[state]
+            kind = ENTRY_TYPE
             await self._timeline(
                 context,
                 self._entry(
@@ -356,7 +358,7 @@ class MitigationService:
         await self._timeline(
             context,
             self._entry(
-                "mitigation-refused",
+                ENTRY_TYPE,
                 now,
                 f"{request.name} refused: {reason}",
                 f"mitigation/{request.name}/refused",
@@ -429,9 +431,9 @@ class MitigationService:
                 await self._timeline(
                     context,
                     self._entry(
-                        "mitigation-skipped",
+                        ENTRY_TYPE,
                         now,
-                        f"{request.name}: {planned.reason}",
+                        f"{request.name} skipped: {planned.reason}",
                         f"mitigation/{request.name}/no-op",
                     ),
                 )
@@ -460,7 +462,7 @@ class MitigationService:
             await self._timeline(
                 context,
                 self._entry(
-                    "mitigation-dry-run",
+                    ENTRY_TYPE,
                     now,
                     f"{request.name}: {message}",
                     f"mitigation/{request.name}/dry-run",
@@ -469,7 +471,16 @@ class MitigationService:
             await self._event(context.incident, "MitigationDryRun", f"{request.name}: {message}")
             await self._event(target, "MitigationDryRun", f"incident {context.name}: {message}")
             return False
-        running = self._result(request, m.State.RUNNING, planned.summary, started_at=now)
+        undo = m.undo(request, target)
+        running = self._result(
+            request,
+            m.State.RUNNING,
+            planned.summary,
+            started_at=now,
+            undo=Mitigation.from_domain(undo).model_dump_json(by_alias=True, exclude_none=True)
+            if undo is not None
+            else "",
+        )
         results[request.name] = running
         await self._write(context, results)  # before the change: a crash re-runs, never forgets
         try:
@@ -523,9 +534,9 @@ class MitigationService:
         await self._timeline(
             context,
             self._entry(
-                "mitigation-applied",
+                ENTRY_TYPE,
                 started,
-                f"{request.name}: {message}",
+                f"{request.name} applied: {message}",
                 f"mitigation/{request.name}/applied",
             ),
         )
@@ -550,16 +561,20 @@ class MitigationService:
                 )
                 await self._mitigated(context, result, verification.message, now)
             else:
+                reverted = ""
+                if context.policy.revert_on_failure and result.undo:
+                    reverted = "; " + await self._revert(context, result, now)
                 results[name] = replace(
                     result,
                     state=m.State.FAILED,
                     finished_at=now,
-                    message=f"{result.message.split('; verifying')[0]}; {verification.message}",
+                    message=f"{result.message.split('; verifying')[0]}; "
+                    f"{verification.message}{reverted}",
                 )
-                text = f"{name} did not stop the burn: {verification.message}"
+                text = f"{name} did not stop the burn: {verification.message}{reverted}"
                 await self._timeline(
                     context,
-                    self._entry("mitigation-failed", now, text, f"mitigation/{name}/failed"),
+                    self._entry(ENTRY_TYPE, now, text, f"mitigation/{name}/failed"),
                     self._entry(
                         "escalated",
                         now,
@@ -568,6 +583,47 @@ class MitigationService:
                     ),
                 )
                 await self._event(context.incident, "MitigationFailed", text, warning=True)
+                await self._event(
+                    await self._target_of(context, name),
+                    "MitigationFailed",
+                    f"incident {context.name}: {text}",
+                    warning=True,
+                )
+
+    async def _revert(self, context: Context, result: Result, now: datetime) -> str:
+        """Undo a failed action (revertOnFailure); says what happened, never raises a refusal."""
+        try:
+            request = Mitigation.model_validate_json(result.undo).to_domain(
+                context.namespace, m.Source.INCIDENT
+            )
+        except (ValidationError, ValueError):
+            return "not reverted: the recorded undo is unreadable"
+        target = await self._workloads.get(request.target)
+        if target is None:
+            return f"not reverted: {request.target.text} is gone"
+        replicasets = (
+            await self._workloads.replicasets_of(target)
+            if request.action is m.ActionKind.ROLLBACK
+            else []
+        )
+        planned = m.plan(request, target, replicasets, incident=context.name)
+        if isinstance(planned, m.Refusal):
+            return f"not reverted: {planned.reason}"
+        try:
+            await self._workloads.apply(planned, dry_run=False)
+        except PermanentError as exc:
+            return f"not reverted: the API server refused: {exc}"
+        text = f"{result.name} reverted: {planned.summary}"
+        await self._timeline(
+            context, self._entry(ENTRY_TYPE, now, text, f"mitigation/{result.name}/reverted")
+        )
+        await self._event(context.incident, "MitigationReverted", text, warning=True)
+        await self._event(target, "MitigationReverted", f"incident {context.name}: {text}")
+        return f"reverted: {planned.summary}"
+
+    async def _target_of(self, context: Context, name: str) -> Body | None:
+        request = next((r for r in context.requests if r.name == name), None)
+        return await self._workloads.get(request.target) if request is not None else None
 
     async def _mitigated(
         self, context: Context, result: Result, verified: str, now: datetime
@@ -575,9 +631,14 @@ class MitigationService:
         text = f"{result.name} ({result.action} {result.target}) worked: {verified}"
         await self._timeline(
             context,
-            self._entry("mitigation-verified", now, text, f"mitigation/{result.name}/verified"),
+            self._entry(ENTRY_TYPE, now, text, f"mitigation/{result.name}/verified"),
         )
         await self._event(context.incident, "MitigationVerified", text)
+        await self._event(
+            await self._target_of(context, result.name),
+            "MitigationVerified",
+            f"incident {context.name}: {text}",
+        )
         state = (context.incident.get("spec") or {}).get("state", "triage")
         if state in MITIGATABLE_STATES:
             await self._store.patch_incident(

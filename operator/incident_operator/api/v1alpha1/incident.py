@@ -221,6 +221,8 @@ class MitigationResult(ApiModel):
     """Who asked for it: slo (the SLO's mitigations) or incident (the incident's spec)."""
     verify_by: datetime | None = None
     """The short-window burn must be below the pair's threshold by then (closed loop)."""
+    undo: Annotated[str, Field(max_length=4096)] = ""
+    """The Mitigation (JSON) that puts the target back, for mitigationPolicy.revertOnFailure."""
 
 
 class ChangeFreeze(ApiModel):

@@ -151,6 +151,29 @@ class Mitigation(ApiModel):
             )
         raise ValueError("set exactly one of the action fields")
 
+    @classmethod
+    def from_domain(cls, request: domain.Request) -> Mitigation:
+        """The API form of a request (to record an undo in status and run it later)."""
+        name = request.target.name
+        fields: dict[str, object] = {"name": request.name, "dry_run": request.dry_run}
+        if request.action is domain.ActionKind.ROLLBACK:
+            fields["rollback"] = RollbackAction(deployment=name, to_revision=request.to_revision)
+        elif request.action is domain.ActionKind.SHIFT_TRAFFIC:
+            fields["shift_traffic"] = ShiftTrafficAction(
+                http_route=name,
+                weights=[BackendWeight(backend=b, weight=w) for b, w in request.weights],
+            )
+        elif request.action is domain.ActionKind.ABORT_ROLLOUT:
+            fields["abort_rollout"] = AbortRolloutAction(rollout=name)
+        elif request.action is domain.ActionKind.SCALE:
+            kind = ScaleKind(request.target.kind)
+            fields["scale"] = ScaleAction(kind=kind, name=name, replicas=request.replicas or 0)
+        else:
+            fields["patch_config_map"] = PatchConfigMapAction(
+                config_map=name, key=request.key, value=request.value
+            )
+        return cls.model_validate(fields)
+
 
 Mitigations = Annotated[list[Mitigation], Field(max_length=8)]
 
@@ -174,6 +197,9 @@ class MitigationPolicy(ApiModel):
     """How long the short-window burn has to fall below the threshold after an action."""
     dry_run: bool = False
     """Plan and record actions with server-side dry run; change nothing."""
+    revert_on_failure: bool = False
+    """Undo an action whose verification failed (rollback back to the revision it left,
+    scale and shiftTraffic back to the previous count and weights), then escalate."""
 
     def to_domain(self, *, auto_allowed: bool) -> domain.Policy:
         return domain.Policy(
@@ -183,4 +209,5 @@ class MitigationPolicy(ApiModel):
             verify_within=parse_duration(self.verify_within),
             dry_run=self.dry_run,
             auto_allowed=auto_allowed,
+            revert_on_failure=self.revert_on_failure,
         )

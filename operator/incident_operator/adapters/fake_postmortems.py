@@ -64,6 +64,13 @@ class FakePostmortems:
             body.setdefault("status", {})["postmortemRef"] = postmortem
         body["metadata"].setdefault("annotations", {})[STATE_ANNOTATION] = state
 
+    async def annotate_incident(
+        self, namespace: str, incident: str, annotations: Mapping[str, str]
+    ) -> None:
+        if self.incidents is not None and (namespace, incident) in self.incidents:
+            meta = self.incidents[(namespace, incident)]["metadata"]
+            meta.setdefault("annotations", {}).update(annotations)
+
     async def get_slo(self, namespace: str, name: str) -> Body | None:
         found = self.slos.get((namespace, name))
         return copy.deepcopy(found) if found else None

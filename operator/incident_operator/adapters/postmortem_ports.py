@@ -19,6 +19,8 @@ from .ports import Body
 STATE_ANNOTATION = "postmortem.sre.dev/state"
 """On the Incident: its postmortem's state, so publishing re-runs the incident's lifecycle
 (kopf ignores status and its own ``sre.dev/`` annotations, so this prefix differs)."""
+MARKS_ANNOTATION = "postmortem.sre.dev/dashboard-marks"
+"""On the Incident: the milestones already marked on the dashboards (declared,mitigated,...)."""
 
 
 class PostmortemStore(Protocol):
@@ -36,6 +38,12 @@ class PostmortemStore(Protocol):
         self, namespace: str, incident: str, postmortem: str | None, state: str
     ) -> None:
         """``status.postmortemRef`` (unless None) and the :data:`STATE_ANNOTATION`."""
+        ...
+
+    async def annotate_incident(
+        self, namespace: str, incident: str, annotations: Mapping[str, str]
+    ) -> None:
+        """Merge ``annotations`` into the Incident's metadata."""
         ...
 
     async def get_slo(self, namespace: str, name: str) -> Body | None: ...

@@ -107,6 +107,20 @@ class KubernetesPostmortems:
             {"metadata": {"annotations": {STATE_ANNOTATION: state}}},
         )
 
+    async def annotate_incident(
+        self, namespace: str, incident: str, annotations: Mapping[str, str]
+    ) -> None:
+        await self._call(
+            f"annotate incident {namespace}/{incident}",
+            self._custom.patch_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            "incidents",
+            incident,
+            {"metadata": {"annotations": dict(annotations)}},
+        )
+
     async def events_about(self, namespace: str, objects: Sequence[tuple[str, str]]) -> list[Body]:
         out: list[Body] = []
         for kind, name in objects:

@@ -22,6 +22,7 @@ from incident_operator.domain.alertmanager import (
 )
 from incident_operator.domain.durations import parse_duration
 from incident_operator.handlers import status_page as _status_page_handlers  # noqa: F401
+from incident_operator.handlers.postmortems import PostmortemOptions
 from incident_operator.handlers.runner import CommsOptions, RunOptions, run
 from incident_operator.services.alertmanager import AlertmanagerConfig
 from incident_operator.services.chat_commands import ChatCommandConfig
@@ -192,6 +193,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--webhook-secret-file",
         help=f"HMAC-SHA256 key of the generic webhook (env {SECRET_ENV['webhook_secret']})",
     )
+    add_postmortem_arguments(run_cmd)
     run_cmd.add_argument(
         "--status-page-title",
         default=StatusPageSettings.title,
@@ -263,6 +265,61 @@ def comms_options(args: argparse.Namespace) -> CommsOptions:
     )
 
 
+POSTMORTEM_SECRET_ENV = {
+    "jira_token": "INCIDENT_OPERATOR_JIRA_TOKEN",
+    "github_token": "INCIDENT_OPERATOR_GITHUB_TOKEN",
+    "grafana_token": "INCIDENT_OPERATOR_GRAFANA_TOKEN",
+}
+
+
+def add_postmortem_arguments(run_cmd: argparse.ArgumentParser) -> None:
+    group = run_cmd.add_argument_group(
+        "Postmortem follow-up tickets (Jira or GitHub Issues) and Grafana annotations"
+    )
+    group.add_argument("--jira-url", default="", help="e.g. https://example.atlassian.net")
+    group.add_argument("--jira-project", default="", help="project key of action item tickets")
+    group.add_argument("--jira-email", default="", help="account of the API token")
+    group.add_argument("--jira-issue-type", default=PostmortemOptions.jira_issue_type)
+    group.add_argument(
+        "--jira-token-file", help=f"Jira API token (env {POSTMORTEM_SECRET_ENV['jira_token']})"
+    )
+    group.add_argument("--github-repository", default="", help="OWNER/REPO for action items")
+    group.add_argument("--github-api-url", default=PostmortemOptions.github_api_url)
+    group.add_argument(
+        "--github-token-file",
+        help=f"GitHub token with issues: write (env {POSTMORTEM_SECRET_ENV['github_token']})",
+    )
+    group.add_argument("--grafana-url", default="", help="mark incidents on Grafana dashboards")
+    group.add_argument("--grafana-dashboard-uid", default="", help="default: organisation-wide")
+    group.add_argument(
+        "--grafana-token-file",
+        help=f"service account token (env {POSTMORTEM_SECRET_ENV['grafana_token']})",
+    )
+
+
+def _postmortem_secret(path: str | None, name: str) -> TokenSource | None:
+    if path:
+        return FileToken(path)
+    value = os.environ.get(POSTMORTEM_SECRET_ENV[name], "").strip()
+    return StaticToken(value) if value else None
+
+
+def postmortem_options(args: argparse.Namespace) -> PostmortemOptions:
+    return PostmortemOptions(
+        jira_url=args.jira_url,
+        jira_project=args.jira_project,
+        jira_email=args.jira_email,
+        jira_token=_postmortem_secret(args.jira_token_file, "jira_token"),
+        jira_issue_type=args.jira_issue_type,
+        github_repository=args.github_repository,
+        github_token=_postmortem_secret(args.github_token_file, "github_token"),
+        github_api_url=args.github_api_url,
+        grafana_url=args.grafana_url,
+        grafana_token=_postmortem_secret(args.grafana_token_file, "grafana_token"),
+        grafana_dashboard_uid=args.grafana_dashboard_uid,
+    )
+
+
 def web_app(memo: Any, status_page: StatusPageSettings | None = None) -> web.Application:
     """Compose the HTTP endpoints from the services build_memo put into kopf's memo.
 
@@ -304,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                 auto_resolve=args.alertmanager_auto_resolve,
             ),
             comms=comms_options(args),
+            postmortems=postmortem_options(args),
         ),
         functools.partial(web_app, status_page=StatusPageSettings(title=args.status_page_title)),
     )

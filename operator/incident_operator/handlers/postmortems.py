@@ -8,20 +8,77 @@ Postmortems: every create/update (a human edited a section or the state) and a s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import kopf
 
 from incident_operator import GROUP, VERSION
+from incident_operator.adapters.annotations_port import Annotations
+from incident_operator.adapters.github_issues import GitHubIssues
+from incident_operator.adapters.grafana import GrafanaAnnotations
+from incident_operator.adapters.jira import JiraTracker
+from incident_operator.adapters.ports import TokenSource
 from incident_operator.adapters.postmortem_ports import STATE_ANNOTATION
+from incident_operator.adapters.tickets_port import TicketTracker
+from incident_operator.services import dashboard_marks
+from incident_operator.services.dashboard_marks import DashboardMarks
 from incident_operator.services.postmortems import PostmortemService
 
 from .errors import translated
 
 INCIDENT_INTERVAL = 5.0
+MARKS_INTERVAL = 10.0
 REGENERATE_INTERVAL = 60.0
 INITIAL_DELAY = 3.0
 DONE_STATES = frozenset({"resolved", "closed"})
+
+
+@dataclass(frozen=True)
+class PostmortemOptions:
+    """Follow-up tickets (Jira or GitHub Issues) and Grafana annotations; empty: off."""
+
+    jira_url: str = ""
+    jira_project: str = ""
+    jira_email: str = ""
+    jira_token: TokenSource | None = None
+    jira_issue_type: str = "Task"
+    github_repository: str = ""
+    github_token: TokenSource | None = None
+    github_api_url: str = "https://api.github.com"
+    grafana_url: str = ""
+    grafana_token: TokenSource | None = None
+    grafana_dashboard_uid: str = ""
+
+
+def build_tracker(options: PostmortemOptions, http: httpx.AsyncClient) -> TicketTracker | None:
+    """Jira when its URL, project and token are set, else GitHub when configured, else None."""
+    if options.jira_url and options.jira_project and options.jira_token is not None:
+        return JiraTracker(
+            http,
+            options.jira_url,
+            options.jira_email,
+            options.jira_token,
+            options.jira_project,
+            issue_type=options.jira_issue_type,
+        )
+    if options.github_repository and options.github_token is not None:
+        return GitHubIssues(
+            http, options.github_repository, options.github_token, api_url=options.github_api_url
+        )
+    return None
+
+
+def build_annotations(options: PostmortemOptions, http: httpx.AsyncClient) -> Annotations | None:
+    if not options.grafana_url:
+        return None
+    return GrafanaAnnotations(
+        http,
+        options.grafana_url,
+        options.grafana_token,
+        dashboard_uid=options.grafana_dashboard_uid or None,
+    )
 
 
 def _owes_decision(
@@ -69,3 +126,30 @@ async def generate_postmortem(
     status = await service.regenerate(dict(body))
     if status:
         patch.status.update(status)
+
+
+def _unmarked(body: kopf.Body, **_: Any) -> bool:
+    return dashboard_marks.pending(body)
+
+
+@kopf.timer(
+    GROUP,
+    VERSION,
+    "incidents",
+    id="dashboard-marks",
+    interval=MARKS_INTERVAL,
+    initial_delay=INITIAL_DELAY,
+    when=_unmarked,
+)
+@translated
+async def mark_dashboards(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    marks: DashboardMarks | None = memo.get("dashboard_marks")
+    if marks is not None:
+        await marks.mark(dict(body))
+
+
+@kopf.on.cleanup()
+async def close_postmortem_clients(memo: kopf.Memo, **_: Any) -> None:
+    http: httpx.AsyncClient | None = memo.get("postmortem_http")
+    if http is not None:
+        await http.aclose()

@@ -28,6 +28,7 @@ from incident_operator.services.alertmanager import AlertmanagerConfig, Alertman
 from incident_operator.services.change_correlation import ChangeCorrelationService
 from incident_operator.services.chat_commands import ChatCommandConfig, ChatCommandService
 from incident_operator.services.comms import CommsConfig, CommsService
+from incident_operator.services.dashboard_marks import DashboardMarks
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
 from incident_operator.services.mitigation import MitigationService
 from incident_operator.services.open_incidents import OpenIncidentIndex
@@ -49,6 +50,7 @@ from . import settings as _settings
 from . import slo_loop as _slo_loop
 from . import status as _status
 from . import web_server as _web_server
+from .postmortems import PostmortemOptions, build_annotations, build_tracker
 
 # importing them registers the handlers
 HANDLER_MODULES = (
@@ -103,6 +105,7 @@ class RunOptions:
     """None: the webhook answers 503 (not configured)."""
     alertmanager: AlertmanagerConfig = field(default_factory=AlertmanagerConfig)
     comms: CommsOptions = field(default_factory=CommsOptions)
+    postmortems: PostmortemOptions = field(default_factory=PostmortemOptions)
 
 
 WebAppFactory = Callable[[kopf.Memo], web.Application]
@@ -119,6 +122,7 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     memo.open_incidents = OpenIncidentIndex(operator_metrics)
     incident_store = KubernetesStore(api_client())
     postmortems = KubernetesPostmortems(api_client())
+    memo.postmortem_http = postmortem_http = httpx.AsyncClient()
     memo.lifecycle_service = IncidentLifecycleService(
         incident_store, clock, metrics=operator_metrics, postmortems=postmortems
     )
@@ -130,7 +134,11 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
         if options.prometheus_url
         else None,
         charts=MatplotlibCharts(),
+        tracker=build_tracker(options.postmortems, postmortem_http),
     )
+    annotations = build_annotations(options.postmortems, postmortem_http)
+    if annotations is not None:
+        memo.dashboard_marks = DashboardMarks(annotations, postmortems)
     memo.response_service = ResponsePolicyService(incident_store, clock, metrics=operator_metrics)
     workloads = KubernetesWorkloads(api_client())
     memo.mitigation_service = MitigationService(incident_store, workloads, clock)

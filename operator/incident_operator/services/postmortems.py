@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,12 +29,14 @@ from incident_operator.adapters.postmortem_ports import (
     ImpactSource,
     PostmortemStore,
 )
+from incident_operator.adapters.tickets_port import Ticket, TicketRequest, TicketTracker
 from incident_operator.api.v1alpha1.convert import condition_from_domain, existing_conditions
 from incident_operator.api.v1alpha1.incident import TimelineEntry, Timestamps
 from incident_operator.api.v1alpha1.postmortem import PostmortemSpec
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
 from incident_operator.domain import postmortem as pm
+from incident_operator.domain import tickets as ticket_plan
 from incident_operator.domain.conditions import Condition, Status, set_condition
 from incident_operator.domain.postmortem_document import (
     CHART_FILE,
@@ -43,7 +45,7 @@ from incident_operator.domain.postmortem_document import (
 )
 from incident_operator.domain.readiness import READY
 from incident_operator.domain.times import iso
-from incident_operator.errors import MetricsUnavailable
+from incident_operator.errors import IncidentOperatorError, MetricsUnavailable
 
 from .incidents import AUTHOR
 
@@ -54,6 +56,7 @@ INCIDENT_LABEL = "sre.dev/incident"
 NOT_REQUIRED = "not-required"
 """The state annotation on an incident that owes no postmortem (so it is not asked again)."""
 OVERDUE = "ActionItemsOverdue"
+TICKETS_SYNCED = "TicketsSynced"
 IMPACT_MEASURED = "ImpactMeasured"
 MARKDOWN_KEY = "postmortem.md"
 JSON_KEY = "postmortem.json"
@@ -245,12 +248,14 @@ class PostmortemService:
         *,
         impact: ImpactSource | None = None,
         charts: ChartRenderer | None = None,
+        tracker: TicketTracker | None = None,
     ) -> None:
         self._store = store
         self._postmortems = postmortems
         self._clock = clock
         self._impact = impact
         self._charts = charts
+        self._tracker = tracker
 
     # --- creation ---------------------------------------------------------------------
 
@@ -458,7 +463,11 @@ class PostmortemService:
         gathered = await self.gather(incident, end=None, postmortem=name)
         facts = gathered.facts
         due = parse_time(status.get("due"))
-        items = [i.to_domain() for i in spec.action_items]
+        links, ticket_problem = await self._sync_tickets(
+            name, spec.incident_ref, [i.to_domain() for i in spec.action_items], status, now
+        )
+        items = with_tickets([i.to_domain() for i in spec.action_items], links)
+        human = replace(human, action_items=tuple(items))
         late = pm.overdue(items, now.date())
         chart_png = None
         if gathered.charts and self._charts is not None:
@@ -477,6 +486,18 @@ class PostmortemService:
         )
         for condition in _conditions(facts, gathered.unavailable, late, now, generation):
             conditions = set_condition(conditions, condition)
+        if self._tracker is not None:
+            conditions = set_condition(
+                conditions,
+                Condition(
+                    TICKETS_SYNCED,
+                    Status.FALSE if ticket_problem else Status.TRUE,
+                    "TrackerError" if ticket_problem else "Synced",
+                    ticket_problem or f"{len(links)} ticket(s) in {self._tracker.name}",
+                    now,
+                    generation,
+                ),
+            )
         wanted: Body = {
             "observedGeneration": generation,
             **_conds(conditions),
@@ -491,12 +512,61 @@ class PostmortemService:
             "renderedConfigMap": config_map_name(name),
             "chart": CHART_FILE if chart_png else "",
             "overdueActionItems": len(late),
+            "tickets": links,
         }
         patch = _changes(status, wanted)
         if patch:
             patch["generatedAt"] = iso(now)
         await self._after(incident, name, spec.state.value, late, now)
         return patch
+
+    async def _sync_tickets(
+        self,
+        name: str,
+        incident: str,
+        items: Sequence[pm.ActionItem],
+        status: Mapping[str, Any],
+        now: datetime,
+    ) -> tuple[list[Body], str | None]:
+        """Create the missing tickets, read the others back; (links, first error or None).
+
+        A failing tracker never stops the regeneration: what was synced before is kept.
+        """
+        kept = [t for t in status.get("tickets") or [] if isinstance(t, dict)]
+        tracker = self._tracker
+        if tracker is None:
+            return kept, None
+        by_title = {str(t.get("title")): dict(t) for t in kept}
+        synced = {
+            title: str(t["ref"])
+            for title, t in by_title.items()
+            if t.get("tracker") == tracker.name and t.get("ref")
+        }
+        creates, reads = ticket_plan.plan(items, synced, tracker.owns)
+        problem = None
+        for create in creates:
+            request = TicketRequest(
+                create.item.title,
+                ticket_plan.description(create.item, name, incident),
+                create.item.due,
+                ("postmortem", f"incident-{incident}"),
+            )
+            try:
+                ticket = await tracker.create(request)
+            except IncidentOperatorError as exc:
+                problem = problem or str(exc)
+                continue
+            by_title[create.item.title] = _link(create.item.title, tracker.name, ticket, now)
+        for read in reads:
+            try:
+                ticket = await tracker.get(read.ref)
+            except IncidentOperatorError as exc:
+                problem = problem or str(exc)
+                continue
+            by_title[read.title] = _link(read.title, tracker.name, ticket, now)
+        titles = [i.title for i in items]
+        links = [by_title[t] for t in titles if t in by_title]
+        return links[:64], problem
 
     async def _after(
         self,
@@ -548,6 +618,38 @@ class PostmortemService:
                 }
             )
         await self._store.append_timeline(namespace, incident_name, entries)
+
+
+def _link(title: str, tracker: str, ticket: Ticket, now: datetime) -> Body:
+    return {
+        "title": title,
+        "tracker": tracker,
+        "ref": ticket.ref,
+        "url": ticket.url,
+        "status": ticket.status,
+        "syncedAt": iso(now),
+    }
+
+
+def with_tickets(
+    items: Sequence[pm.ActionItem], links: Sequence[Mapping[str, Any]]
+) -> list[pm.ActionItem]:
+    """Action items as the document shows them: the ticket link and the tracker's state."""
+    by_title = {str(link.get("title")): link for link in links}
+    out = []
+    for item in items:
+        link = by_title.get(item.title)
+        if link is None:
+            out.append(item)
+            continue
+        out.append(
+            replace(
+                item,
+                ticket=item.ticket or str(link.get("url") or "") or None,
+                status=str(link.get("status") or item.status),
+            )
+        )
+    return out
 
 
 def _mitigation(m: pm.Mitigation) -> Body:

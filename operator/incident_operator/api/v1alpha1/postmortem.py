@@ -115,6 +115,21 @@ class KeyTimes(ApiModel):
     resolved: datetime | None = None
 
 
+class TicketLink(ApiModel):
+    """The follow-up ticket the operator opened or reads for an action item."""
+
+    title: Annotated[str, Field(min_length=1, max_length=256)]
+    """The action item's title (items are matched by title)."""
+    tracker: ShortText = ""
+    """jira or github."""
+    ref: ShortText = ""
+    """Jira issue key or GitHub issue number."""
+    url: Annotated[str, Field(max_length=2048)] = ""
+    status: ActionItemStatus = ActionItemStatus.OPEN
+    """The tracker's state, mapped onto the action item states."""
+    synced_at: datetime | None = None
+
+
 class PostmortemStatus(CommonStatus):
     due: datetime | None = None
     reason: ShortText = ""
@@ -135,6 +150,8 @@ class PostmortemStatus(CommonStatus):
     chart: ShortText = ""
     """Key of the PNG chart in the rendered ConfigMap's binaryData (empty: no chart)."""
     overdue_action_items: Annotated[int, Field(ge=0)] = 0
+    tickets: Annotated[list[TicketLink], Field(max_length=64)] = []
+    """Follow-up tickets of the action items, with the status read back from the tracker."""
 
 
 class Postmortem(Resource):

@@ -1,0 +1,45 @@
+"""Issue trackers for postmortem action items: one Protocol, Jira and GitHub Issues behind it.
+
+Real adapters: ``jira.py`` (Jira Cloud REST API v3), ``github_issues.py`` (GitHub REST
+Issues API); in-memory fake: ``fake_tickets.py``. Errors are our delivery errors (429 ->
+DeliveryThrottled, 5xx/network -> DeliveryUnavailable, other refusals -> DeliveryRejected).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class TicketRequest:
+    title: str
+    description: str
+    due: date | None = None
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ticket:
+    ref: str
+    """Jira issue key (OPS-12) or GitHub issue number (as text)."""
+    url: str
+    """Where a human opens it."""
+    status: str
+    """Mapped onto the action item states: open, in-progress, done, wont-fix."""
+
+
+class TicketTracker(Protocol):
+    @property
+    def name(self) -> str:
+        """jira or github."""
+        ...
+
+    async def create(self, request: TicketRequest) -> Ticket: ...
+
+    async def get(self, ref: str) -> Ticket: ...
+
+    def owns(self, url: str) -> str | None:
+        """The ref of ``url`` if it is one of this tracker's tickets, else None."""
+        ...

@@ -32,6 +32,7 @@ from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.metrics import MetricsEndpoint
 from incident_operator.web.slack import SlackEndpoints
+from incident_operator.web.slack_socket import SlackSocketMode
 from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSettings
 
 TOKEN_ENV = "INCIDENT_OPERATOR_ALERTMANAGER_TOKEN"
@@ -151,6 +152,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help=f"Slack signing secret for /slack/commands and /slack/events "
         f"(env {SECRET_ENV['slack_signing_secret']})",
     )
+    comms.add_argument(
+        "--slack-app-token-file",
+        help="Slack app-level token (xapp-...): take /incident and events over Socket Mode "
+        f"instead of the HTTP endpoints (env {SECRET_ENV['slack_app_token']})",
+    )
     comms.add_argument("--slack-api-url", default=CommsOptions.slack_api_url)
     comms.add_argument(
         "--chat-channel-template",
@@ -229,6 +235,7 @@ def alertmanager_token(args: argparse.Namespace) -> TokenSource | None:
 SECRET_ENV = {
     "slack_token": "INCIDENT_OPERATOR_SLACK_TOKEN",
     "slack_signing_secret": "INCIDENT_OPERATOR_SLACK_SIGNING_SECRET",
+    "slack_app_token": "INCIDENT_OPERATOR_SLACK_APP_TOKEN",
     "pagerduty_routing_key": "INCIDENT_OPERATOR_PAGERDUTY_ROUTING_KEY",
     "teams_webhook_url": "INCIDENT_OPERATOR_TEAMS_WEBHOOK_URL",
     "webhook_secret": "INCIDENT_OPERATOR_WEBHOOK_SECRET",
@@ -248,6 +255,7 @@ def comms_options(args: argparse.Namespace) -> CommsOptions:
         slack_token=secret(args.slack_token_file, "slack_token"),
         slack_signing_secret=secret(args.slack_signing_secret_file, "slack_signing_secret"),
         slack_api_url=args.slack_api_url,
+        slack_app_token=secret(args.slack_app_token_file, "slack_app_token"),
         pagerduty_routing_key=secret(args.pagerduty_routing_key_file, "pagerduty_routing_key"),
         pagerduty_url=args.pagerduty_url,
         teams_webhook_url=secret(args.teams_webhook_url_file, "teams_webhook_url"),
@@ -328,14 +336,21 @@ def web_app(memo: Any, status_page: StatusPageSettings | None = None) -> web.App
     """
     operator_metrics = memo.get("operator_metrics")
     memo.status_page = StatusPageIndex()
-    return build_app(
+    slack = SlackEndpoints(memo.get("chat_commands"), memo.get("slack_signing_secret"))
+    app = build_app(
         alertmanager=AlertmanagerWebhook(
             memo.get("alertmanager_service"), memo.get("alertmanager_token")
         ),
         metrics=MetricsEndpoint(operator_metrics) if operator_metrics is not None else None,
         status_page=StatusPageEndpoints(memo.status_page, SystemClock(), status_page),
-        slack=SlackEndpoints(memo.get("chat_commands"), memo.get("slack_signing_secret")),
+        slack=slack,
     )
+    executor, app_token = memo.get("chat_commands"), memo.get("slack_app_token")
+    if executor is not None and app_token is not None:
+        socket = SlackSocketMode(slack, executor, app_token, api_url=memo.get("slack_api_url"))
+        app.on_startup.append(socket.start)
+        app.on_cleanup.append(socket.stop)
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,6 +77,8 @@ class CommsOptions:
     slack_token: TokenSource | None = None
     slack_signing_secret: TokenSource | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_app_token: TokenSource | None = None
+    """App-level token: inbound commands/events over Socket Mode (no public endpoint needed)."""
     pagerduty_routing_key: TokenSource | None = None
     pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
     teams_webhook_url: TokenSource | None = None
@@ -178,6 +180,8 @@ def _build_comms(
         chat = SlackChat(token, base_url=options.slack_api_url)
         memo.chat_commands = ChatCommandService(store, clock, chat, options.commands)
     memo.slack_signing_secret = options.slack_signing_secret
+    memo.slack_app_token = options.slack_app_token
+    memo.slack_api_url = options.slack_api_url
     pager = None
     if (key := _secret(options.pagerduty_routing_key)) is not None:
         pager = PagerDutyEvents(http, key, url=options.pagerduty_url)

@@ -25,7 +25,8 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
+from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -63,8 +64,17 @@ def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def ephemeral(text: str) -> web.Response:
-    return web.json_response({"response_type": "ephemeral", "text": text})
+def ephemeral_body(text: str) -> dict[str, str]:
+    return {"response_type": "ephemeral", "text": text}
+
+
+class EventOutcome(StrEnum):
+    TAKEN = "taken"
+    """Done, or already done before: acknowledge."""
+    RETRY = "retry"
+    """Temporarily failed: do not acknowledge, Slack delivers it again."""
+    DROP = "drop"
+    """Cannot ever succeed: acknowledge and ask Slack not to retry."""
 
 
 class SlackEndpoints:
@@ -157,10 +167,16 @@ class SlackEndpoints:
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         if form.get("ssl_check") == "1":  # Slack's certificate probe: no command in it
             return web.Response(status=200)
+        return web.json_response(await self.answer_command(executor, form))
+
+    async def answer_command(
+        self, executor: ChatCommandExecutor, form: Mapping[str, str]
+    ) -> dict[str, str]:
+        """The ephemeral reply to one slash command (HTTP body or Socket Mode ack payload)."""
         try:
             command = parse_command(form.get("text", ""))
         except CommandError as exc:
-            return ephemeral(str(exc))
+            return ephemeral_body(str(exc))
         context = CommandContext(
             channel_id=form.get("channel_id", ""),
             user_id=form.get("user_id", ""),
@@ -173,12 +189,12 @@ class SlackEndpoints:
             )
         except TemporaryError as exc:
             log.warning("Slack /incident %s: %s", command.verb, exc)
-            return ephemeral(f"Could not do that right now, please try again: {exc}")
+            return ephemeral_body(f"Could not do that right now, please try again: {exc}")
         except IncidentOperatorError as exc:
-            return ephemeral(str(exc))
+            return ephemeral_body(str(exc))
         if not finished:
-            return ephemeral("Working on it: the result will show in the incident channel.")
-        return ephemeral(str(reply))
+            return ephemeral_body("Working on it: the result will show in the incident channel.")
+        return ephemeral_body(str(reply))
 
     # -- events -------------------------------------------------------------------------
 
@@ -206,23 +222,35 @@ class SlackEndpoints:
         event = parse_event(payload)
         if isinstance(event, UrlVerification):
             return web.json_response({"challenge": event.challenge})
-        if isinstance(event, Ignored):
-            log.debug("Slack event ignored: %s", event.reason)
-            return web.json_response({})
+        outcome = await self.take_event(executor, payload, request.headers.get("X-Slack-Retry-Num"))
+        if outcome is EventOutcome.RETRY:
+            return error(503, "temporarily unavailable")
+        if outcome is EventOutcome.DROP:
+            return web.json_response({}, headers={"X-Slack-No-Retry": "1"})
+        return web.json_response({})
+
+    async def take_event(
+        self, executor: ChatCommandExecutor, payload: Mapping[str, Any], retry: str | None = None
+    ) -> EventOutcome:
+        """Act on one Events API payload once (by event id); how to answer Slack."""
+        event = parse_event(dict(payload))
+        if isinstance(event, Ignored | UrlVerification):
+            log.debug("Slack event ignored: %s", getattr(event, "reason", "url_verification"))
+            return EventOutcome.TAKEN
         if not self._remember(event.event_id):
             log.info(
                 "Slack event %s delivered again (retry %s): already taken",
                 event.event_id,
-                request.headers.get("X-Slack-Retry-Num", "-"),
+                retry or "-",
             )
-            return web.json_response({})
+            return EventOutcome.TAKEN
         try:
             await self._within(executor.reaction(event), f"event {event.event_id}")
         except TemporaryError as exc:
             self._seen.pop(event.event_id, None)  # let Slack's retry try again
             log.warning("Slack event %s: will be retried: %s", event.event_id, exc)
-            return error(503, "temporarily unavailable")
+            return EventOutcome.RETRY
         except IncidentOperatorError as exc:
             log.error("Slack event %s: %s", event.event_id, exc)
-            return web.json_response({}, headers={"X-Slack-No-Retry": "1"})
-        return web.json_response({})
+            return EventOutcome.DROP
+        return EventOutcome.TAKEN

@@ -33,7 +33,6 @@ helm:  ## build helm from the helm.sh/helm/v4 Go module once into ~/.cache/incid
 
 crds: venv  ## regenerate crds/ from the pydantic models
 	$(BIN)/python -m incident_operator.crdgen crds
-	cp crds/*.yaml charts/incident-operator/files/crds/
 
 values-reference: venv  ## regenerate the README's chart configuration reference from values.schema.json
 	$(BIN)/python -m hack.values_reference --write

@@ -119,20 +119,17 @@ def test_defaults_cluster_wide_one_replica_no_extras() -> None:
 
 
 def test_crds_are_templated_kept_and_identical_to_the_generated_ones() -> None:
+    # files/crds is a symlink to the generated crds/: one source, helm packages the content.
+    assert (CHART / "files" / "crds").resolve() == (REPO / "crds").resolve()
     docs = template()
-    generated = {
-        p.name: yaml.safe_load(p.read_text()) for p in sorted((REPO / "crds").glob("*.yaml"))
-    }
-    copies = {
-        p.name: yaml.safe_load(p.read_text())
-        for p in sorted((CHART / "files" / "crds").glob("*.yaml"))
-    }
-    assert copies == generated, "run `make crds` (it refreshes charts/incident-operator/files/crds)"
+    generated = [yaml.safe_load(p.read_text()) for p in sorted((REPO / "crds").glob("*.yaml"))]
     rendered = {d["metadata"]["name"]: d for d in docs if d["kind"] == "CustomResourceDefinition"}
-    for crd in generated.values():
+    assert set(rendered) == {crd["metadata"]["name"] for crd in generated}
+    for crd in generated:
         got = rendered[crd["metadata"]["name"]]
         assert got["spec"] == crd["spec"]
         assert got["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        assert got["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
     assert not [d for d in template({"crds.install": False}) if d["kind"].startswith("Custom")]
 
 
@@ -173,7 +170,8 @@ def test_watch_namespaces_bind_the_namespaced_role_only_there() -> None:
     args = container(docs)["args"]
     assert {"--namespace=shop", "--namespace=payments"} <= set(args)
     namespaced = rules(docs, "-namespaced")
-    assert not [r for r in namespaced if r[0] in {"apps", "gateway.networking.k8s.io"}]
+    assert not [r for r in namespaced if r[2] == "patch" and r[0] != "sre.dev"]
+    assert ("apps", "replicasets", "list") in namespaced  # change correlation stays
 
 
 def test_optional_features_render_and_reference_the_operator() -> None:

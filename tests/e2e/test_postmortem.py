@@ -28,6 +28,8 @@ from kubernetes import client
 
 from incident_operator.domain.simulation import Trace, TraceRow
 from tests.cluster.controlplane import free_port
+from tests.fakes.threaded import Threaded, serving
+from tests.fakes.trackers import FakeGrafana, FakeJira
 from tests.kube import Cluster, create_custom, get_custom, wait_for
 from tests.operator_process import running_operator
 from tests.services import prometheus as backfill
@@ -38,6 +40,8 @@ DAY = 86400
 OUTAGE_AGO = 1200
 ROWS = ((4 * DAY, 100.0, 0.0), (OUTAGE_AGO, 100.0, 10.0))
 TARGET = 0.999
+JIRA_TOKEN = "ATATT3xJiraSecretToken0123"
+GRAFANA_TOKEN = "glsa_GrafanaSecret0123"
 FINE_STEP = 5
 """Backfill resolution: rate x window misses at most one sample interval at the window's start
 (the SLO engine's burn start falls between samples), so 5 s keeps the figures within 0.5 %."""
@@ -219,6 +223,63 @@ def check_draft(
     return impact, expected_failed
 
 
+def check_followups(
+    api: client.ApiClient,
+    namespace: str,
+    name: str,
+    tracker: tuple[FakeJira, str, Threaded],
+    grafana: FakeGrafana,
+) -> None:
+    """The action item's Jira ticket and the Grafana marks of the incident's milestones."""
+    jira, jira_url, jira_thread = tracker
+    # The action item got its Jira ticket (once), linked in status, shown in the document.
+    ticket = wait_for(
+        "the action item's ticket",
+        lambda: (get_custom(api, "Postmortem", name, namespace)["status"].get("tickets") or [None])[
+            0
+        ],
+    )
+    assert (ticket["tracker"], ticket["ref"], ticket["status"]) == ("jira", "OPS-1", "open")
+    assert ticket["url"] == f"{jira_url}/browse/OPS-1"
+    assert list(jira.issues) == ["OPS-1"]
+    assert jira.issues["OPS-1"]["fields"]["summary"] == "Add a canary for checkout"
+    jira_thread.call(jira.set_category, "OPS-1", "done")
+
+    # Grafana marks declared and resolved at their own instants.
+    marks = wait_for(
+        "the declared and resolved marks",
+        lambda: (
+            {a["tags"][-1]: a["time"] for a in grafana.annotations}
+            if {"declared", "resolved"} <= {a["tags"][-1] for a in grafana.annotations}
+            else None
+        ),
+    )
+    stamps = get_custom(api, "Incident", name, namespace)["status"]["timestamps"]
+    assert marks["declared"] == int(parse(stamps["declared"]) * 1000)
+    assert marks["resolved"] == int(parse(stamps["resolved"]) * 1000)
+    assert len(grafana.annotations) == len(marks)
+
+
+def check_plugin(
+    cluster: Cluster, namespace: str, name: str, tmp_path: Path, expected: tuple[float, Any]
+) -> None:
+    """`kubectl incident postmortem`: Markdown, JSON and a valid PNG chart."""
+    expected_failed, summary = expected
+    # The plugin prints the document and saves a valid PNG chart.
+    chart = tmp_path / "chart.png"
+    shown = plugin(cluster, namespace, "postmortem", name, "--chart", str(chart))
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("# Postmortem: ")
+    assert "![Error ratio and remaining error budget" in shown.stdout
+    width, height = png_size(chart.read_bytes())
+    assert (width, height) == (800, 480)
+    as_json = plugin(cluster, namespace, "postmortem", name, "--format", "json")
+    assert as_json.returncode == 0, as_json.stderr
+    document = json.loads(as_json.stdout)
+    assert document["impact"][0]["failedRequests"] == pytest.approx(expected_failed, rel=0.01)
+    assert document["summary"] == summary
+
+
 def test_resolved_incident_drafts_its_postmortem(
     crds: Cluster,
     api: client.ApiClient,
@@ -229,8 +290,25 @@ def test_resolved_incident_drafts_its_postmortem(
 ) -> None:
     prometheus, trace = burning
     create_custom(api, slo_manifest(severity), namespace)
-    args = (f"--prometheus-url={prometheus.url}", "--evaluation-interval=2s")
-    with running_operator(crds, tmp_path / "operator.log", *args):
+    (tmp_path / "jira-token").write_text(JIRA_TOKEN + "\n")
+    (tmp_path / "grafana-token").write_text(GRAFANA_TOKEN + "\n")
+    jira, grafana = FakeJira("sre@example.com", JIRA_TOKEN), FakeGrafana(GRAFANA_TOKEN)
+    with (
+        serving(jira, jira.start) as (jira_url, jira_thread),
+        serving(grafana, grafana.start) as (grafana_url, _),
+        running_operator(
+            crds,
+            tmp_path / "operator.log",
+            f"--prometheus-url={prometheus.url}",
+            "--evaluation-interval=2s",
+            f"--jira-url={jira_url}",
+            "--jira-project=OPS",
+            "--jira-email=sre@example.com",
+            f"--jira-token-file={tmp_path / 'jira-token'}",
+            f"--grafana-url={grafana_url}",
+            f"--grafana-token-file={tmp_path / 'grafana-token'}",
+        ),
+    ):
         incident = wait_for(
             "the declared incident",
             lambda: next(
@@ -297,6 +375,8 @@ def test_resolved_incident_drafts_its_postmortem(
         assert regenerated["status"]["impact"][0]["failedRequests"] == impact["failedRequests"]
         assert f"{impact['errorBudgetConsumed']:.2%}" in data["postmortem.md"]
 
+        check_followups(api, namespace, name, (jira, jira_url, jira_thread), grafana)
+
         # Closing before publishing is refused, with the reason.
         patch(api, "incidents", namespace, name, {"spec": {"state": "closed"}})
         refused = wait_for(
@@ -316,19 +396,7 @@ def test_resolved_incident_drafts_its_postmortem(
         assert f"postmortem {name} is draft" in refused["message"]
         assert get_custom(api, "Incident", name, namespace)["status"]["phase"] == "resolved"
 
-        # The plugin prints the document and saves a valid PNG chart.
-        chart = tmp_path / "chart.png"
-        shown = plugin(crds, namespace, "postmortem", name, "--chart", str(chart))
-        assert shown.returncode == 0, shown.stderr
-        assert shown.stdout.startswith("# Postmortem: ")
-        assert "![Error ratio and remaining error budget" in shown.stdout
-        width, height = png_size(chart.read_bytes())
-        assert (width, height) == (800, 480)
-        as_json = plugin(crds, namespace, "postmortem", name, "--format", "json")
-        assert as_json.returncode == 0, as_json.stderr
-        document = json.loads(as_json.stdout)
-        assert document["impact"][0]["failedRequests"] == pytest.approx(expected_failed, rel=0.01)
-        assert document["summary"] == human["summary"]
+        check_plugin(crds, namespace, name, tmp_path, (expected_failed, human["summary"]))
 
         # Publishing lets the refused close through.
         patch(api, "postmortems", namespace, name, {"spec": {"state": "published"}})
@@ -342,3 +410,22 @@ def test_resolved_incident_drafts_its_postmortem(
             ),
         )
         assert conditions(closed)["TransitionRefused"]["status"] == "False"
+        # Publishing regenerated the document: the ticket's state was read back from Jira.
+        published = wait_for(
+            "the ticket's state read back",
+            lambda: (
+                pm
+                if (pm := get_custom(api, "Postmortem", name, namespace))["status"]["tickets"][0][
+                    "status"
+                ]
+                == "done"
+                else None
+            ),
+        )
+        assert published["spec"]["actionItems"] == [
+            {"title": "Add a canary for checkout", "owner": "bob", "status": "open"}
+        ]
+        assert list(jira.issues) == ["OPS-1"]
+        log = (tmp_path / "operator.log").read_text()
+        assert JIRA_TOKEN not in log
+        assert GRAFANA_TOKEN not in log

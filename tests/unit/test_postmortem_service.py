@@ -250,3 +250,29 @@ async def test_without_a_postmortem_store_closing_is_not_blocked() -> None:
 
 def test_action_item_due_is_a_date() -> None:
     assert date.fromisoformat("2026-11-28") < date(2026, 11, 30)
+
+
+async def test_periodic_pass_skips_prometheus_until_something_changed() -> None:
+    world = World(required=True)
+    await world.service.ensure(world.incident)
+    pm = world.postmortems.postmortems[(NS, NAME)]
+    pm["spec"]["actionItems"] = [{"title": "Cap retries", "due": "2026-12-01"}]
+    world.clock.at = datetime(2026, 11, 28, tzinfo=UTC)
+    for _ in range(3):  # converge (the incident's own postmortem entries come back once)
+        pm["status"] = {**pm["status"], **await world.service.regenerate(pm)}
+    pm["status"]["observedGeneration"] = pm["metadata"]["generation"]
+    asked = len(world.impact.asked)
+    assert await world.service.regenerate(pm, only_if_stale=True) == {}
+    assert len(world.impact.asked) == asked  # no Prometheus query, no rendering
+    world.clock.at = datetime(2026, 12, 2, tzinfo=UTC)  # the item became overdue
+    late = await world.service.regenerate(pm, only_if_stale=True)
+    assert late["overdueActionItems"] == 1
+    assert len(world.impact.asked) > asked
+    pm["status"] = {**pm["status"], **late}
+    pm["status"] = {**pm["status"], **await world.service.regenerate(pm)}  # its reminder
+    assert await world.service.regenerate(pm, only_if_stale=True) == {}
+    world.incident["status"]["timeline"].append(
+        {"at": "2026-11-27T09:40:00Z", "type": "note", "message": "late note", "key": "n/9"}
+    )
+    fresh = await world.service.regenerate(pm, only_if_stale=True)
+    assert "n/9" in [e.get("key") for e in fresh["timeline"]]

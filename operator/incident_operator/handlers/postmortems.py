@@ -108,6 +108,18 @@ async def draft_postmortem(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.resume(GROUP, VERSION, "postmortems", id="generate")
 @kopf.on.create(GROUP, VERSION, "postmortems", id="generate")
 @kopf.on.update(GROUP, VERSION, "postmortems", id="generate")
+@translated
+async def generate_postmortem(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+) -> None:
+    service: PostmortemService | None = memo.get("postmortem_service")
+    if service is None:
+        return
+    status = await service.regenerate(dict(body))
+    if status:
+        patch.status.update(status)
+
+
 @kopf.timer(
     GROUP,
     VERSION,
@@ -117,13 +129,12 @@ async def draft_postmortem(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     initial_delay=REGENERATE_INTERVAL,
 )
 @translated
-async def generate_postmortem(
-    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
-) -> None:
+async def refresh_postmortem(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    """Overdue items, ticket states and late incident facts; full regeneration only if stale."""
     service: PostmortemService | None = memo.get("postmortem_service")
     if service is None:
         return
-    status = await service.regenerate(dict(body))
+    status = await service.regenerate(dict(body), only_if_stale=True)
     if status:
         patch.status.update(status)
 

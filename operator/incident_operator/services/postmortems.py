@@ -35,6 +35,7 @@ from incident_operator.api.v1alpha1.incident import TimelineEntry, Timestamps
 from incident_operator.api.v1alpha1.postmortem import PostmortemSpec
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
+from incident_operator.domain import changes
 from incident_operator.domain import postmortem as pm
 from incident_operator.domain import tickets as ticket_plan
 from incident_operator.domain.conditions import Condition, Status, set_condition
@@ -62,7 +63,7 @@ MARKDOWN_KEY = "postmortem.md"
 JSON_KEY = "postmortem.json"
 CHART_RATIO_WINDOW = timedelta(minutes=5)
 CHART_POINTS = 120
-CHANGE_TYPES = frozenset({"recent-change", "change-correlated"})
+CHANGE_TYPES = frozenset({changes.ENTRY_TYPE})
 """Timeline entries of changes the change correlator linked to the incident."""
 
 
@@ -429,8 +430,16 @@ class PostmortemService:
         )
         return found, chart
 
-    async def regenerate(self, postmortem: Mapping[str, Any]) -> Body:
-        """Gather, render, write the ConfigMap; the status patch to write (only changes)."""
+    async def regenerate(
+        self, postmortem: Mapping[str, Any], *, only_if_stale: bool = False
+    ) -> Body:
+        """Gather, render, write the ConfigMap; the status patch to write (only changes).
+
+        ``only_if_stale`` (the periodic pass): first check what can change without anyone
+        editing the postmortem — overdue items, ticket states, the incident's timeline and
+        key times, an impact not measured yet — and skip Prometheus and the rendering when
+        none did.
+        """
         meta = postmortem["metadata"]
         namespace, name = str(meta["namespace"]), str(meta["name"])
         status = postmortem.get("status") or {}
@@ -459,16 +468,17 @@ class PostmortemService:
                 ),
             )
             return _changes(status, {"observedGeneration": generation, **_conds(conditions)})
-        human = spec.to_domain()
-        gathered = await self.gather(incident, end=None, postmortem=name)
-        facts = gathered.facts
-        due = parse_time(status.get("due"))
         links, ticket_problem = await self._sync_tickets(
             name, spec.incident_ref, [i.to_domain() for i in spec.action_items], status, now
         )
         items = with_tickets([i.to_domain() for i in spec.action_items], links)
-        human = replace(human, action_items=tuple(items))
         late = pm.overdue(items, now.date())
+        if only_if_stale and not stale(postmortem, incident, links, len(late)):
+            return {}
+        human = replace(spec.to_domain(), action_items=tuple(items))
+        gathered = await self.gather(incident, end=None, postmortem=name)
+        facts = gathered.facts
+        due = parse_time(status.get("due"))
         chart_png = None
         if gathered.charts and self._charts is not None:
             chart_png = self._charts.render(gathered.charts[0])
@@ -556,14 +566,16 @@ class PostmortemService:
             except IncidentOperatorError as exc:
                 problem = problem or str(exc)
                 continue
-            by_title[create.item.title] = _link(create.item.title, tracker.name, ticket, now)
+            by_title[create.item.title] = _link(create.item.title, tracker.name, ticket, now, None)
         for read in reads:
             try:
                 ticket = await tracker.get(read.ref)
             except IncidentOperatorError as exc:
                 problem = problem or str(exc)
                 continue
-            by_title[read.title] = _link(read.title, tracker.name, ticket, now)
+            by_title[read.title] = _link(
+                read.title, tracker.name, ticket, now, by_title.get(read.title)
+            )
         titles = [i.title for i in items]
         links = [by_title[t] for t in titles if t in by_title]
         return links[:64], problem
@@ -620,15 +632,50 @@ class PostmortemService:
         await self._store.append_timeline(namespace, incident_name, entries)
 
 
-def _link(title: str, tracker: str, ticket: Ticket, now: datetime) -> Body:
-    return {
-        "title": title,
-        "tracker": tracker,
-        "ref": ticket.ref,
-        "url": ticket.url,
-        "status": ticket.status,
-        "syncedAt": iso(now),
-    }
+def _link(
+    title: str, tracker: str, ticket: Ticket, now: datetime, previous: Mapping[str, Any] | None
+) -> Body:
+    """The status entry; ``syncedAt`` moves only when something else did (no idle writes)."""
+    link = {"title": title, "tracker": tracker, "ref": ticket.ref, "url": ticket.url}
+    link["status"] = ticket.status
+    if previous is not None and _without_sync_time(previous) == link:
+        return {**link, "syncedAt": previous.get("syncedAt") or iso(now)}
+    return {**link, "syncedAt": iso(now)}
+
+
+def _without_sync_time(link: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in link.items() if k != "syncedAt"}
+
+
+def stale(
+    postmortem: Mapping[str, Any],
+    incident: Mapping[str, Any],
+    links: Sequence[Mapping[str, Any]],
+    overdue_items: int,
+) -> bool:
+    """Whether the stored facts or document are behind what they are drawn from."""
+    status = postmortem.get("status") or {}
+    generation = int((postmortem.get("metadata") or {}).get("generation", 1))
+    if status.get("observedGeneration") != generation:
+        return True
+    if status.get("overdueActionItems", 0) != overdue_items:
+        return True
+    stored = [_without_sync_time(t) for t in status.get("tickets") or [] if isinstance(t, dict)]
+    if _normal(stored) != _normal([_without_sync_time(t) for t in links]):
+        return True
+    keys = {e.get("key") for e in status.get("timeline") or [] if isinstance(e, dict)}
+    if any(f.key not in keys for f in timeline_facts(incident) if f.key):
+        return True
+    times = key_times_of(incident)
+    wanted = {k: iso(v) if (v := getattr(times, k)) else None for k in pm.KEY_TIMES}
+    if _normal(wanted) != _normal(status.get("keyTimes") or {}):
+        return True
+    measured = any(
+        c.get("type") == IMPACT_MEASURED and c.get("status") == "True"
+        for c in status.get("conditions") or []
+        if isinstance(c, dict)
+    )
+    return times.window is not None and affected_slos(incident) != [] and not measured
 
 
 def with_tickets(

@@ -276,3 +276,14 @@ async def test_periodic_pass_skips_prometheus_until_something_changed() -> None:
     )
     fresh = await world.service.regenerate(pm, only_if_stale=True)
     assert "n/9" in [e.get("key") for e in fresh["timeline"]]
+
+
+async def test_due_and_reason_reach_status_even_if_the_first_patch_was_lost() -> None:
+    world = World(required=True, dueWithin="3d")
+    await world.service.ensure(world.incident)
+    pm = world.postmortems.postmortems[(NS, NAME)]
+    pm["status"] = {}  # e.g. the operator stopped between create and the status patch
+    status = await world.service.regenerate(pm)
+    assert (status["due"], status["reason"]) == ("2026-11-30T09:34:00Z", "SeverityRequires")
+    markdown = world.postmortems.config_maps[(NS, f"{NAME}-postmortem")][0]["postmortem.md"]
+    assert "| Due | 2026-11-30T09:34:00Z |" in markdown

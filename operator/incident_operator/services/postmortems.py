@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 SLO_LABEL = "sre.dev/slo"
 INCIDENT_LABEL = "sre.dev/incident"
+DUE_ANNOTATION = "postmortem.sre.dev/due"
+REASON_ANNOTATION = "postmortem.sre.dev/reason"
 NOT_REQUIRED = "not-required"
 """The state annotation on an incident that owes no postmortem (so it is not asked again)."""
 OVERDUE = "ActionItemsOverdue"
@@ -201,7 +203,9 @@ def impact_status(impact: pm.Impact) -> Body:
     }
 
 
-def postmortem_body(incident: Mapping[str, Any], owed: pm.Owed, now: datetime) -> Body:
+def postmortem_body(incident: Mapping[str, Any], owed: pm.Owed) -> Body:
+    """The Postmortem to create; why and by when ride along as annotations (the status
+    subresource ignores a status sent on create), and regeneration copies them to status."""
     meta = incident["metadata"]
     spec = incident.get("spec") or {}
     roles = (incident.get("status") or {}).get("roles") or spec.get("roles") or {}
@@ -213,6 +217,7 @@ def postmortem_body(incident: Mapping[str, Any], owed: pm.Owed, now: datetime) -
             "name": meta["name"],
             "namespace": meta["namespace"],
             "labels": {INCIDENT_LABEL: meta["name"]},
+            "annotations": {DUE_ANNOTATION: iso(owed.due), REASON_ANNOTATION: owed.reason.value},
             "ownerReferences": [
                 {
                     "apiVersion": incident.get("apiVersion", "sre.dev/v1alpha1"),
@@ -228,7 +233,6 @@ def postmortem_body(incident: Mapping[str, Any], owed: pm.Owed, now: datetime) -
     }
     if commander:
         body["spec"]["owner"] = commander
-    del now
     return body
 
 
@@ -284,7 +288,7 @@ class PostmortemService:
             await self._postmortems.link_incident(namespace, name, None, NOT_REQUIRED)
             return None
         created = await self._postmortems.create_postmortem(
-            namespace, postmortem_body(incident, owed, now)
+            namespace, postmortem_body(incident, owed)
         )
         pm_name = str(created["metadata"]["name"])
         await self._postmortems.patch_postmortem_status(
@@ -478,7 +482,9 @@ class PostmortemService:
         human = replace(spec.to_domain(), action_items=tuple(items))
         gathered = await self.gather(incident, end=None, postmortem=name)
         facts = gathered.facts
-        due = parse_time(status.get("due"))
+        annotations = meta.get("annotations") or {}
+        due = parse_time(status.get("due")) or parse_time(annotations.get(DUE_ANNOTATION))
+        reason = str(status.get("reason") or annotations.get(REASON_ANNOTATION) or "")
         chart_png = None
         if gathered.charts and self._charts is not None:
             chart_png = self._charts.render(gathered.charts[0])
@@ -519,6 +525,8 @@ class PostmortemService:
             "impact": [impact_status(i) for i in facts.impacts],
             "mitigations": [_mitigation(m) for m in facts.mitigations],
             "correlatedChanges": [entry_of(f) for f in facts.correlated_changes[-64:]],
+            "due": iso(due) if due else None,
+            "reason": reason,
             "renderedConfigMap": config_map_name(name),
             "chart": CHART_FILE if chart_png else "",
             "overdueActionItems": len(late),

@@ -218,8 +218,14 @@ def test_slo_burn_auto_rollback_then_burn_stops_and_incident_is_mitigated(
         )
         # The bad version is gone: the demo service stops failing from now on.
         exporter.set_trace(Trace((*trace.rows, TraceRow(time.time(), 100.0, 0.0))))
-        applied = mitigations(api, namespace, incident)["rollback-checkout"]
-        assert applied["state"] in {"applied", "verified"}
+        applied = wait_for(
+            "the rollback recorded as applied",
+            lambda: (
+                (r := mitigations(api, namespace, incident).get("rollback-checkout"))
+                and r["state"] in {"applied", "verified"}
+                and r
+            ),
+        )
         assert "from revision 2 to revision 1" in applied["message"]
 
         wait_for(

@@ -30,6 +30,7 @@ def deployment(image: str = "checkout:v2", revision: int = 2, **spec: Any) -> di
             "namespace": "shop",
             "uid": "d-uid",
             "resourceVersion": "42",
+            "generation": 3,
             "annotations": {
                 m.OPT_IN_ANNOTATION: m.OPT_IN_VALUE,
                 m.REVISION_ANNOTATION: str(revision),
@@ -76,8 +77,8 @@ def test_rollback_picks_the_previous_revision_and_copies_its_template_and_annota
     plan = m.plan(request(), deployment(), HISTORY, incident="inc-1")
     assert isinstance(plan, m.Plan)
     assert plan.patch_type is m.PatchType.JSON
-    ops = {op["path"]: op["value"] for op in plan.patch}
-    assert ops["/metadata/resourceVersion"] == "42"  # optimistic lock on what we planned
+    assert plan.patch[0] == {"op": "test", "path": "/metadata/generation", "value": 3}
+    ops = {op["path"]: op["value"] for op in plan.patch if op["op"] == "replace"}
     assert ops["/spec/template"] == template("checkout:v1")  # no pod-template-hash
     annotations = ops["/metadata/annotations"]
     assert annotations["kubernetes.io/change-cause"] == "deploy v1"  # from the ReplicaSet

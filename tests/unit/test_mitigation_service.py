@@ -316,3 +316,25 @@ async def test_without_revert_on_failure_the_change_stays() -> None:
     world.clock.advance(11 * MIN)
     await world.tick()
     assert world.image() == "checkout:v1"
+
+
+async def test_a_spec_changed_under_the_plan_stays_running_and_is_replanned() -> None:
+    world = World(slo())
+    dep = world.workloads.objects[("Deployment", NS, "checkout")]
+    dep["metadata"]["generation"] = 2
+    real_get = world.workloads.get
+
+    async def stale_get(target: m.Target) -> dict[str, Any] | None:
+        found = await real_get(target)
+        if found is not None and target.kind == "Deployment":
+            found["metadata"]["generation"] = 1  # planned against an older spec
+        return found
+
+    world.workloads.get = stale_get  # type: ignore[method-assign]
+    results = await world.tick()
+    assert results["rollback-checkout"]["state"] == "running"
+    assert world.image() == "checkout:v2"
+    world.workloads.get = real_get  # type: ignore[method-assign]
+    results = await world.tick()
+    assert results["rollback-checkout"]["state"] == "applied"
+    assert world.image() == "checkout:v1"

@@ -20,13 +20,17 @@ _versions = itertools.count(100)
 def _json_patch(body: Body, ops: list[dict[str, Any]]) -> Body:
     out = copy.deepcopy(body)
     for op in ops:
-        if op["op"] != "replace":
-            raise ValueError(f"fake supports replace only, got {op['op']}")
         *parents, last = op["path"].strip("/").split("/")
         node = out
         for part in parents:
             node = node.setdefault(part, {})
-        node[last] = copy.deepcopy(op["value"])
+        if op["op"] == "test":
+            if node.get(last) != op["value"]:
+                raise Conflict(f"test of {op['path']} failed (fake)")
+        elif op["op"] == "replace":
+            node[last] = copy.deepcopy(op["value"])
+        else:
+            raise ValueError(f"fake supports replace and test only, got {op['op']}")
     return out
 
 
@@ -67,8 +71,6 @@ class FakeWorkloads:
             result = _json_patch(current, plan.patch)
         else:
             result = _merge(current, plan.patch)
-        if result["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
-            raise Conflict(f"{target.text}: the object has been modified (fake)")
         self.applied.append((plan, dry_run))
         if not dry_run:
             result["metadata"]["resourceVersion"] = str(next(_versions))

@@ -19,7 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from incident_operator.domain.mitigation import PatchType, Plan, Target
 from incident_operator.errors import PermanentError
 
-from .kubernetes import translate
+from .kubernetes import Conflict, translate
 from .ports import Body
 from .workloads_port import NamespaceHistory
 
@@ -148,10 +148,29 @@ class KubernetesWorkloads:
                     raise translate(exc, what) from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 raise translate(exc, what) from exc
-        result = await self._call(
-            what, self._custom.patch_namespaced_custom_object, *args, **options
-        )
-        return dict(result)
+        try:
+            result = await asyncio.to_thread(
+                self._custom.patch_namespaced_custom_object, *args, **options
+            )
+            return dict(result)
+        except ApiException as exc:
+            if exc.status == 422 and await self._spec_moved(plan):
+                raise Conflict(f"{what}: the spec changed since it was planned") from exc
+            raise translate(exc, what) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise translate(exc, what) from exc
+
+    async def _spec_moved(self, plan: Plan) -> bool:
+        """Did the plan's generation test fail (rather than the patch being invalid)?"""
+        tested = [
+            op["value"]
+            for op in plan.patch
+            if isinstance(plan.patch, list) and op.get("path") == "/metadata/generation"
+        ]
+        if not tested:
+            return False
+        now = await self.get(plan.request.target)
+        return now is None or now.get("metadata", {}).get("generation") != tested[0]
 
     async def merge_patch(self, target: Target, patch: Body) -> Body:
         group, version, plural = _group_version(target)

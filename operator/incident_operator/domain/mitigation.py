@@ -257,12 +257,16 @@ def _without_hash(template: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _test_version(body: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Optimistic locking: a patch carrying resourceVersion applies only to the object we
-    planned against; the API server answers 409 Conflict if it changed meanwhile."""
-    version = _meta(body).get("resourceVersion")
-    if not version:
+    """The patch applies only while the spec is the one we planned against.
+
+    A JSON-patch test of metadata.generation, not resourceVersion: controllers rewrite the
+    status (and so the resourceVersion) of a Deployment every few seconds, but only a spec
+    change moves the generation. The API server answers 422 when the test fails.
+    """
+    generation = _meta(body).get("generation")
+    if generation is None:
         return []
-    return [{"op": "replace", "path": "/metadata/resourceVersion", "value": version}]
+    return [{"op": "test", "path": "/metadata/generation", "value": generation}]
 
 
 def plan_rollback(

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from incident_operator.adapters.kubernetes import Conflict
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.adapters.workloads_port import Workloads
 from incident_operator.api.v1alpha1.incident import (
@@ -485,6 +486,10 @@ class MitigationService:
         await self._write(context, results)  # before the change: a crash re-runs, never forgets
         try:
             await self._workloads.apply(planned, dry_run=False)
+        except Conflict as exc:
+            # Someone changed the spec since we looked: stay running, re-plan next tick.
+            log.info("incident %s: %s; re-planning", context.name, exc)
+            return True
         except PermanentError as exc:
             await self._refuse(
                 context,

@@ -287,3 +287,41 @@ async def test_due_and_reason_reach_status_even_if_the_first_patch_was_lost() ->
     assert (status["due"], status["reason"]) == ("2026-11-30T09:34:00Z", "SeverityRequires")
     markdown = world.postmortems.config_maps[(NS, f"{NAME}-postmortem")][0]["postmortem.md"]
     assert "| Due | 2026-11-30T09:34:00Z |" in markdown
+
+
+async def test_events_of_mitigation_targets_join_the_timeline() -> None:
+    world = World(required=True)
+    world.incident["status"]["mitigations"] = [
+        {
+            "name": "rollback-checkout",
+            "action": "rollback",
+            "target": "deployment/checkout",
+            "state": "verified",
+            "startedAt": "2026-11-27T09:12:00Z",
+            "finishedAt": "2026-11-27T09:14:00Z",
+        }
+    ]
+    world.postmortems.events.append(
+        {
+            "uid": "ev2",
+            "at": T0 + timedelta(minutes=13),
+            "reason": "ScalingReplicaSet",
+            "message": "Scaled up replica set checkout-7d9 to 3",
+            "type": "Normal",
+            "kind": "Deployment",
+            "name": "checkout",
+            "component": "deployment-controller",
+        }
+    )
+    await world.service.ensure(world.incident)
+    status = await world.service.regenerate(world.postmortems.postmortems[(NS, NAME)])
+    messages = [(e["type"], e["message"]) for e in status["timeline"]]
+    assert messages.index(
+        (
+            "mitigation-started",
+            "Mitigation rollback-checkout started: rollback of deployment/checkout",
+        )
+    ) < messages.index(
+        ("event", "Deployment checkout: ScalingReplicaSet: Scaled up replica set checkout-7d9 to 3")
+    )
+    assert status["mitigations"][0]["state"] == "verified"

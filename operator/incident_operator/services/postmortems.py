@@ -160,6 +160,22 @@ def mitigations_of(incident: Mapping[str, Any]) -> tuple[pm.Mitigation, ...]:
     return tuple(out)
 
 
+KINDS = {
+    "deployment": "Deployment",
+    "statefulset": "StatefulSet",
+    "httproute": "HTTPRoute",
+    "rollout": "Rollout",
+    "configmap": "ConfigMap",
+}
+"""Mitigation targets (``kind/name`` as the mitigation engine writes them) -> Event kinds."""
+
+
+def target_object(target: str) -> tuple[str, str] | None:
+    """(kind, name) of a mitigation's target, whose Events belong in the timeline."""
+    kind, _, name = target.partition("/")
+    return (KINDS[kind], name) if kind in KINDS and name else None
+
+
 def event_facts(events: Sequence[Mapping[str, Any]]) -> list[pm.Fact]:
     return [
         pm.Fact(
@@ -338,11 +354,15 @@ class PostmortemService:
                 end,
             )
         slos = affected_slos(incident)
-        objects = [("Incident", name)] + [("ServiceLevelObjective", s) for s in slos]
+        mitigations = mitigations_of(incident)
+        objects = [("Incident", name), *(("ServiceLevelObjective", s) for s in slos)]
+        for mitigation in mitigations:
+            target = target_object(mitigation.target)
+            if target is not None and target not in objects:
+                objects.append(target)
         if postmortem:
             objects.append(("Postmortem", postmortem))
         events = await self._postmortems.events_about(namespace, objects)
-        mitigations = mitigations_of(incident)
         own = timeline_facts(incident)
         merged = pm.merge_facts(own, pm.mitigation_facts(mitigations), event_facts(events))
         impacts: list[pm.Impact] = []

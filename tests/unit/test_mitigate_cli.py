@@ -124,3 +124,25 @@ def test_usage_errors(argv: list[str]) -> None:
     args = build_parser().parse_args(["mitigate", "checkout", *argv])
     with pytest.raises(UsageError):
         args.run(args, None, lambda namespace: fake)
+
+
+def test_show_lists_the_mitigations() -> None:
+    fake = FakeIncidents()
+    incident(fake)
+    fake.objects["checkout"]["status"] = {
+        "mitigations": [
+            {
+                "name": "rollback-checkout",
+                "action": "rollback",
+                "target": "deployment/checkout",
+                "state": "verified",
+                "message": "rolled back; burn fell",
+            }
+        ]
+    }
+    code, out, _ = run(fake, "show", "checkout")
+    assert code == 0
+    assert (
+        "Mitigation: rollback-checkout (rollback deployment/checkout) verified: rolled back; "
+        "burn fell" in out
+    )

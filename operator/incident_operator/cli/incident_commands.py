@@ -303,6 +303,11 @@ def run_show(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int
             "MTTx:      "
             + ", ".join(f"{_words(k)} {_duration(v)}" for k, v in figures.items() if v is not None)
         )
+    for result in status.get("mitigations") or []:
+        lines.append(
+            f"Mitigation: {result.get('name', '')} ({result.get('action', '')} "
+            f"{result.get('target', '')}) {result.get('state', '')}: {result.get('message', '')}"
+        )
     timeline = status.get("timeline") or []
     lines.append("Timeline:" if timeline else "Timeline:  <empty>")
     folded = status.get("timelineSummary") or {}

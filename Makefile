@@ -8,7 +8,7 @@ STATE_DIR := .cluster
 export KUBECONFIG ?= $(CURDIR)/$(STATE_DIR)/kubeconfig
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv deps binaries helm crds values-reference lint test test-unit cluster-up cluster-down install-crds examples up run clean
+.PHONY: help venv deps binaries helm crds values-reference lint test test-unit cluster-up cluster-down install-crds examples up run demo clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -66,6 +66,9 @@ run: venv  ## run the operator against the current KUBECONFIG (Ctrl-C stops it)
 	$(BIN)/incident-operator run --liveness http://127.0.0.1:8080/healthz
 
 up: cluster-up examples run  ## the quick start: control plane, CRDs, examples, operator
+
+demo: venv deps  ## the whole story in one command: burn -> incident -> Slack -> rollback -> postmortem
+	$(BIN)/python -m hack.demo
 
 clean: cluster-down
 	rm -rf $(VENV) $(STATE_DIR) .pytest_cache .mypy_cache .ruff_cache demo-output

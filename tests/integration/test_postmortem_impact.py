@@ -125,6 +125,16 @@ async def test_postmortem_figures_and_chart_from_real_prometheus(
                 "mitigated": iso(start + timedelta(minutes=20)),
                 "resolved": iso(stop),
             },
+            "mitigations": [
+                {
+                    "name": "rollback-checkout",
+                    "action": "rollback",
+                    "target": "deployment/checkout",
+                    "state": "verified",
+                    "startedAt": iso(start + timedelta(minutes=20)),
+                    "finishedAt": iso(stop),
+                }
+            ],
         },
     }
     postmortems = FakePostmortems(incidents=store.incidents)
@@ -141,7 +151,7 @@ async def test_postmortem_figures_and_chart_from_real_prometheus(
     service = PostmortemService(
         store,
         postmortems,
-        Clock(stop + timedelta(minutes=1)),
+        Clock(stop + timedelta(minutes=10)),  # the rollback has settled (5m after it)
         impact=PrometheusImpact(prometheus.url),
         charts=MatplotlibCharts(),
     )
@@ -155,6 +165,10 @@ async def test_postmortem_figures_and_chart_from_real_prometheus(
     assert impact["errorRatio"] == pytest.approx(0.02, rel=1e-3)
     assert impact["errorBudgetConsumed"] == pytest.approx(FAILED / budget, rel=1e-3)  # 10.7 %
     assert impact["errorBudgetRemaining"] == pytest.approx(1 - FAILED / budget, rel=1e-3)
+    # The rollback's effect: 2 % errors as it started, none one 5m window after it finished.
+    assert status["mitigations"][0]["effect"] == (
+        "checkout: error ratio 2.00% before, 0.00% 5m after (-100.0%)"
+    )
     data, binary = postmortems.config_maps[(NS, "checkout-burn-postmortem")]
     assert f"{FAILED / budget:.2%}" in data["postmortem.md"]
     png = binary["chart.png"]

@@ -42,6 +42,7 @@ def facts() -> pm.Facts:
         at(12),
         at(14),
         "burn stopped within 5m",
+        pm.effect_text("checkout", 0.4, 0.0005),
     )
     timeline = pm.merge_facts(
         [
@@ -123,3 +124,13 @@ def test_duration_text() -> None:
     assert duration_text(0) == "0s"
     assert duration_text(3903) == "1h 5m 3s"
     assert duration_text(120) == "2m"
+
+
+def test_effect_text() -> None:
+    assert pm.effect_text("checkout", 0.4, 0.0005) == (
+        "checkout: error ratio 40.00% before, 0.05% 5m after (-99.9%)"
+    )
+    assert (
+        pm.effect_text("checkout", 0.0, 0.0) == "checkout: error ratio 0.00% before, 0.00% 5m after"
+    )
+    assert pm.effect_text("checkout", None, 0.1) == ""

@@ -160,6 +160,28 @@ class Mitigation:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     message: str = ""
+    effect: str = ""
+    """What the SLI did: the error ratio before it started and after it settled."""
+
+
+EFFECT_WINDOW = timedelta(minutes=5)
+"""Error ratio window on either side of a mitigation (it settles within one window)."""
+
+
+def effect_text(slo: str, before: float | None, after: float | None) -> str:
+    """``checkout: error ratio 10.00% before, 0.05% 5m after (-99.5%)``; "" when unknown."""
+    if before is None or after is None:
+        return ""
+    change = f" ({(after - before) / before:+.1%})" if before > 0 else ""
+    return f"{slo}: error ratio {before:.2%} before, {after:.2%} 5m after{change}"
+
+
+def effect_instants(m: Mitigation, now: datetime) -> tuple[datetime, datetime] | None:
+    """When to read the ratio: as the mitigation started, one window after it finished."""
+    if m.started_at is None or m.finished_at is None or m.dry_run:
+        return None
+    after = m.finished_at + EFFECT_WINDOW
+    return (m.started_at, after) if after <= now else None
 
 
 def mitigation_facts(mitigations: Sequence[Mitigation]) -> tuple[Fact, ...]:

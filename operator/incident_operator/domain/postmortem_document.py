@@ -207,6 +207,7 @@ def sections(
         f"- {m.name}: {m.action} of {m.target}, {m.state}"
         + (" (dry run)" if m.dry_run else "")
         + (f" — {m.message}" if m.message else "")
+        + (f"; {m.effect}" if m.effect else "")
         for m in facts.mitigations
     ]
     return {
@@ -291,7 +292,13 @@ def document_json(
             for f in facts.timeline
         ],
         "mitigations": [
-            {"name": m.name, "action": m.action, "target": m.target, "state": m.state}
+            {
+                "name": m.name,
+                "action": m.action,
+                "target": m.target,
+                "state": m.state,
+                "effect": m.effect,
+            }
             for m in facts.mitigations
         ],
         "summary": human.summary,

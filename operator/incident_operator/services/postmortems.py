@@ -45,6 +45,7 @@ from incident_operator.domain.postmortem_document import (
     render_markdown,
 )
 from incident_operator.domain.readiness import READY
+from incident_operator.domain.sli import Sli
 from incident_operator.domain.times import iso
 from incident_operator.errors import IncidentOperatorError, MetricsUnavailable
 
@@ -369,6 +370,7 @@ class PostmortemService:
         charts: list[pm.ChartData] = []
         unavailable: str | None = None
         window = times.window
+        measured: tuple[str, Sli] | None = None
         for slo in slos:
             if window is None:
                 break
@@ -388,8 +390,14 @@ class PostmortemService:
                 impacts.append(pm.Impact(slo, *window, note=f"Prometheus unavailable: {exc}"))
                 continue
             impacts.append(found)
+            measured = measured or (slo, model.spec.indicator.to_domain())
             if chart is not None:
                 charts.append(chart)
+        if measured is not None and self._impact is not None:
+            try:
+                mitigations = await self._effects(mitigations, *measured)
+            except MetricsUnavailable as exc:
+                unavailable = str(exc)
         facts = pm.Facts(
             incident=name,
             title=str(spec.get("title", name)),
@@ -403,6 +411,23 @@ class PostmortemService:
             figures=times.figures(),
         )
         return Gathered(facts, tuple(charts), unavailable)
+
+    async def _effects(
+        self, mitigations: tuple[pm.Mitigation, ...], slo: str, sli: Sli
+    ) -> tuple[pm.Mitigation, ...]:
+        """Each mitigation with the SLO's error ratio as it started and after it settled."""
+        assert self._impact is not None
+        now = self._clock.now()
+        out = []
+        for m in mitigations:
+            instants = pm.effect_instants(m, now)
+            if instants is None:
+                out.append(m)
+                continue
+            before = await self._impact.mean_ratio(sli, pm.EFFECT_WINDOW, instants[0])
+            after = await self._impact.mean_ratio(sli, pm.EFFECT_WINDOW, instants[1])
+            out.append(replace(m, effect=pm.effect_text(slo, before, after)))
+        return tuple(out)
 
     async def _measure(
         self,
@@ -737,6 +762,7 @@ def _mitigation(m: pm.Mitigation) -> Body:
         "startedAt": iso(m.started_at) if m.started_at else None,
         "finishedAt": iso(m.finished_at) if m.finished_at else None,
         "message": m.message,
+        "effect": m.effect,
     }
 
 

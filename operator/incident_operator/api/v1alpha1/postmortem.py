@@ -102,6 +102,8 @@ class MitigationOutcome(ApiModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     message: Annotated[str, Field(max_length=4096)] = ""
+    effect: Annotated[str, Field(max_length=512)] = ""
+    """The affected SLO's error ratio before it started and one 5m window after it finished."""
 
 
 class KeyTimes(ApiModel):

@@ -224,6 +224,13 @@ class MitigationService:
     async def reconcile(self, body: Body) -> list[Result]:
         """One tick for one incident; returns status.mitigations as written."""
         meta = body["metadata"]
+        spec, status = body.get("spec") or {}, body.get("status") or {}
+        if (
+            not spec.get("mitigations")
+            and (spec.get("source") or {}).get("type") != SourceType.SLO.value
+            and not status.get("freezes")
+        ):
+            return []  # nothing can be asked of this incident: spare the API server
         # Fresh, not the watch's copy: our own last write (running/applied) must be seen.
         fresh = await self._store.get_incident(str(meta["namespace"]), str(meta["name"]))
         if fresh is None:

@@ -174,6 +174,8 @@ class Call:
     error: str | None
     """Slack error code (ok:false), None when ok."""
     authorization: str
+    at: float = 0.0
+    """When it arrived, on the fake's clock (``time.monotonic`` unless given one)."""
 
 
 @dataclass
@@ -359,9 +361,10 @@ class FakeSlack:
         method = request.match_info["method"]
         params = await self._params(request)
         authorization = request.headers.get("Authorization", "")
+        at = self._clock()
 
         def record(status: int, error: str | None) -> None:
-            self.calls.append(Call(method, params, status, error, authorization))
+            self.calls.append(Call(method, params, status, error, authorization, at))
 
         if self._throttles:
             retry_after = self._throttles.pop(0)

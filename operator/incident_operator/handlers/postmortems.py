@@ -139,8 +139,9 @@ async def refresh_postmortem(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo
         patch.status.update(status)
 
 
-def _unmarked(body: kopf.Body, **_: Any) -> bool:
-    return dashboard_marks.pending(body)
+def _unmarked(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
+    """Only with Grafana configured (else the timer would tick for every incident forever)."""
+    return memo.get("dashboard_marks") is not None and dashboard_marks.pending(body)
 
 
 @kopf.timer(

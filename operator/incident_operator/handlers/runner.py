@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -210,6 +211,9 @@ def run(options: RunOptions, web_app: WebAppFactory | None = None) -> None:
             liveness_endpoint=options.liveness_endpoint,
             standalone=options.peering is None,
             peering_name=options.peering,
+            # Distinct priorities: the highest live replica works, the others stand by (equal
+            # priorities would pause every replica).
+            priority=secrets.randbelow(2**31) + 1 if options.peering else 0,
             memo=build_memo(options, web_app),
         )
     )

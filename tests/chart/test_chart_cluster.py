@@ -137,3 +137,31 @@ def test_helm_install_and_upgrade(
     assert not [
         b for b in rbac.list_cluster_role_binding().items if b.metadata.name.startswith(release)
     ]
+
+
+@pytest.mark.parametrize("name", ["defaults", "everything"])
+def test_pod_passes_pod_security_restricted_admission(
+    name: str, cluster: Cluster, api: client.ApiClient
+) -> None:
+    """The API server's PodSecurity admission, enforcing `restricted`, admits the chart's pod."""
+    ns = f"pss-{uuid.uuid4().hex[:8]}"
+    labels = {"pod-security.kubernetes.io/enforce": "restricted"}
+    core = client.CoreV1Api(api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns, labels=labels)))
+    try:
+        docs = template(VALUE_SETS[name], namespace=ns)
+        deployment = next(d for d in docs if d["kind"] == "Deployment")
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "operator", "namespace": ns},
+            "spec": {**deployment["spec"]["template"]["spec"], "serviceAccountName": "default"},
+        }
+        core.create_namespaced_pod(ns, pod, dry_run="All")
+        # ...and the same pod running as root is refused: the check is live.
+        rooted = {**pod["spec"], "securityContext": {"runAsUser": 0}}
+        with pytest.raises(client.ApiException) as refused:
+            core.create_namespaced_pod(ns, {**pod, "spec": rooted}, dry_run="All")
+        assert "violates PodSecurity" in str(refused.value.body)
+    finally:
+        core.delete_namespace(ns)

@@ -51,8 +51,9 @@ only after a gap of 10-90 s: kopf's ``settings.queueing.worker_limit`` is 64 and
 incident's worker stays busy while its comms sync runs and its own status writes keep
 arriving as events. With 60 incidents (< 64), ``--unlimited``: p50 17.5 s, p95 20.4 s, no
 second wave, but still ~15 s from patch to the first Slack call — the lifecycle handler ran
-for the 60 over 23 s, next to 1,280 comms syncs (~21 per incident: every watch event, the
-sync's own two status writes per operation included, costs a sync with >= 3 GETs), all
+for the 60 over 23 s; over the whole run (set-up and step) comms synced 1,280 times (~21
+per incident: every watch event, the sync's own two status writes per operation included,
+costs a sync with >= 3 GETs), all
 Kubernetes calls through ``asyncio.to_thread``'s default executor (6 threads here) and the
 mitigation timer's GET per open incident every 2 s.
 """

@@ -53,10 +53,10 @@ arriving as events. With 60 incidents (< 64), ``--unlimited``: p50 17.5 s, p95 2
 second wave, but still ~15 s from patch to the first Slack call — the lifecycle handler ran
 for the 60 over 23 s; over the whole run (set-up and step) comms synced 1,280 times (~21
 per incident: every watch event, the sync's own two status writes per operation included,
-costs a sync with >= 3 GETs), all
-Kubernetes calls through ``asyncio.to_thread``'s default executor (6 threads here). The
-100-incident runs predate b16d38b: the mitigation timer also did a GET per open incident
-every 2 s then; the 60-incident run started with it in the working tree.
+costs a sync with >= 3 GETs), all Kubernetes calls through ``asyncio.to_thread``'s default
+executor (6 threads here). The 100-incident runs predate b16d38b, so the mitigation timer
+also did a GET per open incident every 2 s then; the 60-incident run started 2 s after that
+commit, probably with it.
 """
 
 from __future__ import annotations

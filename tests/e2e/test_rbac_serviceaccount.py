@@ -45,7 +45,7 @@ OUTAGE_AGO = 600
 TOKEN = "xoxb-rbac-" + uuid.uuid4().hex
 RELEASE = "rbac-proof"
 ROTATION = REPO / "examples" / "20-oncallrotation.yaml"
-ARTIFACT = REPO / "test-artifacts" / "rbac-unused-rules.txt"
+ARTIFACTS = REPO / "test-artifacts"
 Triple = tuple[str, str, str]
 
 # Granted, but the core scenario does not reach the feature that needs it.
@@ -267,7 +267,9 @@ def release(crds: Cluster, api: client.ApiClient) -> Iterator[str]:
     core.delete_namespace(ns)
 
 
+@pytest.mark.parametrize("mode", ["cluster-wide", "watch-namespaces"])
 def test_core_scenario_as_the_charts_service_account(
+    mode: str,
     crds: Cluster,
     api: client.ApiClient,
     namespace: str,
@@ -287,6 +289,7 @@ def test_core_scenario_as_the_charts_service_account(
                 "prometheus.evaluationInterval": "2s",
                 "slack.tokenSecret.name": "slack",
                 "slack.apiUrl": slack_url,
+                "watchNamespaces": [namespace] if mode == "watch-namespaces" else [],
             }),
             kubeconfig=crds.kubeconfig,
         )  # fmt: skip
@@ -372,10 +375,12 @@ def test_core_scenario_as_the_charts_service_account(
             )
             client.CoreV1Api(api).read_namespaced_config_map(config_map, namespace)
 
-    check_permissions(crds, log, user, started)
+    check_permissions(crds, log, user, started, ARTIFACTS / f"rbac-unused-rules-{mode}.txt")
 
 
-def check_permissions(cluster: Cluster, log: Path, user: str, started: float) -> None:
+def check_permissions(
+    cluster: Cluster, log: Path, user: str, started: float, artifact: Path
+) -> None:
     """No request was refused; every granted rule was used or is explained."""
     operator_log = log.read_text(errors="replace")
     assert "Forbidden" not in operator_log
@@ -390,14 +395,14 @@ def check_permissions(cluster: Cluster, log: Path, user: str, started: float) ->
     seen = {t for e in events if (t := used(e)) is not None}
     grants = granted(cluster, f"{RELEASE}-incident-operator")
     unused = sorted(set(grants) - seen)
-    ARTIFACT.parent.mkdir(exist_ok=True)
-    ARTIFACT.write_text(
+    artifact.parent.mkdir(exist_ok=True)
+    artifact.write_text(
         "".join(
             f"{g or 'core'} {r} {v}\t{grants[(g, r, v)]}\t"
             f"{NOT_EXERCISED.get((g, r, v), 'UNEXPLAINED')}\n"
             for g, r, v in unused
         )
     )
-    print(f"rules never used in this run ({ARTIFACT}):\n{ARTIFACT.read_text()}")
+    print(f"rules never used in this run ({artifact}):\n{artifact.read_text()}")
     unexplained = [t for t in unused if t not in NOT_EXERCISED]
     assert not unexplained, f"granted but never used and not explained: {unexplained}"

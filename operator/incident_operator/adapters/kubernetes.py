@@ -46,9 +46,37 @@ def translate(exc: Exception, what: str) -> Exception:
 
 
 class KubernetesStore:
-    def __init__(self, api: client.ApiClient) -> None:
+    def __init__(self, api: client.ApiClient, namespaces: Sequence[str] = ()) -> None:
+        """``namespaces``: the operator watches only these (and may list only there)."""
         self._custom = client.CustomObjectsApi(api)
         self._events = client.EventsV1Api(api)
+        self._namespaces = tuple(namespaces)
+
+    async def _list_everywhere(self, plural: str, **kwargs: Any) -> list[Body]:
+        """All objects of ``plural`` the operator watches: cluster-wide, or per namespace."""
+        if not self._namespaces:
+            result = await self._call(
+                f"list {plural} in all namespaces",
+                self._custom.list_cluster_custom_object,
+                GROUP,
+                VERSION,
+                plural,
+                **kwargs,
+            )
+            return list(result.get("items", []))
+        items: list[Body] = []
+        for namespace in self._namespaces:
+            result = await self._call(
+                f"list {plural} in {namespace}",
+                self._custom.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                **kwargs,
+            )
+            items.extend(result.get("items", []))
+        return items
 
     async def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
@@ -57,14 +85,7 @@ class KubernetesStore:
             raise translate(exc, what) from exc
 
     async def list_slos(self) -> list[Body]:
-        result = await self._call(
-            "list servicelevelobjectives",
-            self._custom.list_cluster_custom_object,
-            GROUP,
-            VERSION,
-            "servicelevelobjectives",
-        )
-        return list(result.get("items", []))
+        return await self._list_everywhere("servicelevelobjectives")
 
     async def patch_slo_status(self, namespace: str, name: str, status: Body) -> None:
         await self._call(
@@ -81,15 +102,7 @@ class KubernetesStore:
     async def find_incidents(self, namespace: str, labels: Mapping[str, str]) -> list[Body]:
         selector = ",".join(f"{k}={v}" for k, v in labels.items())
         if not namespace:  # every namespace (a chat channel's incident may live in any)
-            everywhere = await self._call(
-                "list incidents in all namespaces",
-                self._custom.list_cluster_custom_object,
-                GROUP,
-                VERSION,
-                "incidents",
-                label_selector=selector,
-            )
-            return list(everywhere.get("items", []))
+            return await self._list_everywhere("incidents", label_selector=selector)
         result = await self._call(
             f"list incidents in {namespace}",
             self._custom.list_namespaced_custom_object,

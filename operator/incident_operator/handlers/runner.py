@@ -123,7 +123,7 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     operator_metrics = PrometheusOperatorMetrics()
     memo.operator_metrics = operator_metrics
     memo.open_incidents = OpenIncidentIndex(operator_metrics)
-    incident_store = KubernetesStore(api_client())
+    incident_store = KubernetesStore(api_client(), options.namespaces)
     postmortems = KubernetesPostmortems(api_client())
     memo.postmortem_http = postmortem_http = httpx.AsyncClient()
     memo.lifecycle_service = IncidentLifecycleService(
@@ -147,7 +147,7 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     memo.mitigation_service = MitigationService(incident_store, workloads, clock)
     memo.change_service = ChangeCorrelationService(incident_store, workloads, workloads, clock)
     if options.prometheus_url:
-        store = KubernetesStore(api_client())
+        store = KubernetesStore(api_client(), options.namespaces)
         metrics = PrometheusMetrics(options.prometheus_url, timeout=options.prometheus_timeout)
         memo.slo_service = SloEvaluationService(
             store, metrics, clock, operator_metrics=operator_metrics
@@ -158,7 +158,7 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     memo.alertmanager_token = options.alertmanager_token
     if options.alertmanager_token is not None:
         memo.alertmanager_service = AlertmanagerService(
-            KubernetesStore(api_client()), clock, options.alertmanager
+            KubernetesStore(api_client(), options.namespaces), clock, options.alertmanager
         )
     _build_comms(memo, options.comms, incident_store, clock)
     memo.web_app = web_app(memo) if web_app is not None else None

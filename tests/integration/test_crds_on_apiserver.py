@@ -67,10 +67,17 @@ def test_examples_are_accepted_and_listed_with_printer_columns(crds: Cluster) ->
         )
         assert any(all(h in line for h in ("LEVEL", "DISPLAY NAME", "PAGE")) for line in headers)
         assert any(all(h in line for h in ("TARGET", "WINDOW", "BUDGET")) for line in headers)
-        assert (
-            "incident.sre.dev/checkout-errors-20261127   sev-2      investigating   alice"
-            in listing
-        )
+        (row,) = [
+            line.split()
+            for line in listing.splitlines()
+            if "incident.sre.dev/checkout-errors-20261127" in line
+        ]
+        assert row[1:5] == [
+            "incident.sre.dev/checkout-errors-20261127",
+            "sev-2",
+            "investigating",
+            "alice",
+        ]
         for name in (
             "sev-1",
             "sev-2",
@@ -115,6 +122,7 @@ def test_api_server_fills_documented_defaults(
         "maxActions": 1,
         "verifyWithin": "10m",
         "dryRun": False,
+        "revertOnFailure": False,
     }
     assert "summary" not in stored  # empty Python defaults are not written into objects
     assert "mitigations" not in stored

@@ -80,6 +80,7 @@ POSTED_TYPES: frozenset[str] = frozenset(
         "merged-from",
         "mitigation",
         "recent-change",
+        "change-correlation",
         "postmortem",
     }
 )

@@ -283,3 +283,10 @@ def test_notes_tell_what_to_do_next() -> None:
     assert "kubectl -n ops create secret generic slack" in notes
     assert "port-forward service/x-incident-operator 8081" in notes
     assert shlex.split("kubectl get severities,oncallrotations,slos,incidents -A")[0] in notes
+
+
+def test_packaged_chart_carries_the_crds_behind_the_symlink(tmp_path: Path) -> None:
+    helm("package", str(CHART), "--destination", str(tmp_path))
+    (archive,) = tmp_path.glob("incident-operator-*.tgz")
+    out = helm("template", "x", str(archive)).stdout
+    assert out.count("kind: CustomResourceDefinition") == len(list((REPO / "crds").glob("*.yaml")))

@@ -136,8 +136,8 @@ async def test_declaration_opens_the_channel_announces_pages_and_notifies_once(
     assert done[3:] == [
         "announce/#incidents",
         f"invite/{outbox.digest('U0AAAAAAA')}",
-        done[5],  # topic/<digest>
         "status",
+        done[6],  # topic/<digest>
         done[7],  # the role entry
         "pin",
     ]
@@ -177,7 +177,7 @@ async def test_changes_update_the_status_message_ack_and_resolve_the_page_archiv
           "message": "State triage -> investigating", "key": "state/investigating/2"}],
     )  # fmt: skip
     done = await world.sync()
-    assert [k.split("/")[0] for k in done] == ["topic", "status", "entry", "page", "notify"]
+    assert [k.split("/")[0] for k in done] == ["status", "topic", "entry", "page", "notify"]
     assert "page/acknowledge" in done
     updates = [a for m, a in world.chat.calls if m == "update"]
     assert len(updates) == 1
@@ -197,11 +197,13 @@ async def test_throttling_waits_for_retry_after_and_other_media_go_on(world: Wor
     assert done == ["page/trigger", "notify/teams/triage/sev-2"]
     record = (await world.body())["status"]["outbox"]["channel"]
     assert record["attempts"] == 1
-    assert record["nextAttemptAt"] == "2026-11-27T14:00:30Z"
+    # Retry-After plus up to a quarter, spread by key so a throttled crowd does not return at once
+    retry_at = datetime.fromisoformat(record["nextAttemptAt"].replace("Z", "+00:00"))
+    assert NOW + timedelta(seconds=30) <= retry_at <= NOW + timedelta(seconds=37.5)
     assert "ratelimited" in record["lastError"]
     world.clock.at = NOW + timedelta(seconds=10)
     assert await world.sync() == []  # still waiting
-    world.clock.at = NOW + timedelta(seconds=31)
+    world.clock.at = NOW + timedelta(seconds=38)
     assert (await world.sync())[0] == "channel"
     assert (await world.body())["status"]["outbox"] == {}
     assert world.pager.pages == 1

@@ -211,13 +211,14 @@ def _chat(wanted: Wanted, done: Delivered) -> list[Op]:
     missing = sorted(wanted.invite - done.invited)
     if missing:
         ops.append(Op(f"invite/{digest(','.join(missing))}", OpKind.INVITE, channel))
-    if digest(wanted.topic) != done.topic_digest:
-        ops.append(Op(f"topic/{digest(wanted.topic)}", OpKind.TOPIC, channel, wanted.topic))
+    # The pinned status first: it is what responders look at, and topics are rate-limited harder.
     version = digest(wanted.status_render)
     if not done.status_ts:
         ops.append(Op("status", OpKind.POST_STATUS, channel, version))
     elif version != done.status_digest:
         ops.append(Op(f"status/{version}", OpKind.UPDATE_STATUS, channel, version))
+    if digest(wanted.topic) != done.topic_digest:
+        ops.append(Op(f"topic/{digest(wanted.topic)}", OpKind.TOPIC, channel, wanted.topic))
     if done.status_ts and not done.pinned:
         ops.append(Op("pin", OpKind.PIN_STATUS, channel))
     fresh = [
@@ -267,14 +268,24 @@ def due(ops: Iterable[Op], attempts: Mapping[str, Attempt], now: datetime) -> tu
     return tuple(out)
 
 
-def backoff(attempts: int, *, retry_after: float | None, rejected: bool) -> timedelta:
-    """How long to wait after the ``attempts``-th failure."""
+def backoff(
+    attempts: int, *, retry_after: float | None, rejected: bool, key: str = ""
+) -> timedelta:
+    """How long to wait after the ``attempts``-th failure.
+
+    Up to a quarter more, spread by the operation's key: operations throttled in the same
+    instant get the same Retry-After, and retrying them all at once would be throttled again.
+    Deterministic (a digest, not a random draw), so the plan stays a pure function.
+    """
     if retry_after is not None:
-        return timedelta(seconds=max(1.0, retry_after))
-    if rejected:
+        wait = timedelta(seconds=max(1.0, retry_after))
+    elif rejected:
         return REJECTED_RETRY
-    grown: timedelta = BACKOFF_BASE * (2 ** max(0, attempts - 1))
-    return min(BACKOFF_MAX, grown)
+    else:
+        grown: timedelta = BACKOFF_BASE * (2 ** max(0, attempts - 1))
+        wait = min(BACKOFF_MAX, grown)
+    spread = int(digest(f"{key}/{attempts}")[:4], 16) / 0xFFFF / 4 if key else 0.0
+    return wait * (1 + spread)
 
 
 def degraded(attempts: Mapping[str, Attempt], medium: Medium) -> Sequence[tuple[str, Attempt]]:

@@ -33,10 +33,9 @@ async def sync_comms_on_change(
     service: CommsService | None = memo.get("comms_service")
     if service is None or type == "DELETED":
         return
-    try:
-        await service.sync(body.metadata.namespace or "", body.metadata.name or "")
-    except Exception as exc:  # an event handler is not retried by kopf: the timer will
-        logger.warning("comms sync failed, retried by the timer: %s", exc)
+    # In the background: a slow or throttled chat must not hold kopf's worker for this object
+    # (with many incidents changing at once the worker pool would queue the rest behind it).
+    service.spawn(body.metadata.namespace or "", body.metadata.name or "")
 
 
 def _owes(status: kopf.Status, **_: Any) -> bool:
@@ -53,5 +52,8 @@ async def retry_comms(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.cleanup()
 async def close_comms_clients(memo: kopf.Memo, **_: Any) -> None:
+    service: CommsService | None = memo.get("comms_service")
+    if service is not None:
+        await service.close()
     for close in memo.get("comms_closers") or []:
         await close()

@@ -185,6 +185,8 @@ class CommsService:
         self.config = config or CommsConfig()
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._dirty: set[tuple[str, str]] = set()
+        self._scheduled: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[Delivery]] = set()
 
     @property
     def enabled(self) -> bool:
@@ -248,7 +250,8 @@ class CommsService:
                 delivery.failed.append(op.key)
                 retry_after = exc.retry_after if isinstance(exc, TemporaryError) else None
                 rejected = isinstance(exc, DeliveryRejected)
-                wait = outbox.backoff(count, retry_after=retry_after, rejected=rejected)
+                wait = outbox.backoff(count, retry_after=retry_after, rejected=rejected, key=op.key)
+                self._retry_at(namespace, name, wait.total_seconds())
                 record = self._record(op, count, now, error=_safe(exc), next_at=now + wait)
                 attempts[op.key] = outbox.Attempt(op.kind, count, now + wait, _safe(exc))
                 await self._patch(body, {"outbox": {op.key: record}})
@@ -263,8 +266,43 @@ class CommsService:
             delivery.done.append(op.key)
             await self._patch(body, {**result.status, "outbox": {op.key: None}}, result.metadata)
             run.delivered = result.delivered
-        await self._report_degraded(body, attempts, now)
+        failing = any(outbox.degraded(attempts, m) for m in DEGRADED)
+        shown = {c.type for c in existing_conditions(body)} & set(DEGRADED.values())
+        if failing or shown:
+            await self._report_degraded(body, attempts, now)
         return delivery
+
+    def _retry_at(self, namespace: str, name: str, seconds: float) -> None:
+        """Sync again when the wait is over (the timer is the safety net after a restart)."""
+        key = (namespace, name)
+        if key in self._scheduled:
+            return
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._scheduled.pop(key, None)
+            self.spawn(namespace, name)
+
+        self._scheduled[key] = loop.call_later(seconds, fire)
+
+    def spawn(self, namespace: str, name: str) -> None:
+        """Sync in the background: the caller (a watch event) does not wait for chat or pager."""
+        task = asyncio.create_task(self.sync(namespace, name))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Delivery]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("comms sync failed; the retry timer takes it again: %s", _safe(exc))
+
+    async def close(self) -> None:
+        for handle in self._scheduled.values():
+            handle.cancel()
+        self._scheduled.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _wanted(
         self,

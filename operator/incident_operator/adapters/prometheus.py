@@ -71,7 +71,15 @@ class PrometheusMetrics:
         if not slis:
             return {}
         plans = [batch_plan(slis, window, counted) for window in windows]
-        by_window = await asyncio.gather(*(self._query(plan.query, at) for plan in plans))
+        # Wait for every query even when one fails: a query left running after its sibling's
+        # error would raise later with nobody listening (and fail the operator's shutdown).
+        answers = await asyncio.gather(
+            *(self._query(plan.query, at) for plan in plans), return_exceptions=True
+        )
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        by_window = [a for a in answers if not isinstance(a, BaseException)]
         out: dict[str, WindowMeasurements] = {slo: {} for slo in slis}
         for window, plan, results in zip(windows, plans, by_window, strict=True):
             found = measurements_from(plan, results, window)

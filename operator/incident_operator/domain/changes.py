@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from .times import iso
+from .times import iso, parse_time
 
 ENTRY_TYPE = "recent-change"
 MAX_ENTRIES = 20
@@ -53,15 +53,6 @@ class Change:
     key: str
 
 
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = body.get("metadata")
     return meta if isinstance(meta, Mapping) else {}
@@ -76,7 +67,7 @@ def replicaset_change(rs: Mapping[str, Any], namespace: str) -> Change | None:
         (o.get("name") for o in meta.get("ownerReferences") or [] if o.get("kind") == "Deployment"),
         None,
     )
-    at = _time(meta.get("creationTimestamp"))
+    at = parse_time(meta.get("creationTimestamp"))
     if revision is None or owner is None or at is None:
         return None
     cause = annotations.get("kubernetes.io/change-cause")
@@ -91,8 +82,8 @@ def replicaset_change(rs: Mapping[str, Any], namespace: str) -> Change | None:
 
 
 def _last_write(meta: Mapping[str, Any]) -> datetime | None:
-    times = [t for f in meta.get("managedFields") or [] if (t := _time(f.get("time")))]
-    return max(times) if times else _time(meta.get("creationTimestamp"))
+    times = [t for f in meta.get("managedFields") or [] if (t := parse_time(f.get("time")))]
+    return max(times) if times else parse_time(meta.get("creationTimestamp"))
 
 
 def config_change(body: Mapping[str, Any], namespace: str, kind: str) -> Change | None:
@@ -142,9 +133,9 @@ def event_change(event: Mapping[str, Any], namespace: str) -> Change | None:
         return None
     meta = _meta(event)
     at = (
-        _time(event.get("lastTimestamp"))
-        or _time(event.get("eventTime"))
-        or _time(meta.get("creationTimestamp"))
+        parse_time(event.get("lastTimestamp"))
+        or parse_time(event.get("eventTime"))
+        or parse_time(meta.get("creationTimestamp"))
     )
     if at is None:
         return None

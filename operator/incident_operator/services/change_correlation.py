@@ -9,8 +9,7 @@ retry, a restart) adds nothing twice.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from pydantic import ValidationError
 
@@ -20,22 +19,13 @@ from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
 from incident_operator.domain import changes
 from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.mitigation import Target
-from incident_operator.domain.times import iso
+from incident_operator.domain.times import iso, parse_time
 
 from .incidents import AUTHOR, CLOSED_STATES
 
 log = logging.getLogger(__name__)
 
 IGNORED_CONFIG_MAPS = frozenset({"kube-root-ca.crt"})
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 class ChangeCorrelationService:
@@ -75,8 +65,8 @@ class ChangeCorrelationService:
         namespace, name = str(meta["namespace"]), str(meta["name"])
         now = self._clock.now()
         detected = (
-            _time((spec.get("source") or {}).get("detectedAt"))
-            or _time(meta.get("creationTimestamp"))
+            parse_time((spec.get("source") or {}).get("detectedAt"))
+            or parse_time(meta.get("creationTimestamp"))
             or now
         )
         since = detected - await self._lookback(namespace, spec)

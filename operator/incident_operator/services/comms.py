@@ -67,15 +67,6 @@ class Delivery:
     failed: list[str] = field(default_factory=list)
 
 
-def _parse(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def summary_of(
     incident: Incident, status: IncidentStatus, severity: Severity | None, config: CommsConfig
 ) -> IncidentSummary:

@@ -13,9 +13,8 @@ from typing import Any
 from incident_operator.adapters.annotations_port import Annotations
 from incident_operator.adapters.postmortem_ports import MARKS_ANNOTATION, PostmortemStore
 from incident_operator.domain import dashboard_marks
+from incident_operator.domain.times import parse_time
 from incident_operator.errors import IncidentOperatorError
-
-from .postmortems import parse_time
 
 STAMPED = ("declared", "mitigated", "resolved")
 

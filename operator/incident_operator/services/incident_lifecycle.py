@@ -26,7 +26,7 @@ from incident_operator.domain import lifecycle
 from incident_operator.domain import roles as domain_roles
 from incident_operator.domain.conditions import Condition, Status, set_condition
 from incident_operator.domain.readiness import READY, Observation, observe
-from incident_operator.domain.times import iso
+from incident_operator.domain.times import iso, parse_time
 
 from . import lifecycle_metrics
 from .postmortems import close_blocker
@@ -51,15 +51,6 @@ class LifecyclePlan:
     """Message of a Warning Event ``TransitionRefused`` to post, or None."""
     decision: lifecycle.Decision | None
     """None when the spec itself is invalid (then only Ready=False is written)."""
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _timestamps(status: Mapping[str, Any]) -> Timestamps:
@@ -122,7 +113,7 @@ def plan_lifecycle(
 
     spec = incident.spec
     stamped = _timestamps(status)
-    created = _parse_time(meta.get("creationTimestamp")) or now
+    created = parse_time(meta.get("creationTimestamp")) or now
     patch_stamps: dict[str, str | None] = {}
     declared = stamped.declared
     detected = stamped.detected
@@ -425,7 +416,7 @@ def _only_changes(current: Mapping[str, Any], wanted: Body) -> Body:
 
 def _normal(value: Any) -> Any:
     """Equal instants written in different shapes compare equal (``Z`` vs ``+00:00``)."""
-    if isinstance(value, str) and (at := _parse_time(value)) is not None and "T" in value:
+    if isinstance(value, str) and (at := parse_time(value)) is not None and "T" in value:
         return at
     return value
 
@@ -433,8 +424,8 @@ def _normal(value: Any) -> Any:
 def _declared_at(body: Mapping[str, Any]) -> datetime | None:
     """The declaration instant: the stamp when present, else the object's creation."""
     status = body.get("status") or {}
-    stamped = _parse_time((status.get("timestamps") or {}).get("declared"))
-    return stamped or _parse_time((body.get("metadata") or {}).get("creationTimestamp"))
+    stamped = parse_time((status.get("timestamps") or {}).get("declared"))
+    return stamped or parse_time((body.get("metadata") or {}).get("creationTimestamp"))
 
 
 class IncidentLifecycleService:

@@ -46,7 +46,7 @@ from incident_operator.domain.postmortem_document import (
 )
 from incident_operator.domain.readiness import READY
 from incident_operator.domain.sli import Sli
-from incident_operator.domain.times import iso
+from incident_operator.domain.times import iso, parse_time
 from incident_operator.errors import IncidentOperatorError, MetricsUnavailable
 
 from .incidents import AUTHOR
@@ -68,17 +68,6 @@ CHART_RATIO_WINDOW = timedelta(minutes=5)
 CHART_POINTS = 120
 CHANGE_TYPES = frozenset({changes.ENTRY_TYPE})
 """Timeline entries of changes the change correlator linked to the incident."""
-
-
-def parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def config_map_name(postmortem: str) -> str:

@@ -27,7 +27,7 @@ from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.domain import lifecycle, response
 from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.rotation import UnknownTimeZone, on_call
-from incident_operator.domain.times import iso
+from incident_operator.domain.times import iso, parse_time
 
 from .incident_lifecycle import entry
 
@@ -42,15 +42,6 @@ class ResponsePlan:
     timeline: tuple[Body, ...]
     escalations: tuple[response.Escalation, ...]
     """Escalations that are new in this plan (for the metrics)."""
-
-
-def _parse(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def needs_rotation(body: Mapping[str, Any]) -> bool:
@@ -76,7 +67,7 @@ def plan_response(
         return ResponsePlan({}, (), ())
     phase_text = status.get("phase")
     stamps = status.get("timestamps") or {}
-    declared = _parse(stamps.get("declared"))
+    declared = parse_time(stamps.get("declared"))
     if severity is None or not phase_text or declared is None:
         return ResponsePlan({}, (), ())  # the lifecycle has not accepted it yet
     phase = lifecycle.Phase(str(phase_text))
@@ -84,7 +75,7 @@ def plan_response(
         return ResponsePlan({"response": None} if status.get("response") else {}, (), ())
     policy = severity.spec.response
     severity_name = str((body.get("spec") or {}).get("severityRef", ""))
-    acknowledged = _parse(stamps.get("acknowledged"))
+    acknowledged = parse_time(stamps.get("acknowledged"))
     timeline = [e for e in status.get("timeline") or [] if isinstance(e, dict)]
     known = {e.get("key") for e in timeline}
     entries: list[Body] = []
@@ -107,7 +98,7 @@ def plan_response(
         new.append(escalation)
     upcoming = response.next_escalation(planned, acknowledged=acknowledged, now=now)
 
-    updates = [(str(e.get("type")), at) for e in timeline if (at := _parse(e.get("at")))]
+    updates = [(str(e.get("type")), at) for e in timeline if (at := parse_time(e.get("at")))]
     last = response.last_update(declared, updates)
     every = parse_duration(policy.update_every)
     reminder = response.reminder_due(phase, last=last, update_every=every, now=now)
@@ -135,7 +126,7 @@ def _iso_or_none(at: datetime | None) -> str | None:
 
 def _differs(have: Any, want: Any) -> bool:
     if isinstance(want, str) and isinstance(have, str):
-        return _parse(have) != _parse(want) if "T" in want else have != want
+        return parse_time(have) != parse_time(want) if "T" in want else have != want
     return bool(have != want)
 
 

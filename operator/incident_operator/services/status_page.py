@@ -28,6 +28,7 @@ from incident_operator.api.v1alpha1.severity import StatusPage
 from incident_operator.domain import status_page
 from incident_operator.domain.comms import Impact
 from incident_operator.domain.lifecycle import Milestone, Phase
+from incident_operator.domain.times import parse_time
 
 STATE_CHANGED = "state-changed"
 """Timeline type the lifecycle writes for an accepted move (services/incident_lifecycle.py)."""
@@ -49,16 +50,6 @@ def _key(body: Mapping[str, Any]) -> tuple[str, str]:
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return at if at.tzinfo is not None else None
-
-
 def _phase(text: Any) -> Phase | None:
     try:
         return Phase(str(text))
@@ -70,7 +61,7 @@ def _state_change(entry: Any) -> status_page.Update | None:
     """The phase a ``state-changed`` entry moved to (from its key, else its message)."""
     if not isinstance(entry, Mapping) or entry.get("type") != STATE_CHANGED:
         return None
-    at = _time(entry.get("at"))
+    at = parse_time(entry.get("at"))
     match = _KEY.match(str(entry.get("key") or "")) or _MESSAGE.search(
         str(entry.get("message") or "")
     )
@@ -109,7 +100,7 @@ def incident_record(body: Mapping[str, Any]) -> status_page.IncidentRecord | Non
         stamps = Timestamps.model_validate(status.get("timestamps") or {})
     except ValidationError:
         stamps = Timestamps()
-    created = _time((body.get("metadata") or {}).get("creationTimestamp"))
+    created = parse_time((body.get("metadata") or {}).get("creationTimestamp"))
     namespace, name = _key(body)
     return status_page.IncidentRecord(
         namespace=namespace,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from incident_operator.adapters.fake_tickets import FakeAnnotations, FakeTracker
 from incident_operator.adapters.postmortem_ports import MARKS_ANNOTATION
+from incident_operator.adapters.tickets_port import TicketRequest
 from incident_operator.domain import dashboard_marks, tickets
 from incident_operator.domain.postmortem import ActionItem
 from incident_operator.errors import DeliveryUnavailable
@@ -135,3 +137,62 @@ def test_marks_due_in_order_skipping_done() -> None:
     t = datetime(2026, 11, 27, tzinfo=UTC)
     stamps = {"declared": t, "mitigated": None, "resolved": t + timedelta(hours=1)}
     assert dashboard_marks.marks_due(stamps, {"declared"}) == [("resolved", t + timedelta(hours=1))]
+
+
+def test_marker_is_deterministic_per_namespace_postmortem_and_item() -> None:
+    marker = tickets.marker(NS, NAME, "Cap retries")
+    assert marker == tickets.marker(NS, NAME, "Cap retries")
+    assert re.fullmatch(r"incident-operator-[0-9a-f]{16}", marker)  # a valid Jira label
+    others = {
+        tickets.marker("other", NAME, "Cap retries"),
+        tickets.marker(NS, "other", "Cap retries"),
+        tickets.marker(NS, NAME, "Cap retries "),
+    }
+    assert marker not in others
+    assert len(others) == 3
+
+
+async def test_ticket_created_but_not_recorded_is_found_not_created_again() -> None:
+    world = World(required=True)
+    tracker = FakeTracker()
+    service = PostmortemService(world.store, world.postmortems, world.clock, tracker=tracker)
+    await service.ensure(world.incident)
+    pm = world.postmortems.postmortems[(NS, NAME)]
+    pm["spec"]["actionItems"] = [{"title": "Cap retries"}, {"title": "Write runbook"}]
+    first = await service.regenerate(pm)  # the process dies before this status is written
+    assert [t["ref"] for t in first["tickets"]] == ["OPS-1", "OPS-2"]
+    assert [r.marker for r in tracker.created] == [
+        tickets.marker(NS, NAME, "Cap retries"),
+        tickets.marker(NS, NAME, "Write runbook"),
+    ]
+    tracker.states["OPS-1"] = "in-progress"
+    again = await service.regenerate(pm)  # the restarted operator: status without tickets
+    assert len(tracker.created) == 2
+    assert [(t["title"], t["ref"], t["status"]) for t in again["tickets"]] == [
+        ("Cap retries", "OPS-1", "in-progress"),
+        ("Write runbook", "OPS-2", "open"),
+    ]
+    pm["status"] = {**pm["status"], **again}
+    lookups = len(tracker.lookups)
+    await service.regenerate(pm)
+    assert len(tracker.lookups) == lookups  # recorded: read back, no more look-ups
+    assert len(tracker.created) == 2
+
+
+async def test_failing_lookup_creates_nothing() -> None:
+    world = World(required=True)
+
+    class Blind(FakeTracker):
+        async def find(self, request: TicketRequest) -> Any:
+            raise DeliveryUnavailable("Jira answered HTTP 503 to searching for an earlier issue")
+
+    tracker = Blind()
+    service = PostmortemService(world.store, world.postmortems, world.clock, tracker=tracker)
+    await service.ensure(world.incident)
+    pm = world.postmortems.postmortems[(NS, NAME)]
+    pm["spec"]["actionItems"] = [{"title": "Cap retries"}]
+    status = await service.regenerate(pm)
+    assert tracker.created == []
+    condition = {c["type"]: c for c in status["conditions"]}["TicketsSynced"]
+    assert (condition["status"], condition["reason"]) == ("False", "TrackerError")
+    assert "searching for an earlier issue" in condition["message"]

@@ -5,6 +5,19 @@ Create: ``POST /rest/api/3/issue`` with ``fields.project.key``, ``issuetype.name
 ``labels``; 201 answers ``{id, key, self}``. Read: ``GET /rest/api/3/issue/{key}?fields=status``;
 the status's ``statusCategory.key`` (new / indeterminate / done) is what we map.
 Humans open ``{base}/browse/{key}``.
+
+Look-up-before-create: the request's idempotency marker (``incident-operator-<16 hex>``) is
+one more label on the issue, and ``find`` asks the enhanced JQL search —
+``POST /rest/api/3/search/jql`` with ``project = "KEY" AND labels = "<marker>" ORDER BY
+created ASC``, ``fields: [status]``, ``maxResults: 1``; it answers ``{issues: [{id, key,
+fields}], isLast, nextPageToken?}``. (The older ``/rest/api/3/search`` was removed from Jira
+Cloud in 2025; the enhanced endpoint returns only ids unless ``fields`` are asked for.)
+Limitation, documented by Atlassian: search results are eventually consistent ("recent updates
+might not be immediately visible"); its ``reconcileIssues`` option needs the issue ids we
+would be looking for, so it cannot help here. A ticket created within the index delay (not
+given as a number; normally short) before a crash can therefore still be missed. A restart —
+new process, start-up, the timer's initial delay — usually outlasts it, which narrows the
+window for a duplicate to a crash and restart faster than Jira's indexing, not to zero.
 """
 
 from __future__ import annotations
@@ -76,6 +89,8 @@ class JiraTracker:
             "description": adf(request.description),
             "labels": [label.replace(" ", "-") for label in request.labels],
         }
+        if request.marker:
+            fields["labels"].append(request.marker)
         if request.due is not None:
             fields["duedate"] = request.due.isoformat()
         response = await call(
@@ -107,9 +122,41 @@ class JiraTracker:
         category = (status.get("statusCategory") or {}).get("key", "new")
         return self._ticket(ref, jira_status(str(category)))
 
+    async def find(self, request: TicketRequest) -> Ticket | None:
+        if not request.marker:
+            return None
+        jql = (
+            f"project = {_quoted(self._project)} AND labels = {_quoted(request.marker)} "
+            "ORDER BY created ASC"
+        )
+        response = await call(
+            "Jira",
+            "searching for an earlier issue",
+            lambda: self._client.post(
+                f"{self._base}/rest/api/3/search/jql",
+                json={"jql": jql, "fields": ["status"], "maxResults": 1},
+                auth=self._auth(),
+                headers={"Accept": "application/json"},
+                timeout=self._timeout,
+            ),
+        )
+        issues = response.json().get("issues") or []
+        if not issues:
+            return None
+        issue = issues[0]
+        status = (issue.get("fields") or {}).get("status") or {}
+        category = (status.get("statusCategory") or {}).get("key", "new")
+        return self._ticket(str(issue["key"]), jira_status(str(category)))
+
     def owns(self, url: str) -> str | None:
         prefix = f"{self._base}/browse/"
         if not url.startswith(prefix):
             return None
         key = url[len(prefix) :].split("?", maxsplit=1)[0].strip("/")
         return key if KEY.match(key) else None
+
+
+def _quoted(value: str) -> str:
+    """A JQL string literal."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -3,6 +3,11 @@
 Real adapters: ``jira.py`` (Jira Cloud REST API v3), ``github_issues.py`` (GitHub REST
 Issues API); in-memory fake: ``fake_tickets.py``. Errors are our delivery errors (429 ->
 DeliveryThrottled, 5xx/network -> DeliveryUnavailable, other refusals -> DeliveryRejected).
+
+Effectively-once creation: ``create`` stores the request's ``marker`` with the ticket (Jira: a
+label; GitHub: a hidden HTML comment in the body) and ``find`` returns the ticket an earlier
+``create`` of the same marker left, so a crash between creating a ticket and recording it
+never opens a second one. Each adapter's docstring says how its lookup can lag.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ class TicketRequest:
     description: str
     due: date | None = None
     labels: tuple[str, ...] = ()
+    marker: str = ""
+    """Idempotency marker (``domain.tickets.marker``) stored with the ticket; empty: none."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,14 @@ class TicketTracker(Protocol):
     async def create(self, request: TicketRequest) -> Ticket: ...
 
     async def get(self, ref: str) -> Ticket: ...
+
+    async def find(self, request: TicketRequest) -> Ticket | None:
+        """The ticket an earlier ``create(request)`` left (by ``request.marker``), or None.
+
+        Several (a duplicate from before markers existed, two replicas racing): the oldest,
+        so every pass adopts the same one. No marker: None.
+        """
+        ...
 
     def owns(self, url: str) -> str | None:
         """The ref of ``url`` if it is one of this tracker's tickets, else None."""

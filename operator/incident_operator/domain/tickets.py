@@ -5,10 +5,17 @@ created for it yet (``synced`` maps item titles to the tickets created). Items w
 points at the configured tracker have their status read back. Tracker states map onto the
 action item states: Jira's status *category* (new / indeterminate / done: the workflow's own
 status names vary per project, the category does not) and GitHub's state and state_reason.
+
+Effectively once: the status link is written after the ticket exists, so a crash between the
+two would leave a ticket nobody recorded. Every item therefore carries a deterministic
+``marker`` (from namespace, postmortem and the item's identity — its title, as everywhere
+here) that the tracker stores with the ticket; before creating, the service looks the marker
+up and adopts what an earlier attempt left instead of opening a second ticket.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +23,11 @@ from .postmortem import ActionItem
 
 OPEN, IN_PROGRESS, DONE, WONT_FIX = "open", "in-progress", "done", "wont-fix"
 CLOSED_ITEM_STATES = frozenset({DONE, WONT_FIX})
+
+MARKER_PREFIX = "incident-operator-"
+MARKER_HEX = 16
+"""64 bits of a SHA-256: collisions (which would link an item to another item's ticket) are
+out of reach for any tracker's lifetime, and the label stays short and readable."""
 
 JIRA_CATEGORIES: Mapping[str, str] = {"new": OPEN, "indeterminate": IN_PROGRESS, "done": DONE}
 
@@ -28,6 +40,18 @@ def github_status(state: str, state_reason: str | None) -> str:
     if state != "closed":
         return OPEN
     return WONT_FIX if state_reason in ("not_planned", "duplicate") else DONE
+
+
+def marker(namespace: str, postmortem: str, title: str) -> str:
+    """The action item's idempotency marker, ``incident-operator-<16 hex>``.
+
+    Same inputs, same marker, in every process and release — never change the derivation, or
+    tickets created before the change are not found again. Namespace and postmortem names
+    cannot contain ``/``, so ``namespace/postmortem/title`` names exactly one item. Lowercase
+    hex and hyphens only: valid as a Jira label (no spaces) and inside an HTML comment.
+    """
+    digest = hashlib.sha256(f"{namespace}/{postmortem}/{title}".encode()).hexdigest()
+    return MARKER_PREFIX + digest[:MARKER_HEX]
 
 
 @dataclass(frozen=True)

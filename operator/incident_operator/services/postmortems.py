@@ -507,7 +507,12 @@ class PostmortemService:
             )
             return _changes(status, {"observedGeneration": generation, **_conds(conditions)})
         links, ticket_problem = await self._sync_tickets(
-            name, spec.incident_ref, [i.to_domain() for i in spec.action_items], status, now
+            namespace,
+            name,
+            spec.incident_ref,
+            [i.to_domain() for i in spec.action_items],
+            status=status,
+            now=now,
         )
         items = with_tickets([i.to_domain() for i in spec.action_items], links)
         late = pm.overdue(items, now.date())
@@ -574,15 +579,21 @@ class PostmortemService:
 
     async def _sync_tickets(
         self,
+        namespace: str,
         name: str,
         incident: str,
         items: Sequence[pm.ActionItem],
+        *,
         status: Mapping[str, Any],
         now: datetime,
     ) -> tuple[list[Body], str | None]:
         """Create the missing tickets, read the others back; (links, first error or None).
 
         A failing tracker never stops the regeneration: what was synced before is kept.
+        Effectively once: an item without a recorded ticket is first looked up by its marker
+        (an earlier pass may have created the ticket and died before its status was written)
+        and the ticket found is adopted; only when the look-up answers "none" is one created.
+        A failing look-up creates nothing — the next pass asks again.
         """
         kept = [t for t in status.get("tickets") or [] if isinstance(t, dict)]
         tracker = self._tracker
@@ -602,9 +613,20 @@ class PostmortemService:
                 ticket_plan.description(create.item, name, incident),
                 create.item.due,
                 ("postmortem", f"incident-{incident}"),
+                ticket_plan.marker(namespace, name, create.item.title),
             )
             try:
-                ticket = await tracker.create(request)
+                ticket = await tracker.find(request)
+                if ticket is None:
+                    ticket = await tracker.create(request)
+                else:
+                    log.info(
+                        "postmortem %s/%s: action item %r already has ticket %s (adopted)",
+                        namespace,
+                        name,
+                        create.item.title,
+                        ticket.ref,
+                    )
             except IncidentOperatorError as exc:
                 problem = problem or str(exc)
                 continue

@@ -31,7 +31,19 @@ incidents under these limits; it is within them for up to 50.
 
 ``--unlimited`` keeps the limits off in the measured step as well: the operator's own cost.
 
-Measured on 2026-11-28 on this 2-core machine (shared with other jobs, load ~3-4; the
+After 743b72b (syncs in the background instead of holding kopf's worker, retries at their
+Retry-After plus a per-key spread, pinned status before the topic), same machine and load:
+
+    status -> pinned message updated   p50  5.8 s  p95 76.6 s  max 78.2 s  (100/100)
+      patch -> first Slack call        p50  5.8 s  p95  8.0 s   (the operator)
+      first Slack call -> chat.update  p50  0.0 s  p95 69.1 s   (limits: floor p95 60 s)
+    status -> page acknowledged        p50  9.5 s  p95 10.7 s   (100/100)
+    429s sent: 185
+
+so the operator's share of the tail fell from 38.6 s to 8.0 s at p95 and the rest is
+chat.update's 50/min window (floor p95 60 s) plus the spread that keeps retries apart.
+
+Before it, measured on 2026-11-28 on this 2-core machine (shared with other jobs, load ~3-4; the
 operator as in the working tree then, with the mitigation, response-policy and
 dashboard-marks timers running), 100 incidents, limits on in the step:
 

@@ -299,3 +299,119 @@ async def test_fake_chat_keeps_the_chat_contract() -> None:
     with pytest.raises(DeliveryThrottled):
         await chat.set_topic(channel.id, "t")
     assert chat.calls[-1] == ("set_topic", (channel.id, "t"))
+
+
+def suggest(store: FakeStore, *names: str, commander: str | None = "alice") -> None:
+    """Suggestions waiting for approval (mode suggest), as the mitigation service records them."""
+    body = store.incidents[(NS, NAME)]
+    if commander:
+        body["spec"]["roles"] = {"commander": commander}
+    body["status"] = {
+        "mitigations": [
+            {
+                "name": name,
+                "action": "rollback",
+                "target": f"Deployment {NS}/checkout",
+                "state": "pending-approval",
+                "message": "waiting for the commander's approval",
+                "source": "slo",
+            }
+            for name in names
+        ]
+        + [
+            {
+                "name": "scale-done",
+                "action": "scale",
+                "target": f"Deployment {NS}/checkout",
+                "state": "applied",
+            }
+        ]
+    }
+
+
+async def test_mitigate_lists_the_suggestions_waiting_for_approval() -> None:
+    store, _, service = world()
+    assert (
+        await run(service, "mitigate") == f"No mitigations are waiting for approval in {NS}/{NAME}."
+    )
+    suggest(store, "rollback-checkout")
+    reply = await run(service, "mitigate", ctx(user=BOB))
+    assert "• rollback-checkout: rollback Deployment shop/checkout" in reply
+    assert "scale-done" not in reply
+    assert "/incident mitigate approve NAME" in reply
+
+
+async def test_the_commander_approves_from_slack_like_kubectl_does() -> None:
+    store, _, service = world()
+    suggest(store, "rollback-checkout")
+    reply = await run(service, "mitigate approve rollback-checkout")
+    assert reply.startswith(f"{NS}/{NAME}: rollback-checkout approved")
+    assert spec(store)["approvedMitigations"] == ["rollback-checkout"]
+    (entry,) = store.timeline(NS, NAME)
+    assert entry == {
+        "at": "2026-11-27T14:05:00Z",
+        "type": "mitigation",
+        "message": "rollback-checkout approved by the commander (alice) from Slack",
+        "author": "alice",
+        "source": "slack",
+        "key": "mitigation/rollback-checkout/approved",  # the key kubectl's approval writes
+    }
+    again = await run(service, "mitigate approve rollback-checkout", ctx(trigger="t2"))
+    assert again == f"{NS}/{NAME}: rollback-checkout is already approved."
+    assert spec(store)["approvedMitigations"] == ["rollback-checkout"]
+
+
+async def test_approve_without_a_name_takes_the_only_pending_one() -> None:
+    store, _, service = world()
+    suggest(store, "rollback-checkout", "shift-checkout")
+    with pytest.raises(CommandRefused, match="rollback-checkout, shift-checkout"):
+        await run(service, "mitigate approve")
+    await run(service, "mitigate approve shift-checkout")
+    await run(service, "mitigate approve", ctx(trigger="t2"))
+    assert spec(store)["approvedMitigations"] == ["shift-checkout", "rollback-checkout"]
+
+
+async def test_only_the_commander_may_approve() -> None:
+    store, _, service = world()
+    suggest(store, "rollback-checkout")
+    with pytest.raises(CommandRefused, match=r"Only the commander \(alice\).*you are bob"):
+        await run(service, "mitigate approve rollback-checkout", ctx(user=BOB))
+    with pytest.raises(CommandRefused, match="not a participant of OnCallRotation"):
+        await run(service, "mitigate approve rollback-checkout", ctx(user=STRANGER))
+    assert "approvedMitigations" not in spec(store)
+    assert store.timeline(NS, NAME) == []
+
+
+async def test_approve_refuses_without_a_commander_rotation_or_suggestion() -> None:
+    store, _, service = world()
+    suggest(store, "rollback-checkout", commander=None)
+    with pytest.raises(CommandRefused, match="has no commander"):
+        await run(service, "mitigate approve rollback-checkout")
+    # The effective commander the operator filled in from the rotation counts too.
+    store.incidents[(NS, NAME)]["status"]["roles"] = {"commander": "alice"}
+    with pytest.raises(CommandRefused, match="not a mitigation waiting for approval"):
+        await run(service, "mitigate approve scale-done")
+    other, _, no_rotation = world(with_rotation=False)
+    suggest(other, "rollback-checkout")
+    with pytest.raises(CommandRefused, match="names no OnCallRotation"):
+        await run(no_rotation, "mitigate approve rollback-checkout")
+    assert "approvedMitigations" not in spec(store)
+
+
+async def test_the_incidents_own_rotation_ref_maps_people_first() -> None:
+    store, _, service = world()
+    store.rotations[(NS, "payments-oncall")] = {
+        "metadata": {"name": "payments-oncall", "namespace": NS},
+        "spec": {"timeZone": "UTC", "participants": [{"name": "erin", "slackUserId": BOB}]},
+    }
+    store.incidents[(NS, NAME)]["spec"]["rotationRef"] = "payments-oncall"
+    suggest(store, "rollback-checkout", commander="erin")
+    await run(service, "mitigate approve rollback-checkout", ctx(user=BOB))
+    assert spec(store)["approvedMitigations"] == ["rollback-checkout"]
+
+
+async def test_help_lists_mitigate() -> None:
+    _, _, service = world()
+    text = await run(service, "help")
+    assert "mitigate approve [NAME]" in text
+    assert "mitigate [approve [NAME]]" in text

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from incident_operator.domain.slack_requests import (
+    USAGE,
     Command,
     CommandError,
     Ignored,
@@ -140,6 +141,13 @@ def test_empty_secret_never_verifies() -> None:
             "note rolled back to v41 <https://x|link>",
             Command(Verb.NOTE, text="rolled back to v41 <https://x|link>"),
         ),
+        ("mitigate", Command(Verb.MITIGATE)),
+        ("mitigate list", Command(Verb.MITIGATE)),
+        ("mitigate approve", Command(Verb.MITIGATE, approve=True)),
+        (
+            "mitigate Approve rollback-checkout",
+            Command(Verb.MITIGATE, approve=True, mitigation="rollback-checkout"),
+        ),
     ],
 )
 def test_parse_command(text: str, command: Command) -> None:
@@ -160,6 +168,9 @@ def test_parse_command(text: str, command: Command) -> None:
         ("role commander <#C123|chan>", "Usage: /incident role ROLE @person"),
         ("note", "Usage: /incident note TEXT"),
         ("ack now", "Usage: /incident ack (takes no arguments)"),
+        ("mitigate now", "Usage: /incident mitigate [approve [NAME]]"),
+        ("mitigate approve a b", "Usage: /incident mitigate [approve [NAME]]"),
+        ("mitigate list all", "Usage: /incident mitigate [approve [NAME]]"),
     ],
 )
 def test_bad_commands_give_one_line_usage(text: str, usage: str) -> None:
@@ -167,6 +178,14 @@ def test_bad_commands_give_one_line_usage(text: str, usage: str) -> None:
         parse_command(text)
     assert str(bad.value).startswith(usage)
     assert "\n" not in str(bad.value)
+
+
+def test_mitigate_approve_refuses_what_cannot_be_a_mitigation_name() -> None:
+    with pytest.raises(CommandError) as bad:
+        parse_command("mitigate approve <@U0AAAAAAA>")
+    assert "is not a mitigation name" in str(bad.value)
+    assert "Usage: /incident mitigate [approve [NAME]]" in str(bad.value)
+    assert "mitigate [approve [NAME]]" in USAGE
 
 
 def reaction(**overrides: Any) -> dict[str, Any]:

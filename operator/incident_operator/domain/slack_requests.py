@@ -88,7 +88,7 @@ def verify_signature(
 
 USAGE = (
     "Usage: /incident declare [sev-N] TITLE | status | ack | sev LEVEL | "
-    "role ROLE @person | note TEXT | resolve | help"
+    "role ROLE @person | note TEXT | mitigate [approve [NAME]] | resolve | help"
 )
 ROLES = ("commander", "communications", "operations", "scribe")
 ROLE_ALIASES = {"ic": "commander", "comms": "communications", "ops": "operations"}
@@ -109,6 +109,7 @@ class Verb(StrEnum):
     SEV = "sev"
     ROLE = "role"
     NOTE = "note"
+    MITIGATE = "mitigate"
     RESOLVE = "resolve"
     HELP = "help"
 
@@ -131,6 +132,10 @@ class Command:
     role: str = ""
     person: Person | None = None
     text: str = ""
+    approve: bool = False
+    """mitigate: approve a suggested mitigation (False: list the pending suggestions)."""
+    mitigation: str = ""
+    """mitigate approve: the suggestion's name ("": the only pending one)."""
 
 
 _USAGES = {
@@ -138,6 +143,7 @@ _USAGES = {
     Verb.SEV: "Usage: /incident sev LEVEL (e.g. sev 2 or sev sev-2)",
     Verb.ROLE: f"Usage: /incident role ROLE @person (ROLE: {', '.join(ROLES)})",
     Verb.NOTE: "Usage: /incident note TEXT",
+    Verb.MITIGATE: "Usage: /incident mitigate [approve [NAME]]",
 }
 
 
@@ -196,9 +202,23 @@ def _arguments(verb: Verb, args: list[str], rest: str) -> Command:
         if not rest:
             raise CommandError(_USAGES[verb])
         return Command(verb, text=rest)
+    if verb is Verb.MITIGATE:
+        return _mitigate(args)
     if args:
         raise CommandError(f"Usage: /incident {verb} (takes no arguments)")
     return Command(verb)
+
+
+def _mitigate(args: list[str]) -> Command:
+    """``mitigate`` / ``mitigate list``: pending suggestions; ``mitigate approve [NAME]``."""
+    if not args or (len(args) == 1 and args[0].lower() == "list"):
+        return Command(Verb.MITIGATE)
+    if args[0].lower() != "approve" or len(args) > 2:
+        raise CommandError(_USAGES[Verb.MITIGATE])
+    name = args[1].lower() if len(args) == 2 else ""
+    if name and not _SEVERITY_NAME.match(name):  # a mitigation name is a DNS label too
+        raise CommandError(f"{args[1][:64]!r} is not a mitigation name. {_USAGES[Verb.MITIGATE]}")
+    return Command(Verb.MITIGATE, approve=True, mitigation=name)
 
 
 # -- Events API ---------------------------------------------------------------------------

@@ -7,9 +7,16 @@ of the lifecycle. The incident of a channel is the one labelled ``sre.dev/chat-c
 (the comms service sets the label when it opens the channel), searched in every namespace.
 
 People: Slack says ``<@U123>``; incidents say participant names. The incident's
-OnCallRotation (its Severity's ``rotationRef``) maps one to the other through the participants'
-``slackUserId``; an unknown user is refused for a role (a role held by someone the rotation
-does not know could not be paged) and shows as the raw user id as an author.
+OnCallRotation (its ``spec.rotationRef``, else its Severity's ``rotationRef``) maps one to the
+other through the participants' ``slackUserId``; an unknown user is refused for a role (a role
+held by someone the rotation does not know could not be paged) and shows as the raw user id as
+an author.
+
+Mitigations: ``/incident mitigate`` lists the suggestions waiting for approval (mode suggest)
+and ``/incident mitigate approve [NAME]`` approves one — the same ``spec.approvedMitigations``
+entry ``kubectl incident mitigate --approve`` writes, and only for the Slack user who maps to
+the incident's commander: approving runs an action against a workload, which the commander
+decides.
 
 Repeats: a note and a declaration are keyed by Slack's ``trigger_id`` and a pin by channel and
 message ts, so a retried request or a re-added reaction changes nothing.
@@ -40,6 +47,10 @@ CHANNEL_LABEL = "sre.dev/chat-channel"
 SOURCE = "slack"
 MAX_MESSAGE = 4096
 """TimelineEntry.message's maxLength."""
+MAX_APPROVED = 16
+"""IncidentSpec.approvedMitigations' maxItems."""
+PENDING_APPROVAL = "pending-approval"
+"""MitigationResult.state of a suggestion (mode suggest) the commander has not approved."""
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 HELP = "\n".join(
@@ -51,6 +62,8 @@ HELP = "\n".join(
         "• sev LEVEL — change the severity (2 or sev-2)",
         "• role ROLE @person — commander, communications, operations or scribe",
         "• note TEXT — add a note to the timeline (or react with :pushpin: to a message)",
+        "• mitigate — list the suggested mitigations waiting for approval",
+        "• mitigate approve [NAME] — approve one (the commander only)",
         "• resolve — request the resolved state",
     ]
 )
@@ -146,9 +159,12 @@ class ChatCommandService:
         return incident
 
     async def _participants(self, incident: Body) -> _Participants:
-        ref = (incident.get("spec") or {}).get("severityRef")
-        severity = await self._store.get_severity(ref) if isinstance(ref, str) and ref else None
-        rotation_ref = ((severity or {}).get("spec") or {}).get("rotationRef")
+        spec = incident.get("spec") or {}
+        rotation_ref = spec.get("rotationRef")
+        if not isinstance(rotation_ref, str) or not rotation_ref:
+            ref = spec.get("severityRef")
+            severity = await self._store.get_severity(ref) if isinstance(ref, str) and ref else None
+            rotation_ref = ((severity or {}).get("spec") or {}).get("rotationRef")
         if not isinstance(rotation_ref, str) or not rotation_ref:
             return _Participants("", {}, frozenset())
         namespace = incident["metadata"]["namespace"]
@@ -209,6 +225,10 @@ class ChatCommandService:
         if command.verb is Verb.NOTE:
             await self._note(incident, command.text, context)
             return f"Note added to {where}."
+        if command.verb is Verb.MITIGATE:
+            if not command.approve:
+                return pending_reply(incident)
+            return await self._approve(incident, command.mitigation, context)
         spec: Body
         state = (incident.get("spec") or {}).get("state", "triage")
         if command.verb is Verb.ACK:
@@ -229,6 +249,70 @@ class ChatCommandService:
         await self._store.patch_incident(meta["namespace"], meta["name"], spec=spec)
         await self._record(incident, command, context)
         return reply
+
+    async def _approve(self, incident: Body, name: str, context: CommandContext) -> str:
+        """Add a pending suggestion to ``spec.approvedMitigations``, as the commander only."""
+        meta, spec = incident["metadata"], incident.get("spec") or {}
+        where = f"{meta['namespace']}/{meta['name']}"
+        who = await self._commander_of(incident, context.user_id)
+        pending = pending_mitigations(incident)
+        approved = list(spec.get("approvedMitigations") or [])
+        if not name:
+            waiting = [n for n in pending if n not in approved]
+            if len(waiting) != 1:
+                listed = ", ".join(waiting) if waiting else "none"
+                raise CommandRefused(
+                    f"Name the mitigation: `/incident mitigate approve NAME` "
+                    f"(waiting for approval: {listed})."
+                )
+            name = waiting[0]
+        if name in approved:
+            return f"{where}: {name} is already approved."
+        if name not in pending:
+            listed = ", ".join(pending) or "none"
+            raise CommandRefused(
+                f"{name} is not a mitigation waiting for approval in {where} (waiting: {listed})."
+            )
+        if len(approved) >= MAX_APPROVED:
+            raise CommandRefused(
+                f"{where} already has {MAX_APPROVED} approved mitigations (the most it holds)."
+            )
+        await self._store.patch_incident(
+            meta["namespace"], meta["name"], spec={"approvedMitigations": [*approved, name]}
+        )
+        await self._append(
+            incident,
+            "mitigation",
+            f"{name} approved by the commander ({who}) from Slack",
+            who,
+            f"mitigation/{name}/approved",
+        )
+        return f"{where}: {name} approved; the operator runs it and reports in the timeline."
+
+    async def _commander_of(self, incident: Body, user_id: str) -> str:
+        """The commander's participant name when ``user_id`` maps to it; else CommandRefused."""
+        meta = incident["metadata"]
+        where = f"{meta['namespace']}/{meta['name']}"
+        commander = _commander(incident)
+        if not commander:
+            raise CommandRefused(
+                f"{where} has no commander: assign one (`/incident role commander @person`) "
+                "before approving mitigations."
+            )
+        people = await self._participants(incident)
+        who = people.by_user.get(user_id)
+        if who == commander:
+            return commander
+        if who:
+            reason = f"you are {who}"
+        elif people.rotation:
+            reason = f"<@{user_id}> is not a participant of OnCallRotation {people.rotation}"
+        else:
+            reason = "the incident names no OnCallRotation to map your Slack user to a person"
+        raise CommandRefused(
+            f"Only the commander ({commander}) can approve mitigations for {where}: {reason}. "
+            f"(kubectl: `kubectl incident mitigate {meta['name']} --approve NAME`)"
+        )
 
     async def _record(self, incident: Body, command: Command, context: CommandContext) -> None:
         """Who changed the spec from chat (the lifecycle entries say what it became)."""
@@ -331,6 +415,50 @@ def declared_name(title: str, now: datetime, seed: str) -> str:
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+
+def _commander(incident: Body) -> str:
+    """The effective commander: spec.roles, else what the operator filled in status.roles."""
+    for part in ("spec", "status"):
+        commander = ((incident.get(part) or {}).get("roles") or {}).get("commander")
+        if isinstance(commander, str) and commander:
+            return commander
+    return ""
+
+
+def pending_mitigations(incident: Body) -> list[str]:
+    """Names of the suggested mitigations waiting for the commander's approval."""
+    results = (incident.get("status") or {}).get("mitigations") or []
+    return [
+        str(r["name"])
+        for r in results
+        if isinstance(r, dict) and r.get("name") and r.get("state") == PENDING_APPROVAL
+    ]
+
+
+def pending_reply(incident: Body) -> str:
+    """``/incident mitigate``: what waits for approval, and how to approve it."""
+    meta = incident["metadata"]
+    where = f"{meta['namespace']}/{meta['name']}"
+    approved = set((incident.get("spec") or {}).get("approvedMitigations") or [])
+    results = (incident.get("status") or {}).get("mitigations") or []
+    lines = []
+    for r in results:
+        if isinstance(r, dict) and r.get("name") and r.get("state") == PENDING_APPROVAL:
+            mark = " (approved, starting)" if r["name"] in approved else ""
+            detail = f" — {r['message']}" if r.get("message") else ""
+            lines.append(
+                f"• {r['name']}: {r.get('action', '')} {r.get('target', '')}{mark}{detail}"
+            )
+    if not lines:
+        return f"No mitigations are waiting for approval in {where}."
+    return "\n".join(
+        [
+            f"Mitigations waiting for the commander's approval in {where}:",
+            *lines,
+            "Approve with `/incident mitigate approve NAME`.",
+        ]
+    )
 
 
 def status_reply(incident: Body) -> str:

@@ -13,7 +13,7 @@ from incident_operator.adapters.comms_ports import Channel
 from incident_operator.adapters.fake_chat import FakeChat
 from incident_operator.adapters.fake_paging import FakeNotifier, FakePager
 from incident_operator.adapters.fake_store import FakeStore
-from incident_operator.domain import outbox
+from incident_operator.domain import outbox, response
 from incident_operator.errors import DeliveryThrottled, DeliveryUnavailable
 from incident_operator.services.comms import CHANNEL_LABEL, CommsConfig, CommsService
 
@@ -259,3 +259,80 @@ async def test_private_incidents_get_a_private_channel_and_no_webhooks() -> None
     channel_id = (await world.body())["status"]["chat"]["channelId"]
     assert channel_id in world.chat.private
     assert world.teams.events == []
+
+
+MITIGATION_FAILED = [
+    {
+        "at": "2026-11-27T14:20:00Z",
+        "type": "mitigation",
+        "message": "rollback-checkout did not stop the burn",
+        "author": "incident-operator",
+        "source": "mitigation",
+        "key": "mitigation/rollback-checkout/failed",
+    },
+    {
+        "at": "2026-11-27T14:20:00Z",
+        "type": "escalated",
+        "message": "Mitigation rollback-checkout failed; the responders must take over.",
+        "author": "incident-operator",
+        "source": "mitigation",
+        "key": "mitigation/rollback-checkout/escalated",
+    },
+]
+
+
+async def test_a_failed_mitigation_pages_again_with_the_same_key_and_mentions_the_commander(
+    world: World,
+) -> None:
+    await world.declare()
+    await world.sync()
+    await world.store.patch_incident(
+        NS,
+        NAME,
+        status=accepted("investigating", acknowledged="2026-11-27T14:03:00Z")
+        | {"phase": "investigating"},
+    )
+    await world.sync()  # the page is acknowledged now
+    await world.store.append_timeline(NS, NAME, MITIGATION_FAILED)
+    escalation = outbox.Entry(
+        MITIGATION_FAILED[1]["key"], "escalated", "", "", NOW, "mitigation"
+    ).id
+    done = await world.sync()
+    assert f"page/trigger/{escalation}" in done
+    (alert,) = world.pager.alerts
+    assert (alert.triggers, alert.state) == (2, "acknowledged")  # appended, still one page
+    triggers = [c for c in world.pager.calls if c.action == "trigger"]
+    assert [c.dedup_key for c in triggers] == [alert.dedup_key] * 2
+    assert triggers[-1].summary is not None
+    assert "rollback-checkout failed" in triggers[-1].summary.summary
+    pager = (await world.body())["status"]["pager"]
+    assert pager["state"] == "acknowledged"
+    assert pager["escalations"] == [escalation]
+    channel = (await world.body())["status"]["chat"]["channelId"]
+    (post,) = [t for t in world.chat.texts(channel) if "responders must take over" in t]
+    assert post.endswith("<@U0AAAAAAA>"), "the commander (alice) is mentioned"
+    assert await world.sync() == []
+    assert len(world.pager.calls) == 3  # trigger, acknowledge, the escalation's trigger
+
+
+async def test_a_response_policy_escalation_mentions_the_person_it_reached(
+    world: World,
+) -> None:
+    await world.declare()
+    await world.sync()
+    message = response.escalation_message(
+        response.Escalation(1, NOW, response.Target.parse("layer/secondary")), "bob", "sev-2"
+    )
+    await world.store.patch_incident(NS, NAME, status={"response": {"escalatedTo": ["bob"]}})
+    await world.store.append_timeline(
+        NS,
+        NAME,
+        [{"at": "2026-11-27T14:05:00Z", "type": "escalated", "message": message,
+          "source": "operator", "key": "escalation/1"}],
+    )  # fmt: skip
+    done = await world.sync()
+    assert not [k for k in done if k.startswith("page/")], "PagerDuty escalates its own page"
+    channel = (await world.body())["status"]["chat"]["channelId"]
+    (post,) = [t for t in world.chat.texts(channel) if "escalation level 1" in t]
+    assert post.endswith("<@U0BBBBBBB>")
+    assert "<@U0AAAAAAA>" not in post

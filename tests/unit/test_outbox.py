@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -95,3 +96,63 @@ def test_due_skips_operations_still_waiting() -> None:
     attempts = {"a": outbox.Attempt(outbox.OpKind.TOPIC, 1, AT + timedelta(seconds=10))}
     assert [o.key for o in outbox.due(ops, attempts, AT)] == ["b"]
     assert [o.key for o in outbox.due(ops, attempts, AT + timedelta(seconds=10))] == ["a", "b"]
+
+
+FAILED = outbox.Entry(
+    "mitigation/rollback-checkout/escalated",
+    "escalated",
+    "Mitigation rollback-checkout failed; the responders must take over.",
+    "incident-operator",
+    AT + timedelta(minutes=20),
+    "mitigation",
+)
+NOT_ACKED = outbox.Entry(
+    "escalation/1", "escalated", "Not acknowledged ...", "", AT + timedelta(minutes=5), "operator"
+)
+
+
+def paging_only(phase: Phase, *entries: outbox.Entry) -> outbox.Wanted:
+    return wanted(phase, chat=False, announce=(), notifiers=(), entries=entries)
+
+
+@pytest.mark.parametrize("state", ["triggered", "acknowledged"])
+def test_a_failed_mitigation_triggers_the_open_page_again_once(state: str) -> None:
+    w = paging_only(Phase.INVESTIGATING, FAILED, NOT_ACKED)
+    done = outbox.Delivered(page_state=state)
+    ops = outbox.owed(w, done)
+    repage = [op for op in ops if op.key.startswith("page/trigger/")]
+    assert [(op.key, op.kind, op.target) for op in repage] == [
+        (f"page/trigger/{FAILED.id}", outbox.OpKind.PAGE_TRIGGER, FAILED.id)
+    ], "only the mitigation's escalation re-pages, not the response policy's"
+    paged = replace(done, page_escalations=frozenset({FAILED.id}))
+    assert not [op for op in outbox.owed(w, paged) if op.key.startswith("page/trigger")]
+
+
+def test_an_unacknowledged_page_is_acknowledged_and_triggered_again() -> None:
+    w = paging_only(Phase.INVESTIGATING, FAILED)
+    assert kinds(outbox.owed(w, outbox.Delivered(page_state="triggered"))) == [
+        "page-acknowledge",
+        "page-trigger",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("phase", "state", "expected"),
+    [
+        (Phase.TRIAGE, "", ["page/trigger"]),  # the first page comes first
+        (Phase.INVESTIGATING, "resolved", []),  # a resolved key would open a new PD incident
+        (Phase.RESOLVED, "acknowledged", ["page/resolve"]),
+    ],
+)
+def test_no_repage_without_an_open_page(phase: Phase, state: str, expected: list[str]) -> None:
+    ops = outbox.owed(paging_only(phase, FAILED), outbox.Delivered(page_state=state))
+    assert [op.key for op in ops] == expected
+
+
+def test_no_repage_without_a_pager_or_for_escalations_before_the_declaration() -> None:
+    done = outbox.Delivered(page_state="acknowledged")
+    assert outbox.owed(replace(paging_only(Phase.INVESTIGATING, FAILED), page=False), done) == (
+        outbox.Op("page/resolve", outbox.OpKind.PAGE_RESOLVE),
+    )
+    early = replace(FAILED, at=AT - timedelta(minutes=1))
+    assert outbox.owed(paging_only(Phase.INVESTIGATING, early), done) == ()

@@ -13,6 +13,25 @@ channel by name, the message by its key), which makes delivery effectively-once 
 even when the process died between the call and writing its result. Throttling honours
 ``Retry-After``; failures back off exponentially; after :data:`DEGRADED_AFTER` failed attempts
 the channel is reported degraded — and everything still goes out once the service returns.
+
+Paging again (issue 6's closed loop): a mitigation that did not stop the burn leaves an
+``escalated`` entry (source ``mitigation``) in the timeline, and the pager owes one more
+``page-trigger`` per such entry not yet paged (``Delivered.page_escalations``, kept in
+``status.pager.escalations``). It carries the SAME dedup key as the incident's page, which
+PagerDuty's Events API v2 documents as follows (developer.pagerduty.com, "Send an Alert
+Event", Event Action Behavior):
+
+* ``trigger``: "A new alert is opened or a trigger log entry is created on an existing alert
+  if one already exists with the same dedup_key" — so an open page gets the failure appended
+  to its log, not a second incident on the responders' phones;
+* ``acknowledge``: "While an incident is acknowledged, it won't generate any additional
+  notifications, even if it receives new trigger events" — so a trigger does NOT re-notify
+  an acknowledged page (there is no "unacknowledge" event in Events v2). We still send it (the
+  failure is on the PagerDuty record) and rely on the chat post of the same entry, which
+  mentions the commander, to reach the human who acknowledged;
+* ``resolve``: "New trigger events with the same ... dedup_key as a resolved incident won't
+  re-open the incident. Instead, a new incident will be created" — so nothing is re-triggered
+  once the page is resolved (or before the first page: that trigger comes first).
 """
 
 from __future__ import annotations
@@ -91,6 +110,13 @@ ECHO_SOURCES: frozenset[str] = frozenset({"slack", "chat"})
 
 PAGED_PHASES: frozenset[Phase] = frozenset({Phase.TRIAGE, Phase.INVESTIGATING, Phase.MITIGATED})
 
+ESCALATED = "escalated"
+REPAGED_SOURCES: frozenset[str] = frozenset({"mitigation"})
+"""Escalation entries that page again: a failed mitigation hands the incident back to humans.
+(The response policy's escalations are not among them: they run only while the page is still
+unacknowledged, where PagerDuty's own escalation policy is already notifying.)"""
+OPEN_PAGE_STATES: frozenset[str] = frozenset({"triggered", "acknowledged"})
+
 
 def digest(text: str) -> str:
     """Short stable fingerprint (content versions, entry identities) for keys and status."""
@@ -151,6 +177,8 @@ class Delivered:
     archived: bool = False
     page_state: str = ""
     """"" | triggered | acknowledged | resolved"""
+    page_escalations: frozenset[str] = frozenset()
+    """Ids of the escalation entries the page was re-triggered for."""
     notified: Mapping[str, str] = field(default_factory=dict)
     """notifier -> last event key delivered"""
 
@@ -242,6 +270,17 @@ def _chat(wanted: Wanted, done: Delivered) -> list[Op]:
     return ops
 
 
+def repaged(wanted: Wanted) -> tuple[Entry, ...]:
+    """The escalation entries that call for another trigger of the open page, oldest first."""
+    return tuple(
+        e
+        for e in sorted(wanted.entries, key=lambda e: e.at)
+        if e.type == ESCALATED
+        and e.source in REPAGED_SOURCES
+        and (wanted.declared is None or e.at >= wanted.declared)
+    )
+
+
 def _pager(wanted: Wanted, done: Delivered) -> list[Op]:
     if not wanted.page and done.page_state in ("", "resolved"):
         return []
@@ -250,10 +289,18 @@ def _pager(wanted: Wanted, done: Delivered) -> list[Op]:
         # Paged once: an incident reopened after its page resolved has humans on it already.
         if state == "":
             return [Op("page/trigger", OpKind.PAGE_TRIGGER)]
+        ops = []
         if wanted.acknowledged and state == "triggered":
-            return [Op("page/acknowledge", OpKind.PAGE_ACKNOWLEDGE)]
-        return []
-    if state in ("triggered", "acknowledged"):
+            ops.append(Op("page/acknowledge", OpKind.PAGE_ACKNOWLEDGE))
+        if state in OPEN_PAGE_STATES:
+            # Same dedup key: appended to the open alert (see the module docstring).
+            ops += [
+                Op(f"page/trigger/{e.id}", OpKind.PAGE_TRIGGER, e.id)
+                for e in repaged(wanted)
+                if e.id not in done.page_escalations
+            ]
+        return ops
+    if state in OPEN_PAGE_STATES:
         return [Op("page/resolve", OpKind.PAGE_RESOLVE)]
     return []
 

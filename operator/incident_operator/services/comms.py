@@ -135,8 +135,28 @@ def delivered_of(status: IncidentStatus) -> outbox.Delivered:
         posted=frozenset(chat.posted),
         archived=chat.archived,
         page_state=pager.state,
+        page_escalations=frozenset(pager.escalations),
         notified=dict(status.notified),
     )
+
+
+def escalation_mentions(
+    entry: outbox.Entry, roles: Mapping[str, str | None], escalated_to: list[str]
+) -> list[str]:
+    """Participant names an ``escalated`` entry's chat post mentions.
+
+    A failed mitigation (the outbox re-pages for it) hands the incident back to the commander;
+    a response-policy escalation names the person it reached in its message
+    (``... to <person> (<target>) ...``, domain/response.escalation_message), who is also in
+    ``status.response.escalatedTo`` — the message is matched against that list only, so no
+    other word of it can become a mention.
+    """
+    if entry.type != outbox.ESCALATED:
+        return []
+    if entry.source in outbox.REPAGED_SOURCES:
+        commander = roles.get("commander")
+        return [commander] if commander else []
+    return [p for p in escalated_to if f" to {p} (" in entry.message]
 
 
 def attempts_of(status: IncidentStatus) -> dict[str, outbox.Attempt]:
@@ -228,7 +248,15 @@ class CommsService:
         now = self._clock.now()
         ops = outbox.due(outbox.owed(wanted, delivered, summary.severity), attempts, now)
         blocked: set[outbox.Medium] = set()
-        run = _Run(self, body, summary, wanted, delivered)
+        run = _Run(
+            self,
+            body,
+            summary,
+            wanted,
+            delivered,
+            rotation=rotation,
+            escalated_to=status.response.escalated_to if status.response else [],
+        )
         for op in ops:
             if op.medium in blocked:
                 continue
@@ -436,12 +464,17 @@ class _Run:
         summary: IncidentSummary,
         wanted: outbox.Wanted,
         delivered: outbox.Delivered,
+        *,
+        rotation: Body | None = None,
+        escalated_to: list[str] | None = None,
     ) -> None:
         self.s = service
         self.body = body
         self.summary = summary
         self.wanted = wanted
         self.delivered = delivered
+        self.rotation = rotation
+        self.escalated_to = escalated_to or []
         self.entries = {e.id: e for e in wanted.entries}
 
     @property
@@ -499,19 +532,12 @@ class _Run:
         if op.kind is kind.ANNOUNCE:
             return await self._announce(op.target, retry=retry)
         if op.kind is kind.POST_ENTRY:
-            entry = self.entries[op.text]
-            text = chat_render.timeline_text(entry.type, entry.message, entry.author)
-            if entry.type == "update-reminder" and (
-                commander := self.summary.roles.get("commander")
-            ):
-                text = f"{text} ({commander})"
-            await self._post(
-                op.target, text, [], f"{self.idempotency_prefix}/entry/{entry.id}", retry
-            )
-            return self._chat_result(posted=self.delivered.posted | {entry.id})
+            return await self._post_entry(op, retry=retry)
         if op.kind is kind.ARCHIVE:
             await self.chat.archive(op.target)
             return self._chat_result(archived=True)
+        if op.kind is kind.PAGE_TRIGGER and op.target:
+            return await self._repage(self.entries[op.target])
         if op.kind in (kind.PAGE_TRIGGER, kind.PAGE_ACKNOWLEDGE, kind.PAGE_RESOLVE):
             return await self._page(op.kind)
         if op.kind is kind.NOTIFY:
@@ -525,6 +551,24 @@ class _Run:
             after = replace(self.delivered, notified=notified)
             return _Result({"notified": {op.target: op.text}}, None, after)
         raise AssertionError(f"unknown operation {op.kind}")
+
+    async def _post_entry(self, op: outbox.Op, *, retry: bool) -> _Result:
+        entry = self.entries[op.text]
+        text = chat_render.timeline_text(entry.type, entry.message, entry.author)
+        if entry.type == "update-reminder" and (commander := self.summary.roles.get("commander")):
+            text = f"{text} ({commander})"
+        if names := escalation_mentions(entry, self.summary.roles, self.escalated_to):
+            text = f"{text} {self._mention(names)}"
+        await self._post(op.target, text, [], f"{self.idempotency_prefix}/entry/{entry.id}", retry)
+        return self._chat_result(posted=self.delivered.posted | {entry.id})
+
+    def _mention(self, names: list[str]) -> str:
+        """``<@U…>`` per person with a Slack id in the rotation; the plain name otherwise."""
+        mentions = []
+        for name in names:
+            ids = slack_ids(self.rotation, [name])
+            mentions.append(f"<@{next(iter(ids))}>" if ids else chat_render.escape(name))
+        return " ".join(mentions)
 
     async def _post(
         self, channel: str, text: str, blocks: list[dict[str, Any]], key: str, retry: bool
@@ -592,3 +636,17 @@ class _Run:
             state = "resolved"
         after = replace(self.delivered, page_state=state)
         return _Result({"pager": {"dedupKey": key, "state": state}}, None, after)
+
+    async def _repage(self, entry: outbox.Entry) -> _Result:
+        """Trigger the open page again with the incident's dedup key (PagerDuty appends it to
+        the alert; the page state is unchanged: an acknowledged alert stays acknowledged)."""
+        pager = self.s._pager
+        assert pager is not None
+        meta = self.body["metadata"]
+        key = paging.dedup_key(meta["namespace"], meta["name"])
+        detail = "\n\n".join(t for t in (entry.message, self.summary.summary) if t)
+        await pager.trigger(replace(self.summary, summary=detail), dedup_key=key, urgency="high")
+        paged = self.delivered.page_escalations | {entry.id}
+        after = replace(self.delivered, page_escalations=paged)
+        escalations = sorted(paged & set(self.entries))
+        return _Result({"pager": {"escalations": escalations}}, None, after)

@@ -194,6 +194,9 @@ class PagerRef(ApiModel):
     dedup_key: ShortText = ""
     state: ShortText = ""
     """triggered, acknowledged or resolved."""
+    escalations: Annotated[list[ShortText], Field(max_length=32)] = []
+    """Fingerprints of the escalation timeline entries (a failed mitigation) the page was
+    triggered again for, with the same dedup key."""
 
 
 class OutboxRecord(ApiModel):

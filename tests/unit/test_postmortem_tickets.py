@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -196,3 +197,24 @@ async def test_failing_lookup_creates_nothing() -> None:
     condition = {c["type"]: c for c in status["conditions"]}["TicketsSynced"]
     assert (condition["status"], condition["reason"]) == ("False", "TrackerError")
     assert "searching for an earlier issue" in condition["message"]
+
+
+async def test_concurrent_regenerations_create_one_ticket() -> None:
+    """The update handler and the refresh timer at once, both from a status without tickets."""
+    world = World(required=True)
+
+    class Slow(FakeTracker):
+        async def find(self, request: TicketRequest) -> Any:
+            await asyncio.sleep(0.01)  # both passes are inside the look-up together
+            return await super().find(request)
+
+    tracker = Slow()
+    service = PostmortemService(world.store, world.postmortems, world.clock, tracker=tracker)
+    await service.ensure(world.incident)
+    pm = world.postmortems.postmortems[(NS, NAME)]
+    pm["spec"]["actionItems"] = [{"title": "Cap retries"}]
+    first, second = await asyncio.gather(
+        service.regenerate(copy.deepcopy(pm)), service.regenerate(copy.deepcopy(pm))
+    )
+    assert len(tracker.created) == 1
+    assert first["tickets"][0]["ref"] == second["tickets"][0]["ref"] == "OPS-1"

@@ -13,6 +13,7 @@ never touched, so regeneration is always safe.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -267,6 +268,7 @@ class PostmortemService:
         self._impact = impact
         self._charts = charts
         self._tracker = tracker
+        self._ticket_locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     # --- creation ---------------------------------------------------------------------
 
@@ -578,6 +580,29 @@ class PostmortemService:
         return patch
 
     async def _sync_tickets(
+        self,
+        namespace: str,
+        name: str,
+        incident: str,
+        items: Sequence[pm.ActionItem],
+        *,
+        status: Mapping[str, Any],
+        now: datetime,
+    ) -> tuple[list[Body], str | None]:
+        """One ticket sync per postmortem at a time.
+
+        The update handler and the refresh timer can regenerate the same postmortem at once,
+        both from a status without the ticket: without the lock both look up "none" and both
+        create (the e2e caught a second Jira issue). Serialised, the second one's look-up
+        finds the first one's ticket.
+        """
+        lock = self._ticket_locks.setdefault((namespace, name), asyncio.Lock())
+        async with lock:
+            return await self._sync_tickets_once(
+                namespace, name, incident, items, status=status, now=now
+            )
+
+    async def _sync_tickets_once(
         self,
         namespace: str,
         name: str,

@@ -205,8 +205,9 @@ async def test_concurrent_regenerations_create_one_ticket() -> None:
 
     class Slow(FakeTracker):
         async def find(self, request: TicketRequest) -> Any:
-            await asyncio.sleep(0.01)  # both passes are inside the look-up together
-            return await super().find(request)
+            found = await super().find(request)
+            await asyncio.sleep(0.01)  # the answer travels back while the other pass asks
+            return found
 
     tracker = Slow()
     service = PostmortemService(world.store, world.postmortems, world.clock, tracker=tracker)

@@ -113,7 +113,8 @@ KINDS: tuple[KindInfo, ...] = (
             PrinterColumn("Incident", ".spec.incidentRef"),
             PrinterColumn("Owner", ".spec.owner"),
             PrinterColumn("State", ".spec.state"),
-            PrinterColumn("Due", ".status.due", "date"),
+            # "date" renders an age, which kubectl shows as <invalid> for a future instant.
+            PrinterColumn("Due", ".status.due", "string"),
             READY,
             AGE,
         ),

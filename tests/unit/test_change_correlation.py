@@ -129,3 +129,19 @@ async def test_service_appends_keyed_entries_and_never_a_secret_value() -> None:
     assert "aHVudGVyMg" not in text
     assert "kube-root-ca.crt" not in text
     assert "BackOff" not in text
+
+
+async def test_secrets_the_operator_may_not_list_are_named_not_fatal() -> None:
+    store = FakeStore()
+    history = NamespaceHistory(
+        replicasets=HISTORY.replicasets, events=HISTORY.events, unreadable=("Secrets",)
+    )
+    workloads = FakeWorkloads(history={"shop": history})
+    store.incidents[("shop", "inc")] = {
+        "metadata": {"name": "inc", "namespace": "shop", "creationTimestamp": iso(NOW)},
+        "spec": {"title": "t", "service": "checkout", "severityRef": "sev-2"},
+    }
+    service = ChangeCorrelationService(store, workloads, workloads, FakeClock(NOW))
+    await service.correlate(store.incidents[("shop", "inc")])
+    (summary,) = [e for e in store.timeline("shop", "inc") if e["type"] == "change-correlation"]
+    assert summary["message"].endswith("Not read (no permission): Secrets.")

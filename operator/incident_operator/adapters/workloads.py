@@ -43,6 +43,10 @@ PLURALS = {
 }
 
 
+class Forbidden(PermanentError):
+    """RBAC refused the call (the chart may leave optional permissions out)."""
+
+
 class UnsupportedKind(PermanentError):
     """A kind the mitigations do not know how to address."""
 
@@ -63,7 +67,11 @@ class KubernetesWorkloads:
     async def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
-        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+        except ApiException as exc:
+            if exc.status == 403:
+                raise Forbidden(f"{what}: 403 Forbidden") from exc
+            raise translate(exc, what) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise translate(exc, what) from exc
 
     def _plain(self, obj: Any) -> Body:
@@ -204,6 +212,17 @@ class KubernetesWorkloads:
             "replicasets",
         )
         metadata = {"_headers": {"Accept": METADATA_ONLY}}
+        unreadable: list[str] = []
+        try:
+            secrets = await self._raw_list(
+                f"list secrets in {namespace}",
+                self._core.list_namespaced_secret,
+                namespace,
+                **metadata,
+            )
+        except Forbidden:
+            secrets = []
+            unreadable.append("Secrets")
         return NamespaceHistory(
             replicasets=list(replicasets.get("items", [])),
             config_maps=await self._raw_list(
@@ -212,12 +231,8 @@ class KubernetesWorkloads:
                 namespace,
                 **metadata,
             ),
-            secrets=await self._raw_list(
-                f"list secrets in {namespace}",
-                self._core.list_namespaced_secret,
-                namespace,
-                **metadata,
-            ),
+            secrets=secrets,
+            unreadable=tuple(unreadable),
             events=await self._raw_list(
                 f"list events in {namespace}", self._core.list_namespaced_event, namespace
             ),

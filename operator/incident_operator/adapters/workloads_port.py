@@ -45,6 +45,9 @@ class NamespaceHistory:
     secrets: list[Body] = field(default_factory=list)
     events: list[Body] = field(default_factory=list)
     """core/v1 Events of the namespace."""
+    unreadable: tuple[str, ...] = ()
+    """Kinds the operator may not list here (e.g. Secrets with the chart's
+    ``rbac.secretMetadata: false``): correlation goes on without them and says so."""
 
 
 class ChangeSource(Protocol):

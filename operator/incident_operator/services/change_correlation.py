@@ -88,6 +88,8 @@ class ChangeCorrelationService:
             if picked
             else f"No recorded changes in namespace {namespace} since {iso(since)}."
         )
+        if history.unreadable:
+            summary += f" Not read (no permission): {', '.join(history.unreadable)}."
         entries = [
             {
                 "at": iso(now),

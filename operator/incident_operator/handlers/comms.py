@@ -51,9 +51,7 @@ async def retry_comms(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.cleanup()
-async def close_comms_clients(memo: kopf.Memo, **_: Any) -> None:
+async def stop_comms(memo: kopf.Memo, **_: Any) -> None:
     service: CommsService | None = memo.get("comms_service")
     if service is not None:
         await service.close()
-    for close in memo.get("comms_closers") or []:
-        await close()

@@ -158,10 +158,3 @@ async def mark_dashboards(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     marks: DashboardMarks | None = memo.get("dashboard_marks")
     if marks is not None:
         await marks.mark(dict(body))
-
-
-@kopf.on.cleanup()
-async def close_postmortem_clients(memo: kopf.Memo, **_: Any) -> None:
-    http: httpx.AsyncClient | None = memo.get("postmortem_http")
-    if http is not None:
-        await http.aclose()

@@ -6,6 +6,7 @@ import asyncio
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import kopf
@@ -123,9 +124,12 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     operator_metrics = PrometheusOperatorMetrics()
     memo.operator_metrics = operator_metrics
     memo.open_incidents = OpenIncidentIndex(operator_metrics)
-    incident_store = KubernetesStore(api_client(), options.namespaces)
-    postmortems = KubernetesPostmortems(api_client())
-    memo.postmortem_http = postmortem_http = httpx.AsyncClient()
+    # One API client (one connection pool, one kubeconfig load) and one HTTP client for every
+    # outside service; both are safe to share between the adapters.
+    api = api_client()
+    incident_store = KubernetesStore(api, options.namespaces)
+    postmortems = KubernetesPostmortems(api)
+    memo.http = http = httpx.AsyncClient()
     memo.lifecycle_service = IncidentLifecycleService(
         incident_store, clock, metrics=operator_metrics, postmortems=postmortems
     )
@@ -137,30 +141,27 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
         if options.prometheus_url
         else None,
         charts=MatplotlibCharts(),
-        tracker=build_tracker(options.postmortems, postmortem_http),
+        tracker=build_tracker(options.postmortems, http),
     )
-    annotations = build_annotations(options.postmortems, postmortem_http)
+    annotations = build_annotations(options.postmortems, http)
     if annotations is not None:
         memo.dashboard_marks = DashboardMarks(annotations, postmortems)
     memo.response_service = ResponsePolicyService(incident_store, clock, metrics=operator_metrics)
-    workloads = KubernetesWorkloads(api_client())
+    workloads = KubernetesWorkloads(api)
     memo.mitigation_service = MitigationService(incident_store, workloads, clock)
     memo.change_service = ChangeCorrelationService(incident_store, workloads, workloads, clock)
     if options.prometheus_url:
-        store = KubernetesStore(api_client(), options.namespaces)
         metrics = PrometheusMetrics(options.prometheus_url, timeout=options.prometheus_timeout)
         memo.slo_service = SloEvaluationService(
-            store, metrics, clock, operator_metrics=operator_metrics
+            incident_store, metrics, clock, operator_metrics=operator_metrics
         )
     if options.manage_prometheus_rules:
-        memo.rule_sync = PrometheusRuleSync(PrometheusRuleStore(api_client()))
+        memo.rule_sync = PrometheusRuleSync(PrometheusRuleStore(api))
     memo.http_listen = options.http_listen
     memo.alertmanager_token = options.alertmanager_token
     if options.alertmanager_token is not None:
-        memo.alertmanager_service = AlertmanagerService(
-            KubernetesStore(api_client(), options.namespaces), clock, options.alertmanager
-        )
-    _build_comms(memo, options.comms, incident_store, clock)
+        memo.alertmanager_service = AlertmanagerService(incident_store, clock, options.alertmanager)
+    _build_comms(memo, options.comms, incident_store, clock, http)
     memo.web_app = web_app(memo) if web_app is not None else None
     return memo
 
@@ -171,11 +172,13 @@ def _secret(source: TokenSource | None) -> str | None:
 
 
 def _build_comms(
-    memo: kopf.Memo, options: CommsOptions, store: KubernetesStore, clock: SystemClock
+    memo: kopf.Memo,
+    options: CommsOptions,
+    store: KubernetesStore,
+    clock: SystemClock,
+    http: httpx.AsyncClient,
 ) -> None:
     """Adapters for what is configured; nothing configured: no comms service at all."""
-    http = httpx.AsyncClient()
-    memo.comms_closers = [http.aclose]
     chat = None
     if (token := _secret(options.slack_token)) is not None:
         chat = SlackChat(token, base_url=options.slack_api_url)
@@ -196,6 +199,13 @@ def _build_comms(
         store, clock, chat=chat, pager=pager, notifiers=notifiers, config=options.config
     )
     memo.comms_service = service if service.enabled else None
+
+
+@kopf.on.cleanup()
+async def close_http_client(memo: kopf.Memo, **_: Any) -> None:
+    http: httpx.AsyncClient | None = memo.get("http")
+    if http is not None:
+        await http.aclose()
 
 
 def run(options: RunOptions, web_app: WebAppFactory | None = None) -> None:

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from incident_operator.adapters.comms_ports import Chat, Notifier, Pager
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
-from incident_operator.api.v1alpha1.convert import condition_from_domain, existing_conditions
+from incident_operator.api.v1alpha1.convert import conditions_status, existing_conditions
 from incident_operator.api.v1alpha1.incident import ChatRef, Incident, IncidentStatus, PagerRef
 from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.api.v1alpha1.severity import Severity
@@ -431,14 +431,7 @@ class CommsService:
         if changed:
             await self._patch(
                 current,
-                {
-                    "conditions": [
-                        condition_from_domain(c).model_dump(
-                            by_alias=True, mode="json", exclude_none=True
-                        )
-                        for c in conditions
-                    ]
-                },
+                {"conditions": conditions_status(conditions)},
             )
 
 

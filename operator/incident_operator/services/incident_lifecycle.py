@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from incident_operator.adapters.operator_metrics import NoOperatorMetrics
 from incident_operator.adapters.ports import Body, Clock, OperatorMetrics, ResourceStore
 from incident_operator.adapters.postmortem_ports import PostmortemStore
-from incident_operator.api.v1alpha1.convert import condition_from_domain, existing_conditions
+from incident_operator.api.v1alpha1.convert import conditions_status, existing_conditions
 from incident_operator.api.v1alpha1.incident import Incident, SourceType, Timestamps
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.domain import lifecycle
@@ -387,10 +387,7 @@ def _common(
     chosen = observation.conditions if conditions is None else conditions
     return {
         "observedGeneration": generation,
-        "conditions": [
-            condition_from_domain(c).model_dump(by_alias=True, mode="json", exclude_none=True)
-            for c in chosen
-        ],
+        "conditions": conditions_status(chosen),
     }
 
 

@@ -31,7 +31,7 @@ from incident_operator.adapters.postmortem_ports import (
     PostmortemStore,
 )
 from incident_operator.adapters.tickets_port import Ticket, TicketRequest, TicketTracker
-from incident_operator.api.v1alpha1.convert import condition_from_domain, existing_conditions
+from incident_operator.api.v1alpha1.convert import conditions_status, existing_conditions
 from incident_operator.api.v1alpha1.incident import TimelineEntry, Timestamps
 from incident_operator.api.v1alpha1.postmortem import PostmortemSpec
 from incident_operator.api.v1alpha1.severity import Severity
@@ -863,12 +863,7 @@ def _conditions(
 
 
 def _conds(conditions: Sequence[Condition]) -> Body:
-    return {
-        "conditions": [
-            condition_from_domain(c).model_dump(by_alias=True, mode="json", exclude_none=True)
-            for c in conditions
-        ]
-    }
+    return {"conditions": conditions_status(conditions)}
 
 
 def _normal(value: Any) -> Any:

@@ -27,7 +27,7 @@ from incident_operator.adapters.ports import (
     ResourceStore,
     WindowMeasurements,
 )
-from incident_operator.api.v1alpha1.convert import condition_from_domain, existing_conditions
+from incident_operator.api.v1alpha1.convert import conditions_status, existing_conditions
 from incident_operator.api.v1alpha1.slo import (
     EpisodeStatus,
     ServiceLevelObjective,
@@ -592,10 +592,7 @@ def slo_status(
         conditions = set_condition(conditions, condition)
     status: Body = {
         "lastEvaluationTime": iso(now),
-        "conditions": [
-            condition_from_domain(c).model_dump(by_alias=True, mode="json", exclude_none=True)
-            for c in conditions
-        ],
+        "conditions": conditions_status(conditions),
         "activeIncident": episode.incident if episode and episode.stopped_at is None else None,
         "episode": (
             EpisodeStatus.from_domain(episode).model_dump(

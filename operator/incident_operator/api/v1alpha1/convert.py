@@ -37,6 +37,14 @@ def condition_from_domain(condition: domain.Condition) -> Condition:
     )
 
 
+def conditions_status(conditions: Iterable[domain.Condition]) -> list[dict[str, Any]]:
+    """``status.conditions`` as written in a merge patch (camelCase JSON, no nulls)."""
+    return [
+        condition_from_domain(c).model_dump(by_alias=True, mode="json", exclude_none=True)
+        for c in conditions
+    ]
+
+
 def conditions_to_domain(conditions: Iterable[Condition]) -> tuple[domain.Condition, ...]:
     return tuple(condition_to_domain(c) for c in conditions)
 

@@ -22,7 +22,7 @@ INITIAL_DELAY = 3.0
 
 
 def _open(status: kopf.Status, **_: Any) -> bool:
-    return str(status.get("phase") or "triage") not in {p.value for p in TERMINAL}
+    return str(status.get("phase") or "triage") not in TERMINAL
 
 
 @kopf.timer(

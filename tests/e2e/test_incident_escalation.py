@@ -87,8 +87,11 @@ def test_ack_timeout_escalates_to_the_next_person_and_ack_stops_the_chain(
     assert declared.returncode == 0, declared.stderr
 
     def escalated(level: int) -> dict[str, Any] | None:
+        """The timeline entry and status.response are two writes: wait for both."""
         found = get_custom(api, "Incident", "login-broken", namespace)
-        return found if len(entries(found, "escalated")) >= level else None
+        response = (found.get("status") or {}).get("response") or {}
+        recorded = len(entries(found, "escalated")) >= level
+        return found if recorded and response.get("escalationLevel", 0) >= level else None
 
     body = wait_for("first escalation", lambda: escalated(1), timeout=60)
     created = datetime.fromisoformat(body["metadata"]["creationTimestamp"].replace("Z", "+00:00"))

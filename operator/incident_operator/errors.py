@@ -18,6 +18,15 @@ class TemporaryError(IncidentOperatorError):
         self.retry_after = retry_after
 
 
+class Conflict(TemporaryError):
+    """The object changed since we read it (HTTP 409): read it again and decide again.
+
+    Writers that rebuild a shared list (``status.conditions``, ``status.timeline``) from what
+    they read send that read's resourceVersion, so a concurrent writer makes the request
+    fail here instead of one of them silently losing the other's entries.
+    """
+
+
 class PermanentError(IncidentOperatorError):
     """Retrying cannot help until a human changes something (spec, RBAC, configuration)."""
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from incident_operator.errors import TemporaryError
+from incident_operator.errors import Conflict, TemporaryError
 
 from .kubernetes import merge_timeline
 from .ports import Body
@@ -36,10 +36,17 @@ class FakeStore:
     async def list_slos(self) -> list[Body]:
         return [copy.deepcopy(b) for b in self.slos.values()]
 
-    async def patch_slo_status(self, namespace: str, name: str, status: Body) -> None:
+    async def get_slo(self, namespace: str, name: str) -> Body | None:
+        found = self.slos.get((namespace, name))
+        return copy.deepcopy(found) if found else None
+
+    async def patch_slo_status(
+        self, namespace: str, name: str, status: Body, *, resource_version: str | None = None
+    ) -> None:
         body = self.slos[(namespace, name)]
+        _check_version(body, resource_version)
         body["status"] = _merge(body.get("status") or {}, status)
-        body["metadata"]["resourceVersion"] = str(next(_versions))  # as the API server does
+        _bump(body)
 
     async def find_incidents(self, namespace: str, labels: Mapping[str, str]) -> list[Body]:
         return [
@@ -59,6 +66,7 @@ class FakeStore:
             return copy.deepcopy(self.incidents[key])
         stored = copy.deepcopy(body)
         stored["metadata"].update(namespace=namespace, generation=1, uid=f"uid-{key[1]}")
+        _bump(stored)
         stored.pop("status", None)  # the status subresource ignores status on create
         self.incidents[key] = stored
         if self.fail_create_after_store:
@@ -74,8 +82,11 @@ class FakeStore:
         spec: Body | None = None,
         status: Body | None = None,
         metadata: Body | None = None,
+        resource_version: str | None = None,
     ) -> Body:
         body = self.incidents[(namespace, name)]
+        if status is not None:
+            _check_version(body, resource_version)
         if metadata is not None:
             body["metadata"] = _merge(body["metadata"], metadata)
         if spec is not None:
@@ -83,6 +94,7 @@ class FakeStore:
             body["metadata"]["generation"] += 1
         if status is not None:
             body["status"] = _merge(body.get("status") or {}, status)
+        _bump(body)
         return copy.deepcopy(body)
 
     async def append_timeline(self, namespace: str, name: str, entries: Sequence[Body]) -> None:
@@ -91,6 +103,7 @@ class FakeStore:
         merged = merge_timeline(status, entries)
         if merged is not None:
             status.update(merged)
+            _bump(body)
 
     async def emit_event(
         self, regarding: Body, reason: str, message: str, *, warning: bool = False
@@ -107,6 +120,17 @@ class FakeStore:
 
     def timeline(self, namespace: str, name: str) -> list[Body]:
         return list((self.incidents[(namespace, name)].get("status") or {}).get("timeline", []))
+
+
+def _bump(body: Body) -> None:
+    body["metadata"]["resourceVersion"] = str(next(_versions))  # as the API server does
+
+
+def _check_version(body: Body, resource_version: str | None) -> None:
+    """A precondition as the API server checks it: 409 when the object moved on."""
+    current = body["metadata"].get("resourceVersion")
+    if resource_version is not None and resource_version != current:
+        raise Conflict(f"resourceVersion {resource_version} is stale (now {current}) (fake)")
 
 
 def _merge(base: Body, patch: Mapping[str, Any]) -> Body:

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from incident_operator.domain.mitigation import PatchType, Plan, Target
+from incident_operator.errors import Conflict
 
 from .fake_store import _merge
-from .kubernetes import Conflict
 from .ports import Body
 from .workloads_port import NamespaceHistory
 

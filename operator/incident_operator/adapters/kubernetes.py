@@ -22,15 +22,11 @@ from incident_operator.api.v1alpha1.convert import (
     timeline_summary_to_domain,
 )
 from incident_operator.domain import timeline
-from incident_operator.errors import PermanentError, TemporaryError
+from incident_operator.errors import Conflict, PermanentError, TemporaryError
 
 from .ports import Body
 
 COMPONENT = "incident-operator"
-
-
-class Conflict(TemporaryError):
-    """The object changed under us; read it again and retry."""
 
 
 def translate(exc: Exception, what: str) -> Exception:
@@ -87,7 +83,12 @@ class KubernetesStore:
     async def list_slos(self) -> list[Body]:
         return await self._list_everywhere("servicelevelobjectives")
 
-    async def patch_slo_status(self, namespace: str, name: str, status: Body) -> None:
+    async def get_slo(self, namespace: str, name: str) -> Body | None:
+        return await self._get_or_none("servicelevelobjectives", name, namespace)
+
+    async def patch_slo_status(
+        self, namespace: str, name: str, status: Body, *, resource_version: str | None = None
+    ) -> None:
         await self._call(
             f"patch servicelevelobjective {namespace}/{name} status",
             self._custom.patch_namespaced_custom_object_status,
@@ -96,7 +97,7 @@ class KubernetesStore:
             namespace,
             "servicelevelobjectives",
             name,
-            {"status": status},
+            _preconditioned({"status": status}, resource_version),
         )
 
     async def find_incidents(self, namespace: str, labels: Mapping[str, str]) -> list[Body]:
@@ -174,6 +175,7 @@ class KubernetesStore:
         spec: Body | None = None,
         status: Body | None = None,
         metadata: Body | None = None,
+        resource_version: str | None = None,
     ) -> Body:
         result: Body = {}
         if spec is not None or metadata is not None:
@@ -201,7 +203,7 @@ class KubernetesStore:
                 namespace,
                 "incidents",
                 name,
-                {"status": status},
+                _preconditioned({"status": status}, resource_version),
             )
         return dict(result)
 
@@ -268,6 +270,13 @@ class KubernetesStore:
             meta.get("namespace") or "default",
             event,
         )
+
+
+def _preconditioned(patch: Body, resource_version: str | None) -> Body:
+    """A merge patch that the API server applies only to that resourceVersion (else 409)."""
+    if resource_version is None:
+        return patch
+    return {"metadata": {"resourceVersion": resource_version}, **patch}
 
 
 def merge_timeline(status: Mapping[str, Any], entries: Sequence[Body]) -> Body | None:

@@ -61,7 +61,13 @@ class ResourceStore(Protocol):
 
     async def list_slos(self) -> list[Body]: ...
 
-    async def patch_slo_status(self, namespace: str, name: str, status: Body) -> None: ...
+    async def get_slo(self, namespace: str, name: str) -> Body | None: ...
+
+    async def patch_slo_status(
+        self, namespace: str, name: str, status: Body, *, resource_version: str | None = None
+    ) -> None:
+        """Merge ``status``; with ``resource_version``, only onto that version (else Conflict)."""
+        ...
 
     async def find_incidents(self, namespace: str, labels: Mapping[str, str]) -> list[Body]:
         """Incidents carrying all ``labels``; ``namespace`` "" searches every namespace."""
@@ -81,8 +87,13 @@ class ResourceStore(Protocol):
         spec: Body | None = None,
         status: Body | None = None,
         metadata: Body | None = None,
+        resource_version: str | None = None,
     ) -> Body:
-        """JSON merge patches; ``metadata`` (labels, annotations) goes with ``spec`` atomically."""
+        """JSON merge patches; ``metadata`` (labels, annotations) goes with ``spec`` atomically.
+
+        ``resource_version`` makes the status patch conditional: Conflict when the incident
+        changed since that version was read.
+        """
         ...
 
     async def append_timeline(self, namespace: str, name: str, entries: Sequence[Body]) -> None:

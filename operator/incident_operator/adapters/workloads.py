@@ -17,9 +17,9 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from incident_operator.domain.mitigation import PatchType, Plan, Target
-from incident_operator.errors import PermanentError
+from incident_operator.errors import Conflict, PermanentError
 
-from .kubernetes import Conflict, translate
+from .kubernetes import translate
 from .ports import Body
 from .workloads_port import NamespaceHistory
 

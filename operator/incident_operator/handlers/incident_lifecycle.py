@@ -14,6 +14,7 @@ from incident_operator import GROUP, VERSION
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
 
 from .errors import translated
+from .status_patch import patch_status
 
 RESOURCE = (GROUP, VERSION, "incidents")
 
@@ -30,4 +31,4 @@ async def reconcile_incident_lifecycle(
     await service.record(dict(body), plan)
     # Through kopf's patch, so the status lands together with kopf's bookkeeping annotations.
     if plan.status:
-        patch.status.update(plan.status)
+        patch_status(patch, body, plan.status)

@@ -27,6 +27,7 @@ from incident_operator.services.dashboard_marks import DashboardMarks
 from incident_operator.services.postmortems import PostmortemService
 
 from .errors import translated
+from .status_patch import patch_status
 
 INCIDENT_INTERVAL = 5.0
 MARKS_INTERVAL = 10.0
@@ -117,7 +118,7 @@ async def generate_postmortem(
         return
     status = await service.regenerate(dict(body))
     if status:
-        patch.status.update(status)
+        patch_status(patch, body, status)
 
 
 @kopf.timer(
@@ -136,7 +137,7 @@ async def refresh_postmortem(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo
         return
     status = await service.regenerate(dict(body), only_if_stale=True)
     if status:
-        patch.status.update(status)
+        patch_status(patch, body, status)
 
 
 def _unmarked(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:

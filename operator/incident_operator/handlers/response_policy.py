@@ -16,6 +16,7 @@ from incident_operator.domain.lifecycle import TERMINAL
 from incident_operator.services.response_policy import ResponsePolicyService
 
 from .errors import translated
+from .status_patch import patch_status
 
 INTERVAL = 10.0
 INITIAL_DELAY = 3.0
@@ -44,4 +45,4 @@ async def apply_response_policy(
     plan = await service.plan(dict(body))
     await service.record(dict(body), plan)
     if plan.status:
-        patch.status.update(plan.status)
+        patch_status(patch, body, plan.status)

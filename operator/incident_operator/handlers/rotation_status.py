@@ -16,6 +16,7 @@ from incident_operator import GROUP, VERSION
 from incident_operator.services.rotation_status import changed, rotation_status
 
 from .errors import translated
+from .status_patch import patch_status
 
 INTERVAL = 60.0
 INITIAL_DELAY = 2.0
@@ -36,4 +37,4 @@ async def refresh_rotation_status(
     observed = rotation_status(body, memo.clock.now())
     update = changed(body.get("status") or {}, observed)
     if update:
-        patch.status.update(update)
+        patch_status(patch, body, update)

@@ -15,6 +15,7 @@ from incident_operator.api.v1alpha1.kinds import KINDS, KindInfo
 from incident_operator.services.status import observed_status
 
 from .errors import translated
+from .status_patch import patch_status
 
 OWN_STATUS_HANDLER = frozenset({"Incident", "Postmortem"})
 """Kinds whose status another handler writes in full (including Ready)."""
@@ -28,7 +29,7 @@ def _make_handler(info: KindInfo) -> Any:
         current = body.get("status") or {}
         # On resume most objects are already up to date: no PATCH for nothing.
         if any(current.get(key) != value for key, value in observed.items()):
-            patch.status.update(observed)
+            patch_status(patch, body, observed)
 
     reconcile_status.__name__ = f"reconcile_{info.singular}_status"
     return translated(reconcile_status)

@@ -35,6 +35,7 @@ from incident_operator.domain.lifecycle import Phase
 from incident_operator.domain.times import iso
 from incident_operator.errors import (
     ChannelNameTaken,
+    Conflict,
     DeliveryRejected,
     IncidentOperatorError,
     TemporaryError,
@@ -45,6 +46,7 @@ from .chat_commands import CHANNEL_LABEL
 log = logging.getLogger(__name__)
 
 MAX_PASSES = 5
+CONDITION_WRITE_ATTEMPTS = 5
 """Passes per sync: enough for channel -> status -> pin, bounded against a flapping object."""
 DEGRADED = {outbox.Medium.CHAT: "ChatDegraded", outbox.Medium.PAGER: "PagingDegraded"}
 
@@ -391,7 +393,25 @@ class CommsService:
     async def _report_degraded(
         self, body: Body, attempts: Mapping[str, outbox.Attempt], now: datetime
     ) -> None:
-        """ChatDegraded / PagingDegraded follow the outbox; an Event when one turns True."""
+        """ChatDegraded / PagingDegraded follow the outbox; an Event when one turns True.
+
+        The conditions list is shared with the lifecycle handler: written only onto the
+        version it was read from, re-read and recomputed when that version is gone.
+        """
+        for _attempt in range(CONDITION_WRITE_ATTEMPTS):
+            try:
+                await self._report_degraded_once(body, attempts, now)
+                return
+            except Conflict:
+                continue
+        raise Conflict(
+            f"incident {body['metadata']['name']} kept changing; conditions tried "
+            f"{CONDITION_WRITE_ATTEMPTS} times"
+        )
+
+    async def _report_degraded_once(
+        self, body: Body, attempts: Mapping[str, outbox.Attempt], now: datetime
+    ) -> None:
         current = await self._store.get_incident(
             body["metadata"]["namespace"], body["metadata"]["name"]
         )
@@ -400,7 +420,7 @@ class CommsService:
         conditions = existing_conditions(current)
         before = {c.type: c.status for c in conditions}
         generation = int(current["metadata"].get("generation", 0))
-        changed = False
+        turned_true: list[Condition] = []
         for medium, type_ in DEGRADED.items():
             failing = outbox.degraded(attempts, medium)
             if failing:
@@ -424,15 +444,21 @@ class CommsService:
             else:
                 continue
             if before.get(type_) != condition.status:
-                changed = True
                 conditions = set_condition(conditions, condition)
                 if condition.status is Status.TRUE:
-                    await self._store.emit_event(current, type_, message, warning=True)
-        if changed:
-            await self._patch(
-                current,
-                {"conditions": conditions_status(conditions)},
-            )
+                    turned_true.append(condition)
+        if conditions == existing_conditions(current):
+            return
+        meta = current["metadata"]
+        await self._store.patch_incident(
+            meta["namespace"],
+            meta["name"],
+            status={"conditions": conditions_status(conditions)},
+            resource_version=meta.get("resourceVersion"),
+        )
+        # After the write: a conflict retried above must not announce the same change twice.
+        for condition in turned_true:
+            await self._store.emit_event(current, condition.type, condition.message, warning=True)
 
 
 def _safe(exc: BaseException) -> str:

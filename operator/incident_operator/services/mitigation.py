@@ -21,7 +21,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from incident_operator.adapters.kubernetes import Conflict
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.adapters.workloads_port import Workloads
 from incident_operator.api.v1alpha1.incident import (
@@ -36,7 +35,7 @@ from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
 from incident_operator.domain import freeze
 from incident_operator.domain import mitigation as m
 from incident_operator.domain.times import iso
-from incident_operator.errors import IncidentOperatorError, PermanentError
+from incident_operator.errors import Conflict, IncidentOperatorError, PermanentError
 
 from .incidents import AUTHOR, CLOSED_STATES
 

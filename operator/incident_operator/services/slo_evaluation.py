@@ -40,7 +40,7 @@ from incident_operator.domain.durations import format_duration, parse_duration
 from incident_operator.domain.episodes import Action, Decision, Episode, burn_began, decide
 from incident_operator.domain.slo import Objective, WindowPair
 from incident_operator.domain.times import iso
-from incident_operator.errors import IncidentOperatorError, MetricsUnavailable
+from incident_operator.errors import Conflict, IncidentOperatorError, MetricsUnavailable
 
 from .incidents import AUTHOR, CLOSED_STATES, DECLARED_SEVERITY, SERVICE_LABEL
 from .roles import UNFILLED, RotationAnswer, ask_rotation
@@ -48,6 +48,7 @@ from .roles import UNFILLED, RotationAnswer, ask_rotation
 log = logging.getLogger(__name__)
 
 SLO_LABEL = "sre.dev/slo"
+STATUS_WRITE_ATTEMPTS = 5
 
 
 class Metrics(MetricsSource, RatioHistory, Protocol):
@@ -455,11 +456,34 @@ class SloEvaluationService:
         unavailable: str | None,
         now: datetime,
     ) -> None:
-        previous: Mapping[str, Any] = record.body.get("status") or {}
-        status = slo_status(record, evaluation, decision.episode, unavailable, now)
-        if not _status_changed(previous, status, now, self._status_refresh):
-            return
-        await self._store.patch_slo_status(record.namespace, record.name, status)
+        """Write the observation onto the version it was computed from.
+
+        Another writer (the Ready handler, a user's edit, kopf's bookkeeping) may have changed
+        the SLO since the cycle listed it; ``status.conditions`` is one list, so a blind merge
+        patch would drop that writer's conditions. On a conflict, read again and recompute.
+        """
+        for _attempt in range(STATUS_WRITE_ATTEMPTS):
+            previous: Mapping[str, Any] = record.body.get("status") or {}
+            status = slo_status(record, evaluation, decision.episode, unavailable, now)
+            if not _status_changed(previous, status, now, self._status_refresh):
+                return
+            try:
+                await self._store.patch_slo_status(
+                    record.namespace,
+                    record.name,
+                    status,
+                    resource_version=record.body["metadata"].get("resourceVersion"),
+                )
+                return
+            except Conflict:
+                fresh = await self._store.get_slo(record.namespace, record.name)
+                reloaded = load(fresh) if fresh is not None else None
+                if reloaded is None:  # deleted or no longer valid: nothing to report on
+                    return
+                record = reloaded
+        raise Conflict(
+            f"SLO {record.key} kept changing; status write tried {STATUS_WRITE_ATTEMPTS} times"
+        )
 
 
 def burn_summary(objective: Objective, pair: WindowPair, evaluation: BurnEvaluation | None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -43,6 +43,32 @@ def conditions_status(conditions: Iterable[domain.Condition]) -> list[dict[str, 
         condition_from_domain(c).model_dump(by_alias=True, mode="json", exclude_none=True)
         for c in conditions
     ]
+
+
+def rebase_conditions(
+    base: Sequence[Mapping[str, Any]],
+    wanted: Sequence[Mapping[str, Any]],
+    fresh: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """A writer's change to ``status.conditions`` replayed onto the object's newest list.
+
+    ``base`` is the list the writer read, ``wanted`` the list it computed from it, ``fresh``
+    what the object holds now. Only the types the writer changed (or dropped) are applied, so
+    conditions another writer set since the read (Burning next to Ready, ChatDegraded next to
+    TransitionRefused) survive: the three-way merge a merge patch of the whole list cannot do.
+    """
+    before = {str(c.get("type")): c for c in base}
+    after = {str(c.get("type")): c for c in wanted}
+    changed = {t: c for t, c in after.items() if before.get(t) != c}
+    dropped = set(before) - set(after)
+    out: list[dict[str, Any]] = []
+    for condition in fresh:
+        type_ = str(condition.get("type"))
+        if type_ in dropped:
+            continue
+        out.append(dict(changed.pop(type_, condition)))
+    out.extend(dict(c) for c in changed.values())
+    return out
 
 
 def conditions_to_domain(conditions: Iterable[Condition]) -> tuple[domain.Condition, ...]:

@@ -1,0 +1,89 @@
+"""The store's conditional status writes on the real API server.
+
+``status.conditions`` is one list shared by two writers per kind; each write names the
+resourceVersion it was computed from, and the API server must refuse it (409, our Conflict)
+once another writer got there first — on the status subresource, through a merge patch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from incident_operator.adapters.kubernetes import KubernetesStore
+from incident_operator.errors import Conflict
+from tests.kube import Cluster, create_custom
+
+CONDITION = {
+    "status": "True",
+    "reason": "Test",
+    "message": "written by the test",
+    "lastTransitionTime": "2026-11-28T00:00:00Z",
+}
+
+
+def slo() -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": "checkout"},
+        "spec": {
+            "service": "checkout",
+            "target": 99.9,
+            "indicator": {"ratio": {"errors": "e[{{window}}]", "total": "t[{{window}}]"}},
+        },
+    }
+
+
+def incident() -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Incident",
+        "metadata": {"name": "inc"},
+        "spec": {"title": "t", "service": "checkout", "severityRef": "sev-2", "state": "triage"},
+    }
+
+
+def test_slo_status_write_on_a_stale_version_is_refused(
+    crds: Cluster, api: client.ApiClient, namespace: str
+) -> None:
+    store = KubernetesStore(api)
+    created = create_custom(api, slo(), namespace)
+    stale = created["metadata"]["resourceVersion"]
+    ready = {"conditions": [{"type": "Ready", **CONDITION}]}
+    burning = {"conditions": [{"type": "Burning", **CONDITION}]}
+    asyncio.run(store.patch_slo_status(namespace, "checkout", ready, resource_version=stale))
+    with pytest.raises(Conflict):
+        asyncio.run(store.patch_slo_status(namespace, "checkout", burning, resource_version=stale))
+    current = asyncio.run(store.get_slo(namespace, "checkout"))
+    assert current is not None
+    assert [c["type"] for c in current["status"]["conditions"]] == ["Ready"]
+    fresh = current["metadata"]["resourceVersion"]
+    asyncio.run(store.patch_slo_status(namespace, "checkout", burning, resource_version=fresh))
+    again = asyncio.run(store.get_slo(namespace, "checkout"))
+    assert again is not None
+    assert [c["type"] for c in again["status"]["conditions"]] == ["Burning"]
+
+
+def test_incident_status_write_on_a_stale_version_is_refused(
+    crds: Cluster, api: client.ApiClient, namespace: str
+) -> None:
+    store = KubernetesStore(api)
+    created = create_custom(api, incident(), namespace)
+    stale = created["metadata"]["resourceVersion"]
+    asyncio.run(store.patch_incident(namespace, "inc", status={"phase": "triage"}))
+    with pytest.raises(Conflict):
+        asyncio.run(
+            store.patch_incident(
+                namespace,
+                "inc",
+                status={"conditions": [{"type": "ChatDegraded", **CONDITION}]},
+                resource_version=stale,
+            )
+        )
+    current = asyncio.run(store.get_incident(namespace, "inc"))
+    assert current is not None
+    assert "conditions" not in current["status"]

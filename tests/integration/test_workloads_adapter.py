@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from incident_operator.adapters.kubernetes import Conflict
+from incident_operator.errors import Conflict
 from incident_operator.adapters.workloads import KubernetesWorkloads
 from incident_operator.domain import mitigation as m
 from tests.kube import REPO, Cluster, wait_for

@@ -90,6 +90,14 @@ def test_rollback_picks_the_previous_revision_and_copies_its_template_and_annota
     assert "deploy v1" in plan.summary
 
 
+def test_rollback_summary_names_the_running_revision_while_the_annotation_lags() -> None:
+    # Right after a rollout the controller has created revision 2's ReplicaSet but not yet
+    # moved the Deployment's own revision annotation.
+    plan = m.plan(request(), deployment("checkout:v2", 1), HISTORY, incident="inc-1")
+    assert isinstance(plan, m.Plan)
+    assert "from revision 2 to revision 1" in plan.summary
+
+
 def test_rollback_to_a_given_revision() -> None:
     history = [*HISTORY, replicaset(3, "checkout:v3")]
     plan = m.plan(request(to_revision=1), deployment("checkout:v3", 3), history, incident="i")

@@ -317,7 +317,14 @@ def plan_rollback(
     annotations.update({k: v for k, v in _annotations(rs).items() if k not in ROLLBACK_KEEPS})
     annotations[OPT_IN_ANNOTATION] = own.get(OPT_IN_ANNOTATION, OPT_IN_VALUE)
     annotations[MITIGATED_BY_ANNOTATION] = incident
-    current_revision = revision_of(deployment)
+    # The ReplicaSet running the current template is the current revision (as kubectl sees
+    # it); the Deployment's own annotation lags a fresh rollout by a controller pass.
+    running = [
+        r
+        for r, owned in by_revision.items()
+        if _without_hash((owned.get("spec") or {}).get("template") or {}) == current
+    ]
+    current_revision = max(running) if running else revision_of(deployment)
     cause = _annotations(rs).get("kubernetes.io/change-cause")
     summary = (
         f"rolled deployment/{name} back from revision {current_revision} to revision {chosen} "

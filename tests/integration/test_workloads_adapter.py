@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from incident_operator.errors import Conflict
 from incident_operator.adapters.workloads import KubernetesWorkloads
 from incident_operator.domain import mitigation as m
+from incident_operator.errors import Conflict
 from tests.kube import REPO, Cluster, wait_for
 
 OPT_IN = {m.OPT_IN_ANNOTATION: m.OPT_IN_VALUE}

@@ -51,26 +51,40 @@ def test_rebase_appends_new_types_and_reintroduces_a_vanished_changed_one() -> N
     ]
 
 
-def test_kopf_patch_carries_conditions_as_a_function_replayed_on_the_fresh_body() -> None:
+def test_kopf_patch_replays_the_whole_status_on_the_fresh_body_in_one_json_patch() -> None:
     stale = {"metadata": {"resourceVersion": "1"}, "status": {"conditions": [c("Ready", "False")]}}
     fresh = {
         "metadata": {"resourceVersion": "2"},
         "status": {"conditions": [c("Ready", "False"), c("Burning")], "activeIncident": "inc-1"},
     }
     patch = kopf.Patch(body=kopf.Body(stale))
-    patch_status(patch, stale, {"observedGeneration": 3, "conditions": [c("Ready", "True")]})
-    assert dict(patch)["status"] == {"observedGeneration": 3}, "conditions are not merge-patched"
+    patch_status(
+        patch,
+        stale,
+        {"observedGeneration": 3, "impact": [{"slo": "a"}], "conditions": [c("Ready", "True")]},
+    )
+    assert dict(patch) == {}, "nothing as a merge patch: fields and conditions land together"
     ops = patch.as_json_patch(fresh)
     assert {"op": "replace", "path": "/status/conditions/0/status", "value": "True"} in ops
-    assert all("Burning" not in str(op) for op in ops), ops
+    assert {"op": "add", "path": "/status/observedGeneration", "value": 3} in ops
+    assert {"op": "add", "path": "/status/impact", "value": [{"slo": "a"}]} in ops
+    assert all("Burning" not in str(op) and "activeIncident" not in str(op) for op in ops), ops
 
 
-def test_kopf_patch_without_conditions_is_a_plain_merge_patch() -> None:
-    body = {"status": {}}
+def test_kopf_patch_keeps_merge_patch_semantics_for_the_other_fields() -> None:
+    body = {"status": {"outbox": {"a": {"n": 1}, "b": {"n": 2}}, "phase": "triage"}}
     patch = kopf.Patch(body=kopf.Body(body))
-    patch_status(patch, body, {"response": {"escalationLevel": 1}})
-    assert dict(patch) == {"status": {"response": {"escalationLevel": 1}}}
-    assert not patch.fns
+    patch_status(patch, body, {"outbox": {"a": None, "c": {"n": 3, "gone": None}}})
+    fresh = {"status": {"outbox": {"a": {"n": 1}, "b": {"n": 2}}, "phase": "mitigated"}}
+    for fn in patch.fns:
+        fn(fresh)
+    assert fresh == {"status": {"outbox": {"b": {"n": 2}, "c": {"n": 3}}, "phase": "mitigated"}}
+
+
+def test_an_empty_status_adds_nothing_to_the_patch() -> None:
+    patch = kopf.Patch(body=kopf.Body({}))
+    patch_status(patch, {}, {})
+    assert not patch
 
 
 class ConcurrentReady(FakeStore):

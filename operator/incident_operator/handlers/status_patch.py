@@ -3,14 +3,16 @@
 kopf hands a handler the body of the event it reacts to; by the time its patch is sent the
 object may hold conditions another writer added (the SLO engine's Burning, the comms layer's
 ChatDegraded). A merge patch replaces the whole ``status.conditions`` list, so those would
-vanish. The conditions therefore go as a kopf patch function: kopf replays it on the freshest
-body it knows and sends a JSON patch guarded by that body's resourceVersion, carrying it over
-to the next event when the object moved on in between.
+vanish. The status therefore goes as one kopf patch function: kopf replays it on the freshest
+body it knows and sends a single JSON patch guarded by that body's resourceVersion (carried
+over to the next event when the object moved on in between). One request, so readers never
+see the new fields without their conditions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import kopf
@@ -19,17 +21,42 @@ from incident_operator.api.v1alpha1.convert import rebase_conditions
 
 
 def patch_status(patch: kopf.Patch, body: Mapping[str, Any], status: Mapping[str, Any]) -> None:
-    """Add ``status`` (computed from ``body``) to kopf's ``patch``; conditions merged by type."""
-    rest = {k: v for k, v in status.items() if k != "conditions"}
-    if rest:
-        patch.status.update(rest)
-    if "conditions" not in status:
+    """Add ``status`` (computed from ``body``, merge-patch semantics) to kopf's ``patch``.
+
+    Conditions are merged by type: only those this writer changed replace the fresh ones.
+    """
+    if not status:
         return
+    rest = {k: v for k, v in status.items() if k != "conditions"}
     base = list((body.get("status") or {}).get("conditions") or [])
-    wanted = list(status["conditions"] or [])
+    wanted = list(status.get("conditions") or [])
 
-    def rebase(fresh: kopf.RawBody) -> None:
+    def apply(fresh: kopf.RawBody) -> None:
         current = fresh.setdefault("status", {})
-        current["conditions"] = rebase_conditions(base, wanted, current.get("conditions") or [])
+        merge_into(current, rest)
+        if "conditions" in status:
+            current["conditions"] = rebase_conditions(base, wanted, current.get("conditions") or [])
 
-    patch.fns.append(rebase)
+    patch.fns.append(apply)
+
+
+def merge_into(target: MutableMapping[str, Any], patch: Mapping[str, Any]) -> None:
+    """RFC 7386 JSON merge patch, in place: None deletes, objects merge, the rest replaces."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(target.get(key), MutableMapping):
+            merge_into(target[key], value)
+        else:
+            target[key] = (
+                _without_nulls(value) if isinstance(value, Mapping) else copy.deepcopy(value)
+            )
+
+
+def _without_nulls(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A new object from a merge patch carries no null members (as the API server stores it)."""
+    return {
+        k: _without_nulls(v) if isinstance(v, Mapping) else copy.deepcopy(v)
+        for k, v in value.items()
+        if v is not None
+    }

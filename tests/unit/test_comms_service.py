@@ -14,7 +14,7 @@ from incident_operator.adapters.fake_chat import FakeChat
 from incident_operator.adapters.fake_paging import FakeNotifier, FakePager
 from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.domain import outbox, response
-from incident_operator.errors import DeliveryThrottled, DeliveryUnavailable
+from incident_operator.errors import Conflict, DeliveryThrottled, DeliveryUnavailable
 from incident_operator.services.comms import CHANNEL_LABEL, CommsConfig, CommsService
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -86,8 +86,8 @@ def accepted(phase: str = "triage", **timestamps: str) -> dict[str, Any]:
 
 
 class World:
-    def __init__(self, private: bool = False) -> None:
-        self.store = FakeStore()
+    def __init__(self, private: bool = False, store: FakeStore | None = None) -> None:
+        self.store = store or FakeStore()
         self.store.severities["sev-2"] = severity()
         self.store.rotations[(NS, "checkout-oncall")] = yaml.safe_load(ROTATION.read_text())
         self.chat = FakeChat()
@@ -336,3 +336,46 @@ async def test_a_response_policy_escalation_mentions_the_person_it_reached(
     (post,) = [t for t in world.chat.texts(channel) if "escalation level 1" in t]
     assert post.endswith("<@U0BBBBBBB>")
     assert "<@U0AAAAAAA>" not in post
+
+
+class LifecycleRacesComms(FakeStore):
+    """The lifecycle handler writes its condition between the comms read and its write, once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conflicts = 0
+        self.raced = False
+
+    async def patch_incident(self, namespace: str, name: str, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("resource_version") is not None and not self.raced:
+            self.raced = True
+            current = self.incidents[(namespace, name)]
+            refused = {
+                "type": "TransitionRefused",
+                "status": "True",
+                "reason": "RolesUnfilled",
+                "message": "m",
+                "lastTransitionTime": "2026-11-27T14:00:00Z",
+            }
+            conditions = [*(current.get("status") or {}).get("conditions", []), refused]
+            await super().patch_incident(namespace, name, status={"conditions": conditions})
+        try:
+            return await super().patch_incident(namespace, name, **kwargs)
+        except Conflict:
+            self.conflicts += 1
+            raise
+
+
+async def test_degraded_condition_is_rewritten_onto_a_concurrent_lifecycle_write() -> None:
+    store = LifecycleRacesComms()
+    world = World(store=store)
+    await world.declare()
+    for attempt in range(outbox.DEGRADED_AFTER):
+        world.chat.failures.append(DeliveryUnavailable("slack is down"))
+        world.clock.at = NOW + timedelta(minutes=10 * attempt)
+        await world.sync()
+    assert store.conflicts == 1
+    conditions = {c["type"]: c["status"] for c in (await world.body())["status"]["conditions"]}
+    assert conditions["ChatDegraded"] == "True"
+    assert conditions["TransitionRefused"] == "True", "the lifecycle's condition survived"
+    assert len([e for e in store.events if e[1] == "ChatDegraded"]) == 1, "announced once"

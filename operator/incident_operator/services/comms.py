@@ -46,8 +46,9 @@ from .chat_commands import CHANNEL_LABEL
 log = logging.getLogger(__name__)
 
 MAX_PASSES = 5
-CONDITION_WRITE_ATTEMPTS = 5
 """Passes per sync: enough for channel -> status -> pin, bounded against a flapping object."""
+CONDITION_WRITE_ATTEMPTS = 5
+"""Conditional writes of the degraded conditions before giving up to the next sync."""
 DEGRADED = {outbox.Medium.CHAT: "ChatDegraded", outbox.Medium.PAGER: "PagingDegraded"}
 
 
@@ -420,6 +421,7 @@ class CommsService:
         conditions = existing_conditions(current)
         before = {c.type: c.status for c in conditions}
         generation = int(current["metadata"].get("generation", 0))
+        changed = False
         turned_true: list[Condition] = []
         for medium, type_ in DEGRADED.items():
             failing = outbox.degraded(attempts, medium)
@@ -444,10 +446,11 @@ class CommsService:
             else:
                 continue
             if before.get(type_) != condition.status:
+                changed = True
                 conditions = set_condition(conditions, condition)
                 if condition.status is Status.TRUE:
                     turned_true.append(condition)
-        if conditions == existing_conditions(current):
+        if not changed:
             return
         meta = current["metadata"]
         await self._store.patch_incident(

@@ -6,8 +6,8 @@ import copy
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from incident_operator.api.merge_patch import merge_patch
 from incident_operator.errors import Conflict, TemporaryError
 
 from .kubernetes import merge_timeline
@@ -45,7 +45,7 @@ class FakeStore:
     ) -> None:
         body = self.slos[(namespace, name)]
         _check_version(body, resource_version)
-        body["status"] = _merge(body.get("status") or {}, status)
+        body["status"] = merge_patch(body.get("status") or {}, status)
         _bump(body)
 
     async def find_incidents(self, namespace: str, labels: Mapping[str, str]) -> list[Body]:
@@ -88,12 +88,12 @@ class FakeStore:
         if status is not None:
             _check_version(body, resource_version)
         if metadata is not None:
-            body["metadata"] = _merge(body["metadata"], metadata)
+            body["metadata"] = merge_patch(body["metadata"], metadata)
         if spec is not None:
-            body["spec"] = _merge(body.get("spec") or {}, spec)
+            body["spec"] = merge_patch(body.get("spec") or {}, spec)
             body["metadata"]["generation"] += 1
         if status is not None:
-            body["status"] = _merge(body.get("status") or {}, status)
+            body["status"] = merge_patch(body.get("status") or {}, status)
         _bump(body)
         return copy.deepcopy(body)
 
@@ -131,16 +131,3 @@ def _check_version(body: Body, resource_version: str | None) -> None:
     current = body["metadata"].get("resourceVersion")
     if resource_version is not None and resource_version != current:
         raise Conflict(f"resourceVersion {resource_version} is stale (now {current}) (fake)")
-
-
-def _merge(base: Body, patch: Mapping[str, Any]) -> Body:
-    """JSON merge patch (RFC 7386): None deletes, dicts merge, everything else replaces."""
-    out = copy.deepcopy(base)
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out

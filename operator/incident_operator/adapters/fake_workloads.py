@@ -7,10 +7,10 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from incident_operator.api.merge_patch import merge_patch as apply_merge_patch
 from incident_operator.domain.mitigation import PatchType, Plan, Target
 from incident_operator.errors import Conflict
 
-from .fake_store import _merge
 from .ports import Body
 from .workloads_port import NamespaceHistory
 
@@ -70,7 +70,7 @@ class FakeWorkloads:
         if plan.patch_type is PatchType.JSON:
             result = _json_patch(current, plan.patch)
         else:
-            result = _merge(current, plan.patch)
+            result = apply_merge_patch(current, plan.patch)
         self.applied.append((plan, dry_run))
         if not dry_run:
             result["metadata"]["resourceVersion"] = str(next(_versions))
@@ -82,6 +82,6 @@ class FakeWorkloads:
 
     async def merge_patch(self, target: Target, patch: Body) -> Body:
         key = (target.kind, target.namespace, target.name)
-        self.objects[key] = _merge(self.objects[key], patch)
+        self.objects[key] = apply_merge_patch(self.objects[key], patch)
         self.objects[key]["metadata"]["resourceVersion"] = str(next(_versions))
         return copy.deepcopy(self.objects[key])

@@ -11,12 +11,12 @@ see the new fields without their conditions.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
+from incident_operator.api.merge_patch import merge_patch
 from incident_operator.api.v1alpha1.convert import rebase_conditions
 
 
@@ -32,31 +32,8 @@ def patch_status(patch: kopf.Patch, body: Mapping[str, Any], status: Mapping[str
     wanted = list(status.get("conditions") or [])
 
     def apply(fresh: kopf.RawBody) -> None:
-        current = fresh.setdefault("status", {})
-        merge_into(current, rest)
+        current = fresh["status"] = merge_patch(fresh.get("status") or {}, rest)
         if "conditions" in status:
             current["conditions"] = rebase_conditions(base, wanted, current.get("conditions") or [])
 
     patch.fns.append(apply)
-
-
-def merge_into(target: MutableMapping[str, Any], patch: Mapping[str, Any]) -> None:
-    """RFC 7386 JSON merge patch, in place: None deletes, objects merge, the rest replaces."""
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(target.get(key), MutableMapping):
-            merge_into(target[key], value)
-        else:
-            target[key] = (
-                _without_nulls(value) if isinstance(value, Mapping) else copy.deepcopy(value)
-            )
-
-
-def _without_nulls(value: Mapping[str, Any]) -> dict[str, Any]:
-    """A new object from a merge patch carries no null members (as the API server stores it)."""
-    return {
-        k: _without_nulls(v) if isinstance(v, Mapping) else copy.deepcopy(v)
-        for k, v in value.items()
-        if v is not None
-    }

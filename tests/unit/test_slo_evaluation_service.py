@@ -250,3 +250,100 @@ async def test_an_edited_slo_is_read_again_and_an_unchanged_one_is_not_reparsed(
     body["metadata"]["resourceVersion"] = "edited"
     await world.cycle(ratio=1.0)
     assert len(world.incidents) == 1
+
+
+def timeline_types(incident: dict[str, Any]) -> list[str]:
+    return [e["type"] for e in incident["status"]["timeline"]]
+
+
+async def test_series_vanishing_mid_burn_keeps_the_incident_open_and_reports_blindness() -> None:
+    world = World(
+        declare={"enabled": True, "autoResolve": True},
+        alerting={"holdDown": "10m", "noDataAfter": "5m"},
+    )
+    await world.cycle(ratio=1.0)
+    # The declaring pair's short window loses its series; every other window looks calm.
+    world.metrics.set(KEY, 0.0)
+    world.metrics.per_window[(KEY, timedelta(minutes=5))] = None
+    await world.cycle(advance=timedelta(minutes=3))
+    assert world.condition("Blind") == "False"
+    assert world.status["noDataSince"] == "2026-11-27T14:03:30Z"
+    for _ in range(6):
+        await world.cycle(advance=timedelta(minutes=5))
+    (incident,) = world.incidents
+    assert incident["spec"]["state"] == "triage", "never resolved while a window is blind"
+    assert "burn-stopped" not in timeline_types(incident)
+    assert world.condition("Blind") == "True"
+    assert world.condition("Healthy") == "False"
+    blind_events = [e for e in world.store.events if e[1] == "SloBlind"]
+    assert len(blind_events) == 1, "once per run of missing data"
+    assert blind_events[0][3] is True, "a Warning"
+    assert "5m" in blind_events[0][2]
+    assert timeline_types(incident).count("slo-blind") == 1
+    # Data comes back calm: the hold-down counts from the last blind cycle.
+    del world.metrics.per_window[(KEY, timedelta(minutes=5))]
+    await world.cycle(advance=timedelta(minutes=1))
+    assert world.condition("Blind") == "False"
+    assert "noDataSince" not in world.status
+    await world.cycle(advance=timedelta(minutes=5))
+    (incident,) = world.incidents
+    assert incident["spec"]["state"] == "triage"
+    await world.cycle(advance=timedelta(minutes=6))
+    (incident,) = world.incidents
+    assert incident["spec"]["state"] == "resolved"
+    assert timeline_types(incident).count("burn-stopped") == 1
+
+
+async def test_severity_follows_a_calmer_burn_down_after_the_hold_down() -> None:
+    world = World(alerting={"holdDown": "10m"})
+    await world.cycle(ratio=0.05)  # every pair: sev-2
+    await world.cycle(ratio=0.004, advance=timedelta(minutes=5))  # only 1d/2h and 3d/6h
+    (incident,) = world.incidents
+    assert incident["spec"]["severityRef"] == "sev-2", "within the hold-down"
+    await world.cycle(ratio=0.004, advance=timedelta(minutes=6))
+    (incident,) = world.incidents
+    assert incident["spec"]["severityRef"] == "sev-3"
+    assert incident["metadata"]["annotations"]["sre.dev/declared-severity"] == "sev-3"
+    (lowered,) = [e for e in incident["status"]["timeline"] if e["type"] == "severity-lowered"]
+    assert "sev-2 -> sev-3" in lowered["message"]
+    assert world.status["episode"]["pair"] == "1d/2h"
+    await world.cycle(ratio=0.05)
+    (incident,) = world.incidents
+    assert incident["spec"]["severityRef"] == "sev-2", "and up again at once"
+
+
+async def test_severity_is_not_lowered_while_the_faster_pair_lacks_data() -> None:
+    world = World(alerting={"holdDown": "10m"})
+    await world.cycle(ratio=0.05)
+    world.metrics.set(KEY, 0.004)
+    world.metrics.per_window[(KEY, timedelta(minutes=5))] = None
+    for _ in range(5):
+        await world.cycle(advance=timedelta(minutes=5))
+    (incident,) = world.incidents
+    assert incident["spec"]["severityRef"] == "sev-2"
+    assert "severity-lowered" not in timeline_types(incident)
+
+
+async def test_a_human_set_severity_is_not_lowered() -> None:
+    world = World(alerting={"holdDown": "10m"})
+    await world.cycle(ratio=0.05)
+    (name,) = [i["metadata"]["name"] for i in world.incidents]
+    await world.store.patch_incident(NS, name, spec={"severityRef": "sev-1"})
+    await world.cycle(ratio=0.004, advance=timedelta(minutes=11))
+    incident = world.store.incidents[(NS, name)]
+    assert incident["spec"]["severityRef"] == "sev-1"
+    (suggested,) = [e for e in incident["status"]["timeline"] if e["type"] == "severity-suggested"]
+    assert "suggests sev-3; kept sev-1" in suggested["message"]
+
+
+async def test_successive_raises_are_the_operators_own_and_both_apply() -> None:
+    world = World()
+    await world.cycle(ratio=0.0015)  # 1.5x: only 3d/6h, sev-4
+    await world.cycle(ratio=0.004)  # sev-3
+    await world.cycle(ratio=0.05)  # sev-2
+    (incident,) = world.incidents
+    assert incident["spec"]["severityRef"] == "sev-2"
+    raised = [
+        e["message"] for e in incident["status"]["timeline"] if e["type"] == "severity-raised"
+    ]
+    assert ["sev-4 -> sev-3" in raised[0], "sev-3 -> sev-2" in raised[1]] == [True, True]

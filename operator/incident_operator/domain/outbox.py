@@ -101,6 +101,8 @@ POSTED_TYPES: frozenset[str] = frozenset(
         "recent-change",
         "change-correlation",
         "postmortem",
+        "slo-blind",
+        "alerts-truncated",
     }
 )
 """Timeline entries worth a chat message (chat pins came from the channel: never echoed)."""

@@ -34,7 +34,7 @@ from incident_operator.api.v1alpha1.slo import (
     ServiceLevelObjectiveStatus,
 )
 from incident_operator.domain import roles as domain_roles
-from incident_operator.domain.burn import BurnEvaluation, evaluate
+from incident_operator.domain.burn import Blindness, BurnEvaluation, blindness, evaluate
 from incident_operator.domain.conditions import Condition, Status, set_condition
 from incident_operator.domain.durations import format_duration, parse_duration
 from incident_operator.domain.episodes import Action, Decision, Episode, burn_began, decide
@@ -244,8 +244,54 @@ class SloEvaluationService:
             decision = await self._declare(record, decision, evaluation, now)
         elif decision.action is not Action.NONE and decision.episode is not None:
             await self._follow_up(record, decision, now)
-        await self._write_status(record, evaluation, decision, unavailable, now)
+        blind = (
+            None
+            if evaluation is None
+            else blindness(
+                evaluation,
+                record.model.status.no_data_since,
+                now,
+                parse_duration(spec.alerting.no_data_after),
+            )
+        )
+        was_blind = _blind_reported(record.body)
+        await self._write_status(record, evaluation, decision, unavailable, now, blind=blind)
+        if blind is not None and blind.blind and not was_blind:
+            await self._report_blind(record, blind, decision.episode, now)
         return decision
+
+    async def _report_blind(
+        self, record: SloRecord, blind: Blindness, episode: Episode | None, now: datetime
+    ) -> None:
+        """A blind SLO is an operational problem of its own: tell its owners, once per run.
+
+        A Warning Event on the SLO, and, while it has an open incident, a timeline entry there
+        (which the comms layer posts to the incident's channel). Neither may stop the cycle.
+        """
+        message = blind_message(blind)
+        try:
+            await self._store.emit_event(record.body, "SloBlind", message, warning=True)
+        except IncidentOperatorError as exc:
+            log.warning("SLO %s: could not record the SloBlind event: %s", record.key, exc)
+        if episode is None or episode.stopped_at is not None or blind.since is None:
+            return
+        try:
+            await self._store.append_timeline(
+                record.namespace,
+                episode.incident,
+                [
+                    timeline_entry(
+                        record, "slo-blind", now, message, key=f"slo-blind/{iso(blind.since)}"
+                    )
+                ],
+            )
+        except IncidentOperatorError as exc:
+            log.warning(
+                "SLO %s: could not note the missing data on %s: %s",
+                record.key,
+                episode.incident,
+                exc,
+            )
 
     async def _incident_open(self, namespace: str, name: str) -> bool:
         incident = await self._store.get_incident(namespace, name)
@@ -395,32 +441,8 @@ class SloEvaluationService:
             log.warning("SLO %s: incident %s is gone", record.key, episode.incident)
             return
         stamp = iso(now)
-        if decision.action is Action.RAISE_SEVERITY and decision.pair is not None:
-            previous = incident["metadata"].get("annotations", {}).get(DECLARED_SEVERITY)
-            current = incident["spec"].get("severityRef")
-            entry = f"Faster burn ({decision.pair.long_text}/{decision.pair.short_text} "
-            if previous is None or current == previous:
-                await self._store.patch_incident(
-                    record.namespace, episode.incident, spec={"severityRef": episode.severity}
-                )
-                entry += (
-                    f"x{decision.pair.factor:g}): severity raised {current} -> {episode.severity}."
-                )
-            else:  # a human chose the severity; say so instead of overriding them
-                entry += f"x{decision.pair.factor:g}) suggests {episode.severity}; kept {current}."
-            await self._store.append_timeline(
-                record.namespace,
-                episode.incident,
-                [
-                    timeline_entry(
-                        record,
-                        "severity-raised",
-                        now,
-                        entry,
-                        key=f"severity/{episode.pair}/{stamp}",
-                    )
-                ],
-            )
+        if decision.action in (Action.RAISE_SEVERITY, Action.LOWER_SEVERITY) and decision.pair:
+            await self._change_severity(record, incident, decision, now)
         elif decision.action is Action.BURN_STOPPED:
             message = f"Burn stopped: no window pair fired since {iso(episode.last_firing_at)}."
             if decision.resolve and incident["spec"].get("state") not in CLOSED_STATES:
@@ -448,6 +470,45 @@ class SloEvaluationService:
                 ],
             )
 
+    async def _change_severity(
+        self, record: SloRecord, incident: Body, decision: Decision, now: datetime
+    ) -> None:
+        """Follow the burn up or down, unless a human chose the incident's severity.
+
+        The operator's own choice is recorded in the declared-severity annotation with the
+        spec, so a different spec value later can only be someone else's.
+        """
+        episode, pair = decision.episode, decision.pair
+        assert episode is not None
+        assert pair is not None
+        previous = incident["metadata"].get("annotations", {}).get(DECLARED_SEVERITY)
+        current = incident["spec"].get("severityRef")
+        raised = decision.action is Action.RAISE_SEVERITY
+        why = (
+            f"Faster burn ({pair.long_text}/{pair.short_text} x{pair.factor:g})"
+            if raised
+            else f"Calmer burn (only {pair.long_text}/{pair.short_text} x{pair.factor:g} fires; "
+            f"faster pairs below threshold for {record.model.spec.alerting.hold_down})"
+        )
+        kind = "severity-raised" if raised else "severity-lowered"
+        if previous is None or current == previous:
+            await self._store.patch_incident(
+                record.namespace,
+                episode.incident,
+                spec={"severityRef": episode.severity},
+                metadata={"annotations": {DECLARED_SEVERITY: episode.severity}},
+            )
+            entry = f"{why}: severity {'raised' if raised else 'lowered'} {current} -> "
+            entry += f"{episode.severity}."
+        else:  # a human chose the severity; say so instead of overriding them
+            entry = f"{why} suggests {episode.severity}; kept {current}."
+            kind = kind if raised else "severity-suggested"
+        await self._store.append_timeline(
+            record.namespace,
+            episode.incident,
+            [timeline_entry(record, kind, now, entry, key=f"severity/{episode.pair}/{iso(now)}")],
+        )
+
     async def _write_status(
         self,
         record: SloRecord,
@@ -455,6 +516,8 @@ class SloEvaluationService:
         decision: Decision,
         unavailable: str | None,
         now: datetime,
+        *,
+        blind: Blindness | None = None,
     ) -> None:
         """Write the observation onto the version it was computed from.
 
@@ -464,7 +527,7 @@ class SloEvaluationService:
         """
         for _attempt in range(STATUS_WRITE_ATTEMPTS):
             previous: Mapping[str, Any] = record.body.get("status") or {}
-            status = slo_status(record, evaluation, decision.episode, unavailable, now)
+            status = slo_status(record, evaluation, decision.episode, unavailable, now, blind=blind)
             if not _status_changed(previous, status, now, self._status_refresh):
                 return
             try:
@@ -546,8 +609,30 @@ def incident_body(
     }
 
 
+BLIND = "Blind"
+
+
+def blind_message(blind: Blindness) -> str:
+    windows = ", ".join(format_duration(w) for w in blind.windows)
+    since = f" since {iso(blind.since)}" if blind.since else ""
+    return (
+        f"No data for window(s) {windows}{since}: a burn in them can be neither seen nor "
+        "seen to end (series gone, no traffic or 0/0). Episodes stay open and severities "
+        "unchanged until data returns."
+    )
+
+
+def _blind_reported(body: Body) -> bool:
+    conditions = (body.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == BLIND and c.get("status") == "True" for c in conditions)
+
+
 def _conditions(
-    record: SloRecord, evaluation: BurnEvaluation | None, unavailable: str | None, now: datetime
+    record: SloRecord,
+    evaluation: BurnEvaluation | None,
+    unavailable: str | None,
+    now: datetime,
+    blind: Blindness | None = None,
 ) -> list[Condition]:
     generation = int(record.body["metadata"].get("generation", 1))
 
@@ -556,7 +641,7 @@ def _conditions(
             kind, Status.TRUE if on else Status.FALSE, reason, message, now, generation
         )
 
-    if unavailable is not None:
+    if unavailable is not None:  # Blind stays as it was: we cannot tell either way
         return [
             cond("PrometheusUnavailable", True, "QueryFailed", unavailable),
             Condition(
@@ -568,10 +653,13 @@ def _conditions(
         ]
     assert evaluation is not None
     no_data = evaluation.no_data
+    partial = bool(evaluation.blind_pairs)
     firing = evaluation.firing
     missing = [format_duration(w.window) for w in evaluation.windows if w.measurement is None]
     decisive = evaluation.decisive
-    return [
+    healthy = not firing and not partial
+    after = record.model.spec.alerting.no_data_after
+    conditions = [
         cond("PrometheusUnavailable", False, "QueriesSucceeded", "Prometheus answered."),
         cond(
             "NoData",
@@ -595,13 +683,28 @@ def _conditions(
         ),
         cond(
             "Healthy",
-            not firing and not no_data,
-            "WithinBudget" if not firing and not no_data else ("Burning" if firing else "NoData"),
-            "Error budget burn is within policy."
-            if not firing and not no_data
-            else "See Burning and NoData.",
+            healthy,
+            "WithinBudget"
+            if healthy
+            else ("Burning" if firing else ("NoData" if no_data else "PartialData")),
+            "Error budget burn is within policy." if healthy else "See Burning and NoData.",
         ),
     ]
+    if blind is not None:
+        conditions.append(
+            cond(BLIND, True, "NoDataForWindows", blind_message(blind))
+            if blind.blind
+            else cond(
+                BLIND,
+                False,
+                "DataMissing" if blind.windows else "DataPresent",
+                f"Windows {', '.join(format_duration(w) for w in blind.windows)} without data"
+                f" since {iso(blind.since)}; Blind after {after}."
+                if blind.windows and blind.since
+                else "Every window the pairs need has data.",
+            )
+        )
+    return conditions
 
 
 def slo_status(
@@ -610,9 +713,11 @@ def slo_status(
     episode: Episode | None,
     unavailable: str | None,
     now: datetime,
+    *,
+    blind: Blindness | None = None,
 ) -> Body:
     conditions = existing_conditions(record.body)
-    for condition in _conditions(record, evaluation, unavailable, now):
+    for condition in _conditions(record, evaluation, unavailable, now, blind):
         conditions = set_condition(conditions, condition)
     status: Body = {
         "lastEvaluationTime": iso(now),
@@ -626,6 +731,8 @@ def slo_status(
             else None
         ),
     }
+    if blind is not None:  # unchanged while Prometheus is away
+        status["noDataSince"] = iso(blind.since) if blind.since else None
     if evaluation is not None:  # keep the last known numbers while Prometheus is away
         status["errorBudgetRemaining"] = (
             None if evaluation.budget_remaining is None else round(evaluation.budget_remaining, 6)

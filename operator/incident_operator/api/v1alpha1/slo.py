@@ -148,7 +148,13 @@ class Alerting(ApiModel):
     ]
     """Window pairs; omitted means 14.4x 1h/5m, 6x 6h/30m, 3x 1d/2h, 1x 3d/6h."""
     hold_down: Duration = "15m"
-    """How long no pair may fire before the burn counts as stopped."""
+    """How long no pair may fire before the burn counts as stopped, and how long a faster pair
+    must stay below its threshold before the severity follows a slower pair down. Time with
+    any window lacking data does not count."""
+    no_data_after: Duration = "10m"
+    """How long a window the pairs need may lack data (series gone, no traffic, 0/0) before
+    the SLO reports itself blind: condition Blind, a Warning Event, an entry on the open
+    incident, and the exported rules' SLONoData alert."""
 
 
 class Declare(ApiModel):
@@ -236,6 +242,10 @@ class EpisodeStatus(ApiModel):
     """The decisive window pair, long/short, e.g. 1h/5m."""
     stopped_at: datetime | None = None
     """When the hold-down elapsed without firing and the burn was recorded as stopped."""
+    pair_firing_at: datetime | None = None
+    """When the decisive pair itself last fired (the severity's hold-down counts from it)."""
+    blind_at: datetime | None = None
+    """When a window the decision depends on last lacked data during this episode."""
 
     def to_domain(self) -> Episode:
         return Episode(
@@ -245,6 +255,8 @@ class EpisodeStatus(ApiModel):
             severity=self.severity,
             pair=self.pair,
             stopped_at=self.stopped_at,
+            pair_firing_at=self.pair_firing_at,
+            blind_at=self.blind_at,
         )
 
     @classmethod
@@ -256,6 +268,8 @@ class EpisodeStatus(ApiModel):
             severity=episode.severity,
             pair=episode.pair,
             stopped_at=episode.stopped_at,
+            pair_firing_at=episode.pair_firing_at,
+            blind_at=episode.blind_at,
         )
 
 
@@ -268,6 +282,8 @@ class ServiceLevelObjectiveStatus(CommonStatus):
     active_incident: ObjectName | None = None
     """The incident declared for the current burn episode."""
     episode: EpisodeStatus | None = None
+    no_data_since: datetime | None = None
+    """Since when some window the pairs need has had no data (absent: every window has)."""
 
 
 class ServiceLevelObjective(Resource):

@@ -233,6 +233,102 @@ def test_page_alert_fires_for_an_outage_and_not_for_a_healthy_service(
     assert "SUCCESS" in out
 
 
+# --- SLONoData: the exported twin of the operator's Blind condition -----------------------
+
+BLIND_SLOS = """\
+apiVersion: sre.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata: {name: vanished}
+spec:
+  service: shop
+  target: 99.9
+  alerting: {noDataAfter: 7m}
+  indicator:
+    ratio:
+      errors: rate(http_requests_total{job="vanished",code="500"}[{{window}}])
+      total: rate(http_requests_total{job="vanished"}[{{window}}])
+---
+apiVersion: sre.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata: {name: idle}
+spec:
+  service: shop
+  target: 99.9
+  alerting: {noDataAfter: 7m}
+  indicator:
+    ratio:
+      errors: rate(http_requests_total{job="idle",code="500"}[{{window}}])
+      total: rate(http_requests_total{job="idle"}[{{window}}])
+---
+apiVersion: sre.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata: {name: steady}
+spec:
+  service: shop
+  target: 99.9
+  alerting: {noDataAfter: 7m}
+  indicator:
+    ratio:
+      errors: rate(http_requests_total{job="steady",code="500"}[{{window}}])
+      total: rate(http_requests_total{job="steady"}[{{window}}])
+"""
+
+
+def test_no_data_alert_fires_after_no_data_after_when_series_vanish_or_traffic_stops(
+    promtool: str, tmp_path: Path
+) -> None:
+    """10 requests/s for ten minutes; then ``vanished`` loses its series and ``idle`` keeps
+    them flat (0/0 = NaN); ``steady`` goes on. The 5m window is empty from minute 16, so the
+    alert is pending from then and fires 7 minutes later, for the first two only."""
+    manifest = tmp_path / "slos.yaml"
+    manifest.write_text(BLIND_SLOS)
+    rules: dict[str, dict[str, Any]] = {}
+    for name in ("vanished", "idle", "steady"):
+        text = generate(manifest, "--name", name)
+        (tmp_path / f"{name}.yaml").write_text(text)
+        (rules[name],) = [
+            r for r in yaml.safe_load(text)["groups"][-1]["rules"] if r["alert"] == "SLONoData"
+        ]
+        assert rules[name]["for"] == "7m"
+    series = [
+        {"series": 'http_requests_total{job="vanished",code="200"}', "values": "0+600x10 _x30"},
+        {"series": 'http_requests_total{job="vanished",code="500"}', "values": "0x10 _x30"},
+        {"series": 'http_requests_total{job="idle",code="200"}', "values": "0+600x10 6000x30"},
+        {"series": 'http_requests_total{job="idle",code="500"}', "values": "0x40"},
+        {"series": 'http_requests_total{job="steady",code="200"}', "values": "0+600x40"},
+        {"series": 'http_requests_total{job="steady",code="500"}', "values": "0x40"},
+    ]
+
+    def alerts(*names: str) -> list[dict[str, Any]]:
+        return [
+            {"exp_labels": rules[n]["labels"], "exp_annotations": rules[n]["annotations"]}
+            for n in names
+        ]
+
+    test = {
+        "rule_files": ["vanished.yaml", "idle.yaml", "steady.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "alert_rule_test": [
+                    {"eval_time": f"{minute}m", "alertname": "SLONoData", "exp_alerts": expected}
+                    for minute, expected in (
+                        (10, []),  # every window has data
+                        (20, []),  # 5m empty since minute 16: pending, not yet for 7m
+                        (24, alerts("vanished", "idle")),
+                        (40, alerts("vanished", "idle")),
+                    )
+                ],
+            }
+        ],
+    }
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(test, sort_keys=False))
+    out = run_promtool(promtool, "test", "rules", "test.yaml", cwd=tmp_path)
+    assert "SUCCESS" in out
+
+
 # --- equivalence with the domain ----------------------------------------------------------
 
 END_MINUTES = 3 * 1440 + 30
@@ -417,7 +513,9 @@ def test_alerts_fire_exactly_when_the_domain_says_so(promtool: str, tmp_path: Pa
         text = generate(manifest, "--name", job.name)
         (tmp_path / f"{job.name}.yaml").write_text(text)
         groups = yaml.safe_load(text)["groups"]
-        alert_rules[job.name] = groups[-1]["rules"]
+        alert_rules[job.name] = [
+            r for r in groups[-1]["rules"] if r["alert"] == "SLOErrorBudgetBurn"
+        ]
         objectives[job.name] = load_slo(manifest, job.name).spec.to_domain()
 
     # The domain's verdicts are the hand-worked ones: the scenarios test what they claim.

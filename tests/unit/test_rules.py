@@ -12,6 +12,8 @@ import yaml
 
 from incident_operator.cli.kubectl_plugin import main
 from incident_operator.domain.rules import (
+    ALERT_NAME,
+    NO_DATA_ALERT_NAME,
     SloIdentity,
     alert_expression,
     rule_groups,
@@ -45,7 +47,17 @@ def groups_by_name(groups: list[Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 def alerts_of(groups: list[Any]) -> list[dict[str, Any]]:
-    return groups_by_name(groups)[f"sloth-slo-alerts-{ID}"]
+    """The burn-rate alerts, one per pair."""
+    return [r for r in groups_by_name(groups)[f"sloth-slo-alerts-{ID}"] if r["alert"] == ALERT_NAME]
+
+
+def no_data_alert(groups: list[Any]) -> dict[str, Any]:
+    (rule,) = [
+        r
+        for r in groups_by_name(groups)[f"sloth-slo-alerts-{ID}"]
+        if r["alert"] == NO_DATA_ALERT_NAME
+    ]
+    return rule
 
 
 def test_workbook_policy_gets_sloths_three_groups() -> None:
@@ -155,7 +167,7 @@ def test_custom_pairs_and_a_pair_on_the_slo_window() -> None:
     # A pair alerts on the SLO window, so it is measured exactly, not as a mean of 10m ratios.
     assert records[-1]["expr"] == ratio_expression(RATIO, 28 * D)
     assert records[-1]["labels"]["sloth_id"] == ID
-    alerts = groups[f"sloth-slo-alerts-{ID}"]
+    alerts = [a for a in groups[f"sloth-slo-alerts-{ID}"] if a["alert"] == ALERT_NAME]
     assert [(a["labels"]["window_pair"], a["labels"]["severity"]) for a in alerts] == [
         ("2h/10m", "sev-1"),
         ("28d/24h", "sev-4"),
@@ -232,6 +244,33 @@ def test_recorded_sli_gets_alerts_over_the_existing_series_only(
     assert page["labels"] == {**IDENTITY_LABELS, "severity": "sev-2", "window_pair": "1h/5m"}
 
 
+@pytest.mark.parametrize(
+    ("sli", "five_minutes"),
+    [
+        (RATIO, f"slo:sli_error:ratio_rate5m{SELECTOR}"),
+        (
+            RecordedSli(Provider.SLOTH, "legacy"),
+            'max(slo:sli_error:ratio_rate5m{sloth_id="legacy"})',
+        ),
+        (
+            RecordedSli(Provider.PYRRA, "p"),
+            'max({__name__=~".+:burnrate5m",slo="p"})',
+        ),
+    ],
+)
+def test_no_data_alert_covers_every_pair_window_absent_or_nan(sli: Sli, five_minutes: str) -> None:
+    groups = rule_groups(WHO, SLO, sli, {"team": "payments"}, no_data_after=timedelta(minutes=7))
+    rule = no_data_alert(groups)
+    assert rule["for"] == "7m"
+    assert rule["labels"] == {**IDENTITY_LABELS, "team": "payments", "severity": "sev-4"}
+    assert f"absent({five_minutes})\n  or ({five_minutes} != {five_minutes})" in rule["expr"]
+    windows = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]
+    assert rule["expr"].count("absent(") == len(windows), "every pair window, not the SLO's 30d"
+    assert "30d" not in rule["expr"]
+    assert rule["expr"].startswith("count(\n")
+    assert rule["expr"].endswith(") > 0\n")
+
+
 def test_recorded_sli_cannot_take_min_requests() -> None:
     guarded = Objective(target=0.999, window=30 * D, min_requests=10)
     with pytest.raises(ValueError, match="minRequests cannot guard a recorded SLI"):
@@ -273,6 +312,7 @@ def test_every_sli_kind_yields_rules_promtool_can_name() -> None:
                 assert set(rule) in (
                     {"record", "expr", "labels"},
                     {"alert", "expr", "labels", "annotations"},
+                    {"alert", "expr", "for", "labels", "annotations"},
                 )
 
 

@@ -16,6 +16,11 @@ which is a little different from Sloth's page/ticket pairs:
 - the error ratio of each window is the PromQL the operator itself queries
   (``sli.ratio_expression``), so Prometheus and the operator measure the same thing.
 
+A blind SLO is an alert of its own: ``SLONoData`` fires when a window some pair needs has no
+recorded ratio (series gone) or a NaN one (no traffic: 0/0) for ``noDataAfter`` -- the
+operator's ``Blind`` condition. It carries the least urgent pair's severity: the SLO cannot
+see a burn, which needs a look, not necessarily a page.
+
 Choosing the decisive (fastest) pair among several firing ones is left to Alertmanager (inhibit
 rules on ``sloth_id``): rules can only say which pairs fire, as ``PairState.firing`` does.
 As with Sloth's rules, an alert reads recordings up to one evaluation interval old, since
@@ -37,15 +42,20 @@ from .durations import format_duration
 from .sli import Part, RecordedSli, Sli, ratio_expression
 from .slo import Objective, WindowPair
 
-
-class Rule(TypedDict, total=False):
-    """A Prometheus recording (``record``) or alerting (``alert``) rule, as a plain dict."""
-
-    record: str
-    alert: str
-    expr: str
-    labels: dict[str, str]
-    annotations: dict[str, str]
+Rule = TypedDict(
+    "Rule",
+    {
+        "record": str,
+        "alert": str,
+        "expr": str,
+        "for": str,
+        "labels": dict[str, str],
+        "annotations": dict[str, str],
+    },
+    total=False,
+)
+"""A Prometheus recording (``record``) or alerting (``alert``) rule, as a plain dict
+(functional form: ``for`` is a Python keyword)."""
 
 
 class Group(TypedDict):
@@ -55,6 +65,9 @@ class Group(TypedDict):
 
 ALERT_NAME = "SLOErrorBudgetBurn"
 """One alert name for every SLO: Alertmanager routes on labels (sloth_service, severity)."""
+NO_DATA_ALERT_NAME = "SLONoData"
+"""The SLO cannot see its burn: a window the pairs need has had no data for noDataAfter."""
+DEFAULT_NO_DATA_AFTER = timedelta(minutes=10)
 
 SLI_ERROR_METRIC = "slo:sli_error:ratio_rate"
 ID_LABEL, SERVICE_LABEL, SLO_LABEL, WINDOW_LABEL = (
@@ -103,6 +116,8 @@ def rule_groups(
     sli: Sli,
     labels: Mapping[str, str] | None = None,
     alert_name: str = ALERT_NAME,
+    *,
+    no_data_after: timedelta = DEFAULT_NO_DATA_AFTER,
 ) -> list[Group]:
     """Sloth's three groups (SLI recordings, metadata recordings, alerts) for one SLO.
 
@@ -118,8 +133,11 @@ def rule_groups(
     alerts: Group = {
         "name": f"sloth-slo-alerts-{identity.id}",
         "rules": [
-            alert_rule(identity, objective, sli, pair, labels=extra, alert_name=alert_name)
-            for pair in objective.pairs
+            *(
+                alert_rule(identity, objective, sli, pair, labels=extra, alert_name=alert_name)
+                for pair in objective.pairs
+            ),
+            no_data_rule(identity, objective, sli, labels=extra, after=no_data_after),
         ],
     }
     if isinstance(sli, RecordedSli):
@@ -278,6 +296,51 @@ def alert_rule(
             "summary": (
                 f"{who} SLO error budget burns over {_number(pair.factor)}x the sustainable "
                 f"rate in both the {pair.long_text} and the {pair.short_text} window."
+            ),
+        },
+    }
+
+
+def no_data_expression(identity: SloIdentity, objective: Objective, sli: Sli) -> str:
+    """One sample while any window a pair needs is absent or NaN, as the operator judges it.
+
+    The recorded ratio is absent when a part of it has no series, and NaN (0/0) when the
+    total rate is zero; ``x != x`` keeps exactly the NaN samples. ``count`` folds the terms
+    into one label-less sample, so the alert's labels are the rule's own.
+    """
+    needed = sorted({p.long for p in objective.pairs} | {p.short for p in objective.pairs})
+    terms = []
+    for window in needed:
+        if isinstance(sli, RecordedSli):
+            source = sli.expressions(window)[Part.RATIO]
+        else:
+            source = f"{sli_error_metric(window)}{identity.selector}"
+        terms.append(f"absent({source})\n  or ({source} != {source})")
+    return "count(\n  " + "\n  or ".join(terms) + "\n) > 0\n"
+
+
+def no_data_rule(
+    identity: SloIdentity,
+    objective: Objective,
+    sli: Sli,
+    *,
+    labels: Mapping[str, str],
+    after: timedelta = DEFAULT_NO_DATA_AFTER,
+) -> Rule:
+    """``SLONoData``: the matching alert for the operator's Blind condition."""
+    who = f"{identity.service} {identity.name}"
+    calm = objective.by_speed[-1]
+    return {
+        "alert": NO_DATA_ALERT_NAME,
+        "expr": no_data_expression(identity, objective, sli),
+        "for": format_duration(after),
+        "labels": {**identity.labels, **labels, SEVERITY_LABEL: calm.severity},
+        "annotations": {
+            "title": f"({calm.severity}) {who} SLO is blind: its burn cannot be measured.",
+            "summary": (
+                f"A window the {who} SLO's burn-rate pairs need has had no data (series "
+                f"gone, no traffic or 0/0) for {format_duration(after)}: a burn can be neither "
+                "seen nor seen to end."
             ),
         },
     }

@@ -13,6 +13,7 @@ from typing import Any
 
 from incident_operator.adapters.ports import Body, RuleStore
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
+from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.rules import SloIdentity, rule_groups
 from incident_operator.errors import InvalidSpecError
 
@@ -37,7 +38,13 @@ def prometheus_rule(
     metadata = slo.metadata
     identity = SloIdentity(service=slo.spec.service, name=str(metadata["name"]))
     try:
-        groups = rule_groups(identity, slo.spec.to_domain(), slo.spec.indicator.to_domain(), labels)
+        groups = rule_groups(
+            identity,
+            slo.spec.to_domain(),
+            slo.spec.indicator.to_domain(),
+            labels,
+            no_data_after=parse_duration(slo.spec.alerting.no_data_after),
+        )
     except ValueError as exc:
         raise InvalidSpecError(f"{identity.name}: {exc}") from exc
     rule_metadata: dict[str, Any] = {

@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 import pytest
 
 from incident_operator.domain.alertmanager import (
+    MAX_REMEMBERED,
     Alert,
     AlertGroup,
     AlertStatus,
+    GroupMemory,
+    SeenAlert,
     SeverityChange,
     SeverityPolicy,
     alert_entries,
@@ -18,11 +21,13 @@ from incident_operator.domain.alertmanager import (
     group_id,
     group_resolved_entry,
     incident_name,
+    judge,
     latest,
     parse_severity_map,
     service_name,
     severity_change,
     target_namespace,
+    truncated_entry,
 )
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -170,8 +175,132 @@ def test_timeline_entries_for_a_resolved_group() -> None:
     assert entry.type == "alert-resolved"
     assert entry.at == T1
     assert entry.message == 'Alert Down resolved {instance="db-1"}'
-    done = group_resolved_entry(group, auto_resolved=False)
+    verdict = judge(group, GroupMemory({}))
+    done = group_resolved_entry(group, verdict, auto_resolved=False)
     assert done is not None
     assert done.key == "alertmanager/group-resolved/2026-11-27T14:30:00Z"
     assert "stays open" in done.message
-    assert group_resolved_entry(make_group(), auto_resolved=False) is None
+    firing = make_group()
+    assert group_resolved_entry(firing, judge(firing, GroupMemory({})), auto_resolved=False) is None
+
+
+# --- judged per alert: truncation and alerts seen earlier ------------------------------------
+
+A, B, C = "a" * 16, "b" * 16, "c" * 16
+T2 = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+
+
+def firing_at(at: datetime) -> SeenAlert:
+    return SeenAlert(AlertStatus.FIRING, at)
+
+
+def resolved_at(at: datetime) -> SeenAlert:
+    return SeenAlert(AlertStatus.RESOLVED, at)
+
+
+def group_of(*alerts: Alert, truncated: int = 0) -> AlertGroup:
+    """As Alertmanager builds it: the status from the alerts shown (after truncation)."""
+    group = make_group(*alerts)
+    return AlertGroup(
+        group.group_key,
+        group.status,
+        group.receiver,
+        group.group_labels,
+        group.common_labels,
+        group.common_annotations,
+        group.external_url,
+        group.alerts,
+        truncated_alerts=truncated,
+    )
+
+
+def res(fingerprint: str, at: datetime = T1) -> Alert:
+    return make_alert(fingerprint, AlertStatus.RESOLVED, at)
+
+
+@pytest.mark.parametrize(
+    ("memory", "group", "over", "unresolved"),
+    [
+        pytest.param({}, group_of(res(A), res(B)), True, (), id="all shown, all resolved"),
+        pytest.param(
+            {}, group_of(res(A), res(B), truncated=1), False, (), id="resolved but truncated"
+        ),
+        pytest.param(
+            {C: firing_at(T0)},
+            group_of(res(A), res(B), truncated=1),
+            False,
+            (C,),
+            id="truncated hides the firing alert seen before",
+        ),
+        pytest.param(
+            {C: firing_at(T0)},
+            group_of(res(A), res(B)),
+            False,
+            (C,),
+            id="an alert seen firing and never seen resolved",
+        ),
+        pytest.param(
+            {C: firing_at(T0)},
+            group_of(res(A), res(B), res(C)),
+            True,
+            (),
+            id="every alert ever seen resolved",
+        ),
+        pytest.param(
+            {A: firing_at(T2)},
+            group_of(res(A, T1)),
+            False,
+            (A,),
+            id="a retried older resolution does not undo a later firing",
+        ),
+        pytest.param(
+            {A: resolved_at(T1)},
+            group_of(make_alert(A)),
+            False,
+            (),
+            id="older firing redelivered after the resolution: firing group is not over",
+        ),
+        pytest.param({}, group_of(make_alert(A)), False, (A,), id="firing"),
+    ],
+)
+def test_a_group_is_over_only_when_every_alert_ever_seen_is_resolved(
+    memory: dict[str, SeenAlert], group: AlertGroup, over: bool, unresolved: tuple[str, ...]
+) -> None:
+    verdict = judge(group, GroupMemory(memory))
+    assert verdict.over is over
+    assert verdict.unresolved == unresolved
+    assert set(verdict.memory.alerts) == set(memory) | {a.fingerprint for a in group.alerts}
+
+
+def test_memory_keeps_the_later_transition_per_alert() -> None:
+    verdict = judge(group_of(res(A, T1)), GroupMemory({A: firing_at(T0)}))
+    assert verdict.memory.alerts[A] == resolved_at(T1)
+    again = judge(group_of(make_alert(A)), GroupMemory({A: resolved_at(T0)}))
+    assert again.memory.alerts[A] == firing_at(T0), "same instant: firing wins"
+
+
+def test_a_full_memory_is_never_over() -> None:
+    full = GroupMemory({f"{i:016x}": resolved_at(T1) for i in range(MAX_REMEMBERED)})
+    verdict = judge(group_of(res(A)), full)
+    assert verdict.memory.overflow
+    assert A not in verdict.memory.alerts
+    assert not verdict.over
+    entry = group_resolved_entry(group_of(res(A)), verdict, auto_resolved=False)
+    assert entry is not None
+    assert "more than 500" in entry.message
+
+
+def test_truncated_payloads_get_one_entry_per_distinct_payload() -> None:
+    cut = group_of(res(A), res(B), truncated=1)
+    entry = truncated_entry(cut)
+    assert entry is not None
+    assert entry.type == "alerts-truncated"
+    assert "1 more not shown" in entry.message
+    assert truncated_entry(group_of(res(A), res(B), truncated=1)) == entry, "redelivery: same key"
+    other = truncated_entry(group_of(res(A), make_alert(B), truncated=1))
+    assert other is not None
+    assert other.key != entry.key
+    assert truncated_entry(group_of(res(A))) is None
+    resolved = group_resolved_entry(cut, judge(cut, GroupMemory({})), auto_resolved=False)
+    assert resolved is not None
+    assert "1 alert(s) were not shown (truncatedAlerts)" in resolved.message

@@ -26,7 +26,7 @@ from incident_operator.domain.alertmanager import group_id, parse_severity_map
 from incident_operator.services.alertmanager import AlertmanagerConfig, AlertmanagerService
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
-from tests.unit.alertmanager_payloads import GROUP_KEY, alert, payload
+from tests.unit.alertmanager_payloads import GROUP_KEY, alert, payload, resolved
 
 TOKEN = "s3cr3t-t0ken-value"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -474,6 +474,36 @@ async def test_auto_resolve_resolves_the_incident_when_configured(auto_resolving
     assert incident["status"]["timeline"][-1]["message"].endswith(
         "Resolved the incident automatically (--alertmanager-auto-resolve)."
     )
+
+
+async def test_a_truncated_resolved_group_does_not_auto_resolve(auto_resolving: World) -> None:
+    """a, b resolved, c still firing, max_alerts 2: Alertmanager says resolved, truncated 1."""
+    a, b, c = alert("aaaaaaaaaaaaaaaa"), alert("bbbbbbbbbbbbbbbb"), alert("cccccccccccccccc")
+    await auto_resolving.post(payload(a, b, c))
+    cut = payload(resolved(a), resolved(b), truncatedAlerts=1)
+    assert cut["status"] == "resolved"
+    for _ in range(2):  # redelivered: one truncation entry
+        status, _body = await auto_resolving.post(cut)
+        assert status == 200
+    incident = auto_resolving.incident
+    assert incident["spec"]["state"] == "triage"
+    types = [e["type"] for e in incident["status"]["timeline"]]
+    assert types.count("alerts-truncated") == 1
+    (verdict,) = [e for e in incident["status"]["timeline"] if e["type"] == "alerts-resolved"]
+    assert "1 alert(s) were not shown" in verdict["message"]
+    assert "cccccccccccccccc" in verdict["message"], "seen firing, never seen resolved"
+    seen = incident["status"]["alertmanager"]["alerts"]
+    assert {f: s["status"] for f, s in seen.items()} == {
+        "aaaaaaaaaaaaaaaa": "resolved",
+        "bbbbbbbbbbbbbbbb": "resolved",
+        "cccccccccccccccc": "firing",
+    }
+    # Untruncated, but c is still not among the alerts shown: still open.
+    await auto_resolving.post(payload(resolved(a), resolved(b)))
+    assert auto_resolving.incident["spec"]["state"] == "triage"
+    # Only when c, too, is seen resolved and nothing is hidden.
+    await auto_resolving.post(payload(resolved(a), resolved(b), resolved(c)))
+    assert auto_resolving.incident["spec"]["state"] == "resolved"
 
 
 async def test_a_resolved_group_without_an_incident_creates_none(world: World) -> None:

@@ -4,6 +4,11 @@ Alertmanager redelivers: every ``group_interval`` while a group changes, every
 ``repeat_interval`` while it does not, and again after any failed attempt. Everything here is
 therefore a function of the notification alone (never of when it arrived), so a redelivery
 yields the same incident name, the same timeline keys and the same severity.
+
+A group is judged per alert, not by its ``status``: Alertmanager computes that after cutting
+the payload to ``max_alerts``, so ``status: resolved, truncatedAlerts: 1`` may hide a firing
+alert. The incident remembers every alert it has seen (by fingerprint, ``GroupMemory``) and
+counts the group over only when all of them are resolved and nothing was cut (``judge``).
 """
 
 from __future__ import annotations
@@ -270,19 +275,131 @@ def alert_entries(group: AlertGroup) -> tuple[TimelineItem, ...]:
     return tuple(entries)
 
 
-def group_resolved_entry(group: AlertGroup, *, auto_resolved: bool) -> TimelineItem | None:
-    """Every alert of the group ended; keyed by when the last one did."""
+def group_resolved_entry(
+    group: AlertGroup, verdict: GroupVerdict, *, auto_resolved: bool
+) -> TimelineItem | None:
+    """The group says resolved; keyed by when the last shown alert ended.
+
+    Says why the incident stays open when the verdict is not ``over``.
+    """
     resolved_at = group.resolved_at
     if resolved_at is None:
         return None
-    message = f"All {len(group.alerts)} alert(s) of the group resolved."
-    message += (
-        " Resolved the incident automatically (--alertmanager-auto-resolve)."
-        if auto_resolved
-        else " The incident stays open until a responder resolves it."
-    )
+    if verdict.over:
+        message = f"All {len(verdict.memory.alerts)} alert(s) of the group resolved."
+        message += (
+            " Resolved the incident automatically (--alertmanager-auto-resolve)."
+            if auto_resolved
+            else " The incident stays open until a responder resolves it."
+        )
+    else:
+        reasons = []
+        if verdict.truncated:
+            reasons.append(f"{verdict.truncated} alert(s) were not shown (truncatedAlerts)")
+        if verdict.unresolved:
+            shown = ", ".join(verdict.unresolved[:5])
+            more = len(verdict.unresolved) - 5
+            reasons.append(
+                f"{len(verdict.unresolved)} alert(s) seen firing were never seen resolved "
+                f"({shown}{f' and {more} more' if more > 0 else ''})"
+            )
+        if verdict.memory.overflow:
+            reasons.append(f"the group had more than {MAX_REMEMBERED} alerts to remember")
+        message = (
+            "Alertmanager reports the group resolved, but "
+            + "; ".join(reasons)
+            + ". The incident stays open."
+        )
     return TimelineItem(
         resolved_at, "alerts-resolved", message, f"{KEY_PREFIX}/group-resolved/{iso(resolved_at)}"
+    )
+
+
+# --- judging the group per alert ----------------------------------------------------------
+
+MAX_REMEMBERED = 500
+"""Alerts remembered per incident; beyond that the memory is incomplete and says so."""
+
+
+@dataclass(frozen=True)
+class SeenAlert:
+    status: AlertStatus
+    at: datetime
+    """When that status began: startsAt for firing, endsAt for resolved."""
+
+
+@dataclass(frozen=True)
+class GroupMemory:
+    """Every alert of the group the incident has seen, by fingerprint, with its last status."""
+
+    alerts: Mapping[str, SeenAlert]
+    overflow: bool = False
+    """More than ``MAX_REMEMBERED`` alerts: some were not remembered, so none is over."""
+
+
+@dataclass(frozen=True)
+class GroupVerdict:
+    memory: GroupMemory
+    """The memory after this notification."""
+    unresolved: tuple[str, ...]
+    """Fingerprints last seen firing (sorted)."""
+    truncated: int
+    """Alerts this payload did not show (``truncatedAlerts``)."""
+    over: bool
+    """Every alert ever seen is resolved, the payload showed them all and none was forgotten."""
+
+
+def _seen(alert: Alert) -> SeenAlert:
+    at = alert.starts_at if alert.status is AlertStatus.FIRING else alert.ends_at
+    return SeenAlert(alert.status, at or alert.starts_at)
+
+
+def judge(group: AlertGroup, memory: GroupMemory) -> GroupVerdict:
+    """Fold ``group`` into ``memory`` and say whether the group's problem is over.
+
+    Per fingerprint the later transition wins, so a retried older notification cannot
+    resolve an alert that fired again since (on a tie, firing wins).
+    """
+    alerts = dict(memory.alerts)
+    overflow = memory.overflow
+    for alert in group.alerts:
+        seen, known = _seen(alert), alerts.get(alert.fingerprint)
+        if known is None and len(alerts) >= MAX_REMEMBERED:
+            overflow = True
+            continue
+        if (
+            known is None
+            or seen.at > known.at
+            or (seen.at == known.at and seen.status is AlertStatus.FIRING)
+        ):
+            alerts[alert.fingerprint] = seen
+    unresolved = tuple(sorted(f for f, a in alerts.items() if a.status is AlertStatus.FIRING))
+    over = (
+        group.status is AlertStatus.RESOLVED
+        and not group.firing
+        and group.truncated_alerts == 0
+        and not overflow
+        and not unresolved
+    )
+    return GroupVerdict(GroupMemory(alerts, overflow), unresolved, group.truncated_alerts, over)
+
+
+def truncated_entry(group: AlertGroup) -> TimelineItem | None:
+    """A payload cut by ``max_alerts``: what it hid, once per distinct cut payload."""
+    if not group.truncated_alerts:
+        return None
+    shown = ",".join(sorted(f"{a.fingerprint}:{a.status}" for a in group.alerts))
+    digest = hashlib.sha256(shown.encode()).hexdigest()[:12]
+    message = (
+        f"Alertmanager cut this notification to {len(group.alerts)} alert(s) (max_alerts): "
+        f"{group.truncated_alerts} more not shown, so the group's status "
+        f"'{group.status}' may hide firing alerts. The incident is not resolved from it."
+    )
+    return TimelineItem(
+        max(a.starts_at for a in group.alerts),
+        "alerts-truncated",
+        message,
+        f"{KEY_PREFIX}/truncated/{group.status}/{group.truncated_alerts}/{digest}",
     )
 
 

@@ -4,7 +4,9 @@ find (the group's incidents by label) -> adopt the open one, or create the next 
 name derived from the groupKey -> record timestamps, severity and timeline entries, all keyed,
 so a redelivered notification changes nothing. A resolved group adds a timeline entry and
 leaves the incident open unless the operator was started with auto-resolve: the alerts going
-quiet is evidence, not a responder's decision.
+quiet is evidence, not a responder's decision. Even then the group is judged per alert: every
+alert the incident has seen (``status.alertmanager.alerts``) must be resolved and the payload
+must not be truncated, since Alertmanager's group status is computed after truncation.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.domain.alertmanager import (
     AlertGroup,
     AlertStatus,
+    GroupMemory,
+    SeenAlert,
     SeverityChange,
     SeverityPolicy,
     TimelineItem,
@@ -30,10 +34,12 @@ from incident_operator.domain.alertmanager import (
     incident_name,
     incident_summary,
     incident_title,
+    judge,
     latest,
     service_name,
     severity_change,
     target_namespace,
+    truncated_entry,
 )
 from incident_operator.domain.times import iso
 from incident_operator.errors import IncidentOperatorError, TemporaryError
@@ -194,12 +200,16 @@ class AlertmanagerService:
             )
         items.extend(await self._severity(namespace, incident, group, now))
         items.extend(alert_entries(group))
-        auto_resolve = (
-            group.status is AlertStatus.RESOLVED and self.config.auto_resolve and is_open(incident)
-        )
+        verdict = judge(group, memory_of(incident))
+        remembered = memory_status(verdict.memory)
+        if remembered != (incident.get("status") or {}).get("alertmanager"):
+            await self._store.patch_incident(namespace, name, status={"alertmanager": remembered})
+        auto_resolve = verdict.over and self.config.auto_resolve and is_open(incident)
         if auto_resolve:
             await self._store.patch_incident(namespace, name, spec={"state": "resolved"})
-        resolved = group_resolved_entry(group, auto_resolved=auto_resolve)
+        if (truncated := truncated_entry(group)) is not None:
+            items.append(truncated)
+        resolved = group_resolved_entry(group, verdict, auto_resolved=auto_resolve)
         if resolved is not None:
             items.append(resolved)
         await self._store.append_timeline(namespace, name, _bodies(items, group))
@@ -252,6 +262,35 @@ class AlertmanagerService:
                 incident["metadata"]["name"],
                 exc,
             )
+
+
+def memory_of(incident: Body) -> GroupMemory:
+    """The alerts the incident has seen, from its status.
+
+    An unreadable entry might have been a firing alert: the memory is then incomplete
+    (``overflow``) and the group can no longer be judged over without a responder.
+    """
+    recorded = (incident.get("status") or {}).get("alertmanager") or {}
+    alerts: dict[str, SeenAlert] = {}
+    incomplete = bool(recorded.get("overflow", False))
+    for fingerprint, seen in (recorded.get("alerts") or {}).items():
+        try:
+            at = datetime.fromisoformat(str(seen["at"]).replace("Z", "+00:00"))
+            alerts[str(fingerprint)] = SeenAlert(AlertStatus(seen["status"]), at)
+        except (KeyError, TypeError, ValueError):
+            log.warning("unreadable alert memory %r: %r", fingerprint, seen)
+            incomplete = True
+    return GroupMemory(alerts, incomplete)
+
+
+def memory_status(memory: GroupMemory) -> Body:
+    return {
+        "alerts": {
+            fingerprint: {"status": str(seen.status), "at": iso(seen.at)}
+            for fingerprint, seen in sorted(memory.alerts.items())
+        },
+        "overflow": memory.overflow,
+    }
 
 
 def _bodies(items: Sequence[TimelineItem], group: AlertGroup) -> list[Body]:

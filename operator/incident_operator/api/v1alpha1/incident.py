@@ -242,6 +242,22 @@ class ChangeFreeze(ApiModel):
     restored_at: datetime | None = None
 
 
+class SeenAlertStatus(ApiModel):
+    status: Literal["firing", "resolved"]
+    at: datetime
+    """When that status began: the alert's startsAt (firing) or endsAt (resolved)."""
+
+
+class AlertGroupStatus(ApiModel):
+    """The Alertmanager group as the operator has seen it, alert by alert."""
+
+    alerts: Annotated[dict[str, SeenAlertStatus], Field(max_length=500)] = {}
+    """Alert fingerprint -> its last status: every alert ever seen in the group. The incident
+    auto-resolves only when all are resolved (a group's own status can hide truncated ones)."""
+    overflow: bool = False
+    """More alerts than can be remembered were seen: the group never auto-resolves."""
+
+
 class IncidentStatus(CommonStatus):
     phase: IncidentState | None = None
     """The state the operator accepted."""
@@ -270,6 +286,8 @@ class IncidentStatus(CommonStatus):
     freezes: Annotated[list[ChangeFreeze], Field(max_length=16)] = []
     """GitOps objects suspended while this incident is open (change freeze)."""
     postmortem_ref: ObjectName | None = None
+    alertmanager: AlertGroupStatus | None = None
+    """For incidents declared from Alertmanager: the alerts seen in the group."""
 
 
 class Incident(Resource):

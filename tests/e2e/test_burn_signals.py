@@ -1,0 +1,342 @@
+"""Signals that never say "recovered" while data is missing, on a real control plane.
+
+1. An SLO burn declared from a real Prometheus; then the service's series vanish (its exporter
+   goes away). The declaring pair's short window has no data while the slower pair is below
+   its threshold: the incident (autoResolve on) must stay open past the hold-down, and the SLO
+   must report itself Blind after ``noDataAfter``, with a Warning Event and an entry on the
+   incident.
+2. A real Alertmanager with ``max_alerts: 2`` groups three alerts; two resolve, the third still
+   fires. Alertmanager sends ``status: resolved, truncatedAlerts: 1``: the incident (operator
+   started with auto-resolve) must stay open until the third alert is seen resolved.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from incident_operator.domain.simulation import Trace, TraceRow
+from tests.cluster.controlplane import free_port
+from tests.kube import Cluster, create_custom, get_custom, wait_for
+from tests.operator_process import running_operator
+from tests.services.alertmanager import AlertmanagerServer
+from tests.services.exporter import Exporter
+from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
+
+DAY = 86400
+OUTAGE_AGO = 600
+HOLD_DOWN = 60
+NO_DATA_AFTER = 20
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def condition(body: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    conditions = (body.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c["type"] == kind), None)
+
+
+def timeline_types(incident: dict[str, Any]) -> list[str]:
+    return [e["type"] for e in (incident.get("status") or {}).get("timeline") or []]
+
+
+# --- 1. series vanish mid-burn ----------------------------------------------------------------
+
+
+@pytest.fixture
+def burning(tmp_path: Path) -> Iterator[tuple[PrometheusServer, Exporter]]:
+    """Four healthy days, every request failing for the last ten minutes, scraped live."""
+    end = int(time.time())
+    port = free_port()
+    rows = ((4 * DAY, 100.0, 0.0), (OUTAGE_AGO, 100.0, 100.0))
+    scenario = Scenario("vanishing", rows, instance=f"127.0.0.1:{port}")
+    trace = Trace(tuple(TraceRow(end - ago, total, errors) for ago, total, errors in rows))
+    exporter = Exporter(trace, port)
+    (tmp_path / "prometheus").mkdir()
+    server = PrometheusServer(
+        tmp_path / "prometheus",
+        openmetrics([scenario], [], end - 60),
+        scrape={"vanishing": f"127.0.0.1:{port}"},
+        scrape_interval="1s",
+    )
+    try:
+        yield server, exporter
+    finally:
+        server.stop()
+        exporter.stop()
+
+
+def vanishing_slo() -> dict[str, Any]:
+    """Two pairs. After ten minutes of 100 % errors, 14.4x over 1h/1m fires; 100x over 6h/30m
+    does not (the 6h window holds 600 s of errors in 21600 s: 2.8 % < 10 %)."""
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": "vanishing"},
+        "spec": {
+            "service": "vanishing",
+            "target": 99.9,
+            "indicator": {
+                "ratio": {
+                    "errors": 'rate(http_requests_total{job="vanishing",code="500"}[{{window}}])',
+                    "total": 'rate(http_requests_total{job="vanishing"}[{{window}}])',
+                }
+            },
+            "alerting": {
+                "windows": [
+                    {"long": "1h", "short": "1m", "factor": 14.4, "severity": "sev-2"},
+                    {"long": "6h", "short": "30m", "factor": 100, "severity": "sev-3"},
+                ],
+                "holdDown": f"{HOLD_DOWN}s",
+                "noDataAfter": f"{NO_DATA_AFTER}s",
+            },
+            "declare": {"enabled": True, "autoResolve": True},
+        },
+    }
+
+
+def slo_incidents(api: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
+    found = client.CustomObjectsApi(api).list_namespaced_custom_object(
+        "sre.dev", "v1alpha1", namespace, "incidents", label_selector="sre.dev/slo=vanishing"
+    )
+    return list(found["items"])
+
+
+def test_series_vanishing_mid_burn_keeps_the_incident_open_and_the_slo_says_blind(
+    crds: Cluster,
+    api: client.ApiClient,
+    namespace: str,
+    burning: tuple[PrometheusServer, Exporter],
+    tmp_path: Path,
+) -> None:
+    prometheus, exporter = burning
+    create_custom(api, vanishing_slo(), namespace)
+    log = tmp_path / "operator.log"
+    with running_operator(
+        crds,
+        log,
+        f"--prometheus-url={prometheus.url}",
+        "--evaluation-interval=2s",
+    ):
+        (incident,) = wait_for(
+            "the declared incident", lambda: slo_incidents(api, namespace), timeout=90
+        )
+        name = incident["metadata"]["name"]
+        assert incident["spec"]["severityRef"] == "sev-2"
+
+        exporter.stop()  # the service and its series are gone
+        vanished = datetime.now(UTC)
+
+        def blind() -> dict[str, Any] | None:
+            slo = get_custom(api, "ServiceLevelObjective", "vanishing", namespace)
+            found = condition(slo, "Blind")
+            return slo if found and found["status"] == "True" else None
+
+        slo = wait_for("the SLO to report itself Blind", blind, timeout=180)
+        blind_condition = condition(slo, "Blind")
+        assert blind_condition is not None
+        assert blind_condition["reason"] == "NoDataForWindows"
+        assert "1m" in blind_condition["message"]
+        since = parse_time(slo["status"]["noDataSince"])
+        assert since >= vanished - timedelta(seconds=5)
+        assert parse_time(blind_condition["lastTransitionTime"]) - since >= timedelta(
+            seconds=NO_DATA_AFTER
+        ), "Blind only after noDataAfter"
+        healthy = condition(slo, "Healthy")
+        assert healthy is not None
+        assert healthy["status"] == "False"
+
+        # Wait until the hold-down since the last firing has passed several times over: the
+        # old engine resolved the incident here (1m window empty, 6h/30m below threshold).
+        last_firing = parse_time(slo["status"]["episode"]["lastFiringAt"])
+        deadline = last_firing + timedelta(seconds=HOLD_DOWN + 20)
+        wait_for(
+            "the hold-down to pass with the window still blind",
+            lambda: datetime.now(UTC) >= deadline,
+            timeout=HOLD_DOWN + 60,
+        )
+        cycles = log.read_text().count("SLO cycle")
+        wait_for(
+            "two more evaluation cycles",
+            lambda: log.read_text().count("SLO cycle") >= cycles + 2,
+            timeout=60,
+        )
+        incident = get_custom(api, "Incident", name, namespace)
+        assert incident["spec"]["state"] == "triage", "never resolved while blind"
+        types = timeline_types(incident)
+        assert "burn-stopped" not in types
+        assert types.count("slo-blind") == 1
+        slo = get_custom(api, "ServiceLevelObjective", "vanishing", namespace)
+        assert slo["status"]["activeIncident"] == name
+        assert "stoppedAt" not in slo["status"]["episode"]
+        events = client.EventsV1Api(api).list_namespaced_event(namespace).items
+        warnings = [e for e in events if e.reason == "SloBlind"]
+        assert len(warnings) == 1
+        assert warnings[0].type == "Warning"
+        assert warnings[0].regarding.name == "vanishing"
+
+
+# --- 2. a truncated Alertmanager group --------------------------------------------------------
+
+
+def three_alerts(namespace: str, firing: tuple[str, ...]) -> str:
+    """One alert per instance in ``firing`` (vector(1) relabelled), all in one group."""
+    terms = (
+        " or ".join(f'label_replace(vector(1), "instance", "{i}", "", "")' for i in firing)
+        or "vector(1) == 2"
+    )
+    return f"""groups:
+  - name: e2e
+    interval: 1s
+    rules:
+      - alert: ShardDown
+        expr: {terms}
+        labels:
+          severity: critical
+          namespace: {namespace}
+          service: shards
+        annotations:
+          summary: A shard is down
+"""
+
+
+def truncating_alertmanager(webhook: str, token: str) -> str:
+    return f"""route:
+  receiver: incident-operator
+  group_by: [alertname, namespace]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 2s
+receivers:
+  - name: incident-operator
+    webhook_configs:
+      - url: {webhook}
+        send_resolved: true
+        max_alerts: 2
+        http_config:
+          authorization:
+            credentials: {token}
+"""
+
+
+def reload(prometheus: PrometheusServer) -> None:
+    urllib.request.urlopen(
+        urllib.request.Request(f"{prometheus.url}/-/reload", method="POST"), timeout=10
+    ).close()
+
+
+def test_a_truncated_resolved_group_does_not_resolve_the_incident(
+    crds: Cluster, api: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    token = secrets.token_urlsafe(32)
+    token_file = tmp_path / "alertmanager-token"
+    token_file.write_text(token)
+    http_port = free_port()
+    webhook = f"http://127.0.0.1:{http_port}/alertmanager"
+    for sub in ("am", "prom"):
+        (tmp_path / sub).mkdir()
+    with running_operator(
+        crds,
+        tmp_path / "operator.log",
+        f"--http-listen=127.0.0.1:{http_port}",
+        f"--alertmanager-token-file={token_file}",
+        "--alertmanager-auto-resolve",
+    ):
+        alertmanager = AlertmanagerServer(tmp_path / "am", truncating_alertmanager(webhook, token))
+        rule_file = tmp_path / "prom" / "rules.yml"
+        rule_file.write_text(three_alerts(namespace, ("a", "b", "c")))
+        prometheus = None
+        try:
+            prometheus = PrometheusServer(
+                tmp_path / "prom",
+                openmetrics([], [], 0),
+                evaluation_interval="1s",
+                extra_args=["--rules.alert.resend-delay=1s"],
+                extra_config=(
+                    f"rule_files: ['{rule_file}']\n"
+                    "alerting:\n  alertmanagers:\n"
+                    f"    - static_configs: [{{targets: ['127.0.0.1:{alertmanager.port}']}}]\n"
+                ),
+            )
+
+            def incident() -> dict[str, Any] | None:
+                found = client.CustomObjectsApi(api).list_namespaced_custom_object(
+                    "sre.dev", "v1alpha1", namespace, "incidents"
+                )["items"]
+                return found[0] if len(found) == 1 else None
+
+            created = wait_for("the group's incident", incident, timeout=60)
+            name = created["metadata"]["name"]
+
+            def firing_seen() -> dict[str, Any] | None:
+                body = get_custom(api, "Incident", name, namespace)
+                alerts = ((body.get("status") or {}).get("alertmanager") or {}).get("alerts")
+                firing = [f for f, s in (alerts or {}).items() if s["status"] == "firing"]
+                return body if len(firing) == 2 else None
+
+            # While all three fire, Alertmanager shows the first two by instance (a, b) and
+            # says one more was cut: the incident remembers a and b.
+            wait_for("two firing alerts in the incident's memory", firing_seen, timeout=30)
+
+            # a and b stop; c still fires. Alertmanager: status resolved, truncatedAlerts 1.
+            rule_file.write_text(three_alerts(namespace, ("c",)))
+            reload(prometheus)
+            truncated = wait_for(
+                "the truncated resolved notification in the timeline",
+                lambda: (
+                    (i := get_custom(api, "Incident", name, namespace))
+                    and "alerts-truncated" in timeline_types(i)
+                    and any(e["type"] == "alerts-resolved" for e in i["status"]["timeline"])
+                    and i
+                ),
+                timeout=60,
+            )
+            assert truncated["spec"]["state"] == "triage"
+            (said,) = [e for e in truncated["status"]["timeline"] if e["type"] == "alerts-resolved"]
+            assert "were not shown (truncatedAlerts)" in said["message"]
+            sent = alertmanager.metric("alertmanager_notifications_total", integration="webhook")
+            wait_for(
+                "three more deliveries",
+                lambda: (
+                    alertmanager.metric("alertmanager_notifications_total", integration="webhook")
+                    >= sent + 3
+                ),
+                timeout=30,
+            )
+            current = get_custom(api, "Incident", name, namespace)
+            assert current["spec"]["state"] == "triage", "c still fires"
+            assert timeline_types(current).count("alerts-truncated") == timeline_types(
+                truncated
+            ).count("alerts-truncated"), "redeliveries add no truncation entry"
+
+            # c stops too: now every alert seen is resolved and nothing is hidden.
+            rule_file.write_text(three_alerts(namespace, ()))
+            reload(prometheus)
+            done = wait_for(
+                "the incident resolved once every alert is",
+                lambda: (
+                    (i := get_custom(api, "Incident", name, namespace))
+                    and i["spec"]["state"] == "resolved"
+                    and i
+                ),
+                timeout=60,
+            )
+            remembered = done["status"]["alertmanager"]["alerts"]
+            assert len(remembered) == 3
+            assert {s["status"] for s in remembered.values()} == {"resolved"}
+        finally:
+            if prometheus is not None:
+                prometheus.stop()
+            alertmanager.stop()
+            sys.stdout.write(alertmanager.process.log_path.read_text(errors="replace")[-3000:])

@@ -13,7 +13,6 @@ never touched, so regeneration is always safe.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -51,6 +50,7 @@ from incident_operator.domain.times import iso, parse_time
 from incident_operator.errors import IncidentOperatorError, MetricsUnavailable
 
 from .incidents import AUTHOR
+from .keyed_locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ class PostmortemService:
         self._impact = impact
         self._charts = charts
         self._tracker = tracker
-        self._ticket_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._ticket_locks = KeyedLocks[tuple[str, str]]()
 
     # --- creation ---------------------------------------------------------------------
 
@@ -596,8 +596,7 @@ class PostmortemService:
         create (the e2e caught a second Jira issue). Serialised, the second one's look-up
         finds the first one's ticket.
         """
-        lock = self._ticket_locks.setdefault((namespace, name), asyncio.Lock())
-        async with lock:
+        async with self._ticket_locks.hold((namespace, name)):
             return await self._sync_tickets_once(
                 namespace, name, incident, items, status=status, now=now
             )

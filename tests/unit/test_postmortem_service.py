@@ -325,3 +325,33 @@ async def test_events_of_mitigation_targets_join_the_timeline() -> None:
         ("event", "Deployment checkout: ScalingReplicaSet: Scaled up replica set checkout-7d9 to 3")
     )
     assert status["mitigations"][0]["state"] == "verified"
+
+
+async def test_the_chart_never_draws_past_now_and_is_redrawn_whole_later() -> None:
+    world = World(required=True)
+    minute = timedelta(minutes=1)
+    world.impact.series = [(T0 - 60 * minute + i * minute, 0.01) for i in range(240)]
+    await world.service.ensure(world.incident)
+    pm = world.postmortems.postmortems[(NS, NAME)]
+    world.clock.at = RESOLVED + 2 * minute  # right after resolution
+    pm["status"] = {**pm["status"], **await world.service.regenerate(pm)}
+    cut = world.charts.rendered[-1]
+    assert cut.ratio[-1][0] == RESOLVED + 2 * minute, "ends at now, not 10 min later"
+    assert max(t for t, _ in cut.remaining) <= world.clock.at
+    for _ in range(2):  # converge on the incident's own postmortem entries
+        pm["status"] = {**pm["status"], **await world.service.regenerate(pm)}
+    pm["status"]["observedGeneration"] = pm["metadata"]["generation"]
+    world.clock.at = RESOLVED + 4 * minute  # still inside the pad: the chart grows again
+    rendered = len(world.charts.rendered)
+    grown = await world.service.regenerate(pm, only_if_stale=True)
+    assert len(world.charts.rendered) == rendered + 1
+    assert world.charts.rendered[-1].ratio[-1][0] == RESOLVED + 4 * minute
+    pm["status"] = {**pm["status"], **grown}
+    world.clock.at = RESOLVED + 3 * 60 * minute  # the refresh hours later: drawn whole
+    whole = await world.service.regenerate(pm, only_if_stale=True)
+    assert world.charts.rendered[-1].ratio[-1][0] == RESOLVED + 10 * minute
+    assert whole["generatedAt"] == "2026-11-27T12:34:00Z"
+    pm["status"] = {**pm["status"], **whole}
+    rendered = len(world.charts.rendered)
+    assert await world.service.regenerate(pm, only_if_stale=True) == {}
+    assert len(world.charts.rendered) == rendered, "a whole chart is not drawn again"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import yaml
@@ -81,3 +81,49 @@ def test_an_unchanged_status_is_not_patched() -> None:
     again = body()
     again["status"] = {k: v for k, v in first.items() if v is not None}
     assert changed(again["status"], rotation_status(again, NOW)) == {}
+
+
+def test_a_future_effective_from_keeps_the_previous_version_on_call_until_it_starts() -> None:
+    from incident_operator.services.roles import answer  # noqa: PLC0415 - beside its use
+
+    old = body()
+    old["metadata"]["generation"] = 2
+    recorded = rotation_status(old, NOW)
+    assert [v["generation"] for v in recorded["versions"]] == [2]
+    switch = datetime(2026, 4, 2, 9, 0, tzinfo=UTC)
+    edited = body(
+        effectiveFrom="2026-04-02T09:00:00Z",
+        layers=[
+            {
+                "name": "primary",
+                "members": ["dave"],
+                "rotation": {"type": "weekly", "start": "2026-03-02T09:00:00"},
+            }
+        ],
+        overrides=[],
+    )
+    edited["status"] = recorded
+    status = rotation_status(edited, NOW)
+    assert [v["generation"] for v in status["versions"]] == [2, 3]
+    assert status["onCall"][0]["person"] == "carol", "the previous version is still in force"
+    before = answer(edited, "shop/checkout-oncall", switch - timedelta(seconds=1))
+    after = answer(edited, "shop/checkout-oncall", switch)
+    assert before.roles is not None
+    assert after.roles is not None
+    assert before.roles.commander != "dave"
+    assert after.roles.commander == "dave"
+    later = rotation_status({**edited, "status": status}, switch + timedelta(hours=1))
+    assert [s["person"] for s in later["onCall"]] == ["dave"]
+    # Without the history (before this change) nobody was on call until the switch.
+    alone = dict(edited, status={})
+    assert answer(alone, "x", switch - timedelta(seconds=1)).roles.commander is None  # type: ignore[union-attr]
+
+
+def test_versions_are_bounded() -> None:
+    status: dict[str, Any] = {}
+    for generation in range(1, 12):
+        current = body()
+        current["metadata"]["generation"] = generation
+        current["status"] = status
+        status = rotation_status(current, NOW)
+    assert [v["generation"] for v in status["versions"]] == [7, 8, 9, 10, 11]

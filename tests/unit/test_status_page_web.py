@@ -139,7 +139,7 @@ async def test_summary_json(client: TestClient[Any, Any]) -> None:
     summary = await get_json(client, "/api/v2/summary.json")
     assert summary["page"]["id"] == "acme"
     assert summary["page"]["name"] == "Acme Status"
-    assert summary["page"]["url"] == f"http://{client.host}:{client.port}/status"
+    assert summary["page"]["url"] == "/status", "no URL configured: the path, not the Host"
     assert summary["status"] == {"indicator": "major", "description": "Partial System Outage"}
     assert {c["name"]: c["status"] for c in summary["components"]} == {
         "checkout": "partial_outage",
@@ -349,9 +349,12 @@ async def test_a_rendering_is_reused_until_the_index_changes_or_30s_pass(
         clock.advance(timedelta(seconds=30))
         await client.get("/status")
         assert source.computed == 3
-        await client.get("/api/v2/summary.json")
-        await client.get("/api/v2/summary.json", headers={"Host": "elsewhere.example"})
-        assert source.computed == 5, "another site URL is another rendering"
+        first_json = await (await client.get("/api/v2/summary.json")).read()
+        assert source.computed == 4
+        for host in ("elsewhere.example", "evil.example", "a.b.example"):
+            response = await client.get("/api/v2/summary.json", headers={"Host": host})
+            assert await response.read() == first_json, "the Host header changes nothing"
+        assert source.computed == 4, "no rendering per client-chosen Host header"
     finally:
         await client.close()
 

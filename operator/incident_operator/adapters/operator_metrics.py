@@ -43,6 +43,7 @@ METRIC_NAMES = frozenset(
         f"{PREFIX}_reconcile_errors_total",
         f"{PREFIX}_slo_cycle_seconds",
         f"{PREFIX}_slo_cycles_total",
+        f"{PREFIX}_slo_cycle_last_success_timestamp_seconds",
         f"{PREFIX}_slo_queries_total",
         f"{PREFIX}_slos",
         f"{PREFIX}_slo_incidents_declared_total",
@@ -121,6 +122,12 @@ class PrometheusOperatorMetrics:
             registry=r,
         )
         self._cycles = Counter(f"{PREFIX}_slo_cycles", "SLO evaluation cycles run.", registry=r)
+        self._last_success = Gauge(
+            f"{PREFIX}_slo_cycle_last_success_timestamp_seconds",
+            "Unix time the last SLO evaluation cycle completed (Prometheus unavailable "
+            "included: the cycle still decides every SLO); time() minus it is its age.",
+            registry=r,
+        )
         self._queries = Counter(
             f"{PREFIX}_slo_queries", "Prometheus queries sent by SLO cycles.", registry=r
         )
@@ -156,6 +163,7 @@ class PrometheusOperatorMetrics:
     ) -> None:
         self._cycle_seconds.observe(seconds)
         self._cycles.inc()
+        self._last_success.set_to_current_time()
         self._queries.inc(queries)
         self._slos.set(slos)
         self._declared.inc(declared)

@@ -9,6 +9,8 @@ from incident_operator.domain.postmortem import ChartData
 
 _LOCK = threading.Lock()
 """pyplot keeps global state: one figure at a time."""
+STAGGER = 5
+"""Label heights cycled through: one per moment (started ... resolved), so none overlap."""
 
 
 class MatplotlibCharts:
@@ -41,15 +43,19 @@ class MatplotlibCharts:
                     axis.axvspan(chart.start, chart.end, color="tab:orange", alpha=0.08)
                     for _label, at in chart.moments:
                         axis.axvline(at, linestyle=":", color="black", linewidth=0.8)
-                for label, at in chart.moments:
+                # Staggered in height, horizontal, on a white box: five moments minutes apart
+                # would otherwise print over each other into one unreadable block.
+                for i, (label, at) in enumerate(chart.moments):
                     ratio_ax.annotate(
-                        label,
-                        (mdates.date2num(at), 1.0),  # type: ignore[no-untyped-call]
+                        f"{label} {at:%H:%M}",
+                        (mdates.date2num(at), 0.97 - (i % STAGGER) * 0.16),  # type: ignore[no-untyped-call]
                         xycoords=("data", "axes fraction"),
-                        rotation=90,
-                        fontsize=7,
+                        fontsize=8,
                         va="top",
-                        ha="right",
+                        ha="left",
+                        xytext=(3, 0),
+                        textcoords="offset points",
+                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "grey", "lw": 0.5},
                     )
                 ratio_ax.set_title(f"SLO {chart.slo}: target {chart.target * 100:g}%")
                 budget_ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))  # type: ignore[no-untyped-call]

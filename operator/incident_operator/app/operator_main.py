@@ -102,6 +102,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="how often every SLO is evaluated (default %(default)s)",
     )
     run_cmd.add_argument(
+        "--liveness-missed-cycles",
+        default=10,
+        type=int,
+        help="evaluation intervals without a completed SLO cycle (Prometheus unavailable "
+        "still completes one) after which the liveness endpoint fails, so Kubernetes "
+        "restarts a wedged operator (default %(default)s)",
+    )
+    run_cmd.add_argument(
         "--http-listen",
         default="0.0.0.0:8081",
         type=_listen,
@@ -364,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
             json_logs=not args.plain_logs,
             prometheus_url=args.prometheus_url,
             evaluation_interval=args.evaluation_interval,
+            liveness_allowed_misses=max(1, args.liveness_missed_cycles),
             manage_prometheus_rules=args.manage_prometheus_rules,
             prometheus_timeout=args.prometheus_timeout,
             http_listen=args.http_listen,

@@ -432,6 +432,30 @@ class ChartData:
     moments: tuple[tuple[str, datetime], ...]
 
 
+CHART_MIN_PAD = timedelta(minutes=10)
+
+
+def chart_range(start: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """The instants a chart of the incident ``[start, end)`` spans: padded on both sides by a
+    quarter of its length (at least ``CHART_MIN_PAD``), but never past ``now``.
+
+    Drawn past now, Prometheus' lookback repeats the last sample into the future, and a
+    chart rendered just after resolution shows an error spike after the incident ended.
+    A chart cut at now is drawn again, wider, when the postmortem is regenerated later.
+    """
+    pad = _chart_pad(start, end)
+    return start - pad, min(end + pad, now)
+
+
+def _chart_pad(start: datetime, end: datetime) -> timedelta:
+    return max((end - start) / 4, CHART_MIN_PAD)
+
+
+def chart_cut_short(start: datetime, end: datetime, drawn_at: datetime | None) -> bool:
+    """Whether a chart drawn at ``drawn_at`` was cut at that instant (to be drawn again)."""
+    return drawn_at is not None and drawn_at < end + _chart_pad(start, end)
+
+
 def remaining_series(
     slo_window_ratios: Sequence[tuple[datetime, float]], target: float
 ) -> tuple[tuple[datetime, float], ...]:

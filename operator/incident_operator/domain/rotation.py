@@ -449,3 +449,33 @@ def _future(rotation: Rotation, layer: Layer, at: datetime, zone: ZoneInfo) -> I
             yield Shift(layer.name, pending.person, pending.start, None)
             return
         low = high
+
+
+# ---------------------------------------------------------------- schedule versions
+
+
+def version_at(versions: Sequence[Rotation], at: datetime) -> Rotation | None:
+    """The version of a schedule in force at ``at``: of those whose ``effective_from`` is not
+    after ``at`` (None: in force from the beginning), the one that starts latest; on a tie the
+    later-listed (newer) one. None: no version had started yet.
+
+    ``versions`` are the schedule's successive specs (oldest first, e.g. the history kept in
+    status followed by the current spec): an edit with a future ``effective_from`` leaves the
+    previous version in force until that instant instead of leaving nobody on call.
+    """
+    instant = _utc(at)
+    best: tuple[datetime, int] | None = None
+    chosen: Rotation | None = None
+    for index, version in enumerate(versions):
+        start = _effective(version, zone_of(version))
+        key = (start or datetime.min.replace(tzinfo=UTC), index)
+        if (start is None or start <= instant) and (best is None or key >= best):
+            best, chosen = key, version
+    return chosen
+
+
+def on_call_across(versions: Sequence[Rotation], at: datetime) -> tuple[LayerOnCall, ...]:
+    """Who each layer has on call at ``at`` under the version in force then (``version_at``);
+    empty when no version had started."""
+    version = version_at(versions, at)
+    return () if version is None else on_call(version, at)

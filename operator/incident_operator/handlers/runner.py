@@ -102,6 +102,8 @@ class RunOptions:
     json_logs: bool = True
     prometheus_url: str | None = None
     evaluation_interval: float = 30.0
+    liveness_allowed_misses: int = 10
+    """Evaluation intervals without a completed SLO cycle before liveness fails."""
     manage_prometheus_rules: bool = False
     prometheus_timeout: float = 30.0
     http_listen: tuple[str, int] | None = ("0.0.0.0", 8081)
@@ -119,7 +121,11 @@ WebAppFactory = Callable[[kopf.Memo], web.Application]
 def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kopf.Memo:
     """Every client the handlers use, built once; handlers find them in `memo`."""
     clock = SystemClock()
-    memo = kopf.Memo(clock=clock, evaluation_interval=options.evaluation_interval)
+    memo = kopf.Memo(
+        clock=clock,
+        evaluation_interval=options.evaluation_interval,
+        liveness_allowed_misses=options.liveness_allowed_misses,
+    )
     # One registry per operator, exposed by the web app's /metrics (see app/).
     operator_metrics = PrometheusOperatorMetrics()
     memo.operator_metrics = operator_metrics

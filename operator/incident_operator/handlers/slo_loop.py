@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 import kopf
 
+from incident_operator.domain.liveness import DEFAULT_ALLOWED_MISSES, LoopProgress, wedged
 from incident_operator.services.slo_evaluation import SloEvaluationService
 
 
@@ -17,12 +20,20 @@ async def run_loop(
     service: SloEvaluationService,
     interval: float,
     logger: logging.Logger | logging.LoggerAdapter[Any],
+    memo: kopf.Memo | None = None,
 ) -> None:
-    """Evaluate every ``interval`` seconds; a failed cycle is logged, never fatal."""
+    """Evaluate every ``interval`` seconds; a failed cycle is logged, never fatal.
+
+    Each completed cycle is stamped into ``memo.slo_progress`` for the liveness probe.
+    """
     while True:
         started = time.monotonic()
         try:
             report = await service.cycle()
+            if memo is not None:
+                memo.slo_progress = dataclasses.replace(
+                    memo.slo_progress, last_completed=memo.clock.now()
+                )
             logger.info(
                 "SLO cycle: %d SLOs, %d queries, %.3f s (Prometheus %.3f s)%s%s",
                 report.slos,
@@ -45,7 +56,28 @@ async def start_slo_evaluation(
     if service is None:
         logger.warning("No Prometheus URL configured: SLOs are not evaluated.")
         return
-    memo.slo_task = asyncio.create_task(run_loop(service, memo.evaluation_interval, logger))
+    memo.slo_progress = LoopProgress(memo.clock.now(), timedelta(seconds=memo.evaluation_interval))
+    memo.slo_task = asyncio.create_task(run_loop(service, memo.evaluation_interval, logger, memo))
+
+
+@kopf.on.probe(id="sloLoop", errors=kopf.ErrorsMode.PERMANENT)
+async def slo_loop_liveness(memo: kopf.Memo, **_: Any) -> str:
+    """Fail kopf's liveness endpoint (HTTP 500) when the SLO loop is wedged (domain/liveness.py).
+
+    PERMANENT: a failed probe must answer now, not be retried with kopf's backoff.
+    """
+    progress: LoopProgress | None = memo.get("slo_progress")
+    if progress is None:
+        return "SLOs are not evaluated (no Prometheus configured)"
+    task: asyncio.Task[None] | None = memo.get("slo_task")
+    if task is not None and task.done():
+        progress = dataclasses.replace(progress, running=False)
+    misses = memo.get("liveness_allowed_misses") or DEFAULT_ALLOWED_MISSES
+    reason = wedged(progress, memo.clock.now(), misses)
+    if reason is not None:
+        raise kopf.PermanentError(reason)
+    last = progress.last_completed
+    return f"last cycle completed {last.isoformat()}" if last else "first cycle running"
 
 
 @kopf.on.cleanup()

@@ -12,6 +12,12 @@ from typing import Any
 import kopf
 from aiohttp import web
 
+IDLE_TIMEOUT = 30.0
+"""Seconds a connection may sit without a complete request before it is closed. aiohttp arms
+this from the connection's start, so it also bounds a client trickling its request headers
+(its default, 3630 s, would let a few hundred such clients hold the server's sockets); the
+body's own read timeout is web/body.py's."""
+
 
 @kopf.on.startup()
 async def start_web_server(
@@ -22,7 +28,7 @@ async def start_web_server(
     if app is None or listen is None:
         logger.info("HTTP server disabled.")
         return
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, keepalive_timeout=IDLE_TIMEOUT)
     await runner.setup()
     try:
         await web.TCPSite(runner, *listen).start()

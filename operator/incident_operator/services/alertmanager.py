@@ -11,10 +11,8 @@ must not be truncated, since Alertmanager's group status is computed after trunc
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -45,6 +43,7 @@ from incident_operator.domain.times import iso
 from incident_operator.errors import IncidentOperatorError, TemporaryError
 
 from .incidents import AUTHOR, DECLARED_SEVERITY, SERVICE_LABEL, is_open
+from .keyed_locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -84,29 +83,16 @@ class AlertmanagerService:
         self._store = store
         self._clock = clock
         self.config = config or AlertmanagerConfig()
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._waiters: dict[str, int] = {}
-
-    @asynccontextmanager
-    async def _group_lock(self, group: str) -> AsyncIterator[None]:
-        """One notification per group at a time in this process (Alertmanager retries overlap);
-        across processes the API server's name uniqueness keeps creation single."""
-        lock = self._locks.setdefault(group, asyncio.Lock())
-        self._waiters[group] = self._waiters.get(group, 0) + 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._waiters[group] -= 1
-            if not self._waiters[group]:
-                del self._waiters[group], self._locks[group]
+        # One notification per group at a time in this process (Alertmanager retries
+        # overlap); across processes the API server's name uniqueness keeps creation single.
+        self._locks = KeyedLocks[str]()
 
     async def receive(self, group: AlertGroup) -> Outcome:
         gid = group_id(group.group_key)
         namespace = target_namespace(
             group, self.config.namespace_label, self.config.default_namespace
         )
-        async with self._group_lock(gid):
+        async with self._locks.hold(gid):
             existing = await self._store.find_incidents(namespace, {GROUP_LABEL: gid})
             by_name = {i["metadata"]["name"]: i for i in existing}
             open_names = [n for n, i in by_name.items() if is_open(i)]

@@ -42,6 +42,7 @@ from incident_operator.errors import (
 )
 
 from .chat_commands import CHANNEL_LABEL
+from .keyed_locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +198,7 @@ class CommsService:
         self._pager = pager
         self._notifiers = dict(notifiers or {})
         self.config = config or CommsConfig()
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._locks = KeyedLocks[tuple[str, str]]()
         self._dirty: set[tuple[str, str]] = set()
         self._scheduled: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Delivery]] = set()
@@ -209,12 +210,11 @@ class CommsService:
     async def sync(self, namespace: str, name: str) -> Delivery:
         """Deliver what is owed; concurrent calls for one incident coalesce into one more pass."""
         key = (namespace, name)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        if lock.locked():
+        if self._locks.locked(key):
             self._dirty.add(key)
             return Delivery()
         total = Delivery()
-        async with lock:
+        async with self._locks.hold(key):
             for _ in range(MAX_PASSES):
                 self._dirty.discard(key)
                 one = await self._sync_once(namespace, name)

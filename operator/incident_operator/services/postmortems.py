@@ -13,7 +13,6 @@ never touched, so regeneration is always safe.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -51,6 +50,7 @@ from incident_operator.domain.times import iso, parse_time
 from incident_operator.errors import IncidentOperatorError, MetricsUnavailable
 
 from .incidents import AUTHOR
+from .keyed_locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ class PostmortemService:
         self._impact = impact
         self._charts = charts
         self._tracker = tracker
-        self._ticket_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._ticket_locks = KeyedLocks[tuple[str, str]]()
 
     # --- creation ---------------------------------------------------------------------
 
@@ -451,14 +451,10 @@ class PostmortemService:
             found = pm.impact(slo, objective.target, start, end, during=during, slo_window=whole)
         if not with_charts or self._charts is None:
             return found, None
-        pad = max(length / 4, timedelta(minutes=10))
-        step = max((length + 2 * pad) / CHART_POINTS, timedelta(seconds=15))
-        ratio_series = await self._impact.ratio_series(
-            sli, CHART_RATIO_WINDOW, start - pad, end + pad, step
-        )
-        budget_series = await self._impact.ratio_series(
-            sli, objective.window, start - pad, end + pad, step
-        )
+        low, high = pm.chart_range(start, end, self._clock.now())
+        step = max((high - low) / CHART_POINTS, timedelta(seconds=15))
+        ratio_series = await self._impact.ratio_series(sli, CHART_RATIO_WINDOW, low, high, step)
+        budget_series = await self._impact.ratio_series(sli, objective.window, low, high, step)
         chart = pm.ChartData(
             slo,
             objective.target,
@@ -574,7 +570,8 @@ class PostmortemService:
             "tickets": links,
         }
         patch = _changes(status, wanted)
-        if patch:
+        if patch or (chart_png and chart_was_cut(status, facts.key_times)):
+            # Also when only the chart grew: the new instant tells the next pass it is whole.
             patch["generatedAt"] = iso(now)
         await self._after(incident, name, spec.state.value, late, now)
         return patch
@@ -596,8 +593,7 @@ class PostmortemService:
         create (the e2e caught a second Jira issue). Serialised, the second one's look-up
         finds the first one's ticket.
         """
-        lock = self._ticket_locks.setdefault((namespace, name), asyncio.Lock())
-        async with lock:
+        async with self._ticket_locks.hold((namespace, name)):
             return await self._sync_tickets_once(
                 namespace, name, incident, items, status=status, now=now
             )
@@ -759,12 +755,22 @@ def stale(
     wanted = {k: iso(v) if (v := getattr(times, k)) else None for k in pm.KEY_TIMES}
     if _normal(wanted) != _normal(status.get("keyTimes") or {}):
         return True
+    if chart_was_cut(status, times):
+        return True
     measured = any(
         c.get("type") == IMPACT_MEASURED and c.get("status") == "True"
         for c in status.get("conditions") or []
         if isinstance(c, dict)
     )
     return times.window is not None and affected_slos(incident) != [] and not measured
+
+
+def chart_was_cut(status: Mapping[str, Any], times: pm.KeyTimes) -> bool:
+    """The stored chart was drawn before its padded end had passed (cut at that moment)."""
+    window = times.window
+    if not status.get("chart") or window is None:
+        return False
+    return pm.chart_cut_short(*window, parse_time(status.get("generatedAt")))
 
 
 def with_tickets(

@@ -26,10 +26,11 @@ from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.domain import lifecycle, response
 from incident_operator.domain.durations import parse_duration
-from incident_operator.domain.rotation import UnknownTimeZone, on_call
+from incident_operator.domain.rotation import UnknownTimeZone, on_call_across
 from incident_operator.domain.times import iso, parse_time
 
 from .incident_lifecycle import entry
+from .rotation_status import all_versions
 
 ESCALATED = "escalated"
 REMINDER = "update-reminder"
@@ -88,7 +89,7 @@ def plan_response(
     notified: list[str] = []
     new: list[response.Escalation] = []
     for escalation in ran:
-        person = _person(escalation, rotation)
+        person = _person(escalation, rotation, rotation_body)
         if person and person not in notified:
             notified.append(person)
         if escalation.key in known:
@@ -145,15 +146,17 @@ def _chain(
     return model.spec.escalation_chain(), tuple(la.name for la in model.spec.layers), model
 
 
-def _person(escalation: response.Escalation, rotation: OnCallRotation | None) -> str | None:
-    """Who the step reaches at its due instant."""
+def _person(
+    escalation: response.Escalation, rotation: OnCallRotation | None, body: Body | None
+) -> str | None:
+    """Who the step reaches at its due instant (under the schedule version in force then)."""
     target = escalation.target
     if target.kind is response.TargetKind.PERSON:
         return target.name
     if rotation is None:
         return None
     try:
-        layers = on_call(rotation.spec.to_domain(), escalation.due)
+        layers = on_call_across(all_versions(body or {}, rotation.spec), escalation.due)
     except (UnknownTimeZone, ValueError):
         return None
     return next((la.person for la in layers if la.layer == target.name), None)

@@ -17,8 +17,10 @@ from pydantic import ValidationError
 from incident_operator.adapters.ports import Body, ResourceStore
 from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.domain import roles
-from incident_operator.domain.rotation import UnknownTimeZone, on_call
+from incident_operator.domain.rotation import UnknownTimeZone, on_call_across
 from incident_operator.domain.times import iso
+
+from .rotation_status import all_versions
 
 UNFILLED = "roles-unfilled"
 """Timeline entry type when the rotation could not provide a commander."""
@@ -45,7 +47,7 @@ def answer(body: Body, label: str, at: datetime) -> RotationAnswer:
     """Pure part of ``ask_rotation``: the stored object in, the roles or the reason out."""
     try:
         spec = OnCallRotation.model_validate({k: v for k, v in body.items() if k != "status"}).spec
-        layers = on_call(spec.to_domain(), at)
+        layers = on_call_across(all_versions(body, spec), at)
     except (ValidationError, ValueError, UnknownTimeZone) as exc:
         first = str(exc).splitlines()[0]
         return RotationAnswer(None, f"OnCallRotation {label} unreadable ({first}): no commander")

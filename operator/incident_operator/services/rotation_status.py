@@ -15,9 +15,11 @@ from pydantic import ValidationError
 
 from incident_operator.api.v1alpha1.convert import condition_from_domain, existing_conditions
 from incident_operator.api.v1alpha1.rotation import (
+    MAX_VERSIONS,
     OnCallRotation,
     OnCallRotationSpec,
     OnCallRotationStatus,
+    RotationVersion,
     Shift,
 )
 from incident_operator.domain import rotation as schedule
@@ -26,7 +28,58 @@ from incident_operator.domain.readiness import observe
 UPCOMING = 10
 """How many upcoming shifts the status lists (enough for a glance, small for the object)."""
 
-STATUS_KEYS = ("observedGeneration", "conditions", "onCall", "nextHandoff", "upcomingShifts")
+STATUS_KEYS = (
+    "observedGeneration",
+    "conditions",
+    "versions",
+    "onCall",
+    "nextHandoff",
+    "upcomingShifts",
+)
+
+
+def recorded_versions(body: Mapping[str, Any]) -> list[RotationVersion]:
+    """``status.versions`` as stored (unreadable entries skipped)."""
+    out = []
+    for raw in (body.get("status") or {}).get("versions") or []:
+        try:
+            out.append(RotationVersion.model_validate(raw))
+        except ValidationError:
+            continue
+    return out
+
+
+def with_current(
+    recorded: list[RotationVersion], model: OnCallRotation, generation: int
+) -> list[RotationVersion]:
+    """The recorded versions plus the current spec (replacing an entry of its generation),
+    at most ``MAX_VERSIONS``, oldest dropped first."""
+    current = RotationVersion(
+        generation=generation,
+        effective_from=model.spec.effective_from,
+        spec=model.spec.model_dump(by_alias=True, mode="json", exclude_none=True),
+    )
+    kept = [v for v in recorded if v.generation < generation]
+    return [*kept, current][-MAX_VERSIONS:]
+
+
+def schedule_versions(versions: list[RotationVersion]) -> list[schedule.Rotation]:
+    """The versions as the engine's values (unreadable ones skipped)."""
+    out = []
+    for version in versions:
+        try:
+            out.append(OnCallRotationSpec.model_validate(version.spec).to_domain())
+        except (ValidationError, ValueError):
+            continue
+    return out
+
+
+def all_versions(body: Mapping[str, Any], spec: OnCallRotationSpec) -> list[schedule.Rotation]:
+    """The versions recorded before the object's current generation, then its current spec:
+    what ``schedule.on_call_across`` needs to answer for any instant."""
+    generation = int((body.get("metadata") or {}).get("generation", 0))
+    earlier = [v for v in recorded_versions(body) if v.generation < generation]
+    return [*schedule_versions(earlier), spec.to_domain()]
 
 
 def schedule_problems(spec: OnCallRotationSpec) -> tuple[str, ...]:
@@ -53,6 +106,7 @@ def rotation_status(
     on_call: list[Shift] = []
     upcoming_shifts: list[Shift] = []
     next_handoff: datetime | None = None
+    versions = recorded_versions(body)
     try:
         model = OnCallRotation.model_validate({k: v for k, v in body.items() if k != "status"})
     except ValidationError as exc:
@@ -62,8 +116,13 @@ def rotation_status(
         )
     else:
         problems = schedule_problems(model.spec)
+        versions = with_current(versions, model, generation)
         if not problems:
-            rotation = model.spec.to_domain()
+            # The version in force now: an edit with a future effectiveFrom leaves the previous
+            # one on call until then.
+            rotation = schedule.version_at(schedule_versions(versions), now) or (
+                model.spec.to_domain()
+            )
             current = schedule.current_shifts(rotation, now)
             on_call = [s for s in map(_shift, current) if s is not None]
             ends = [s.end for s in current if s.end is not None]
@@ -79,6 +138,7 @@ def rotation_status(
     status = OnCallRotationStatus(
         observed_generation=observation.observed_generation,
         conditions=[condition_from_domain(c) for c in observation.conditions],
+        versions=versions,
         on_call=on_call,
         next_handoff=next_handoff,
         upcoming_shifts=upcoming_shifts,

@@ -1,7 +1,8 @@
 """``POST /alertmanager``: Alertmanager's webhook receiver.
 
 Checks run cheapest first and before anything is read or written: configured (503), bearer
-token (401), content type (415), body size (413), JSON (400), payload version and shape (422).
+token (401), content type (415), body size (413) and read time (408), JSON and its nesting
+(400, web/body.py), payload version and shape (422).
 Only a notification that passed all of them reaches the service. 4xx answers tell Alertmanager
 not to retry (retrying cannot fix them); 5xx answers make it retry, which is what a temporarily
 unavailable API server needs. The token is compared in constant time and never logged, echoed
@@ -24,6 +25,7 @@ from incident_operator.errors import IncidentOperatorError, TemporaryError
 from incident_operator.services.alertmanager import AlertmanagerService
 
 from .alertmanager_payload import VERSION, WebhookPayload
+from .body import BodyRejected, parse_json, read_body
 
 log = logging.getLogger(__name__)
 
@@ -100,17 +102,6 @@ class AlertmanagerWebhook:
             )
         return None
 
-    async def _body(self, request: web.Request) -> bytes | None:
-        """The body, or None when it is larger than ``max_body`` (read no further than that)."""
-        if request.content_length is not None and request.content_length > self.max_body:
-            return None
-        body = bytearray()
-        async for chunk in request.content.iter_chunked(64 * 1024):
-            body += chunk
-            if len(body) > self.max_body:
-                return None
-        return bytes(body)
-
     async def handle(self, request: web.Request) -> web.Response:
         expected = self._token.current() if self._token is not None else None
         if self._service is None or expected is None:
@@ -119,15 +110,10 @@ class AlertmanagerWebhook:
             return denied
         if request.content_type != "application/json":
             return error(415, f"Content-Type must be application/json, got {request.content_type}")
-        body = await self._body(request)
-        if body is None:
-            return error(413, f"request body exceeds {self.max_body} bytes")
         try:
-            document = json.loads(body)
-        except json.JSONDecodeError as exc:
-            return error(400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
-        except ValueError:  # not UTF-8/16/32
-            return error(400, "malformed JSON: the body is not UTF-8 text")
+            document = parse_json(await read_body(request, self.max_body))
+        except BodyRejected as exc:
+            return error(exc.status, exc.message)
         if not isinstance(document, dict):
             return error(422, f"payload must be a JSON object, got {_json_kind(document)}")
         version = document.get("version")

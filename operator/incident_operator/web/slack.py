@@ -22,7 +22,6 @@ The signing secret is compared in constant time (domain/slack_requests.py) and n
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Mapping
@@ -45,6 +44,8 @@ from incident_operator.domain.slack_requests import (
 )
 from incident_operator.errors import IncidentOperatorError, TemporaryError
 from incident_operator.services.chat_commands import ChatCommandExecutor, CommandContext
+
+from .body import BodyRejected, parse_json, read_body
 
 log = logging.getLogger(__name__)
 
@@ -108,17 +109,6 @@ class SlackEndpoints:
 
     # -- shared checks ------------------------------------------------------------------
 
-    async def _body(self, request: web.Request) -> bytes | None:
-        """The raw body, or None when it is larger than ``max_body`` (read no further)."""
-        if request.content_length is not None and request.content_length > self.max_body:
-            return None
-        body = bytearray()
-        async for chunk in request.content.iter_chunked(16 * 1024):
-            body += chunk
-            if len(body) > self.max_body:
-                return None
-        return bytes(body)
-
     async def _verified(
         self, request: web.Request
     ) -> tuple[ChatCommandExecutor, bytes] | web.Response:
@@ -126,9 +116,10 @@ class SlackEndpoints:
         secret = self._secret.current() if self._secret is not None else None
         if self._executor is None or not secret:
             return error(503, NOT_CONFIGURED)
-        body = await self._body(request)
-        if body is None:
-            return error(413, f"request body exceeds {self.max_body} bytes")
+        try:
+            body = await read_body(request, self.max_body)
+        except BodyRejected as exc:
+            return error(exc.status, exc.message)
         try:
             verify_signature(
                 secret,
@@ -214,9 +205,9 @@ class SlackEndpoints:
             return checked
         executor, body = checked
         try:
-            payload = json.loads(body)
-        except ValueError:
-            return error(400, "malformed JSON")
+            payload = parse_json(body)
+        except BodyRejected as exc:
+            return error(exc.status, exc.message)
         if not isinstance(payload, dict):
             return error(400, "payload must be a JSON object")
         event = parse_event(payload)

@@ -51,8 +51,9 @@ class StatusPageSettings:
     """Page name: the HTML heading and Statuspage's ``page.name``."""
     page_id: str = "incident-operator"
     url: str = ""
-    """Public URL of the HTML page (shortlinks point into it); empty: taken from the request,
-    which is right unless a proxy rewrites the host or path."""
+    """Public URL of the HTML page (shortlinks point into it); empty: the path alone
+    (``/status``). Never taken from the request: its Host header is the client's to choose,
+    and a page built from it would differ per client (a cache bypass, or a poisoned cache)."""
 
 
 IMPACT_LABEL = {
@@ -202,10 +203,9 @@ class StatusPageEndpoints:
         app.router.add_get(STATUS_PATH, self._json(sp.status_json))
         app.router.add_get(INCIDENTS_PATH, self._json(sp.incidents_json))
 
-    def _site(self, request: web.Request) -> sp.Site:
+    def _site(self) -> sp.Site:
         settings = self._settings
-        url = settings.url or f"{request.url.origin()}{HTML_PATH}"
-        return sp.Site(settings.page_id, settings.title, url)
+        return sp.Site(settings.page_id, settings.title, settings.url or HTML_PATH)
 
     def _rendered(self, route: str, url: str, render: Callable[[sp.Page], bytes]) -> bytes:
         now = self._clock.now()
@@ -231,7 +231,7 @@ class StatusPageEndpoints:
 
     def _json(self, render: Render) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
-            site = self._site(request)
+            site = self._site()
             body = self._rendered(
                 request.path, site.url, lambda page: json.dumps(render(page, site)).encode()
             )

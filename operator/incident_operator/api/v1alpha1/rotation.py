@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -214,7 +214,25 @@ class Shift(ApiModel):
     end: datetime | None = None
 
 
+MAX_VERSIONS = 5
+"""Schedule versions kept in status (the current one included)."""
+
+
+class RotationVersion(ApiModel):
+    """A version of the spec as the operator saw it, kept so that an edit with a future
+    ``effectiveFrom`` leaves the previous version in force until then."""
+
+    generation: Annotated[int, Field(ge=0)]
+    effective_from: datetime | None = None
+    spec: Annotated[
+        dict[str, Any], Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+    ]
+
+
 class OnCallRotationStatus(CommonStatus):
+    versions: Annotated[list[RotationVersion], Field(max_length=MAX_VERSIONS)] = []
+    """The schedule's recent versions, oldest first; who is on call at an instant comes from
+    the one in force then."""
     on_call: Annotated[list[Shift], Field(max_length=8)] = []
     """Who is on call now, per layer."""
     next_handoff: datetime | None = None

@@ -103,6 +103,8 @@ class RunOptions:
     prometheus_url: str | None = None
     evaluation_interval: float = 30.0
     manage_prometheus_rules: bool = False
+    secret_metadata: bool = True
+    """Change correlation lists Secrets (metadata only); False: it says it did not."""
     prometheus_timeout: float = 30.0
     http_listen: tuple[str, int] | None = ("0.0.0.0", 8081)
     alertmanager_token: TokenSource | None = None
@@ -147,7 +149,7 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     if annotations is not None:
         memo.dashboard_marks = DashboardMarks(annotations, postmortems)
     memo.response_service = ResponsePolicyService(incident_store, clock, metrics=operator_metrics)
-    workloads = KubernetesWorkloads(api)
+    workloads = KubernetesWorkloads(api, secret_metadata=options.secret_metadata)
     memo.mitigation_service = MitigationService(incident_store, workloads, clock)
     memo.change_service = ChangeCorrelationService(incident_store, workloads, workloads, clock)
     if options.prometheus_url:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from tests.chart.helm import find, template
+from tests.kube import REPO
 
 POLICIES = {"requester-authority", "approval", "operator-bound"}
 
@@ -128,3 +131,17 @@ def test_everything_tenancy_can_be_turned_off() -> None:
     assert ("", "secrets", "list") in granted_to_operator(docs)
     args = find(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--no-secret-metadata" not in args
+
+
+def test_every_mitigation_an_incident_may_hold_is_checked() -> None:
+    """One authorizer check per entry (messageExpression cannot call the authorizer, so each
+    check names its entry by index): as many checks as spec.mitigations may hold."""
+    policy = find(template(), "ValidatingAdmissionPolicy", "incident-operator-requester-authority")
+    crd = yaml.safe_load((REPO / "crds" / "sre.dev_incidents.yaml").read_text())
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    limit = spec["properties"]["mitigations"]["maxItems"]
+    checks = policy["spec"]["validations"]
+    assert len(checks) == limit
+    assert [f"variables.added[{i}]" in c["expression"] for i, c in enumerate(checks)] == [
+        True
+    ] * limit

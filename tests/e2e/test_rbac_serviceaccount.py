@@ -4,7 +4,9 @@ ServiceAccount.
 The chart is installed with helm (built from helm.sh/helm/v4) into its own namespace; the
 operator process then runs with the arguments the chart renders for its Deployment, secrets
 read from files as the mounted Secret provides them, and a kubeconfig holding a TokenRequest
-token of the chart's ServiceAccount — so it can do exactly what the chart's RBAC grants.
+token of the chart's ServiceAccount — so it can do exactly what the chart's RBAC grants
+(with ``rbac.mitigations``), and no more than the chart's admission policies admit (the
+ServiceAccount changes only opted-in objects and its own postmortem ConfigMaps).
 
 The story: SLO burn (real Prometheus) → incident declared with severity → commander from the
 rotation → Slack channel with the pinned status → automatic rollback of the Deployment → burn

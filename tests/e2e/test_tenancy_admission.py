@@ -134,10 +134,11 @@ def setup(crds: Cluster, api: client.ApiClient) -> Iterator[Setup]:
         {"metadata": {"name": s.opted_in, "labels": {m.OPT_IN_ANNOTATION: m.OPT_IN_VALUE}}}
     )
     try:
-        # --take-ownership: the session's `crds` fixture applied the same CRDs with kubectl.
+        # The session's `crds` fixture installed the CRDs: the release leaves them alone (their
+        # field ownership stays as the other chart tests expect it).
         helm(
             "install", RELEASE, str(CHART), "--namespace", s.operator_namespace,
-            "--take-ownership", *set_args({"rbac.mitigations": True}),
+            *set_args({"rbac.mitigations": True, "crds.install": False}),
             kubeconfig=crds.kubeconfig,
         )  # fmt: skip
         bind(api, s.tenant_a, "alice", "edit")

@@ -48,6 +48,8 @@ CONTROLLERS = ",".join(
         "serviceaccount-controller",
         "serviceaccount-token-controller",
         "root-ca-certificate-publisher-controller",
+        # The chart's sre.dev roles for people are aggregated into the built-in edit/view/admin.
+        "clusterrole-aggregation-controller",
     ]
 )
 ADMIN_USER = "incident-operator-admin"

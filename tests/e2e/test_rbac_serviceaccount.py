@@ -4,7 +4,9 @@ ServiceAccount.
 The chart is installed with helm (built from helm.sh/helm/v4) into its own namespace; the
 operator process then runs with the arguments the chart renders for its Deployment, secrets
 read from files as the mounted Secret provides them, and a kubeconfig holding a TokenRequest
-token of the chart's ServiceAccount — so it can do exactly what the chart's RBAC grants.
+token of the chart's ServiceAccount — so it can do exactly what the chart's RBAC grants
+(with ``rbac.mitigations``), and no more than the chart's admission policies admit (the
+ServiceAccount changes only opted-in objects and its own postmortem ConfigMaps).
 
 The story: SLO burn (real Prometheus) → incident declared with severity → commander from the
 rotation → Slack channel with the pinned status → automatic rollback of the Deployment → burn
@@ -69,6 +71,7 @@ NOT_EXERCISED: dict[Triple, str] = {
         )
         for v in ("get", "patch")
     },
+    ("sre.dev", "incidents", "approve"): "Slack approval of a suggested mitigation",
     ("", "configmaps", "get"): "allow-listed ConfigMap key mitigation",
     ("", "configmaps", "patch"): "allow-listed ConfigMap key mitigation",
     ("", "events", "create"): "kopf's own warning Events (a handler failing)",
@@ -133,12 +136,26 @@ def chart_args(deployment: Any, secrets_dir: Path) -> list[str]:
     return [*args, f"--http-listen=127.0.0.1:{free_port()}"]
 
 
-def granted(cluster: Cluster, prefix: str) -> dict[Triple, str]:
-    """Every (apiGroup, resource, verb) the release's ClusterRoles grant, with the role."""
+def granted(cluster: Cluster, user: str) -> dict[Triple, str]:
+    """Every (apiGroup, resource, verb) the ClusterRoles bound to ``user`` grant, with the role
+    (the chart's roles for people, aggregated into view/edit/admin, are not the operator's)."""
+    _, _, namespace, name = user.split(":")
+    bindings = json.loads(
+        cluster.kubectl("get", "clusterrolebindings,rolebindings", "-A", "-o", "json").stdout
+    )["items"]
+    bound = {
+        b["roleRef"]["name"]
+        for b in bindings
+        if b["roleRef"]["kind"] == "ClusterRole"
+        and any(
+            s["kind"] == "ServiceAccount" and s["name"] == name and s.get("namespace") == namespace
+            for s in b.get("subjects") or []
+        )
+    }
     roles = json.loads(cluster.kubectl("get", "clusterroles", "-o", "json").stdout)["items"]
     out: dict[Triple, str] = {}
     for role in roles:
-        if not role["metadata"]["name"].startswith(prefix):
+        if role["metadata"]["name"] not in bound:
             continue
         for rule in role.get("rules") or []:
             for group in rule.get("apiGroups", []):
@@ -291,6 +308,7 @@ def test_core_scenario_as_the_charts_service_account(
                 "prometheus.evaluationInterval": "2s",
                 "slack.tokenSecret.name": "slack",
                 "slack.apiUrl": slack_url,
+                "rbac.mitigations": True,
                 "watchNamespaces": [namespace] if mode == "watch-namespaces" else [],
             }),
             kubeconfig=crds.kubeconfig,
@@ -395,7 +413,7 @@ def check_permissions(
     ]
     assert not forbidden, "missing permissions:\n" + "\n".join(forbidden)
     seen = {t for e in events if (t := used(e)) is not None}
-    grants = granted(cluster, f"{RELEASE}-incident-operator")
+    grants = granted(cluster, user)
     unused = sorted(set(grants) - seen)
     artifact.parent.mkdir(exist_ok=True)
     artifact.write_text(

@@ -59,8 +59,12 @@ def _group_version(target: Target) -> tuple[str, str, str]:
 
 
 class KubernetesWorkloads:
-    def __init__(self, api: client.ApiClient) -> None:
+    def __init__(self, api: client.ApiClient, *, secret_metadata: bool = True) -> None:
+        """``secret_metadata``: list Secrets (metadata only) for change correlation; False
+        when the ServiceAccount may not (chart rbac.secretMetadata: false), so the API server
+        is not asked for what it will refuse."""
         self._api = api
+        self._secret_metadata = secret_metadata
         self._custom = client.CustomObjectsApi(api)
         self._core = client.CoreV1Api(api)
 
@@ -213,15 +217,18 @@ class KubernetesWorkloads:
         )
         metadata = {"_headers": {"Accept": METADATA_ONLY}}
         unreadable: list[str] = []
+        secrets: list[Body] = []
         try:
-            secrets = await self._raw_list(
-                f"list secrets in {namespace}",
-                self._core.list_namespaced_secret,
-                namespace,
-                **metadata,
-            )
+            if self._secret_metadata:
+                secrets = await self._raw_list(
+                    f"list secrets in {namespace}",
+                    self._core.list_namespaced_secret,
+                    namespace,
+                    **metadata,
+                )
+            else:
+                unreadable.append("Secrets")
         except Forbidden:
-            secrets = []
             unreadable.append("Secrets")
         return NamespaceHistory(
             replicasets=list(replicasets.get("items", [])),

@@ -221,6 +221,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "CRD exists",
     )
     run_cmd.add_argument(
+        "--no-secret-metadata",
+        dest="secret_metadata",
+        action="store_false",
+        help="never list Secrets (not even their metadata) for change correlation: the "
+        "ServiceAccount may not (chart rbac.secretMetadata: false)",
+    )
+    run_cmd.add_argument(
         "--peering",
         metavar="NAME",
         help="run as one of several replicas coordinated by kopf peering through the "
@@ -374,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
             evaluation_interval=args.evaluation_interval,
             liveness_allowed_misses=max(1, args.liveness_missed_cycles),
             manage_prometheus_rules=args.manage_prometheus_rules,
+            secret_metadata=args.secret_metadata,
             prometheus_timeout=args.prometheus_timeout,
             http_listen=args.http_listen,
             alertmanager_token=alertmanager_token(args),

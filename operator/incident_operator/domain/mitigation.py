@@ -88,7 +88,8 @@ class Source(StrEnum):
     SLO = "slo"
     """Listed on the SLO: governed by its mitigationPolicy.mode."""
     INCIDENT = "incident"
-    """Requested on the incident by a human: that request is the approval."""
+    """Requested on the incident by a human: that request is the approval (the chart's
+    admission policy admits it only from someone allowed to make the change themselves)."""
 
 
 class PatchType(StrEnum):

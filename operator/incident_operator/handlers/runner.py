@@ -105,6 +105,8 @@ class RunOptions:
     liveness_allowed_misses: int = 10
     """Evaluation intervals without a completed SLO cycle before liveness fails."""
     manage_prometheus_rules: bool = False
+    secret_metadata: bool = True
+    """Change correlation lists Secrets (metadata only); False: it says it did not."""
     prometheus_timeout: float = 30.0
     http_listen: tuple[str, int] | None = ("0.0.0.0", 8081)
     alertmanager_token: TokenSource | None = None
@@ -153,7 +155,7 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     if annotations is not None:
         memo.dashboard_marks = DashboardMarks(annotations, postmortems)
     memo.response_service = ResponsePolicyService(incident_store, clock, metrics=operator_metrics)
-    workloads = KubernetesWorkloads(api)
+    workloads = KubernetesWorkloads(api, secret_metadata=options.secret_metadata)
     memo.mitigation_service = MitigationService(incident_store, workloads, clock)
     memo.change_service = ChangeCorrelationService(incident_store, workloads, workloads, clock)
     if options.prometheus_url:

@@ -71,6 +71,8 @@ class Settings:
     bound: float = 300.0
     """Seconds within which each step must converge."""
     kill_gap: tuple[float, float] = (4.0, 12.0)
+    cleanup: bool = False
+    """Delete the run's namespaces and Severity (while the operator still runs) at the end."""
     fault_gap: tuple[float, float] = (4.0, 12.0)
 
     @classmethod
@@ -87,6 +89,7 @@ class Settings:
             flows=("alertmanager", "kubectl", "calm"),
             kill_gap=(3.0, 8.0),
             control_plane_restarts=1,
+            cleanup=True,
         )
 
 
@@ -286,6 +289,8 @@ class Run:
             history = self._history()
             self.report.violations = check(history)
             self.report.convergence = history.converged
+            if s.cleanup:
+                self._cleanup()
         self.report.seconds = time.monotonic() - started
         self.report.skipped[CLOCK_JUMP] = CLOCK_JUMP_SKIPPED
         if not s.control_plane_restarts or self.state_dir is None:
@@ -595,7 +600,8 @@ class Run:
             "kubectl",
             source_ref=name,
             final_phase="triage",
-            timeline=("declared", "state-changed"),
+            # A kubectl-created incident has no "declared" entry (only SLO/Alertmanager ones).
+            timeline=("state-changed",),
         )
         self._expect(exp)
         began = time.time()
@@ -773,6 +779,21 @@ class Run:
 
         with contextlib.suppress(TimeoutError):
             self._await("settle: outboxes drained", quiet)
+
+    def _cleanup(self) -> None:
+        """Leave a shared cluster as found: other tests list incidents cluster-wide."""
+        core = client.CoreV1Api(self.kube.api)
+        for namespace in self.namespaces:
+            with contextlib.suppress(client.ApiException):
+                core.delete_namespace(namespace)
+        with contextlib.suppress(client.ApiException):
+            self.kube.custom.delete_cluster_custom_object(GROUP, VERSION, "severities", SEVERITY)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            names = {n.metadata.name for n in core.list_namespace().items}
+            if not names & set(self.namespaces):
+                return
+            time.sleep(1)
 
     def _history(self) -> History:
         incidents, postmortems = [], []

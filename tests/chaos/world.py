@@ -150,7 +150,13 @@ class Supervisor:
             return code
 
     def wait_live(self, timeout: float = 120) -> None:
-        wait_for("the operator's liveness", lambda: self.process.healthz() == 200, timeout)
+        def live() -> bool:
+            if self.process.proc.poll() is not None and not self.exits and self.log.exists():
+                if "error: argument" in self.log.read_text(errors="replace")[-3000:]:
+                    raise RuntimeError(f"the operator refused its arguments: see {self.log}")
+            return self.process.healthz() == 200
+
+        wait_for("the operator's liveness", live, timeout)
 
     def stop(self) -> int:
         with self.lock:
@@ -244,10 +250,10 @@ class World(contextlib.ExitStack):
         args = (
             f"--prometheus-url={self.prom_proxy.url}",
             "--evaluation-interval=2s",
-            "--prometheus-timeout=10",
+            "--prometheus-timeout=10s",
             f"--http-listen=127.0.0.1:{http_port}",
             f"--alertmanager-token-file={files / 'alertmanager-token'}",
-            f"--alertmanager-severity-map=*={SEVERITY}",
+            f"--alertmanager-severity-map=critical={SEVERITY},*={SEVERITY}",
             f"--slack-token-file={files / 'slack-token'}",
             f"--slack-signing-secret-file={files / 'slack-signing-secret'}",
             f"--slack-api-url={slack_api}",

@@ -151,9 +151,9 @@ class Supervisor:
 
     def wait_live(self, timeout: float = 120) -> None:
         def live() -> bool:
-            if self.process.proc.poll() is not None and not self.exits and self.log.exists():
-                if "error: argument" in self.log.read_text(errors="replace")[-3000:]:
-                    raise RuntimeError(f"the operator refused its arguments: see {self.log}")
+            exited = self.process.proc.poll() is not None and self.log.exists()
+            if exited and "error: argument" in self.log.read_text(errors="replace")[-3000:]:
+                raise RuntimeError(f"the operator refused its arguments: see {self.log}")
             return self.process.healthz() == 200
 
         wait_for("the operator's liveness", live, timeout)

@@ -8,7 +8,7 @@ STATE_DIR := .cluster
 export KUBECONFIG ?= $(CURDIR)/$(STATE_DIR)/kubeconfig
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv deps binaries helm crds values-reference lint test test-unit cluster-up cluster-down install-crds examples up run demo clean
+.PHONY: help venv deps binaries helm crds values-reference lint test test-unit chaos cluster-up cluster-down install-crds examples up run demo clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -48,6 +48,9 @@ test-unit: venv  ## the fast tests only (no cluster)
 
 test: venv deps binaries lint  ## everything CI runs: lint, then the whole suite on a fresh local control plane
 	$(BIN)/pytest
+
+chaos: venv deps binaries  ## the full chaos suite (not in `make test`; CHAOS_SEED=n replays); writes docs/reliability.md
+	$(BIN)/python -m tests.chaos
 
 cluster-up: venv binaries  ## start (or reuse) the local control plane; writes .cluster/kubeconfig
 	$(BIN)/python -m tests.cluster.controlplane up --state-dir $(STATE_DIR)

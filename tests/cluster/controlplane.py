@@ -426,6 +426,52 @@ def down(state_dir: Path) -> None:
     # Keep the logs for post-mortem reading; the next `up` wipes the directory.
 
 
+def restart(state_dir: Path, name: str, *, kill: bool = False, timeout: float = 120.0) -> int:
+    """Stop one recorded process (``kill``: SIGKILL, else SIGTERM) and start it again with the
+    same command line and data; returns the new pid. For fault injection (tests/chaos).
+
+    The restarted process keeps its ports and data directory, so clients reconnect to the same
+    address; ``state.json`` records the new pid so that ``down`` still stops exactly it. Waits
+    until the API server answers ``/readyz`` again.
+    """
+    state_file = state_dir / "state.json"
+    state = ControlPlaneState(**json.loads(state_file.read_text()))
+    pid, binary = state.pids[name], state.binaries.get(name)
+    if not _is_ours(pid, binary):
+        raise ControlPlaneError(f"{name} (pid {pid}) is not running")
+    argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+    if kill:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _terminate(pid, binary, grace=0.0 if kill else 15.0)
+    deadline = time.monotonic() + 15
+    while _is_ours(pid, binary) and not _is_zombie(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    proc = _spawn(name, argv, state_dir)
+    pids = {**state.pids, name: proc.pid}
+    state_file.write_text(json.dumps({**asdict(state), "pids": pids}, indent=2))
+    token = next(
+        line.split(",")[0]
+        for line in (state_dir / "pki" / "tokens.csv").read_text().splitlines()
+        if ADMIN_USER in line
+    )
+
+    def apiserver_ready() -> tuple[bool, str]:
+        status, body = _get(f"{state.server}/readyz", token, state_dir / "pki" / "ca.crt")
+        return status == 200, body
+
+    _wait_until(
+        f"kube-apiserver /readyz after restarting {name}",
+        apiserver_ready,
+        {name: proc},
+        timeout,
+        state_dir,
+    )
+    return proc.pid
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("command", choices=["up", "down", "build"])

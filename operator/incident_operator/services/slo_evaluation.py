@@ -21,6 +21,7 @@ from incident_operator.adapters.operator_metrics import NoOperatorMetrics
 from incident_operator.adapters.ports import (
     Body,
     Clock,
+    IndicatorProblem,
     MetricsSource,
     OperatorMetrics,
     RatioHistory,
@@ -38,6 +39,7 @@ from incident_operator.domain.burn import BurnEvaluation, evaluate
 from incident_operator.domain.conditions import Condition, Status, set_condition
 from incident_operator.domain.durations import format_duration, parse_duration
 from incident_operator.domain.episodes import Action, Decision, Episode, burn_began, decide
+from incident_operator.domain.names import label_value
 from incident_operator.domain.slo import Objective, WindowPair
 from incident_operator.domain.times import iso
 from incident_operator.errors import Conflict, IncidentOperatorError, MetricsUnavailable
@@ -48,6 +50,8 @@ from .roles import UNFILLED, RotationAnswer, ask_rotation
 log = logging.getLogger(__name__)
 
 SLO_LABEL = "sre.dev/slo"
+INVALID_INDICATOR = "InvalidIndicator"
+INVALID_SPEC = "InvalidSpec"
 STATUS_WRITE_ATTEMPTS = 5
 
 
@@ -88,6 +92,23 @@ class CycleReport:
     unavailable: str | None
     measure_seconds: float = 0.0
     """Of ``seconds``, the time spent waiting for Prometheus."""
+
+
+def spec_problem(body: Body) -> str | None:
+    """Why the engine cannot evaluate this SLO's spec, or None (see ``load``)."""
+    try:
+        model = ServiceLevelObjective.model_validate(
+            {k: v for k, v in body.items() if k != "status"}
+        )
+        model.spec.to_domain()
+    except ValidationError as exc:
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )[:1024]
+    except ValueError as exc:
+        return str(exc)[:1024]
+    return None
 
 
 def load(body: Body) -> SloRecord | None:
@@ -137,20 +158,24 @@ class SloEvaluationService:
         started = time.monotonic()
         queries_before = self._metrics.queries
         now = self._clock.now()
-        records = self._load_all(await self._store.list_slos())
+        bodies = await self._store.list_slos()
+        records = self._load_all(bodies)
+        await self._report_invalid(bodies, records, now)
         windows = sorted({w for r in records for w in r.objective.windows})
         unavailable: str | None = None
         measured: dict[str, WindowMeasurements] = {}
+        problems: dict[str, IndicatorProblem] = {}
         measuring = time.monotonic()
         if records:
             try:
-                measured = await self._metrics.measure(
+                result = await self._metrics.measure(
                     {r.key: r.model.spec.indicator.to_domain() for r in records},
                     windows,
                     now,
                     # Request counts only where the low-traffic guard needs them.
                     counted={r.key for r in records if r.objective.min_requests > 0},
                 )
+                measured, problems = result.values, result.problems
             except MetricsUnavailable as exc:
                 unavailable = str(exc)
         measure_seconds = time.monotonic() - measuring
@@ -162,7 +187,11 @@ class SloEvaluationService:
             async with limit:
                 try:
                     return await self._evaluate_one(
-                        record, measured.get(record.key, {}), unavailable, now
+                        record,
+                        measured.get(record.key, {}),
+                        unavailable,
+                        now,
+                        problem=problems.get(record.key),
                     )
                 except IncidentOperatorError as exc:
                     log.warning("SLO %s: %s", record.key, exc)
@@ -191,6 +220,44 @@ class SloEvaluationService:
         )
         return report
 
+    async def _report_invalid(
+        self, bodies: list[Body], records: list[SloRecord], now: datetime
+    ) -> None:
+        """An SLO the engine cannot read says so on itself (condition + Warning Event) once;
+        the others are evaluated as usual."""
+        valid = {r.key for r in records}
+        for body in bodies:
+            meta = body.get("metadata") or {}
+            if f"{meta.get('namespace')}/{meta.get('name')}" in valid:
+                continue
+            problem = spec_problem(body) or "the spec cannot be evaluated"
+            generation = int(meta.get("generation", 1))
+            wanted = [
+                Condition(kind, Status.UNKNOWN, INVALID_SPEC, problem, now, generation)
+                for kind in ("Burning", "Healthy")
+            ]
+            previous = {c.type: c for c in existing_conditions(body)}
+            if all(
+                (old := previous.get(c.type)) is not None
+                and (old.status, old.reason, old.message) == (c.status, c.reason, c.message)
+                for c in wanted
+            ):
+                continue
+            conditions: tuple[Condition, ...] = tuple(previous.values())
+            for condition in wanted:
+                conditions = set_condition(conditions, condition)
+            key = f"{meta.get('namespace')}/{meta.get('name')}"
+            try:
+                await self._store.patch_slo_status(
+                    str(meta.get("namespace")),
+                    str(meta.get("name")),
+                    {"lastEvaluationTime": iso(now), "conditions": conditions_status(conditions)},
+                    resource_version=meta.get("resourceVersion"),
+                )
+                await self._store.emit_event(body, INVALID_SPEC, problem, warning=True)
+            except IncidentOperatorError as exc:  # a conflict: the next cycle tries again
+                log.warning("SLO %s: could not report its invalid spec: %s", key, exc)
+
     def _load_all(self, bodies: list[Body]) -> list[SloRecord]:
         """Parse the SLOs, reusing the parse of any object whose resourceVersion is unchanged.
 
@@ -216,8 +283,15 @@ class SloEvaluationService:
         measurements: WindowMeasurements,
         unavailable: str | None,
         now: datetime,
+        *,
+        problem: IndicatorProblem | None = None,
     ) -> Decision:
-        evaluation = None if unavailable else evaluate(record.objective, measurements)
+        """Decide and record one SLO. ``problem``: this SLO alone could not be measured (its
+        own PromQL), which is no data for it and nothing for any other SLO."""
+        if problem is not None:
+            await self._report_problem(record, problem)
+        unmeasured = unavailable is not None or problem is not None
+        evaluation = None if unmeasured else evaluate(record.objective, measurements)
         episode = record.episode
         spec = record.model.spec
         firing = evaluation is not None and evaluation.decisive is not None
@@ -244,8 +318,27 @@ class SloEvaluationService:
             decision = await self._declare(record, decision, evaluation, now)
         elif decision.action is not Action.NONE and decision.episode is not None:
             await self._follow_up(record, decision, now)
-        await self._write_status(record, evaluation, decision, unavailable, now)
+        await self._write_status(record, evaluation, decision, unavailable, now, problem=problem)
         return decision
+
+    async def _report_problem(self, record: SloRecord, problem: IndicatorProblem) -> None:
+        """A Warning Event on this SLO when its indicator problem is new or different."""
+        previous = next(
+            (c for c in existing_conditions(record.body) if c.type == INVALID_INDICATOR), None
+        )
+        if (
+            previous is not None
+            and previous.status is Status.TRUE
+            and previous.reason == problem.reason
+            and previous.message == problem.message
+        ):
+            return
+        try:
+            await self._store.emit_event(record.body, problem.reason, problem.message, warning=True)
+        except IncidentOperatorError as exc:
+            log.warning(
+                "SLO %s: could not record the %s event: %s", record.key, problem.reason, exc
+            )
 
     async def _incident_open(self, namespace: str, name: str) -> bool:
         incident = await self._store.get_incident(namespace, name)
@@ -278,8 +371,12 @@ class SloEvaluationService:
         episode, pair = decision.episode, decision.pair
         existing = [
             i
-            for i in await self._store.find_incidents(record.namespace, {SLO_LABEL: record.name})
-            if i["spec"].get("state") not in CLOSED_STATES
+            for i in await self._store.find_incidents(
+                record.namespace, {SLO_LABEL: label_value(record.name)}
+            )
+            # The label is a (hashed) selector; the relationship is the incident's source.
+            if (i["spec"].get("source") or {}).get("ref") == record.name
+            and i["spec"].get("state") not in CLOSED_STATES
         ]
         if existing:
             adopted = sorted(existing, key=lambda i: i["metadata"]["name"])[-1]
@@ -455,6 +552,8 @@ class SloEvaluationService:
         decision: Decision,
         unavailable: str | None,
         now: datetime,
+        *,
+        problem: IndicatorProblem | None = None,
     ) -> None:
         """Write the observation onto the version it was computed from.
 
@@ -464,7 +563,9 @@ class SloEvaluationService:
         """
         for _attempt in range(STATUS_WRITE_ATTEMPTS):
             previous: Mapping[str, Any] = record.body.get("status") or {}
-            status = slo_status(record, evaluation, decision.episode, unavailable, now)
+            status = slo_status(
+                record, evaluation, decision.episode, unavailable, now, problem=problem
+            )
             if not _status_changed(previous, status, now, self._status_refresh):
                 return
             try:
@@ -522,7 +623,11 @@ def incident_body(
     same field a human would have set.
     """
     spec = record.model.spec
-    labels = {**spec.declare.labels, SLO_LABEL: record.name, SERVICE_LABEL: spec.service}
+    labels = {
+        **spec.declare.labels,
+        SLO_LABEL: label_value(record.name),
+        SERVICE_LABEL: spec.service,
+    }
     return {
         "apiVersion": "sre.dev/v1alpha1",
         "kind": "Incident",
@@ -547,7 +652,11 @@ def incident_body(
 
 
 def _conditions(
-    record: SloRecord, evaluation: BurnEvaluation | None, unavailable: str | None, now: datetime
+    record: SloRecord,
+    evaluation: BurnEvaluation | None,
+    unavailable: str | None,
+    now: datetime,
+    problem: IndicatorProblem | None = None,
 ) -> list[Condition]:
     generation = int(record.body["metadata"].get("generation", 1))
 
@@ -555,6 +664,14 @@ def _conditions(
         return Condition(
             kind, Status.TRUE if on else Status.FALSE, reason, message, now, generation
         )
+
+    if problem is not None and unavailable is None:
+        return [
+            cond(INVALID_INDICATOR, True, problem.reason, problem.message),
+            Condition("Burning", Status.UNKNOWN, problem.reason, problem.message, now, generation),
+            Condition("Healthy", Status.UNKNOWN, problem.reason, problem.message, now, generation),
+        ]
+    accepted = cond(INVALID_INDICATOR, False, "Accepted", "Its PromQL was accepted and measured.")
 
     if unavailable is not None:
         return [
@@ -572,6 +689,7 @@ def _conditions(
     missing = [format_duration(w.window) for w in evaluation.windows if w.measurement is None]
     decisive = evaluation.decisive
     return [
+        accepted,
         cond("PrometheusUnavailable", False, "QueriesSucceeded", "Prometheus answered."),
         cond(
             "NoData",
@@ -610,9 +728,11 @@ def slo_status(
     episode: Episode | None,
     unavailable: str | None,
     now: datetime,
+    *,
+    problem: IndicatorProblem | None = None,
 ) -> Body:
     conditions = existing_conditions(record.body)
-    for condition in _conditions(record, evaluation, unavailable, now):
+    for condition in _conditions(record, evaluation, unavailable, now, problem):
         conditions = set_condition(conditions, condition)
     status: Body = {
         "lastEvaluationTime": iso(now),

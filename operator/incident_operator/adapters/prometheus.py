@@ -85,8 +85,10 @@ class PrometheusMetrics:
         self._checked: dict[tuple[Sli, timedelta, bool], promql.Checked | InvalidIndicator] = {}
         self._alone: set[tuple[str, timedelta, tuple[tuple[Part, str], ...]]] = set()
         """SLOs whose own query Prometheus refused: queried alone while their PromQL stays."""
-        self._verified: dict[timedelta, str] = {}
-        """The last batch text per window that parsed back to the planned leaves."""
+        self._verified: set[str] = set()
+        """Batch texts that parsed back to their planned leaves in this cycle..."""
+        self._verified_before: set[str] = set()
+        """...and in the previous one (unchanged SLOs: nothing to parse again)."""
 
     @property
     def queries(self) -> int:
@@ -170,7 +172,11 @@ class PrometheusMetrics:
         *,
         counted: Collection[str] | None = None,
     ) -> Measured:
-        problems, recorded, batched, alone = self._route(slis, windows, counted)
+        # Parsing a thousand new SLOs takes a second or two: off the event loop.
+        problems, recorded, batched, alone = await asyncio.to_thread(
+            self._route, slis, windows, counted
+        )
+        self._verified, self._verified_before = set(), self._verified
         if not slis:
             return Measured({})
         results = [_Window(w) for w in windows]
@@ -206,7 +212,9 @@ class PrometheusMetrics:
         if not parts and not recorded:
             return
         plan = batch_plan(parts, recorded, into.window)
-        if not self._verify(plan, into.window):
+        if plan.query in self._verified_before:
+            self._verified.add(plan.query)
+        elif not await asyncio.to_thread(self._verify, plan):
             if len(parts) == 1:  # cannot happen with the parser's own output; never batch it
                 [(slo, own)] = parts.items()
                 await asyncio.gather(
@@ -247,10 +255,10 @@ class PrometheusMetrics:
             if isinstance(answer, BaseException):
                 raise answer
 
-    def _verify(self, plan: BatchPlan, window: timedelta) -> bool:
+    def _verify(self, plan: BatchPlan) -> bool:
         """The exact text to send parses back to one leaf per term, each labelling exactly
         the expression planned for it (so no expression reaches past its own leaf)."""
-        if not plan.expressions or self._verified.get(window) == plan.query:
+        if not plan.expressions:
             return True
         leaves = promql.batch_leaves(plan.query)
         if leaves is None:
@@ -260,7 +268,7 @@ class PrometheusMetrics:
             return False
         if any(leaves.get(term) != text for term, text in plan.expressions.items()):
             return False
-        self._verified[window] = plan.query
+        self._verified.add(plan.query)
         return True
 
     async def _one(self, slo: str, parts: Parts, into: _Window, at: datetime) -> None:

@@ -15,12 +15,14 @@ printing) is measured in a query of its own instead of being batched.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 import promql_parser
 
+from incident_operator.domain.durations import format_duration
 from incident_operator.domain.sli import (
     TERM_LABEL,
     WINDOW_PLACEHOLDER,
@@ -121,25 +123,39 @@ def canonical(tree: promql_parser.Expr) -> str | None:
     return printed if again == printed else None
 
 
+@functools.lru_cache(maxsize=8192)
+def problem(sli: RatioSli | LatencySli) -> str | None:
+    """What makes the user's own text unacceptable, whatever the window; None: nothing."""
+    try:
+        if isinstance(sli, RatioSli):
+            # The user's texts alone: "x) or vector(1) or sum(y" parses only inside sum(...).
+            for name, text in (("errors", sli.errors), ("total", sli.total)):
+                parse(text.replace(WINDOW_PLACEHOLDER, "1m"), f"indicator.ratio.{name}")
+        else:
+            tree = parse(f"{sli.metric}_count{{{sli.selector}}}", "indicator.latency.selector")
+            if not isinstance(tree, promql_parser.VectorSelector) or tree.offset or tree.at:
+                return 'indicator.latency.selector: label matchers only, e.g. job="checkout"'
+    except InvalidIndicator as exc:
+        return str(exc)
+    return None
+
+
 def check(sli: RatioSli | LatencySli, window: timedelta, counted: bool) -> Checked:
     """What to query for ``sli`` over ``window``, or InvalidIndicator saying why not."""
-    w_text = "window " + str(window)
-    if isinstance(sli, RatioSli):
-        # The user's texts alone: "x) or vector(1) or sum(y" parses only inside sum(...).
-        for name, text in (("errors", sli.errors), ("total", sli.total)):
-            parse(text.replace(WINDOW_PLACEHOLDER, "1m"), f"indicator.ratio.{name}")
-    else:
-        selector = f"{sli.metric}_count{{{sli.selector}}}"
-        tree = parse(selector, "indicator.latency.selector")
-        if not isinstance(tree, promql_parser.VectorSelector) or tree.offset or tree.at:
-            raise InvalidIndicator(
-                'indicator.latency.selector: label matchers only, e.g. job="checkout"'
-            )
+    refused = problem(sli)
+    if refused is not None:
+        raise InvalidIndicator(refused)
     rendered = parts_for(sli, window, counted)
     out: dict[Part, str] = {}
     batchable = True
     for part, text in rendered.items():
-        printed = canonical(parse(text, f"{part.value} expression ({w_text})"))
+        try:  # the checks above hold for the rendered text; it must still parse as a whole
+            tree = promql_parser.parse(text)
+        except (ValueError, TypeError) as exc:
+            raise InvalidIndicator(
+                f"{part.value} expression over {format_duration(window)}: PromQL parse error: {exc}"
+            ) from None
+        printed = canonical(tree)
         if printed is None:
             batchable = False
         else:

@@ -43,6 +43,7 @@ def conditions(store: FakeStore, name: str) -> dict[str, tuple[str, str]]:
 
 async def world(*bodies: dict[str, Any]) -> tuple[FakeStore, FakeMetrics, SloEvaluationService]:
     store = FakeStore()
+    store.severities["sev-2"] = {"spec": {"level": 2}}
     for body in bodies:
         store.add_slo(body)
     metrics = FakeMetrics()
@@ -181,3 +182,22 @@ def test_bounded_values_fit_and_keep_short_ones(text: str) -> None:
     assert len(value) <= 63
     assert value == text if len(text) <= 63 else value != text
     assert value[-1].isalnum()
+
+
+async def test_a_declaration_at_an_unknown_severity_or_rotation_warns_on_the_slo() -> None:
+    store, metrics, service = await world(
+        slo_body(
+            "typo",
+            alerting={"windows": [{"long": "1h", "short": "5m", "factor": 1, "severity": "sev-9"}]},
+            declare={"enabled": True, "rotationRef": "nobody"},
+        ),
+        slo_body("fine"),
+    )
+    metrics.set(f"{NS}/typo", 1.0)
+    metrics.set(f"{NS}/fine", 1.0)
+    report = await service.cycle()
+    assert len(report.declared) == 2, "an incident still beats none"
+    warned = sorted((e[0], e[1]) for e in store.events if e[3])
+    assert warned == [("typo", "RotationUnavailable"), ("typo", "SeverityNotFound")]
+    message = next(e[2] for e in store.events if e[1] == "SeverityNotFound")
+    assert "sev-9" in message

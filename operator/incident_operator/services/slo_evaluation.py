@@ -333,12 +333,7 @@ class SloEvaluationService:
             and previous.message == problem.message
         ):
             return
-        try:
-            await self._store.emit_event(record.body, problem.reason, problem.message, warning=True)
-        except IncidentOperatorError as exc:
-            log.warning(
-                "SLO %s: could not record the %s event: %s", record.key, problem.reason, exc
-            )
+        await self._warn(record, problem.reason, problem.message)
 
     async def _incident_open(self, namespace: str, name: str) -> bool:
         incident = await self._store.get_incident(namespace, name)
@@ -396,6 +391,18 @@ class SloEvaluationService:
             record.namespace, incident_body(record, episode, pair, evaluation, roles=assigned)
         )
         await self._record_declaration(record, episode, pair, evaluation, now, extra=role_timeline)
+        try:
+            severity_missing = await self._store.get_severity(pair.severity) is None
+        except IncidentOperatorError:
+            severity_missing = False  # unknown, not missing: say nothing
+        if severity_missing:
+            await self._warn(
+                record,
+                "SeverityNotFound",
+                f"Declared {incident['metadata']['name']} at severity {pair.severity}, which "
+                "does not exist: no paging, chat or postmortem policy applies. Create the "
+                "Severity or correct alerting.windows.",
+            )
         try:  # an Event is a courtesy to kubectl describe; losing one must not stop the episode
             await self._store.emit_event(
                 record.body,
@@ -482,7 +489,15 @@ class SloEvaluationService:
         ]
         if problem is not None:
             entries.append(timeline_entry(record, UNFILLED, now, problem, key="roles-unfilled"))
+            await self._warn(record, "RotationUnavailable", problem)
         return assignment.roles, tuple(entries)
+
+    async def _warn(self, record: SloRecord, reason: str, message: str) -> None:
+        """A Warning Event on this SLO: a courtesy, never a reason to stop the episode."""
+        try:
+            await self._store.emit_event(record.body, reason, message, warning=True)
+        except IncidentOperatorError as exc:
+            log.warning("SLO %s: could not record the %s event: %s", record.key, reason, exc)
 
     async def _follow_up(self, record: SloRecord, decision: Decision, now: datetime) -> None:
         episode = decision.episode

@@ -36,7 +36,7 @@ JOBS = {
     "iso-healthy": ((4 * DAY, 100.0, 0.0),),
     "iso-burning": ((4 * DAY, 100.0, 0.0), (OUTAGE_AGO, 100.0, 100.0)),
 }
-LONG_NAME = "checkout-availability-of-the-payment-path-in-eu-west-1"
+LONG_NAME = "checkout-availability-of-the-payment-path-in-eu-west-01"
 assert len(LONG_NAME) == 55
 
 
@@ -136,7 +136,10 @@ BREAKOUT = (
     + " or ".join(forge(f"e{i}") for i in range(8))
     + " or sum(rate(http_requests_total[{{window}}])"
 )
-INSIDE = " or ".join(forge(f"e{i}") for i in range(8))  # one valid expression, forged labels
+INSIDE = (  # one valid expression claiming every other SLO's label
+    'rate(http_requests_total{job="iso-healthy",code="500"}[{{window}}]) or '
+    + " or ".join(forge(f"e{i}") for i in range(8))
+)
 RUNTIME = "rate(http_requests_total[{{window}}]) / on() rate(http_requests_total[{{window}}])"
 QUOTED = 'rate(http_requests_total{job="iso-healthy",code="500",x!="q\\"b"}[{{window}}])'
 TOTAL = 'rate(http_requests_total{job="iso-healthy"}[{{window}}])'
@@ -182,12 +185,13 @@ def test_a_tenants_forged_or_broken_promql_reaches_no_other_slo(
     api: client.ApiClient,
     namespace: str,
     other_namespace: str,
+    severity: str,
     prometheus: PrometheusServer,
     tmp_path: Path,
 ) -> None:
     tenant_a, tenant_b = namespace, other_namespace
-    create_custom(api, of_job("healthy", "iso-healthy"), tenant_b)
-    create_custom(api, of_job("burning", "iso-burning"), tenant_b)
+    create_custom(api, of_job("healthy", "iso-healthy", severity), tenant_b)
+    create_custom(api, of_job("burning", "iso-burning", severity), tenant_b)
     for manifest, _, _ in ATTACKS.values():
         create_custom(api, manifest, tenant_a)
     create_custom(api, slo("quoted", QUOTED, TOTAL), tenant_a)

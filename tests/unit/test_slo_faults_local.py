@@ -18,7 +18,7 @@ from incident_operator.services.slo_evaluation import SloEvaluationService
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 NS = "shop"
-LONG = "checkout-availability-of-the-payment-path-in-eu-west-1"  # 55 characters
+LONG = "checkout-availability-of-the-payment-path-in-eu-west-01"  # 55 characters
 
 
 def slo_body(name: str, **spec: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import asyncio
 import math
 import re
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -85,6 +86,9 @@ class PrometheusMetrics:
         self._checked: dict[tuple[Sli, timedelta, bool], promql.Checked | InvalidIndicator] = {}
         self._alone: set[tuple[str, timedelta, tuple[tuple[Part, str], ...]]] = set()
         """SLOs whose own query Prometheus refused: queried alone while their PromQL stays."""
+        self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="promql-parse")
+        """One thread for parsing: parse trees of big batches in many pool threads left one
+        malloc arena each behind (the operator's RSS went from ~240 to ~600 MB)."""
         self._verified: set[str] = set()
         """Batch texts that parsed back to their planned leaves in this cycle..."""
         self._verified_before: set[str] = set()
@@ -173,8 +177,9 @@ class PrometheusMetrics:
         counted: Collection[str] | None = None,
     ) -> Measured:
         # Parsing a thousand new SLOs takes a second or two: off the event loop.
-        problems, recorded, batched, alone = await asyncio.to_thread(
-            self._route, slis, windows, counted
+        loop = asyncio.get_running_loop()
+        problems, recorded, batched, alone = await loop.run_in_executor(
+            self._parser, self._route, slis, windows, counted
         )
         self._verified, self._verified_before = set(), self._verified
         if not slis:
@@ -214,7 +219,7 @@ class PrometheusMetrics:
         plan = batch_plan(parts, recorded, into.window)
         if plan.query in self._verified_before:
             self._verified.add(plan.query)
-        elif not await asyncio.to_thread(self._verify, plan):
+        elif not await asyncio.get_running_loop().run_in_executor(self._parser, self._verify, plan):
             if len(parts) == 1:  # cannot happen with the parser's own output; never batch it
                 [(slo, own)] = parts.items()
                 await asyncio.gather(

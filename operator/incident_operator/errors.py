@@ -39,6 +39,16 @@ class MetricsUnavailable(TemporaryError):
     """Prometheus cannot be reached or answered with an error: never declare, never resolve."""
 
 
+class QueryRejected(MetricsUnavailable):
+    """Prometheus answered and refused this query (400 bad data, 422 execution error): the
+    query's fault, so only the SLOs in it are affected (see adapters/prometheus.py)."""
+
+
+class InvalidIndicator(InvalidSpecError):
+    """An SLO's PromQL cannot be measured safely: it does not parse on its own, uses the
+    label the operator reserves, or is too large. Only that SLO is affected."""
+
+
 class DeliveryThrottled(TemporaryError):
     """A chat, pager or webhook service answered 429: wait ``retry_after`` seconds."""
 

@@ -84,7 +84,8 @@ def measured(prometheus: PrometheusServer, end: int) -> dict[str, dict[timedelta
     at = datetime.fromtimestamp(end, UTC)
     result = asyncio.run(source.measure(SLIS, SLO.windows, at))
     assert source.queries == len(SLO.windows), "one query per window, whatever the SLO count"
-    return result  # type: ignore[return-value]
+    assert result.problems == {}
+    return result.values  # type: ignore[return-value]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.job)
@@ -168,13 +169,61 @@ def test_unreachable_prometheus_raises_unavailable(end: int) -> None:
         asyncio.run(source.measure(SLIS, SLO.windows, datetime.fromtimestamp(end, UTC)))
 
 
-def test_bad_promql_raises_unavailable_with_prometheus_message(
-    prometheus: PrometheusServer, end: int
+def test_broken_promql_is_its_own_slos_problem_only(
+    prometheus: PrometheusServer, end: int, measured: dict[str, dict[timedelta, object]]
 ) -> None:
     source = PrometheusMetrics(prometheus.url)
-    broken = {"shop/broken": RatioSli(errors="rate(x[{{window}}]", total="rate(y[{{window}}])")}
-    with pytest.raises(MetricsUnavailable, match=r"parse error|400"):
-        asyncio.run(source.measure(broken, SLO.windows[:1], datetime.fromtimestamp(end, UTC)))
+    broken = {
+        **SLIS,
+        "other/broken": RatioSli(errors="rate(x[{{window}}]", total="rate(y[{{window}}])"),
+    }
+    result = asyncio.run(source.measure(broken, SLO.windows, datetime.fromtimestamp(end, UTC)))
+    assert result.problems["other/broken"].reason == "InvalidIndicator"
+    assert "unclosed left parenthesis" in result.problems["other/broken"].message
+    assert result.values == measured, "everyone else measured exactly as without it"
+    assert source.queries == len(SLO.windows), "refused before any query"
+
+
+# Parses, and fails only when Prometheus runs it: many series on each side of on().
+FAILS_AT_RUN_TIME = RatioSli(
+    errors="rate(http_requests_total[{{window}}]) / on() rate(http_requests_total[{{window}}])",
+    total='rate(http_requests_total{job="steady"}[{{window}}])',
+)
+
+
+def test_a_query_prometheus_refuses_fails_only_its_slo_and_is_then_queried_alone(
+    prometheus: PrometheusServer, end: int, measured: dict[str, dict[timedelta, object]]
+) -> None:
+    source = PrometheusMetrics(prometheus.url)
+    at = datetime.fromtimestamp(end, UTC)
+    slis = {**SLIS, "other/runtime": FAILS_AT_RUN_TIME}
+    first = asyncio.run(source.measure(slis, SLO.windows, at))
+    assert first.problems["other/runtime"].reason == "QueryFailed"
+    assert "422" in first.problems["other/runtime"].message
+    assert first.values == measured
+    bisecting = source.queries
+    assert bisecting > len(SLO.windows), "the refused batch was split to find the culprit"
+    second = asyncio.run(source.measure(slis, SLO.windows, at))
+    assert second.values == measured
+    assert second.problems.keys() == {"other/runtime"}
+    # Next cycle: the batch without it, plus its own query, per window.
+    assert source.queries - bisecting == 2 * len(SLO.windows)
+
+
+def test_text_the_parser_cannot_print_back_is_measured_in_its_own_query(
+    prometheus: PrometheusServer, end: int, measured: dict[str, dict[timedelta, object]]
+) -> None:
+    source = PrometheusMetrics(prometheus.url)
+    at = datetime.fromtimestamp(end, UTC)
+    quoted = RatioSli(
+        errors='rate(http_requests_total{job="steady",code="500",x!="q\\"b"}[{{window}}])',
+        total='rate(http_requests_total{job="steady",x!="q\\"b"}[{{window}}])',
+    )
+    result = asyncio.run(source.measure({**SLIS, "other/quoted": quoted}, SLO.windows, at))
+    assert result.problems == {}
+    assert result.values["other/quoted"] == measured["shop/steady"]
+    assert {k: v for k, v in result.values.items() if k != "other/quoted"} == measured
+    assert source.queries == len(SLO.windows) * 3, "one batch + errors + total per window"
 
 
 def test_openmetrics_backfill_file_is_well_formed(tmp_path: Path, end: int) -> None:
@@ -188,7 +237,7 @@ def test_uncounted_slos_measure_the_same_ratio_without_events(
 ) -> None:
     source = PrometheusMetrics(prometheus.url)
     at = datetime.fromtimestamp(end, UTC)
-    ratio_only = asyncio.run(source.measure(SLIS, SLO.windows, at, counted=set()))
+    ratio_only = asyncio.run(source.measure(SLIS, SLO.windows, at, counted=set())).values
     for slo in ("shop/ten-percent", "shop/outage", "shop/steady"):
         for window in SLO.windows:
             full, lean = measured[slo][window], ratio_only[slo][window]

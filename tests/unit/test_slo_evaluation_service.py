@@ -35,6 +35,8 @@ def slo_body(**spec: Any) -> dict[str, Any]:
 class World:
     def __init__(self, **spec: Any) -> None:
         self.store = FakeStore()
+        for level in (2, 3, 4):
+            self.store.severities[f"sev-{level}"] = {"spec": {"level": level}}
         self.store.add_slo(slo_body(**spec))
         self.metrics = FakeMetrics()
         self.clock = FakeClock(T0)

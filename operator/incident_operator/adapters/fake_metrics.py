@@ -10,7 +10,7 @@ from incident_operator.domain.burn import Measurement
 from incident_operator.domain.sli import Sli
 from incident_operator.errors import MetricsUnavailable
 
-from .ports import WindowMeasurements
+from .ports import IndicatorProblem, Measured, WindowMeasurements
 
 
 @dataclass
@@ -21,6 +21,8 @@ class FakeMetrics:
     """Overrides for single windows."""
     history: list[tuple[datetime, float]] = field(default_factory=list)
     """What ratio_series answers, whatever the SLI."""
+    problems: dict[str, IndicatorProblem] = field(default_factory=dict)
+    """SLOs whose indicator the source refuses, and why."""
     available: bool = True
     calls: list[datetime] = field(default_factory=list)
     queries: int = 0
@@ -39,12 +41,12 @@ class FakeMetrics:
         at: datetime,
         *,
         counted: Collection[str] | None = None,
-    ) -> dict[str, WindowMeasurements]:
+    ) -> Measured:
         self.calls.append(at)
         self.queries += len(windows)
         if not self.available:
             raise MetricsUnavailable("Prometheus query failed: connection refused (fake)")
-        return {
+        values: dict[str, WindowMeasurements] = {
             slo: {
                 w: self.per_window[(slo, w)]
                 if (slo, w) in self.per_window
@@ -52,7 +54,9 @@ class FakeMetrics:
                 for w in windows
             }
             for slo in slis
+            if slo not in self.problems
         }
+        return Measured(values, {k: v for k, v in self.problems.items() if k in slis})
 
     async def ratio_series(
         self, sli: Sli, window: timedelta, start: datetime, end: datetime, step: timedelta

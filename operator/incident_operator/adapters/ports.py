@@ -6,6 +6,7 @@ Every port has a real adapter and an in-memory fake; services receive them by in
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -13,6 +14,24 @@ from incident_operator.domain.burn import Measurement
 from incident_operator.domain.sli import Sli
 
 WindowMeasurements = dict[timedelta, Measurement | None]
+
+
+@dataclass(frozen=True)
+class IndicatorProblem:
+    """Why one SLO was not measured while the others were."""
+
+    reason: str
+    """CamelCase: InvalidIndicator (its PromQL was refused) or QueryFailed (Prometheus
+    refused the SLO's own query)."""
+    message: str
+
+
+@dataclass
+class Measured:
+    values: dict[str, WindowMeasurements]
+    """Per SLO and window; None where there is no data."""
+    problems: dict[str, IndicatorProblem] = field(default_factory=dict)
+    """SLOs that could not be measured, and why; they have no entry in ``values``."""
 
 
 class Clock(Protocol):
@@ -29,13 +48,17 @@ class MetricsSource(Protocol):
         at: datetime,
         *,
         counted: Collection[str] | None = None,
-    ) -> dict[str, WindowMeasurements]:
+    ) -> Measured:
         """Every SLO's measurement for every window at ``at``; None where there is no data.
+
+        An SLO whose own indicator cannot be measured is reported in ``problems``; no SLO's
+        indicator can change what another SLO measures.
 
         Events (request counts) are measured for the SLOs in ``counted`` (None: all); the
         others get ratios only, which is cheaper for Prometheus.
 
-        Raises MetricsUnavailable when the source cannot answer (as opposed to: no data).
+        Raises MetricsUnavailable when the source cannot answer at all (as opposed to: no
+        data, or one SLO's query refused).
         """
         ...
 

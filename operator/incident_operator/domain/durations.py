@@ -14,7 +14,10 @@ def parse_duration(text: str) -> timedelta:
     match = _PATTERN.match(text)
     if not match:
         raise ValueError(f"invalid duration {text!r}: expected a number and one of s, m, h, d, w")
-    return timedelta(seconds=int(match.group(1)) * UNITS[match.group(2)])
+    try:
+        return timedelta(seconds=int(match.group(1)) * UNITS[match.group(2)])
+    except OverflowError as exc:
+        raise ValueError(f"invalid duration {text!r}: too long") from exc
 
 
 def format_duration(delta: timedelta) -> str:

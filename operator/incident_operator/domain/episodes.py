@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from .burn import BurnEvaluation
+from .names import LABEL_MAX, bounded
 from .slo import Objective, WindowPair
 
 
@@ -74,8 +75,12 @@ def pair_name(pair: WindowPair) -> str:
 
 
 def incident_name(slo: str, started_at: datetime) -> str:
-    """Deterministic per episode, so a retry after a crash finds the same object."""
-    return f"{slo}-{started_at:%Y%m%d-%H%M}"[:253]
+    """Deterministic per episode, so a retry after a crash finds the same object.
+
+    At most 63 characters, so the name is also a valid label value and DNS label wherever a
+    derived object refers to it (a long SLO name is cut and gets a hash of the whole name).
+    """
+    return bounded(slo, LABEL_MAX, suffix=f"-{started_at:%Y%m%d-%H%M}")
 
 
 def _rank(objective: Objective, pair_text: str) -> int:

@@ -7,7 +7,7 @@ per-second), or, for SLIs already recorded by Sloth or Pyrra, a ready ``ratio`` 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -88,7 +88,7 @@ def _escape(value: str) -> str:
 
 @dataclass(frozen=True)
 class BatchPlan:
-    """One query for every SLO over one window, and how to read its answer back.
+    """One query for many SLOs over one window, and how to read its answer back.
 
     Identical expressions (two SLOs on the same SLI with different targets) are queried
     once; SLIs recorded by Sloth or Pyrra cost one selector per provider, whatever their
@@ -101,6 +101,8 @@ class BatchPlan:
     """Term id -> the (SLO, part) pairs it answers."""
     recorded: dict[tuple[Provider, str], tuple[str, ...]]
     """(provider, recorded name) -> the SLOs reading it."""
+    expressions: dict[str, str]
+    """Term id -> the expression it labels."""
 
     def decode(
         self, series: Sequence[tuple[Mapping[str, str], float]]
@@ -125,7 +127,9 @@ _RECORDED_ID = {Provider.SLOTH: "sloth_id", Provider.PYRRA: "slo"}
 _PROVIDER_TERMS = {"sloth": Provider.SLOTH, "pyrra": Provider.PYRRA}
 
 
-def _tag(expression: str, term: str) -> str:
+def tag(expression: str, term: str) -> str:
+    """``expression``'s every result series labelled as answering ``term``, whatever labels
+    the expression itself produced (label_replace overwrites the label)."""
     return f'label_replace({expression}, "{TERM_LABEL}", "{term}", "", "")'
 
 
@@ -136,39 +140,46 @@ def _balanced_or(terms: Sequence[str]) -> str:
     return f"({_balanced_or(terms[:middle])}) or ({_balanced_or(terms[middle:])})"
 
 
-def batch_plan(
-    slis: Mapping[str, Sli], window: timedelta, counted: Collection[str] | None = None
-) -> BatchPlan:
-    """Plan the single query that measures every SLO in ``slis`` over ``window``.
+def parts_for(sli: RatioSli | LatencySli, window: timedelta, counted: bool) -> dict[Part, str]:
+    """The expressions that measure ``sli``: errors and total when its events are counted,
+    else one ratio term (Prometheus' cost grows about with the square of the number of
+    terms in one query, so halving them makes it ~4x cheaper)."""
+    if counted:
+        return sli.expressions(window)
+    return {Part.RATIO: ratio_expression(sli, window)}
 
-    Only the SLOs in ``counted`` (None: all) get their events counted, as separate errors
-    and total terms; the others are measured by one ratio term. Prometheus' cost grows
-    about with the square of the number of terms, so halving them makes the query ~4x cheaper.
+
+def batch_plan(
+    parts: Mapping[str, Mapping[Part, str]],
+    recorded: Mapping[str, RecordedSli],
+    window: timedelta,
+) -> BatchPlan:
+    """Plan the single query that measures these SLOs over ``window``.
+
+    ``parts`` are each SLO's expressions (``parts_for``), checked by the caller: every one is
+    a complete expression on its own, so the label set on its result names its SLO and only
+    its SLO. ``recorded`` SLOs are read through one selector per provider.
     """
     w = format_duration(window)
     by_expression: dict[str, list[tuple[str, Part]]] = {}
-    recorded: dict[tuple[Provider, str], list[str]] = {}
-    for slo, sli in sorted(slis.items()):
-        if isinstance(sli, RecordedSli):
-            recorded.setdefault((sli.provider, sli.name), []).append(slo)
-            continue
-        if counted is None or slo in counted:
-            parts = sli.expressions(window)
-        else:
-            parts = {Part.RATIO: ratio_expression(sli, window)}
-        for part, expression in parts.items():
+    for slo, expressions in sorted(parts.items()):
+        for part, expression in expressions.items():
             by_expression.setdefault(expression, []).append((slo, part))
+    by_name: dict[tuple[Provider, str], list[str]] = {}
+    for slo, sli in sorted(recorded.items()):
+        by_name.setdefault((sli.provider, sli.name), []).append(slo)
     terms = {f"e{i}": tuple(users) for i, users in enumerate(by_expression.values())}
-    texts = [_tag(expression, f"e{i}") for i, expression in enumerate(by_expression)]
-    providers = {provider for provider, _ in recorded}
+    texts = [tag(expression, f"e{i}") for i, expression in enumerate(by_expression)]
+    providers = {provider for provider, _ in by_name}
     if Provider.SLOTH in providers:
-        texts.append(_tag(f"max by (sloth_id) (slo:sli_error:ratio_rate{w})", "sloth"))
+        texts.append(tag(f"max by (sloth_id) (slo:sli_error:ratio_rate{w})", "sloth"))
     if Provider.PYRRA in providers:
-        texts.append(_tag(f'max by (slo) ({{__name__=~".+:burnrate{w}"}})', "pyrra"))
+        texts.append(tag(f'max by (slo) ({{__name__=~".+:burnrate{w}"}})', "pyrra"))
     return BatchPlan(
         query=_balanced_or(texts) if texts else "vector(0) == 1",
         terms=terms,
-        recorded={key: tuple(users) for key, users in recorded.items()},
+        recorded={key: tuple(users) for key, users in by_name.items()},
+        expressions={f"e{i}": expression for i, expression in enumerate(by_expression)},
     )
 
 

@@ -50,6 +50,14 @@ class Objective:
     def __post_init__(self) -> None:
         if not 0 < self.target < 1:
             raise ValueError(f"target must be a fraction strictly between 0 and 1: {self.target}")
+        if self.window <= timedelta(0):
+            raise ValueError(f"the SLO window must be positive, got {self.window}")
+        for pair in self.pairs:
+            if not timedelta(0) < pair.short < pair.long:
+                raise ValueError(
+                    f"window pair {pair.long_text}/{pair.short_text}: "
+                    "the short window must be positive and shorter than the long one"
+                )
 
     @cached_property
     def budget(self) -> float:

@@ -39,6 +39,7 @@ from incident_operator.domain import changes
 from incident_operator.domain import postmortem as pm
 from incident_operator.domain import tickets as ticket_plan
 from incident_operator.domain.conditions import Condition, Status, set_condition
+from incident_operator.domain.names import LABEL_MAX, bounded, label_value
 from incident_operator.domain.postmortem_document import (
     CHART_FILE,
     document_json,
@@ -72,7 +73,8 @@ CHANGE_TYPES = frozenset({changes.ENTRY_TYPE})
 
 
 def config_map_name(postmortem: str) -> str:
-    return f"{postmortem[:52]}-postmortem"
+    """The rendered document's ConfigMap: unique per postmortem, however long its name."""
+    return bounded(postmortem, LABEL_MAX, suffix="-postmortem")
 
 
 def severity_policy(severity: Body | None) -> pm.Policy:
@@ -104,7 +106,7 @@ def affected_slos(incident: Mapping[str, Any]) -> list[str]:
     if source.get("type") == "slo" and source.get("ref"):
         found.append(str(source["ref"]))
     label = ((incident.get("metadata") or {}).get("labels") or {}).get(SLO_LABEL)
-    if label and label not in found:
+    if label and label not in found and label not in {label_value(f) for f in found}:
         found.append(str(label))
     return found
 
@@ -223,7 +225,9 @@ def postmortem_body(incident: Mapping[str, Any], owed: pm.Owed) -> Body:
         "metadata": {
             "name": meta["name"],
             "namespace": meta["namespace"],
-            "labels": {INCIDENT_LABEL: meta["name"]},
+            # A selector only (hashed when long); the relationship is spec.incidentRef and
+            # the ownerReference.
+            "labels": {INCIDENT_LABEL: label_value(meta["name"])},
             "annotations": {DUE_ANNOTATION: iso(owed.due), REASON_ANNOTATION: owed.reason.value},
             "ownerReferences": [
                 {

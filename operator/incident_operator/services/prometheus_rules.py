@@ -14,6 +14,7 @@ from typing import Any
 from incident_operator.adapters.ports import Body, RuleStore
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
 from incident_operator.domain.durations import parse_duration
+from incident_operator.domain.names import bounded, label_value
 from incident_operator.domain.rules import SloIdentity, rule_groups
 from incident_operator.errors import InvalidSpecError
 
@@ -48,11 +49,11 @@ def prometheus_rule(
     except ValueError as exc:
         raise InvalidSpecError(f"{identity.name}: {exc}") from exc
     rule_metadata: dict[str, Any] = {
-        "name": f"sloth-slo-{identity.name}",
+        "name": bounded(f"sloth-slo-{identity.name}", 253),
         "labels": {
             "app.kubernetes.io/component": "SLO",
             "app.kubernetes.io/managed-by": managed_by,
-            "sre.dev/slo": identity.name,
+            "sre.dev/slo": label_value(identity.name),
         },
     }
     if metadata.get("namespace"):

@@ -21,6 +21,7 @@ from incident_operator.adapters.operator_metrics import NoOperatorMetrics
 from incident_operator.adapters.ports import (
     Body,
     Clock,
+    IndicatorProblem,
     MetricsSource,
     OperatorMetrics,
     RatioHistory,
@@ -38,6 +39,7 @@ from incident_operator.domain.burn import Blindness, BurnEvaluation, blindness, 
 from incident_operator.domain.conditions import Condition, Status, set_condition
 from incident_operator.domain.durations import format_duration, parse_duration
 from incident_operator.domain.episodes import Action, Decision, Episode, burn_began, decide
+from incident_operator.domain.names import label_value
 from incident_operator.domain.slo import Objective, WindowPair
 from incident_operator.domain.times import iso
 from incident_operator.errors import Conflict, IncidentOperatorError, MetricsUnavailable
@@ -48,6 +50,8 @@ from .roles import UNFILLED, RotationAnswer, ask_rotation
 log = logging.getLogger(__name__)
 
 SLO_LABEL = "sre.dev/slo"
+INVALID_INDICATOR = "InvalidIndicator"
+INVALID_SPEC = "InvalidSpec"
 STATUS_WRITE_ATTEMPTS = 5
 
 
@@ -88,6 +92,23 @@ class CycleReport:
     unavailable: str | None
     measure_seconds: float = 0.0
     """Of ``seconds``, the time spent waiting for Prometheus."""
+
+
+def spec_problem(body: Body) -> str | None:
+    """Why the engine cannot evaluate this SLO's spec, or None (see ``load``)."""
+    try:
+        model = ServiceLevelObjective.model_validate(
+            {k: v for k, v in body.items() if k != "status"}
+        )
+        model.spec.to_domain()
+    except ValidationError as exc:
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )[:1024]
+    except ValueError as exc:
+        return str(exc)[:1024]
+    return None
 
 
 def load(body: Body) -> SloRecord | None:
@@ -137,20 +158,24 @@ class SloEvaluationService:
         started = time.monotonic()
         queries_before = self._metrics.queries
         now = self._clock.now()
-        records = self._load_all(await self._store.list_slos())
+        bodies = await self._store.list_slos()
+        records = self._load_all(bodies)
+        await self._report_invalid(bodies, records, now)
         windows = sorted({w for r in records for w in r.objective.windows})
         unavailable: str | None = None
         measured: dict[str, WindowMeasurements] = {}
+        problems: dict[str, IndicatorProblem] = {}
         measuring = time.monotonic()
         if records:
             try:
-                measured = await self._metrics.measure(
+                result = await self._metrics.measure(
                     {r.key: r.model.spec.indicator.to_domain() for r in records},
                     windows,
                     now,
                     # Request counts only where the low-traffic guard needs them.
                     counted={r.key for r in records if r.objective.min_requests > 0},
                 )
+                measured, problems = result.values, result.problems
             except MetricsUnavailable as exc:
                 unavailable = str(exc)
         measure_seconds = time.monotonic() - measuring
@@ -162,7 +187,11 @@ class SloEvaluationService:
             async with limit:
                 try:
                     return await self._evaluate_one(
-                        record, measured.get(record.key, {}), unavailable, now
+                        record,
+                        measured.get(record.key, {}),
+                        unavailable,
+                        now,
+                        problem=problems.get(record.key),
                     )
                 except IncidentOperatorError as exc:
                     log.warning("SLO %s: %s", record.key, exc)
@@ -191,6 +220,44 @@ class SloEvaluationService:
         )
         return report
 
+    async def _report_invalid(
+        self, bodies: list[Body], records: list[SloRecord], now: datetime
+    ) -> None:
+        """An SLO the engine cannot read says so on itself (condition + Warning Event) once;
+        the others are evaluated as usual."""
+        valid = {r.key for r in records}
+        for body in bodies:
+            meta = body.get("metadata") or {}
+            if f"{meta.get('namespace')}/{meta.get('name')}" in valid:
+                continue
+            problem = spec_problem(body) or "the spec cannot be evaluated"
+            generation = int(meta.get("generation", 1))
+            wanted = [
+                Condition(kind, Status.UNKNOWN, INVALID_SPEC, problem, now, generation)
+                for kind in ("Burning", "Healthy")
+            ]
+            previous = {c.type: c for c in existing_conditions(body)}
+            if all(
+                (old := previous.get(c.type)) is not None
+                and (old.status, old.reason, old.message) == (c.status, c.reason, c.message)
+                for c in wanted
+            ):
+                continue
+            conditions: tuple[Condition, ...] = tuple(previous.values())
+            for condition in wanted:
+                conditions = set_condition(conditions, condition)
+            key = f"{meta.get('namespace')}/{meta.get('name')}"
+            try:
+                await self._store.patch_slo_status(
+                    str(meta.get("namespace")),
+                    str(meta.get("name")),
+                    {"lastEvaluationTime": iso(now), "conditions": conditions_status(conditions)},
+                    resource_version=meta.get("resourceVersion"),
+                )
+                await self._store.emit_event(body, INVALID_SPEC, problem, warning=True)
+            except IncidentOperatorError as exc:  # a conflict: the next cycle tries again
+                log.warning("SLO %s: could not report its invalid spec: %s", key, exc)
+
     def _load_all(self, bodies: list[Body]) -> list[SloRecord]:
         """Parse the SLOs, reusing the parse of any object whose resourceVersion is unchanged.
 
@@ -216,8 +283,15 @@ class SloEvaluationService:
         measurements: WindowMeasurements,
         unavailable: str | None,
         now: datetime,
+        *,
+        problem: IndicatorProblem | None = None,
     ) -> Decision:
-        evaluation = None if unavailable else evaluate(record.objective, measurements)
+        """Decide and record one SLO. ``problem``: this SLO alone could not be measured (its
+        own PromQL), which is no data for it and nothing for any other SLO."""
+        if problem is not None:
+            await self._report_problem(record, problem)
+        unmeasured = unavailable is not None or problem is not None
+        evaluation = None if unmeasured else evaluate(record.objective, measurements)
         episode = record.episode
         spec = record.model.spec
         firing = evaluation is not None and evaluation.decisive is not None
@@ -255,7 +329,9 @@ class SloEvaluationService:
             )
         )
         was_blind = _blind_reported(record.body)
-        await self._write_status(record, evaluation, decision, unavailable, now, blind=blind)
+        await self._write_status(
+            record, evaluation, decision, unavailable, now, blind=blind, problem=problem
+        )
         if blind is not None and blind.blind and not was_blind:
             await self._report_blind(record, blind, decision.episode, now)
         return decision
@@ -293,6 +369,20 @@ class SloEvaluationService:
                 exc,
             )
 
+    async def _report_problem(self, record: SloRecord, problem: IndicatorProblem) -> None:
+        """A Warning Event on this SLO when its indicator problem is new or different."""
+        previous = next(
+            (c for c in existing_conditions(record.body) if c.type == INVALID_INDICATOR), None
+        )
+        if (
+            previous is not None
+            and previous.status is Status.TRUE
+            and previous.reason == problem.reason
+            and previous.message == problem.message
+        ):
+            return
+        await self._warn(record, problem.reason, problem.message)
+
     async def _incident_open(self, namespace: str, name: str) -> bool:
         incident = await self._store.get_incident(namespace, name)
         return incident is not None and incident["spec"].get("state") not in CLOSED_STATES
@@ -324,8 +414,12 @@ class SloEvaluationService:
         episode, pair = decision.episode, decision.pair
         existing = [
             i
-            for i in await self._store.find_incidents(record.namespace, {SLO_LABEL: record.name})
-            if i["spec"].get("state") not in CLOSED_STATES
+            for i in await self._store.find_incidents(
+                record.namespace, {SLO_LABEL: label_value(record.name)}
+            )
+            # The label is a (hashed) selector; the relationship is the incident's source.
+            if (i["spec"].get("source") or {}).get("ref") == record.name
+            and i["spec"].get("state") not in CLOSED_STATES
         ]
         if existing:
             adopted = sorted(existing, key=lambda i: i["metadata"]["name"])[-1]
@@ -345,6 +439,18 @@ class SloEvaluationService:
             record.namespace, incident_body(record, episode, pair, evaluation, roles=assigned)
         )
         await self._record_declaration(record, episode, pair, evaluation, now, extra=role_timeline)
+        try:
+            severity_missing = await self._store.get_severity(pair.severity) is None
+        except IncidentOperatorError:
+            severity_missing = False  # unknown, not missing: say nothing
+        if severity_missing:
+            await self._warn(
+                record,
+                "SeverityNotFound",
+                f"Declared {incident['metadata']['name']} at severity {pair.severity}, which "
+                "does not exist: no paging, chat or postmortem policy applies. Create the "
+                "Severity or correct alerting.windows.",
+            )
         try:  # an Event is a courtesy to kubectl describe; losing one must not stop the episode
             await self._store.emit_event(
                 record.body,
@@ -431,7 +537,15 @@ class SloEvaluationService:
         ]
         if problem is not None:
             entries.append(timeline_entry(record, UNFILLED, now, problem, key="roles-unfilled"))
+            await self._warn(record, "RotationUnavailable", problem)
         return assignment.roles, tuple(entries)
+
+    async def _warn(self, record: SloRecord, reason: str, message: str) -> None:
+        """A Warning Event on this SLO: a courtesy, never a reason to stop the episode."""
+        try:
+            await self._store.emit_event(record.body, reason, message, warning=True)
+        except IncidentOperatorError as exc:
+            log.warning("SLO %s: could not record the %s event: %s", record.key, reason, exc)
 
     async def _follow_up(self, record: SloRecord, decision: Decision, now: datetime) -> None:
         episode = decision.episode
@@ -518,6 +632,7 @@ class SloEvaluationService:
         now: datetime,
         *,
         blind: Blindness | None = None,
+        problem: IndicatorProblem | None = None,
     ) -> None:
         """Write the observation onto the version it was computed from.
 
@@ -527,7 +642,9 @@ class SloEvaluationService:
         """
         for _attempt in range(STATUS_WRITE_ATTEMPTS):
             previous: Mapping[str, Any] = record.body.get("status") or {}
-            status = slo_status(record, evaluation, decision.episode, unavailable, now, blind=blind)
+            status = slo_status(
+                record, evaluation, decision.episode, unavailable, now, blind=blind, problem=problem
+            )
             if not _status_changed(previous, status, now, self._status_refresh):
                 return
             try:
@@ -585,7 +702,11 @@ def incident_body(
     same field a human would have set.
     """
     spec = record.model.spec
-    labels = {**spec.declare.labels, SLO_LABEL: record.name, SERVICE_LABEL: spec.service}
+    labels = {
+        **spec.declare.labels,
+        SLO_LABEL: label_value(record.name),
+        SERVICE_LABEL: spec.service,
+    }
     return {
         "apiVersion": "sre.dev/v1alpha1",
         "kind": "Incident",
@@ -632,7 +753,9 @@ def _conditions(
     evaluation: BurnEvaluation | None,
     unavailable: str | None,
     now: datetime,
+    *,
     blind: Blindness | None = None,
+    problem: IndicatorProblem | None = None,
 ) -> list[Condition]:
     generation = int(record.body["metadata"].get("generation", 1))
 
@@ -640,6 +763,14 @@ def _conditions(
         return Condition(
             kind, Status.TRUE if on else Status.FALSE, reason, message, now, generation
         )
+
+    if problem is not None and unavailable is None:
+        return [
+            cond(INVALID_INDICATOR, True, problem.reason, problem.message),
+            Condition("Burning", Status.UNKNOWN, problem.reason, problem.message, now, generation),
+            Condition("Healthy", Status.UNKNOWN, problem.reason, problem.message, now, generation),
+        ]
+    accepted = cond(INVALID_INDICATOR, False, "Accepted", "Its PromQL was accepted and measured.")
 
     if unavailable is not None:  # Blind stays as it was: we cannot tell either way
         return [
@@ -660,6 +791,7 @@ def _conditions(
     healthy = not firing and not partial
     after = record.model.spec.alerting.no_data_after
     conditions = [
+        accepted,
         cond("PrometheusUnavailable", False, "QueriesSucceeded", "Prometheus answered."),
         cond(
             "NoData",
@@ -715,9 +847,12 @@ def slo_status(
     now: datetime,
     *,
     blind: Blindness | None = None,
+    problem: IndicatorProblem | None = None,
 ) -> Body:
     conditions = existing_conditions(record.body)
-    for condition in _conditions(record, evaluation, unavailable, now, blind):
+    for condition in _conditions(
+        record, evaluation, unavailable, now, blind=blind, problem=problem
+    ):
         conditions = set_condition(conditions, condition)
     status: Body = {
         "lastEvaluationTime": iso(now),

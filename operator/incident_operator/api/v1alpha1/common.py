@@ -28,6 +28,18 @@ Duration = Annotated[
 """A whole number and one unit of s, m, h, d or w (5m, 1h, 30d); single-unit durations keep
 CEL comparisons exact (see ``cel_seconds``)."""
 
+POSITIVE_DURATION_PATTERN = r"^[1-9][0-9]{0,7}(s|m|h|d|w)$"
+
+PositiveDuration = Annotated[
+    str,
+    Field(
+        pattern=POSITIVE_DURATION_PATTERN,
+        max_length=12,  # above the pattern's 9 so a wrong format reports the pattern
+    ),
+]
+"""A ``Duration`` of at least one unit and at most eight digits (a measurement window: 0s or
+a window longer than any timestamp cannot be measured)."""
+
 Name = Annotated[str, Field(min_length=1, max_length=63, pattern=NAME_PATTERN)]
 """A Kubernetes object name (DNS-1123 label)."""
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.episodes import Episode
@@ -21,6 +21,7 @@ from .common import (
     Labels,
     Name,
     ObjectName,
+    PositiveDuration,
     Resource,
     ShortText,
     cel,
@@ -125,9 +126,9 @@ class BurnWindow(ApiModel):
         )
     }
 
-    long: Duration
+    long: PositiveDuration
     """Long window, e.g. 1h."""
-    short: Duration
+    short: PositiveDuration
     """Short window confirming the burn is still going on, e.g. 5m."""
     factor: Annotated[float, Field(gt=0, le=1000)]
     """Burn-rate threshold: 1 spends the budget exactly over the SLO window."""
@@ -174,9 +175,24 @@ class ObjectivePolicy(ApiModel):
 
     target: Annotated[float, Field(gt=0, lt=100)]
     """Objective in percent of good events, e.g. 99.9; strictly between 0 and 100."""
-    window: Duration = "30d"
+    window: PositiveDuration = "30d"
     """Compliance window the error budget is computed over."""
     alerting: Alerting = Alerting()
+
+    @model_validator(mode="after")
+    def _windows_fit(self) -> ObjectivePolicy:
+        """The schema's rules again, for the defaults too (an omitted list gets the table)."""
+        window = parse_duration(self.window)
+        for w in self.alerting.windows:
+            long, short = parse_duration(w.long), parse_duration(w.short)
+            if short >= long:
+                raise ValueError(f"window pair {w.long}/{w.short}: short must be below long")
+            if long > window:
+                raise ValueError(
+                    f"alerting window {w.long} is longer than the SLO window {self.window}"
+                    + ("" if "windows" in self.alerting.model_fields_set else " (default table)")
+                )
+        return self
 
     def to_domain(self) -> Objective:
         return Objective(

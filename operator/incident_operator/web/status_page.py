@@ -51,8 +51,10 @@ class StatusPageSettings:
     """Page name: the HTML heading and Statuspage's ``page.name``."""
     page_id: str = "incident-operator"
     url: str = ""
-    """Public URL of the HTML page (shortlinks point into it); empty: taken from the request,
-    which is right unless a proxy rewrites the host or path."""
+    """Public URL of the HTML page (shortlinks point into it), from configuration
+    (``--status-page-url``, chart value ``statusPage.externalURL``); empty: the links are
+    relative (``/status``). Never taken from the request: its Host header is the client's
+    word, and a spoofed one would put an attacker's host into every cached answer."""
 
 
 IMPACT_LABEL = {
@@ -204,8 +206,7 @@ class StatusPageEndpoints:
 
     def _site(self, request: web.Request) -> sp.Site:
         settings = self._settings
-        url = settings.url or f"{request.url.origin()}{HTML_PATH}"
-        return sp.Site(settings.page_id, settings.title, url)
+        return sp.Site(settings.page_id, settings.title, settings.url or HTML_PATH)
 
     def _rendered(self, route: str, url: str, render: Callable[[sp.Page], bytes]) -> bytes:
         now = self._clock.now()

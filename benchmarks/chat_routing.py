@@ -10,6 +10,16 @@ the old label, on the local control plane; then ``--lookups`` lookups of random 
 way, timed with the real adapter (KubernetesStore).
 
     .venv/bin/python -m benchmarks.chat_routing [--incidents 1000] [--lookups 50]
+
+Measured here (2 shared cores, 1000 incidents, 50 lookups):
+
+    label LIST in all namespaces (before): p50    2.2 ms  p95    2.6 ms  1 cluster-wide LIST each
+    index + GET (after):                   p50    1.9 ms  p95    2.6 ms  1 GET each
+    one-time seeding LIST (first command before the watch): 73 ms
+
+The API server's watch cache answers a label-selected LIST almost as fast as a GET at this
+size, so latency barely moves; what changes is that no command needs a cluster-wide LIST (and
+the index lookup itself is in memory), and that the answer rests on status, not on a label.
 """
 
 from __future__ import annotations

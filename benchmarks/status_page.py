@@ -58,7 +58,7 @@ def main() -> None:
     index = StatusPageIndex()
     index.observe_severity(
         {"metadata": {"name": "sev-2"}, "spec": {"level": 2, "displayName": "SEV-2",
-                                                  "statusPage": {"impact": "major"}}}
+                                                  "statusPage": {"impact": "major", "publish": True}}}
     )  # fmt: skip
     bodies = [incident(n, args.updates) for n in range(args.incidents)]
     started = time.perf_counter()

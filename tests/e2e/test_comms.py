@@ -12,6 +12,7 @@ appear in the operator's log.
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.error
 import urllib.parse
@@ -140,6 +141,34 @@ def slash(port: int, text: str, channel: str, *, secret: str = SIGNING_SECRET) -
         return exc.code, exc.read().decode()
 
 
+def reaction(port: int, channel: str, ts: str, emoji: str = "pushpin") -> int:
+    """A signed Events API ``reaction_added`` on the message ``ts``; the HTTP status."""
+    payload = {
+        "type": "event_callback",
+        "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
+        "event": {
+            "type": "reaction_added",
+            "user": "U0BBBBBBB",
+            "reaction": emoji,
+            "item": {"type": "message", "channel": channel, "ts": ts},
+            "event_ts": ts,
+        },
+    }
+    body = json.dumps(payload).encode()
+    stamp = str(int(time.time()))
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/slack/events",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": sign(SIGNING_SECRET.encode(), stamp, body),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(response.status)
+
+
 def texts(slack: FakeSlack, channel_id: str) -> list[str]:
     return [str(m.get("text", "")) for m in slack.channels[channel_id].messages]
 
@@ -169,7 +198,7 @@ def test_chat_and_paging_follow_the_incident(
     channel = world.slack.channels[chat["channelId"]]
     today = datetime.now(UTC).strftime("%Y%m%d")
     assert channel.name == f"inc-{today}-payments-down"
-    assert body["metadata"]["labels"]["sre.dev/chat-channel"] == channel.id
+    assert "sre.dev/chat-channel" not in (body["metadata"].get("labels") or {}), "status only"
     commander = body["status"]["roles"]["commander"]
     ids = {
         p["name"]: p["slackUserId"]
@@ -284,3 +313,87 @@ def test_a_failure_storm_and_a_restart_lose_nothing_and_duplicate_nothing(
     errors = [c.status for c in world.slack.calls if c.status >= 429]
     assert 500 in errors
     assert 429 in errors
+
+
+@pytest.fixture
+def other_namespace(api: client.ApiClient) -> Iterator[str]:
+    """A second tenant's namespace."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    core = client.CoreV1Api(api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)
+
+
+def test_another_namespace_cannot_capture_a_channel_and_private_stays_unannounced(
+    world: World,
+    api: client.ApiClient,
+    namespace: str,
+    other_namespace: str,
+    severity: str,
+) -> None:
+    """Tenant B labels a private Incident with tenant A's channel id (the old routing key):
+    A's /incident commands and 📌 messages still reach only A's incident, and B's private
+    incident is not announced in the shared #incidents (its own channel is private)."""
+
+    def incident(ns: str, name: str) -> dict[str, Any]:
+        return get_custom(api, "Incident", name, ns)
+
+    def settled(ns: str, name: str) -> dict[str, Any] | None:
+        found = incident(ns, name)
+        status = found.get("status") or {}
+        pinned = (status.get("chat") or {}).get("pinned")
+        return found if pinned and not status.get("outbox") else None
+
+    def create(ns: str, name: str, labels: dict[str, str], **spec: Any) -> None:
+        metadata = {"name": name, "labels": labels}
+        body = {"apiVersion": "sre.dev/v1alpha1", "kind": "Incident", "metadata": metadata}
+        create_custom(api, {**body, "spec": {"severityRef": severity, **spec}}, ns)
+
+    create(namespace, "checkout-down", {}, title="Checkout down", service="checkout")
+    ours = wait_for("A's channel", lambda: settled(namespace, "checkout-down"), timeout=90)
+    channel = ours["status"]["chat"]["channelId"]
+
+    # The label is what once routed a channel to an incident, in any namespace.
+    create(
+        other_namespace,
+        "capture",
+        {"sre.dev/chat-channel": channel},
+        title="Secret breach at acme",
+        service="vault",
+        private=True,
+    )
+    theirs = wait_for("B's own channel", lambda: settled(other_namespace, "capture"), timeout=90)
+    assert theirs["status"]["chat"]["channelId"] != channel
+    assert world.slack.channels[theirs["status"]["chat"]["channelId"]].is_private
+    assert theirs["status"]["chat"]["announced"] == []
+
+    status, reply = slash(world.port, "ack", channel)
+    assert status == 200, reply
+    assert f"{namespace}/checkout-down" in reply, reply
+    assert other_namespace not in reply
+    wait_for(
+        "A acknowledged",
+        lambda: incident(namespace, "checkout-down")["status"]["timestamps"].get("acknowledged"),
+        timeout=60,
+    )
+    ts = world.slack_t.call(world.slack.add_message, channel, "Rolled back checkout to v41")
+    assert reaction(world.port, channel, ts) == 200
+
+    def pinned() -> bool:
+        timeline = incident(namespace, "checkout-down")["status"].get("timeline") or []
+        return any(e.get("type") == "chat-pin" for e in timeline)
+
+    wait_for("A's pin in A's timeline", pinned, timeout=60)
+    b = incident(other_namespace, "capture")
+    assert b["spec"]["state"] == "triage"
+    assert not b["status"]["timestamps"].get("acknowledged")
+    assert not [
+        e for e in b["status"].get("timeline") or []
+        if e.get("type") in ("chat-pin", "chat-command") or "v41" in str(e.get("message"))
+    ]  # fmt: skip
+
+    shared = texts(world.slack, world.slack.by_name("incidents").id)
+    assert len(shared) == 1, shared
+    assert "Checkout down" in shared[0]
+    assert not [t for t in shared if "breach" in t or "vault" in t]

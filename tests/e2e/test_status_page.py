@@ -1,8 +1,10 @@
 """The running operator's status page follows incidents on the real control plane.
 
-A Severity with ``statusPage.impact: major`` and two Incidents of one service, one of them
-private: ``/api/v2/summary.json`` shows the public incident with indicator major and the
-service as partial_outage, and nothing of the private one. Resolving the public incident
+A Severity with ``statusPage: {publish: true, impact: major}`` and two Incidents of one
+service, one of them private, plus an Incident whose Severity did not opt in:
+``/api/v2/summary.json`` shows the public incident under an opaque id (never its namespace or
+name) with indicator major and the service as partial_outage, and nothing of the private or
+the unpublished one; a spoofed Host header changes no URL. Resolving the public incident
 turns the component operational — the private incident, still open on the same service,
 must not hold it down — and ``incidents.json`` lists the incident as resolved.
 """
@@ -19,11 +21,13 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from incident_operator.domain import status_page
 from tests.cluster.controlplane import free_port
 from tests.kube import Cluster, create_custom, get_custom, wait_for
 from tests.operator_process import running_operator
 
 TITLE = "Acme <Status> Page"
+EXTERNAL = "https://status.example.com/status"
 
 
 @pytest.fixture
@@ -34,6 +38,7 @@ def port(crds: Cluster, tmp_path: Path) -> Iterator[int]:
         tmp_path / "operator.log",
         f"--http-listen=127.0.0.1:{port}",
         f"--status-page-title={TITLE}",
+        f"--status-page-url={EXTERNAL}",
     ):
         yield port
 
@@ -50,7 +55,7 @@ def severity(crds: Cluster, api: client.ApiClient) -> Iterator[str]:
             "spec": {
                 "level": 2,
                 "displayName": "SEV-2 (status page test)",
-                "statusPage": {"impact": "major"},
+                "statusPage": {"publish": True, "impact": "major"},
             },
         },
         "",
@@ -61,8 +66,36 @@ def severity(crds: Cluster, api: client.ApiClient) -> Iterator[str]:
     )
 
 
-def fetch(port: int, path: str) -> tuple[dict[str, str], Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+@pytest.fixture
+def quiet_severity(crds: Cluster, api: client.ApiClient) -> Iterator[str]:
+    """Impact critical, but never opted in to the status page."""
+    name = f"sev-quiet-{uuid.uuid4().hex[:6]}"
+    create_custom(
+        api,
+        {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Severity",
+            "metadata": {"name": name},
+            "spec": {
+                "level": 1,
+                "displayName": "SEV-1 (internal)",
+                "statusPage": {"impact": "critical"},
+            },
+        },
+        "",
+    )
+    yield name
+    client.CustomObjectsApi(api).delete_cluster_custom_object(
+        "sre.dev", "v1alpha1", "severities", name
+    )
+
+
+def fetch(port: int, path: str, host: str = "") -> tuple[dict[str, str], Any]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if host:
+        request.add_header("Host", host)
+        request.add_header("X-Forwarded-Host", host)
+    with urllib.request.urlopen(request, timeout=5) as response:
         headers = dict(response.headers)
         body = response.read().decode()
     return headers, (json.loads(body) if path.endswith(".json") else body)
@@ -79,12 +112,16 @@ def components(body: dict[str, Any]) -> dict[str, str]:
 
 
 def test_status_page_shows_the_public_incident_until_resolved(
-    port: int, api: client.ApiClient, namespace: str, severity: str
+    port: int, api: client.ApiClient, namespace: str, severity: str, quiet_severity: str
 ) -> None:
     service = f"pay-{uuid.uuid4().hex[:6]}"
-    for name, title, private in (
-        ("payments-failing", "Payments are failing", False),
-        ("card-data-exposure", "Card data exposure", True),
+    quiet_service = f"ledger-{uuid.uuid4().hex[:6]}"
+    # The unpublished and the private incident first: when the public one shows, the
+    # operator has seen them too (one watch stream, in order).
+    for name, title, private, sev, svc in (
+        ("ledger-drift", "Ledger drift", False, quiet_severity, quiet_service),
+        ("card-data-exposure", "Card data exposure", True, severity, service),
+        ("payments-failing", "Payments are failing", False, severity, service),
     ):
         create_custom(
             api,
@@ -94,14 +131,15 @@ def test_status_page_shows_the_public_incident_until_resolved(
                 "metadata": {"name": name},
                 "spec": {
                     "title": title,
-                    "service": service,
-                    "severityRef": severity,
+                    "service": svc,
+                    "severityRef": sev,
                     "private": private,
                 },
             },
             namespace,
         )
-    public_id = f"{namespace}/payments-failing"
+    uid = get_custom(api, "Incident", "payments-failing", namespace)["metadata"]["uid"]
+    public_id = status_page.public_id(b"", namespace, "payments-failing", uid)
 
     def listed() -> dict[str, Any] | None:
         got = summary(port)
@@ -111,8 +149,9 @@ def test_status_page_shows_the_public_incident_until_resolved(
     assert shown["page"]["name"] == TITLE
     assert shown["status"] == {"indicator": "major", "description": "Partial System Outage"}
     assert components(shown)[service] == "partial_outage"
-    (incident,) = [i for i in shown["incidents"] if i["id"].startswith(f"{namespace}/")]
-    assert incident["id"] == public_id
+    (incident,) = [i for i in shown["incidents"] if i["id"] == public_id]
+    assert shown["page"]["url"] == EXTERNAL
+    assert incident["shortlink"] == f"{EXTERNAL}#incident-{public_id}"
     assert incident["name"] == "Payments are failing"
     assert (incident["status"], incident["impact"]) == ("investigating", "major")
     assert [c["name"] for c in incident["components"]] == [service]
@@ -121,8 +160,15 @@ def test_status_page_shows_the_public_incident_until_resolved(
     assert "Payments are failing" in page
     assert "Acme &lt;Status&gt; Page" in page
     for where in (json.dumps(shown), json.dumps(fetch(port, "/api/v2/incidents.json")[1]), page):
-        assert "card-data-exposure" not in where
-        assert "Card data exposure" not in where
+        for hidden in ("card-data-exposure", "Card data exposure", "Ledger drift", quiet_service):
+            assert hidden not in where
+        assert namespace not in where, "ids are opaque"
+        assert "payments-failing" not in where
+    assert "critical" not in json.dumps(shown), "the unpublished incident does not count"
+    for path in ("/api/v2/summary.json", "/api/v2/incidents.json"):
+        _, spoofed = fetch(port, path, host="evil.example:8443")
+        assert "evil.example" not in json.dumps(spoofed), path
+        assert spoofed["page"]["url"] == EXTERNAL
 
     client.CustomObjectsApi(api).patch_namespaced_custom_object(
         "sre.dev",

@@ -86,7 +86,9 @@ import contextlib
 import json
 import math
 import re
+import secrets
 import signal
+import string
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -253,6 +255,9 @@ class FakeSlack:
         self._failures: list[int] = []
         self._disconnects = 0
         self._ids = 0
+        # Slack never reuses a channel id; fakes started one after another in one test session
+        # (whose Incidents outlive them) must not either, or two incidents claim one channel.
+        self._id_prefix = "".join(secrets.choice(string.ascii_uppercase) for _ in range(3))
         self._ts = 0
         self._runner: web.AppRunner | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], Answer]] = {
@@ -447,7 +452,10 @@ class FakeSlack:
     def _new_channel(self, name: str, private: bool) -> FakeChannel:
         self._ids += 1
         channel = FakeChannel(
-            id=f"C{self._ids:08d}", name=name, is_private=private, created=1_700_000_000
+            id=f"C{self._id_prefix}{self._ids:06d}",
+            name=name,
+            is_private=private,
+            created=1_700_000_000,
         )
         channel.members.add(BOT_USER)
         self.channels[channel.id] = channel

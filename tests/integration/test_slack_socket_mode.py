@@ -62,7 +62,8 @@ async def test_commands_and_events_over_socket_mode(fake: FakeSlackSocketMode) -
 
         channel = fake.add_channel("inc-socket")
         ts = fake.add_message(channel.id, "DB primary failed over at 14:02")
-        store.incidents[(NS, NAME)]["metadata"]["labels"]["sre.dev/chat-channel"] = channel.id
+        store.incidents[(NS, NAME)]["status"]["chat"]["channelId"] = channel.id
+        service.channels.observe(store.incidents[(NS, NAME)])  # as the watch would
         event = {
             "type": "event_callback",
             "event_id": "Ev0SOCKET1",

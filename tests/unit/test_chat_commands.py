@@ -12,8 +12,8 @@ from incident_operator.adapters.fake_chat import FakeChat
 from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.domain.slack_requests import ReactionAdded, parse_command
 from incident_operator.errors import ChannelNameTaken, DeliveryThrottled
+from incident_operator.services.chat_channels import ChannelIndex
 from incident_operator.services.chat_commands import (
-    CHANNEL_LABEL,
     ChatCommandConfig,
     ChatCommandService,
     CommandContext,
@@ -33,7 +33,6 @@ def incident(state: str = "triage", channel: str = CHANNEL, **spec: Any) -> dict
         "metadata": {
             "name": NAME,
             "namespace": NS,
-            "labels": {CHANNEL_LABEL: channel},
             "creationTimestamp": "2026-11-27T14:00:00Z",
             "generation": 1,
         },
@@ -44,6 +43,7 @@ def incident(state: str = "triage", channel: str = CHANNEL, **spec: Any) -> dict
             "state": state,
             **spec,
         },
+        "status": {"chat": {"channelId": channel}},
     }
 
 
@@ -173,6 +173,7 @@ async def test_resolve_requests_resolved_and_not_twice() -> None:
 async def test_status_reply() -> None:
     store, _, service = world("investigating")
     store.incidents[(NS, NAME)]["status"] = {
+        "chat": {"channelId": CHANNEL},
         "phase": "triage",
         "roles": {"commander": "alice", "scribe": None},
         "timeline": [{"at": "2026-11-27T14:01:00Z", "type": "declared", "message": "Declared."}],
@@ -194,20 +195,107 @@ async def test_commands_outside_an_incident_channel_are_refused() -> None:
     assert spec(store)["state"] == "triage"
 
 
-async def test_the_channel_label_is_found_in_any_namespace_open_first() -> None:
+def other_incident(namespace: str = "payments", name: str = "capture", **status: Any) -> Any:
+    """An Incident in another namespace (another tenant's)."""
+    body = incident()
+    body["metadata"].update(name=name, namespace=namespace)
+    body["status"] = status
+    return body
+
+
+async def test_a_label_in_another_namespace_captures_nothing() -> None:
+    """Another tenant labels its incident with our channel (the old routing key): our
+    commands and pins still reach only the incident whose status names the channel."""
+    store, chat, service = world()
+    capture = other_incident()
+    capture["metadata"]["labels"] = {"sre.dev/chat-channel": CHANNEL}
+    store.incidents[("payments", "capture")] = capture
+    assert await run(service, "ack") == f"Acknowledged {NS}/{NAME}: investigating."
+    ts = chat.add_message(CHANNEL, "DB failed over", BOB)
+    await service.reaction(ReactionAdded("Ev1", CHANNEL, ts, BOB, "pushpin"))
+    assert spec(store)["state"] == "investigating"
+    assert [e["type"] for e in store.timeline(NS, NAME)] == ["chat-command", "chat-pin"]
+    assert store.incidents[("payments", "capture")]["spec"]["state"] == "triage"
+    assert store.timeline("payments", "capture") == []
+
+
+async def test_the_channel_is_found_by_status_in_any_namespace() -> None:
     store, _, service = world()
-    closed = incident("closed")
-    closed["metadata"].update(
-        name="older", namespace="payments", creationTimestamp="2026-11-28T00:00:00Z"
-    )
-    store.incidents[("payments", "older")] = closed
-    found = await service.incident_for_channel(CHANNEL)
-    assert found is not None
-    assert found["metadata"]["name"] == NAME
     del store.incidents[(NS, NAME)]
+    store.incidents[("payments", "older")] = other_incident(
+        name="older", chat={"channelId": CHANNEL}
+    )
     found = await service.incident_for_channel(CHANNEL)
     assert found is not None
-    assert found["metadata"]["namespace"] == "payments"
+    assert (found["metadata"]["namespace"], found["metadata"]["name"]) == ("payments", "older")
+
+
+async def test_a_channel_claimed_by_two_incidents_takes_no_commands_or_pins() -> None:
+    store, chat, service = world()
+    store.incidents[("payments", "capture")] = other_incident(chat={"channelId": CHANNEL})
+    with pytest.raises(CommandRefused, match="claimed by 2 incidents"):
+        await run(service, "ack")
+    ts = chat.add_message(CHANNEL, "DB failed over", BOB)
+    await service.reaction(ReactionAdded("Ev1", CHANNEL, ts, BOB, "pushpin"))
+    for key in ((NS, NAME), ("payments", "capture")):
+        assert store.incidents[key]["spec"]["state"] == "triage"
+        assert store.timeline(*key) == []
+    # The second claim goes away (as the watch reports it): the channel is ours again.
+    del store.incidents[("payments", "capture")]
+    service.channels.observe(other_incident(), deleted=True)
+    assert await run(service, "ack") == f"Acknowledged {NS}/{NAME}: investigating."
+
+
+async def test_routing_costs_one_listing_per_process_then_one_get_per_command() -> None:
+    """Measured: the label lookup listed every incident in the cluster per command; the
+    index lists once (seeding, before the watch's first events) and then only GETs."""
+    store, _, service = world()
+    calls: list[str] = []
+    find, get = store.find_incidents, store.get_incident
+
+    async def counted_find(*args: Any) -> Any:
+        calls.append("list")
+        return await find(*args)
+
+    async def counted_get(*args: Any) -> Any:
+        calls.append("get")
+        return await get(*args)
+
+    store.find_incidents = counted_find  # type: ignore[method-assign]
+    store.get_incident = counted_get  # type: ignore[method-assign]
+    for n in range(3):
+        await run(service, "status", ctx(trigger=f"t{n}"))
+    assert calls == ["list", "get", "get", "get"]
+
+
+async def test_the_index_follows_the_watch_and_a_stale_entry_routes_nowhere() -> None:
+    store, _, service = world()
+    assert await service.incident_for_channel(CHANNEL) is not None
+    # The status moved on (e.g. a restored object) before the watch told the index:
+    store.incidents[(NS, NAME)]["status"]["chat"]["channelId"] = "C0ELSEWHERE"
+    assert await service.incident_for_channel(CHANNEL) is None
+    service.channels.observe(store.incidents[(NS, NAME)])
+    assert await service.incident_for_channel("C0ELSEWHERE") is not None
+    assert service.channels.incidents(CHANNEL) == ()
+
+
+def test_seeding_never_overrides_what_the_watch_reported() -> None:
+    index = ChannelIndex()
+    newer = other_incident(chat={"channelId": "C0NEW"})
+    index.observe(newer)
+    index.observe(other_incident(name="gone"), deleted=True)
+    index.seed(
+        [
+            other_incident(chat={"channelId": "C0OLD"}),
+            other_incident(name="gone", chat={"channelId": "C0OLD"}),
+            other_incident(name="unseen", chat={"channelId": "C0UNSEEN"}),
+        ]
+    )
+    assert index.incidents("C0NEW") == (("payments", "capture"),)
+    assert index.incidents("C0OLD") == ()
+    assert index.incidents("C0UNSEEN") == (("payments", "unseen"),)
+    assert index.claimed_by_other("C0NEW", ("payments", "other"))
+    assert not index.claimed_by_other("C0NEW", ("payments", "capture"))
 
 
 async def test_declare_creates_a_chat_incident_idempotently() -> None:
@@ -307,6 +395,7 @@ def suggest(store: FakeStore, *names: str, commander: str | None = "alice") -> N
     if commander:
         body["spec"]["roles"] = {"commander": commander}
     body["status"] = {
+        "chat": {"channelId": CHANNEL},
         "mitigations": [
             {
                 "name": name,
@@ -325,7 +414,7 @@ def suggest(store: FakeStore, *names: str, commander: str | None = "alice") -> N
                 "target": f"Deployment {NS}/checkout",
                 "state": "applied",
             }
-        ]
+        ],
     }
 
 
@@ -380,6 +469,37 @@ async def test_only_the_commander_may_approve() -> None:
         await run(service, "mitigate approve rollback-checkout", ctx(user=STRANGER))
     assert "approvedMitigations" not in spec(store)
     assert store.timeline(NS, NAME) == []
+
+
+async def test_a_slack_id_shared_by_two_participants_approves_nothing() -> None:
+    """Approval rests on the Slack user being exactly one participant, the commander."""
+    store, _, service = world()
+    store.rotations[(NS, "checkout-oncall")]["spec"]["participants"].append(
+        {"name": "mallory", "slackUserId": ALICE}
+    )
+    suggest(store, "rollback-checkout")
+    with pytest.raises(CommandRefused, match=r"several participants.*identifies none"):
+        await run(service, "mitigate approve rollback-checkout")
+    with pytest.raises(CommandRefused, match="several participants"):
+        await run(service, f"role commander <@{ALICE}>")
+    assert "approvedMitigations" not in spec(store)
+    assert spec(store)["roles"] == {"commander": "alice"}
+
+
+async def test_approval_in_one_channel_never_reaches_another_channels_incident() -> None:
+    """The commander of another incident (same person, other channel) cannot approve here,
+    and the approval lands on the channel's incident only."""
+    store, _, service = world()
+    suggest(store, "rollback-checkout", commander="bob")
+    store.incidents[("payments", "capture")] = other_incident(
+        chat={"channelId": "C0PAYMENTS"}, roles={"commander": "alice"}
+    )
+    with pytest.raises(CommandRefused, match=r"Only the commander \(bob\).*you are alice"):
+        await run(service, "mitigate approve rollback-checkout")
+    assert "approvedMitigations" not in spec(store)
+    await run(service, "mitigate approve rollback-checkout", ctx(user=BOB))
+    assert spec(store)["approvedMitigations"] == ["rollback-checkout"]
+    assert "approvedMitigations" not in store.incidents[("payments", "capture")]["spec"]
 
 
 async def test_approve_refuses_without_a_commander_rotation_or_suggestion() -> None:

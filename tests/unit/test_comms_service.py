@@ -15,7 +15,8 @@ from incident_operator.adapters.fake_paging import FakeNotifier, FakePager
 from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.domain import outbox, response
 from incident_operator.errors import Conflict, DeliveryThrottled, DeliveryUnavailable
-from incident_operator.services.comms import CHANNEL_LABEL, CommsConfig, CommsService
+from incident_operator.services.chat_channels import ChannelIndex
+from incident_operator.services.comms import CommsConfig, CommsService
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 NS, NAME = "shop", "checkout-errors"
@@ -86,7 +87,12 @@ def accepted(phase: str = "triage", **timestamps: str) -> dict[str, Any]:
 
 
 class World:
-    def __init__(self, private: bool = False, store: FakeStore | None = None) -> None:
+    def __init__(
+        self,
+        private: bool = False,
+        store: FakeStore | None = None,
+        channels: ChannelIndex | None = None,
+    ) -> None:
         self.store = store or FakeStore()
         self.store.severities["sev-2"] = severity()
         self.store.rotations[(NS, "checkout-oncall")] = yaml.safe_load(ROTATION.read_text())
@@ -102,6 +108,7 @@ class World:
             pager=self.pager,
             notifiers={"teams": self.teams},
             config=CommsConfig(bridge_url_template="https://meet.example.com/{name}"),
+            channels=channels,
         )
         self.private = private
 
@@ -145,7 +152,7 @@ async def test_declaration_opens_the_channel_announces_pages_and_notifies_once(
     chat = body["status"]["chat"]
     (channel,) = [c for c in world.chat.channels.values() if c.id == chat["channelId"]]
     assert channel.name == "inc-20261127-checkout-returns-5xx"
-    assert body["metadata"]["labels"][CHANNEL_LABEL] == channel.id
+    assert "labels" not in body["metadata"], "only status names the channel"
     assert world.chat.members[channel.id] >= {"U0AAAAAAA"}
     assert "https://meet.example.com/checkout-errors" in world.chat.topics[channel.id]
     assert (channel.id, chat["statusMessageTs"]) in world.chat.pins
@@ -259,6 +266,45 @@ async def test_private_incidents_get_a_private_channel_and_no_webhooks() -> None
     channel_id = (await world.body())["status"]["chat"]["channelId"]
     assert channel_id in world.chat.private
     assert world.teams.events == []
+
+
+async def test_private_incidents_are_not_announced_in_shared_channels() -> None:
+    """The Severity's announcement channels are shared: a private incident's title and
+    service never reach them; its own (private) channel and the pager still get it all."""
+    world = World(private=True)
+    await world.declare()
+    done = await world.sync()
+    assert not [key for key in done if key.startswith("announce/")]
+    assert world.chat.texts("C0INCIDENTS") == []
+    assert not [a for m, a in world.chat.calls if m == "post" and a[0] == "#incidents"]
+    body = await world.body()
+    assert body["status"]["chat"]["announced"] == []
+    assert body["status"]["chat"]["pinned"]
+    assert world.pager.pages == 1
+    assert await world.sync() == []
+
+
+async def test_a_retried_channel_creation_never_takes_another_incidents_channel() -> None:
+    """Same title, same day: the channel found by name after an unconfirmed create belongs
+    to an incident in another namespace, so it is not adopted (it would route that team's
+    commands here)."""
+    channels = ChannelIndex()
+    world = World(channels=channels)
+    theirs = await world.chat.create_channel("inc-20261127-checkout-returns-5xx", private=False)
+    channels.observe(
+        {"metadata": {"namespace": "payments", "name": "other"},
+         "status": {"chat": {"channelId": theirs.id}}}
+    )  # fmt: skip
+    await world.declare()
+    await world.store.patch_incident(
+        NS, NAME, status={"outbox": {"channel": {"kind": "create-channel", "attempts": 1}}}
+    )
+    await world.sync()
+    ours = (await world.body())["status"]["chat"]["channelId"]
+    assert ours
+    assert ours != theirs.id
+    assert world.chat.channels[ours].name.startswith("inc-20261127-checkout-returns-5xx-")
+    assert world.chat.texts(theirs.id) == []
 
 
 MITIGATION_FAILED = [

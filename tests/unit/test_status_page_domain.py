@@ -18,6 +18,8 @@ from incident_operator.domain.status_page import (
     Update,
     build_page,
     incidents_json,
+    public_id,
+    shown,
     status_json,
     summary_json,
 )
@@ -37,10 +39,10 @@ def record(
     resolved: datetime | None = None,
     closed: datetime | None = None,
     updates: tuple[Update, ...] = (),
+    published: bool = True,
 ) -> IncidentRecord:
     return IncidentRecord(
-        namespace="shop",
-        name=name,
+        id=name,
         title=f"{name} title",
         service=service,
         severity="sev-2",
@@ -51,6 +53,7 @@ def record(
         resolved=resolved,
         closed=closed,
         updates=updates,
+        published=published,
     )
 
 
@@ -138,6 +141,40 @@ def test_private_incidents_appear_nowhere_not_even_in_component_status() -> None
         assert hidden not in text
 
 
+def test_only_incidents_of_a_publishing_severity_are_shown() -> None:
+    """Public is opt-in: a non-private incident whose Severity did not opt in is nowhere,
+    not even in component status or the indicator."""
+    quiet = record("internal", service="billing", impact=Impact.CRITICAL, published=False)
+    public = record("slow", service="checkout", impact=Impact.MINOR)
+    page = build_page([quiet, public], NOW)
+    assert page.indicator is Impact.MINOR
+    assert [c.name for c in page.components] == ["checkout"]
+    assert [i.name for i in page.recent_incidents] == ["slow title"]
+    text = str(summary_json(page, SITE)) + str(incidents_json(page, SITE))
+    assert "internal" not in text
+    assert "billing" not in text
+    assert shown(public)
+    assert not shown(quiet)
+    assert not shown(replace(public, private=True))
+
+
+def test_public_ids_are_opaque_stable_and_keyed() -> None:
+    one = public_id(b"k1", "team-a", "checkout-errors", "0b7e-uid")
+    assert one == public_id(b"k1", "team-a", "checkout-errors", "0b7e-uid")  # restarts
+    assert len(one) == 20
+    assert all(c in "0123456789abcdef" for c in one)
+    for part in ("team-a", "checkout", "errors", "0b7e"):
+        assert part not in one
+    others = {
+        public_id(b"k2", "team-a", "checkout-errors", "0b7e-uid"),
+        public_id(b"k1", "team-b", "checkout-errors", "0b7e-uid"),
+        public_id(b"k1", "team-a", "checkout-errors", "re-created"),
+        public_id(b"k1", "team-a-checkout", "errors", "0b7e-uid"),  # no ambiguity at "/"
+    }
+    assert one not in others
+    assert len(others) == 4
+
+
 def test_declined_and_merged_incidents_are_left_out() -> None:
     page = build_page(
         [
@@ -162,8 +199,8 @@ def test_the_history_holds_ninety_days_by_the_end_of_the_incident() -> None:
     ]
     page = build_page(records, NOW)
     names = [i.id for i in page.recent_incidents]
-    assert names == ["shop/inside", "shop/edge", "shop/ended-inside", "shop/still-open"]
-    assert [i.id for i in page.open_incidents] == ["shop/still-open"]
+    assert names == ["inside", "edge", "ended-inside", "still-open"]
+    assert [i.id for i in page.open_incidents] == ["still-open"]
     assert len(incidents_json(page, SITE)["incidents"]) == 4
 
 
@@ -175,8 +212,8 @@ def test_history_is_grouped_by_declaration_day_newest_first() -> None:
     ]
     days = build_page(records, NOW).days()
     assert [(d, [i.id for i in items]) for d, items in days] == [
-        (date(2026, 11, 25), ["shop/b", "shop/c"]),
-        (date(2026, 11, 20), ["shop/a"]),
+        (date(2026, 11, 25), ["b", "c"]),
+        (date(2026, 11, 20), ["a"]),
     ]
 
 
@@ -275,7 +312,7 @@ def test_summary_json_has_statuspage_shape() -> None:
     ]
     (incident,) = summary["incidents"]
     assert {k: incident[k] for k in ("id", "name", "status", "impact")} == {
-        "id": "shop/checkout-errors",
+        "id": "checkout-errors",
         "name": "checkout-errors title",
         "status": "monitoring",
         "impact": "major",
@@ -283,17 +320,15 @@ def test_summary_json_has_statuspage_shape() -> None:
     assert incident["created_at"] == "2026-11-27T13:00:00Z"
     assert incident["updated_at"] == incident["monitoring_at"] == "2026-11-27T13:30:00Z"
     assert incident["resolved_at"] is None
-    assert (
-        incident["shortlink"] == "https://status.example.com/status#incident-shop/checkout-errors"
-    )
+    assert incident["shortlink"] == "https://status.example.com/status#incident-checkout-errors"
     assert [u["status"] for u in incident["incident_updates"]] == ["monitoring", "investigating"]
-    assert incident["incident_updates"][0]["incident_id"] == "shop/checkout-errors"
+    assert incident["incident_updates"][0]["incident_id"] == "checkout-errors"
     assert [c["status"] for c in incident["components"]] == ["partial_outage"]
     assert set(status_json(page, SITE)) == {"page", "status"}
     history = incidents_json(page, SITE)["incidents"]
     assert [(i["id"], i["status"]) for i in history] == [
-        ("shop/checkout-errors", "monitoring"),
-        ("shop/old", "resolved"),
+        ("checkout-errors", "monitoring"),
+        ("old", "resolved"),
     ]
     assert history[1]["resolved_at"] == "2026-11-27T13:00:00Z"
 

@@ -3,6 +3,7 @@ bodies: JSON shapes and headers, HTML content and escaping, malformed objects, d
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from incident_operator.adapters.clock import FakeClock
 from incident_operator.adapters.secrets import StaticToken
 from incident_operator.domain.comms import Impact
-from incident_operator.domain.status_page import ComponentStatus, IncidentStatus, Page
+from incident_operator.domain.status_page import ComponentStatus, IncidentStatus, Page, public_id
 from incident_operator.handlers.status_page import status_page_incidents, status_page_severities
 from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.web.alertmanager import AlertmanagerWebhook
@@ -30,11 +31,16 @@ def iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
-def severity(name: str, impact: str | None) -> dict[str, Any]:
+def severity(name: str, impact: str | None, *, publish: bool = True) -> dict[str, Any]:
     spec: dict[str, Any] = {"level": 2, "displayName": name}
     if impact is not None:
-        spec["statusPage"] = {"impact": impact}
+        spec["statusPage"] = {"impact": impact, "publish": publish}
     return {"kind": "Severity", "metadata": {"name": name}, "spec": spec}
+
+
+def pid(name: str, namespace: str = "shop") -> str:
+    """The public id of ``incident(name)`` (no id key configured)."""
+    return public_id(b"", namespace, name, f"uid-{name}")
 
 
 def incident(
@@ -56,7 +62,12 @@ def incident(
     return {
         "apiVersion": "sre.dev/v1alpha1",
         "kind": "Incident",
-        "metadata": {"name": name, "namespace": "shop", "creationTimestamp": iso(declared)},
+        "metadata": {
+            "name": name,
+            "namespace": "shop",
+            "uid": f"uid-{name}",
+            "creationTimestamp": iso(declared),
+        },
         "spec": {
             "title": title,
             "service": service,
@@ -146,7 +157,9 @@ async def test_summary_json(client: TestClient[Any, Any]) -> None:
         "search": "operational",
     }
     (open_incident,) = summary["incidents"]
-    assert open_incident["id"] == "shop/checkout-errors"
+    assert open_incident["id"] == pid("checkout-errors")
+    assert open_incident["shortlink"] == f"/status#incident-{pid('checkout-errors')}"
+    assert "shop" not in str(summary), "no namespace anywhere"
     assert open_incident["status"] == "investigating"
     assert open_incident["impact"] == "major"
     updates = open_incident["incident_updates"]
@@ -164,10 +177,69 @@ async def test_status_and_incidents_json(client: TestClient[Any, Any]) -> None:
     assert status["status"]["indicator"] == "major"
     history = await get_json(client, "/api/v2/incidents.json")
     assert [(i["id"], i["status"]) for i in history["incidents"]] == [
-        ("shop/checkout-errors", "investigating"),
-        ("shop/search-slow", "resolved"),
+        (pid("checkout-errors"), "investigating"),
+        (pid("search-slow"), "resolved"),
     ]
     assert history["incidents"][1]["resolved_at"] == iso(NOW - timedelta(days=2, hours=-1))
+
+
+async def test_a_spoofed_host_header_never_reaches_a_url() -> None:
+    index = StatusPageIndex()
+    index.observe_severity(severity("sev-2", "major"))
+    index.observe_incident(incident("checkout-errors"))
+    configured = StatusPageSettings(url="https://status.example.com/status")
+    for settings, base in ((configured, "https://status.example.com/status"), (None, "/status")):
+        client = await serve(index, settings)
+        try:
+            for host in (None, "evil.example", "evil.example:8443"):
+                headers = {"Host": host, "X-Forwarded-Host": "evil.example"} if host else {}
+                response = await client.get("/api/v2/summary.json", headers=headers)
+                text = await response.text()
+                summary = json.loads(text)
+                assert "evil" not in text
+                assert summary["page"]["url"] == base
+                (shown,) = summary["incidents"]
+                assert shown["shortlink"] == f"{base}#incident-{pid('checkout-errors')}"
+        finally:
+            await client.close()
+
+
+async def test_a_severity_that_did_not_opt_in_publishes_nothing() -> None:
+    index = StatusPageIndex()
+    index.observe_severity(severity("sev-2", "critical", publish=False))
+    index.observe_incident(incident("checkout-errors", title="Quiet outage"))
+    client = await serve(index)
+    try:
+        for path in ("/api/v2/summary.json", "/api/v2/incidents.json", "/status"):
+            text = await (await client.get(path)).text()
+            assert "Quiet outage" not in text, path
+            assert "checkout" not in text, path
+        summary = await get_json(client, "/api/v2/summary.json")
+        assert summary["status"]["indicator"] == "none"
+    finally:
+        await client.close()
+    # The admin opts in: the incident appears; the Severity goes away: it leaves again.
+    index.observe_severity(severity("sev-2", "critical"))
+    assert [i.name for i in index.page(NOW).open_incidents] == ["Quiet outage"]
+    index.observe_severity(severity("sev-2", "critical"), deleted=True)
+    assert index.page(NOW).recent_incidents == ()
+    index.observe_severity({"metadata": {"name": "sev-2"}, "spec": {"statusPage": "loud"}})
+    assert index.page(NOW).recent_incidents == (), "an unreadable opt-in publishes nothing"
+
+
+def test_ids_depend_on_the_configured_key_only() -> None:
+    keyed, again, unkeyed = (
+        StatusPageIndex(b"secret"),
+        StatusPageIndex(b"secret"),
+        StatusPageIndex(),
+    )
+    for index in (keyed, again, unkeyed):
+        index.observe_severity(severity("sev-2", "major"))
+        index.observe_incident(incident("checkout-errors"))
+    ids = [index.page(NOW).open_incidents[0].id for index in (keyed, again, unkeyed)]
+    assert ids[0] == ids[1], "a restart with the same key keeps every id"
+    assert ids[0] != ids[2]
+    assert ids[0] == public_id(b"secret", "shop", "checkout-errors", "uid-checkout-errors")
 
 
 async def test_private_incident_is_nowhere(client: TestClient[Any, Any]) -> None:
@@ -199,6 +271,7 @@ async def test_html_page(client: TestClient[Any, Any]) -> None:
 
 async def test_html_escapes_titles_and_the_page_name() -> None:
     index = StatusPageIndex()
+    index.observe_severity(severity("sev-2", "none"))
     index.observe_incident(incident("evil", title=EVIL, service="checkout"))
     client = await serve(index, StatusPageSettings(title=EVIL))
     try:
@@ -249,7 +322,7 @@ def test_incident_changes_and_deletion(index: StatusPageIndex) -> None:
     assert {c.name: c.status for c in page.components}["checkout"] is (ComponentStatus.OPERATIONAL)
     assert page.recent_incidents[0].status is IncidentStatus.RESOLVED
     index.observe_incident(resolved, deleted=True)
-    assert "shop/checkout-errors" not in {i.id for i in index.page(NOW).recent_incidents}
+    assert pid("checkout-errors") not in {i.id for i in index.page(NOW).recent_incidents}
     made_private = incident("search-slow", service="search", private=True)
     index.observe_incident(made_private)
     assert index.page(NOW).recent_incidents == ()
@@ -280,7 +353,7 @@ def test_unreadable_status_fields_count_as_absent(index: StatusPageIndex) -> Non
     index.observe_incident(body)
     index.observe_severity({"metadata": {"name": "sev-9"}, "spec": {"statusPage": "loud"}})
     index.observe_severity({"metadata": {"name": "sev-8"}, "spec": None})
-    (odd,) = [i for i in index.page(NOW).recent_incidents if i.id == "shop/odd"]
+    (odd,) = [i for i in index.page(NOW).recent_incidents if i.id == pid("odd")]
     assert odd.created == NOW - timedelta(minutes=3)
     assert odd.status is IncidentStatus.INVESTIGATING
 

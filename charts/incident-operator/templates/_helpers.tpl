@@ -61,8 +61,8 @@ They are mounted through one projected volume at /etc/incident-operator/secrets.
 {{- end -}}
 
 {{- define "incident-operator.statusPageUrl" -}}
-{{- if .Values.statusPage.url -}}
-{{- .Values.statusPage.url -}}
+{{- if .Values.statusPage.externalURL -}}
+{{- .Values.statusPage.externalURL -}}
 {{- else if .Values.ingress.enabled -}}
 {{- printf "%s://%s/status" (ternary "https" "http" (gt (len .Values.ingress.tls) 0)) .Values.ingress.host -}}
 {{- end -}}

@@ -180,7 +180,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     comms.add_argument(
         "--keep-channels", action="store_true", help="do not archive channels on close"
     )
-    comms.add_argument("--status-page-url", default="", help="public URL of GET /status")
+    comms.add_argument(
+        "--status-page-url",
+        default="",
+        help="public URL of GET /status: linked from chat and the base of the status page's "
+        "absolute URLs (never taken from a request's Host header; empty: relative links)",
+    )
     comms.add_argument(
         "--chat-namespace",
         default="default",
@@ -213,6 +218,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
         default=StatusPageSettings.title,
         help="name of the status page (GET /status and /api/v2/*.json on --http-listen) "
         "(default %(default)s)",
+    )
+    run_cmd.add_argument(
+        "--status-page-id-key-file",
+        help="key of the status page's opaque incident ids (HMAC over namespace, name and "
+        "uid); keep it across restarts, ids depend on it "
+        f"(env {SECRET_ENV['status_page_id_key']}; default: no key, ids stay opaque "
+        "through the uid)",
     )
     run_cmd.add_argument(
         "--manage-prometheus-rules",
@@ -254,6 +266,7 @@ SECRET_ENV = {
     "pagerduty_routing_key": "INCIDENT_OPERATOR_PAGERDUTY_ROUTING_KEY",
     "teams_webhook_url": "INCIDENT_OPERATOR_TEAMS_WEBHOOK_URL",
     "webhook_secret": "INCIDENT_OPERATOR_WEBHOOK_SECRET",
+    "status_page_id_key": "INCIDENT_OPERATOR_STATUS_PAGE_ID_KEY",
 }
 
 
@@ -343,14 +356,17 @@ def postmortem_options(args: argparse.Namespace) -> PostmortemOptions:
     )
 
 
-def web_app(memo: Any, status_page: StatusPageSettings | None = None) -> web.Application:
+def web_app(
+    memo: Any, status_page: StatusPageSettings | None = None, id_key: TokenSource | None = None
+) -> web.Application:
     """Compose the HTTP endpoints from the services build_memo put into kopf's memo.
 
     The status page index is created here and left in memo as ``status_page``, where the
     watch handlers of handlers/status_page.py (registered by importing it, above) feed it.
     """
     operator_metrics = memo.get("operator_metrics")
-    memo.status_page = StatusPageIndex()
+    key = id_key.current() if id_key is not None else None
+    memo.status_page = StatusPageIndex(key or b"")
     slack = SlackEndpoints(memo.get("chat_commands"), memo.get("slack_signing_secret"))
     app = build_app(
         alertmanager=AlertmanagerWebhook(
@@ -395,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
             comms=comms_options(args),
             postmortems=postmortem_options(args),
         ),
-        functools.partial(web_app, status_page=StatusPageSettings(title=args.status_page_title)),
+        functools.partial(
+            web_app,
+            status_page=StatusPageSettings(title=args.status_page_title, url=args.status_page_url),
+            id_key=secret(args.status_page_id_key_file, "status_page_id_key"),
+        ),
     )
     return 0

@@ -7,6 +7,14 @@ unchanged.
 
 Decisions, and why:
 
+* **Public is opt-in**: an incident is listed only when its Severity says so
+  (``spec.statusPage.publish``, default false — written by a cluster admin, not by whoever
+  may create an Incident) and the incident is not private. An unknown Severity publishes
+  nothing.
+* **Ids are opaque** (:func:`public_id`): a keyed hash of namespace, name and uid, so the
+  page never tells which namespaces exist or what incidents are called inside the cluster,
+  and the id stays the same across restarts (Statuspage consumers key on it) while the
+  object lives.
 * **Private incidents appear nowhere** — not in the incident lists and *not in component
   status* either. ``private`` is the team's decision not to talk about an incident in public
   (a security incident under embargo, a customer-specific problem). A component turning red
@@ -36,6 +44,8 @@ Decisions, and why:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -124,12 +134,22 @@ class Update:
     phase: Phase
 
 
+def public_id(key: bytes, namespace: str, name: str, uid: str) -> str:
+    """The incident's id on the page: HMAC-SHA256 over namespace, name and uid (80 bits).
+
+    Stable for the object's lifetime and across restarts (same key); reveals neither the
+    namespace nor the name, and an incident re-created under the same name is a new one.
+    """
+    message = "\x00".join((namespace, name, uid)).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:20]
+
+
 @dataclass(frozen=True)
 class IncidentRecord:
     """The facts about one incident the page needs (the service keeps these, not bodies)."""
 
-    namespace: str
-    name: str
+    id: str
+    """Opaque (:func:`public_id`): the only identity the page ever shows."""
     title: str
     service: str
     severity: str
@@ -143,10 +163,8 @@ class IncidentRecord:
     closed: datetime | None = None
     updates: tuple[Update, ...] = ()
     """State changes after the declaration, in any order."""
-
-    @property
-    def id(self) -> str:
-        return f"{self.namespace}/{self.name}"
+    published: bool = False
+    """The Severity opted in to the status page (``spec.statusPage.publish``)."""
 
 
 @dataclass(frozen=True)
@@ -266,8 +284,10 @@ def _at(update: Update) -> datetime:
     return update.at
 
 
-def _shown(record: IncidentRecord) -> bool:
-    return not record.private and record.phase not in HIDDEN
+def shown(record: IncidentRecord) -> bool:
+    """Whether the incident is on the page at all: its Severity publishes, it is not
+    private, and it was neither declined nor merged."""
+    return record.published and not record.private and record.phase not in HIDDEN
 
 
 def _in_window(incident: PageIncident, since: datetime) -> bool:
@@ -275,9 +295,10 @@ def _in_window(incident: PageIncident, since: datetime) -> bool:
 
 
 def build_page(records: Iterable[IncidentRecord], now: datetime) -> Page:
-    """The page at ``now`` from every incident the operator knows (private ones included)."""
+    """The page at ``now`` from every incident the operator knows (unpublished and private
+    ones included: they are left out here)."""
     since = now - HISTORY
-    incidents = [_page_incident(r, now) for r in records if _shown(r)]
+    incidents = [_page_incident(r, now) for r in records if shown(r)]
     recent = sorted(
         (i for i in incidents if _in_window(i, since)),
         key=lambda i: (i.created, i.id),

@@ -15,6 +15,7 @@ from typing import Any
 import kopf
 
 from incident_operator import GROUP, VERSION
+from incident_operator.services.chat_channels import ChannelIndex
 from incident_operator.services.comms import CommsService
 
 from .errors import translated
@@ -36,6 +37,14 @@ async def sync_comms_on_change(
     # In the background: a slow or throttled chat must not hold kopf's worker for this object
     # (with many incidents changing at once the worker pool would queue the rest behind it).
     service.spawn(body.metadata.namespace or "", body.metadata.name or "")
+
+
+@kopf.on.event(GROUP, VERSION, "incidents")
+async def index_chat_channels(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """Which incident holds which channel (status.chat.channelId), for commands and pins."""
+    index: ChannelIndex | None = memo.get("chat_channels")
+    if index is not None:
+        index.observe(dict(body), deleted=type == "DELETED")
 
 
 def _owes(status: kopf.Status, **_: Any) -> bool:

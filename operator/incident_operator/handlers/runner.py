@@ -28,6 +28,7 @@ from incident_operator.adapters.webhooks import SignedWebhook, TeamsWebhook
 from incident_operator.adapters.workloads import KubernetesWorkloads
 from incident_operator.services.alertmanager import AlertmanagerConfig, AlertmanagerService
 from incident_operator.services.change_correlation import ChangeCorrelationService
+from incident_operator.services.chat_channels import ChannelIndex
 from incident_operator.services.chat_commands import ChatCommandConfig, ChatCommandService
 from incident_operator.services.comms import CommsConfig, CommsService
 from incident_operator.services.dashboard_marks import DashboardMarks
@@ -188,9 +189,14 @@ def _build_comms(
 ) -> None:
     """Adapters for what is configured; nothing configured: no comms service at all."""
     chat = None
+    channels = None
     if (token := _secret(options.slack_token)) is not None:
         chat = SlackChat(token, base_url=options.slack_api_url)
-        memo.chat_commands = ChatCommandService(store, clock, chat, options.commands)
+        # Fed by handlers/comms.py's watch handler: routes commands and pins by status only.
+        memo.chat_channels = channels = ChannelIndex()
+        memo.chat_commands = ChatCommandService(
+            store, clock, chat, options.commands, channels=channels
+        )
     memo.slack_signing_secret = options.slack_signing_secret
     memo.slack_app_token = options.slack_app_token
     memo.slack_api_url = options.slack_api_url
@@ -204,7 +210,13 @@ def _build_comms(
         secret = _secret(options.webhook_secret) or ""
         notifiers["webhook"] = SignedWebhook(http, options.webhook_url, secret.encode())
     service = CommsService(
-        store, clock, chat=chat, pager=pager, notifiers=notifiers, config=options.config
+        store,
+        clock,
+        chat=chat,
+        pager=pager,
+        notifiers=notifiers,
+        config=options.config,
+        channels=channels,
     )
     memo.comms_service = service if service.enabled else None
 

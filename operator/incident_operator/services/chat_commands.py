@@ -3,8 +3,11 @@
 Every command is a spec change (or a timeline entry) a responder could make with
 ``kubectl incident``: the lifecycle service judges the transition and writes status, exactly
 as for a ``kubectl patch``, so chat is one more way to express intent, never a second writer
-of the lifecycle. The incident of a channel is the one labelled ``sre.dev/chat-channel=<id>``
-(the comms service sets the label when it opens the channel), searched in every namespace.
+of the lifecycle. The incident of a channel is the one whose ``status.chat.channelId`` names it
+(written only by the operator when it opens the channel; services/chat_channels.py): a command
+acts on that one incident and nothing else, and a channel claimed by several incidents, or by
+none, takes no commands. Labels are never used to route — anyone who may edit an Incident
+could set one.
 
 People: Slack says ``<@U123>``; incidents say participant names. The incident's
 OnCallRotation (its ``spec.rotationRef``, else its Severity's ``rotationRef``) maps one to the
@@ -16,7 +19,9 @@ Mitigations: ``/incident mitigate`` lists the suggestions waiting for approval (
 and ``/incident mitigate approve [NAME]`` approves one — the same ``spec.approvedMitigations``
 entry ``kubectl incident mitigate --approve`` writes, and only for the Slack user who maps to
 the incident's commander: approving runs an action against a workload, which the commander
-decides.
+decides. The Slack user must be exactly one participant (by ``slackUserId``) of that rotation,
+and that participant must be the commander; a Slack id shared by two participants approves
+nothing.
 
 Repeats: a note and a declaration are keyed by Slack's ``trigger_id`` and a pin by channel and
 message ts, so a retried request or a re-added reaction changes nothing.
@@ -25,6 +30,7 @@ message ts, so a retried request or a re-added reaction changes nothing.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,9 +47,11 @@ from incident_operator.domain.slack_requests import (
 from incident_operator.domain.times import iso
 from incident_operator.errors import PermanentError
 
-from .incidents import CLOSED_STATES, SERVICE_LABEL, is_open
+from .chat_channels import ChannelIndex, channel_of
+from .incidents import CLOSED_STATES, SERVICE_LABEL
 
-CHANNEL_LABEL = "sre.dev/chat-channel"
+log = logging.getLogger(__name__)
+
 SOURCE = "slack"
 MAX_MESSAGE = 4096
 """TimelineEntry.message's maxLength."""
@@ -116,6 +124,8 @@ class _Participants:
     rotation: str
     by_user: dict[str, str]
     names: frozenset[str]
+    shared: frozenset[str] = frozenset()
+    """Slack user ids more than one participant claims (they identify nobody)."""
 
 
 class ChatCommandService:
@@ -125,31 +135,50 @@ class ChatCommandService:
         clock: Clock,
         reader: ChatReader,
         config: ChatCommandConfig | None = None,
+        channels: ChannelIndex | None = None,
     ) -> None:
+        """``channels``: the watch-fed channel index (a fresh one is seeded on first use)."""
         self._store = store
         self._clock = clock
         self._reader = reader
         self.config = config or ChatCommandConfig()
+        self.channels = channels if channels is not None else ChannelIndex()
 
     # -- lookups ------------------------------------------------------------------------
 
+    async def incident_keys(self, channel_id: str) -> tuple[tuple[str, str], ...]:
+        """(namespace, name) of every incident whose status names the channel."""
+        if not _CHANNEL_ID.match(channel_id):
+            return ()
+        if not self.channels.seeded:
+            self.channels.seed(await self._store.find_incidents("", {}))
+        return self.channels.incidents(channel_id)
+
     async def incident_for_channel(self, channel_id: str) -> Body | None:
-        """The channel's incident (an open one first, then the newest), in any namespace."""
-        if not _CHANNEL_ID.match(channel_id):  # also keeps the label selector well-formed
+        """The channel's incident, read fresh; None when no incident, or several, claim it."""
+        keys = await self.incident_keys(channel_id)
+        if len(keys) != 1:
+            if keys:
+                log.warning(
+                    "chat channel %s is claimed by %d incidents (%s): none takes its commands",
+                    channel_id,
+                    len(keys),
+                    ", ".join(f"{ns}/{name}" for ns, name in keys),
+                )
             return None
-        found = await self._store.find_incidents("", {CHANNEL_LABEL: channel_id})
-        if not found:
+        body = await self._store.get_incident(*keys[0])
+        if body is None or channel_of(body) != channel_id:  # the index lags a change
             return None
-        found.sort(
-            key=lambda b: (
-                is_open(b),
-                str(b["metadata"].get("creationTimestamp", "")),
-                b["metadata"]["name"],
-            )
-        )
-        return found[-1]
+        return body
 
     async def _incident(self, context: CommandContext) -> Body:
+        keys = await self.incident_keys(context.channel_id)
+        if len(keys) > 1:
+            raise CommandRefused(
+                f"This channel is claimed by {len(keys)} incidents, so commands from it are "
+                "refused rather than applied to the wrong one. Ask the operator's admins to "
+                "look at the operator log; use `kubectl incident` meanwhile."
+            )
         incident = await self.incident_for_channel(context.channel_id)
         if incident is None:
             raise CommandRefused(
@@ -170,13 +199,14 @@ class ChatCommandService:
         namespace = incident["metadata"]["namespace"]
         rotation = await self._store.get_rotation(namespace, rotation_ref)
         people: list[Any] = ((rotation or {}).get("spec") or {}).get("participants") or []
-        by_user = {
-            str(p["slackUserId"]): str(p["name"])
-            for p in people
-            if isinstance(p, dict) and p.get("slackUserId") and p.get("name")
-        }
+        claims: dict[str, set[str]] = {}
+        for p in people:
+            if isinstance(p, dict) and p.get("slackUserId") and p.get("name"):
+                claims.setdefault(str(p["slackUserId"]), set()).add(str(p["name"]))
+        by_user = {user: next(iter(n)) for user, n in claims.items() if len(n) == 1}
+        shared = frozenset(user for user, n in claims.items() if len(n) > 1)
         names = frozenset(str(p["name"]) for p in people if isinstance(p, dict) and p.get("name"))
-        return _Participants(f"{namespace}/{rotation_ref}", by_user, names)
+        return _Participants(f"{namespace}/{rotation_ref}", by_user, names, shared)
 
     async def _author(self, incident: Body, user_id: str) -> str:
         return (await self._participants(incident)).by_user.get(user_id, user_id)
@@ -187,6 +217,11 @@ class ChatCommandService:
         if who.user_id is not None:
             if who.user_id in people.by_user:
                 return people.by_user[who.user_id]
+            if who.user_id in people.shared:
+                raise CommandRefused(
+                    f"<@{who.user_id}> is the slackUserId of several participants of "
+                    f"OnCallRotation {people.rotation}. Use the participant name instead."
+                )
             if not people.rotation:
                 raise CommandRefused(
                     f"Cannot map <@{who.user_id}> to a participant: the incident's severity "
@@ -305,6 +340,11 @@ class ChatCommandService:
             return commander
         if who:
             reason = f"you are {who}"
+        elif user_id in people.shared:
+            reason = (
+                f"<@{user_id}> is the slackUserId of several participants of OnCallRotation "
+                f"{people.rotation}, so it identifies none of them"
+            )
         elif people.rotation:
             reason = f"<@{user_id}> is not a participant of OnCallRotation {people.rotation}"
         else:

@@ -41,7 +41,7 @@ from incident_operator.errors import (
     TemporaryError,
 )
 
-from .chat_commands import CHANNEL_LABEL
+from .chat_channels import ChannelIndex
 from .keyed_locks import KeyedLocks
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,11 @@ class CommsService:
         pager: Pager | None = None,
         notifiers: Mapping[str, Notifier] | None = None,
         config: CommsConfig | None = None,
+        channels: ChannelIndex | None = None,
     ) -> None:
+        """``channels``: which incident holds which channel (the watch-fed index), so a
+        channel found by name is never taken over from another incident."""
+        self._channels = channels
         self._store = store
         self._clock = clock
         self._chat = chat
@@ -351,7 +355,11 @@ class CommsService:
             acknowledged=status.timestamps.acknowledged is not None,
             chat=bool(self._chat and chat_policy and chat_policy.create_channel),
             channel_name=chat_render.channel_name(self.config.channel_template, summary, declared),
-            announce=tuple(chat_policy.announce_channels) if self._chat and chat_policy else (),
+            # Shared channels hear only of incidents anyone may know about: a private
+            # incident is told to its responders (its own private channel, the pager) only.
+            announce=tuple(chat_policy.announce_channels)
+            if self._chat and chat_policy and not spec.private
+            else (),
             invite=slack_ids(rotation, people),
             topic=chat_render.topic(summary),
             status_render=canonical,
@@ -608,7 +616,9 @@ class _Run:
         channel = None
         if retry:  # an earlier attempt may have created it before we could record the id
             for candidate in candidates:
-                if (channel := await self.chat.find_channel(candidate)) is not None:
+                found = await self.chat.find_channel(candidate)
+                if found is not None and not self._claimed(found.id):
+                    channel = found
                     break
         if channel is None:
             try:
@@ -619,10 +629,16 @@ class _Run:
                 channel = await self.chat.create_channel(
                     candidates[1], private=self.summary.private
                 )
-        return self._chat_result(
-            {"labels": {CHANNEL_LABEL: channel.id}},
-            channel_id=channel.id,
-            channel_name=channel.name,
+        # Only status names the channel (never a label): status.chat.channelId routes its
+        # commands and pins (services/chat_channels.py).
+        return self._chat_result(channel_id=channel.id, channel_name=channel.name)
+
+    def _claimed(self, channel_id: str) -> bool:
+        """Another incident already holds this channel (same name, e.g. same title and day)."""
+        index = self.s._channels
+        meta = self.body["metadata"]
+        return index is not None and index.claimed_by_other(
+            channel_id, (meta["namespace"], meta["name"])
         )
 
     async def _announce(self, channel: str, *, retry: bool) -> _Result:

@@ -10,7 +10,12 @@ their 500-entry timelines. Incidents and severities are joined at page time, so 
 whose impact is edited re-colours its open incidents at once, in whatever order the events
 came. Malformed objects never break the page: an incident whose spec cannot be read is left
 off (its ``private`` flag is unknown, and showing it could leak it); an unreadable status
-field counts as absent; an unreadable Severity impact counts as ``none``.
+field counts as absent; an unreadable Severity publishes nothing (its opt-in cannot be read)
+and its impact counts as ``none``.
+
+What is public is decided by the cluster admin's Severity (``spec.statusPage.publish``) and
+the incident's ``spec.private``; records carry only an opaque id (domain ``public_id``, keyed
+with the operator's status page id key), never the namespace or name.
 """
 
 from __future__ import annotations
@@ -82,10 +87,13 @@ def _updates(status: Mapping[str, Any], stamps: Timestamps) -> tuple[status_page
     return tuple(sorted(changes, key=lambda u: u.at)[-MAX_UPDATES:])
 
 
-def incident_record(body: Mapping[str, Any]) -> status_page.IncidentRecord | None:
+def incident_record(
+    body: Mapping[str, Any], id_key: bytes = b""
+) -> status_page.IncidentRecord | None:
     """The page's record of one Incident; None when its spec is unreadable.
 
-    The impact is left ``none`` here and filled from the Severity at page time.
+    Impact and publication are left ``none``/off here and filled from the Severity at page
+    time.
     """
     try:
         spec = IncidentSpec.model_validate(body.get("spec") or {})
@@ -100,11 +108,11 @@ def incident_record(body: Mapping[str, Any]) -> status_page.IncidentRecord | Non
         stamps = Timestamps.model_validate(status.get("timestamps") or {})
     except ValidationError:
         stamps = Timestamps()
-    created = parse_time((body.get("metadata") or {}).get("creationTimestamp"))
+    meta = body.get("metadata") or {}
+    created = parse_time(meta.get("creationTimestamp"))
     namespace, name = _key(body)
     return status_page.IncidentRecord(
-        namespace=namespace,
-        name=name,
+        id=status_page.public_id(id_key, namespace, name, str(meta.get("uid") or "")),
         title=spec.title,
         service=spec.service,
         severity=spec.severity_ref,
@@ -118,28 +126,38 @@ def incident_record(body: Mapping[str, Any]) -> status_page.IncidentRecord | Non
     )
 
 
-def severity_impact(body: Mapping[str, Any]) -> Impact:
-    """``spec.statusPage.impact``; anything unreadable is ``none`` (claim no outage we can't
-    read)."""
+@dataclasses.dataclass(frozen=True)
+class Publication:
+    """What a Severity says about the status page."""
+
+    publish: bool = False
+    impact: Impact = Impact.NONE
+
+
+def severity_publication(body: Mapping[str, Any]) -> Publication:
+    """``spec.statusPage``; anything unreadable publishes nothing at impact ``none`` (claim no
+    outage, and show no incident, we can't read the admin's word for)."""
     spec = body.get("spec")
     try:
         model = StatusPage.model_validate((spec or {}).get("statusPage") or {})
     except (ValidationError, AttributeError):
-        return Impact.NONE
-    return Impact(model.impact.value)
+        return Publication()
+    return Publication(model.publish, Impact(model.impact.value))
 
 
 class StatusPageIndex:
-    def __init__(self) -> None:
+    def __init__(self, id_key: bytes = b"") -> None:
+        """``id_key``: keys the public ids (keep it across restarts: ids depend on it)."""
+        self._id_key = id_key
         self._incidents: dict[tuple[str, str], status_page.IncidentRecord] = {}
-        self._impacts: dict[str, Impact] = {}
+        self._severities: dict[str, Publication] = {}
         self.version = 0
         """Counts changes, so a renderer can keep its output until something moved."""
 
     def observe_incident(self, body: Mapping[str, Any], *, deleted: bool = False) -> None:
         """Take one Incident watch event (the object as it is now)."""
         key = _key(body)
-        record = None if deleted else incident_record(body)
+        record = None if deleted else incident_record(body, self._id_key)
         if self._incidents.get(key) == record:
             return
         if record is None:
@@ -149,22 +167,27 @@ class StatusPageIndex:
         self.version += 1
 
     def observe_severity(self, body: Mapping[str, Any], *, deleted: bool = False) -> None:
-        """Take one Severity watch event; a deleted Severity's incidents fall back to ``none``."""
+        """Take one Severity watch event; a deleted Severity's incidents leave the page."""
         _, name = _key(body)
-        impact = None if deleted else severity_impact(body)
-        if self._impacts.get(name) == impact:
+        publication = None if deleted else severity_publication(body)
+        if self._severities.get(name) == publication:
             return
-        if impact is None:
-            self._impacts.pop(name, None)
+        if publication is None:
+            self._severities.pop(name, None)
         else:
-            self._impacts[name] = impact
+            self._severities[name] = publication
         self.version += 1
 
     def records(self) -> list[status_page.IncidentRecord]:
-        """Every known incident with its Severity's current impact."""
-        impacts = self._impacts
+        """Every known incident with its Severity's current impact and opt-in."""
+        severities = self._severities
+        unknown = Publication()
         return [
-            dataclasses.replace(r, impact=impacts.get(r.severity, Impact.NONE))
+            dataclasses.replace(
+                r,
+                impact=(p := severities.get(r.severity, unknown)).impact,
+                published=p.publish,
+            )
             for r in self._incidents.values()
         ]
 

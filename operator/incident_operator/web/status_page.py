@@ -51,9 +51,10 @@ class StatusPageSettings:
     """Page name: the HTML heading and Statuspage's ``page.name``."""
     page_id: str = "incident-operator"
     url: str = ""
-    """Public URL of the HTML page (shortlinks point into it); empty: the path alone
-    (``/status``). Never taken from the request: its Host header is the client's to choose,
-    and a page built from it would differ per client (a cache bypass, or a poisoned cache)."""
+    """Public URL of the HTML page (shortlinks point into it), from configuration
+    (``--status-page-url``, chart value ``statusPage.externalURL``); empty: the links are
+    relative (``/status``). Never taken from the request: its Host header is the client's
+    word, and a spoofed one would put an attacker's host into every cached answer."""
 
 
 IMPACT_LABEL = {

@@ -95,6 +95,10 @@ class StatusPageImpact(StrEnum):
 
 
 class StatusPage(ApiModel):
+    publish: bool = False
+    """List incidents of this severity on the public status page (GET /status and the
+    Statuspage-compatible /api/v2/*.json). Off by default: nothing is public until a cluster
+    admin opts a severity in, and a private incident (spec.private) is never listed."""
     impact: StatusPageImpact = StatusPageImpact.NONE
     """Impact shown on the public status page."""
 

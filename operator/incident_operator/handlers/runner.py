@@ -31,6 +31,7 @@ from incident_operator.services.change_correlation import ChangeCorrelationServi
 from incident_operator.services.chat_commands import ChatCommandConfig, ChatCommandService
 from incident_operator.services.comms import CommsConfig, CommsService
 from incident_operator.services.dashboard_marks import DashboardMarks
+from incident_operator.services.freeze import FreezeService
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
 from incident_operator.services.mitigation import MitigationService
 from incident_operator.services.open_incidents import OpenIncidentIndex
@@ -148,7 +149,10 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
         memo.dashboard_marks = DashboardMarks(annotations, postmortems)
     memo.response_service = ResponsePolicyService(incident_store, clock, metrics=operator_metrics)
     workloads = KubernetesWorkloads(api)
-    memo.mitigation_service = MitigationService(incident_store, workloads, clock)
+    memo.freeze_service = freezes = FreezeService(
+        incident_store, workloads, clock, operator_namespaces=tuple(options.namespaces)
+    )
+    memo.mitigation_service = MitigationService(incident_store, workloads, clock, freezes=freezes)
     memo.change_service = ChangeCorrelationService(incident_store, workloads, workloads, clock)
     if options.prometheus_url:
         metrics = PrometheusMetrics(options.prometheus_url, timeout=options.prometheus_timeout)

@@ -17,7 +17,7 @@ domain/freeze.py; this module reads, writes and records:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,6 +92,9 @@ class FreezeService:
         self._workloads = workloads
         self._clock = clock
         self._operator_namespaces = frozenset(operator_namespaces)
+        self.before_side_effect: Callable[[str, str], Awaitable[None]] | None = None
+        """Runs before a freeze is taken (the deletion service holds the incident's
+        finalizer there, so deleting the incident always lifts the freeze)."""
 
     def scope(self, incident_namespace: str, allowed: frozenset[str]) -> freeze.Scope:
         return freeze.Scope(incident_namespace, allowed, self._operator_namespaces)
@@ -156,6 +159,9 @@ class FreezeService:
         if index is not None and records[index].frozen_at is not None:
             return ""  # held and confirmed
         if index is None:
+            if self.before_side_effect is not None:
+                meta = incident["metadata"]
+                await self.before_side_effect(str(meta["namespace"]), str(meta["name"]))
             if len(records) >= 16:
                 records = [r for r in records if r.restored_at is None][-15:]
             records.append(

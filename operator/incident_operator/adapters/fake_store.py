@@ -88,6 +88,7 @@ class FakeStore:
         if status is not None:
             _check_version(body, resource_version)
         if metadata is not None:
+            _check_version(body, metadata.get("resourceVersion"))  # as the API server does
             body["metadata"] = merge_patch(body["metadata"], metadata)
         if spec is not None:
             body["spec"] = merge_patch(body.get("spec") or {}, spec)

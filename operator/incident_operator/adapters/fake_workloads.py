@@ -82,6 +82,10 @@ class FakeWorkloads:
 
     async def merge_patch(self, target: Target, patch: Body) -> Body:
         key = (target.kind, target.namespace, target.name)
+        wanted = (patch.get("metadata") or {}).get("resourceVersion")
+        current = self.objects[key]["metadata"].get("resourceVersion")
+        if wanted is not None and wanted != current:  # as the API server: 409 Conflict
+            raise Conflict(f"{target.kind} {target.name}: resourceVersion {wanted} != {current}")
         self.objects[key] = apply_merge_patch(self.objects[key], patch)
         self.objects[key]["metadata"]["resourceVersion"] = str(next(_versions))
         return copy.deepcopy(self.objects[key])

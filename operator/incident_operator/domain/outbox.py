@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -206,6 +206,28 @@ class Op:
     @property
     def medium(self) -> Medium:
         return MEDIUM[self.kind]
+
+
+OPENING: frozenset[OpKind] = frozenset({OpKind.CREATE_CHANNEL, OpKind.PAGE_TRIGGER})
+"""Operations that open something outside the cluster the incident's deletion must close."""
+
+
+def winding_down(wanted: Wanted) -> Wanted:
+    """The incident is being deleted: owe only what closes (page resolved, channel archived).
+
+    Nothing new is opened or announced; what is still owed to an existing channel goes out
+    first, then it is archived (even where channels are kept after close: nobody would
+    archive it later).
+    """
+    return replace(
+        wanted,
+        phase=Phase.CLOSED,
+        chat=False,
+        announce=(),
+        invite=frozenset(),
+        archive_on_close=True,
+        notifiers=(),
+    )
 
 
 def notify_event(phase: Phase, severity: str) -> str:

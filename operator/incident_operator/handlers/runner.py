@@ -32,6 +32,8 @@ from incident_operator.services.chat_channels import ChannelIndex
 from incident_operator.services.chat_commands import ChatCommandConfig, ChatCommandService
 from incident_operator.services.comms import CommsConfig, CommsService
 from incident_operator.services.dashboard_marks import DashboardMarks
+from incident_operator.services.deletion import DeletionService
+from incident_operator.services.freeze import FreezeService
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
 from incident_operator.services.mitigation import MitigationService
 from incident_operator.services.open_incidents import OpenIncidentIndex
@@ -42,6 +44,7 @@ from incident_operator.services.slo_evaluation import SloEvaluationService
 
 from . import change_correlation as _change_correlation
 from . import comms as _comms
+from . import deletion as _deletion
 from . import incident_lifecycle as _incident_lifecycle
 from . import mitigation as _mitigation
 from . import operator_metrics as _operator_metrics
@@ -65,6 +68,7 @@ HANDLER_MODULES = (
     _incident_lifecycle,
     _response_policy,
     _comms,
+    _deletion,
     _rotation_status,
     _operator_metrics,
     _mitigation,
@@ -157,7 +161,10 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
         memo.dashboard_marks = DashboardMarks(annotations, postmortems)
     memo.response_service = ResponsePolicyService(incident_store, clock, metrics=operator_metrics)
     workloads = KubernetesWorkloads(api, secret_metadata=options.secret_metadata)
-    memo.mitigation_service = MitigationService(incident_store, workloads, clock)
+    memo.freeze_service = freezes = FreezeService(
+        incident_store, workloads, clock, operator_namespaces=tuple(options.namespaces)
+    )
+    memo.mitigation_service = MitigationService(incident_store, workloads, clock, freezes=freezes)
     memo.change_service = ChangeCorrelationService(incident_store, workloads, workloads, clock)
     if options.prometheus_url:
         metrics = PrometheusMetrics(options.prometheus_url, timeout=options.prometheus_timeout)
@@ -170,7 +177,9 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     memo.alertmanager_token = options.alertmanager_token
     if options.alertmanager_token is not None:
         memo.alertmanager_service = AlertmanagerService(incident_store, clock, options.alertmanager)
-    _build_comms(memo, options.comms, incident_store, clock, http)
+    memo.deletion_service = deletions = DeletionService(incident_store, freezes)
+    freezes.before_side_effect = deletions.hold
+    _build_comms(memo, options.comms, incident_store, clock, http, deletions=deletions)
     memo.web_app = web_app(memo) if web_app is not None else None
     return memo
 
@@ -186,6 +195,8 @@ def _build_comms(
     store: KubernetesStore,
     clock: SystemClock,
     http: httpx.AsyncClient,
+    *,
+    deletions: DeletionService | None = None,
 ) -> None:
     """Adapters for what is configured; nothing configured: no comms service at all."""
     chat = None
@@ -217,8 +228,11 @@ def _build_comms(
         notifiers=notifiers,
         config=options.config,
         channels=channels,
+        before_side_effect=deletions.hold if deletions is not None else None,
     )
     memo.comms_service = service if service.enabled else None
+    if deletions is not None and service.enabled:
+        deletions.attach_comms(service.sync, archive_on_close=options.config.archive_on_close)
 
 
 @kopf.on.cleanup()
@@ -234,6 +248,8 @@ def run(options: RunOptions, web_app: WebAppFactory | None = None) -> None:
         log_format=kopf.LogFormat.JSON if options.json_logs else kopf.LogFormat.FULL,
         log_refkey="object",
     )
+    # After every handler module registered its timers: none of them adds kopf's finalizer.
+    _deletion.disown_timers(kopf.get_default_registry())
     asyncio.run(
         kopf.operator(
             clusterwide=not options.namespaces,

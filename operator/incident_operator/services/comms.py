@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -192,10 +192,14 @@ class CommsService:
         notifiers: Mapping[str, Notifier] | None = None,
         config: CommsConfig | None = None,
         channels: ChannelIndex | None = None,
+        before_side_effect: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         """``channels``: which incident holds which channel (the watch-fed index), so a
-        channel found by name is never taken over from another incident."""
+        channel found by name is never taken over from another incident.
+        ``before_side_effect(namespace, name)`` runs before a page or channel is opened
+        (the deletion service holds the incident's finalizer there)."""
         self._channels = channels
+        self._before_side_effect = before_side_effect
         self._store = store
         self._clock = clock
         self._chat = chat
@@ -350,7 +354,7 @@ class CommsService:
             for e in status.timeline
         )
         _, _, canonical = status_rendering(summary)
-        return outbox.Wanted(
+        wanted = outbox.Wanted(
             phase=Phase((status.phase or Phase.TRIAGE).value),
             acknowledged=status.timestamps.acknowledged is not None,
             chat=bool(self._chat and chat_policy and chat_policy.create_channel),
@@ -369,6 +373,15 @@ class CommsService:
             notifiers=tuple(sorted(self._notifiers)) if not spec.private else (),
             declared=declared,
         )
+        if incident.metadata.get("deletionTimestamp"):
+            return outbox.winding_down(wanted)  # deleted: resolve the page, archive
+        return wanted
+
+    async def before_opening(self, op: outbox.Op, body: Body) -> None:
+        """Before a page or a channel exists: the incident's finalizer is held first."""
+        if op.kind in outbox.OPENING and self._before_side_effect is not None:
+            meta = body["metadata"]
+            await self._before_side_effect(str(meta["namespace"]), str(meta["name"]))
 
     async def _rotation(self, incident: Incident, severity: Severity | None) -> Body | None:
         name = incident.spec.rotation_ref or (severity.spec.rotation_ref if severity else None)
@@ -538,6 +551,7 @@ class _Run:
 
     async def execute(self, op: outbox.Op, *, retry: bool) -> _Result:
         kind = outbox.OpKind
+        await self.s.before_opening(op, self.body)
         if op.kind is kind.CREATE_CHANNEL:
             return await self._create_channel(op.target, retry=retry)
         if op.kind is kind.INVITE:

@@ -12,7 +12,6 @@ A verified action moves the incident to ``mitigated`` the way a human would: it 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -23,20 +22,15 @@ from pydantic import ValidationError
 
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.adapters.workloads_port import Workloads
-from incident_operator.api.v1alpha1.incident import (
-    ChangeFreeze,
-    Incident,
-    MitigationResult,
-    SourceType,
-)
+from incident_operator.api.v1alpha1.incident import Incident, MitigationResult, SourceType
 from incident_operator.api.v1alpha1.mitigation import Mitigation, MitigationPolicy
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
-from incident_operator.domain import freeze
 from incident_operator.domain import mitigation as m
 from incident_operator.domain.times import iso
 from incident_operator.errors import Conflict, IncidentOperatorError, PermanentError
 
+from .freeze import FreezeService
 from .incidents import AUTHOR, CLOSED_STATES
 
 log = logging.getLogger(__name__)
@@ -109,24 +103,6 @@ def _results(status: Mapping[str, Any]) -> dict[str, Result]:
     return out
 
 
-def _freezes(status: Mapping[str, Any]) -> list[ChangeFreeze]:
-    out = []
-    for raw in status.get("freezes") or []:
-        try:
-            out.append(ChangeFreeze.model_validate(raw))
-        except ValidationError:
-            continue
-    return out
-
-
-def _owner(record: ChangeFreeze) -> m.Target:
-    return m.Target(record.api_version, record.kind, record.namespace, record.name)
-
-
-def _freeze_bodies(records: list[ChangeFreeze]) -> list[Body]:
-    return [r.model_dump(by_alias=True, mode="json", exclude_none=True) for r in records]
-
-
 @dataclass(frozen=True)
 class Context:
     """Everything one tick decides from."""
@@ -141,6 +117,8 @@ class Context:
     slo: Body | None
     freeze_changes: bool = False
     """The Severity wants GitOps frozen while the incident is open."""
+    freeze_namespaces: frozenset[str] = frozenset()
+    """Namespaces besides the incident's where the Severity lets a freeze act."""
 
 
 def burn_of(slo: ServiceLevelObjective) -> m.Burn | None:
@@ -160,10 +138,18 @@ def burn_of(slo: ServiceLevelObjective) -> m.Burn | None:
 
 
 class MitigationService:
-    def __init__(self, store: ResourceStore, workloads: Workloads, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: ResourceStore,
+        workloads: Workloads,
+        clock: Clock,
+        *,
+        freezes: FreezeService | None = None,
+    ) -> None:
         self._store = store
         self._workloads = workloads
         self._clock = clock
+        self._freezes = freezes or FreezeService(store, workloads, clock)
 
     async def load(self, body: Body) -> Context | None:
         """None when there is nothing to mitigate (closed, unreadable, nothing requested)."""
@@ -196,10 +182,12 @@ class MitigationService:
             return None
         severity_body = await self._store.get_severity(incident.spec.severity_ref)
         auto_allowed = freeze_changes = False
+        freeze_namespaces: frozenset[str] = frozenset()
         if severity_body is not None:
             try:
                 allowance = Severity.model_validate(severity_body).spec.mitigation
                 auto_allowed, freeze_changes = allowance.auto_allowed, allowance.freeze_changes
+                freeze_namespaces = frozenset(allowance.freeze_namespaces)
             except ValidationError:
                 auto_allowed = freeze_changes = False
         policy = (slo.spec.mitigation_policy if slo else MitigationPolicy()).to_domain(
@@ -218,6 +206,7 @@ class MitigationService:
             burn=burn_of(slo) if slo else None,
             slo=slo_body,
             freeze_changes=freeze_changes,
+            freeze_namespaces=freeze_namespaces,
         )
 
     async def reconcile(self, body: Body) -> list[Result]:
@@ -236,16 +225,12 @@ class MitigationService:
             return []
         body = fresh
         now = self._clock.now()
-        freezes = _freezes(body.get("status") or {})
         if (body.get("spec") or {}).get("state") in CLOSED_STATES:
-            await self._lift_freezes(body, freezes, now)
+            await self._freezes.release_all(body)
             return []
         context = await self.load(body)
         if context is None:
             return []
-        frozen: frozenset[m.Target] = frozenset()
-        if context.freeze_changes:
-            frozen = await self._freeze(context, freezes, now)
         results = _results(body.get("status") or {})
         before = dict(results)
         try:
@@ -267,9 +252,7 @@ class MitigationService:
                 if decision.kind is not m.GateKind.GO:
                     await self._hold(context, request, decision, results, now)
                     continue
-                ran = await self._execute(
-                    context, request, results, now, decision.dry_run, frozen=frozen
-                )
+                ran = await self._execute(context, request, results, now, decision.dry_run)
                 if ran:
                     break  # one change per tick: the next one waits for cooldown/verification
         finally:
@@ -384,8 +367,6 @@ class MitigationService:
         results: dict[str, Result],
         now: datetime,
         dry_run: bool,
-        *,
-        frozen: frozenset[m.Target] = frozenset(),
     ) -> bool:
         """Plan and run one request; True when it changed (or is changing) something."""
         target = await self._workloads.get(request.target)
@@ -399,13 +380,21 @@ class MitigationService:
                 now=now,
             )
             return False
-        managers = freeze.owners(target)
-        refusal = m.guard_target(
-            request,
-            target,
-            context.namespace,
-            gitops_frozen=bool(managers) and all(o in frozen for o in managers),
-        )
+        # Guard first (namespace, opt-in): a freeze is only ever for a target that passed it.
+        refusal = m.guard_target(request, target, context.namespace, gitops_frozen=True)
+        frozen = False
+        if refusal is None and context.freeze_changes:
+            outcome = await self._freezes.hold_for(
+                context.incident,
+                request.target,
+                target,
+                allowed=context.freeze_namespaces,
+                dry_run=dry_run,
+            )
+            refusal = m.Refusal(outcome.refusal) if outcome.refusal else None
+            frozen = outcome.frozen
+        if refusal is None:
+            refusal = m.guard_target(request, target, context.namespace, gitops_frozen=frozen)
         if refusal is not None:
             await self._refuse(
                 context, request, refusal.reason, target=target, results=results, now=now
@@ -654,90 +643,4 @@ class MitigationService:
         if state in MITIGATABLE_STATES:
             await self._store.patch_incident(
                 context.namespace, context.name, spec={"state": "mitigated"}
-            )
-
-    async def _freeze(
-        self, context: Context, records: list[ChangeFreeze], now: datetime
-    ) -> frozenset[m.Target]:
-        """Suspend the GitOps objects managing the requested targets; the active freezes."""
-        needed: list[m.Target] = []
-        for request in context.requests:
-            target = await self._workloads.get(request.target)
-            if target is not None:
-                needed += freeze.owners(target)
-        known = {_owner(r): r.restored_at is not None for r in records}
-        decision = freeze.decide(
-            enabled=True, incident_open=True, owners_needed=needed, frozen=known
-        )
-        added = False
-        for owner in decision.freeze:
-            body = await self._workloads.get(owner)
-            if body is None:
-                log.warning("incident %s: cannot freeze %s: not found", context.name, owner)
-                continue
-            previous = freeze.current_setting(owner, body)
-            await self._workloads.merge_patch(owner, freeze.freeze_patch(owner))
-            records.append(
-                ChangeFreeze(
-                    api_version=owner.api_version,
-                    kind=owner.kind,
-                    namespace=owner.namespace,
-                    name=owner.name,
-                    previous=json.dumps(previous),
-                    frozen_at=now,
-                )
-            )
-            added = True
-            what = "auto-sync turned off" if freeze.is_argo(owner) else "suspended"
-            text = f"Change freeze: {owner.kind} {owner.namespace}/{owner.name} {what}"
-            await self._timeline(
-                context,
-                self._entry(
-                    "change-freeze",
-                    now,
-                    text,
-                    f"freeze/{owner.kind}/{owner.namespace}/{owner.name}",
-                ),
-            )
-            await self._event(context.incident, "ChangeFreeze", text)
-        if added:
-            await self._store.patch_incident(
-                context.namespace, context.name, status={"freezes": _freeze_bodies(records)}
-            )
-        return frozenset(_owner(r) for r in records if r.restored_at is None)
-
-    async def _lift_freezes(self, body: Body, records: list[ChangeFreeze], now: datetime) -> None:
-        """The incident ended: put every frozen setting back exactly as it was."""
-        meta = body["metadata"]
-        namespace, name = str(meta["namespace"]), str(meta["name"])
-        changed = False
-        for i, record in enumerate(records):
-            if record.restored_at is not None:
-                continue
-            owner = _owner(record)
-            patch = freeze.restore_patch(owner, record.previous)
-            if patch is not None and await self._workloads.get(owner) is not None:
-                await self._workloads.merge_patch(owner, patch)
-            records[i] = record.model_copy(update={"restored_at": now})
-            changed = True
-            text = (
-                f"Change freeze lifted: {owner.kind} {owner.namespace}/{owner.name} restored "
-                f"to its previous setting ({record.previous})"
-            )
-            await self._store.append_timeline(
-                namespace,
-                name,
-                [
-                    self._entry(
-                        "change-freeze-lifted",
-                        now,
-                        text,
-                        f"freeze/{owner.kind}/{owner.namespace}/{owner.name}/lifted",
-                    )
-                ],
-            )
-            await self._event(body, "ChangeFreezeLifted", text)
-        if changed:
-            await self._store.patch_incident(
-                namespace, name, status={"freezes": _freeze_bodies(records)}
             )

@@ -229,17 +229,21 @@ class MitigationResult(ApiModel):
 
 
 class ChangeFreeze(ApiModel):
-    """A GitOps object the incident froze, and what to put back when it ends."""
+    """A GitOps object whose change freeze the incident holds (shared with any other incident
+    freezing it: the object's sre.dev/change-freeze annotation lists the holders)."""
 
     api_version: ShortText
     kind: ShortText
     namespace: Name
     name: ShortText
     previous: Annotated[str, Field(max_length=4096)] = "null"
-    """The setting before the freeze, as JSON (spec.suspend for Flux, spec.syncPolicy.automated
-    for Argo CD; null: it was not set)."""
+    """The original setting the shared freeze will put back, as JSON (spec.suspend for Flux,
+    spec.syncPolicy.automated for Argo CD; null: it was not set)."""
     frozen_at: datetime | None = None
+    """When the hold was confirmed on the GitOps object (empty: being acquired)."""
     restored_at: datetime | None = None
+    """When this incident released its hold; the original setting is back once the last
+    holder has released."""
 
 
 class SeenAlertStatus(ApiModel):

@@ -82,9 +82,16 @@ class MitigationAllowance(ApiModel):
     """Whether mitigations in mode auto may run without approval at this severity."""
     freeze_changes: bool = False
     """While an incident of this severity is open, suspend the Flux Kustomization/HelmRelease
-    or turn off the Argo CD Application auto-sync that manage its mitigation targets (so
-    GitOps cannot revert a mitigation); the previous setting is restored on resolution.
-    Set it on every severity at or above the level that should freeze."""
+    or turn off the Argo CD Application auto-sync that manage a mitigation target about to
+    be changed (so GitOps cannot revert the mitigation). Only a GitOps object whose status
+    lists the target (Flux status.inventory, Argo CD status.resources) is frozen, and only in
+    the incident's namespace or one of freezeNamespaces. Incidents freezing the same object
+    share the freeze; the original setting is restored when the last of them ends or is
+    deleted. Set it on every severity at or above the level that should freeze."""
+    freeze_namespaces: Annotated[list[Name], Field(max_length=32)] = []
+    """Namespaces besides the incident's own where a freeze may act, e.g. flux-system or
+    argocd. A freeze there pauses everything that GitOps object applies, for every team it
+    serves: list a namespace only where that is intended."""
 
 
 class StatusPageImpact(StrEnum):

@@ -11,17 +11,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.chaos.harness import Run, Settings, seed_from_env
 from tests.kube import Cluster
 
 
-@pytest.mark.xfail(
-    reason="finding (CHAOS_SEED=1): after a Slack stall and kills, a superseded "
-    "'status/<digest>' attempt stays in status.outbox for good (comms-retry never clears it)",
-    strict=False,
-)
 def test_incident_flows_survive_a_few_kills_and_faults(crds: Cluster, tmp_path: Path) -> None:
     seed = seed_from_env()
     print(f"chaos smoke: CHAOS_SEED={seed}")

@@ -259,6 +259,23 @@ async def test_repeated_failures_degrade_chat_with_an_event_and_recover(world: W
     assert body["status"]["chat"]["channelId"]
 
 
+async def test_a_superseded_status_attempt_leaves_the_outbox(world: World) -> None:
+    """Chaos finding (CHAOS_SEED=1): an update of the pinned status failed at one version, the
+    incident changed, the newer version went out; the old attempt stayed in status.outbox for
+    good and kept ChatDegraded True. It is dropped as soon as a newer version is owed."""
+    await world.declare()
+    await world.sync()
+    stale = {"kind": "update-status", "attempts": outbox.DEGRADED_AFTER, "lastError": "slow"}
+    await world.store.patch_incident(NS, NAME, status={"outbox": {"status/0123456789ab": stale}})
+    assert "status/0123456789ab" in (await world.body())["status"]["outbox"]
+    world.clock.at = NOW + timedelta(minutes=30)
+    await world.sync()
+    body = await world.body()
+    assert body["status"]["outbox"] == {}
+    conditions = {c["type"]: c["status"] for c in body["status"].get("conditions", [])}
+    assert conditions.get("ChatDegraded", "False") == "False"
+
+
 async def test_private_incidents_get_a_private_channel_and_no_webhooks() -> None:
     world = World(private=True)
     await world.declare()

@@ -156,3 +156,28 @@ def test_no_repage_without_a_pager_or_for_escalations_before_the_declaration() -
     )
     early = replace(FAILED, at=AT - timedelta(minutes=1))
     assert outbox.owed(paging_only(Phase.INVESTIGATING, early), done) == ()
+
+
+def test_attempts_at_an_older_version_are_superseded() -> None:
+    """A status update that failed at version A, then the incident changed: the attempt at A
+    is never retried (B is owed), so it must go, or it stays in status.outbox for good."""
+    w = wanted()
+    done = outbox.Delivered(channel_id="C1", status_ts="1.1", status_digest="old")
+    ops = outbox.owed(w, done, "sev-2")
+    current = f"status/{outbox.digest(w.status_render)}"
+    assert current in {op.key for op in ops}
+    attempts = {
+        "status/aaaaaaaaaaaa": outbox.Attempt(outbox.OpKind.UPDATE_STATUS, 4, AT, "timeout"),
+        current: outbox.Attempt(outbox.OpKind.UPDATE_STATUS, 1, AT, "timeout"),
+        "topic/bbbbbbbbbbbb": outbox.Attempt(outbox.OpKind.TOPIC, 1, AT, None),
+        "notify/teams/triage/sev-9": outbox.Attempt(outbox.OpKind.NOTIFY, 1, AT, None),
+        # Not versioned: their record is what makes a retry look up before repeating.
+        "channel": outbox.Attempt(outbox.OpKind.CREATE_CHANNEL, 1, AT, None),
+        "page/trigger": outbox.Attempt(outbox.OpKind.PAGE_TRIGGER, 1, AT, None),
+    }
+    assert outbox.superseded(ops, attempts) == (
+        "notify/teams/triage/sev-9",
+        "status/aaaaaaaaaaaa",
+        "topic/bbbbbbbbbbbb",
+    )
+    assert outbox.superseded(ops, {current: attempts[current]}) == ()

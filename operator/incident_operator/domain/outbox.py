@@ -329,6 +329,26 @@ def _pager(wanted: Wanted, done: Delivered) -> list[Op]:
     return []
 
 
+SUPERSEDED_KINDS = frozenset({OpKind.UPDATE_STATUS, OpKind.TOPIC, OpKind.INVITE, OpKind.NOTIFY})
+"""Operations keyed by the version they deliver: a newer version replaces an older one, so an
+attempt at a version no longer owed will never be retried and must not be kept."""
+
+
+def superseded(ops: Iterable[Op], attempts: Mapping[str, Attempt]) -> tuple[str, ...]:
+    """Attempt keys of versioned operations that are no longer owed (a newer version is, or
+    nothing is): they would otherwise stay in ``status.outbox`` for good and keep the medium
+    reported degraded. Attempts of other kinds stay: their record is what makes a retry look
+    up an earlier, possibly delivered call (a channel, a page) before repeating it."""
+    owed_keys = {op.key for op in ops}
+    return tuple(
+        sorted(
+            key
+            for key, attempt in attempts.items()
+            if attempt.kind in SUPERSEDED_KINDS and key not in owed_keys
+        )
+    )
+
+
 def due(ops: Iterable[Op], attempts: Mapping[str, Attempt], now: datetime) -> tuple[Op, ...]:
     """The owed operations whose backoff has passed."""
     out = []

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -257,7 +257,7 @@ class CommsService:
         delivered = delivered_of(status)
         attempts = attempts_of(status)
         now = self._clock.now()
-        ops = outbox.due(outbox.owed(wanted, delivered, summary.severity), attempts, now)
+        ops = await self._plan(body, outbox.owed(wanted, delivered, summary.severity), attempts)
         blocked: set[outbox.Medium] = set()
         run = _Run(
             self,
@@ -301,6 +301,19 @@ class CommsService:
         if failing or shown:
             await self._report_degraded(body, attempts, now)
         return delivery
+
+    async def _plan(
+        self, body: Body, owed: Sequence[outbox.Op], attempts: dict[str, outbox.Attempt]
+    ) -> tuple[outbox.Op, ...]:
+        """The owed operations due now, after forgetting attempts at versions no longer owed
+        (``outbox.superseded``): those are never retried, and kept they would stay in
+        ``status.outbox`` for good and hold the medium degraded."""
+        stale = outbox.superseded(owed, attempts)
+        if stale:
+            await self._patch(body, {"outbox": dict.fromkeys(stale)})
+            for key in stale:
+                del attempts[key]
+        return outbox.due(owed, attempts, self._clock.now())
 
     def _retry_at(self, namespace: str, name: str, seconds: float) -> None:
         """Sync again when the wait is over (the timer is the safety net after a restart)."""

@@ -11,6 +11,7 @@ Argo Rollout are served by the minimal stand-in CRDs in tests/manifests/mitigati
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -101,7 +102,16 @@ def test_rollback_of_a_real_deployment_dry_run_then_for_real(
     workloads = KubernetesWorkloads(api)
 
     def stored() -> str:
-        return cluster.kubectl("get", "deployment/checkout", "-n", namespace, "-o", "json").stdout
+        """The object as users wrote it: spec and metadata, byte for byte. The Deployment
+        controller keeps rewriting status (conditions of the rollout in progress, bumping
+        resourceVersion) on its own schedule, so those two are left out."""
+        got = json.loads(
+            cluster.kubectl("get", "deployment/checkout", "-n", namespace, "-o", "json").stdout
+        )
+        got.pop("status", None)
+        got["metadata"].pop("resourceVersion", None)
+        got["metadata"].pop("managedFields", None)
+        return json.dumps(got, sort_keys=True, indent=1)
 
     async def scenario() -> None:
         plan = await planned(workloads, rollback(namespace))

@@ -89,7 +89,7 @@ def test_helm_install_and_upgrade(
     release = "incident-operator"
     # --take-ownership: the session's `crds` fixture applied the same CRDs with kubectl.
     installed = helm(
-        "install", release, str(CHART), "--namespace", ns, "--take-ownership",
+        "install", release, str(CHART), "--namespace", ns, "--take-ownership", "--force-conflicts",
         *set_args({"prometheus.url": "http://prometheus.monitoring:9090"}),
         kubeconfig=crds.kubeconfig,
     )  # fmt: skip

@@ -87,7 +87,8 @@ def test_two_replicas_one_active_the_standby_takes_over(
     tmp_path: Path,
 ) -> None:
     helm(
-        "install", RELEASE, str(CHART), "--namespace", release, "--take-ownership",
+        "install", RELEASE, str(CHART), "--namespace", release,
+        "--take-ownership", "--force-conflicts",
         *set_args({"replicaCount": 2, "peering.enabled": True, "peering.name": RELEASE}),
         kubeconfig=crds.kubeconfig,
     )  # fmt: skip

@@ -302,7 +302,8 @@ def test_core_scenario_as_the_charts_service_account(
     with serving(slack, slack.start) as (slack_url, slack_t):
         slack_t.call(slack.add_channel, "incidents")
         helm(
-            "install", RELEASE, str(CHART), "--namespace", release, "--take-ownership",
+            "install", RELEASE, str(CHART), "--namespace", release,
+            "--take-ownership", "--force-conflicts",
             *set_args({
                 "prometheus.url": prometheus.url,
                 "prometheus.evaluationInterval": "2s",

@@ -21,10 +21,13 @@ from incident_operator.domain.rules import (
 )
 from incident_operator.domain.sli import (
     LatencySli,
+    Part,
     Provider,
     RatioSli,
     RecordedSli,
     Sli,
+    le_matcher,
+    le_spellings,
     ratio_expression,
 )
 from incident_operator.domain.slo import WORKBOOK_PAIRS, Objective, WindowPair
@@ -197,6 +200,30 @@ def test_min_requests_guards_the_long_window_request_count() -> None:
     assert "[3d])) * 259200 >= 100)\n" in alerts[3]["expr"]
     unguarded = alerts_of(rule_groups(WHO, SLO, RATIO))
     assert not any("and on ()" in a["expr"] for a in unguarded)
+
+
+@pytest.mark.parametrize(
+    ("bound", "spellings", "matcher"),
+    [
+        (0.25, ("0.25",), 'le="0.25"'),
+        (1.0, ("1", "1.0"), 'le=~"1|1[.]0"'),
+        (60, ("60", "60.0"), 'le=~"60|60[.]0"'),
+        # Go's %g (Prometheus 3's normal form) turns to e-notation from 1e6 on.
+        (1e6, ("1000000.0", "1e+06"), 'le=~"1000000[.]0|1e[+]06"'),
+        (1e-05, ("1e-05",), 'le="1e-05"'),
+        (0.1234567, ("0.1234567",), 'le="0.1234567"'),  # all digits, not %g's six
+    ],
+)
+def test_bucket_boundaries_match_every_spelling_exporters_and_prometheus_3_use(
+    bound: float, spellings: tuple[str, ...], matcher: str
+) -> None:
+    assert le_spellings(bound) == spellings
+    assert le_matcher(bound) == matcher
+
+
+def test_whole_number_latency_threshold_matches_prometheus_2_and_3_labels() -> None:
+    expr = LatencySli("h", 1, 'job="a"').expressions(timedelta(minutes=5))[Part.ERRORS]
+    assert 'h_bucket{job="a",le=~"1|1[.]0"}[5m]' in expr
 
 
 def test_latency_sli_records_slow_over_all_requests() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 from .durations import format_duration
@@ -50,8 +51,52 @@ class LatencySli:
         w = format_duration(window)
         sel = f"{self.selector}," if self.selector else ""
         total = f"sum(rate({self.metric}_count{{{self.selector}}}[{w}]))"
-        fast = f'sum(rate({self.metric}_bucket{{{sel}le="{self.threshold:g}"}}[{w}]))'
+        fast = f"sum(rate({self.metric}_bucket{{{sel}{le_matcher(self.threshold)}}}[{w}]))"
         return {Part.ERRORS: f"({total} - {fast})", Part.TOTAL: total}
+
+
+def le_spellings(bound: float) -> tuple[str, ...]:
+    """Every way a bucket boundary is written in an ``le`` label, sorted.
+
+    Exporters write boundaries as they like (Go's client ``1``, Python's ``1.0``) and
+    Prometheus 2 stores them as scraped; Prometheus 3 normalises classic histograms' ``le``
+    on ingestion to Go's shortest ``%g`` with ``.0`` added to whole numbers (``1.0``, but
+    ``1e+06``). A selector on one spelling sees no data on the other server, so the
+    boundary is matched in all of them.
+    """
+    shortest = repr(float(bound))  # Python's shortest round-trip digits, 1.0 / 0.25 / 1e-05
+    digits, exponent = _digits(shortest)
+    decimal_point = len(digits) + exponent
+    if decimal_point - 1 < -4 or decimal_point - 1 >= 6:  # Go's %g switch to e-notation
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        e = decimal_point - 1
+        go = f"{mantissa}e{'-' if e < 0 else '+'}{abs(e):02d}"
+    else:
+        go = format(Decimal(shortest).normalize(), "f")
+    spellings = {go, shortest}
+    if float(bound).is_integer() and "e" not in go:
+        spellings.add(f"{go}.0")
+    return tuple(sorted(spellings))
+
+
+def le_matcher(bound: float) -> str:
+    """``le="0.25"``, or a regex over every spelling of the bound (``le=~"1|1[.]0"``).
+
+    The regex escapes with character classes, not backslashes: the PromQL parser prints
+    ``\\.`` back as an escape it then refuses, which would keep the SLO out of batches.
+    """
+    spellings = le_spellings(bound)
+    if len(spellings) == 1:
+        return f'le="{spellings[0]}"'
+    return 'le=~"' + "|".join(s.replace(".", "[.]").replace("+", "[+]") for s in spellings) + '"'
+
+
+def _digits(text: str) -> tuple[str, int]:
+    """Significant digits and exponent of a positive decimal: 0.25 -> ("25", -2)."""
+    sign, digits, exponent = Decimal(text).normalize().as_tuple()
+    if sign or not isinstance(exponent, int):
+        raise ValueError(f"bucket boundary must be a positive finite number, got {text}")
+    return "".join(map(str, digits)), exponent
 
 
 class Provider(StrEnum):

@@ -67,7 +67,8 @@ class LatencyIndicator(ApiModel):
     ]
     """Histogram base name, e.g. http_request_duration_seconds (without _bucket)."""
     threshold: Annotated[float, Field(gt=0)]
-    """Latency threshold in seconds; must match a bucket boundary (le label)."""
+    """Latency threshold in seconds; must match a bucket boundary (le label). Whole numbers
+    match both spellings, le="1" (Prometheus 2, Go exporters) and le="1.0" (Prometheus 3)."""
     selector: Annotated[str, Field(max_length=1024)] = ""
     """Label matchers without braces, e.g. job="checkout",route="/pay"."""
 

@@ -435,7 +435,8 @@ JOBS = (
     ),
     Job(
         "pyrra",
-        "target: 99.9\nindicator: {recorded: {provider: pyrra, name: shop-pyrra}}\n",
+        # 28d: Pyrra's own pairs (14x 1h/5m, 7x 6h/30m, 2x 1d/2h, 1x 4d/6h), its series names.
+        "target: 99.9\nwindow: 28d\nindicator: {recorded: {provider: pyrra, name: shop-pyrra}}\n",
         gauges=(("5m", 0.01), ("1h", 0.5), ("30m", 0.1), ("6h", 0.1), ("2h", 0.004), ("1d", 0.004)),
         expected=always(TICKET, SLOW),
     ),

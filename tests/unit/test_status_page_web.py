@@ -458,3 +458,34 @@ async def test_handlers_feed_the_index_in_memo_and_tolerate_none() -> None:
     assert memo.status_page.page(NOW).indicator is Impact.CRITICAL
     await feed(status_page_incidents, body=body, type="DELETED", memo=memo)
     assert memo.status_page.page(NOW).recent_incidents == ()
+
+
+async def test_every_public_v2_endpoint_answers_in_statuspages_envelope(
+    client: TestClient[Any, Any],
+) -> None:
+    summary = await get_json(client, "/api/v2/summary.json")
+    components = await get_json(client, "/api/v2/components.json")
+    assert set(components) == {"page", "components"}
+    assert components["components"] == summary["components"]
+    unresolved = await get_json(client, "/api/v2/incidents/unresolved.json")
+    assert set(unresolved) == {"page", "incidents"}
+    assert unresolved["incidents"] == summary["incidents"]
+    assert [i["status"] for i in unresolved["incidents"]] == ["investigating"]
+    for path in (
+        "/api/v2/scheduled-maintenances.json",
+        "/api/v2/scheduled-maintenances/upcoming.json",
+        "/api/v2/scheduled-maintenances/active.json",
+    ):
+        body = await get_json(client, path)
+        assert body == {"page": summary["page"], "scheduled_maintenances": []}, path
+    assert (await client.get("/api/v2/incidents/resolved.json")).status == 404
+
+
+async def test_every_id_is_opaque_and_safe_in_a_url_path(client: TestClient[Any, Any]) -> None:
+    history = await get_json(client, "/api/v2/incidents.json")
+    ids = [i["id"] for i in history["incidents"]] + [
+        u["id"] for i in history["incidents"] for u in i["incident_updates"]
+    ]
+    assert len(ids) == 2 + 4, "two incidents, two updates each"
+    assert all(re.fullmatch(r"[a-z0-9]+", i) for i in ids), ids
+    assert len(set(ids)) == len(ids)

@@ -136,6 +136,11 @@ def test_api_server_fills_documented_defaults(
         ("1d", "25h", "1h", False),
         ("30d", "1h", "60m", False),  # 60m is not shorter than 1h
         ("30d", "1h", "59m", True),
+        # Compound durations, as Pyrra's 30d windows: 4d6h51m < 30d, 6h26m < 4d6h51m.
+        ("30d", "4d6h51m", "6h26m", True),
+        ("30d", "1h4m", "64m", False),  # equal once converted
+        ("1d", "1d1h43m", "2h9m", False),  # longer than the SLO window
+        ("1d1h", "1d1h", "1h30m", True),
     ],
 )
 def test_window_arithmetic_in_cel(

@@ -130,14 +130,27 @@ def test_windows_needed_are_distinct_and_end_with_the_slo_window() -> None:
 
 @pytest.mark.parametrize(
     ("text", "delta"),
-    [("30s", timedelta(seconds=30)), ("5m", 5 * M), ("6h", 6 * H), ("3d", 72 * H), ("2w", 336 * H)],
+    [
+        ("30s", timedelta(seconds=30)),
+        ("5m", 5 * M),
+        ("6h", 6 * H),
+        ("3d", 72 * H),
+        ("2w", 336 * H),
+        # Prometheus' compound spelling, as Pyrra names its 30d windows.
+        ("1h4m", 64 * M),
+        ("1d1h43m", 24 * H + 103 * M),
+        ("4d6h51m", 102 * H + 51 * M),
+        ("1h30m", 90 * M),
+        ("4w", 28 * 24 * H),
+        ("1y", 365 * 24 * H),
+    ],
 )
 def test_durations(text: str, delta: timedelta) -> None:
     assert parse_duration(text) == delta
     assert format_duration(delta) == text
 
 
-@pytest.mark.parametrize("bad", ["", "5", "m", "1h30m", "-5m", "1y", "1.5h"])
+@pytest.mark.parametrize("bad", ["", "5", "m", "30m1h", "1h1h", "-5m", "1ms", "1.5h", "1h 4m"])
 def test_bad_durations_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(bad)

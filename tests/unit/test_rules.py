@@ -21,10 +21,13 @@ from incident_operator.domain.rules import (
 )
 from incident_operator.domain.sli import (
     LatencySli,
+    Part,
     Provider,
     RatioSli,
     RecordedSli,
     Sli,
+    le_matcher,
+    le_spellings,
     ratio_expression,
 )
 from incident_operator.domain.slo import WORKBOOK_PAIRS, Objective, WindowPair
@@ -81,9 +84,9 @@ def test_one_sli_recording_per_window_the_policy_needs() -> None:
         '(sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m]))) / '
         '(sum(rate(http_requests_total{job="checkout"}[5m])))'
     )
-    # The SLO window is Sloth's optimised mean of the 5m recordings, labelled only by window.
+    # The SLO window is Sloth's optimised mean of the 5m recordings, labelled as Sloth does.
     thirty = sli_rules[-1]
-    assert thirty["labels"] == {"sloth_window": "30d"}
+    assert thirty["labels"] == {**IDENTITY_LABELS, "sloth_window": "30d"}
     assert thirty["expr"] == (
         f"sum_over_time(slo:sli_error:ratio_rate5m{SELECTOR}[30d])\n"
         "/ ignoring (sloth_window)\n"
@@ -134,16 +137,17 @@ def test_one_alert_per_workbook_pair_with_its_severity() -> None:
     assert "for" not in alerts[0], "the short window already confirms the burn, as in the domain"
     assert alerts[0]["expr"] == (
         "(\n"
-        f"  (slo:sli_error:ratio_rate5m{SELECTOR} > (14.4 * 0.001))\n"
-        "  and ignoring (sloth_window)\n"
-        f"  (slo:sli_error:ratio_rate1h{SELECTOR} > (14.4 * 0.001))\n"
+        f"  max(slo:sli_error:ratio_rate5m{SELECTOR} > (14.4 * 0.001)) without (sloth_window)\n"
+        "  and\n"
+        f"  max(slo:sli_error:ratio_rate1h{SELECTOR} > (14.4 * 0.001)) without (sloth_window)\n"
         ")\n"
     )
+    assert [a["labels"]["sloth_severity"] for a in alerts] == ["page", "page", "ticket", "ticket"]
     assert "(6 * 0.001)" in alerts[1]["expr"]
     assert "ratio_rate30m" in alerts[1]["expr"]
     assert "ratio_rate6h" in alerts[1]["expr"]
     assert alerts[0]["annotations"] == {
-        "title": "(sev-2) checkout availability SLO error budget burn rate is too fast.",
+        "title": "(page) checkout availability SLO error budget burn rate is too fast.",
         "summary": "checkout availability SLO error budget burns over 14.4x the sustainable "
         "rate in both the 1h and the 5m window.",
     }
@@ -199,6 +203,30 @@ def test_min_requests_guards_the_long_window_request_count() -> None:
     assert not any("and on ()" in a["expr"] for a in unguarded)
 
 
+@pytest.mark.parametrize(
+    ("bound", "spellings", "matcher"),
+    [
+        (0.25, ("0.25",), 'le="0.25"'),
+        (1.0, ("1", "1.0"), 'le=~"1|1[.]0"'),
+        (60, ("60", "60.0"), 'le=~"60|60[.]0"'),
+        # Go's %g (Prometheus 3's normal form) turns to e-notation from 1e6 on.
+        (1e6, ("1000000.0", "1e+06"), 'le=~"1000000[.]0|1e[+]06"'),
+        (1e-05, ("1e-05",), 'le="1e-05"'),
+        (0.1234567, ("0.1234567",), 'le="0.1234567"'),  # all digits, not %g's six
+    ],
+)
+def test_bucket_boundaries_match_every_spelling_exporters_and_prometheus_3_use(
+    bound: float, spellings: tuple[str, ...], matcher: str
+) -> None:
+    assert le_spellings(bound) == spellings
+    assert le_matcher(bound) == matcher
+
+
+def test_whole_number_latency_threshold_matches_prometheus_2_and_3_labels() -> None:
+    expr = LatencySli("h", 1, 'job="a"').expressions(timedelta(minutes=5))[Part.ERRORS]
+    assert 'h_bucket{job="a",le=~"1|1[.]0"}[5m]' in expr
+
+
 def test_latency_sli_records_slow_over_all_requests() -> None:
     sli = LatencySli("http_request_duration_seconds", 0.3, 'job="checkout"')
     guarded = Objective(target=0.99, window=28 * D, min_requests=50)
@@ -241,7 +269,12 @@ def test_recorded_sli_gets_alerts_over_the_existing_series_only(
         f"(\n  ({short} > (14.4 * 0.001))\n  and on ()\n  ({long} > (14.4 * 0.001))\n)\n"
     )
     # max() keeps no labels, so the SLO's identity comes from the rule.
-    assert page["labels"] == {**IDENTITY_LABELS, "severity": "sev-2", "window_pair": "1h/5m"}
+    assert page["labels"] == {
+        **IDENTITY_LABELS,
+        "sloth_severity": "page",
+        "severity": "sev-2",
+        "window_pair": "1h/5m",
+    }
 
 
 @pytest.mark.parametrize(
@@ -280,12 +313,8 @@ def test_recorded_sli_cannot_take_min_requests() -> None:
 def test_extra_labels_reach_every_series_and_alert() -> None:
     groups = rule_groups(WHO, SLO, RATIO, {"team": "payments", "tier": "1"})
     rules = [r for g in groups for r in g["rules"]]
-    optimised = [r for r in rules if r.get("record") == "slo:sli_error:ratio_rate30d"]
-    assert [r["labels"] for r in optimised] == [{"sloth_window": "30d"}], "inherited"
-    assert all(
-        r["labels"]["team"] == "payments" and r["labels"]["tier"] == "1"
-        for r in rules
-        if r not in optimised
+    assert all(r["labels"]["team"] == "payments" and r["labels"]["tier"] == "1" for r in rules), (
+        "the 30d mean writes them out as Sloth does, although inherited"
     )
 
 

@@ -3,15 +3,18 @@ bodies: JSON shapes and headers, HTML content and escaping, malformed objects, d
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import kopf
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from statuspage_prometheus_exporter.service_checker import check_service_status
 
 from incident_operator.adapters.clock import FakeClock
 from incident_operator.adapters.secrets import StaticToken
@@ -458,3 +461,57 @@ async def test_handlers_feed_the_index_in_memo_and_tolerate_none() -> None:
     assert memo.status_page.page(NOW).indicator is Impact.CRITICAL
     await feed(status_page_incidents, body=body, type="DELETED", memo=memo)
     assert memo.status_page.page(NOW).recent_incidents == ()
+
+
+async def test_every_public_v2_endpoint_answers_in_statuspages_envelope(
+    client: TestClient[Any, Any],
+) -> None:
+    summary = await get_json(client, "/api/v2/summary.json")
+    components = await get_json(client, "/api/v2/components.json")
+    assert set(components) == {"page", "components"}
+    assert components["components"] == summary["components"]
+    unresolved = await get_json(client, "/api/v2/incidents/unresolved.json")
+    assert set(unresolved) == {"page", "incidents"}
+    assert unresolved["incidents"] == summary["incidents"]
+    assert [i["status"] for i in unresolved["incidents"]] == ["investigating"]
+    for path in (
+        "/api/v2/scheduled-maintenances.json",
+        "/api/v2/scheduled-maintenances/upcoming.json",
+        "/api/v2/scheduled-maintenances/active.json",
+    ):
+        body = await get_json(client, path)
+        assert body == {"page": summary["page"], "scheduled_maintenances": []}, path
+    assert (await client.get("/api/v2/incidents/resolved.json")).status == 404
+
+
+async def test_every_id_is_opaque_and_safe_in_a_url_path(client: TestClient[Any, Any]) -> None:
+    history = await get_json(client, "/api/v2/incidents.json")
+    ids = [i["id"] for i in history["incidents"]] + [
+        u["id"] for i in history["incidents"] for u in i["incident_updates"]
+    ]
+    assert len(ids) == 2 + 4, "two incidents, two updates each"
+    assert all(re.fullmatch(r"[a-z0-9]+", i) for i in ids), ids
+    assert len(set(ids)) == len(ids)
+
+
+async def test_a_third_party_statuspage_consumer_reads_our_page(
+    client: TestClient[Any, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """statuspage-prometheus-exporter (PyPI), which polls Atlassian pages' summary.json over
+    HTTP with requests, reads ours: the rollup, the open incident and the broken component."""
+    monkeypatch.chdir(tmp_path)  # it caches answers under ./cache
+    url = str(client.make_url("/api/v2/summary.json"))
+    seen = await asyncio.to_thread(check_service_status, "acme", {"url": url})
+    assert seen["success"] is True
+    assert (seen["raw_status"], seen["status_text"]) == ("major", "Major Outage")
+    (incident,) = seen["incident_metadata"]
+    assert incident["id"] == pid("checkout-errors")
+    assert incident["name"] == "Checkout returns 5xx"
+    assert (incident["status"], incident["impact"]) == ("investigating", "major")
+    assert incident["affected_components"] == ["checkout"]
+    assert incident["shortlink"] == f"/status#incident-{pid('checkout-errors')}"
+    assert {c["name"]: c["status"] for c in seen["component_metadata"]} == {
+        "checkout": "partial_outage",
+        "search": "operational",
+    }
+    assert seen["maintenance_metadata"] == []

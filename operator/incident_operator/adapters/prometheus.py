@@ -31,6 +31,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 
 from incident_operator.domain.burn import Measurement
 from incident_operator.domain.sli import (
+    PYRRA_WINDOW_TERM,
     BatchPlan,
     LatencySli,
     Part,
@@ -269,7 +270,7 @@ class PrometheusMetrics:
         if leaves is None:
             return False
         providers = set(leaves) - set(plan.expressions)
-        if not providers <= {"sloth", "pyrra"}:
+        if not providers <= {"sloth", "pyrra", PYRRA_WINDOW_TERM}:
             return False
         if any(leaves.get(term) != text for term, text in plan.expressions.items()):
             return False

@@ -7,8 +7,12 @@ the operator reaches, without the operator in the loop. So the rules use Sloth's
 which is a little different from Sloth's page/ticket pairs:
 
 - one alert per window pair (Sloth ORs two pairs into one page and one ticket alert), labelled
-  with the pair's ``severity``, because every pair names its own Severity and the operator
-  reports which pair fired;
+  with the pair's ``severity`` and ``window_pair``, because every pair names its own Severity
+  and the operator reports which pair fired. Each also carries Sloth's ``sloth_severity``
+  (``page`` for pairs whose long window is at most 6h, Sloth's page windows, else ``ticket``),
+  which Sloth's UI reads from ``ALERTS`` to show an SLO as burning; the pair's windows are
+  compared as Sloth does, ``max(...) without (sloth_window)``, so no window label is left on
+  the alert;
 - a pair fires when both windows' error ratio is strictly above ``factor x (1 - target)``,
   computed from the exact budget the domain uses (0.001, not Sloth's 1-0.999 in floats);
 - ``minRequests`` adds ``and`` the long window's requests (total rate x window seconds) ``>=``
@@ -77,8 +81,23 @@ ID_LABEL, SERVICE_LABEL, SLO_LABEL, WINDOW_LABEL = (
     "sloth_window",
 )
 SEVERITY_LABEL, PAIR_LABEL = "severity", "window_pair"
+SLOTH_SEVERITY_LABEL = "sloth_severity"
+"""Sloth's alert class, ``page`` or ``ticket``; its UI shows an SLO as burning from it."""
+PAGE, TICKET = "page", "ticket"
+PAGE_WINDOW_MAX = timedelta(hours=6)
+"""Sloth's (and the SRE Workbook's) page pairs have long windows of 1h and 6h, its ticket
+pairs 1d and 3d, for 28d and 30d periods alike."""
 RESERVED_LABELS = frozenset(
-    {ID_LABEL, SERVICE_LABEL, SLO_LABEL, WINDOW_LABEL, SEVERITY_LABEL, PAIR_LABEL, "alertname"}
+    {
+        ID_LABEL,
+        SERVICE_LABEL,
+        SLO_LABEL,
+        WINDOW_LABEL,
+        SEVERITY_LABEL,
+        PAIR_LABEL,
+        SLOTH_SEVERITY_LABEL,
+        "alertname",
+    }
 )
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -190,8 +209,8 @@ def sli_recording_rules(
                         f"/ ignoring ({WINDOW_LABEL})\n"
                         f"count_over_time({source})\n"
                     ),
-                    # The identity (and extra) labels come from the source series.
-                    "labels": {WINDOW_LABEL: format_duration(window)},
+                    # Written out although the source series carry them too, as Sloth does.
+                    "labels": {**identity.labels, WINDOW_LABEL: format_duration(window), **labels},
                 }
             )
             continue
@@ -245,6 +264,11 @@ def meta_recording_rules(
     ]
 
 
+def sloth_severity(pair: WindowPair) -> str:
+    """``page`` or ``ticket``, as Sloth would class a pair with these windows."""
+    return PAGE if pair.long <= PAGE_WINDOW_MAX else TICKET
+
+
 def alert_expression(
     identity: SloIdentity, objective: Objective, sli: Sli, pair: WindowPair
 ) -> str:
@@ -253,12 +277,16 @@ def alert_expression(
     if isinstance(sli, RecordedSli):
         short = sli.expressions(pair.short)[Part.RATIO]
         long = sli.expressions(pair.long)[Part.RATIO]
-        match = "on ()"  # max(...) leaves no labels to match on
+        # max(...) leaves no labels to match on
+        expression = f"(\n  ({short} > {threshold})\n  and on ()\n  ({long} > {threshold})\n)"
     else:
+        # Sloth's own shape: each window's identity labels without its window label.
         short = f"{sli_error_metric(pair.short)}{identity.selector}"
         long = f"{sli_error_metric(pair.long)}{identity.selector}"
-        match = f"ignoring ({WINDOW_LABEL})"
-    expression = f"(\n  ({short} > {threshold})\n  and {match}\n  ({long} > {threshold})\n)"
+        expression = (
+            f"(\n  max({short} > {threshold}) without ({WINDOW_LABEL})\n  and\n"
+            f"  max({long} > {threshold}) without ({WINDOW_LABEL})\n)"
+        )
     if objective.min_requests > 0 and not isinstance(sli, RecordedSli):
         total = sli.expressions(pair.long)[Part.TOTAL]
         seconds = _number(pair.long.total_seconds())
@@ -282,17 +310,19 @@ def alert_rule(
     """
     who = f"{identity.service} {identity.name}"
     windows = f"{pair.long_text}/{pair.short_text}"
+    urgency = sloth_severity(pair)
     return {
         "alert": alert_name,
         "expr": alert_expression(identity, objective, sli, pair),
         "labels": {
             **identity.labels,
             **labels,
+            SLOTH_SEVERITY_LABEL: urgency,
             SEVERITY_LABEL: pair.severity,
             PAIR_LABEL: windows,
         },
         "annotations": {
-            "title": f"({pair.severity}) {who} SLO error budget burn rate is too fast.",
+            "title": f"({urgency}) {who} SLO error budget burn rate is too fast.",
             "summary": (
                 f"{who} SLO error budget burns over {_number(pair.factor)}x the sustainable "
                 f"rate in both the {pair.long_text} and the {pair.short_text} window."

@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import cached_property
 
-from .durations import parse_duration
+from .durations import format_duration, parse_duration
 
 
 @dataclass(frozen=True)
@@ -81,3 +81,46 @@ class Objective:
     def by_speed(self) -> tuple[WindowPair, ...]:
         """Pairs fastest first: the highest factor, then the shortest long window."""
         return tuple(sorted(self.pairs, key=lambda p: (-p.factor, p.long, p.short)))
+
+
+_PYRRA_WINDOWS = (
+    # (long divisor, short divisor, factor) of the SLO window, from Pyrra's slo.Windows():
+    # 1h/5m, 6h/30m, 1d/2h and 4d/6h for 28 days, each rounded to the minute.
+    (28 * 24, 28 * 24 * 12, 14.0),
+    (28 * 4, 28 * 24 * 2, 7.0),
+    (28, 28 * 12, 2.0),
+    (7, 28 * 4, 1.0),
+)
+_NANOSECONDS, _MINUTE_NS = 10**9, 60 * 10**9
+
+
+def _pyrra_window(slo_window: timedelta, divisor: int) -> timedelta:
+    """Go's ``(sloWindow / divisor).Round(time.Minute)``: integer nanoseconds, halves up."""
+    ns = int(slo_window.total_seconds()) * _NANOSECONDS // divisor
+    minutes, rest = divmod(ns, _MINUTE_NS)
+    return timedelta(minutes=minutes + (1 if 2 * rest >= _MINUTE_NS else 0))
+
+
+def pyrra_pairs(slo_window: timedelta) -> tuple[WindowPair, ...]:
+    """The window pairs Pyrra alerts on (and records burn rates for) for ``slo_window``:
+    1h/5m, 6h/30m, 1d/2h, 4d/6h for 28d; 1h4m/5m, 6h26m/32m, 1d1h43m/2h9m, 4d6h51m/6h26m
+    for 30d. Severities as in our default table, pair by pair."""
+    pairs = []
+    for (long_div, short_div, factor), default in zip(_PYRRA_WINDOWS, WORKBOOK_PAIRS, strict=True):
+        long, short = _pyrra_window(slo_window, long_div), _pyrra_window(slo_window, short_div)
+        pairs.append(
+            WindowPair(
+                long, short, factor, default.severity, format_duration(long), format_duration(short)
+            )
+        )
+    return tuple(pairs)
+
+
+def pyrra_recorded_windows(slo_window: timedelta) -> frozenset[timedelta]:
+    """Windows Pyrra records for an SLO over ``slo_window``: its pairs' burn rates, and the
+    SLO window itself (``pyrra_availability``, from its generic rules)."""
+    return frozenset(
+        {p.long for p in pyrra_pairs(slo_window)}
+        | {p.short for p in pyrra_pairs(slo_window)}
+        | {slo_window}
+    )

@@ -384,7 +384,9 @@ def incident_json(incident: PageIncident, page: Page, site: Site) -> dict[str, A
         "page_id": site.id,
         "incident_updates": [
             {
-                "id": f"{incident.id}/{len(incident.updates) - n}",
+                # Opaque like every other id (Statuspage's are [a-z0-9]): no "/" for a
+                # client to put into a URL path.
+                "id": f"{incident.id}u{len(incident.updates) - n}",
                 "incident_id": incident.id,
                 "status": update.status.value,
                 "body": update.body,
@@ -422,3 +424,25 @@ def incidents_json(page: Page, site: Site) -> dict[str, Any]:
         "page": page_json(page, site),
         "incidents": [incident_json(i, page, site) for i in page.recent_incidents],
     }
+
+
+def components_json(page: Page, site: Site) -> dict[str, Any]:
+    """``/api/v2/components.json``: every component, as in the summary."""
+    return {
+        "page": page_json(page, site),
+        "components": [component_json(c, site, n) for n, c in enumerate(page.components, 1)],
+    }
+
+
+def unresolved_incidents_json(page: Page, site: Site) -> dict[str, Any]:
+    """``/api/v2/incidents/unresolved.json``: the open incidents, newest first."""
+    return {
+        "page": page_json(page, site),
+        "incidents": [incident_json(i, page, site) for i in page.open_incidents],
+    }
+
+
+def scheduled_maintenances_json(page: Page, site: Site) -> dict[str, Any]:
+    """``/api/v2/scheduled-maintenances{,/upcoming,/active}.json``: the page schedules no
+    maintenance (incidents only), so the list is empty, in Statuspage's envelope."""
+    return {"page": page_json(page, site), "scheduled_maintenances": []}

@@ -385,7 +385,7 @@ class PostmortemService:
                 impacts.append(pm.Impact(slo, *window, note=f"Prometheus unavailable: {exc}"))
                 continue
             impacts.append(found)
-            measured = measured or (slo, model.spec.indicator.to_domain())
+            measured = measured or (slo, model.spec.sli())
             if chart is not None:
                 charts.append(chart)
         if measured is not None and self._impact is not None:
@@ -435,7 +435,7 @@ class PostmortemService:
         if self._impact is None:
             return pm.Impact(slo, *window, note="no Prometheus configured"), None
         start, end = window
-        sli = model.spec.indicator.to_domain()
+        sli = model.spec.sli()
         objective = model.spec.to_domain()
         length = pm.whole_seconds(start, end)
         during = await self._impact.counts(sli, length, end)

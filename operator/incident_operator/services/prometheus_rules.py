@@ -42,7 +42,7 @@ def prometheus_rule(
         groups = rule_groups(
             identity,
             slo.spec.to_domain(),
-            slo.spec.indicator.to_domain(),
+            slo.spec.sli(),
             labels,
             no_data_after=parse_duration(slo.spec.alerting.no_data_after),
         )

@@ -169,7 +169,7 @@ class SloEvaluationService:
         if records:
             try:
                 result = await self._metrics.measure(
-                    {r.key: r.model.spec.indicator.to_domain() for r in records},
+                    {r.key: r.model.spec.sli() for r in records},
                     windows,
                     now,
                     # Request counts only where the low-traffic guard needs them.
@@ -394,7 +394,7 @@ class SloEvaluationService:
         step = max(timedelta(seconds=15), pair.long / 1000)
         try:
             samples = await self._metrics.ratio_series(
-                record.model.spec.indicator.to_domain(), pair.short, now - pair.long, now, step
+                record.model.spec.sli(), pair.short, now - pair.long, now, step
             )
         except MetricsUnavailable as exc:
             log.warning("SLO %s: burn start unknown, using now: %s", record.key, exc)

@@ -1,4 +1,4 @@
-"""``GET /status`` (HTML) and Statuspage-compatible ``/api/v2/{summary,status,incidents}.json``.
+"""``GET /status`` (HTML) and Statuspage-compatible ``/api/v2/*.json`` (``JSON_ROUTES``).
 
 Read-only, served from the watch-fed index (services/status_page.py): a page view costs no
 API call. The HTML is rendered on the server with no JavaScript, so it works in any browser,
@@ -29,6 +29,17 @@ HTML_PATH = "/status"
 SUMMARY_PATH = "/api/v2/summary.json"
 STATUS_PATH = "/api/v2/status.json"
 INCIDENTS_PATH = "/api/v2/incidents.json"
+JSON_ROUTES: dict[str, Callable[[sp.Page, sp.Site], dict[str, Any]]] = {
+    SUMMARY_PATH: sp.summary_json,
+    STATUS_PATH: sp.status_json,
+    "/api/v2/components.json": sp.components_json,
+    INCIDENTS_PATH: sp.incidents_json,
+    "/api/v2/incidents/unresolved.json": sp.unresolved_incidents_json,
+    "/api/v2/scheduled-maintenances.json": sp.scheduled_maintenances_json,
+    "/api/v2/scheduled-maintenances/upcoming.json": sp.scheduled_maintenances_json,
+    "/api/v2/scheduled-maintenances/active.json": sp.scheduled_maintenances_json,
+}
+"""Every public Statuspage v2 endpoint (the ones widgets, bots and monitors call)."""
 CACHE_CONTROL = "max-age=30"
 
 
@@ -200,9 +211,8 @@ class StatusPageEndpoints:
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(HTML_PATH, self.page_html)
-        app.router.add_get(SUMMARY_PATH, self._json(sp.summary_json))
-        app.router.add_get(STATUS_PATH, self._json(sp.status_json))
-        app.router.add_get(INCIDENTS_PATH, self._json(sp.incidents_json))
+        for path, render in JSON_ROUTES.items():
+            app.router.add_get(path, self._json(render))
 
     def _site(self) -> sp.Site:
         settings = self._settings

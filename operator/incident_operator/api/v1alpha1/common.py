@@ -13,7 +13,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-DURATION_PATTERN = r"^[0-9]+(s|m|h|d|w)$"
+from incident_operator.domain.durations import UNITS as UNIT_SECONDS
+
+DURATION_PATTERN = r"^([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 LOCAL_DATETIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -22,23 +24,28 @@ Duration = Annotated[
     str,
     Field(
         pattern=DURATION_PATTERN,
-        max_length=12,
+        min_length=2,  # the pattern's every part is optional; one must be there
+        max_length=16,
     ),
 ]
-"""A whole number and one unit of s, m, h, d or w (5m, 1h, 30d); single-unit durations keep
-CEL comparisons exact (see ``cel_seconds``)."""
+"""Prometheus' duration spelling: whole numbers of y, w, d, h, m, s, largest unit first, each
+at most once (5m, 1h, 30d, and compound ones such as Pyrra's 1h4m or 4d6h51m)."""
 
-POSITIVE_DURATION_PATTERN = r"^[1-9][0-9]{0,7}(s|m|h|d|w)$"
+_POSITIVE_PART = "[1-9][0-9]{0,7}"
+POSITIVE_DURATION_PATTERN = (
+    "^" + "".join(f"({_POSITIVE_PART}{unit})?" for unit in ("y", "w", "d", "h", "m", "s")) + "$"
+)
 
 PositiveDuration = Annotated[
     str,
     Field(
         pattern=POSITIVE_DURATION_PATTERN,
-        max_length=12,  # above the pattern's 9 so a wrong format reports the pattern
+        min_length=2,
+        max_length=24,  # above the longest sensible text so a wrong format reports the pattern
     ),
 ]
-"""A ``Duration`` of at least one unit and at most eight digits (a measurement window: 0s or
-a window longer than any timestamp cannot be measured)."""
+"""A ``Duration`` whose every part is at least one unit and at most eight digits (a
+measurement window: 0s or a window longer than any timestamp cannot be measured)."""
 
 Name = Annotated[str, Field(min_length=1, max_length=63, pattern=NAME_PATTERN)]
 """A Kubernetes object name (DNS-1123 label)."""
@@ -67,16 +74,16 @@ Labels = Annotated[dict[str, Annotated[str, Field(max_length=63)]], Field(max_le
 
 
 def cel_seconds(path: str) -> str:
-    """CEL expression converting a single-unit ``Duration`` at ``path`` into seconds.
+    """CEL expression converting a ``Duration`` at ``path`` (e.g. 1d1h43m) into seconds.
 
-    CEL's own ``duration()`` knows no days or weeks, which SLO windows need.
+    CEL's own ``duration()`` knows no days or weeks, which SLO windows need; each unit's part
+    is found by regex (the pattern allows each unit once) and weighed.
     """
-    unit = f"{path}.substring(size({path}) - 1)"
-    number = f"int({path}.substring(0, size({path}) - 1))"
-    return (
-        f"({number} * ({unit} == 'w' ? 604800 : {unit} == 'd' ? 86400 : "
-        f"{unit} == 'h' ? 3600 : {unit} == 'm' ? 60 : 1))"
-    )
+    terms = []
+    for unit, size in UNIT_SECONDS.items():
+        part = f"{path}.find('[0-9]+{unit}')"
+        terms.append(f"({part} == '' ? 0 : int({part}.substring(0, size({part}) - 1)) * {size})")
+    return "(" + " + ".join(terms) + ")"
 
 
 def cel_durations_valid(*paths: str) -> str:

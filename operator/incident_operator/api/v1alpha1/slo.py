@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -9,10 +10,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from incident_operator.domain.durations import parse_duration
+from incident_operator.domain.durations import format_duration, parse_duration
 from incident_operator.domain.episodes import Episode
 from incident_operator.domain.sli import LatencySli, Provider, RatioSli, RecordedSli, Sli
-from incident_operator.domain.slo import Objective, WindowPair
+from incident_operator.domain.slo import (
+    Objective,
+    WindowPair,
+    pyrra_pairs,
+    pyrra_recorded_windows,
+)
 
 from .common import (
     ApiModel,
@@ -67,7 +73,8 @@ class LatencyIndicator(ApiModel):
     ]
     """Histogram base name, e.g. http_request_duration_seconds (without _bucket)."""
     threshold: Annotated[float, Field(gt=0)]
-    """Latency threshold in seconds; must match a bucket boundary (le label)."""
+    """Latency threshold in seconds; must match a bucket boundary (le label). Whole numbers
+    match both spellings, le="1" (Prometheus 2, Go exporters) and le="1.0" (Prometheus 3)."""
     selector: Annotated[str, Field(max_length=1024)] = ""
     """Label matchers without braces, e.g. job="checkout",route="/pay"."""
 
@@ -227,6 +234,38 @@ class ServiceLevelObjectiveSpec(ObjectivePolicy):
     mitigations: Mitigations = []
     """Actions the operator may take when this SLO declares an incident."""
     mitigation_policy: MitigationPolicy = MitigationPolicy()
+
+    def sli(self) -> Sli:
+        """The indicator as the engine reads it (a Pyrra one knows the SLO window)."""
+        sli = self.indicator.to_domain()
+        if isinstance(sli, RecordedSli):
+            return replace(sli, slo_window=parse_duration(self.window))
+        return sli
+
+    def to_domain(self) -> Objective:
+        """The policy; a Pyrra-recorded SLI alerts on Pyrra's own window pairs unless the
+        windows are given, and refuses pairs whose series Pyrra does not record."""
+        objective = super().to_domain()
+        recorded = self.indicator.recorded
+        if recorded is None or recorded.provider is not RecordingRuleProvider.PYRRA:
+            return objective
+        if "windows" not in self.alerting.model_fields_set:
+            objective = replace(objective, pairs=pyrra_pairs(objective.window))
+        available = pyrra_recorded_windows(objective.window)
+        for pair in objective.pairs:
+            missing = [
+                t
+                for w, t in ((pair.long, pair.long_text), (pair.short, pair.short_text))
+                if w not in available
+            ]
+            if missing:
+                raise ValueError(
+                    f"alerting window pair {pair.long_text}/{pair.short_text}: Pyrra records "
+                    f"no series for {' and '.join(missing)} on a {self.window} SLO; it records "
+                    + ", ".join(format_duration(w) for w in sorted(available))
+                    + " (omit alerting.windows to use Pyrra's own pairs)"
+                )
+        return objective
 
 
 class WindowBurn(ApiModel):

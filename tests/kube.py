@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,6 +61,25 @@ def create_custom(
             GROUP, VERSION, namespace, info.plural, manifest, **kwargs
         )
     return dict(result)
+
+
+@contextmanager
+def temporary_severity(api: client.ApiClient, prefix: str, spec: dict[str, Any]) -> Iterator[str]:
+    """A Severity of its own for one test (Severities are cluster-scoped and the control plane
+    is shared by the session): a unique name from ``prefix``, deleted afterwards."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    create_custom(
+        api,
+        {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Severity", "metadata": {"name": name},
+         "spec": spec},
+        "",
+    )  # fmt: skip
+    try:
+        yield name
+    finally:
+        client.CustomObjectsApi(api).delete_cluster_custom_object(
+            GROUP, VERSION, "severities", name
+        )
 
 
 def get_custom(api: client.ApiClient, kind: str, name: str, namespace: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from tests.e2e.test_incident_lifecycle import plugin
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack
 from tests.fakes.threaded import Threaded, serving
-from tests.kube import Cluster, create_custom, get_custom, wait_for
+from tests.kube import Cluster, create_custom, get_custom, temporary_severity, wait_for
 from tests.operator_process import OperatorProcess, running_operator
 
 TOKEN = "xoxb-e2e-" + uuid.uuid4().hex
@@ -91,27 +91,18 @@ def severity(crds: Cluster, api: client.ApiClient, namespace: str) -> Iterator[s
     rotation = yaml.safe_load(EXAMPLE.read_text())
     rotation["metadata"]["namespace"] = namespace
     create_custom(api, rotation, namespace)
-    name = f"sev-comms-{uuid.uuid4().hex[:6]}"
-    create_custom(
+    with temporary_severity(
         api,
+        "sev-comms",
         {
-            "apiVersion": "sre.dev/v1alpha1",
-            "kind": "Severity",
-            "metadata": {"name": name},
-            "spec": {
-                "level": 2,
-                "displayName": "SEV-2 (Major)",
-                "paging": {"page": True},
-                "chat": {"createChannel": True, "announceChannels": ["#incidents"]},
-                "rotationRef": rotation["metadata"]["name"],
-            },
+            "level": 2,
+            "displayName": "SEV-2 (Major)",
+            "paging": {"page": True},
+            "chat": {"createChannel": True, "announceChannels": ["#incidents"]},
+            "rotationRef": rotation["metadata"]["name"],
         },
-        "",
-    )
-    yield name
-    client.CustomObjectsApi(api).delete_cluster_custom_object(
-        "sre.dev", "v1alpha1", "severities", name
-    )
+    ) as name:
+        yield name
 
 
 def slash(port: int, text: str, channel: str, *, secret: str = SIGNING_SECRET) -> tuple[int, str]:

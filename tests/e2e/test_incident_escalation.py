@@ -9,7 +9,6 @@ counted on /metrics and shown by ``kubectl incident show``.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.domain.rotation import on_call, top
 from tests.e2e.test_incident_lifecycle import plugin
 from tests.e2e.test_operator_metrics import operator, scrape
-from tests.kube import Cluster, create_custom, get_custom, wait_for
+from tests.kube import Cluster, create_custom, get_custom, temporary_severity, wait_for
 from tests.operator_process import OperatorProcess
 
 __all__ = ["operator"]
@@ -45,26 +44,17 @@ def rotation(api: client.ApiClient, namespace: str) -> dict[str, Any]:
 
 @pytest.fixture
 def severity(crds: Cluster, api: client.ApiClient, rotation: dict[str, Any]) -> Iterator[str]:
-    name = f"sev-esc-{uuid.uuid4().hex[:6]}"
-    create_custom(
+    with temporary_severity(
         api,
+        "sev-esc",
         {
-            "apiVersion": "sre.dev/v1alpha1",
-            "kind": "Severity",
-            "metadata": {"name": name},
-            "spec": {
-                "level": 1,
-                "displayName": "SEV-1 (escalation test)",
-                "response": {"ackWithin": "10s", "updateEvery": "1h"},
-                "rotationRef": rotation["metadata"]["name"],
-            },
+            "level": 1,
+            "displayName": "SEV-1 (escalation test)",
+            "response": {"ackWithin": "10s", "updateEvery": "1h"},
+            "rotationRef": rotation["metadata"]["name"],
         },
-        "",
-    )
-    yield name
-    client.CustomObjectsApi(api).delete_cluster_custom_object(
-        "sre.dev", "v1alpha1", "severities", name
-    )
+    ) as name:
+        yield name
 
 
 def entries(body: dict[str, Any], type_: str) -> list[dict[str, Any]]:

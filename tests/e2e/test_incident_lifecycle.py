@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 from kubernetes import client
 
 from tests.cluster.controlplane import free_port
-from tests.kube import Cluster, create_custom, get_custom, wait_for
+from tests.kube import Cluster, create_custom, get_custom, temporary_severity, wait_for
 from tests.operator_process import OperatorProcess, running_operator
 
 
@@ -32,25 +31,16 @@ def operator(crds: Cluster, tmp_path: Path) -> Iterator[OperatorProcess]:
 
 @pytest.fixture
 def severity(crds: Cluster, api: client.ApiClient) -> Iterator[str]:
-    name = f"sev-lifecycle-{uuid.uuid4().hex[:6]}"
-    create_custom(
+    with temporary_severity(
         api,
+        "sev-lifecycle",
         {
-            "apiVersion": "sre.dev/v1alpha1",
-            "kind": "Severity",
-            "metadata": {"name": name},
-            "spec": {
-                "level": 2,
-                "displayName": "SEV-2 (lifecycle test)",
-                "response": {"requiredRoles": ["commander", "communications"]},
-            },
+            "level": 2,
+            "displayName": "SEV-2 (lifecycle test)",
+            "response": {"requiredRoles": ["commander", "communications"]},
         },
-        "",
-    )
-    yield name
-    client.CustomObjectsApi(api).delete_cluster_custom_object(
-        "sre.dev", "v1alpha1", "severities", name
-    )
+    ) as name:
+        yield name
 
 
 def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:

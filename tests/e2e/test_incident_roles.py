@@ -7,7 +7,6 @@ declaration instant; a human's ``assign`` then overrides it, and both land in th
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from kubernetes import client
 from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.domain.rotation import on_call, top
 from tests.e2e.test_incident_lifecycle import operator, plugin
-from tests.kube import Cluster, create_custom, get_custom, wait_for
+from tests.kube import Cluster, create_custom, get_custom, temporary_severity, wait_for
 from tests.operator_process import OperatorProcess
 
 __all__ = ["operator"]  # the fixture, shared with the lifecycle test
@@ -38,25 +37,16 @@ def rotation(api: client.ApiClient, namespace: str) -> dict[str, Any]:
 
 @pytest.fixture
 def severity(crds: Cluster, api: client.ApiClient, rotation: dict[str, Any]) -> Iterator[str]:
-    name = f"sev-roles-{uuid.uuid4().hex[:6]}"
-    create_custom(
+    with temporary_severity(
         api,
+        "sev-roles",
         {
-            "apiVersion": "sre.dev/v1alpha1",
-            "kind": "Severity",
-            "metadata": {"name": name},
-            "spec": {
-                "level": 2,
-                "displayName": "SEV-2 (roles test)",
-                "rotationRef": rotation["metadata"]["name"],
-            },
+            "level": 2,
+            "displayName": "SEV-2 (roles test)",
+            "rotationRef": rotation["metadata"]["name"],
         },
-        "",
-    )
-    yield name
-    client.CustomObjectsApi(api).delete_cluster_custom_object(
-        "sre.dev", "v1alpha1", "severities", name
-    )
+    ) as name:
+        yield name
 
 
 def test_the_commander_comes_from_the_example_rotation_and_a_human_overrides_it(

@@ -8,7 +8,6 @@ observation (and the others) for the severity, and no open incident left in tria
 from __future__ import annotations
 
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from kubernetes import client
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cluster.controlplane import free_port
-from tests.kube import Cluster, create_custom, get_custom, wait_for
+from tests.kube import Cluster, create_custom, get_custom, temporary_severity, wait_for
 from tests.operator_process import OperatorProcess, running_operator
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -33,21 +32,10 @@ def operator(crds: Cluster, tmp_path: Path) -> Iterator[tuple[OperatorProcess, i
 
 @pytest.fixture
 def severity(crds: Cluster, api: client.ApiClient) -> Iterator[str]:
-    name = f"sev-metrics-{uuid.uuid4().hex[:6]}"
-    create_custom(
-        api,
-        {
-            "apiVersion": "sre.dev/v1alpha1",
-            "kind": "Severity",
-            "metadata": {"name": name},
-            "spec": {"level": 3, "displayName": "SEV-3 (metrics test)"},
-        },
-        "",
-    )
-    yield name
-    client.CustomObjectsApi(api).delete_cluster_custom_object(
-        "sre.dev", "v1alpha1", "severities", name
-    )
+    with temporary_severity(
+        api, "sev-metrics", {"level": 3, "displayName": "SEV-3 (metrics test)"}
+    ) as name:
+        yield name
 
 
 def scrape(port: int) -> tuple[str, Samples]:

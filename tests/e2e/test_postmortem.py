@@ -16,7 +16,6 @@ import struct
 import subprocess
 import sys
 import time
-import uuid
 import zlib
 from collections.abc import Iterator
 from datetime import datetime
@@ -30,7 +29,7 @@ from incident_operator.domain.simulation import Trace, TraceRow
 from tests.cluster.controlplane import free_port
 from tests.fakes.threaded import Threaded, serving
 from tests.fakes.trackers import FakeGrafana, FakeJira
-from tests.kube import Cluster, create_custom, get_custom, wait_for
+from tests.kube import Cluster, create_custom, get_custom, temporary_severity, wait_for
 from tests.operator_process import running_operator
 from tests.services import prometheus as backfill
 from tests.services.exporter import Exporter
@@ -77,26 +76,17 @@ def burning(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Promethe
 
 @pytest.fixture
 def severity(crds: Cluster, api: client.ApiClient) -> Iterator[str]:
-    name = f"sev-pm-{uuid.uuid4().hex[:6]}"
-    create_custom(
+    with temporary_severity(
         api,
+        "sev-pm",
         {
-            "apiVersion": "sre.dev/v1alpha1",
-            "kind": "Severity",
-            "metadata": {"name": name},
-            "spec": {
-                "level": 2,
-                "displayName": "SEV-2 (postmortem test)",
-                "response": {"requiredRoles": ["commander"]},
-                "postmortem": {"required": True, "dueWithin": "5d"},
-            },
+            "level": 2,
+            "displayName": "SEV-2 (postmortem test)",
+            "response": {"requiredRoles": ["commander"]},
+            "postmortem": {"required": True, "dueWithin": "5d"},
         },
-        "",
-    )
-    yield name
-    client.CustomObjectsApi(api).delete_cluster_custom_object(
-        "sre.dev", "v1alpha1", "severities", name
-    )
+    ) as name:
+        yield name
 
 
 def slo_manifest(severity: str) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from tests.chart.helm import CHART, helm, set_args
 from tests.cluster.controlplane import free_port
 from tests.fakes.slack import FakeSlack
 from tests.fakes.threaded import serving
-from tests.kube import REPO, Cluster, create_custom, get_custom, wait_for
+from tests.kube import REPO, Cluster, create_custom, get_custom, temporary_severity, wait_for
 from tests.operator_process import running_operator
 from tests.services.exporter import Exporter
 from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
@@ -191,28 +191,19 @@ def severity(api: client.ApiClient, namespace: str) -> Iterator[str]:
     rotation = yaml.safe_load(ROTATION.read_text())
     rotation["metadata"]["namespace"] = namespace
     create_custom(api, rotation, namespace)
-    name = f"sev-rbac-{uuid.uuid4().hex[:6]}"
-    create_custom(
+    with temporary_severity(
         api,
+        "sev-rbac",
         {
-            "apiVersion": "sre.dev/v1alpha1",
-            "kind": "Severity",
-            "metadata": {"name": name},
-            "spec": {
-                "level": 2,
-                "displayName": "SEV-2 (Major)",
-                "chat": {"createChannel": True, "announceChannels": ["#incidents"]},
-                "mitigation": {"autoAllowed": True},
-                "postmortem": {"required": True, "dueWithin": "5d"},
-                "rotationRef": rotation["metadata"]["name"],
-            },
+            "level": 2,
+            "displayName": "SEV-2 (Major)",
+            "chat": {"createChannel": True, "announceChannels": ["#incidents"]},
+            "mitigation": {"autoAllowed": True},
+            "postmortem": {"required": True, "dueWithin": "5d"},
+            "rotationRef": rotation["metadata"]["name"],
         },
-        "",
-    )
-    yield name
-    client.CustomObjectsApi(api).delete_cluster_custom_object(
-        "sre.dev", "v1alpha1", "severities", name
-    )
+    ) as name:
+        yield name
 
 
 def slo(severity: str, rotation: str) -> dict[str, Any]:

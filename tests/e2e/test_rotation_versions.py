@@ -7,7 +7,6 @@ commander are alice; after it, bob.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +16,7 @@ from kubernetes import client
 
 from incident_operator.domain.times import iso, parse_time
 from tests.e2e.test_incident_lifecycle import operator, plugin
-from tests.kube import Cluster, create_custom, get_custom, wait_for
+from tests.kube import Cluster, create_custom, get_custom, temporary_severity, wait_for
 
 __all__ = ["operator"]
 
@@ -45,21 +44,10 @@ def rotation(members: list[str]) -> dict[str, Any]:
 
 @pytest.fixture
 def severity(crds: Cluster, api: client.ApiClient) -> Iterator[str]:
-    name = f"sev-versions-{uuid.uuid4().hex[:6]}"
-    create_custom(
-        api,
-        {
-            "apiVersion": "sre.dev/v1alpha1",
-            "kind": "Severity",
-            "metadata": {"name": name},
-            "spec": {"level": 3, "displayName": "SEV-3 (versions)", "rotationRef": NAME},
-        },
-        "",
-    )
-    yield name
-    client.CustomObjectsApi(api).delete_cluster_custom_object(
-        "sre.dev", "v1alpha1", "severities", name
-    )
+    with temporary_severity(
+        api, "sev-versions", {"level": 3, "displayName": "SEV-3 (versions)", "rotationRef": NAME}
+    ) as name:
+        yield name
 
 
 def commander(crds: Cluster, api: client.ApiClient, namespace: str, sev: str, name: str) -> str:

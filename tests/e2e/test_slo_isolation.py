@@ -25,7 +25,14 @@ from incident_operator.domain.simulation import Trace, TraceRow
 from incident_operator.domain.sli import TERM_LABEL
 from incident_operator.services.postmortems import config_map_name
 from tests.cluster.controlplane import free_port
-from tests.kube import Cluster, api_error_message, create_custom, get_custom, wait_for
+from tests.kube import (
+    Cluster,
+    api_error_message,
+    create_custom,
+    get_custom,
+    temporary_severity,
+    wait_for,
+)
 from tests.operator_process import running_operator
 from tests.services.exporter import Exporter
 from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
@@ -73,26 +80,17 @@ def other_namespace(api: client.ApiClient) -> Iterator[str]:
 
 @pytest.fixture
 def severity(crds: Cluster, api: client.ApiClient) -> Iterator[str]:
-    name = f"sev-iso-{uuid.uuid4().hex[:6]}"
-    create_custom(
+    with temporary_severity(
         api,
+        "sev-iso",
         {
-            "apiVersion": "sre.dev/v1alpha1",
-            "kind": "Severity",
-            "metadata": {"name": name},
-            "spec": {
-                "level": 2,
-                "displayName": "SEV-2 (isolation test)",
-                "response": {"requiredRoles": ["commander"]},
-                "postmortem": {"required": True, "dueWithin": "5d"},
-            },
+            "level": 2,
+            "displayName": "SEV-2 (isolation test)",
+            "response": {"requiredRoles": ["commander"]},
+            "postmortem": {"required": True, "dueWithin": "5d"},
         },
-        "",
-    )
-    yield name
-    client.CustomObjectsApi(api).delete_cluster_custom_object(
-        "sre.dev", "v1alpha1", "severities", name
-    )
+    ) as name:
+        yield name
 
 
 def slo(name: str, errors: str, total: str, severity: str = "sev-2") -> dict[str, Any]:

@@ -23,7 +23,7 @@ from kubernetes import client
 
 from incident_operator.domain import status_page
 from tests.cluster.controlplane import free_port
-from tests.kube import Cluster, create_custom, get_custom, wait_for
+from tests.kube import Cluster, create_custom, get_custom, temporary_severity, wait_for
 from tests.operator_process import running_operator
 
 TITLE = "Acme <Status> Page"
@@ -45,49 +45,31 @@ def port(crds: Cluster, tmp_path: Path) -> Iterator[int]:
 
 @pytest.fixture
 def severity(crds: Cluster, api: client.ApiClient) -> Iterator[str]:
-    name = f"sev-status-{uuid.uuid4().hex[:6]}"
-    create_custom(
+    with temporary_severity(
         api,
+        "sev-status",
         {
-            "apiVersion": "sre.dev/v1alpha1",
-            "kind": "Severity",
-            "metadata": {"name": name},
-            "spec": {
-                "level": 2,
-                "displayName": "SEV-2 (status page test)",
-                "statusPage": {"publish": True, "impact": "major"},
-            },
+            "level": 2,
+            "displayName": "SEV-2 (status page test)",
+            "statusPage": {"publish": True, "impact": "major"},
         },
-        "",
-    )
-    yield name
-    client.CustomObjectsApi(api).delete_cluster_custom_object(
-        "sre.dev", "v1alpha1", "severities", name
-    )
+    ) as name:
+        yield name
 
 
 @pytest.fixture
 def quiet_severity(crds: Cluster, api: client.ApiClient) -> Iterator[str]:
     """Impact critical, but never opted in to the status page."""
-    name = f"sev-quiet-{uuid.uuid4().hex[:6]}"
-    create_custom(
+    with temporary_severity(
         api,
+        "sev-quiet",
         {
-            "apiVersion": "sre.dev/v1alpha1",
-            "kind": "Severity",
-            "metadata": {"name": name},
-            "spec": {
-                "level": 1,
-                "displayName": "SEV-1 (internal)",
-                "statusPage": {"impact": "critical"},
-            },
+            "level": 1,
+            "displayName": "SEV-1 (internal)",
+            "statusPage": {"impact": "critical"},
         },
-        "",
-    )
-    yield name
-    client.CustomObjectsApi(api).delete_cluster_custom_object(
-        "sre.dev", "v1alpha1", "severities", name
-    )
+    ) as name:
+        yield name
 
 
 def fetch(port: int, path: str, host: str = "") -> tuple[dict[str, str], Any]:

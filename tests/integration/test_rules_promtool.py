@@ -239,43 +239,20 @@ def test_page_alert_fires_for_an_outage_and_not_for_a_healthy_service(
 
 # --- SLONoData: the exported twin of the operator's Blind condition -----------------------
 
-BLIND_SLOS = """\
+BLIND_SLO = """\
 apiVersion: sre.dev/v1alpha1
 kind: ServiceLevelObjective
-metadata: {name: vanished}
+metadata: {name: NAME}
 spec:
   service: shop
   target: 99.9
   alerting: {noDataAfter: 7m}
   indicator:
     ratio:
-      errors: rate(http_requests_total{job="vanished",code="500"}[{{window}}])
-      total: rate(http_requests_total{job="vanished"}[{{window}}])
----
-apiVersion: sre.dev/v1alpha1
-kind: ServiceLevelObjective
-metadata: {name: idle}
-spec:
-  service: shop
-  target: 99.9
-  alerting: {noDataAfter: 7m}
-  indicator:
-    ratio:
-      errors: rate(http_requests_total{job="idle",code="500"}[{{window}}])
-      total: rate(http_requests_total{job="idle"}[{{window}}])
----
-apiVersion: sre.dev/v1alpha1
-kind: ServiceLevelObjective
-metadata: {name: steady}
-spec:
-  service: shop
-  target: 99.9
-  alerting: {noDataAfter: 7m}
-  indicator:
-    ratio:
-      errors: rate(http_requests_total{job="steady",code="500"}[{{window}}])
-      total: rate(http_requests_total{job="steady"}[{{window}}])
+      errors: rate(http_requests_total{job="NAME",code="500"}[{{window}}])
+      total: rate(http_requests_total{job="NAME"}[{{window}}])
 """
+BLIND_SLOS = "---\n".join(BLIND_SLO.replace("NAME", n) for n in ("vanished", "idle", "steady"))
 
 
 def test_no_data_alert_fires_after_no_data_after_when_series_vanish_or_traffic_stops(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import tempfile
 import time
@@ -55,9 +56,10 @@ def slo(i: int, mode: str) -> dict[str, Any]:
     }
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory now (VmRSS) or at its highest so far (VmHWM)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -125,6 +127,7 @@ def main() -> None:
                     timeout=600,
                 )
                 rss = rss_mb(operator.proc.pid)
+                peak = rss_mb(operator.proc.pid, "VmHWM")
                 report = {
                     "mode": args.mode,
                     "slos": args.slos,
@@ -139,6 +142,8 @@ def main() -> None:
                         for n, q, s, p in cycles[: args.cycles]
                     ],
                     "operator_rss_mb": round(rss, 1),
+                    "operator_peak_rss_mb": round(peak, 1),
+                    "load_average": os.getloadavg(),
                 }
                 print(json.dumps(report, indent=2))
             finally:

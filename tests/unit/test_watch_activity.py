@@ -15,6 +15,7 @@ from typing import Any
 
 import kopf
 import pytest
+from kopf._cogs.clients import api as kopf_api
 from kopf._cogs.clients import watching as kopf_watching
 from kopf._core.reactor import queueing as kopf_queueing
 
@@ -98,6 +99,45 @@ def test_kopf_still_has_the_seam_we_wrap() -> None:
     assert kopf_queueing.watching is kopf_watching
     assert "watching.infinite_watch(" in inspect.getsource(kopf_queueing.watcher)
     assert inspect.isasyncgenfunction(watch_liveness.kopf_infinite_watch)
+    # api.stream (the watch request) calls the module's request() by keyword, url included
+    stream_source = inspect.getsource(kopf_api.stream)
+    assert "response = await request(" in stream_source
+    assert "url=url," in stream_source
+    assert "url" in inspect.signature(watch_liveness.kopf_request).parameters
+
+
+def test_an_answered_watch_request_stamps_the_watcher_tasks_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answered: list[str] = []
+
+    async def fake_request(**kwargs: Any) -> str:
+        answered.append(kwargs["url"])
+        return "response"
+
+    monkeypatch.setattr(watch_liveness, "kopf_request", fake_request)
+    monkeypatch.setattr(kopf_api, "request", kopf_api.request)
+    monkeypatch.setattr(watch_liveness, "_installed", {})
+    metrics = RecordingMetrics()
+    activity = WatchActivity(FakeClock(), metrics)
+    watch_liveness.install(activity)
+    assert kopf_api.request is watch_liveness.observed_request
+    handle = activity.started("incidents.sre.dev", "")
+
+    async def watcher_task() -> None:
+        watch_liveness.current_stream.set(handle)
+        await kopf_api.request(method="get", url="/apis/sre.dev/v1alpha1/incidents?watch=true")
+        await kopf_api.request(method="patch", url="/apis/sre.dev/v1alpha1/incidents/x")
+
+    async def other_task() -> None:
+        await kopf_api.request(method="get", url="/api/v1/namespaces?watch=true")
+
+    async def both() -> None:
+        await asyncio.gather(watcher_task(), other_task())
+
+    asyncio.run(both())
+    assert len(answered) == 3  # every request goes through
+    assert len(metrics.named("watch_delivery")) == 1  # only the stream's own watch request
 
 
 class Paused:

@@ -122,12 +122,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     run_cmd.add_argument(
         "--watch-timeout",
-        default="5m",
+        default="1m",
         type=_watch_timeout,
         help="how long one watch request to the API server lasts before kopf renews it; a "
-        "stream silent for min(1m, this - 2s) + 10s is replaced, and the liveness endpoint "
-        "fails when a stream delivered nothing (no event, no bookmark) for three such "
-        "windows (default %(default)s: 210 s; see docs/liveness.md)",
+        "request silent for this + 10s is replaced, and the liveness endpoint fails when a "
+        "watch stream delivered nothing (no answered request, event or bookmark) for three "
+        "such windows (default %(default)s: 210 s; see docs/liveness.md)",
     )
     run_cmd.add_argument(
         "--http-listen",

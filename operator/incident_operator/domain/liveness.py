@@ -49,24 +49,22 @@ def wedged(
 
 # --- kopf's watch streams ----------------------------------------------------------------
 #
-# kube-apiserver's watch cache sends every watcher that asks for them (kopf does:
-# allowWatchBookmarks=true) a BOOKMARK about once a minute and 2 s before the watch request's
-# own timeout (k8s.io/apiserver pkg/storage/cacher: defaultBookmarkFrequency, and
-# cacheWatcher.nextBookmarkTime). So a healthy stream delivers something — an event, a
-# bookmark, or a re-listing — at least every ``heartbeat``, idle or not. Silence longer than
-# that is a dead stream; kopf replaces one after its ``inactivity_timeout``.
+# What a healthy stream shows: kopf asks the API server to end each watch request after
+# ``server`` seconds (timeoutSeconds) and opens the next one at once, so a new request is
+# answered (HTTP 200) at least every ``server`` seconds, idle or not; events, bookmarks and
+# listings come on top. Bookmarks alone are no heartbeat: kube-apiserver's watch cache sends
+# one only when the resource version moved past the watcher's (k8s.io/apiserver
+# pkg/storage/cacher/cache_watcher.go, process()), which for an idle resource waits on etcd's
+# progress notifications — seen on the local 1.37 API server: 20 s watches of an idle
+# resource delivered nothing at all, a 75 s one a single bookmark after 61 s.
 
-BOOKMARK_PERIOD = timedelta(seconds=60)
-"""kube-apiserver's bookmark frequency (cacher's defaultBookmarkFrequency)."""
-PRE_TIMEOUT_BOOKMARK = timedelta(seconds=2)
-"""The last bookmark of a request comes this long before its timeoutSeconds."""
 DELIVERY_SLACK = timedelta(seconds=10)
-"""Jitter of the bookmark timer, transport and kopf's own queueing (kopf uses the same 10 s)."""
+"""Reconnecting, the API server's answer and kopf's own queueing (kopf uses the same 10 s)."""
 STALL_WINDOWS = 3
 """Inactivity windows without any delivery before a stream counts as stalled."""
 MIN_SERVER_TIMEOUT = timedelta(seconds=10)
-DEFAULT_WATCH_TIMEOUT = timedelta(minutes=5)
-"""5 minutes: heartbeat 60 s, kopf inactivity 70 s, liveness bound 210 s."""
+DEFAULT_WATCH_TIMEOUT = timedelta(minutes=1)
+"""1 minute: kopf inactivity 70 s (kopf's own default), liveness bound 210 s."""
 
 
 @dataclass(frozen=True)
@@ -75,32 +73,29 @@ class WatchTimeouts:
 
     - ``server``: the API server ends each watch request after this (kopf's
       ``server_timeout``, the request's ``timeoutSeconds``); kopf reconnects at once, from the
-      last resource version.
-    - ``heartbeat``: the longest gap between deliveries on a healthy stream.
-    - ``inactivity``: kopf drops a stream (or a connection attempt) silent for this long and
-      opens a new one (kopf's ``inactivity_timeout``; its own default, 70 s, is this value
-      for ``server`` >= 62 s).
-    - ``client``: the client ends a request the server failed to end (kopf's
-      ``client_timeout``).
-    - ``stall``: the liveness bound. A stream that breaks once still delivers within
-      ``inactivity + heartbeat`` (found dead, replaced, the replacement's first bookmark),
-      which is under two windows; three windows without anything mean kopf's own recovery
-      failed too — the operator is stalled.
+      last resource version. So a healthy stream is answered anew at least this often.
+    - ``inactivity``: kopf drops a request (or a connection attempt) silent for this long —
+      longer than the server lets a request live — and opens a new one (kopf's
+      ``inactivity_timeout``); also the client's cap on one request (``client_timeout``).
+    - ``stall``: the liveness bound. A stream that breaks once is replaced after
+      ``inactivity`` and its replacement answered right after; three windows without
+      anything mean kopf's own recovery failed too — the operator is stalled.
     """
 
     server: timedelta
 
     @property
     def heartbeat(self) -> timedelta:
-        return min(BOOKMARK_PERIOD, self.server - PRE_TIMEOUT_BOOKMARK)
+        """The longest gap between deliveries (answers included) on a healthy stream."""
+        return self.server
 
     @property
     def inactivity(self) -> timedelta:
-        return self.heartbeat + DELIVERY_SLACK
+        return self.server + DELIVERY_SLACK
 
     @property
     def client(self) -> timedelta:
-        return self.server + self.inactivity
+        return self.inactivity
 
     @property
     def stall(self) -> timedelta:
@@ -108,7 +103,9 @@ class WatchTimeouts:
 
 
 def watch_timeouts(server: timedelta) -> WatchTimeouts:
-    """The timeouts for watch requests lasting ``server``; ValueError below 10 s."""
+    """The timeouts for watch requests lasting ``server`` (whole seconds: the API server's
+    timeoutSeconds is an integer); ValueError below 10 s."""
+    server = timedelta(seconds=int(server.total_seconds()))
     if server < MIN_SERVER_TIMEOUT:
         raise ValueError(
             f"a watch timeout of {server.total_seconds():g} s is too short "
@@ -127,7 +124,7 @@ class WatchStream:
     started: datetime
     """When kopf started the stream (it re-lists and reconnects inside it)."""
     last_delivery: datetime | None = None
-    """The last event, bookmark or end of a listing kopf consumed from it."""
+    """The last answered watch request, event, bookmark or end of a listing."""
     paused: bool = False
     """Paused by kopf peering: another replica is active; this one stands by, not stalled."""
     last_paused: datetime | None = None

@@ -35,11 +35,12 @@ def apply(settings: kopf.OperatorSettings, watch: WatchTimeouts | None = None) -
     # An idle worker keeps its slot until this timeout: short, so the pool turns over fast.
     settings.queueing.idle_timeout = 0.5
     settings.posting.level = logging.WARNING
-    # Watch requests end every `server` seconds (the API server sends a bookmark 2 s before);
-    # a stream silent past `inactivity` is replaced; the liveness bound is derived from these
-    # too (domain/liveness.py, docs/liveness.md).
+    # Watch requests end every `server` seconds and are renewed at once; a request silent
+    # past `inactivity` is replaced; the liveness bound derives from these too
+    # (domain/liveness.py, docs/liveness.md).
     watch = watch or watch_timeouts(DEFAULT_WATCH_TIMEOUT)
-    settings.watching.server_timeout = watch.server.total_seconds()
+    # timeoutSeconds must be an integer: the API server answers "10.0" with 400.
+    settings.watching.server_timeout = int(watch.server.total_seconds())
     settings.watching.inactivity_timeout = watch.inactivity.total_seconds()
     settings.watching.client_timeout = watch.client.total_seconds()
     settings.networking.request_timeout = 60

@@ -1,30 +1,47 @@
 """Fail liveness when kopf's watch streams stall (domain/liveness.py decides).
 
-kopf hands handlers no sign of life from an idle stream: its watcher drops BOOKMARK events
-before they reach any handler (kopf/_core/reactor/queueing.py), so ``kopf.on.event`` cannot
-tell an idle resource from a stream that silently stopped (a half-open connection, a wedged
-reconnect, a watcher blocked on its workers). What kopf's watcher consumes is the generator
-``kopf._cogs.clients.watching.infinite_watch`` — one per resource and namespace, re-listing
-and reconnecting inside — which queueing.py calls through the module attribute. We wrap it
-(installed at start-up, before kopf starts any watcher) and stamp every item that comes out:
-events, bookmarks, ends of listings. kopf is pinned (constraints.txt) and a unit test checks
-this seam, so an upgrade that moves it fails the tests instead of silently disabling the probe.
+kopf hands handlers no sign of life from an idle stream (its watcher drops BOOKMARK events
+before any handler, kopf/_core/reactor/queueing.py, and an idle resource gets no bookmarks
+anyway, domain/liveness.py), so ``kopf.on.event`` cannot tell an idle resource from a stream
+that silently stopped (a half-open connection, a reconnect never answered, a watcher blocked
+on its workers). Two seams of kopf, both called through their module attributes:
+
+- ``kopf._cogs.clients.watching.infinite_watch``: the generator kopf's watcher consumes, one
+  per resource and namespace, re-listing and reconnecting inside. Wrapped: every item that
+  comes out (event, bookmark, end of a listing) is stamped, and the stream is made the
+  watcher task's current one (a context variable).
+- ``kopf._cogs.clients.api.request``: every API request; it returns once the API server
+  answered (status checked). A watch request answered in a task whose current stream is set
+  is stamped too: the stream was (re)established, which a healthy one is every
+  ``--watch-timeout``, idle or not.
+
+Both are installed at start-up, before kopf starts any watcher. kopf is pinned
+(constraints.txt) and a unit test checks these seams, so an upgrade that moves them fails the
+tests instead of silently disabling the probe.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import kopf
+from kopf._cogs.clients import api as kopf_api
 from kopf._cogs.clients import watching as kopf_watching
 
 from incident_operator.domain.liveness import WatchTimeouts, stalled_watches
-from incident_operator.services.watch_activity import WatchActivity
+from incident_operator.services.watch_activity import StreamHandle, WatchActivity
 
 kopf_infinite_watch: Callable[..., AsyncIterator[Any]] = kopf_watching.infinite_watch
 """kopf's own generator, wrapped by ``observed_watch``."""
+kopf_request: Callable[..., Any] = kopf_api.request
+"""kopf's own API request, wrapped by ``observed_request``."""
+current_stream: contextvars.ContextVar[StreamHandle | None] = contextvars.ContextVar(
+    "current_stream", default=None
+)
+"""The stream whose watcher task this is (set by ``observed_watch``; tasks copy it)."""
 _installed: dict[str, WatchActivity] = {}
 """The activity the wrapper stamps into ("current"), set by ``install``."""
 
@@ -48,6 +65,7 @@ async def observed_watch(**kwargs: Any) -> AsyncIterator[Any]:
         str(kwargs.get("namespace") or ""),
         paused=paused.is_on if paused is not None else None,
     )
+    current_stream.set(handle)
     try:
         async for item in kopf_infinite_watch(**kwargs):
             activity.delivered(handle)
@@ -61,10 +79,20 @@ async def observed_watch(**kwargs: Any) -> AsyncIterator[Any]:
         activity.ended(handle)
 
 
+async def observed_request(*args: Any, **kwargs: Any) -> Any:
+    """kopf's API request; an answered watch request stamps its stream (re)established."""
+    response = await kopf_request(*args, **kwargs)
+    activity, handle = _installed.get("current"), current_stream.get()
+    if activity is not None and handle is not None and "watch=true" in str(kwargs.get("url")):
+        activity.delivered(handle)
+    return response
+
+
 def install(activity: WatchActivity) -> None:
     """Observe every stream kopf starts from now on (idempotent; the last activity wins)."""
     _installed["current"] = activity
     kopf_watching.infinite_watch = observed_watch
+    kopf_api.request = observed_request
 
 
 @kopf.on.startup()

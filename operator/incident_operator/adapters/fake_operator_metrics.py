@@ -46,3 +46,9 @@ class RecordingMetrics:
     def set_open_incidents(self, counts: Mapping[tuple[str, str, str], int]) -> None:
         self.open_incidents = dict(counts)
         self.calls.append(("set_open_incidents", dict(counts)))
+
+    def watch_delivery(self, resource: str, namespace: str, timestamp: float) -> None:
+        self.calls.append(("watch_delivery", (resource, namespace, timestamp)))
+
+    def watch_ended(self, resource: str, namespace: str) -> None:
+        self.calls.append(("watch_ended", (resource, namespace)))

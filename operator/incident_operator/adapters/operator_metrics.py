@@ -8,6 +8,7 @@ collectors registered by some library on import.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 from prometheus_client import (
@@ -48,6 +49,7 @@ METRIC_NAMES = frozenset(
         f"{PREFIX}_slos",
         f"{PREFIX}_slo_incidents_declared_total",
         f"{PREFIX}_slo_prometheus_unavailable_total",
+        f"{PREFIX}_watch_last_activity_timestamp_seconds",
     }
 )
 """Every family this adapter exports (the dashboard test checks its PromQL against these)."""
@@ -74,6 +76,12 @@ class NoOperatorMetrics:
         pass
 
     def set_open_incidents(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        pass
+
+    def watch_delivery(self, resource: str, namespace: str, timestamp: float) -> None:
+        pass
+
+    def watch_ended(self, resource: str, namespace: str) -> None:
         pass
 
 
@@ -142,6 +150,14 @@ class PrometheusOperatorMetrics:
             "SLO cycles in which Prometheus could not answer.",
             registry=r,
         )
+        self._watch_activity = Gauge(
+            f"{PREFIX}_watch_last_activity_timestamp_seconds",
+            "Unix time kopf's watch stream of a resource (namespace empty: cluster-wide) last "
+            "delivered an event, a bookmark or a listing; healthy streams deliver at least "
+            "once a minute, idle or not (docs/liveness.md).",
+            ["resource", "namespace"],
+            registry=r,
+        )
         self._open_keys: set[tuple[str, str, str]] = set()
 
     def transition(self, from_phase: str, to_phase: str, severity: str) -> None:
@@ -177,6 +193,13 @@ class PrometheusOperatorMetrics:
         for key, count in counts.items():
             self._open.labels(*key).set(count)
         self._open_keys = set(counts)
+
+    def watch_delivery(self, resource: str, namespace: str, timestamp: float) -> None:
+        self._watch_activity.labels(resource, namespace).set(timestamp)
+
+    def watch_ended(self, resource: str, namespace: str) -> None:
+        with contextlib.suppress(KeyError):
+            self._watch_activity.remove(resource, namespace)
 
     def exposition(self) -> tuple[bytes, str]:
         """The registry in Prometheus text format and its Content-Type."""

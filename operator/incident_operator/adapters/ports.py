@@ -182,3 +182,11 @@ class OperatorMetrics(Protocol):
     def set_open_incidents(self, counts: Mapping[tuple[str, str, str], int]) -> None:
         """Replace the open incidents, counted by (severity, service, phase)."""
         ...
+
+    def watch_delivery(self, resource: str, namespace: str, timestamp: float) -> None:
+        """kopf's watch stream of ``resource`` delivered something at Unix time ``timestamp``."""
+        ...
+
+    def watch_ended(self, resource: str, namespace: str) -> None:
+        """That stream was stopped on purpose; its series ends."""
+        ...

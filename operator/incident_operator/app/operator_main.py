@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import os
 import sys
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from incident_operator.domain.alertmanager import (
     parse_severity_map,
 )
 from incident_operator.domain.durations import parse_duration
+from incident_operator.domain.liveness import watch_timeouts
 from incident_operator.handlers import status_page as _status_page_handlers  # noqa: F401
 from incident_operator.handlers.postmortems import PostmortemOptions
 from incident_operator.handlers.runner import CommsOptions, RunOptions, run
@@ -44,6 +46,15 @@ def _seconds(text: str) -> float:
         return parse_duration(text).total_seconds()
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _watch_timeout(text: str) -> float:
+    seconds = _seconds(text)
+    try:
+        watch_timeouts(timedelta(seconds=seconds))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return seconds
 
 
 def _listen(text: str) -> tuple[str, int]:
@@ -108,6 +119,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="evaluation intervals without a completed SLO cycle (Prometheus unavailable "
         "still completes one) after which the liveness endpoint fails, so Kubernetes "
         "restarts a wedged operator (default %(default)s)",
+    )
+    run_cmd.add_argument(
+        "--watch-timeout",
+        default="1m",
+        type=_watch_timeout,
+        help="how long one watch request to the API server lasts before kopf renews it; a "
+        "request silent for this + 10s is replaced, and the liveness endpoint fails when a "
+        "watch stream delivered nothing (no answered request, event or bookmark) for three "
+        "such windows (default %(default)s: 210 s; see docs/liveness.md)",
     )
     run_cmd.add_argument(
         "--http-listen",
@@ -396,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
             prometheus_url=args.prometheus_url,
             evaluation_interval=args.evaluation_interval,
             liveness_allowed_misses=max(1, args.liveness_missed_cycles),
+            watch_timeout=args.watch_timeout,
             manage_prometheus_rules=args.manage_prometheus_rules,
             secret_metadata=args.secret_metadata,
             prometheus_timeout=args.prometheus_timeout,

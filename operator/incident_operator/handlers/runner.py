@@ -6,6 +6,7 @@ import asyncio
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from incident_operator.adapters.prometheus_rule_store import PrometheusRuleStore
 from incident_operator.adapters.slack import SlackChat
 from incident_operator.adapters.webhooks import SignedWebhook, TeamsWebhook
 from incident_operator.adapters.workloads import KubernetesWorkloads
+from incident_operator.domain.liveness import DEFAULT_WATCH_TIMEOUT, watch_timeouts
 from incident_operator.services.alertmanager import AlertmanagerConfig, AlertmanagerService
 from incident_operator.services.change_correlation import ChangeCorrelationService
 from incident_operator.services.chat_channels import ChannelIndex
@@ -41,6 +43,7 @@ from incident_operator.services.postmortems import PostmortemService
 from incident_operator.services.prometheus_rules import PrometheusRuleSync
 from incident_operator.services.response_policy import ResponsePolicyService
 from incident_operator.services.slo_evaluation import SloEvaluationService
+from incident_operator.services.watch_activity import WatchActivity
 
 from . import change_correlation as _change_correlation
 from . import comms as _comms
@@ -55,6 +58,7 @@ from . import rotation_status as _rotation_status
 from . import settings as _settings
 from . import slo_loop as _slo_loop
 from . import status as _status
+from . import watch_liveness as _watch_liveness
 from . import web_server as _web_server
 from .postmortems import PostmortemOptions, build_annotations, build_tracker
 
@@ -63,6 +67,7 @@ HANDLER_MODULES = (
     _settings,
     _status,
     _slo_loop,
+    _watch_liveness,
     _prometheus_rules,
     _web_server,
     _incident_lifecycle,
@@ -109,6 +114,9 @@ class RunOptions:
     evaluation_interval: float = 30.0
     liveness_allowed_misses: int = 10
     """Evaluation intervals without a completed SLO cycle before liveness fails."""
+    watch_timeout: float = DEFAULT_WATCH_TIMEOUT.total_seconds()
+    """Seconds one watch request lasts; kopf's other watch timeouts and the watch liveness
+    bound derive from it (domain/liveness.py)."""
     manage_prometheus_rules: bool = False
     secret_metadata: bool = True
     """Change correlation lists Secrets (metadata only); False: it says it did not."""
@@ -132,10 +140,12 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
         clock=clock,
         evaluation_interval=options.evaluation_interval,
         liveness_allowed_misses=options.liveness_allowed_misses,
+        watch_timeouts=watch_timeouts(timedelta(seconds=options.watch_timeout)),
     )
     # One registry per operator, exposed by the web app's /metrics (see app/).
     operator_metrics = PrometheusOperatorMetrics()
     memo.operator_metrics = operator_metrics
+    memo.watch_activity = WatchActivity(clock, operator_metrics)
     memo.open_incidents = OpenIncidentIndex(operator_metrics)
     # One API client (one connection pool, one kubeconfig load) and one HTTP client for every
     # outside service; both are safe to share between the adapters.

@@ -8,12 +8,17 @@ from typing import Any
 import kopf
 
 from incident_operator import GROUP
+from incident_operator.domain.liveness import (
+    DEFAULT_WATCH_TIMEOUT,
+    WatchTimeouts,
+    watch_timeouts,
+)
 
 FINALIZER = f"{GROUP}/finalizer"
 WORKER_LIMIT = 64
 
 
-def apply(settings: kopf.OperatorSettings) -> None:
+def apply(settings: kopf.OperatorSettings, watch: WatchTimeouts | None = None) -> None:
     """Our own `sre.dev` prefix for kopf's bookkeeping; nothing stored under status.
 
     kopf keeps handler progress in `status.kopf` by default, which our strict status schemas
@@ -30,10 +35,17 @@ def apply(settings: kopf.OperatorSettings) -> None:
     # An idle worker keeps its slot until this timeout: short, so the pool turns over fast.
     settings.queueing.idle_timeout = 0.5
     settings.posting.level = logging.WARNING
-    settings.watching.server_timeout = 300
+    # Watch requests end every `server` seconds and are renewed at once; a request silent
+    # past `inactivity` is replaced; the liveness bound derives from these too
+    # (domain/liveness.py, docs/liveness.md).
+    watch = watch or watch_timeouts(DEFAULT_WATCH_TIMEOUT)
+    # timeoutSeconds must be an integer: the API server answers "10.0" with 400.
+    settings.watching.server_timeout = int(watch.server.total_seconds())
+    settings.watching.inactivity_timeout = watch.inactivity.total_seconds()
+    settings.watching.client_timeout = watch.client.total_seconds()
     settings.networking.request_timeout = 60
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    apply(settings)
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    apply(settings, memo.get("watch_timeouts"))

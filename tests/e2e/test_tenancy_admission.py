@@ -372,11 +372,24 @@ def test_the_operator_changes_only_what_opted_in(
             f"victim-{setup.tenant_a}", "kube-system"
         )
     # Its own postmortem documents: created and replaced with a Postmortem ownerReference.
+    # The owner exists: an ownerReference to a missing object is garbage-collected at once.
+    postmortem = client.CustomObjectsApi(api).create_namespaced_custom_object(
+        "sre.dev",
+        "v1alpha1",
+        ns,
+        "postmortems",
+        {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Postmortem",
+            "metadata": {"name": "checkout"},
+            "spec": {"incidentRef": "checkout", "owner": "alice", "state": "draft"},
+        },
+    )
     owner = {
         "apiVersion": "sre.dev/v1alpha1",
         "kind": "Postmortem",
         "name": "checkout",
-        "uid": str(uuid.uuid4()),
+        "uid": postmortem["metadata"]["uid"],
     }
     document = {"metadata": {"name": "postmortem-checkout", "ownerReferences": [owner]}}
     core.create_namespaced_config_map(ns, {**document, "data": {"postmortem.md": "# v1"}})

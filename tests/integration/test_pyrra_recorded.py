@@ -55,7 +55,9 @@ def period(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def end() -> int:
+def end(period: str) -> int:
+    """The last whole minute, taken when each period's Prometheus is built."""
+    del period
     return int(time.time()) // 60 * 60
 
 
@@ -116,13 +118,14 @@ def test_every_window_reads_pyrras_series_and_matches_the_traffic(
         )
     )
     assert result.problems == {}
-    # The data ends at the last whole minute, the rules ran a few seconds ago: windows
-    # ending at ``end`` see the same ratios within the tolerance.
+    # The rules last ran about ``now``, over windows ending then; the data ends at ``end``
+    # (the last whole minute, a minute or two earlier), so a window holds traffic from
+    # ``now - window`` to ``end`` only: on the 32m window two minutes weigh 6 %.
     trace = TRAFFIC.trace(end)
     for window in objective.windows:
         got = result.values["shop/pyrra"][window]
         assert got is not None, f"{format_duration(window)}: no Pyrra series read"
-        exact = trace.measure(end - window.total_seconds(), end)
+        exact = trace.measure(now - window.total_seconds(), end)
         assert exact is not None
         assert got.error_ratio == pytest.approx(exact.error_ratio, rel=0.05), format_duration(
             window

@@ -7,6 +7,7 @@ rest permanent (RBAC, validation) — handlers turn them into kopf retry semanti
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from incident_operator.errors import Conflict, PermanentError, TemporaryError
 from .ports import Body
 
 COMPONENT = "incident-operator"
+TIMELINE_ATTEMPTS = 8  # with jittered backoff between them: at most ~3.6 s of collisions
 
 
 def translate(exc: Exception, what: str) -> Exception:
@@ -208,7 +210,10 @@ class KubernetesStore:
         return dict(result)
 
     async def append_timeline(self, namespace: str, name: str, entries: Sequence[Body]) -> None:
-        for _attempt in range(5):
+        for attempt in range(TIMELINE_ATTEMPTS):
+            if attempt:
+                # Writers that collided once collide again if they re-read in the same instant.
+                await asyncio.sleep(random.uniform(0, min(1.0, 0.025 * 2**attempt)))
             current = await self.get_incident(namespace, name)
             if current is None:
                 raise PermanentError(f"incident {namespace}/{name} is gone")
@@ -234,7 +239,8 @@ class KubernetesStore:
                 if exc.status != 409:
                     raise translate(exc, f"update incident {namespace}/{name} timeline") from exc
         raise Conflict(
-            f"incident {namespace}/{name} kept changing; timeline update retried 5 times"
+            f"incident {namespace}/{name} kept changing; "
+            f"timeline update tried {TIMELINE_ATTEMPTS} times"
         )
 
     async def emit_event(

@@ -120,18 +120,52 @@ class Service:
         self._switch(0.0)
 
 
-class Supervisor:
-    """Keeps one operator process running; ``kill`` is ``kill -9`` and a restart."""
+LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 
-    def __init__(self, cluster: Cluster, log: Path, args: tuple[str, ...]) -> None:
+
+class Supervisor:
+    """Keeps one operator process running; ``kill`` is ``kill -9`` and a restart.
+
+    With ``clock_file`` the operator runs under Debian's libfaketime (``LD_PRELOAD``), which
+    offsets every ``clock_gettime``/``time`` call of the process — the wall clock and the
+    monotonic clock that asyncio's and kopf's timers use — by the offset in that file, re-read
+    on every call (``FAKETIME_NO_CACHE``). :meth:`jump` moves the running operator's clocks
+    forward; every (re)start begins at the true time again, so no process ever sees its
+    monotonic clock go backwards (a restarted node whose clock was corrected).
+    """
+
+    def __init__(
+        self, cluster: Cluster, log: Path, args: tuple[str, ...], clock_file: Path | None = None
+    ) -> None:
         self.cluster, self.log, self.args = cluster, log, args
+        self.clock_file = clock_file
+        self.offset = 0
         self.lock = threading.Lock()
         self.exits: list[int] = []
         """Exit codes of operators that stopped without being killed."""
         self.process = self._start()
 
     def _start(self) -> OperatorProcess:
-        return OperatorProcess(self.cluster, self.log, *self.args)
+        env: dict[str, str] = {}
+        if self.clock_file is not None:
+            self.offset = 0
+            self.clock_file.write_text("+0\n")
+            env = {
+                "LD_PRELOAD": str(LIBFAKETIME),
+                "FAKETIME_TIMESTAMP_FILE": str(self.clock_file),
+                "FAKETIME_NO_CACHE": "1",
+                "FAKETIME_DONT_RESET": "1",
+            }
+        return OperatorProcess(self.cluster, self.log, *self.args, env=env)
+
+    def jump(self, seconds: int) -> int:
+        """Move the running operator's clocks forward by ``seconds``; its total offset."""
+        if self.clock_file is None:
+            raise RuntimeError("the operator does not run under libfaketime")
+        with self.lock:
+            self.offset += seconds
+            self.clock_file.write_text(f"+{self.offset}\n")
+            return self.offset
 
     def kill(self) -> None:
         with self.lock:
@@ -265,7 +299,8 @@ class World(contextlib.ExitStack):
             f"--jira-token-file={files / 'jira-token'}",
         )
         self.operator_log = w / "operator.log"
-        self.operator = Supervisor(self.cluster, self.operator_log, args)
+        clock = w / "operator-clock" if LIBFAKETIME.exists() else None
+        self.operator = Supervisor(self.cluster, self.operator_log, args, clock)
         self.callback(self.operator.stop)
         self.operator.wait_live()
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests need: Prometheus 2.42 (with promtool) and Alertmanager from
-# Debian, and Chromium (headless, for the status page browser test). Installed only when
+# Debian, Chromium (headless, for the status page browser test) and libfaketime (the chaos
+# suite jumps the operator's clocks with it: tests/chaos/world.py). Installed only when
 # missing, so warm machines pay nothing.
 set -euo pipefail
 packages=()
@@ -12,6 +13,9 @@ if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v prometheus-alertmanager >/
 fi
 if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v chromium >/dev/null; then
   packages+=(chromium)
+fi
+if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v faketime >/dev/null; then
+  packages+=(faketime)
 fi
 [[ ${#packages[@]} -eq 0 ]] && exit 0
 sudo=""

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,10 +16,13 @@ from tests.kube import REPO, Cluster, wait_for
 
 
 class OperatorProcess:
-    def __init__(self, cluster: Cluster, log: Path, *args: str) -> None:
+    def __init__(
+        self, cluster: Cluster, log: Path, *args: str, env: Mapping[str, str] | None = None
+    ) -> None:
+        """``env``: extra environment variables (the chaos run's LD_PRELOAD of libfaketime)."""
         self.port = free_port()
         self.log = log
-        env = {**os.environ, "KUBECONFIG": cluster.kubeconfig}
+        env = {**os.environ, "KUBECONFIG": cluster.kubeconfig, **(env or {})}
         self.proc = subprocess.Popen(
             [
                 sys.executable,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import random
 import sys
 import tempfile
@@ -53,10 +54,7 @@ T = TypeVar("T")
 GROUP, VERSION = "sre.dev", "v1alpha1"
 ROTATION = REPO / "examples" / "20-oncallrotation.yaml"
 CLOCK_JUMP = "clock-jump"
-CLOCK_JUMP_SKIPPED = (
-    "the operator has no injectable clock or time offset setting (SystemClock reads the wall "
-    "clock directly), so its timers cannot be jumped without faking it"
-)
+CLOCK_JUMP_SKIPPED = "libfaketime is not installed (Debian package faketime: `make deps`)"
 
 
 @dataclass(frozen=True)
@@ -74,10 +72,24 @@ class Settings:
     cleanup: bool = False
     """Delete the run's namespaces and Severity (while the operator still runs) at the end."""
     fault_gap: tuple[float, float] = (4.0, 12.0)
+    minutes: float = 0.0
+    """Run length: no new wave of rounds starts after this many minutes (0: no limit). Waves
+    in flight finish and the run settles afterwards (each step within ``bound``)."""
+    clock_jump: tuple[int, int] = (300, 7200)
+    """Seconds by which one clock jump moves the operator's clocks forward."""
 
     @classmethod
-    def full(cls, seed: int) -> Settings:
-        return cls(seed, min_kills=50, rounds_per_wave=2, max_rounds=8, control_plane_restarts=4)
+    def full(cls, seed: int, minutes: float = 15.0) -> Settings:
+        return cls(
+            seed,
+            min_kills=50,
+            rounds_per_wave=2,
+            max_rounds=8,
+            control_plane_restarts=4,
+            kill_gap=(3.0, 9.0),
+            fault_gap=(3.0, 9.0),
+            minutes=minutes,
+        )
 
     @classmethod
     def smoke(cls, seed: int) -> Settings:
@@ -91,6 +103,28 @@ class Settings:
             control_plane_restarts=1,
             cleanup=True,
         )
+
+
+def machine() -> str:
+    memory = next(
+        (
+            int(line.split()[1]) / 2**20
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal:")
+        ),
+        0.0,
+    )
+    load = os.getloadavg()[0]
+    return (
+        f"{os.cpu_count()} cores, {memory:.0f} GiB, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, load {load:.1f} at the end"
+    )
+
+
+def minutes_from_env(default: float = 15.0) -> float:
+    """``CHAOS_MINUTES``: how long the full run starts new rounds (see Settings.minutes)."""
+    value = os.environ.get("CHAOS_MINUTES", "")
+    return float(value) if value else default
 
 
 def seed_from_env() -> int:
@@ -126,7 +160,9 @@ class Report:
             return f"{times[min(len(times) - 1, int(p * len(times)))]:.1f} s"
 
         lines = [
-            f"seed: {self.seed} (CHAOS_SEED={self.seed} replays this fault schedule)",
+            f"command: CHAOS_SEED={self.seed} CHAOS_MINUTES={self.settings.minutes:g} make chaos"
+            " (the seed replays this fault schedule)",
+            f"machine: {machine()}",
             f"duration: {self.seconds / 60:.1f} min",
             f"rounds: {self.rounds}; incident flows: {sum(self.flows.values())} "
             + "("
@@ -267,7 +303,8 @@ class Run:
             faulter.start()
             try:
                 rounds = 0
-                while rounds < s.max_rounds:
+                budget = started + s.minutes * 60 if s.minutes else float("inf")
+                while rounds < s.max_rounds and time.monotonic() < budget:
                     wave = [
                         rounds + k for k in range(min(s.rounds_per_wave, s.max_rounds - rounds))
                     ]
@@ -292,7 +329,8 @@ class Run:
             if s.cleanup:
                 self._cleanup()
         self.report.seconds = time.monotonic() - started
-        self.report.skipped[CLOCK_JUMP] = CLOCK_JUMP_SKIPPED
+        if self.world.operator.clock_file is None:
+            self.report.skipped[CLOCK_JUMP] = CLOCK_JUMP_SKIPPED
         if not s.control_plane_restarts or self.state_dir is None:
             self.report.skipped["apiserver-restart, etcd-restart"] = (
                 "not on an existing cluster" if self.state_dir is None else "off for this run"
@@ -685,6 +723,8 @@ class Run:
         ]
         if self.settings.control_plane_restarts and self.state_dir is not None:
             kinds += ["apiserver-restart", "etcd-restart"]
+        if self.world.operator.clock_file is not None:
+            kinds.append(CLOCK_JUMP)
         while not self.stop_faults.wait(rng.uniform(*self.settings.fault_gap)):
             kind = rng.choice(kinds)
             if kind.endswith("-restart") and self.report.faults[kind] >= (
@@ -721,7 +761,20 @@ class Run:
                 time.sleep(rng.uniform(1, 3))
                 w.prom_proxy.set("pass")
                 time.sleep(rng.uniform(1, 3))
-        elif kind == "slack-429":
+        elif kind.startswith(("slack-", "pagerduty-")):
+            self._inject_saas(kind, rng)
+        elif kind == CLOCK_JUMP:
+            # Forward only, for the running operator: its timers (asyncio's monotonic clock)
+            # fire early and wall-clock deadlines (ack, escalation, updates, cooldowns) fall
+            # due; Prometheus is asked about a future instant (no data). It lasts until the
+            # next kill, whose restart begins at the true time.
+            w.operator.jump(rng.randint(*self.settings.clock_jump))
+        else:
+            raise ValueError(kind)
+
+    def _inject_saas(self, kind: str, rng: random.Random) -> None:
+        w = self.world
+        if kind == "slack-429":
             w.slack_t.call(w.slack.throttle_next, rng.randint(1, 5), rng.randint(1, 3))
         elif kind == "slack-5xx":
             w.slack_t.call(w.slack.fail_next, rng.randint(1, 5), rng.choice([500, 502, 503]))
@@ -841,7 +894,7 @@ def own_control_plane() -> Iterator[tuple[Cluster, Path]]:
 
 def main() -> int:
     seed = seed_from_env()
-    settings = Settings.full(seed)
+    settings = Settings.full(seed, minutes_from_env())
     print(f"chaos: seed {seed} (set CHAOS_SEED={seed} to replay)", flush=True)
     with (
         own_control_plane() as (cluster, state_dir),

@@ -14,7 +14,6 @@ import secrets
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,8 @@ from tests.fakes.threaded import Threaded, serving
 from tests.fakes.trackers import FakeJira
 from tests.kube import Cluster, wait_for
 from tests.operator_process import OperatorProcess
-from tests.services.alertmanager import AlertmanagerServer
-from tests.services.exporter import Exporter
+from tests.services.alertmanager import AlertmanagerServer, webhook_config
+from tests.services.exporter import Exporter, MetricsServer
 from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
 
 HISTORY = 6 * 3600
@@ -49,54 +48,18 @@ ALERT_RULES = """groups:
 """
 
 
-def alertmanager_config(webhook: str, token: str) -> str:
-    return f"""route:
-  receiver: incident-operator
-  group_by: [alertname, namespace]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 5s
-receivers:
-  - name: incident-operator
-    webhook_configs:
-      - url: {webhook}
-        send_resolved: true
-        http_config:
-          authorization:
-            credentials: {token}
-"""
-
-
-class AlertSwitch:
+class AlertSwitch(MetricsServer):
     """``chaos_alert_active{namespace=...}`` on /metrics: the harness turns alerts on and off."""
 
     def __init__(self, port: int) -> None:
-        self.port = port
         self.active: dict[str, int] = {}
-        switch = self
+        super().__init__(port, self._render)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                lines = ["# TYPE chaos_alert_active gauge"] + [
-                    f'chaos_alert_active{{namespace="{ns}"}} {v}'
-                    for ns, v in sorted(switch.active.items())
-                ]
-                body = ("\n".join(lines) + "\n").encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def _render(self) -> str:
+        lines = ["# TYPE chaos_alert_active gauge"] + [
+            f'chaos_alert_active{{namespace="{ns}"}} {v}' for ns, v in sorted(self.active.items())
+        ]
+        return "\n".join(lines) + "\n"
 
 
 class Service:
@@ -120,18 +83,58 @@ class Service:
         self._switch(0.0)
 
 
-class Supervisor:
-    """Keeps one operator process running; ``kill`` is ``kill -9`` and a restart."""
+LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 
-    def __init__(self, cluster: Cluster, log: Path, args: tuple[str, ...]) -> None:
+
+def faketime_env(clock_file: Path) -> dict[str, str]:
+    """The environment that runs a process under libfaketime with the offset in ``clock_file``
+    (``+<seconds>``), re-read on every clock call."""
+    return {
+        "LD_PRELOAD": str(LIBFAKETIME),
+        "FAKETIME_TIMESTAMP_FILE": str(clock_file),
+        "FAKETIME_NO_CACHE": "1",
+        "FAKETIME_DONT_RESET": "1",
+    }
+
+
+class Supervisor:
+    """Keeps one operator process running; ``kill`` is ``kill -9`` and a restart.
+
+    With ``clock_file`` the operator runs under Debian's libfaketime (``LD_PRELOAD``), which
+    offsets every ``clock_gettime``/``time`` call of the process — the wall clock and the
+    monotonic clock that asyncio's and kopf's timers use — by the offset in that file, re-read
+    on every call (``FAKETIME_NO_CACHE``). :meth:`jump` moves the running operator's clocks
+    forward; every (re)start begins at the true time again, so no process ever sees its
+    monotonic clock go backwards (a restarted node whose clock was corrected).
+    """
+
+    def __init__(
+        self, cluster: Cluster, log: Path, args: tuple[str, ...], clock_file: Path | None = None
+    ) -> None:
         self.cluster, self.log, self.args = cluster, log, args
+        self.clock_file = clock_file
+        self.offset = 0
         self.lock = threading.Lock()
         self.exits: list[int] = []
         """Exit codes of operators that stopped without being killed."""
         self.process = self._start()
 
     def _start(self) -> OperatorProcess:
-        return OperatorProcess(self.cluster, self.log, *self.args)
+        env: dict[str, str] = {}
+        if self.clock_file is not None:
+            self.offset = 0
+            self.clock_file.write_text("+0\n")
+            env = faketime_env(self.clock_file)
+        return OperatorProcess(self.cluster, self.log, *self.args, env=env)
+
+    def jump(self, seconds: int) -> int:
+        """Move the running operator's clocks forward by ``seconds``; its total offset."""
+        if self.clock_file is None:
+            raise RuntimeError("the operator does not run under libfaketime")
+        with self.lock:
+            self.offset += seconds
+            self.clock_file.write_text(f"+{self.offset}\n")
+            return self.offset
 
     def kill(self) -> None:
         with self.lock:
@@ -206,7 +209,7 @@ class World(contextlib.ExitStack):
         (w / "am").mkdir()
         (w / "prom").mkdir()
         self.alertmanager = AlertmanagerServer(
-            w / "am", alertmanager_config(self.webhook, am_token)
+            w / "am", webhook_config(self.webhook, am_token, repeat_interval="5s")
         )
         self.callback(self.alertmanager.stop)
         rule_file = w / "prom" / "rules.yml"
@@ -265,7 +268,8 @@ class World(contextlib.ExitStack):
             f"--jira-token-file={files / 'jira-token'}",
         )
         self.operator_log = w / "operator.log"
-        self.operator = Supervisor(self.cluster, self.operator_log, args)
+        clock = w / "operator-clock" if LIBFAKETIME.exists() else None
+        self.operator = Supervisor(self.cluster, self.operator_log, args, clock)
         self.callback(self.operator.stop)
         self.operator.wait_live()
 

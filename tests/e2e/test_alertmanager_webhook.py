@@ -26,7 +26,7 @@ from incident_operator.domain.alertmanager import group_id
 from tests.cluster.controlplane import free_port
 from tests.kube import Cluster, get_custom, wait_for
 from tests.operator_process import OperatorProcess
-from tests.services.alertmanager import AlertmanagerServer
+from tests.services.alertmanager import AlertmanagerServer, webhook_config
 from tests.services.prometheus import PrometheusServer, openmetrics
 
 WEBHOOK_SENT = "alertmanager_notifications_total"
@@ -46,24 +46,6 @@ def rules(namespace: str, expr: str) -> str:
           service: checkout
         annotations:
           summary: Checkout is on fire
-"""
-
-
-def alertmanager_config(webhook: str, token: str) -> str:
-    return f"""route:
-  receiver: incident-operator
-  group_by: [alertname, namespace]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 2s
-receivers:
-  - name: incident-operator
-    webhook_configs:
-      - url: {webhook}
-        send_resolved: true
-        http_config:
-          authorization:
-            credentials: {token}
 """
 
 
@@ -161,7 +143,7 @@ def test_alertmanager_delivers_one_incident_and_its_resolution(
 
     (tmp_path / "am").mkdir()
     (tmp_path / "prom").mkdir()
-    alertmanager = AlertmanagerServer(tmp_path / "am", alertmanager_config(webhook, token[0]))
+    alertmanager = AlertmanagerServer(tmp_path / "am", webhook_config(webhook, token[0]))
     rule_file = tmp_path / "prom" / "rules.yml"
     rule_file.write_text(rules(namespace, "vector(1)"))
     prometheus = None

@@ -28,7 +28,7 @@ from incident_operator.domain.simulation import Trace, TraceRow
 from tests.cluster.controlplane import free_port
 from tests.kube import Cluster, create_custom, get_custom, wait_for
 from tests.operator_process import running_operator
-from tests.services.alertmanager import AlertmanagerServer
+from tests.services.alertmanager import AlertmanagerServer, webhook_config
 from tests.services.exporter import Exporter
 from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
 
@@ -211,25 +211,6 @@ def three_alerts(namespace: str, firing: tuple[str, ...]) -> str:
 """
 
 
-def truncating_alertmanager(webhook: str, token: str) -> str:
-    return f"""route:
-  receiver: incident-operator
-  group_by: [alertname, namespace]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 2s
-receivers:
-  - name: incident-operator
-    webhook_configs:
-      - url: {webhook}
-        send_resolved: true
-        max_alerts: 2
-        http_config:
-          authorization:
-            credentials: {token}
-"""
-
-
 def reload(prometheus: PrometheusServer) -> None:
     urllib.request.urlopen(
         urllib.request.Request(f"{prometheus.url}/-/reload", method="POST"), timeout=10
@@ -253,7 +234,9 @@ def test_a_truncated_resolved_group_does_not_resolve_the_incident(
         f"--alertmanager-token-file={token_file}",
         "--alertmanager-auto-resolve",
     ):
-        alertmanager = AlertmanagerServer(tmp_path / "am", truncating_alertmanager(webhook, token))
+        alertmanager = AlertmanagerServer(
+            tmp_path / "am", webhook_config(webhook, token, max_alerts=2)
+        )
         rule_file = tmp_path / "prom" / "rules.yml"
         rule_file.write_text(three_alerts(namespace, ("a", "b", "c")))
         prometheus = None

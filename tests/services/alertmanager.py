@@ -10,6 +10,30 @@ from tests.cluster.controlplane import free_port
 from tests.services.process import ServiceProcess
 
 
+def webhook_config(
+    webhook: str, token: str, *, repeat_interval: str = "2s", max_alerts: int | None = None
+) -> str:
+    """A config routing every alert, grouped by alert name and namespace, to the operator's
+    webhook with its bearer token; fast groups (1 s) and redelivery every ``repeat_interval``.
+    ``max_alerts``: Alertmanager truncates larger groups (``truncatedAlerts``)."""
+    truncate = f"        max_alerts: {max_alerts}\n" if max_alerts is not None else ""
+    return f"""route:
+  receiver: incident-operator
+  group_by: [alertname, namespace]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: {repeat_interval}
+receivers:
+  - name: incident-operator
+    webhook_configs:
+      - url: {webhook}
+        send_resolved: true
+{truncate}        http_config:
+          authorization:
+            credentials: {token}
+"""
+
+
 class AlertmanagerServer:
     def __init__(self, workdir: Path, config: str, *, port: int | None = None) -> None:
         self.workdir = workdir

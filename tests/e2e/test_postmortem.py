@@ -229,9 +229,14 @@ def check_followups(
             0
         ],
     )
-    assert (ticket["tracker"], ticket["ref"], ticket["status"]) == ("jira", "OPS-1", "open")
+    # What the tracker saw, in order: enough to tell a second process from a missed look-up.
+    seen = [
+        (method, path, (body.get("fields") or {}).get("labels"))
+        for method, path, body in list(jira.requests)
+    ] + [("SEARCH", s.get("jql")) for s in list(jira.searches)]
+    assert (ticket["tracker"], ticket["ref"], ticket["status"]) == ("jira", "OPS-1", "open"), seen
     assert ticket["url"] == f"{jira_url}/browse/OPS-1"
-    assert list(jira.issues) == ["OPS-1"]
+    assert list(jira.issues) == ["OPS-1"], seen
     assert jira.issues["OPS-1"]["fields"]["summary"] == "Add a canary for checkout"
     jira_thread.call(jira.set_category, "OPS-1", "done")
 

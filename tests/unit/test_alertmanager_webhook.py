@@ -553,6 +553,21 @@ async def test_a_crash_after_create_is_retried_by_alertmanager_and_adopted(world
     assert [e["type"] for e in incident["status"]["timeline"]] == ["alert-firing", "declared"]
 
 
+async def test_a_lost_timeline_write_still_records_the_declaration(world: World) -> None:
+    """Found by the chaos run: the stamp landed, the timeline write did not, and the next
+    delivery saw the stamp and never offered the ``declared`` entry again."""
+    world.store.fail_next_timeline = True
+    status, _ = await world.post(payload())
+    assert status == 503
+    assert world.incident["status"]["timestamps"]["declared"] == "2026-11-27T14:05:00Z"
+    assert (await world.post(payload()))[0] == 200
+    timeline = world.incident["status"]["timeline"]
+    assert [e["type"] for e in timeline] == ["alert-firing", "declared"]
+    assert timeline[1]["at"] == "2026-11-27T14:05:00Z"
+    assert (await world.post(payload()))[0] == 200
+    assert len(world.incident["status"]["timeline"]) == 2
+
+
 async def test_a_long_group_key_is_truncated_in_the_ref_but_identifies_the_group(
     world: World,
 ) -> None:

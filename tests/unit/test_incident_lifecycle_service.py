@@ -255,3 +255,22 @@ async def test_severity_change_is_recorded_with_the_new_policy(
     assert changed[0]["message"].startswith("Severity sev-2 -> sev-1: ack within 5m")
     assert "update every 15m" in changed[0]["message"]
     assert "pages" in changed[0]["message"]
+
+
+async def test_a_clock_stepped_back_never_stamps_a_transition_before_the_last(
+    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+) -> None:
+    """The chaos run's clock jump: resolved was stamped before mitigated, the figures went
+    negative and the timeline ran backwards. The recorded milestones are the lower bound."""
+    store, _, _ = world
+    await store.create_incident(NS, incident(roles={"commander": "a", "communications": "b"}))
+    await step(world, 0)
+    body = await step(world, 30, state="mitigated")
+    assert body["status"]["timestamps"]["mitigated"] == "2026-11-27T14:30:00Z"
+    body = await step(world, 10, state="resolved")  # the node's clock went 20 minutes back
+    stamps = body["status"]["timestamps"]
+    assert stamps["resolved"] == "2026-11-27T14:30:00Z"
+    assert body["status"]["durations"]["timeToResolve"] == 1800.0
+    moves = [e["at"] for e in store.timeline(NS, NAME) if e["type"] == "state-changed"]
+    assert moves == sorted(moves)
+    assert len(moves) == 2

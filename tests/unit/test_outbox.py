@@ -98,6 +98,29 @@ def test_due_skips_operations_still_waiting() -> None:
     assert [o.key for o in outbox.due(ops, attempts, AT + timedelta(seconds=10))] == ["a", "b"]
 
 
+def test_an_hour_long_retry_after_is_capped() -> None:
+    wait = outbox.backoff(1, retry_after=3600, rejected=False, key="page/trigger")
+    assert outbox.RETRY_AFTER_MAX <= wait <= outbox.RETRY_AFTER_MAX * 1.25
+
+
+def test_a_wait_written_by_a_clock_running_ahead_is_due() -> None:
+    """The chaos run's clock jump: a retry time stamped an hour ahead held a page for an hour.
+    No wait we schedule is longer than LONGEST_WAIT, so one further ahead is due now."""
+    ops = (outbox.Op("p", outbox.OpKind.PAGE_TRIGGER), outbox.Op("c", outbox.OpKind.TOPIC))
+    attempts = {
+        "p": outbox.Attempt(outbox.OpKind.PAGE_TRIGGER, 1, AT + timedelta(hours=1)),
+        "c": outbox.Attempt(outbox.OpKind.TOPIC, 9, AT + outbox.LONGEST_WAIT),
+    }
+    assert [o.key for o in outbox.due(ops, attempts, AT)] == ["p"]
+    longest = max(
+        outbox.backoff(n, retry_after=r, rejected=j, key=f"k{n}")
+        for n in range(1, 30)
+        for r in (None, 1.0, 10**6)
+        for j in (False, True)
+    )
+    assert longest <= outbox.LONGEST_WAIT
+
+
 FAILED = outbox.Entry(
     "mitigation/rollback-checkout/escalated",
     "escalated",

@@ -26,6 +26,8 @@ class FakeStore:
     """(object name, reason, message, warning)."""
     fail_create_after_store: bool = False
     """Simulate a crash right after the API server stored a new incident."""
+    fail_next_timeline: bool = False
+    """Simulate a timeline write that fails (a conflict out of retries, the process killed)."""
 
     def add_slo(self, body: Body) -> None:
         meta = body.setdefault("metadata", {})
@@ -99,6 +101,9 @@ class FakeStore:
         return copy.deepcopy(body)
 
     async def append_timeline(self, namespace: str, name: str, entries: Sequence[Body]) -> None:
+        if self.fail_next_timeline:
+            self.fail_next_timeline = False
+            raise TemporaryError("append timeline: conflict, out of retries (fake)")
         body = self.incidents[(namespace, name)]
         status = body.setdefault("status", {})
         merged = merge_timeline(status, entries)

@@ -81,6 +81,13 @@ BACKOFF_BASE = timedelta(seconds=5)
 BACKOFF_MAX = timedelta(minutes=5)
 REJECTED_RETRY = timedelta(minutes=10)
 """A request the service refused is retried slowly: it needs a human (token, scope, channel)."""
+RETRY_AFTER_MAX = timedelta(minutes=15)
+"""The longest ``Retry-After`` obeyed: a service (or a proxy) asking for an hour would
+otherwise hold a page for that hour; past this we ask again and are told again."""
+LONGEST_WAIT = max(BACKOFF_MAX, REJECTED_RETRY, RETRY_AFTER_MAX) * 1.25
+"""No wait we ever schedule is longer (the spread adds up to a quarter). A ``next_at``
+further ahead was written by a clock that ran fast (a node's clock stepped back since): it
+is due now, or a page would wait for the clock to catch up."""
 ENTRIES_PER_ROUND = 10
 """Timeline posts per sync: Slack allows about one message per second per channel."""
 
@@ -350,11 +357,16 @@ def superseded(ops: Iterable[Op], attempts: Mapping[str, Attempt]) -> tuple[str,
 
 
 def due(ops: Iterable[Op], attempts: Mapping[str, Attempt], now: datetime) -> tuple[Op, ...]:
-    """The owed operations whose backoff has passed."""
+    """The owed operations whose backoff has passed (or whose wait could not be ours)."""
     out = []
     for op in ops:
         record = attempts.get(op.key)
-        if record is None or record.next_at is None or record.next_at <= now:
+        if (
+            record is None
+            or record.next_at is None
+            or record.next_at <= now
+            or record.next_at - now > LONGEST_WAIT
+        ):
             out.append(op)
     return tuple(out)
 
@@ -369,7 +381,7 @@ def backoff(
     Deterministic (a digest, not a random draw), so the plan stays a pure function.
     """
     if retry_after is not None:
-        wait = timedelta(seconds=max(1.0, retry_after))
+        wait = min(RETRY_AFTER_MAX, timedelta(seconds=max(1.0, retry_after)))
     elif rejected:
         return REJECTED_RETRY
     else:

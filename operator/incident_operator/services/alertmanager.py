@@ -39,7 +39,7 @@ from incident_operator.domain.alertmanager import (
     target_namespace,
     truncated_entry,
 )
-from incident_operator.domain.times import iso
+from incident_operator.domain.times import iso, parse_time
 from incident_operator.errors import IncidentOperatorError, TemporaryError
 
 from .incidents import AUTHOR, DECLARED_SEVERITY, SERVICE_LABEL, is_open
@@ -163,9 +163,11 @@ class AlertmanagerService:
         name = incident["metadata"]["name"]
         status = incident.get("status") or {}
         items: list[TimelineItem] = []
-        if not (status.get("timestamps") or {}).get("declared"):
+        declared = parse_time((status.get("timestamps") or {}).get("declared"))
+        if declared is None:
             # A new incident, or one whose creator crashed before this write: fill it in once.
             detected = group.detected_at
+            declared = now
             await self._store.patch_incident(
                 namespace,
                 name,
@@ -175,15 +177,17 @@ class AlertmanagerService:
                     "severity": incident["spec"].get("severityRef"),
                 },
             )
-            items.append(
-                TimelineItem(
-                    now,
-                    "declared",
-                    f"Declared from Alertmanager (receiver {group.receiver}) at "
-                    f"{incident['spec'].get('severityRef')}: {len(group.firing)} alert(s) firing.",
-                    "alertmanager/declared",
-                )
+        # Offered on every pass (the key makes it once): a crash or a conflict between the
+        # stamp above and the timeline write below must not leave a declaration unrecorded.
+        items.append(
+            TimelineItem(
+                declared,
+                "declared",
+                f"Declared from Alertmanager (receiver {group.receiver}) at "
+                f"{incident['spec'].get('severityRef')}: {len(group.firing)} alert(s) firing.",
+                "alertmanager/declared",
             )
+        )
         items.extend(await self._severity(namespace, incident, group, now))
         items.extend(alert_entries(group))
         verdict = judge(group, memory_of(incident))

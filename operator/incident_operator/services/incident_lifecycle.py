@@ -84,6 +84,26 @@ def entry(at: datetime, type_: str, message: str, key: str) -> Body:
     return {"at": iso(at), "type": type_, "message": message, "source": SOURCE, "key": key}
 
 
+def transition_time(
+    status: Mapping[str, Any], milestones: Mapping[lifecycle.Milestone, datetime], now: datetime
+) -> datetime:
+    """The instant a transition is stamped at: ``now``, but never before what is recorded.
+
+    A node's clock that stepped back (NTP correction, a restarted VM) would otherwise stamp
+    ``resolved`` before ``mitigated`` and order the timeline backwards; the milestones and
+    the state-changed entries already written are the lower bound.
+    """
+    latest = list(milestones.values())
+    for item in status.get("timeline") or []:
+        if (
+            isinstance(item, dict)
+            and item.get("type") == "state-changed"
+            and (at := parse_time(item.get("at"))) is not None
+        ):
+            latest.append(at)
+    return max([now, *latest])
+
+
 def plan_lifecycle(
     body: Mapping[str, Any],
     severity: Body | None,
@@ -132,10 +152,11 @@ def plan_lifecycle(
     milestones = {
         m: at for m in lifecycle.Milestone if (at := getattr(stamped, m.value)) is not None
     }
+    moment = transition_time(status, milestones, now)
     decision = lifecycle.decide_transition(
         _phase(status),
         lifecycle.Phase(spec.state.value),
-        now,
+        moment,
         roles=assignment.roles,
         required_roles=required_roles(severity),
         timestamps=milestones,
@@ -153,7 +174,7 @@ def plan_lifecycle(
         outcome = _refused(decision, observation.conditions, known_keys, generation, now)
     else:
         outcome = _accepted(
-            decision, observation.conditions, (milestones, origin, detected), generation, now
+            decision, observation.conditions, (milestones, origin, detected), generation, moment
         )
     full: Body = _common(generation, observation, outcome.conditions)
     full["phase"] = decision.phase.value

@@ -442,3 +442,60 @@ async def test_degraded_condition_is_rewritten_onto_a_concurrent_lifecycle_write
     assert conditions["ChatDegraded"] == "True"
     assert conditions["TransitionRefused"] == "True", "the lifecycle's condition survived"
     assert len([e for e in store.events if e[1] == "ChatDegraded"]) == 1, "announced once"
+
+
+class CountingStore(FakeStore):
+    """Counts status writes (each one a request and a watch event on the API server)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status_writes = 0
+
+    async def patch_incident(self, namespace: str, name: str, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("status") is not None:
+            self.status_writes += 1
+        return await super().patch_incident(namespace, name, **kwargs)
+
+
+class DiesInSetTopic(FakeChat):
+    async def set_topic(self, channel_id: str, topic: str) -> None:
+        raise SystemExit("killed mid-call")  # not an adapter error: the process is gone
+
+
+async def investigating(world: World) -> None:
+    await world.store.patch_incident(
+        NS,
+        NAME,
+        status=accepted("investigating", acknowledged="2026-11-27T14:03:00Z")
+        | {"phase": "investigating"},
+    )
+
+
+async def test_each_operation_costs_one_status_write() -> None:
+    """The result of one operation rides with the next one's attempt record (issue 15)."""
+    world = World(store=CountingStore())
+    store = world.store
+    assert isinstance(store, CountingStore)
+    await world.declare()
+    await world.sync()
+    await investigating(world)
+    before = store.status_writes
+    done = await world.sync()
+    assert len(done) == 4  # status, topic, page acknowledge, webhook
+    assert store.status_writes - before == len(done) + 1
+
+
+async def test_a_death_mid_call_keeps_what_the_earlier_call_confirmed(world: World) -> None:
+    await world.declare()
+    await world.sync()
+    await investigating(world)
+    world.service._chat = DiesInSetTopic(
+        channels=world.chat.channels, messages=world.chat.messages, pins=world.chat.pins
+    )
+    with pytest.raises(SystemExit):
+        await world.sync()
+    status = (await world.body())["status"]
+    # The status message was updated and that is stored; the topic's attempt is on record,
+    # so the restarted process looks before it calls again.
+    assert [k.split("/")[0] for k in status["outbox"]] == ["topic"]
+    assert "investigating" in world.chat.texts(status["chat"]["channelId"])[0]

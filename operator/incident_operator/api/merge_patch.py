@@ -26,3 +26,25 @@ def merge_patch(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, 
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def compose(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any] | None:
+    """One merge patch with the effect of ``first`` then ``second``; None where there is none.
+
+    Two writes become one request (and one watch event). The one case a single patch cannot
+    say: ``first`` replaces or deletes a member that ``second`` then merges an object into
+    (applied alone, the object would merge with what the target holds there instead).
+    """
+    out = copy.deepcopy(dict(first))
+    for key, value in second.items():
+        if key not in out or not isinstance(value, Mapping):
+            out[key] = copy.deepcopy(value)
+            continue
+        earlier = out[key]
+        if not isinstance(earlier, Mapping):
+            return None
+        nested = compose(earlier, value)
+        if nested is None:
+            return None
+        out[key] = nested
+    return out

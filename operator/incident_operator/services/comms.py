@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from incident_operator.adapters.comms_ports import Chat, Notifier, Pager
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.api.merge_patch import compose
 from incident_operator.api.v1alpha1.convert import conditions_status, existing_conditions
 from incident_operator.api.v1alpha1.incident import ChatRef, Incident, IncidentStatus, PagerRef
 from incident_operator.api.v1alpha1.rotation import OnCallRotation
@@ -258,7 +259,6 @@ class CommsService:
         attempts = attempts_of(status)
         now = self._clock.now()
         ops = await self._plan(body, outbox.owed(wanted, delivered, summary.severity), attempts)
-        blocked: set[outbox.Medium] = set()
         run = _Run(
             self,
             body,
@@ -268,12 +268,38 @@ class CommsService:
             rotation=rotation,
             escalated_to=status.response.escalated_to if status.response else [],
         )
+        await self._deliver(run, ops, attempts, delivery, now)
+        failing = any(outbox.degraded(attempts, m) for m in DEGRADED)
+        shown = {c.type for c in existing_conditions(body)} & set(DEGRADED.values())
+        if failing or shown:
+            await self._report_degraded(body, attempts, now)
+        return delivery
+
+    async def _deliver(
+        self,
+        run: _Run,
+        ops: Sequence[outbox.Op],
+        attempts: dict[str, outbox.Attempt],
+        delivery: Delivery,
+        now: datetime,
+    ) -> None:
+        """Run the due operations in order, each attempt recorded before its call."""
+        body = run.body
+        meta = body["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        blocked: set[outbox.Medium] = set()
+        # Results and failure records not written yet ride with the next write (the next
+        # attempt record): one status write per operation instead of two, and still nothing
+        # is called before what the previous call confirmed is stored.
+        unwritten: Body = {}
         for op in ops:
             if op.medium in blocked:
                 continue
             previous = attempts.get(op.key)
             count = (previous.attempts if previous else 0) + 1
-            await self._patch(body, {"outbox": {op.key: self._record(op, count, now)}})
+            attempt = {"outbox": {op.key: self._record(op, count, now)}}
+            await self._patch_after(body, unwritten, attempt)
+            unwritten = {}
             try:
                 result = await run.execute(op, retry=previous is not None)
             except IncidentOperatorError as exc:
@@ -284,7 +310,7 @@ class CommsService:
                 self._retry_at(namespace, name, wait.total_seconds())
                 record = self._record(op, count, now, error=_safe(exc), next_at=now + wait)
                 attempts[op.key] = outbox.Attempt(op.kind, count, now + wait, _safe(exc))
-                await self._patch(body, {"outbox": {op.key: record}})
+                unwritten = {"outbox": {op.key: record}}
                 log.warning(
                     "delivery %s of %s/%s failed (attempt %d, retry in %ss): %s",
                     op.key, namespace, name, count, int(wait.total_seconds()), _safe(exc),
@@ -294,13 +320,13 @@ class CommsService:
                 continue
             attempts.pop(op.key, None)
             delivery.done.append(op.key)
-            await self._patch(body, {**result.status, "outbox": {op.key: None}}, result.metadata)
+            unwritten = {**result.status, "outbox": {op.key: None}}
+            if result.metadata is not None:
+                await self._patch(body, unwritten, result.metadata)
+                unwritten = {}
             run.delivered = result.delivered
-        failing = any(outbox.degraded(attempts, m) for m in DEGRADED)
-        shown = {c.type for c in existing_conditions(body)} & set(DEGRADED.values())
-        if failing or shown:
-            await self._report_degraded(body, attempts, now)
-        return delivery
+        if unwritten:
+            await self._patch(body, unwritten)
 
     async def _plan(
         self, body: Body, owed: Sequence[outbox.Op], attempts: dict[str, outbox.Attempt]
@@ -424,6 +450,14 @@ class CommsService:
         await self._store.patch_incident(
             meta["namespace"], meta["name"], status=status, metadata=metadata
         )
+
+    async def _patch_after(self, body: Body, earlier: Body, status: Body) -> None:
+        """``earlier`` then ``status`` in one write where one merge patch can say both."""
+        combined = compose(earlier, status) if earlier else status
+        if combined is None:
+            await self._patch(body, earlier)
+            combined = status
+        await self._patch(body, combined)
 
     async def _report_degraded(
         self, body: Body, attempts: Mapping[str, outbox.Attempt], now: datetime

@@ -302,6 +302,10 @@ def merge_timeline(status: Mapping[str, Any], entries: Sequence[Body]) -> Body |
     return out
 
 
+API_THREADS = 24
+"""Threads that run the blocking client's calls, and connections it keeps to the API server."""
+
+
 def api_client() -> client.ApiClient:
     """In a pod: the service account; elsewhere: the current kubeconfig context."""
     from kubernetes import config  # noqa: PLC0415 - only where the process starts
@@ -310,4 +314,7 @@ def api_client() -> client.ApiClient:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
         config.load_kube_config()  # type: ignore[no-untyped-call]
-    return client.ApiClient()
+    configuration = client.Configuration.get_default_copy()
+    # urllib3 keeps cores x 5 connections by default: fewer than the threads that use them.
+    configuration.connection_pool_maxsize = API_THREADS
+    return client.ApiClient(configuration)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from aiohttp import web
 
 from incident_operator.adapters.clock import SystemClock
 from incident_operator.adapters.comms_ports import Notifier
-from incident_operator.adapters.kubernetes import KubernetesStore, api_client
+from incident_operator.adapters.kubernetes import API_THREADS, KubernetesStore, api_client
 from incident_operator.adapters.operator_metrics import PrometheusOperatorMetrics
 from incident_operator.adapters.pagerduty import PagerDutyEvents
 from incident_operator.adapters.ports import TokenSource
@@ -260,16 +261,25 @@ def run(options: RunOptions, web_app: WebAppFactory | None = None) -> None:
     )
     # After every handler module registered its timers: none of them adds kopf's finalizer.
     _deletion.disown_timers(kopf.get_default_registry())
-    asyncio.run(
-        kopf.operator(
-            clusterwide=not options.namespaces,
-            namespaces=list(options.namespaces),
-            liveness_endpoint=options.liveness_endpoint,
-            standalone=options.peering is None,
-            peering_name=options.peering,
-            # Distinct priorities: the highest live replica works, the others stand by (equal
-            # priorities would pause every replica).
-            priority=secrets.randbelow(2**31) + 1 if options.peering else 0,
-            memo=build_memo(options, web_app),
-        )
+    asyncio.run(_operate(options, build_memo(options, web_app)))
+
+
+async def _operate(options: RunOptions, memo: kopf.Memo) -> None:
+    # The official client blocks: every API call runs in the loop's default executor, which
+    # asyncio sizes for CPU work (cores + 4: 6 threads here). 100 incidents changing at once
+    # queued behind those 6; the calls wait on the network, so size the pool (and the
+    # client's connection pool, api_client) for I/O.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=API_THREADS, thread_name_prefix="api")
+    )
+    await kopf.operator(
+        clusterwide=not options.namespaces,
+        namespaces=list(options.namespaces),
+        liveness_endpoint=options.liveness_endpoint,
+        standalone=options.peering is None,
+        peering_name=options.peering,
+        # Distinct priorities: the highest live replica works, the others stand by (equal
+        # priorities would pause every replica).
+        priority=secrets.randbelow(2**31) + 1 if options.peering else 0,
+        memo=memo,
     )

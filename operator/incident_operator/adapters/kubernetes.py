@@ -26,6 +26,7 @@ from incident_operator.domain import timeline
 from incident_operator.errors import Conflict, PermanentError, TemporaryError
 
 from .ports import Body
+from .watch_cache import WatchedObjects
 
 COMPONENT = "incident-operator"
 TIMELINE_ATTEMPTS = 8  # with jittered backoff between them: at most ~3.6 s of collisions
@@ -44,11 +45,21 @@ def translate(exc: Exception, what: str) -> Exception:
 
 
 class KubernetesStore:
-    def __init__(self, api: client.ApiClient, namespaces: Sequence[str] = ()) -> None:
-        """``namespaces``: the operator watches only these (and may list only there)."""
+    def __init__(
+        self,
+        api: client.ApiClient,
+        namespaces: Sequence[str] = (),
+        *,
+        severities: WatchedObjects | None = None,
+    ) -> None:
+        """``namespaces``: the operator watches only these (and may list only there).
+
+        ``severities``: what the Severity watch delivered, read before a GET (watch_cache).
+        """
         self._custom = client.CustomObjectsApi(api)
         self._events = client.EventsV1Api(api)
         self._namespaces = tuple(namespaces)
+        self._severities = severities
 
     async def _list_everywhere(self, plural: str, **kwargs: Any) -> list[Body]:
         """All objects of ``plural`` the operator watches: cluster-wide, or per namespace."""
@@ -146,7 +157,16 @@ class KubernetesStore:
         return await self._get_or_none("incidents", name, namespace)
 
     async def get_severity(self, name: str) -> Body | None:
-        return await self._get_or_none("severities", name, None)
+        cache = self._severities
+        if cache is None:
+            return await self._get_or_none("severities", name, None)
+        known, body = cache.lookup(name)
+        if known:
+            return body
+        version = cache.version(name)
+        found = await self._get_or_none("severities", name, None)
+        cache.fetched(name, found, version)
+        return found
 
     async def get_rotation(self, namespace: str, name: str) -> Body | None:
         return await self._get_or_none("oncallrotations", name, namespace)

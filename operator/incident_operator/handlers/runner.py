@@ -26,6 +26,7 @@ from incident_operator.adapters.prometheus import PrometheusMetrics
 from incident_operator.adapters.prometheus_impact import PrometheusImpact
 from incident_operator.adapters.prometheus_rule_store import PrometheusRuleStore
 from incident_operator.adapters.slack import SlackChat
+from incident_operator.adapters.watch_cache import WatchedObjects
 from incident_operator.adapters.webhooks import SignedWebhook, TeamsWebhook
 from incident_operator.adapters.workloads import KubernetesWorkloads
 from incident_operator.domain.liveness import DEFAULT_WATCH_TIMEOUT, watch_timeouts
@@ -59,6 +60,7 @@ from . import rotation_status as _rotation_status
 from . import settings as _settings
 from . import slo_loop as _slo_loop
 from . import status as _status
+from . import watch_cache as _watch_cache
 from . import watch_liveness as _watch_liveness
 from . import web_server as _web_server
 from .postmortems import PostmortemOptions, build_annotations, build_tracker
@@ -69,6 +71,7 @@ HANDLER_MODULES = (
     _status,
     _slo_loop,
     _watch_liveness,
+    _watch_cache,
     _prometheus_rules,
     _web_server,
     _incident_lifecycle,
@@ -151,7 +154,8 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     # One API client (one connection pool, one kubeconfig load) and one HTTP client for every
     # outside service; both are safe to share between the adapters.
     api = api_client()
-    incident_store = KubernetesStore(api, options.namespaces)
+    memo.severity_cache = severities = WatchedObjects()
+    incident_store = KubernetesStore(api, options.namespaces, severities=severities)
     postmortems = KubernetesPostmortems(api)
     memo.http = http = httpx.AsyncClient()
     memo.lifecycle_service = IncidentLifecycleService(

@@ -76,6 +76,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import tempfile
 import time
 import uuid
@@ -270,6 +271,30 @@ def breakdown(
     }
 
 
+COUNTED = ("incidents", "severities", "oncallrotations", "events")
+
+
+def api_requests(api: client.ApiClient) -> Counter[str]:
+    """The API server's own request counter (``apiserver_request_total``) for the resources
+    the operator reads and writes, by ``verb resource[/subresource]``; WATCH is left out (a
+    long-running request, counted when it starts)."""
+    method, url, headers, body, post = api.param_serialize(
+        "GET", "/metrics", auth_settings=["BearerToken"]
+    )
+    response = api.call_api(method, url, headers, body, post)
+    response.read()
+    counts: Counter[str] = Counter()
+    for line in response.data.decode().splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+        if labels.get("resource") not in COUNTED or labels.get("verb") == "WATCH":
+            continue
+        sub = f"/{labels['subresource']}" if labels.get("subresource") else ""
+        counts[f"{labels['verb']} {labels['resource']}{sub}"] += int(float(line.split()[-1]))
+    return counts
+
+
 def write_secrets(directory: Path) -> dict[str, Path]:
     directory.mkdir()
     files = {}
@@ -332,7 +357,11 @@ def main() -> None:
             if not args.unlimited:
                 slack_t.call(setattr, slack, "limits", limits)
             mark, throttled_before = len(slack.calls), slack.rate_limited
+            requests_before = api_requests(api)
             shown, acked, accepted, patched_in = measure(custom, slack, pd, pinned, args.timeout)
+            time.sleep(2)  # the last syncs' own writes
+            requests = api_requests(api) - requests_before
+            requests["PATCH incidents"] -= n  # the benchmark's own state changes
             step_calls = slack.calls[mark:]
             report = {
                 "incidents": n,
@@ -354,6 +383,8 @@ def main() -> None:
                 "limit_bound_floor_s": floors(limits, n),
                 "per_channel_post_limit": f"{limits[PER_CHANNEL].requests}/"
                 f"{limits[PER_CHANNEL].per:g}s per channel (one post per channel here)",
+                "operator_api_requests_in_step": dict(sorted(requests.items())),
+                "operator_api_requests_per_incident": round(sum(requests.values()) / n, 1),
                 "operator_delivery_failures_logged": log.read_text(errors="replace").count(
                     "failed (attempt"
                 ),

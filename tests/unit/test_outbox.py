@@ -98,6 +98,15 @@ def test_due_skips_operations_still_waiting() -> None:
     assert [o.key for o in outbox.due(ops, attempts, AT + timedelta(seconds=10))] == ["a", "b"]
 
 
+def test_a_failed_acknowledge_is_dropped_once_the_page_is_to_be_resolved() -> None:
+    attempts = {
+        "page/acknowledge": outbox.Attempt(outbox.OpKind.PAGE_ACKNOWLEDGE, 1, AT, "HTTP 500"),
+        "page/trigger": outbox.Attempt(outbox.OpKind.PAGE_TRIGGER, 1, AT, "HTTP 500"),
+    }
+    owed = (outbox.Op("page/resolve", outbox.OpKind.PAGE_RESOLVE),)
+    assert outbox.superseded(owed, attempts) == ("page/acknowledge",)
+
+
 def test_an_hour_long_retry_after_is_capped() -> None:
     wait = outbox.backoff(1, retry_after=3600, rejected=False, key="page/trigger")
     assert outbox.RETRY_AFTER_MAX <= wait <= outbox.RETRY_AFTER_MAX * 1.25

@@ -336,9 +336,21 @@ def _pager(wanted: Wanted, done: Delivered) -> list[Op]:
     return []
 
 
-SUPERSEDED_KINDS = frozenset({OpKind.UPDATE_STATUS, OpKind.TOPIC, OpKind.INVITE, OpKind.NOTIFY})
+SUPERSEDED_KINDS = frozenset(
+    {
+        OpKind.UPDATE_STATUS,
+        OpKind.TOPIC,
+        OpKind.INVITE,
+        OpKind.NOTIFY,
+        OpKind.PAGE_ACKNOWLEDGE,
+        OpKind.PAGE_RESOLVE,
+    }
+)
 """Operations keyed by the version they deliver: a newer version replaces an older one, so an
-attempt at a version no longer owed will never be retried and must not be kept."""
+attempt at a version no longer owed will never be retried and must not be kept. The page's
+acknowledge and resolve belong here too: a resolve makes a pending acknowledge moot (the chaos
+run found one kept in ``status.outbox`` for good after a 500), a reopened incident a pending
+resolve; both are idempotent at PagerDuty (the dedup key), so no look-up needs their record."""
 
 
 def superseded(ops: Iterable[Op], attempts: Mapping[str, Attempt]) -> tuple[str, ...]:

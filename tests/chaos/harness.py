@@ -569,6 +569,7 @@ class Run:
             return conditions.get("Burning") == "False"
 
         self._await("slo: healed -> burn over", burn_over, healed)
+
         # The operator verifies its rollback (the burn stopped) and moves the incident to
         # mitigated, as a human would; the human resolves after that. A clock jump while it
         # verifies may carry the operator past verifyWithin with no data at the jumped instant

@@ -499,3 +499,25 @@ async def test_a_death_mid_call_keeps_what_the_earlier_call_confirmed(world: Wor
     # so the restarted process looks before it calls again.
     assert [k.split("/")[0] for k in status["outbox"]] == ["topic"]
     assert "investigating" in world.chat.texts(status["chat"]["channelId"])[0]
+
+
+async def test_an_unconfirmed_trigger_of_a_resolved_incident_is_resolved_and_drained(
+    world: World,
+) -> None:
+    """Found by the chaos run: killed right after the trigger call (its result unwritten),
+    the incident resolved seconds later; the trigger attempt stayed in status.outbox for good
+    and the page stayed open. A possibly open page is resolved; then the record goes."""
+    await world.declare()
+    await world.store.patch_incident(
+        NS,
+        NAME,
+        status={
+            "phase": "resolved",
+            "outbox": {"page/trigger": {"kind": "page-trigger", "attempts": 1}},
+        },
+    )
+    await world.sync()
+    status = (await world.body())["status"]
+    assert [c.action.value for c in world.pager.calls] == ["resolve"]
+    assert status["pager"]["state"] == "resolved"
+    assert "page/trigger" not in status["outbox"]

@@ -338,3 +338,20 @@ async def test_a_spec_changed_under_the_plan_stays_running_and_is_replanned() ->
     results = await world.tick()
     assert results["rollback-checkout"]["state"] == "applied"
     assert world.image() == "checkout:v1"
+
+
+async def test_a_rollback_stamped_by_a_clock_ahead_is_verified_at_the_true_time() -> None:
+    """The chaos run's clock jump: the rollback ran while the clock was an hour ahead, and
+    verification waited for an SLO evaluation newer than that stamp, i.e. for an hour."""
+    world = World(slo())
+    world.clock.advance(60 * MIN)
+    assert (await world.tick())["rollback-checkout"]["state"] == "applied"
+    world.clock.advance(-59 * MIN)  # the restarted process has the true time again
+    result = (await world.tick())["rollback-checkout"]
+    assert result["state"] == "applied"
+    assert result["startedAt"] == iso(NOW + MIN)
+    assert result["verifyBy"] == iso(NOW + 11 * MIN)
+    world.clock.advance(MIN)
+    world.set_burn(2.0)
+    assert (await world.tick())["rollback-checkout"]["state"] == "verified"
+    assert world.store.incidents[(NS, "inc")]["spec"]["state"] == "mitigated"

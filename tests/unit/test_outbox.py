@@ -213,3 +213,20 @@ def test_attempts_at_an_older_version_are_superseded() -> None:
         "topic/bbbbbbbbbbbb",
     )
     assert outbox.superseded(ops, {current: attempts[current]}) == ()
+
+
+@pytest.mark.parametrize(
+    ("phase", "expected"),
+    [(Phase.INVESTIGATING, ["page/trigger"]), (Phase.RESOLVED, ["page/resolve"])],
+)
+def test_an_unconfirmed_trigger_is_sent_again_or_resolved(
+    phase: Phase, expected: list[str]
+) -> None:
+    attempts = {"page/trigger": outbox.Attempt(outbox.OpKind.PAGE_TRIGGER, 1)}
+    done = outbox.unconfirmed_page(outbox.Delivered(channel_id="C1"), attempts)
+    assert done.page_state == outbox.UNCONFIRMED
+    pager = [op.key for op in outbox.owed(wanted(phase), done) if op.medium is outbox.Medium.PAGER]
+    assert pager == expected
+    # Without an attempt on record nothing was sent: nothing to resolve.
+    none = outbox.owed(wanted(Phase.RESOLVED), outbox.Delivered(channel_id="C1"))
+    assert [op.key for op in none if op.medium is outbox.Medium.PAGER] == []

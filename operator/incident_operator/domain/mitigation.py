@@ -546,6 +546,19 @@ class Verification:
     details: tuple[str, ...] = field(default=())
 
 
+def ahead_by(started_at: datetime | None, now: datetime) -> timedelta:
+    """How far an action's start lies after ``now``: written by a clock that ran ahead.
+
+    The chaos run's clock jump: a rollback started during the jump was stamped an hour ahead,
+    and its verification waited for an SLO evaluation newer than that stamp — for the clock to
+    catch up. The service moves such a record back by this much (start and deadline keep their
+    distance), so verification and cooldowns measure from a start that has happened.
+    """
+    if started_at is None or started_at <= now:
+        return timedelta(0)
+    return started_at - now
+
+
 def verify(record: Record, burn: Burn, now: datetime) -> Verification:
     """Success when an evaluation after the action has the short-window burn below the threshold.
 

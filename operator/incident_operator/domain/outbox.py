@@ -312,13 +312,30 @@ def repaged(wanted: Wanted) -> tuple[Entry, ...]:
     )
 
 
+UNCONFIRMED = "unconfirmed"
+"""Page state when a trigger was attempted and never confirmed (the process died between the
+call and writing its result): the page may be open at PagerDuty."""
+
+
+def unconfirmed_page(delivered: Delivered, attempts: Mapping[str, Attempt]) -> Delivered:
+    """``delivered`` with the page counted as possibly open when a trigger is on record but
+    no page state is: the incident may have moved past paging since (the chaos run: a kill
+    right after the trigger of an incident a human resolved seconds later left the attempt in
+    ``status.outbox`` for good, and a page possibly open). It is triggered again while paging
+    is wanted (same dedup key: idempotent) and resolved otherwise."""
+    record = attempts.get("page/trigger")
+    if delivered.page_state or record is None or record.kind is not OpKind.PAGE_TRIGGER:
+        return delivered
+    return replace(delivered, page_state=UNCONFIRMED)
+
+
 def _pager(wanted: Wanted, done: Delivered) -> list[Op]:
     if not wanted.page and done.page_state in ("", "resolved"):
         return []
     state = done.page_state
     if wanted.page and wanted.phase in PAGED_PHASES:
         # Paged once: an incident reopened after its page resolved has humans on it already.
-        if state == "":
+        if state in ("", UNCONFIRMED):
             return [Op("page/trigger", OpKind.PAGE_TRIGGER)]
         ops = []
         if wanted.acknowledged and state == "triggered":
@@ -331,7 +348,7 @@ def _pager(wanted: Wanted, done: Delivered) -> list[Op]:
                 if e.id not in done.page_escalations
             ]
         return ops
-    if state in OPEN_PAGE_STATES:
+    if state in OPEN_PAGE_STATES or state == UNCONFIRMED:
         return [Op("page/resolve", OpKind.PAGE_RESOLVE)]
     return []
 
@@ -353,17 +370,22 @@ run found one kept in ``status.outbox`` for good after a 500), a reopened incide
 resolve; both are idempotent at PagerDuty (the dedup key), so no look-up needs their record."""
 
 
-def superseded(ops: Iterable[Op], attempts: Mapping[str, Attempt]) -> tuple[str, ...]:
+def superseded(
+    ops: Iterable[Op], attempts: Mapping[str, Attempt], page_state: str = ""
+) -> tuple[str, ...]:
     """Attempt keys of versioned operations that are no longer owed (a newer version is, or
     nothing is): they would otherwise stay in ``status.outbox`` for good and keep the medium
     reported degraded. Attempts of other kinds stay: their record is what makes a retry look
-    up an earlier, possibly delivered call (a channel, a page) before repeating it."""
+    up an earlier, possibly delivered call (a channel, a page) before repeating it — until the
+    page is resolved: then no trigger is ever sent again (see the module docstring)."""
     owed_keys = {op.key for op in ops}
+    over = page_state == "resolved"
     return tuple(
         sorted(
             key
             for key, attempt in attempts.items()
-            if attempt.kind in SUPERSEDED_KINDS and key not in owed_keys
+            if key not in owed_keys
+            and (attempt.kind in SUPERSEDED_KINDS or (over and attempt.kind is OpKind.PAGE_TRIGGER))
         )
     )
 

@@ -255,10 +255,11 @@ class CommsService:
         rotation = await self._rotation(incident, severity)
         summary = summary_of(incident, status, severity, self.config)
         wanted = self._wanted(incident, status, severity, rotation, summary)
-        delivered = delivered_of(status)
         attempts = attempts_of(status)
+        delivered = outbox.unconfirmed_page(delivered_of(status), attempts)
         now = self._clock.now()
-        ops = await self._plan(body, outbox.owed(wanted, delivered, summary.severity), attempts)
+        owed = outbox.owed(wanted, delivered, summary.severity)
+        ops = await self._plan(body, owed, attempts, delivered.page_state)
         run = _Run(
             self,
             body,
@@ -329,12 +330,16 @@ class CommsService:
             await self._patch(body, unwritten)
 
     async def _plan(
-        self, body: Body, owed: Sequence[outbox.Op], attempts: dict[str, outbox.Attempt]
+        self,
+        body: Body,
+        owed: Sequence[outbox.Op],
+        attempts: dict[str, outbox.Attempt],
+        page_state: str,
     ) -> tuple[outbox.Op, ...]:
         """The owed operations due now, after forgetting attempts at versions no longer owed
         (``outbox.superseded``): those are never retried, and kept they would stay in
         ``status.outbox`` for good and hold the medium degraded."""
-        stale = outbox.superseded(owed, attempts)
+        stale = outbox.superseded(owed, attempts, page_state)
         if stale:
             await self._patch(body, {"outbox": dict.fromkeys(stale)})
             for key in stale:

@@ -79,6 +79,19 @@ class Result:
         ).model_dump(by_alias=True, mode="json", exclude_none=True, exclude_defaults=False)
 
 
+def _not_ahead(result: Result, now: datetime) -> Result:
+    """A record stamped by a clock that ran ahead, moved back to start now (m.ahead_by)."""
+    shift = m.ahead_by(result.started_at, now)
+    if not shift:
+        return result
+    return replace(
+        result,
+        started_at=now,
+        verify_by=result.verify_by - shift if result.verify_by else None,
+        finished_at=min(result.finished_at, now) if result.finished_at else None,
+    )
+
+
 def _results(status: Mapping[str, Any]) -> dict[str, Result]:
     out: dict[str, Result] = {}
     for raw in status.get("mitigations") or []:
@@ -233,6 +246,7 @@ class MitigationService:
             return []
         results = _results(body.get("status") or {})
         before = dict(results)
+        results = {name: _not_ahead(r, now) for name, r in results.items()}
         try:
             await self._verify(context, results, now)
             for request in context.requests:

@@ -33,7 +33,7 @@ def test_the_watch_reports_changes_and_deletions_at_once() -> None:
     cache.observe("sev-1", sev(2), deleted=False)
     assert cache.lookup("sev-1") == (True, sev(2))
     cache.observe("sev-1", sev(2), deleted=True)
-    assert cache.lookup("sev-1") == (True, None)
+    assert cache.lookup("sev-1") == (False, None), "gone: asked of the API server again"
 
 
 def test_a_get_answered_before_a_watch_event_does_not_overwrite_it() -> None:
@@ -42,8 +42,20 @@ def test_a_get_answered_before_a_watch_event_does_not_overwrite_it() -> None:
     cache.observe("sev-1", sev(2), deleted=False)  # arrived while the GET was in flight
     cache.fetched("sev-1", sev(1), version)
     assert cache.lookup("sev-1") == (True, sev(2))
-    cache.fetched("sev-1", None, cache.version("sev-1"))
-    assert cache.lookup("sev-1") == (True, None)
+    cache.fetched("sev-1", sev(3), cache.version("sev-1"))
+    assert cache.lookup("sev-1") == (True, sev(3))
+
+
+def test_names_that_do_not_exist_are_not_kept() -> None:
+    """severityRef is written by namespace tenants: a 404 per invented name would otherwise
+    stay in the operator's memory for good."""
+    cache = WatchedObjects(now=Ticks())
+    for i in range(1000):
+        name = f"invented-{i}"
+        cache.fetched(name, None, cache.version(name))
+    assert all(cache.lookup(f"invented-{i}") == (False, None) for i in range(1000))
+    assert cache._known == {}  # the bound is the point of the test
+    assert cache._changes == {}
 
 
 def test_answers_are_copies() -> None:

@@ -10,6 +10,11 @@ A miss is never an answer: the store reads the API server. Entries expire after 
 deletion that happened while the watch was down (kopf re-lists after an outage but does not
 report what vanished) is noticed within that time; any change the watch does deliver is seen
 at once.
+
+Only objects that exist are kept. The names looked up come from Incidents (``severityRef``),
+which namespace tenants write: remembering every 404 would let a tenant grow the operator's
+memory without bound by naming Severities that do not exist. A missing name is asked of the
+API server each time; the entries are bounded by the Severities a cluster admin created.
 """
 
 from __future__ import annotations
@@ -26,8 +31,7 @@ DEFAULT_TTL = 30.0
 
 @dataclass
 class _Known:
-    body: Body | None
-    """None: the object does not exist (a 404, or the watch said DELETED)."""
+    body: Body
     at: float
 
 
@@ -39,8 +43,11 @@ class WatchedObjects:
     _changes: dict[str, int] = field(default_factory=dict)
 
     def observe(self, name: str, body: Body, *, deleted: bool) -> None:
-        """A watch event: the object as it is now (or gone)."""
-        self._known[name] = _Known(None if deleted else copy.deepcopy(body), self.now())
+        """A watch event: the object as it is now (or gone: then it is asked for again)."""
+        if deleted:
+            self._known.pop(name, None)
+        else:
+            self._known[name] = _Known(copy.deepcopy(body), self.now())
         self._changes[name] = self._changes.get(name, 0) + 1
 
     def lookup(self, name: str) -> tuple[bool, Body | None]:
@@ -55,6 +62,7 @@ class WatchedObjects:
         return self._changes.get(name, 0)
 
     def fetched(self, name: str, body: Body | None, version: int) -> None:
-        """What a GET returned (None: 404), unless the watch has since told us more."""
-        if self._changes.get(name, 0) == version:
+        """What a GET returned, unless the watch has since told us more; a 404 (None) is not
+        kept (see the module docstring)."""
+        if body is not None and self._changes.get(name, 0) == version:
             self._known[name] = _Known(copy.deepcopy(body), self.now())

@@ -121,6 +121,37 @@ class World:
         ]
 
 
+class OrderStore(FakeStore):
+    """Records, at each spec change, what status.mitigations said at that moment."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen_at_spec_change: list[dict[str, str]] = []
+
+    async def patch_incident(self, namespace: str, name: str, **parts: Any) -> Any:
+        if parts.get("spec") is not None:
+            status = self.incidents[(namespace, name)].get("status") or {}
+            self.seen_at_spec_change.append(
+                {r["name"]: r["state"] for r in status.get("mitigations", [])}
+            )
+        return await super().patch_incident(namespace, name, **parts)
+
+
+async def test_verified_result_is_written_before_the_incident_is_mitigated() -> None:
+    """A reader that sees the incident mitigated must see the verified result that moved it."""
+    world = World(slo())
+    store = OrderStore()
+    store.severities, store.incidents = world.store.severities, world.store.incidents
+    world.store = store
+    world.service = MitigationService(store, world.workloads, world.clock)
+    await world.tick()
+    world.clock.advance(2 * MIN)
+    world.set_burn(2.0)
+    await world.tick()
+    assert store.incidents[(NS, "inc")]["spec"]["state"] == "mitigated"
+    assert store.seen_at_spec_change == [{"rollback-checkout": "verified"}]
+
+
 async def test_auto_rollback_then_burn_stops_then_incident_mitigated() -> None:
     world = World(slo())
     results = await world.tick()

@@ -247,8 +247,9 @@ class MitigationService:
         results = _results(body.get("status") or {})
         before = dict(results)
         results = {name: _not_ahead(r, now) for name, r in results.items()}
+        worked = False
         try:
-            await self._verify(context, results, now)
+            worked = await self._verify(context, results, now)
             for request in context.requests:
                 current = results.get(request.name)
                 if current is not None and current.state in m.DONE:
@@ -272,6 +273,9 @@ class MitigationService:
         finally:
             if results != before:
                 await self._write(context, results)
+        if worked:
+            # After the write: whoever sees the incident mitigated sees why (verified).
+            await self._settle(context)
         return list(results.values())
 
     async def _write(self, context: Context, results: Mapping[str, Result]) -> None:
@@ -557,7 +561,9 @@ class MitigationService:
         await self._event(context.incident, "MitigationApplied", f"{request.name}: {summary}")
         await self._event(target, "MitigationApplied", f"incident {context.name}: {summary}")
 
-    async def _verify(self, context: Context, results: dict[str, Result], now: datetime) -> None:
+    async def _verify(self, context: Context, results: dict[str, Result], now: datetime) -> bool:
+        """Judge applied actions against the burn; True when one of them worked."""
+        worked = False
         for name, result in list(results.items()):
             if result.state is not m.State.APPLIED or result.verify_by is None:
                 continue
@@ -574,6 +580,7 @@ class MitigationService:
                     message=f"{result.message.split('; verifying')[0]}; {verification.message}",
                 )
                 await self._mitigated(context, result, verification.message, now)
+                worked = True
             else:
                 reverted = ""
                 if context.policy.revert_on_failure and result.undo:
@@ -603,6 +610,7 @@ class MitigationService:
                     f"incident {context.name}: {text}",
                     warning=True,
                 )
+        return worked
 
     async def _revert(self, context: Context, result: Result, now: datetime) -> str:
         """Undo a failed action (revertOnFailure); says what happened, never raises a refusal."""
@@ -653,6 +661,9 @@ class MitigationService:
             "MitigationVerified",
             f"incident {context.name}: {text}",
         )
+
+    async def _settle(self, context: Context) -> None:
+        """Move the incident to mitigated as a human would, unless it is already past that."""
         state = (context.incident.get("spec") or {}).get("state", "triage")
         if state in MITIGATABLE_STATES:
             await self._store.patch_incident(

@@ -12,6 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.cog.plugins import register_default_plugins
+from grafana_foundation_sdk.models.dashboard import Dashboard
+
 from incident_operator.adapters.operator_metrics import METRIC_NAMES
 
 DASHBOARD = Path(__file__).parents[2] / "charts/incident-operator/dashboards/incident-operator.json"
@@ -85,3 +89,38 @@ def test_panel_ids_are_unique_and_queries_use_the_datasource_variable() -> None:
     for panel in panels(document["panels"]):
         for target in panel.get("targets", []):
             assert target["datasource"]["uid"] == "${datasource}"
+
+
+def unknown_keys(ours: Any, grafanas: Any, path: str = "") -> Iterator[str]:
+    """Paths of ours that Grafana's model dropped (misspelt or not in its schema) or changed."""
+    if isinstance(ours, dict) and isinstance(grafanas, dict):
+        for key, value in ours.items():
+            if key not in grafanas:
+                yield f"{path}/{key}"
+            else:
+                yield from unknown_keys(value, grafanas[key], f"{path}/{key}")
+    elif isinstance(ours, list) and isinstance(grafanas, list) and len(ours) == len(grafanas):
+        for i, (mine, theirs) in enumerate(zip(ours, grafanas, strict=True)):
+            yield from unknown_keys(mine, theirs, f"{path}[{i}]")
+    elif ours != grafanas:
+        yield f"{path}: {ours!r} became {grafanas!r}"
+
+
+def test_grafana_s_own_dashboard_model_keeps_every_field() -> None:
+    """Read by Grafana's Foundation SDK (models generated from Grafana's dashboard schema, with
+    the panel plugins' option models), written back, nothing of ours may be lost or changed."""
+    register_default_plugins()
+    ours = load()
+    model = Dashboard.from_json(ours)
+    grafanas = json.loads(JSONEncoder(sort_keys=True).encode(model))
+    assert list(unknown_keys(ours, grafanas)) == []
+    assert [p.type_val for p in model.panels or []] == [p["type"] for p in ours["panels"]]
+
+
+def test_the_schema_check_catches_a_misspelt_field() -> None:
+    register_default_plugins()
+    ours = load()
+    ours["panels"][1]["options"]["colourMode"] = "value"
+    ours["refesh"] = "30s"
+    grafanas = json.loads(JSONEncoder(sort_keys=True).encode(Dashboard.from_json(ours)))
+    assert set(unknown_keys(ours, grafanas)) == {"/refesh", "/panels[1]/options/colourMode"}

@@ -63,6 +63,20 @@ def test_transitions_and_durations_are_exposed_with_their_labels() -> None:
     assert value(metrics, "incident_operator_time_to_resolve_seconds_count", severity="sev-1") == 1
 
 
+def test_a_severity_s_series_start_at_zero_before_its_first_event() -> None:
+    """Prometheus must see a counter rise from 0, or increase() over its first event is 0."""
+    metrics = PrometheusOperatorMetrics()
+    assert value(metrics, "incident_operator_escalations_total", severity="sev-2") is None
+    metrics.transition("", "triage", "sev-2")
+    assert value(metrics, "incident_operator_escalations_total", severity="sev-2") == 0
+    mttr = "incident_operator_time_to_resolve_seconds"
+    assert value(metrics, f"{mttr}_count", severity="sev-2") == 0
+    assert value(metrics, f"{mttr}_bucket", severity="sev-2", le="+Inf") == 0
+    metrics.duration("timeToResolve", 600.0, "sev-2")
+    assert value(metrics, f"{mttr}_count", severity="sev-2") == 1
+    assert value(metrics, f"{mttr}_count", severity="sev-3") is None
+
+
 def test_open_incidents_replace_the_previous_counts() -> None:
     metrics = PrometheusOperatorMetrics()
     metrics.set_open_incidents(

@@ -159,16 +159,33 @@ class PrometheusOperatorMetrics:
             registry=r,
         )
         self._open_keys: set[tuple[str, str, str]] = set()
+        self._severities: set[str] = set()
+
+    def _seen(self, severity: str) -> None:
+        """Start a severity's per-severity series at zero the first time it is seen.
+
+        A labelled series otherwise appears with its first event, already at 1: Prometheus
+        never sees it rise, so ``increase()`` over it is 0 (a dashboard's MTTx quantile NaN)
+        and "no escalations yet" reads as "no data"."""
+        if severity in self._severities:
+            return
+        self._severities.add(severity)
+        self._escalations.labels(severity)
+        for histogram in self._figures.values():
+            histogram.labels(severity)
 
     def transition(self, from_phase: str, to_phase: str, severity: str) -> None:
+        self._seen(severity)
         self._transitions.labels(from_phase, to_phase, severity).inc()
 
     def duration(self, figure: str, seconds: float, severity: str) -> None:
+        self._seen(severity)
         histogram = self._figures.get(figure)
         if histogram is not None and seconds >= 0:
             histogram.labels(severity).observe(seconds)
 
     def escalation(self, severity: str) -> None:
+        self._seen(severity)
         self._escalations.labels(severity).inc()
 
     def reconcile_error(self, handler: str, kind: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import logging
 import os
 import sys
 from datetime import timedelta
@@ -31,7 +32,7 @@ from incident_operator.services.chat_commands import ChatCommandConfig
 from incident_operator.services.comms import CommsConfig
 from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.web.alertmanager import AlertmanagerWebhook
-from incident_operator.web.app import build_app
+from incident_operator.web.app import RoutineProbes, build_app
 from incident_operator.web.metrics import MetricsEndpoint
 from incident_operator.web.slack import SlackEndpoints
 from incident_operator.web.slack_socket import SlackSocketMode
@@ -406,6 +407,8 @@ def web_app(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    if not args.verbose:
+        logging.getLogger("aiohttp.access").addFilter(RoutineProbes())
     run(
         RunOptions(
             namespaces=tuple(args.namespace),

@@ -102,11 +102,14 @@ def test_overlap_refusal_deletion_and_namespace_cleanup(
             assert freeze.HOLD_ANNOTATION not in (ks(tenant_b)["metadata"].get("annotations") or {})
             assert finalizers("attack") == []  # no side effect open: no finalizer
 
+            # A commander: resolving needs one, and a refused resolve lifts no freeze.
             manual_incident(api, namespace, "inc-a", severityRef=severity,
+                            roles={"commander": "alice"},
                             mitigations=[{"rollback": {"deployment": "checkout"}}])  # fmt: skip
             wait_for("inc-a froze", lambda: ks()["spec"].get("suspend") is True, timeout=30)
             scale = {"scale": {"name": "checkout", "replicas": 3}}
-            manual_incident(api, namespace, "inc-b", severityRef=severity, mitigations=[scale])
+            manual_incident(api, namespace, "inc-b", severityRef=severity, mitigations=[scale],
+                            roles={"commander": "alice"})  # fmt: skip
 
             def holders() -> tuple[str, ...]:
                 hold = freeze.read_hold(ks())

@@ -525,11 +525,11 @@ async def test_the_group_firing_again_after_its_incident_closed_opens_the_next_o
     world: World,
 ) -> None:
     await world.post(payload())
-    await world.store.patch_incident("shop", NAME, spec={"state": "closed"})
+    world.store.accept_state("shop", NAME, "closed")
     again = alert(starts_at="2026-11-28T09:00:00Z")
     status, body = await world.post(payload(again))
     assert (status, body["action"], body["incident"]) == (200, "created", f"{NAME}-2")
-    await world.store.patch_incident("shop", f"{NAME}-2", spec={"state": "resolved"})
+    world.store.accept_state("shop", f"{NAME}-2", "resolved")
     # The late resolution of the second episode lands on the latest incident, creating nothing.
     ended = {**again, "status": "resolved", "endsAt": "2026-11-28T10:00:00Z"}
     status, body = await world.post(payload(ended))

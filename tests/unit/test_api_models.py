@@ -19,6 +19,7 @@ from incident_operator.api.v1alpha1.convert import condition_from_domain, condit
 from incident_operator.api.v1alpha1.incident import IncidentState
 from incident_operator.api.v1alpha1.mitigation import MitigationMode
 from incident_operator.domain import conditions as domain
+from incident_operator.domain.lifecycle import ACTIVE, TERMINAL, Phase
 from tests.kube import REPO, load_documents
 
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
@@ -93,3 +94,10 @@ def test_condition_round_trip_between_api_and_domain() -> None:
     converted = condition_to_domain(api)
     assert converted == domain.Condition("Ready", domain.Status.FALSE, "InvalidSpec", "x", at, 2)
     assert condition_from_domain(converted) == api
+
+
+def test_the_api_states_are_the_lifecycle_phases() -> None:
+    """spec.state and status.phase take exactly the lifecycle's phases, no more, no fewer."""
+    assert [s.value for s in IncidentState] == [p.value for p in Phase]
+    assert ACTIVE | TERMINAL | {Phase.RESOLVED} == set(Phase)
+    assert not ACTIVE & TERMINAL

@@ -296,7 +296,14 @@ async def test_proven_owner_frozen_then_mitigated_then_restored_exactly() -> Non
     await world.tick()
     assert len(world.store.incidents[(NS, "inc")]["status"]["freezes"]) == 1
 
+    # A resolve the lifecycle refused (roles unfilled, say) has not happened: still frozen.
     world.store.incidents[(NS, "inc")]["spec"]["state"] = "resolved"
+    await world.tick()
+    assert world.workloads.object("Kustomization", "flux-system", "apps")["spec"]["suspend"]
+    (record,) = world.store.incidents[(NS, "inc")]["status"]["freezes"]
+    assert not record.get("restoredAt")
+
+    world.store.accept_state(NS, "inc", "resolved")
     await world.tick()
     ks = world.workloads.object("Kustomization", "flux-system", "apps")
     assert ks["spec"] == {"interval": "5m", "path": "./apps"}  # exactly as before: unset
@@ -396,13 +403,13 @@ async def test_overlapping_incidents_share_the_freeze_until_the_last_ends() -> N
     assert freeze.read_hold(ks) == freeze.Hold("false", ("shop/inc/i-uid", "shop/inc2/inc2-uid"))
     assert ks["spec"]["suspend"] is True
 
-    world.store.incidents[(NS, "inc")]["spec"]["state"] = "resolved"
+    world.store.accept_state(NS, "inc", "resolved")
     await world.tick()
     ks = world.workloads.object("Kustomization", "flux-system", "apps")
     assert ks["spec"]["suspend"] is True  # inc2 is still open
     assert freeze.read_hold(ks) == freeze.Hold("false", ("shop/inc2/inc2-uid",))
 
-    world.store.incidents[(NS, "inc2")]["spec"]["state"] = "resolved"
+    world.store.accept_state(NS, "inc2", "resolved")
     await tick(world, "inc2")
     ks = world.workloads.object("Kustomization", "flux-system", "apps")
     assert ks["spec"]["suspend"] is False  # the original, exactly

@@ -69,6 +69,8 @@ def incident(**spec: Any) -> dict[str, Any]:
             "source": {"type": "slo", "ref": "checkout"},
             **spec,
         },
+        # As the lifecycle accepted it: services decide on status.phase.
+        "status": {"phase": spec.get("state", "triage")},
     }
 
 
@@ -325,6 +327,15 @@ async def test_closed_incidents_are_left_alone(state: str) -> None:
     world = World(slo(), state=state)
     assert await world.tick() == {}
     assert world.workloads.applied == []
+
+
+async def test_a_refused_resolve_leaves_the_incident_worked() -> None:
+    """spec.state asks; status.phase says what happened: a refused resolve stops nothing."""
+    world = World(slo())
+    world.store.incidents[(NS, "inc")]["spec"]["state"] = "resolved"  # phase still triage
+    results = await world.tick()
+    assert results["rollback-checkout"]["state"] == "applied"
+    assert world.image() == "checkout:v1"
 
 
 async def test_revert_on_failure_puts_the_previous_revision_back() -> None:

@@ -205,7 +205,7 @@ async def test_a_new_burn_after_resolution_is_a_new_incident_but_not_while_open(
     (incident,) = world.incidents
     assert incident["status"]["timeline"][-1]["type"] == "burn-resumed"
     await world.cycle(ratio=0.0, advance=timedelta(minutes=6))
-    await world.store.patch_incident(NS, incident["metadata"]["name"], spec={"state": "resolved"})
+    world.store.accept_state(NS, incident["metadata"]["name"], "resolved")
     await world.cycle(ratio=1.0, advance=timedelta(hours=1))
     assert len(world.incidents) == 2
 

@@ -100,6 +100,14 @@ class FakeStore:
         _bump(body)
         return copy.deepcopy(body)
 
+    def accept_state(self, namespace: str, name: str, state: str) -> None:
+        """A requested state the lifecycle accepted: ``spec.state`` and ``status.phase``, for
+        services tested without the lifecycle (they decide on the accepted phase)."""
+        body = self.incidents[(namespace, name)]
+        body["spec"]["state"] = state
+        body.setdefault("status", {})["phase"] = state
+        _bump(body)
+
     async def append_timeline(self, namespace: str, name: str, entries: Sequence[Body]) -> None:
         if self.fail_next_timeline:
             self.fail_next_timeline = False

@@ -79,6 +79,25 @@ class RefusalReason(StrEnum):
 
 TERMINAL: frozenset[Phase] = frozenset({Phase.CLOSED, Phase.DECLINED, Phase.MERGED})
 OPEN: frozenset[Phase] = frozenset(Phase) - TERMINAL
+"""Not terminal: counted as open (a resolved incident still awaits closing)."""
+ACTIVE: frozenset[Phase] = frozenset({Phase.TRIAGE, Phase.INVESTIGATING, Phase.MITIGATED})
+"""Being worked: takes its source's signals, runs mitigations, holds change freezes."""
+CONCLUDED: frozenset[Phase] = frozenset({Phase.RESOLVED, Phase.CLOSED})
+"""Ended by a resolution (not declined or merged): owes a postmortem decision."""
+
+
+def accepted(phase: object) -> Phase:
+    """``status.phase`` as the lifecycle accepted it: triage until it has accepted one.
+
+    Every "is it still open?" question is decided on this, never on ``spec.state``: a
+    requested state the lifecycle refused (roles unfilled, postmortem unpublished) has not
+    happened, so it lifts no freeze, stops no mitigation and ends no episode.
+    """
+    try:
+        return Phase(str(phase)) if phase else Phase.TRIAGE
+    except ValueError:
+        return Phase.TRIAGE
+
 
 TRANSITIONS: Mapping[Phase, frozenset[Phase]] = {
     Phase.TRIAGE: frozenset(

@@ -13,18 +13,18 @@ from typing import Any
 import kopf
 
 from incident_operator import GROUP, VERSION
+from incident_operator.domain.lifecycle import ACTIVE, accepted
 from incident_operator.services.mitigation import MitigationService
 
 from .errors import translated
 
 INTERVAL = 2.0
 INITIAL_DELAY = 1.0
-CLOSED = frozenset({"resolved", "closed", "declined", "merged"})
 
 
 def _open(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
-    """Open, or ended with a change freeze still to lift."""
-    if str(spec.get("state") or "triage") not in CLOSED:
+    """Being worked, or ended with a change freeze still to lift."""
+    if accepted(status.get("phase")) in ACTIVE:
         return True
     return any(not f.get("restoredAt") for f in status.get("freezes") or [])
 

@@ -22,6 +22,7 @@ from incident_operator.adapters.jira import JiraTracker
 from incident_operator.adapters.ports import TokenSource
 from incident_operator.adapters.postmortem_ports import STATE_ANNOTATION
 from incident_operator.adapters.tickets_port import TicketTracker
+from incident_operator.domain.lifecycle import CONCLUDED, accepted
 from incident_operator.services import dashboard_marks
 from incident_operator.services.dashboard_marks import DashboardMarks
 from incident_operator.services.postmortems import PostmortemService
@@ -33,7 +34,6 @@ INCIDENT_INTERVAL = 5.0
 MARKS_INTERVAL = 10.0
 REGENERATE_INTERVAL = 60.0
 INITIAL_DELAY = 3.0
-DONE_STATES = frozenset({"resolved", "closed"})
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,8 @@ def _owes_decision(
     spec: kopf.Spec, status: kopf.Status, annotations: kopf.Annotations, **_: Any
 ) -> bool:
     """Resolved (or asked to close) and not yet decided: no link and no verdict."""
-    ended = status.get("phase") in DONE_STATES or spec.get("state") == "closed"
+    # A requested close counts: a postmortem the close waits for must exist to be published.
+    ended = accepted(status.get("phase")) in CONCLUDED or spec.get("state") == "closed"
     return bool(ended and not status.get("postmortemRef") and STATE_ANNOTATION not in annotations)
 
 

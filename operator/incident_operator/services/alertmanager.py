@@ -42,7 +42,7 @@ from incident_operator.domain.alertmanager import (
 from incident_operator.domain.times import iso, parse_time
 from incident_operator.errors import IncidentOperatorError, TemporaryError
 
-from .incidents import AUTHOR, DECLARED_SEVERITY, SERVICE_LABEL, is_open
+from .incidents import AUTHOR, DECLARED_SEVERITY, SERVICE_LABEL, is_active
 from .keyed_locks import KeyedLocks
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class AlertmanagerService:
         async with self._locks.hold(gid):
             existing = await self._store.find_incidents(namespace, {GROUP_LABEL: gid})
             by_name = {i["metadata"]["name"]: i for i in existing}
-            open_names = [n for n, i in by_name.items() if is_open(i)]
+            open_names = [n for n, i in by_name.items() if is_active(i)]
             now = self._clock.now()
             if open_names:
                 incident = by_name[latest(open_names, gid) or open_names[0]]
@@ -126,7 +126,7 @@ class AlertmanagerService:
             incident = await self._store.create_incident(
                 namespace, self._incident_body(namespace, name, gid, group)
             )
-            if is_open(incident):
+            if is_active(incident):
                 return incident
             taken.add(name)  # a closed incident without our label holds the name
         raise TemporaryError(f"no free incident name for alert group {gid} in {namespace}")
@@ -194,7 +194,7 @@ class AlertmanagerService:
         remembered = memory_status(verdict.memory)
         if remembered != (incident.get("status") or {}).get("alertmanager"):
             await self._store.patch_incident(namespace, name, status={"alertmanager": remembered})
-        auto_resolve = verdict.over and self.config.auto_resolve and is_open(incident)
+        auto_resolve = verdict.over and self.config.auto_resolve and is_active(incident)
         if auto_resolve:
             await self._store.patch_incident(namespace, name, spec={"state": "resolved"})
         if (truncated := truncated_entry(group)) is not None:
@@ -211,7 +211,7 @@ class AlertmanagerService:
         policy = self.config.severity
         proposed = policy.worst(group.firing)
         current = incident["spec"].get("severityRef", policy.default)
-        if proposed is None or not is_open(incident):
+        if proposed is None or not is_active(incident):
             return []
         declared = (incident["metadata"].get("annotations") or {}).get(DECLARED_SEVERITY)
         change = severity_change(policy, current, declared, proposed)

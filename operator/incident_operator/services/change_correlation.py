@@ -21,7 +21,7 @@ from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.mitigation import Target
 from incident_operator.domain.times import iso, parse_time
 
-from .incidents import AUTHOR, CLOSED_STATES
+from .incidents import AUTHOR, is_active
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class ChangeCorrelationService:
     async def correlate(self, body: Body) -> list[changes.Change]:
         """Record the recent changes for a new incident; returns them (newest first)."""
         meta, spec = body["metadata"], body.get("spec") or {}
-        if spec.get("state") in CLOSED_STATES:
+        if not is_active(body):
             return []
         namespace, name = str(meta["namespace"]), str(meta["name"])
         now = self._clock.now()

@@ -37,6 +37,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.domain.lifecycle import ACTIVE, accepted
 from incident_operator.domain.slack_requests import (
     USAGE,
     Command,
@@ -48,7 +49,7 @@ from incident_operator.domain.times import iso
 from incident_operator.errors import PermanentError
 
 from .chat_channels import ChannelIndex, channel_of
-from .incidents import CLOSED_STATES, SERVICE_LABEL
+from .incidents import SERVICE_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -265,13 +266,14 @@ class ChatCommandService:
                 return pending_reply(incident)
             return await self._approve(incident, command.mitigation, context)
         spec: Body
+        # The request, not its acceptance: a second /incident ack or resolve asks nothing new.
         state = (incident.get("spec") or {}).get("state", "triage")
         if command.verb is Verb.ACK:
             if state != "triage":
                 return f"{where} is already {state}."
             spec, reply = {"state": "investigating"}, f"Acknowledged {where}: investigating."
         elif command.verb is Verb.RESOLVE:
-            if state in CLOSED_STATES:
+            if accepted(state) not in ACTIVE:
                 return f"{where} is already {state}."
             spec, reply = {"state": "resolved"}, f"Requested resolved for {where}."
         elif command.verb is Verb.SEV:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from incident_operator.adapters.ports import Body
+from incident_operator.domain import lifecycle
 
 SERVICE_LABEL = "sre.dev/service"
 DECLARED_SEVERITY = "sre.dev/declared-severity"
 """The severity the declaring source set: a different spec value is a human's choice."""
 AUTHOR = "incident-operator"
-CLOSED_STATES = frozenset({"resolved", "closed", "declined", "merged"})
-"""States in which an incident no longer takes new signals from its source."""
 
 
-def is_open(incident: Body) -> bool:
-    return (incident.get("spec") or {}).get("state") not in CLOSED_STATES
+def phase_of(incident: Body) -> lifecycle.Phase:
+    """The phase the lifecycle accepted for this incident (``lifecycle.accepted``)."""
+    return lifecycle.accepted((incident.get("status") or {}).get("phase"))
+
+
+def is_active(incident: Body) -> bool:
+    """Still being worked: takes new signals from its source, mitigations and freezes."""
+    return phase_of(incident) in lifecycle.ACTIVE

@@ -31,7 +31,7 @@ from incident_operator.domain.times import iso
 from incident_operator.errors import Conflict, IncidentOperatorError, PermanentError
 
 from .freeze import FreezeService
-from .incidents import AUTHOR, CLOSED_STATES
+from .incidents import AUTHOR, is_active
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +166,7 @@ class MitigationService:
 
     async def load(self, body: Body) -> Context | None:
         """None when there is nothing to mitigate (closed, unreadable, nothing requested)."""
-        spec = body.get("spec") or {}
-        if spec.get("state") in CLOSED_STATES:
+        if not is_active(body):
             return None
         try:
             incident = Incident.model_validate({k: v for k, v in body.items() if k != "status"})
@@ -238,7 +237,7 @@ class MitigationService:
             return []
         body = fresh
         now = self._clock.now()
-        if (body.get("spec") or {}).get("state") in CLOSED_STATES:
+        if not is_active(body):
             await self._freezes.release_all(body)
             return []
         context = await self.load(body)

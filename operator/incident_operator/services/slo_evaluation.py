@@ -44,7 +44,7 @@ from incident_operator.domain.slo import Objective, WindowPair
 from incident_operator.domain.times import iso
 from incident_operator.errors import Conflict, IncidentOperatorError, MetricsUnavailable
 
-from .incidents import AUTHOR, CLOSED_STATES, DECLARED_SEVERITY, SERVICE_LABEL
+from .incidents import AUTHOR, DECLARED_SEVERITY, SERVICE_LABEL, is_active
 from .roles import UNFILLED, RotationAnswer, ask_rotation
 
 log = logging.getLogger(__name__)
@@ -385,7 +385,7 @@ class SloEvaluationService:
 
     async def _incident_open(self, namespace: str, name: str) -> bool:
         incident = await self._store.get_incident(namespace, name)
-        return incident is not None and incident["spec"].get("state") not in CLOSED_STATES
+        return incident is not None and is_active(incident)
 
     async def _burn_began(
         self, record: SloRecord, pair: WindowPair, now: datetime
@@ -418,8 +418,7 @@ class SloEvaluationService:
                 record.namespace, {SLO_LABEL: label_value(record.name)}
             )
             # The label is a (hashed) selector; the relationship is the incident's source.
-            if (i["spec"].get("source") or {}).get("ref") == record.name
-            and i["spec"].get("state") not in CLOSED_STATES
+            if (i["spec"].get("source") or {}).get("ref") == record.name and is_active(i)
         ]
         if existing:
             adopted = sorted(existing, key=lambda i: i["metadata"]["name"])[-1]
@@ -559,7 +558,7 @@ class SloEvaluationService:
             await self._change_severity(record, incident, decision, now)
         elif decision.action is Action.BURN_STOPPED:
             message = f"Burn stopped: no window pair fired since {iso(episode.last_firing_at)}."
-            if decision.resolve and incident["spec"].get("state") not in CLOSED_STATES:
+            if decision.resolve and is_active(incident):
                 await self._store.patch_incident(
                     record.namespace, episode.incident, spec={"state": "resolved"}
                 )

@@ -105,6 +105,8 @@ def convert(
             name = _metadata(doc).get("name", "?")
             ctx = _Ctx(f"{source.where} (OpenSLO SLO {name})", out.losses)
             converted = _openslo(ctx, doc, openslo_slis, alpha=api == "openslo/v1alpha")
+        elif kind == "SLI" and api == "openslo/v1":
+            continue  # read through the SLOs' indicatorRef
         elif api.startswith("openslo/"):
             out.skipped.append(f"{source.where} (OpenSLO {kind} {_metadata(doc).get('name')})")
             continue

@@ -8,6 +8,7 @@ storage. Instant queries at the end of the data then see exactly the windows we 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -19,6 +20,25 @@ from tests.cluster.controlplane import free_port
 from tests.services.process import ServiceProcess
 
 STEP = 60  # seconds between backfilled samples
+REPO = Path(__file__).resolve().parents[2]
+PROMETHEUS_3 = "v0.316.0"  # module version of Prometheus 3.16.0, hack/build-prometheus.sh
+PROMETHEUS_VERSIONS = ("2", PROMETHEUS_3)
+"""Debian's Prometheus 2.42 and Prometheus 3 built from its Go module."""
+
+
+def prometheus_tool(version: str, tool: str = "prometheus") -> str:
+    """``prometheus`` or ``promtool`` of ``version``: "2" is Debian's on PATH, a module
+    version (e.g. v0.316.0) is built into the version-keyed cache the first time."""
+    if version == "2":
+        return shutil.which(tool) or tool
+    build = REPO / "hack" / "build-prometheus.sh"
+    env = {**os.environ, "PROMETHEUS_VERSION": version}
+    # Builds once per machine (~6 min on 2 cores), then only checks the cache.
+    subprocess.run([str(build)], check=True, env=env, capture_output=True, timeout=3600)
+    directory = subprocess.run(
+        [str(build), "print-dir"], check=True, env=env, capture_output=True, text=True
+    ).stdout.strip()
+    return str(Path(directory) / tool)
 
 
 @dataclass(frozen=True)

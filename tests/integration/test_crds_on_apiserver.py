@@ -215,8 +215,8 @@ def test_imported_slos_are_accepted_by_the_crd(
                 continue  # refused with a reason: tests/unit/test_slo_import.py checks which
     assert len(imported) >= 60
     for manifest in imported:
-        manifest = {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}
+        placed = {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}
         try:
-            create_custom(api, manifest, namespace, dry_run=True)
+            create_custom(api, placed, namespace, dry_run=True)
         except ApiException as exc:
             pytest.fail(f"{manifest['metadata']['name']}: {api_error_message(exc)}")

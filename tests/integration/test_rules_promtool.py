@@ -1,6 +1,7 @@
 """Generated rules under the real promtool: they load, they fire, they agree with the domain.
 
-`promtool check rules` validates every generated file, with Prometheus 2.42's and 3.16's promtool; `promtool test rules` evaluates them
+Everything runs with Prometheus 2.42's promtool (Debian) and 3.16's (built from its Go module).
+`promtool check rules` validates every generated file; `promtool test rules` evaluates them
 over designed input series (the simulator's piecewise-constant traces written as counters).
 The equivalence test derives the expected alerts from `burn.evaluate` on the same traces' exact
 window ratios, so promtool passing means Prometheus and the operator reach the same verdicts.

@@ -99,7 +99,8 @@ def test_sloth_getting_started_maps_field_by_field() -> None:
     assert spec["window"] == "30d"
     assert "alerting" not in spec  # Sloth's 30d pairs are our default table
     assert spec["indicator"]["ratio"] == {
-        "errors": 'sum(rate(http_request_duration_seconds_count{job="myservice",code=~"(5..|429)"}[{{window}}]))',
+        "errors": "sum(rate(http_request_duration_seconds_count"
+        '{job="myservice",code=~"(5..|429)"}[{{window}}]))',
         "total": 'sum(rate(http_request_duration_seconds_count{job="myservice"}[{{window}}]))',
     }
     lost = {loss.field for loss in result.losses}
@@ -176,7 +177,8 @@ def test_pyrra_native_histogram_and_bool_gauge() -> None:
     assert "histogram_fraction(0, 0.2, " in ratio["errors"]
     gauge = convert_file(DATA / "pyrra" / "examples" / "prometheus-probe-success.yaml")
     assert gauge.manifests[0]["spec"]["indicator"]["ratio"] == {
-        "errors": "count_over_time(probe_success[{{window}}]) - sum_over_time(probe_success[{{window}}])",
+        "errors": "count_over_time(probe_success[{{window}}])"
+        " - sum_over_time(probe_success[{{window}}])",
         "total": "count_over_time(probe_success[{{window}}])",
     }
 
@@ -272,7 +274,7 @@ def test_bad_input_names_the_document_and_field() -> None:
                 )
             ]
         )
-    with pytest.raises(ConversionError, match="not valid: spec.target"):
+    with pytest.raises(ConversionError, match=r"not valid: spec\.target"):
         convert(
             [
                 Source(
@@ -325,10 +327,12 @@ def test_cli_yaml_and_json_output(capsys: pytest.CaptureFixture[str]) -> None:
         "nginx-api-errors",
         "nginx-api-latency",
     ]
-    assert "not carried over: " in err and "slos[0].alerting.page_alert.labels" in err
+    assert "not carried over: " in err
+    assert "slos[0].alerting.page_alert.labels" in err
     assert main(["slo", "import", "-o", "json", *files]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert listed["kind"] == "List" and len(listed["items"]) == 3
+    assert listed["kind"] == "List"
+    assert len(listed["items"]) == 3
 
 
 def test_cli_in_a_closed_pipe_has_no_traceback() -> None:
@@ -345,8 +349,10 @@ def test_cli_in_a_closed_pipe_has_no_traceback() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     proc.stdout.close()  # the reader goes away before anything is written
     err = proc.stderr.read().decode()
     assert proc.wait() != 0
-    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert "Traceback" not in err, err
+    assert "BrokenPipeError" not in err, err

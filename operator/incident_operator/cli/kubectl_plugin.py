@@ -1,8 +1,8 @@
 """`kubectl incident`: the kubectl plugin (kubectl finds `kubectl-incident` on PATH).
 
-Commands that only read files (simulate, slo rules) need no cluster; the incident commands
-(declare, list, show, ack, assign, sev, state, resolve, close, decline, merge, note) and
-`postmortem` use the current kubeconfig.
+Commands that only read files (simulate, slo rules, slo import) need no cluster; the incident
+commands (declare, list, show, ack, assign, sev, state, resolve, close, decline, merge, note)
+and `postmortem` use the current kubeconfig.
 """
 
 from __future__ import annotations

@@ -89,8 +89,6 @@ def build(slo: ServiceLevelObjective, labels: dict[str, str], prometheus_rule: b
     return rule if prometheus_rule else {"groups": rule["spec"]["groups"]}
 
 
-
-
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = sys.stdout if out is None else out
     slo = load_slo(args.manifest, args.name)

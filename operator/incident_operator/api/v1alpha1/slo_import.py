@@ -23,7 +23,7 @@ indicator) instead of carrying their queries over.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from incident_operator.domain.durations import format_duration, parse_duration
-from incident_operator.domain.slo import WORKBOOK_PAIRS, pyrra_pairs
+from incident_operator.domain.slo import WORKBOOK_PAIRS, WindowPair, pyrra_pairs
 
 from .slo import ServiceLevelObjective
 
@@ -82,48 +82,59 @@ def convert(
     """Every SLO in ``sources`` as our manifests; raises ``ConversionError`` on the first
     document that cannot be converted (so nothing partial is returned)."""
     out = Conversion()
-    openslo_slis = _openslo_slis(sources)
+    slis = _openslo_slis(sources)
     for source in sources:
-        doc = source.document
-        if doc is None:
+        if source.document is None:
             continue
-        if not isinstance(doc, dict):
-            raise ConversionError(f"{source.where}: expected a mapping, got {type(doc).__name__}")
-        kind, api = doc.get("kind"), str(doc.get("apiVersion", ""))
-        if doc.get("version") == "prometheus/v1" and kind is None:
-            ctx = _Ctx(f"{source.where} (Sloth spec {doc.get('service', '?')})", out.losses)
-            converted = _sloth(ctx, doc, "", recorded)
-        elif kind == "PrometheusServiceLevel" and api.startswith("sloth.slok.dev/"):
-            name = _metadata(doc).get("name", "?")
-            ctx = _Ctx(f"{source.where} (PrometheusServiceLevel {name})", out.losses)
-            converted = _sloth(ctx, _mapping(ctx, doc, "spec"), "spec.", recorded, _metadata(doc))
-        elif kind == "ServiceLevelObjective" and api.startswith("pyrra.dev/"):
-            name = _metadata(doc).get("name", "?")
-            ctx = _Ctx(f"{source.where} (Pyrra ServiceLevelObjective {name})", out.losses)
-            converted = [_pyrra(ctx, doc, recorded, named_service=service is not None)]
-        elif kind == "SLO" and api in ("openslo/v1", "openslo/v1alpha"):
-            name = _metadata(doc).get("name", "?")
-            ctx = _Ctx(f"{source.where} (OpenSLO SLO {name})", out.losses)
-            converted = _openslo(ctx, doc, openslo_slis, alpha=api == "openslo/v1alpha")
-        elif kind == "SLI" and api == "openslo/v1":
-            continue  # read through the SLOs' indicatorRef
-        elif api.startswith("openslo/"):
-            out.skipped.append(f"{source.where} (OpenSLO {kind} {_metadata(doc).get('name')})")
-            continue
-        elif kind == KIND and api == API_VERSION:
-            raise ConversionError(f"{source.where}: already a {API_VERSION} {KIND}")
-        else:
-            raise ConversionError(
-                f"{source.where}: not an SLO this can import (apiVersion {api or '-'}, kind "
-                f"{kind or '-'}); expected a Sloth spec (version: prometheus/v1) or "
-                "PrometheusServiceLevel, a Pyrra ServiceLevelObjective or an OpenSLO SLO"
-            )
-        for manifest, ctx_ in converted:
+        if not isinstance(source.document, dict):
+            kind = type(source.document).__name__
+            raise ConversionError(f"{source.where}: expected a mapping, got {kind}")
+        converted = _dispatch(source.where, source.document, out, slis, recorded, service)
+        for manifest, ctx in converted:
             if service is not None:
                 manifest["spec"]["service"] = service
-            _validate(ctx_, manifest)
+            _validate(ctx, manifest)
             out.manifests.append(manifest)
     return out
+
+
+_Converted = list[tuple[dict[str, Any], "_Ctx"]]
+
+
+def _dispatch(  # noqa: PLR0917 - private, called once
+    where: str,
+    doc: dict[str, Any],
+    out: Conversion,
+    slis: Mapping[str, dict[str, Any]],
+    recorded: bool,
+    service: str | None,
+) -> _Converted:
+    kind, api = doc.get("kind"), str(doc.get("apiVersion", ""))
+    name = _metadata(doc).get("name", "?")
+    if doc.get("version") == "prometheus/v1" and kind is None:
+        ctx = _Ctx(f"{where} (Sloth spec {doc.get('service', '?')})", out.losses)
+        return _sloth(ctx, doc, "", recorded)
+    if kind == "PrometheusServiceLevel" and api.startswith("sloth.slok.dev/"):
+        ctx = _Ctx(f"{where} (PrometheusServiceLevel {name})", out.losses)
+        return _sloth(ctx, _mapping(ctx, doc, "spec"), "spec.", recorded, _metadata(doc))
+    if kind == "ServiceLevelObjective" and api.startswith("pyrra.dev/"):
+        ctx = _Ctx(f"{where} (Pyrra ServiceLevelObjective {name})", out.losses)
+        return [_pyrra(ctx, doc, recorded, named_service=service is not None)]
+    if kind == "SLO" and api in ("openslo/v1", "openslo/v1alpha"):
+        ctx = _Ctx(f"{where} (OpenSLO SLO {name})", out.losses)
+        return _openslo(ctx, doc, slis, alpha=api == "openslo/v1alpha")
+    if kind == "SLI" and api == "openslo/v1":
+        return []  # read through the SLOs' indicatorRef
+    if api.startswith("openslo/"):
+        out.skipped.append(f"{where} (OpenSLO {kind} {name})")
+        return []
+    if kind == KIND and api == API_VERSION:
+        raise ConversionError(f"{where}: already a {API_VERSION} {KIND}")
+    raise ConversionError(
+        f"{where}: not an SLO this can import (apiVersion {api or '-'}, kind "
+        f"{kind or '-'}); expected a Sloth spec (version: prometheus/v1) or "
+        "PrometheusServiceLevel, a Pyrra ServiceLevelObjective or an OpenSLO SLO"
+    )
 
 
 # --- shared ---------------------------------------------------------------------------------
@@ -177,9 +188,13 @@ def _validate(ctx: _Ctx, manifest: dict[str, Any]) -> None:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
             for e in exc.errors(include_url=False)
         )
-        raise ConversionError(f"{ctx.where}: the converted SLO {name} is not valid: {listed}")
+        raise ConversionError(
+            f"{ctx.where}: the converted SLO {name} is not valid: {listed}"
+        ) from None
     except ValueError as exc:
-        raise ConversionError(f"{ctx.where}: the converted SLO {name} is not valid: {exc}")
+        raise ConversionError(
+            f"{ctx.where}: the converted SLO {name} is not valid: {exc}"
+        ) from None
 
 
 def _manifest(
@@ -216,11 +231,11 @@ def _default_pairs_within(ctx: _Ctx, window: timedelta) -> list[dict[str, Any]] 
 def _description(ctx: _Ctx, text: Any, path: str) -> str:
     if not isinstance(text, str):
         return ""
-    text = " ".join(text.split())
-    if len(text) > 256:
+    short = " ".join(text.split())
+    if len(short) > 256:
         ctx.lose(path, "longer than 256 characters; shortened")
-        text = text[:255] + "…"
-    return text
+        short = short[:255] + "…"
+    return short
 
 
 def _lose_present(ctx: _Ctx, doc: Mapping[str, Any], path: str, reasons: Mapping[str, str]) -> None:
@@ -294,38 +309,12 @@ def _sloth(
                 "plugins": "Sloth SLO plugins change the generated rules; not applied",
             },
         )
-        sli = _mapping(sub, slo, "sli", path)
         if recorded:
             indicator: dict[str, Any] = {
                 "recorded": {"provider": "sloth", "name": f"{service}-{name}"}
             }
-        elif isinstance(sli.get("events"), dict):
-            events = sli["events"]
-            indicator = {
-                "ratio": {
-                    "errors": _window_placeholder(
-                        _text(sub, events, key("error_query"), path + "sli.events.")
-                    ),
-                    "total": _window_placeholder(
-                        _text(sub, events, key("total_query"), path + "sli.events.")
-                    ),
-                }
-            }
-        elif "raw" in sli:
-            raise sub.fail(
-                path + "sli.raw",
-                "a raw error-ratio SLI has no event counts, which our ratio indicator needs; "
-                "import with --recorded to read the ratio Sloth records instead",
-            )
-        elif "plugin" in sli:
-            plugin = sli["plugin"].get("id") if isinstance(sli["plugin"], dict) else None
-            raise sub.fail(
-                path + "sli.plugin",
-                f"SLI plugin {plugin!r} is Go code run by Sloth; import with --recorded to read "
-                "the ratio Sloth records instead",
-            )
         else:
-            raise sub.fail(path + "sli", "expected events, raw or plugin")
+            indicator = _sloth_indicator(sub, _mapping(sub, slo, "sli", path), path, key)
         spec_out: dict[str, Any] = {
             "service": service,
             "description": _description(sub, slo.get("description"), path + "description"),
@@ -333,31 +322,7 @@ def _sloth(
             "window": SLOTH_WINDOW,
             "indicator": indicator,
         }
-        alerting = slo.get("alerting") or {}
-        if not isinstance(alerting, dict):
-            raise sub.fail(path + "alerting", "expected a mapping")
-        _lose_present(sub, alerting, path + "alerting.", _SLOTH_ALERT_LOSSES)
-        pairs = list(WORKBOOK_PAIRS)
-        for alert_key, kept, dropped in (
-            (key("page_alert"), "page", WORKBOOK_PAIRS[:2]),
-            (key("ticket_alert"), "ticket", WORKBOOK_PAIRS[2:]),
-        ):
-            alert = alerting.get(alert_key) or {}
-            if not isinstance(alert, dict):
-                raise sub.fail(f"{path}alerting.{alert_key}", "expected a mapping")
-            if alert.get("disable"):
-                pairs = [p for p in pairs if p not in dropped]
-                continue
-            _lose_present(
-                sub,
-                alert,
-                f"{path}alerting.{alert_key}.",
-                {
-                    "labels": f"labels of Sloth's {kept} alert; ours carry sloth_severity: "
-                    f"{kept} and the pair's Severity",
-                    "annotations": f"annotations of Sloth's {kept} alert are not carried over",
-                },
-            )
+        pairs = _sloth_pairs(sub, slo.get("alerting") or {}, path, key)
         if len(pairs) != len(WORKBOOK_PAIRS):
             spec_out["alerting"] = {
                 "windows": [
@@ -366,6 +331,64 @@ def _sloth(
             }
         out.append((_manifest(name, spec_out, meta), sub))
     return out
+
+
+def _sloth_indicator(
+    ctx: _Ctx, sli: dict[str, Any], path: str, key: Callable[[str], str]
+) -> dict[str, Any]:
+    if isinstance(sli.get("events"), dict):
+        events, at = sli["events"], path + "sli.events."
+        return {
+            "ratio": {
+                "errors": _window_placeholder(_text(ctx, events, key("error_query"), at)),
+                "total": _window_placeholder(_text(ctx, events, key("total_query"), at)),
+            }
+        }
+    if "raw" in sli:
+        raise ctx.fail(
+            path + "sli.raw",
+            "a raw error-ratio SLI has no event counts, which our ratio indicator needs; "
+            "import with --recorded to read the ratio Sloth records instead",
+        )
+    if "plugin" in sli:
+        plugin = sli["plugin"].get("id") if isinstance(sli["plugin"], dict) else None
+        raise ctx.fail(
+            path + "sli.plugin",
+            f"SLI plugin {plugin!r} is Go code run by Sloth; import with --recorded to read "
+            "the ratio Sloth records instead",
+        )
+    raise ctx.fail(path + "sli", "expected events, raw or plugin")
+
+
+def _sloth_pairs(
+    ctx: _Ctx, alerting: Any, path: str, key: Callable[[str], str]
+) -> list[WindowPair]:
+    """Sloth's 30d pairs (our default table) but those of a disabled page or ticket alert."""
+    if not isinstance(alerting, dict):
+        raise ctx.fail(path + "alerting", "expected a mapping")
+    _lose_present(ctx, alerting, path + "alerting.", _SLOTH_ALERT_LOSSES)
+    pairs = list(WORKBOOK_PAIRS)
+    for alert_key, kept, dropped in (
+        (key("page_alert"), "page", WORKBOOK_PAIRS[:2]),
+        (key("ticket_alert"), "ticket", WORKBOOK_PAIRS[2:]),
+    ):
+        alert = alerting.get(alert_key) or {}
+        if not isinstance(alert, dict):
+            raise ctx.fail(f"{path}alerting.{alert_key}", "expected a mapping")
+        if alert.get("disable"):
+            pairs = [p for p in pairs if p not in dropped]
+            continue
+        _lose_present(
+            ctx,
+            alert,
+            f"{path}alerting.{alert_key}.",
+            {
+                "labels": f"labels of Sloth's {kept} alert; ours carry sloth_severity: "
+                f"{kept} and the pair's Severity",
+                "annotations": f"annotations of Sloth's {kept} alert are not carried over",
+            },
+        )
+    return pairs
 
 
 # --- Pyrra ----------------------------------------------------------------------------------
@@ -420,14 +443,36 @@ def _pyrra(
         slo_window = parse_duration(window)
     except ValueError:
         raise ctx.fail("spec.window", f"not a duration: {window!r}") from None
-    indicator_in = _mapping(ctx, spec, "indicator", "spec.")
-    kinds = [k for k in ("ratio", "latency", "latencyNative", "bool_gauge") if k in indicator_in]
+    spec_out: dict[str, Any] = {
+        "service": name,
+        "description": _description(ctx, spec.get("description"), "spec.description"),
+        "target": target,
+        "window": format_duration(slo_window),
+        "indicator": (
+            {"recorded": {"provider": "pyrra", "name": name}}
+            if recorded
+            else _pyrra_indicator(ctx, _mapping(ctx, spec, "indicator", "spec."))
+        ),
+    }
+    if recorded:
+        _pyrra_grouping(ctx, _mapping(ctx, spec, "indicator", "spec."))
+    if not named_service:
+        ctx.lose("service", f"Pyrra has no service; set to the SLO name {name} (see --service)")
+    alerting = _pyrra_alerting(ctx, spec.get("alerting") or {}, slo_window, recorded)
+    if alerting is not None:
+        spec_out["alerting"] = alerting
+    return _manifest(name, spec_out, meta), ctx
+
+
+def _pyrra_grouping(ctx: _Ctx, indicator: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The indicator's one kind and body; its grouping is reported as lost."""
+    kinds = [k for k in ("ratio", "latency", "latencyNative", "bool_gauge") if k in indicator]
     if len(kinds) != 1:
         raise ctx.fail(
             "spec.indicator", "expected exactly one of ratio, latency, latencyNative, bool_gauge"
         )
     (kind,) = kinds
-    body = indicator_in[kind]
+    body = indicator[kind]
     if not isinstance(body, dict):
         raise ctx.fail(f"spec.indicator.{kind}", "expected a mapping")
     if body.get("grouping"):
@@ -437,41 +482,33 @@ def _pyrra(
             + ", ".join(map(str, body["grouping"]))
             + "); imported as one SLO over all of them",
         )
-    if recorded:
-        indicator: dict[str, Any] = {"recorded": {"provider": "pyrra", "name": name}}
-    else:
-        indicator = _pyrra_indicator(ctx, kind, body)
-    spec_out: dict[str, Any] = {
-        "service": name,
-        "description": _description(ctx, spec.get("description"), "spec.description"),
-        "target": target,
-        "window": format_duration(slo_window),
-        "indicator": indicator,
-    }
-    if not named_service:
-        ctx.lose("service", f"Pyrra has no service; set to the SLO name {name} (see --service)")
-    alerting = spec.get("alerting") or {}
+    return kind, body
+
+
+def _pyrra_alerting(
+    ctx: _Ctx, alerting: Any, slo_window: timedelta, recorded: bool
+) -> dict[str, Any] | None:
+    """Pyrra's own pairs for the window (a recorded SLI gets them by default), or none."""
     if not isinstance(alerting, dict):
         raise ctx.fail("spec.alerting", "expected a mapping")
-    if alerting.get("disabled"):
-        spec_out["alerting"] = {"windows": []}
-    elif not recorded:
-        # Pyrra's own pairs for this window (a recorded SLI gets them by default).
-        spec_out["alerting"] = {
-            "windows": [
-                _burn_window(p.long_text, p.short_text, p.factor, p.severity)
-                for p in pyrra_pairs(slo_window)
-            ]
-        }
     if alerting.get("name"):
         ctx.lose("spec.alerting.name", "the alert name; ours are named after the SLO and pair")
-    for key in ("burnrates", "absent"):
-        if alerting.get(key) is False:
-            ctx.lose(f"spec.alerting.{key}", "switching these alerts off is not supported")
-    return _manifest(name, spec_out, meta), ctx
+    if alerting.get("absent") is False:
+        ctx.lose("spec.alerting.absent", "the no-data alert (SLONoData) cannot be switched off")
+    if alerting.get("disabled") or alerting.get("burnrates") is False:
+        return {"windows": []}
+    if recorded:
+        return None
+    return {
+        "windows": [
+            _burn_window(p.long_text, p.short_text, p.factor, p.severity)
+            for p in pyrra_pairs(slo_window)
+        ]
+    }
 
 
-def _pyrra_indicator(ctx: _Ctx, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+def _pyrra_indicator(ctx: _Ctx, indicator: dict[str, Any]) -> dict[str, Any]:
+    kind, body = _pyrra_grouping(ctx, indicator)
     path = f"spec.indicator.{kind}."
     if kind == "ratio":
         errors = _text(ctx, _mapping(ctx, body, "errors", path), "metric", path + "errors.")
@@ -522,7 +559,8 @@ def _pyrra_indicator(ctx: _Ctx, kind: str, body: dict[str, Any]) -> dict[str, An
         rate = f"sum(rate({total}[{W}]))"
         return {
             "ratio": {
-                "errors": f"histogram_count({rate}) * (1 - histogram_fraction(0, {bound:g}, {rate}))",
+                "errors": f"histogram_count({rate}) * "
+                f"(1 - histogram_fraction(0, {bound:g}, {rate}))",
                 "total": f"histogram_count({rate})",
             }
         }
@@ -567,24 +605,7 @@ def _openslo(
     spec = _mapping(ctx, doc, "spec")
     service = _text(ctx, spec, "service", "spec.")
     window = _openslo_window(ctx, spec, alpha)
-    budgeting = spec.get("budgetingMethod", "Occurrences")
-    if budgeting != "Occurrences":
-        ctx.lose(
-            "spec.budgetingMethod",
-            f"{budgeting} budgeting is not supported; imported as Occurrences (the share of "
-            "bad events over the window)",
-        )
-    _lose_present(
-        ctx,
-        spec,
-        "spec.",
-        {
-            "alertPolicies": "OpenSLO alert policies are not carried over; the SLO alerts on "
-            "burn-rate window pairs (alerting.windows)",
-        },
-    )
-    if meta.get("displayName"):
-        ctx.lose("metadata.displayName", "not carried over")
+    _openslo_losses(ctx, meta, spec)
     objectives = spec.get("objectives")
     if not isinstance(objectives, list) or not objectives:
         raise ctx.fail("spec.objectives", "missing or empty")
@@ -596,16 +617,7 @@ def _openslo(
             raise ctx.fail(path[:-1], "expected a mapping")
         own_name = name if len(objectives) == 1 else _objective_name(name, objective, i)
         sub = _Ctx(f"{ctx.where} objective {own_name}", ctx.losses)
-        if "targetPercent" in objective:
-            target = _number(sub, objective["targetPercent"], path + "targetPercent")
-        else:
-            target = _number(sub, objective.get("target"), path + "target") * 100
-        for key in ("timeSliceTarget", "timeSliceWindow"):
-            if key in objective:
-                sub.lose(path + key, "time-slice budgeting is not supported")
-        for key in ("op", "value"):
-            if key in objective and indicator is not None and "thresholdMetric" not in indicator:
-                sub.lose(path + key, "thresholds apply to threshold metrics only; ignored")
+        target = _openslo_target(sub, objective, path, indicator)
         if objective.get("displayName") and len(objectives) > 1:
             sub.lose(path + "displayName", f"named {own_name} instead")
         if alpha:
@@ -625,6 +637,42 @@ def _openslo(
             spec_out["alerting"] = {"windows": pairs}
         out.append((_manifest(own_name, spec_out, meta), sub))
     return out
+
+
+def _openslo_losses(ctx: _Ctx, meta: Mapping[str, Any], spec: Mapping[str, Any]) -> None:
+    budgeting = spec.get("budgetingMethod", "Occurrences")
+    if budgeting != "Occurrences":
+        ctx.lose(
+            "spec.budgetingMethod",
+            f"{budgeting} budgeting is not supported; imported as Occurrences (the share of "
+            "bad events over the window)",
+        )
+    _lose_present(
+        ctx,
+        spec,
+        "spec.",
+        {
+            "alertPolicies": "OpenSLO alert policies are not carried over; the SLO alerts on "
+            "burn-rate window pairs (alerting.windows)",
+        },
+    )
+    if meta.get("displayName"):
+        ctx.lose("metadata.displayName", "not carried over")
+
+
+def _openslo_target(
+    ctx: _Ctx, objective: Mapping[str, Any], path: str, indicator: Mapping[str, Any] | None
+) -> float:
+    """The objective's target in percent; time-slice and threshold fields reported lost."""
+    for key in ("timeSliceTarget", "timeSliceWindow"):
+        if key in objective:
+            ctx.lose(path + key, "time-slice budgeting is not supported")
+    for key in ("op", "value"):
+        if key in objective and indicator is not None and "thresholdMetric" not in indicator:
+            ctx.lose(path + key, "thresholds apply to threshold metrics only; ignored")
+    if "targetPercent" in objective:
+        return _number(ctx, objective["targetPercent"], path + "targetPercent")
+    return _number(ctx, objective.get("target"), path + "target") * 100
 
 
 def _objective_name(name: str, objective: Mapping[str, Any], i: int) -> str:

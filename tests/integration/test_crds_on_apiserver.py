@@ -10,6 +10,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from incident_operator.api.v1alpha1.kinds import KINDS
+from incident_operator.api.v1alpha1.slo_import import ConversionError, convert
+from incident_operator.cli.slo_import import read_sources
 from tests.kube import REPO, Cluster, api_error_message, create_custom, get_custom, load_documents
 
 INVALID = sorted((REPO / "tests" / "invalid").glob("*.yaml"))
@@ -191,3 +193,30 @@ def test_status_is_a_subresource(crds: Cluster, api: client.ApiClient, namespace
         client.CustomObjectsApi(api).delete_cluster_custom_object(
             "sre.dev", "v1alpha1", "severities", manifest["metadata"]["name"]
         )
+
+
+def test_imported_slos_are_accepted_by_the_crd(
+    crds: Cluster, api: client.ApiClient, namespace: str
+) -> None:
+    """Every SLO `kubectl incident slo import` makes of the upstream examples (tests/data,
+    see tests/unit/test_slo_import.py), as is and with --recorded, passes the real API
+    server's schema and CEL rules (server-side dry run)."""
+    paths = sorted(
+        p
+        for project in ("sloth", "pyrra", "openslo")
+        for p in (REPO / "tests" / "data" / project / "examples").glob("*.y*ml")
+    )
+    imported = []
+    for path in paths:
+        for recorded in (False, True):
+            try:
+                imported += convert(read_sources([path]), recorded=recorded).manifests
+            except ConversionError:
+                continue  # refused with a reason: tests/unit/test_slo_import.py checks which
+    assert len(imported) >= 60
+    for manifest in imported:
+        placed = {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}
+        try:
+            create_custom(api, placed, namespace, dry_run=True)
+        except ApiException as exc:
+            pytest.fail(f"{manifest['metadata']['name']}: {api_error_message(exc)}")

@@ -11,9 +11,6 @@ found no bucket at all on ``1.0`` data: no data, and no alert ever).
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -27,9 +24,8 @@ import pytest
 from incident_operator.adapters.prometheus import PrometheusMetrics
 from incident_operator.domain.sli import LatencySli, Sli
 from tests.cluster.controlplane import free_port
-from tests.kube import REPO
 from tests.services.process import ServiceProcess
-from tests.services.prometheus import STEP, PrometheusServer
+from tests.services.prometheus import PROMETHEUS_3, STEP, PrometheusServer, prometheus_tool
 
 METRIC = "http_request_duration_seconds"
 RATE, SLOW = 100.0, 0.1  # requests per second, share slower than the threshold
@@ -92,21 +88,6 @@ def test_latency_sli_measures_every_spelling_of_the_boundary(
 # Backfilled blocks keep labels as written; Prometheus 3 normalises ``le`` when it scrapes.
 # So an exporter serves both spellings and each server scrapes it for real.
 
-PROMETHEUS_3 = "v0.316.0"  # module version of Prometheus 3.16.0, hack/build-prometheus.sh
-
-
-def prometheus_binary(version: str) -> str:
-    if version == "2":
-        return shutil.which("prometheus") or "prometheus"
-    build = REPO / "hack" / "build-prometheus.sh"
-    env = {**os.environ, "PROMETHEUS_VERSION": version}
-    # Builds once per machine (~6 min on 2 cores), then only checks the cache.
-    subprocess.run([str(build)], check=True, env=env, capture_output=True, timeout=3600)
-    directory = subprocess.run(
-        [str(build), "print-dir"], check=True, env=env, capture_output=True, text=True
-    ).stdout.strip()
-    return str(Path(directory) / "prometheus")
-
 
 class Exporter(ThreadingHTTPServer):
     """A histogram per spelling: RATE requests/s since start, SLOW of them slower than 1 s."""
@@ -157,7 +138,7 @@ def exporter() -> Iterator[Exporter]:
 def test_scraped_whole_number_boundaries_are_measured_on_prometheus_2_and_3(
     tmp_path: Path, exporter: Exporter, version: str
 ) -> None:
-    binary = prometheus_binary(version)
+    binary = prometheus_tool(version)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     target = f"127.0.0.1:{exporter.server_address[1]}"

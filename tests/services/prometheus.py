@@ -8,6 +8,7 @@ storage. Instant queries at the end of the data then see exactly the windows we 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -19,6 +20,25 @@ from tests.cluster.controlplane import free_port
 from tests.services.process import ServiceProcess
 
 STEP = 60  # seconds between backfilled samples
+REPO = Path(__file__).resolve().parents[2]
+PROMETHEUS_3 = "v0.316.0"  # module version of Prometheus 3.16.0, hack/build-prometheus.sh
+PROMETHEUS_VERSIONS = ("2", PROMETHEUS_3)
+"""Debian's Prometheus 2.42 and Prometheus 3 built from its Go module."""
+
+
+def prometheus_tool(version: str, tool: str = "prometheus") -> str:
+    """``prometheus`` or ``promtool`` of ``version``: "2" is Debian's on PATH, a module
+    version (e.g. v0.316.0) is built into the version-keyed cache the first time."""
+    if version == "2":
+        return shutil.which(tool) or tool
+    build = REPO / "hack" / "build-prometheus.sh"
+    env = {**os.environ, "PROMETHEUS_VERSION": version}
+    # Builds once per machine (~6 min on 2 cores), then only checks the cache.
+    subprocess.run([str(build)], check=True, env=env, capture_output=True, timeout=3600)
+    directory = subprocess.run(
+        [str(build), "print-dir"], check=True, env=env, capture_output=True, text=True
+    ).stdout.strip()
+    return str(Path(directory) / tool)
 
 
 @dataclass(frozen=True)
@@ -49,17 +69,25 @@ class Gauge:
     span: int
 
 
-def openmetrics(scenarios: Iterable[Scenario], gauges: Iterable[Gauge], end: int) -> str:
-    lines = ["# TYPE http_requests counter"]
+def openmetrics(
+    scenarios: Iterable[Scenario],
+    gauges: Iterable[Gauge],
+    end: int,
+    *,
+    counter: str = "http_requests_total",
+) -> str:
+    """The scenarios as ``counter{job,code="200"|"500"}`` (a counter family when the name
+    ends in ``_total``, else an untyped one such as a histogram's ``_count``), and gauges."""
+    family = counter.removesuffix("_total")
+    kind = "counter" if family != counter else "unknown"
+    lines = [f"# TYPE {family} {kind}"]
     for scenario in scenarios:
         trace = scenario.trace(end)
         start = int(trace.rows[0].time)
         for t in range(start, end + 1, STEP):
             total, errors = trace.integral(t)
-            lines.append(
-                f'http_requests_total{{job="{scenario.job}",code="200"}} {total - errors:.6f} {t}'
-            )
-            lines.append(f'http_requests_total{{job="{scenario.job}",code="500"}} {errors:.6f} {t}')
+            lines.append(f'{counter}{{job="{scenario.job}",code="200"}} {total - errors:.6f} {t}')
+            lines.append(f'{counter}{{job="{scenario.job}",code="500"}} {errors:.6f} {t}')
     by_name: dict[str, list[Gauge]] = {}
     for gauge in gauges:
         by_name.setdefault(gauge.name, []).append(gauge)
@@ -85,9 +113,11 @@ class PrometheusServer:
         extra_config: str = "",
         port: int | None = None,
         extra_args: Sequence[str] = (),
+        blocks: Sequence[Path] = (),
     ) -> None:
         """``scrape`` maps job names to host:port targets scraped every ``scrape_interval``;
-        ``extra_args`` are further command-line flags."""
+        ``extra_args`` are further command-line flags; ``blocks`` are further TSDB blocks
+        (e.g. from `promtool tsdb create-blocks-from rules`) served with the backfill."""
         self.workdir = workdir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -108,6 +138,8 @@ class PrometheusServer:
             check=True,
             capture_output=True,
         )
+        for block in blocks:
+            shutil.copytree(block, storage / block.name)
         config = workdir / "prometheus.yml"
         jobs = "".join(
             f"  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"

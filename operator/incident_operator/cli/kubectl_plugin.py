@@ -1,13 +1,14 @@
 """`kubectl incident`: the kubectl plugin (kubectl finds `kubectl-incident` on PATH).
 
-Commands that only read files (simulate, slo rules) need no cluster; the incident commands
-(declare, list, show, ack, assign, sev, state, resolve, close, decline, merge, note) and
-`postmortem` use the current kubeconfig.
+Commands that only read files (simulate, slo rules, slo import) need no cluster; the incident
+commands (declare, list, show, ack, assign, sev, state, resolve, close, decline, merge, note)
+and `postmortem` use the current kubeconfig.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from incident_operator import __version__
@@ -39,7 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         code: int = args.run(args)
+        sys.stdout.flush()
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`| head`): no traceback, and none again at exit's flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return code

@@ -53,3 +53,20 @@ def problems(path: Path, exc: ValidationError, prefix: str = "") -> UsageError:
         for e in exc.errors(include_url=False)
     )
     return UsageError(f"{path}: {listed}")
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line PromQL as ``|`` blocks, the way people write rule files."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str)
+
+
+def block_dumper() -> type[yaml.SafeDumper]:
+    """The YAML dumper writing multi-line PromQL as ``|`` blocks."""
+    return _BlockDumper

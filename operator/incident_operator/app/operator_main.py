@@ -114,6 +114,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="how often every SLO is evaluated (default %(default)s)",
     )
     run_cmd.add_argument(
+        "--window-staleness-share",
+        default=720,
+        type=int,
+        help="re-measure a window when its last reading is older than 1/N of its length "
+        "(a day: 2 min, 30 days: 1 h); 0 measures every window every cycle "
+        "(default %(default)s; docs/slo-evaluation.md)",
+    )
+    run_cmd.add_argument(
         "--liveness-missed-cycles",
         default=10,
         type=int,
@@ -418,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             json_logs=not args.plain_logs,
             prometheus_url=args.prometheus_url,
             evaluation_interval=args.evaluation_interval,
+            window_staleness_share=max(0, args.window_staleness_share),
             liveness_allowed_misses=max(1, args.liveness_missed_cycles),
             watch_timeout=args.watch_timeout,
             manage_prometheus_rules=args.manage_prometheus_rules,

@@ -30,6 +30,7 @@ from incident_operator.adapters.slack import SlackChat
 from incident_operator.adapters.watch_cache import WatchedObjects
 from incident_operator.adapters.webhooks import SignedWebhook, TeamsWebhook
 from incident_operator.adapters.workloads import KubernetesWorkloads
+from incident_operator.domain.cadence import STALENESS_SHARE
 from incident_operator.domain.liveness import DEFAULT_WATCH_TIMEOUT, watch_timeouts
 from incident_operator.services.alertmanager import AlertmanagerConfig, AlertmanagerService
 from incident_operator.services.change_correlation import ChangeCorrelationService
@@ -47,6 +48,7 @@ from incident_operator.services.prometheus_rules import PrometheusRuleSync
 from incident_operator.services.response_policy import ResponsePolicyService
 from incident_operator.services.slo_evaluation import SloEvaluationService
 from incident_operator.services.watch_activity import WatchActivity
+from incident_operator.services.window_cadence import CadencedMetrics
 
 from . import change_correlation as _change_correlation
 from . import comms as _comms
@@ -117,6 +119,9 @@ class RunOptions:
     json_logs: bool = True
     prometheus_url: str | None = None
     evaluation_interval: float = 30.0
+    window_staleness_share: int = STALENESS_SHARE
+    """A window is re-measured when its reading is older than 1/N of its length (0: always;
+    domain/cadence.py)."""
     liveness_allowed_misses: int = 10
     """Evaluation intervals without a completed SLO cycle before liveness fails."""
     watch_timeout: float = DEFAULT_WATCH_TIMEOUT.total_seconds()
@@ -183,7 +188,10 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     memo.mitigation_service = MitigationService(incident_store, workloads, clock, freezes=freezes)
     memo.change_service = ChangeCorrelationService(incident_store, workloads, workloads, clock)
     if options.prometheus_url:
-        metrics = PrometheusMetrics(options.prometheus_url, timeout=options.prometheus_timeout)
+        metrics = CadencedMetrics(
+            PrometheusMetrics(options.prometheus_url, timeout=options.prometheus_timeout),
+            options.window_staleness_share,
+        )
         memo.slo_service = SloEvaluationService(
             incident_store, metrics, clock, operator_metrics=operator_metrics
         )

@@ -114,9 +114,11 @@ def upstream_crd_paths() -> dict[str, Path]:
     """The upstream CRDs of the kinds the operator acts on (HTTPRoute, Rollout, Application,
     Kustomization, HelmRelease, PrometheusRule, ServiceMonitor), by CRD name: fetched once at
     the versions pinned in hack/upstream-crds.sh into the per-user cache."""
-    out = subprocess.run(
-        [str(UPSTREAM_CRDS_SCRIPT), "paths"], check=True, capture_output=True, text=True
-    ).stdout
+    done = subprocess.run(
+        [str(UPSTREAM_CRDS_SCRIPT), "paths"], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
     return {name: Path(path) for name, path in (line.split(" ", 1) for line in out.splitlines())}
 
 

@@ -15,7 +15,7 @@ import pytest
 from kubernetes import client, config
 
 from tests.cluster import controlplane
-from tests.kube import REPO, Cluster
+from tests.kube import REPO, Cluster, install_upstream_crds
 
 EXISTING_CLUSTER_ENV = "INCIDENT_OPERATOR_USE_EXISTING_CLUSTER"
 
@@ -49,6 +49,13 @@ def crds(cluster: Cluster) -> Cluster:
         "wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds")
     )
     return cluster
+
+
+@pytest.fixture(scope="session")
+def upstream_crds(cluster: Cluster) -> Cluster:
+    """The other projects' CRDs the operator acts on, at the versions pinned in
+    hack/upstream-crds.sh (Gateway API, Argo Rollouts, Argo CD, Flux, prometheus-operator)."""
+    return install_upstream_crds(cluster)
 
 
 @pytest.fixture

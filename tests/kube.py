@@ -105,3 +105,38 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) ->
             return last
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+UPSTREAM_CRDS_SCRIPT = REPO / "hack" / "upstream-crds.sh"
+
+
+def upstream_crd_paths() -> dict[str, Path]:
+    """The upstream CRDs of the kinds the operator acts on (HTTPRoute, Rollout, Application,
+    Kustomization, HelmRelease, PrometheusRule, ServiceMonitor), by CRD name: fetched once at
+    the versions pinned in hack/upstream-crds.sh into the per-user cache."""
+    done = subprocess.run(
+        [str(UPSTREAM_CRDS_SCRIPT), "paths"], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    return {name: Path(path) for name, path in (line.split(" ", 1) for line in out.splitlines())}
+
+
+def install_upstream_crds(cluster: Cluster) -> Cluster:
+    """Apply the upstream CRDs and wait until they are served. On an opted-in existing cluster
+    a CRD that is already there (its project installed for real) is left as it is."""
+    paths = upstream_crd_paths()
+    if cluster.existing:
+        have = set(cluster.kubectl("get", "crd", "-o", "name").stdout.split())
+        paths = {
+            n: p
+            for n, p in paths.items()
+            if f"customresourcedefinition.apiextensions.k8s.io/{n}" not in have
+        }
+    if not paths:
+        return cluster
+    files = [arg for p in paths.values() for arg in ("-f", str(p))]
+    applied = cluster.kubectl("apply", "--server-side", "--force-conflicts", *files, check=False)
+    assert applied.returncode == 0, applied.stderr
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *files)
+    return cluster

@@ -15,22 +15,68 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
+from incident_operator.adapters import prometheus_rule_store
+from incident_operator.adapters.workloads import PLURALS
+from incident_operator.domain import freeze
+from incident_operator.domain import mitigation as m
 from tests.chart.helm import CHART, dump, helm, set_args, template
-from tests.chart.test_chart import VALUE_SETS
-from tests.kube import REPO, Cluster, wait_for
+from tests.chart.test_chart import EVERYTHING, VALUE_SETS
+from tests.kube import Cluster, wait_for
 
-STAND_INS = [
-    REPO / "tests" / "manifests" / "prometheusrule-crd.yaml",
-    Path(__file__).parent / "servicemonitor-crd.yaml",
-]
+# Other projects' kinds the operator writes: (apiVersion, kind) -> the verbs on the resource
+# (or its subresource) that it needs.
+UPSTREAM_KINDS = {
+    (*m.HTTP_ROUTE, ""): {"get", "patch"},
+    (*m.ROLLOUT, ""): {"get", "patch"},
+    (*m.ROLLOUT, "status"): {"patch"},  # abort, as kubectl-argo-rollouts does
+    (*freeze.FLUX_KUSTOMIZATION, ""): {"get", "patch"},
+    (*freeze.FLUX_HELM_RELEASE, ""): {"get", "patch"},
+    (*freeze.ARGO_APPLICATION, ""): {"get", "patch"},
+    (f"{prometheus_rule_store.GROUP}/{prometheus_rule_store.VERSION}", "PrometheusRule", ""): {
+        "patch"  # server-side apply
+    },
+}
 
 
 @pytest.fixture(scope="module")
-def monitoring_crds(cluster: Cluster) -> Cluster:
-    for path in STAND_INS:
-        cluster.kubectl("apply", "--server-side", "-f", str(path))
-        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(path))
-    return cluster
+def monitoring_crds(upstream_crds: Cluster) -> Cluster:
+    """prometheus-operator's own ServiceMonitor and PrometheusRule CRDs (and the other upstream
+    CRDs of hack/upstream-crds.sh) validate the chart's optional monitoring objects."""
+    return upstream_crds
+
+
+def test_rbac_names_what_the_upstream_crds_serve(
+    upstream_crds: Cluster, api: client.ApiClient
+) -> None:
+    """The chart's roles grant, on the upstream CRDs (hack/upstream-crds.sh), exactly resources
+    and subresources those serve, with verbs they support, and cover what the operator
+    writes, at the API versions it addresses."""
+    groups = {api_version.split("/")[0] for api_version, _, _ in UPSTREAM_KINDS}
+    served: dict[tuple[str, str], set[str]] = {}  # (group/version, resource) -> verbs
+    for group in client.ApisApi(api).get_api_versions().groups:
+        if group.name in groups:
+            for version in group.versions:
+                found = client.CustomObjectsApi(api).get_api_resources(group.name, version.version)
+                for res in found.resources:
+                    served[(version.group_version, res.name)] = set(res.verbs)
+    by_group: dict[tuple[str, str], set[str]] = {}
+    for (group_version, resource), verbs in served.items():
+        by_group.setdefault((group_version.split("/")[0], resource), set()).update(verbs)
+    granted: dict[tuple[str, str], set[str]] = {}
+    for doc in template({**EVERYTHING, "rbac.mitigations": True}):
+        if doc["kind"] in {"ClusterRole", "Role"}:
+            for rule in doc.get("rules") or []:
+                for group in set(rule.get("apiGroups") or []) & groups:
+                    for resource in rule["resources"]:
+                        granted.setdefault((group, resource), set()).update(rule["verbs"])
+    for (group, resource), verbs in granted.items():
+        assert (group, resource) in by_group, f"{group} serves no {resource}"
+        assert verbs <= by_group[(group, resource)], (group, resource, verbs)
+    for (api_version, kind, sub), verbs in UPSTREAM_KINDS.items():
+        plural = PLURALS.get(kind, "prometheusrules")
+        resource = f"{plural}/{sub}" if sub else plural
+        assert (api_version, resource) in served, f"{api_version} serves no {resource}"
+        assert verbs <= granted.get((api_version.split("/")[0], resource), set()), resource
 
 
 @pytest.fixture

@@ -10,11 +10,12 @@ from typing import Any
 from kubernetes import client
 
 from incident_operator.domain import deletion, freeze
+from tests import upstream_objects as upstream
 from tests.e2e.test_mitigation import manual_incident, rolled_to_v2, target_crds  # noqa: F401
 from tests.kube import Cluster, create_custom, get_custom, wait_for
 from tests.operator_process import running_operator
 
-FLUX = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
+FLUX = upstream.KUSTOMIZATION
 
 
 def _setup(api: client.ApiClient, namespace: str, tenant_b: str) -> str:
@@ -28,20 +29,12 @@ def _setup(api: client.ApiClient, namespace: str, tenant_b: str) -> str:
         "checkout", namespace, {"metadata": {"labels": labels}}
     )
     custom.create_namespaced_custom_object(
-        *FLUX[:2], namespace, FLUX[2],
-        {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-         "metadata": {"name": "apps"}, "spec": {"interval": "5m", "suspend": False}},
-    )  # fmt: skip
-    custom.patch_namespaced_custom_object_status(
-        *FLUX[:2], namespace, FLUX[2], "apps",
-        {"status": {"inventory": {"entries": [{"id": f"{namespace}_checkout_apps_Deployment",
-                                               "v": "v1"}]}}},
-    )  # fmt: skip
+        *FLUX[:2], namespace, FLUX[2], upstream.kustomization("apps", suspend=False)
+    )
+    upstream.flux_inventory(api, FLUX, namespace, "apps", [f"{namespace}_checkout_apps_Deployment"])
     custom.create_namespaced_custom_object(
-        *FLUX[:2], tenant_b, FLUX[2],
-        {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-         "metadata": {"name": "apps"}, "spec": {"interval": "5m"}},
-    )  # fmt: skip
+        *FLUX[:2], tenant_b, FLUX[2], upstream.kustomization("apps")
+    )
     core.create_namespaced_config_map(
         namespace,
         client.V1ConfigMap(

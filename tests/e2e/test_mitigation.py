@@ -1,8 +1,9 @@
 """Guarded mitigations with the real operator on the local control plane.
 
 The kube-controller-manager's deployment controller gives the Deployments real ReplicaSets
-with revisions. HTTPRoute (Gateway API) and Argo Rollouts are not installed in the test
-control plane: their minimal stand-in CRDs come from tests/manifests/mitigation-target-crds.yaml.
+with revisions. HTTPRoute (Gateway API), Argo Rollouts, Flux and Argo CD are served by their
+projects' own CRDs at the versions pinned in hack/upstream-crds.sh (their controllers are not
+running: the tests write what those would write into status).
 
 1. An SLO burn (real Prometheus, backfilled history, live scrapes) declares an incident; the
    SLO's auto rollback puts the Deployment's template back at v1; the demo service then stops
@@ -12,7 +13,7 @@ control plane: their minimal stand-in CRDs come from tests/manifests/mitigation-
    a Deployment without the opt-in is untouched and the refusal is an Event on it; HTTPRoute
    weights shifted; Rollout aborted; suggest mode waits for --approve.
 3. Benchmark: incident created -> rollback patch accepted by the API server, 20 runs.
-4. Change freeze: a Flux Kustomization and an Argo CD Application (stand-in CRDs) are paused
+4. Change freeze: a Flux Kustomization and an Argo CD Application (upstream CRDs) are paused
    while the incident is open, the Flux-managed Deployment is rolled back, and both settings
    are restored exactly when the incident resolves.
 """
@@ -32,8 +33,9 @@ from kubernetes import client
 from incident_operator.cli import kubectl_plugin
 from incident_operator.domain import mitigation as m
 from incident_operator.domain.simulation import Trace, TraceRow
+from tests import upstream_objects as upstream
 from tests.cluster.controlplane import free_port
-from tests.kube import REPO, Cluster, create_custom, get_custom, wait_for
+from tests.kube import Cluster, create_custom, get_custom, wait_for
 from tests.operator_process import running_operator
 from tests.services.exporter import Exporter
 from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
@@ -68,10 +70,8 @@ def burning(
 
 
 @pytest.fixture(scope="module")
-def target_crds(crds: Cluster) -> Cluster:
-    path = str(REPO / "tests/manifests/mitigation-target-crds.yaml")
-    crds.kubectl("apply", "--server-side", "-f", path)
-    crds.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", path)
+def target_crds(crds: Cluster, upstream_crds: Cluster) -> Cluster:
+    """Our CRDs and the upstream ones of the kinds mitigations and freezes act on."""
     return crds
 
 
@@ -300,38 +300,13 @@ def test_manual_mitigations_dry_run_refusal_shift_abort_and_approval(
     custom = client.CustomObjectsApi(api)
     rolled_to_v2(api, namespace, "checkout")
     rolled_to_v2(api, namespace, "legacy", opt_in=False)
+    route = upstream.http_route("checkout", {"stable": 80, "canary": 20}, dict(OPT_IN))
     custom.create_namespaced_custom_object(
-        "gateway.networking.k8s.io",
-        "v1",
-        namespace,
-        "httproutes",
-        {
-            "apiVersion": "gateway.networking.k8s.io/v1",
-            "kind": "HTTPRoute",
-            "metadata": {"name": "checkout", "annotations": dict(OPT_IN)},
-            "spec": {
-                "rules": [
-                    {
-                        "backendRefs": [
-                            {"name": "stable", "port": 80, "weight": 80},
-                            {"name": "canary", "port": 80, "weight": 20},
-                        ]
-                    }
-                ]
-            },
-        },
+        *upstream.HTTP_ROUTE[:2], namespace, upstream.HTTP_ROUTE[2], route
     )
+    rollout = upstream.rollout("checkout", dict(OPT_IN))
     custom.create_namespaced_custom_object(
-        "argoproj.io",
-        "v1alpha1",
-        namespace,
-        "rollouts",
-        {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "Rollout",
-            "metadata": {"name": "checkout", "annotations": dict(OPT_IN)},
-            "spec": {"replicas": 2},
-        },
+        *upstream.ROLLOUT[:2], namespace, upstream.ROLLOUT[2], rollout
     )
     manual_incident(api, namespace, "inc")
 
@@ -462,7 +437,7 @@ def test_benchmark_incident_declared_to_rollback_accepted(
 def test_change_freeze_suspends_flux_and_argo_then_restores_them_exactly(
     target_crds: Cluster, api: client.ApiClient, namespace: str, tmp_path: Path
 ) -> None:
-    """Flux Kustomization and Argo CD Application are the stand-in CRDs of the test manifest."""
+    """Flux Kustomization and Argo CD Application of their upstream CRDs."""
     apps = client.AppsV1Api(api)
     custom = client.CustomObjectsApi(api)
     rolled_to_v2(api, namespace, "checkout")
@@ -477,66 +452,26 @@ def test_change_freeze_suspends_flux_and_argo_then_restores_them_exactly(
         namespace,
         {"metadata": {"labels": {"argocd.argoproj.io/instance": f"{namespace}_web"}}},
     )
-    custom.create_namespaced_custom_object(
-        "kustomize.toolkit.fluxcd.io",
-        "v1",
+    ks = custom.create_namespaced_custom_object(
+        *upstream.KUSTOMIZATION[:2],
         namespace,
-        "kustomizations",
-        {
-            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-            "kind": "Kustomization",
-            "metadata": {"name": "apps"},
-            "spec": {"interval": "5m", "path": "./apps"},
-        },
+        upstream.KUSTOMIZATION[2],
+        upstream.kustomization("apps"),
     )
     automated = {"prune": True, "selfHeal": True}
     custom.create_namespaced_custom_object(
-        "argoproj.io",
-        "v1alpha1",
+        *upstream.APPLICATION[:2],
         namespace,
-        "applications",
-        {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "Application",
-            "metadata": {"name": "web"},
-            "spec": {"project": "default", "syncPolicy": {"automated": automated}},
-        },
+        upstream.APPLICATION[2],
+        upstream.application("web", namespace, syncPolicy={"automated": automated}),
     )
     # Ownership comes from what the GitOps controllers write into status, never from labels.
-    custom.patch_namespaced_custom_object_status(
-        "kustomize.toolkit.fluxcd.io",
-        "v1",
-        namespace,
-        "kustomizations",
-        "apps",
-        {
-            "status": {
-                "inventory": {
-                    "entries": [{"id": f"{namespace}_checkout_apps_Deployment", "v": "v1"}]
-                }
-            }
-        },
+    upstream.flux_inventory(
+        api, upstream.KUSTOMIZATION, namespace, "apps", [f"{namespace}_checkout_apps_Deployment"]
     )
-    custom.patch_namespaced_custom_object_status(
-        "argoproj.io",
-        "v1alpha1",
-        namespace,
-        "applications",
-        "web",
-        {
-            "status": {
-                "resources": [
-                    {
-                        "group": "apps",
-                        "version": "v1",
-                        "kind": "Deployment",
-                        "namespace": namespace,
-                        "name": "web",
-                    }
-                ]
-            }
-        },
-    )
+    web = {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": namespace,
+           "name": "web"}  # fmt: skip
+    upstream.argocd_resources(api, namespace, "web", [web])
     severity = f"sev-freeze-{uuid.uuid4().hex[:6]}"
     create_custom(
         api,
@@ -604,7 +539,7 @@ def test_change_freeze_suspends_flux_and_argo_then_restores_them_exactly(
                 ),
                 timeout=30,
             )
-            assert "suspend" not in kustomization()["spec"]
+            assert kustomization()["spec"] == ks["spec"]  # exactly as before: no suspend
             assert application()["spec"]["syncPolicy"]["automated"] == automated
             types = [
                 e["type"]

@@ -3,9 +3,9 @@
 A real Deployment rolled from v1 to v2 gets real ReplicaSets with
 ``deployment.kubernetes.io/revision`` from the deployment controller; the rollback plan is
 executed with server-side dry run (nothing changes: the stored object is byte-identical) and
-for real (the template is v1 again and the controller records revision 3). HTTPRoute and
-Argo Rollout are served by the minimal stand-in CRDs in tests/manifests/mitigation-target-crds.yaml
-(their projects are not installed in the test control plane).
+for real (the template is v1 again and the controller records revision 3). HTTPRoute, Argo
+Rollout and the GitOps kinds the change freeze pauses are served by their projects' own CRDs
+(hack/upstream-crds.sh), so what the operator writes is validated by the real schemas.
 """
 
 from __future__ import annotations
@@ -18,20 +18,13 @@ import pytest
 from kubernetes import client
 
 from incident_operator.adapters.workloads import KubernetesWorkloads
+from incident_operator.domain import freeze
 from incident_operator.domain import mitigation as m
 from incident_operator.errors import Conflict
-from tests.kube import REPO, Cluster, wait_for
+from tests import upstream_objects as upstream
+from tests.kube import Cluster, wait_for
 
 OPT_IN = {m.OPT_IN_ANNOTATION: m.OPT_IN_VALUE}
-
-
-@pytest.fixture(scope="module")
-def target_crds(cluster: Cluster) -> Cluster:
-    path = str(REPO / "tests/manifests/mitigation-target-crds.yaml")
-    applied = cluster.kubectl("apply", "--server-side", "-f", path, check=False)
-    assert applied.returncode == 0, applied.stderr
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", path)
-    return cluster
 
 
 def deployment(image: str) -> dict[str, Any]:
@@ -143,41 +136,16 @@ def test_rollback_of_a_real_deployment_dry_run_then_for_real(
 
 
 def test_http_route_weights_rollout_abort_scale_and_config_map(
-    target_crds: Cluster, api: client.ApiClient, namespace: str
+    upstream_crds: Cluster, api: client.ApiClient, namespace: str
 ) -> None:
     custom = client.CustomObjectsApi(api)
-    custom.create_namespaced_custom_object(
-        "gateway.networking.k8s.io",
-        "v1",
-        namespace,
-        "httproutes",
-        {
-            "apiVersion": "gateway.networking.k8s.io/v1",
-            "kind": "HTTPRoute",
-            "metadata": {"name": "checkout", "annotations": dict(OPT_IN)},
-            "spec": {
-                "rules": [
-                    {
-                        "backendRefs": [
-                            {"name": "stable", "port": 80, "weight": 90},
-                            {"name": "canary", "port": 80, "weight": 10},
-                        ]
-                    }
-                ]
-            },
-        },
+    route_body = upstream.http_route("checkout", {"stable": 90, "canary": 10}, dict(OPT_IN))
+    created_route = custom.create_namespaced_custom_object(
+        *upstream.HTTP_ROUTE[:2], namespace, upstream.HTTP_ROUTE[2], route_body
     )
+    rollout_body = upstream.rollout("checkout", dict(OPT_IN))
     custom.create_namespaced_custom_object(
-        "argoproj.io",
-        "v1alpha1",
-        namespace,
-        "rollouts",
-        {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "Rollout",
-            "metadata": {"name": "checkout", "annotations": dict(OPT_IN)},
-            "spec": {"replicas": 2},
-        },
+        *upstream.ROLLOUT[:2], namespace, upstream.ROLLOUT[2], rollout_body
     )
     client.CoreV1Api(api).create_namespaced_config_map(
         namespace,
@@ -218,12 +186,18 @@ def test_http_route_weights_rollout_abort_scale_and_config_map(
         )
         weights = {r["name"]: r["weight"] for r in route["spec"]["rules"][0]["backendRefs"]}
         assert weights == {"stable": 100, "canary": 0}
+        # Only the weights changed: parentRefs, matches and the API server's defaults are kept.
+        expected = json.loads(json.dumps(created_route["spec"]))
+        for ref in expected["rules"][0]["backendRefs"]:
+            ref["weight"] = weights[ref["name"]]
+        assert route["spec"] == expected
 
         await run(request(m.ActionKind.ABORT_ROLLOUT, m.ROLLOUT, "checkout"))
         rollout = custom.get_namespaced_custom_object(
             "argoproj.io", "v1alpha1", namespace, "rollouts", "checkout"
         )
         assert rollout["status"]["abort"] is True
+        assert rollout["spec"] == rollout_body["spec"]
 
         await run(request(m.ActionKind.SCALE, m.DEPLOYMENT, "checkout", replicas=3))
         scaled = client.AppsV1Api(api).read_namespaced_deployment("checkout", namespace)
@@ -264,3 +238,57 @@ def test_namespace_history_reads_metadata_only(
     }
     assert revisions_seen >= {"1", "2"}
     assert any(e.get("involvedObject", {}).get("kind") == "Deployment" for e in history.events)
+
+
+@pytest.mark.parametrize("kind", ["Kustomization", "HelmRelease", "Application"])
+def test_change_freeze_writes_are_accepted_by_the_gitops_schemas(
+    upstream_crds: Cluster, api: client.ApiClient, namespace: str, kind: str
+) -> None:
+    """The freeze and its restore, as services/freeze.py plans and writes them, on objects of
+    the upstream Flux and Argo CD CRDs: frozen (``spec.suspend: true`` / no
+    ``spec.syncPolicy.automated``) with the shared hold annotation, then the spec exactly as
+    it was and no annotation left."""
+    automated = {"prune": True, "selfHeal": True}
+    gvp, body = {
+        "Kustomization": (upstream.KUSTOMIZATION, upstream.kustomization("apps", suspend=False)),
+        "HelmRelease": (upstream.HELM_RELEASE, upstream.helm_release("web")),
+        "Application": (
+            upstream.APPLICATION,
+            upstream.application("web", namespace, syncPolicy={"automated": automated}),
+        ),
+    }[kind]
+    custom = client.CustomObjectsApi(api)
+    created = custom.create_namespaced_custom_object(*gvp[:2], namespace, gvp[2], body)
+    owner = m.Target(body["apiVersion"], kind, namespace, body["metadata"]["name"])
+    checkout = m.Target(*m.DEPLOYMENT, namespace, "checkout")
+    if kind == "Application":
+        ref = {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": namespace,
+               "name": "checkout"}  # fmt: skip
+        upstream.argocd_resources(api, namespace, owner.name, [ref])
+    else:
+        upstream.flux_inventory(api, gvp, namespace, owner.name, [freeze.inventory_id(checkout)])
+    workloads = KubernetesWorkloads(api)
+
+    async def scenario() -> None:
+        before = await workloads.get(owner)
+        assert before is not None
+        assert freeze.manages(owner, before, checkout)
+        assert not freeze.is_frozen(owner, before)
+        acquired = freeze.plan_acquire(owner, before, "ns/inc/uid")
+        await workloads.merge_patch(owner, acquired.patch)
+        frozen = await workloads.get(owner)
+        assert frozen is not None
+        assert freeze.is_frozen(owner, frozen)
+        hold = freeze.read_hold(frozen)
+        assert hold is not None
+        assert hold.holders == ("ns/inc/uid",)
+        released = freeze.plan_release(owner, frozen, "ns/inc/uid")
+        assert released is not None
+        assert released.restored
+        await workloads.merge_patch(owner, released.patch)
+        after = await workloads.get(owner)
+        assert after is not None
+        assert after["spec"] == created["spec"]
+        assert freeze.HOLD_ANNOTATION not in (after["metadata"].get("annotations") or {})
+
+    asyncio.run(scenario())

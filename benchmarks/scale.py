@@ -75,6 +75,12 @@ def main() -> None:
         default="raw",
         help="raw: every SLO its own PromQL; recorded: Sloth recording-rule series",
     )
+    parser.add_argument(
+        "--operator-arg",
+        action="append",
+        default=[],
+        help="a further flag for the operator, e.g. --operator-arg=--window-staleness-share=0",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     end = int(time.time()) // 60 * 60
@@ -116,6 +122,7 @@ def main() -> None:
                     log,
                     f"--prometheus-url={prometheus.url}",
                     f"--evaluation-interval={args.interval}",
+                    *args.operator_arg,
                 )
                 cycles = wait_for(
                     f"{args.cycles} cycles",
@@ -131,6 +138,7 @@ def main() -> None:
                 report = {
                     "mode": args.mode,
                     "slos": args.slos,
+                    "operator_args": args.operator_arg,
                     "create_seconds": round(created, 1),
                     "cycles": [
                         {

@@ -174,7 +174,7 @@ def check_draft(
 
     # Key times and MTTx are the incident's.
     key_times = pm["status"]["keyTimes"]
-    assert key_times["started"] == status["timestamps"]["detected"]
+    assert key_times["detected"] == status["timestamps"]["detected"]
     assert key_times["declared"] == status["timestamps"]["declared"]
     assert key_times["resolved"] == status["timestamps"]["resolved"]
     assert pm["status"]["durations"]["timeToResolve"] == pytest.approx(

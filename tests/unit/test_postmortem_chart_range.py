@@ -45,7 +45,7 @@ def test_the_chart_renders_a_png_of_the_requested_range() -> None:
         points.append((at, 0.2 if T <= at < end else 0.001))
         at += timedelta(seconds=15)
     moments = (
-        ("started", T),
+        ("detected", T),
         ("declared", T + M),
         ("acknowledged", T + 2 * M),
         ("mitigated", T + 8 * M),

@@ -127,8 +127,8 @@ def test_key_times_and_figures_follow_the_incident_conventions() -> None:
             "resolved": at(34),
         }
     )
-    assert times.started == at(0)
-    assert times.detected == times.declared == at(4)
+    # The incident's names and meanings: detected = the problem began, declared = known.
+    assert (times.detected, times.declared) == (at(0), at(4))
     assert times.figures() == {
         "timeToDetect": 240.0,
         "timeToAcknowledge": 120.0,
@@ -137,6 +137,8 @@ def test_key_times_and_figures_follow_the_incident_conventions() -> None:
     }
     assert times.window == (at(0), at(34))
     assert pm.key_times({"declared": at(4)}).window is None
+    # No source said when it began: the incident starts at its declaration.
+    assert pm.key_times({"declared": at(4), "resolved": at(9)}).window == (at(4), at(9))
 
 
 def test_impact_from_counts() -> None:

@@ -183,7 +183,7 @@ async def test_regenerate_fills_facts_renders_and_keeps_human_sections() -> None
         "timeToMitigate": 960.0,
         "timeToResolve": 1800.0,
     }
-    assert status["keyTimes"]["started"] == "2026-11-27T09:00:00Z"
+    assert status["keyTimes"]["detected"] == "2026-11-27T09:00:00Z"  # as the incident's
     types = [e["type"] for e in status["timeline"]]
     assert types[:2] == ["declared", "event"]
     assert status["overdueActionItems"] == 1
@@ -194,7 +194,7 @@ async def test_regenerate_fills_facts_renders_and_keeps_human_sections() -> None
     assert "31.48%" in data["postmortem.md"]
     assert json.loads(data["postmortem.json"])["impact"][0]["failedRequests"] == 81_600
     assert binary["chart.png"].startswith(PNG_MAGIC)
-    assert world.charts.rendered[0].moments[0][0] == "started"
+    assert world.charts.rendered[0].moments[0][0] == "detected"
     reminders = [e for e in world.incident["status"]["timeline"] if "/overdue/" in e["key"]]
     assert len(reminders) == 1
     # The incident's own new entries (draft ready, reminder) arrive with the next round; then

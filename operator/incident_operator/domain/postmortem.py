@@ -3,17 +3,17 @@
 Everything here takes the data and ``now`` as arguments and returns values: the service
 gathers (incident, Kubernetes Events, Prometheus counts), this module decides and computes.
 
-Key times and figures follow the incident's own conventions (``domain.lifecycle``), so the
-postmortem and ``kubectl incident show`` never disagree:
+Key times are the incident's own ``status.timestamps``, by the same names, and the figures
+are computed by ``lifecycle.figures``, so the postmortem and ``kubectl incident show`` never
+disagree:
 
-* ``started``: when the problem began as its source saw it (the SLO burn's start,
-  ``status.timestamps.detected``); the declaration when no source says.
-* ``detected``: when the organisation knew — the declaration (the operator declares the
-  moment a burn policy fires; a human declares when they notice).
-* time to detect = detected - started; time to acknowledge / mitigate / resolve are measured
-  from ``detected``, like ``status.durations``.
+* ``detected``: when the problem began as its source saw it (the SLO burn's start);
+* ``declared``: when the organisation knew (the operator declares the moment a burn policy
+  fires; a human declares when they notice);
+* time to detect = declared - detected; time to acknowledge / mitigate / resolve are measured
+  from ``declared``, like ``status.durations``.
 
-Impact for one SLO over the incident window ``[started, resolved]``:
+Impact for one SLO over the incident window ``[detected (else declared), resolved]``:
 
 * total and failed requests in the window (from the SLI's counters);
 * error budget of the SLO window ending at ``resolved`` = (1 - target) x requests in it;
@@ -31,6 +31,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+
+from . import lifecycle
 
 PUBLISHED = "published"
 DEDUP_WINDOW = timedelta(minutes=2)
@@ -216,52 +218,51 @@ def mitigation_facts(mitigations: Sequence[Mitigation]) -> tuple[Fact, ...]:
 # --- key times ----------------------------------------------------------------------------
 
 
-KEY_TIMES = ("started", "detected", "declared", "acknowledged", "mitigated", "resolved")
+KEY_TIMES = ("detected", "declared", "acknowledged", "mitigated", "resolved")
+"""The Incident's ``status.timestamps``, by the same names and with the same meaning."""
 
 
 @dataclass(frozen=True)
 class KeyTimes:
-    started: datetime | None = None
     detected: datetime | None = None
+    """When the problem began as its source saw it (e.g. the SLO burn's start)."""
     declared: datetime | None = None
     acknowledged: datetime | None = None
     mitigated: datetime | None = None
     resolved: datetime | None = None
 
     def figures(self) -> dict[str, float]:
-        """timeToDetect/Acknowledge/Mitigate/Resolve in seconds, where both ends are known."""
-        out: dict[str, float] = {}
-        if self.started is not None and self.detected is not None:
-            out["timeToDetect"] = max(0.0, (self.detected - self.started).total_seconds())
-        for name, at in (
-            ("timeToAcknowledge", self.acknowledged),
-            ("timeToMitigate", self.mitigated),
-            ("timeToResolve", self.resolved),
-        ):
-            if at is not None and self.detected is not None:
-                out[name] = max(0.0, (at - self.detected).total_seconds())
-        return out
+        """The Incident's MTTx figures (``lifecycle.figures``), where both ends are known."""
+        if self.declared is None:
+            return {}
+        reached = {
+            lifecycle.Milestone.ACKNOWLEDGED: self.acknowledged,
+            lifecycle.Milestone.MITIGATED: self.mitigated,
+            lifecycle.Milestone.RESOLVED: self.resolved,
+        }
+        stamps = {m: at for m, at in reached.items() if at is not None}
+        return {
+            str(figure): seconds
+            for figure, seconds in lifecycle.figures(stamps, self.declared, self.detected).items()
+        }
+
+    @property
+    def start(self) -> datetime | None:
+        """When the incident began: the problem if its source said, else the declaration."""
+        return self.detected or self.declared
 
     @property
     def window(self) -> tuple[datetime, datetime] | None:
-        """The incident window ``[started, resolved]`` (None until both are known)."""
-        if self.started is None or self.resolved is None or self.resolved <= self.started:
+        """The incident window ``[start, resolved]`` (None until both are known)."""
+        start = self.start
+        if start is None or self.resolved is None or self.resolved <= start:
             return None
-        return self.started, self.resolved
+        return start, self.resolved
 
 
 def key_times(stamps: Mapping[str, datetime | None]) -> KeyTimes:
-    """From ``status.timestamps`` (detected = when the problem began, declared, ...)."""
-    declared = stamps.get("declared")
-    began = stamps.get("detected")
-    return KeyTimes(
-        started=began or declared,
-        detected=declared,
-        declared=declared,
-        acknowledged=stamps.get("acknowledged"),
-        mitigated=stamps.get("mitigated"),
-        resolved=stamps.get("resolved"),
-    )
+    """From the Incident's ``status.timestamps``, name for name."""
+    return KeyTimes(**{name: stamps.get(name) for name in KEY_TIMES})
 
 
 def whole_seconds(start: datetime, end: datetime) -> timedelta:
@@ -465,8 +466,4 @@ def remaining_series(
 
 
 def chart_moments(times: KeyTimes) -> tuple[tuple[str, datetime], ...]:
-    return tuple(
-        (name, at)
-        for name in ("started", "declared", "acknowledged", "mitigated", "resolved")
-        if (at := getattr(times, name)) is not None
-    )
+    return tuple((name, at) for name in KEY_TIMES if (at := getattr(times, name)) is not None)

@@ -151,7 +151,7 @@ def impact_table(impacts: Sequence[Impact]) -> str:
 
 
 _FIGURE_FOR = {
-    "detected": "timeToDetect",
+    "declared": "timeToDetect",  # from the problem's start to the declaration
     "acknowledged": "timeToAcknowledge",
     "mitigated": "timeToMitigate",
     "resolved": "timeToResolve",

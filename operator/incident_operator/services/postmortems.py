@@ -341,14 +341,7 @@ class PostmortemService:
         spec = incident.get("spec") or {}
         times = key_times_of(incident)
         if end is not None and times.resolved is None:
-            times = pm.KeyTimes(
-                times.started,
-                times.detected,
-                times.declared,
-                times.acknowledged,
-                times.mitigated,
-                end,
-            )
+            times = replace(times, resolved=end)
         slos = affected_slos(incident)
         mitigations = mitigations_of(incident)
         objects = [("Incident", name), *(("ServiceLevelObjective", s) for s in slos)]

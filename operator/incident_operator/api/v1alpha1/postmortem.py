@@ -107,10 +107,14 @@ class MitigationOutcome(ApiModel):
 
 
 class KeyTimes(ApiModel):
-    started: datetime | None = None
-    """When the problem began as its source saw it (e.g. the SLO burn's start)."""
+    """The incident's status.timestamps, by the same names."""
+
+    # Written before 2026-12-06, ``started`` held the problem's start and ``detected`` the
+    # declaration: the operator rewrites keyTimes on its next pass (they differ from the
+    # incident's) and the API server prunes ``started``, no longer in the schema.
+
     detected: datetime | None = None
-    """When the organisation knew: the declaration."""
+    """When the problem began as its source saw it (e.g. the SLO burn's start)."""
     declared: datetime | None = None
     acknowledged: datetime | None = None
     mitigated: datetime | None = None

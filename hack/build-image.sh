@@ -5,7 +5,8 @@
 # mmdebstrap from Debian's archive. The operator's dependencies come from PyPI in the build
 # stage, pinned by constraints.txt.
 #
-#   hack/build-image.sh [build]   base (if missing) + operator image -> $IMAGE (prints it)
+#   hack/build-image.sh [build]   base (if missing) + operator image -> $IMAGE (prints it);
+#                                 EXTRAS= builds without the plot extra (no postmortem charts)
 #   hack/build-image.sh base      only the base image -> $BASE_IMAGE
 #   hack/build-image.sh print-ref the operator image's reference
 #
@@ -18,7 +19,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # Bump when the package list or trimming below changes (Debian updates alone do not rebuild).
-BASE_REVISION="${BASE_REVISION:-bookworm-python3.11-r1}"
+BASE_REVISION="${BASE_REVISION:-bookworm-python3.11-r2}"
 BASE_IMAGE="localhost/incident-operator-base:$BASE_REVISION"
 IMAGE="${IMAGE:-localhost/incident-operator:dev}"
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/incident-operator"
@@ -46,19 +47,20 @@ need_tools() {
     podman runc mmdebstrap >&2
 }
 
-# Essential packages + python3 (with venv, which Debian splits off), CA certificates; the
-# merged-usr hook avoids the usrmerge package and the 45 MB of perl it pulls in. No apt in
-# the image: mmdebstrap installs from outside. Copyright files are kept, other docs dropped.
+# Essential packages + python3 (with venv, which Debian splits off), CA certificates and
+# libstdc++ (numpy's wheels link it; python:3.11-slim has it through apt); the merged-usr hook
+# avoids the usrmerge package and the 45 MB of perl it pulls in. No apt in the image:
+# mmdebstrap installs from outside. Copyright files are kept, other docs dropped.
 build_base_tar() {
   [[ -s "$BASE_TAR" ]] && return
   mkdir -p "$CACHE_ROOT"
   exec 8>"$CACHE_ROOT/.image-base-$BASE_REVISION.lock"
   flock 8
   if [[ -s "$BASE_TAR" ]]; then exec 8>&-; return; fi
-  log "building the base image $BASE_REVISION with mmdebstrap (about 1.5 min)"
+  log "building the base image $BASE_REVISION with mmdebstrap (under a minute)"
   mmdebstrap --quiet --format=tar --variant=essential \
     --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-    --include=python3,python3-venv,python-is-python3,ca-certificates \
+    --include=python3,python3-venv,python-is-python3,ca-certificates,libstdc++6 \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
@@ -68,7 +70,8 @@ build_base_tar() {
     bookworm "$BASE_TAR.tmp" \
     "deb $DEBIAN_MIRROR bookworm main" \
     "deb $DEBIAN_MIRROR bookworm-updates main" \
-    "deb $DEBIAN_SECURITY bookworm-security main" </dev/null
+    "deb $DEBIAN_SECURITY bookworm-security main" </dev/null >"$CACHE_ROOT/.image-base.log" 2>&1 \
+    || { tail -40 "$CACHE_ROOT/.image-base.log" >&2; exit 1; }
   mv "$BASE_TAR.tmp" "$BASE_TAR"
   exec 8>&-
 }
@@ -99,7 +102,7 @@ build() {
   # --network host: the RUN steps reach PyPI without a CNI bridge; the volumes exist only
   # while a RUN step runs and are not part of any layer.
   podman build --quiet --layers --network host \
-    --build-arg "PYTHON_IMAGE=$BASE_IMAGE" \
+    --build-arg "PYTHON_IMAGE=$BASE_IMAGE" ${EXTRAS+--build-arg "EXTRAS=$EXTRAS"} \
     --volume "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro" \
     --volume "$work/pip.conf:/etc/pip.conf:ro" \
     --tag "$IMAGE" --file "$ROOT/Dockerfile" "$ROOT" >/dev/null

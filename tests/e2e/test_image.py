@@ -266,3 +266,31 @@ def test_image_runs_the_chart_deployment(
 def test_chart_command_is_the_image_entrypoint(image: str) -> None:
     entrypoint = podman("image", "inspect", "--format", "{{json .Config.Entrypoint}}", image)
     assert json.loads(entrypoint.stdout) == render("unused").container["command"]
+
+
+CHART_SNIPPET = """
+import sys
+from datetime import datetime, timedelta, timezone
+from incident_operator.adapters.postmortem_chart import MatplotlibCharts
+from incident_operator.domain.postmortem import ChartData
+t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+points = tuple((t0 + timedelta(minutes=m), m / 1000) for m in range(60))
+png = MatplotlibCharts().render(ChartData(
+    "checkout-availability", 0.999, t0 + timedelta(minutes=10), t0 + timedelta(minutes=40),
+    points, tuple((t, 1 - v) for t, v in points), (("detected", t0 + timedelta(minutes=12)),),
+))
+assert png is not None and png.startswith(b"\\x89PNG"), png
+print(len(png))
+"""
+
+
+def test_postmortem_charts_render_on_the_read_only_root(image: str, tmp_path: Path) -> None:
+    """matplotlib (the plot extra) works as the chart runs it: its caches go to /tmp only."""
+    deployment = render("unused")
+    kube_dir = tmp_path / "kube"
+    kube_dir.mkdir()
+    result = podman(
+        "run", "--rm", *podman_run_args(deployment, tmp_path, kube_dir),
+        "--entrypoint=python", image, "-c", CHART_SNIPPET,
+    )  # fmt: skip
+    assert int(result.stdout.strip()) > 10_000, result.stderr

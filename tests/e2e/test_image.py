@@ -17,6 +17,7 @@ container stops cleanly on SIGTERM (exit 0).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -58,9 +59,17 @@ def podman(
 
 @pytest.fixture(scope="session")
 def image() -> str:
-    """The operator image, built now (cold: base + PyPI install; warm: cached layers)."""
+    """The operator image, built now (cold: base + PyPI install; warm: cached layers), tagged
+    for this checkout so that clones sharing the machine's podman storage test their own."""
     started = time.monotonic()
-    built = subprocess.run([str(BUILD), "build"], check=True, capture_output=True, text=True)
+    tag = hashlib.sha256(str(REPO).encode()).hexdigest()[:12]
+    built = subprocess.run(
+        [str(BUILD), "build"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "IMAGE": f"localhost/incident-operator:test-{tag}"},
+    )
     sys.stdout.write(built.stderr[-3000:])
     ref = built.stdout.strip().splitlines()[-1]
     print(f"image {ref} built in {time.monotonic() - started:.1f}s")

@@ -37,6 +37,7 @@ need_tools() {
   local missing=()
   command -v podman >/dev/null || missing+=(podman)
   command -v runc >/dev/null || missing+=(runc)
+  [[ -x /usr/lib/podman/netavark ]] || missing+=(netavark)
   command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
   [[ ${#missing[@]} -eq 0 ]] && return
   local sudo=""
@@ -44,7 +45,7 @@ need_tools() {
   log "installing ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    podman runc mmdebstrap >&2
+    podman runc netavark mmdebstrap >&2
 }
 
 # Essential packages + python3 (with venv, which Debian splits off), CA certificates and

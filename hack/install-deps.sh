@@ -17,11 +17,11 @@ fi
 if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v faketime >/dev/null; then
   packages+=(faketime)
 fi
-# podman (with runc, see hack/image/containers.conf) and mmdebstrap build and run the operator's
-# image in tests/e2e/test_image.py (hack/build-image.sh).
+# podman (with runc and netavark, see hack/image/containers.conf) and mmdebstrap build and run
+# the operator's image in tests/e2e/test_image.py (hack/build-image.sh).
 if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v podman >/dev/null || ! command -v runc >/dev/null \
-  || ! command -v mmdebstrap >/dev/null; then
-  packages+=(podman runc mmdebstrap)
+  || [[ ! -x /usr/lib/podman/netavark ]] || ! command -v mmdebstrap >/dev/null; then
+  packages+=(podman runc netavark mmdebstrap)
 fi
 [[ ${#packages[@]} -eq 0 ]] && exit 0
 sudo=""

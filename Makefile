@@ -8,7 +8,7 @@ STATE_DIR := .cluster
 export KUBECONFIG ?= $(CURDIR)/$(STATE_DIR)/kubeconfig
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv deps binaries helm crds values-reference lint test test-unit chaos cluster-up cluster-down install-crds examples up run demo clean
+.PHONY: help venv deps binaries helm image crds values-reference lint test test-unit chaos cluster-up cluster-down install-crds examples up run demo clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -30,6 +30,9 @@ binaries:  ## build etcd, kube-apiserver, kube-controller-manager, helm once int
 
 helm:  ## build helm from the helm.sh/helm/v4 Go module once into ~/.cache/incident-operator
 	hack/build-binaries.sh helm
+
+image:  ## build the operator image with podman (no Docker, no registry; base made locally): docs/image.md
+	hack/build-image.sh build
 
 crds: venv  ## regenerate crds/ from the pydantic models
 	$(BIN)/python -m incident_operator.crdgen crds

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # System packages the tests need: Prometheus 2.42 (with promtool) and Alertmanager from
 # Debian, Chromium (headless, for the status page browser test) and libfaketime (the chaos
-# suite jumps the operator's clocks with it: tests/chaos/world.py). Installed only when
-# missing, so warm machines pay nothing.
+# suite jumps the operator's clocks with it: tests/chaos/world.py), podman and mmdebstrap (the
+# image, below). Installed only when missing, so warm machines pay nothing.
 set -euo pipefail
 packages=()
 if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
@@ -16,6 +16,12 @@ if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v chromium >/dev/null; then
 fi
 if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v faketime >/dev/null; then
   packages+=(faketime)
+fi
+# podman (with runc and netavark, see hack/image/containers.conf) and mmdebstrap build and run
+# the operator's image in tests/e2e/test_image.py (hack/build-image.sh).
+if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v podman >/dev/null || ! command -v runc >/dev/null \
+  || [[ ! -x /usr/lib/podman/netavark ]] || ! command -v mmdebstrap >/dev/null; then
+  packages+=(podman runc netavark mmdebstrap)
 fi
 [[ ${#packages[@]} -eq 0 ]] && exit 0
 sudo=""

@@ -3,7 +3,7 @@
 Go's client writes a whole-number boundary as ``le="1"``, Python's as ``le="1.0"``; Prometheus 2
 stores what it scraped and Prometheus 3 normalises every classic histogram to ``le="1.0"``.
 Both spellings are backfilled into Prometheus 2.42, and scraped by Prometheus 2.42 and by
-Prometheus 3 (built from its Go module into the version-keyed cache, hack/build-prometheus.sh);
+Prometheus 3 (built from its Go module into the version-keyed cache, hack/build-metrics.sh);
 the operator's own query must measure the same 10 % slow requests for each (before, ``le="1"``
 found no bucket at all on ``1.0`` data: no data, and no alert ever).
 """
@@ -11,9 +11,7 @@ found no bucket at all on ``1.0`` data: no data, and no alert ever).
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +25,7 @@ import pytest
 from incident_operator.adapters.prometheus import PrometheusMetrics
 from incident_operator.domain.sli import LatencySli, Sli
 from tests.cluster.controlplane import free_port
-from tests.kube import REPO
+from tests.services.binaries import PROMETHEUS_3, cached_binary
 from tests.services.process import ServiceProcess
 from tests.services.prometheus import STEP, PrometheusServer
 
@@ -92,20 +90,11 @@ def test_latency_sli_measures_every_spelling_of_the_boundary(
 # Backfilled blocks keep labels as written; Prometheus 3 normalises ``le`` when it scrapes.
 # So an exporter serves both spellings and each server scrapes it for real.
 
-PROMETHEUS_3 = "v0.316.0"  # module version of Prometheus 3.16.0, hack/build-prometheus.sh
-
 
 def prometheus_binary(version: str) -> str:
     if version == "2":
         return shutil.which("prometheus") or "prometheus"
-    build = REPO / "hack" / "build-prometheus.sh"
-    env = {**os.environ, "PROMETHEUS_VERSION": version}
-    # Builds once per machine (~6 min on 2 cores), then only checks the cache.
-    subprocess.run([str(build)], check=True, env=env, capture_output=True, timeout=3600)
-    directory = subprocess.run(
-        [str(build), "print-dir"], check=True, env=env, capture_output=True, text=True
-    ).stdout.strip()
-    return str(Path(directory) / "prometheus")
+    return cached_binary("prometheus", version, "prometheus")
 
 
 class Exporter(ThreadingHTTPServer):

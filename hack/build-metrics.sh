@@ -95,7 +95,8 @@ work="$(mktemp -d)"
 trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
 log "building $component $version in $work"
 (
-  export GOFLAGS=-mod=mod GOTOOLCHAIN=local
+  # GOWORK=off: Prometheus' module carries a go.work of its own tooling modules.
+  export GOFLAGS=-mod=mod GOTOOLCHAIN=local GOWORK=off
   source_dir="$(go mod download -json "$module@$version" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
   [[ -n "$source_dir" ]] || { log "go mod download $module@$version failed"; exit 1; }
   cp -r "$source_dir" "$work/src"

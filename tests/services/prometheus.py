@@ -95,12 +95,12 @@ class Backend(enum.StrEnum):
 DEFAULT_BACKEND = Backend.PROMETHEUS_2
 
 
-def backend_params(*backends: Backend) -> list[Any]:
-    """``backends`` (all by default) as pytest parameters; all but the default one are marked
-    ``matrix`` (`make test-matrix` runs them, `make test` does not)."""
+def backend_params() -> list[Any]:
+    """Every backend as a pytest parameter; all but the default one are marked ``matrix``
+    (`make test` runs them with the rest, `make test-matrix` runs only them)."""
     return [
         pytest.param(b, id=b.value, marks=() if b is DEFAULT_BACKEND else pytest.mark.matrix)
-        for b in backends or tuple(Backend)
+        for b in Backend
     ]
 
 

@@ -8,7 +8,7 @@ STATE_DIR := .cluster
 export KUBECONFIG ?= $(CURDIR)/$(STATE_DIR)/kubeconfig
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv deps binaries helm image crds values-reference lint test test-unit chaos cluster-up cluster-down install-crds examples up run demo clean
+.PHONY: help venv deps binaries helm image crds values-reference lint test test-unit test-matrix chaos cluster-up cluster-down install-crds examples up run demo clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -24,9 +24,12 @@ venv: $(STAMP)  ## create .venv with the operator and the dev tools (pinned by c
 deps:  ## system packages the tests use: Prometheus, promtool, Alertmanager (Debian)
 	hack/install-deps.sh
 
-binaries:  ## build etcd, kube-apiserver, kube-controller-manager, helm once into ~/.cache/incident-operator
+binaries:  ## build etcd, kube-apiserver, kube-controller-manager, helm, Prometheus 3, Alertmanager, VictoriaMetrics once into ~/.cache/incident-operator
 	hack/build-binaries.sh all
 	hack/build-binaries.sh helm
+	hack/build-metrics.sh prometheus
+	hack/build-metrics.sh alertmanager
+	hack/build-metrics.sh victoria-metrics
 
 helm:  ## build helm from the helm.sh/helm/v4 Go module once into ~/.cache/incident-operator
 	hack/build-binaries.sh helm
@@ -49,8 +52,11 @@ lint: venv  ## ruff, ruff format, mypy --strict, import-linter layer contracts
 test-unit: venv  ## the fast tests only (no cluster)
 	$(BIN)/pytest -m "not cluster"
 
-test: venv deps binaries lint  ## everything CI runs: lint, then the whole suite on a fresh local control plane
+test: venv deps binaries lint  ## everything CI runs: lint, then the whole suite (every metrics backend) on a fresh local control plane
 	$(BIN)/pytest
+
+test-matrix: venv deps binaries  ## only the further metrics backends: Prometheus 3, VictoriaMetrics, current Alertmanager
+	$(BIN)/pytest -m matrix
 
 chaos: venv deps binaries  ## the full chaos suite (not in `make test`; CHAOS_SEED=n replays); writes docs/reliability.md
 	$(BIN)/python -m tests.chaos

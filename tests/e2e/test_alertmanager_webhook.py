@@ -5,7 +5,8 @@ and the test's namespace as labels; a real Alertmanager groups it and delivers i
 ``POST /alertmanager`` with a bearer token, redelivering every two seconds. The incident must
 exist once, with the mapped severity and one timeline entry for the alert however many
 deliveries arrived; when the rule stops firing, the resolution is recorded and the incident
-stays open.
+stays open. Twice: Debian's Prometheus 2.42 with its Alertmanager 0.25, and the current
+Prometheus 3 with the current Alertmanager, both built from their Go modules (``matrix``).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from incident_operator.domain.alertmanager import group_id
 from tests.cluster.controlplane import free_port
 from tests.kube import Cluster, get_custom, wait_for
 from tests.operator_process import OperatorProcess
-from tests.services.alertmanager import AlertmanagerServer, webhook_config
-from tests.services.prometheus import PrometheusServer, openmetrics
+from tests.services.alertmanager import AlertmanagerServer, Release, webhook_config
+from tests.services.prometheus import Backend, PrometheusServer, openmetrics
 
 WEBHOOK_SENT = "alertmanager_notifications_total"
 WEBHOOK_FAILED = "alertmanager_notifications_failed_total"
@@ -121,12 +122,21 @@ def operator(
         assert token[0] not in log, "the token was logged"
 
 
+@pytest.mark.parametrize(
+    ("backend", "release"),
+    [
+        pytest.param(Backend.PROMETHEUS_2, Release.DEBIAN, id="debian"),
+        pytest.param(Backend.PROMETHEUS_3, Release.CURRENT, id="current", marks=pytest.mark.matrix),
+    ],
+)
 def test_alertmanager_delivers_one_incident_and_its_resolution(
     operator: tuple[OperatorProcess, str],
     api: client.ApiClient,
     namespace: str,
     token: tuple[str, Path],
     tmp_path: Path,
+    backend: Backend,
+    release: Release,
 ) -> None:
     _, webhook = operator
 
@@ -143,7 +153,9 @@ def test_alertmanager_delivers_one_incident_and_its_resolution(
 
     (tmp_path / "am").mkdir()
     (tmp_path / "prom").mkdir()
-    alertmanager = AlertmanagerServer(tmp_path / "am", webhook_config(webhook, token[0]))
+    alertmanager = AlertmanagerServer(
+        tmp_path / "am", webhook_config(webhook, token[0]), release=release
+    )
     rule_file = tmp_path / "prom" / "rules.yml"
     rule_file.write_text(rules(namespace, "vector(1)"))
     prometheus = None
@@ -151,6 +163,7 @@ def test_alertmanager_delivers_one_incident_and_its_resolution(
         prometheus = PrometheusServer(
             tmp_path / "prom",
             openmetrics([], [], 0),
+            backend=backend,
             evaluation_interval="1s",
             # Alerts evaluated before the Alertmanager is discovered are dropped; resend soon.
             extra_args=["--rules.alert.resend-delay=1s"],

@@ -3,7 +3,7 @@
 Go's client writes a whole-number boundary as ``le="1"``, Python's as ``le="1.0"``; Prometheus 2
 stores what it scraped and Prometheus 3 normalises every classic histogram to ``le="1.0"``.
 Both spellings are backfilled into Prometheus 2.42, and scraped by Prometheus 2.42 and by
-Prometheus 3 (built from its Go module into the version-keyed cache, hack/build-prometheus.sh);
+Prometheus 3 (built from its Go module into the version-keyed cache, hack/build-metrics.sh);
 the operator's own query must measure the same 10 % slow requests for each (before, ``le="1"``
 found no bucket at all on ``1.0`` data: no data, and no alert ever).
 """
@@ -11,6 +11,7 @@ found no bucket at all on ``1.0`` data: no data, and no alert ever).
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -24,8 +25,9 @@ import pytest
 from incident_operator.adapters.prometheus import PrometheusMetrics
 from incident_operator.domain.sli import LatencySli, Sli
 from tests.cluster.controlplane import free_port
+from tests.services.binaries import PROMETHEUS_3, cached_binary
 from tests.services.process import ServiceProcess
-from tests.services.prometheus import PROMETHEUS_3, STEP, PrometheusServer, prometheus_tool
+from tests.services.prometheus import STEP, PrometheusServer
 
 METRIC = "http_request_duration_seconds"
 RATE, SLOW = 100.0, 0.1  # requests per second, share slower than the threshold
@@ -89,6 +91,12 @@ def test_latency_sli_measures_every_spelling_of_the_boundary(
 # So an exporter serves both spellings and each server scrapes it for real.
 
 
+def prometheus_binary(version: str) -> str:
+    if version == "2":
+        return shutil.which("prometheus") or "prometheus"
+    return cached_binary("prometheus", version, "prometheus")
+
+
 class Exporter(ThreadingHTTPServer):
     """A histogram per spelling: RATE requests/s since start, SLOW of them slower than 1 s."""
 
@@ -138,7 +146,7 @@ def exporter() -> Iterator[Exporter]:
 def test_scraped_whole_number_boundaries_are_measured_on_prometheus_2_and_3(
     tmp_path: Path, exporter: Exporter, version: str
 ) -> None:
-    binary = prometheus_tool(version)
+    binary = prometheus_binary(version)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     target = f"127.0.0.1:{exporter.server_address[1]}"

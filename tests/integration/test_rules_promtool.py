@@ -1,10 +1,10 @@
 """Generated rules under the real promtool: they load, they fire, they agree with the domain.
 
-Everything runs with Prometheus 2.42's promtool (Debian) and 3.16's (built from its Go module).
 `promtool check rules` validates every generated file; `promtool test rules` evaluates them
 over designed input series (the simulator's piecewise-constant traces written as counters).
 The equivalence test derives the expected alerts from `burn.evaluate` on the same traces' exact
 window ratios, so promtool passing means Prometheus and the operator reach the same verdicts.
+Both Prometheus 2.42's promtool and Prometheus 3's evaluate them.
 """
 
 from __future__ import annotations
@@ -28,18 +28,27 @@ from incident_operator.domain.durations import format_duration
 from incident_operator.domain.simulation import Trace, TraceRow
 from incident_operator.domain.slo import Objective
 from tests.kube import REPO
-from tests.services.prometheus import PROMETHEUS_VERSIONS, prometheus_tool
+from tests.services.binaries import PROMETHEUS_3, cached_binary
+from tests.services.prometheus import Backend
 
 MINUTE, DAY = 60, 86400
 SERVICE = "shop"
 
 
-@pytest.fixture(scope="module", params=PROMETHEUS_VERSIONS, ids=["prometheus-2", "prometheus-3"])
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(Backend.PROMETHEUS_2, id="prometheus-2"),
+        pytest.param(Backend.PROMETHEUS_3, id="prometheus-3", marks=pytest.mark.matrix),
+    ],
+)
 def promtool(request: pytest.FixtureRequest) -> str:
-    """Debian's promtool 2.42 and promtool 3 (built from its Go module, cached by version)."""
-    path = prometheus_tool(str(request.param), "promtool")
-    if shutil.which(path) is None:
-        pytest.fail(f"{path} is not installed: run `make deps` (Debian's prometheus package)")
+    """Debian's promtool (Prometheus 2.42), and Prometheus 3's built from its module."""
+    if request.param is Backend.PROMETHEUS_3:
+        return cached_binary("prometheus", PROMETHEUS_3, "promtool")
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool is not installed: run `make deps` (Debian's prometheus package)")
     return path
 
 

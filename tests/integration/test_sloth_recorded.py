@@ -1,6 +1,6 @@
 """A ``recorded`` Sloth SLI read from the series real Sloth's rules record, in real Prometheus.
 
-Sloth is built from its Go module (hack/build-sloth.sh, cached by version) and generates the
+Sloth is built from its Go module (hack/build-metrics.sh sloth, cached by version) and generates the
 rules for its own getting-started spec (tests/data/sloth); they must be the rules Sloth
 publishes for it (tests/data/sloth/getting-started.gen.yml) but for the version stamps.
 Prometheus 2.42 then serves backfilled traffic we designed under the spec's metric; Sloth's
@@ -33,6 +33,7 @@ from incident_operator.cli.slo_import import read_sources
 from incident_operator.domain.durations import format_duration
 from incident_operator.domain.sli import Sli
 from tests.kube import REPO
+from tests.services.binaries import SLOTH, cached_binary
 from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
 
 DATA = REPO / "tests" / "data" / "sloth"
@@ -45,13 +46,8 @@ COUNTER = "http_request_duration_seconds_count"
 
 
 def sloth_binary() -> Path:
-    build = REPO / "hack" / "build-sloth.sh"
     # Builds once per machine (~4 min on 2 cores), then only checks the cache.
-    subprocess.run([str(build)], check=True, capture_output=True, timeout=3600)
-    directory = subprocess.run(
-        [str(build), "print-dir"], check=True, capture_output=True, text=True
-    ).stdout.strip()
-    return Path(directory) / "sloth"
+    return Path(cached_binary("sloth", SLOTH, "sloth"))
 
 
 def without_version_stamps(rules: dict[str, Any]) -> dict[str, Any]:

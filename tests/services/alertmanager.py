@@ -1,13 +1,32 @@
-"""A real Alertmanager (Debian's prometheus-alertmanager) for tests, single node."""
+"""A real Alertmanager for tests, single node: Debian's prometheus-alertmanager (0.25) or the
+current release built from its Go module (hack/build-metrics.sh)."""
 
 from __future__ import annotations
 
+import enum
 import shutil
 import urllib.request
 from pathlib import Path
 
 from tests.cluster.controlplane import free_port
+from tests.services.binaries import ALERTMANAGER, cached_binary
 from tests.services.process import ServiceProcess
+
+
+class Release(enum.StrEnum):
+    DEBIAN = "debian"
+    """Debian's prometheus-alertmanager (`make deps`)."""
+    CURRENT = "current"
+    """``binaries.ALERTMANAGER`` built from its Go module into the cache."""
+
+
+def alertmanager_binary(release: Release) -> str:
+    if release is Release.CURRENT:
+        return cached_binary("alertmanager", ALERTMANAGER, "alertmanager")
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if binary is None:
+        raise RuntimeError("Alertmanager is not installed: run `make deps`")
+    return binary
 
 
 def webhook_config(
@@ -35,19 +54,23 @@ receivers:
 
 
 class AlertmanagerServer:
-    def __init__(self, workdir: Path, config: str, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        config: str,
+        *,
+        port: int | None = None,
+        release: Release = Release.DEBIAN,
+    ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config_file = workdir / "alertmanager.yml"
         config_file.write_text(config)
-        binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-        if binary is None:
-            raise RuntimeError("Alertmanager is not installed: run `make deps`")
         self.process = ServiceProcess(
-            "alertmanager",
+            f"alertmanager ({release})",
             [
-                binary,
+                alertmanager_binary(release),
                 f"--config.file={config_file}",
                 f"--storage.path={workdir / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",

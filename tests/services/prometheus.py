@@ -1,44 +1,32 @@
-"""A real Prometheus for tests, its history backfilled with promtool.
+"""A real Prometheus-compatible backend for tests, its history backfilled.
 
 Scenarios are request traces (the simulator's piecewise-constant rates); their integrals are
-written as counters in OpenMetrics, turned into TSDB blocks by
-`promtool tsdb create-blocks-from openmetrics`, and served by a Prometheus started on that
-storage. Instant queries at the end of the data then see exactly the windows we designed.
+written as counters in OpenMetrics. Prometheus (Debian's 2.42, or 3.x built from its module)
+gets them as TSDB blocks made by `promtool tsdb create-blocks-from openmetrics` and is started
+on that storage; VictoriaMetrics single-node takes the same samples on its import API
+(`/api/v1/import/prometheus`). Instant queries at the end of the data then see exactly the
+windows we designed.
 """
 
 from __future__ import annotations
 
-import os
+import enum
 import shutil
 import subprocess
+import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
 
 from incident_operator.domain.simulation import Trace, TraceRow
 from tests.cluster.controlplane import free_port
+from tests.services.binaries import PROMETHEUS_3, VICTORIA_METRICS, cached_binary
 from tests.services.process import ServiceProcess
 
 STEP = 60  # seconds between backfilled samples
-REPO = Path(__file__).resolve().parents[2]
-PROMETHEUS_3 = "v0.316.0"  # module version of Prometheus 3.16.0, hack/build-prometheus.sh
-PROMETHEUS_VERSIONS = ("2", PROMETHEUS_3)
-"""Debian's Prometheus 2.42 and Prometheus 3 built from its Go module."""
-
-
-def prometheus_tool(version: str, tool: str = "prometheus") -> str:
-    """``prometheus`` or ``promtool`` of ``version``: "2" is Debian's on PATH, a module
-    version (e.g. v0.316.0) is built into the version-keyed cache the first time."""
-    if version == "2":
-        return shutil.which(tool) or tool
-    build = REPO / "hack" / "build-prometheus.sh"
-    env = {**os.environ, "PROMETHEUS_VERSION": version}
-    # Builds once per machine (~6 min on 2 cores), then only checks the cache.
-    subprocess.run([str(build)], check=True, env=env, capture_output=True, timeout=3600)
-    directory = subprocess.run(
-        [str(build), "print-dir"], check=True, env=env, capture_output=True, text=True
-    ).stdout.strip()
-    return str(Path(directory) / tool)
 
 
 @dataclass(frozen=True)
@@ -101,12 +89,49 @@ def openmetrics(
     return "\n".join(lines) + "\n# EOF\n"
 
 
+class Backend(enum.StrEnum):
+    """Which server answers the operator's PromQL."""
+
+    PROMETHEUS_2 = "prometheus-2"
+    """Debian's Prometheus 2.42 (`make deps`)."""
+    PROMETHEUS_3 = "prometheus-3"
+    """Prometheus 3 built from its Go module (hack/build-metrics.sh)."""
+    VICTORIA_METRICS = "victoria-metrics"
+    """VictoriaMetrics single-node built from its Go module: MetricsQL, not Prometheus."""
+
+
+DEFAULT_BACKEND = Backend.PROMETHEUS_2
+
+
+def backend_params() -> list[Any]:
+    """Every backend as a pytest parameter; all but the default one are marked ``matrix``
+    (`make test` runs them with the rest, `make test-matrix` runs only them)."""
+    return [
+        pytest.param(b, id=b.value, marks=() if b is DEFAULT_BACKEND else pytest.mark.matrix)
+        for b in Backend
+    ]
+
+
+class MetricsServer(Protocol):
+    url: str
+
+    def stop(self) -> None: ...
+
+
+def start_backend(backend: Backend, workdir: Path, data: str) -> MetricsServer:
+    """``backend`` serving the OpenMetrics ``data`` (see ``openmetrics``), query API only."""
+    if backend is Backend.VICTORIA_METRICS:
+        return VictoriaMetricsServer(workdir, data)
+    return PrometheusServer(workdir, data, backend=backend)
+
+
 class PrometheusServer:
     def __init__(
         self,
         workdir: Path,
         data: str,
         *,
+        backend: Backend = DEFAULT_BACKEND,
         scrape: dict[str, str] | None = None,
         scrape_interval: str = "15s",
         evaluation_interval: str = "15s",
@@ -118,6 +143,15 @@ class PrometheusServer:
         """``scrape`` maps job names to host:port targets scraped every ``scrape_interval``;
         ``extra_args`` are further command-line flags; ``blocks`` are further TSDB blocks
         (e.g. from `promtool tsdb create-blocks-from rules`) served with the backfill."""
+        if backend is Backend.PROMETHEUS_3:
+            prometheus = cached_binary("prometheus", PROMETHEUS_3, "prometheus")
+            promtool = cached_binary("prometheus", PROMETHEUS_3, "promtool")
+        elif backend is Backend.PROMETHEUS_2:
+            prometheus = shutil.which("prometheus") or "prometheus"
+            promtool = shutil.which("promtool") or "promtool"
+        else:
+            raise ValueError(f"{backend} is not Prometheus: use start_backend")
+        self.backend = backend
         self.workdir = workdir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -126,7 +160,7 @@ class PrometheusServer:
         source.write_text(data)
         subprocess.run(
             [
-                "promtool",
+                promtool,
                 "tsdb",
                 "create-blocks-from",
                 "openmetrics",
@@ -154,7 +188,7 @@ class PrometheusServer:
         self.process = ServiceProcess(
             "prometheus",
             [
-                shutil.which("prometheus") or "prometheus",
+                prometheus,
                 f"--config.file={config}",
                 f"--storage.tsdb.path={storage}",
                 "--storage.tsdb.retention.time=90d",
@@ -165,6 +199,57 @@ class PrometheusServer:
             workdir / "prometheus.log",
             f"{self.url}/-/ready",
         )
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def prometheus_text(data: str) -> str:
+    """OpenMetrics samples (timestamps in seconds) as Prometheus' text format (milliseconds),
+    which VictoriaMetrics' ``/api/v1/import/prometheus`` takes; comments are dropped."""
+    lines = []
+    for line in data.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        sample, _, timestamp = line.rpartition(" ")
+        lines.append(f"{sample} {round(float(timestamp) * 1000)}")
+    return "\n".join(lines) + "\n"
+
+
+class VictoriaMetricsServer:
+    """VictoriaMetrics single-node on loopback holding ``data`` (OpenMetrics, as for
+    PrometheusServer), imported through its Prometheus text import API."""
+
+    def __init__(self, workdir: Path, data: str, *, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = ServiceProcess(
+            "victoria-metrics",
+            [
+                cached_binary("victoria-metrics", VICTORIA_METRICS, "victoria-metrics"),
+                f"-storageDataPath={workdir / 'data'}",
+                f"-httpListenAddr=127.0.0.1:{self.port}",
+                "-retentionPeriod=1y",  # the default, 1 month, would drop the 31-day traces
+                # Backfilled data: answer at the query's own time (not 30 s before it) and
+                # never from a result cache filled before the import.
+                "-search.latencyOffset=0s",
+                "-search.disableCache",
+            ],
+            workdir / "victoria-metrics.log",
+            f"{self.url}/health",
+        )
+        try:
+            self._post("/api/v1/import/prometheus", prometheus_text(data).encode())
+            self._post("/internal/force_flush", b"")  # imported samples become searchable
+        except BaseException:
+            self.stop()
+            raise
+
+    def _post(self, path: str, body: bytes) -> None:
+        request = urllib.request.Request(f"{self.url}{path}", body, method="POST")
+        with urllib.request.urlopen(request, timeout=120) as response:
+            response.read()
 
     def stop(self) -> None:
         self.process.stop()

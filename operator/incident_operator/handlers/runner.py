@@ -291,6 +291,8 @@ def run(options: RunOptions, web_app: WebAppFactory | None = None) -> None:
     )
     if not options.verbose:
         logging.getLogger("kopf.objects").addFilter(RoutineSuccess())
+    if options.manage_prometheus_rules:
+        _prometheus_rules.register(kopf.get_default_registry())
     # After every handler module registered its timers: none of them adds kopf's finalizer.
     _deletion.disown_timers(kopf.get_default_registry())
     asyncio.run(_operate(options, build_memo(options, web_app)))

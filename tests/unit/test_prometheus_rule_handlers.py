@@ -1,0 +1,32 @@
+"""The PrometheusRule handlers exist only when the operator maintains rules."""
+
+from __future__ import annotations
+
+import kopf
+
+from incident_operator.handlers import prometheus_rules, runner
+
+
+def slo_handler_ids(registry: kopf.OperatorRegistry) -> list[str]:
+    return [
+        h.id
+        for h in registry._changing.get_all_handlers()
+        if h.selector is not None and h.selector.any_name == "servicelevelobjectives"
+    ]
+
+
+def test_importing_the_handlers_registers_nothing_on_slos() -> None:
+    """Without --manage-prometheus-rules kopf must not run a no-op for every SLO."""
+    assert runner.HANDLER_MODULES  # imported: every handler module has registered
+    assert "prometheus-rule" not in slo_handler_ids(kopf.get_default_registry())
+
+
+def test_register_adds_resume_create_and_update() -> None:
+    registry = kopf.OperatorRegistry()
+    prometheus_rules.register(registry)
+    reasons = {
+        (h.initial, h.reason)
+        for h in registry._changing.get_all_handlers()
+        if h.id == "prometheus-rule"
+    }
+    assert reasons == {(True, None), (None, kopf.Reason.CREATE), (None, kopf.Reason.UPDATE)}

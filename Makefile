@@ -40,7 +40,7 @@ image:  ## build the operator image with podman (no Docker, no registry; base ma
 crds: venv  ## regenerate crds/ from the pydantic models
 	$(BIN)/python -m incident_operator.crdgen crds
 
-values-reference: venv  ## regenerate the README's chart configuration reference from values.schema.json
+values-reference: venv  ## regenerate the chart README's configuration reference from values.schema.json
 	$(BIN)/python -m hack.values_reference --write
 
 lint: venv  ## ruff, ruff format, mypy --strict, import-linter layer contracts

@@ -1,9 +1,9 @@
 """The chart's configuration reference, generated from values.schema.json (+ values.yaml defaults).
 
     python -m hack.values_reference           # print the Markdown table
-    python -m hack.values_reference --write   # replace it in README.md between the markers
+    python -m hack.values_reference --write   # replace it in the chart's README between the markers
 
-tests/chart/test_chart.py fails when README.md is out of date.
+tests/chart/test_chart.py fails when charts/incident-operator/README.md is out of date.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 CHART = REPO / "charts" / "incident-operator"
+README = CHART / "README.md"
 START, END = "<!-- values-reference:start -->", "<!-- values-reference:end -->"
 
 
@@ -60,11 +61,10 @@ def main(argv: list[str]) -> int:
     if "--write" not in argv:
         print(table)
         return 0
-    readme = REPO / "README.md"
-    text = readme.read_text()
+    text = README.read_text()
     before, rest = text.split(START, 1)
     _, after = rest.split(END, 1)
-    readme.write_text(f"{before}{START}\n{table}\n{END}{after}")
+    README.write_text(f"{before}{START}\n{table}\n{END}{after}")
     return 0
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hack.values_reference import render
+from hack.values_reference import END, README, START, render
 
 from incident_operator.app.operator_main import parse
 from tests.chart.helm import CHART, find, helm, set_args, template
@@ -267,11 +267,11 @@ def test_chart_args_are_flags_the_operator_accepts() -> None:
         assert parsed.command == "run"
 
 
-def test_values_reference_in_the_readme_is_generated_from_the_schema() -> None:
-    readme = (REPO / "README.md").read_text()
-    start, end = "<!-- values-reference:start -->", "<!-- values-reference:end -->"
-    assert start in readme, "README.md lacks the values reference markers"
-    current = readme.split(start, 1)[1].split(end, 1)[0].strip()
+def test_values_reference_in_the_chart_readme_is_generated_from_the_schema() -> None:
+    readme = README.read_text()
+    assert START in readme, f"{README} lacks the values reference start marker"
+    assert END in readme, f"{README} lacks the values reference end marker"
+    current = readme.split(START, 1)[1].split(END, 1)[0].strip()
     expected = render(json.loads((CHART / "values.schema.json").read_text()), CHART).strip()
     assert current == expected, "run `make values-reference`"
 

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from incident_operator.adapters.fake_postmortems import FakePostmortems
-from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.adapters.postmortem_chart import MatplotlibCharts
 from incident_operator.adapters.prometheus_impact import PrometheusImpact
 from incident_operator.domain.sli import RatioSli
@@ -25,6 +23,8 @@ from incident_operator.domain.times import iso
 from incident_operator.errors import MetricsUnavailable
 from incident_operator.services.postmortems import PostmortemService
 from tests.cluster.controlplane import free_port
+from tests.fakes.ports.postmortems import FakePostmortems
+from tests.fakes.ports.store import FakeStore
 from tests.services.prometheus import (
     Backend,
     MetricsServer,

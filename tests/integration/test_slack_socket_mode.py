@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from incident_operator.adapters.clock import FakeClock
 from incident_operator.adapters.secrets import StaticToken
 from incident_operator.adapters.slack import SlackChat
 from incident_operator.services.chat_commands import ChatCommandService
 from incident_operator.web.slack import SlackEndpoints
 from incident_operator.web.slack_socket import SlackSocketMode
+from tests.fakes.ports.clock import FakeClock
 from tests.fakes.slack_socket import FakeSlackSocketMode
 from tests.unit.test_chat_commands import NAME, NOW, NS, world
 

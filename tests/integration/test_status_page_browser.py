@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from incident_operator.adapters.clock import FakeClock
 from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSettings
 from tests.cluster.controlplane import free_port
+from tests.fakes.ports.clock import FakeClock
 from tests.kube import REPO
 from tests.unit.test_status_page_web import incident, iso, severity, state_changed
 

@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from incident_operator.adapters.clock import FakeClock
 from incident_operator.adapters.webhooks import SignedWebhook, TeamsWebhook
 from incident_operator.domain.cards import verify
 from incident_operator.domain.comms import IncidentSummary
 from incident_operator.errors import DeliveryRejected, DeliveryThrottled, DeliveryUnavailable
+from tests.fakes.ports.clock import FakeClock
 from tests.fakes.webhooks import FakeTeams, FakeWebhookReceiver
 
 TEAMS_TOKEN = "teamst0ken-5ecret-aaaa-bbbb"

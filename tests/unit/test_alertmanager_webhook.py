@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from incident_operator.adapters.clock import FakeClock
-from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.adapters.ports import TokenSource
 from incident_operator.adapters.secrets import FileToken, StaticToken
 from incident_operator.domain.alertmanager import group_id, parse_severity_map
 from incident_operator.services.alertmanager import AlertmanagerConfig, AlertmanagerService
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
+from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.store import FakeStore
 from tests.unit.alertmanager_payloads import GROUP_KEY, alert, payload, resolved
 
 TOKEN = "s3cr3t-t0ken-value"

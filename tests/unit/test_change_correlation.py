@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from incident_operator.adapters.clock import FakeClock
-from incident_operator.adapters.fake_store import FakeStore
-from incident_operator.adapters.fake_workloads import FakeWorkloads
 from incident_operator.adapters.workloads_port import NamespaceHistory
 from incident_operator.domain import changes
 from incident_operator.domain.times import iso
 from incident_operator.services.change_correlation import ChangeCorrelationService
+from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.store import FakeStore
+from tests.fakes.ports.workloads import FakeWorkloads
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

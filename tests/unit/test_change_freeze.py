@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from incident_operator.adapters.fake_workloads import FakeWorkloads
 from incident_operator.api.merge_patch import merge_patch
 from incident_operator.domain import freeze
 from incident_operator.domain.mitigation import Target
 from incident_operator.errors import Conflict
 from incident_operator.services.freeze import FreezeService
+from tests.fakes.ports.workloads import FakeWorkloads
 from tests.unit.test_mitigation_service import NS, World, incident, slo
 
 KUSTOMIZATION = Target(*freeze.FLUX_KUSTOMIZATION, "flux-system", "apps")

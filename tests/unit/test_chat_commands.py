@@ -7,9 +7,6 @@ from typing import Any
 
 import pytest
 
-from incident_operator.adapters.clock import FakeClock
-from incident_operator.adapters.fake_chat import FakeChat
-from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.domain.slack_requests import ReactionAdded, parse_command
 from incident_operator.errors import ChannelNameTaken, DeliveryThrottled
 from incident_operator.services.chat_channels import ChannelIndex
@@ -20,6 +17,9 @@ from incident_operator.services.chat_commands import (
     CommandRefused,
     declared_name,
 )
+from tests.fakes.ports.chat import FakeChat
+from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.store import FakeStore
 
 NOW = datetime(2026, 11, 27, 14, 5, tzinfo=UTC)
 NS, NAME, CHANNEL = "shop", "checkout-errors", "C0INCIDENT"

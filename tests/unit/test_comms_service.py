@@ -10,13 +10,13 @@ import pytest
 import yaml
 
 from incident_operator.adapters.comms_ports import Channel
-from incident_operator.adapters.fake_chat import FakeChat
-from incident_operator.adapters.fake_paging import FakeNotifier, FakePager
-from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.domain import outbox, response
 from incident_operator.errors import Conflict, DeliveryThrottled, DeliveryUnavailable
 from incident_operator.services.chat_channels import ChannelIndex
 from incident_operator.services.comms import CommsConfig, CommsService
+from tests.fakes.ports.chat import FakeChat
+from tests.fakes.ports.paging import FakeNotifier, FakePager
+from tests.fakes.ports.store import FakeStore
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 NS, NAME = "shop", "checkout-errors"

@@ -9,14 +9,14 @@ from typing import Any
 import kopf
 import pytest
 
-from incident_operator.adapters.clock import FakeClock
-from incident_operator.adapters.fake_store import FakeStore
-from incident_operator.adapters.fake_workloads import FakeWorkloads
 from incident_operator.domain import deletion, freeze, outbox
 from incident_operator.domain.lifecycle import Phase
 from incident_operator.handlers import deletion as deletion_handlers
 from incident_operator.services.deletion import DeletionService
 from incident_operator.services.freeze import FreezeService
+from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.store import FakeStore
+from tests.fakes.ports.workloads import FakeWorkloads
 
 NS = "shop"
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)

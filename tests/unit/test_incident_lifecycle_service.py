@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
+from tests.fakes.ports.store import FakeStore
 
 CREATED = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 NS, NAME = "shop", "checkout-errors"

@@ -8,13 +8,13 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from incident_operator.adapters.clock import FakeClock
-from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.domain.alertmanager import AlertGroup
 from incident_operator.services.alertmanager import AlertmanagerService
 from incident_operator.services.comms import CommsService
 from incident_operator.services.keyed_locks import KeyedLocks
 from incident_operator.web.alertmanager_payload import WebhookPayload
+from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.store import FakeStore
 from tests.unit.alertmanager_payloads import payload
 
 SERVICES = Path(__file__).parents[2] / "operator" / "incident_operator" / "services"

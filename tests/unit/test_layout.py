@@ -1,12 +1,15 @@
-"""The source root must never shadow the standard library."""
+"""The source tree's shape: no shadowing of the standard library, no test doubles shipped."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import subprocess
 import sys
 
 from tests.kube import REPO
+
+PACKAGE = REPO / "operator" / "incident_operator"
 
 
 def test_import_operator_is_the_standard_library() -> None:
@@ -42,3 +45,28 @@ def test_console_scripts_run() -> None:
         [str(bin_dir / "kubectl-incident"), "--help"], capture_output=True, text=True, check=True
     )
     assert "kubectl incident" in plugin.stdout
+
+
+def test_the_package_holds_no_fake_modules() -> None:
+    # In-memory port fakes live in tests/fakes/ports/ (wheel and image carry no test doubles);
+    # the import-linter contract "The package does not depend on tests ..." keeps the package
+    # from importing them back.
+    assert PACKAGE.is_dir()
+    fakes = sorted(
+        str(path.relative_to(REPO))
+        for path in PACKAGE.rglob("*")
+        if path.name.lower().startswith("fake") or "_fake" in path.name.lower()
+    )
+    assert fakes == []
+
+
+def test_the_package_defines_no_fake_classes() -> None:
+    sources = sorted(PACKAGE.rglob("*.py"))
+    assert len(sources) > 50
+    fakes = sorted(
+        f"{path.relative_to(REPO)}:{node.lineno} {node.name}"
+        for path in sources
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.ClassDef) and node.name.lower().startswith("fake")
+    )
+    assert fakes == []

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from incident_operator.adapters.clock import FakeClock
-from incident_operator.adapters.fake_store import FakeStore
-from incident_operator.adapters.fake_workloads import FakeWorkloads
 from incident_operator.domain import mitigation as m
 from incident_operator.domain.times import iso
 from incident_operator.services.mitigation import MitigationService
+from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.store import FakeStore
+from tests.fakes.ports.workloads import FakeWorkloads
 from tests.unit.test_mitigation_domain import deployment, replicaset, template
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -11,10 +11,6 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from incident_operator.adapters.clock import FakeClock
-from incident_operator.adapters.fake_metrics import FakeMetrics
-from incident_operator.adapters.fake_operator_metrics import RecordingMetrics
-from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.adapters.operator_metrics import METRIC_NAMES, PrometheusOperatorMetrics
 from incident_operator.errors import PermanentError, TemporaryError
 from incident_operator.handlers.errors import translated
@@ -24,6 +20,10 @@ from incident_operator.services.slo_evaluation import SloEvaluationService
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.metrics import MetricsEndpoint
+from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.metrics import FakeMetrics
+from tests.fakes.ports.operator_metrics import RecordingMetrics
+from tests.fakes.ports.store import FakeStore
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 NS = "shop"

@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from incident_operator.adapters.fake_postmortems import (
+from incident_operator.adapters.postmortem_ports import STATE_ANNOTATION
+from incident_operator.domain.postmortem import Counts
+from incident_operator.services.incident_lifecycle import IncidentLifecycleService
+from incident_operator.services.postmortems import NOT_REQUIRED, PostmortemService
+from tests.fakes.ports.postmortems import (
     PNG_MAGIC,
     FakeCharts,
     FakeImpact,
     FakePostmortems,
 )
-from incident_operator.adapters.fake_store import FakeStore
-from incident_operator.adapters.postmortem_ports import STATE_ANNOTATION
-from incident_operator.domain.postmortem import Counts
-from incident_operator.services.incident_lifecycle import IncidentLifecycleService
-from incident_operator.services.postmortems import NOT_REQUIRED, PostmortemService
+from tests.fakes.ports.store import FakeStore
 
 NS, NAME = "shop", "checkout-burn"
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

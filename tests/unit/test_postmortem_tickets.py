@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from incident_operator.adapters.fake_tickets import FakeAnnotations, FakeTracker
 from incident_operator.adapters.postmortem_ports import MARKS_ANNOTATION
 from incident_operator.adapters.tickets_port import TicketRequest
 from incident_operator.domain import dashboard_marks, tickets
@@ -18,6 +17,7 @@ from incident_operator.domain.postmortem import ActionItem
 from incident_operator.errors import DeliveryUnavailable
 from incident_operator.services.dashboard_marks import DashboardMarks, pending
 from incident_operator.services.postmortems import PostmortemService
+from tests.fakes.ports.tickets import FakeAnnotations, FakeTracker
 from tests.unit.test_postmortem_service import NAME, NS, World
 
 

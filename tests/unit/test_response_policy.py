@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
-from incident_operator.adapters.fake_operator_metrics import RecordingMetrics
-from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.domain import response
 from incident_operator.domain.lifecycle import Phase
 from incident_operator.services.response_policy import ResponsePolicyService, plan_response
+from tests.fakes.ports.operator_metrics import RecordingMetrics
+from tests.fakes.ports.store import FakeStore
 
 DECLARED = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # a Thursday, 11:00 in Berlin
 MIN = timedelta(minutes=1)

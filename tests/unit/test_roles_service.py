@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from incident_operator.adapters.clock import FakeClock
-from incident_operator.adapters.fake_metrics import FakeMetrics
-from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
 from incident_operator.services.slo_evaluation import SloEvaluationService
+from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.metrics import FakeMetrics
+from tests.fakes.ports.store import FakeStore
 
 NS = "shop"
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)  # a Friday; week 0 of the rotation below

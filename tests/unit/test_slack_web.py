@@ -17,12 +17,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from incident_operator.adapters.clock import FakeClock
 from incident_operator.adapters.secrets import StaticToken
 from incident_operator.domain.slack_requests import Command, ReactionAdded, Verb, sign
 from incident_operator.errors import TemporaryError
 from incident_operator.services.chat_commands import CommandContext, CommandRefused
 from incident_operator.web.slack import SlackEndpoints
+from tests.fakes.ports.clock import FakeClock
 
 SECRET = b"slack-signing-s3cret"
 NOW = datetime(2026, 11, 27, 14, 5, tzinfo=UTC)

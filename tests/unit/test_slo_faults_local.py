@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from incident_operator.adapters.clock import FakeClock
-from incident_operator.adapters.fake_metrics import FakeMetrics
-from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.adapters.ports import IndicatorProblem
 from incident_operator.domain.episodes import incident_name
 from incident_operator.domain.names import bounded, label_value
 from incident_operator.services.postmortems import config_map_name
 from incident_operator.services.slo_evaluation import SloEvaluationService
+from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.metrics import FakeMetrics
+from tests.fakes.ports.store import FakeStore
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 NS = "shop"

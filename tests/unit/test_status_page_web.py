@@ -16,7 +16,6 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from statuspage_prometheus_exporter.service_checker import check_service_status
 
-from incident_operator.adapters.clock import FakeClock
 from incident_operator.adapters.secrets import StaticToken
 from incident_operator.domain.comms import Impact
 from incident_operator.domain.status_page import ComponentStatus, IncidentStatus, Page, public_id
@@ -25,6 +24,7 @@ from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSettings, render_html
+from tests.fakes.ports.clock import FakeClock
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 EVIL = '<script>alert("x")</script> & co'

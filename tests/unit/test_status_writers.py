@@ -12,10 +12,10 @@ from typing import Any
 
 import kopf
 
-from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.api.v1alpha1.convert import rebase_conditions
 from incident_operator.errors import Conflict
 from incident_operator.handlers.status_patch import patch_status
+from tests.fakes.ports.store import FakeStore
 
 from .test_slo_evaluation_service import NS, SLO, World
 

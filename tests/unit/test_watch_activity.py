@@ -19,12 +19,12 @@ from kopf._cogs.clients import api as kopf_api
 from kopf._cogs.clients import watching as kopf_watching
 from kopf._core.reactor import queueing as kopf_queueing
 
-from incident_operator.adapters.clock import FakeClock
-from incident_operator.adapters.fake_operator_metrics import RecordingMetrics
 from incident_operator.adapters.operator_metrics import PrometheusOperatorMetrics
 from incident_operator.domain.liveness import stalled_watches
 from incident_operator.handlers import watch_liveness
 from incident_operator.services.watch_activity import WatchActivity
+from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.operator_metrics import RecordingMetrics
 
 S = timedelta(seconds=1)
 INCIDENTS = kopf.Resource("sre.dev", "v1alpha1", "incidents", namespaced=True)

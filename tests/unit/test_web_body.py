@@ -16,14 +16,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from incident_operator.adapters.clock import FakeClock
-from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.adapters.secrets import StaticToken
 from incident_operator.services.alertmanager import AlertmanagerService
 from incident_operator.web import body as web_body
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.body import MAX_DEPTH, BodyRejected, json_depth, parse_json
+from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.store import FakeStore
 from tests.unit.alertmanager_payloads import payload
 
 TOKEN = "t0ken"

@@ -13,9 +13,6 @@ from typing import Any
 
 import pytest
 
-from incident_operator.adapters.clock import FakeClock
-from incident_operator.adapters.fake_metrics import FakeMetrics
-from incident_operator.adapters.fake_store import FakeStore
 from incident_operator.adapters.ports import IndicatorProblem, Measured
 from incident_operator.domain import cadence
 from incident_operator.domain.burn import Measurement
@@ -24,6 +21,9 @@ from incident_operator.domain.sli import RatioSli, Sli
 from incident_operator.errors import MetricsUnavailable
 from incident_operator.services.slo_evaluation import SloEvaluationService
 from incident_operator.services.window_cadence import CadencedMetrics
+from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.metrics import FakeMetrics
+from tests.fakes.ports.store import FakeStore
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 MIN, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)

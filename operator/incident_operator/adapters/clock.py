@@ -1,22 +1,10 @@
-"""Clocks: the system one for production, a settable one for tests."""
+"""The system clock (a settable one for tests: ``tests/fakes/ports/clock.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC).replace(microsecond=0)
-
-
-@dataclass
-class FakeClock:
-    current: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC))
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, delta: timedelta) -> None:
-        self.current += delta

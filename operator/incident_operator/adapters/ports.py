@@ -1,6 +1,7 @@
 """The operator's capabilities on the outside world, one Protocol each.
 
-Every port has a real adapter and an in-memory fake; services receive them by injection.
+Every port has a real adapter and an in-memory fake (in ``tests/fakes/ports/``, not shipped);
+services receive them by injection.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each has a real adapter (``postmortem_store.py`` on the API server, ``prometheus_impact.py``
 on Prometheus, ``postmortem_chart.py`` with matplotlib) and an in-memory fake
-(``fake_postmortems.py``).
+(``tests/fakes/ports/postmortems.py``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Issue trackers for postmortem action items: one Protocol, Jira and GitHub Issues behind it.
 
 Real adapters: ``jira.py`` (Jira Cloud REST API v3), ``github_issues.py`` (GitHub REST
-Issues API); in-memory fake: ``fake_tickets.py``. Errors are our delivery errors (429 ->
-DeliveryThrottled, 5xx/network -> DeliveryUnavailable, other refusals -> DeliveryRejected).
+Issues API); in-memory fake: ``tests/fakes/ports/tickets.py``. Errors are our delivery errors
+(429 -> DeliveryThrottled, 5xx/network -> DeliveryUnavailable, other refusals ->
+DeliveryRejected).
 
 Effectively-once creation: ``create`` stores the request's ``marker`` with the ticket (Jira: a
 label; GitHub: a hidden HTML comment in the body) and ``find`` returns the ticket an earlier

@@ -1,7 +1,8 @@
 """The workloads a mitigation changes: Deployments, HTTPRoutes, Rollouts, ConfigMaps, SLOs.
 
 One Protocol for the capability, a real adapter over the API server (workloads.py) and an
-in-memory fake (fake_workloads.py). Plans come from the domain; this only carries them out.
+in-memory fake (tests/fakes/ports/workloads.py). Plans come from the domain; this only
+carries them out.
 """
 
 from __future__ import annotations

@@ -7,11 +7,10 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from incident_operator.adapters.kubernetes import merge_timeline
+from incident_operator.adapters.ports import Body
 from incident_operator.api.merge_patch import merge_patch
 from incident_operator.errors import Conflict, TemporaryError
-
-from .kubernetes import merge_timeline
-from .ports import Body
 
 _versions = itertools.count(1)
 

@@ -7,12 +7,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from incident_operator.adapters.ports import Body
+from incident_operator.adapters.postmortem_ports import STATE_ANNOTATION
 from incident_operator.domain.postmortem import ChartData, Counts
 from incident_operator.domain.sli import Sli
 from incident_operator.errors import MetricsUnavailable
-
-from .ports import Body
-from .postmortem_ports import STATE_ANNOTATION
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

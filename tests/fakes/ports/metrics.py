@@ -6,11 +6,10 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from incident_operator.adapters.ports import IndicatorProblem, Measured, WindowMeasurements
 from incident_operator.domain.burn import Measurement
 from incident_operator.domain.sli import Sli
 from incident_operator.errors import MetricsUnavailable
-
-from .ports import IndicatorProblem, Measured, WindowMeasurements
 
 
 @dataclass

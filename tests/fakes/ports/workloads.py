@@ -7,12 +7,11 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from incident_operator.adapters.ports import Body
+from incident_operator.adapters.workloads_port import NamespaceHistory
 from incident_operator.api.merge_patch import merge_patch as apply_merge_patch
 from incident_operator.domain.mitigation import PatchType, Plan, Target
 from incident_operator.errors import Conflict
-
-from .ports import Body
-from .workloads_port import NamespaceHistory
 
 _versions = itertools.count(100)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .tickets_port import Ticket, TicketRequest
+from incident_operator.adapters.tickets_port import Ticket, TicketRequest
 
 
 @dataclass

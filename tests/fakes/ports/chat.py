@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from incident_operator.adapters.comms_ports import Channel
 from incident_operator.errors import ChannelNameTaken, DeliveryRejected
-
-from .comms_ports import Channel
 
 
 @dataclass

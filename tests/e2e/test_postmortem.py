@@ -29,7 +29,7 @@ from incident_operator.domain.simulation import Trace, TraceRow
 from tests.cluster.controlplane import free_port
 from tests.fakes.threaded import Threaded, serving
 from tests.fakes.trackers import FakeGrafana, FakeJira
-from tests.kube import Cluster, create_custom, get_custom, temporary_severity, wait_for
+from tests.kube import REPO, Cluster, create_custom, get_custom, temporary_severity, wait_for
 from tests.operator_process import running_operator
 from tests.services import prometheus as backfill
 from tests.services.exporter import Exporter
@@ -113,6 +113,9 @@ def slo_manifest(severity: str) -> dict[str, Any]:
             "declare": {"enabled": True},
         },
     }
+
+
+ARTIFACTS = REPO / "test-artifacts"
 
 
 def parse(at: str) -> float:
@@ -234,6 +237,27 @@ def check_followups(
         (method, path, (body.get("fields") or {}).get("labels"))
         for method, path, body in list(jira.requests)
     ] + [("SEARCH", s.get("jql")) for s in list(jira.searches)]
+    if list(jira.issues) != ["OPS-1"]:
+        # The open finding (xfail below) shows only in full CI runs, where the message is
+        # hidden: leave the evidence where the next engineer can read it.
+        ARTIFACTS.mkdir(exist_ok=True)
+        postmortems = client.CustomObjectsApi(api).list_namespaced_custom_object(
+            "sre.dev", "v1alpha1", namespace, "postmortems"
+        )["items"]
+        (ARTIFACTS / f"jira-duplicate-{int(time.time())}.json").write_text(
+            json.dumps(
+                {
+                    "seen": seen,
+                    "issues": {k: v["fields"] for k, v in jira.issues.items()},
+                    "postmortems": [
+                        {"name": p["metadata"]["name"], "status": p.get("status")}
+                        for p in postmortems
+                    ],
+                },
+                indent=2,
+                default=str,
+            )
+        )
     assert (ticket["tracker"], ticket["ref"], ticket["status"]) == ("jira", "OPS-1", "open"), seen
     assert ticket["url"] == f"{jira_url}/browse/OPS-1"
     assert list(jira.issues) == ["OPS-1"], seen

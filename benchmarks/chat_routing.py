@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 from kubernetes import client
+from tests.cluster.signals import interrupt_on_termination
 
 from incident_operator.adapters.kubernetes import KubernetesStore
 from incident_operator.services.chat_channels import ChannelIndex
@@ -97,6 +98,7 @@ async def measure(api: client.ApiClient, count: int, lookups: int) -> None:
 
 
 def main() -> None:
+    interrupt_on_termination()  # a kill or closed terminal stops what we started
     parser = argparse.ArgumentParser()
     parser.add_argument("--incidents", type=int, default=1000)
     parser.add_argument("--lookups", type=int, default=50)

@@ -88,6 +88,7 @@ from typing import Any
 
 from kubernetes import client
 from tests.cluster.controlplane import free_port
+from tests.cluster.signals import interrupt_on_termination
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import PER_CHANNEL, FakeSlack, Limit
 from tests.fakes.threaded import serving
@@ -309,6 +310,7 @@ def write_secrets(directory: Path) -> dict[str, Path]:
 
 
 def main() -> None:
+    interrupt_on_termination()  # a kill or closed terminal stops what we started
     parser = argparse.ArgumentParser()
     parser.add_argument("--incidents", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=900, help="for the measured step")

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 from tests.cluster.controlplane import free_port
+from tests.cluster.signals import interrupt_on_termination
 from tests.kube import REPO, wait_for
 from tests.operator_process import OperatorProcess
 from tests.services.alertmanager import AlertmanagerServer
@@ -102,6 +103,7 @@ def sloth_rules(manifest: dict[str, Any], path: Path) -> Path:
 
 
 def main() -> None:
+    interrupt_on_termination()  # a kill or closed terminal stops what we started
     parser = argparse.ArgumentParser()
     parser.add_argument("--scrape", default="15s")
     parser.add_argument("--rule-evaluation", default="1m", help="Prometheus evaluation_interval")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client
+from tests.cluster.signals import interrupt_on_termination
 from tests.kube import wait_for
 from tests.operator_process import OperatorProcess
 from tests.services.prometheus import Gauge, PrometheusServer, Scenario, openmetrics
@@ -65,6 +66,7 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
 
 
 def main() -> None:
+    interrupt_on_termination()  # a kill or closed terminal stops what we started
     parser = argparse.ArgumentParser()
     parser.add_argument("--slos", type=int, default=1000)
     parser.add_argument("--cycles", type=int, default=4)

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from kubernetes import client, config
 from tests.cluster import controlplane
+from tests.cluster.signals import interrupt_on_termination
 from tests.fakes.slack import FakeSlack
 from tests.fakes.threaded import serving
 from tests.services.exporter import Exporter
@@ -465,6 +466,7 @@ class Demo:
 
 
 def main() -> int:
+    interrupt_on_termination()  # a kill or closed terminal stops what we started
     keep = os.environ.get("DEMO_KEEP", "") not in {"", "0"}
     with contextlib.ExitStack() as stack:
         if STATE.exists():

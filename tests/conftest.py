@@ -15,7 +15,7 @@ import pytest
 from kubernetes import client, config
 
 from tests.cluster import controlplane
-from tests.kube import REPO, Cluster, install_upstream_crds
+from tests.kube import REPO, Cluster, delete_namespace, install_upstream_crds
 
 EXISTING_CLUSTER_ENV = "INCIDENT_OPERATOR_USE_EXISTING_CLUSTER"
 
@@ -64,7 +64,7 @@ def namespace(api: client.ApiClient) -> Iterator[str]:
     core = client.CoreV1Api(api)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
-    core.delete_namespace(name)
+    delete_namespace(api, name)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

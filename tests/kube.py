@@ -10,6 +10,7 @@ import os
 import subprocess
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -80,6 +81,46 @@ def temporary_severity(api: client.ApiClient, prefix: str, spec: dict[str, Any])
         client.CustomObjectsApi(api).delete_cluster_custom_object(
             GROUP, VERSION, "severities", name
         )
+
+
+def delete_namespace(api: client.ApiClient, namespace: str) -> None:
+    """Delete a test's namespace for good: the test's operator has stopped, so nothing will
+    lift our finalizers (``sre.dev/...``) from what it left there. Stranded objects would keep
+    the namespace Terminating and reach the next cluster-wide operator of the session (as a
+    real admin would, strip them after asking for the deletion)."""
+    try:
+        client.CoreV1Api(api).delete_namespace(namespace)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        return
+    custom = client.CustomObjectsApi(api)
+    for info in BY_KIND.values():
+        if info.scope == "Cluster":
+            continue
+        try:
+            items = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, info.plural)
+        except ApiException as exc:
+            if exc.status == 404:
+                continue
+            raise
+        for item in items["items"]:
+            finalizers = item["metadata"].get("finalizers") or []
+            kept = [f for f in finalizers if not f.startswith(f"{GROUP}/")]
+            if kept == finalizers:
+                continue
+            try:
+                custom.patch_namespaced_custom_object(
+                    GROUP, VERSION, namespace, info.plural, item["metadata"]["name"],
+                    {"metadata": {"finalizers": kept or None}},
+                )  # fmt: skip
+            except ApiException as exc:  # hygiene only: never fail the test that ended
+                if exc.status != 404:
+                    warnings.warn(
+                        f"finalizers of {namespace}/{item['metadata']['name']} "
+                        f"kept: {exc.status} {exc.reason}",
+                        stacklevel=2,
+                    )
 
 
 def get_custom(api: client.ApiClient, kind: str, name: str, namespace: str) -> dict[str, Any]:

@@ -33,7 +33,14 @@ from tests.e2e.test_incident_lifecycle import plugin
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack
 from tests.fakes.threaded import Threaded, serving
-from tests.kube import Cluster, create_custom, get_custom, temporary_severity, wait_for
+from tests.kube import (
+    Cluster,
+    create_custom,
+    delete_namespace,
+    get_custom,
+    temporary_severity,
+    wait_for,
+)
 from tests.operator_process import OperatorProcess, running_operator
 
 TOKEN = "xoxb-e2e-" + uuid.uuid4().hex
@@ -327,7 +334,7 @@ def other_namespace(api: client.ApiClient) -> Iterator[str]:
     core = client.CoreV1Api(api)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
-    core.delete_namespace(name)
+    delete_namespace(api, name)
 
 
 def test_another_namespace_cannot_capture_a_channel_and_private_stays_unannounced(

@@ -252,3 +252,15 @@ def test_timers_add_no_kopf_finalizer_and_stop_when_their_object_is_gone() -> No
     assert not any(h.when and h.when(**alive) for h in handlers)
     deletion_handlers.forget_deleted(memo, "u2", deletion_handlers.GONE_KEEP + 1)
     assert "u1" not in memo["gone_uids"]  # remembered for a while only
+
+
+def test_what_no_configured_client_can_close_does_not_hold_the_finalizer() -> None:
+    """Pager or chat removed from the operator's configuration: an open page or channel it
+    cannot close would hold the incident (and its namespace) for ever."""
+    status = {"pager": {"state": "triggered"}, "chat": {"channelId": "C1"}}
+    assert deletion.open_effects(status) == deletion.OpenEffects(page=True, channel=True)
+    assert deletion.open_effects(status, pager=False) == deletion.OpenEffects(channel=True)
+    assert not deletion.open_effects(status, pager=False, chat=False).any
+    body = {"metadata": {"finalizers": []}, "status": status}
+    assert deletion.needs_attention(body)
+    assert not deletion.needs_attention(body, pager=False, chat=False)

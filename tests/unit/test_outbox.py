@@ -230,3 +230,16 @@ def test_an_unconfirmed_trigger_is_sent_again_or_resolved(
     # Without an attempt on record nothing was sent: nothing to resolve.
     none = outbox.owed(wanted(Phase.RESOLVED), outbox.Delivered(channel_id="C1"))
     assert [op.key for op in none if op.medium is outbox.Medium.PAGER] == []
+
+
+def test_what_another_configuration_opened_is_owed_nothing_without_its_client() -> None:
+    """A page triggered while a pager was configured, a channel opened while chat was: an
+    operator configured without them owes no call to a client it does not have."""
+    delivered = outbox.Delivered(channel_id="C1", status_ts="1.0", page_state="triggered")
+    closing = outbox.winding_down(wanted(Phase.RESOLVED, page=False, chat=False))
+    assert {op.medium for op in outbox.owed(closing, delivered, "sev-2")} >= {
+        outbox.Medium.PAGER,
+        outbox.Medium.CHAT,
+    }
+    only_webhooks = replace(closing, reachable=frozenset({outbox.Medium.WEBHOOK}))
+    assert outbox.owed(only_webhooks, delivered, "sev-2") == ()

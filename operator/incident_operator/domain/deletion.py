@@ -46,14 +46,23 @@ class OpenEffects:
         return ", ".join(parts) or "nothing"
 
 
-def open_effects(status: Mapping[str, Any], *, archive_on_close: bool = True) -> OpenEffects:
-    pager = status.get("pager") or {}
-    chat = status.get("chat") or {}
+def open_effects(
+    status: Mapping[str, Any],
+    *,
+    archive_on_close: bool = True,
+    pager: bool = True,
+    chat: bool = True,
+) -> OpenEffects:
+    """What the finalizer must wait for. ``pager``/``chat``: this operator is configured to
+    close pages/channels; what only another configuration could close is not waited for (it
+    would hold the incident, and its namespace, for ever)."""
+    page_status = status.get("pager") or {}
+    chat_status = status.get("chat") or {}
     closed = status.get("phase") == "closed"
-    channel = bool(chat.get("channelId")) and not chat.get("archived")
+    channel = bool(chat_status.get("channelId")) and not chat_status.get("archived")
     return OpenEffects(
-        page=pager.get("state") in OPEN_PAGE_STATES,
-        channel=channel and (archive_on_close or not closed),
+        page=pager and page_status.get("state") in OPEN_PAGE_STATES,
+        channel=chat and channel and (archive_on_close or not closed),
         freezes=sum(1 for f in status.get("freezes") or [] if not f.get("restoredAt")),
     )
 
@@ -78,11 +87,19 @@ def finalizers_after(
     return None
 
 
-def needs_attention(body: Mapping[str, Any], *, archive_on_close: bool = True) -> bool:
+def needs_attention(
+    body: Mapping[str, Any],
+    *,
+    archive_on_close: bool = True,
+    pager: bool = True,
+    chat: bool = True,
+) -> bool:
     """Cheap test on a watch event: does the finalizer (or a wind-down) need work?"""
     meta = body.get("metadata") or {}
     has = FINALIZER in (meta.get("finalizers") or [])
     if deleting(body):
         return has
-    effects = open_effects(body.get("status") or {}, archive_on_close=archive_on_close)
+    effects = open_effects(
+        body.get("status") or {}, archive_on_close=archive_on_close, pager=pager, chat=chat
+    )
     return effects.any != has

@@ -168,6 +168,9 @@ class Wanted:
     notifiers: tuple[str, ...]
     declared: datetime | None = None
     """Posts start at the channel: entries older than the declaration are not news."""
+    reachable: frozenset[Medium] = frozenset(Medium)
+    """The media this operator is configured for: what another configuration opened (a page
+    when no pager is configured now) is owed nothing, never a call without a client."""
 
 
 @dataclass(frozen=True)
@@ -251,7 +254,7 @@ def owed(wanted: Wanted, delivered: Delivered, severity: str = "") -> tuple[Op, 
         event = notify_event(wanted.phase, severity)
         if delivered.notified.get(name) != event:
             ops.append(Op(f"notify/{name}/{event}", OpKind.NOTIFY, name, event))
-    return tuple(ops)
+    return tuple(op for op in ops if op.medium in wanted.reachable)
 
 
 def _chat(wanted: Wanted, done: Delivered) -> list[Op]:

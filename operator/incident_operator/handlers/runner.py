@@ -30,6 +30,7 @@ from incident_operator.adapters.slack import SlackChat
 from incident_operator.adapters.watch_cache import WatchedObjects
 from incident_operator.adapters.webhooks import SignedWebhook, TeamsWebhook
 from incident_operator.adapters.workloads import KubernetesWorkloads
+from incident_operator.domain import outbox
 from incident_operator.domain.cadence import STALENESS_SHARE
 from incident_operator.domain.liveness import DEFAULT_WATCH_TIMEOUT, watch_timeouts
 from incident_operator.services.alertmanager import AlertmanagerConfig, AlertmanagerService
@@ -256,7 +257,12 @@ def _build_comms(
     )
     memo.comms_service = service if service.enabled else None
     if deletions is not None and service.enabled:
-        deletions.attach_comms(service.sync, archive_on_close=options.config.archive_on_close)
+        deletions.attach_comms(
+            service.sync,
+            archive_on_close=options.config.archive_on_close,
+            pages=outbox.Medium.PAGER in service.reachable,
+            channels=outbox.Medium.CHAT in service.reachable,
+        )
 
 
 @kopf.on.cleanup()

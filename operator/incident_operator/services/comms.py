@@ -216,6 +216,15 @@ class CommsService:
     def enabled(self) -> bool:
         return bool(self._chat or self._pager or self._notifiers)
 
+    @property
+    def reachable(self) -> frozenset[outbox.Medium]:
+        """The media configured here (chat, pager; webhooks are named per notifier)."""
+        return frozenset(
+            [outbox.Medium.WEBHOOK]
+            + ([outbox.Medium.CHAT] if self._chat else [])
+            + ([outbox.Medium.PAGER] if self._pager else [])
+        )
+
     async def sync(self, namespace: str, name: str) -> Delivery:
         """Deliver what is owed; concurrent calls for one incident coalesce into one more pass."""
         key = (namespace, name)
@@ -416,6 +425,7 @@ class CommsService:
             page=page,
             notifiers=tuple(sorted(self._notifiers)) if not spec.private else (),
             declared=declared,
+            reachable=self.reachable,
         )
         if incident.metadata.get("deletionTimestamp"):
             return outbox.winding_down(wanted)  # deleted: resolve the page, archive

@@ -49,16 +49,40 @@ class DeletionService:
         self._freezes = freezes
         self._comms_sync = comms_sync
         self.archive_on_close = archive_on_close
+        self.closes_pages = self.closes_channels = comms_sync is not None
         self._tasks: set[asyncio.Task[bool]] = set()
         self._retries: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
-    def attach_comms(self, comms_sync: Sync | None, *, archive_on_close: bool) -> None:
+    def attach_comms(
+        self,
+        comms_sync: Sync | None,
+        *,
+        archive_on_close: bool,
+        pages: bool = True,
+        channels: bool = True,
+    ) -> None:
+        """``pages``/``channels``: the comms service has a pager/chat client to close them."""
         self._comms_sync = comms_sync
         self.archive_on_close = archive_on_close
+        self.closes_pages = comms_sync is not None and pages
+        self.closes_channels = comms_sync is not None and channels
+
+    def _effects(self, status: Body) -> deletion.OpenEffects:
+        return deletion.open_effects(
+            status,
+            archive_on_close=self.archive_on_close,
+            pager=self.closes_pages,
+            chat=self.closes_channels,
+        )
 
     def needs_attention(self, body: Body) -> bool:
-        return deletion.needs_attention(body, archive_on_close=self.archive_on_close)
+        return deletion.needs_attention(
+            body,
+            archive_on_close=self.archive_on_close,
+            pager=self.closes_pages,
+            chat=self.closes_channels,
+        )
 
     async def hold(self, namespace: str, name: str) -> None:
         """Put our finalizer on the incident before a side effect is opened."""
@@ -107,9 +131,7 @@ class DeletionService:
             body = await self._store.get_incident(namespace, name)
             if body is None:
                 return True
-            effects = deletion.open_effects(
-                body.get("status") or {}, archive_on_close=self.archive_on_close
-            )
+            effects = self._effects(body.get("status") or {})
             wanted = deletion.finalizers_after(
                 list(body["metadata"].get("finalizers") or []),
                 effects,

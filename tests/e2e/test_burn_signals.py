@@ -25,6 +25,7 @@ import pytest
 from kubernetes import client
 
 from incident_operator.domain.simulation import Trace, TraceRow
+from incident_operator.services.incidents import requested_state
 from tests.cluster.controlplane import free_port
 from tests.kube import Cluster, create_custom, get_custom, wait_for
 from tests.operator_process import running_operator
@@ -173,7 +174,7 @@ def test_series_vanishing_mid_burn_keeps_the_incident_open_and_the_slo_says_blin
             timeout=60,
         )
         incident = get_custom(api, "Incident", name, namespace)
-        assert incident["spec"]["state"] == "triage", "never resolved while blind"
+        assert requested_state(incident) == "triage", "never resolved while blind"
         types = timeline_types(incident)
         assert "burn-stopped" not in types
         assert types.count("slo-blind") == 1
@@ -246,7 +247,7 @@ def last_alert_resolves(
 
     def settled() -> dict[str, Any] | None:
         i = get_custom(api, "Incident", name, namespace)
-        if i and i["spec"]["state"] == "resolved":
+        if i and requested_state(i) == "resolved":
             return i
         memory = ((i or {}).get("status") or {}).get("alertmanager") or {}
         seen = {s["status"] for s in (memory.get("alerts") or {}).values()}
@@ -261,7 +262,7 @@ def last_alert_resolves(
         # Never shown c resolved: the last notification hid it. Still open, and the
         # operator's memory says c was last seen firing.
         current = get_custom(api, "Incident", name, namespace)
-        assert current["spec"]["state"] == "triage"
+        assert requested_state(current) == "triage"
         memory = current["status"]["alertmanager"]["alerts"]
         assert [s["status"] for s in memory.values()].count("firing") == 1
         assert (
@@ -271,14 +272,14 @@ def last_alert_resolves(
 
         def judged() -> dict[str, Any] | None:
             i = get_custom(api, "Incident", name, namespace)
-            if i["spec"]["state"] == "resolved" or hidden_entries(i) > hidden_before:
+            if requested_state(i) == "resolved" or hidden_entries(i) > hidden_before:
                 return i
             return None
 
         # The memory is written just before the state: give the state its write.
         done = wait_for("the operator's verdict on the last notification", judged, timeout=20)
-        if done["spec"]["state"] != "resolved":
-            assert done["spec"]["state"] == "triage"  # c shown resolved, another hidden
+        if requested_state(done) != "resolved":
+            assert requested_state(done) == "triage"  # c shown resolved, another hidden
         remembered = done["status"]["alertmanager"]["alerts"]
         assert len(remembered) == 3
         assert {s["status"] for s in remembered.values()} == {"resolved"}
@@ -352,7 +353,7 @@ def test_a_truncated_resolved_group_does_not_resolve_the_incident(
                 ),
                 timeout=60,
             )
-            assert truncated["spec"]["state"] == "triage"
+            assert requested_state(truncated) == "triage"
             (said,) = [e for e in truncated["status"]["timeline"] if e["type"] == "alerts-resolved"]
             assert "were not shown (truncatedAlerts)" in said["message"]
             sent = alertmanager.metric("alertmanager_notifications_total", integration="webhook")
@@ -365,7 +366,7 @@ def test_a_truncated_resolved_group_does_not_resolve_the_incident(
                 timeout=30,
             )
             current = get_custom(api, "Incident", name, namespace)
-            assert current["spec"]["state"] == "triage", "c still fires"
+            assert requested_state(current) == "triage", "c still fires"
             assert timeline_types(current).count("alerts-truncated") == timeline_types(
                 truncated
             ).count("alerts-truncated"), "redeliveries add no truncation entry"

@@ -246,7 +246,10 @@ def test_slo_burn_auto_rollback_then_burn_stops_and_incident_is_mitigated(
         assert "maxActions 1 reached" in results["scale-up"]["message"]
         assert apps.read_namespaced_deployment("checkout", namespace).spec.replicas == 2
         body = get_custom(api, "Incident", incident, namespace)
-        assert body["spec"]["state"] == "mitigated"
+        # The operator's conclusion is in status; the spec (a human's, Git's) is untouched.
+        assert body["spec"]["state"] == "triage"
+        assert body["status"]["conclusions"]["state"]["value"] == "mitigated"
+        assert body["status"]["conclusions"]["state"]["reason"] == "MitigationVerified"
         steps = {
             e["key"].rsplit("/", 1)[-1]
             for e in body["status"]["timeline"]

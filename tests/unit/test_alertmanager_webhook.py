@@ -22,6 +22,7 @@ from incident_operator.adapters.ports import TokenSource
 from incident_operator.adapters.secrets import FileToken, StaticToken
 from incident_operator.domain.alertmanager import group_id, parse_severity_map
 from incident_operator.services.alertmanager import AlertmanagerConfig, AlertmanagerService
+from incident_operator.services.incidents import requested_state, severity_of
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from tests.fakes.ports.clock import FakeClock
@@ -330,10 +331,10 @@ async def test_a_firing_group_creates_one_incident_with_the_mapped_severity(worl
         "sre.dev/alertmanager-group": group_id(GROUP_KEY),
         "sre.dev/service": "checkout",
     }
-    assert incident["spec"]["severityRef"] == "sev-1"
+    assert severity_of(incident) == "sev-1"
     assert incident["spec"]["title"] == "CheckoutErrors: Checkout returns 5xx"
     assert incident["spec"]["service"] == "checkout"
-    assert incident["spec"]["state"] == "triage"
+    assert requested_state(incident) == "triage"
     assert incident["spec"]["source"] == {
         "type": "alertmanager",
         "ref": GROUP_KEY,
@@ -383,7 +384,7 @@ async def test_concurrent_deliveries_of_a_group_create_one_incident(world: World
 
 async def test_new_alerts_of_the_group_are_added_and_old_ones_not_repeated(world: World) -> None:
     await world.post(payload(alert("aaaaaaaaaaaaaaaa", severity="warning")))
-    assert world.incident["spec"]["severityRef"] == "sev-3"
+    assert severity_of(world.incident) == "sev-3"
     second = alert("bbbbbbbbbbbbbbbb", severity="warning", starts_at="2026-11-27T14:03:00Z")
     await world.post(payload(alert("aaaaaaaaaaaaaaaa", severity="warning"), second))
     types = [e["type"] for e in world.incident["status"]["timeline"]]
@@ -397,16 +398,19 @@ async def test_a_more_severe_alert_joining_raises_the_severity_once(world: World
     await world.post(payload(warning, critical))
     await world.post(payload(warning, critical))
     incident = world.incident
-    assert incident["spec"]["severityRef"] == "sev-1"
+    assert severity_of(incident) == "sev-1"
     assert incident["status"]["severity"] == "sev-1"
-    assert incident["metadata"]["annotations"]["sre.dev/declared-severity"] == "sev-1"
+    # The declaration is untouched (spec and its annotation); the raise is a conclusion.
+    assert incident["spec"]["severityRef"] == "sev-3"
+    assert incident["metadata"]["annotations"]["sre.dev/declared-severity"] == "sev-3"
+    assert incident["status"]["conclusions"]["severity"]["over"] == "sev-3"
     raised = [e for e in incident["status"]["timeline"] if e["type"] == "severity-raised"]
     assert [e["message"] for e in raised] == [
         "More severe alerts joined the group: severity raised sev-3 -> sev-1."
     ]
     # Alerts going quiet does not lower it: impact is a responder's call.
     await world.post(payload(warning))
-    assert world.incident["spec"]["severityRef"] == "sev-1"
+    assert severity_of(world.incident) == "sev-1"
 
 
 async def test_a_responders_severity_is_kept_and_the_alerts_suggestion_recorded(
@@ -418,7 +422,7 @@ async def test_a_responders_severity_is_kept_and_the_alerts_suggestion_recorded(
     critical = alert("bbbbbbbbbbbbbbbb", severity="critical", starts_at="2026-11-27T14:04:00Z")
     await world.post(payload(warning, critical))
     incident = world.incident
-    assert incident["spec"]["severityRef"] == "sev-4"
+    assert severity_of(incident) == "sev-4"
     (suggested,) = [e for e in incident["status"]["timeline"] if e["type"] == "severity-suggested"]
     assert suggested["message"] == (
         "The group's alerts suggest sev-1; kept sev-4 set by a responder."
@@ -431,7 +435,7 @@ async def test_unlabelled_alerts_get_the_default_severity_and_namespace(world: W
     body = payload(bare, groupLabels={"alertname": "CheckoutErrors"}, commonLabels={})
     status, answer = await world.post(body)
     assert (status, answer["namespace"]) == (200, "ops")
-    assert world.incident["spec"]["severityRef"] == "sev-4"
+    assert severity_of(world.incident) == "sev-4"
     assert world.incident["spec"]["service"] == "unknown"
 
 
@@ -443,7 +447,7 @@ async def test_a_resolved_group_is_recorded_and_the_incident_stays_open(world: W
         status, body = await world.post(payload(ended))
         assert (status, body["action"]) == (200, "updated")
     incident = world.incident
-    assert incident["spec"]["state"] == "triage"
+    assert requested_state(incident) == "triage"
     timeline = incident["status"]["timeline"]
     assert [e["type"] for e in timeline] == [
         "alert-firing",
@@ -470,7 +474,7 @@ async def test_auto_resolve_resolves_the_incident_when_configured(auto_resolving
         payload({**firing, "status": "resolved", "endsAt": "2026-11-27T14:30:00Z"})
     )
     incident = auto_resolving.incident
-    assert incident["spec"]["state"] == "resolved"
+    assert requested_state(incident) == "resolved"
     assert incident["status"]["timeline"][-1]["message"].endswith(
         "Resolved the incident automatically (--alertmanager-auto-resolve)."
     )
@@ -486,7 +490,7 @@ async def test_a_truncated_resolved_group_does_not_auto_resolve(auto_resolving: 
         status, _body = await auto_resolving.post(cut)
         assert status == 200
     incident = auto_resolving.incident
-    assert incident["spec"]["state"] == "triage"
+    assert requested_state(incident) == "triage"
     types = [e["type"] for e in incident["status"]["timeline"]]
     assert types.count("alerts-truncated") == 1
     (verdict,) = [e for e in incident["status"]["timeline"] if e["type"] == "alerts-resolved"]
@@ -500,10 +504,10 @@ async def test_a_truncated_resolved_group_does_not_auto_resolve(auto_resolving: 
     }
     # Untruncated, but c is still not among the alerts shown: still open.
     await auto_resolving.post(payload(resolved(a), resolved(b)))
-    assert auto_resolving.incident["spec"]["state"] == "triage"
+    assert requested_state(auto_resolving.incident) == "triage"
     # Only when c, too, is seen resolved and nothing is hidden.
     await auto_resolving.post(payload(resolved(a), resolved(b), resolved(c)))
-    assert auto_resolving.incident["spec"]["state"] == "resolved"
+    assert requested_state(auto_resolving.incident) == "resolved"
 
 
 async def test_a_resolved_group_without_an_incident_creates_none(world: World) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from incident_operator.domain import mitigation as m
 from incident_operator.domain.times import iso
+from incident_operator.services.incidents import requested_state
 from incident_operator.services.mitigation import MitigationService
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
@@ -128,12 +129,12 @@ class OrderStore(FakeStore):
 
     def __init__(self) -> None:
         super().__init__()
-        self.seen_at_spec_change: list[dict[str, str]] = []
+        self.seen_at_conclusion: list[dict[str, str]] = []
 
     async def patch_incident(self, namespace: str, name: str, **parts: Any) -> Any:
-        if parts.get("spec") is not None:
+        if "conclusions" in (parts.get("status") or {}):
             status = self.incidents[(namespace, name)].get("status") or {}
-            self.seen_at_spec_change.append(
+            self.seen_at_conclusion.append(
                 {r["name"]: r["state"] for r in status.get("mitigations", [])}
             )
         return await super().patch_incident(namespace, name, **parts)
@@ -150,8 +151,13 @@ async def test_verified_result_is_written_before_the_incident_is_mitigated() -> 
     world.clock.advance(2 * MIN)
     world.set_burn(2.0)
     await world.tick()
-    assert store.incidents[(NS, "inc")]["spec"]["state"] == "mitigated"
-    assert store.seen_at_spec_change == [{"rollback-checkout": "verified"}]
+    assert requested_state(store.incidents[(NS, "inc")]) == "mitigated"
+    # A conclusion in status: the spec a human (or Git) owns is never rewritten.
+    assert store.incidents[(NS, "inc")]["spec"]["state"] == "triage"
+    assert store.incidents[(NS, "inc")]["status"]["conclusions"]["state"]["reason"] == (
+        "MitigationVerified"
+    )
+    assert store.seen_at_conclusion == [{"rollback-checkout": "verified"}]
 
 
 async def test_auto_rollback_then_burn_stops_then_incident_mitigated() -> None:
@@ -172,8 +178,9 @@ async def test_auto_rollback_then_burn_stops_then_incident_mitigated() -> None:
     world.set_burn(2.0)
     results = await world.tick()
     assert results["rollback-checkout"]["state"] == "verified"
-    assert world.store.incidents[(NS, "inc")]["spec"]["state"] == "mitigated"
-    assert world.timeline_types() == ["mitigation-applied", "mitigation-verified"]
+    assert requested_state(world.store.incidents[(NS, "inc")]) == "mitigated"
+    # The lifecycle accepted the conclusion like a requested state (its own entry).
+    assert world.timeline_types() == ["mitigation-applied", "mitigation-verified", "state-changed"]
     reasons = {(name, reason) for name, reason, _, _ in world.store.events}
     assert {("inc", "MitigationVerified"), ("checkout", "MitigationVerified")} <= reasons
     # A further tick changes nothing and runs nothing.
@@ -192,7 +199,7 @@ async def test_burn_that_does_not_stop_fails_and_escalates() -> None:
     assert results["rollback-checkout"]["state"] == "failed"
     assert "still 30.00x" in results["rollback-checkout"]["message"]
     assert world.timeline_types()[-2:] == ["mitigation-failed", "escalated"]
-    assert world.store.incidents[(NS, "inc")]["spec"]["state"] == "triage"
+    assert requested_state(world.store.incidents[(NS, "inc")]) == "triage"
     assert any(r == "MitigationFailed" and w for _, r, _, w in world.store.events)
 
 
@@ -396,4 +403,4 @@ async def test_a_rollback_stamped_by_a_clock_ahead_is_verified_at_the_true_time(
     world.clock.advance(MIN)
     world.set_burn(2.0)
     assert (await world.tick())["rollback-checkout"]["state"] == "verified"
-    assert world.store.incidents[(NS, "inc")]["spec"]["state"] == "mitigated"
+    assert requested_state(world.store.incidents[(NS, "inc")]) == "mitigated"

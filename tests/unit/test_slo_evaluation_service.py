@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from incident_operator.services.incidents import requested_state, severity_of
 from incident_operator.services.slo_evaluation import SloEvaluationService
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.metrics import FakeMetrics
@@ -77,7 +78,7 @@ async def test_a_burn_declares_exactly_one_incident_with_detection_from_promethe
     report = await world.cycle(ratio=1.0)
     assert report.declared == (f"{NS}/{SLO}-20261127-1400",)
     (incident,) = world.incidents
-    assert incident["spec"]["severityRef"] == "sev-2"
+    assert severity_of(incident) == "sev-2"
     assert incident["spec"]["source"] == {
         "type": "slo",
         "ref": SLO,
@@ -157,10 +158,10 @@ async def test_a_faster_pair_raises_the_severity() -> None:
     world = World()
     await world.cycle(ratio=0.004)  # 4x: only 3x/1d and 1x/3d fire
     (incident,) = world.incidents
-    assert incident["spec"]["severityRef"] == "sev-3"
+    assert severity_of(incident) == "sev-3"
     await world.cycle(ratio=0.05)  # 50x: 14.4x/1h fires too
     (incident,) = world.incidents
-    assert incident["spec"]["severityRef"] == "sev-2"
+    assert severity_of(incident) == "sev-2"
     raised = [e for e in incident["status"]["timeline"] if e["type"] == "severity-raised"]
     assert len(raised) == 1
     assert "sev-3 -> sev-2" in raised[0]["message"]
@@ -174,7 +175,7 @@ async def test_a_human_set_severity_is_not_overridden() -> None:
     await world.store.patch_incident(NS, name, spec={"severityRef": "sev-1"})
     await world.cycle(ratio=0.05)
     incident = world.store.incidents[(NS, name)]
-    assert incident["spec"]["severityRef"] == "sev-1"
+    assert severity_of(incident) == "sev-1"
     assert "kept sev-1" in incident["status"]["timeline"][-1]["message"]
 
 
@@ -192,7 +193,7 @@ async def test_burn_stopped_after_hold_down_and_auto_resolve_only_when_opted_in(
         (incident,) = world.incidents
         stopped = [e for e in incident["status"]["timeline"] if e["type"] == "burn-stopped"]
         assert len(stopped) == 1, "recorded once"
-        assert incident["spec"]["state"] == final_state
+        assert requested_state(incident) == final_state
         assert world.condition("Healthy") == "True"
         assert "activeIncident" not in world.status
 
@@ -273,7 +274,7 @@ async def test_series_vanishing_mid_burn_keeps_the_incident_open_and_reports_bli
     for _ in range(6):
         await world.cycle(advance=timedelta(minutes=5))
     (incident,) = world.incidents
-    assert incident["spec"]["state"] == "triage", "never resolved while a window is blind"
+    assert requested_state(incident) == "triage", "never resolved while a window is blind"
     assert "burn-stopped" not in timeline_types(incident)
     assert world.condition("Blind") == "True"
     assert world.condition("Healthy") == "False"
@@ -289,10 +290,10 @@ async def test_series_vanishing_mid_burn_keeps_the_incident_open_and_reports_bli
     assert "noDataSince" not in world.status
     await world.cycle(advance=timedelta(minutes=5))
     (incident,) = world.incidents
-    assert incident["spec"]["state"] == "triage"
+    assert requested_state(incident) == "triage"
     await world.cycle(advance=timedelta(minutes=6))
     (incident,) = world.incidents
-    assert incident["spec"]["state"] == "resolved"
+    assert requested_state(incident) == "resolved"
     assert timeline_types(incident).count("burn-stopped") == 1
 
 
@@ -301,17 +302,19 @@ async def test_severity_follows_a_calmer_burn_down_after_the_hold_down() -> None
     await world.cycle(ratio=0.05)  # every pair: sev-2
     await world.cycle(ratio=0.004, advance=timedelta(minutes=5))  # only 1d/2h and 3d/6h
     (incident,) = world.incidents
-    assert incident["spec"]["severityRef"] == "sev-2", "within the hold-down"
+    assert severity_of(incident) == "sev-2", "within the hold-down"
     await world.cycle(ratio=0.004, advance=timedelta(minutes=6))
     (incident,) = world.incidents
-    assert incident["spec"]["severityRef"] == "sev-3"
-    assert incident["metadata"]["annotations"]["sre.dev/declared-severity"] == "sev-3"
+    assert severity_of(incident) == "sev-3"
+    assert incident["metadata"]["annotations"]["sre.dev/declared-severity"] == "sev-2"
+    assert incident["spec"]["severityRef"] == "sev-2", "the declaration is never rewritten"
+    assert incident["status"]["conclusions"]["severity"]["value"] == "sev-3"
     (lowered,) = [e for e in incident["status"]["timeline"] if e["type"] == "severity-lowered"]
     assert "sev-2 -> sev-3" in lowered["message"]
     assert world.status["episode"]["pair"] == "1d/2h"
     await world.cycle(ratio=0.05)
     (incident,) = world.incidents
-    assert incident["spec"]["severityRef"] == "sev-2", "and up again at once"
+    assert severity_of(incident) == "sev-2", "and up again at once"
 
 
 async def test_severity_is_not_lowered_while_the_faster_pair_lacks_data() -> None:
@@ -322,7 +325,7 @@ async def test_severity_is_not_lowered_while_the_faster_pair_lacks_data() -> Non
     for _ in range(5):
         await world.cycle(advance=timedelta(minutes=5))
     (incident,) = world.incidents
-    assert incident["spec"]["severityRef"] == "sev-2"
+    assert severity_of(incident) == "sev-2"
     assert "severity-lowered" not in timeline_types(incident)
 
 
@@ -333,7 +336,7 @@ async def test_a_human_set_severity_is_not_lowered() -> None:
     await world.store.patch_incident(NS, name, spec={"severityRef": "sev-1"})
     await world.cycle(ratio=0.004, advance=timedelta(minutes=11))
     incident = world.store.incidents[(NS, name)]
-    assert incident["spec"]["severityRef"] == "sev-1"
+    assert severity_of(incident) == "sev-1"
     (suggested,) = [e for e in incident["status"]["timeline"] if e["type"] == "severity-suggested"]
     assert "suggests sev-3; kept sev-1" in suggested["message"]
 
@@ -344,7 +347,7 @@ async def test_successive_raises_are_the_operators_own_and_both_apply() -> None:
     await world.cycle(ratio=0.004)  # sev-3
     await world.cycle(ratio=0.05)  # sev-2
     (incident,) = world.incidents
-    assert incident["spec"]["severityRef"] == "sev-2"
+    assert severity_of(incident) == "sev-2"
     raised = [
         e["message"] for e in incident["status"]["timeline"] if e["type"] == "severity-raised"
     ]

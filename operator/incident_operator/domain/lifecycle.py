@@ -86,6 +86,31 @@ CONCLUDED: frozenset[Phase] = frozenset({Phase.RESOLVED, Phase.CLOSED})
 """Ended by a resolution (not declined or merged): owes a postmortem decision."""
 
 
+PROGRESS: tuple[Phase, ...] = (
+    Phase.TRIAGE,
+    Phase.INVESTIGATING,
+    Phase.MITIGATED,
+    Phase.RESOLVED,
+    Phase.CLOSED,
+)
+"""How far an incident has come; declined and merged are off this line."""
+
+
+def is_past(requested: object, conclusion: Phase) -> bool:
+    """A human's ``requested`` state already reaches ``conclusion`` (or left the line).
+
+    The operator concludes only forward: a verified mitigation never pulls back an incident
+    someone resolved, and nothing is concluded over a terminal request.
+    """
+    try:
+        phase = Phase(str(requested))
+    except ValueError:
+        return False
+    if phase not in PROGRESS or conclusion not in PROGRESS:
+        return True
+    return PROGRESS.index(phase) >= PROGRESS.index(conclusion)
+
+
 def accepted(phase: object) -> Phase:
     """``status.phase`` as the lifecycle accepted it: triage until it has accepted one.
 

@@ -165,7 +165,7 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     incident_store = KubernetesStore(api, options.namespaces, severities=severities)
     postmortems = KubernetesPostmortems(api)
     memo.http = http = httpx.AsyncClient()
-    memo.lifecycle_service = IncidentLifecycleService(
+    memo.lifecycle_service = lifecycle = IncidentLifecycleService(
         incident_store, clock, metrics=operator_metrics, postmortems=postmortems
     )
     memo.postmortem_service = PostmortemService(
@@ -186,7 +186,9 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     memo.freeze_service = freezes = FreezeService(
         incident_store, workloads, clock, operator_namespaces=tuple(options.namespaces)
     )
-    memo.mitigation_service = MitigationService(incident_store, workloads, clock, freezes=freezes)
+    memo.mitigation_service = MitigationService(
+        incident_store, workloads, clock, freezes=freezes, lifecycle=lifecycle
+    )
     memo.change_service = ChangeCorrelationService(incident_store, workloads, workloads, clock)
     if options.prometheus_url:
         metrics = CadencedMetrics(
@@ -194,14 +196,16 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
             options.window_staleness_share,
         )
         memo.slo_service = SloEvaluationService(
-            incident_store, metrics, clock, operator_metrics=operator_metrics
+            incident_store, metrics, clock, operator_metrics=operator_metrics, lifecycle=lifecycle
         )
     if options.manage_prometheus_rules:
         memo.rule_sync = PrometheusRuleSync(PrometheusRuleStore(api))
     memo.http_listen = options.http_listen
     memo.alertmanager_token = options.alertmanager_token
     if options.alertmanager_token is not None:
-        memo.alertmanager_service = AlertmanagerService(incident_store, clock, options.alertmanager)
+        memo.alertmanager_service = AlertmanagerService(
+            incident_store, clock, options.alertmanager, lifecycle=lifecycle
+        )
     memo.deletion_service = deletions = DeletionService(incident_store, freezes)
     freezes.before_side_effect = deletions.hold
     _build_comms(memo, options.comms, incident_store, clock, http, deletions=deletions)

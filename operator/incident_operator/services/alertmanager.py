@@ -39,10 +39,21 @@ from incident_operator.domain.alertmanager import (
     target_namespace,
     truncated_entry,
 )
+from incident_operator.domain.conclusions import Subject, human_chose
+from incident_operator.domain.lifecycle import Phase
 from incident_operator.domain.times import iso, parse_time
 from incident_operator.errors import IncidentOperatorError, TemporaryError
 
-from .incidents import AUTHOR, DECLARED_SEVERITY, SERVICE_LABEL, is_active
+from .incident_lifecycle import IncidentLifecycleService
+from .incidents import (
+    AUTHOR,
+    DECLARED_SEVERITY,
+    SERVICE_LABEL,
+    Concluder,
+    intent_of,
+    is_active,
+    severity_of,
+)
 from .keyed_locks import KeyedLocks
 
 log = logging.getLogger(__name__)
@@ -78,10 +89,16 @@ class Outcome:
 
 class AlertmanagerService:
     def __init__(
-        self, store: ResourceStore, clock: Clock, config: AlertmanagerConfig | None = None
+        self,
+        store: ResourceStore,
+        clock: Clock,
+        config: AlertmanagerConfig | None = None,
+        *,
+        lifecycle: Concluder | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
+        self._lifecycle = lifecycle or IncidentLifecycleService(store, clock)
         self.config = config or AlertmanagerConfig()
         # One notification per group at a time in this process (Alertmanager retries
         # overlap); across processes the API server's name uniqueness keeps creation single.
@@ -196,7 +213,14 @@ class AlertmanagerService:
             await self._store.patch_incident(namespace, name, status={"alertmanager": remembered})
         auto_resolve = verdict.over and self.config.auto_resolve and is_active(incident)
         if auto_resolve:
-            await self._store.patch_incident(namespace, name, spec={"state": "resolved"})
+            await self._lifecycle.conclude(
+                namespace,
+                name,
+                Subject.STATE,
+                Phase.RESOLVED.value,
+                reason="AlertsResolved",
+                message="every alert of the Alertmanager group resolved (autoResolve)",
+            )
         if (truncated := truncated_entry(group)) is not None:
             items.append(truncated)
         resolved = group_resolved_entry(group, verdict, auto_resolved=auto_resolve)
@@ -210,11 +234,12 @@ class AlertmanagerService:
         """Raise the severity when more severe alerts joined the group, unless a human chose."""
         policy = self.config.severity
         proposed = policy.worst(group.firing)
-        current = incident["spec"].get("severityRef", policy.default)
+        current = severity_of(incident) or policy.default
         if proposed is None or not is_active(incident):
             return []
         declared = (incident["metadata"].get("annotations") or {}).get(DECLARED_SEVERITY)
-        change = severity_change(policy, current, declared, proposed)
+        chosen = human_chose(intent_of(incident, Subject.SEVERITY), declared)
+        change = severity_change(policy, current, declared if chosen else None, proposed)
         if change is None:
             return []
         name = incident["metadata"]["name"]
@@ -222,14 +247,15 @@ class AlertmanagerService:
             message = f"The group's alerts suggest {proposed}; kept {current} set by a responder."
             key = f"alertmanager/severity-suggested/{proposed}"
             return [TimelineItem(now, "severity-suggested", message, key)]
-        # Our own choice is recorded with it, so that a later human change can be told apart.
-        await self._store.patch_incident(
+        # A conclusion in status: the spec (a human's, or Git's) is never rewritten.
+        await self._lifecycle.conclude(
             namespace,
             name,
-            spec={"severityRef": proposed},
-            metadata={"annotations": {DECLARED_SEVERITY: proposed}},
+            Subject.SEVERITY,
+            proposed,
+            reason="MoreSevereAlerts",
+            message=f"more severe alerts joined the group: {current} -> {proposed}",
         )
-        await self._store.patch_incident(namespace, name, status={"severity": proposed})
         return [
             TimelineItem(
                 now,

@@ -47,6 +47,7 @@ from incident_operator.domain.slack_requests import (
 )
 from incident_operator.domain.times import iso
 from incident_operator.errors import PermanentError
+from incident_operator.services.incidents import severity_of
 
 from .chat_channels import ChannelIndex, channel_of
 from .incidents import SERVICE_LABEL
@@ -192,8 +193,8 @@ class ChatCommandService:
         spec = incident.get("spec") or {}
         rotation_ref = spec.get("rotationRef")
         if not isinstance(rotation_ref, str) or not rotation_ref:
-            ref = spec.get("severityRef")
-            severity = await self._store.get_severity(ref) if isinstance(ref, str) and ref else None
+            ref = severity_of(incident)
+            severity = await self._store.get_severity(ref) if ref else None
             rotation_ref = ((severity or {}).get("spec") or {}).get("rotationRef")
         if not isinstance(rotation_ref, str) or not rotation_ref:
             return _Participants("", {}, frozenset())
@@ -513,8 +514,7 @@ def status_reply(incident: Body) -> str:
     shown = state if phase in (None, state) else f"{state} (is {phase})"
     lines = [
         f"*{spec.get('title', '')}* ({meta['namespace']}/{meta['name']})",
-        f"Severity: {spec.get('severityRef', '')} · State: {shown} · "
-        f"Service: {spec.get('service', '')}",
+        f"Severity: {severity_of(incident)} · State: {shown} · Service: {spec.get('service', '')}",
         "Roles: " + (", ".join(f"{k}: {v}" for k, v in roles.items()) or "none"),
     ]
     timeline = status.get("timeline") or []

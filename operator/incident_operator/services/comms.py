@@ -95,8 +95,10 @@ def summary_of(
         name=name,
         title=spec.title,
         service=spec.service,
-        severity=spec.severity_ref,
-        severity_display=severity.spec.display_name if severity else spec.severity_ref,
+        severity=status.severity or spec.severity_ref,
+        severity_display=severity.spec.display_name
+        if severity
+        else status.severity or spec.severity_ref,
         severity_level=severity.spec.level if severity else 5,
         phase=(status.phase or Phase.TRIAGE).value,
         declared=declared,
@@ -256,7 +258,9 @@ class CommsService:
             return delivery
         if status.phase is None or status.timestamps.declared is None:
             return delivery  # the lifecycle has not accepted it yet
-        severity_body = await self._store.get_severity(incident.spec.severity_ref)
+        severity_body = await self._store.get_severity(
+            status.severity or incident.spec.severity_ref
+        )
         try:
             severity = Severity.model_validate(severity_body) if severity_body else None
         except ValidationError:

@@ -15,6 +15,7 @@ from incident_operator.adapters.postmortem_ports import MARKS_ANNOTATION, Postmo
 from incident_operator.domain import dashboard_marks
 from incident_operator.domain.times import parse_time
 from incident_operator.errors import IncidentOperatorError
+from incident_operator.services.incidents import severity_of
 
 STAMPED = ("declared", "mitigated", "resolved")
 
@@ -47,11 +48,11 @@ class DashboardMarks:
                 "incident",
                 f"incident:{meta['name']}",
                 f"service:{spec.get('service', '')}",
-                f"severity:{spec.get('severityRef', '')}",
+                f"severity:{severity_of(incident)}",
                 milestone,
             )
             text = dashboard_marks.text(
-                milestone, str(spec.get("title", meta["name"])), str(spec.get("severityRef", ""))
+                milestone, str(spec.get("title", meta["name"])), severity_of(incident)
             )
             try:
                 await self._annotations.annotate(at, text, tags)

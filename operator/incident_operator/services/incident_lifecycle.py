@@ -22,17 +22,20 @@ from incident_operator.adapters.postmortem_ports import PostmortemStore
 from incident_operator.api.v1alpha1.convert import conditions_status, existing_conditions
 from incident_operator.api.v1alpha1.incident import Incident, SourceType, Timestamps
 from incident_operator.api.v1alpha1.severity import Severity
-from incident_operator.domain import lifecycle
+from incident_operator.domain import conclusions, lifecycle
 from incident_operator.domain import roles as domain_roles
 from incident_operator.domain.conditions import Condition, Status, set_condition
 from incident_operator.domain.readiness import READY, Observation, observe
 from incident_operator.domain.times import iso, parse_time
+from incident_operator.errors import Conflict
 
 from . import lifecycle_metrics
+from .incidents import conclusion_of, intent_of, requested_state, severity_of
 from .postmortems import close_blocker
 from .roles import UNFILLED, RotationAnswer, ask_rotation
 from .status import _problems
 
+CONCLUDE_ATTEMPTS = 5
 TRANSITION_REFUSED = "TransitionRefused"
 """Condition type and Event reason when a requested state was not applied."""
 SOURCE = "operator"
@@ -153,16 +156,17 @@ def plan_lifecycle(
         m: at for m in lifecycle.Milestone if (at := getattr(stamped, m.value)) is not None
     }
     moment = transition_time(status, milestones, now)
+    requested, severity_name, kept = _effective(body, spec.state.value)
     decision = lifecycle.decide_transition(
         _phase(status),
-        lifecycle.Phase(spec.state.value),
+        requested,
         moment,
         roles=assignment.roles,
         required_roles=required_roles(severity),
         timestamps=milestones,
         declared=origin,
         detected=detected,
-        severity=spec.severity_ref,
+        severity=severity_name,
         merged_into=spec.merged_into,
         name=str(meta.get("name", "")),
         merge_target_exists=merge_target_exists,
@@ -178,7 +182,9 @@ def plan_lifecycle(
         )
     full: Body = _common(generation, observation, outcome.conditions)
     full["phase"] = decision.phase.value
-    full["severity"] = spec.severity_ref
+    full["severity"] = severity_name
+    if kept:
+        full["conclusions"] = kept
     full["roles"] = {role: assignment.roles.get(role) for role in domain_roles.ROLES}
     full.update(rotation_patch)
     stamps = {**patch_stamps, **outcome.stamps}
@@ -186,11 +192,30 @@ def plan_lifecycle(
         full["timestamps"] = stamps
     if outcome.durations:
         full["durations"] = outcome.durations
-    severity_entry = _severity_change(status, spec.severity_ref, severity, generation, now)
+    severity_entry = _severity_change(status, severity_name, severity, generation, now)
     timeline = tuple(
         e for e in role_timeline + outcome.timeline + severity_entry if e["key"] not in known_keys
     )
     return LifecyclePlan(_only_changes(status, full), timeline, outcome.event, decision)
+
+
+def _effective(body: Mapping[str, Any], state: str) -> tuple[lifecycle.Phase, str, dict[str, None]]:
+    """The state and severity in force, and the superseded conclusions to drop.
+
+    A conclusion holds while the spec still says what it was drawn over; once a human (or
+    Git) changed that field, their value wins and the conclusion is removed from status.
+    """
+    incident = dict(body)
+    superseded: dict[str, None] = {}
+    for subject in conclusions.Subject:
+        found = conclusion_of(incident, subject)
+        if found is not None and not conclusions.holds(intent_of(incident, subject), found):
+            superseded[subject.value] = None
+    try:
+        requested = lifecycle.Phase(requested_state(incident))
+    except ValueError:  # an unreadable conclusion: the human's state stands
+        requested = lifecycle.Phase(state)
+    return requested, severity_of(incident), superseded
 
 
 def policy_text(severity: Body | None) -> str:
@@ -464,8 +489,8 @@ class IncidentLifecycleService:
 
     async def plan(self, body: Mapping[str, Any]) -> LifecyclePlan:
         """Read the incident's Severity and decide; nothing is written."""
-        ref = (body.get("spec") or {}).get("severityRef")
-        severity = await self._store.get_severity(ref) if isinstance(ref, str) and ref else None
+        ref = severity_of(body)
+        severity = await self._store.get_severity(ref) if ref else None
         now = self._clock.now()
         rotation = None
         if (name := wants_rotation(body, severity)) is not None:
@@ -490,10 +515,9 @@ class IncidentLifecycleService:
         self, body: Mapping[str, Any], severity: Body | None
     ) -> str | None:
         """Why closing must wait for the postmortem (only asked when closing is requested)."""
-        spec = body.get("spec") or {}
         status = body.get("status") or {}
         closing = lifecycle.Phase.CLOSED.value
-        if self._postmortems is None or spec.get("state") != closing:
+        if self._postmortems is None or requested_state(body) != closing:
             return None
         if status.get("phase") == closing:
             return None
@@ -517,6 +541,65 @@ class IncidentLifecycleService:
             survivor = str(body["spec"]["mergedInto"])
             await self._store.append_timeline(meta["namespace"], survivor, moved)
         lifecycle_metrics.report(self._metrics, body, plan)
+
+    async def conclude(
+        self,
+        namespace: str,
+        name: str,
+        subject: conclusions.Subject,
+        value: str,
+        *,
+        reason: str,
+        message: str,
+    ) -> bool:
+        """Record the operator's conclusion and judge it like a requested state, in one write.
+
+        The conclusion goes to ``status.conclusions`` (never the spec humans and Git own),
+        drawn over the spec's current value; the lifecycle then accepts it into the phase or
+        severity with the same rules as a human's request (required roles, postmortem), and
+        the write is conditional on the version read, so a human's concurrent change wins.
+        False when the incident is gone.
+        """
+        for _ in range(CONCLUDE_ATTEMPTS):
+            body = await self._store.get_incident(namespace, name)
+            if body is None:
+                return False
+            intent = intent_of(body, subject)
+            if subject is conclusions.Subject.STATE and lifecycle.is_past(
+                intent, lifecycle.Phase(value)
+            ):
+                return True  # the human already went as far: their request stands
+            drawn = conclusions.draw(intent, value, reason, message, self._clock.now())
+            kept = conclusion_of(body, subject)
+            if drawn is None and kept is None:
+                return True  # the spec already says so
+            if (
+                drawn is not None
+                and kept is not None
+                and (kept.value, kept.over) == (drawn.value, drawn.over)
+            ):
+                return True  # concluded before: nothing new (no rewrite, no entry)
+            stored = None if drawn is None else conclusions.to_status(drawn)
+            status = dict(body.get("status") or {})
+            held = {
+                k: v
+                for k, v in {**(status.get("conclusions") or {}), subject.value: stored}.items()
+                if v is not None
+            }
+            judged = {**body, "status": {**status, "conclusions": held}}
+            plan = await self.plan(judged)
+            patch = dict(plan.status)
+            patch["conclusions"] = {**(patch.get("conclusions") or {}), subject.value: stored}
+            version = str((body.get("metadata") or {}).get("resourceVersion") or "") or None
+            try:
+                await self._store.patch_incident(
+                    namespace, name, status=patch, resource_version=version
+                )
+            except Conflict:
+                continue
+            await self.record(judged, plan)
+            return True
+        raise Conflict(f"incident {namespace}/{name} kept changing; conclusion {value} not kept")
 
     async def reconcile(self, body: Mapping[str, Any]) -> LifecyclePlan:
         """Plan and write everything through the store (status included)."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Protocol
+
 from incident_operator.adapters.ports import Body
-from incident_operator.domain import lifecycle
+from incident_operator.domain import conclusions, lifecycle
 
 SERVICE_LABEL = "sre.dev/service"
 DECLARED_SEVERITY = "sre.dev/declared-severity"
@@ -19,3 +22,46 @@ def phase_of(incident: Body) -> lifecycle.Phase:
 def is_active(incident: Body) -> bool:
     """Still being worked: takes new signals from its source, mitigations and freezes."""
     return phase_of(incident) in lifecycle.ACTIVE
+
+
+def conclusion_of(
+    incident: Mapping[str, Any], subject: conclusions.Subject
+) -> conclusions.Conclusion | None:
+    """The operator's conclusion about ``subject`` kept in status, if any (held or not)."""
+    kept = (incident.get("status") or {}).get("conclusions") or {}
+    return conclusions.parse(kept.get(subject.value) if isinstance(kept, dict) else None)
+
+
+def intent_of(incident: Mapping[str, Any], subject: conclusions.Subject) -> str:
+    """What the spec (humans, Git) says about ``subject``."""
+    spec = incident.get("spec") or {}
+    if subject is conclusions.Subject.STATE:
+        return str(spec.get("state") or lifecycle.Phase.TRIAGE.value)
+    return str(spec.get("severityRef") or "")
+
+
+def requested_state(incident: Mapping[str, Any]) -> str:
+    """The state the lifecycle judges: the spec's, or the operator's conclusion over it."""
+    subject = conclusions.Subject.STATE
+    return conclusions.effective(intent_of(incident, subject), conclusion_of(incident, subject))
+
+
+def severity_of(incident: Mapping[str, Any]) -> str:
+    """The severity in force: ``spec.severityRef``, or the operator's conclusion over it."""
+    subject = conclusions.Subject.SEVERITY
+    return conclusions.effective(intent_of(incident, subject), conclusion_of(incident, subject))
+
+
+class Concluder(Protocol):
+    """Records the operator's conclusion in status and lets the lifecycle judge it."""
+
+    async def conclude(
+        self,
+        namespace: str,
+        name: str,
+        subject: conclusions.Subject,
+        value: str,
+        *,
+        reason: str,
+        message: str,
+    ) -> bool: ...

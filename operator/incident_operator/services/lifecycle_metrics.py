@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from incident_operator.adapters.ports import OperatorMetrics
 from incident_operator.domain import lifecycle
+from incident_operator.services.incidents import severity_of
 
 if TYPE_CHECKING:  # the service module imports this one
     from .incident_lifecycle import LifecyclePlan
@@ -23,7 +24,7 @@ def report(metrics: OperatorMetrics, body: Mapping[str, Any], plan: LifecyclePla
     decision = plan.decision
     if not isinstance(decision, lifecycle.Accepted):
         return
-    severity = str((body.get("spec") or {}).get("severityRef") or "")
+    severity = severity_of(body)
     if decision.changed:
         previous = decision.previous.value if decision.previous is not None else ""
         metrics.transition(previous, decision.phase.value, severity)

@@ -27,11 +27,15 @@ from incident_operator.api.v1alpha1.mitigation import Mitigation, MitigationPoli
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
 from incident_operator.domain import mitigation as m
+from incident_operator.domain.conclusions import Subject
+from incident_operator.domain.lifecycle import Phase
 from incident_operator.domain.times import iso
 from incident_operator.errors import Conflict, IncidentOperatorError, PermanentError
+from incident_operator.services.incidents import severity_of
 
 from .freeze import FreezeService
-from .incidents import AUTHOR, is_active
+from .incident_lifecycle import IncidentLifecycleService
+from .incidents import AUTHOR, Concluder, is_active, phase_of
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ ENTRY_TYPE = "mitigation"
 """Timeline type of every mitigation step (the comms layer posts it to the incident channel);
 the step itself is the last part of the entry's key (applied, verified, refused ...)."""
 MITIGATABLE_STATES = frozenset({"triage", "investigating"})
-"""Spec states from which a verified action may move the incident to mitigated."""
+"""Phases from which a verified action concludes the incident mitigated."""
 
 
 @dataclass(frozen=True)
@@ -158,11 +162,13 @@ class MitigationService:
         clock: Clock,
         *,
         freezes: FreezeService | None = None,
+        lifecycle: Concluder | None = None,
     ) -> None:
         self._store = store
         self._workloads = workloads
         self._clock = clock
         self._freezes = freezes or FreezeService(store, workloads, clock)
+        self._lifecycle = lifecycle or IncidentLifecycleService(store, clock)
 
     async def load(self, body: Body) -> Context | None:
         """None when there is nothing to mitigate (closed, unreadable, nothing requested)."""
@@ -192,7 +198,7 @@ class MitigationService:
             requests += [mit.to_domain(namespace, m.Source.SLO) for mit in slo.spec.mitigations]
         if not requests:
             return None
-        severity_body = await self._store.get_severity(incident.spec.severity_ref)
+        severity_body = await self._store.get_severity(severity_of(body))
         auto_allowed = freeze_changes = False
         freeze_namespaces: frozenset[str] = frozenset()
         if severity_body is not None:
@@ -662,9 +668,13 @@ class MitigationService:
         )
 
     async def _settle(self, context: Context) -> None:
-        """Move the incident to mitigated as a human would, unless it is already past that."""
-        state = (context.incident.get("spec") or {}).get("state", "triage")
-        if state in MITIGATABLE_STATES:
-            await self._store.patch_incident(
-                context.namespace, context.name, spec={"state": "mitigated"}
+        """Conclude mitigated (in status, never the spec Git owns) unless it is past that."""
+        if phase_of(context.incident).value in MITIGATABLE_STATES:
+            await self._lifecycle.conclude(
+                context.namespace,
+                context.name,
+                Subject.STATE,
+                Phase.MITIGATED.value,
+                reason="MitigationVerified",
+                message="a mitigation was verified: the burn it targeted stopped",
             )

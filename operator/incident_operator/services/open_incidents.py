@@ -18,6 +18,7 @@ from typing import Any
 
 from incident_operator.adapters.ports import OperatorMetrics
 from incident_operator.domain import lifecycle
+from incident_operator.services.incidents import severity_of
 
 Labels = tuple[str, str, str]
 """(severity, service, phase)"""
@@ -37,7 +38,7 @@ def labels(body: Mapping[str, Any]) -> Labels | None:
         return None
     if phase not in lifecycle.OPEN:
         return None
-    return str(spec.get("severityRef") or ""), str(spec.get("service") or ""), phase.value
+    return severity_of(body), str(spec.get("service") or ""), phase.value
 
 
 class OpenIncidentIndex:

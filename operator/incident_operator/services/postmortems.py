@@ -49,6 +49,7 @@ from incident_operator.domain.readiness import READY
 from incident_operator.domain.sli import Sli
 from incident_operator.domain.times import iso, parse_time
 from incident_operator.errors import IncidentOperatorError, MetricsUnavailable
+from incident_operator.services.incidents import severity_of
 
 from .incidents import AUTHOR
 from .keyed_locks import KeyedLocks
@@ -284,8 +285,8 @@ class PostmortemService:
         if status.get("postmortemRef"):
             return str(status["postmortemRef"])
         now = self._clock.now()
-        ref = (incident.get("spec") or {}).get("severityRef")
-        severity = await self._store.get_severity(str(ref)) if ref else None
+        ref = severity_of(incident)
+        severity = await self._store.get_severity(ref) if ref else None
         policy = severity_policy(severity)
         times = key_times_of(incident)
         resolved = times.resolved or now
@@ -390,7 +391,7 @@ class PostmortemService:
             incident=name,
             title=str(spec.get("title", name)),
             service=str(spec.get("service", "")),
-            severity=str(spec.get("severityRef", "")),
+            severity=severity_of(incident),
             key_times=times,
             timeline=merged,
             impacts=tuple(impacts),

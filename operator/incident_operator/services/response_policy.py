@@ -28,6 +28,7 @@ from incident_operator.domain import lifecycle, response
 from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.rotation import UnknownTimeZone, on_call_across
 from incident_operator.domain.times import iso, parse_time
+from incident_operator.services.incidents import severity_of
 
 from .incident_lifecycle import entry
 from .rotation_status import all_versions
@@ -75,7 +76,7 @@ def plan_response(
     if phase in lifecycle.TERMINAL:
         return ResponsePlan({"response": None} if status.get("response") else {}, (), ())
     policy = severity.spec.response
-    severity_name = str((body.get("spec") or {}).get("severityRef", ""))
+    severity_name = severity_of(body)
     acknowledged = parse_time(stamps.get("acknowledged"))
     timeline = [e for e in status.get("timeline") or [] if isinstance(e, dict)]
     known = {e.get("key") for e in timeline}
@@ -174,8 +175,8 @@ class ResponsePolicyService:
 
     async def plan(self, body: Mapping[str, Any]) -> ResponsePlan:
         spec = body.get("spec") or {}
-        ref = spec.get("severityRef")
-        severity = await self._store.get_severity(ref) if isinstance(ref, str) and ref else None
+        ref = severity_of(body)
+        severity = await self._store.get_severity(ref) if ref else None
         rotation = None
         if severity is not None and needs_rotation(body):
             name = spec.get("rotationRef") or (severity.get("spec") or {}).get("rotationRef")
@@ -189,6 +190,6 @@ class ResponsePolicyService:
         if plan.timeline:
             meta = body["metadata"]
             await self._store.append_timeline(meta["namespace"], meta["name"], plan.timeline)
-        severity = str((body.get("spec") or {}).get("severityRef", ""))
+        severity = severity_of(body)
         for _ in plan.escalations:
             self._metrics.escalation(severity)

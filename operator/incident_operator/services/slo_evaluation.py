@@ -36,15 +36,26 @@ from incident_operator.api.v1alpha1.slo import (
 )
 from incident_operator.domain import roles as domain_roles
 from incident_operator.domain.burn import Blindness, BurnEvaluation, blindness, evaluate
+from incident_operator.domain.conclusions import Subject, human_chose
 from incident_operator.domain.conditions import Condition, Status, set_condition
 from incident_operator.domain.durations import format_duration, parse_duration
 from incident_operator.domain.episodes import Action, Decision, Episode, burn_began, decide
+from incident_operator.domain.lifecycle import Phase
 from incident_operator.domain.names import label_value
 from incident_operator.domain.slo import Objective, WindowPair
 from incident_operator.domain.times import iso
 from incident_operator.errors import Conflict, IncidentOperatorError, MetricsUnavailable
 
-from .incidents import AUTHOR, DECLARED_SEVERITY, SERVICE_LABEL, is_active
+from .incident_lifecycle import IncidentLifecycleService
+from .incidents import (
+    AUTHOR,
+    DECLARED_SEVERITY,
+    SERVICE_LABEL,
+    Concluder,
+    intent_of,
+    is_active,
+    severity_of,
+)
 from .roles import UNFILLED, RotationAnswer, ask_rotation
 
 log = logging.getLogger(__name__)
@@ -145,11 +156,13 @@ class SloEvaluationService:
         status_refresh: timedelta = timedelta(minutes=5),
         concurrency: int = 16,
         operator_metrics: OperatorMetrics | None = None,
+        lifecycle: Concluder | None = None,
     ) -> None:
         self._operator_metrics: OperatorMetrics = operator_metrics or NoOperatorMetrics()
         self._store = store
         self._metrics = metrics
         self._clock = clock
+        self._lifecycle = lifecycle or IncidentLifecycleService(store, clock)
         self._status_refresh = status_refresh
         self._concurrency = concurrency
         self._parsed: dict[str, tuple[str, SloRecord | None]] = {}
@@ -427,7 +440,7 @@ class SloEvaluationService:
                 incident=adopted["metadata"]["name"],
                 started_at=datetime.fromisoformat(started) if started else episode.started_at,
                 last_firing_at=now,
-                severity=adopted["spec"].get("severityRef", episode.severity),
+                severity=severity_of(adopted) or episode.severity,
                 pair=episode.pair,
             )
             log.info("SLO %s: adopting open incident %s", record.key, episode.incident)
@@ -559,8 +572,13 @@ class SloEvaluationService:
         elif decision.action is Action.BURN_STOPPED:
             message = f"Burn stopped: no window pair fired since {iso(episode.last_firing_at)}."
             if decision.resolve and is_active(incident):
-                await self._store.patch_incident(
-                    record.namespace, episode.incident, spec={"state": "resolved"}
+                await self._lifecycle.conclude(
+                    record.namespace,
+                    episode.incident,
+                    Subject.STATE,
+                    Phase.RESOLVED.value,
+                    reason="BurnStopped",
+                    message=f"SLO {record.key} stopped burning (declare.autoResolve)",
                 )
                 message += " Resolved automatically (declare.autoResolve)."
             await self._store.append_timeline(
@@ -588,14 +606,14 @@ class SloEvaluationService:
     ) -> None:
         """Follow the burn up or down, unless a human chose the incident's severity.
 
-        The operator's own choice is recorded in the declared-severity annotation with the
-        spec, so a different spec value later can only be someone else's.
+        The declaring source's severity is the declared-severity annotation: a spec value other
+        than that is someone's choice. The operator's own moves are conclusions in status.
         """
         episode, pair = decision.episode, decision.pair
         assert episode is not None
         assert pair is not None
-        previous = incident["metadata"].get("annotations", {}).get(DECLARED_SEVERITY)
-        current = incident["spec"].get("severityRef")
+        declared = incident["metadata"].get("annotations", {}).get(DECLARED_SEVERITY)
+        current = severity_of(incident)
         raised = decision.action is Action.RAISE_SEVERITY
         why = (
             f"Faster burn ({pair.long_text}/{pair.short_text} x{pair.factor:g})"
@@ -604,12 +622,15 @@ class SloEvaluationService:
             f"faster pairs below threshold for {record.model.spec.alerting.hold_down})"
         )
         kind = "severity-raised" if raised else "severity-lowered"
-        if previous is None or current == previous:
-            await self._store.patch_incident(
+        if not human_chose(intent_of(incident, Subject.SEVERITY), declared):
+            # A conclusion in status: the spec (a human's, or Git's) is never rewritten.
+            await self._lifecycle.conclude(
                 record.namespace,
                 episode.incident,
-                spec={"severityRef": episode.severity},
-                metadata={"annotations": {DECLARED_SEVERITY: episode.severity}},
+                Subject.SEVERITY,
+                episode.severity,
+                reason="FasterBurn" if raised else "CalmerBurn",
+                message=f"{why}: {current} -> {episode.severity}",
             )
             entry = f"{why}: severity {'raised' if raised else 'lowered'} {current} -> "
             entry += f"{episode.severity}."

@@ -34,6 +34,7 @@ from incident_operator.domain import status_page
 from incident_operator.domain.comms import Impact
 from incident_operator.domain.lifecycle import Milestone, Phase
 from incident_operator.domain.times import parse_time
+from incident_operator.services.incidents import severity_of
 
 STATE_CHANGED = "state-changed"
 """Timeline type the lifecycle writes for an accepted move (services/incident_lifecycle.py)."""
@@ -115,7 +116,7 @@ def incident_record(
         id=status_page.public_id(id_key, namespace, name, str(meta.get("uid") or "")),
         title=spec.title,
         service=spec.service,
-        severity=spec.severity_ref,
+        severity=severity_of(body),
         impact=Impact.NONE,
         phase=phase,
         private=spec.private,

@@ -262,10 +262,39 @@ class AlertGroupStatus(ApiModel):
     """More alerts than can be remembered were seen: the group never auto-resolves."""
 
 
+class Conclusion(ApiModel):
+    """A conclusion the operator drew over a human's value (docs/gitops.md).
+
+    It holds while the spec still says ``over``; when a human or Git changes that field,
+    their value wins and the conclusion is dropped.
+    """
+
+    value: ShortText
+    """What the operator concluded: a phase or a Severity name."""
+    over: ShortText = ""
+    """The spec's value when it was drawn."""
+    reason: Annotated[str, Field(max_length=128)] = ""
+    """Why, in CamelCase (MitigationVerified, AlertsResolved, BurnStopped, FasterBurn)."""
+    message: Annotated[str, Field(max_length=1024)] = ""
+    at: datetime | None = None
+
+
+class Conclusions(ApiModel):
+    """The operator's own conclusions, kept out of the spec that humans and Git own."""
+
+    state: Conclusion | None = None
+    """The phase the operator moved the incident to (mitigated, resolved)."""
+    severity: Conclusion | None = None
+    """The severity the operator's source raised or lowered the incident to."""
+
+
 class IncidentStatus(CommonStatus):
     phase: IncidentState | None = None
-    """The state the operator accepted."""
+    """The state the operator accepted: spec.state, or the operator's own conclusion while
+    spec.state is still the value it was drawn over (status.conclusions.state)."""
     severity: Name | None = None
+    """The severity in force: spec.severityRef, or status.conclusions.severity while it holds."""
+    conclusions: Conclusions | None = None
     timestamps: Timestamps = Timestamps()
     durations: Durations = Durations()
     roles: Roles = Roles()

@@ -31,6 +31,17 @@ class PermanentError(IncidentOperatorError):
     """Retrying cannot help until a human changes something (spec, RBAC, configuration)."""
 
 
+class FieldOwnedElsewhere(PermanentError):
+    """A field to change was applied by another manager (Git): changing it here would fight.
+
+    ``fields`` maps each field path (``.spec.state``) to the manager that owns it.
+    """
+
+    def __init__(self, message: str, *, fields: dict[str, str]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
 class InvalidSpecError(PermanentError):
     """The object's spec cannot be understood even though the API server accepted it."""
 

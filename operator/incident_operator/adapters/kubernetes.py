@@ -17,18 +17,22 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from incident_operator import GROUP, VERSION
+from incident_operator import GROUP, VERSION, __version__
 from incident_operator.api.v1alpha1.convert import (
     timeline_summary_from_domain,
     timeline_summary_to_domain,
 )
-from incident_operator.domain import timeline
-from incident_operator.errors import Conflict, PermanentError, TemporaryError
+from incident_operator.domain import ownership, timeline
+from incident_operator.errors import Conflict, FieldOwnedElsewhere, PermanentError, TemporaryError
 
 from .ports import Body
 from .watch_cache import WatchedObjects
 
 COMPONENT = "incident-operator"
+FIELD_MANAGER = "incident-operator"
+"""Every write the operator makes is recorded under this name in managedFields."""
+APPLY_PATCH = "application/apply-patch+yaml"
+APPLY_ATTEMPTS = 5
 TIMELINE_ATTEMPTS = 8  # with jittered backoff between them: at most ~3.6 s of collisions
 
 
@@ -229,6 +233,55 @@ class KubernetesStore:
             )
         return dict(result)
 
+    async def apply_incident(self, namespace: str, name: str, change: Body) -> Body:
+        for _ in range(APPLY_ATTEMPTS):
+            current = await self.get_incident(namespace, name)
+            if current is None:
+                raise PermanentError(f"incident {namespace}/{name} is gone")
+            managed = list((current.get("metadata") or {}).get("managedFields") or [])
+            found = ownership.conflicts(change, current, managed, FIELD_MANAGER)
+            if found:
+                fields = {c.field: c.manager for c in found}
+                listed = ", ".join(f"{f} (owned by {m})" for f, m in fields.items())
+                raise FieldOwnedElsewhere(
+                    f"incident {namespace}/{name}: {listed} applied by another manager; "
+                    "change it where it is declared (Git)",
+                    fields=fields,
+                )
+            config = ownership.merged(
+                ownership.owned_config(current, managed, FIELD_MANAGER), change
+            )
+            config.update(apiVersion=f"{GROUP}/{VERSION}", kind="Incident")
+            config["metadata"] = {
+                **(config.get("metadata") or {}),
+                "name": name,
+                "namespace": namespace,
+                # A precondition: the ownership checked above is the ownership applied over.
+                "resourceVersion": current["metadata"]["resourceVersion"],
+            }
+            try:
+                applied: Any = await asyncio.to_thread(
+                    self._custom.patch_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    "incidents",
+                    name,
+                    config,
+                    field_manager=FIELD_MANAGER,
+                    force=True,  # only imperative owners remain: declared ones refused above
+                    _content_type=APPLY_PATCH,
+                )
+                return dict(applied)
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise translate(exc, f"apply incident {namespace}/{name}") from exc
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise translate(exc, f"apply incident {namespace}/{name}") from exc
+        raise Conflict(
+            f"incident {namespace}/{name} kept changing; apply tried {APPLY_ATTEMPTS} times"
+        )
+
     async def append_timeline(self, namespace: str, name: str, entries: Sequence[Body]) -> None:
         for attempt in range(TIMELINE_ATTEMPTS):
             if attempt:
@@ -337,4 +390,8 @@ def api_client() -> client.ApiClient:
     configuration = client.Configuration.get_default_copy()
     # urllib3 keeps cores x 5 connections by default: fewer than the threads that use them.
     configuration.connection_pool_maxsize = API_THREADS
-    return client.ApiClient(configuration)
+    api = client.ApiClient(configuration)
+    # The API server names a writer's field manager after its user agent (up to the "/"):
+    # every create, update and patch is recorded as ours, under one stable name.
+    api.user_agent = f"{FIELD_MANAGER}/{__version__}"
+    return api

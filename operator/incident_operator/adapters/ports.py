@@ -103,6 +103,15 @@ class ResourceStore(Protocol):
         """Create, or return the existing object of that name (a retry after a crash)."""
         ...
 
+    async def apply_incident(self, namespace: str, name: str, change: Body) -> Body:
+        """Server-side apply of ``change`` (spec/metadata) under the operator's field manager.
+
+        FieldOwnedElsewhere when a field it would alter was applied by another manager (a
+        GitOps tool): reported, never forced. Fields last set by an imperative update are
+        taken over, as a second ``kubectl edit`` would.
+        """
+        ...
+
     async def patch_incident(
         self,
         namespace: str,

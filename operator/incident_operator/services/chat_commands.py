@@ -46,10 +46,11 @@ from incident_operator.domain.slack_requests import (
     Verb,
 )
 from incident_operator.domain.times import iso
-from incident_operator.errors import PermanentError
+from incident_operator.errors import FieldOwnedElsewhere, PermanentError
 from incident_operator.services.incidents import severity_of
 
 from .chat_channels import ChannelIndex, channel_of
+from .field_ownership import apply_intent
 from .incidents import SERVICE_LABEL
 
 log = logging.getLogger(__name__)
@@ -284,7 +285,7 @@ class ChatCommandService:
             assert command.person is not None
             name = await self._person(incident, command.person)
             spec, reply = {"roles": {command.role: name}}, f"{where}: {command.role} is {name}."
-        await self._store.patch_incident(meta["namespace"], meta["name"], spec=spec)
+        await self._apply(incident, spec)
         await self._record(incident, command, context)
         return reply
 
@@ -315,9 +316,7 @@ class ChatCommandService:
             raise CommandRefused(
                 f"{where} already has {MAX_APPROVED} approved mitigations (the most it holds)."
             )
-        await self._store.patch_incident(
-            meta["namespace"], meta["name"], spec={"approvedMitigations": [*approved, name]}
-        )
+        await self._apply(incident, {"approvedMitigations": [*approved, name]})
         await self._append(
             incident,
             "mitigation",
@@ -326,6 +325,18 @@ class ChatCommandService:
             f"mitigation/{name}/approved",
         )
         return f"{where}: {name} approved; the operator runs it and reports in the timeline."
+
+    async def _apply(self, incident: Body, spec: Body) -> None:
+        """The person's change, by server-side apply; refused where Git declares the field."""
+        try:
+            await apply_intent(self._store, incident, spec, self._clock.now())
+        except FieldOwnedElsewhere as exc:
+            meta = incident["metadata"]
+            owners = ", ".join(f"`{f}` is declared by {m}" for f, m in exc.fields.items())
+            raise CommandRefused(
+                f"{meta['namespace']}/{meta['name']}: not changed, {owners}; "
+                "change it in Git (a change here would be undone at the next sync)."
+            ) from exc
 
     async def _commander_of(self, incident: Body, user_id: str) -> str:
         """The commander's participant name when ``user_id`` maps to it; else CommandRefused."""

@@ -30,6 +30,7 @@ from incident_operator.domain.times import iso, parse_time
 from incident_operator.errors import Conflict
 
 from . import lifecycle_metrics
+from .field_ownership import FIELD_CONFLICT
 from .incidents import conclusion_of, intent_of, requested_state, severity_of
 from .postmortems import close_blocker
 from .roles import UNFILLED, RotationAnswer, ask_rotation
@@ -180,7 +181,8 @@ def plan_lifecycle(
         outcome = _accepted(
             decision, observation.conditions, (milestones, origin, detected), generation, moment
         )
-    full: Body = _common(generation, observation, outcome.conditions)
+    settled = _superseded(outcome.conditions, generation, now)
+    full: Body = _common(generation, observation, settled)
     full["phase"] = decision.phase.value
     full["severity"] = severity_name
     if kept:
@@ -197,6 +199,30 @@ def plan_lifecycle(
         e for e in role_timeline + outcome.timeline + severity_entry if e["key"] not in known_keys
     )
     return LifecyclePlan(_only_changes(status, full), timeline, outcome.event, decision)
+
+
+def _superseded(
+    conditions: tuple[Condition, ...], generation: int, now: datetime
+) -> tuple[Condition, ...]:
+    """A FieldConflict about an older spec is over: the spec has changed since."""
+    for c in conditions:
+        if (
+            c.type == FIELD_CONFLICT
+            and c.status is Status.TRUE
+            and (c.observed_generation or 0) < generation
+        ):
+            conditions = set_condition(
+                conditions,
+                Condition(
+                    FIELD_CONFLICT,
+                    Status.FALSE,
+                    "Superseded",
+                    "the spec changed since",
+                    now,
+                    generation,
+                ),
+            )
+    return conditions
 
 
 def _effective(body: Mapping[str, Any], state: str) -> tuple[lifecycle.Phase, str, dict[str, None]]:

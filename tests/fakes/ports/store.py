@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from incident_operator.adapters.kubernetes import merge_timeline
 from incident_operator.adapters.ports import Body
 from incident_operator.api.merge_patch import merge_patch
-from incident_operator.errors import Conflict, TemporaryError
+from incident_operator.domain import ownership
+from incident_operator.errors import Conflict, FieldOwnedElsewhere, TemporaryError
 
 _versions = itertools.count(1)
 
@@ -27,6 +28,10 @@ class FakeStore:
     """Simulate a crash right after the API server stored a new incident."""
     fail_next_timeline: bool = False
     """Simulate a timeline write that fails (a conflict out of retries, the process killed)."""
+    applied_elsewhere: dict[str, str] = field(default_factory=dict)
+    """Field path (``.spec.state``) -> the manager that applied it (a GitOps tool)."""
+    applied: list[tuple[str, Body]] = field(default_factory=list)
+    """(incident name, change) for every server-side apply that went through."""
 
     def add_slo(self, body: Body) -> None:
         meta = body.setdefault("metadata", {})
@@ -98,6 +103,22 @@ class FakeStore:
             body["status"] = merge_patch(body.get("status") or {}, status)
         _bump(body)
         return copy.deepcopy(body)
+
+    async def apply_incident(self, namespace: str, name: str, change: Body) -> Body:
+        """Like the real adapter: a field another manager applied is refused, not forced."""
+        body = self.incidents[(namespace, name)]
+        fields = {
+            f: self.applied_elsewhere[f]
+            for path, value in ownership.leaves(change)
+            if (f := "." + ".".join(path)) in self.applied_elsewhere
+            and ownership.value_at(body, path) != value
+        }
+        if fields:
+            raise FieldOwnedElsewhere(f"{', '.join(fields)} applied elsewhere", fields=fields)
+        self.applied.append((name, copy.deepcopy(change)))
+        return await self.patch_incident(
+            namespace, name, spec=change.get("spec"), metadata=change.get("metadata")
+        )
 
     def accept_state(self, namespace: str, name: str, state: str) -> None:
         """A requested state the lifecycle accepted: ``spec.state`` and ``status.phase``, for

@@ -67,11 +67,18 @@ def runnable_blocks(text: str) -> Iterator[str]:
 def commands(block: str) -> Iterator[list[str]]:
     """Each simple command of a block as words: comments, env prefixes and pipes removed."""
     for line in block.splitlines():
-        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|>")
         lexer.whitespace_split = True
         lexer.commenters = "#"
         words: list[str] = []
+        redirect = False
         for word in [*lexer, ";"]:
+            if word in {">", ">>"}:  # an output redirection: its target is not a word
+                redirect = True
+                continue
+            if redirect:
+                redirect = False
+                continue
             if word in SEPARATORS:
                 while words and ENV_ASSIGNMENT.match(words[0]):
                     words.pop(0)

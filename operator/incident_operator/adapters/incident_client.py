@@ -121,6 +121,19 @@ class IncidentClient:
         )
         return dict(result)
 
+    def get_postmortem(self, name: str) -> Body:
+        result: Any = self._call(
+            f"get postmortem {name}",
+            None,
+            self._api.get_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            self.namespace,
+            "postmortems",
+            name,
+        )
+        return dict(result)
+
     def patch_spec(self, name: str, spec: Body) -> Body:
         """JSON merge patch of the spec (None deletes a field)."""
         result: Any = self._call(

@@ -201,11 +201,15 @@ def table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def state_text(body: Body) -> str:
-    """The requested state, and the accepted phase when they differ (a refused move)."""
+    """The requested state, and the accepted phase when they differ (a refused move, or the
+    operator's own conclusion: a verified mitigation, an auto-resolve)."""
     spec, status = body.get("spec") or {}, body.get("status") or {}
     requested = spec.get("state", "triage")
     phase = status.get("phase")
-    return requested if phase in (None, requested) else f"{requested} (is {phase})"
+    if phase in (None, requested):
+        return str(requested)
+    concluded = ((status.get("conclusions") or {}).get("state") or {}).get("reason")
+    return f"{requested} (is {phase}: {concluded})" if concluded else f"{requested} (is {phase})"
 
 
 def effective_roles(body: Body) -> dict[str, str]:
@@ -233,7 +237,7 @@ def run_list(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int
         spec = body.get("spec") or {}
         row = [
             body["metadata"]["name"],
-            spec.get("severityRef", ""),
+            (body.get("status") or {}).get("severity") or spec.get("severityRef", ""),
             state_text(body),
             effective_roles(body).get("commander") or "<none>",
             spec.get("service", ""),

@@ -13,7 +13,7 @@ import sys
 
 from incident_operator import __version__
 
-from . import incident_commands, mitigate, oncall, postmortem, simulate, slo_rules
+from . import export, incident_commands, mitigate, oncall, postmortem, simulate, slo_rules
 from .manifests import UsageError
 
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     incident_commands.add_parsers(commands)
     mitigate.add_parser(commands)
     postmortem.add_parser(commands)
+    export.add_parser(commands)
     return parser
 
 

@@ -282,11 +282,15 @@ def test_git_and_the_operator_never_fight_over_an_incident(  # noqa: PLR0915 - o
                     # real managedFields say argocd-controller applied it; refused, not forced.
                     with pytest.raises(FieldOwnedElsewhere) as refused:
                         asyncio.run(
-                            store.apply_incident(
+                            store.edit_incident(
                                 namespace, name, {"spec": {"state": "investigating"}}
                             )
                         )
                     assert refused.value.fields == {".spec.state": ARGO}
+                    # The same from `kubectl incident` (a person's own credentials).
+                    plugin_refused = plugin(target_crds, namespace, "resolve", name, "--wait", "0")
+                    assert plugin_refused.returncode == 1
+                    assert f".spec.state is declared by {ARGO}" in plugin_refused.stderr
                     # Flux's way from here: another manager, conflicts forced; nothing changes.
                     gitops.switch_to_flux()
                     gitops.wait_syncs(2)
@@ -315,6 +319,9 @@ def test_git_and_the_operator_never_fight_over_an_incident(  # noqa: PLR0915 - o
                     )
                     gitops.wait_syncs(4)  # self-heal keeps applying: still nothing moves
                     final = get_custom(api, "Incident", name, namespace)
+                    gitops.wait_syncs(3)
+                    # Idempotent under re-apply: not even the status churns.
+                    assert get_custom(api, "Incident", name, namespace)["status"] == final["status"]
                     now_generations = {key: generation(api, *key) for key in generations}
     finally:
         client.CustomObjectsApi(api).delete_cluster_custom_object(

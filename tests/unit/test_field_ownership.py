@@ -14,8 +14,8 @@ from incident_operator.services.incident_lifecycle import plan_lifecycle
 from tests.unit.test_chat_commands import NAME, NOW, NS, ctx, world
 
 # managedFields in the shape kube-apiserver writes them (`kubectl get -o yaml
-# --show-managed-fields`): an SSA by argocd-controller, a `kubectl edit`, an apply by the
-# operator and kopf's status update. The e2e test (test_gitops.py) reads the real ones.
+# --show-managed-fields`): an SSA by argocd-controller, a `kubectl edit`, the operator's
+# edits and kopf's status update. The e2e test (test_gitops.py) reads the real ones.
 MANAGED: list[dict[str, Any]] = [
     {
         "manager": "argocd-controller",
@@ -41,7 +41,7 @@ MANAGED: list[dict[str, Any]] = [
     },
     {
         "manager": "incident-operator",
-        "operation": "Apply",
+        "operation": "Update",
         "apiVersion": "sre.dev/v1alpha1",
         "fieldsType": "FieldsV1",
         "fieldsV1": {
@@ -103,18 +103,6 @@ def test_only_a_field_another_manager_applied_conflicts(
     assert [(c.path, c.manager) for c in found] == expected
 
 
-def test_the_applied_configuration_keeps_what_the_operator_owns() -> None:
-    """An apply drops what its manager no longer sends: it re-sends what it owns already."""
-    owned = ownership.owned_config(CURRENT, MANAGED, "incident-operator")
-    assert owned == {
-        "metadata": {"finalizers": ["sre.dev/x"]},
-        "spec": {"approvedMitigations": ["rollback"], "roles": {"scribe": "carol"}},
-    }
-    config = ownership.merged(owned, {"spec": {"roles": {"operations": "erin"}}})
-    assert config["spec"]["roles"] == {"scribe": "carol", "operations": "erin"}
-    assert config["spec"]["approvedMitigations"] == ["rollback"]
-
-
 async def test_a_chat_change_to_a_field_git_declares_is_refused_with_a_condition() -> None:
     store, _, service = world("investigating")
     store.applied_elsewhere[".spec.state"] = "argocd-controller"
@@ -127,10 +115,10 @@ async def test_a_chat_change_to_a_field_git_declares_is_refused_with_a_condition
     assert condition["reason"] == "OwnedByAnotherManager"
     assert "argocd-controller" in condition["message"]
 
-    # A field Git does not declare still changes (as that person's apply).
+    # A field Git does not declare still changes (as that person's edit).
     await service.execute(parse_command("sev 1"), ctx(trigger="trig-2"))
     assert body["spec"]["severityRef"] == "sev-1"
-    assert store.applied == [(NAME, {"spec": {"severityRef": "sev-1"}})]
+    assert store.edits == [(NAME, {"spec": {"severityRef": "sev-1"}})]
 
     # The spec moved on: the lifecycle marks the old conflict over.
     plan = plan_lifecycle(store.incidents[(NS, NAME)], store.severities["sev-1"], NOW)
@@ -142,5 +130,5 @@ async def test_the_fake_refuses_like_the_adapter() -> None:
     store, _, _ = world("investigating")
     store.applied_elsewhere[".spec.title"] = "flux"
     with pytest.raises(FieldOwnedElsewhere) as raised:
-        await store.apply_incident(NS, NAME, {"spec": {"title": "Other"}})
+        await store.edit_incident(NS, NAME, {"spec": {"title": "Other"}})
     assert raised.value.fields == {".spec.title": "flux"}

@@ -17,13 +17,16 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from incident_operator import GROUP, VERSION
+from incident_operator import GROUP, VERSION, __version__
+from incident_operator.domain import ownership
 from incident_operator.errors import PermanentError
 
 from .kubernetes import translate
 from .ports import Body
 
 PLURAL = "incidents"
+PLUGIN_MANAGER = "kubectl-incident"
+"""The plugin's writes are recorded under this field manager."""
 T = TypeVar("T")
 
 
@@ -59,7 +62,9 @@ class IncidentClient:
             raise PermanentError(f"no usable kubeconfig: {exc}") from exc
         current = (contexts[1] or {}).get("context", {}).get("namespace")
         self.namespace: str = namespace or current or "default"
-        self._api = client.CustomObjectsApi(client.ApiClient())
+        api = client.ApiClient()
+        api.user_agent = f"{PLUGIN_MANAGER}/{__version__}"  # the field manager's name
+        self._api = client.CustomObjectsApi(api)
 
     def _call(self, what: str, name: str | None, fn: Callable[..., T], *args: Any) -> T:
         try:
@@ -135,7 +140,18 @@ class IncidentClient:
         return dict(result)
 
     def patch_spec(self, name: str, spec: Body) -> Body:
-        """JSON merge patch of the spec (None deletes a field)."""
+        """JSON merge patch of the spec (None deletes a field), on the version read.
+
+        Refused when a field it would change was applied by a GitOps tool (docs/gitops.md):
+        the next sync would put it back, so the change belongs in Git.
+        """
+        current = self.get(name)
+        managed = list(current["metadata"].get("managedFields") or [])
+        found = ownership.conflicts({"spec": spec}, current, managed, PLUGIN_MANAGER)
+        if found:
+            owners = ", ".join(f"{c.field} is declared by {c.manager}" for c in found)
+            raise Rejected(f"update incident {name}: not changed, {owners}; change it in Git")
+        patch = {"metadata": {"resourceVersion": current["metadata"]["resourceVersion"]}}
         result: Any = self._call(
             f"update incident {name}",
             name,
@@ -145,7 +161,7 @@ class IncidentClient:
             self.namespace,
             PLURAL,
             name,
-            {"spec": spec},
+            {**patch, "spec": spec},
         )
         return dict(result)
 

@@ -31,8 +31,7 @@ from .watch_cache import WatchedObjects
 COMPONENT = "incident-operator"
 FIELD_MANAGER = "incident-operator"
 """Every write the operator makes is recorded under this name in managedFields."""
-APPLY_PATCH = "application/apply-patch+yaml"
-APPLY_ATTEMPTS = 5
+EDIT_ATTEMPTS = 5
 TIMELINE_ATTEMPTS = 8  # with jittered backoff between them: at most ~3.6 s of collisions
 
 
@@ -233,8 +232,8 @@ class KubernetesStore:
             )
         return dict(result)
 
-    async def apply_incident(self, namespace: str, name: str, change: Body) -> Body:
-        for _ in range(APPLY_ATTEMPTS):
+    async def edit_incident(self, namespace: str, name: str, change: Body) -> Body:
+        for _ in range(EDIT_ATTEMPTS):
             current = await self.get_incident(namespace, name)
             if current is None:
                 raise PermanentError(f"incident {namespace}/{name} is gone")
@@ -242,44 +241,32 @@ class KubernetesStore:
             found = ownership.conflicts(change, current, managed, FIELD_MANAGER)
             if found:
                 fields = {c.field: c.manager for c in found}
-                listed = ", ".join(f"{f} (owned by {m})" for f, m in fields.items())
+                listed = ", ".join(f"{f} (applied by {m})" for f, m in fields.items())
                 raise FieldOwnedElsewhere(
-                    f"incident {namespace}/{name}: {listed} applied by another manager; "
-                    "change it where it is declared (Git)",
+                    f"incident {namespace}/{name}: {listed}; change it where it is declared",
                     fields=fields,
                 )
-            config = ownership.merged(
-                ownership.owned_config(current, managed, FIELD_MANAGER), change
-            )
-            config.update(apiVersion=f"{GROUP}/{VERSION}", kind="Incident")
-            config["metadata"] = {
-                **(config.get("metadata") or {}),
-                "name": name,
-                "namespace": namespace,
-                # A precondition: the ownership checked above is the ownership applied over.
-                "resourceVersion": current["metadata"]["resourceVersion"],
-            }
+            # On the version whose ownership was checked: a change in between is a 409.
+            version = {"resourceVersion": current["metadata"]["resourceVersion"]}
+            patch = {**change, "metadata": {**(change.get("metadata") or {}), **version}}
             try:
-                applied: Any = await asyncio.to_thread(
+                edited: Any = await asyncio.to_thread(
                     self._custom.patch_namespaced_custom_object,
                     GROUP,
                     VERSION,
                     namespace,
                     "incidents",
                     name,
-                    config,
-                    field_manager=FIELD_MANAGER,
-                    force=True,  # only imperative owners remain: declared ones refused above
-                    _content_type=APPLY_PATCH,
+                    patch,
                 )
-                return dict(applied)
+                return dict(edited)
             except ApiException as exc:
                 if exc.status != 409:
-                    raise translate(exc, f"apply incident {namespace}/{name}") from exc
+                    raise translate(exc, f"edit incident {namespace}/{name}") from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise translate(exc, f"apply incident {namespace}/{name}") from exc
+                raise translate(exc, f"edit incident {namespace}/{name}") from exc
         raise Conflict(
-            f"incident {namespace}/{name} kept changing; apply tried {APPLY_ATTEMPTS} times"
+            f"incident {namespace}/{name} kept changing; edit tried {EDIT_ATTEMPTS} times"
         )
 
     async def append_timeline(self, namespace: str, name: str, entries: Sequence[Body]) -> None:

@@ -103,12 +103,13 @@ class ResourceStore(Protocol):
         """Create, or return the existing object of that name (a retry after a crash)."""
         ...
 
-    async def apply_incident(self, namespace: str, name: str, change: Body) -> Body:
-        """Server-side apply of ``change`` (spec/metadata) under the operator's field manager.
+    async def edit_incident(self, namespace: str, name: str, change: Body) -> Body:
+        """A person's change (spec/metadata), as ``kubectl edit`` would make it, on their behalf.
 
-        FieldOwnedElsewhere when a field it would alter was applied by another manager (a
-        GitOps tool): reported, never forced. Fields last set by an imperative update are
-        taken over, as a second ``kubectl edit`` would.
+        FieldOwnedElsewhere when a field it would alter was applied (server-side apply) by
+        another manager — a GitOps tool that will apply it again: reported, never forced.
+        The write is an update under the operator's field manager, so it claims no
+        declarative ownership a later Git commit or ``kubectl`` would conflict with.
         """
         ...
 

@@ -2,9 +2,9 @@
 overwrites what a GitOps tool (or anyone who applied it declaratively) owns.
 
 The API server records, per field manager and operation, the fields it set (``fieldsV1``:
-``{"f:spec": {"f:state": {}}}``). The operator writes a user's intent (from Slack) with
-server-side apply under its own manager. Before it does, it checks who owns each field it
-would change:
+``{"f:spec": {"f:state": {}}}``). The operator changes a spec only on a person's behalf (a
+Slack command), and ``kubectl incident`` on the person's own. Before either writes, it checks
+who owns each field it would change:
 
 * a manager that *applied* the field (``operation: Apply``: Argo CD, Flux, ``kubectl apply
   --server-side``) declared it and will apply it again: changing it would start a tug of
@@ -12,8 +12,8 @@ would change:
 * a manager that *updated* it (``operation: Update``: ``kubectl edit``/``patch``, a client)
   made a one-off change, which a later change supersedes as any second edit would.
 
-Because an apply removes the fields its manager set before and no longer sends, the applied
-configuration is what the operator owns already (with its current values) plus the change.
+The change itself is then an update (not an apply): a person's one-off edit claims no
+declarative ownership that a later Git commit would conflict with.
 """
 
 from __future__ import annotations
@@ -101,42 +101,3 @@ def conflicts(
                 found.append(FieldConflict(path, other))
                 break
     return found
-
-
-def owned_config(
-    current: Mapping[str, Any], managed: Sequence[Mapping[str, Any]], manager: str
-) -> dict[str, Any]:
-    """What ``manager`` applied before, with the values the object holds now."""
-    out: dict[str, Any] = {}
-    for entry in managed:
-        if entry.get("manager") != manager or entry.get("operation") != APPLY:
-            continue
-        if entry.get("subresource"):
-            continue
-        for path in owned_paths(entry.get("fieldsV1") or {}):
-            if path[0] in {"apiVersion", "kind"} or path[:2] == ("metadata", "name"):
-                continue
-            value = value_at(current, path)
-            if value is not None:
-                _put(out, path, value)
-    return out
-
-
-def merged(base: Mapping[str, Any], change: Mapping[str, Any]) -> dict[str, Any]:
-    """``change`` laid over ``base``, maps merged key by key (None removes, as in apply)."""
-    out = dict(base)
-    for key, value in change.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merged(out[key], value)
-        elif value is None:
-            out.pop(key, None)
-        else:
-            out[key] = value
-    return out
-
-
-def _put(target: dict[str, Any], path: Path, value: Any) -> None:
-    node = target
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-    node[path[-1]] = value

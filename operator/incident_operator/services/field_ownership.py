@@ -1,9 +1,9 @@
 """Writing a person's intent into an Incident's spec without fighting Git (issue 16).
 
-The operator changes a spec only on someone's behalf (a Slack command). It does so with
-server-side apply under its own field manager; a field a GitOps tool applied is refused,
-never forced, and the refusal is a ``FieldConflict`` condition on the incident as well as
-the error the caller reports.
+The operator changes a spec only on someone's behalf (a Slack command), as that person's
+edit under the operator's field manager; a field a GitOps tool applied is refused, never
+forced, and the refusal is a ``FieldConflict`` condition on the incident as well as the
+error the caller reports.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ turns it False once the spec moved on (a later generation: a change that did app
 
 
 async def apply_intent(store: ResourceStore, incident: Body, spec: Body, now: datetime) -> Body:
-    """Apply ``spec`` to the incident; FieldOwnedElsewhere (after the condition) if refused."""
+    """Change ``spec`` for a person; FieldOwnedElsewhere (after the condition) if refused."""
     meta = incident["metadata"]
     namespace, name = str(meta["namespace"]), str(meta["name"])
     try:
-        applied = await store.apply_incident(namespace, name, {"spec": spec})
+        applied = await store.edit_incident(namespace, name, {"spec": spec})
     except FieldOwnedElsewhere as exc:
         owners = ", ".join(f"{f} is applied by {m}" for f, m in exc.fields.items())
         await _condition(

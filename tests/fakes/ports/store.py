@@ -30,8 +30,8 @@ class FakeStore:
     """Simulate a timeline write that fails (a conflict out of retries, the process killed)."""
     applied_elsewhere: dict[str, str] = field(default_factory=dict)
     """Field path (``.spec.state``) -> the manager that applied it (a GitOps tool)."""
-    applied: list[tuple[str, Body]] = field(default_factory=list)
-    """(incident name, change) for every server-side apply that went through."""
+    edits: list[tuple[str, Body]] = field(default_factory=list)
+    """(incident name, change) for every edit on a person's behalf that went through."""
 
     def add_slo(self, body: Body) -> None:
         meta = body.setdefault("metadata", {})
@@ -104,7 +104,7 @@ class FakeStore:
         _bump(body)
         return copy.deepcopy(body)
 
-    async def apply_incident(self, namespace: str, name: str, change: Body) -> Body:
+    async def edit_incident(self, namespace: str, name: str, change: Body) -> Body:
         """Like the real adapter: a field another manager applied is refused, not forced."""
         body = self.incidents[(namespace, name)]
         fields = {
@@ -115,7 +115,7 @@ class FakeStore:
         }
         if fields:
             raise FieldOwnedElsewhere(f"{', '.join(fields)} applied elsewhere", fields=fields)
-        self.applied.append((name, copy.deepcopy(change)))
+        self.edits.append((name, copy.deepcopy(change)))
         return await self.patch_incident(
             namespace, name, spec=change.get("spec"), metadata=change.get("metadata")
         )

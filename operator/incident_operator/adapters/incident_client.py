@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import urllib3
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
 from incident_operator import GROUP, VERSION, __version__
@@ -27,6 +27,9 @@ from .ports import Body
 PLURAL = "incidents"
 PLUGIN_MANAGER = "kubectl-incident"
 """The plugin's writes are recorded under this field manager."""
+WATCH_SECONDS = 240
+"""The API server ends each watch after this long; the plugin then resumes where it was."""
+WATCH_EVENTS = frozenset({"ADDED", "MODIFIED", "DELETED"})
 T = TypeVar("T")
 
 
@@ -112,6 +115,51 @@ class IncidentClient:
                 PLURAL,
             )
         return list(result.get("items", []))
+
+    def watch(
+        self, name: str | None = None, all_namespaces: bool = False
+    ) -> Iterator[tuple[str, Body]]:
+        """(event type, object) for Incidents here (or everywhere; or the one ``name``), endless.
+
+        The objects as they are come first (ADDED), then every change. When the server ends
+        the watch or a quiet connection times out, it resumes from the last resourceVersion;
+        when that is too old (410 Gone) it starts over, so an object can come as ADDED again
+        (callers skip what they already printed). The caller stops it (Ctrl-C, close).
+        """
+        fn: Callable[..., Any]
+        args: tuple[str, ...]
+        if all_namespaces:
+            fn, args = self._api.list_cluster_custom_object, (GROUP, VERSION, PLURAL)
+        else:
+            fn = self._api.list_namespaced_custom_object
+            args = (GROUP, VERSION, self.namespace, PLURAL)
+        selector = {"field_selector": f"metadata.name={name}"} if name else {}
+        version: str | None = None
+        while True:
+            since = {"resource_version": version} if version else {}
+            stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
+                fn,
+                *args,
+                timeout_seconds=WATCH_SECONDS,
+                _request_timeout=WATCH_SECONDS + 30,
+                allow_watch_bookmarks=True,
+                **selector,
+                **since,
+            )
+            try:
+                for event in stream:
+                    body = dict(event["raw_object"])
+                    version = (body.get("metadata") or {}).get("resourceVersion") or version
+                    if event["type"] in WATCH_EVENTS:
+                        yield str(event["type"]), body
+            except ApiException as exc:
+                if exc.status != 410:
+                    raise translate(exc, "watch incidents") from exc
+                version = None
+            except urllib3.exceptions.ReadTimeoutError:
+                continue
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise translate(exc, "watch incidents") from exc
 
     def create(self, body: Body) -> Body:
         result: Any = self._call(

@@ -4,6 +4,9 @@ Every command is a spec change a responder could make with `kubectl patch`; the 
 the right field names, a readable table and, for state changes, waits briefly for the
 operator's verdict so a refused transition is reported with its reason (exit 1) instead of
 looking applied. Errors are one line on stderr and a non-zero exit code.
+
+`list --watch` watches the Incidents (the API server's watch, not polling) and prints a row
+again whenever one of its columns changes; Ctrl-C or SIGTERM ends it with exit status 0.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
@@ -24,6 +27,8 @@ from incident_operator.adapters.ports import Body
 from incident_operator.api.v1alpha1.incident import IncidentState
 from incident_operator.api.v1alpha1.severity import Role
 from incident_operator.errors import IncidentOperatorError
+
+from . import output
 
 DEFAULT_WAIT = 10.0
 TRANSITION_REFUSED = "TransitionRefused"
@@ -43,6 +48,10 @@ class Incidents(Protocol):
     def patch_spec(self, name: str, spec: Body) -> Body: ...
 
     def append_timeline(self, name: str, entry: Body) -> None: ...
+
+    def watch(
+        self, name: str | None = None, all_namespaces: bool = False
+    ) -> Iterator[tuple[str, Body]]: ...
 
 
 ClientFactory = Callable[[str | None], Incidents]
@@ -106,6 +115,12 @@ def add_parsers(commands: Any) -> None:
 
     listing = sub("list", "incidents as a table", run_list)
     listing.add_argument("-A", "--all-namespaces", action="store_true")
+    listing.add_argument(
+        "-o", "--output", choices=output.LIST_FORMATS, help="default: a table; wide adds columns"
+    )
+    listing.add_argument(
+        "-w", "--watch", action="store_true", help="print incidents again as they change"
+    )
 
     show = sub("show", "status and timeline of one incident", run_show)
     show.add_argument("name")
@@ -220,33 +235,117 @@ def effective_roles(body: Body) -> dict[str, str]:
     return {k: v for k, v in merged.items() if v}
 
 
+def list_header(*, wide: bool = False, namespaced: bool = False) -> list[str]:
+    header = ["NAME", "SEVERITY", "STATE", "COMMANDER", "SERVICE", "AGE"]
+    if wide:
+        header += ["PHASE", "REQUESTED", "TITLE"]
+    return ["NAMESPACE", *header] if wide or namespaced else header
+
+
+def list_row(
+    body: Body, now: datetime, *, wide: bool = False, namespaced: bool = False
+) -> list[str]:
+    """One incident's cells under :func:`list_header` (wide: also phase, requested, title)."""
+    spec, status = body.get("spec") or {}, body.get("status") or {}
+    row = [
+        body["metadata"]["name"],
+        status.get("severity") or spec.get("severityRef", ""),
+        state_text(body),
+        effective_roles(body).get("commander") or "<none>",
+        spec.get("service", ""),
+        age(body["metadata"].get("creationTimestamp"), now),
+    ]
+    if wide:
+        row += [
+            status.get("phase") or "<pending>",
+            spec.get("state", "triage"),
+            output.one_line(spec.get("title", "")),
+        ]
+    return [body["metadata"].get("namespace", ""), *row] if wide or namespaced else row
+
+
+def _position(body: Body) -> tuple[str, str]:
+    return (body["metadata"].get("namespace", ""), body["metadata"]["name"])
+
+
+class Listing:
+    """What `list` prints for one object in its format, and whether it changed since."""
+
+    def __init__(self, fmt: str | None, namespaced: bool) -> None:
+        self.fmt, self.namespaced = fmt, namespaced
+        self.printed: dict[tuple[str, str], str] = {}
+        self.widths: list[int] = []
+
+    def cells(self, body: Body, now: datetime) -> list[str]:
+        return list_row(body, now, wide=self.fmt == "wide", namespaced=self.namespaced)
+
+    def seen(self, body: Body, now: datetime) -> str:
+        """What identifies the printed version: the cells but the age, or resourceVersion."""
+        if self.fmt in (None, "wide"):
+            cells = self.cells(body, now)
+            del cells[list_header(wide=self.fmt == "wide", namespaced=self.namespaced).index("AGE")]
+            return "\t".join(cells)
+        return str(body["metadata"].get("resourceVersion", ""))
+
+    def text(self, body: Body, now: datetime) -> str:
+        if self.fmt == "name":
+            return output.resource_name(body) + "\n"
+        if self.fmt in ("json", "yaml"):
+            return output.document(body, self.fmt)
+        cells = self.cells(body, now)
+        header = ""
+        if not self.widths:
+            head = list_header(wide=self.fmt == "wide", namespaced=self.namespaced)
+            self.widths = output.widths([head, cells])
+            header = output.aligned(head, self.widths) + "\n"
+        self.widths = [max(w, len(c)) for w, c in zip(self.widths, cells, strict=True)]
+        return header + output.aligned(cells, self.widths) + "\n"
+
+    def changed(self, kind: str, body: Body, now: datetime) -> str:
+        """The text for a watch event, or "" when what would be printed is already shown."""
+        if kind == "DELETED" and self.fmt in (None, "wide"):
+            body = {**body, "spec": {**(body.get("spec") or {}), "state": "deleted"}}
+            body["status"] = {**(body.get("status") or {}), "phase": "deleted"}
+        key, seen = _position(body), self.seen(body, now)
+        if self.printed.get(key) == seen:
+            return ""
+        self.printed[key] = seen
+        return self.text(body, now)
+
+
 @command
 def run_list(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
     now = datetime.now(UTC)
-    found = incidents.list(args.all_namespaces)
-    if not found:
-        print("No incidents found.", file=out)
+    found = sorted(incidents.list(args.all_namespaces), key=_position)
+    listing = Listing(args.output, args.all_namespaces)
+    if args.output in ("json", "yaml") and not args.watch:
+        out.write(output.document(output.kube_list(found), args.output))
         return 0
-    header = ["NAME", "SEVERITY", "STATE", "COMMANDER", "SERVICE", "AGE"]
-    if args.all_namespaces:
-        header.insert(0, "NAMESPACE")
-    rows = [header]
-    for body in sorted(
-        found, key=lambda b: (b["metadata"].get("namespace", ""), b["metadata"]["name"])
-    ):
-        spec = body.get("spec") or {}
-        row = [
-            body["metadata"]["name"],
-            (body.get("status") or {}).get("severity") or spec.get("severityRef", ""),
-            state_text(body),
-            effective_roles(body).get("commander") or "<none>",
-            spec.get("service", ""),
-            age(body["metadata"].get("creationTimestamp"), now),
-        ]
-        if args.all_namespaces:
-            row.insert(0, body["metadata"].get("namespace", ""))
-        rows.append(row)
-    print(table(rows), file=out)
+    if not found and args.output != "name":
+        print("No incidents found.", file=sys.stderr)
+    if args.output in (None, "wide") and found:
+        rows = [list_header(wide=args.output == "wide", namespaced=args.all_namespaces)]
+        rows += [listing.cells(body, now) for body in found]
+        listing.widths = output.widths(rows)
+        out.write(output.aligned(rows[0], listing.widths) + "\n")
+    for body in found:
+        out.write(listing.changed("ADDED", body, now))
+    if args.watch:
+        return watch_list(incidents, args.all_namespaces, listing, out)
+    return 0
+
+
+def watch_list(incidents: Incidents, everywhere: bool, listing: Listing, out: TextIO) -> int:
+    """Print what changes until Ctrl-C or SIGTERM (exit 0); a broken pipe ends it in main."""
+    out.flush()
+    try:
+        with output.sigterm_interrupts():
+            for kind, body in incidents.watch(all_namespaces=everywhere):
+                if text := listing.changed(kind, body, datetime.now(UTC)):
+                    out.write(text)
+                    out.flush()
+    except KeyboardInterrupt:
+        pass
     return 0
 
 

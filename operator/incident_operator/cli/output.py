@@ -1,0 +1,77 @@
+"""What the listing commands print, the way kubectl prints it; and stopping a watch cleanly.
+
+``-o name`` is ``incident.sre.dev/NAME`` one per line; ``-o json|yaml`` a ``v1 List`` (while
+watching, one document per object instead); ``-o wide`` more columns. Nothing is coloured, on a
+terminal or not, so pipes and ``grep`` see plain text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import FrameType
+from typing import Any
+
+import yaml
+
+from incident_operator import GROUP
+
+RESOURCE = f"incident.{GROUP}"
+LIST_FORMATS = ("json", "yaml", "wide", "name")
+GAP = "   "
+
+
+def resource_name(body: Mapping[str, Any]) -> str:
+    """``incident.sre.dev/NAME``, as ``kubectl get -o name`` prints it."""
+    return f"{RESOURCE}/{body['metadata']['name']}"
+
+
+def kube_list(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """kubectl's ``-o json`` wrapper around several objects."""
+    return {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": list(items),
+        "metadata": {"resourceVersion": ""},
+    }
+
+
+def document(value: Any, fmt: str) -> str:
+    """One JSON or YAML document, newline-terminated (YAML starts with ``---``)."""
+    if fmt == "json":
+        return json.dumps(value, indent=2) + "\n"
+    return "---\n" + yaml.safe_dump(value, sort_keys=False, width=1 << 20)
+
+
+def widths(rows: Sequence[Sequence[str]]) -> list[int]:
+    return [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+
+def aligned(row: Sequence[str], column_widths: Sequence[int]) -> str:
+    """A row padded to ``column_widths``; a wider cell pushes the rest right, as kubectl -w."""
+    return GAP.join(cell.ljust(w) for cell, w in zip(row, column_widths, strict=True)).rstrip()
+
+
+def one_line(text: str) -> str:
+    """A message as one table cell: line breaks become spaces."""
+    return " ".join(str(text).split())
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Within: SIGTERM stops like Ctrl-C (KeyboardInterrupt), so a watch ends cleanly."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

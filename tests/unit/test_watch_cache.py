@@ -1,8 +1,12 @@
-"""The Severity cache the store reads before a GET: a miss or an old entry is never an answer."""
+"""The watch caches the store reads: the Severity before a GET, the SLOs before a LIST.
+
+A miss or an old entry is never an answer."""
 
 from __future__ import annotations
 
-from incident_operator.adapters.watch_cache import WatchedObjects
+from typing import Any
+
+from incident_operator.adapters.watch_cache import WatchedCollection, WatchedObjects
 
 
 class Ticks:
@@ -65,3 +69,46 @@ def test_answers_are_copies() -> None:
     assert body is not None
     body["spec"] = {}
     assert cache.lookup("sev-1") == (True, sev(1))
+
+
+# --- the SLO collection: the cycle's listing from the watch --------------------------------
+
+
+def slo(name: str, version: str) -> dict[str, Any]:
+    return {"metadata": {"namespace": "shop", "name": name, "resourceVersion": version}}
+
+
+def test_the_collection_answers_only_after_a_listing_and_until_the_resync() -> None:
+    clock = Ticks()
+    slos = WatchedCollection(resync=300, now=clock)
+    slos.observe("shop/a", slo("a", "1"), deleted=False)
+    assert slos.snapshot() is None, "a watch alone never says it saw everything"
+    slos.listed({"shop/a": slo("a", "1"), "shop/b": slo("b", "2")}, slos.versions())
+    assert sorted(b["metadata"]["name"] for b in slos.snapshot() or []) == ["a", "b"]
+    slos.observe("shop/b", slo("b", "3"), deleted=False)
+    slos.observe("shop/a", slo("a", "1"), deleted=True)
+    assert [b["metadata"]["resourceVersion"] for b in slos.snapshot() or []] == ["3"]
+    clock.at += 301
+    assert slos.snapshot() is None, "a deletion missed during an outage ends at the resync"
+
+
+def test_what_the_watch_reported_during_a_listing_wins_over_the_listing() -> None:
+    slos = WatchedCollection(now=Ticks())
+    before = slos.versions()
+    # While the LIST was in flight: a changed, b deleted, c created.
+    slos.observe("shop/a", slo("a", "9"), deleted=False)
+    slos.observe("shop/b", slo("b", "2"), deleted=False)
+    slos.observe("shop/b", slo("b", "2"), deleted=True)
+    slos.observe("shop/c", slo("c", "7"), deleted=False)
+    slos.listed({"shop/a": slo("a", "1"), "shop/b": slo("b", "2")}, before)
+    seen = {b["metadata"]["name"]: b["metadata"]["resourceVersion"] for b in slos.snapshot() or []}
+    assert seen == {"a": "9", "c": "7"}
+
+
+def test_the_collection_keeps_its_own_copy_of_each_event() -> None:
+    slos = WatchedCollection(now=Ticks())
+    body = slo("a", "1")
+    slos.observe("shop/a", body, deleted=False)
+    slos.listed({}, slos.versions() | {"shop/a": 0})
+    body["metadata"]["resourceVersion"] = "changed by the sender"
+    assert [b["metadata"]["resourceVersion"] for b in slos.snapshot() or []] == ["1"]

@@ -26,7 +26,7 @@ from incident_operator.domain import ownership, timeline
 from incident_operator.errors import Conflict, FieldOwnedElsewhere, PermanentError, TemporaryError
 
 from .ports import Body
-from .watch_cache import WatchedObjects
+from .watch_cache import WatchedCollection, WatchedObjects
 
 COMPONENT = "incident-operator"
 FIELD_MANAGER = "incident-operator"
@@ -54,15 +54,18 @@ class KubernetesStore:
         namespaces: Sequence[str] = (),
         *,
         severities: WatchedObjects | None = None,
+        slos: WatchedCollection | None = None,
     ) -> None:
         """``namespaces``: the operator watches only these (and may list only there).
 
-        ``severities``: what the Severity watch delivered, read before a GET (watch_cache).
+        ``severities``: what the Severity watch delivered, read before a GET (watch_cache);
+        ``slos``: every SLO the watch delivered, the cycle's listing when warm.
         """
         self._custom = client.CustomObjectsApi(api)
         self._events = client.EventsV1Api(api)
         self._namespaces = tuple(namespaces)
         self._severities = severities
+        self._slos = slos
 
     async def _list_everywhere(self, plural: str, **kwargs: Any) -> list[Body]:
         """All objects of ``plural`` the operator watches: cluster-wide, or per namespace."""
@@ -97,7 +100,17 @@ class KubernetesStore:
             raise translate(exc, what) from exc
 
     async def list_slos(self) -> list[Body]:
-        return await self._list_everywhere("servicelevelobjectives")
+        """From the watch when it is warm (watch_cache.WatchedCollection), else a LIST."""
+        cache = self._slos
+        if cache is None:
+            return await self._list_everywhere("servicelevelobjectives")
+        known = cache.snapshot()
+        if known is not None:
+            return known
+        before = cache.versions()
+        listed = await self._list_everywhere("servicelevelobjectives")
+        cache.listed({slo_key(b): b for b in listed}, before)
+        return listed
 
     async def get_slo(self, namespace: str, name: str) -> Body | None:
         return await self._get_or_none("servicelevelobjectives", name, namespace)
@@ -336,6 +349,12 @@ class KubernetesStore:
             meta.get("namespace") or "default",
             event,
         )
+
+
+def slo_key(body: Body) -> str:
+    """namespace/name: how the SLO collection is keyed (the watch handler uses it too)."""
+    meta = body.get("metadata") or {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
 def _preconditioned(patch: Body, resource_version: str | None) -> Body:

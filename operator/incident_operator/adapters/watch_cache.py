@@ -66,3 +66,49 @@ class WatchedObjects:
         kept (see the module docstring)."""
         if body is not None and self._changes.get(name, 0) == version:
             self._known[name] = _Known(copy.deepcopy(body), self.now())
+
+
+DEFAULT_RESYNC = 300.0
+
+
+@dataclass
+class WatchedCollection:
+    """Every object of one kind the watch delivered: the SLO cycle's listing without a LIST.
+
+    Listing a thousand SLOs every cycle was a fifth of the operator's time; kopf watches them
+    anyway. The collection is an answer only after a real listing (``listed``) and for
+    ``resync`` seconds after it: a deletion missed while the watch was down (kopf re-lists
+    after an outage without reporting what vanished) is noticed at the next listing, any
+    change the watch delivers at once. Bodies handed out are shared: read them, never write.
+    """
+
+    resync: float = DEFAULT_RESYNC
+    now: Callable[[], float] = time.monotonic
+    _bodies: dict[str, Body] = field(default_factory=dict)
+    _changes: dict[str, int] = field(default_factory=dict)
+    _listed_at: float | None = None
+
+    def observe(self, key: str, body: Body, *, deleted: bool) -> None:
+        if deleted:
+            self._bodies.pop(key, None)
+        else:
+            self._bodies[key] = copy.deepcopy(body)
+        self._changes[key] = self._changes.get(key, 0) + 1
+
+    def snapshot(self) -> list[Body] | None:
+        """Every object, or None: never listed, or the listing is older than ``resync``."""
+        if self._listed_at is None or self.now() - self._listed_at > self.resync:
+            return None
+        return list(self._bodies.values())
+
+    def versions(self) -> dict[str, int]:
+        """Taken before a LIST: what the watch reports meanwhile is newer than the LIST."""
+        return dict(self._changes)
+
+    def listed(self, keyed: dict[str, Body], before: dict[str, int]) -> None:
+        """A LIST's answer (key -> body); objects the watch changed meanwhile keep its word."""
+        moved = {k for k, n in self._changes.items() if before.get(k, 0) != n}
+        fresh = {k: copy.deepcopy(b) for k, b in keyed.items() if k not in moved}
+        fresh.update({k: b for k, b in self._bodies.items() if k in moved})
+        self._bodies = fresh
+        self._listed_at = self.now()

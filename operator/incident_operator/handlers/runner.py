@@ -27,7 +27,7 @@ from incident_operator.adapters.prometheus import PrometheusMetrics
 from incident_operator.adapters.prometheus_impact import PrometheusImpact
 from incident_operator.adapters.prometheus_rule_store import PrometheusRuleStore
 from incident_operator.adapters.slack import SlackChat
-from incident_operator.adapters.watch_cache import WatchedObjects
+from incident_operator.adapters.watch_cache import WatchedCollection, WatchedObjects
 from incident_operator.adapters.webhooks import SignedWebhook, TeamsWebhook
 from incident_operator.adapters.workloads import KubernetesWorkloads
 from incident_operator.domain import outbox
@@ -162,7 +162,8 @@ def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kop
     # outside service; both are safe to share between the adapters.
     api = api_client()
     memo.severity_cache = severities = WatchedObjects()
-    incident_store = KubernetesStore(api, options.namespaces, severities=severities)
+    memo.slo_cache = slos = WatchedCollection()
+    incident_store = KubernetesStore(api, options.namespaces, severities=severities, slos=slos)
     postmortems = KubernetesPostmortems(api)
     memo.http = http = httpx.AsyncClient()
     memo.lifecycle_service = lifecycle = IncidentLifecycleService(

@@ -1,4 +1,4 @@
-"""Feed every Severity watch event to the store's cache (adapters/watch_cache.py)."""
+"""Feed every Severity and SLO watch event to the store's caches (adapters/watch_cache.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 import kopf
 
 from incident_operator import GROUP, VERSION
-from incident_operator.adapters.watch_cache import WatchedObjects
+from incident_operator.adapters.kubernetes import slo_key
+from incident_operator.adapters.watch_cache import WatchedCollection, WatchedObjects
 
 
 @kopf.on.event(GROUP, VERSION, "severities")
@@ -16,3 +17,11 @@ async def cache_severities(body: kopf.Body, type: str | None, memo: kopf.Memo, *
     cache: WatchedObjects | None = memo.get("severity_cache")
     if cache is not None and body.metadata.name:
         cache.observe(body.metadata.name, dict(body), deleted=type == "DELETED")
+
+
+@kopf.on.event(GROUP, VERSION, "servicelevelobjectives")
+async def cache_slos(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """Every SLO as the watch delivers it: the SLO cycle lists from here when warm."""
+    cache: WatchedCollection | None = memo.get("slo_cache")
+    if cache is not None and body.metadata.name:
+        cache.observe(slo_key(dict(body)), dict(body), deleted=type == "DELETED")

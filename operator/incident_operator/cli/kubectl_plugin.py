@@ -13,7 +13,16 @@ import sys
 
 from incident_operator import __version__
 
-from . import export, incident_commands, mitigate, oncall, postmortem, simulate, slo_rules
+from . import (
+    export,
+    incident_commands,
+    mitigate,
+    oncall,
+    postmortem,
+    simulate,
+    slo_rules,
+    timeline,
+)
 from .manifests import UsageError
 
 
@@ -27,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     slo_rules.add_parser(commands)
     oncall.add_parser(commands)
     incident_commands.add_parsers(commands)
+    timeline.add_parser(commands)
     mitigate.add_parser(commands)
     postmortem.add_parser(commands)
     export.add_parser(commands)

@@ -8,6 +8,8 @@ the responder needs to read.
 
 from __future__ import annotations
 
+import builtins
+import functools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -115,6 +117,19 @@ class IncidentClient:
                 PLURAL,
             )
         return list(result.get("items", []))
+
+    def names(self, timeout: float = 3.0) -> builtins.list[str]:
+        """The Incidents' names here, or an error within ``timeout`` s (shell completion)."""
+        result: Any = self._call(
+            "list incidents",
+            None,
+            functools.partial(self._api.list_namespaced_custom_object, _request_timeout=timeout),
+            GROUP,
+            VERSION,
+            self.namespace,
+            PLURAL,
+        )
+        return sorted(str(i["metadata"]["name"]) for i in result.get("items", []))
 
     def watch(
         self, name: str | None = None, all_namespaces: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,11 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from incident_operator import GROUP, VERSION
 from incident_operator.api.v1alpha1.kinds import KINDS
 from incident_operator.api.v1alpha1.slo_import import ConversionError, convert
 from incident_operator.cli.slo_import import read_sources
+from incident_operator.crdgen.generate import crd
 from tests.kube import REPO, Cluster, api_error_message, create_custom, get_custom, load_documents
 
 INVALID = sorted((REPO / "tests" / "invalid").glob("*.yaml"))
@@ -35,6 +38,31 @@ def test_crds_are_established_without_schema_complaints(
         conditions = {c.type: c.status for c in definition.status.conditions}
         assert conditions.get("Established") == "True"
         assert conditions.get("NonStructuralSchema") is None
+
+
+def test_kubectl_explain_describes_every_spec_and_status(crds: Cluster) -> None:
+    """`kubectl explain` reads the OpenAPI the API server publishes from the CRDs (a moment
+    after they are established): spec and status show their class docstrings, and metadata
+    (which the CRD may not describe) ObjectMeta's; never ``DESCRIPTION: <empty>``."""
+    for info in KINDS:
+        properties = crd(info)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+        for field in ("spec", "status", "metadata"):
+            expected = " ".join(properties[field].get("description", "").split())
+            deadline = time.monotonic() + 60
+            while True:
+                explained = crds.kubectl(
+                    "explain",
+                    f"{info.singular}.{field}",
+                    f"--api-version={GROUP}/{VERSION}",
+                    check=False,
+                )
+                text = " ".join(explained.stdout.split())
+                if (explained.returncode == 0 and expected in text) or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+            assert explained.returncode == 0, explained.stderr
+            assert "DESCRIPTION: <empty>" not in text, explained.stdout
+            assert expected in text, explained.stdout
 
 
 def test_invalid_corpus_is_large_enough() -> None:

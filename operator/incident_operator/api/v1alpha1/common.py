@@ -126,13 +126,16 @@ class ApiModel(BaseModel):
 
 
 class ConditionStatus(StrEnum):
+    """Whether a condition holds: True, False or Unknown."""
+
     TRUE = "True"
     FALSE = "False"
     UNKNOWN = "Unknown"
 
 
 class Condition(ApiModel):
-    """The metav1.Condition shape."""
+    """One aspect of the object's state as the operator last saw it, e.g. Ready, in the
+    metav1.Condition shape: its status, and the reason and message of its last transition."""
 
     type: Annotated[str, Field(max_length=316, pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9_.-]+$")]
     """Type of the condition in CamelCase, e.g. Ready."""

@@ -23,6 +23,10 @@ from .mitigation import Mitigations
 
 
 class IncidentState(StrEnum):
+    """Lifecycle state: triage, investigating, mitigated, resolved, closed; an incident can also
+    end as declined (not an incident) or merged (into another). closed, declined and merged are
+    terminal."""
+
     TRIAGE = "triage"
     INVESTIGATING = "investigating"
     MITIGATED = "mitigated"
@@ -36,12 +40,20 @@ class Roles(ApiModel):
     """People by participant name (as in the OnCallRotation) holding each incident role."""
 
     commander: Name | None = None
+    """Incident commander: leads the response, approves suggested mitigations and by default
+    owns the postmortem."""
     communications: Name | None = None
+    """Communications lead: keeps stakeholders informed with status updates."""
     operations: Name | None = None
+    """Operations lead: works on the fix."""
     scribe: Name | None = None
+    """Scribe: keeps the timeline and notes as the response unfolds."""
 
 
 class SourceType(StrEnum):
+    """What declared an incident: manual (a person, e.g. kubectl incident declare or a manifest),
+    slo (an SLO's burn), alertmanager (an alert group) or chat (a Slack command)."""
+
     MANUAL = "manual"
     SLO = "slo"
     ALERTMANAGER = "alertmanager"
@@ -49,7 +61,10 @@ class SourceType(StrEnum):
 
 
 class Source(ApiModel):
+    """What declared the incident, and when the problem began as its source saw it."""
+
     type: SourceType = SourceType.MANUAL
+    """manual (the default: a person), slo, alertmanager or chat."""
     ref: Annotated[str, Field(max_length=512)] = ""
     """What declared it: SLO name, Alertmanager group key, chat message link."""
     detected_at: datetime | None = None
@@ -57,6 +72,12 @@ class Source(ApiModel):
 
 
 class IncidentSpec(ApiModel):
+    """What people ask for: title, service, severity, requested state, roles and mitigations.
+
+    Owned by humans and Git (kubectl, Slack commands, a GitOps tool); the operator judges each
+    request and reports what is in force in status (phase, severity, roles).
+    """
+
     model_config = ApiModel.model_config | {
         "json_schema_extra": cel(
             cel_rule(
@@ -96,14 +117,21 @@ class IncidentSpec(ApiModel):
     }
 
     title: Annotated[str, Field(min_length=1, max_length=200)]
+    """One-line headline shown in chat, pages and listings, e.g. Checkout returns 5xx."""
     summary: LongText = ""
+    """What is known so far, in prose; shown in the pinned status message in chat."""
     service: Name
+    """The affected service, e.g. checkout."""
     severity_ref: Name
     """Name of the cluster-scoped Severity."""
     state: IncidentState = IncidentState.TRIAGE
     """The state responders set; the operator validates each transition."""
     roles: Roles = Roles()
+    """Roles people assigned, by participant name; status.roles holds the effective roles, the
+    empty ones filled from the on-call rotation."""
     source: Source = Source()
+    """What declared the incident and when the problem began (manual unless the operator
+    declared it)."""
     private: bool = False
     """Private incidents get a private channel and stay off the status page."""
     merged_into: Name | None = None
@@ -120,29 +148,50 @@ class IncidentSpec(ApiModel):
 
 
 class Timestamps(ApiModel):
+    """When the incident reached each milestone, as the operator stamped it (RFC 3339).
+    Skipping states stamps every milestone passed; reopening clears mitigated and resolved."""
+
     detected: datetime | None = None
+    """When the problem began: spec.source.detectedAt, or the burn's or alerts' start."""
     declared: datetime | None = None
+    """When the incident was declared (its creation, for one a person created)."""
     acknowledged: datetime | None = None
+    """When it left triage: someone took it on."""
     mitigated: datetime | None = None
+    """When it reached mitigated: the impact stopped, the cause may remain."""
     resolved: datetime | None = None
+    """When it reached resolved."""
     closed: datetime | None = None
+    """When it was closed."""
 
 
 class Durations(ApiModel):
     """MTTx figures in seconds."""
 
     time_to_detect: float | None = None
+    """Seconds from when the problem began to the declaration."""
     time_to_acknowledge: float | None = None
+    """Seconds from the declaration to acknowledgement."""
     time_to_mitigate: float | None = None
+    """Seconds from the declaration to mitigation."""
     time_to_resolve: float | None = None
+    """Seconds from the declaration to resolution."""
 
 
 class TimelineEntry(ApiModel):
+    """One dated event of an incident: a state change, role change, escalation, note, chat pin,
+    mitigation step, or (in a postmortem) a Kubernetes Event."""
+
     at: datetime
+    """When it happened."""
     type: Annotated[str, Field(max_length=64, pattern=r"^[a-z][a-z0-9-]*$")]
+    """Kind of entry, e.g. declared, state-changed, escalated, note, mitigation, recent-change."""
     message: Annotated[str, Field(max_length=4096)]
+    """What happened, for people."""
     author: ShortText = ""
+    """Who wrote or caused it: a person, or incident-operator."""
     source: Annotated[str, Field(max_length=64)] = ""
+    """Where it came from, e.g. kubectl, slack, operator, mitigation, slo/<name>."""
     key: Annotated[str, Field(max_length=256)] = ""
     """Deduplication key."""
 
@@ -157,6 +206,7 @@ class ResponseStatus(ApiModel):
     escalated_to: Annotated[list[Name], Field(max_length=16)] = []
     """People notified by escalation, in order (the pager layer pages them)."""
     next_escalation_at: datetime | None = None
+    """When the next escalation step runs if the incident is still unacknowledged then."""
     last_update: datetime | None = None
     """Last status update (note, status update or state change)."""
     update_due: datetime | None = None
@@ -167,31 +217,45 @@ class TimelineSummary(ApiModel):
     """What was folded out of the bounded timeline: the oldest detail, counted by type."""
 
     entries: Annotated[int, Field(ge=0)] = 0
+    """How many entries were folded out of status.timeline."""
     by_type: Annotated[dict[str, int], Field(max_length=64)] = {}
+    """Number of folded entries per entry type, e.g. note: 120."""
     first: datetime | None = None
+    """Time of the oldest folded entry."""
     last: datetime | None = None
+    """Time of the newest folded entry."""
 
 
 class ChatRef(ApiModel):
     """What the chat layer delivered (the outbox compares it with what is wanted)."""
 
     channel_id: ShortText = ""
+    """Id of the incident's own channel, once created."""
     channel_name: ShortText = ""
+    """Name of that channel, e.g. inc-2026-12-06-checkout-returns-5xx."""
     status_message_ts: ShortText = ""
+    """Slack timestamp (the message id) of the status message posted in the channel."""
     status_digest: ShortText = ""
     """Content version of the pinned status message as last posted or updated."""
     topic_digest: ShortText = ""
+    """Content version of the channel topic as last set."""
     invited: Annotated[list[ShortText], Field(max_length=64)] = []
     """Slack user ids invited to the channel."""
     pinned: bool = False
+    """Whether the status message is pinned in the channel."""
     announced: Annotated[list[ShortText], Field(max_length=8)] = []
+    """Channels (the Severity's chat.announceChannels) the declaration was announced in."""
     posted: Annotated[list[ShortText], Field(max_length=500)] = []
     """Fingerprints of the timeline entries posted to the channel."""
     archived: bool = False
+    """Whether the channel was archived (after close, or when the incident was deleted)."""
 
 
 class PagerRef(ApiModel):
+    """The incident's page at the pager (PagerDuty Events v2), as last confirmed."""
+
     dedup_key: ShortText = ""
+    """Dedup key of the page, incident-operator/<namespace>/<name>."""
     state: ShortText = ""
     """triggered, acknowledged or resolved."""
     escalations: Annotated[list[ShortText], Field(max_length=32)] = []
@@ -203,23 +267,37 @@ class OutboxRecord(ApiModel):
     """One owed side effect that was attempted and is not confirmed yet."""
 
     kind: ShortText
+    """The operation, e.g. create-channel, post-entry, page-trigger or notify."""
     attempts: Annotated[int, Field(ge=0)] = 0
+    """Attempts made so far."""
     last_attempt_at: datetime | None = None
+    """When it was last attempted."""
     next_attempt_at: datetime | None = None
+    """Earliest next attempt (after a backoff, or the service's Retry-After)."""
     last_error: Annotated[str, Field(max_length=1024)] = ""
+    """Why the last attempt failed."""
 
 
 class MitigationResult(ApiModel):
+    """One mitigation of this incident and where it stands, updated at every step."""
+
     name: ShortText
+    """The mitigation's name, given or derived from action and target, e.g. rollback-checkout."""
     action: ShortText
+    """rollback, shiftTraffic, abortRollout, scale or patchConfigMap."""
     target: ShortText
+    """The object acted on, as kind/name, e.g. deployment/checkout."""
     state: ShortText
     """pending-approval, waiting, blocked, refused, running, dry-run, no-op, applied,
     verified or failed."""
     dry_run: bool = False
+    """Run as a server-side dry run: planned and recorded, nothing changed."""
     started_at: datetime | None = None
+    """When the action started."""
     finished_at: datetime | None = None
+    """When it reached its last state."""
     message: Annotated[str, Field(max_length=4096)] = ""
+    """What happened or why it waits, for people."""
     source: ShortText = ""
     """Who asked for it: slo (the SLO's mitigations) or incident (the incident's spec)."""
     verify_by: datetime | None = None
@@ -233,9 +311,13 @@ class ChangeFreeze(ApiModel):
     freezing it: the object's sre.dev/change-freeze annotation lists the holders)."""
 
     api_version: ShortText
+    """API version of the GitOps object, e.g. kustomize.toolkit.fluxcd.io/v1."""
     kind: ShortText
+    """Kustomization or HelmRelease (Flux), or Application (Argo CD)."""
     namespace: Name
+    """Namespace of the GitOps object."""
     name: ShortText
+    """Name of the GitOps object."""
     previous: Annotated[str, Field(max_length=4096)] = "null"
     """The original setting the shared freeze will put back, as JSON (spec.suspend for Flux,
     spec.syncPolicy.automated for Argo CD; null: it was not set)."""
@@ -247,7 +329,10 @@ class ChangeFreeze(ApiModel):
 
 
 class SeenAlertStatus(ApiModel):
+    """The last status the operator saw of one alert of the group."""
+
     status: Literal["firing", "resolved"]
+    """firing or resolved."""
     at: datetime
     """When that status began: the alert's startsAt (firing) or endsAt (resolved)."""
 
@@ -276,7 +361,9 @@ class Conclusion(ApiModel):
     reason: Annotated[str, Field(max_length=128)] = ""
     """Why, in CamelCase (MitigationVerified, AlertsResolved, BurnStopped, FasterBurn)."""
     message: Annotated[str, Field(max_length=1024)] = ""
+    """What led to it, for people."""
     at: datetime | None = None
+    """When it was drawn."""
 
 
 class Conclusions(ApiModel):
@@ -289,6 +376,9 @@ class Conclusions(ApiModel):
 
 
 class IncidentStatus(CommonStatus):
+    """What the operator holds in force and observed: phase, severity, roles, milestones, the
+    timeline, and what chat, pager and webhooks were sent. Written only by the operator."""
+
     phase: IncidentState | None = None
     """The state the operator accepted: spec.state, or the operator's own conclusion while
     spec.state is still the value it was drawn over (status.conclusions.state)."""
@@ -316,14 +406,19 @@ class IncidentStatus(CommonStatus):
     """Side effects attempted but not yet confirmed, by idempotency key: written before each
     attempt, removed on success, so a restart retries them (looking up before re-creating)."""
     mitigations: Annotated[list[MitigationResult], Field(max_length=32)] = []
+    """The mitigations requested for or suggested to this incident, each in its latest state."""
     freezes: Annotated[list[ChangeFreeze], Field(max_length=16)] = []
     """GitOps objects suspended while this incident is open (change freeze)."""
     postmortem_ref: ObjectName | None = None
+    """The Postmortem (same namespace) the operator created for this incident."""
     alertmanager: AlertGroupStatus | None = None
     """For incidents declared from Alertmanager: the alerts seen in the group."""
 
 
 class Incident(Resource):
+    """Something is broken and people are responding. spec holds what people ask for (state,
+    severity, roles); status holds what the operator put in force and observed."""
+
     api_version: Literal["sre.dev/v1alpha1"] = "sre.dev/v1alpha1"
     kind: Literal["Incident"] = "Incident"
     spec: IncidentSpec

@@ -23,6 +23,8 @@ class RollbackAction(ApiModel):
 
 
 class BackendWeight(ApiModel):
+    """The weight to give one backendRef of the HTTPRoute."""
+
     backend: Name
     """Name of a backendRef of the HTTPRoute."""
     weight: Annotated[int, Field(ge=0, le=1000000)]
@@ -42,9 +44,12 @@ class AbortRolloutAction(ApiModel):
     """Abort an Argo Rollouts Rollout (sets status.abort), cooperating with progressive delivery."""
 
     rollout: Name
+    """The Rollout, in the object's namespace, opted in with `sre.dev/mitigation: allowed`."""
 
 
 class ScaleKind(StrEnum):
+    """Kind of workload to scale: Deployment or StatefulSet."""
+
     DEPLOYMENT = "Deployment"
     STATEFUL_SET = "StatefulSet"
 
@@ -53,16 +58,22 @@ class ScaleAction(ApiModel):
     """Scale a Deployment or StatefulSet to a fixed replica count."""
 
     kind: ScaleKind = ScaleKind.DEPLOYMENT
+    """Deployment (the default) or StatefulSet."""
     name: Name
+    """The workload, in the object's namespace, opted in with `sre.dev/mitigation: allowed`."""
     replicas: Annotated[int, Field(ge=0, le=10000)]
+    """Replica count to set."""
 
 
 class PatchConfigMapAction(ApiModel):
     """Set one key of an allow-listed ConfigMap, e.g. turn a feature flag off."""
 
     config_map: Name
+    """The ConfigMap, in the object's namespace, opted in with `sre.dev/mitigation: allowed`."""
     key: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")]
+    """The data key to set; the ConfigMap's sre.dev/mitigation-keys annotation must list it."""
     value: Annotated[str, Field(max_length=4096)]
+    """The value to set it to, e.g. "false"."""
 
 
 class Mitigation(ApiModel):
@@ -179,6 +190,8 @@ Mitigations = Annotated[list[Mitigation], Field(max_length=8)]
 
 
 class MitigationMode(StrEnum):
+    """auto runs mitigations, suggest waits for the commander's approval, off never runs them."""
+
     AUTO = "auto"
     SUGGEST = "suggest"
     OFF = "off"

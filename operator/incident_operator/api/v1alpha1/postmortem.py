@@ -18,6 +18,8 @@ Paragraphs = Annotated[list[LongText], Field(max_length=64)]
 
 
 class ActionItemStatus(StrEnum):
+    """State of an action item: open, in-progress, done or wont-fix."""
+
     OPEN = "open"
     IN_PROGRESS = "in-progress"
     DONE = "done"
@@ -25,37 +27,63 @@ class ActionItemStatus(StrEnum):
 
 
 class ActionItem(ApiModel):
+    """A follow-up task; with a tracker configured (Jira or GitHub), each item without a ticket
+    gets one."""
+
     title: Annotated[str, Field(min_length=1, max_length=256)]
+    """What is to be done; it also matches the item to its ticket in status.tickets."""
     owner: Name | None = None
+    """Who is responsible for it."""
     due: date | None = None
+    """Due date, e.g. 2026-12-31; an open item past it counts in status.overdueActionItems."""
     ticket: Annotated[str, Field(max_length=2048, pattern=r"^https?://")] | None = None
+    """Link (http or https) to an existing ticket; an item without one gets a ticket from the
+    configured tracker."""
     status: ActionItemStatus = ActionItemStatus.OPEN
+    """open (the default), in-progress, done or wont-fix."""
 
     def to_domain(self) -> domain.ActionItem:
         return domain.ActionItem(self.title, self.owner, self.due, self.ticket, self.status.value)
 
 
 class PostmortemState(StrEnum):
+    """Review state of a postmortem: draft, in-review or published."""
+
     DRAFT = "draft"
     IN_REVIEW = "in-review"
     PUBLISHED = "published"
 
 
 class PostmortemSpec(ApiModel):
+    """The postmortem as people write it: narrative, lessons, action items and review state.
+
+    Owned by humans; the operator creates the object (incidentRef, owner) and afterwards
+    writes only status.
+    """
+
     incident_ref: Name
     """The incident, in the same namespace."""
     owner: Name | None = None
     """Who drives the postmortem to publication; defaults to the commander."""
     state: PostmortemState = PostmortemState.DRAFT
+    """draft (the default), in-review or published; an incident whose Severity requires a
+    postmortem cannot close before it is published."""
     summary: LongText = ""
+    """What happened, in a few sentences."""
     impact: LongText = ""
     """Impact narrative; the measured figures are in status.impact."""
     contributing_factors: Paragraphs = []
+    """What led to the incident, one paragraph each: systems and decisions, not people."""
     went_well: Paragraphs = []
+    """What went well in the response, one paragraph each."""
     went_badly: Paragraphs = []
+    """What went badly in the response, one paragraph each."""
     where_we_got_lucky: Paragraphs = []
+    """Where luck rather than design limited the damage, one paragraph each."""
     lessons: Paragraphs = []
+    """Lessons learned, one paragraph each."""
     action_items: Annotated[list[ActionItem], Field(max_length=64)] = []
+    """Follow-up work; status.tickets and status.overdueActionItems track it."""
 
     def to_domain(self) -> HumanSections:
         return HumanSections(
@@ -73,14 +101,20 @@ class PostmortemSpec(ApiModel):
 
 
 class Impact(ApiModel):
+    """The incident's measured impact on one affected SLO over the incident window."""
+
     slo: ShortText = ""
+    """Name of the ServiceLevelObjective."""
     start: datetime | None = None
     """Start of the incident window (when the problem began)."""
     end: datetime | None = None
     """End of the incident window (resolution)."""
     duration_seconds: float | None = None
+    """Length of the incident window in seconds."""
     total_requests: float | None = None
+    """Events (requests) counted over the incident window."""
     failed_requests: float | None = None
+    """Bad events (failed or too slow requests) over the incident window."""
     error_ratio: float | None = None
     """failedRequests / totalRequests over the incident window."""
     error_budget_consumed: float | None = None
@@ -95,13 +129,21 @@ class MitigationOutcome(ApiModel):
     """A mitigation that ran during the incident, as the incident recorded it."""
 
     name: ShortText
+    """The mitigation's name."""
     action: ShortText = ""
+    """rollback, shiftTraffic, abortRollout, scale or patchConfigMap."""
     target: ShortText = ""
+    """The object acted on, as kind/name, e.g. deployment/checkout."""
     state: ShortText = ""
+    """Its last state, e.g. verified, failed or refused."""
     dry_run: bool = False
+    """It only ran as a server-side dry run."""
     started_at: datetime | None = None
+    """When the action started."""
     finished_at: datetime | None = None
+    """When it reached its last state."""
     message: Annotated[str, Field(max_length=4096)] = ""
+    """What happened, as the incident recorded it."""
     effect: Annotated[str, Field(max_length=512)] = ""
     """The affected SLO's error ratio before it started and one 5m window after it finished."""
 
@@ -116,9 +158,13 @@ class KeyTimes(ApiModel):
     detected: datetime | None = None
     """When the problem began as its source saw it (e.g. the SLO burn's start)."""
     declared: datetime | None = None
+    """When the incident was declared."""
     acknowledged: datetime | None = None
+    """When it was acknowledged (left triage)."""
     mitigated: datetime | None = None
+    """When it was mitigated."""
     resolved: datetime | None = None
+    """When it was resolved."""
 
 
 class TicketLink(ApiModel):
@@ -131,13 +177,20 @@ class TicketLink(ApiModel):
     ref: ShortText = ""
     """Jira issue key or GitHub issue number."""
     url: Annotated[str, Field(max_length=2048)] = ""
+    """Web link to the ticket."""
     status: ActionItemStatus = ActionItemStatus.OPEN
     """The tracker's state, mapped onto the action item states."""
     synced_at: datetime | None = None
+    """When the tracker's state was last read."""
 
 
 class PostmortemStatus(CommonStatus):
+    """Facts the operator gathers for the document, refreshed on every edit and every minute:
+    key times, timeline, measured impact, mitigations and tickets. Written only by the
+    operator."""
+
     due: datetime | None = None
+    """When publication is due: the Severity's postmortem.dueWithin after resolution."""
     reason: ShortText = ""
     """Why the postmortem exists: SeverityRequires or BudgetBurned."""
     generated_at: datetime | None = None
@@ -150,17 +203,24 @@ class PostmortemStatus(CommonStatus):
     impact: Annotated[list[Impact], Field(max_length=16)] = []
     """Measured from Prometheus for every affected SLO over the incident window."""
     mitigations: Annotated[list[MitigationOutcome], Field(max_length=32)] = []
+    """Mitigations that ran during the incident, with their effect on the error ratio."""
     correlated_changes: Annotated[list[TimelineEntry], Field(max_length=64)] = []
+    """Changes in the namespace shortly before detection (the incident's recent-change entries):
+    Deployment revisions, ConfigMap and Secret writes, Helm releases, GitOps events."""
     rendered_config_map: Name | None = None
     """ConfigMap (same namespace) holding postmortem.md, postmortem.json and chart.png."""
     chart: ShortText = ""
     """Key of the PNG chart in the rendered ConfigMap's binaryData (empty: no chart)."""
     overdue_action_items: Annotated[int, Field(ge=0)] = 0
+    """Open action items past their due date (ActionItemsOverdue condition, daily reminder)."""
     tickets: Annotated[list[TicketLink], Field(max_length=64)] = []
     """Follow-up tickets of the action items, with the status read back from the tracker."""
 
 
 class Postmortem(Resource):
+    """A blameless postmortem of one incident: people write the narrative in spec, the operator
+    gathers the facts into status and renders the document into a ConfigMap."""
+
     api_version: Literal["sre.dev/v1alpha1"] = "sre.dev/v1alpha1"
     kind: Literal["Postmortem"] = "Postmortem"
     spec: PostmortemSpec

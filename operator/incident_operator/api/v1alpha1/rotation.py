@@ -28,24 +28,36 @@ MAP_BY_NAME = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["
 
 
 class Participant(ApiModel):
+    """A person who can be on call, and how to reach them."""
+
     name: Name
     """Name used in layers, overrides and incident roles."""
     slack_user_id: Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,20}$", max_length=21)] | None = (
         None
     )
+    """Slack member id (U… or W…): channel invites, mentions, and telling who sent a Slack
+    command."""
     email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    """Email address, for reference (the operator sends no mail)."""
     pager_duty_user_id: (
         Annotated[str, Field(pattern=r"^P[A-Z0-9]{5,12}$", max_length=13)] | None
     ) = None
+    """PagerDuty user id (P…), for reference: pages go to the service of the operator's
+    routing key."""
 
 
 class RotationType(StrEnum):
+    """Shift length: daily (one local day), weekly (seven local days) or custom (a fixed
+    length)."""
+
     DAILY = "daily"
     WEEKLY = "weekly"
     CUSTOM = "custom"
 
 
 class RotationSchedule(ApiModel):
+    """When a layer hands off: the first handoff, the shift length and the time of day."""
+
     model_config = ApiModel.model_config | {
         "json_schema_extra": cel(
             cel_rule(
@@ -67,6 +79,8 @@ class RotationSchedule(ApiModel):
 
 
 class Weekday(StrEnum):
+    """A day of the week: Mon, Tue, Wed, Thu, Fri, Sat or Sun."""
+
     MON = "Mon"
     TUE = "Tue"
     WED = "Wed"
@@ -93,20 +107,28 @@ class Restriction(ApiModel):
         list[Weekday],
         Field(min_length=1, max_length=7, json_schema_extra={"x-kubernetes-list-type": "set"}),
     ]
+    """Days the window starts on."""
     from_: Annotated[LocalTime, Field(alias="from")]
+    """Start time, HH:MM local to the rotation's time zone."""
     to: LocalTime
     """End time; earlier than from means the window ends the next day."""
 
 
 class Layer(ApiModel):
+    """One level of the rotation: members taking turns, optionally only at certain times."""
+
     name: Name
+    """Layer name, as overrides and escalation steps (layer/<name>) refer to it."""
     members: Annotated[list[Name], Field(min_length=1, max_length=64)]
     """Participants in rotation order."""
     rotation: RotationSchedule
     restrictions: Annotated[list[Restriction], Field(max_length=14)] = []
+    """Weekly windows the layer covers; empty: all the time."""
 
 
 class Override(ApiModel):
+    """Someone else takes a layer's shift for a while, e.g. a swap or a holiday."""
+
     model_config = ApiModel.model_config | {
         "json_schema_extra": cel(
             cel_rule("self.end > self.start", "end must be after start", field_path=".end")
@@ -114,13 +136,18 @@ class Override(ApiModel):
     }
 
     layer: Name
+    """The layer whose person is replaced."""
     person: Name
+    """The participant on call instead."""
     start: datetime
     """RFC 3339 instant with offset."""
     end: datetime
+    """RFC 3339 instant with offset; the override covers [start, end)."""
 
 
 class EscalationStep(ApiModel):
+    """Whom to notify while an incident stays unacknowledged, and when."""
+
     after: Duration
     """Time without acknowledgement, counted from the declaration, before this step runs
     (never earlier than the Severity's ackWithin)."""
@@ -131,6 +158,10 @@ class EscalationStep(ApiModel):
 
 
 class OnCallRotationSpec(ApiModel):
+    """Who can be on call and how they take turns: layers in the rotation's time zone,
+    overrides and the escalation chain. Written by people; the operator reports who is on
+    call in status."""
+
     model_config = ApiModel.model_config | {
         "json_schema_extra": cel(
             cel_rule(
@@ -157,10 +188,14 @@ class OnCallRotationSpec(ApiModel):
     participants: Annotated[
         list[Participant], Field(min_length=1, max_length=64, json_schema_extra=MAP_BY_NAME)
     ]
+    """Everyone layers, overrides and incident roles may name."""
     layers: Annotated[list[Layer], Field(min_length=1, max_length=8, json_schema_extra=MAP_BY_NAME)]
     """Ordered from primary down."""
     overrides: Annotated[list[Override], Field(max_length=64)] = []
+    """Temporary replacements; where several cover the same time, the last listed wins."""
     escalation: Annotated[list[EscalationStep], Field(max_length=8)] = []
+    """Escalation chain for unacknowledged incidents; empty: walk down the layers, one layer
+    per the Severity's ackWithin."""
     operations_from_next_layer: bool = False
     """Incidents declared from this rotation take their operations lead from the first layer
     below the commander's that has someone else on call (the commander always comes from the
@@ -208,10 +243,16 @@ class OnCallRotationSpec(ApiModel):
 
 
 class Shift(ApiModel):
+    """A person on call in one layer over [start, end)."""
+
     layer: Name
+    """The layer."""
     person: Name
+    """The participant on call."""
     start: datetime
+    """When the shift starts (a current shift: at the earliest when this version began)."""
     end: datetime | None = None
+    """When it ends; empty: no handoff within the schedule's look-ahead."""
 
 
 MAX_VERSIONS = 5
@@ -223,23 +264,34 @@ class RotationVersion(ApiModel):
     ``effectiveFrom`` leaves the previous version in force until then."""
 
     generation: Annotated[int, Field(ge=0)]
+    """The metadata.generation of this version."""
     effective_from: datetime | None = None
+    """When it takes effect (its spec.effectiveFrom; empty: from the beginning)."""
     spec: Annotated[
         dict[str, Any], Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
     ]
+    """The spec as it was at that generation."""
 
 
 class OnCallRotationStatus(CommonStatus):
+    """Who is on call now and next, refreshed every minute from the version in force, and the
+    spec's recent versions. Written only by the operator."""
+
     versions: Annotated[list[RotationVersion], Field(max_length=MAX_VERSIONS)] = []
     """The schedule's recent versions, oldest first; who is on call at an instant comes from
     the one in force then."""
     on_call: Annotated[list[Shift], Field(max_length=8)] = []
     """Who is on call now, per layer."""
     next_handoff: datetime | None = None
+    """The earliest end of a current shift."""
     upcoming_shifts: Annotated[list[Shift], Field(max_length=64)] = []
+    """The next 10 shifts, from the version in force now."""
 
 
 class OnCallRotation(Resource):
+    """An on-call schedule: people take turns in layers, in the rotation's own time zone;
+    incidents take their roles and escalations from it."""
+
     api_version: Literal["sre.dev/v1alpha1"] = "sre.dev/v1alpha1"
     kind: Literal["OnCallRotation"] = "OnCallRotation"
     spec: OnCallRotationSpec

@@ -14,6 +14,8 @@ from .common import ApiModel, CommonStatus, Duration, Name, Resource, ShortText
 
 
 class Role(StrEnum):
+    """An incident role: commander, communications, operations or scribe."""
+
     COMMANDER = "commander"
     COMMUNICATIONS = "communications"
     OPERATIONS = "operations"
@@ -37,11 +39,15 @@ class Response(ApiModel):
 
 
 class Urgency(StrEnum):
+    """Pager urgency: high or low."""
+
     HIGH = "high"
     LOW = "low"
 
 
 class Paging(ApiModel):
+    """Whether incidents of this severity page the people on call, and how urgently."""
+
     page: bool = False
     """Page the people on call when an incident of this severity is declared."""
     urgency: Urgency = Urgency.HIGH
@@ -54,6 +60,8 @@ ChannelName = Annotated[
 
 
 class Chat(ApiModel):
+    """What the chat integration does for incidents of this severity."""
+
     create_channel: bool = False
     """Open a dedicated chat channel per incident."""
     announce_channels: Annotated[list[ChannelName], Field(max_length=8)] = []
@@ -61,6 +69,8 @@ class Chat(ApiModel):
 
 
 class PostmortemPolicy(ApiModel):
+    """When incidents of this severity owe a postmortem, and by when."""
+
     required: bool = False
     """An incident of this severity cannot close before its postmortem is published."""
     due_within: Duration = "5d"
@@ -78,6 +88,8 @@ class PostmortemPolicy(ApiModel):
 
 
 class MitigationAllowance(ApiModel):
+    """What guarded mitigations may do while an incident of this severity is open."""
+
     auto_allowed: bool = False
     """Whether mitigations in mode auto may run without approval at this severity."""
     freeze_changes: bool = False
@@ -95,6 +107,8 @@ class MitigationAllowance(ApiModel):
 
 
 class StatusPageImpact(StrEnum):
+    """Impact on the public status page: none, minor, major or critical."""
+
     NONE = "none"
     MINOR = "minor"
     MAJOR = "major"
@@ -102,6 +116,8 @@ class StatusPageImpact(StrEnum):
 
 
 class StatusPage(ApiModel):
+    """Whether and how incidents of this severity appear on the public status page."""
+
     publish: bool = False
     """List incidents of this severity on the public status page (GET /status and the
     Statuspage-compatible /api/v2/*.json). Off by default: nothing is public until a cluster
@@ -111,10 +127,16 @@ class StatusPage(ApiModel):
 
 
 class SeveritySpec(ApiModel):
+    """The response policy incidents of this severity inherit: response times, paging, chat,
+    postmortem, mitigations and the status page. Written by cluster admins; incidents name it
+    in spec.severityRef."""
+
     level: Annotated[int, Field(ge=1, le=5)]
     """1 is the worst."""
     display_name: Annotated[str, Field(min_length=1, max_length=64)]
+    """Name shown to people, e.g. SEV-2."""
     description: ShortText = ""
+    """When to use this severity, e.g. Customer-facing degradation of a critical service."""
     response: Response = Response()
     paging: Paging = Paging()
     chat: Chat = Chat()
@@ -126,10 +148,14 @@ class SeveritySpec(ApiModel):
 
 
 class SeverityStatus(CommonStatus):
-    pass
+    """Room for the operator's observations in the shape every kind's status has; the operator
+    only reads Severities and does not write their status yet."""
 
 
 class Severity(Resource):
+    """A severity level, e.g. sev-2 (cluster-scoped): the response policy that incidents of
+    that severity get."""
+
     api_version: Literal["sre.dev/v1alpha1"] = "sre.dev/v1alpha1"
     kind: Literal["Severity"] = "Severity"
     spec: SeveritySpec

@@ -80,6 +80,8 @@ class LatencyIndicator(ApiModel):
 
 
 class RecordingRuleProvider(StrEnum):
+    """The tool whose recording rules hold the SLI: sloth or pyrra."""
+
     SLOTH = "sloth"
     PYRRA = "pyrra"
 
@@ -169,6 +171,8 @@ class Declare(ApiModel):
     """Whether and how this SLO declares incidents by itself."""
 
     enabled: bool = False
+    """Declare an incident when a window pair fires (one per burn episode); off, the SLO only
+    reports its burn in status."""
     rotation_ref: Name | None = None
     """OnCallRotation (same namespace) whose primary layer provides the commander."""
     labels: Labels = {}
@@ -213,6 +217,10 @@ class ObjectivePolicy(ApiModel):
 
 
 class ServiceLevelObjectiveSpec(ObjectivePolicy):
+    """What a service promises and what happens when it breaks the promise: the target over a
+    window, how the SLI is measured, burn-rate alerting, incident declaration and mitigations.
+    Written by people; the operator evaluates it against Prometheus."""
+
     model_config = ApiModel.model_config | {
         "json_schema_extra": cel(
             cel_rule(
@@ -228,6 +236,7 @@ class ServiceLevelObjectiveSpec(ObjectivePolicy):
     service: Name
     """The service this objective is about."""
     description: ShortText = ""
+    """What the objective means for users, e.g. Checkout requests succeed."""
     indicator: Indicator
     """How good and bad events are measured."""
     declare: Declare = Declare()
@@ -269,30 +278,44 @@ class ServiceLevelObjectiveSpec(ObjectivePolicy):
 
 
 class WindowBurn(ApiModel):
+    """What one window measured: its error ratio and burn rate."""
+
     window: Duration
+    """The window, e.g. 1h."""
     error_ratio: float | None = None
     """Share of bad events over the window; absent when there was no data."""
     burn_rate: float | None = None
     """error_ratio / (1 - target)."""
     requests: float | None = None
+    """Events the window saw; absent when unknown."""
 
 
 class FiringPair(ApiModel):
+    """A window pair both of whose windows burn faster than its factor."""
+
     long: Duration
+    """Long window of the pair, e.g. 1h."""
     short: Duration
+    """Short window of the pair, e.g. 5m."""
     factor: float
+    """The pair's burn-rate threshold."""
     severity: Name
+    """The Severity an incident declared by this pair gets."""
     since: datetime | None = None
+    """When the pair began firing, where recorded."""
 
 
 class EpisodeStatus(ApiModel):
     """The current burn episode; it survives operator restarts here, not in memory."""
 
     incident: ObjectName
+    """The Incident declared for this episode."""
     started_at: datetime
     """When the burn began, as seen in Prometheus."""
     last_firing_at: datetime
+    """When a window pair last fired."""
     severity: Name
+    """The severity the burn called for, from the decisive pair."""
     pair: Annotated[str, Field(max_length=32)]
     """The decisive window pair, long/short, e.g. 1h/5m."""
     stopped_at: datetime | None = None
@@ -329,11 +352,17 @@ class EpisodeStatus(ApiModel):
 
 
 class ServiceLevelObjectiveStatus(CommonStatus):
+    """The operator's latest evaluation against Prometheus: budget left, burn per window,
+    firing pairs and the current burn episode. Written only by the operator."""
+
     last_evaluation_time: datetime | None = None
+    """When the operator last evaluated this SLO."""
     error_budget_remaining: float | None = None
     """Share of the window's error budget left, 1 = untouched, negative = overspent."""
     burn_rates: Annotated[list[WindowBurn], Field(max_length=16)] = []
+    """Error ratio and burn rate of every window the SLO needs, as last decided on."""
     firing: Annotated[list[FiringPair], Field(max_length=8)] = []
+    """Window pairs firing at the last evaluation; the fastest decides the severity."""
     active_incident: ObjectName | None = None
     """The incident declared for the current burn episode."""
     episode: EpisodeStatus | None = None
@@ -342,6 +371,9 @@ class ServiceLevelObjectiveStatus(CommonStatus):
 
 
 class ServiceLevelObjective(Resource):
+    """A service level objective: a target for good events over a window, measured from
+    Prometheus, whose error-budget burn can declare an incident and run mitigations."""
+
     api_version: Literal["sre.dev/v1alpha1"] = "sre.dev/v1alpha1"
     kind: Literal["ServiceLevelObjective"] = "ServiceLevelObjective"
     spec: ServiceLevelObjectiveSpec

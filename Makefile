@@ -8,7 +8,7 @@ STATE_DIR := .cluster
 export KUBECONFIG ?= $(CURDIR)/$(STATE_DIR)/kubeconfig
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv deps binaries helm image crds values-reference lint test test-unit test-matrix chaos cluster-up cluster-down install-crds examples up run demo clean
+.PHONY: help venv deps binaries helm image crds values-reference krew lint test test-unit test-matrix chaos cluster-up cluster-down install-crds examples up run demo clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -42,6 +42,9 @@ crds: venv  ## regenerate crds/ from the pydantic models
 
 values-reference: venv  ## regenerate the chart README's configuration reference from values.schema.json
 	$(BIN)/python -m hack.values_reference --write
+
+krew: venv  ## the kubectl plugin's krew manifest and archive in dist/krew (docs/kubectl-plugin.md)
+	$(BIN)/python -m hack.krew --out dist/krew
 
 lint: venv  ## ruff, ruff format, mypy --strict, import-linter layer contracts
 	$(BIN)/ruff check operator tests hack

@@ -23,10 +23,11 @@ class WatchedIncidents(FakeIncidents):
         self.interrupt = False
 
     def watch(
-        self, name: str | None = None, all_namespaces: bool = False
+        self, name: str | None = None, all_namespaces: bool = False, since: str | None = None
     ) -> Iterator[tuple[str, Body]]:
         self.watched.append((name, all_namespaces))
-        for body in self.list(all_namespaces):  # a watch without resourceVersion replays
+        self.since = since
+        for body in [] if since else self.list(all_namespaces):  # no version: replay first
             if name in (None, body["metadata"]["name"]):
                 yield "ADDED", body
         for kind, body in self.events:

@@ -23,6 +23,7 @@ def entry(at: str, kind: str, message: str, **more: str) -> Body:
 def fake_with_timeline(*entries: Body, **summary: object) -> WatchedIncidents:
     fake = WatchedIncidents()
     incident(fake)
+    fake.objects["checkout"]["metadata"]["resourceVersion"] = "41"
     fake.objects["checkout"]["status"] = {"timeline": list(entries)}
     if summary:
         fake.objects["checkout"]["status"]["timelineSummary"] = summary
@@ -139,7 +140,7 @@ def test_follow_prints_only_new_entries_then_stops_when_deleted() -> None:
     ]
     code, out, err = run(fake, "timeline", "checkout", "--follow")
     assert (code, err) == (0, "incident shop/checkout was deleted\n")
-    assert fake.watched == [("checkout", False)]
+    assert (fake.watched, fake.since) == ([("checkout", False)], "41")  # from what was read
     assert [line.split()[1] for line in out.splitlines()] == [
         "TYPE",
         "declared",

@@ -132,14 +132,15 @@ class IncidentClient:
         return sorted(str(i["metadata"]["name"]) for i in result.get("items", []))
 
     def watch(
-        self, name: str | None = None, all_namespaces: bool = False
+        self, name: str | None = None, all_namespaces: bool = False, since: str | None = None
     ) -> Iterator[tuple[str, Body]]:
         """(event type, object) for Incidents here (or everywhere; or the one ``name``), endless.
 
-        The objects as they are come first (ADDED), then every change. When the server ends
-        the watch or a quiet connection times out, it resumes from the last resourceVersion;
-        when that is too old (410 Gone) it starts over, so an object can come as ADDED again
-        (callers skip what they already printed). The caller stops it (Ctrl-C, close).
+        The changes after resourceVersion ``since``; without it, the objects as they are come
+        first (ADDED), then every change. When the server ends the watch or a quiet connection
+        times out, it resumes from the last resourceVersion; when that is too old (410 Gone) it
+        starts over, so an object can come as ADDED again (callers skip what they already
+        printed). The caller stops it (Ctrl-C, close).
         """
         fn: Callable[..., Any]
         args: tuple[str, ...]
@@ -149,9 +150,9 @@ class IncidentClient:
             fn = self._api.list_namespaced_custom_object
             args = (GROUP, VERSION, self.namespace, PLURAL)
         selector = {"field_selector": f"metadata.name={name}"} if name else {}
-        version: str | None = None
+        version = since
         while True:
-            since = {"resource_version": version} if version else {}
+            resume = {"resource_version": version} if version else {}
             stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
                 fn,
                 *args,
@@ -159,7 +160,7 @@ class IncidentClient:
                 _request_timeout=WATCH_SECONDS + 30,
                 allow_watch_bookmarks=True,
                 **selector,
-                **since,
+                **resume,
             )
             try:
                 for event in stream:

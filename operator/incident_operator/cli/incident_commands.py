@@ -50,7 +50,7 @@ class Incidents(Protocol):
     def append_timeline(self, name: str, entry: Body) -> None: ...
 
     def watch(
-        self, name: str | None = None, all_namespaces: bool = False
+        self, name: str | None = None, all_namespaces: bool = False, since: str | None = None
     ) -> Iterator[tuple[str, Body]]: ...
 
 

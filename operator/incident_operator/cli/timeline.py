@@ -175,17 +175,27 @@ def run_timeline(args: argparse.Namespace, incidents: Incidents, out: TextIO) ->
         if not entries and folded is None:
             print("No timeline entries.", file=sys.stderr)
         return 0
-    return follow(incidents, args.name, since, printer, out)
+    version = body["metadata"].get("resourceVersion")
+    return follow(incidents, args.name, since, printer, out, version=version)
 
 
 def follow(
-    incidents: Incidents, name: str, since: datetime | None, printer: Printer, out: TextIO
+    incidents: Incidents,
+    name: str,
+    since: datetime | None,
+    printer: Printer,
+    out: TextIO,
+    *,
+    version: str | None = None,
 ) -> int:
-    """Print new entries until Ctrl-C, SIGTERM or deletion: exit 0 each time."""
+    """Print new entries until Ctrl-C, SIGTERM or deletion: exit 0 each time.
+
+    The watch starts at ``version``, the one printed, so nothing in between is missed (a
+    deletion included)."""
     out.flush()
     try:
         with output.sigterm_interrupts():
-            for kind, body in incidents.watch(name=name):
+            for kind, body in incidents.watch(name=name, since=version):
                 if kind == "DELETED":
                     print(f"incident {incidents.namespace}/{name} was deleted", file=sys.stderr)
                     return 0

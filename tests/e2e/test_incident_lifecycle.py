@@ -7,9 +7,13 @@ with every milestone and MTTx figure stamped.
 
 from __future__ import annotations
 
+import json
 import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -163,6 +167,79 @@ def plugin(cluster: Cluster, namespace: str, *argv: str) -> subprocess.Completed
         timeout=60,
         check=False,
     )
+
+
+class Streaming:
+    """A `kubectl incident ... --follow/--watch` process and its stdout lines as they come."""
+
+    def __init__(self, cluster: Cluster, namespace: str, *argv: str) -> None:
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "kubectl-incident"), *argv, "-n", namespace],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "KUBECONFIG": cluster.kubeconfig},
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def next_lines(self, count: int, timeout: float = 30.0) -> list[str]:
+        return [self.lines.get(timeout=timeout) for _ in range(count)]
+
+    def end(self, sig: int | None = None, timeout: float = 30.0) -> tuple[int, str]:
+        if sig is not None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=timeout)
+        assert self.proc.stderr is not None
+        return code, self.proc.stderr.read()
+
+
+def test_the_plugin_lists_watches_and_follows_the_timeline(
+    crds: Cluster, api: client.ApiClient, namespace: str
+) -> None:
+    for name in ("web-down", "db-slow"):
+        declared = plugin(
+            crds, namespace, "declare", name, "--service", "web", "--severity", "2", "--name", name
+        )
+        assert declared.returncode == 0, declared.stderr
+    names = plugin(crds, namespace, "list", "-o", "name")
+    assert (names.returncode, names.stdout) == (
+        0,
+        "incident.sre.dev/db-slow\nincident.sre.dev/web-down\n",
+    ), names.stderr
+    listed = json.loads(plugin(crds, namespace, "list", "-o", "json").stdout)
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["db-slow", "web-down"]
+
+    watching = Streaming(crds, namespace, "list", "--watch", "-o", "name")
+    assert sorted(watching.next_lines(2)) == [
+        "incident.sre.dev/db-slow",
+        "incident.sre.dev/web-down",
+    ]
+    following = Streaming(crds, namespace, "timeline", "web-down", "--follow", "-o", "json")
+    noted = plugin(crds, namespace, "note", "web-down", "Rolled back", "--author", "alice")
+    assert noted.returncode == 0, noted.stderr
+    (line,) = following.next_lines(1)
+    assert (json.loads(line)["message"], json.loads(line)["author"]) == ("Rolled back", "alice")
+    assert watching.next_lines(1) == ["incident.sre.dev/web-down"]  # its status changed
+    assert following.end(signal.SIGINT) == (0, "")  # Ctrl-C
+    assert watching.end(signal.SIGTERM) == (0, "")
+
+    shown = plugin(crds, namespace, "timeline", "web-down", "--since", "1h")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[0].split() == ["TIME", "TYPE", "BY", "MESSAGE"]
+    assert shown.stdout.splitlines()[-1].split()[1:] == ["note", "alice", "Rolled", "back"]
+
+    following = Streaming(crds, namespace, "timeline", "web-down", "--follow")
+    following.next_lines(1)  # the header and the note: the watch is set up by then
+    client.CustomObjectsApi(api).delete_namespaced_custom_object(
+        "sre.dev", "v1alpha1", namespace, "incidents", "web-down"
+    )
+    assert following.end() == (0, f"incident {namespace}/web-down was deleted\n")
 
 
 def test_the_plugin_runs_an_incident(

@@ -23,6 +23,7 @@ from incident_operator.errors import IncidentOperatorError
 
 from . import (
     completion,
+    doctor,
     export,
     incident_commands,
     mitigate,
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     mitigate.add_parser(commands)
     postmortem.add_parser(commands)
     export.add_parser(commands)
+    doctor.add_parser(commands)
     completion.add_parser(commands)
     return parser
 

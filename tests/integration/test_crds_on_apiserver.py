@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -94,12 +95,14 @@ def test_examples_are_accepted_and_listed_with_printer_columns(crds: Cluster) ->
         assert any(
             all(
                 h in line
-                for h in ("SEVERITY", "PHASE", "REQUESTED", "CONCLUDED", "COMMANDER", "SERVICE")
+                for h in ("SEVERITY", "PHASE", "REQUESTED", "COMMANDER", "SERVICE", "UPDATED")
             )
             for line in headers
         )
         assert any(all(h in line for h in ("LEVEL", "DISPLAY NAME", "PAGE")) for line in headers)
-        assert any(all(h in line for h in ("TARGET", "WINDOW", "BUDGET")) for line in headers)
+        assert any(
+            all(h in line for h in ("TARGET", "WINDOW", "BUDGET", "BURN")) for line in headers
+        )
         (row,) = [
             line.split()
             for line in listing.splitlines()
@@ -252,3 +255,78 @@ def test_imported_slos_are_accepted_by_the_crd(
             create_custom(api, placed, namespace, dry_run=True)
         except ApiException as exc:
             pytest.fail(f"{manifest['metadata']['name']}: {api_error_message(exc)}")
+
+
+# `kubectl get` as an operator reads it: each kind's columns, rendered by the real API server
+# from the example objects and a status as the operator writes it. AGE is left out (it moves).
+GOLDEN = REPO / "tests" / "data" / "kubectl_get"
+"""One file per plural: the table without AGE, reviewed by eye when it was first written."""
+WIDE_INCIDENT = "MitigationVerified"
+
+
+def _ready(now: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "Ready", "status": "True", "reason": "Valid", "message": "ok",
+         "lastTransitionTime": now}
+    ]  # fmt: skip
+
+
+def _without_age(table: str) -> str:
+    return "\n".join(line.rsplit(None, 1)[0].rstrip() for line in table.strip().splitlines())
+
+
+def test_kubectl_get_renders_each_kind_as_the_golden_table(
+    crds: Cluster, api: client.ApiClient, namespace: str
+) -> None:
+    """Future instants print as instants (never ``<invalid>``), the budget as a percentage,
+    the time since the last update as an age; the operator's conclusion shows with -o wide."""
+    now = datetime.now(UTC)
+    stamp = now.isoformat(timespec="seconds").replace("+00:00", "Z")
+    custom = client.CustomObjectsApi(api)
+    statuses: dict[str, dict[str, Any]] = {
+        "ServiceLevelObjective": {
+            "errorBudgetRemaining": 0.951116,
+            "budgetRemaining": "95.1%",
+            "burnNow": "0.421x/5m",
+            "activeIncident": "checkout-errors-20261127",
+        },
+        "OnCallRotation": {
+            "onCall": [{"layer": "primary", "person": "alice", "start": stamp}],
+            "nextHandoff": "2099-03-02T08:00:00Z",
+        },
+        "Incident": {
+            "severity": "sev-2",
+            "phase": "mitigated",
+            "roles": {"commander": "alice"},
+            "conclusions": {
+                "state": {"value": "mitigated", "over": "investigating", "reason": WIDE_INCIDENT}
+            },
+            "response": {
+                "lastUpdate": (now - timedelta(minutes=30, seconds=20))
+                .isoformat(timespec="seconds")
+                .replace("+00:00", "Z")
+            },
+        },
+        "Postmortem": {"due": "2099-01-01T09:00:00Z"},
+    }
+    plurals = {info.model.model_fields["kind"].default: info.plural for info in KINDS}
+    for path in EXAMPLES:
+        for document in load_documents(path):
+            kind = document["kind"]
+            if kind not in statuses:
+                continue
+            document["metadata"]["namespace"] = namespace
+            create_custom(api, document, namespace)
+            custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, plurals[kind], document["metadata"]["name"],
+                {"status": {**statuses[kind], "conditions": _ready(stamp)}},
+            )  # fmt: skip
+    for plural in ("servicelevelobjectives", "oncallrotations", "incidents", "postmortems"):
+        shown = crds.kubectl("get", plural, "-n", namespace).stdout
+        expected = (GOLDEN / f"{plural}.txt").read_text().rstrip("\n")
+        assert _without_age(shown) == expected, f"kubectl get {plural}:\n{shown}"
+        assert "<invalid>" not in shown
+    wide = crds.kubectl("get", "incidents", "-n", namespace, "-o", "wide").stdout
+    assert "CONCLUDED" in wide
+    assert WIDE_INCIDENT in wide
+    assert "Checkout returns 5xx" in wide

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -892,6 +892,10 @@ def slo_status(
         status["errorBudgetRemaining"] = (
             None if evaluation.budget_remaining is None else round(evaluation.budget_remaining, 6)
         )
+        status["budgetRemaining"] = budget_text(evaluation.budget_remaining)
+        status["burnNow"] = burn_text(
+            [(w.window, w.burn_rate) for w in evaluation.windows if w.measurement]
+        )
         status["burnRates"] = [
             {
                 "window": format_duration(w.window),
@@ -916,6 +920,21 @@ def slo_status(
             for p in evaluation.firing
         ]
     return status
+
+
+def budget_text(remaining: float | None) -> str | None:
+    """0.951116 -> "95.1%": the share of the budget left, as Pyrra and Sloth show it."""
+    return None if remaining is None else f"{remaining * 100:.1f}%"
+
+
+def burn_text(burns: Sequence[tuple[timedelta, float | None]]) -> str | None:
+    """The burn rate of the shortest window with data, e.g. "0.42x/5m"."""
+    known = sorted((window, rate) for window, rate in burns if rate is not None)
+    if not known:
+        return None
+    window, rate = known[0]
+    shown = f"{rate:.0f}" if rate >= 1000 else f"{rate:.3g}"  # 0.421, 14.4, 123, 4567
+    return f"{shown}x/{format_duration(window)}"
 
 
 def _essence(status: Mapping[str, Any]) -> Any:

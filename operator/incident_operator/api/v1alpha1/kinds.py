@@ -52,7 +52,8 @@ KINDS: tuple[KindInfo, ...] = (
             PrinterColumn("Service", ".spec.service"),
             PrinterColumn("Target", ".spec.target", "number"),
             PrinterColumn("Window", ".spec.window"),
-            PrinterColumn("Budget", ".status.errorBudgetRemaining", "number"),
+            PrinterColumn("Budget", ".status.budgetRemaining"),
+            PrinterColumn("Burn", ".status.burnNow"),
             PrinterColumn("Incident", ".status.activeIncident"),
             READY,
             AGE,
@@ -82,7 +83,8 @@ KINDS: tuple[KindInfo, ...] = (
         (
             PrinterColumn("Time Zone", ".spec.timeZone"),
             PrinterColumn("On Call", ".status.onCall[0].person"),
-            PrinterColumn("Next Handoff", ".status.nextHandoff", "date"),
+            # "date" renders an age, which kubectl shows as <invalid> for a future instant.
+            PrinterColumn("Next Handoff", ".status.nextHandoff", "string"),
             READY,
             AGE,
         ),
@@ -97,10 +99,12 @@ KINDS: tuple[KindInfo, ...] = (
             PrinterColumn("Severity", ".status.severity"),
             PrinterColumn("Phase", ".status.phase"),
             PrinterColumn("Requested", ".spec.state"),
-            PrinterColumn("Concluded", ".status.conclusions.state.reason"),
+            PrinterColumn("Concluded", ".status.conclusions.state.reason", priority=1),
             PrinterColumn("Commander", ".status.roles.commander"),
             PrinterColumn("Service", ".spec.service"),
             PrinterColumn("Title", ".spec.title", priority=1),
+            # Time since the last status update (a past instant: "date" renders it as an age).
+            PrinterColumn("Updated", ".status.response.lastUpdate", "date"),
             READY,
             AGE,
         ),

@@ -359,6 +359,12 @@ class ServiceLevelObjectiveStatus(CommonStatus):
     """When the operator last evaluated this SLO."""
     error_budget_remaining: float | None = None
     """Share of the window's error budget left, 1 = untouched, negative = overspent."""
+    budget_remaining: Annotated[str, Field(max_length=16)] | None = None
+    """errorBudgetRemaining as people read it, e.g. 95.1% (negative: overspent); for the
+    BUDGET column of kubectl get."""
+    burn_now: Annotated[str, Field(max_length=32)] | None = None
+    """The burn rate of the shortest window with data, e.g. 0.42x/5m (1x spends the budget
+    exactly over the SLO window); for the BURN column of kubectl get."""
     burn_rates: Annotated[list[WindowBurn], Field(max_length=16)] = []
     """Error ratio and burn rate of every window the SLO needs, as last decided on."""
     firing: Annotated[list[FiringPair], Field(max_length=8)] = []

@@ -98,5 +98,6 @@ def test_oncall_without_file_reads_the_rotation_from_the_cluster(
     assert result["onCall"] == "carol"
     assert result["nextHandoff"] == "2026-04-01T16:00:00Z"
 
-    assert main(["oncall", "--name", "missing", "-n", namespace]) == 2
+    # Not found is a failed operation (exit 1, as kubectl's), not a usage error (2).
+    assert main(["oncall", "--name", "missing", "-n", namespace]) == 1
     assert f"OnCallRotation {namespace}/missing not found" in capsys.readouterr().err

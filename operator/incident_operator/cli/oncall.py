@@ -20,7 +20,6 @@ from incident_operator.adapters.rotations import read_rotation
 from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.domain import rotation as schedule
 from incident_operator.domain.times import iso
-from incident_operator.errors import IncidentOperatorError
 
 from .manifests import UsageError, document_of_kind, problems
 
@@ -59,10 +58,8 @@ def load(args: argparse.Namespace) -> OnCallRotation:
     else:
         if not args.name:
             raise UsageError("give --file ROTATION.yaml, or --name of a rotation in the cluster")
-        try:
-            document = read_rotation(args.name, args.namespace)
-        except IncidentOperatorError as exc:
-            raise UsageError(str(exc)) from exc
+        # A cluster error (not found, forbidden, unreachable) is a failed operation: exit 1.
+        document = read_rotation(args.name, args.namespace)
         where = Path(f"{KIND}/{args.name}")
     try:
         return OnCallRotation.model_validate(

@@ -43,6 +43,13 @@ class Rejected(PermanentError):
     """The API server refused the change (validation, CEL transition rule); says why."""
 
 
+class Stale(Rejected):
+    """The object changed since it was read (409): read again and retry."""
+
+
+EDIT_ATTEMPTS = 5
+
+
 def _kubeconfig() -> str | None:
     """KUBECONFIG as it is now: the client reads it once at import, which is too early."""
     return os.environ.get("KUBECONFIG") or None
@@ -77,7 +84,9 @@ class IncidentClient:
         except ApiException as exc:
             if exc.status == 404 and name is not None:
                 raise IncidentNotFound(f"incident {self.namespace}/{name} not found") from exc
-            if exc.status in (400, 409, 422):
+            if exc.status == 409:
+                raise Stale(f"{what}: {_server_message(exc)}") from exc
+            if exc.status in (400, 422):
                 raise Rejected(f"{what}: {_server_message(exc)}") from exc
             raise translate(exc, what) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -209,6 +218,16 @@ class IncidentClient:
         Refused when a field it would change was applied by a GitOps tool (docs/gitops.md):
         the next sync would put it back, so the change belongs in Git.
         """
+        # The operator writes status often, which moves resourceVersion too: a 409 is usually
+        # that, so read again, check the owners again, and retry.
+        for _ in range(EDIT_ATTEMPTS - 1):
+            try:
+                return self._patch_checked(name, spec)
+            except Stale:
+                continue
+        return self._patch_checked(name, spec)
+
+    def _patch_checked(self, name: str, spec: Body) -> Body:
         current = self.get(name)
         managed = list(current["metadata"].get("managedFields") or [])
         found = ownership.conflicts({"spec": spec}, current, managed, PLUGIN_MANAGER)

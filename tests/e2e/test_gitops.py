@@ -36,6 +36,7 @@ from tests.cluster.controlplane import free_port
 from tests.e2e.test_incident_lifecycle import plugin
 from tests.e2e.test_mitigation import (  # noqa: F401 - fixtures
     burning,
+    first_incident,
     image_of,
     rolled_to_v2,
     slo_manifest,
@@ -227,15 +228,9 @@ def test_git_and_the_operator_never_fight_over_an_incident(  # noqa: PLR0915 - o
                 f"--pagerduty-routing-key-file={secrets / 'routing-key'}",
                 f"--pagerduty-url={pd.url}",
             ):
-                found = client.CustomObjectsApi(api)
-
-                def declared() -> str | None:
-                    items = found.list_namespaced_custom_object(
-                        "sre.dev", "v1alpha1", namespace, "incidents"
-                    )["items"]
-                    return items[0]["metadata"]["name"] if items else None
-
-                name = wait_for("the declared incident", declared, timeout=120)
+                name = wait_for(
+                    "the declared incident", lambda: first_incident(api, namespace), timeout=120
+                )
                 with Sampler(api, namespace, name) as sampler:
                     # The operator's incident goes into Git as `kubectl incident export` wrote it.
                     exported = plugin(target_crds, namespace, "export", name)

@@ -171,6 +171,14 @@ def slo_manifest(severity: str) -> dict[str, Any]:
     }
 
 
+def first_incident(api: client.ApiClient, namespace: str) -> str | None:
+    """The name of an Incident in ``namespace`` (the one an SLO declared), or None yet."""
+    items = client.CustomObjectsApi(api).list_namespaced_custom_object(
+        "sre.dev", "v1alpha1", namespace, "incidents"
+    )["items"]
+    return str(items[0]["metadata"]["name"]) if items else None
+
+
 def mitigations(api: client.ApiClient, namespace: str, incident: str) -> dict[str, Any]:
     status = get_custom(api, "Incident", incident, namespace).get("status") or {}
     return {r["name"]: r for r in status.get("mitigations", [])}
@@ -202,15 +210,9 @@ def test_slo_burn_auto_rollback_then_burn_stops_and_incident_is_mitigated(
         f"--prometheus-url={prometheus.url}",
         "--evaluation-interval=2s",
     ):
-        found = client.CustomObjectsApi(api)
-
-        def declared() -> str | None:
-            items = found.list_namespaced_custom_object(
-                "sre.dev", "v1alpha1", namespace, "incidents"
-            )["items"]
-            return items[0]["metadata"]["name"] if items else None
-
-        incident = wait_for("the declared incident", declared, timeout=120)
+        incident = wait_for(
+            "the declared incident", lambda: first_incident(api, namespace), timeout=120
+        )
         wait_for(
             "the template back at v1",
             lambda: image_of(apps, namespace, "checkout") == "checkout:v1",

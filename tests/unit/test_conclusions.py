@@ -15,18 +15,11 @@ from incident_operator.domain import conclusions, lifecycle
 from incident_operator.domain.conclusions import Subject
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
 from incident_operator.services.incidents import requested_state, severity_of
+from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
 
 T0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 NS, NAME = "shop", "checkout-burn"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = T0
-
-    def now(self) -> datetime:
-        return self.at
 
 
 def severity(name: str, level: int) -> dict[str, Any]:
@@ -53,7 +46,7 @@ def incident(**spec: Any) -> dict[str, Any]:
     }
 
 
-World = tuple[FakeStore, Clock, IncidentLifecycleService]
+World = tuple[FakeStore, FakeClock, IncidentLifecycleService]
 
 
 @pytest.fixture
@@ -61,14 +54,14 @@ def world() -> World:
     store = FakeStore()
     for name, level in (("sev-1", 1), ("sev-2", 2), ("sev-3", 3)):
         store.severities[name] = severity(name, level)
-    clock = Clock()
+    clock = FakeClock(T0)
     return store, clock, IncidentLifecycleService(store, clock)
 
 
 async def reconcile(world: World, minutes: int, **spec: Any) -> dict[str, Any]:
     """What the kopf handler does on a spec change (``spec`` given) or a resume."""
     store, clock, service = world
-    clock.at = T0 + timedelta(minutes=minutes)
+    clock.current = T0 + timedelta(minutes=minutes)
     if spec:
         await store.patch_incident(NS, NAME, spec=spec)
     body = await store.get_incident(NS, NAME)
@@ -81,7 +74,7 @@ async def reconcile(world: World, minutes: int, **spec: Any) -> dict[str, Any]:
 
 async def conclude(world: World, minutes: int, subject: Subject, value: str) -> dict[str, Any]:
     store, clock, service = world
-    clock.at = T0 + timedelta(minutes=minutes)
+    clock.current = T0 + timedelta(minutes=minutes)
     assert await service.conclude(NS, NAME, subject, value, reason="Test", message="because")
     after = await store.get_incident(NS, NAME)
     assert after is not None
@@ -195,7 +188,7 @@ async def test_a_conclusion_loses_to_a_concurrent_human_change(world: World) -> 
         return seen
 
     store.get_incident = get_then_human_resolves  # type: ignore[method-assign]
-    clock.at = T0 + timedelta(minutes=5)
+    clock.current = T0 + timedelta(minutes=5)
     assert await service.conclude(
         NS, NAME, Subject.STATE, "mitigated", reason="Test", message="because"
     )

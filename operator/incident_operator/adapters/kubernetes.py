@@ -263,7 +263,8 @@ class KubernetesStore:
             version = {"resourceVersion": current["metadata"]["resourceVersion"]}
             patch = {**change, "metadata": {**(change.get("metadata") or {}), **version}}
             try:
-                edited: Any = await asyncio.to_thread(
+                edited = await self._call(
+                    f"edit incident {namespace}/{name}",
                     self._custom.patch_namespaced_custom_object,
                     GROUP,
                     VERSION,
@@ -272,12 +273,9 @@ class KubernetesStore:
                     name,
                     patch,
                 )
-                return dict(edited)
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise translate(exc, f"edit incident {namespace}/{name}") from exc
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise translate(exc, f"edit incident {namespace}/{name}") from exc
+            except Conflict:
+                continue
+            return dict(edited)
         raise Conflict(
             f"incident {namespace}/{name} kept changing; edit tried {EDIT_ATTEMPTS} times"
         )

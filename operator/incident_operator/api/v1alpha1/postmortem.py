@@ -197,7 +197,8 @@ class PostmortemStatus(CommonStatus):
     """When the generated facts below were last gathered."""
     key_times: KeyTimes = KeyTimes()
     durations: Durations = Durations()
-    """Time to detect (from the start), acknowledge, mitigate, resolve (from detection)."""
+    """Time to detect (declared minus detected); time to acknowledge, mitigate and resolve,
+    each counted from the declaration, as in the Incident's status.durations."""
     timeline: Annotated[list[TimelineEntry], Field(max_length=1000)] = []
     """Incident timeline, Kubernetes Events and mitigation results, deduplicated, in order."""
     impact: Annotated[list[Impact], Field(max_length=16)] = []

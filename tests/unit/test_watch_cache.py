@@ -112,3 +112,15 @@ def test_the_collection_keeps_its_own_copy_of_each_event() -> None:
     slos.listed({}, slos.versions() | {"shop/a": 0})
     body["metadata"]["resourceVersion"] = "changed by the sender"
     assert [b["metadata"]["resourceVersion"] for b in slos.snapshot() or []] == ["1"]
+
+
+def test_the_collection_forgets_the_counters_of_what_is_gone() -> None:
+    """A tenant creating and deleting SLOs must not grow the operator's memory for ever."""
+    slos = WatchedCollection(now=Ticks())
+    for i in range(50):
+        slos.observe(f"shop/churn-{i}", slo(f"churn-{i}", "1"), deleted=False)
+        slos.observe(f"shop/churn-{i}", slo(f"churn-{i}", "1"), deleted=True)
+    slos.observe("shop/kept", slo("kept", "2"), deleted=False)
+    slos.listed({"shop/kept": slo("kept", "2")}, slos.versions())
+    assert set(slos.versions()) == {"shop/kept"}
+    assert [b["metadata"]["name"] for b in slos.snapshot() or []] == ["kept"]

@@ -261,21 +261,15 @@ class KubernetesStore:
                 )
             # On the version whose ownership was checked: a change in between is a 409.
             version = {"resourceVersion": current["metadata"]["resourceVersion"]}
-            patch = {**change, "metadata": {**(change.get("metadata") or {}), **version}}
             try:
-                edited = await self._call(
-                    f"edit incident {namespace}/{name}",
-                    self._custom.patch_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
+                return await self.patch_incident(
                     namespace,
-                    "incidents",
                     name,
-                    patch,
+                    spec=change.get("spec"),
+                    metadata={**(change.get("metadata") or {}), **version},
                 )
             except Conflict:
                 continue
-            return dict(edited)
         raise Conflict(
             f"incident {namespace}/{name} kept changing; edit tried {EDIT_ATTEMPTS} times"
         )

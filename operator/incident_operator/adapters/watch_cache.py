@@ -111,4 +111,7 @@ class WatchedCollection:
         fresh = {k: copy.deepcopy(b) for k, b in keyed.items() if k not in moved}
         fresh.update({k: b for k, b in self._bodies.items() if k in moved})
         self._bodies = fresh
+        # Counters only matter while a LIST is in flight: forget the objects that are gone,
+        # or creating and deleting SLOs would grow them for ever.
+        self._changes = {k: n for k, n in self._changes.items() if k in fresh}
         self._listed_at = self.now()

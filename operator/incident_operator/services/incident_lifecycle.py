@@ -231,17 +231,16 @@ def _effective(body: Mapping[str, Any], state: str) -> tuple[lifecycle.Phase, st
     A conclusion holds while the spec still says what it was drawn over; once a human (or
     Git) changed that field, their value wins and the conclusion is removed from status.
     """
-    incident = dict(body)
     superseded: dict[str, None] = {}
     for subject in conclusions.Subject:
-        found = conclusion_of(incident, subject)
-        if found is not None and not conclusions.holds(intent_of(incident, subject), found):
+        found = conclusion_of(body, subject)
+        if found is not None and not conclusions.holds(intent_of(body, subject), found):
             superseded[subject.value] = None
     try:
-        requested = lifecycle.Phase(requested_state(incident))
+        requested = lifecycle.Phase(requested_state(body))
     except ValueError:  # an unreadable conclusion: the human's state stands
         requested = lifecycle.Phase(state)
-    return requested, severity_of(incident), superseded
+    return requested, severity_of(body), superseded
 
 
 def policy_text(severity: Body | None) -> str:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # System packages the tests need: Prometheus 2.42 (with promtool) and Alertmanager from
 # Debian, Chromium (headless, for the status page browser test) and libfaketime (the chaos
-# suite jumps the operator's clocks with it: tests/chaos/world.py), podman and mmdebstrap (the
-# image, below). Installed only when missing, so warm machines pay nothing.
+# suite jumps the operator's clocks with it: tests/chaos/world.py), zsh (the completion test),
+# podman and mmdebstrap (the image, below). Installed only when missing, so warm machines pay nothing.
 set -euo pipefail
 packages=()
 if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
@@ -16,6 +16,10 @@ if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v chromium >/dev/null; then
 fi
 if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v faketime >/dev/null; then
   packages+=(faketime)
+fi
+# zsh runs the plugin's zsh completion script in tests/unit/test_completion.py.
+if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v zsh >/dev/null; then
+  packages+=(zsh)
 fi
 # podman (with runc and netavark, see hack/image/containers.conf) and mmdebstrap build and run
 # the operator's image in tests/e2e/test_image.py (hack/build-image.sh).

@@ -95,11 +95,42 @@ def binary_dirs() -> tuple[Path, Path]:
     return Path(out[0]), Path(out[1])
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A loopback port that is free now and that the kernel will not hand out by itself.
+
+    The port is released before the caller's process binds it. A port from the kernel's
+    ephemeral range (what binding port 0 returns) can be taken in that gap by any outgoing
+    connection on the machine, and was (CI: the operator's liveness port "already in use").
+    So the port is drawn at random from below that range, which the kernel never picks for
+    outgoing connections, is checked free by binding it, and is not handed out twice by this
+    process.
+    """
+    low, _ = _ephemeral_range()
+    first, last = (10000, low - 1) if low > 11000 else (low, 65535)
+    rng = secrets.SystemRandom()
+    for _ in range(200):
+        port = rng.randint(first, last)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
         return port
+    raise RuntimeError(f"no free loopback port in {first}-{last} after 200 tries")
 
 
 def _write_private_key(path: Path, key: rsa.RSAPrivateKey) -> None:

@@ -8,7 +8,7 @@ STATE_DIR := .cluster
 export KUBECONFIG ?= $(CURDIR)/$(STATE_DIR)/kubeconfig
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv deps binaries helm image crds values-reference krew lint test test-unit test-matrix chaos cluster-up cluster-down install-crds examples up run demo clean
+.PHONY: help venv deps binaries helm image crds values-reference krew lint test test-unit test-matrix bench chaos cluster-up cluster-down install-crds examples up run demo clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -60,6 +60,9 @@ test: venv deps binaries lint  ## everything CI runs: lint, then the whole suite
 
 test-matrix: venv deps binaries  ## only the further metrics backends: Prometheus 3, VictoriaMetrics, current Alertmanager
 	$(BIN)/pytest -m matrix
+
+bench: venv deps binaries  ## every benchmark, each figure beside its reference; writes docs/benchmarks.md (BENCH_ARGS="--base main~1")
+	$(BIN)/python -m benchmarks.suite $(BENCH_ARGS)
 
 chaos: venv deps binaries  ## the full chaos suite (not in `make test`; CHAOS_SEED=n replays); writes docs/reliability.md
 	$(BIN)/python -m tests.chaos

@@ -119,6 +119,7 @@ def main() -> None:
                     )
                 created = time.monotonic() - started
                 log = work / "operator.log"
+                launched = time.monotonic()
                 operator = OperatorProcess(
                     cluster,
                     log,
@@ -126,6 +127,8 @@ def main() -> None:
                     f"--evaluation-interval={args.interval}",
                     *args.operator_arg,
                 )
+                wait_for("the first cycle", lambda: CYCLE.search(log.read_text()), timeout=600)
+                startup = time.monotonic() - launched
                 cycles = wait_for(
                     f"{args.cycles} cycles",
                     lambda: (
@@ -142,6 +145,8 @@ def main() -> None:
                     "slos": args.slos,
                     "operator_args": args.operator_arg,
                     "create_seconds": round(created, 1),
+                    # process start -> first completed SLO cycle (polled every 0.25 s)
+                    "startup_to_first_cycle_seconds": round(startup, 1),
                     "cycles": [
                         {
                             "slos": int(n),

@@ -414,3 +414,45 @@ def test_the_operator_changes_only_what_opted_in(
         "plain", ns, scale_to_one
     )
     assert replicas(api, ns, "plain") == 1
+
+
+KINDS = ("incidents", "servicelevelobjectives", "oncallrotations", "postmortems")
+
+
+def allowed(
+    cluster: Cluster, user: str, verb: str, resource: str, namespace: str, subresource: str = ""
+) -> bool:
+    """The API server's own answer (`kubectl auth can-i`, impersonating ``user``)."""
+    done = cluster.kubectl(
+        "auth", "can-i", verb, f"{resource}.sre.dev", "-n", namespace, "--as", user,
+        f"--subresource={subresource}", check=False,
+    )  # fmt: skip
+    answer = done.stdout.strip()
+    assert answer in {"yes", "no"}, (user, verb, resource, answer, done.stderr)
+    return answer == "yes"
+
+
+def test_no_tenant_role_writes_what_the_operator_observes_and_concludes(
+    cluster: Cluster, setup: Setup
+) -> None:
+    """status (phase, status.conclusions, SLO burn, the rotation's current on-call) is the
+    operator's: no role a tenant gets from the chart or the built-in roles may write it, in its
+    own namespace or another; the spec stays theirs (the check can fail both ways)."""
+    ns, other = setup.tenant_a, setup.tenant_b
+    for user in ("alice", "carol", "dave"):
+        for kind in KINDS:
+            assert allowed(cluster, user, "patch", kind, ns), (user, kind)
+            for verb in ("patch", "update"):
+                for namespace in (ns, other):
+                    assert not allowed(cluster, user, verb, kind, namespace, "status"), (
+                        user,
+                        verb,
+                        kind,
+                        namespace,
+                    )
+    # The cluster-scoped Severities are the platform team's: no tenant writes them at all.
+    for user in ("alice", "carol", "dave"):
+        for verb in ("create", "patch"):
+            assert not allowed(cluster, user, verb, "severities", ns), (user, verb)
+    # The operator itself does write status (the check is not vacuous).
+    assert allowed(cluster, setup.operator, "patch", "incidents", ns, "status")

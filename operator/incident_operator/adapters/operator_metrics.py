@@ -55,36 +55,6 @@ METRIC_NAMES = frozenset(
 """Every family this adapter exports (the dashboard test checks its PromQL against these)."""
 
 
-class NoOperatorMetrics:
-    """Records nothing: the default wherever metrics are optional."""
-
-    def transition(self, from_phase: str, to_phase: str, severity: str) -> None:
-        pass
-
-    def duration(self, figure: str, seconds: float, severity: str) -> None:
-        pass
-
-    def escalation(self, severity: str) -> None:
-        pass
-
-    def reconcile_error(self, handler: str, kind: str) -> None:
-        pass
-
-    def slo_cycle(
-        self, *, seconds: float, slos: int, queries: int, declared: int, unavailable: bool
-    ) -> None:
-        pass
-
-    def set_open_incidents(self, counts: Mapping[tuple[str, str, str], int]) -> None:
-        pass
-
-    def watch_delivery(self, resource: str, namespace: str, timestamp: float) -> None:
-        pass
-
-    def watch_ended(self, resource: str, namespace: str) -> None:
-        pass
-
-
 class PrometheusOperatorMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)

@@ -201,3 +201,34 @@ class OperatorMetrics(Protocol):
     def watch_ended(self, resource: str, namespace: str) -> None:
         """That stream was stopped on purpose; its series ends."""
         ...
+
+
+class NoOperatorMetrics:
+    """Records nothing: the default wherever metrics are optional (services take it when
+    none is injected, so it lives beside its Protocol, not with the adapters)."""
+
+    def transition(self, from_phase: str, to_phase: str, severity: str) -> None:
+        pass
+
+    def duration(self, figure: str, seconds: float, severity: str) -> None:
+        pass
+
+    def escalation(self, severity: str) -> None:
+        pass
+
+    def reconcile_error(self, handler: str, kind: str) -> None:
+        pass
+
+    def slo_cycle(
+        self, *, seconds: float, slos: int, queries: int, declared: int, unavailable: bool
+    ) -> None:
+        pass
+
+    def set_open_incidents(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        pass
+
+    def watch_delivery(self, resource: str, namespace: str, timestamp: float) -> None:
+        pass
+
+    def watch_ended(self, resource: str, namespace: str) -> None:
+        pass

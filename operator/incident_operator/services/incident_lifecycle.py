@@ -16,8 +16,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from incident_operator.adapters.operator_metrics import NoOperatorMetrics
-from incident_operator.adapters.ports import Body, Clock, OperatorMetrics, ResourceStore
+from incident_operator.adapters.ports import (
+    Body,
+    Clock,
+    NoOperatorMetrics,
+    OperatorMetrics,
+    ResourceStore,
+)
 from incident_operator.adapters.postmortem_ports import PostmortemStore
 from incident_operator.api.v1alpha1.convert import conditions_status, existing_conditions
 from incident_operator.api.v1alpha1.incident import Incident, SourceType, Timestamps

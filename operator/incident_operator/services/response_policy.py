@@ -19,8 +19,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from incident_operator.adapters.operator_metrics import NoOperatorMetrics
-from incident_operator.adapters.ports import Body, Clock, OperatorMetrics, ResourceStore
+from incident_operator.adapters.ports import (
+    Body,
+    Clock,
+    NoOperatorMetrics,
+    OperatorMetrics,
+    ResourceStore,
+)
 from incident_operator.api.v1alpha1.incident import Incident
 from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.api.v1alpha1.severity import Severity

@@ -17,12 +17,12 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from incident_operator.adapters.operator_metrics import NoOperatorMetrics
 from incident_operator.adapters.ports import (
     Body,
     Clock,
     IndicatorProblem,
     MetricsSource,
+    NoOperatorMetrics,
     OperatorMetrics,
     RatioHistory,
     ResourceStore,

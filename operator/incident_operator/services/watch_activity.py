@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from incident_operator.adapters.operator_metrics import NoOperatorMetrics
-from incident_operator.adapters.ports import Clock, OperatorMetrics
+from incident_operator.adapters.ports import Clock, NoOperatorMetrics, OperatorMetrics
 from incident_operator.domain.liveness import WatchStream
 
 

@@ -280,15 +280,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def alertmanager_token(args: argparse.Namespace) -> TokenSource | None:
-    """The file if one is given, else the environment; the value itself never enters argv."""
-    if args.alertmanager_token_file:
-        return FileToken(args.alertmanager_token_file)
-    value = os.environ.get(TOKEN_ENV, "").strip()
-    return StaticToken(value) if value else None
-
-
 SECRET_ENV = {
+    "alertmanager_token": TOKEN_ENV,
     "slack_token": "INCIDENT_OPERATOR_SLACK_TOKEN",
     "slack_signing_secret": "INCIDENT_OPERATOR_SLACK_SIGNING_SECRET",
     "slack_app_token": "INCIDENT_OPERATOR_SLACK_APP_TOKEN",
@@ -296,15 +289,24 @@ SECRET_ENV = {
     "teams_webhook_url": "INCIDENT_OPERATOR_TEAMS_WEBHOOK_URL",
     "webhook_secret": "INCIDENT_OPERATOR_WEBHOOK_SECRET",
     "status_page_id_key": "INCIDENT_OPERATOR_STATUS_PAGE_ID_KEY",
+    "jira_token": "INCIDENT_OPERATOR_JIRA_TOKEN",
+    "github_token": "INCIDENT_OPERATOR_GITHUB_TOKEN",
+    "grafana_token": "INCIDENT_OPERATOR_GRAFANA_TOKEN",
 }
+"""The environment variable each secret is read from when no file is given."""
 
 
 def secret(path: str | None, name: str) -> TokenSource | None:
-    """A secret from its file, else from its environment variable, else None."""
+    """A secret from its file, else from its environment variable, else None; the value
+    itself never enters argv."""
     if path:
         return FileToken(path)
     value = os.environ.get(SECRET_ENV[name], "").strip()
     return StaticToken(value) if value else None
+
+
+def alertmanager_token(args: argparse.Namespace) -> TokenSource | None:
+    return secret(args.alertmanager_token_file, "alertmanager_token")
 
 
 def comms_options(args: argparse.Namespace) -> CommsOptions:
@@ -330,13 +332,6 @@ def comms_options(args: argparse.Namespace) -> CommsOptions:
     )
 
 
-POSTMORTEM_SECRET_ENV = {
-    "jira_token": "INCIDENT_OPERATOR_JIRA_TOKEN",
-    "github_token": "INCIDENT_OPERATOR_GITHUB_TOKEN",
-    "grafana_token": "INCIDENT_OPERATOR_GRAFANA_TOKEN",
-}
-
-
 def add_postmortem_arguments(run_cmd: argparse.ArgumentParser) -> None:
     group = run_cmd.add_argument_group(
         "Postmortem follow-up tickets (Jira or GitHub Issues) and Grafana annotations"
@@ -345,28 +340,19 @@ def add_postmortem_arguments(run_cmd: argparse.ArgumentParser) -> None:
     group.add_argument("--jira-project", default="", help="project key of action item tickets")
     group.add_argument("--jira-email", default="", help="account of the API token")
     group.add_argument("--jira-issue-type", default=PostmortemOptions.jira_issue_type)
-    group.add_argument(
-        "--jira-token-file", help=f"Jira API token (env {POSTMORTEM_SECRET_ENV['jira_token']})"
-    )
+    group.add_argument("--jira-token-file", help=f"Jira API token (env {SECRET_ENV['jira_token']})")
     group.add_argument("--github-repository", default="", help="OWNER/REPO for action items")
     group.add_argument("--github-api-url", default=PostmortemOptions.github_api_url)
     group.add_argument(
         "--github-token-file",
-        help=f"GitHub token with issues: write (env {POSTMORTEM_SECRET_ENV['github_token']})",
+        help=f"GitHub token with issues: write (env {SECRET_ENV['github_token']})",
     )
     group.add_argument("--grafana-url", default="", help="mark incidents on Grafana dashboards")
     group.add_argument("--grafana-dashboard-uid", default="", help="default: organisation-wide")
     group.add_argument(
         "--grafana-token-file",
-        help=f"service account token (env {POSTMORTEM_SECRET_ENV['grafana_token']})",
+        help=f"service account token (env {SECRET_ENV['grafana_token']})",
     )
-
-
-def _postmortem_secret(path: str | None, name: str) -> TokenSource | None:
-    if path:
-        return FileToken(path)
-    value = os.environ.get(POSTMORTEM_SECRET_ENV[name], "").strip()
-    return StaticToken(value) if value else None
 
 
 def postmortem_options(args: argparse.Namespace) -> PostmortemOptions:
@@ -374,13 +360,13 @@ def postmortem_options(args: argparse.Namespace) -> PostmortemOptions:
         jira_url=args.jira_url,
         jira_project=args.jira_project,
         jira_email=args.jira_email,
-        jira_token=_postmortem_secret(args.jira_token_file, "jira_token"),
+        jira_token=secret(args.jira_token_file, "jira_token"),
         jira_issue_type=args.jira_issue_type,
         github_repository=args.github_repository,
-        github_token=_postmortem_secret(args.github_token_file, "github_token"),
+        github_token=secret(args.github_token_file, "github_token"),
         github_api_url=args.github_api_url,
         grafana_url=args.grafana_url,
-        grafana_token=_postmortem_secret(args.grafana_token_file, "grafana_token"),
+        grafana_token=secret(args.grafana_token_file, "grafana_token"),
         grafana_dashboard_uid=args.grafana_dashboard_uid,
     )
 

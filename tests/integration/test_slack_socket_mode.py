@@ -47,7 +47,10 @@ async def test_commands_and_events_over_socket_mode(fake: FakeSlackSocketMode) -
     reader = SlackChat(BOT, base_url=fake.base_url)
     service = ChatCommandService(store, FakeClock(NOW), reader)
     socket = SlackSocketMode(
-        SlackEndpoints(service, None), service, StaticToken(APP), api_url=fake.base_url
+        SlackEndpoints(service, None, clock=FakeClock(NOW)),
+        service,
+        StaticToken(APP),
+        api_url=fake.base_url,
     )
     await socket.start()
     try:
@@ -90,9 +93,11 @@ async def test_a_wrong_app_token_is_logged_without_the_token(
 ) -> None:
     _, _, service = world()
     socket = SlackSocketMode(
-        SlackEndpoints(service, None), service, StaticToken("xapp-wrong-secret"),
+        SlackEndpoints(service, None, clock=FakeClock(NOW)),
+        service,
+        StaticToken("xapp-wrong-secret"),
         api_url=fake.base_url,
-    )  # fmt: skip
+    )
     with caplog.at_level(logging.ERROR):
         await socket.start()
     await socket.stop()

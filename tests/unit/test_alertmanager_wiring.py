@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import kopf
 import pytest
 
 from incident_operator.adapters.secrets import FileToken, StaticToken
-from incident_operator.app.operator_main import alertmanager_token, parse, web_app
+from incident_operator.app.composition import WebOptions, web_app
+from incident_operator.app.operator_main import alertmanager_token, parse
 from incident_operator.domain.alertmanager import SeverityPolicy
+from incident_operator.handlers.context import context_of, memo_of
+from incident_operator.handlers.runner import RunOptions
 from incident_operator.handlers.web_server import start_web_server, stop_web_server
+from incident_operator.services.alertmanager import AlertmanagerService
+from incident_operator.services.status_page import StatusPageIndex
 from tests.cluster.controlplane import free_port
+from tests.fakes.context import operator_context
+from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.store import FakeStore
 
 TOKEN_ENV = "INCIDENT_OPERATOR_ALERTMANAGER_TOKEN"
 
@@ -93,6 +103,14 @@ def test_the_token_comes_from_the_file_first_then_the_environment(
     assert from_file.current() == b"from-file"
 
 
+def served(**fields: Any) -> kopf.Memo:
+    """A memo whose context holds the web app composed as the operator composes it, from a
+    context with nothing configured (no Alertmanager token: the webhook answers 503)."""
+    bare = operator_context(status_page=StatusPageIndex())
+    app = web_app(bare, RunOptions(), WebOptions())
+    return memo_of(dataclasses.replace(bare, web_app=app, **fields))
+
+
 @pytest.fixture
 def busy_port() -> Iterator[int]:
     with socket.socket() as sock:
@@ -103,8 +121,7 @@ def busy_port() -> Iterator[int]:
 
 async def test_the_server_starts_with_kopf_and_stops_in_cleanup() -> None:
     port = free_port()
-    memo = kopf.Memo(http_listen=("127.0.0.1", port))
-    memo.web_app = web_app(memo)
+    memo = served(http_listen=("127.0.0.1", port))
     await start_web_server(memo=memo, logger=logging.getLogger("test"))
     try:
         async with aiohttp.ClientSession() as session:
@@ -122,15 +139,14 @@ async def test_the_server_starts_with_kopf_and_stops_in_cleanup() -> None:
 async def test_a_busy_port_without_a_token_only_costs_the_endpoint(
     busy_port: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    memo = kopf.Memo(http_listen=("127.0.0.1", busy_port))
-    memo.web_app = web_app(memo)
+    memo = served(http_listen=("127.0.0.1", busy_port))
     await start_web_server(memo=memo, logger=logging.getLogger("test"))
-    assert memo.get("web_runner") is None
+    assert context_of(memo).state.web_runner is None
     assert f"cannot listen on 127.0.0.1:{busy_port}" in caplog.text
 
 
 async def test_a_busy_port_with_the_webhook_configured_stops_the_operator(busy_port: int) -> None:
-    memo = kopf.Memo(http_listen=("127.0.0.1", busy_port), alertmanager_service=object())
-    memo.web_app = web_app(kopf.Memo())
+    configured = AlertmanagerService(FakeStore(), FakeClock())
+    memo = served(http_listen=("127.0.0.1", busy_port), alertmanager_service=configured)
     with pytest.raises(kopf.PermanentError, match=f"cannot listen on 127.0.0.1:{busy_port}"):
         await start_web_server(memo=memo, logger=logging.getLogger("test"))

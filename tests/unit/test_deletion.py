@@ -12,8 +12,10 @@ import pytest
 from incident_operator.domain import deletion, freeze, outbox
 from incident_operator.domain.lifecycle import Phase
 from incident_operator.handlers import deletion as deletion_handlers
+from incident_operator.handlers.context import context_of
 from incident_operator.services.deletion import DeletionService
 from incident_operator.services.freeze import FreezeService
+from tests.fakes.context import operator_memo
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
 from tests.fakes.ports.workloads import FakeWorkloads
@@ -245,13 +247,13 @@ def test_timers_add_no_kopf_finalizer_and_stop_when_their_object_is_gone() -> No
     deletion_handlers.disown_timers(registry)
     handlers = registry._spawning.get_all_handlers()
     assert [h.requires_finalizer for h in handlers] == [False, False]
-    memo = kopf.Memo()
+    memo = operator_memo()
     alive = {"memo": memo, "meta": {"uid": "u1"}}
     assert [bool(h.when and h.when(**alive)) for h in handlers] == [True, False]  # own filter kept
     deletion_handlers.forget_deleted(memo, "u1", 0.0)
     assert not any(h.when and h.when(**alive) for h in handlers)
     deletion_handlers.forget_deleted(memo, "u2", deletion_handlers.GONE_KEEP + 1)
-    assert "u1" not in memo["gone_uids"]  # remembered for a while only
+    assert "u1" not in context_of(memo).state.gone_uids  # remembered for a while only
 
 
 def test_what_no_configured_client_can_close_does_not_hold_the_finalizer() -> None:

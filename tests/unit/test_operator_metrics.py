@@ -20,6 +20,7 @@ from incident_operator.services.slo_evaluation import SloEvaluationService
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.metrics import MetricsEndpoint
+from tests.fakes.context import operator_memo
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.metrics import FakeMetrics
 from tests.fakes.ports.operator_metrics import RecordingMetrics
@@ -284,7 +285,7 @@ async def test_handler_failures_are_counted_by_kind(
         raise raised
 
     with pytest.raises(translated_to):
-        await reconcile_thing(memo=kopf.Memo(operator_metrics=recorded))
+        await reconcile_thing(memo=operator_memo(operator_metrics=recorded))
     assert recorded.named("reconcile_error") == [("reconcile_thing", kind)]
 
 
@@ -295,7 +296,7 @@ async def test_a_successful_handler_counts_nothing() -> None:
     async def fine(**_: Any) -> int:
         return 1
 
-    assert await fine(memo=kopf.Memo(operator_metrics=recorded)) == 1
+    assert await fine(memo=operator_memo(operator_metrics=recorded)) == 1
     assert recorded.calls == []
 
 

@@ -288,7 +288,7 @@ async def test_other_events_are_acknowledged_and_ignored(world: World) -> None:
 
 
 async def test_not_configured_is_503() -> None:
-    endpoints = SlackEndpoints(None, StaticToken(SECRET.decode()))
+    endpoints = SlackEndpoints(None, StaticToken(SECRET.decode()), clock=FakeClock(NOW))
     async with TestClient(TestServer(endpoints_app(endpoints))) as client:
         response = await client.post("/slack/commands", data=b"text=ack")
         assert response.status == 503

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import kopf
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from statuspage_prometheus_exporter.service_checker import check_service_status
@@ -24,6 +23,7 @@ from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSettings, render_html
+from tests.fakes.context import operator_memo
 from tests.fakes.ports.clock import FakeClock
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -452,15 +452,16 @@ async def feed(handler: Any, **kwargs: Any) -> None:
 
 
 async def test_handlers_feed_the_index_in_memo_and_tolerate_none() -> None:
-    memo = kopf.Memo()
     body = incident("checkout-errors")  # kopf passes a Body, a read-only mapping like this
+    memo = operator_memo()
     await feed(status_page_incidents, body=body, type=None, memo=memo)  # no index: nothing happens
-    memo.status_page = StatusPageIndex()
+    index = StatusPageIndex()
+    memo = operator_memo(status_page=index)
     await feed(status_page_severities, body=severity("sev-2", "critical"), type=None, memo=memo)
     await feed(status_page_incidents, body=body, type="ADDED", memo=memo)
-    assert memo.status_page.page(NOW).indicator is Impact.CRITICAL
+    assert index.page(NOW).indicator is Impact.CRITICAL
     await feed(status_page_incidents, body=body, type="DELETED", memo=memo)
-    assert memo.status_page.page(NOW).recent_incidents == ()
+    assert index.page(NOW).recent_incidents == ()
 
 
 async def test_every_public_v2_endpoint_answers_in_statuspages_envelope(

@@ -9,12 +9,8 @@ import logging
 import os
 import sys
 from datetime import timedelta
-from typing import Any
-
-from aiohttp import web
 
 from incident_operator import __version__
-from incident_operator.adapters.clock import SystemClock
 from incident_operator.adapters.ports import TokenSource
 from incident_operator.adapters.secrets import FileToken, StaticToken
 from incident_operator.domain.alertmanager import (
@@ -24,19 +20,15 @@ from incident_operator.domain.alertmanager import (
 )
 from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.liveness import watch_timeouts
-from incident_operator.handlers import status_page as _status_page_handlers  # noqa: F401
 from incident_operator.handlers.postmortems import PostmortemOptions
 from incident_operator.handlers.runner import CommsOptions, RunOptions, run
 from incident_operator.services.alertmanager import AlertmanagerConfig
 from incident_operator.services.chat_commands import ChatCommandConfig
 from incident_operator.services.comms import CommsConfig
-from incident_operator.services.status_page import StatusPageIndex
-from incident_operator.web.alertmanager import AlertmanagerWebhook
-from incident_operator.web.app import RoutineProbes, build_app
-from incident_operator.web.metrics import MetricsEndpoint
-from incident_operator.web.slack import SlackEndpoints
-from incident_operator.web.slack_socket import SlackSocketMode
-from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSettings
+from incident_operator.web.app import RoutineProbes
+from incident_operator.web.status_page import StatusPageSettings
+
+from .composition import WebOptions, build_context
 
 TOKEN_ENV = "INCIDENT_OPERATOR_ALERTMANAGER_TOKEN"
 DEFAULT_SEVERITY_MAP = "critical=sev-1,error=sev-2,warning=sev-3,info=sev-4,*=sev-3"
@@ -371,69 +363,39 @@ def postmortem_options(args: argparse.Namespace) -> PostmortemOptions:
     )
 
 
-def web_app(
-    memo: Any, status_page: StatusPageSettings | None = None, id_key: TokenSource | None = None
-) -> web.Application:
-    """Compose the HTTP endpoints from the services build_memo put into kopf's memo.
-
-    The status page index is created here and left in memo as ``status_page``, where the
-    watch handlers of handlers/status_page.py (registered by importing it, above) feed it.
-    """
-    operator_metrics = memo.get("operator_metrics")
-    key = id_key.current() if id_key is not None else None
-    memo.status_page = StatusPageIndex(key or b"")
-    slack = SlackEndpoints(memo.get("chat_commands"), memo.get("slack_signing_secret"))
-    app = build_app(
-        alertmanager=AlertmanagerWebhook(
-            memo.get("alertmanager_service"), memo.get("alertmanager_token")
-        ),
-        metrics=MetricsEndpoint(operator_metrics) if operator_metrics is not None else None,
-        status_page=StatusPageEndpoints(memo.status_page, SystemClock(), status_page),
-        slack=slack,
-    )
-    executor, app_token = memo.get("chat_commands"), memo.get("slack_app_token")
-    if executor is not None and app_token is not None:
-        socket = SlackSocketMode(slack, executor, app_token, api_url=memo.get("slack_api_url"))
-        app.on_startup.append(socket.start)
-        app.on_cleanup.append(socket.stop)
-    return app
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     if not args.verbose:
         logging.getLogger("aiohttp.access").addFilter(RoutineProbes())
-    run(
-        RunOptions(
-            namespaces=tuple(args.namespace),
-            peering=args.peering,
-            liveness_endpoint=args.liveness,
-            verbose=args.verbose,
-            json_logs=not args.plain_logs,
-            prometheus_url=args.prometheus_url,
-            evaluation_interval=args.evaluation_interval,
-            window_staleness_share=max(0, args.window_staleness_share),
-            liveness_allowed_misses=max(1, args.liveness_missed_cycles),
-            watch_timeout=args.watch_timeout,
-            manage_prometheus_rules=args.manage_prometheus_rules,
-            secret_metadata=args.secret_metadata,
-            prometheus_timeout=args.prometheus_timeout,
-            http_listen=args.http_listen,
-            alertmanager_token=alertmanager_token(args),
-            alertmanager=AlertmanagerConfig(
-                severity=dataclasses.replace(
-                    args.alertmanager_severity_map, label=args.alertmanager_severity_label
-                ),
-                default_namespace=args.alertmanager_namespace,
-                auto_resolve=args.alertmanager_auto_resolve,
+    options = RunOptions(
+        namespaces=tuple(args.namespace),
+        peering=args.peering,
+        liveness_endpoint=args.liveness,
+        verbose=args.verbose,
+        json_logs=not args.plain_logs,
+        prometheus_url=args.prometheus_url,
+        evaluation_interval=args.evaluation_interval,
+        window_staleness_share=max(0, args.window_staleness_share),
+        liveness_allowed_misses=max(1, args.liveness_missed_cycles),
+        watch_timeout=args.watch_timeout,
+        manage_prometheus_rules=args.manage_prometheus_rules,
+        secret_metadata=args.secret_metadata,
+        prometheus_timeout=args.prometheus_timeout,
+        http_listen=args.http_listen,
+        alertmanager_token=alertmanager_token(args),
+        alertmanager=AlertmanagerConfig(
+            severity=dataclasses.replace(
+                args.alertmanager_severity_map, label=args.alertmanager_severity_label
             ),
-            comms=comms_options(args),
-            postmortems=postmortem_options(args),
+            default_namespace=args.alertmanager_namespace,
+            auto_resolve=args.alertmanager_auto_resolve,
         ),
-        functools.partial(
-            web_app,
-            status_page=StatusPageSettings(title=args.status_page_title, url=args.status_page_url),
-            id_key=secret(args.status_page_id_key_file, "status_page_id_key"),
-        ),
+        comms=comms_options(args),
+        postmortems=postmortem_options(args),
     )
+    web = WebOptions(
+        status_page=StatusPageSettings(title=args.status_page_title, url=args.status_page_url),
+        status_page_id_key=secret(args.status_page_id_key_file, "status_page_id_key"),
+    )
+    run(options, functools.partial(build_context, options, web))
     return 0

@@ -7,14 +7,14 @@ from typing import Any
 import kopf
 
 from incident_operator import GROUP, VERSION
-from incident_operator.services.change_correlation import ChangeCorrelationService
 
+from .context import context_of
 from .errors import translated
 
 
 @kopf.on.create(GROUP, VERSION, "incidents", id="change-correlation")
 @translated
 async def correlate_changes(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    service: ChangeCorrelationService | None = memo.get("change_service")
+    service = context_of(memo).change_service
     if service is not None:
         await service.correlate(dict(body))

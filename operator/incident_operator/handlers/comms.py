@@ -15,9 +15,8 @@ from typing import Any
 import kopf
 
 from incident_operator import GROUP, VERSION
-from incident_operator.services.chat_channels import ChannelIndex
-from incident_operator.services.comms import CommsService
 
+from .context import context_of
 from .errors import translated
 
 RETRY_INTERVAL = 10.0
@@ -31,7 +30,7 @@ async def sync_comms_on_change(
     logger: logging.Logger | logging.LoggerAdapter[Any],
     **_: Any,
 ) -> None:
-    service: CommsService | None = memo.get("comms_service")
+    service = context_of(memo).comms_service
     if service is None or type == "DELETED":
         return
     # In the background: a slow or throttled chat must not hold kopf's worker for this object
@@ -42,7 +41,7 @@ async def sync_comms_on_change(
 @kopf.on.event(GROUP, VERSION, "incidents")
 async def index_chat_channels(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Which incident holds which channel (status.chat.channelId), for commands and pins."""
-    index: ChannelIndex | None = memo.get("chat_channels")
+    index = context_of(memo).chat_channels
     if index is not None:
         index.observe(dict(body), deleted=type == "DELETED")
 
@@ -54,13 +53,13 @@ def _owes(status: kopf.Status, **_: Any) -> bool:
 @kopf.timer(GROUP, VERSION, "incidents", id="comms-retry", interval=RETRY_INTERVAL, when=_owes)
 @translated
 async def retry_comms(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    service: CommsService | None = memo.get("comms_service")
+    service = context_of(memo).comms_service
     if service is not None:
         await service.sync(body.metadata.namespace or "", body.metadata.name or "")
 
 
 @kopf.on.cleanup()
 async def stop_comms(memo: kopf.Memo, **_: Any) -> None:
-    service: CommsService | None = memo.get("comms_service")
+    service = context_of(memo).comms_service
     if service is not None:
         await service.close()

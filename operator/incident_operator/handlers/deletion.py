@@ -23,21 +23,15 @@ from typing import Any
 import kopf
 
 from incident_operator import GROUP, VERSION
-from incident_operator.services.deletion import DeletionService
+
+from .context import context_of
 
 GONE_KEEP = 600.0
 """Seconds a deleted object's uid is remembered (its timers stop at the next event)."""
 
 
-def _gone(memo: kopf.Memo) -> dict[str, float]:
-    gone: dict[str, float] | None = memo.get("gone_uids")
-    if gone is None:
-        gone = memo["gone_uids"] = {}
-    return gone
-
-
 def forget_deleted(memo: kopf.Memo, uid: str, now: float) -> None:
-    gone = _gone(memo)
+    gone = context_of(memo).state.gone_uids
     for old in [u for u, at in gone.items() if now - at > GONE_KEEP]:
         del gone[old]
     if uid:
@@ -48,7 +42,7 @@ def _alive(when: Callable[..., bool] | None) -> Callable[..., bool]:
     def alive(**kwargs: Any) -> bool:
         memo = kwargs.get("memo")
         uid = str((kwargs.get("meta") or {}).get("uid") or "")
-        if memo is not None and uid in _gone(memo):
+        if memo is not None and uid in context_of(memo).state.gone_uids:
             return False
         return True if when is None else bool(when(**kwargs))
 
@@ -77,13 +71,13 @@ async def on_any_event(
         return
     if resource.plural != "incidents":
         return
-    service: DeletionService | None = memo.get("deletion_service")
+    service = context_of(memo).deletion_service
     if service is not None and service.needs_attention(dict(body)):
         service.spawn(body.metadata.namespace or "", body.metadata.name or "")
 
 
 @kopf.on.cleanup()
 async def stop_deletions(memo: kopf.Memo, **_: Any) -> None:
-    service: DeletionService | None = memo.get("deletion_service")
+    service = context_of(memo).deletion_service
     if service is not None:
         await service.close()

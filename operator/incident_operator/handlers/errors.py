@@ -2,7 +2,8 @@
 
 Also where reconcile errors are counted: every handler already passes through here, and the
 kind (temporary / permanent / unexpected) is known only at this point. The metrics come
-from kopf's ``memo`` (``operator_metrics``), which kopf hands every handler.
+from the operator context in kopf's ``memo`` (handlers/context.py), which kopf hands every
+handler.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import kopf
 from incident_operator.adapters.ports import OperatorMetrics
 from incident_operator.errors import PermanentError, TemporaryError
 
+from .context import context_of
+
 P = ParamSpec("P")
 R = TypeVar("R")
 DEFAULT_RETRY_DELAY = 30.0
@@ -23,7 +26,9 @@ DEFAULT_RETRY_DELAY = 30.0
 
 def _count(kwargs: Mapping[str, Any], handler: str, kind: str) -> None:
     memo = kwargs.get("memo")
-    metrics: OperatorMetrics | None = memo.get("operator_metrics") if memo is not None else None
+    metrics: OperatorMetrics | None = (
+        context_of(memo).operator_metrics if memo is not None else None
+    )
     if metrics is not None:
         metrics.reconcile_error(handler, kind)
 

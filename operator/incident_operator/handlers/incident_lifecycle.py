@@ -11,8 +11,8 @@ from typing import Any
 import kopf
 
 from incident_operator import GROUP, VERSION
-from incident_operator.services.incident_lifecycle import IncidentLifecycleService
 
+from .context import context_of
 from .errors import translated
 from .status_patch import patch_status
 
@@ -26,7 +26,9 @@ RESOURCE = (GROUP, VERSION, "incidents")
 async def reconcile_incident_lifecycle(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
 ) -> None:
-    service: IncidentLifecycleService = memo.lifecycle_service
+    service = context_of(memo).lifecycle_service
+    if service is None:
+        return
     plan = await service.plan(dict(body))
     await service.record(dict(body), plan)
     # Through kopf's patch, so the status lands together with kopf's bookkeeping annotations.

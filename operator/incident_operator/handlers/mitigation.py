@@ -14,8 +14,8 @@ import kopf
 
 from incident_operator import GROUP, VERSION
 from incident_operator.domain.lifecycle import ACTIVE, accepted
-from incident_operator.services.mitigation import MitigationService
 
+from .context import context_of
 from .errors import translated
 
 INTERVAL = 2.0
@@ -40,6 +40,6 @@ def _open(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
 )
 @translated
 async def run_mitigations(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    service: MitigationService | None = memo.get("mitigation_service")
+    service = context_of(memo).mitigation_service
     if service is not None:
         await service.reconcile(dict(body))

@@ -7,7 +7,8 @@ from typing import Any
 import kopf
 
 from incident_operator import GROUP, VERSION
-from incident_operator.services.open_incidents import OpenIncidentIndex
+
+from .context import context_of
 
 
 @kopf.on.event(GROUP, VERSION, "incidents")
@@ -15,6 +16,6 @@ async def count_open_incidents(
     body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any
 ) -> None:
     """``type`` None is kopf's initial listing; DELETED removes the incident from the counts."""
-    index: OpenIncidentIndex | None = memo.get("open_incidents")
+    index = context_of(memo).open_incidents
     if index is not None:
         index.observe(dict(body), deleted=type == "DELETED")

@@ -11,22 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import kopf
 
 from incident_operator import GROUP, VERSION
-from incident_operator.adapters.annotations_port import Annotations
-from incident_operator.adapters.github_issues import GitHubIssues
-from incident_operator.adapters.grafana import GrafanaAnnotations
-from incident_operator.adapters.jira import JiraTracker
 from incident_operator.adapters.ports import TokenSource
 from incident_operator.adapters.postmortem_ports import STATE_ANNOTATION
-from incident_operator.adapters.tickets_port import TicketTracker
 from incident_operator.domain.lifecycle import CONCLUDED, accepted
 from incident_operator.services import dashboard_marks
-from incident_operator.services.dashboard_marks import DashboardMarks
-from incident_operator.services.postmortems import PostmortemService
 
+from .context import context_of
 from .errors import translated
 from .status_patch import patch_status
 
@@ -38,7 +31,8 @@ INITIAL_DELAY = 3.0
 
 @dataclass(frozen=True)
 class PostmortemOptions:
-    """Follow-up tickets (Jira or GitHub Issues) and Grafana annotations; empty: off."""
+    """Follow-up tickets (Jira or GitHub Issues) and Grafana annotations; empty: off (the
+    adapters are built by the composition root, app/composition.py)."""
 
     jira_url: str = ""
     jira_project: str = ""
@@ -51,35 +45,6 @@ class PostmortemOptions:
     grafana_url: str = ""
     grafana_token: TokenSource | None = None
     grafana_dashboard_uid: str = ""
-
-
-def build_tracker(options: PostmortemOptions, http: httpx.AsyncClient) -> TicketTracker | None:
-    """Jira when its URL, project and token are set, else GitHub when configured, else None."""
-    if options.jira_url and options.jira_project and options.jira_token is not None:
-        return JiraTracker(
-            http,
-            options.jira_url,
-            options.jira_email,
-            options.jira_token,
-            options.jira_project,
-            issue_type=options.jira_issue_type,
-        )
-    if options.github_repository and options.github_token is not None:
-        return GitHubIssues(
-            http, options.github_repository, options.github_token, api_url=options.github_api_url
-        )
-    return None
-
-
-def build_annotations(options: PostmortemOptions, http: httpx.AsyncClient) -> Annotations | None:
-    if not options.grafana_url:
-        return None
-    return GrafanaAnnotations(
-        http,
-        options.grafana_url,
-        options.grafana_token,
-        dashboard_uid=options.grafana_dashboard_uid or None,
-    )
 
 
 def _owes_decision(
@@ -102,7 +67,7 @@ def _owes_decision(
 )
 @translated
 async def draft_postmortem(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    service: PostmortemService | None = memo.get("postmortem_service")
+    service = context_of(memo).postmortem_service
     if service is not None:
         await service.ensure(dict(body))
 
@@ -114,7 +79,7 @@ async def draft_postmortem(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 async def generate_postmortem(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
 ) -> None:
-    service: PostmortemService | None = memo.get("postmortem_service")
+    service = context_of(memo).postmortem_service
     if service is None:
         return
     status = await service.regenerate(dict(body))
@@ -133,7 +98,7 @@ async def generate_postmortem(
 @translated
 async def refresh_postmortem(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     """Overdue items, ticket states and late incident facts; full regeneration only if stale."""
-    service: PostmortemService | None = memo.get("postmortem_service")
+    service = context_of(memo).postmortem_service
     if service is None:
         return
     status = await service.regenerate(dict(body), only_if_stale=True)
@@ -143,7 +108,7 @@ async def refresh_postmortem(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo
 
 def _unmarked(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
     """Only with Grafana configured (else the timer would tick for every incident forever)."""
-    return memo.get("dashboard_marks") is not None and dashboard_marks.pending(body)
+    return context_of(memo).dashboard_marks is not None and dashboard_marks.pending(body)
 
 
 @kopf.timer(
@@ -157,6 +122,6 @@ def _unmarked(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
 )
 @translated
 async def mark_dashboards(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    marks: DashboardMarks | None = memo.get("dashboard_marks")
+    marks = context_of(memo).dashboard_marks
     if marks is not None:
         await marks.mark(dict(body))

@@ -13,8 +13,9 @@ from typing import Any
 import kopf
 
 from incident_operator import GROUP, VERSION
-from incident_operator.services.prometheus_rules import PrometheusRuleSync, SyncResult
+from incident_operator.services.prometheus_rules import SyncResult
 
+from .context import context_of
 from .errors import translated
 
 SLOS = (GROUP, VERSION, "servicelevelobjectives")
@@ -30,7 +31,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
 async def sync_prometheus_rule(
     body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
-    sync: PrometheusRuleSync | None = memo.get("rule_sync")
+    sync = context_of(memo).rule_sync
     if sync is None:
         return
     if await sync.sync(dict(body)) is SyncResult.UNSUPPORTED:

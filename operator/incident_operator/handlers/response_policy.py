@@ -13,8 +13,8 @@ import kopf
 
 from incident_operator import GROUP, VERSION
 from incident_operator.domain.lifecycle import TERMINAL
-from incident_operator.services.response_policy import ResponsePolicyService
 
+from .context import context_of
 from .errors import translated
 from .status_patch import patch_status
 
@@ -39,7 +39,7 @@ def _open(status: kopf.Status, **_: Any) -> bool:
 async def apply_response_policy(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
 ) -> None:
-    service: ResponsePolicyService | None = memo.get("response_service")
+    service = context_of(memo).response_service
     if service is None:
         return
     plan = await service.plan(dict(body))

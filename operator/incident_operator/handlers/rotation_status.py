@@ -15,6 +15,7 @@ import kopf
 from incident_operator import GROUP, VERSION
 from incident_operator.services.rotation_status import changed, rotation_status
 
+from .context import context_of
 from .errors import translated
 from .status_patch import patch_status
 
@@ -34,7 +35,7 @@ INITIAL_DELAY = 2.0
 async def refresh_rotation_status(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
 ) -> None:
-    observed = rotation_status(body, memo.clock.now())
+    observed = rotation_status(body, context_of(memo).clock.now())
     update = changed(body.get("status") or {}, observed)
     if update:
         patch_status(patch, body, update)

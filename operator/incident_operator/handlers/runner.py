@@ -1,4 +1,4 @@
-"""Start kopf with our settings, handlers and clients in `memo`."""
+"""Start kopf with our settings and handlers, the operator context in its `memo`."""
 
 from __future__ import annotations
 
@@ -8,48 +8,17 @@ import secrets
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-import httpx
 import kopf
-from aiohttp import web
 
-from incident_operator.adapters.clock import SystemClock
-from incident_operator.adapters.comms_ports import Notifier
-from incident_operator.adapters.kubernetes import API_THREADS, KubernetesStore, api_client
-from incident_operator.adapters.operator_metrics import PrometheusOperatorMetrics
-from incident_operator.adapters.pagerduty import PagerDutyEvents
+from incident_operator.adapters.kubernetes import API_THREADS
 from incident_operator.adapters.ports import TokenSource
-from incident_operator.adapters.postmortem_chart import MatplotlibCharts
-from incident_operator.adapters.postmortem_store import KubernetesPostmortems
-from incident_operator.adapters.prometheus import PrometheusMetrics
-from incident_operator.adapters.prometheus_impact import PrometheusImpact
-from incident_operator.adapters.prometheus_rule_store import PrometheusRuleStore
-from incident_operator.adapters.slack import SlackChat
-from incident_operator.adapters.watch_cache import WatchedCollection, WatchedObjects
-from incident_operator.adapters.webhooks import SignedWebhook, TeamsWebhook
-from incident_operator.adapters.workloads import KubernetesWorkloads
-from incident_operator.domain import outbox
 from incident_operator.domain.cadence import STALENESS_SHARE
-from incident_operator.domain.liveness import DEFAULT_WATCH_TIMEOUT, watch_timeouts
-from incident_operator.services.alertmanager import AlertmanagerConfig, AlertmanagerService
-from incident_operator.services.change_correlation import ChangeCorrelationService
-from incident_operator.services.chat_channels import ChannelIndex
-from incident_operator.services.chat_commands import ChatCommandConfig, ChatCommandService
-from incident_operator.services.comms import CommsConfig, CommsService
-from incident_operator.services.dashboard_marks import DashboardMarks
-from incident_operator.services.deletion import DeletionService
-from incident_operator.services.freeze import FreezeService
-from incident_operator.services.incident_lifecycle import IncidentLifecycleService
-from incident_operator.services.mitigation import MitigationService
-from incident_operator.services.open_incidents import OpenIncidentIndex
-from incident_operator.services.postmortems import PostmortemService
-from incident_operator.services.prometheus_rules import PrometheusRuleSync
-from incident_operator.services.response_policy import ResponsePolicyService
-from incident_operator.services.slo_evaluation import SloEvaluationService
-from incident_operator.services.watch_activity import WatchActivity
-from incident_operator.services.window_cadence import CadencedMetrics
+from incident_operator.domain.liveness import DEFAULT_WATCH_TIMEOUT
+from incident_operator.services.alertmanager import AlertmanagerConfig
+from incident_operator.services.chat_commands import ChatCommandConfig
+from incident_operator.services.comms import CommsConfig
 
 from . import change_correlation as _change_correlation
 from . import comms as _comms
@@ -64,10 +33,12 @@ from . import rotation_status as _rotation_status
 from . import settings as _settings
 from . import slo_loop as _slo_loop
 from . import status as _status
+from . import status_page as _status_page
 from . import watch_cache as _watch_cache
 from . import watch_liveness as _watch_liveness
 from . import web_server as _web_server
-from .postmortems import PostmortemOptions, build_annotations, build_tracker
+from .context import OperatorContext, context_of, memo_of
+from .postmortems import PostmortemOptions
 
 # importing them registers the handlers
 HANDLER_MODULES = (
@@ -87,6 +58,7 @@ HANDLER_MODULES = (
     _mitigation,
     _change_correlation,
     _postmortems,
+    _status_page,
 )
 
 
@@ -140,139 +112,9 @@ class RunOptions:
     postmortems: PostmortemOptions = field(default_factory=PostmortemOptions)
 
 
-WebAppFactory = Callable[[kopf.Memo], web.Application]
-"""Builds the aiohttp app from the services in memo (in app/: handlers may not import web)."""
-
-
-def build_memo(options: RunOptions, web_app: WebAppFactory | None = None) -> kopf.Memo:
-    """Every client the handlers use, built once; handlers find them in `memo`."""
-    clock = SystemClock()
-    memo = kopf.Memo(
-        clock=clock,
-        evaluation_interval=options.evaluation_interval,
-        liveness_allowed_misses=options.liveness_allowed_misses,
-        watch_timeouts=watch_timeouts(timedelta(seconds=options.watch_timeout)),
-    )
-    # One registry per operator, exposed by the web app's /metrics (see app/).
-    operator_metrics = PrometheusOperatorMetrics()
-    memo.operator_metrics = operator_metrics
-    memo.watch_activity = WatchActivity(clock, operator_metrics)
-    memo.open_incidents = OpenIncidentIndex(operator_metrics)
-    # One API client (one connection pool, one kubeconfig load) and one HTTP client for every
-    # outside service; both are safe to share between the adapters.
-    api = api_client()
-    memo.severity_cache = severities = WatchedObjects()
-    memo.slo_cache = slos = WatchedCollection()
-    incident_store = KubernetesStore(api, options.namespaces, severities=severities, slos=slos)
-    postmortems = KubernetesPostmortems(api)
-    memo.http = http = httpx.AsyncClient()
-    memo.lifecycle_service = lifecycle = IncidentLifecycleService(
-        incident_store, clock, metrics=operator_metrics, postmortems=postmortems
-    )
-    memo.postmortem_service = PostmortemService(
-        incident_store,
-        postmortems,
-        clock,
-        impact=PrometheusImpact(options.prometheus_url, timeout=options.prometheus_timeout)
-        if options.prometheus_url
-        else None,
-        charts=MatplotlibCharts(),
-        tracker=build_tracker(options.postmortems, http),
-    )
-    annotations = build_annotations(options.postmortems, http)
-    if annotations is not None:
-        memo.dashboard_marks = DashboardMarks(annotations, postmortems)
-    memo.response_service = ResponsePolicyService(incident_store, clock, metrics=operator_metrics)
-    workloads = KubernetesWorkloads(api, secret_metadata=options.secret_metadata)
-    memo.freeze_service = freezes = FreezeService(
-        incident_store, workloads, clock, operator_namespaces=tuple(options.namespaces)
-    )
-    memo.mitigation_service = MitigationService(
-        incident_store, workloads, clock, freezes=freezes, lifecycle=lifecycle
-    )
-    memo.change_service = ChangeCorrelationService(incident_store, workloads, workloads, clock)
-    if options.prometheus_url:
-        metrics = CadencedMetrics(
-            PrometheusMetrics(options.prometheus_url, timeout=options.prometheus_timeout),
-            options.window_staleness_share,
-        )
-        memo.slo_service = SloEvaluationService(
-            incident_store, metrics, clock, operator_metrics=operator_metrics, lifecycle=lifecycle
-        )
-    if options.manage_prometheus_rules:
-        memo.rule_sync = PrometheusRuleSync(PrometheusRuleStore(api))
-    memo.http_listen = options.http_listen
-    memo.alertmanager_token = options.alertmanager_token
-    if options.alertmanager_token is not None:
-        memo.alertmanager_service = AlertmanagerService(
-            incident_store, clock, options.alertmanager, lifecycle=lifecycle
-        )
-    memo.deletion_service = deletions = DeletionService(incident_store, freezes)
-    freezes.before_side_effect = deletions.hold
-    _build_comms(memo, options.comms, incident_store, clock, http, deletions=deletions)
-    memo.web_app = web_app(memo) if web_app is not None else None
-    return memo
-
-
-def _secret(source: TokenSource | None) -> str | None:
-    value = source.current() if source is not None else None
-    return value.decode() if value else None
-
-
-def _build_comms(
-    memo: kopf.Memo,
-    options: CommsOptions,
-    store: KubernetesStore,
-    clock: SystemClock,
-    http: httpx.AsyncClient,
-    *,
-    deletions: DeletionService | None = None,
-) -> None:
-    """Adapters for what is configured; nothing configured: no comms service at all."""
-    chat = None
-    channels = None
-    if (token := _secret(options.slack_token)) is not None:
-        chat = SlackChat(token, base_url=options.slack_api_url)
-        # Fed by handlers/comms.py's watch handler: routes commands and pins by status only.
-        memo.chat_channels = channels = ChannelIndex()
-        memo.chat_commands = ChatCommandService(
-            store, clock, chat, options.commands, channels=channels
-        )
-    memo.slack_signing_secret = options.slack_signing_secret
-    memo.slack_app_token = options.slack_app_token
-    memo.slack_api_url = options.slack_api_url
-    pager = None
-    if (key := _secret(options.pagerduty_routing_key)) is not None:
-        pager = PagerDutyEvents(http, key, url=options.pagerduty_url)
-    notifiers: dict[str, Notifier] = {}
-    if (teams := _secret(options.teams_webhook_url)) is not None:
-        notifiers["teams"] = TeamsWebhook(http, teams)
-    if options.webhook_url:
-        secret = _secret(options.webhook_secret) or ""
-        notifiers["webhook"] = SignedWebhook(http, options.webhook_url, secret.encode())
-    service = CommsService(
-        store,
-        clock,
-        chat=chat,
-        pager=pager,
-        notifiers=notifiers,
-        config=options.config,
-        channels=channels,
-        before_side_effect=deletions.hold if deletions is not None else None,
-    )
-    memo.comms_service = service if service.enabled else None
-    if deletions is not None and service.enabled:
-        deletions.attach_comms(
-            service.sync,
-            archive_on_close=options.config.archive_on_close,
-            pages=outbox.Medium.PAGER in service.reachable,
-            channels=outbox.Medium.CHAT in service.reachable,
-        )
-
-
 @kopf.on.cleanup()
 async def close_http_client(memo: kopf.Memo, **_: Any) -> None:
-    http: httpx.AsyncClient | None = memo.get("http")
+    http = context_of(memo).http
     if http is not None:
         await http.aclose()
 
@@ -294,7 +136,9 @@ class RoutineSuccess(logging.Filter):
         )
 
 
-def run(options: RunOptions, web_app: WebAppFactory | None = None) -> None:
+def run(options: RunOptions, build: Callable[[], OperatorContext]) -> None:
+    """Configure kopf and run it until it stops, with the context ``build`` returns (called
+    once kopf's logging is set up: app/composition.py's ``build_context``)."""
     kopf.configure(
         verbose=options.verbose,
         log_format=kopf.LogFormat.JSON if options.json_logs else kopf.LogFormat.FULL,
@@ -306,10 +150,10 @@ def run(options: RunOptions, web_app: WebAppFactory | None = None) -> None:
         _prometheus_rules.register(kopf.get_default_registry())
     # After every handler module registered its timers: none of them adds kopf's finalizer.
     _deletion.disown_timers(kopf.get_default_registry())
-    asyncio.run(_operate(options, build_memo(options, web_app)))
+    asyncio.run(_operate(options, build()))
 
 
-async def _operate(options: RunOptions, memo: kopf.Memo) -> None:
+async def _operate(options: RunOptions, context: OperatorContext) -> None:
     # The official client blocks: every API call runs in the loop's default executor, which
     # asyncio sizes for CPU work (cores + 4: 6 threads here). 100 incidents changing at once
     # queued behind those 6; the calls wait on the network, so size the pool (and the
@@ -326,5 +170,5 @@ async def _operate(options: RunOptions, memo: kopf.Memo) -> None:
         # Distinct priorities: the highest live replica works, the others stand by (equal
         # priorities would pause every replica).
         priority=secrets.randbelow(2**31) + 1 if options.peering else 0,
-        memo=memo,
+        memo=memo_of(context),
     )

@@ -14,6 +14,8 @@ from incident_operator.domain.liveness import (
     watch_timeouts,
 )
 
+from .context import context_of
+
 FINALIZER = f"{GROUP}/finalizer"
 WORKER_LIMIT = 64
 
@@ -48,4 +50,4 @@ def apply(settings: kopf.OperatorSettings, watch: WatchTimeouts | None = None) -
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    apply(settings, memo.get("watch_timeouts"))
+    apply(settings, context_of(memo).watch_timeouts)

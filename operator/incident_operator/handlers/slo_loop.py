@@ -15,24 +15,26 @@ import kopf
 from incident_operator.domain.liveness import DEFAULT_ALLOWED_MISSES, LoopProgress, wedged
 from incident_operator.services.slo_evaluation import SloEvaluationService
 
+from .context import OperatorContext, context_of
+
 
 async def run_loop(
     service: SloEvaluationService,
     interval: float,
     logger: logging.Logger | logging.LoggerAdapter[Any],
-    memo: kopf.Memo | None = None,
+    context: OperatorContext | None = None,
 ) -> None:
     """Evaluate every ``interval`` seconds; a failed cycle is logged, never fatal.
 
-    Each completed cycle is stamped into ``memo.slo_progress`` for the liveness probe.
+    Each completed cycle is stamped into ``context.state.slo_progress`` for the liveness probe.
     """
     while True:
         started = time.monotonic()
         try:
             report = await service.cycle()
-            if memo is not None:
-                memo.slo_progress = dataclasses.replace(
-                    memo.slo_progress, last_completed=memo.clock.now()
+            if context is not None and context.state.slo_progress is not None:
+                context.state.slo_progress = dataclasses.replace(
+                    context.state.slo_progress, last_completed=context.clock.now()
                 )
             logger.info(
                 "SLO cycle: %d SLOs, %d queries, %.3f s (Prometheus %.3f s)%s%s",
@@ -52,12 +54,15 @@ async def run_loop(
 async def start_slo_evaluation(
     memo: kopf.Memo, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any
 ) -> None:
-    service: SloEvaluationService | None = memo.get("slo_service")
+    context = context_of(memo)
+    service = context.slo_service
     if service is None:
         logger.warning("No Prometheus URL configured: SLOs are not evaluated.")
         return
-    memo.slo_progress = LoopProgress(memo.clock.now(), timedelta(seconds=memo.evaluation_interval))
-    memo.slo_task = asyncio.create_task(run_loop(service, memo.evaluation_interval, logger, memo))
+    interval = context.evaluation_interval
+    state = context.state
+    state.slo_progress = LoopProgress(context.clock.now(), timedelta(seconds=interval))
+    state.slo_task = asyncio.create_task(run_loop(service, interval, logger, context))
 
 
 @kopf.on.probe(id="sloLoop", errors=kopf.ErrorsMode.PERMANENT)
@@ -66,14 +71,15 @@ async def slo_loop_liveness(memo: kopf.Memo, **_: Any) -> str:
 
     PERMANENT: a failed probe must answer now, not be retried with kopf's backoff.
     """
-    progress: LoopProgress | None = memo.get("slo_progress")
+    context = context_of(memo)
+    progress = context.state.slo_progress
     if progress is None:
         return "SLOs are not evaluated (no Prometheus configured)"
-    task: asyncio.Task[None] | None = memo.get("slo_task")
+    task = context.state.slo_task
     if task is not None and task.done():
         progress = dataclasses.replace(progress, running=False)
-    misses = memo.get("liveness_allowed_misses") or DEFAULT_ALLOWED_MISSES
-    reason = wedged(progress, memo.clock.now(), misses)
+    misses = context.liveness_allowed_misses or DEFAULT_ALLOWED_MISSES
+    reason = wedged(progress, context.clock.now(), misses)
     if reason is not None:
         raise kopf.PermanentError(reason)
     last = progress.last_completed
@@ -82,7 +88,7 @@ async def slo_loop_liveness(memo: kopf.Memo, **_: Any) -> str:
 
 @kopf.on.cleanup()
 async def stop_slo_evaluation(memo: kopf.Memo, **_: Any) -> None:
-    task: asyncio.Task[None] | None = memo.get("slo_task")
+    task = context_of(memo).state.slo_task
     if task is not None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

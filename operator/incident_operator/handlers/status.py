@@ -14,6 +14,7 @@ from incident_operator import GROUP, VERSION
 from incident_operator.api.v1alpha1.kinds import KINDS, KindInfo
 from incident_operator.services.status import observed_status
 
+from .context import context_of
 from .errors import translated
 from .status_patch import patch_status
 
@@ -25,7 +26,7 @@ def _make_handler(info: KindInfo) -> Any:
     async def reconcile_status(
         body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
     ) -> None:
-        observed = observed_status(info, body, memo.clock.now())
+        observed = observed_status(info, body, context_of(memo).clock.now())
         current = body.get("status") or {}
         # On resume most objects are already up to date: no PATCH for nothing.
         if any(current.get(key) != value for key, value in observed.items()):

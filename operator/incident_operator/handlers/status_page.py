@@ -8,7 +8,8 @@ from typing import Any
 import kopf
 
 from incident_operator import GROUP, VERSION
-from incident_operator.services.status_page import StatusPageIndex
+
+from .context import context_of
 
 
 @kopf.on.event(GROUP, VERSION, "incidents")
@@ -16,7 +17,7 @@ async def status_page_incidents(
     body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any
 ) -> None:
     """``type`` None is kopf's initial listing; DELETED takes the incident off the page."""
-    index: StatusPageIndex | None = memo.get("status_page")
+    index = context_of(memo).status_page
     if index is not None:
         index.observe_incident(dict(body), deleted=type == "DELETED")
 
@@ -26,6 +27,6 @@ async def status_page_severities(
     body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any
 ) -> None:
     """A Severity's impact colours its incidents; DELETED leaves them at impact ``none``."""
-    index: StatusPageIndex | None = memo.get("status_page")
+    index = context_of(memo).status_page
     if index is not None:
         index.observe_severity(dict(body), deleted=type == "DELETED")

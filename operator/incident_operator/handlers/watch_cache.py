@@ -8,13 +8,14 @@ import kopf
 
 from incident_operator import GROUP, VERSION
 from incident_operator.adapters.kubernetes import slo_key
-from incident_operator.adapters.watch_cache import WatchedCollection, WatchedObjects
+
+from .context import context_of
 
 
 @kopf.on.event(GROUP, VERSION, "severities")
 async def cache_severities(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """``type`` None is kopf's (re-)listing: the object as it is."""
-    cache: WatchedObjects | None = memo.get("severity_cache")
+    cache = context_of(memo).severity_cache
     if cache is not None and body.metadata.name:
         cache.observe(body.metadata.name, dict(body), deleted=type == "DELETED")
 
@@ -22,6 +23,6 @@ async def cache_severities(body: kopf.Body, type: str | None, memo: kopf.Memo, *
 @kopf.on.event(GROUP, VERSION, "servicelevelobjectives")
 async def cache_slos(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Every SLO as the watch delivers it: the SLO cycle lists from here when warm."""
-    cache: WatchedCollection | None = memo.get("slo_cache")
+    cache = context_of(memo).slo_cache
     if cache is not None and body.metadata.name:
         cache.observe(slo_key(dict(body)), dict(body), deleted=type == "DELETED")

@@ -31,8 +31,10 @@ import kopf
 from kopf._cogs.clients import api as kopf_api
 from kopf._cogs.clients import watching as kopf_watching
 
-from incident_operator.domain.liveness import WatchTimeouts, stalled_watches
+from incident_operator.domain.liveness import stalled_watches
 from incident_operator.services.watch_activity import StreamHandle, WatchActivity
+
+from .context import context_of
 
 kopf_infinite_watch: Callable[..., AsyncIterator[Any]] = kopf_watching.infinite_watch
 """kopf's own generator, wrapped by ``observed_watch``."""
@@ -97,7 +99,7 @@ def install(activity: WatchActivity) -> None:
 
 @kopf.on.startup()
 async def observe_watches(memo: kopf.Memo, **_: Any) -> None:
-    activity: WatchActivity | None = memo.get("watch_activity")
+    activity = context_of(memo).watch_activity
     if activity is not None:
         install(activity)
 
@@ -108,12 +110,12 @@ async def watch_streams_liveness(memo: kopf.Memo, **_: Any) -> str:
 
     PERMANENT: a failed probe must answer now, not be retried with kopf's backoff.
     """
-    activity: WatchActivity | None = memo.get("watch_activity")
-    timeouts: WatchTimeouts | None = memo.get("watch_timeouts")
-    if activity is None or timeouts is None:
+    context = context_of(memo)
+    activity, timeouts = context.watch_activity, context.watch_timeouts
+    if activity is None:
         return "watch streams are not observed"
     streams = activity.snapshot()
-    reasons = stalled_watches(streams, memo.clock.now(), timeouts.stall)
+    reasons = stalled_watches(streams, context.clock.now(), timeouts.stall)
     if reasons:
         raise kopf.PermanentError("; ".join(reasons))
     paused = sum(1 for s in streams if s.paused)

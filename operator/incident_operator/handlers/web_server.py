@@ -1,7 +1,7 @@
 """Run the operator's aiohttp application (web/) on kopf's event loop, for kopf's lifetime.
 
-The application is composed in app/ (handlers may not import web/) and handed over in
-``memo.web_app``; this module only starts and stops it.
+The application is composed in app/ (handlers may not import web/) and handed over in the
+operator context (``web_app``); this module only starts and stops it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from typing import Any
 
 import kopf
 from aiohttp import web
+
+from .context import context_of
 
 IDLE_TIMEOUT = 30.0
 """Seconds a connection may sit without a complete request before it is closed. aiohttp arms
@@ -23,8 +25,8 @@ body's own read timeout is web/body.py's."""
 async def start_web_server(
     memo: kopf.Memo, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any
 ) -> None:
-    app: web.Application | None = memo.get("web_app")
-    listen: tuple[str, int] | None = memo.get("http_listen")
+    context = context_of(memo)
+    app, listen = context.web_app, context.http_listen
     if app is None or listen is None:
         logger.info("HTTP server disabled.")
         return
@@ -35,17 +37,17 @@ async def start_web_server(
     except OSError as exc:
         await runner.cleanup()
         message = f"cannot listen on {listen[0]}:{listen[1]}: {exc.strerror or exc}"
-        if memo.get("alertmanager_service") is not None:
+        if context.alertmanager_service is not None:
             # Alertmanager was configured to deliver here: running without it would lose alerts.
             raise kopf.PermanentError(message) from exc
         logger.error("%s; running without the HTTP server (nothing is configured on it).", message)
         return
-    memo.web_runner = runner
+    context.state.web_runner = runner
     logger.info("HTTP server listening on %s", ", ".join(map(str, runner.addresses)))
 
 
 @kopf.on.cleanup()
 async def stop_web_server(memo: kopf.Memo, **_: Any) -> None:
-    runner: web.AppRunner | None = memo.get("web_runner")
+    runner = context_of(memo).state.web_runner
     if runner is not None:
         await runner.cleanup()

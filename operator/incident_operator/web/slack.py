@@ -31,7 +31,6 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from incident_operator.adapters.clock import SystemClock
 from incident_operator.adapters.ports import Clock, TokenSource
 from incident_operator.domain.slack_requests import (
     CommandError,
@@ -84,7 +83,7 @@ class SlackEndpoints:
         executor: ChatCommandExecutor | None,
         signing_secret: TokenSource | None,
         *,
-        clock: Clock | None = None,
+        clock: Clock,
         max_body: int = DEFAULT_MAX_BODY,
         reply_within: float = REPLY_WITHIN,
         remembered_events: int = REMEMBERED_EVENTS,
@@ -92,7 +91,7 @@ class SlackEndpoints:
         """``executor`` or ``signing_secret`` None: the routes exist and answer 503."""
         self._executor = executor
         self._secret = signing_secret
-        self._clock: Clock = clock or SystemClock()
+        self._clock = clock
         self.max_body = max_body
         self._reply_within = reply_within
         self._remembered = remembered_events

@@ -1,0 +1,283 @@
+"""The composition root: every adapter and service the operator runs with, built once, here.
+
+``build_context`` turns the options of ``incident-operator run`` into the
+``OperatorContext`` (handlers/context.py) that kopf hands every handler in its memo; the web
+app is composed from the same context. No other module builds an adapter for the operator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+from aiohttp import web
+
+from incident_operator.adapters.annotations_port import Annotations
+from incident_operator.adapters.clock import SystemClock
+from incident_operator.adapters.comms_ports import Notifier
+from incident_operator.adapters.github_issues import GitHubIssues
+from incident_operator.adapters.grafana import GrafanaAnnotations
+from incident_operator.adapters.jira import JiraTracker
+from incident_operator.adapters.kubernetes import KubernetesStore, api_client
+from incident_operator.adapters.operator_metrics import PrometheusOperatorMetrics
+from incident_operator.adapters.pagerduty import PagerDutyEvents
+from incident_operator.adapters.ports import Clock, TokenSource
+from incident_operator.adapters.postmortem_chart import MatplotlibCharts
+from incident_operator.adapters.postmortem_store import KubernetesPostmortems
+from incident_operator.adapters.prometheus import PrometheusMetrics
+from incident_operator.adapters.prometheus_impact import PrometheusImpact
+from incident_operator.adapters.prometheus_rule_store import PrometheusRuleStore
+from incident_operator.adapters.slack import SlackChat
+from incident_operator.adapters.tickets_port import TicketTracker
+from incident_operator.adapters.watch_cache import WatchedCollection, WatchedObjects
+from incident_operator.adapters.webhooks import SignedWebhook, TeamsWebhook
+from incident_operator.adapters.workloads import KubernetesWorkloads
+from incident_operator.domain import outbox
+from incident_operator.domain.liveness import watch_timeouts
+from incident_operator.handlers.context import OperatorContext
+from incident_operator.handlers.postmortems import PostmortemOptions
+from incident_operator.handlers.runner import CommsOptions, RunOptions
+from incident_operator.services.alertmanager import AlertmanagerService
+from incident_operator.services.change_correlation import ChangeCorrelationService
+from incident_operator.services.chat_channels import ChannelIndex
+from incident_operator.services.chat_commands import ChatCommandService
+from incident_operator.services.comms import CommsService
+from incident_operator.services.dashboard_marks import DashboardMarks
+from incident_operator.services.deletion import DeletionService
+from incident_operator.services.freeze import FreezeService
+from incident_operator.services.incident_lifecycle import IncidentLifecycleService
+from incident_operator.services.mitigation import MitigationService
+from incident_operator.services.open_incidents import OpenIncidentIndex
+from incident_operator.services.postmortems import PostmortemService
+from incident_operator.services.prometheus_rules import PrometheusRuleSync
+from incident_operator.services.response_policy import ResponsePolicyService
+from incident_operator.services.slo_evaluation import SloEvaluationService
+from incident_operator.services.status_page import StatusPageIndex
+from incident_operator.services.watch_activity import WatchActivity
+from incident_operator.services.window_cadence import CadencedMetrics
+from incident_operator.web.alertmanager import AlertmanagerWebhook
+from incident_operator.web.app import build_app
+from incident_operator.web.metrics import Exposition, MetricsEndpoint
+from incident_operator.web.slack import SlackEndpoints
+from incident_operator.web.slack_socket import SlackSocketMode
+from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSettings
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    """The HTTP server's own settings (web/ types, so not part of handlers' RunOptions)."""
+
+    status_page: StatusPageSettings = field(default_factory=StatusPageSettings)
+    status_page_id_key: TokenSource | None = None
+    """Keys the status page's opaque incident ids; None: no key."""
+
+
+def build_context(options: RunOptions, web_options: WebOptions | None = None) -> OperatorContext:
+    """Every client the handlers use, built once; without ``web_options`` no web app."""
+    clock = SystemClock()
+    # One registry per operator, exposed by the web app's /metrics.
+    operator_metrics = PrometheusOperatorMetrics()
+    # One API client (one connection pool, one kubeconfig load) and one HTTP client for every
+    # outside service; both are safe to share between the adapters.
+    api = api_client()
+    severities = WatchedObjects()
+    slos = WatchedCollection()
+    incident_store = KubernetesStore(api, options.namespaces, severities=severities, slos=slos)
+    postmortems = KubernetesPostmortems(api)
+    http = httpx.AsyncClient()
+    lifecycle = IncidentLifecycleService(
+        incident_store, clock, metrics=operator_metrics, postmortems=postmortems
+    )
+    postmortem_service = PostmortemService(
+        incident_store,
+        postmortems,
+        clock,
+        impact=PrometheusImpact(options.prometheus_url, timeout=options.prometheus_timeout)
+        if options.prometheus_url
+        else None,
+        charts=MatplotlibCharts(),
+        tracker=build_tracker(options.postmortems, http),
+    )
+    annotations = build_annotations(options.postmortems, http)
+    workloads = KubernetesWorkloads(api, secret_metadata=options.secret_metadata)
+    freezes = FreezeService(
+        incident_store, workloads, clock, operator_namespaces=tuple(options.namespaces)
+    )
+    slo_service = None
+    if options.prometheus_url:
+        metrics = CadencedMetrics(
+            PrometheusMetrics(options.prometheus_url, timeout=options.prometheus_timeout),
+            options.window_staleness_share,
+        )
+        slo_service = SloEvaluationService(
+            incident_store, metrics, clock, operator_metrics=operator_metrics, lifecycle=lifecycle
+        )
+    deletions = DeletionService(incident_store, freezes)
+    freezes.before_side_effect = deletions.hold
+    comms = _build_comms(options.comms, incident_store, clock, http, deletions=deletions)
+    context = OperatorContext(
+        clock=clock,
+        evaluation_interval=options.evaluation_interval,
+        liveness_allowed_misses=options.liveness_allowed_misses,
+        watch_timeouts=watch_timeouts(timedelta(seconds=options.watch_timeout)),
+        http=http,
+        operator_metrics=operator_metrics,
+        watch_activity=WatchActivity(clock, operator_metrics),
+        open_incidents=OpenIncidentIndex(operator_metrics),
+        severity_cache=severities,
+        slo_cache=slos,
+        lifecycle_service=lifecycle,
+        postmortem_service=postmortem_service,
+        dashboard_marks=DashboardMarks(annotations, postmortems)
+        if annotations is not None
+        else None,
+        response_service=ResponsePolicyService(incident_store, clock, metrics=operator_metrics),
+        mitigation_service=MitigationService(
+            incident_store, workloads, clock, freezes=freezes, lifecycle=lifecycle
+        ),
+        change_service=ChangeCorrelationService(incident_store, workloads, workloads, clock),
+        deletion_service=deletions,
+        slo_service=slo_service,
+        rule_sync=PrometheusRuleSync(PrometheusRuleStore(api))
+        if options.manage_prometheus_rules
+        else None,
+        alertmanager_service=AlertmanagerService(
+            incident_store, clock, options.alertmanager, lifecycle=lifecycle
+        )
+        if options.alertmanager_token is not None
+        else None,
+        comms_service=comms.service,
+        chat_channels=comms.channels,
+        chat_commands=comms.commands,
+        status_page=StatusPageIndex(_value(web_options.status_page_id_key) or b"")
+        if web_options is not None
+        else None,
+        http_listen=options.http_listen,
+    )
+    if web_options is None:
+        return context
+    app = web_app(context, options, web_options, exposition=operator_metrics)
+    return dataclasses.replace(context, web_app=app)
+
+
+def web_app(
+    context: OperatorContext,
+    options: RunOptions,
+    web_options: WebOptions,
+    *,
+    exposition: Exposition | None = None,
+) -> web.Application:
+    """The HTTP endpoints, composed from the context's services (and its status page index,
+    which handlers/status_page.py feeds); ``exposition``: what GET /metrics serves."""
+    if context.status_page is None:
+        raise ValueError("the web app serves the context's status page index; it has none")
+    comms = options.comms
+    slack = SlackEndpoints(context.chat_commands, comms.slack_signing_secret, clock=context.clock)
+    app = build_app(
+        alertmanager=AlertmanagerWebhook(context.alertmanager_service, options.alertmanager_token),
+        metrics=MetricsEndpoint(exposition) if exposition is not None else None,
+        status_page=StatusPageEndpoints(
+            context.status_page, context.clock, web_options.status_page
+        ),
+        slack=slack,
+    )
+    executor, app_token = context.chat_commands, comms.slack_app_token
+    if executor is not None and app_token is not None:
+        socket = SlackSocketMode(slack, executor, app_token, api_url=comms.slack_api_url)
+        app.on_startup.append(socket.start)
+        app.on_cleanup.append(socket.stop)
+    return app
+
+
+def build_tracker(options: PostmortemOptions, http: httpx.AsyncClient) -> TicketTracker | None:
+    """Jira when its URL, project and token are set, else GitHub when configured, else None."""
+    if options.jira_url and options.jira_project and options.jira_token is not None:
+        return JiraTracker(
+            http,
+            options.jira_url,
+            options.jira_email,
+            options.jira_token,
+            options.jira_project,
+            issue_type=options.jira_issue_type,
+        )
+    if options.github_repository and options.github_token is not None:
+        return GitHubIssues(
+            http, options.github_repository, options.github_token, api_url=options.github_api_url
+        )
+    return None
+
+
+def build_annotations(options: PostmortemOptions, http: httpx.AsyncClient) -> Annotations | None:
+    if not options.grafana_url:
+        return None
+    return GrafanaAnnotations(
+        http,
+        options.grafana_url,
+        options.grafana_token,
+        dashboard_uid=options.grafana_dashboard_uid or None,
+    )
+
+
+def _value(source: TokenSource | None) -> bytes | None:
+    """A secret's value now (read once, at start-up)."""
+    return source.current() if source is not None else None
+
+
+def _text(source: TokenSource | None) -> str | None:
+    value = _value(source)
+    return value.decode() if value else None
+
+
+@dataclass(frozen=True)
+class _Comms:
+    service: CommsService | None = None
+    channels: ChannelIndex | None = None
+    commands: ChatCommandService | None = None
+
+
+def _build_comms(
+    options: CommsOptions,
+    store: KubernetesStore,
+    clock: Clock,
+    http: httpx.AsyncClient,
+    *,
+    deletions: DeletionService | None = None,
+) -> _Comms:
+    """Adapters for what is configured; nothing configured: no comms service at all."""
+    chat = None
+    channels = None
+    commands = None
+    if (token := _text(options.slack_token)) is not None:
+        chat = SlackChat(token, base_url=options.slack_api_url)
+        # Fed by handlers/comms.py's watch handler: routes commands and pins by status only.
+        channels = ChannelIndex()
+        commands = ChatCommandService(store, clock, chat, options.commands, channels=channels)
+    pager = None
+    if (key := _text(options.pagerduty_routing_key)) is not None:
+        pager = PagerDutyEvents(http, key, url=options.pagerduty_url)
+    notifiers: dict[str, Notifier] = {}
+    if (teams := _text(options.teams_webhook_url)) is not None:
+        notifiers["teams"] = TeamsWebhook(http, teams)
+    if options.webhook_url:
+        secret = _text(options.webhook_secret) or ""
+        notifiers["webhook"] = SignedWebhook(http, options.webhook_url, secret.encode())
+    service = CommsService(
+        store,
+        clock,
+        chat=chat,
+        pager=pager,
+        notifiers=notifiers,
+        config=options.config,
+        channels=channels,
+        before_side_effect=deletions.hold if deletions is not None else None,
+    )
+    if deletions is not None and service.enabled:
+        deletions.attach_comms(
+            service.sync,
+            archive_on_close=options.config.archive_on_close,
+            pages=outbox.Medium.PAGER in service.reachable,
+            channels=outbox.Medium.CHAT in service.reachable,
+        )
+    return _Comms(service if service.enabled else None, channels, commands)

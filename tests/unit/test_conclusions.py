@@ -14,7 +14,7 @@ import pytest
 from incident_operator.domain import conclusions, lifecycle
 from incident_operator.domain.conclusions import Subject
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
-from incident_operator.services.incidents import requested_state, severity_of
+from incident_operator.services.incidents import is_active, is_open, requested_state, severity_of
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
 
@@ -207,3 +207,22 @@ def test_the_operator_concludes_only_forward() -> None:
     assert lifecycle.is_past("declined", lifecycle.Phase.RESOLVED)
     assert not lifecycle.is_past("investigating", lifecycle.Phase.MITIGATED)
     assert not lifecycle.is_past("triage", lifecycle.Phase.RESOLVED)
+
+
+@pytest.mark.parametrize(
+    ("spec_state", "phase", "active", "open_"),
+    [
+        ("triage", None, True, True),
+        ("mitigated", "mitigated", True, True),
+        ("resolved", "resolved", False, True),  # owes its postmortem decision
+        ("closed", "resolved", False, True),  # a close the lifecycle refused
+        ("closed", "closed", False, False),
+        ("declined", "declined", False, False),
+        ("resolved", "nonsense", True, True),  # unreadable phase: triage, never "done"
+    ],
+)
+def test_open_and_active_are_decided_on_the_accepted_phase(
+    spec_state: str, phase: str | None, active: bool, open_: bool
+) -> None:
+    body: dict[str, Any] = {"spec": {"state": spec_state}, "status": {"phase": phase}}
+    assert (is_active(body), is_open(body)) == (active, open_)

@@ -143,12 +143,22 @@ def test_referenced_severities_that_exist_pass() -> None:
 def test_missing_severities_fail_naming_who_refers_to_them() -> None:
     incidents = [
         named("inc", spec={"severityRef": "sev-9"}),
-        named("old", spec={"severityRef": "sev-8", "state": "closed"}),
+        named("old", spec={"severityRef": "sev-8", "state": "closed"}, status={"phase": "closed"}),
     ]
     slos = [named("api", spec={"alerting": {"windows": [{"severity": "sev-9"}]}})]
     result = doctor.check_severities(incidents, slos, [named("sev-1", None)])
     assert result.status == "FAIL"
     assert result.detail == "missing Severity sev-9 (named by incident team/inc, slo team/api)"
+
+
+def test_a_refused_close_still_needs_its_severity() -> None:
+    """Open is the accepted phase: a close the lifecycle refused has not happened."""
+    refused = named(
+        "inc", spec={"severityRef": "sev-8", "state": "closed"}, status={"phase": "resolved"}
+    )
+    result = doctor.check_severities([refused], [], [named("sev-1", None)])
+    assert result.status == "FAIL"
+    assert result.detail == "missing Severity sev-8 (named by incident team/inc)"
 
 
 class FakeCluster:

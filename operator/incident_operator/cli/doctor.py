@@ -25,6 +25,7 @@ from incident_operator import GROUP, VERSION
 from incident_operator.adapters.ports import Body
 from incident_operator.api.v1alpha1.kinds import KINDS
 from incident_operator.errors import IncidentOperatorError
+from incident_operator.services.incidents import is_open
 
 Status = Literal["OK", "WARN", "FAIL"]
 OPERATOR_LABEL = "app.kubernetes.io/name=incident-operator"
@@ -35,7 +36,6 @@ POLICIES: dict[str, str] = {
     "approval": "admission.requesterAuthority",
     "operator-bound": "admission.operatorBound",
 }
-TERMINAL_STATES = frozenset({"closed", "declined", "merged"})
 PROMETHEUS_TIMEOUT = 3.0
 
 
@@ -262,7 +262,7 @@ def check_severities(
     referrers: dict[str, list[str]] = {}
     for incident in incidents:
         spec = incident.get("spec") or {}
-        if spec.get("state") in TERMINAL_STATES or not spec.get("severityRef"):
+        if not is_open(incident) or not spec.get("severityRef"):
             continue
         referrers.setdefault(str(spec["severityRef"]), []).append(f"incident {_name(incident)}")
     for slo in slos:

@@ -12,7 +12,7 @@ from typing import Any
 import kopf
 
 from incident_operator import GROUP, VERSION
-from incident_operator.domain.lifecycle import TERMINAL
+from incident_operator.services.incidents import is_open
 
 from .context import context_of
 from .errors import translated
@@ -22,8 +22,8 @@ INTERVAL = 10.0
 INITIAL_DELAY = 3.0
 
 
-def _open(status: kopf.Status, **_: Any) -> bool:
-    return str(status.get("phase") or "triage") not in TERMINAL
+def _open(body: kopf.Body, **_: Any) -> bool:
+    return is_open(body)
 
 
 @kopf.timer(

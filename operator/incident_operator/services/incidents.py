@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from incident_operator.adapters.ports import Body
 from incident_operator.domain import conclusions, lifecycle
 
 SERVICE_LABEL = "sre.dev/service"
@@ -14,14 +13,19 @@ DECLARED_SEVERITY = "sre.dev/declared-severity"
 AUTHOR = "incident-operator"
 
 
-def phase_of(incident: Body) -> lifecycle.Phase:
+def phase_of(incident: Mapping[str, Any]) -> lifecycle.Phase:
     """The phase the lifecycle accepted for this incident (``lifecycle.accepted``)."""
     return lifecycle.accepted((incident.get("status") or {}).get("phase"))
 
 
-def is_active(incident: Body) -> bool:
+def is_active(incident: Mapping[str, Any]) -> bool:
     """Still being worked: takes new signals from its source, mitigations and freezes."""
     return phase_of(incident) in lifecycle.ACTIVE
+
+
+def is_open(incident: Mapping[str, Any]) -> bool:
+    """Not yet closed, declined or merged (resolved still is: it owes its postmortem)."""
+    return phase_of(incident) not in lifecycle.TERMINAL
 
 
 def conclusion_of(

@@ -59,3 +59,13 @@ def test_malloc_trim_is_found_exactly_where_the_libc_is_glibc() -> None:
     native_memory.release_free_memory()  # never raises, whatever the libc
     found = native_memory._malloc_trim() is not None
     assert found == (platform.libc_ver()[0] == "glibc")
+
+
+def test_arenas_are_capped_on_glibc_unless_the_environment_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    glibc = platform.libc_ver()[0] == "glibc"
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert native_memory.limit_arenas() is glibc
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # the operator's environment wins
+    assert native_memory.limit_arenas() is False

@@ -11,6 +11,7 @@ import sys
 from datetime import timedelta
 
 from incident_operator import __version__
+from incident_operator.adapters.native_memory import limit_arenas
 from incident_operator.adapters.ports import TokenSource
 from incident_operator.adapters.secrets import FileToken, StaticToken
 from incident_operator.domain.alertmanager import (
@@ -364,6 +365,7 @@ def postmortem_options(args: argparse.Namespace) -> PostmortemOptions:
 
 
 def main(argv: list[str] | None = None) -> int:
+    limit_arenas()  # before the client's thread pool starts (adapters/native_memory.py)
     args = parse(sys.argv[1:] if argv is None else argv)
     if not args.verbose:
         logging.getLogger("aiohttp.access").addFilter(RoutineProbes())

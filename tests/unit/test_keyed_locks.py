@@ -11,10 +11,13 @@ from pathlib import Path
 from incident_operator.domain.alertmanager import AlertGroup
 from incident_operator.services.alertmanager import AlertmanagerService
 from incident_operator.services.comms import CommsService
+from incident_operator.services.deletion import DeletionService
+from incident_operator.services.freeze import FreezeService
 from incident_operator.services.keyed_locks import KeyedLocks
 from incident_operator.web.alertmanager_payload import WebhookPayload
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
+from tests.fakes.ports.workloads import FakeWorkloads
 from tests.unit.alertmanager_payloads import payload
 
 SERVICES = Path(__file__).parents[2] / "operator" / "incident_operator" / "services"
@@ -103,7 +106,7 @@ async def test_the_alertmanager_service_keeps_no_lock_per_group_it_has_seen() ->
 
 def test_every_per_key_lock_map_is_a_keyed_locks() -> None:
     """One implementation: no service builds its own ``dict`` of locks (they never shrink)."""
-    pattern = re.compile(r"(dict\[[^\]]*asyncio\.Lock\]|setdefault\([^)]*asyncio\.Lock\(\))")
+    pattern = re.compile(r"asyncio\.Lock\b|defaultdict\(")
     found = {
         path.name: pattern.findall(path.read_text())
         for path in SERVICES.glob("*.py")
@@ -111,11 +114,25 @@ def test_every_per_key_lock_map_is_a_keyed_locks() -> None:
     }
     assert {name: hits for name, hits in found.items() if hits} == {}
     users = [p.name for p in SERVICES.glob("*.py") if "KeyedLocks[" in p.read_text()]
-    assert sorted(users) == ["alertmanager.py", "comms.py", "postmortems.py"], json.dumps(users)
+    assert sorted(users) == [
+        "alertmanager.py",
+        "comms.py",
+        "deletion.py",
+        "postmortems.py",
+    ], json.dumps(users)
 
 
 async def test_the_comms_service_keeps_no_lock_per_incident_it_has_synced() -> None:
     service = CommsService(FakeStore(), FakeClock(datetime(2026, 11, 27, tzinfo=UTC)))
     for i in range(200):
         await service.sync("shop", f"incident-{i}")
+    assert len(service._locks) == 0
+
+
+async def test_the_deletion_service_keeps_no_lock_per_incident_it_has_reconciled() -> None:
+    store = FakeStore()
+    clock = FakeClock(datetime(2026, 11, 27, tzinfo=UTC))
+    service = DeletionService(store, FreezeService(store, FakeWorkloads(), clock))
+    for i in range(200):
+        assert await service.reconcile("shop", f"incident-{i}")
     assert len(service._locks) == 0

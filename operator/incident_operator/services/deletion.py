@@ -26,6 +26,7 @@ from incident_operator.domain import deletion
 from incident_operator.errors import Conflict, IncidentOperatorError
 
 from .freeze import FreezeService
+from .keyed_locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class DeletionService:
         self.closes_pages = self.closes_channels = comms_sync is not None
         self._tasks: set[asyncio.Task[bool]] = set()
         self._retries: dict[tuple[str, str], asyncio.TimerHandle] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._locks = KeyedLocks[tuple[str, str]]()
 
     def attach_comms(
         self,
@@ -111,13 +112,8 @@ class DeletionService:
 
     async def reconcile(self, namespace: str, name: str) -> bool:
         """Bring the finalizer in line (winding down first when deleted); True when settled."""
-        lock = self._locks.setdefault((namespace, name), asyncio.Lock())
-        async with lock:
-            try:
-                return await self._reconcile(namespace, name)
-            finally:
-                if not lock.locked():
-                    self._locks.pop((namespace, name), None)
+        async with self._locks.hold((namespace, name)):
+            return await self._reconcile(namespace, name)
 
     async def _reconcile(self, namespace: str, name: str) -> bool:
         body = await self._store.get_incident(namespace, name)

@@ -8,7 +8,8 @@ from typing import Any
 import yaml
 
 from incident_operator.api.v1alpha1 import BY_KIND
-from incident_operator.services.rotation_status import changed, rotation_status
+from incident_operator.domain.status_diff import changed
+from incident_operator.services.rotation_status import rotation_status
 from incident_operator.services.status import observed_status
 from tests.kube import REPO
 

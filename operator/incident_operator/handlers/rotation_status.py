@@ -13,7 +13,8 @@ from typing import Any
 import kopf
 
 from incident_operator import GROUP, VERSION
-from incident_operator.services.rotation_status import changed, rotation_status
+from incident_operator.domain.status_diff import changed
+from incident_operator.services.rotation_status import rotation_status
 
 from .context import context_of
 from .errors import translated

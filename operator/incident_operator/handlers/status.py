@@ -12,6 +12,7 @@ import kopf
 
 from incident_operator import GROUP, VERSION
 from incident_operator.api.v1alpha1.kinds import KINDS, KindInfo
+from incident_operator.domain.status_diff import changed
 from incident_operator.services.status import observed_status
 
 from .context import context_of
@@ -29,7 +30,7 @@ def _make_handler(info: KindInfo) -> Any:
         observed = observed_status(info, body, context_of(memo).clock.now())
         current = body.get("status") or {}
         # On resume most objects are already up to date: no PATCH for nothing.
-        if any(current.get(key) != value for key, value in observed.items()):
+        if changed(current, observed):
             patch_status(patch, body, observed)
 
     reconcile_status.__name__ = f"reconcile_{info.singular}_status"

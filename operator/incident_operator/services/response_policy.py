@@ -29,7 +29,7 @@ from incident_operator.adapters.ports import (
 from incident_operator.api.v1alpha1.incident import Incident
 from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.api.v1alpha1.severity import Severity
-from incident_operator.domain import lifecycle, response
+from incident_operator.domain import lifecycle, response, status_diff
 from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.rotation import UnknownTimeZone, on_call_across
 from incident_operator.domain.times import iso, parse_time
@@ -123,18 +123,12 @@ def plan_response(
         "updateDue": _iso_or_none(response.next_update_due(phase, last=last, update_every=every)),
     }
     have = status.get("response") or {}
-    patch = {k: v for k, v in wanted.items() if _differs(have.get(k), v)}
+    patch = status_diff.changed(have, wanted, same=status_diff.same_instant)
     return ResponsePlan({"response": patch} if patch else {}, tuple(entries), tuple(new))
 
 
 def _iso_or_none(at: datetime | None) -> str | None:
     return iso(at) if at is not None else None
-
-
-def _differs(have: Any, want: Any) -> bool:
-    if isinstance(want, str) and isinstance(have, str):
-        return parse_time(have) != parse_time(want) if "T" in want else have != want
-    return bool(have != want)
 
 
 def _chain(

@@ -145,8 +145,3 @@ def rotation_status(
     )
     dumped: dict[str, Any] = status.model_dump(by_alias=True, mode="json", exclude_none=True)
     return {key: dumped.get(key) for key in STATUS_KEYS}
-
-
-def changed(current: Mapping[str, Any], observed: Mapping[str, Any]) -> dict[str, Any]:
-    """Only the keys whose value differs (a missing key equals None): no PATCH for nothing."""
-    return {k: v for k, v in observed.items() if current.get(k) != v}

@@ -26,6 +26,7 @@ from typing import Any, Protocol, TextIO
 from incident_operator.adapters.ports import Body
 from incident_operator.api.v1alpha1.incident import IncidentState
 from incident_operator.api.v1alpha1.severity import Role
+from incident_operator.domain import timeline
 from incident_operator.errors import IncidentOperatorError
 
 from . import output
@@ -497,16 +498,14 @@ def run_sev(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
 
 @command
 def run_note(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
-    now = datetime.now(UTC)
-    author = args.author or getpass.getuser()
-    entry = {
-        "at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "type": "note",
-        "message": args.text,
-        "author": author,
-        "source": "kubectl",
-        "key": f"note/{secrets.token_hex(8)}",
-    }
+    entry = timeline.entry(
+        datetime.now(UTC).replace(microsecond=0),
+        "note",
+        args.text,
+        author=args.author or getpass.getuser(),
+        source="kubectl",
+        key=f"note/{secrets.token_hex(8)}",
+    )
     incidents.append_timeline(args.name, entry)
     print(f"incident {incidents.namespace}/{args.name}: note added", file=out)
     return 0

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from incident_operator.adapters.ports import Body
 from incident_operator.cli.incident_commands import DEFAULT_WAIT, Incidents, Verdict, command
 from incident_operator.cli.manifests import UsageError
+from incident_operator.domain import timeline
 
 SETTLED = frozenset(
     {"refused", "dry-run", "no-op", "applied", "verified", "failed", "blocked", "waiting"}
@@ -144,17 +145,16 @@ def run_mitigate(args: argparse.Namespace, incidents: Incidents, out: TextIO) ->
         if args.approve not in approved:
             approved.append(args.approve)
         incidents.patch_spec(args.name, {"approvedMitigations": approved})
-        now = datetime.now(UTC)
         incidents.append_timeline(
             args.name,
-            {
-                "at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
-                "type": "mitigation",
-                "message": f"{args.approve} approved by the commander",
-                "author": getpass.getuser(),
-                "source": "kubectl",
-                "key": f"mitigation/{args.approve}/approved",
-            },
+            timeline.entry(
+                datetime.now(UTC).replace(microsecond=0),
+                "mitigation",
+                f"{args.approve} approved by the commander",
+                author=getpass.getuser(),
+                source="kubectl",
+                key=f"mitigation/{args.approve}/approved",
+            ),
         )
         print(f"incident {incidents.namespace}/{args.name}: {args.approve} approved", file=out)
         return await_result(incidents, args.name, args.approve, args.wait, out)

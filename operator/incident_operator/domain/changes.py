@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from . import timeline
 from .times import iso, parse_time
 
 ENTRY_TYPE = "recent-change"
@@ -163,13 +164,13 @@ def recent(
 
 def timeline_entries(changes: Sequence[Change], incident: str) -> list[dict[str, str]]:
     return [
-        {
-            "at": iso(c.at),
-            "type": ENTRY_TYPE,
-            "message": f"{c.name}: {c.detail} — {c.link}"[:4096],
-            "author": "incident-operator",
-            "source": "change-correlation",
-            "key": f"change/{incident}/{c.key}"[:256],
-        }
+        timeline.entry(
+            c.at,
+            ENTRY_TYPE,
+            f"{c.name}: {c.detail} — {c.link}",
+            author="incident-operator",
+            source="change-correlation",
+            key=f"change/{incident}/{c.key}",
+        )
         for c in changes
     ]

@@ -23,9 +23,19 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from .times import iso
+
 Entry = Mapping[str, Any]
+
+TYPE_MAX = 64
+MESSAGE_MAX = 4096
+AUTHOR_MAX = 256
+SOURCE_MAX = 64
+KEY_MAX = 256
+"""The schema's bounds on an entry's fields (api/v1alpha1/incident.TimelineEntry)."""
 
 MAX_ENTRIES = 400
 """Below the schema's 500 so a summary never has to race the API server's own limit."""
@@ -75,6 +85,33 @@ class Summary:
 class Merged:
     entries: list[Entry]
     summary: Summary
+
+
+def entry(
+    at: datetime,
+    type_: str,
+    message: str,
+    *,
+    source: str,
+    key: str = "",
+    author: str = "",
+) -> dict[str, str]:
+    """One entry as the writers store it: ``at`` in UTC (``Z``), every text cut to the
+    schema's bound so a long message or name can never make the whole append fail.
+
+    ``key`` (the dedup key) and ``author`` are left out when empty.
+    """
+    out = {
+        "at": iso(at),
+        "type": type_[:TYPE_MAX],
+        "message": message[:MESSAGE_MAX],
+    }
+    if author:
+        out["author"] = author[:AUTHOR_MAX]
+    out["source"] = source[:SOURCE_MAX]
+    if key:
+        out["key"] = key[:KEY_MAX]
+    return out
 
 
 def _size(entries: Sequence[Entry]) -> int:

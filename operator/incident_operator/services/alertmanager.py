@@ -18,6 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.domain import timeline
 from incident_operator.domain.alertmanager import (
     AlertGroup,
     AlertStatus,
@@ -311,13 +312,13 @@ def memory_status(memory: GroupMemory) -> Body:
 
 def _bodies(items: Sequence[TimelineItem], group: AlertGroup) -> list[Body]:
     return [
-        {
-            "at": iso(item.at),
-            "type": item.type,
-            "message": item.message,
-            "author": AUTHOR,
-            "source": f"alertmanager/{group.receiver}"[:64],
-            "key": item.key[:256],
-        }
+        timeline.entry(
+            item.at,
+            item.type,
+            item.message,
+            author=AUTHOR,
+            source=f"alertmanager/{group.receiver}",
+            key=item.key,
+        )
         for item in items
     ]

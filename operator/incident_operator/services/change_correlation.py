@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.adapters.workloads_port import ChangeSource, Workloads
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
-from incident_operator.domain import changes
+from incident_operator.domain import changes, timeline
 from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.mitigation import Target
 from incident_operator.domain.times import iso, parse_time
@@ -91,14 +91,14 @@ class ChangeCorrelationService:
         if history.unreadable:
             summary += f" Not read (no permission): {', '.join(history.unreadable)}."
         entries = [
-            {
-                "at": iso(now),
-                "type": "change-correlation",
-                "message": summary,
-                "author": AUTHOR,
-                "source": "change-correlation",
-                "key": f"change/{name}/summary",
-            },
+            timeline.entry(
+                now,
+                "change-correlation",
+                summary,
+                author=AUTHOR,
+                source="change-correlation",
+                key=f"change/{name}/summary",
+            ),
             *changes.timeline_entries(picked, name),
         ]
         await self._store.append_timeline(namespace, name, entries)

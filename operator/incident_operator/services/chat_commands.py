@@ -37,6 +37,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.domain import timeline
 from incident_operator.domain.lifecycle import ACTIVE, accepted
 from incident_operator.domain.slack_requests import (
     USAGE,
@@ -56,8 +57,6 @@ from .incidents import SERVICE_LABEL
 log = logging.getLogger(__name__)
 
 SOURCE = "slack"
-MAX_MESSAGE = 4096
-"""TimelineEntry.message's maxLength."""
 MAX_APPROVED = 16
 """IncidentSpec.approvedMitigations' maxItems."""
 PENDING_APPROVAL = "pending-approval"
@@ -393,14 +392,9 @@ class ChatCommandService:
     async def _append(
         self, incident: Body, type_: str, message: str, author: str, key: str
     ) -> None:
-        entry = {
-            "at": iso(self._clock.now()),
-            "type": type_,
-            "message": message[:MAX_MESSAGE],
-            "author": author[:253],
-            "source": SOURCE,
-            "key": key[:256],
-        }
+        entry = timeline.entry(
+            self._clock.now(), type_, message, author=author, source=SOURCE, key=key
+        )
         meta = incident["metadata"]
         await self._store.append_timeline(meta["namespace"], meta["name"], [entry])
 
@@ -432,14 +426,14 @@ class ChatCommandService:
             namespace,
             created["metadata"]["name"],
             [
-                {
-                    "at": iso(now),
-                    "type": "declared",
-                    "message": f"Declared from Slack by {who} at {severity}."[:MAX_MESSAGE],
-                    "author": who[:253],
-                    "source": SOURCE,
-                    "key": "slack/declared",
-                }
+                timeline.entry(
+                    now,
+                    "declared",
+                    f"Declared from Slack by {who} at {severity}.",
+                    author=who,
+                    source=SOURCE,
+                    key="slack/declared",
+                )
             ],
         )
         return f"Declared incident {namespace}/{created['metadata']['name']} ({severity})."

@@ -27,9 +27,8 @@ from pydantic import ValidationError
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.adapters.workloads_port import Workloads
 from incident_operator.api.v1alpha1.incident import ChangeFreeze
-from incident_operator.domain import freeze
+from incident_operator.domain import freeze, timeline
 from incident_operator.domain.mitigation import Target
-from incident_operator.domain.times import iso
 from incident_operator.errors import Conflict, IncidentOperatorError, PermanentError
 
 log = logging.getLogger(__name__)
@@ -284,14 +283,7 @@ class FreezeService:
         self, incident: Body, kind: str, at: datetime, message: str, key: str
     ) -> None:
         meta = incident["metadata"]
-        entry = {
-            "at": iso(at),
-            "type": kind,
-            "message": message[:4096],
-            "author": AUTHOR,
-            "source": "mitigation",
-            "key": key[:256],
-        }
+        entry = timeline.entry(at, kind, message, author=AUTHOR, source="mitigation", key=key)
         try:
             await self._store.append_timeline(str(meta["namespace"]), str(meta["name"]), [entry])
         except IncidentOperatorError as exc:  # the incident may be going away

@@ -27,7 +27,7 @@ from incident_operator.adapters.postmortem_ports import PostmortemStore
 from incident_operator.api.v1alpha1.convert import conditions_status, existing_conditions
 from incident_operator.api.v1alpha1.incident import Incident, SourceType, Timestamps
 from incident_operator.api.v1alpha1.severity import Severity
-from incident_operator.domain import conclusions, lifecycle
+from incident_operator.domain import conclusions, lifecycle, timeline
 from incident_operator.domain import roles as domain_roles
 from incident_operator.domain.conditions import Condition, Status, set_condition
 from incident_operator.domain.readiness import READY, Observation, observe
@@ -90,7 +90,8 @@ def required_roles(severity: Body | None) -> tuple[str, ...] | None:
 
 
 def entry(at: datetime, type_: str, message: str, key: str) -> Body:
-    return {"at": iso(at), "type": type_, "message": message, "source": SOURCE, "key": key}
+    """A lifecycle entry (source ``operator``, no author)."""
+    return timeline.entry(at, type_, message, source=SOURCE, key=key)
 
 
 def transition_time(
@@ -300,8 +301,8 @@ def merged_timeline(body: Mapping[str, Any], plan: LifecyclePlan, now: datetime)
     moved: list[Body] = [
         {
             **e,
-            "message": f"[{name}] {e.get('message', '')}"[:4096],
-            "key": f"merged/{name}/{e.get('key') or e.get('at')}"[:256],
+            "message": f"[{name}] {e.get('message', '')}"[: timeline.MESSAGE_MAX],
+            "key": f"merged/{name}/{e.get('key') or e.get('at')}"[: timeline.KEY_MAX],
         }
         for e in own
     ]

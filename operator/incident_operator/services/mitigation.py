@@ -27,6 +27,7 @@ from incident_operator.api.v1alpha1.mitigation import Mitigation, MitigationPoli
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
 from incident_operator.domain import mitigation as m
+from incident_operator.domain import timeline
 from incident_operator.domain.conclusions import Subject
 from incident_operator.domain.lifecycle import Phase
 from incident_operator.domain.times import iso
@@ -291,14 +292,7 @@ class MitigationService:
         )
 
     def _entry(self, kind: str, at: datetime, message: str, key: str) -> Body:
-        return {
-            "at": iso(at),
-            "type": kind,
-            "message": message[:4096],
-            "author": AUTHOR,
-            "source": "mitigation",
-            "key": key[:256],
-        }
+        return timeline.entry(at, kind, message, author=AUTHOR, source="mitigation", key=key)
 
     async def _timeline(self, context: Context, *entries: Body) -> None:
         await self._store.append_timeline(context.namespace, context.name, list(entries))

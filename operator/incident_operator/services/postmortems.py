@@ -35,7 +35,7 @@ from incident_operator.api.v1alpha1.incident import TimelineEntry, Timestamps
 from incident_operator.api.v1alpha1.postmortem import PostmortemSpec
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
-from incident_operator.domain import changes
+from incident_operator.domain import changes, timeline
 from incident_operator.domain import postmortem as pm
 from incident_operator.domain import tickets as ticket_plan
 from incident_operator.domain.conditions import Condition, Status, set_condition
@@ -184,18 +184,15 @@ def event_facts(events: Sequence[Mapping[str, Any]]) -> list[pm.Fact]:
     ]
 
 
+def _entry(at: datetime, message: str, key: str) -> Body:
+    """An entry the postmortem service writes on the incident's timeline."""
+    return timeline.entry(at, "postmortem", message, author=AUTHOR, source="postmortem", key=key)
+
+
 def entry_of(fact: pm.Fact) -> Body:
-    out: Body = {
-        "at": iso(fact.at),
-        "type": fact.type[:64],
-        "message": fact.message[:4096],
-        "source": fact.source[:64],
-    }
-    if fact.key:
-        out["key"] = fact.key[:256]
-    if fact.author:
-        out["author"] = fact.author[:256]
-    return out
+    return timeline.entry(
+        fact.at, fact.type, fact.message, author=fact.author, source=fact.source, key=fact.key
+    )
 
 
 def impact_status(impact: pm.Impact) -> Body:
@@ -314,15 +311,11 @@ class PostmortemService:
             namespace,
             name,
             [
-                {
-                    "at": iso(now),
-                    "type": "postmortem",
-                    "message": f"Postmortem {pm_name} drafted ({owed.message}); due "
-                    f"{iso(owed.due)}",
-                    "author": AUTHOR,
-                    "source": "postmortem",
-                    "key": f"postmortem/{pm_name}/created",
-                }
+                _entry(
+                    now,
+                    f"Postmortem {pm_name} drafted ({owed.message}); due {iso(owed.due)}",
+                    f"postmortem/{pm_name}/created",
+                )
             ],
         )
         return pm_name
@@ -680,38 +673,19 @@ class PostmortemService:
         if annotations.get(STATE_ANNOTATION) != state or linked != name:
             await self._postmortems.link_incident(namespace, incident_name, name, state)
         entries: list[Body] = [
-            {
-                "at": iso(now),
-                "type": "postmortem",
-                "message": f"Postmortem draft {name} is ready: kubectl incident postmortem "
+            _entry(
+                now,
+                f"Postmortem draft {name} is ready: kubectl incident postmortem "
                 f"{incident_name} -n {namespace} (ConfigMap {config_map_name(name)})",
-                "author": AUTHOR,
-                "source": "postmortem",
-                "key": f"postmortem/{name}/drafted",
-            }
+                f"postmortem/{name}/drafted",
+            )
         ]
         if state == pm.PUBLISHED:
             entries.append(
-                {
-                    "at": iso(now),
-                    "type": "postmortem",
-                    "message": f"Postmortem {name} was published",
-                    "author": AUTHOR,
-                    "source": "postmortem",
-                    "key": f"postmortem/{name}/published",
-                }
+                _entry(now, f"Postmortem {name} was published", f"postmortem/{name}/published")
             )
         for reminder in pm.overdue_reminders(late, now.date(), name):
-            entries.append(
-                {
-                    "at": iso(now),
-                    "type": "postmortem",
-                    "message": reminder.message,
-                    "author": AUTHOR,
-                    "source": "postmortem",
-                    "key": reminder.key[:256],
-                }
-            )
+            entries.append(_entry(now, reminder.message, reminder.key))
         await self._store.append_timeline(namespace, incident_name, entries)
 
 

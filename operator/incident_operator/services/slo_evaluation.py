@@ -35,6 +35,7 @@ from incident_operator.api.v1alpha1.slo import (
     ServiceLevelObjectiveStatus,
 )
 from incident_operator.domain import roles as domain_roles
+from incident_operator.domain import timeline
 from incident_operator.domain.burn import Blindness, BurnEvaluation, blindness, evaluate
 from incident_operator.domain.conclusions import Subject, human_chose
 from incident_operator.domain.conditions import Condition, Status, set_condition
@@ -697,14 +698,9 @@ def burn_summary(objective: Objective, pair: WindowPair, evaluation: BurnEvaluat
 
 
 def timeline_entry(record: SloRecord, kind: str, at: datetime, message: str, *, key: str) -> Body:
-    return {
-        "at": iso(at),
-        "type": kind,
-        "message": message,
-        "author": AUTHOR,
-        "source": f"slo/{record.name}"[:64],
-        "key": f"{record.name}/{key}"[:256],
-    }
+    return timeline.entry(
+        at, kind, message, author=AUTHOR, source=f"slo/{record.name}", key=f"{record.name}/{key}"
+    )
 
 
 def incident_body(

@@ -31,6 +31,14 @@ class PermanentError(IncidentOperatorError):
     """Retrying cannot help until a human changes something (spec, RBAC, configuration)."""
 
 
+class NotFound(PermanentError):
+    """The API server answered 404: the object (or the kind: its CRD) does not exist.
+
+    Callers for whom absence is an answer catch it (``get`` returns None); for the rest it
+    is just permanent.
+    """
+
+
 class FieldOwnedElsewhere(PermanentError):
     """A field to change was applied by another manager (Git): changing it here would fight.
 

@@ -14,15 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from incident_operator import GROUP, VERSION, __version__
-from incident_operator.errors import PermanentError
+from incident_operator.errors import NotFound, PermanentError
 
 from .incident_client import PLUGIN_MANAGER
-from .kubernetes import translate
+from .kubernetes import call
 from .ports import Body
 
 
@@ -32,6 +31,10 @@ class Forbidden(PermanentError):
     def __init__(self, message: str, *, permission: str) -> None:
         super().__init__(message)
         self.permission = permission
+
+
+def _forbidden(exc: ApiException, what: str) -> Exception | None:
+    return Forbidden(f"forbidden: {what}", permission=what) if exc.status == 403 else None
 
 
 class ClusterReader:
@@ -46,14 +49,7 @@ class ClusterReader:
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``what`` is the permission the call needs, e.g. "list deployments.apps in x"."""
-        try:
-            return fn(*args, **kwargs)
-        except ApiException as exc:
-            if exc.status == 403:
-                raise Forbidden(f"forbidden: {what}", permission=what) from exc
-            raise translate(exc, what) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise translate(exc, what) from exc
+        return call(what, fn, *args, refine=_forbidden, **kwargs)
 
     def _items(self, listed: Any) -> list[Body]:
         body = self._client.sanitize_for_serialization(listed)  # type: ignore[no-untyped-call]
@@ -96,10 +92,8 @@ class ClusterReader:
                 namespace,
                 _preload_content=False,
             )
-        except PermanentError as exc:
-            if isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 404:
-                return False
-            raise
+        except NotFound:
+            return False
         response.release_conn()
         return True
 
@@ -121,10 +115,8 @@ class ClusterReader:
     def _served_or_empty(self, what: str, fn: Callable[..., Any]) -> list[Body]:
         try:
             return self._items(self._call(what, fn))
-        except PermanentError as exc:
-            if isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 404:
-                return []
-            raise
+        except NotFound:
+            return []
 
     def objects(self, plural: str, namespace: str | None) -> list[Body]:
         """Our custom objects of ``plural`` in ``namespace`` (None: all; cluster-scoped kinds

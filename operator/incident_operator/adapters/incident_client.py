@@ -13,7 +13,7 @@ import functools
 import json
 import os
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import urllib3
 from kubernetes import client, config, watch
@@ -23,7 +23,7 @@ from incident_operator import GROUP, VERSION, __version__
 from incident_operator.domain import ownership
 from incident_operator.errors import PermanentError
 
-from .kubernetes import translate
+from .kubernetes import call, translate
 from .ports import Body
 
 PLURAL = "incidents"
@@ -32,7 +32,6 @@ PLUGIN_MANAGER = "kubectl-incident"
 WATCH_SECONDS = 240
 """The API server ends each watch after this long; the plugin then resumes where it was."""
 WATCH_EVENTS = frozenset({"ADDED", "MODIFIED", "DELETED"})
-T = TypeVar("T")
 
 
 class IncidentNotFound(PermanentError):
@@ -78,19 +77,20 @@ class IncidentClient:
         api.user_agent = f"{PLUGIN_MANAGER}/{__version__}"  # the field manager's name
         self._api = client.CustomObjectsApi(api)
 
-    def _call(self, what: str, name: str | None, fn: Callable[..., T], *args: Any) -> T:
-        try:
-            return fn(*args)
-        except ApiException as exc:
+    def _call(self, what: str, name: str | None, fn: Callable[..., Any], *args: Any) -> Any:
+        """The shared call, the API server's own message kept; ``name``: a 404 means that
+        incident does not exist."""
+
+        def refine(exc: ApiException, what: str) -> Exception | None:
             if exc.status == 404 and name is not None:
-                raise IncidentNotFound(f"incident {self.namespace}/{name} not found") from exc
+                return IncidentNotFound(f"incident {self.namespace}/{name} not found")
             if exc.status == 409:
-                raise Stale(f"{what}: {_server_message(exc)}") from exc
+                return Stale(f"{what}: {_server_message(exc)}")
             if exc.status in (400, 422):
-                raise Rejected(f"{what}: {_server_message(exc)}") from exc
-            raise translate(exc, what) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise translate(exc, what) from exc
+                return Rejected(f"{what}: {_server_message(exc)}")
+            return None
+
+        return call(what, fn, *args, refine=refine)
 
     def get(self, name: str) -> Body:
         result: Any = self._call(
@@ -257,15 +257,18 @@ class IncidentClient:
             timeline.sort(key=lambda e: str(e.get("at", "")))
             body = {**current, "status": {**status, "timeline": timeline[-500:]}}
             try:
-                self._api.replace_namespaced_custom_object_status(
-                    GROUP, VERSION, self.namespace, PLURAL, name, body
+                self._call(
+                    f"add note to incident {name}",
+                    name,
+                    self._api.replace_namespaced_custom_object_status,
+                    GROUP,
+                    VERSION,
+                    self.namespace,
+                    PLURAL,
+                    name,
+                    body,
                 )
                 return
-            except ApiException as exc:
-                if exc.status != 409:
-                    self._call(f"add note to incident {name}", name, _raise, exc)
+            except Stale:
+                continue
         raise PermanentError(f"incident {self.namespace}/{name} kept changing; note not added")
-
-
-def _raise(exc: Exception) -> None:
-    raise exc

@@ -23,7 +23,13 @@ from incident_operator.api.v1alpha1.convert import (
     timeline_summary_to_domain,
 )
 from incident_operator.domain import ownership, timeline
-from incident_operator.errors import Conflict, FieldOwnedElsewhere, PermanentError, TemporaryError
+from incident_operator.errors import (
+    Conflict,
+    FieldOwnedElsewhere,
+    NotFound,
+    PermanentError,
+    TemporaryError,
+)
 
 from .ports import Body
 from .watch_cache import WatchedCollection, WatchedObjects
@@ -34,10 +40,18 @@ FIELD_MANAGER = "incident-operator"
 EDIT_ATTEMPTS = 5
 TIMELINE_ATTEMPTS = 8  # with jittered backoff between them: at most ~3.6 s of collisions
 
+Refine = Callable[[ApiException, str], Exception | None]
+"""A caller's own reading of an API error (e.g. 403 -> Forbidden), given the error and
+``what``; None leaves it to :func:`translate`."""
+
 
 def translate(exc: Exception, what: str) -> Exception:
+    """A client error as ours: 404 NotFound, 409 Conflict, 429/5xx and connection problems
+    TemporaryError (with the server's Retry-After), anything else PermanentError."""
     if isinstance(exc, ApiException):
         reason = f"{what}: {exc.status} {exc.reason}"
+        if exc.status == 404:
+            return NotFound(reason)
         if exc.status == 409:
             return Conflict(reason)
         if exc.status == 429 or (exc.status or 0) >= 500:
@@ -45,6 +59,80 @@ def translate(exc: Exception, what: str) -> Exception:
             return TemporaryError(reason, retry_after=float(retry) if retry else None)
         return PermanentError(reason)
     return TemporaryError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+def call(
+    what: str, fn: Callable[..., Any], /, *args: Any, refine: Refine | None = None, **kwargs: Any
+) -> Any:
+    """``fn(*args, **kwargs)``, one blocking client call, its errors translated into ours.
+
+    ``what`` names the call in the error ("get incident shop/x"); ``refine`` may turn an API
+    error into a more specific one first. Every adapter on the Kubernetes client goes through
+    here (the operator's through :func:`call_async`), so an error means the same everywhere.
+    """
+    try:
+        return fn(*args, **kwargs)
+    except ApiException as exc:
+        raise (refine and refine(exc, what)) or translate(exc, what) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise translate(exc, what) from exc
+
+
+def api_status(exc: BaseException) -> int | None:
+    """The HTTP status of the API error one of ours was translated from (None: not one)."""
+    cause = exc.__cause__
+    return cause.status if isinstance(cause, ApiException) else None
+
+
+async def call_async(
+    what: str, fn: Callable[..., Any], /, *args: Any, refine: Refine | None = None, **kwargs: Any
+) -> Any:
+    """:func:`call` in a worker thread: the client blocks, the event loop must not."""
+    return await asyncio.to_thread(call, what, fn, *args, refine=refine, **kwargs)
+
+
+async def get_object(
+    custom: client.CustomObjectsApi, plural: str, name: str, namespace: str | None
+) -> Body | None:
+    """One of our objects (``namespace`` None: cluster-scoped), or None when it does not
+    exist: a 404 is an answer, not an error."""
+    what = f"get {plural} {namespace + '/' if namespace else ''}{name}"
+    try:
+        if namespace is None:
+            found: Any = await call_async(
+                what, custom.get_cluster_custom_object, GROUP, VERSION, plural, name
+            )
+        else:
+            found = await call_async(
+                what, custom.get_namespaced_custom_object, GROUP, VERSION, namespace, plural, name
+            )
+    except NotFound:
+        return None
+    return dict(found)
+
+
+async def create_object(
+    custom: client.CustomObjectsApi, plural: str, singular: str, namespace: str, body: Body
+) -> Body:
+    """Create one of our objects; when it exists already (409: e.g. a retry whose first
+    answer was lost), the existing one."""
+    name = body["metadata"]["name"]
+    try:
+        created: Any = await call_async(
+            f"create {singular} {namespace}/{name}",
+            custom.create_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            plural,
+            body,
+        )
+    except Conflict:
+        existing = await get_object(custom, plural, name, namespace)
+        if existing is not None:
+            return existing
+        raise
+    return dict(created)
 
 
 class KubernetesStore:
@@ -70,7 +158,7 @@ class KubernetesStore:
     async def _list_everywhere(self, plural: str, **kwargs: Any) -> list[Body]:
         """All objects of ``plural`` the operator watches: cluster-wide, or per namespace."""
         if not self._namespaces:
-            result = await self._call(
+            result = await call_async(
                 f"list {plural} in all namespaces",
                 self._custom.list_cluster_custom_object,
                 GROUP,
@@ -81,7 +169,7 @@ class KubernetesStore:
             return list(result.get("items", []))
         items: list[Body] = []
         for namespace in self._namespaces:
-            result = await self._call(
+            result = await call_async(
                 f"list {plural} in {namespace}",
                 self._custom.list_namespaced_custom_object,
                 GROUP,
@@ -92,12 +180,6 @@ class KubernetesStore:
             )
             items.extend(result.get("items", []))
         return items
-
-    async def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise translate(exc, what) from exc
 
     async def list_slos(self) -> list[Body]:
         """From the watch when it is warm (watch_cache.WatchedCollection), else a LIST."""
@@ -118,7 +200,7 @@ class KubernetesStore:
     async def patch_slo_status(
         self, namespace: str, name: str, status: Body, *, resource_version: str | None = None
     ) -> None:
-        await self._call(
+        await call_async(
             f"patch servicelevelobjective {namespace}/{name} status",
             self._custom.patch_namespaced_custom_object_status,
             GROUP,
@@ -133,7 +215,7 @@ class KubernetesStore:
         selector = ",".join(f"{k}={v}" for k, v in labels.items())
         if not namespace:  # every namespace (a chat channel's incident may live in any)
             return await self._list_everywhere("incidents", label_selector=selector)
-        result = await self._call(
+        result = await call_async(
             f"list incidents in {namespace}",
             self._custom.list_namespaced_custom_object,
             GROUP,
@@ -145,29 +227,7 @@ class KubernetesStore:
         return list(result.get("items", []))
 
     async def _get_or_none(self, plural: str, name: str, namespace: str | None) -> Body | None:
-        """One of our objects, or None when it does not exist (404 is an answer, not an error)."""
-        what = f"get {plural} {namespace + '/' if namespace else ''}{name}"
-        try:
-            if namespace is None:
-                found: Any = await asyncio.to_thread(
-                    self._custom.get_cluster_custom_object, GROUP, VERSION, plural, name
-                )
-            else:
-                found = await asyncio.to_thread(
-                    self._custom.get_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    plural,
-                    name,
-                )
-            return dict(found)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise translate(exc, what) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise translate(exc, what) from exc
+        return await get_object(self._custom, plural, name, namespace)
 
     async def get_incident(self, namespace: str, name: str) -> Body | None:
         return await self._get_or_none("incidents", name, namespace)
@@ -188,22 +248,7 @@ class KubernetesStore:
         return await self._get_or_none("oncallrotations", name, namespace)
 
     async def create_incident(self, namespace: str, body: Body) -> Body:
-        try:
-            created: Any = await asyncio.to_thread(
-                self._custom.create_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                "incidents",
-                body,
-            )
-            return dict(created)
-        except ApiException as exc:
-            if exc.status == 409:
-                existing = await self.get_incident(namespace, body["metadata"]["name"])
-                if existing is not None:
-                    return existing
-            raise translate(exc, f"create incident {namespace}/{body['metadata']['name']}") from exc
+        return await create_object(self._custom, "incidents", "incident", namespace, body)
 
     async def patch_incident(
         self,
@@ -222,7 +267,7 @@ class KubernetesStore:
                 patch["spec"] = spec
             if metadata is not None:
                 patch["metadata"] = metadata
-            result = await self._call(
+            result = await call_async(
                 f"patch incident {namespace}/{name}",
                 self._custom.patch_namespaced_custom_object,
                 GROUP,
@@ -233,7 +278,7 @@ class KubernetesStore:
                 patch,
             )
         if status is not None:
-            result = await self._call(
+            result = await call_async(
                 f"patch incident {namespace}/{name} status",
                 self._custom.patch_namespaced_custom_object_status,
                 GROUP,
@@ -290,7 +335,8 @@ class KubernetesStore:
             # with 409 instead of one of us silently losing entries.
             body = {**current, "status": {**status, **merged}}
             try:
-                await asyncio.to_thread(
+                await call_async(
+                    f"update incident {namespace}/{name} timeline",
                     self._custom.replace_namespaced_custom_object_status,
                     GROUP,
                     VERSION,
@@ -300,9 +346,8 @@ class KubernetesStore:
                     body,
                 )
                 return
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise translate(exc, f"update incident {namespace}/{name} timeline") from exc
+            except Conflict:
+                continue
         raise Conflict(
             f"incident {namespace}/{name} kept changing; "
             f"timeline update tried {TIMELINE_ATTEMPTS} times"
@@ -335,7 +380,7 @@ class KubernetesStore:
                 resource_version=meta.get("resourceVersion"),
             ),
         )
-        await self._call(
+        await call_async(
             f"emit event {reason}",
             self._events.create_namespaced_event,
             meta.get("namespace") or "default",

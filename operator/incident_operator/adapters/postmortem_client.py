@@ -5,14 +5,12 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import urllib3
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
-from incident_operator.errors import PermanentError
+from incident_operator.errors import NotFound, PermanentError
 
 from .incident_client import IncidentClient
-from .kubernetes import translate
+from .kubernetes import call
 from .ports import Body
 
 
@@ -32,14 +30,15 @@ class PostmortemClient:
     def rendered(self, config_map: str) -> tuple[dict[str, str], dict[str, bytes]]:
         """(data, binaryData) of the rendered ConfigMap."""
         try:
-            found: Any = self._core.read_namespaced_config_map(config_map, self.namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                raise NotRendered(
-                    f"configmap {self.namespace}/{config_map} not found (not rendered yet)"
-                ) from exc
-            raise translate(exc, f"get configmap {config_map}") from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise translate(exc, f"get configmap {config_map}") from exc
+            found: Any = call(
+                f"get configmap {config_map}",
+                self._core.read_namespaced_config_map,
+                config_map,
+                self.namespace,
+            )
+        except NotFound as exc:
+            raise NotRendered(
+                f"configmap {self.namespace}/{config_map} not found (not rendered yet)"
+            ) from exc
         binary = {k: base64.b64decode(v) for k, v in (found.binary_data or {}).items()}
         return dict(found.data or {}), binary

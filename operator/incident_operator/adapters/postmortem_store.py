@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC
-from typing import Any
 
-import urllib3
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from incident_operator import GROUP, VERSION
+from incident_operator.errors import NotFound
 
-from .kubernetes import translate
+from .kubernetes import call_async, create_object, get_object
 from .ports import Body
 from .postmortem_ports import STATE_ANNOTATION
 
@@ -26,52 +23,17 @@ class KubernetesPostmortems:
         self._custom = client.CustomObjectsApi(api)
         self._core = client.CoreV1Api(api)
 
-    async def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise translate(exc, what) from exc
-
-    async def _get(self, plural: str, namespace: str, name: str) -> Body | None:
-        try:
-            found: Any = await asyncio.to_thread(
-                self._custom.get_namespaced_custom_object, GROUP, VERSION, namespace, plural, name
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise translate(exc, f"get {plural} {namespace}/{name}") from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise translate(exc, f"get {plural} {namespace}/{name}") from exc
-        return dict(found)
-
     async def get_postmortem(self, namespace: str, name: str) -> Body | None:
-        return await self._get(PLURAL, namespace, name)
+        return await get_object(self._custom, PLURAL, name, namespace)
 
     async def get_slo(self, namespace: str, name: str) -> Body | None:
-        return await self._get("servicelevelobjectives", namespace, name)
+        return await get_object(self._custom, "servicelevelobjectives", name, namespace)
 
     async def create_postmortem(self, namespace: str, body: Body) -> Body:
-        name = body["metadata"]["name"]
-        try:
-            created: Any = await asyncio.to_thread(
-                self._custom.create_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                PLURAL,
-                body,
-            )
-            return dict(created)
-        except ApiException as exc:
-            if exc.status == 409 and (found := await self.get_postmortem(namespace, name)):
-                return found
-            raise translate(exc, f"create postmortem {namespace}/{name}") from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise translate(exc, f"create postmortem {namespace}/{name}") from exc
+        return await create_object(self._custom, PLURAL, "postmortem", namespace, body)
 
     async def patch_postmortem_status(self, namespace: str, name: str, status: Body) -> None:
-        await self._call(
+        await call_async(
             f"patch postmortem {namespace}/{name} status",
             self._custom.patch_namespaced_custom_object_status,
             GROUP,
@@ -86,7 +48,7 @@ class KubernetesPostmortems:
         self, namespace: str, incident: str, postmortem: str | None, state: str
     ) -> None:
         if postmortem is not None:
-            await self._call(
+            await call_async(
                 f"patch incident {namespace}/{incident} status",
                 self._custom.patch_namespaced_custom_object_status,
                 GROUP,
@@ -96,7 +58,7 @@ class KubernetesPostmortems:
                 incident,
                 {"status": {"postmortemRef": postmortem}},
             )
-        await self._call(
+        await call_async(
             f"annotate incident {namespace}/{incident}",
             self._custom.patch_namespaced_custom_object,
             GROUP,
@@ -110,7 +72,7 @@ class KubernetesPostmortems:
     async def annotate_incident(
         self, namespace: str, incident: str, annotations: Mapping[str, str]
     ) -> None:
-        await self._call(
+        await call_async(
             f"annotate incident {namespace}/{incident}",
             self._custom.patch_namespaced_custom_object,
             GROUP,
@@ -124,7 +86,7 @@ class KubernetesPostmortems:
     async def events_about(self, namespace: str, objects: Sequence[tuple[str, str]]) -> list[Body]:
         out: list[Body] = []
         for kind, name in objects:
-            found = await self._call(
+            found = await call_async(
                 f"list events about {kind} {namespace}/{name}",
                 self._core.list_namespaced_event,
                 namespace,
@@ -179,10 +141,6 @@ class KubernetesPostmortems:
         )
         what = f"write configmap {namespace}/{name}"
         try:
-            await asyncio.to_thread(self._core.replace_namespaced_config_map, name, namespace, body)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise translate(exc, what) from exc
-            await self._call(what, self._core.create_namespaced_config_map, namespace, body)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise translate(exc, what) from exc
+            await call_async(what, self._core.replace_namespaced_config_map, name, namespace, body)
+        except NotFound:
+            await call_async(what, self._core.create_namespaced_config_map, namespace, body)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
-from .kubernetes import translate
+from incident_operator.errors import NotFound
+
+from .kubernetes import call_async
 from .ports import Body
 
 GROUP, VERSION, PLURAL = "monitoring.coreos.com", "v1", "prometheusrules"
@@ -25,30 +25,29 @@ class PrometheusRuleStore:
         """Whether the CRD is served; asked once, since CRDs rarely come and go."""
         if self._supported is None:
             try:
-                resources: Any = await asyncio.to_thread(
-                    client.CustomObjectsApi(self._api).get_api_resources, GROUP, VERSION
+                resources: Any = await call_async(
+                    "discover monitoring.coreos.com/v1",
+                    self._custom.get_api_resources,
+                    GROUP,
+                    VERSION,
                 )
                 self._supported = any(r.name == PLURAL for r in resources.resources)
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise translate(exc, "discover monitoring.coreos.com/v1") from exc
+            except NotFound:
                 self._supported = False
         return self._supported
 
     async def apply_prometheus_rule(self, namespace: str, body: Body) -> None:
         name = body["metadata"]["name"]
-        try:
-            await asyncio.to_thread(
-                self._custom.patch_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                PLURAL,
-                name,
-                body,
-                field_manager=FIELD_MANAGER,
-                force=True,
-                _content_type="application/apply-patch+yaml",
-            )
-        except ApiException as exc:
-            raise translate(exc, f"apply PrometheusRule {namespace}/{name}") from exc
+        await call_async(
+            f"apply PrometheusRule {namespace}/{name}",
+            self._custom.patch_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            name,
+            body,
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type="application/apply-patch+yaml",
+        )

@@ -9,14 +9,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import urllib3
 from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 
 from incident_operator import GROUP, VERSION
-from incident_operator.errors import PermanentError
+from incident_operator.errors import NotFound, PermanentError
 
-from .kubernetes import translate
+from .kubernetes import call, translate
 
 
 def _kubeconfig() -> str | None:
@@ -43,16 +41,21 @@ def read_rotation(name: str, namespace: str | None = None) -> dict[str, Any]:
     what = f"get oncallrotation {namespace}/{name}"
     try:
         config.load_kube_config(config_file=_kubeconfig())  # type: ignore[no-untyped-call]
-        api = client.CustomObjectsApi(client.ApiClient())
-        result = api.get_namespaced_custom_object(
-            GROUP, VERSION, namespace, "oncallrotations", name
-        )
     except config.ConfigException as exc:
         raise PermanentError(f"{what}: no usable kubeconfig: {exc}") from exc
-    except ApiException as exc:
-        if exc.status == 404:
-            raise RotationNotFound(f"OnCallRotation {namespace}/{name} not found") from exc
+    except OSError as exc:
         raise translate(exc, what) from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise translate(exc, what) from exc
+    api = client.CustomObjectsApi(client.ApiClient())
+    try:
+        result = call(
+            what,
+            api.get_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            "oncallrotations",
+            name,
+        )
+    except NotFound as exc:
+        raise RotationNotFound(f"OnCallRotation {namespace}/{name} not found") from exc
     return dict(result) if isinstance(result, dict) else {}

@@ -7,19 +7,17 @@ ConfigMaps through the core API. API errors become ours in kubernetes.translate.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
 
-import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from incident_operator.domain.mitigation import PatchType, Plan, Target
-from incident_operator.errors import Conflict, PermanentError
+from incident_operator.errors import Conflict, NotFound, PermanentError
 
-from .kubernetes import translate
+from .kubernetes import api_status, call_async
 from .ports import Body
 from .workloads_port import NamespaceHistory
 
@@ -51,6 +49,10 @@ class UnsupportedKind(PermanentError):
     """A kind the mitigations do not know how to address."""
 
 
+def _forbidden(exc: ApiException, what: str) -> Exception | None:
+    return Forbidden(f"{what}: 403 Forbidden") if exc.status == 403 else None
+
+
 def _group_version(target: Target) -> tuple[str, str, str]:
     if target.kind not in PLURALS or "/" not in target.api_version:
         raise UnsupportedKind(f"cannot address {target.api_version} {target.kind}")
@@ -69,14 +71,8 @@ class KubernetesWorkloads:
         self._core = client.CoreV1Api(api)
 
     async def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except ApiException as exc:
-            if exc.status == 403:
-                raise Forbidden(f"{what}: 403 Forbidden") from exc
-            raise translate(exc, what) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise translate(exc, what) from exc
+        """The shared call_async, with a 403 as Forbidden (an optional permission missing)."""
+        return await call_async(what, fn, *args, refine=_forbidden, **kwargs)
 
     def _plain(self, obj: Any) -> Body:
         return dict(self._api.sanitize_for_serialization(obj))  # type: ignore[no-untyped-call]
@@ -85,12 +81,13 @@ class KubernetesWorkloads:
         what = f"get {target.kind} {target.namespace}/{target.name}"
         try:
             if target.kind == "ConfigMap":
-                found = await asyncio.to_thread(
-                    self._core.read_namespaced_config_map, target.name, target.namespace
+                found = await call_async(
+                    what, self._core.read_namespaced_config_map, target.name, target.namespace
                 )
                 return {"apiVersion": "v1", "kind": "ConfigMap", **self._plain(found)}
             group, version, plural = _group_version(target)
-            result: Any = await asyncio.to_thread(
+            result: Any = await call_async(
+                what,
                 self._custom.get_namespaced_custom_object,
                 group,
                 version,
@@ -99,12 +96,8 @@ class KubernetesWorkloads:
                 target.name,
             )
             return dict(result)
-        except ApiException as exc:
-            if exc.status == 404:  # no such object, or its CRD is not installed
-                return None
-            raise translate(exc, what) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise translate(exc, what) from exc
+        except NotFound:  # no such object, or its CRD is not installed
+            return None
 
     async def replicasets_of(self, deployment: Body) -> list[Body]:
         meta = deployment["metadata"]
@@ -150,27 +143,23 @@ class KubernetesWorkloads:
         args = (group, version, target.namespace, plural, target.name, plan.patch)
         if plan.subresource == "status":
             try:
-                result: Any = await asyncio.to_thread(
-                    self._custom.patch_namespaced_custom_object_status, *args, **options
+                result: Any = await call_async(
+                    what, self._custom.patch_namespaced_custom_object_status, *args, **options
                 )
                 return dict(result)
-            except ApiException as exc:
+            except NotFound:
                 # As kubectl-argo-rollouts does: older CRDs have no status subresource.
-                if not (exc.status == 404 and plan.fallback_to_main):
-                    raise translate(exc, what) from exc
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise translate(exc, what) from exc
+                if not plan.fallback_to_main:
+                    raise
         try:
-            result = await asyncio.to_thread(
-                self._custom.patch_namespaced_custom_object, *args, **options
+            result = await call_async(
+                what, self._custom.patch_namespaced_custom_object, *args, **options
             )
             return dict(result)
-        except ApiException as exc:
-            if exc.status == 422 and await self._spec_moved(plan):
-                raise Conflict(f"{what}: the spec changed since it was planned") from exc
-            raise translate(exc, what) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise translate(exc, what) from exc
+        except PermanentError as exc:
+            if api_status(exc) == 422 and await self._spec_moved(plan):
+                raise Conflict(f"{what}: the spec changed since it was planned") from exc.__cause__
+            raise
 
     async def _spec_moved(self, plan: Plan) -> bool:
         """Did the plan's generation test fail (rather than the patch being invalid)?"""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import secrets
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,17 +23,14 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from incident_operator.domain.simulation import Trace, TraceRow
 from incident_operator.services.incidents import requested_state
 from tests.cluster.controlplane import free_port
 from tests.kube import Cluster, create_custom, get_custom, wait_for
 from tests.operator_process import running_operator
 from tests.services.alertmanager import AlertmanagerServer, webhook_config
-from tests.services.exporter import Exporter
-from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
+from tests.services.burn import Burn, burning_prometheus
+from tests.services.prometheus import PrometheusServer, openmetrics
 
-DAY = 86400
-OUTAGE_AGO = 600
 HOLD_DOWN = 60
 NO_DATA_AFTER = 20
 
@@ -56,26 +52,12 @@ def timeline_types(incident: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture
-def burning(tmp_path: Path) -> Iterator[tuple[PrometheusServer, Exporter]]:
-    """Four healthy days, every request failing for the last ten minutes, scraped live."""
-    end = int(time.time())
-    port = free_port()
-    rows = ((4 * DAY, 100.0, 0.0), (OUTAGE_AGO, 100.0, 100.0))
-    scenario = Scenario("vanishing", rows, instance=f"127.0.0.1:{port}")
-    trace = Trace(tuple(TraceRow(end - ago, total, errors) for ago, total, errors in rows))
-    exporter = Exporter(trace, port)
+def vanishing_burn(tmp_path: Path) -> Iterator[Burn]:
+    """Four healthy days, every request failing for the last ten minutes, scraped live; its
+    own per test (the test stops the exporter)."""
     (tmp_path / "prometheus").mkdir()
-    server = PrometheusServer(
-        tmp_path / "prometheus",
-        openmetrics([scenario], [], end - 60),
-        scrape={"vanishing": f"127.0.0.1:{port}"},
-        scrape_interval="1s",
-    )
-    try:
-        yield server, exporter
-    finally:
-        server.stop()
-        exporter.stop()
+    with burning_prometheus(tmp_path / "prometheus", "vanishing") as burn:
+        yield burn
 
 
 def vanishing_slo() -> dict[str, Any]:
@@ -118,10 +100,10 @@ def test_series_vanishing_mid_burn_keeps_the_incident_open_and_the_slo_says_blin
     crds: Cluster,
     api: client.ApiClient,
     namespace: str,
-    burning: tuple[PrometheusServer, Exporter],
+    vanishing_burn: Burn,
     tmp_path: Path,
 ) -> None:
-    prometheus, exporter = burning
+    prometheus, exporter, _ = vanishing_burn
     create_custom(api, vanishing_slo(), namespace)
     log = tmp_path / "operator.log"
     with running_operator(

@@ -35,7 +35,6 @@ from incident_operator.errors import FieldOwnedElsewhere
 from tests.cluster.controlplane import free_port
 from tests.e2e.test_incident_lifecycle import plugin
 from tests.e2e.test_mitigation import (  # noqa: F401 - fixtures
-    burning,
     first_incident,
     image_of,
     rolled_to_v2,
@@ -47,8 +46,7 @@ from tests.fakes.slack import FakeSlack
 from tests.fakes.threaded import serving
 from tests.kube import Cluster, get_custom, wait_for
 from tests.operator_process import running_operator
-from tests.services.exporter import Exporter
-from tests.services.prometheus import PrometheusServer
+from tests.services.burn import Burn
 
 REPO = Path(__file__).parents[2]
 TOKEN = "xoxb-e2e-" + uuid.uuid4().hex
@@ -162,7 +160,7 @@ def test_git_and_the_operator_never_fight_over_an_incident(  # noqa: PLR0915 - o
     target_crds: Cluster,  # noqa: F811
     api: client.ApiClient,
     namespace: str,
-    burning: tuple[PrometheusServer, Exporter, Trace],  # noqa: F811
+    burning: Burn,
     tmp_path: Path,
 ) -> None:
     prometheus, exporter, trace = burning

@@ -34,39 +34,11 @@ from incident_operator.cli import kubectl_plugin
 from incident_operator.domain import mitigation as m
 from incident_operator.domain.simulation import Trace, TraceRow
 from tests import upstream_objects as upstream
-from tests.cluster.controlplane import free_port
 from tests.kube import Cluster, create_custom, get_custom, wait_for
 from tests.operator_process import running_operator
-from tests.services.exporter import Exporter
-from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
+from tests.services.burn import Burn
 
-DAY = 86400
-OUTAGE_AGO = 600
 OPT_IN = {m.OPT_IN_ANNOTATION: m.OPT_IN_VALUE}
-
-
-@pytest.fixture(scope="module")
-def burning(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[PrometheusServer, Exporter, Trace]]:
-    """Prometheus with a burn in progress (100% errors for ten minutes), scraping live."""
-    end = int(time.time())
-    port = free_port()
-    rows = ((4 * DAY, 100.0, 0.0), (OUTAGE_AGO, 100.0, 100.0))
-    scenario = Scenario("demo", rows, instance=f"127.0.0.1:{port}")
-    trace = Trace(tuple(TraceRow(end - ago, total, errors) for ago, total, errors in rows))
-    exporter = Exporter(trace, port)
-    server = PrometheusServer(
-        tmp_path_factory.mktemp("prometheus"),
-        openmetrics([scenario], [], end - 60),
-        scrape={"demo": f"127.0.0.1:{port}"},
-        scrape_interval="1s",
-    )
-    try:
-        yield server, exporter, trace
-    finally:
-        server.stop()
-        exporter.stop()
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +169,7 @@ def test_slo_burn_auto_rollback_then_burn_stops_and_incident_is_mitigated(
     api: client.ApiClient,
     namespace: str,
     severity: str,
-    burning: tuple[PrometheusServer, Exporter, Trace],
+    burning: Burn,
     tmp_path: Path,
 ) -> None:
     prometheus, exporter, trace = burning

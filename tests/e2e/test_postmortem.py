@@ -15,7 +15,6 @@ import os
 import struct
 import subprocess
 import sys
-import time
 import zlib
 from collections.abc import Iterator
 from datetime import datetime
@@ -25,15 +24,12 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from incident_operator.domain.simulation import Trace, TraceRow
-from tests.cluster.controlplane import free_port
+from incident_operator.domain.simulation import Trace
 from tests.fakes.threaded import Threaded, serving
 from tests.fakes.trackers import FakeGrafana, FakeJira
 from tests.kube import Cluster, create_custom, get_custom, temporary_severity, wait_for
 from tests.operator_process import running_operator
-from tests.services import prometheus as backfill
-from tests.services.exporter import Exporter
-from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
+from tests.services.burn import Burn, burning_prometheus
 
 DAY = 86400
 OUTAGE_AGO = 1200
@@ -47,31 +43,13 @@ FINE_STEP = 5
 
 
 @pytest.fixture(scope="module")
-def burning(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusServer, Trace]]:
-    end = int(time.time())
-    port = free_port()
-    scenario = Scenario("pmdemo", ROWS, instance=f"127.0.0.1:{port}")
-    trace = Trace(tuple(TraceRow(end - ago, total, errors) for ago, total, errors in ROWS))
-    exporter = Exporter(trace, port)
-    with pytest.MonkeyPatch.context() as fine:
-        fine.setattr(backfill, "STEP", FINE_STEP)
-        # Up to ``end`` itself: the same trace the exporter serves from then on (a backfill
-        # ending earlier would be the trace shifted, and the counter would jump back).
-        data = openmetrics([scenario], [], end)
-    # The scraped series carries the exporter's instance label: the backfill must too, or the
-    # two are different series and the time between them is lost to rate().
-    data = data.replace('job="pmdemo",', f'job="pmdemo",instance="127.0.0.1:{port}",')
-    server = PrometheusServer(
-        tmp_path_factory.mktemp("prometheus"),
-        data,
-        scrape={"pmdemo": f"127.0.0.1:{port}"},
-        scrape_interval="1s",
-    )
-    try:
-        yield server, trace
-    finally:
-        server.stop()
-        exporter.stop()
+def slow_burn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Burn]:
+    """10% of pmdemo's requests failing for twenty minutes. Continuous: the impact figures
+    are checked against the trace, so the scraped series must continue the backfilled one
+    (a backfill ending earlier would be the trace shifted, the counter jumping back)."""
+    directory = tmp_path_factory.mktemp("prometheus")
+    with burning_prometheus(directory, "pmdemo", ROWS, step=FINE_STEP, continuous=True) as burn:
+        yield burn
 
 
 @pytest.fixture
@@ -280,10 +258,10 @@ def test_resolved_incident_drafts_its_postmortem(
     api: client.ApiClient,
     namespace: str,
     severity: str,
-    burning: tuple[PrometheusServer, Trace],
+    slow_burn: Burn,
     tmp_path: Path,
 ) -> None:
-    prometheus, trace = burning
+    prometheus, _, trace = slow_burn
     create_custom(api, slo_manifest(severity), namespace)
     (tmp_path / "jira-token").write_text(JIRA_TOKEN + "\n")
     (tmp_path / "grafana-token").write_text(GRAFANA_TOKEN + "\n")

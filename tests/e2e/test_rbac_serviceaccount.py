@@ -39,11 +39,8 @@ from tests.fakes.slack import FakeSlack
 from tests.fakes.threaded import serving
 from tests.kube import REPO, Cluster, create_custom, get_custom, temporary_severity, wait_for
 from tests.operator_process import running_operator
-from tests.services.exporter import Exporter
-from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
+from tests.services.burn import Burn
 
-DAY = 86400
-OUTAGE_AGO = 600
 TOKEN = "xoxb-rbac-" + uuid.uuid4().hex
 RELEASE = "rbac-proof"
 ROTATION = REPO / "examples" / "20-oncallrotation.yaml"
@@ -77,30 +74,6 @@ NOT_EXERCISED: dict[Triple, str] = {
     ("", "events", "create"): "kopf's own warning Events (a handler failing)",
     ("sre.dev", "postmortems", "get"): "look-up after a create conflict (a retried draft)",
 }
-
-
-@pytest.fixture(scope="module")
-def burning(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[PrometheusServer, Exporter, Trace]]:
-    """Prometheus with a burn in progress (100% errors for ten minutes), scraping live."""
-    end = int(time.time())
-    port = free_port()
-    rows = ((4 * DAY, 100.0, 0.0), (OUTAGE_AGO, 100.0, 100.0))
-    scenario = Scenario("demo", rows, instance=f"127.0.0.1:{port}")
-    trace = Trace(tuple(TraceRow(end - ago, total, errors) for ago, total, errors in rows))
-    exporter = Exporter(trace, port)
-    server = PrometheusServer(
-        tmp_path_factory.mktemp("prometheus"),
-        openmetrics([scenario], [], end - 60),
-        scrape={"demo": f"127.0.0.1:{port}"},
-        scrape_interval="1s",
-    )
-    try:
-        yield server, exporter, trace
-    finally:
-        server.stop()
-        exporter.stop()
 
 
 def service_account_kubeconfig(cluster: Cluster, token: str, path: Path) -> Path:
@@ -283,7 +256,7 @@ def test_core_scenario_as_the_charts_service_account(
     namespace: str,
     severity: str,
     release: str,
-    burning: tuple[PrometheusServer, Exporter, Trace],
+    burning: Burn,
     tmp_path: Path,
 ) -> None:
     prometheus, exporter, _ = burning

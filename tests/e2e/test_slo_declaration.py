@@ -6,46 +6,16 @@ minutes ago; history is backfilled, the present is scraped live every second.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from kubernetes import client
 
-from incident_operator.domain.simulation import Trace, TraceRow
 from tests.cluster.controlplane import free_port
 from tests.kube import Cluster, create_custom, get_custom, wait_for
 from tests.operator_process import OperatorProcess
-from tests.services.exporter import Exporter
-from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
-
-DAY = 86400
-OUTAGE_AGO = 600
-
-
-@pytest.fixture(scope="module")
-def burning(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusServer, int]]:
-    """Prometheus with a burn in progress; returns it and the outage's start (epoch s)."""
-    end = int(time.time())
-    port = free_port()
-    rows = ((4 * DAY, 100.0, 0.0), (OUTAGE_AGO, 100.0, 100.0))
-    scenario = Scenario("demo", rows, instance=f"127.0.0.1:{port}")
-    trace = Trace(tuple(TraceRow(end - ago, total, errors) for ago, total, errors in rows))
-    exporter = Exporter(trace, port)
-    server = PrometheusServer(
-        tmp_path_factory.mktemp("prometheus"),
-        openmetrics([scenario], [], end - 60),
-        scrape={"demo": f"127.0.0.1:{port}"},
-        scrape_interval="1s",
-    )
-    try:
-        yield server, end - OUTAGE_AGO
-    finally:
-        server.stop()
-        exporter.stop()
+from tests.services.burn import Burn
 
 
 def slo_manifest(name: str) -> dict[str, Any]:
@@ -92,10 +62,10 @@ def test_burn_declares_one_incident_and_a_restart_keeps_it_one(
     crds: Cluster,
     api: client.ApiClient,
     namespace: str,
-    burning: tuple[PrometheusServer, int],
+    burning: Burn,
     tmp_path: Path,
 ) -> None:
-    prometheus, outage_start = burning
+    prometheus, outage_start = burning.prometheus, burning.outage_start
     create_custom(api, slo_manifest("checkout"), namespace)
     log = tmp_path / "operator.log"
     operator = start_operator(crds, log, prometheus.url)

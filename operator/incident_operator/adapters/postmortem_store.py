@@ -58,16 +58,7 @@ class KubernetesPostmortems:
                 incident,
                 {"status": {"postmortemRef": postmortem}},
             )
-        await call_async(
-            f"annotate incident {namespace}/{incident}",
-            self._custom.patch_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            "incidents",
-            incident,
-            {"metadata": {"annotations": {STATE_ANNOTATION: state}}},
-        )
+        await self.annotate_incident(namespace, incident, {STATE_ANNOTATION: state})
 
     async def annotate_incident(
         self, namespace: str, incident: str, annotations: Mapping[str, str]

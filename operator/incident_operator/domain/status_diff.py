@@ -24,6 +24,24 @@ def same_instant(have: Any, want: Any) -> bool:
     return equal(have, want)
 
 
+def normalized(value: Any) -> Any:
+    """A status value as compared: timestamps as instants, fields that are None left out
+    (recursively), numbers as floats to six places (what a JSON round trip may change)."""
+    if isinstance(value, str) and "T" in value and (at := parse_time(value)) is not None:
+        return at
+    if isinstance(value, dict):
+        return {k: normalized(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [normalized(v) for v in value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return round(float(value), 6)
+    return value
+
+
+def same_normalized(have: Any, want: Any) -> bool:
+    return bool(normalized(have) == normalized(want))
+
+
 def changed(
     current: Mapping[str, Any],
     wanted: Mapping[str, Any],

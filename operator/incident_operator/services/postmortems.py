@@ -35,7 +35,7 @@ from incident_operator.api.v1alpha1.incident import TimelineEntry, Timestamps
 from incident_operator.api.v1alpha1.postmortem import PostmortemSpec
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
-from incident_operator.domain import changes, timeline
+from incident_operator.domain import changes, status_diff, timeline
 from incident_operator.domain import postmortem as pm
 from incident_operator.domain import tickets as ticket_plan
 from incident_operator.domain.conditions import Condition, Status, set_condition
@@ -718,14 +718,14 @@ def stale(
     if status.get("overdueActionItems", 0) != overdue_items:
         return True
     stored = [_without_sync_time(t) for t in status.get("tickets") or [] if isinstance(t, dict)]
-    if _normal(stored) != _normal([_without_sync_time(t) for t in links]):
+    if not status_diff.same_normalized(stored, [_without_sync_time(t) for t in links]):
         return True
     keys = {e.get("key") for e in status.get("timeline") or [] if isinstance(e, dict)}
     if any(f.key not in keys for f in timeline_facts(incident) if f.key):
         return True
     times = key_times_of(incident)
     wanted = {k: iso(v) if (v := getattr(times, k)) else None for k in pm.KEY_TIMES}
-    if _normal(wanted) != _normal(status.get("keyTimes") or {}):
+    if not status_diff.same_normalized(wanted, status.get("keyTimes") or {}):
         return True
     if chart_was_cut(status, times):
         return True
@@ -844,28 +844,19 @@ def _conds(conditions: Sequence[Condition]) -> Body:
     return {"conditions": conditions_status(conditions)}
 
 
-def _normal(value: Any) -> Any:
-    if isinstance(value, str) and "T" in value and (at := parse_time(value)) is not None:
-        return at
-    if isinstance(value, dict):
-        return {k: _normal(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_normal(v) for v in value]
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return round(float(value), 6)
-    return value
-
-
 def _changes(current: Mapping[str, Any], wanted: Body) -> Body:
-    """Top-level keys of ``wanted`` whose value differs (lists and objects replace whole)."""
-    out: Body = {}
-    for key, value in wanted.items():
-        if key == "conditions":
-            if _normal(_strip_times(current.get(key))) != _normal(_strip_times(value)):
-                out[key] = value
-        elif _normal(current.get(key)) != _normal(value):
-            out[key] = value
-    return out
+    """Top-level keys of ``wanted`` whose value differs (lists and objects replace whole); a
+    condition whose lastTransitionTime alone moved did not change."""
+    changed = status_diff.changed(
+        _comparable(current), _comparable(wanted), same=status_diff.same_normalized
+    )
+    return {key: wanted[key] for key in changed}
+
+
+def _comparable(status: Mapping[str, Any]) -> Mapping[str, Any]:
+    if "conditions" not in status:
+        return status
+    return {**status, "conditions": _strip_times(status["conditions"])}
 
 
 def _strip_times(conditions: Any) -> Any:

@@ -222,6 +222,18 @@ def test_merge_into_an_unknown_incident_changes_nothing() -> None:
     assert fake.patches == []
 
 
+def test_a_note_too_long_for_the_timeline_is_refused_whole() -> None:
+    fake = FakeIncidents()
+    incident(fake)
+    code, _, err = run(fake, "note", "checkout", "x" * 4097, "--author", "alice")
+    assert (code, err) == (
+        1,
+        "error: the note has 4097 characters, the timeline holds at most 4096: nothing was added\n",
+    )
+    assert run(fake, "note", "checkout", "x" * 4096, "--author", "alice")[0] == 0
+    assert fake.objects["checkout"]["status"]["timeline"][-1]["message"] == "x" * 4096
+
+
 def test_note_and_show() -> None:
     fake = FakeIncidents()
     incident(fake)

@@ -27,7 +27,7 @@ from incident_operator.adapters.ports import Body
 from incident_operator.api.v1alpha1.incident import IncidentState
 from incident_operator.api.v1alpha1.severity import Role
 from incident_operator.domain import timeline
-from incident_operator.errors import IncidentOperatorError
+from incident_operator.errors import IncidentOperatorError, InvalidSpecError
 
 from . import output
 
@@ -498,11 +498,21 @@ def run_sev(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
 
 @command
 def run_note(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
+    author = args.author or getpass.getuser()
+    for what, text, limit in (
+        ("note", args.text, timeline.MESSAGE_MAX),
+        ("author", author, timeline.AUTHOR_MAX),
+    ):
+        if len(text) > limit:  # refused whole: a person's words are never cut short
+            raise InvalidSpecError(
+                f"the {what} has {len(text)} characters, the timeline holds at most {limit}: "
+                "nothing was added"
+            )
     entry = timeline.entry(
         datetime.now(UTC).replace(microsecond=0),
         "note",
         args.text,
-        author=args.author or getpass.getuser(),
+        author=author,
         source="kubectl",
         key=f"note/{secrets.token_hex(8)}",
     )

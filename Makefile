@@ -47,8 +47,8 @@ krew: venv  ## the kubectl plugin's krew manifest and archive in dist/krew (docs
 	$(BIN)/python -m hack.krew --out dist/krew
 
 lint: venv  ## ruff, ruff format, mypy --strict, import-linter layer contracts
-	$(BIN)/ruff check operator tests hack
-	$(BIN)/ruff format --check operator tests hack
+	$(BIN)/ruff check operator tests hack benchmarks
+	$(BIN)/ruff format --check operator tests hack benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

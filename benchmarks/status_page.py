@@ -57,8 +57,9 @@ def main() -> None:
     args = parser.parse_args()
     index = StatusPageIndex()
     index.observe_severity(
-        {"metadata": {"name": "sev-2"}, "spec": {"level": 2, "displayName": "SEV-2",
-                                                  "statusPage": {"impact": "major", "publish": True}}}
+        {"metadata": {"name": "sev-2"},
+         "spec": {"level": 2, "displayName": "SEV-2",
+                  "statusPage": {"impact": "major", "publish": True}}}
     )  # fmt: skip
     bodies = [incident(n, args.updates) for n in range(args.incidents)]
     started = time.perf_counter()

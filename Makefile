@@ -86,7 +86,7 @@ run: venv  ## run the operator against the current KUBECONFIG (Ctrl-C stops it)
 up: cluster-up examples run  ## the quick start: control plane, CRDs, examples, operator
 
 demo: venv deps  ## the whole story in one command: burn -> incident -> Slack -> rollback -> postmortem
-	$(BIN)/python -m hack.demo
+	$(BIN)/python -m tests.demo
 
 clean: cluster-down
 	rm -rf $(VENV) $(STATE_DIR) .pytest_cache .mypy_cache .ruff_cache demo-output

@@ -29,14 +29,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kubernetes import client, config
+
+from incident_operator.domain.simulation import Trace, TraceRow
 from tests.cluster import controlplane
 from tests.cluster.signals import interrupt_on_termination
 from tests.fakes.slack import FakeSlack
 from tests.fakes.threaded import serving
 from tests.services.exporter import Exporter
 from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
-
-from incident_operator.domain.simulation import Trace, TraceRow
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".cluster" / "demo"

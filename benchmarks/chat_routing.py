@@ -33,10 +33,10 @@ import time
 from pathlib import Path
 
 from kubernetes import client
-from tests.cluster.signals import interrupt_on_termination
 
 from incident_operator.adapters.kubernetes import KubernetesStore
 from incident_operator.services.chat_channels import ChannelIndex
+from tests.cluster.signals import interrupt_on_termination
 
 from .common import cluster_with_crds
 

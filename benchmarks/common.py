@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kubernetes import client, config
+
 from tests.cluster import controlplane
 from tests.kube import REPO, Cluster
 

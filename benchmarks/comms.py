@@ -87,6 +87,7 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client
+
 from tests.cluster.controlplane import free_port
 from tests.cluster.signals import interrupt_on_termination
 from tests.fakes.pagerduty import FakePagerDuty

@@ -29,6 +29,9 @@ from typing import Any
 
 import yaml
 from kubernetes import client
+
+from incident_operator.domain.durations import parse_duration
+from incident_operator.domain.simulation import Trace, TraceRow
 from tests.cluster.controlplane import free_port
 from tests.cluster.signals import interrupt_on_termination
 from tests.kube import REPO, wait_for
@@ -36,9 +39,6 @@ from tests.operator_process import OperatorProcess
 from tests.services.alertmanager import AlertmanagerServer
 from tests.services.exporter import Exporter
 from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
-
-from incident_operator.domain.durations import parse_duration
-from incident_operator.domain.simulation import Trace, TraceRow
 
 from .common import cluster_with_crds
 

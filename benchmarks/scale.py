@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client
+
 from tests.cluster.signals import interrupt_on_termination
 from tests.kube import wait_for
 from tests.operator_process import OperatorProcess

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
-from hack.values_reference import END, README, START, render
 
+from hack.values_reference import END, README, START, render
 from incident_operator.app.operator_main import parse
 from tests.chart.helm import CHART, find, helm, set_args, template
 from tests.kube import REPO

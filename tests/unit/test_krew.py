@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
-from hack import krew
 
+from hack import krew
 from incident_operator import __version__
 
 VERSION = f"v{__version__}"

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from kubernetes import client, config
+from kubernetes import client
 
 from tests.cluster import controlplane
-from tests.kube import REPO, Cluster
+from tests.kube import REPO, Cluster, api_client
 
 
 @contextmanager
@@ -20,7 +20,7 @@ def cluster_with_crds(work: Path, namespace: str) -> Iterator[tuple[Cluster, cli
         cluster = Cluster(state.kubeconfig, existing=False)
         cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
         cluster.kubectl("wait", "--for=condition=Established", "-f", str(REPO / "crds"))
-        api = config.new_client_from_config(config_file=state.kubeconfig)
+        api = api_client(state.kubeconfig)
         client.CoreV1Api(api).create_namespace(
             client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace))
         )

@@ -93,7 +93,7 @@ from tests.cluster.signals import interrupt_on_termination
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import PER_CHANNEL, FakeSlack, Limit
 from tests.fakes.threaded import serving
-from tests.kube import wait_for
+from tests.kube import as_dict, wait_for
 from tests.operator_process import OperatorProcess
 
 from .common import cluster_with_crds
@@ -190,7 +190,7 @@ def set_up(custom: client.CustomObjectsApi, n: int) -> dict[str, tuple[str, str]
         listed = custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "incidents")
         ready = [
             i
-            for i in listed["items"]
+            for i in as_dict(listed)["items"]
             if ((i.get("status") or {}).get("chat") or {}).get("pinned")
             and ((i.get("status") or {}).get("pager") or {}).get("state") == "triggered"
         ]
@@ -284,9 +284,9 @@ def api_requests(api: client.ApiClient) -> Counter[str]:
         "GET", "/metrics", auth_settings=["BearerToken"]
     )
     response = api.call_api(method, url, headers, body, post)
-    response.read()
+    data: bytes = response.read()  # type: ignore[no-untyped-call]
     counts: Counter[str] = Counter()
-    for line in response.data.decode().splitlines():
+    for line in data.decode().splitlines():
         if not line.startswith("apiserver_request_total{"):
             continue
         labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))

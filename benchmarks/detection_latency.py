@@ -34,7 +34,7 @@ from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.simulation import Trace, TraceRow
 from tests.cluster.controlplane import free_port
 from tests.cluster.signals import interrupt_on_termination
-from tests.kube import REPO, wait_for
+from tests.kube import REPO, as_dict, wait_for
 from tests.operator_process import OperatorProcess
 from tests.services.alertmanager import AlertmanagerServer
 from tests.services.exporter import Exporter
@@ -164,8 +164,10 @@ receivers:
                 custom = client.CustomObjectsApi(api)
 
                 def incident_created() -> float | None:
-                    items = custom.list_namespaced_custom_object(
-                        "sre.dev", "v1alpha1", "bench", "incidents"
+                    items = as_dict(
+                        custom.list_namespaced_custom_object(
+                            "sre.dev", "v1alpha1", "bench", "incidents"
+                        )
                     )["items"]
                     return time.time() if items else None
 

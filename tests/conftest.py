@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 
 from tests.cluster import controlplane
-from tests.kube import REPO, Cluster, delete_namespace, install_upstream_crds
+from tests.kube import REPO, Cluster, api_client, delete_namespace, install_upstream_crds
 
 EXISTING_CLUSTER_ENV = "INCIDENT_OPERATOR_USE_EXISTING_CLUSTER"
 
@@ -38,7 +38,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session")
 def api(cluster: Cluster) -> client.ApiClient:
-    return config.new_client_from_config(config_file=cluster.kubeconfig)
+    return api_client(cluster.kubeconfig)
 
 
 @pytest.fixture(scope="session")

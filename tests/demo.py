@@ -28,13 +28,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kubernetes import client, config
+from kubernetes import client
 
 from incident_operator.domain.simulation import Trace, TraceRow
 from tests.cluster import controlplane
 from tests.cluster.signals import interrupt_on_termination
 from tests.fakes.slack import FakeSlack
 from tests.fakes.threaded import serving
+from tests.kube import api_client, as_dict, pod_spec
 from tests.services.exporter import Exporter
 from tests.services.prometheus import PrometheusServer, Scenario, openmetrics
 
@@ -103,8 +104,8 @@ class DemoService:
         while not self._stop.wait(0.5):
             with contextlib.suppress(Exception):
                 dep = self.apps.read_namespaced_deployment("checkout", NS)
-                image = dep.spec.template.spec.containers[0].image
-                if image != self.image:
+                image = pod_spec(dep).containers[0].image
+                if image is not None and image != self.image:
                     self.image = image
                     errors = RPS * BAD_RATIO if image.endswith(":v2") else 0.0
                     rows = (*self.exporter.trace.rows, TraceRow(time.time(), RPS, errors))
@@ -118,8 +119,8 @@ class DemoService:
 # --- manifests ----------------------------------------------------------------------------------
 
 
-def deployment(image: str) -> dict[str, Any]:
-    return {
+def deployment(image: str) -> client.V1Deployment:
+    manifest = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {
@@ -137,6 +138,7 @@ def deployment(image: str) -> dict[str, Any]:
             },
         },
     }
+    return client.V1Deployment.model_validate(manifest)
 
 
 SLO = {
@@ -183,7 +185,7 @@ class Demo:
         state = controlplane.up(STATE)
         self.stack.callback(controlplane.down, STATE)
         self.kubeconfig = state.kubeconfig
-        self.api = config.new_client_from_config(config_file=self.kubeconfig)
+        self.api = api_client(self.kubeconfig)
         self.custom = client.CustomObjectsApi(self.api)
         self.apps = client.AppsV1Api(self.api)
         detail(f"{state.server}   export KUBECONFIG={self.kubeconfig}")
@@ -283,12 +285,13 @@ class Demo:
         body = self.custom.get_namespaced_custom_object(
             "sre.dev", "v1alpha1", NS, "servicelevelobjectives", "checkout-availability"
         )
-        return dict(body.get("status") or {})
+        return dict(as_dict(body).get("status") or {})
 
     def burn(self, window: str) -> float | None:
         for b in self.slo_status().get("burnRates", []):
             if b["window"] == window:
-                return b.get("burnRate")
+                rate: float | None = b.get("burnRate")
+                return rate
         return None
 
     def story(self) -> None:
@@ -396,8 +399,8 @@ class Demo:
             lambda: (s := self._pm(pm)).get("renderedConfigMap") and s.get("impact") and s,
             timeout=120,
         )
-        owner = self.custom.get_namespaced_custom_object(
-            "sre.dev", "v1alpha1", NS, "postmortems", pm
+        owner = as_dict(
+            self.custom.get_namespaced_custom_object("sre.dev", "v1alpha1", NS, "postmortems", pm)
         )["spec"].get("owner")
         say(f"Postmortem {NS}/{pm} drafted for {owner}, due {status.get('due', '?')}", BOLD)
         for impact in status.get("impact", []):
@@ -414,28 +417,28 @@ class Demo:
         OUTPUT.mkdir(exist_ok=True)
         for key, value in (cm.data or {}).items():
             (OUTPUT / key).write_text(value)
-        for key, value in (cm.binary_data or {}).items():
-            (OUTPUT / key).write_bytes(base64.b64decode(value))
+        for key, encoded in (cm.binary_data or {}).items():
+            (OUTPUT / key).write_bytes(base64.b64decode(encoded))
         files = sorted(p.name for p in OUTPUT.iterdir())
         say(f"Postmortem written to {OUTPUT.relative_to(REPO)}/: {', '.join(files)}")
 
     def _incident(self) -> dict[str, Any] | None:
-        items = self.custom.list_namespaced_custom_object("sre.dev", "v1alpha1", NS, "incidents")[
-            "items"
-        ]
+        items = as_dict(
+            self.custom.list_namespaced_custom_object("sre.dev", "v1alpha1", NS, "incidents")
+        )["items"]
         return items[0] if items else None
 
     def _status(self, name: str) -> dict[str, Any]:
         body = self.custom.get_namespaced_custom_object(
             "sre.dev", "v1alpha1", NS, "incidents", name
         )
-        return dict(body.get("status") or {})
+        return dict(as_dict(body).get("status") or {})
 
     def _pm(self, name: str) -> dict[str, Any]:
         body = self.custom.get_namespaced_custom_object(
             "sre.dev", "v1alpha1", NS, "postmortems", name
         )
-        return dict(body.get("status") or {})
+        return dict(as_dict(body).get("status") or {})
 
     def _mitigation(self, name: str, states: set[str]) -> dict[str, Any] | None:
         for result in self._status(name).get("mitigations", []):

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import yaml
-from kubernetes import client
+from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from incident_operator import GROUP, VERSION
@@ -38,6 +38,58 @@ class Cluster:
         return subprocess.run(
             ["kubectl", *args], capture_output=True, text=True, env=env, check=check, timeout=120
         )
+
+
+def api_client(kubeconfig: str) -> client.ApiClient:
+    """A client of the API server in ``kubeconfig``, authenticated as it says."""
+    api: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=kubeconfig
+    )
+    return api
+
+
+def as_dict(found: object) -> dict[str, Any]:
+    """What CustomObjectsApi returns (typed ``object`` by the client): the decoded JSON object."""
+    assert isinstance(found, dict), f"not a JSON object: {found!r}"
+    return found
+
+
+class Stored(Protocol):
+    """An object read back from the API server (client models type every field optional)."""
+
+    @property
+    def metadata(self) -> client.V1ObjectMeta | None: ...
+
+
+def metadata_of(obj: Stored) -> client.V1ObjectMeta:
+    assert obj.metadata is not None, f"no metadata: {obj!r}"
+    return obj.metadata
+
+
+def name_of(obj: Stored) -> str:
+    found = metadata_of(obj).name
+    assert found is not None, f"no name: {obj!r}"
+    return found
+
+
+def annotations_of(obj: Stored) -> dict[str, str]:
+    return metadata_of(obj).annotations or {}
+
+
+def pod_spec(workload: client.V1Deployment | client.V1ReplicaSet) -> client.V1PodSpec:
+    """The pod template's spec of a Deployment or ReplicaSet read back from the API server."""
+    spec = workload.spec
+    assert spec is not None, workload
+    assert spec.template is not None, workload
+    assert spec.template.spec is not None, workload
+    return spec.template.spec
+
+
+def token_of(requested: client.AuthenticationV1TokenRequest) -> str:
+    """The token the API server issued for a TokenRequest."""
+    assert requested.status is not None, requested
+    assert requested.status.token is not None, requested
+    return requested.status.token
 
 
 def load_documents(path: Path) -> Iterator[dict[str, Any]]:
@@ -61,7 +113,7 @@ def create_custom(
         result = custom.create_namespaced_custom_object(
             GROUP, VERSION, namespace, info.plural, manifest, **kwargs
         )
-    return dict(result)
+    return as_dict(result)
 
 
 @contextmanager
@@ -104,7 +156,7 @@ def delete_namespace(api: client.ApiClient, namespace: str) -> None:
             if exc.status == 404:
                 continue
             raise
-        for item in items["items"]:
+        for item in as_dict(items)["items"]:
             finalizers = item["metadata"].get("finalizers") or []
             kept = [f for f in finalizers if not f.startswith(f"{GROUP}/")]
             if kept == finalizers:
@@ -127,8 +179,10 @@ def get_custom(api: client.ApiClient, kind: str, name: str, namespace: str) -> d
     info = BY_KIND[kind]
     custom = client.CustomObjectsApi(api)
     if info.scope == "Cluster":
-        return dict(custom.get_cluster_custom_object(GROUP, VERSION, info.plural, name))
-    return dict(custom.get_namespaced_custom_object(GROUP, VERSION, namespace, info.plural, name))
+        return as_dict(custom.get_cluster_custom_object(GROUP, VERSION, info.plural, name))
+    return as_dict(
+        custom.get_namespaced_custom_object(GROUP, VERSION, namespace, info.plural, name)
+    )
 
 
 def api_error_message(exc: ApiException) -> str:

@@ -42,13 +42,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from kubernetes import client, config
+from kubernetes import client
 
 from incident_operator.domain import mitigation as m
 from tests.chaos.invariants import Expected, History, Observation, check
 from tests.chaos.world import SEVERITY, World
 from tests.cluster import controlplane
-from tests.kube import REPO, Cluster, create_custom
+from tests.kube import REPO, Cluster, api_client, as_dict, create_custom, name_of, pod_spec
 
 T = TypeVar("T")
 GROUP, VERSION = "sre.dev", "v1alpha1"
@@ -203,7 +203,7 @@ class Kube:
     @property
     def api(self) -> client.ApiClient:
         if not hasattr(self.local, "api"):
-            self.local.api = config.new_client_from_config(config_file=self.kubeconfig)
+            self.local.api = api_client(self.kubeconfig)
         return self.local.api  # type: ignore[no-any-return]
 
     @property
@@ -227,7 +227,7 @@ class Kube:
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         def read() -> dict[str, Any] | None:
             try:
-                return dict(
+                return as_dict(
                     self.custom.get_namespaced_custom_object(
                         GROUP, VERSION, namespace, plural, name
                     )
@@ -243,9 +243,9 @@ class Kube:
         return self.retry(
             f"list {plural}",
             lambda: list(
-                self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)[
-                    "items"
-                ]
+                as_dict(
+                    self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)
+                )["items"]
             ),
         )
 
@@ -496,7 +496,9 @@ class Run:
 
         def create_deployment() -> None:
             with contextlib.suppress(client.ApiException):
-                apps.create_namespaced_deployment(namespace, deployment)
+                apps.create_namespaced_deployment(
+                    namespace, client.V1Deployment.model_validate(deployment)
+                )
 
         self.kube.retry("create the Deployment", create_deployment)
 
@@ -505,7 +507,7 @@ class Run:
                 "read the Deployment",
                 lambda: apps.read_namespaced_deployment("checkout", namespace),
             )
-            return str(dep.spec.template.spec.containers[0].image)
+            return str(pod_spec(dep).containers[0].image)
 
         def revisions() -> int:
             sets = self.kube.retry(
@@ -822,8 +824,10 @@ class Run:
                     self.report.exits.append(code)
             for namespace in list(self.namespaces):
                 try:
-                    items = self.kube.custom.list_namespaced_custom_object(
-                        GROUP, VERSION, namespace, "incidents"
+                    items = as_dict(
+                        self.kube.custom.list_namespaced_custom_object(
+                            GROUP, VERSION, namespace, "incidents"
+                        )
                     )["items"]
                 except Exception:
                     continue
@@ -865,7 +869,7 @@ class Run:
             self.kube.custom.delete_cluster_custom_object(GROUP, VERSION, "severities", SEVERITY)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            names = {n.metadata.name for n in core.list_namespace().items}
+            names = {name_of(n) for n in core.list_namespace().items}
             if not names & set(self.namespaces):
                 return
             time.sleep(1)

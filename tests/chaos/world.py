@@ -186,7 +186,12 @@ class World(contextlib.ExitStack):
         w = self.workdir
         end = int(time.time())
         self.services = {job: Service(job, end) for job in self.jobs}
-        self.callback(lambda: [s.exporter.stop() for s in self.services.values()])
+
+        def stop_exporters() -> None:
+            for s in self.services.values():
+                s.exporter.stop()
+
+        self.callback(stop_exporters)
         self.alerts = AlertSwitch(free_port())
         self.callback(self.alerts.stop)
 

@@ -237,7 +237,8 @@ def test_schema_rejects_bad_values_with_the_offending_key(
 def dockerfile_instruction(name: str) -> str:
     text = (REPO / "Dockerfile").read_text()
     # the last stage's instruction wins
-    (*_, value) = re.findall(rf"^{name}\s+(.+)$", text, re.MULTILINE)
+    found: list[str] = re.findall(rf"^{name}\s+(.+)$", text, re.MULTILINE)
+    (*_, value) = found
     return value.strip()
 
 

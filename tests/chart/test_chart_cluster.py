@@ -11,6 +11,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -21,7 +22,7 @@ from incident_operator.domain import freeze
 from incident_operator.domain import mitigation as m
 from tests.chart.helm import CHART, dump, helm, set_args, template
 from tests.chart.test_chart import EVERYTHING, VALUE_SETS
-from tests.kube import Cluster, wait_for
+from tests.kube import Cluster, annotations_of, name_of, pod_spec, wait_for
 
 # Other projects' kinds the operator writes: (apiVersion, kind) -> the verbs on the resource
 # (or its subresource) that it needs.
@@ -53,10 +54,12 @@ def test_rbac_names_what_the_upstream_crds_serve(
     writes, at the API versions it addresses."""
     groups = {api_version.split("/")[0] for api_version, _, _ in UPSTREAM_KINDS}
     served: dict[tuple[str, str], set[str]] = {}  # (group/version, resource) -> verbs
-    for group in client.ApisApi(api).get_api_versions().groups:
-        if group.name in groups:
-            for version in group.versions:
-                found = client.CustomObjectsApi(api).get_api_resources(group.name, version.version)
+    for api_group in client.ApisApi(api).get_api_versions().groups:
+        if api_group.name in groups:
+            for version in api_group.versions:
+                found = client.CustomObjectsApi(api).get_api_resources(
+                    api_group.name, version.version
+                )
                 for res in found.resources:
                     served[(version.group_version, res.name)] = set(res.verbs)
     by_group: dict[tuple[str, str], set[str]] = {}
@@ -143,18 +146,18 @@ def test_helm_install_and_upgrade(
     assert "kubectl -n" in installed.stdout  # NOTES.txt
     apps = client.AppsV1Api(api)
     deployment = apps.read_namespaced_deployment(release, ns)
-    assert deployment.spec.template.spec.service_account_name == release
+    assert pod_spec(deployment).service_account_name == release
     assert "--prometheus-url=http://prometheus.monitoring:9090" in (
-        deployment.spec.template.spec.containers[0].args
+        pod_spec(deployment).containers[0].args or []
     )
     client.CoreV1Api(api).read_namespaced_service_account(release, ns)
     rbac = client.RbacAuthorizationV1Api(api)
     binding = rbac.read_cluster_role_binding(f"{release}-namespaced")
-    assert binding.subjects[0].namespace == ns
+    assert (binding.subjects or [])[0].namespace == ns
     ext = client.ApiextensionsV1Api(api)
     crd = ext.read_custom_resource_definition("incidents.sre.dev")
-    assert crd.metadata.annotations["meta.helm.sh/release-name"] == release
-    assert crd.metadata.annotations["helm.sh/resource-policy"] == "keep"
+    assert annotations_of(crd)["meta.helm.sh/release-name"] == release
+    assert annotations_of(crd)["helm.sh/resource-policy"] == "keep"
     # The deployment controller turns it into a ReplicaSet (no kubelet: pods stay Pending).
     wait_for(
         "the ReplicaSet of the Deployment",
@@ -168,7 +171,7 @@ def test_helm_install_and_upgrade(
         kubeconfig=crds.kubeconfig,
     )  # fmt: skip
     assert "REVISION: 2" in upgraded.stdout
-    args = apps.read_namespaced_deployment(release, ns).spec.template.spec.containers[0].args
+    args = pod_spec(apps.read_namespaced_deployment(release, ns)).containers[0].args or []
     assert "--verbose" in args
     assert "--prometheus-url=http://prometheus.monitoring:9090" in args
     client.CoreV1Api(api).read_namespaced_config_map(f"{release}-dashboard", ns)
@@ -180,9 +183,7 @@ def test_helm_install_and_upgrade(
     helm("uninstall", release, "-n", ns, "--wait", kubeconfig=crds.kubeconfig)
     # The CRDs (and so every incident) survive the uninstall.
     ext.read_custom_resource_definition("incidents.sre.dev")
-    assert not [
-        b for b in rbac.list_cluster_role_binding().items if b.metadata.name.startswith(release)
-    ]
+    assert not [b for b in rbac.list_cluster_role_binding().items if name_of(b).startswith(release)]
 
 
 @pytest.mark.parametrize("name", ["defaults", "everything"])
@@ -197,17 +198,19 @@ def test_pod_passes_pod_security_restricted_admission(
     try:
         docs = template(VALUE_SETS[name], namespace=ns)
         deployment = next(d for d in docs if d["kind"] == "Deployment")
-        pod = {
+        pod: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": "operator", "namespace": ns},
             "spec": {**deployment["spec"]["template"]["spec"], "serviceAccountName": "default"},
         }
-        core.create_namespaced_pod(ns, pod, dry_run="All")
+        core.create_namespaced_pod(ns, client.V1Pod.model_validate(pod), dry_run="All")
         # ...and the same pod running as root is refused: the check is live.
         rooted = {**pod["spec"], "securityContext": {"runAsUser": 0}}
         with pytest.raises(client.ApiException) as refused:
-            core.create_namespaced_pod(ns, {**pod, "spec": rooted}, dry_run="All")
+            core.create_namespaced_pod(
+                ns, client.V1Pod.model_validate({**pod, "spec": rooted}), dry_run="All"
+            )
         assert "violates PodSecurity" in str(refused.value.body)
     finally:
         core.delete_namespace(ns)

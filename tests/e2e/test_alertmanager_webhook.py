@@ -26,7 +26,7 @@ from kubernetes import client
 from incident_operator.domain.alertmanager import group_id
 from incident_operator.services.incidents import requested_state
 from tests.cluster.controlplane import free_port
-from tests.kube import Cluster, get_custom, wait_for
+from tests.kube import Cluster, as_dict, get_custom, wait_for
 from tests.operator_process import OperatorProcess
 from tests.services.alertmanager import AlertmanagerServer, Release, webhook_config
 from tests.services.prometheus import Backend, PrometheusServer, openmetrics
@@ -67,7 +67,7 @@ def incidents(api: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
     found = client.CustomObjectsApi(api).list_namespaced_custom_object(
         "sre.dev", "v1alpha1", namespace, "incidents"
     )
-    return list(found["items"])
+    return list(as_dict(found)["items"])
 
 
 def forged_payload(namespace: str) -> dict[str, Any]:
@@ -213,15 +213,14 @@ def test_alertmanager_delivers_one_incident_and_its_resolution(
             urllib.request.Request(f"{prometheus.url}/-/reload", method="POST"), timeout=10
         ).close()
         name = incident["metadata"]["name"]
-        resolved = wait_for(
-            "the resolution in the timeline",
-            lambda: (
-                (i := get_custom(api, "Incident", name, namespace))
-                and any(e["type"] == "alerts-resolved" for e in i["status"]["timeline"])
-                and i
-            ),
-            timeout=60,
-        )
+
+        def resolution_said() -> dict[str, Any] | None:
+            i = get_custom(api, "Incident", name, namespace)
+            if i and any(e["type"] == "alerts-resolved" for e in i["status"]["timeline"]):
+                return i
+            return None
+
+        resolved = wait_for("the resolution in the timeline", resolution_said, timeout=60)
         types = [e["type"] for e in resolved["status"]["timeline"]]
         assert types.count("alert-resolved") == 1
         assert types.count("alerts-resolved") == 1

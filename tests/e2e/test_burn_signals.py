@@ -25,7 +25,7 @@ from kubernetes import client
 
 from incident_operator.services.incidents import requested_state
 from tests.cluster.controlplane import free_port
-from tests.kube import Cluster, create_custom, get_custom, wait_for
+from tests.kube import Cluster, as_dict, create_custom, get_custom, wait_for
 from tests.operator_process import running_operator
 from tests.services.alertmanager import AlertmanagerServer, webhook_config
 from tests.services.burn import Burn, burning_prometheus
@@ -93,7 +93,7 @@ def slo_incidents(api: client.ApiClient, namespace: str) -> list[dict[str, Any]]
     found = client.CustomObjectsApi(api).list_namespaced_custom_object(
         "sre.dev", "v1alpha1", namespace, "incidents", label_selector="sre.dev/slo=vanishing"
     )
-    return list(found["items"])
+    return list(as_dict(found)["items"])
 
 
 def test_series_vanishing_mid_burn_keeps_the_incident_open_and_the_slo_says_blind(
@@ -167,6 +167,7 @@ def test_series_vanishing_mid_burn_keeps_the_incident_open_and_the_slo_says_blin
         warnings = [e for e in events if e.reason == "SloBlind"]
         assert len(warnings) == 1
         assert warnings[0].type == "Warning"
+        assert warnings[0].regarding is not None
         assert warnings[0].regarding.name == "vanishing"
 
 
@@ -304,8 +305,10 @@ def test_a_truncated_resolved_group_does_not_resolve_the_incident(
             )
 
             def incident() -> dict[str, Any] | None:
-                found = client.CustomObjectsApi(api).list_namespaced_custom_object(
-                    "sre.dev", "v1alpha1", namespace, "incidents"
+                found = as_dict(
+                    client.CustomObjectsApi(api).list_namespaced_custom_object(
+                        "sre.dev", "v1alpha1", namespace, "incidents"
+                    )
                 )["items"]
                 return found[0] if len(found) == 1 else None
 
@@ -325,15 +328,19 @@ def test_a_truncated_resolved_group_does_not_resolve_the_incident(
             # a and b stop; c still fires. Alertmanager: status resolved, truncatedAlerts 1.
             rule_file.write_text(three_alerts(namespace, ("c",)))
             reload(prometheus)
-            truncated = wait_for(
-                "the truncated resolved notification in the timeline",
-                lambda: (
-                    (i := get_custom(api, "Incident", name, namespace))
+
+            def truncation_said() -> dict[str, Any] | None:
+                i = get_custom(api, "Incident", name, namespace)
+                if (
+                    i
                     and "alerts-truncated" in timeline_types(i)
                     and any(e["type"] == "alerts-resolved" for e in i["status"]["timeline"])
-                    and i
-                ),
-                timeout=60,
+                ):
+                    return i
+                return None
+
+            truncated = wait_for(
+                "the truncated resolved notification in the timeline", truncation_said, timeout=60
             )
             assert requested_state(truncated) == "triage"
             (said,) = [e for e in truncated["status"]["timeline"] if e["type"] == "alerts-resolved"]

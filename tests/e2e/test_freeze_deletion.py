@@ -12,7 +12,7 @@ from kubernetes import client
 from incident_operator.domain import deletion, freeze
 from tests import upstream_objects as upstream
 from tests.e2e.test_mitigation import manual_incident, rolled_to_v2, target_crds  # noqa: F401
-from tests.kube import Cluster, create_custom, get_custom, wait_for
+from tests.kube import Cluster, as_dict, create_custom, get_custom, wait_for
 from tests.operator_process import running_operator
 
 FLUX = upstream.KUSTOMIZATION
@@ -70,7 +70,7 @@ def test_overlap_refusal_deletion_and_namespace_cleanup(
     severity = _setup(api, namespace, tenant_b)
 
     def ks(ns: str = namespace) -> dict[str, Any]:
-        return dict(custom.get_namespaced_custom_object(*FLUX[:2], ns, FLUX[2], "apps"))
+        return as_dict(custom.get_namespaced_custom_object(*FLUX[:2], ns, FLUX[2], "apps"))
 
     def finalizers(name: str) -> list[str]:
         body = get_custom(api, "Incident", name, namespace)
@@ -126,7 +126,7 @@ def test_overlap_refusal_deletion_and_namespace_cleanup(
                 try:
                     get_custom(api, "Incident", "inc-b", namespace)
                 except client.ApiException as exc:
-                    return exc.status == 404
+                    return bool(exc.status == 404)
                 return False
 
             wait_for("the deleted incident is gone", gone, timeout=30)
@@ -139,7 +139,7 @@ def test_overlap_refusal_deletion_and_namespace_cleanup(
             try:
                 core.read_namespace(namespace)
             except client.ApiException as exc:
-                return exc.status == 404
+                return bool(exc.status == 404)
             return False
 
         wait_for("the namespace deleted without the operator", namespace_gone, timeout=120)

@@ -179,11 +179,12 @@ def test_idle_watches_stay_live_and_a_frozen_api_server_connection_fails_livenes
             f"--watch-timeout={WATCH_TIMEOUT}s",
             f"--http-listen=127.0.0.1:{http}",
         ) as operator:
-            started = wait_for(
-                "the Incident watch stream to deliver",
-                lambda: (found := watch_activity(http)).get("incidents.sre.dev") and found,
-                timeout=60,
-            )
+
+            def delivering() -> dict[str, float] | None:
+                found = watch_activity(http)
+                return found if found.get("incidents.sre.dev") else None
+
+            started = wait_for("the Incident watch stream to deliver", delivering, timeout=60)
 
             # Idle: nothing changes for well past the bound, yet every stream keeps delivering
             # (renewed requests are answered) and liveness holds.

@@ -34,7 +34,16 @@ from incident_operator.cli import kubectl_plugin
 from incident_operator.domain import mitigation as m
 from incident_operator.domain.simulation import Trace, TraceRow
 from tests import upstream_objects as upstream
-from tests.kube import Cluster, create_custom, get_custom, wait_for
+from tests.kube import (
+    Cluster,
+    annotations_of,
+    as_dict,
+    create_custom,
+    get_custom,
+    name_of,
+    pod_spec,
+    wait_for,
+)
 from tests.operator_process import running_operator
 from tests.services.burn import Burn
 
@@ -67,8 +76,8 @@ def severity(api: client.ApiClient) -> Iterator[str]:
     )
 
 
-def deployment(name: str, image: str, *, opt_in: bool = True) -> dict[str, Any]:
-    return {
+def deployment(name: str, image: str, *, opt_in: bool = True) -> client.V1Deployment:
+    manifest = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": name, "annotations": dict(OPT_IN) if opt_in else {}},
@@ -81,17 +90,18 @@ def deployment(name: str, image: str, *, opt_in: bool = True) -> dict[str, Any]:
             },
         },
     }
+    return client.V1Deployment.model_validate(manifest)
 
 
 def image_of(apps: client.AppsV1Api, namespace: str, name: str) -> str:
     dep = apps.read_namespaced_deployment(name, namespace)
-    return str(dep.spec.template.spec.containers[0].image)
+    return str(pod_spec(dep).containers[0].image)
 
 
 def revision_exists(apps: client.AppsV1Api, namespace: str, name: str, revision: int) -> bool:
     return any(
-        (rs.metadata.annotations or {}).get(m.REVISION_ANNOTATION) == str(revision)
-        and rs.metadata.name.startswith(f"{name}-")
+        annotations_of(rs).get(m.REVISION_ANNOTATION) == str(revision)
+        and name_of(rs).startswith(f"{name}-")
         for rs in apps.list_namespaced_replica_set(namespace).items
     )
 
@@ -145,8 +155,10 @@ def slo_manifest(severity: str) -> dict[str, Any]:
 
 def first_incident(api: client.ApiClient, namespace: str) -> str | None:
     """The name of an Incident in ``namespace`` (the one an SLO declared), or None yet."""
-    items = client.CustomObjectsApi(api).list_namespaced_custom_object(
-        "sre.dev", "v1alpha1", namespace, "incidents"
+    items = as_dict(
+        client.CustomObjectsApi(api).list_namespaced_custom_object(
+            "sre.dev", "v1alpha1", namespace, "incidents"
+        )
     )["items"]
     return str(items[0]["metadata"]["name"]) if items else None
 
@@ -338,8 +350,10 @@ def test_manual_mitigations_dry_run_refusal_shift_abort_and_approval(
             )
             == 0
         )
-        route = custom.get_namespaced_custom_object(
-            "gateway.networking.k8s.io", "v1", namespace, "httproutes", "checkout"
+        route = as_dict(
+            custom.get_namespaced_custom_object(
+                "gateway.networking.k8s.io", "v1", namespace, "httproutes", "checkout"
+            )
         )
         assert {r["name"]: r["weight"] for r in route["spec"]["rules"][0]["backendRefs"]} == {
             "stable": 100,
@@ -354,8 +368,10 @@ def test_manual_mitigations_dry_run_refusal_shift_abort_and_approval(
             )
             == 0
         )
-        rollout = custom.get_namespaced_custom_object(
-            "argoproj.io", "v1alpha1", namespace, "rollouts", "checkout"
+        rollout = as_dict(
+            custom.get_namespaced_custom_object(
+                "argoproj.io", "v1alpha1", namespace, "rollouts", "checkout"
+            )
         )
         assert rollout["status"]["abort"] is True
 
@@ -395,11 +411,11 @@ def test_benchmark_incident_declared_to_rollback_accepted(
             manual_incident(
                 api, namespace, f"bench-{i}", mitigations=[{"rollback": {"deployment": name}}]
             )
-            wait_for(
-                f"{name} rolled back",
-                lambda name=name: image_of(apps, namespace, name) == f"{name}:v1",
-                timeout=30,
-            )
+
+            def rolled_back(name: str = name) -> bool:
+                return image_of(apps, namespace, name) == f"{name}:v1"
+
+            wait_for(f"{name} rolled back", rolled_back, timeout=30)
             latencies.append(time.monotonic() - started)
     latencies.sort()
     p50 = statistics.median(latencies)
@@ -429,11 +445,13 @@ def test_change_freeze_suspends_flux_and_argo_then_restores_them_exactly(
         namespace,
         {"metadata": {"labels": {"argocd.argoproj.io/instance": f"{namespace}_web"}}},
     )
-    ks = custom.create_namespaced_custom_object(
-        *upstream.KUSTOMIZATION[:2],
-        namespace,
-        upstream.KUSTOMIZATION[2],
-        upstream.kustomization("apps"),
+    ks = as_dict(
+        custom.create_namespaced_custom_object(
+            *upstream.KUSTOMIZATION[:2],
+            namespace,
+            upstream.KUSTOMIZATION[2],
+            upstream.kustomization("apps"),
+        )
     )
     automated = {"prune": True, "selfHeal": True}
     custom.create_namespaced_custom_object(
@@ -473,14 +491,14 @@ def test_change_freeze_suspends_flux_and_argo_then_restores_them_exactly(
     )
 
     def kustomization() -> dict[str, Any]:
-        return dict(
+        return as_dict(
             custom.get_namespaced_custom_object(
                 "kustomize.toolkit.fluxcd.io", "v1", namespace, "kustomizations", "apps"
             )
         )
 
     def application() -> dict[str, Any]:
-        return dict(
+        return as_dict(
             custom.get_namespaced_custom_object(
                 "argoproj.io", "v1alpha1", namespace, "applications", "web"
             )

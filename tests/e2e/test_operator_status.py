@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -71,7 +72,7 @@ def test_operator_marks_every_example_ready(
     for doc in documents:
         obj = wait_for(
             f"{doc['kind']}/{doc['metadata']['name']} Ready at its generation",
-            lambda doc=doc: reconciled(api, doc, namespace),
+            functools.partial(reconciled, api, doc, namespace),
         )
         annotations = obj["metadata"].get("annotations", {})
         assert "sre.dev/last-handled-configuration" in annotations

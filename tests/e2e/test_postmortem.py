@@ -27,7 +27,14 @@ from kubernetes import client
 from incident_operator.domain.simulation import Trace
 from tests.fakes.threaded import Threaded, serving
 from tests.fakes.trackers import FakeGrafana, FakeJira
-from tests.kube import Cluster, create_custom, get_custom, temporary_severity, wait_for
+from tests.kube import (
+    Cluster,
+    as_dict,
+    create_custom,
+    get_custom,
+    temporary_severity,
+    wait_for,
+)
 from tests.operator_process import running_operator
 from tests.services.burn import Burn, burning_prometheus
 
@@ -291,12 +298,14 @@ def test_resolved_incident_drafts_its_postmortem(
             "the declared incident",
             lambda: next(
                 iter(
-                    client.CustomObjectsApi(api).list_namespaced_custom_object(
-                        "sre.dev",
-                        "v1alpha1",
-                        namespace,
-                        "incidents",
-                        label_selector="sre.dev/slo=checkout",
+                    as_dict(
+                        client.CustomObjectsApi(api).list_namespaced_custom_object(
+                            "sre.dev",
+                            "v1alpha1",
+                            namespace,
+                            "incidents",
+                            label_selector="sre.dev/slo=checkout",
+                        )
                     )["items"]
                 ),
                 None,
@@ -329,7 +338,7 @@ def test_resolved_incident_drafts_its_postmortem(
         status = get_custom(api, "Incident", name, namespace)["status"]
         impact, expected_failed = check_draft(pm, status, trace, name)
         # Human edits survive regeneration.
-        human = {
+        human: dict[str, Any] = {
             "summary": "The checkout service returned errors for 10% of requests.",
             "wentWell": ["The SLO burn alert declared the incident by itself."],
             "actionItems": [{"title": "Add a canary for checkout", "owner": "bob"}],

@@ -10,13 +10,13 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.kube import Cluster, create_custom, wait_for
+from tests.kube import Cluster, as_dict, create_custom, wait_for
 from tests.operator_process import OperatorProcess
 
 
 def rule(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
     try:
-        return dict(
+        return as_dict(
             client.CustomObjectsApi(api).get_namespaced_custom_object(
                 "monitoring.coreos.com", "v1", namespace, "prometheusrules", name
             )
@@ -77,13 +77,11 @@ def test_slo_gets_a_valid_owned_prometheus_rule(
             "the creation handled",
             lambda: (
                 "sre.dev/last-handled-configuration"
-                in (
-                    client.CustomObjectsApi(api)
-                    .get_namespaced_custom_object(
+                in as_dict(
+                    client.CustomObjectsApi(api).get_namespaced_custom_object(
                         "sre.dev", "v1alpha1", namespace, "servicelevelobjectives", "checkout"
-                    )["metadata"]
-                    .get("annotations", {})
-                )
+                    )
+                )["metadata"].get("annotations", {})
             ),
         )
         client.CustomObjectsApi(api).patch_namespaced_custom_object(

@@ -18,7 +18,15 @@ from kubernetes import client
 
 from tests.chart.helm import CHART, helm, set_args
 from tests.e2e.test_rbac_serviceaccount import chart_args, service_account_kubeconfig
-from tests.kube import Cluster, create_custom, get_custom, wait_for
+from tests.kube import (
+    Cluster,
+    as_dict,
+    create_custom,
+    get_custom,
+    pod_spec,
+    token_of,
+    wait_for,
+)
 from tests.operator_process import OperatorProcess
 
 RELEASE = "peering-proof"
@@ -96,13 +104,12 @@ def test_two_replicas_one_active_the_standby_takes_over(
         f"{RELEASE}-incident-operator", release
     )
     assert deployment.spec.replicas == 2
-    sa = deployment.spec.template.spec.service_account_name
-    token = (
-        client.CoreV1Api(api)
-        .create_namespaced_service_account_token(
+    sa = pod_spec(deployment).service_account_name
+    assert sa is not None
+    token = token_of(
+        client.CoreV1Api(api).create_namespaced_service_account_token(
             sa, release, client.AuthenticationV1TokenRequest(spec={"expirationSeconds": 3600})
         )
-        .status.token
     )
     as_sa = Cluster(
         kubeconfig=str(service_account_kubeconfig(crds, token, tmp_path / "sa.kubeconfig")),
@@ -116,7 +123,11 @@ def test_two_replicas_one_active_the_standby_takes_over(
     ]
     try:
         for replica in replicas:
-            wait_for("a live replica", lambda r=replica: r.healthz() == 200, timeout=60)
+
+            def live(r: OperatorProcess = replica) -> bool:
+                return r.healthz() == 200
+
+            wait_for("a live replica", live, timeout=60)
 
         # kopf's ClusterKopfPeering object lists both replicas with their priorities.
         custom = client.CustomObjectsApi(api)
@@ -124,8 +135,10 @@ def test_two_replicas_one_active_the_standby_takes_over(
             "both replicas in the peering object",
             lambda: (
                 len(
-                    custom.get_cluster_custom_object(
-                        "kopf.dev", "v1", "clusterkopfpeerings", RELEASE
+                    as_dict(
+                        custom.get_cluster_custom_object(
+                            "kopf.dev", "v1", "clusterkopfpeerings", RELEASE
+                        )
                     ).get("status")
                     or {}
                 )

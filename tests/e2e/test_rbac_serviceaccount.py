@@ -37,7 +37,18 @@ from tests.chart.helm import CHART, helm, set_args
 from tests.cluster.controlplane import free_port
 from tests.fakes.slack import FakeSlack
 from tests.fakes.threaded import serving
-from tests.kube import REPO, Cluster, create_custom, get_custom, temporary_severity, wait_for
+from tests.kube import (
+    REPO,
+    Cluster,
+    annotations_of,
+    as_dict,
+    create_custom,
+    get_custom,
+    pod_spec,
+    temporary_severity,
+    token_of,
+    wait_for,
+)
 from tests.operator_process import running_operator
 from tests.services.burn import Burn
 
@@ -212,7 +223,7 @@ def slo(severity: str, rotation: str) -> dict[str, Any]:
 def rolled_to_v2(apps: client.AppsV1Api, namespace: str) -> None:
     def revisions() -> set[str]:
         return {
-            (rs.metadata.annotations or {}).get(m.REVISION_ANNOTATION, "")
+            annotations_of(rs).get(m.REVISION_ANNOTATION, "")
             for rs in apps.list_namespaced_replica_set(namespace).items
         }
 
@@ -229,7 +240,7 @@ def rolled_to_v2(apps: client.AppsV1Api, namespace: str) -> None:
             },
         },
     }
-    apps.create_namespaced_deployment(namespace, body)
+    apps.create_namespaced_deployment(namespace, client.V1Deployment.model_validate(body))
     wait_for("revision 1", lambda: "1" in revisions())
     patch = {
         "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "checkout:v2"}]}}}
@@ -280,13 +291,12 @@ def test_core_scenario_as_the_charts_service_account(
         )  # fmt: skip
         apps = client.AppsV1Api(api)
         deployment = apps.read_namespaced_deployment(f"{RELEASE}-incident-operator", release)
-        sa = deployment.spec.template.spec.service_account_name
-        token = (
-            client.CoreV1Api(api)
-            .create_namespaced_service_account_token(
+        sa = pod_spec(deployment).service_account_name
+        assert sa is not None
+        token = token_of(
+            client.CoreV1Api(api).create_namespaced_service_account_token(
                 sa, release, client.AuthenticationV1TokenRequest(spec={"expirationSeconds": 3600})
             )
-            .status.token
         )
         secrets_dir = tmp_path / "secrets"
         secrets_dir.mkdir()
@@ -307,8 +317,10 @@ def test_core_scenario_as_the_charts_service_account(
             custom = client.CustomObjectsApi(api)
 
             def declared() -> str | None:
-                items = custom.list_namespaced_custom_object(
-                    "sre.dev", "v1alpha1", namespace, "incidents"
+                items = as_dict(
+                    custom.list_namespaced_custom_object(
+                        "sre.dev", "v1alpha1", namespace, "incidents"
+                    )
                 )["items"]
                 return items[0]["metadata"]["name"] if items else None
 
@@ -335,8 +347,8 @@ def test_core_scenario_as_the_charts_service_account(
             wait_for(
                 "the rollback to v1",
                 lambda: (
-                    apps.read_namespaced_deployment("checkout", namespace)
-                    .spec.template.spec.containers[0]
+                    pod_spec(apps.read_namespaced_deployment("checkout", namespace))
+                    .containers[0]
                     .image
                     == "checkout:v1"
                 ),

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes import client, config
+from kubernetes import client
 
 from tests.chart.helm import template
-from tests.kube import REPO, Cluster
+from tests.kube import REPO, Cluster, api_client
 
 DOC = REPO / "docs" / "security.md"
 START, END = "<!-- can-i:start -->", "<!-- can-i:end -->"
@@ -65,7 +65,7 @@ def can_i(cluster: Cluster, values: dict[str, Any], watched: bool) -> dict[str, 
     ]
     core = client.CoreV1Api(_api(cluster))
     for ns in (watched_ns, other_ns):
-        core.create_namespace({"metadata": {"name": ns}})
+        core.create_namespace(client.V1Namespace.model_validate({"metadata": {"name": ns}}))
     manifest = Path(cluster.kubeconfig).parent / f"cani-{suffix}.yaml"
     manifest.write_text(yaml.safe_dump_all(docs))
     try:
@@ -103,7 +103,7 @@ def listed(cluster: Cluster, namespace: str, user: str) -> dict[str, set[str]]:
 
 
 def _api(cluster: Cluster) -> client.ApiClient:
-    return config.new_client_from_config(config_file=cluster.kubeconfig)
+    return api_client(cluster.kubeconfig)
 
 
 def render(columns: list[dict[str, str]]) -> str:

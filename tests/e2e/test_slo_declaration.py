@@ -13,7 +13,7 @@ from typing import Any
 from kubernetes import client
 
 from tests.cluster.controlplane import free_port
-from tests.kube import Cluster, create_custom, get_custom, wait_for
+from tests.kube import Cluster, as_dict, create_custom, get_custom, wait_for
 from tests.operator_process import OperatorProcess
 from tests.services.burn import Burn
 
@@ -42,7 +42,7 @@ def incidents(api: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
     found = client.CustomObjectsApi(api).list_namespaced_custom_object(
         "sre.dev", "v1alpha1", namespace, "incidents", label_selector="sre.dev/slo=checkout"
     )
-    return list(found["items"])
+    return list(as_dict(found)["items"])
 
 
 def declared_events(api: client.ApiClient, namespace: str) -> list[Any]:

@@ -10,6 +10,7 @@ B's verdicts must be exactly what B's own series say, and only A's SLOs carry A'
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from tests.cluster.controlplane import free_port
 from tests.kube import (
     Cluster,
     api_error_message,
+    as_dict,
     create_custom,
     get_custom,
     temporary_severity,
@@ -166,10 +168,10 @@ def incidents(api: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
     found = client.CustomObjectsApi(api).list_namespaced_custom_object(
         "sre.dev", "v1alpha1", namespace, "incidents"
     )
-    return list(found["items"])
+    return list(as_dict(found)["items"])
 
 
-def warnings(api: client.ApiClient, namespace: str) -> list[tuple[str, str, str]]:
+def warnings(api: client.ApiClient, namespace: str) -> list[tuple[str | None, str | None, str]]:
     events = client.EventsV1Api(api).list_namespaced_event(namespace).items
     return [
         (e.regarding.name, e.reason, e.note or "")
@@ -213,7 +215,7 @@ def test_a_tenants_forged_or_broken_promql_reaches_no_other_slo(
         )
         assert incident["spec"]["source"]["ref"] == "burning"
         for name, (_, reason, words) in ATTACKS.items():
-            found = wait_for(f"{name} evaluated", lambda n=name: evaluated(api, tenant_a, n))
+            found = wait_for(f"{name} evaluated", functools.partial(evaluated, api, tenant_a, name))
             invalid = conditions(found)["InvalidIndicator"]
             assert (invalid["status"], invalid["reason"]) == ("True", reason), name
             assert words in invalid["message"], (name, invalid["message"])

@@ -17,18 +17,27 @@ would have changed staying as it was.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from incident_operator.domain import mitigation as m
 from tests.chart.helm import CHART, helm, set_args
-from tests.kube import Cluster, api_error_message, get_custom, wait_for
+from tests.kube import (
+    Cluster,
+    annotations_of,
+    api_client,
+    api_error_message,
+    as_dict,
+    get_custom,
+    wait_for,
+)
 
 RELEASE = "tenancy"
 FULLNAME = f"{RELEASE}-incident-operator"
@@ -49,8 +58,8 @@ class Setup:
 
 def impersonating(cluster: Cluster, user: str) -> client.ApiClient:
     """A client authenticated as the admin, acting as ``user`` (Impersonate-User)."""
-    api = config.new_client_from_config(config_file=cluster.kubeconfig)
-    api.set_default_header("Impersonate-User", user)
+    api = api_client(cluster.kubeconfig)
+    api.set_default_header("Impersonate-User", user)  # type: ignore[no-untyped-call]
     return api
 
 
@@ -62,9 +71,9 @@ def refusal(call: Callable[[], Any]) -> str:
     return api_error_message(info.value)
 
 
-def deployment(name: str, *, opted_in: bool) -> dict[str, Any]:
+def deployment(name: str, *, opted_in: bool) -> client.V1Deployment:
     annotations = {m.OPT_IN_ANNOTATION: m.OPT_IN_VALUE} if opted_in else {}
-    return {
+    manifest = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": name, "annotations": annotations},
@@ -77,6 +86,7 @@ def deployment(name: str, *, opted_in: bool) -> dict[str, Any]:
             },
         },
     }
+    return client.V1Deployment.model_validate(manifest)
 
 
 def incident(name: str, **spec: Any) -> dict[str, Any]:
@@ -111,15 +121,19 @@ def patch_incident(api: client.ApiClient, namespace: str, name: str, spec: dict[
 def bind(api: client.ApiClient, namespace: str, user: str, cluster_role: str) -> None:
     client.RbacAuthorizationV1Api(api).create_namespaced_role_binding(
         namespace,
-        {
-            "metadata": {"name": f"{user}-{cluster_role}"},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": cluster_role,
-            },
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
-        },
+        client.V1RoleBinding.model_validate(
+            {
+                "metadata": {"name": f"{user}-{cluster_role}"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": cluster_role,
+                },
+                "subjects": [
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}
+                ],
+            }
+        ),
     )
 
 
@@ -129,9 +143,11 @@ def setup(crds: Cluster, api: client.ApiClient) -> Iterator[Setup]:
     s = Setup(f"tenancy-op-{suffix}", f"tenant-a-{suffix}", f"tenant-b-{suffix}", f"opted-{suffix}")
     core = client.CoreV1Api(api)
     for ns in (s.operator_namespace, s.tenant_a, s.tenant_b):
-        core.create_namespace({"metadata": {"name": ns}})
+        core.create_namespace(client.V1Namespace.model_validate({"metadata": {"name": ns}}))
     core.create_namespace(
-        {"metadata": {"name": s.opted_in, "labels": {m.OPT_IN_ANNOTATION: m.OPT_IN_VALUE}}}
+        client.V1Namespace.model_validate(
+            {"metadata": {"name": s.opted_in, "labels": {m.OPT_IN_ANNOTATION: m.OPT_IN_VALUE}}}
+        )
     )
     try:
         # The session's `crds` fixture installed the CRDs: the release leaves them alone (their
@@ -189,7 +205,10 @@ def wait_until_enforced(cluster: Cluster, s: Setup) -> None:
 
 
 def replicas(api: client.ApiClient, namespace: str, name: str) -> int:
-    return int(client.AppsV1Api(api).read_namespaced_deployment(name, namespace).spec.replicas)
+    spec = client.AppsV1Api(api).read_namespaced_deployment(name, namespace).spec
+    assert spec is not None
+    assert spec.replicas is not None
+    return spec.replicas
 
 
 def test_an_edit_tenant_writes_incidents_only_in_its_namespace(
@@ -250,7 +269,9 @@ def test_a_mitigation_needs_the_requesters_rights_on_its_target(
         (flag, "patch configmaps/flags"),
     ):
         message = refusal(
-            lambda m=mitigation: patch_incident(carol, ns, "carol-reports", {"mitigations": [m]})
+            functools.partial(
+                patch_incident, carol, ns, "carol-reports", {"mitigations": [mitigation]}
+            )
         )
         assert f"carol may not {needs} in namespace {ns}" in message, message
     assert not get_custom(api, "Incident", "carol-reports", ns)["spec"].get("mitigations")
@@ -296,8 +317,12 @@ def test_only_an_approver_approves_a_suggested_mitigation(
     create_incident(alice, ns, incident("needs-approval"))
     for who, user in (("alice", alice), ("carol", carol)):
         message = refusal(
-            lambda u=user: patch_incident(
-                u, ns, "needs-approval", {"approvedMitigations": ["rollback-web"]}
+            functools.partial(
+                patch_incident,
+                user,
+                ns,
+                "needs-approval",
+                {"approvedMitigations": ["rollback-web"]},
             )
         )
         assert (
@@ -349,7 +374,7 @@ def test_the_operator_changes_only_what_opted_in(
     opt_in = {"metadata": {"annotations": {m.OPT_IN_ANNOTATION: m.OPT_IN_VALUE}}, **scale_to_one}
     refusal(lambda: apps.patch_namespaced_deployment("plain", ns, opt_in))
     assert m.OPT_IN_ANNOTATION not in (
-        client.AppsV1Api(api).read_namespaced_deployment("plain", ns).metadata.annotations or {}
+        annotations_of(client.AppsV1Api(api).read_namespaced_deployment("plain", ns))
     )
     # The opted-in Deployment is the operator's to change.
     apps.patch_namespaced_deployment("web", ns, scale_to_one)
@@ -359,7 +384,10 @@ def test_the_operator_changes_only_what_opted_in(
     assert replicas(api, setup.opted_in, "plain") == 1
     # kube-system is no different from any un-opted namespace.
     client.CoreV1Api(api).create_namespaced_config_map(
-        "kube-system", {"metadata": {"name": f"victim-{setup.tenant_a}"}, "data": {"k": "v"}}
+        "kube-system",
+        client.V1ConfigMap.model_validate(
+            {"metadata": {"name": f"victim-{setup.tenant_a}"}, "data": {"k": "v"}}
+        ),
     )
     try:
         refusal(
@@ -373,17 +401,19 @@ def test_the_operator_changes_only_what_opted_in(
         )
     # Its own postmortem documents: created and replaced with a Postmortem ownerReference.
     # The owner exists: an ownerReference to a missing object is garbage-collected at once.
-    postmortem = client.CustomObjectsApi(api).create_namespaced_custom_object(
-        "sre.dev",
-        "v1alpha1",
-        ns,
-        "postmortems",
-        {
-            "apiVersion": "sre.dev/v1alpha1",
-            "kind": "Postmortem",
-            "metadata": {"name": "checkout"},
-            "spec": {"incidentRef": "checkout", "owner": "alice", "state": "draft"},
-        },
+    postmortem = as_dict(
+        client.CustomObjectsApi(api).create_namespaced_custom_object(
+            "sre.dev",
+            "v1alpha1",
+            ns,
+            "postmortems",
+            {
+                "apiVersion": "sre.dev/v1alpha1",
+                "kind": "Postmortem",
+                "metadata": {"name": "checkout"},
+                "spec": {"incidentRef": "checkout", "owner": "alice", "state": "draft"},
+            },
+        )
     )
     owner = {
         "apiVersion": "sre.dev/v1alpha1",
@@ -392,13 +422,20 @@ def test_the_operator_changes_only_what_opted_in(
         "uid": postmortem["metadata"]["uid"],
     }
     document = {"metadata": {"name": "postmortem-checkout", "ownerReferences": [owner]}}
-    core.create_namespaced_config_map(ns, {**document, "data": {"postmortem.md": "# v1"}})
+    core.create_namespaced_config_map(
+        ns, client.V1ConfigMap.model_validate({**document, "data": {"postmortem.md": "# v1"}})
+    )
     core.replace_namespaced_config_map(
-        "postmortem-checkout", ns, {**document, "data": {"postmortem.md": "# v2"}}
+        "postmortem-checkout",
+        ns,
+        client.V1ConfigMap.model_validate({**document, "data": {"postmortem.md": "# v2"}}),
     )
     refusal(
         lambda: core.create_namespaced_config_map(
-            ns, {"metadata": {"name": "not-a-postmortem"}, "data": {"k": "v"}}
+            ns,
+            client.V1ConfigMap.model_validate(
+                {"metadata": {"name": "not-a-postmortem"}, "data": {"k": "v"}}
+            ),
         )
     )
     # ... and dropping the ownerReference does not make another ConfigMap its own.
@@ -406,7 +443,9 @@ def test_the_operator_changes_only_what_opted_in(
         lambda: core.replace_namespaced_config_map(
             "postmortem-checkout",
             ns,
-            {"metadata": {"name": "postmortem-checkout"}, "data": {"postmortem.md": "# v3"}},
+            client.V1ConfigMap.model_validate(
+                {"metadata": {"name": "postmortem-checkout"}, "data": {"postmortem.md": "# v3"}}
+            ),
         )
     )
     # The tenants themselves are not bound by it: alice changes her own Deployment.

@@ -289,8 +289,8 @@ class FakeSlack:
         site = web.TCPSite(self._runner, self.host, port)
         await site.start()
         server = site._server  # aiohttp keeps the bound socket here; no public accessor
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        assert isinstance(server, asyncio.Server)
+        self.port = server.sockets[0].getsockname()[1]
         return self.base_url
 
     async def stop(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
@@ -35,7 +35,9 @@ class Threaded:
 
 
 @contextmanager
-def serving(fake: Startable, start: Callable[[], Awaitable[str]]) -> Iterator[tuple[str, Threaded]]:
+def serving(
+    fake: Startable, start: Callable[[], Coroutine[Any, Any, str]]
+) -> Iterator[tuple[str, Threaded]]:
     """Start ``fake`` (``start()`` returns its URL) in a thread; stop it on exit."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="fake", daemon=True)

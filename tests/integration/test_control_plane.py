@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.kube import wait_for
+from tests.kube import annotations_of, metadata_of, name_of, pod_spec, token_of, wait_for
 
 
 def deployment(name: str, image: str) -> client.V1Deployment:
@@ -40,14 +40,14 @@ def test_deployments_get_replicaset_revision_history(api: client.ApiClient, name
     )
     apps.patch_namespaced_deployment("checkout", namespace, patch)
 
-    def revisions() -> dict[str, str] | None:
+    def revisions() -> dict[str | None, str | None] | None:
         sets = apps.list_namespaced_replica_set(namespace).items
         found = {
-            rs.metadata.annotations.get(
-                "deployment.kubernetes.io/revision"
-            ): rs.spec.template.spec.containers[0].image
+            annotations_of(rs).get("deployment.kubernetes.io/revision"): pod_spec(rs)
+            .containers[0]
+            .image
             for rs in sets
-            if rs.metadata.annotations
+            if annotations_of(rs)
         }
         return found if len(found) == 2 else None
 
@@ -56,7 +56,7 @@ def test_deployments_get_replicaset_revision_history(api: client.ApiClient, name
         "2": "example/checkout:2",
     }
     owners = [
-        rs.metadata.owner_references[0].kind
+        (metadata_of(rs).owner_references or [])[0].kind
         for rs in apps.list_namespaced_replica_set(namespace).items
     ]
     assert owners == ["Deployment", "Deployment"]
@@ -68,7 +68,7 @@ def test_namespaces_get_a_default_service_account(api: client.ApiClient, namespa
         "the default ServiceAccount",
         lambda: core.list_namespaced_service_account(namespace).items,
     )
-    assert [a.metadata.name for a in account] == ["default"]
+    assert [name_of(a) for a in account] == ["default"]
 
 
 def test_rbac_denies_an_unbound_service_account(api: client.ApiClient, namespace: str) -> None:
@@ -77,11 +77,13 @@ def test_rbac_denies_an_unbound_service_account(api: client.ApiClient, namespace
     core.create_namespaced_service_account(
         namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="nobody"))
     )
-    token = core.create_namespaced_service_account_token(
-        "nobody",
-        namespace,
-        client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[])),
-    ).status.token
+    token = token_of(
+        core.create_namespaced_service_account_token(
+            "nobody",
+            namespace,
+            client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[])),
+        )
+    )
     configuration = client.Configuration()
     configuration.host = api.configuration.host
     configuration.ssl_ca_cert = api.configuration.ssl_ca_cert
@@ -89,4 +91,4 @@ def test_rbac_denies_an_unbound_service_account(api: client.ApiClient, namespace
     with client.ApiClient(configuration) as restricted, pytest.raises(ApiException) as denied:
         client.CoreV1Api(restricted).list_namespaced_pod(namespace)
     assert denied.value.status == 403
-    assert f"system:serviceaccount:{namespace}:nobody" in denied.value.body
+    assert f"system:serviceaccount:{namespace}:nobody" in (denied.value.body or "")

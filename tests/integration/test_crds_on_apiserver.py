@@ -36,7 +36,8 @@ def test_crds_are_established_without_schema_complaints(
     ext = client.ApiextensionsV1Api(api)
     for info in KINDS:
         definition = ext.read_custom_resource_definition(f"{info.plural}.sre.dev")
-        conditions = {c.type: c.status for c in definition.status.conditions}
+        assert definition.status is not None
+        conditions = {c.type: c.status for c in definition.status.conditions or []}
         assert conditions.get("Established") == "True"
         assert conditions.get("NonStructuralSchema") is None
 
@@ -213,7 +214,7 @@ def test_window_arithmetic_in_cel(
 
 def test_status_is_a_subresource(crds: Cluster, api: client.ApiClient, namespace: str) -> None:
     """Users cannot write status through the main resource: it is the operator's observation."""
-    manifest = {
+    manifest: dict[str, Any] = {
         "apiVersion": "sre.dev/v1alpha1",
         "kind": "Severity",
         "metadata": {"name": f"sev-{namespace}"},

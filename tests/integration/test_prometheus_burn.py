@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from incident_operator.adapters.prometheus import PrometheusMetrics
-from incident_operator.domain.burn import evaluate
+from incident_operator.domain.burn import Measurement, evaluate
 from incident_operator.domain.sli import Provider, RatioSli, RecordedSli, Sli
 from incident_operator.domain.slo import WORKBOOK_PAIRS, Objective
 from incident_operator.errors import MetricsUnavailable
@@ -93,19 +93,19 @@ def prometheus(
 
 
 @pytest.fixture(scope="module")
-def measured(prometheus: MetricsServer, end: int) -> dict[str, dict[timedelta, object]]:
+def measured(prometheus: MetricsServer, end: int) -> dict[str, dict[timedelta, Measurement | None]]:
     source = PrometheusMetrics(prometheus.url)
     at = datetime.fromtimestamp(end, UTC)
     result = asyncio.run(source.measure(SLIS, SLO.windows, at))
     assert source.queries == len(SLO.windows), "one query per window, whatever the SLO count"
     assert result.problems == {}
-    return result.values  # type: ignore[return-value]
+    return result.values
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.job)
 def test_prometheus_ratios_match_the_exact_integrals(
     scenario: Scenario,
-    measured: dict[str, dict[timedelta, object]],
+    measured: dict[str, dict[timedelta, Measurement | None]],
     end: int,
     prometheus: MetricsServer,
 ) -> None:
@@ -123,14 +123,15 @@ def test_prometheus_ratios_match_the_exact_integrals(
         # backfilled sample less (Prometheus 3's ranges are left-open): within 2 %, or within
         # one step's share of a short window.
         rel = max(0.02, 1.5 * STEP / seconds)
-        assert got.error_ratio == pytest.approx(exact.error_ratio, rel=rel, abs=1e-5), window  # type: ignore[attr-defined]
+        assert got.error_ratio == pytest.approx(exact.error_ratio, rel=rel, abs=1e-5), window
         events = exact.events
         if isinstance(prometheus, VictoriaMetricsServer) and seconds > history:
             # MetricsQL's rate() is the increase over the samples the window holds, per second
             # they span, not per second of the window: rate x window overstates the requests
             # of a series younger than the window (docs/slo-interop.md).
-            events = exact.events * seconds / history
-        assert got.events == pytest.approx(events, rel=0.05), window  # type: ignore[attr-defined]
+            assert events is not None  # a trace counts the events of every window it measures
+            events = events * seconds / history
+        assert got.events == pytest.approx(events, rel=0.05), window
 
 
 @pytest.mark.parametrize(
@@ -151,44 +152,53 @@ def test_prometheus_ratios_match_the_exact_integrals(
     ],
 )
 def test_policy_verdicts_on_real_measurements(
-    measured: dict[str, dict[timedelta, object]],
+    measured: dict[str, dict[timedelta, Measurement | None]],
     slo: str,
     objective: Objective,
     firing: set[int],
     severity: str | None,
 ) -> None:
-    evaluation = evaluate(objective, measured[f"shop/{slo}"])  # type: ignore[arg-type]
+    evaluation = evaluate(objective, measured[f"shop/{slo}"])
     assert {WORKBOOK_PAIRS.index(p) for p in evaluation.firing} == firing
     assert (evaluation.decisive.severity if evaluation.decisive else None) == severity
 
 
-def test_budget_remaining_over_thirty_days(measured: dict[str, dict[timedelta, object]]) -> None:
-    evaluation = evaluate(SLO, measured["shop/steady"])  # type: ignore[arg-type]
+def test_budget_remaining_over_thirty_days(
+    measured: dict[str, dict[timedelta, Measurement | None]],
+) -> None:
+    evaluation = evaluate(SLO, measured["shop/steady"])
     assert evaluation.budget_remaining == pytest.approx(0.5, abs=0.01)
 
 
-def test_low_traffic_is_reported_as_such(measured: dict[str, dict[timedelta, object]]) -> None:
-    evaluation = evaluate(GUARDED, measured["shop/low-traffic"])  # type: ignore[arg-type]
+def test_low_traffic_is_reported_as_such(
+    measured: dict[str, dict[timedelta, Measurement | None]],
+) -> None:
+    evaluation = evaluate(GUARDED, measured["shop/low-traffic"])
     assert evaluation.pairs[0].reason == "low-traffic"
 
 
 def test_absent_metric_is_no_data_never_a_burn(
-    measured: dict[str, dict[timedelta, object]],
+    measured: dict[str, dict[timedelta, Measurement | None]],
 ) -> None:
     assert all(v is None for v in measured["shop/absent"].values())
-    evaluation = evaluate(SLO, measured["shop/absent"])  # type: ignore[arg-type]
+    evaluation = evaluate(SLO, measured["shop/absent"])
     assert evaluation.no_data
     assert evaluation.firing == ()
 
 
+def error_ratio(measurement: Measurement | None) -> float:
+    assert measurement is not None, "no data"
+    return measurement.error_ratio
+
+
 def test_recorded_sloth_and_pyrra_series_are_read(
-    measured: dict[str, dict[timedelta, object]],
+    measured: dict[str, dict[timedelta, Measurement | None]],
 ) -> None:
     five = timedelta(minutes=5)
-    assert measured["shop/sloth"][five].error_ratio == 0.5  # type: ignore[attr-defined]
-    assert measured["shop/sloth"][timedelta(hours=1)].error_ratio == 0.02  # type: ignore[attr-defined]
+    assert error_ratio(measured["shop/sloth"][five]) == 0.5
+    assert error_ratio(measured["shop/sloth"][timedelta(hours=1)]) == 0.02
     assert measured["shop/sloth"][timedelta(hours=6)] is None, "not recorded: no data"
-    assert measured["shop/pyrra"][five].error_ratio == 0.03  # type: ignore[attr-defined]
+    assert error_ratio(measured["shop/pyrra"][five]) == 0.03
 
 
 def test_unreachable_prometheus_raises_unavailable(end: int) -> None:
@@ -198,7 +208,7 @@ def test_unreachable_prometheus_raises_unavailable(end: int) -> None:
 
 
 def test_broken_promql_is_its_own_slos_problem_only(
-    prometheus: MetricsServer, end: int, measured: dict[str, dict[timedelta, object]]
+    prometheus: MetricsServer, end: int, measured: dict[str, dict[timedelta, Measurement | None]]
 ) -> None:
     source = PrometheusMetrics(prometheus.url)
     broken = {
@@ -220,7 +230,7 @@ FAILS_AT_RUN_TIME = RatioSli(
 
 
 def test_a_query_prometheus_refuses_fails_only_its_slo_and_is_then_queried_alone(
-    prometheus: MetricsServer, end: int, measured: dict[str, dict[timedelta, object]]
+    prometheus: MetricsServer, end: int, measured: dict[str, dict[timedelta, Measurement | None]]
 ) -> None:
     source = PrometheusMetrics(prometheus.url)
     at = datetime.fromtimestamp(end, UTC)
@@ -239,7 +249,7 @@ def test_a_query_prometheus_refuses_fails_only_its_slo_and_is_then_queried_alone
 
 
 def test_text_the_parser_cannot_print_back_is_measured_in_its_own_query(
-    prometheus: MetricsServer, end: int, measured: dict[str, dict[timedelta, object]]
+    prometheus: MetricsServer, end: int, measured: dict[str, dict[timedelta, Measurement | None]]
 ) -> None:
     source = PrometheusMetrics(prometheus.url)
     at = datetime.fromtimestamp(end, UTC)
@@ -261,7 +271,7 @@ def test_openmetrics_backfill_file_is_well_formed(tmp_path: Path, end: int) -> N
 
 
 def test_uncounted_slos_measure_the_same_ratio_without_events(
-    prometheus: MetricsServer, end: int, measured: dict[str, dict[timedelta, object]]
+    prometheus: MetricsServer, end: int, measured: dict[str, dict[timedelta, Measurement | None]]
 ) -> None:
     source = PrometheusMetrics(prometheus.url)
     at = datetime.fromtimestamp(end, UTC)
@@ -270,6 +280,7 @@ def test_uncounted_slos_measure_the_same_ratio_without_events(
         for window in SLO.windows:
             full, lean = measured[slo][window], ratio_only[slo][window]
             assert lean is not None
-            assert lean.error_ratio == pytest.approx(full.error_ratio, rel=1e-9)  # type: ignore[attr-defined]
+            assert full is not None
+            assert lean.error_ratio == pytest.approx(full.error_ratio, rel=1e-9)
             assert lean.events is None
     assert all(v is None for v in ratio_only["shop/absent"].values())

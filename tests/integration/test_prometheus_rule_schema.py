@@ -17,7 +17,7 @@ from kubernetes import client
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
 from incident_operator.cli.kubectl_plugin import main
 from incident_operator.services.prometheus_rules import prometheus_rule
-from tests.kube import REPO, Cluster, load_documents
+from tests.kube import REPO, Cluster, as_dict, load_documents
 
 GROUP, VERSION, PLURAL = "monitoring.coreos.com", "v1", "prometheusrules"
 EXAMPLE_SLOS = [
@@ -39,7 +39,7 @@ RECORDED: dict[str, Any] = {
 
 
 def create_strict(api: client.ApiClient, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-    return dict(
+    return as_dict(
         client.CustomObjectsApi(api).create_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, body, dry_run="All", field_validation="Strict"
         )

@@ -22,13 +22,13 @@ from incident_operator.domain import freeze
 from incident_operator.domain import mitigation as m
 from incident_operator.errors import Conflict
 from tests import upstream_objects as upstream
-from tests.kube import Cluster, wait_for
+from tests.kube import Cluster, annotations_of, as_dict, pod_spec, wait_for
 
 OPT_IN = {m.OPT_IN_ANNOTATION: m.OPT_IN_VALUE}
 
 
-def deployment(image: str) -> dict[str, Any]:
-    return {
+def deployment(image: str) -> client.V1Deployment:
+    manifest = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "checkout", "annotations": dict(OPT_IN)},
@@ -41,20 +41,21 @@ def deployment(image: str) -> dict[str, Any]:
             },
         },
     }
+    return client.V1Deployment.model_validate(manifest)
 
 
-def revisions(apps: client.AppsV1Api, namespace: str) -> dict[int, str]:
+def revisions(apps: client.AppsV1Api, namespace: str) -> dict[int, str | None]:
     out = {}
     for rs in apps.list_namespaced_replica_set(namespace).items:
-        revision = (rs.metadata.annotations or {}).get(m.REVISION_ANNOTATION)
+        revision = annotations_of(rs).get(m.REVISION_ANNOTATION)
         if revision:
-            out[int(revision)] = rs.spec.template.spec.containers[0].image
+            out[int(revision)] = pod_spec(rs).containers[0].image
     return out
 
 
 def image(apps: client.AppsV1Api, namespace: str) -> str:
     dep = apps.read_namespaced_deployment("checkout", namespace)
-    return str(dep.spec.template.spec.containers[0].image)
+    return str(pod_spec(dep).containers[0].image)
 
 
 def two_revisions(api: client.ApiClient, namespace: str) -> None:
@@ -140,22 +141,24 @@ def test_http_route_weights_rollout_abort_scale_and_config_map(
 ) -> None:
     custom = client.CustomObjectsApi(api)
     route_body = upstream.http_route("checkout", {"stable": 90, "canary": 10}, dict(OPT_IN))
-    created_route = custom.create_namespaced_custom_object(
-        *upstream.HTTP_ROUTE[:2], namespace, upstream.HTTP_ROUTE[2], route_body
+    created_route = as_dict(
+        custom.create_namespaced_custom_object(
+            *upstream.HTTP_ROUTE[:2], namespace, upstream.HTTP_ROUTE[2], route_body
+        )
     )
     rollout_body = upstream.rollout("checkout", dict(OPT_IN))
     custom.create_namespaced_custom_object(
         *upstream.ROLLOUT[:2], namespace, upstream.ROLLOUT[2], rollout_body
     )
-    client.CoreV1Api(api).create_namespaced_config_map(
-        namespace,
-        {
-            "metadata": {
-                "name": "flags",
-                "annotations": {**OPT_IN, m.ALLOWED_KEYS_ANNOTATION: "new-checkout"},
-            },
-            "data": {"new-checkout": "on"},
+    flags = {
+        "metadata": {
+            "name": "flags",
+            "annotations": {**OPT_IN, m.ALLOWED_KEYS_ANNOTATION: "new-checkout"},
         },
+        "data": {"new-checkout": "on"},
+    }
+    client.CoreV1Api(api).create_namespaced_config_map(
+        namespace, client.V1ConfigMap.model_validate(flags)
     )
     client.AppsV1Api(api).create_namespaced_deployment(namespace, deployment("checkout:v1"))
     workloads = KubernetesWorkloads(api)
@@ -181,8 +184,10 @@ def test_http_route_weights_rollout_abort_scale_and_config_map(
             weights=(("stable", 100), ("canary", 0)),
         )
         await run(shift)
-        route = custom.get_namespaced_custom_object(
-            "gateway.networking.k8s.io", "v1", namespace, "httproutes", "checkout"
+        route = as_dict(
+            custom.get_namespaced_custom_object(
+                "gateway.networking.k8s.io", "v1", namespace, "httproutes", "checkout"
+            )
         )
         weights = {r["name"]: r["weight"] for r in route["spec"]["rules"][0]["backendRefs"]}
         assert weights == {"stable": 100, "canary": 0}
@@ -193,8 +198,10 @@ def test_http_route_weights_rollout_abort_scale_and_config_map(
         assert route["spec"] == expected
 
         await run(request(m.ActionKind.ABORT_ROLLOUT, m.ROLLOUT, "checkout"))
-        rollout = custom.get_namespaced_custom_object(
-            "argoproj.io", "v1alpha1", namespace, "rollouts", "checkout"
+        rollout = as_dict(
+            custom.get_namespaced_custom_object(
+                "argoproj.io", "v1alpha1", namespace, "rollouts", "checkout"
+            )
         )
         assert rollout["status"]["abort"] is True
         assert rollout["spec"] == rollout_body["spec"]
@@ -221,10 +228,16 @@ def test_namespace_history_reads_metadata_only(
     """ConfigMaps and Secrets come as PartialObjectMetadata: their values never leave the API."""
     core = client.CoreV1Api(api)
     core.create_namespaced_config_map(
-        namespace, {"metadata": {"name": "flags"}, "data": {"new-checkout": "on"}}
+        namespace,
+        client.V1ConfigMap.model_validate(
+            {"metadata": {"name": "flags"}, "data": {"new-checkout": "on"}}
+        ),
     )
     core.create_namespaced_secret(
-        namespace, {"metadata": {"name": "db"}, "stringData": {"password": "hunter2"}}
+        namespace,
+        client.V1Secret.model_validate(
+            {"metadata": {"name": "db"}, "stringData": {"password": "hunter2"}}
+        ),
     )
     two_revisions(api, namespace)
     history = asyncio.run(KubernetesWorkloads(api).namespace_history(namespace))
@@ -258,7 +271,7 @@ def test_change_freeze_writes_are_accepted_by_the_gitops_schemas(
         ),
     }[kind]
     custom = client.CustomObjectsApi(api)
-    created = custom.create_namespaced_custom_object(*gvp[:2], namespace, gvp[2], body)
+    created = as_dict(custom.create_namespaced_custom_object(*gvp[:2], namespace, gvp[2], body))
     owner = m.Target(body["apiVersion"], kind, namespace, body["metadata"]["name"])
     checkout = m.Target(*m.DEPLOYMENT, namespace, "checkout")
     if kind == "Application":

@@ -17,7 +17,7 @@ fi
 if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v faketime >/dev/null; then
   packages+=(faketime)
 fi
-# zsh runs the plugin's zsh completion script in tests/unit/test_completion.py.
+# zsh runs the plugin's zsh completion script in tests/unit/cli/test_completion.py.
 if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v zsh >/dev/null; then
   packages+=(zsh)
 fi

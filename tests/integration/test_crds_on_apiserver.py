@@ -235,7 +235,7 @@ def test_imported_slos_are_accepted_by_the_crd(
     crds: Cluster, api: client.ApiClient, namespace: str
 ) -> None:
     """Every SLO `kubectl incident slo import` makes of the upstream examples (tests/data,
-    see tests/unit/test_slo_import.py), as is and with --recorded, passes the real API
+    see tests/unit/cli/test_slo_import.py), as is and with --recorded, passes the real API
     server's schema and CEL rules (server-side dry run)."""
     paths = sorted(
         p
@@ -248,7 +248,7 @@ def test_imported_slos_are_accepted_by_the_crd(
             try:
                 imported += convert(read_sources([path]), recorded=recorded).manifests
             except ConversionError:
-                continue  # refused with a reason: tests/unit/test_slo_import.py checks which
+                continue  # refused with a reason: tests/unit/cli/test_slo_import.py checks which
     assert len(imported) >= 60
     for manifest in imported:
         placed = {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}

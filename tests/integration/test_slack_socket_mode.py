@@ -21,7 +21,7 @@ from incident_operator.web.slack import SlackEndpoints
 from incident_operator.web.slack_socket import SlackSocketMode
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.slack_socket import FakeSlackSocketMode
-from tests.unit.test_chat_commands import NAME, NOW, NS, world
+from tests.unit.services.test_chat_commands import NAME, NOW, NS, world
 
 BOT, APP = "xoxb-socket-bot", "xapp-1-socket-app"
 

@@ -26,7 +26,7 @@ from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSet
 from tests.cluster.controlplane import free_port
 from tests.fakes.ports.clock import FakeClock
 from tests.kube import REPO
-from tests.unit.test_status_page_web import incident, iso, severity, state_changed
+from tests.unit.web.test_status_page_web import incident, iso, severity, state_changed
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 ARTIFACT = REPO / "test-artifacts" / "status-page.png"

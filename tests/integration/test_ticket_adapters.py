@@ -25,7 +25,7 @@ from incident_operator.domain import tickets
 from incident_operator.errors import DeliveryRejected, DeliveryThrottled, DeliveryUnavailable
 from incident_operator.services.postmortems import PostmortemService
 from tests.fakes.trackers import FakeGitHub, FakeGrafana, FakeJira
-from tests.unit.test_postmortem_service import NAME, NS, World
+from tests.unit.services.test_postmortem_service import NAME, NS, World
 
 JIRA_TOKEN = "ATATT3xJiraSecretToken0123"
 GH_TOKEN = "ghp_GitHubSecretToken0123456789"

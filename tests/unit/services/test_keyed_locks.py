@@ -18,9 +18,9 @@ from incident_operator.web.alertmanager_payload import WebhookPayload
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
 from tests.fakes.ports.workloads import FakeWorkloads
-from tests.unit.alertmanager_payloads import payload
+from tests.unit.web.alertmanager_payloads import payload
 
-SERVICES = Path(__file__).parents[2] / "operator" / "incident_operator" / "services"
+SERVICES = Path(__file__).parents[3] / "operator" / "incident_operator" / "services"
 
 
 async def test_one_holder_per_key_and_independent_keys() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import yaml
 
 from incident_operator.adapters.ports import Body
-from tests.unit.test_incident_cli import FakeIncidents, incident, run
+from tests.unit.cli.test_incident_cli import FakeIncidents, incident, run
 
 
 class WatchedIncidents(FakeIncidents):

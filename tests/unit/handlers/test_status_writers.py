@@ -16,8 +16,7 @@ from incident_operator.api.v1alpha1.convert import rebase_conditions
 from incident_operator.errors import Conflict
 from incident_operator.handlers.status_patch import patch_status
 from tests.fakes.ports.store import FakeStore
-
-from .test_slo_evaluation_service import NS, SLO, World
+from tests.unit.services.test_slo_evaluation_service import NS, SLO, World
 
 
 def c(type_: str, status: str = "True", reason: str = "R") -> dict[str, Any]:

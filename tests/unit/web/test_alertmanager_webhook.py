@@ -27,7 +27,7 @@ from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
-from tests.unit.alertmanager_payloads import GROUP_KEY, alert, payload, resolved
+from tests.unit.web.alertmanager_payloads import GROUP_KEY, alert, payload, resolved
 
 TOKEN = "s3cr3t-t0ken-value"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -14,7 +14,7 @@ from incident_operator.domain.mitigation import Target
 from incident_operator.errors import Conflict
 from incident_operator.services.freeze import FreezeService
 from tests.fakes.ports.workloads import FakeWorkloads
-from tests.unit.test_mitigation_service import NS, World, incident, slo
+from tests.unit.services.test_mitigation_service import NS, World, incident, slo
 
 KUSTOMIZATION = Target(*freeze.FLUX_KUSTOMIZATION, "flux-system", "apps")
 APP = Target(*freeze.ARGO_APPLICATION, "argocd", "checkout")

@@ -20,7 +20,7 @@ from tests.fakes.ports.store import FakeStore
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 NS, NAME = "shop", "checkout-errors"
-ROTATION = Path(__file__).resolve().parents[2] / "examples" / "20-oncallrotation.yaml"
+ROTATION = Path(__file__).resolve().parents[3] / "examples" / "20-oncallrotation.yaml"
 
 
 class Clock:

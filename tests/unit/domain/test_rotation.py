@@ -32,7 +32,7 @@ from incident_operator.domain.rotation import (
     upcoming_shifts,
 )
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "20-oncallrotation.yaml"
+EXAMPLE = Path(__file__).parents[3] / "examples" / "20-oncallrotation.yaml"
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:

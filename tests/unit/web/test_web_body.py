@@ -24,7 +24,7 @@ from incident_operator.web.app import build_app
 from incident_operator.web.body import MAX_DEPTH, BodyRejected, json_depth, parse_json
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
-from tests.unit.alertmanager_payloads import payload
+from tests.unit.web.alertmanager_payloads import payload
 
 TOKEN = "t0ken"
 HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}

@@ -9,7 +9,7 @@ import pytest
 from incident_operator.adapters.ports import Body
 from incident_operator.cli.kubectl_plugin import build_parser
 from incident_operator.cli.manifests import UsageError
-from tests.unit.test_incident_cli import FakeIncidents, incident, run
+from tests.unit.cli.test_incident_cli import FakeIncidents, incident, run
 
 
 def operator_answers(state: str, message: str = "done") -> Any:

@@ -12,8 +12,8 @@ import yaml
 
 from incident_operator.adapters.ports import Body
 from incident_operator.cli import timeline
-from tests.unit.test_incident_cli import incident, run
-from tests.unit.test_list_output import WatchedIncidents
+from tests.unit.cli.test_incident_cli import incident, run
+from tests.unit.cli.test_list_output import WatchedIncidents
 
 
 def entry(at: str, kind: str, message: str, **more: str) -> Body:

@@ -18,7 +18,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from incident_operator.adapters.operator_metrics import METRIC_NAMES
 
-DASHBOARD = Path(__file__).parents[2] / "charts/incident-operator/dashboards/incident-operator.json"
+DASHBOARD = Path(__file__).parents[3] / "charts/incident-operator/dashboards/incident-operator.json"
 METRIC = re.compile(r"\bincident_operator_[a-z_]+\b")
 HISTOGRAM_SERIES = ("_bucket", "_count", "_sum")
 

@@ -18,7 +18,7 @@ from incident_operator.errors import DeliveryUnavailable
 from incident_operator.services.dashboard_marks import DashboardMarks, pending
 from incident_operator.services.postmortems import PostmortemService
 from tests.fakes.ports.tickets import FakeAnnotations, FakeTracker
-from tests.unit.test_postmortem_service import NAME, NS, World
+from tests.unit.services.test_postmortem_service import NAME, NS, World
 
 
 def test_plan_creates_once_reads_known_and_leaves_foreign_links() -> None:

@@ -18,7 +18,7 @@ from tests.fakes.ports.store import FakeStore
 DECLARED = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # a Thursday, 11:00 in Berlin
 MIN = timedelta(minutes=1)
 LAYER = response.TargetKind.LAYER
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def rotation_body() -> dict[str, Any]:

@@ -20,7 +20,7 @@ from incident_operator.domain.rules import SloIdentity, rule_groups
 from incident_operator.domain.sli import RatioSli
 from incident_operator.domain.slo import WORKBOOK_PAIRS, Objective
 
-DATA = Path(__file__).parents[1] / "data" / "sloth"
+DATA = Path(__file__).parents[2] / "data" / "sloth"
 SLOTH_ONLY_LABELS = {"sloth_id", "sloth_service", "sloth_slo", "sloth_window", "sloth_severity"}
 # max(slo:sli_error:ratio_rate5m{...} > (14.4 * 0.0009999999999999432)) without (sloth_window)
 TERM = re.compile(

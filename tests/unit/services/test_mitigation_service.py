@@ -15,7 +15,7 @@ from incident_operator.services.mitigation import MitigationService
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
 from tests.fakes.ports.workloads import FakeWorkloads
-from tests.unit.test_mitigation_domain import deployment, replicaset, template
+from tests.unit.domain.test_mitigation_domain import deployment, replicaset, template
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

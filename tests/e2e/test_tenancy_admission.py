@@ -28,6 +28,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from incident_operator.domain import mitigation as m
+from tests.builders.objects import incident_manifest
 from tests.chart.helm import CHART, helm, set_args
 from tests.kube import (
     Cluster,
@@ -87,20 +88,6 @@ def deployment(name: str, *, opted_in: bool) -> client.V1Deployment:
         },
     }
     return client.V1Deployment.model_validate(manifest)
-
-
-def incident(name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": name},
-        "spec": {
-            "title": "Checkout returns 5xx",
-            "service": "checkout",
-            "severityRef": "sev-2",
-            **spec,
-        },
-    }
 
 
 SCALE_WEB_TO_ZERO = {"name": "drain", "scale": {"name": "web", "replicas": 0}}
@@ -185,7 +172,7 @@ def wait_until_enforced(cluster: Cluster, s: Setup) -> None:
         try:
             client.CustomObjectsApi(carol).create_namespaced_custom_object(
                 "sre.dev", "v1alpha1", s.tenant_a, "incidents",
-                incident("probe", mitigations=[SCALE_WEB_TO_ZERO]), dry_run="All",
+                incident_manifest("probe", mitigations=[SCALE_WEB_TO_ZERO]), dry_run="All",
             )  # fmt: skip
         except ApiException as exc:
             return exc.status == 403 and "may not" in api_error_message(exc)
@@ -217,11 +204,13 @@ def test_an_edit_tenant_writes_incidents_only_in_its_namespace(
     alice, bob = impersonating(cluster, "alice"), impersonating(cluster, "bob")
     # `edit` includes the chart's aggregated sre.dev rules, and alice may scale web herself.
     create_incident(
-        alice, setup.tenant_a, incident("alice-scales", mitigations=[SCALE_WEB_TO_ZERO])
+        alice,
+        setup.tenant_a,
+        incident_manifest("alice-scales", mitigations=[SCALE_WEB_TO_ZERO]),
     )
     assert get_custom(api, "Incident", "alice-scales", setup.tenant_a)["spec"]["mitigations"]
     # bob's `edit` is in tenant B: tenant A is out of his reach (RBAC, before any admission).
-    message = refusal(lambda: create_incident(bob, setup.tenant_a, incident("bob-in-a")))
+    message = refusal(lambda: create_incident(bob, setup.tenant_a, incident_manifest("bob-in-a")))
     assert 'User "bob" cannot create resource "incidents"' in message
     refusal(lambda: patch_incident(bob, setup.tenant_a, "alice-scales", {"title": "hijacked"}))
     assert get_custom(api, "Incident", "alice-scales", setup.tenant_a)["spec"]["title"] == (
@@ -245,7 +234,7 @@ def test_a_mitigation_needs_the_requesters_rights_on_its_target(
     # on her behalf.
     message = refusal(
         lambda: create_incident(
-            carol, ns, incident("carol-drains", mitigations=[SCALE_WEB_TO_ZERO])
+            carol, ns, incident_manifest("carol-drains", mitigations=[SCALE_WEB_TO_ZERO])
         )
     )
     assert message.endswith(
@@ -255,7 +244,7 @@ def test_a_mitigation_needs_the_requesters_rights_on_its_target(
     with pytest.raises(ApiException):
         get_custom(api, "Incident", "carol-drains", ns)
     # An incident without mitigations is hers to write and edit.
-    create_incident(carol, ns, incident("carol-reports"))
+    create_incident(carol, ns, incident_manifest("carol-reports"))
     patch_incident(carol, ns, "carol-reports", {"summary": "errors since 10:02"})
     # Adding one later is the same request; each kind of action names its own permission.
     statefulset = {"scale": {"kind": "StatefulSet", "name": "db", "replicas": 1}}
@@ -314,7 +303,7 @@ def test_only_an_approver_approves_a_suggested_mitigation(
 ) -> None:
     ns = setup.tenant_a
     alice, carol, dave = (impersonating(cluster, u) for u in ("alice", "carol", "dave"))
-    create_incident(alice, ns, incident("needs-approval"))
+    create_incident(alice, ns, incident_manifest("needs-approval"))
     for who, user in (("alice", alice), ("carol", carol)):
         message = refusal(
             functools.partial(
@@ -334,7 +323,9 @@ def test_only_an_approver_approves_a_suggested_mitigation(
     # Nor can one create an incident already approved.
     refusal(
         lambda: create_incident(
-            alice, ns, incident("pre-approved", approvedMitigations=["rollback-web"])
+            alice,
+            ns,
+            incident_manifest("pre-approved", approvedMitigations=["rollback-web"]),
         )
     )
     patch_incident(dave, ns, "needs-approval", {"approvedMitigations": ["rollback-web"]})
@@ -346,7 +337,7 @@ def test_only_an_approver_approves_a_suggested_mitigation(
     refusal(lambda: patch_incident(alice, ns, "needs-approval", {"approvedMitigations": []}))
     # dave's approver role is tenant A's only.
     bob = impersonating(cluster, "bob")
-    create_incident(bob, setup.tenant_b, incident("b"))
+    create_incident(bob, setup.tenant_b, incident_manifest("b"))
     refusal(lambda: patch_incident(bob, setup.tenant_b, "b", {"approvedMitigations": ["x"]}))
     refusal(lambda: patch_incident(dave, setup.tenant_b, "b", {"approvedMitigations": ["x"]}))
 

@@ -8,22 +8,12 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from tests.builders.objects import incident_manifest
 from tests.kube import Cluster, api_error_message, create_custom
 
 
-def incident(name: str, state: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": name},
-        "spec": {
-            "title": "Transition check",
-            "service": "checkout",
-            "severityRef": "sev-2",
-            "state": state,
-            **spec,
-        },
-    }
+def transition_check(state: str, **spec: Any) -> dict[str, Any]:
+    return incident_manifest("inc", title="Transition check", state=state, **spec)
 
 
 def patch_spec(api: client.ApiClient, namespace: str, name: str, spec: dict[str, Any]) -> None:
@@ -56,7 +46,7 @@ def test_illegal_transition_is_rejected_with_its_reason(
     message: str,
 ) -> None:
     extra = {"mergedInto": "survivor"} if start == "merged" else {}
-    create_custom(api, incident("inc", start, **extra), namespace)
+    create_custom(api, transition_check(start, **extra), namespace)
     with pytest.raises(ApiException) as rejected:
         patch_spec(api, namespace, "inc", change)
     assert rejected.value.status == 422
@@ -78,5 +68,5 @@ def test_illegal_transition_is_rejected_with_its_reason(
 def test_legal_transition_is_accepted(
     crds: Cluster, api: client.ApiClient, namespace: str, start: str, target: str
 ) -> None:
-    create_custom(api, incident("inc", start), namespace)
+    create_custom(api, transition_check(start), namespace)
     patch_spec(api, namespace, "inc", {"state": target, "summary": "changed"})

@@ -22,7 +22,9 @@ from incident_operator.domain.sli import RatioSli
 from incident_operator.domain.times import iso
 from incident_operator.errors import MetricsUnavailable
 from incident_operator.services.postmortems import PostmortemService
+from tests.builders.objects import incident, severity
 from tests.cluster.controlplane import free_port
+from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.postmortems import FakePostmortems
 from tests.fakes.ports.store import FakeStore
 from tests.services.prometheus import (
@@ -106,40 +108,21 @@ async def test_unreachable_prometheus_is_metrics_unavailable() -> None:
         await impact.counts(SLI, timedelta(minutes=5), datetime.now(UTC))
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
-
-
 async def test_postmortem_figures_and_chart_from_real_prometheus(
     prometheus: MetricsServer, end: int, tmp_path: Path
 ) -> None:
     start, stop = window(end)
     store = FakeStore()
-    store.severities["sev-2"] = {
-        "metadata": {"name": "sev-2"},
-        "spec": {"level": 2, "displayName": "SEV-2", "postmortem": {"required": True}},
-    }
-    store.incidents[(NS, "checkout-burn")] = {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Incident",
-        "metadata": {
-            "name": "checkout-burn",
-            "namespace": NS,
-            "uid": "u1",
-            "labels": {"sre.dev/slo": "checkout"},
-        },
-        "spec": {
-            "title": "checkout burns",
-            "service": "checkout",
-            "severityRef": "sev-2",
-            "state": "resolved",
-            "source": {"type": "slo", "ref": "checkout"},
-        },
-        "status": {
+    store.severities["sev-2"] = severity(postmortem={"required": True})
+    store.incidents[(NS, "checkout-burn")] = incident(
+        "checkout-burn",
+        NS,
+        created=None,
+        metadata={"uid": "u1", "labels": {"sre.dev/slo": "checkout"}},
+        title="checkout burns",
+        state="resolved",
+        source={"type": "slo", "ref": "checkout"},
+        status={
             "phase": "resolved",
             "timestamps": {
                 "detected": iso(start),
@@ -159,7 +142,7 @@ async def test_postmortem_figures_and_chart_from_real_prometheus(
                 }
             ],
         },
-    }
+    )
     postmortems = FakePostmortems(incidents=store.incidents)
     postmortems.slos[(NS, "checkout")] = {
         "apiVersion": "sre.dev/v1alpha1",
@@ -174,7 +157,7 @@ async def test_postmortem_figures_and_chart_from_real_prometheus(
     service = PostmortemService(
         store,
         postmortems,
-        Clock(stop + timedelta(minutes=10)),  # the rollback has settled (5m after it)
+        FakeClock(stop + timedelta(minutes=10)),  # the rollback has settled (5m after it)
         impact=PrometheusImpact(prometheus.url),
         charts=MatplotlibCharts(),
     )

@@ -15,6 +15,7 @@ from kubernetes import client
 
 from incident_operator.adapters.kubernetes import KubernetesStore
 from incident_operator.errors import Conflict
+from tests.builders.objects import incident_manifest
 from tests.kube import Cluster, create_custom
 
 CONDITION = {
@@ -35,15 +36,6 @@ def slo() -> dict[str, Any]:
             "target": 99.9,
             "indicator": {"ratio": {"errors": "e[{{window}}]", "total": "t[{{window}}]"}},
         },
-    }
-
-
-def incident() -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": "inc"},
-        "spec": {"title": "t", "service": "checkout", "severityRef": "sev-2", "state": "triage"},
     }
 
 
@@ -72,7 +64,7 @@ def test_incident_status_write_on_a_stale_version_is_refused(
     crds: Cluster, api: client.ApiClient, namespace: str
 ) -> None:
     store = KubernetesStore(api)
-    created = create_custom(api, incident(), namespace)
+    created = create_custom(api, incident_manifest("inc", title="t", state="triage"), namespace)
     stale = created["metadata"]["resourceVersion"]
     asyncio.run(store.patch_incident(namespace, "inc", status={"phase": "triage"}))
     with pytest.raises(Conflict):

@@ -20,6 +20,7 @@ from incident_operator.services.slo_evaluation import SloEvaluationService
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.metrics import MetricsEndpoint
+from tests.builders.objects import incident, severity
 from tests.fakes.context import operator_memo
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.metrics import FakeMetrics
@@ -139,31 +140,9 @@ def test_each_adapter_has_its_own_registry() -> None:
 # --- the lifecycle service --------------------------------------------------------------
 
 
-def incident(**spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Incident",
-        "metadata": {
-            "name": "checkout-errors",
-            "namespace": NS,
-            "creationTimestamp": "2026-11-27T14:00:00Z",
-        },
-        "spec": {"title": "Checkout 5xx", "service": "checkout", "severityRef": "sev-2", **spec},
-    }
-
-
 async def test_the_lifecycle_reports_accepted_transitions_and_first_stamped_figures() -> None:
     store, clock, recorded = FakeStore(), FakeClock(T0), RecordingMetrics()
-    store.severities["sev-2"] = {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Severity",
-        "metadata": {"name": "sev-2"},
-        "spec": {
-            "level": 2,
-            "displayName": "SEV-2",
-            "response": {"requiredRoles": ["communications"]},
-        },
-    }
+    store.severities["sev-2"] = severity(response={"requiredRoles": ["communications"]})
     service = IncidentLifecycleService(store, clock, metrics=recorded)
     await store.create_incident(NS, incident(roles={"commander": "alice"}))
 

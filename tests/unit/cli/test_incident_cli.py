@@ -14,6 +14,7 @@ from incident_operator.adapters.incident_client import IncidentNotFound, Rejecte
 from incident_operator.adapters.ports import Body
 from incident_operator.cli import incident_commands
 from incident_operator.cli.kubectl_plugin import build_parser
+from tests.builders import objects
 
 
 class FakeIncidents:
@@ -70,18 +71,8 @@ def run(fake: FakeIncidents, *argv: str) -> tuple[int, str, str]:
 
 
 def incident(fake: FakeIncidents, name: str = "checkout", **spec: Any) -> None:
-    fake.create(
-        {
-            "metadata": {"name": name},
-            "spec": {
-                "title": "Checkout 5xx",
-                "service": "checkout",
-                "severityRef": "sev-2",
-                "roles": {"commander": "alice"},
-                **spec,
-            },
-        }
-    )
+    spec = {"title": "Checkout 5xx", "roles": {"commander": "alice"}, **spec}
+    fake.create(objects.incident(name, fake.namespace, **spec))
 
 
 def accept(body: Body) -> None:

@@ -381,12 +381,11 @@ async def test_an_unopted_config_map_never_reaches_the_freeze() -> None:
 
 
 def second_incident(world: World, name: str) -> None:
-    body = incident(
+    world.store.incidents[(NS, name)] = incident(
+        name,
         source={"type": "manual"},
         mitigations=[{"scale": {"name": "checkout", "replicas": 5}}],
     )
-    body["metadata"].update(name=name, uid=f"{name}-uid")
-    world.store.incidents[(NS, name)] = body
 
 
 async def tick(world: World, name: str) -> None:

@@ -17,6 +17,7 @@ from incident_operator.services.chat_commands import (
     CommandRefused,
     declared_name,
 )
+from tests.builders.objects import incident, severity
 from tests.fakes.ports.chat import FakeChat
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
@@ -26,42 +27,17 @@ NS, NAME, CHANNEL = "shop", "checkout-errors", "C0INCIDENT"
 ALICE, BOB, STRANGER = "U0AAAAAAA", "U0BBBBBBB", "U0ZZZZZZZ"
 
 
-def incident(state: str = "triage", channel: str = CHANNEL, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Incident",
-        "metadata": {
-            "name": NAME,
-            "namespace": NS,
-            "creationTimestamp": "2026-11-27T14:00:00Z",
-            "generation": 1,
-        },
-        "spec": {
-            "title": "Checkout returns 5xx",
-            "service": "checkout",
-            "severityRef": "sev-2",
-            "state": state,
-            **spec,
-        },
-        "status": {"chat": {"channelId": channel}},
-    }
-
-
 def world(
     state: str = "triage", *, with_rotation: bool = True
 ) -> tuple[FakeStore, FakeChat, ChatCommandService]:
     store = FakeStore()
-    body = incident(state)
-    store.incidents[(NS, NAME)] = body
-    store.severities["sev-2"] = {
-        "metadata": {"name": "sev-2"},
-        "spec": {
-            "level": 2,
-            "displayName": "SEV-2",
-            **({"rotationRef": "checkout-oncall"} if with_rotation else {}),
-        },
-    }
-    store.severities["sev-1"] = {"metadata": {"name": "sev-1"}, "spec": {"level": 1}}
+    store.incidents[(NS, NAME)] = incident(
+        NAME, NS, metadata={"generation": 1}, state=state, status={"chat": {"channelId": CHANNEL}}
+    )
+    store.severities["sev-2"] = severity(
+        **({"rotationRef": "checkout-oncall"} if with_rotation else {})
+    )
+    store.severities["sev-1"] = severity("sev-1", 1)
     store.rotations[(NS, "checkout-oncall")] = {
         "metadata": {"name": "checkout-oncall", "namespace": NS},
         "spec": {
@@ -197,10 +173,7 @@ async def test_commands_outside_an_incident_channel_are_refused() -> None:
 
 def other_incident(namespace: str = "payments", name: str = "capture", **status: Any) -> Any:
     """An Incident in another namespace (another tenant's)."""
-    body = incident()
-    body["metadata"].update(name=name, namespace=namespace)
-    body["status"] = status
-    return body
+    return incident(name, namespace, metadata={"generation": 1}, state="triage", status=status)
 
 
 async def test_a_label_in_another_namespace_captures_nothing() -> None:

@@ -14,52 +14,15 @@ from incident_operator.domain import outbox, response
 from incident_operator.errors import Conflict, DeliveryThrottled, DeliveryUnavailable
 from incident_operator.services.chat_channels import ChannelIndex
 from incident_operator.services.comms import CommsConfig, CommsService
+from tests.builders.objects import incident, severity
 from tests.fakes.ports.chat import FakeChat
+from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.paging import FakeNotifier, FakePager
 from tests.fakes.ports.store import FakeStore
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 NS, NAME = "shop", "checkout-errors"
 ROTATION = Path(__file__).resolve().parents[3] / "examples" / "20-oncallrotation.yaml"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = NOW
-
-    def now(self) -> datetime:
-        return self.at
-
-
-def severity() -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Severity",
-        "metadata": {"name": "sev-2"},
-        "spec": {
-            "level": 2,
-            "displayName": "SEV-2 (Major)",
-            "paging": {"page": True},
-            "chat": {"createChannel": True, "announceChannels": ["#incidents"]},
-            "statusPage": {"impact": "major"},
-            "rotationRef": "checkout-oncall",
-        },
-    }
-
-
-def incident(private: bool = False) -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": NAME, "namespace": NS},
-        "spec": {
-            "title": "Checkout returns 5xx",
-            "service": "checkout",
-            "severityRef": "sev-2",
-            "roles": {"commander": "alice"},
-            "private": private,
-        },
-    }
 
 
 def accepted(phase: str = "triage", **timestamps: str) -> dict[str, Any]:
@@ -94,13 +57,19 @@ class World:
         channels: ChannelIndex | None = None,
     ) -> None:
         self.store = store or FakeStore()
-        self.store.severities["sev-2"] = severity()
+        self.store.severities["sev-2"] = severity(
+            displayName="SEV-2 (Major)",
+            paging={"page": True},
+            chat={"createChannel": True, "announceChannels": ["#incidents"]},
+            statusPage={"impact": "major"},
+            rotationRef="checkout-oncall",
+        )
         self.store.rotations[(NS, "checkout-oncall")] = yaml.safe_load(ROTATION.read_text())
         self.chat = FakeChat()
         self.chat.channels["C0INCIDENTS"] = Channel("C0INCIDENTS", "incidents")
         self.pager = FakePager()
         self.teams = FakeNotifier()
-        self.clock = Clock()
+        self.clock = FakeClock(NOW)
         self.service = CommsService(
             self.store,
             self.clock,
@@ -113,7 +82,10 @@ class World:
         self.private = private
 
     async def declare(self) -> None:
-        await self.store.create_incident(NS, incident(self.private))
+        await self.store.create_incident(
+            NS,
+            incident(NAME, NS, created=None, roles={"commander": "alice"}, private=self.private),
+        )
         await self.store.patch_incident(NS, NAME, status=accepted())
 
     async def body(self) -> dict[str, Any]:
@@ -208,9 +180,9 @@ async def test_throttling_waits_for_retry_after_and_other_media_go_on(world: Wor
     retry_at = datetime.fromisoformat(record["nextAttemptAt"].replace("Z", "+00:00"))
     assert NOW + timedelta(seconds=30) <= retry_at <= NOW + timedelta(seconds=37.5)
     assert "ratelimited" in record["lastError"]
-    world.clock.at = NOW + timedelta(seconds=10)
+    world.clock.current = NOW + timedelta(seconds=10)
     assert await world.sync() == []  # still waiting
-    world.clock.at = NOW + timedelta(seconds=38)
+    world.clock.current = NOW + timedelta(seconds=38)
     assert (await world.sync())[0] == "channel"
     assert (await world.body())["status"]["outbox"] == {}
     assert world.pager.pages == 1
@@ -244,14 +216,14 @@ async def test_repeated_failures_degrade_chat_with_an_event_and_recover(world: W
     await world.declare()
     for attempt in range(outbox.DEGRADED_AFTER):
         world.chat.failures.append(DeliveryUnavailable("slack is down"))
-        world.clock.at = NOW + timedelta(minutes=10 * attempt)
+        world.clock.current = NOW + timedelta(minutes=10 * attempt)
         await world.sync()
     body = await world.body()
     conditions = {c["type"]: c for c in body["status"]["conditions"]}
     assert conditions["ChatDegraded"]["status"] == "True"
     assert "slack is down" in conditions["ChatDegraded"]["message"]
     assert [e for e in world.store.events if e[1] == "ChatDegraded"]
-    world.clock.at = NOW + timedelta(hours=1)
+    world.clock.current = NOW + timedelta(hours=1)
     await world.sync()
     body = await world.body()
     conditions = {c["type"]: c for c in body["status"]["conditions"]}
@@ -268,7 +240,7 @@ async def test_a_superseded_status_attempt_leaves_the_outbox(world: World) -> No
     stale = {"kind": "update-status", "attempts": outbox.DEGRADED_AFTER, "lastError": "slow"}
     await world.store.patch_incident(NS, NAME, status={"outbox": {"status/0123456789ab": stale}})
     assert "status/0123456789ab" in (await world.body())["status"]["outbox"]
-    world.clock.at = NOW + timedelta(minutes=30)
+    world.clock.current = NOW + timedelta(minutes=30)
     await world.sync()
     body = await world.body()
     assert body["status"]["outbox"] == {}
@@ -435,7 +407,7 @@ async def test_degraded_condition_is_rewritten_onto_a_concurrent_lifecycle_write
     await world.declare()
     for attempt in range(outbox.DEGRADED_AFTER):
         world.chat.failures.append(DeliveryUnavailable("slack is down"))
-        world.clock.at = NOW + timedelta(minutes=10 * attempt)
+        world.clock.current = NOW + timedelta(minutes=10 * attempt)
         await world.sync()
     assert store.conflicts == 1
     conditions = {c["type"]: c["status"] for c in (await world.body())["status"]["conditions"]}

@@ -15,35 +15,19 @@ from incident_operator.domain import conclusions, lifecycle
 from incident_operator.domain.conclusions import Subject
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
 from incident_operator.services.incidents import is_active, is_open, requested_state, severity_of
+from tests.builders.objects import incident, severity
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
 
 T0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 NS, NAME = "shop", "checkout-burn"
-
-
-def severity(name: str, level: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Severity",
-        "metadata": {"name": name},
-        "spec": {"level": level, "displayName": name.upper(), "response": {"requiredRoles": []}},
-    }
-
-
-def incident(**spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": NAME, "namespace": NS, "creationTimestamp": "2026-12-06T10:00:00Z"},
-        "spec": {
-            "title": "Checkout burning",
-            "service": "checkout",
-            "severityRef": "sev-3",
-            "roles": {"commander": "alice"},
-            **spec,
-        },
-    }
+INVESTIGATING = incident(
+    NAME,
+    created="2026-12-06T10:00:00Z",
+    severityRef="sev-3",
+    roles={"commander": "alice"},
+    state="investigating",
+)
 
 
 World = tuple[FakeStore, FakeClock, IncidentLifecycleService]
@@ -53,7 +37,7 @@ World = tuple[FakeStore, FakeClock, IncidentLifecycleService]
 def world() -> World:
     store = FakeStore()
     for name, level in (("sev-1", 1), ("sev-2", 2), ("sev-3", 3)):
-        store.severities[name] = severity(name, level)
+        store.severities[name] = severity(name, level, response={"requiredRoles": []})
     clock = FakeClock(T0)
     return store, clock, IncidentLifecycleService(store, clock)
 
@@ -96,7 +80,7 @@ def test_a_conclusion_holds_only_over_the_value_it_was_drawn_over() -> None:
 
 async def test_the_operator_concludes_in_status_and_never_writes_the_spec(world: World) -> None:
     store, _, _ = world
-    await store.create_incident(NS, incident(state="investigating"))
+    await store.create_incident(NS, INVESTIGATING)
     await reconcile(world, 0)
     spec_before = (await store.get_incident(NS, NAME) or {})["spec"]
     generation = (await store.get_incident(NS, NAME) or {})["metadata"]["generation"]
@@ -121,7 +105,7 @@ async def test_the_operator_concludes_in_status_and_never_writes_the_spec(world:
 async def test_re_applying_the_same_manifest_changes_nothing(world: World) -> None:
     """What a GitOps tool does every few minutes: the same spec, again and again."""
     store, _, _ = world
-    await store.create_incident(NS, incident(state="investigating"))
+    await store.create_incident(NS, INVESTIGATING)
     await reconcile(world, 0)
     await conclude(world, 5, Subject.STATE, "mitigated")
     await conclude(world, 6, Subject.SEVERITY, "sev-1")
@@ -140,7 +124,7 @@ async def test_a_git_commit_that_changes_the_state_wins_over_the_conclusion(
     world: World,
 ) -> None:
     store, _, _ = world
-    await store.create_incident(NS, incident(state="investigating"))
+    await store.create_incident(NS, INVESTIGATING)
     await reconcile(world, 0)
     await conclude(world, 5, Subject.STATE, "resolved")
     body = await reconcile(world, 10)
@@ -162,7 +146,7 @@ async def test_a_git_commit_that_changes_the_state_wins_over_the_conclusion(
 
 async def test_a_severity_chosen_in_git_supersedes_the_operators(world: World) -> None:
     store, _, _ = world
-    await store.create_incident(NS, incident(state="investigating"))
+    await store.create_incident(NS, INVESTIGATING)
     await reconcile(world, 0)
     await conclude(world, 5, Subject.SEVERITY, "sev-1")
     body = await reconcile(world, 10, severityRef="sev-2")
@@ -174,7 +158,7 @@ async def test_a_severity_chosen_in_git_supersedes_the_operators(world: World) -
 async def test_a_conclusion_loses_to_a_concurrent_human_change(world: World) -> None:
     """The conclusion is written on the version it was drawn from; a change in between wins."""
     store, clock, service = world
-    await store.create_incident(NS, incident(state="investigating"))
+    await store.create_incident(NS, INVESTIGATING)
     await reconcile(world, 0)
     real_get = store.get_incident
     raced = False

@@ -15,6 +15,7 @@ from incident_operator.handlers import deletion as deletion_handlers
 from incident_operator.handlers.context import context_of
 from incident_operator.services.deletion import DeletionService
 from incident_operator.services.freeze import FreezeService
+from tests.builders import objects
 from tests.fakes.context import operator_memo
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
@@ -83,18 +84,21 @@ def test_finalizer_decisions(
 def body(
     *, finalizers: list[str] | None = None, deleting: bool = False, **status: Any
 ) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": "inc", "namespace": NS, "uid": "i-uid", "generation": 1}
+    meta: dict[str, Any] = {"uid": "i-uid", "generation": 1}
     if finalizers is not None:
         meta["finalizers"] = finalizers
     if deleting:
         meta["deletionTimestamp"] = "2026-12-05T09:00:00Z"
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Incident",
-        "metadata": meta,
-        "spec": {"title": "t", "service": "s", "severityRef": "sev-2", "state": "triage"},
-        "status": status,
-    }
+    return objects.incident(
+        "inc",
+        NS,
+        created=None,
+        metadata=meta,
+        title="t",
+        service="s",
+        state="triage",
+        status=status,
+    )
 
 
 @pytest.mark.parametrize(

@@ -8,55 +8,29 @@ from typing import Any
 import pytest
 
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
+from tests.builders.objects import incident, severity
+from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
 
 CREATED = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 NS, NAME = "shop", "checkout-errors"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.at = CREATED
-
-    def now(self) -> datetime:
-        return self.at
-
-
-def severity(required: list[str]) -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Severity",
-        "metadata": {"name": "sev-2"},
-        "spec": {"level": 2, "displayName": "SEV-2", "response": {"requiredRoles": required}},
-    }
-
-
-def incident(**spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Incident",
-        "metadata": {
-            "name": NAME,
-            "namespace": NS,
-            "creationTimestamp": "2026-11-27T14:00:00Z",
-        },
-        "spec": {"title": "Checkout 5xx", "service": "checkout", "severityRef": "sev-2", **spec},
-    }
-
-
 @pytest.fixture
-def world() -> tuple[FakeStore, Clock, IncidentLifecycleService]:
+def world() -> tuple[FakeStore, FakeClock, IncidentLifecycleService]:
     store = FakeStore()
-    store.severities["sev-2"] = severity(["commander", "communications"])
-    clock = Clock()
+    store.severities["sev-2"] = severity(
+        response={"requiredRoles": ["commander", "communications"]}
+    )
+    clock = FakeClock(CREATED)
     return store, clock, IncidentLifecycleService(store, clock)
 
 
 async def step(
-    world: tuple[FakeStore, Clock, IncidentLifecycleService], minutes: int, **spec: Any
+    world: tuple[FakeStore, FakeClock, IncidentLifecycleService], minutes: int, **spec: Any
 ) -> dict[str, Any]:
     store, clock, service = world
-    clock.at = CREATED + timedelta(minutes=minutes)
+    clock.current = CREATED + timedelta(minutes=minutes)
     if spec:
         await store.patch_incident(NS, NAME, spec=spec)
     body = await store.get_incident(NS, NAME)
@@ -72,7 +46,7 @@ def conditions(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 async def test_lifecycle_from_declaration_to_resolution(
-    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+    world: tuple[FakeStore, FakeClock, IncidentLifecycleService],
 ) -> None:
     store, _, _ = world
     await store.create_incident(NS, incident(roles={"commander": "alice"}))
@@ -124,7 +98,7 @@ async def test_lifecycle_from_declaration_to_resolution(
 
 
 async def test_an_slo_declared_incident_keeps_its_timestamps_and_timeline(
-    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+    world: tuple[FakeStore, FakeClock, IncidentLifecycleService],
 ) -> None:
     store, _, _ = world
     detected = "2026-11-27T13:50:00Z"
@@ -157,7 +131,7 @@ async def test_an_slo_declared_incident_keeps_its_timestamps_and_timeline(
 
 
 async def test_a_missing_severity_refuses_resolution(
-    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+    world: tuple[FakeStore, FakeClock, IncidentLifecycleService],
 ) -> None:
     store, _, _ = world
     store.severities.clear()
@@ -170,7 +144,7 @@ async def test_a_missing_severity_refuses_resolution(
 
 
 async def test_an_invalid_spec_only_says_not_ready(
-    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+    world: tuple[FakeStore, FakeClock, IncidentLifecycleService],
 ) -> None:
     store, _, _ = world
     await store.create_incident(NS, incident(state="bogus"))
@@ -181,12 +155,12 @@ async def test_an_invalid_spec_only_says_not_ready(
 
 
 async def test_an_up_to_date_incident_is_not_patched_again(
-    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+    world: tuple[FakeStore, FakeClock, IncidentLifecycleService],
 ) -> None:
     store, clock, service = world
     await store.create_incident(NS, incident(state="investigating"))
     body = await step(world, 1)
-    clock.at += timedelta(minutes=5)
+    clock.current += timedelta(minutes=5)
     plan = await service.reconcile(body)
     assert plan.status == {}
     assert plan.timeline == ()
@@ -194,7 +168,7 @@ async def test_an_up_to_date_incident_is_not_patched_again(
 
 
 async def test_merge_moves_the_timeline_to_the_survivor_once(
-    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+    world: tuple[FakeStore, FakeClock, IncidentLifecycleService],
 ) -> None:
     store, _, _ = world
     survivor = incident(roles={"commander": "alice"})
@@ -220,7 +194,7 @@ async def test_merge_moves_the_timeline_to_the_survivor_once(
 
 
 async def test_merge_into_a_missing_incident_is_refused(
-    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+    world: tuple[FakeStore, FakeClock, IncidentLifecycleService],
 ) -> None:
     store, _, _ = world
     await store.create_incident(NS, incident(roles={"commander": "bob"}))
@@ -233,19 +207,12 @@ async def test_merge_into_a_missing_incident_is_refused(
 
 
 async def test_severity_change_is_recorded_with_the_new_policy(
-    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+    world: tuple[FakeStore, FakeClock, IncidentLifecycleService],
 ) -> None:
     store, _, _ = world
-    store.severities["sev-1"] = {
-        **severity(["commander"]),
-        "metadata": {"name": "sev-1"},
-        "spec": {
-            "level": 1,
-            "displayName": "SEV-1",
-            "response": {"ackWithin": "5m", "updateEvery": "15m"},
-            "paging": {"page": True},
-        },
-    }
+    store.severities["sev-1"] = severity(
+        "sev-1", 1, response={"ackWithin": "5m", "updateEvery": "15m"}, paging={"page": True}
+    )
     await store.create_incident(NS, incident(roles={"commander": "bob"}))
     await step(world, 0)
     body = await step(world, 2, severityRef="sev-1")
@@ -258,7 +225,7 @@ async def test_severity_change_is_recorded_with_the_new_policy(
 
 
 async def test_a_clock_stepped_back_never_stamps_a_transition_before_the_last(
-    world: tuple[FakeStore, Clock, IncidentLifecycleService],
+    world: tuple[FakeStore, FakeClock, IncidentLifecycleService],
 ) -> None:
     """The chaos run's clock jump: resolved was stamped before mitigated, the figures went
     negative and the timeline ran backwards. The recorded milestones are the lower bound."""

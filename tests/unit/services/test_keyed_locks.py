@@ -15,10 +15,10 @@ from incident_operator.services.deletion import DeletionService
 from incident_operator.services.freeze import FreezeService
 from incident_operator.services.keyed_locks import KeyedLocks
 from incident_operator.web.alertmanager_payload import WebhookPayload
+from tests.builders.alertmanager import payload
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
 from tests.fakes.ports.workloads import FakeWorkloads
-from tests.unit.web.alertmanager_payloads import payload
 
 SERVICES = Path(__file__).parents[3] / "operator" / "incident_operator" / "services"
 

@@ -12,6 +12,7 @@ from incident_operator.domain import mitigation as m
 from incident_operator.domain.times import iso
 from incident_operator.services.incidents import requested_state
 from incident_operator.services.mitigation import MitigationService
+from tests.builders import objects
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
 from tests.fakes.ports.workloads import FakeWorkloads
@@ -57,31 +58,22 @@ def burning_status(short_burn: float, at: datetime) -> dict[str, Any]:
     }
 
 
-def incident(**spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": "inc", "namespace": NS, "generation": 1, "uid": "i-uid"},
-        "spec": {
-            "title": "checkout burns",
-            "service": "checkout",
-            "severityRef": "sev-2",
-            "state": "triage",
-            "source": {"type": "slo", "ref": "checkout"},
-            **spec,
-        },
-        # As the lifecycle accepted it: services decide on status.phase.
-        "status": {"phase": spec.get("state", "triage")},
+def incident(name: str = "inc", **spec: Any) -> dict[str, Any]:
+    """An SLO's incident as the lifecycle accepted it: services decide on status.phase."""
+    spec = {
+        "title": "checkout burns",
+        "state": "triage",
+        "source": {"type": "slo", "ref": "checkout"},
+        **spec,
     }
-
-
-def severity(auto_allowed: bool = True) -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Severity",
-        "metadata": {"name": "sev-2"},
-        "spec": {"level": 2, "displayName": "SEV-2", "mitigation": {"autoAllowed": auto_allowed}},
-    }
+    return objects.incident(
+        name,
+        NS,
+        created=None,
+        metadata={"generation": 1, "uid": "i-uid" if name == "inc" else f"{name}-uid"},
+        status={"phase": spec["state"]},
+        **spec,
+    )
 
 
 class World:
@@ -89,7 +81,7 @@ class World:
         self.store = FakeStore()
         self.workloads = FakeWorkloads()
         self.clock = FakeClock(NOW)
-        self.store.severities["sev-2"] = severity(auto_allowed)
+        self.store.severities["sev-2"] = objects.severity(mitigation={"autoAllowed": auto_allowed})
         self.store.incidents[(NS, "inc")] = incident(**spec)
         if slo_body is not None:
             self.workloads.add(slo_body)

@@ -13,6 +13,8 @@ from incident_operator.adapters.postmortem_ports import STATE_ANNOTATION
 from incident_operator.domain.postmortem import Counts
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
 from incident_operator.services.postmortems import NOT_REQUIRED, PostmortemService
+from tests.builders.objects import incident, severity
+from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.postmortems import (
     PNG_MAGIC,
     FakeCharts,
@@ -24,23 +26,6 @@ from tests.fakes.ports.store import FakeStore
 NS, NAME = "shop", "checkout-burn"
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 DETECTED, DECLARED, RESOLVED = T0, T0 + timedelta(minutes=4), T0 + timedelta(minutes=34)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = RESOLVED + timedelta(seconds=5)
-
-    def now(self) -> datetime:
-        return self.at
-
-
-def severity(**postmortem: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Severity",
-        "metadata": {"name": "sev-2"},
-        "spec": {"level": 2, "displayName": "SEV-2", "postmortem": postmortem},
-    }
 
 
 SLO = {
@@ -56,26 +41,16 @@ SLO = {
 
 
 def resolved_incident() -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Incident",
-        "metadata": {
-            "name": NAME,
-            "namespace": NS,
-            "uid": "u-1",
-            "generation": 3,
-            "labels": {"sre.dev/slo": "checkout"},
-            "creationTimestamp": "2026-11-27T09:04:00Z",
-        },
-        "spec": {
-            "title": "checkout burns",
-            "service": "checkout",
-            "severityRef": "sev-2",
-            "state": "resolved",
-            "roles": {"commander": "alice"},
-            "source": {"type": "slo", "ref": "checkout", "detectedAt": "2026-11-27T09:00:00Z"},
-        },
-        "status": {
+    return incident(
+        NAME,
+        NS,
+        created="2026-11-27T09:04:00Z",
+        metadata={"uid": "u-1", "generation": 3, "labels": {"sre.dev/slo": "checkout"}},
+        title="checkout burns",
+        state="resolved",
+        roles={"commander": "alice"},
+        source={"type": "slo", "ref": "checkout", "detectedAt": "2026-11-27T09:00:00Z"},
+        status={
             "phase": "resolved",
             "roles": {"commander": "alice"},
             "timestamps": {
@@ -94,13 +69,13 @@ def resolved_incident() -> dict[str, Any]:
                 },
             ],
         },
-    }
+    )
 
 
 class World:
     def __init__(self, **policy: Any) -> None:
         self.store = FakeStore()
-        self.store.severities["sev-2"] = severity(**policy)
+        self.store.severities["sev-2"] = severity(postmortem=policy)
         self.store.incidents[(NS, NAME)] = resolved_incident()
         self.postmortems = FakePostmortems(incidents=self.store.incidents)
         self.postmortems.slos[(NS, "checkout")] = copy.deepcopy(SLO)
@@ -124,7 +99,7 @@ class World:
             }
         )
         self.charts = FakeCharts()
-        self.clock = Clock()
+        self.clock = FakeClock(RESOLVED + timedelta(seconds=5))
         self.service = PostmortemService(
             self.store, self.postmortems, self.clock, impact=self.impact, charts=self.charts
         )
@@ -167,7 +142,7 @@ async def test_regenerate_fills_facts_renders_and_keeps_human_sections() -> None
     pm = world.postmortems.postmortems[(NS, NAME)]
     pm["spec"]["summary"] = "A config change broke checkout."
     pm["spec"]["actionItems"] = [{"title": "Cap retries", "due": "2026-11-28"}]
-    world.clock.at = datetime(2026, 11, 30, tzinfo=UTC)
+    world.clock.current = datetime(2026, 11, 30, tzinfo=UTC)
     before = copy.deepcopy(pm["spec"])
     status = await world.service.regenerate(pm)
     assert pm["spec"] == before
@@ -257,14 +232,14 @@ async def test_periodic_pass_skips_prometheus_until_something_changed() -> None:
     await world.service.ensure(world.incident)
     pm = world.postmortems.postmortems[(NS, NAME)]
     pm["spec"]["actionItems"] = [{"title": "Cap retries", "due": "2026-12-01"}]
-    world.clock.at = datetime(2026, 11, 28, tzinfo=UTC)
+    world.clock.current = datetime(2026, 11, 28, tzinfo=UTC)
     for _ in range(3):  # converge (the incident's own postmortem entries come back once)
         pm["status"] = {**pm["status"], **await world.service.regenerate(pm)}
     pm["status"]["observedGeneration"] = pm["metadata"]["generation"]
     asked = len(world.impact.asked)
     assert await world.service.regenerate(pm, only_if_stale=True) == {}
     assert len(world.impact.asked) == asked  # no Prometheus query, no rendering
-    world.clock.at = datetime(2026, 12, 2, tzinfo=UTC)  # the item became overdue
+    world.clock.current = datetime(2026, 12, 2, tzinfo=UTC)  # the item became overdue
     late = await world.service.regenerate(pm, only_if_stale=True)
     assert late["overdueActionItems"] == 1
     assert len(world.impact.asked) > asked
@@ -333,21 +308,21 @@ async def test_the_chart_never_draws_past_now_and_is_redrawn_whole_later() -> No
     world.impact.series = [(T0 - 60 * minute + i * minute, 0.01) for i in range(240)]
     await world.service.ensure(world.incident)
     pm = world.postmortems.postmortems[(NS, NAME)]
-    world.clock.at = RESOLVED + 2 * minute  # right after resolution
+    world.clock.current = RESOLVED + 2 * minute  # right after resolution
     pm["status"] = {**pm["status"], **await world.service.regenerate(pm)}
     cut = world.charts.rendered[-1]
     assert cut.ratio[-1][0] == RESOLVED + 2 * minute, "ends at now, not 10 min later"
-    assert max(t for t, _ in cut.remaining) <= world.clock.at
+    assert max(t for t, _ in cut.remaining) <= world.clock.current
     for _ in range(2):  # converge on the incident's own postmortem entries
         pm["status"] = {**pm["status"], **await world.service.regenerate(pm)}
     pm["status"]["observedGeneration"] = pm["metadata"]["generation"]
-    world.clock.at = RESOLVED + 4 * minute  # still inside the pad: the chart grows again
+    world.clock.current = RESOLVED + 4 * minute  # still inside the pad: the chart grows again
     rendered = len(world.charts.rendered)
     grown = await world.service.regenerate(pm, only_if_stale=True)
     assert len(world.charts.rendered) == rendered + 1
     assert world.charts.rendered[-1].ratio[-1][0] == RESOLVED + 4 * minute
     pm["status"] = {**pm["status"], **grown}
-    world.clock.at = RESOLVED + 3 * 60 * minute  # the refresh hours later: drawn whole
+    world.clock.current = RESOLVED + 3 * 60 * minute  # the refresh hours later: drawn whole
     whole = await world.service.regenerate(pm, only_if_stale=True)
     assert world.charts.rendered[-1].ratio[-1][0] == RESOLVED + 10 * minute
     assert whole["generatedAt"] == "2026-11-27T12:34:00Z"

@@ -69,7 +69,7 @@ async def test_tickets_created_once_status_read_back_into_the_document() -> None
         {"title": "Write runbook"},
     ]
     spec_before = copy.deepcopy(pm["spec"])
-    world.clock.at = datetime(2026, 11, 30, tzinfo=UTC)
+    world.clock.current = datetime(2026, 11, 30, tzinfo=UTC)
     status = await service.regenerate(pm)
     assert [t.title for t in tracker.created] == ["Cap retries", "Write runbook"]
     assert tracker.created[0].due == date(2026, 11, 28)

@@ -12,6 +12,8 @@ import yaml
 from incident_operator.domain import response
 from incident_operator.domain.lifecycle import Phase
 from incident_operator.services.response_policy import ResponsePolicyService, plan_response
+from tests.builders.objects import incident, severity
+from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.operator_metrics import RecordingMetrics
 from tests.fakes.ports.store import FakeStore
 
@@ -27,27 +29,21 @@ def rotation_body() -> dict[str, Any]:
 
 
 def severity_body(ack: str = "10m", every: str = "30m", name: str = "sev-2") -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Severity",
-        "metadata": {"name": name},
-        "spec": {
-            "level": 2,
-            "displayName": name,
-            "response": {"ackWithin": ack, "updateEvery": every},
-            "rotationRef": "checkout-oncall",
-        },
-    }
+    return severity(
+        name,
+        displayName=name,
+        response={"ackWithin": ack, "updateEvery": every},
+        rotationRef="checkout-oncall",
+    )
 
 
 def incident_body(phase: str = "triage", **status: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": "inc", "namespace": "shop"},
-        "spec": {"title": "t", "service": "checkout", "severityRef": "sev-2"},
-        "status": {"phase": phase, "timestamps": {"declared": "2026-11-26T10:00:00Z"}, **status},
-    }
+    return incident(
+        "inc",
+        created=None,
+        title="t",
+        status={"phase": phase, "timestamps": {"declared": "2026-11-26T10:00:00Z"}, **status},
+    )
 
 
 # --- domain ---------------------------------------------------------------------------------
@@ -183,14 +179,6 @@ def test_terminal_and_unaccepted_incidents_get_nothing() -> None:
 # --- service with the in-memory store ---------------------------------------------------------
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
-
-
 async def test_service_appends_once_and_counts_escalations() -> None:
     store = FakeStore()
     store.severities["sev-2"] = severity_body("5m")
@@ -199,7 +187,7 @@ async def test_service_appends_once_and_counts_escalations() -> None:
     await store.create_incident("shop", body)
     await store.patch_incident("shop", "inc", status=body["status"])
     metrics = RecordingMetrics()
-    clock = Clock(DECLARED + 6 * MIN)
+    clock = FakeClock(DECLARED + 6 * MIN)
     service = ResponsePolicyService(store, clock, metrics=metrics)
     for _ in range(2):
         current = await store.get_incident("shop", "inc")

@@ -12,6 +12,7 @@ from typing import Any
 
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
 from incident_operator.services.slo_evaluation import SloEvaluationService
+from tests.builders.objects import incident, severity
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.metrics import FakeMetrics
 from tests.fakes.ports.store import FakeStore
@@ -39,27 +40,6 @@ def rotation(name: str = "oncall", *, operations: bool = False, start: str = "20
     }
 
 
-def severity(rotation_ref: str | None = None) -> dict[str, Any]:
-    spec: dict[str, Any] = {"level": 2, "displayName": "SEV-2"}
-    if rotation_ref:
-        spec["rotationRef"] = rotation_ref
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Severity",
-        "metadata": {"name": "sev-2"},
-        "spec": spec,
-    }
-
-
-def incident(name: str = "inc", **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Incident",
-        "metadata": {"name": name, "namespace": NS, "creationTimestamp": "2026-11-27T14:00:00Z"},
-        "spec": {"title": "Checkout 5xx", "service": "checkout", "severityRef": "sev-2", **spec},
-    }
-
-
 class Lifecycle:
     def __init__(self, store: FakeStore) -> None:
         self.store = store
@@ -79,9 +59,9 @@ def types(body: dict[str, Any]) -> list[str]:
 
 
 async def test_a_manual_incident_without_commander_gets_the_rotation_commander_once() -> None:
-    store = FakeStore(severities={"sev-2": severity("oncall")})
+    store = FakeStore(severities={"sev-2": severity(rotationRef="oncall")})
     store.rotations[(NS, "oncall")] = rotation(operations=True)
-    await store.create_incident(NS, incident())
+    await store.create_incident(NS, incident("inc"))
     life = Lifecycle(store)
     body = await life.reconcile()
     assert body["status"]["roles"] == {"commander": "alice", "operations": "bob"}
@@ -98,9 +78,9 @@ async def test_a_manual_incident_without_commander_gets_the_rotation_commander_o
 
 
 async def test_spec_roles_override_and_changes_are_recorded_with_the_generation() -> None:
-    store = FakeStore(severities={"sev-2": severity("oncall")})
+    store = FakeStore(severities={"sev-2": severity(rotationRef="oncall")})
     store.rotations[(NS, "oncall")] = rotation()
-    await store.create_incident(NS, incident())
+    await store.create_incident(NS, incident("inc"))
     life = Lifecycle(store)
     await life.reconcile()
     await store.patch_incident(NS, "inc", spec={"roles": {"commander": "carol"}})
@@ -125,9 +105,9 @@ async def test_spec_roles_override_and_changes_are_recorded_with_the_generation(
 
 
 async def test_a_commander_in_the_spec_means_the_rotation_is_not_asked() -> None:
-    store = FakeStore(severities={"sev-2": severity("oncall")})
+    store = FakeStore(severities={"sev-2": severity(rotationRef="oncall")})
     store.rotations[(NS, "oncall")] = rotation()
-    await store.create_incident(NS, incident(roles={"commander": "carol"}))
+    await store.create_incident(NS, incident("inc", roles={"commander": "carol"}))
     body = await Lifecycle(store).reconcile()
     assert body["status"]["roles"] == {"commander": "carol"}
     assert "rotationRoles" not in body["status"]
@@ -135,8 +115,8 @@ async def test_a_commander_in_the_spec_means_the_rotation_is_not_asked() -> None
 
 
 async def test_a_missing_rotation_leaves_roles_empty_and_says_why() -> None:
-    store = FakeStore(severities={"sev-2": severity("gone")})
-    await store.create_incident(NS, incident())
+    store = FakeStore(severities={"sev-2": severity(rotationRef="gone")})
+    await store.create_incident(NS, incident("inc"))
     body = await Lifecycle(store).reconcile()
     assert body["status"]["phase"] == "triage"
     assert "roles" not in body["status"] or not body["status"]["roles"]
@@ -185,7 +165,7 @@ async def test_an_slo_declares_with_the_commander_and_operations_of_its_rotation
 
 
 async def test_an_slo_without_its_own_rotation_uses_the_severity_rotation() -> None:
-    store = FakeStore(severities={"sev-2": severity("oncall")})
+    store = FakeStore(severities={"sev-2": severity(rotationRef="oncall")})
     store.add_slo(slo())
     store.rotations[(NS, "oncall")] = rotation()
     body = await declare(store)

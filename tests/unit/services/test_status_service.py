@@ -5,6 +5,7 @@ from typing import Any
 
 from incident_operator.api.v1alpha1 import BY_KIND
 from incident_operator.services.status import observed_status
+from tests.builders.objects import severity
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SEVERITY = BY_KIND["Severity"]
@@ -13,13 +14,7 @@ SEVERITY = BY_KIND["Severity"]
 def severity_body(
     generation: int, status: dict[str, Any] | None = None, **spec: Any
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Severity",
-        "metadata": {"name": "sev-2", "generation": generation},
-        "spec": {"level": 2, "displayName": "SEV-2", **spec},
-        "status": status or {},
-    }
+    return severity(metadata={"generation": generation}, status=status or {}, **spec)
 
 
 def test_valid_object_becomes_ready_at_its_generation() -> None:

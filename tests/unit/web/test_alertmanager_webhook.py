@@ -25,9 +25,9 @@ from incident_operator.services.alertmanager import AlertmanagerConfig, Alertman
 from incident_operator.services.incidents import requested_state, severity_of
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
+from tests.builders.alertmanager import GROUP_KEY, alert, payload, resolved
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
-from tests.unit.web.alertmanager_payloads import GROUP_KEY, alert, payload, resolved
 
 TOKEN = "s3cr3t-t0ken-value"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

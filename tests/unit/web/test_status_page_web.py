@@ -23,6 +23,7 @@ from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSettings, render_html
+from tests.builders import objects
 from tests.fakes.context import operator_memo
 from tests.fakes.ports.clock import FakeClock
 
@@ -35,10 +36,10 @@ def iso(at: datetime) -> str:
 
 
 def severity(name: str, impact: str | None, *, publish: bool = True) -> dict[str, Any]:
-    spec: dict[str, Any] = {"level": 2, "displayName": name}
+    spec: dict[str, Any] = {"displayName": name}
     if impact is not None:
         spec["statusPage"] = {"impact": impact, "publish": publish}
-    return {"kind": "Severity", "metadata": {"name": name}, "spec": spec}
+    return objects.severity(name, **spec)
 
 
 def pid(name: str, namespace: str = "shop") -> str:
@@ -62,24 +63,17 @@ def incident(
     if phase is not None:
         status["phase"] = phase
     status["timeline"] = timeline or []
-    return {
-        "apiVersion": "sre.dev/v1alpha1",
-        "kind": "Incident",
-        "metadata": {
-            "name": name,
-            "namespace": "shop",
-            "uid": f"uid-{name}",
-            "creationTimestamp": iso(declared),
-        },
-        "spec": {
-            "title": title,
-            "service": service,
-            "severityRef": sev,
-            "state": phase or "triage",
-            "private": private,
-        },
-        "status": status,
-    }
+    return objects.incident(
+        name,
+        created=iso(declared),
+        metadata={"uid": f"uid-{name}"},
+        status=status,
+        title=title,
+        service=service,
+        severityRef=sev,
+        state=phase or "triage",
+        private=private,
+    )
 
 
 def state_changed(at: datetime, start: str, phase: str) -> dict[str, Any]:

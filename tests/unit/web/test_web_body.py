@@ -22,9 +22,9 @@ from incident_operator.web import body as web_body
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.body import MAX_DEPTH, BodyRejected, json_depth, parse_json
+from tests.builders.alertmanager import payload
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
-from tests.unit.web.alertmanager_payloads import payload
 
 TOKEN = "t0ken"
 HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}

@@ -20,6 +20,9 @@ from hack import krew
 from incident_operator import __version__
 
 VERSION = f"v{__version__}"
+# The interpreter this venv was made from, without the venv's packages (CPython sets it for
+# every interpreter; typeshed does not declare it).
+BASE_PYTHON: str = sys._base_executable  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +115,7 @@ def test_the_plugin_runs_from_where_krew_installs_it(
         "PATH": os.pathsep.join([str(bin_dir), "/usr/bin", "/bin"]),
         "HOME": str(tmp_path),
         "KUBECONFIG": os.devnull,
-        "KUBECTL_INCIDENT_PYTHON": sys._base_executable,
+        "KUBECTL_INCIDENT_PYTHON": BASE_PYTHON,
         "PYTHONPATH": sysconfig.get_paths()["purelib"],
     }
 
@@ -125,6 +128,6 @@ def test_the_plugin_runs_from_where_krew_installs_it(
     assert (code, err) == (0, "")
     assert out_text.startswith("usage: kubectl incident")
     assert run("kubectl_complete-incident", "time") == (0, "timeline\n:4\n", "")
-    code, _, err = run(sys._base_executable, "-c", "import incident_operator")
+    code, _, err = run(BASE_PYTHON, "-c", "import incident_operator")
     assert code == 1
     assert "No module named 'incident_operator'" in err  # so --version above came from lib/

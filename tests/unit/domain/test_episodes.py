@@ -43,7 +43,11 @@ CALM = 0.0
 SEV3_BURN = 0.004  # 4x: only 3x 1d/2h and 1x 3d/6h fire
 SEV2_SLOW_BURN = 0.01  # 10x: 6x 6h/30m fires, 14.4x 1h/5m does not
 FAST_BURN = 0.05  # 50x: every pair fires
-NOTHING = {f"m{w}": None for w in WINDOWS}
+
+
+def no_data() -> dict[timedelta, Measurement | None]:
+    """Every window without data."""
+    return {parse_duration(text): None for text in WINDOWS}
 
 
 def episode(
@@ -96,7 +100,7 @@ CASES = [
          Action.NONE, "sev-2", "1h/5m", blind_now=True),
     Case("a slow pair's long window vanished: still on", episode(), windows(CALM, m3d=None),
          Action.NONE, "sev-2", "1h/5m", blind_now=True),
-    Case("every window vanished: still on", episode(), windows(CALM, **NOTHING),
+    Case("every window vanished: still on", episode(), no_data(),
          Action.NONE, "sev-2", "1h/5m", blind_now=True),
     Case("Prometheus unavailable: nothing changes", episode(), None, Action.NONE, "sev-2", "1h/5m"),
     Case("data back, calm, but missing 10 minutes ago: hold-down counts from then",
@@ -140,7 +144,7 @@ CASES = [
          "1h/5m"),
     # --- declaring ----------------------------------------------------------------------
     Case("no episode, nothing measured: nothing", None,
-         windows(CALM, **NOTHING), Action.NONE),
+         no_data(), Action.NONE),
     Case("no episode, a pair with data fires beside a blind one: declared",
          None, windows(SEV3_BURN, m5m=None), Action.DECLARE, "sev-3", "1d/2h"),
     Case("stopped episode, incident open, burn again: resumed",

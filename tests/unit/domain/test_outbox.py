@@ -29,7 +29,7 @@ def wanted(phase: Phase = Phase.TRIAGE, **changes: object) -> outbox.Wanted:
         notifiers=("teams",),
         declared=AT,
     )
-    return outbox.Wanted(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    return outbox.Wanted(**{**base.__dict__, **changes})
 
 
 def kinds(ops: tuple[outbox.Op, ...]) -> list[str]:
@@ -201,11 +201,11 @@ def test_attempts_at_an_older_version_are_superseded() -> None:
     attempts = {
         "status/aaaaaaaaaaaa": outbox.Attempt(outbox.OpKind.UPDATE_STATUS, 4, AT, "timeout"),
         current: outbox.Attempt(outbox.OpKind.UPDATE_STATUS, 1, AT, "timeout"),
-        "topic/bbbbbbbbbbbb": outbox.Attempt(outbox.OpKind.TOPIC, 1, AT, None),
-        "notify/teams/triage/sev-9": outbox.Attempt(outbox.OpKind.NOTIFY, 1, AT, None),
+        "topic/bbbbbbbbbbbb": outbox.Attempt(outbox.OpKind.TOPIC, 1, AT),
+        "notify/teams/triage/sev-9": outbox.Attempt(outbox.OpKind.NOTIFY, 1, AT),
         # Not versioned: their record is what makes a retry look up before repeating.
-        "channel": outbox.Attempt(outbox.OpKind.CREATE_CHANNEL, 1, AT, None),
-        "page/trigger": outbox.Attempt(outbox.OpKind.PAGE_TRIGGER, 1, AT, None),
+        "channel": outbox.Attempt(outbox.OpKind.CREATE_CHANNEL, 1, AT),
+        "page/trigger": outbox.Attempt(outbox.OpKind.PAGE_TRIGGER, 1, AT),
     }
     assert outbox.superseded(ops, attempts) == (
         "notify/teams/triage/sev-9",

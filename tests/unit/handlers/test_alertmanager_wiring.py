@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import kopf
@@ -17,9 +17,9 @@ from incident_operator.adapters.secrets import FileToken, StaticToken
 from incident_operator.app.composition import WebOptions, web_app
 from incident_operator.app.operator_main import alertmanager_token, parse
 from incident_operator.domain.alertmanager import SeverityPolicy
+from incident_operator.handlers import web_server
 from incident_operator.handlers.context import context_of, memo_of
 from incident_operator.handlers.runner import RunOptions
-from incident_operator.handlers.web_server import start_web_server, stop_web_server
 from incident_operator.services.alertmanager import AlertmanagerService
 from incident_operator.services.status_page import StatusPageIndex
 from tests.cluster.controlplane import free_port
@@ -28,6 +28,12 @@ from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
 
 TOKEN_ENV = "INCIDENT_OPERATOR_ALERTMANAGER_TOKEN"
+
+# The start-up and clean-up handlers as the coroutine functions they are: kopf's decorators
+# type them as its handler protocol, which kopf calls with every keyword; here they get only
+# the ones they read.
+start_web_server = cast(Callable[..., Awaitable[None]], web_server.start_web_server)
+stop_web_server = cast(Callable[..., Awaitable[None]], web_server.stop_web_server)
 
 
 def test_defaults_listen_on_8081_with_the_documented_severity_map() -> None:

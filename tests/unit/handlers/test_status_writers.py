@@ -51,8 +51,11 @@ def test_rebase_appends_new_types_and_reintroduces_a_vanished_changed_one() -> N
 
 
 def test_kopf_patch_replays_the_whole_status_on_the_fresh_body_in_one_json_patch() -> None:
-    stale = {"metadata": {"resourceVersion": "1"}, "status": {"conditions": [c("Ready", "False")]}}
-    fresh = {
+    stale: kopf.RawBody = {
+        "metadata": {"resourceVersion": "1"},
+        "status": {"conditions": [c("Ready", "False")]},
+    }
+    fresh: kopf.RawBody = {
         "metadata": {"resourceVersion": "2"},
         "status": {"conditions": [c("Ready", "False"), c("Burning")], "activeIncident": "inc-1"},
     }
@@ -71,10 +74,12 @@ def test_kopf_patch_replays_the_whole_status_on_the_fresh_body_in_one_json_patch
 
 
 def test_kopf_patch_keeps_merge_patch_semantics_for_the_other_fields() -> None:
-    body = {"status": {"outbox": {"a": {"n": 1}, "b": {"n": 2}}, "phase": "triage"}}
+    body: kopf.RawBody = {"status": {"outbox": {"a": {"n": 1}, "b": {"n": 2}}, "phase": "triage"}}
     patch = kopf.Patch(body=kopf.Body(body))
     patch_status(patch, body, {"outbox": {"a": None, "c": {"n": 3, "gone": None}}})
-    fresh = {"status": {"outbox": {"a": {"n": 1}, "b": {"n": 2}}, "phase": "mitigated"}}
+    fresh: kopf.RawBody = {
+        "status": {"outbox": {"a": {"n": 1}, "b": {"n": 2}}, "phase": "mitigated"}
+    }
     for fn in patch.fns:
         fn(fresh)
     assert fresh == {"status": {"outbox": {"b": {"n": 2}, "c": {"n": 3}}, "phase": "mitigated"}}

@@ -34,8 +34,8 @@ def world(
     store.incidents[(NS, NAME)] = incident(
         NAME, NS, metadata={"generation": 1}, state=state, status={"chat": {"channelId": CHANNEL}}
     )
-    store.severities["sev-2"] = severity(
-        **({"rotationRef": "checkout-oncall"} if with_rotation else {})
+    store.severities["sev-2"] = (
+        severity(rotationRef="checkout-oncall") if with_rotation else severity()
     )
     store.severities["sev-1"] = severity("sev-1", 1)
     store.rotations[(NS, "checkout-oncall")] = {
@@ -219,7 +219,9 @@ async def test_a_channel_claimed_by_two_incidents_takes_no_commands_or_pins() ->
     assert await run(service, "ack") == f"Acknowledged {NS}/{NAME}: investigating."
 
 
-async def test_routing_costs_one_listing_per_process_then_one_get_per_command() -> None:
+async def test_routing_costs_one_listing_per_process_then_one_get_per_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Measured: the label lookup listed every incident in the cluster per command; the
     index lists once (seeding, before the watch's first events) and then only GETs."""
     store, _, service = world()
@@ -234,8 +236,8 @@ async def test_routing_costs_one_listing_per_process_then_one_get_per_command() 
         calls.append("get")
         return await get(*args)
 
-    store.find_incidents = counted_find  # type: ignore[method-assign]
-    store.get_incident = counted_get  # type: ignore[method-assign]
+    monkeypatch.setattr(store, "find_incidents", counted_find)
+    monkeypatch.setattr(store, "get_incident", counted_get)
     for n in range(3):
         await run(service, "status", ctx(trigger=f"t{n}"))
     assert calls == ["list", "get", "get", "get"]

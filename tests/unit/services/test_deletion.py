@@ -11,6 +11,7 @@ import pytest
 
 from incident_operator.domain import deletion, freeze, outbox
 from incident_operator.domain.lifecycle import Phase
+from incident_operator.domain.mitigation import Target
 from incident_operator.handlers import deletion as deletion_handlers
 from incident_operator.handlers.context import context_of
 from incident_operator.services.deletion import DeletionService
@@ -193,7 +194,7 @@ async def test_deleting_resolves_the_page_then_lets_go() -> None:
 
 async def test_deleting_a_frozen_incident_lifts_its_freeze() -> None:
     world = World(body())
-    owner = freeze.Target(*freeze.FLUX_KUSTOMIZATION, NS, "apps")
+    owner = Target(*freeze.FLUX_KUSTOMIZATION, NS, "apps")
     world.workloads.add(
         {
             "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
@@ -212,7 +213,7 @@ async def test_deleting_a_frozen_incident_lifts_its_freeze() -> None:
     }
     outcome = await world.freezes.hold_for(
         copy.deepcopy(world.store.incidents[(NS, "inc")]),
-        freeze.Target("apps/v1", "Deployment", NS, "checkout"),
+        Target("apps/v1", "Deployment", NS, "checkout"),
         deployment,
         allowed=frozenset(),
         dry_run=False,
@@ -252,7 +253,7 @@ def test_timers_add_no_kopf_finalizer_and_stop_when_their_object_is_gone() -> No
     handlers = registry._spawning.get_all_handlers()
     assert [h.requires_finalizer for h in handlers] == [False, False]
     memo = operator_memo()
-    alive = {"memo": memo, "meta": {"uid": "u1"}}
+    alive: dict[str, Any] = {"memo": memo, "meta": {"uid": "u1"}}
     assert [bool(h.when and h.when(**alive)) for h in handlers] == [True, False]  # own filter kept
     deletion_handlers.forget_deleted(memo, "u1", 0.0)
     assert not any(h.when and h.when(**alive) for h in handlers)

@@ -16,7 +16,7 @@ from incident_operator.services.slo_evaluation import spec_problem
 
 
 def body(window: str, windows: str = "", provider: str = "pyrra") -> dict[str, Any]:
-    return yaml.safe_load(
+    loaded: dict[str, Any] = yaml.safe_load(
         f"""
         apiVersion: sre.dev/v1alpha1
         kind: ServiceLevelObjective
@@ -29,6 +29,7 @@ def body(window: str, windows: str = "", provider: str = "pyrra") -> dict[str, A
         """
         + (f"  alerting: {{windows: [{windows}]}}\n" if windows else "")
     )
+    return loaded
 
 
 @pytest.mark.parametrize(

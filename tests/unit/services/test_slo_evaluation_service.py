@@ -60,7 +60,8 @@ class World:
         return dict(self.store.slos[(NS, SLO)].get("status", {}))
 
     def condition(self, kind: str) -> str:
-        return next(c["status"] for c in self.status["conditions"] if c["type"] == kind)
+        found: str = next(c["status"] for c in self.status["conditions"] if c["type"] == kind)
+        return found
 
     @property
     def incidents(self) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -96,7 +96,7 @@ def test_kopf_still_has_the_seam_we_wrap() -> None:
     """queueing.watcher calls ``watching.infinite_watch`` through the module, by keyword."""
     parameters = inspect.signature(watch_liveness.kopf_infinite_watch).parameters
     assert {"settings", "resource", "namespace", "operator_paused"} <= set(parameters)
-    assert kopf_queueing.watching is kopf_watching
+    assert vars(kopf_queueing)["watching"] is kopf_watching
     assert "watching.infinite_watch(" in inspect.getsource(kopf_queueing.watcher)
     assert inspect.isasyncgenfunction(watch_liveness.kopf_infinite_watch)
     # api.stream (the watch request) calls the module's request() by keyword, url included
@@ -124,13 +124,17 @@ def test_an_answered_watch_request_stamps_the_watcher_tasks_stream(
     assert kopf_api.request is watch_liveness.observed_request
     handle = activity.started("incidents.sre.dev", "")
 
+    # kopf's request() as installed, called with only what the fake above reads.
+    def request() -> Callable[..., Awaitable[Any]]:
+        return kopf_api.request
+
     async def watcher_task() -> None:
         watch_liveness.current_stream.set(handle)
-        await kopf_api.request(method="get", url="/apis/sre.dev/v1alpha1/incidents?watch=true")
-        await kopf_api.request(method="patch", url="/apis/sre.dev/v1alpha1/incidents/x")
+        await request()(method="get", url="/apis/sre.dev/v1alpha1/incidents?watch=true")
+        await request()(method="patch", url="/apis/sre.dev/v1alpha1/incidents/x")
 
     async def other_task() -> None:
-        await kopf_api.request(method="get", url="/api/v1/namespaces?watch=true")
+        await request()(method="get", url="/api/v1/namespaces?watch=true")
 
     async def both() -> None:
         await asyncio.gather(watcher_task(), other_task())
@@ -138,6 +142,12 @@ def test_an_answered_watch_request_stamps_the_watcher_tasks_stream(
     asyncio.run(both())
     assert len(answered) == 3  # every request goes through
     assert len(metrics.named("watch_delivery")) == 1  # only the stream's own watch request
+
+
+def infinite_watch() -> Callable[..., AsyncIterator[Any]]:
+    """kopf's infinite_watch as installed, to call with only what the fakes read (no real
+    settings, a stand-in for the pause toggle)."""
+    return kopf_watching.infinite_watch
 
 
 class Paused:
@@ -172,7 +182,7 @@ def test_the_wrapper_stamps_every_item_and_forgets_a_cancelled_stream(
 
     async def consume() -> list[Any]:
         seen: list[Any] = []
-        stream = kopf_watching.infinite_watch(
+        stream = infinite_watch()(
             settings=None, resource=INCIDENTS, namespace="shop", operator_paused=Paused(True)
         )
 
@@ -215,9 +225,7 @@ def test_a_stream_that_died_by_an_error_stays_to_fail_the_probe(
     watch_liveness.install(activity)
 
     async def consume() -> None:
-        async for _ in kopf_watching.infinite_watch(
-            settings=None, resource=INCIDENTS, namespace=None
-        ):
+        async for _ in infinite_watch()(settings=None, resource=INCIDENTS, namespace=None):
             pass
 
     with pytest.raises(kopf_watching.WatchingError):

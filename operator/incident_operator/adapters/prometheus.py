@@ -1,4 +1,4 @@
-"""MetricsSource on Prometheus' HTTP API via prometheus-api-client, off the event loop.
+"""MetricsSource on Prometheus' HTTP API (``prometheus_http``), off the event loop.
 
 One instant query per window carries every SLO (see ``domain.sli.batch_plan``), so a cycle
 costs len(windows) queries whatever the number of SLOs. Isolation between the SLOs sharing
@@ -19,15 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import requests
-from prometheus_api_client import PrometheusConnect
-from prometheus_api_client.exceptions import PrometheusApiClientException
 
 from incident_operator.domain.burn import Measurement
 from incident_operator.domain.sli import (
@@ -41,15 +36,12 @@ from incident_operator.domain.sli import (
     batch_plan,
     ratio_expression,
 )
-from incident_operator.errors import InvalidIndicator, MetricsUnavailable, QueryRejected
+from incident_operator.errors import InvalidIndicator, QueryRejected
 
 from . import promql
 from .native_memory import release_free_memory
 from .ports import IndicatorProblem, Measured
-
-REJECTED = frozenset({400, 422})
-"""Prometheus' answers for a query it will not run (bad_data, execution): the query's fault."""
-_STATUS = re.compile(r"HTTP Status Code (\d+)")
+from .prometheus_http import PrometheusHttp
 
 Parts = dict[Part, str]
 
@@ -83,7 +75,7 @@ class _Window:
 
 class PrometheusMetrics:
     def __init__(self, url: str, *, timeout: float = 10.0, headers: dict[str, str] | None = None):
-        self._client = PrometheusConnect(url=url, headers=headers, timeout=timeout, method="POST")
+        self._client = PrometheusHttp(url, timeout=timeout, headers=headers)
         self._queries = 0
         self._checked: dict[tuple[Sli, timedelta, bool], promql.Checked | InvalidIndicator] = {}
         self._alone: set[tuple[str, timedelta, tuple[tuple[Part, str], ...]]] = set()
@@ -104,18 +96,7 @@ class PrometheusMetrics:
 
     async def _query(self, query: str, at: datetime) -> list[dict[str, Any]]:
         self._queries += 1
-        try:
-            result: list[dict[str, Any]] = await asyncio.to_thread(
-                self._client.custom_query, query, params={"time": f"{at.timestamp():.3f}"}
-            )
-        except PrometheusApiClientException as exc:
-            status = _STATUS.search(str(exc))
-            if status and int(status.group(1)) in REJECTED:
-                raise QueryRejected(f"Prometheus refused the query: {_short(exc)}") from exc
-            raise MetricsUnavailable(f"Prometheus query failed: {_short(exc)}") from exc
-        except (requests.RequestException, ValueError) as exc:
-            raise MetricsUnavailable(f"Prometheus query failed: {_short(exc)}") from exc
-        return result
+        return await asyncio.to_thread(self._client.query, query, at)
 
     def _check(
         self, sli: RatioSli | LatencySli, window: timedelta, counted: bool
@@ -309,24 +290,16 @@ class PrometheusMetrics:
         self, sli: Sli, window: timedelta, start: datetime, end: datetime, step: timedelta
     ) -> list[tuple[datetime, float]]:
         self._queries += 1
-        try:
-            result: list[dict[str, Any]] = await asyncio.to_thread(
-                self._client.custom_query_range,
-                ratio_expression(sli, window),
-                start_time=start,
-                end_time=end,
-                step=f"{max(1, int(step.total_seconds()))}s",
-            )
-        except (requests.RequestException, PrometheusApiClientException, ValueError) as exc:
-            raise MetricsUnavailable(f"Prometheus range query failed: {_short(exc)}") from exc
+        result = await asyncio.to_thread(
+            self._client.query_range,
+            ratio_expression(sli, window),
+            start,
+            end,
+            max(1, int(step.total_seconds())),
+        )
         return [
             (datetime.fromtimestamp(float(t), UTC), float(v))
             for series in result[:1]
             for t, v in series.get("values", [])
             if not math.isnan(float(v))
         ]
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc)
-    return text if len(text) <= 300 else text[:300] + "…"

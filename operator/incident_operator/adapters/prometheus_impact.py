@@ -10,17 +10,12 @@ from __future__ import annotations
 import asyncio
 import math
 from datetime import datetime, timedelta
-from typing import Any
-
-import requests
-from prometheus_api_client import PrometheusConnect
-from prometheus_api_client.exceptions import PrometheusApiClientException
 
 from incident_operator.domain.postmortem import Counts
 from incident_operator.domain.sli import Part, RecordedSli, Sli, ratio_expression
-from incident_operator.errors import MetricsUnavailable
 
 from .prometheus import PrometheusMetrics
+from .prometheus_http import PrometheusHttp
 
 RATIO_STEP = "1m"
 """Resolution of the subquery averaging a recorded ratio over the window."""
@@ -28,17 +23,11 @@ RATIO_STEP = "1m"
 
 class PrometheusImpact:
     def __init__(self, url: str, *, timeout: float = 10.0, headers: dict[str, str] | None = None):
-        self._client = PrometheusConnect(url=url, headers=headers, timeout=timeout, method="POST")
+        self._client = PrometheusHttp(url, timeout=timeout, headers=headers)
         self._history = PrometheusMetrics(url, timeout=timeout, headers=headers)
 
     async def _scalar(self, query: str, at: datetime) -> float | None:
-        try:
-            result: list[dict[str, Any]] = await asyncio.to_thread(
-                self._client.custom_query, query, params={"time": f"{at.timestamp():.3f}"}
-            )
-        except (requests.RequestException, PrometheusApiClientException, ValueError) as exc:
-            text = str(exc)[:300]
-            raise MetricsUnavailable(f"Prometheus query failed: {text}") from exc
+        result = await asyncio.to_thread(self._client.query, query, at)
         if not result:
             return None
         value = float(result[0]["value"][1])

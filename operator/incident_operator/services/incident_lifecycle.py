@@ -571,7 +571,7 @@ class IncidentLifecycleService:
         if moved:
             survivor = str(body["spec"]["mergedInto"])
             await self._store.append_timeline(meta["namespace"], survivor, moved)
-        lifecycle_metrics.report(self._metrics, body, plan)
+        lifecycle_metrics.report(self._metrics, body, plan.decision)
 
     async def conclude(
         self,

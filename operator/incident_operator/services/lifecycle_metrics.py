@@ -10,18 +10,16 @@ resolved again is observed again, because its time to resolve was cleared and is
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from incident_operator.adapters.ports import OperatorMetrics
 from incident_operator.domain import lifecycle
 from incident_operator.services.incidents import severity_of
 
-if TYPE_CHECKING:  # the service module imports this one
-    from .incident_lifecycle import LifecyclePlan
 
-
-def report(metrics: OperatorMetrics, body: Mapping[str, Any], plan: LifecyclePlan) -> None:
-    decision = plan.decision
+def report(
+    metrics: OperatorMetrics, body: Mapping[str, Any], decision: lifecycle.Decision | None
+) -> None:
     if not isinstance(decision, lifecycle.Accepted):
         return
     severity = severity_of(body)

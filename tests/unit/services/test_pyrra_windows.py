@@ -12,7 +12,7 @@ from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
 from incident_operator.domain.durations import format_duration
 from incident_operator.domain.sli import TERM_LABEL, Part, Provider, RecordedSli, batch_plan
 from incident_operator.domain.slo import pyrra_pairs, pyrra_recorded_windows
-from incident_operator.services.slo_evaluation import spec_problem
+from incident_operator.services.slo_records import spec_problem
 
 
 def body(window: str, windows: str = "", provider: str = "pyrra") -> dict[str, Any]:

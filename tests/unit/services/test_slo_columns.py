@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from incident_operator.services.slo_evaluation import budget_text, burn_text
+from incident_operator.services.slo_status import budget_text, burn_text
 
 MIN = timedelta(minutes=1)
 

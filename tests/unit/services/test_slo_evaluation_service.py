@@ -245,10 +245,10 @@ async def test_an_edited_slo_is_read_again_and_an_unchanged_one_is_not_reparsed(
     await world.cycle(ratio=1.0)  # writes the status: a new resourceVersion
     await world.cycle(ratio=1.0)  # nothing changed: no write
     assert world.incidents == []
-    parsed = dict(world.service._parsed)
+    parsed = dict(world.service._records._parsed)
     await world.cycle(ratio=1.0)
     (key,) = parsed
-    assert world.service._parsed[key][1] is parsed[key][1], "same resourceVersion: reused"
+    assert world.service._records._parsed[key][1] is parsed[key][1], "same resourceVersion: reused"
     body = world.store.slos[(NS, SLO)]
     body["spec"]["declare"]["enabled"] = True
     body["metadata"]["resourceVersion"] = "edited"

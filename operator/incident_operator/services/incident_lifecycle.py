@@ -37,7 +37,7 @@ from incident_operator.errors import Conflict
 from . import lifecycle_metrics
 from .field_ownership import FIELD_CONFLICT
 from .incidents import conclusion_of, intent_of, requested_state, severity_of
-from .postmortems import close_blocker
+from .postmortem_creation import close_blocker
 from .roles import UNFILLED, RotationAnswer, ask_rotation
 from .status import _problems
 

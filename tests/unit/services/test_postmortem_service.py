@@ -12,7 +12,8 @@ import pytest
 from incident_operator.adapters.postmortem_ports import STATE_ANNOTATION
 from incident_operator.domain.postmortem import Counts
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
-from incident_operator.services.postmortems import NOT_REQUIRED, PostmortemService
+from incident_operator.services.postmortem_creation import NOT_REQUIRED
+from incident_operator.services.postmortems import PostmortemService
 from tests.builders.objects import incident, severity
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.postmortems import (

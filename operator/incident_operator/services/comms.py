@@ -8,50 +8,41 @@ burst of watch events costs one extra pass, not one per event).
 
 Why fresh reads rather than the watch event's body: the executor's own status writes arrive
 as events too, and acting on an older body would post what was already posted.
+
+Each operation is executed by comms_delivery.py; the degraded conditions are comms_conditions.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from pydantic import ValidationError
 
 from incident_operator.adapters.comms_ports import Chat, Notifier, Pager
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.api.merge_patch import compose
-from incident_operator.api.v1alpha1.convert import conditions_status, existing_conditions
+from incident_operator.api.v1alpha1.convert import existing_conditions
 from incident_operator.api.v1alpha1.incident import ChatRef, Incident, IncidentStatus, PagerRef
-from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.api.v1alpha1.severity import Severity
-from incident_operator.domain import chat_render, outbox, paging
+from incident_operator.domain import chat_render, outbox
 from incident_operator.domain.comms import Impact, IncidentSummary
-from incident_operator.domain.conditions import Condition, Status, set_condition
 from incident_operator.domain.lifecycle import Phase
 from incident_operator.domain.times import iso
-from incident_operator.errors import (
-    ChannelNameTaken,
-    Conflict,
-    DeliveryRejected,
-    IncidentOperatorError,
-    TemporaryError,
-)
+from incident_operator.errors import DeliveryRejected, IncidentOperatorError, TemporaryError
 
 from .chat_channels import ChannelIndex
+from .comms_conditions import DEGRADED, report_degraded
+from .comms_delivery import DeliveryRun, Outlets, slack_ids, status_rendering
 from .keyed_locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
 MAX_PASSES = 5
 """Passes per sync: enough for channel -> status -> pin, bounded against a flapping object."""
-CONDITION_WRITE_ATTEMPTS = 5
-"""Conditional writes of the degraded conditions before giving up to the next sync."""
-DEGRADED = {outbox.Medium.CHAT: "ChatDegraded", outbox.Medium.PAGER: "PagingDegraded"}
 
 
 @dataclass(frozen=True)
@@ -113,20 +104,6 @@ def summary_of(
     )
 
 
-def slack_ids(rotation: Body | None, people: list[str]) -> frozenset[str]:
-    """Slack user ids of ``people`` (participant names) from the rotation; unknown: skipped."""
-    if rotation is None:
-        return frozenset()
-    try:
-        spec = OnCallRotation.model_validate(
-            {k: v for k, v in rotation.items() if k != "status"}
-        ).spec
-    except ValidationError:
-        return frozenset()
-    ids = {p.name: p.slack_user_id for p in spec.participants if p.slack_user_id}
-    return frozenset(ids[p] for p in people if p in ids)
-
-
 def delivered_of(status: IncidentStatus) -> outbox.Delivered:
     chat = status.chat or ChatRef()
     pager = status.pager or PagerRef()
@@ -147,25 +124,6 @@ def delivered_of(status: IncidentStatus) -> outbox.Delivered:
     )
 
 
-def escalation_mentions(
-    entry: outbox.Entry, roles: Mapping[str, str | None], escalated_to: list[str]
-) -> list[str]:
-    """Participant names an ``escalated`` entry's chat post mentions.
-
-    A failed mitigation (the outbox re-pages for it) hands the incident back to the commander;
-    a response-policy escalation names the person it reached in its message
-    (``... to <person> (<target>) ...``, domain/response.escalation_message), who is also in
-    ``status.response.escalatedTo`` — the message is matched against that list only, so no
-    other word of it can become a mention.
-    """
-    if entry.type != outbox.ESCALATED:
-        return []
-    if entry.source in outbox.REPAGED_SOURCES:
-        commander = roles.get("commander")
-        return [commander] if commander else []
-    return [p for p in escalated_to if f" to {p} (" in entry.message]
-
-
 def attempts_of(status: IncidentStatus) -> dict[str, outbox.Attempt]:
     out = {}
     for key, record in status.outbox.items():
@@ -175,13 +133,6 @@ def attempts_of(status: IncidentStatus) -> dict[str, outbox.Attempt]:
             continue
         out[key] = outbox.Attempt(kind, record.attempts, record.next_attempt_at, record.last_error)
     return out
-
-
-def status_rendering(summary: IncidentSummary) -> tuple[str, list[dict[str, Any]], str]:
-    """(text, blocks, canonical form whose digest is the status message's version)."""
-    text = chat_render.status_text(summary)
-    blocks = chat_render.status_blocks(summary)
-    return text, blocks, json.dumps([text, blocks], sort_keys=True, default=str)
 
 
 class CommsService:
@@ -273,8 +224,8 @@ class CommsService:
         now = self._clock.now()
         owed = outbox.owed(wanted, delivered, summary.severity)
         ops = await self._plan(body, owed, attempts, delivered.page_state)
-        run = _Run(
-            self,
+        run = DeliveryRun(
+            Outlets(self._chat, self._pager, self._notifiers, self._channels, self.before_opening),
             body,
             summary,
             wanted,
@@ -286,12 +237,12 @@ class CommsService:
         failing = any(outbox.degraded(attempts, m) for m in DEGRADED)
         shown = {c.type for c in existing_conditions(body)} & set(DEGRADED.values())
         if failing or shown:
-            await self._report_degraded(body, attempts, now)
+            await report_degraded(self._store, body, attempts, now)
         return delivery
 
     async def _deliver(
         self,
-        run: _Run,
+        run: DeliveryRun,
         ops: Sequence[outbox.Op],
         attempts: dict[str, outbox.Attempt],
         delivery: Delivery,
@@ -478,293 +429,7 @@ class CommsService:
             combined = status
         await self._patch(body, combined)
 
-    async def _report_degraded(
-        self, body: Body, attempts: Mapping[str, outbox.Attempt], now: datetime
-    ) -> None:
-        """ChatDegraded / PagingDegraded follow the outbox; an Event when one turns True.
-
-        The conditions list is shared with the lifecycle handler: written only onto the
-        version it was read from, re-read and recomputed when that version is gone.
-        """
-        for _attempt in range(CONDITION_WRITE_ATTEMPTS):
-            try:
-                await self._report_degraded_once(body, attempts, now)
-                return
-            except Conflict:
-                continue
-        raise Conflict(
-            f"incident {body['metadata']['name']} kept changing; conditions tried "
-            f"{CONDITION_WRITE_ATTEMPTS} times"
-        )
-
-    async def _report_degraded_once(
-        self, body: Body, attempts: Mapping[str, outbox.Attempt], now: datetime
-    ) -> None:
-        current = await self._store.get_incident(
-            body["metadata"]["namespace"], body["metadata"]["name"]
-        )
-        if current is None:
-            return
-        conditions = existing_conditions(current)
-        before = {c.type: c.status for c in conditions}
-        generation = int(current["metadata"].get("generation", 0))
-        changed = False
-        turned_true: list[Condition] = []
-        for medium, type_ in DEGRADED.items():
-            failing = outbox.degraded(attempts, medium)
-            if failing:
-                key, attempt = failing[0]
-                message = (
-                    f"{len(failing)} {medium} deliveries failing; {key}: {attempt.error} "
-                    f"(attempt {attempt.attempts}); everything is retried until it goes out"
-                )
-                condition = Condition(
-                    type_, Status.TRUE, "DeliveryFailing", message, now, generation
-                )
-            elif type_ in before:
-                condition = Condition(
-                    type_,
-                    Status.FALSE,
-                    "Delivered",
-                    f"{medium} deliveries up to date",
-                    now,
-                    generation,
-                )
-            else:
-                continue
-            if before.get(type_) != condition.status:
-                changed = True
-                conditions = set_condition(conditions, condition)
-                if condition.status is Status.TRUE:
-                    turned_true.append(condition)
-        if not changed:
-            return
-        meta = current["metadata"]
-        await self._store.patch_incident(
-            meta["namespace"],
-            meta["name"],
-            status={"conditions": conditions_status(conditions)},
-            resource_version=meta.get("resourceVersion"),
-        )
-        # After the write: a conflict retried above must not announce the same change twice.
-        for condition in turned_true:
-            await self._store.emit_event(current, condition.type, condition.message, warning=True)
-
 
 def _safe(exc: BaseException) -> str:
     """The adapter's message (adapters keep secrets out of it), first line only."""
     return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
-
-
-@dataclass(frozen=True)
-class _Result:
-    status: Body
-    metadata: Body | None
-    delivered: outbox.Delivered
-
-
-class _Run:
-    """Executes operations for one sync; each returns the status keys it confirmed."""
-
-    def __init__(
-        self,
-        service: CommsService,
-        body: Body,
-        summary: IncidentSummary,
-        wanted: outbox.Wanted,
-        delivered: outbox.Delivered,
-        *,
-        rotation: Body | None = None,
-        escalated_to: list[str] | None = None,
-    ) -> None:
-        self.s = service
-        self.body = body
-        self.summary = summary
-        self.wanted = wanted
-        self.delivered = delivered
-        self.rotation = rotation
-        self.escalated_to = escalated_to or []
-        self.entries = {e.id: e for e in wanted.entries}
-
-    @property
-    def chat(self) -> Chat:
-        assert self.s._chat is not None
-        return self.s._chat
-
-    @property
-    def idempotency_prefix(self) -> str:
-        return self.summary.key
-
-    def _chat_status(self, delivered: outbox.Delivered) -> Body:
-        return {
-            "chat": {
-                "channelId": delivered.channel_id,
-                "channelName": delivered.channel_name,
-                "statusMessageTs": delivered.status_ts,
-                "statusDigest": delivered.status_digest,
-                "topicDigest": delivered.topic_digest,
-                "invited": sorted(delivered.invited),
-                "pinned": delivered.pinned,
-                "announced": sorted(delivered.announced),
-                "posted": sorted(delivered.posted & set(self.entries)),
-                "archived": delivered.archived,
-            }
-        }
-
-    def _chat_result(self, metadata: Body | None = None, **changes: Any) -> _Result:
-        after = replace(self.delivered, **changes)
-        return _Result(self._chat_status(after), metadata, after)
-
-    async def execute(self, op: outbox.Op, *, retry: bool) -> _Result:
-        kind = outbox.OpKind
-        await self.s.before_opening(op, self.body)
-        if op.kind is kind.CREATE_CHANNEL:
-            return await self._create_channel(op.target, retry=retry)
-        if op.kind is kind.INVITE:
-            missing = sorted(self.wanted.invite - self.delivered.invited)
-            await self.chat.invite(op.target, missing)
-            return self._chat_result(invited=self.delivered.invited | set(missing))
-        if op.kind is kind.TOPIC:
-            await self.chat.set_topic(op.target, op.text)
-            return self._chat_result(topic_digest=outbox.digest(op.text))
-        if op.kind in (kind.POST_STATUS, kind.UPDATE_STATUS):
-            text, blocks, _ = status_rendering(self.summary)
-            if op.kind is kind.UPDATE_STATUS:
-                await self.chat.update(op.target, self.delivered.status_ts, text, blocks=blocks)
-                return self._chat_result(status_digest=op.text)
-            ts = await self._post(
-                op.target, text, blocks, f"{self.idempotency_prefix}/status", retry
-            )
-            return self._chat_result(status_ts=ts, status_digest=op.text)
-        if op.kind is kind.PIN_STATUS:
-            await self.chat.pin(op.target, self.delivered.status_ts)
-            return self._chat_result(pinned=True)
-        if op.kind is kind.ANNOUNCE:
-            return await self._announce(op.target, retry=retry)
-        if op.kind is kind.POST_ENTRY:
-            return await self._post_entry(op, retry=retry)
-        if op.kind is kind.ARCHIVE:
-            await self.chat.archive(op.target)
-            return self._chat_result(archived=True)
-        if op.kind is kind.PAGE_TRIGGER and op.target:
-            return await self._repage(self.entries[op.target])
-        if op.kind in (kind.PAGE_TRIGGER, kind.PAGE_ACKNOWLEDGE, kind.PAGE_RESOLVE):
-            return await self._page(op.kind)
-        if op.kind is kind.NOTIFY:
-            notifier = self.s._notifiers[op.target]
-            await notifier.notify(
-                self.summary,
-                event=self.summary.phase,
-                idempotency_key=f"{self.idempotency_prefix}/{op.text}",
-            )
-            notified = {**self.delivered.notified, op.target: op.text}
-            after = replace(self.delivered, notified=notified)
-            return _Result({"notified": {op.target: op.text}}, None, after)
-        raise AssertionError(f"unknown operation {op.kind}")
-
-    async def _post_entry(self, op: outbox.Op, *, retry: bool) -> _Result:
-        entry = self.entries[op.text]
-        text = chat_render.timeline_text(entry.type, entry.message, entry.author)
-        if entry.type == "update-reminder" and (commander := self.summary.roles.get("commander")):
-            text = f"{text} ({commander})"
-        if names := escalation_mentions(entry, self.summary.roles, self.escalated_to):
-            text = f"{text} {self._mention(names)}"
-        await self._post(op.target, text, [], f"{self.idempotency_prefix}/entry/{entry.id}", retry)
-        return self._chat_result(posted=self.delivered.posted | {entry.id})
-
-    def _mention(self, names: list[str]) -> str:
-        """``<@U…>`` per person with a Slack id in the rotation; the plain name otherwise."""
-        mentions = []
-        for name in names:
-            ids = slack_ids(self.rotation, [name])
-            mentions.append(f"<@{next(iter(ids))}>" if ids else chat_render.escape(name))
-        return " ".join(mentions)
-
-    async def _post(
-        self, channel: str, text: str, blocks: list[dict[str, Any]], key: str, retry: bool
-    ) -> str:
-        """Post once: after an unconfirmed attempt, find the message by its key first."""
-        if retry and not channel.startswith("#"):
-            found = await self.chat.find_message(channel, key)
-            if found:
-                return found
-        return await self.chat.post(channel, text, blocks=blocks, idempotency_key=key)
-
-    async def _create_channel(self, name: str, *, retry: bool) -> _Result:
-        uid = str(self.body["metadata"].get("uid", ""))[:6]
-        candidates = [name, chat_render.suffixed(name, 2) if not uid else f"{name[:73]}-{uid}"]
-        channel = None
-        if retry:  # an earlier attempt may have created it before we could record the id
-            for candidate in candidates:
-                found = await self.chat.find_channel(candidate)
-                if found is not None and not self._claimed(found.id):
-                    channel = found
-                    break
-        if channel is None:
-            try:
-                channel = await self.chat.create_channel(
-                    candidates[0], private=self.summary.private
-                )
-            except ChannelNameTaken:
-                channel = await self.chat.create_channel(
-                    candidates[1], private=self.summary.private
-                )
-        # Only status names the channel (never a label): status.chat.channelId routes its
-        # commands and pins (services/chat_channels.py).
-        return self._chat_result(channel_id=channel.id, channel_name=channel.name)
-
-    def _claimed(self, channel_id: str) -> bool:
-        """Another incident already holds this channel (same name, e.g. same title and day)."""
-        index = self.s._channels
-        meta = self.body["metadata"]
-        return index is not None and index.claimed_by_other(
-            channel_id, (meta["namespace"], meta["name"])
-        )
-
-    async def _announce(self, channel: str, *, retry: bool) -> _Result:
-        where = f" in <#{self.delivered.channel_id}>" if self.delivered.channel_id else ""
-        text = (
-            f":rotating_light: {self.summary.severity_display} declared{where}: "
-            f"{chat_render.escape(self.summary.title)} (service {self.summary.service})"
-        )
-        key = f"{self.idempotency_prefix}/announce/{channel}"
-        if retry and await self._announced_before(channel, key):
-            return self._chat_result(announced=self.delivered.announced | {channel})
-        await self.chat.post(channel, text, idempotency_key=key)
-        return self._chat_result(announced=self.delivered.announced | {channel})
-
-    async def _announced_before(self, channel: str, key: str) -> bool:
-        found = await self.chat.find_channel(channel.lstrip("#"))
-        return found is not None and bool(await self.chat.find_message(found.id, key))
-
-    async def _page(self, kind: outbox.OpKind) -> _Result:
-        pager = self.s._pager
-        assert pager is not None
-        meta = self.body["metadata"]
-        key = paging.dedup_key(meta["namespace"], meta["name"])
-        if kind is outbox.OpKind.PAGE_TRIGGER:
-            severity_urgency = "high"
-            await pager.trigger(self.summary, dedup_key=key, urgency=severity_urgency)
-            state = "triggered"
-        elif kind is outbox.OpKind.PAGE_ACKNOWLEDGE:
-            await pager.acknowledge(key)
-            state = "acknowledged"
-        else:
-            await pager.resolve(key)
-            state = "resolved"
-        after = replace(self.delivered, page_state=state)
-        return _Result({"pager": {"dedupKey": key, "state": state}}, None, after)
-
-    async def _repage(self, entry: outbox.Entry) -> _Result:
-        """Trigger the open page again with the incident's dedup key (PagerDuty appends it to
-        the alert; the page state is unchanged: an acknowledged alert stays acknowledged)."""
-        pager = self.s._pager
-        assert pager is not None
-        meta = self.body["metadata"]
-        key = paging.dedup_key(meta["namespace"], meta["name"])
-        detail = "\n\n".join(t for t in (entry.message, self.summary.summary) if t)
-        await pager.trigger(replace(self.summary, summary=detail), dedup_key=key, urgency="high")
-        paged = self.delivered.page_escalations | {entry.id}
-        after = replace(self.delivered, page_escalations=paged)
-        escalations = sorted(paged & set(self.entries))
-        return _Result({"pager": {"escalations": escalations}}, None, after)

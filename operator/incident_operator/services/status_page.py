@@ -37,7 +37,7 @@ from incident_operator.domain.times import parse_time
 from incident_operator.services.incidents import severity_of
 
 STATE_CHANGED = "state-changed"
-"""Timeline type the lifecycle writes for an accepted move (services/incident_lifecycle.py)."""
+"""Timeline type the lifecycle writes for an accepted move (services/lifecycle_plan.py)."""
 MAX_UPDATES = 50
 """State changes kept per incident; a page needs the latest few, a flapping one can't bloat us."""
 _KEY = re.compile(r"^state/([a-z]+)/")

@@ -50,6 +50,10 @@ class FieldOwnedElsewhere(PermanentError):
         self.fields = fields
 
 
+class CommandRefused(PermanentError):
+    """A chat command is understood but cannot apply; the message is shown to the user."""
+
+
 class InvalidSpecError(PermanentError):
     """The object's spec cannot be understood even though the API server accepted it."""
 

@@ -34,23 +34,18 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.domain import timeline
 from incident_operator.domain.lifecycle import ACTIVE, accepted
-from incident_operator.domain.slack_requests import (
-    USAGE,
-    Command,
-    Person,
-    ReactionAdded,
-    Verb,
-)
+from incident_operator.domain.slack_requests import Command, ReactionAdded, Verb
 from incident_operator.domain.times import iso
-from incident_operator.errors import FieldOwnedElsewhere, PermanentError
-from incident_operator.services.incidents import severity_of
+from incident_operator.errors import CommandRefused, FieldOwnedElsewhere
 
 from .chat_channels import ChannelIndex, channel_of
+from .chat_people import ChatPeople
+from .chat_replies import HELP, pending_mitigations, pending_reply, status_reply
 from .field_ownership import apply_intent
 from .incidents import SERVICE_LABEL
 
@@ -59,28 +54,7 @@ log = logging.getLogger(__name__)
 SOURCE = "slack"
 MAX_APPROVED = 16
 """IncidentSpec.approvedMitigations' maxItems."""
-PENDING_APPROVAL = "pending-approval"
-"""MitigationResult.state of a suggestion (mode suggest) the commander has not approved."""
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-HELP = "\n".join(
-    [
-        USAGE,
-        "• declare [sev-N] TITLE — open a new incident",
-        "• status — this channel's incident",
-        "• ack — acknowledge (triage -> investigating)",
-        "• sev LEVEL — change the severity (2 or sev-2)",
-        "• role ROLE @person — commander, communications, operations or scribe",
-        "• note TEXT — add a note to the timeline (or react with :pushpin: to a message)",
-        "• mitigate — list the suggested mitigations waiting for approval",
-        "• mitigate approve [NAME] — approve one (the commander only)",
-        "• resolve — request the resolved state",
-    ]
-)
-
-
-class CommandRefused(PermanentError):
-    """The command is understood but cannot apply; the message is shown to the user."""
 
 
 @dataclass(frozen=True)
@@ -119,17 +93,6 @@ class ChatCommandExecutor(Protocol):
     async def reaction(self, event: ReactionAdded) -> None: ...
 
 
-@dataclass(frozen=True)
-class _Participants:
-    """The incident's rotation participants; ``rotation`` "" when there is none."""
-
-    rotation: str
-    by_user: dict[str, str]
-    names: frozenset[str]
-    shared: frozenset[str] = frozenset()
-    """Slack user ids more than one participant claims (they identify nobody)."""
-
-
 class ChatCommandService:
     def __init__(
         self,
@@ -145,6 +108,7 @@ class ChatCommandService:
         self._reader = reader
         self.config = config or ChatCommandConfig()
         self.channels = channels if channels is not None else ChannelIndex()
+        self._people = ChatPeople(store)
 
     # -- lookups ------------------------------------------------------------------------
 
@@ -189,58 +153,6 @@ class ChatCommandService:
             )
         return incident
 
-    async def _participants(self, incident: Body) -> _Participants:
-        spec = incident.get("spec") or {}
-        rotation_ref = spec.get("rotationRef")
-        if not isinstance(rotation_ref, str) or not rotation_ref:
-            ref = severity_of(incident)
-            severity = await self._store.get_severity(ref) if ref else None
-            rotation_ref = ((severity or {}).get("spec") or {}).get("rotationRef")
-        if not isinstance(rotation_ref, str) or not rotation_ref:
-            return _Participants("", {}, frozenset())
-        namespace = incident["metadata"]["namespace"]
-        rotation = await self._store.get_rotation(namespace, rotation_ref)
-        people: list[Any] = ((rotation or {}).get("spec") or {}).get("participants") or []
-        claims: dict[str, set[str]] = {}
-        for p in people:
-            if isinstance(p, dict) and p.get("slackUserId") and p.get("name"):
-                claims.setdefault(str(p["slackUserId"]), set()).add(str(p["name"]))
-        by_user = {user: next(iter(n)) for user, n in claims.items() if len(n) == 1}
-        shared = frozenset(user for user, n in claims.items() if len(n) > 1)
-        names = frozenset(str(p["name"]) for p in people if isinstance(p, dict) and p.get("name"))
-        return _Participants(f"{namespace}/{rotation_ref}", by_user, names, shared)
-
-    async def _author(self, incident: Body, user_id: str) -> str:
-        return (await self._participants(incident)).by_user.get(user_id, user_id)
-
-    async def _person(self, incident: Body, who: Person) -> str:
-        """The participant name for a mention or a name; CommandRefused when unknown."""
-        people = await self._participants(incident)
-        if who.user_id is not None:
-            if who.user_id in people.by_user:
-                return people.by_user[who.user_id]
-            if who.user_id in people.shared:
-                raise CommandRefused(
-                    f"<@{who.user_id}> is the slackUserId of several participants of "
-                    f"OnCallRotation {people.rotation}. Use the participant name instead."
-                )
-            if not people.rotation:
-                raise CommandRefused(
-                    f"Cannot map <@{who.user_id}> to a participant: the incident's severity "
-                    "names no OnCallRotation. Use the participant name instead."
-                )
-            raise CommandRefused(
-                f"<@{who.user_id}> is not a participant of OnCallRotation {people.rotation} "
-                "(no participant has that slackUserId)."
-            )
-        if people.rotation and who.name not in people.names:
-            raise CommandRefused(
-                f"{who.name} is not a participant of OnCallRotation {people.rotation}."
-            )
-        if not _NAME.match(who.name):
-            raise CommandRefused(f"{who.name!r} is not a valid participant name.")
-        return who.name
-
     async def _severity(self, name: str) -> str:
         if await self._store.get_severity(name) is None:
             raise CommandRefused(f"There is no Severity {name}.")
@@ -282,7 +194,7 @@ class ChatCommandService:
             spec, reply = {"severityRef": severity}, f"{where}: severity {severity}."
         else:  # Verb.ROLE
             assert command.person is not None
-            name = await self._person(incident, command.person)
+            name = await self._people.person(incident, command.person)
             spec, reply = {"roles": {command.role: name}}, f"{where}: {command.role} is {name}."
         await self._apply(incident, spec)
         await self._record(incident, command, context)
@@ -292,7 +204,7 @@ class ChatCommandService:
         """Add a pending suggestion to ``spec.approvedMitigations``, as the commander only."""
         meta, spec = incident["metadata"], incident.get("spec") or {}
         where = f"{meta['namespace']}/{meta['name']}"
-        who = await self._commander_of(incident, context.user_id)
+        who = await self._people.commander_of(incident, context.user_id)
         pending = pending_mitigations(incident)
         approved = list(spec.get("approvedMitigations") or [])
         if not name:
@@ -337,36 +249,6 @@ class ChatCommandService:
                 "change it in Git (a change here would be undone at the next sync)."
             ) from exc
 
-    async def _commander_of(self, incident: Body, user_id: str) -> str:
-        """The commander's participant name when ``user_id`` maps to it; else CommandRefused."""
-        meta = incident["metadata"]
-        where = f"{meta['namespace']}/{meta['name']}"
-        commander = _commander(incident)
-        if not commander:
-            raise CommandRefused(
-                f"{where} has no commander: assign one (`/incident role commander @person`) "
-                "before approving mitigations."
-            )
-        people = await self._participants(incident)
-        who = people.by_user.get(user_id)
-        if who == commander:
-            return commander
-        if who:
-            reason = f"you are {who}"
-        elif user_id in people.shared:
-            reason = (
-                f"<@{user_id}> is the slackUserId of several participants of OnCallRotation "
-                f"{people.rotation}, so it identifies none of them"
-            )
-        elif people.rotation:
-            reason = f"<@{user_id}> is not a participant of OnCallRotation {people.rotation}"
-        else:
-            reason = "the incident names no OnCallRotation to map your Slack user to a person"
-        raise CommandRefused(
-            f"Only the commander ({commander}) can approve mitigations for {where}: {reason}. "
-            f"(kubectl: `kubectl incident mitigate {meta['name']} --approve NAME`)"
-        )
-
     async def _record(self, incident: Body, command: Command, context: CommandContext) -> None:
         """Who changed the spec from chat (the lifecycle entries say what it became)."""
         if not context.request_id:
@@ -375,7 +257,7 @@ class ChatCommandService:
             Verb.SEV: f" {command.severity}",
             Verb.ROLE: f" {command.role} {command.person.name if command.person else ''}",
         }.get(command.verb, "")
-        author = await self._author(incident, context.user_id)
+        author = await self._people.author(incident, context.user_id)
         await self._append(
             incident,
             "chat-command",
@@ -386,7 +268,7 @@ class ChatCommandService:
 
     async def _note(self, incident: Body, text: str, context: CommandContext) -> None:
         key = context.request_id or _digest(context.channel_id, context.user_id, text)
-        author = await self._author(incident, context.user_id)
+        author = await self._people.author(incident, context.user_id)
         await self._append(incident, "note", text, author, f"slack/note/{key}")
 
     async def _append(
@@ -449,7 +331,7 @@ class ChatCommandService:
             return
         text = await self._reader.message_text(event.channel, event.ts)
         message = text if text else f"(message {event.ts} could not be read)"
-        author = await self._author(incident, event.user)
+        author = await self._people.author(incident, event.user)
         await self._append(
             incident, "chat-pin", message, author, f"slack/{event.channel}/{event.ts}"
         )
@@ -463,67 +345,3 @@ def declared_name(title: str, now: datetime, seed: str) -> str:
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
-
-
-def _commander(incident: Body) -> str:
-    """The effective commander: spec.roles, else what the operator filled in status.roles."""
-    for part in ("spec", "status"):
-        commander = ((incident.get(part) or {}).get("roles") or {}).get("commander")
-        if isinstance(commander, str) and commander:
-            return commander
-    return ""
-
-
-def pending_mitigations(incident: Body) -> list[str]:
-    """Names of the suggested mitigations waiting for the commander's approval."""
-    results = (incident.get("status") or {}).get("mitigations") or []
-    return [
-        str(r["name"])
-        for r in results
-        if isinstance(r, dict) and r.get("name") and r.get("state") == PENDING_APPROVAL
-    ]
-
-
-def pending_reply(incident: Body) -> str:
-    """``/incident mitigate``: what waits for approval, and how to approve it."""
-    meta = incident["metadata"]
-    where = f"{meta['namespace']}/{meta['name']}"
-    approved = set((incident.get("spec") or {}).get("approvedMitigations") or [])
-    results = (incident.get("status") or {}).get("mitigations") or []
-    lines = []
-    for r in results:
-        if isinstance(r, dict) and r.get("name") and r.get("state") == PENDING_APPROVAL:
-            mark = " (approved, starting)" if r["name"] in approved else ""
-            detail = f" — {r['message']}" if r.get("message") else ""
-            lines.append(
-                f"• {r['name']}: {r.get('action', '')} {r.get('target', '')}{mark}{detail}"
-            )
-    if not lines:
-        return f"No mitigations are waiting for approval in {where}."
-    return "\n".join(
-        [
-            f"Mitigations waiting for the commander's approval in {where}:",
-            *lines,
-            "Approve with `/incident mitigate approve NAME`.",
-        ]
-    )
-
-
-def status_reply(incident: Body) -> str:
-    """The incident in a few lines, for ``/incident status``."""
-    meta, spec = incident["metadata"], incident.get("spec") or {}
-    status = incident.get("status") or {}
-    roles = {k: v for k, v in (status.get("roles") or spec.get("roles") or {}).items() if v}
-    state = spec.get("state", "triage")
-    phase = status.get("phase")
-    shown = state if phase in (None, state) else f"{state} (is {phase})"
-    lines = [
-        f"*{spec.get('title', '')}* ({meta['namespace']}/{meta['name']})",
-        f"Severity: {severity_of(incident)} · State: {shown} · Service: {spec.get('service', '')}",
-        "Roles: " + (", ".join(f"{k}: {v}" for k, v in roles.items()) or "none"),
-    ]
-    timeline = status.get("timeline") or []
-    if timeline:
-        last = timeline[-1]
-        lines.append(f"Last: {last.get('at', '')} {last.get('type', '')} {last.get('message', '')}")
-    return "\n".join(lines)

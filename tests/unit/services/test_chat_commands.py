@@ -8,13 +8,12 @@ from typing import Any
 import pytest
 
 from incident_operator.domain.slack_requests import ReactionAdded, parse_command
-from incident_operator.errors import ChannelNameTaken, DeliveryThrottled
+from incident_operator.errors import ChannelNameTaken, CommandRefused, DeliveryThrottled
 from incident_operator.services.chat_channels import ChannelIndex
 from incident_operator.services.chat_commands import (
     ChatCommandConfig,
     ChatCommandService,
     CommandContext,
-    CommandRefused,
     declared_name,
 )
 from tests.builders.objects import incident, severity

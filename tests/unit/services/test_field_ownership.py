@@ -8,8 +8,7 @@ import pytest
 
 from incident_operator.domain import ownership
 from incident_operator.domain.slack_requests import parse_command
-from incident_operator.errors import FieldOwnedElsewhere
-from incident_operator.services.chat_commands import CommandRefused
+from incident_operator.errors import CommandRefused, FieldOwnedElsewhere
 from incident_operator.services.lifecycle_plan import plan_lifecycle
 from tests.unit.services.test_chat_commands import NAME, NOW, NS, ctx, world
 

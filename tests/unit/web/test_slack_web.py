@@ -19,8 +19,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from incident_operator.adapters.secrets import StaticToken
 from incident_operator.domain.slack_requests import Command, ReactionAdded, Verb, sign
-from incident_operator.errors import TemporaryError
-from incident_operator.services.chat_commands import CommandContext, CommandRefused
+from incident_operator.errors import CommandRefused, TemporaryError
+from incident_operator.services.chat_commands import CommandContext
 from incident_operator.web.slack import SlackEndpoints
 from tests.fakes.ports.clock import FakeClock
 

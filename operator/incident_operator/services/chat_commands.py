@@ -178,27 +178,35 @@ class ChatCommandService:
             if not command.approve:
                 return pending_reply(incident)
             return await self._approve(incident, command.mitigation, context)
-        spec: Body
+        spec, reply = await self._spec_change(incident, command, where)
+        if spec is None:
+            return reply
+        await self._apply(incident, spec)
+        await self._record(incident, command, context)
+        return reply
+
+    async def _spec_change(
+        self, incident: Body, command: Command, where: str
+    ) -> tuple[Body | None, str]:
+        """The spec change an ack, resolve, sev or role command asks for, and the reply;
+        None when it asks nothing new."""
         # The request, not its acceptance: a second /incident ack or resolve asks nothing new.
         state = (incident.get("spec") or {}).get("state", "triage")
         if command.verb is Verb.ACK:
             if state != "triage":
-                return f"{where} is already {state}."
-            spec, reply = {"state": "investigating"}, f"Acknowledged {where}: investigating."
-        elif command.verb is Verb.RESOLVE:
+                return None, f"{where} is already {state}."
+            return {"state": "investigating"}, f"Acknowledged {where}: investigating."
+        if command.verb is Verb.RESOLVE:
             if accepted(state) not in ACTIVE:
-                return f"{where} is already {state}."
-            spec, reply = {"state": "resolved"}, f"Requested resolved for {where}."
-        elif command.verb is Verb.SEV:
+                return None, f"{where} is already {state}."
+            return {"state": "resolved"}, f"Requested resolved for {where}."
+        if command.verb is Verb.SEV:
             severity = await self._severity(command.severity or "")
-            spec, reply = {"severityRef": severity}, f"{where}: severity {severity}."
-        else:  # Verb.ROLE
-            assert command.person is not None
-            name = await self._people.person(incident, command.person)
-            spec, reply = {"roles": {command.role: name}}, f"{where}: {command.role} is {name}."
-        await self._apply(incident, spec)
-        await self._record(incident, command, context)
-        return reply
+            return {"severityRef": severity}, f"{where}: severity {severity}."
+        # Verb.ROLE
+        assert command.person is not None
+        name = await self._people.person(incident, command.person)
+        return {"roles": {command.role: name}}, f"{where}: {command.role} is {name}."
 
     async def _approve(self, incident: Body, name: str, context: CommandContext) -> str:
         """Add a pending suggestion to ``spec.approvedMitigations``, as the commander only."""

@@ -139,6 +139,16 @@ class DeliveryRun:
     async def execute(self, op: outbox.Op, *, retry: bool) -> Result:
         kind = outbox.OpKind
         await self.outlets.before_opening(op, self.body)
+        if op.kind is kind.PAGE_TRIGGER and op.target:
+            return await self._repage(self.entries[op.target])
+        if op.kind in (kind.PAGE_TRIGGER, kind.PAGE_ACKNOWLEDGE, kind.PAGE_RESOLVE):
+            return await self._page(op.kind)
+        if op.kind is kind.NOTIFY:
+            return await self._notify(op)
+        return await self._in_chat(op, retry=retry)
+
+    async def _in_chat(self, op: outbox.Op, *, retry: bool) -> Result:
+        kind = outbox.OpKind
         if op.kind is kind.CREATE_CHANNEL:
             return await self._create_channel(op.target, retry=retry)
         if op.kind is kind.INVITE:
@@ -149,14 +159,7 @@ class DeliveryRun:
             await self.chat.set_topic(op.target, op.text)
             return self._chat_result(topic_digest=outbox.digest(op.text))
         if op.kind in (kind.POST_STATUS, kind.UPDATE_STATUS):
-            text, blocks, _ = status_rendering(self.summary)
-            if op.kind is kind.UPDATE_STATUS:
-                await self.chat.update(op.target, self.delivered.status_ts, text, blocks=blocks)
-                return self._chat_result(status_digest=op.text)
-            ts = await self._post(
-                op.target, text, blocks, f"{self.idempotency_prefix}/status", retry
-            )
-            return self._chat_result(status_ts=ts, status_digest=op.text)
+            return await self._status_message(op, retry=retry)
         if op.kind is kind.PIN_STATUS:
             await self.chat.pin(op.target, self.delivered.status_ts)
             return self._chat_result(pinned=True)
@@ -167,21 +170,27 @@ class DeliveryRun:
         if op.kind is kind.ARCHIVE:
             await self.chat.archive(op.target)
             return self._chat_result(archived=True)
-        if op.kind is kind.PAGE_TRIGGER and op.target:
-            return await self._repage(self.entries[op.target])
-        if op.kind in (kind.PAGE_TRIGGER, kind.PAGE_ACKNOWLEDGE, kind.PAGE_RESOLVE):
-            return await self._page(op.kind)
-        if op.kind is kind.NOTIFY:
-            notifier = self.outlets.notifiers[op.target]
-            await notifier.notify(
-                self.summary,
-                event=self.summary.phase,
-                idempotency_key=f"{self.idempotency_prefix}/{op.text}",
-            )
-            notified = {**self.delivered.notified, op.target: op.text}
-            after = replace(self.delivered, notified=notified)
-            return Result({"notified": {op.target: op.text}}, None, after)
         raise AssertionError(f"unknown operation {op.kind}")
+
+    async def _status_message(self, op: outbox.Op, *, retry: bool) -> Result:
+        """Post the pinned status message, or edit it in place once it exists."""
+        text, blocks, _ = status_rendering(self.summary)
+        if op.kind is outbox.OpKind.UPDATE_STATUS:
+            await self.chat.update(op.target, self.delivered.status_ts, text, blocks=blocks)
+            return self._chat_result(status_digest=op.text)
+        ts = await self._post(op.target, text, blocks, f"{self.idempotency_prefix}/status", retry)
+        return self._chat_result(status_ts=ts, status_digest=op.text)
+
+    async def _notify(self, op: outbox.Op) -> Result:
+        notifier = self.outlets.notifiers[op.target]
+        await notifier.notify(
+            self.summary,
+            event=self.summary.phase,
+            idempotency_key=f"{self.idempotency_prefix}/{op.text}",
+        )
+        notified = {**self.delivered.notified, op.target: op.text}
+        after = replace(self.delivered, notified=notified)
+        return Result({"notified": {op.target: op.text}}, None, after)
 
     async def _post_entry(self, op: outbox.Op, *, retry: bool) -> Result:
         entry = self.entries[op.text]

@@ -173,28 +173,10 @@ class FreezeService:
             )
             index = len(records) - 1
             await self._write_records(incident, records)  # before the patch: never forgotten
-        holder = _holder(incident)
-        write: freeze.Write | None = None
-        for _attempt in range(WRITE_ATTEMPTS):
-            body = await self._workloads.get(owner)
-            if body is None:
-                return f"{freeze.describe(owner)} disappeared"
-            try:
-                write = freeze.plan_acquire(owner, body, holder)
-            except ValueError as exc:
-                return str(exc)
-            if not write.patch:
-                break
-            try:
-                await self._workloads.merge_patch(owner, write.patch)
-                break
-            except Conflict:
-                continue  # someone wrote it since we read it: re-read, re-plan
-            except PermanentError as exc:
-                return f"the API server refused to freeze {freeze.describe(owner)}: {exc}"
-        else:
-            return f"{freeze.describe(owner)} kept changing; the freeze is retried next tick"
-        assert write is not None
+        planned = await self._freeze_owner(owner, _holder(incident))
+        if isinstance(planned, str):
+            return planned
+        write, body = planned
         records[index] = records[index].model_copy(
             update={"previous": write.previous, "frozen_at": now}
         )
@@ -215,6 +197,28 @@ class FreezeService:
         await self._event(incident, "ChangeFreeze", text)
         await self._event(body, "ChangeFreeze", f"incident {_display(incident)}: {text}")
         return ""
+
+    async def _freeze_owner(self, owner: Target, holder: str) -> tuple[freeze.Write, Body] | str:
+        """Freeze (or join the freeze of) ``owner`` on the version read; the write and that
+        version, or why not. A conflict re-reads and re-plans, a few times."""
+        for _attempt in range(WRITE_ATTEMPTS):
+            body = await self._workloads.get(owner)
+            if body is None:
+                return f"{freeze.describe(owner)} disappeared"
+            try:
+                write = freeze.plan_acquire(owner, body, holder)
+            except ValueError as exc:
+                return str(exc)
+            if not write.patch:
+                return write, body
+            try:
+                await self._workloads.merge_patch(owner, write.patch)
+            except Conflict:
+                continue  # someone wrote it since we read it: re-read, re-plan
+            except PermanentError as exc:
+                return f"the API server refused to freeze {freeze.describe(owner)}: {exc}"
+            return write, body
+        return f"{freeze.describe(owner)} kept changing; the freeze is retried next tick"
 
     async def release_all(self, incident: Body) -> bool:
         """Release every hold of the incident; True when none is left open."""

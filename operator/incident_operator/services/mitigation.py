@@ -92,26 +92,7 @@ class MitigationService:
         worked = False
         try:
             worked = await self._verifier.verify(context, results, now)
-            for request in context.requests:
-                current = results.get(request.name)
-                if current is not None and current.state in m.DONE:
-                    continue
-                records = [r.record for r in results.values()]
-                decision = m.gate(
-                    request,
-                    context.policy,
-                    records,
-                    approved=request.name in context.approved,
-                    now=now,
-                )
-                if decision.kind is m.GateKind.OFF:
-                    continue
-                if decision.kind is not m.GateKind.GO:
-                    await self._hold(context, request, decision, results, now)
-                    continue
-                ran = await self._execute(context, request, results, now, decision.dry_run)
-                if ran:
-                    break  # one change per tick: the next one waits for cooldown/verification
+            await self._advance(context, results, now)
         finally:
             if results != before:
                 await self._recorder.write(context, results)
@@ -119,6 +100,29 @@ class MitigationService:
             # After the write: whoever sees the incident mitigated sees why (verified).
             await self._verifier.settle(context)
         return list(results.values())
+
+    async def _advance(self, context: Context, results: dict[str, Result], now: datetime) -> None:
+        """Gate each open request in turn; hold the held ones, run the first that may go."""
+        for request in context.requests:
+            current = results.get(request.name)
+            if current is not None and current.state in m.DONE:
+                continue
+            records = [r.record for r in results.values()]
+            decision = m.gate(
+                request,
+                context.policy,
+                records,
+                approved=request.name in context.approved,
+                now=now,
+            )
+            if decision.kind is m.GateKind.OFF:
+                continue
+            if decision.kind is not m.GateKind.GO:
+                await self._hold(context, request, decision, results, now)
+                continue
+            ran = await self._execute(context, request, results, now, decision.dry_run)
+            if ran:
+                break  # one change per tick: the next one waits for cooldown/verification
 
     async def _hold(
         self,
@@ -210,21 +214,7 @@ class MitigationService:
                 now=now,
             )
             return False
-        # Guard first (namespace, opt-in): a freeze is only ever for a target that passed it.
-        refusal = m.guard_target(request, target, context.namespace, gitops_frozen=True)
-        frozen = False
-        if refusal is None and context.freeze_changes:
-            outcome = await self._freezes.hold_for(
-                context.incident,
-                request.target,
-                target,
-                allowed=context.freeze_namespaces,
-                dry_run=dry_run,
-            )
-            refusal = m.Refusal(outcome.refusal) if outcome.refusal else None
-            frozen = outcome.frozen
-        if refusal is None:
-            refusal = m.guard_target(request, target, context.namespace, gitops_frozen=frozen)
+        refusal = await self._guard(context, request, target, dry_run)
         if refusal is not None:
             await self._refuse(
                 context, request, refusal.reason, target=target, results=results, now=now
@@ -236,71 +226,14 @@ class MitigationService:
             else []
         )
         planned = m.plan(request, target, replicasets, incident=context.name)
-        previous = results.get(request.name)
         if isinstance(planned, m.Refusal):
-            if planned.no_op and previous is not None and previous.state is m.State.RUNNING:
-                # We crashed after the API accepted our change: it is applied, not a no-op.
-                await self._applied(
-                    context,
-                    request,
-                    previous,
-                    summary=planned.reason,
-                    target=target,
-                    results=results,
-                    now=now,
-                )
-                return True
-            if planned.no_op:
-                results[request.name] = self._result(
-                    request, m.State.NO_OP, planned.reason, finished_at=now, dry_run=dry_run
-                )
-                await self._recorder.append(
-                    context,
-                    self._recorder.entry(
-                        ENTRY_TYPE,
-                        now,
-                        f"{request.name} skipped: {planned.reason}",
-                        f"mitigation/{request.name}/no-op",
-                    ),
-                )
-                return False
-            await self._refuse(
-                context, request, planned.reason, target=target, results=results, now=now
+            return await self._not_planned(
+                context, request, planned, target=target, results=results, now=now, dry_run=dry_run
             )
-            return False
         if dry_run:
-            try:
-                await self._workloads.apply(planned, dry_run=True)
-            except PermanentError as exc:
-                await self._refuse(
-                    context,
-                    request,
-                    f"server-side dry run: {exc}",
-                    target=target,
-                    results=results,
-                    now=now,
-                )
-                return False
-            message = f"dry run (nothing changed): would have {planned.summary}"
-            results[request.name] = self._result(
-                request, m.State.DRY_RUN, message, dry_run=True, started_at=now, finished_at=now
+            return await self._dry_run(
+                context, request, planned, target=target, results=results, now=now
             )
-            await self._recorder.append(
-                context,
-                self._recorder.entry(
-                    ENTRY_TYPE,
-                    now,
-                    f"{request.name}: {message}",
-                    f"mitigation/{request.name}/dry-run",
-                ),
-            )
-            await self._recorder.event(
-                context.incident, "MitigationDryRun", f"{request.name}: {message}"
-            )
-            await self._recorder.event(
-                target, "MitigationDryRun", f"incident {context.name}: {message}"
-            )
-            return False
         undo = m.undo(request, target)
         running = self._result(
             request,
@@ -312,9 +245,8 @@ class MitigationService:
             else "",
         )
         results[request.name] = running
-        await self._recorder.write(
-            context, results
-        )  # before the change: a crash re-runs, never forgets
+        # Before the change: a crash re-runs it, never forgets it.
+        await self._recorder.write(context, results)
         try:
             await self._workloads.apply(planned, dry_run=False)
         except Conflict as exc:
@@ -341,6 +273,115 @@ class MitigationService:
             now=now,
         )
         return True
+
+    async def _guard(
+        self, context: Context, request: m.Request, target: Body, dry_run: bool
+    ) -> m.Refusal | None:
+        """Why the target may not be changed, or None; freezes its GitOps owner when the
+        Severity wants that (only ever for a target that passed the guard)."""
+        refusal = m.guard_target(request, target, context.namespace, gitops_frozen=True)
+        frozen = False
+        if refusal is None and context.freeze_changes:
+            outcome = await self._freezes.hold_for(
+                context.incident,
+                request.target,
+                target,
+                allowed=context.freeze_namespaces,
+                dry_run=dry_run,
+            )
+            refusal = m.Refusal(outcome.refusal) if outcome.refusal else None
+            frozen = outcome.frozen
+        if refusal is None:
+            refusal = m.guard_target(request, target, context.namespace, gitops_frozen=frozen)
+        return refusal
+
+    async def _not_planned(
+        self,
+        context: Context,
+        request: m.Request,
+        planned: m.Refusal,
+        *,
+        target: Body,
+        results: dict[str, Result],
+        now: datetime,
+        dry_run: bool,
+    ) -> bool:
+        """A request the plan refused: applied already (after a crash), a no-op, or refused."""
+        previous = results.get(request.name)
+        if planned.no_op and previous is not None and previous.state is m.State.RUNNING:
+            # We crashed after the API accepted our change: it is applied, not a no-op.
+            await self._applied(
+                context,
+                request,
+                previous,
+                summary=planned.reason,
+                target=target,
+                results=results,
+                now=now,
+            )
+            return True
+        if planned.no_op:
+            results[request.name] = self._result(
+                request, m.State.NO_OP, planned.reason, finished_at=now, dry_run=dry_run
+            )
+            await self._recorder.append(
+                context,
+                self._recorder.entry(
+                    ENTRY_TYPE,
+                    now,
+                    f"{request.name} skipped: {planned.reason}",
+                    f"mitigation/{request.name}/no-op",
+                ),
+            )
+            return False
+        await self._refuse(
+            context, request, planned.reason, target=target, results=results, now=now
+        )
+        return False
+
+    async def _dry_run(
+        self,
+        context: Context,
+        request: m.Request,
+        planned: m.Plan,
+        *,
+        target: Body,
+        results: dict[str, Result],
+        now: datetime,
+    ) -> bool:
+        """The API server's dry run of the plan, recorded as what would have changed."""
+        try:
+            await self._workloads.apply(planned, dry_run=True)
+        except PermanentError as exc:
+            await self._refuse(
+                context,
+                request,
+                f"server-side dry run: {exc}",
+                target=target,
+                results=results,
+                now=now,
+            )
+            return False
+        message = f"dry run (nothing changed): would have {planned.summary}"
+        results[request.name] = self._result(
+            request, m.State.DRY_RUN, message, dry_run=True, started_at=now, finished_at=now
+        )
+        await self._recorder.append(
+            context,
+            self._recorder.entry(
+                ENTRY_TYPE,
+                now,
+                f"{request.name}: {message}",
+                f"mitigation/{request.name}/dry-run",
+            ),
+        )
+        await self._recorder.event(
+            context.incident, "MitigationDryRun", f"{request.name}: {message}"
+        )
+        await self._recorder.event(
+            target, "MitigationDryRun", f"incident {context.name}: {message}"
+        )
+        return False
 
     async def _applied(
         self,

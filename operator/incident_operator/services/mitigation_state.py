@@ -154,30 +154,13 @@ async def load_context(store: ResourceStore, workloads: Workloads, body: Body) -
         return None
     meta = body["metadata"]
     namespace, name = str(meta["namespace"]), str(meta["name"])
-    slo_body: Body | None = None
-    slo: ServiceLevelObjective | None = None
-    if incident.spec.source.type is SourceType.SLO and incident.spec.source.ref:
-        slo_body = await workloads.get(m.Target(*SLO_KIND, namespace, incident.spec.source.ref))
-        if slo_body is not None:
-            try:
-                slo = ServiceLevelObjective.model_validate(slo_body)
-            except ValidationError as exc:
-                log.warning("incident %s/%s: unreadable SLO: %s", namespace, name, exc)
+    slo_body, slo = await _declaring_slo(workloads, incident, namespace, name)
     requests = [mit.to_domain(namespace, m.Source.INCIDENT) for mit in incident.spec.mitigations]
     if slo is not None:
         requests += [mit.to_domain(namespace, m.Source.SLO) for mit in slo.spec.mitigations]
     if not requests:
         return None
-    severity_body = await store.get_severity(severity_of(body))
-    auto_allowed = freeze_changes = False
-    freeze_namespaces: frozenset[str] = frozenset()
-    if severity_body is not None:
-        try:
-            allowance = Severity.model_validate(severity_body).spec.mitigation
-            auto_allowed, freeze_changes = allowance.auto_allowed, allowance.freeze_changes
-            freeze_namespaces = frozenset(allowance.freeze_namespaces)
-        except ValidationError:
-            auto_allowed = freeze_changes = False
+    auto_allowed, freeze_changes, freeze_namespaces = await _allowance(store, body)
     policy = (slo.spec.mitigation_policy if slo else MitigationPolicy()).to_domain(
         auto_allowed=auto_allowed
     )
@@ -195,6 +178,40 @@ async def load_context(store: ResourceStore, workloads: Workloads, body: Body) -
         slo=slo_body,
         freeze_changes=freeze_changes,
         freeze_namespaces=freeze_namespaces,
+    )
+
+
+async def _declaring_slo(
+    workloads: Workloads, incident: Incident, namespace: str, name: str
+) -> tuple[Body | None, ServiceLevelObjective | None]:
+    """The SLO that declared the incident (its object and its model; the model None when
+    unreadable), or (None, None) for an incident no SLO declared."""
+    if incident.spec.source.type is not SourceType.SLO or not incident.spec.source.ref:
+        return None, None
+    slo_body = await workloads.get(m.Target(*SLO_KIND, namespace, incident.spec.source.ref))
+    if slo_body is None:
+        return None, None
+    try:
+        return slo_body, ServiceLevelObjective.model_validate(slo_body)
+    except ValidationError as exc:
+        log.warning("incident %s/%s: unreadable SLO: %s", namespace, name, exc)
+        return slo_body, None
+
+
+async def _allowance(store: ResourceStore, body: Body) -> tuple[bool, bool, frozenset[str]]:
+    """What the Severity allows: (automatic actions, change freezes, freeze namespaces);
+    nothing when it is missing or unreadable."""
+    severity_body = await store.get_severity(severity_of(body))
+    if severity_body is None:
+        return False, False, frozenset()
+    try:
+        allowance = Severity.model_validate(severity_body).spec.mitigation
+    except ValidationError:
+        return False, False, frozenset()
+    return (
+        allowance.auto_allowed,
+        allowance.freeze_changes,
+        frozenset(allowance.freeze_namespaces),
     )
 
 

@@ -6,7 +6,7 @@ data per affected SLO. Read-only: nothing here writes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -124,6 +124,33 @@ class Gathered:
     """Why Prometheus could not answer (None: it did, or there was nothing to ask)."""
 
 
+def event_objects(
+    incident: str,
+    slos: Sequence[str],
+    mitigations: Sequence[pm.Mitigation],
+    postmortem: str | None,
+) -> list[tuple[str, str]]:
+    """(kind, name) of the objects whose Events belong in the timeline."""
+    objects = [("Incident", incident), *(("ServiceLevelObjective", s) for s in slos)]
+    for mitigation in mitigations:
+        target = target_object(mitigation.target)
+        if target is not None and target not in objects:
+            objects.append(target)
+    if postmortem:
+        objects.append(("Postmortem", postmortem))
+    return objects
+
+
+@dataclass
+class _Measures:
+    impacts: list[pm.Impact] = field(default_factory=list)
+    charts: list[pm.ChartData] = field(default_factory=list)
+    unavailable: str | None = None
+    """Why Prometheus could not answer, for the last SLO it failed on."""
+    first: tuple[str, Sli] | None = None
+    """The first SLO measured, and its indicator (the mitigations' effect is judged on it)."""
+
+
 class FactGatherer:
     def __init__(
         self,
@@ -155,43 +182,13 @@ class FactGatherer:
             times = replace(times, resolved=end)
         slos = affected_slos(incident)
         mitigations = mitigations_of(incident)
-        objects = [("Incident", name), *(("ServiceLevelObjective", s) for s in slos)]
-        for mitigation in mitigations:
-            target = target_object(mitigation.target)
-            if target is not None and target not in objects:
-                objects.append(target)
-        if postmortem:
-            objects.append(("Postmortem", postmortem))
+        objects = event_objects(name, slos, mitigations, postmortem)
         events = await self._postmortems.events_about(namespace, objects)
         own = timeline_facts(incident)
         merged = pm.merge_facts(own, pm.mitigation_facts(mitigations), event_facts(events))
-        impacts: list[pm.Impact] = []
-        charts: list[pm.ChartData] = []
-        unavailable: str | None = None
-        window = times.window
-        measured: tuple[str, Sli] | None = None
-        for slo in slos:
-            if window is None:
-                break
-            body = await self._postmortems.get_slo(namespace, slo)
-            if body is None:
-                impacts.append(pm.Impact(slo, *window, note=f"SLO {slo} not found"))
-                continue
-            try:
-                model = ServiceLevelObjective.model_validate(body)
-            except ValidationError:
-                impacts.append(pm.Impact(slo, *window, note=f"SLO {slo} unreadable"))
-                continue
-            try:
-                found, chart = await self._measure(slo, model, window, times, with_charts)
-            except MetricsUnavailable as exc:
-                unavailable = str(exc)
-                impacts.append(pm.Impact(slo, *window, note=f"Prometheus unavailable: {exc}"))
-                continue
-            impacts.append(found)
-            measured = measured or (slo, model.spec.sli())
-            if chart is not None:
-                charts.append(chart)
+        measures = await self._measure_all(namespace, slos, times, with_charts)
+        unavailable = measures.unavailable
+        measured = measures.first
         if measured is not None and self._impact is not None:
             try:
                 mitigations = await self._effects(mitigations, *measured)
@@ -204,12 +201,42 @@ class FactGatherer:
             severity=severity_of(incident),
             key_times=times,
             timeline=merged,
-            impacts=tuple(impacts),
+            impacts=tuple(measures.impacts),
             mitigations=mitigations,
             correlated_changes=tuple(f for f in merged if f.type in CHANGE_TYPES),
             figures=times.figures(),
         )
-        return Gathered(facts, tuple(charts), unavailable)
+        return Gathered(facts, tuple(measures.charts), unavailable)
+
+    async def _measure_all(
+        self, namespace: str, slos: Sequence[str], times: pm.KeyTimes, with_charts: bool
+    ) -> _Measures:
+        """The impact (and chart) of each SLO over the incident window; none before it ends."""
+        out = _Measures()
+        window = times.window
+        if window is None:
+            return out
+        for slo in slos:
+            body = await self._postmortems.get_slo(namespace, slo)
+            if body is None:
+                out.impacts.append(pm.Impact(slo, *window, note=f"SLO {slo} not found"))
+                continue
+            try:
+                model = ServiceLevelObjective.model_validate(body)
+            except ValidationError:
+                out.impacts.append(pm.Impact(slo, *window, note=f"SLO {slo} unreadable"))
+                continue
+            try:
+                found, chart = await self._measure(slo, model, window, times, with_charts)
+            except MetricsUnavailable as exc:
+                out.unavailable = str(exc)
+                out.impacts.append(pm.Impact(slo, *window, note=f"Prometheus unavailable: {exc}"))
+                continue
+            out.impacts.append(found)
+            out.first = out.first or (slo, model.spec.sli())
+            if chart is not None:
+                out.charts.append(chart)
+        return out
 
     async def _effects(
         self, mitigations: tuple[pm.Mitigation, ...], slo: str, sli: Sli

@@ -64,16 +64,7 @@ def parse(text: str, what: str) -> promql_parser.Expr:
         nodes += 1
         if nodes > MAX_NODES:
             break
-        if isinstance(node, promql_parser.StringLiteral) and TERM_LABEL in node.val:
-            problems.append(f"uses the reserved label {TERM_LABEL}")
-        if isinstance(node, promql_parser.VectorSelector) and any(
-            TERM_LABEL in (m.name + m.value) for m in _matchers(node)
-        ):
-            problems.append(f"uses the reserved label {TERM_LABEL}")
-        if isinstance(node, promql_parser.SubqueryExpr) and node.step and node.range:
-            steps = node.range / node.step
-            if steps > MAX_SUBQUERY_STEPS:
-                problems.append(f"a subquery of {steps:.0f} steps (at most {MAX_SUBQUERY_STEPS})")
+        problems.extend(_node_problems(node))
     if TERM_LABEL in str(tree):  # grouping labels, label_join/label_replace targets...
         problems.append(f"uses the reserved label {TERM_LABEL}")
     if nodes > MAX_NODES:
@@ -81,6 +72,20 @@ def parse(text: str, what: str) -> promql_parser.Expr:
     if problems:
         raise InvalidIndicator(f"{what}: {problems[0]}")
     return tree
+
+
+def _node_problems(node: promql_parser.Expr) -> Iterator[str]:
+    """What is wrong with this one node: the reserved label, or a subquery too fine."""
+    if isinstance(node, promql_parser.StringLiteral) and TERM_LABEL in node.val:
+        yield f"uses the reserved label {TERM_LABEL}"
+    if isinstance(node, promql_parser.VectorSelector) and any(
+        TERM_LABEL in (m.name + m.value) for m in _matchers(node)
+    ):
+        yield f"uses the reserved label {TERM_LABEL}"
+    if isinstance(node, promql_parser.SubqueryExpr) and node.step and node.range:
+        steps = node.range / node.step
+        if steps > MAX_SUBQUERY_STEPS:
+            yield f"a subquery of {steps:.0f} steps (at most {MAX_SUBQUERY_STEPS})"
 
 
 def _nodes(tree: promql_parser.Expr) -> Iterator[promql_parser.Expr]:

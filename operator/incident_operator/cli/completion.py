@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -107,41 +108,67 @@ def _values(action: argparse.Action, namespace: str | None, names: Names) -> tup
     return [], NO_FILES
 
 
+@dataclass
+class _Cursor:
+    """Where the finished words leave the command line."""
+
+    parser: argparse.ArgumentParser
+    positional: int = 0
+    """Index of the next positional argument of ``parser``."""
+    expecting: argparse.Action | None = None
+    """The option whose value the next word is."""
+    namespace: str | None = None
+
+    def take(self, word: str) -> bool:
+        """Read one finished word; False when it names a subcommand that does not exist."""
+        if self.expecting is not None:
+            if self.expecting.dest == "namespace":
+                self.namespace = word
+            self.expecting = None
+            return True
+        if word.startswith("-") and word != "-":
+            self._flag(word)
+            return True
+        return self._positional(word)
+
+    def _flag(self, word: str) -> None:
+        flag, equals, value = word.partition("=")
+        action = self.parser._option_string_actions.get(flag)
+        if action is not None and action.nargs != 0 and not equals:
+            self.expecting = action
+        elif action is not None and action.dest == "namespace":
+            self.namespace = value
+
+    def _positional(self, word: str) -> bool:
+        actions = _positionals(self.parser)
+        if self.positional >= len(actions):
+            return True
+        action = actions[self.positional]
+        if isinstance(action, argparse._SubParsersAction):
+            if word not in action.choices:
+                return False
+            self.parser, self.positional = action.choices[word], 0
+        elif action.nargs not in ("*", "+", argparse.REMAINDER):
+            self.positional += 1
+        return True
+
+
 def candidates(
     parser: argparse.ArgumentParser, words: Sequence[str], names: Names
 ) -> tuple[list[str], int]:
     """The completions of the last of ``words`` (the words after the plugin's name)."""
     *done, current = list(words) or [""]
-    positional, expecting, namespace = 0, None, None
+    cursor = _Cursor(parser)
     for word in done:
-        if expecting is not None:
-            namespace = word if expecting.dest == "namespace" else namespace
-            expecting = None
-            continue
-        if word.startswith("-") and word != "-":
-            flag, equals, value = word.partition("=")
-            action = parser._option_string_actions.get(flag)
-            if action is not None and action.nargs != 0 and not equals:
-                expecting = action
-            elif action is not None and action.dest == "namespace":
-                namespace = value
-            continue
-        actions = _positionals(parser)
-        if positional >= len(actions):
-            continue
-        action = actions[positional]
-        if isinstance(action, argparse._SubParsersAction):
-            if word not in action.choices:
-                return [], NO_FILES
-            parser, positional = action.choices[word], 0
-        elif action.nargs not in ("*", "+", argparse.REMAINDER):
-            positional += 1
-    if expecting is not None:
-        found, directive = _values(expecting, namespace, names)
-    elif current.startswith("-") or positional >= len(_positionals(parser)):
-        found, directive = _flags(parser), NO_FILES
+        if not cursor.take(word):
+            return [], NO_FILES
+    positionals = _positionals(cursor.parser)
+    if cursor.expecting is not None:
+        found, directive = _values(cursor.expecting, cursor.namespace, names)
+    elif current.startswith("-") or cursor.positional >= len(positionals):
+        found, directive = _flags(cursor.parser), NO_FILES
     else:
-        found, directive = _values(_positionals(parser)[positional], namespace, names)
+        found, directive = _values(positionals[cursor.positional], cursor.namespace, names)
     return [c for c in found if c.startswith(current)], directive
 
 

@@ -379,9 +379,21 @@ def run_show(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int
     if args.output == "json":
         print(json.dumps(body, indent=2, sort_keys=True), file=out)
         return 0
+    status = body.get("status") or {}
+    lines = [
+        *_header_lines(f"{incidents.namespace}/{args.name}", body),
+        *_record_lines(status),
+        *_timeline_lines(status),
+    ]
+    print("\n".join(lines), file=out)
+    return 0
+
+
+def _header_lines(where: str, body: Body) -> list[str]:
+    """What the incident is, who has it, what is due, and a refused request."""
     spec, status = body.get("spec") or {}, body.get("status") or {}
     lines = [
-        f"Incident:  {incidents.namespace}/{args.name}",
+        f"Incident:  {where}",
         f"Title:     {spec.get('title', '')}",
         f"Service:   {spec.get('service', '')}",
         f"Severity:  {spec.get('severityRef', '')}",
@@ -399,8 +411,15 @@ def run_show(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int
             lines.append(f"{label:<11}{response[key]}")
     if (refused := refusal(body)) is not None:
         lines.append(f"Refused:   {refused}")
-    for key, value in (status.get("timestamps") or {}).items():
-        lines.append(f"{key.capitalize() + ':':<11}{value}")
+    return lines
+
+
+def _record_lines(status: Body) -> list[str]:
+    """The timestamps, the MTTx figures and the mitigations."""
+    lines = [
+        f"{key.capitalize() + ':':<11}{value}"
+        for key, value in (status.get("timestamps") or {}).items()
+    ]
     figures = status.get("durations") or {}
     if figures:
         lines.append(
@@ -412,8 +431,12 @@ def run_show(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int
             f"Mitigation: {result.get('name', '')} ({result.get('action', '')} "
             f"{result.get('target', '')}) {result.get('state', '')}: {result.get('message', '')}"
         )
+    return lines
+
+
+def _timeline_lines(status: Body) -> list[str]:
     timeline = status.get("timeline") or []
-    lines.append("Timeline:" if timeline else "Timeline:  <empty>")
+    lines = ["Timeline:" if timeline else "Timeline:  <empty>"]
     folded = status.get("timelineSummary") or {}
     if folded.get("entries"):
         lines.append(
@@ -426,8 +449,7 @@ def run_show(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int
         who = f" ({entry['author']})" if entry.get("author") else ""
         kind = entry.get("type", "")
         lines.append(f"  {entry.get('at', '')}  {kind:<20} {entry.get('message', '')}{who}")
-    print("\n".join(lines), file=out)
-    return 0
+    return lines
 
 
 def request_state(

@@ -270,6 +270,24 @@ def _chat(wanted: Wanted, done: Delivered) -> list[Op]:
     if not done.channel_id:
         return ops
     channel = done.channel_id
+    ops += _upkeep(wanted, done, channel)
+    fresh = _unposted(wanted, done)
+    ops += [
+        Op(f"entry/{e.id}", OpKind.POST_ENTRY, channel, e.id) for e in fresh[:ENTRIES_PER_ROUND]
+    ]
+    if (
+        wanted.phase is Phase.CLOSED
+        and wanted.archive_on_close
+        and not ops
+        and len(fresh) <= ENTRIES_PER_ROUND
+    ):
+        ops.append(Op("archive", OpKind.ARCHIVE, channel))
+    return ops
+
+
+def _upkeep(wanted: Wanted, done: Delivered, channel: str) -> list[Op]:
+    """The open channel's members, pinned status message and topic."""
+    ops: list[Op] = []
     missing = sorted(wanted.invite - done.invited)
     if missing:
         ops.append(Op(f"invite/{digest(','.join(missing))}", OpKind.INVITE, channel))
@@ -283,7 +301,13 @@ def _chat(wanted: Wanted, done: Delivered) -> list[Op]:
         ops.append(Op(f"topic/{digest(wanted.topic)}", OpKind.TOPIC, channel, wanted.topic))
     if done.status_ts and not done.pinned:
         ops.append(Op("pin", OpKind.PIN_STATUS, channel))
-    fresh = [
+    return ops
+
+
+def _unposted(wanted: Wanted, done: Delivered) -> list[Entry]:
+    """Timeline entries the channel has not seen yet, oldest first (none from before the
+    declaration, none the channel itself produced)."""
+    return [
         e
         for e in sorted(wanted.entries, key=lambda e: e.at)
         if e.type in POSTED_TYPES
@@ -291,17 +315,6 @@ def _chat(wanted: Wanted, done: Delivered) -> list[Op]:
         and e.id not in done.posted
         and (wanted.declared is None or e.at >= wanted.declared)
     ]
-    ops += [
-        Op(f"entry/{e.id}", OpKind.POST_ENTRY, channel, e.id) for e in fresh[:ENTRIES_PER_ROUND]
-    ]
-    if (
-        wanted.phase is Phase.CLOSED
-        and wanted.archive_on_close
-        and not ops
-        and len(fresh) <= ENTRIES_PER_ROUND
-    ):
-        ops.append(Op("archive", OpKind.ARCHIVE, channel))
-    return ops
 
 
 def repaged(wanted: Wanted) -> tuple[Entry, ...]:

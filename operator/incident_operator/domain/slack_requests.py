@@ -179,25 +179,13 @@ def parse_command(text: str) -> Command:
 def _arguments(verb: Verb, args: list[str], rest: str) -> Command:
     """``args``: the words after the verb; ``rest``: the same as text (titles, notes)."""
     if verb is Verb.DECLARE:
-        severity = None
-        if args and (match := _SEVERITY.match(args[0])):
-            severity = f"sev-{match.group(1)}"
-            rest = rest[len(args[0]) :].strip()
-        if not rest:
-            raise CommandError(_USAGES[verb])
-        return Command(verb, title=rest[:200], severity=severity)
+        return _declare(args, rest)
     if verb is Verb.SEV:
         if len(args) != 1 or (name := severity_name(args[0])) is None:
             raise CommandError(_USAGES[verb])
         return Command(verb, severity=name)
     if verb is Verb.ROLE:
-        if len(args) != 2:
-            raise CommandError(_USAGES[verb])
-        role = ROLE_ALIASES.get(args[0].lower(), args[0].lower())
-        who = person(args[1])
-        if role not in ROLES or who is None:
-            raise CommandError(_USAGES[verb])
-        return Command(verb, role=role, person=who)
+        return _role(args)
     if verb is Verb.NOTE:
         if not rest:
             raise CommandError(_USAGES[verb])
@@ -207,6 +195,28 @@ def _arguments(verb: Verb, args: list[str], rest: str) -> Command:
     if args:
         raise CommandError(f"Usage: /incident {verb} (takes no arguments)")
     return Command(verb)
+
+
+def _declare(args: list[str], rest: str) -> Command:
+    """``declare [sev-N] TITLE``."""
+    severity = None
+    if args and (match := _SEVERITY.match(args[0])):
+        severity = f"sev-{match.group(1)}"
+        rest = rest[len(args[0]) :].strip()
+    if not rest:
+        raise CommandError(_USAGES[Verb.DECLARE])
+    return Command(Verb.DECLARE, title=rest[:200], severity=severity)
+
+
+def _role(args: list[str]) -> Command:
+    """``role ROLE @person`` (or a participant name)."""
+    if len(args) != 2:
+        raise CommandError(_USAGES[Verb.ROLE])
+    role = ROLE_ALIASES.get(args[0].lower(), args[0].lower())
+    who = person(args[1])
+    if role not in ROLES or who is None:
+        raise CommandError(_USAGES[Verb.ROLE])
+    return Command(Verb.ROLE, role=role, person=who)
 
 
 def _mitigate(args: list[str]) -> Command:

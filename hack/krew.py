@@ -246,6 +246,16 @@ def _platform_problems(platform: Mapping[str, Any]) -> list[str]:
 
 def problems(plugin: Mapping[str, Any], filename: str) -> list[str]:
     """What krew (install, and the krew-index check) would refuse in ``plugin``; [] if none."""
+    spec = plugin.get("spec") or {}
+    return [
+        *_identity_problems(plugin, filename),
+        *_description_problems(spec),
+        *_platforms_problems(spec.get("platforms") or []),
+    ]
+
+
+def _identity_problems(plugin: Mapping[str, Any], filename: str) -> list[str]:
+    """The apiVersion, kind and name, and the file named after the plugin."""
     found = []
     if plugin.get("apiVersion") != API_VERSION:
         found.append(f"apiVersion {plugin.get('apiVersion')!r} is not {API_VERSION}")
@@ -256,7 +266,12 @@ def problems(plugin: Mapping[str, Any], filename: str) -> list[str]:
         found.append(f"name {name!r} is not allowed (must match {SAFE_NAME.pattern})")
     if filename != f"{name}.yaml":
         found.append(f"the file {filename!r} must be named {name}.yaml")
-    spec = plugin.get("spec") or {}
+    return found
+
+
+def _description_problems(spec: Mapping[str, Any]) -> list[str]:
+    """The texts krew shows, and the version."""
+    found = []
     short = spec.get("shortDescription", "")
     if not short or "\n" in short or "\r" in short or len(short) > 70:
         found.append("shortDescription must be one line of at most 70 characters")
@@ -265,7 +280,12 @@ def problems(plugin: Mapping[str, Any], filename: str) -> list[str]:
             found.append(f"{key} has lines over 80 characters")
     if not SEMVER.match(spec.get("version", "")):
         found.append(f"version {spec.get('version')!r} is not semver with a leading v")
-    platforms = spec.get("platforms") or []
+    return found
+
+
+def _platforms_problems(platforms: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each platform on its own, then no two selecting the same os/arch."""
+    found = []
     if not platforms:
         found.append("should have a platform specified")
     for i, platform in enumerate(platforms):

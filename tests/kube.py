@@ -157,22 +157,29 @@ def delete_namespace(api: client.ApiClient, namespace: str) -> None:
                 continue
             raise
         for item in as_dict(items)["items"]:
-            finalizers = item["metadata"].get("finalizers") or []
-            kept = [f for f in finalizers if not f.startswith(f"{GROUP}/")]
-            if kept == finalizers:
-                continue
-            try:
-                custom.patch_namespaced_custom_object(
-                    GROUP, VERSION, namespace, info.plural, item["metadata"]["name"],
-                    {"metadata": {"finalizers": kept or None}},
-                )  # fmt: skip
-            except ApiException as exc:  # hygiene only: never fail the test that ended
-                if exc.status != 404:
-                    warnings.warn(
-                        f"finalizers of {namespace}/{item['metadata']['name']} "
-                        f"kept: {exc.status} {exc.reason}",
-                        stacklevel=2,
-                    )
+            _strip_our_finalizers(custom, namespace, info.plural, item)
+
+
+def _strip_our_finalizers(
+    custom: client.CustomObjectsApi, namespace: str, plural: str, item: dict[str, Any]
+) -> None:
+    """Remove the operator's finalizers from ``item``; a failure only warns."""
+    finalizers = item["metadata"].get("finalizers") or []
+    kept = [f for f in finalizers if not f.startswith(f"{GROUP}/")]
+    if kept == finalizers:
+        return
+    try:
+        custom.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, item["metadata"]["name"],
+            {"metadata": {"finalizers": kept or None}},
+        )  # fmt: skip
+    except ApiException as exc:  # hygiene only: never fail the test that ended
+        if exc.status != 404:
+            warnings.warn(
+                f"finalizers of {namespace}/{item['metadata']['name']} "
+                f"kept: {exc.status} {exc.reason}",
+                stacklevel=3,  # delete_namespace's caller
+            )
 
 
 def get_custom(api: client.ApiClient, kind: str, name: str, namespace: str) -> dict[str, Any]:

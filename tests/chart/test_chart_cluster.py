@@ -53,25 +53,11 @@ def test_rbac_names_what_the_upstream_crds_serve(
     and subresources those serve, with verbs they support, and cover what the operator
     writes, at the API versions it addresses."""
     groups = {api_version.split("/")[0] for api_version, _, _ in UPSTREAM_KINDS}
-    served: dict[tuple[str, str], set[str]] = {}  # (group/version, resource) -> verbs
-    for api_group in client.ApisApi(api).get_api_versions().groups:
-        if api_group.name in groups:
-            for version in api_group.versions:
-                found = client.CustomObjectsApi(api).get_api_resources(
-                    api_group.name, version.version
-                )
-                for res in found.resources:
-                    served[(version.group_version, res.name)] = set(res.verbs)
+    served = _served(api, groups)
     by_group: dict[tuple[str, str], set[str]] = {}
     for (group_version, resource), verbs in served.items():
         by_group.setdefault((group_version.split("/")[0], resource), set()).update(verbs)
-    granted: dict[tuple[str, str], set[str]] = {}
-    for doc in template({**EVERYTHING, "rbac.mitigations": True}):
-        if doc["kind"] in {"ClusterRole", "Role"}:
-            for rule in doc.get("rules") or []:
-                for group in set(rule.get("apiGroups") or []) & groups:
-                    for resource in rule["resources"]:
-                        granted.setdefault((group, resource), set()).update(rule["verbs"])
+    granted = _granted(groups)
     for (group, resource), verbs in granted.items():
         assert (group, resource) in by_group, f"{group} serves no {resource}"
         assert verbs <= by_group[(group, resource)], (group, resource, verbs)
@@ -80,6 +66,32 @@ def test_rbac_names_what_the_upstream_crds_serve(
         resource = f"{plural}/{sub}" if sub else plural
         assert (api_version, resource) in served, f"{api_version} serves no {resource}"
         assert verbs <= granted.get((api_version.split("/")[0], resource), set()), resource
+
+
+def _served(api: client.ApiClient, groups: set[str]) -> dict[tuple[str, str], set[str]]:
+    """(group/version, resource) -> verbs, as the API server serves them for ``groups``."""
+    served: dict[tuple[str, str], set[str]] = {}
+    for api_group in client.ApisApi(api).get_api_versions().groups:
+        if api_group.name in groups:
+            for version in api_group.versions:
+                found = client.CustomObjectsApi(api).get_api_resources(
+                    api_group.name, version.version
+                )
+                for res in found.resources:
+                    served[(version.group_version, res.name)] = set(res.verbs)
+    return served
+
+
+def _granted(groups: set[str]) -> dict[tuple[str, str], set[str]]:
+    """(group, resource) -> verbs the chart's roles grant in ``groups`` (everything on)."""
+    granted: dict[tuple[str, str], set[str]] = {}
+    for doc in template({**EVERYTHING, "rbac.mitigations": True}):
+        if doc["kind"] in {"ClusterRole", "Role"}:
+            for rule in doc.get("rules") or []:
+                for group in set(rule.get("apiGroups") or []) & groups:
+                    for resource in rule["resources"]:
+                        granted.setdefault((group, resource), set()).update(rule["verbs"])
+    return granted
 
 
 @pytest.fixture

@@ -42,6 +42,19 @@ JQL_CLAUSE = re.compile(
 JQL_ORDER = re.compile(r"\s+ORDER\s+BY\s+(created|key)(?:\s+(ASC|DESC))?\s*$", re.I)
 
 
+def _matches(clauses: list[tuple[str, str]], key: str, issue: dict[str, Any]) -> bool:
+    """Whether the issue satisfies every (field, value) clause of the JQL."""
+    fields = issue["fields"]
+    for name, value in clauses:
+        if name == "project" and fields["project"]["key"] != value:
+            return False
+        if name == "labels" and value not in (fields.get("labels") or []):
+            return False
+        if name == "key" and key != value:
+            return False
+    return True
+
+
 def _jql_error(message: str) -> web.Response:
     return web.json_response({"errorMessages": [message], "errors": {}}, status=400)
 
@@ -200,18 +213,9 @@ class FakeJira(_Server):
             value = match.group(2) if match.group(2) is not None else match.group(3)
             clauses.append((match.group(1).lower(), re.sub(r"\\(.)", r"\1", value)))
 
-        def matches(key: str, issue: dict[str, Any]) -> bool:
-            fields = issue["fields"]
-            for name, value in clauses:
-                if name == "project" and fields["project"]["key"] != value:
-                    return False
-                if name == "labels" and value not in (fields.get("labels") or []):
-                    return False
-                if name == "key" and key != value:
-                    return False
-            return True
-
-        found = [k for k, i in self.issues.items() if k not in self.unindexed and matches(k, i)]
+        found = [
+            k for k, i in self.issues.items() if k not in self.unindexed and _matches(clauses, k, i)
+        ]
         found.sort(key=lambda k: int(self.issues[k]["id"]))  # created order = id order
         if order and (order.group(2) or "ASC").upper() == "DESC":
             found.reverse()

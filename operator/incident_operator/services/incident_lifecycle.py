@@ -27,7 +27,8 @@ from incident_operator.errors import Conflict
 
 from . import lifecycle_metrics
 from .incidents import conclusion_of, intent_of, requested_state, severity_of
-from .lifecycle_plan import TRANSITION_REFUSED, LifecyclePlan, entry, plan_lifecycle, wants_rotation
+from .lifecycle_plan import TRANSITION_REFUSED, LifecyclePlan, plan_lifecycle, wants_rotation
+from .lifecycle_status import entry
 from .postmortem_creation import close_blocker
 from .roles import ask_rotation
 

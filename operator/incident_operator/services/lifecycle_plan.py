@@ -16,25 +16,23 @@ from typing import Any
 from pydantic import ValidationError
 
 from incident_operator.adapters.ports import Body
-from incident_operator.api.v1alpha1.convert import conditions_status, existing_conditions
-from incident_operator.api.v1alpha1.incident import Incident, SourceType, Timestamps
+from incident_operator.api.v1alpha1.convert import existing_conditions
+from incident_operator.api.v1alpha1.incident import Incident, SourceType
 from incident_operator.api.v1alpha1.severity import Severity
-from incident_operator.domain import conclusions, lifecycle, timeline
+from incident_operator.domain import conclusions, lifecycle
 from incident_operator.domain import roles as domain_roles
 from incident_operator.domain.conditions import Condition, Status, set_condition
-from incident_operator.domain.readiness import READY, Observation, observe
+from incident_operator.domain.readiness import READY, observe
 from incident_operator.domain.times import iso, parse_time
 
 from .field_ownership import FIELD_CONFLICT
 from .incidents import conclusion_of, intent_of, requested_state, severity_of
+from .lifecycle_status import common_fields, entry, only_changes, stored_phase, stored_timestamps
 from .roles import UNFILLED, RotationAnswer
 from .status import _problems
 
 TRANSITION_REFUSED = "TransitionRefused"
 """Condition type and Event reason when a requested state was not applied."""
-
-
-SOURCE = "operator"
 
 
 # Sources whose own writer stamps declared/detected (with its own, better-known instant).
@@ -54,22 +52,6 @@ class LifecyclePlan:
     """None when the spec itself is invalid (then only Ready=False is written)."""
 
 
-def _timestamps(status: Mapping[str, Any]) -> Timestamps:
-    """Our earlier observation; unreadable counts as empty (it is rewritten, never fatal)."""
-    try:
-        return Timestamps.model_validate(status.get("timestamps") or {})
-    except ValidationError:
-        return Timestamps()
-
-
-def _phase(status: Mapping[str, Any]) -> lifecycle.Phase | None:
-    value = status.get("phase")
-    try:
-        return lifecycle.Phase(str(value)) if value else None
-    except ValueError:
-        return None
-
-
 def required_roles(severity: Body | None) -> tuple[str, ...] | None:
     """The Severity's required roles; None when it is missing or unreadable (policy unknown)."""
     if severity is None:
@@ -79,11 +61,6 @@ def required_roles(severity: Body | None) -> tuple[str, ...] | None:
     except ValidationError:
         return None
     return tuple(role.value for role in model.spec.response.required_roles)
-
-
-def entry(at: datetime, type_: str, message: str, key: str) -> Body:
-    """A lifecycle entry (source ``operator``, no author)."""
-    return timeline.entry(at, type_, message, source=SOURCE, key=key)
 
 
 def transition_time(
@@ -130,11 +107,11 @@ def plan_lifecycle(
         observation = observe(
             generation=generation, existing=conditions, problems=_problems(exc), now=now
         )
-        patch = _only_changes(status, _common(observation.observed_generation, observation))
+        patch = only_changes(status, common_fields(observation.observed_generation, observation))
         return LifecyclePlan(patch, (), None, None)
 
     spec = incident.spec
-    stamped = _timestamps(status)
+    stamped = stored_timestamps(status)
     created = parse_time(meta.get("creationTimestamp")) or now
     patch_stamps: dict[str, str | None] = {}
     declared = stamped.declared
@@ -157,7 +134,7 @@ def plan_lifecycle(
     moment = transition_time(status, milestones, now)
     requested, severity_name, kept = _effective(body, spec.state.value)
     decision = lifecycle.decide_transition(
-        _phase(status),
+        stored_phase(status),
         requested,
         moment,
         roles=assignment.roles,
@@ -180,7 +157,7 @@ def plan_lifecycle(
             decision, observation.conditions, (milestones, origin, detected), generation, moment
         )
     settled = _superseded(outcome.conditions, generation, now)
-    full: Body = _common(generation, observation, settled)
+    full: Body = common_fields(generation, observation, settled)
     full["phase"] = decision.phase.value
     full["severity"] = severity_name
     if kept:
@@ -196,7 +173,7 @@ def plan_lifecycle(
     timeline = tuple(
         e for e in role_timeline + outcome.timeline + severity_entry if e["key"] not in known_keys
     )
-    return LifecyclePlan(_only_changes(status, full), timeline, outcome.event, decision)
+    return LifecyclePlan(only_changes(status, full), timeline, outcome.event, decision)
 
 
 def _superseded(
@@ -267,7 +244,7 @@ def _severity_change(
 ) -> tuple[Body, ...]:
     """A ``severity-changed`` entry when the accepted severity moves (the policy re-applies)."""
     before = status.get("severity")
-    if _phase(status) is None or not before or before == requested:
+    if stored_phase(status) is None or not before or before == requested:
         return ()
     message = f"Severity {before} -> {requested}: {policy_text(severity)}"
     return (entry(now, "severity-changed", message, f"severity/{requested}/{generation}"),)
@@ -282,7 +259,7 @@ def wants_rotation(body: Mapping[str, Any], severity: Body | None) -> str | None
     """
     spec = body.get("spec") or {}
     status = body.get("status") or {}
-    if _phase(status) is not None or "rotationRoles" in status:
+    if stored_phase(status) is not None or "rotationRoles" in status:
         return None
     if (spec.get("roles") or {}).get("commander"):
         return None
@@ -318,7 +295,7 @@ def _roles(
     assignment = domain_roles.effective_roles(spec_roles, offered)
     # At the first reconcile the spec's roles are part of the declaration itself (already in
     # the object a human wrote), so only what the rotation added there is news.
-    if _phase(status) is None:
+    if stored_phase(status) is None:
         old: Mapping[str, Any] = {r: v for r, v in spec_roles.items() if v}
     else:
         kept_roles = status.get("roles")
@@ -409,42 +386,3 @@ def _accepted(
         )
         timeline = (entry(now, "state-changed", message, f"state/{phase}/{generation}"),)
     return _Outcome(conditions, timeline, None, stamps, durations)
-
-
-def _common(
-    generation: int,
-    observation: Observation,
-    conditions: tuple[Condition, ...] | None = None,
-) -> Body:
-    chosen = observation.conditions if conditions is None else conditions
-    return {
-        "observedGeneration": generation,
-        "conditions": conditions_status(chosen),
-    }
-
-
-def _only_changes(current: Mapping[str, Any], wanted: Body) -> Body:
-    """The keys of ``wanted`` that differ from ``current`` (nested dicts compared per key).
-
-    On resume nearly every incident is already up to date: no PATCH for nothing.
-    """
-    out: Body = {}
-    for key, value in wanted.items():
-        have = current.get(key)
-        if isinstance(value, dict):
-            nested = _only_changes(have if isinstance(have, dict) else {}, value)
-            if nested:
-                out[key] = nested
-        elif value is None:
-            if have is not None:
-                out[key] = None
-        elif _normal(have) != _normal(value):
-            out[key] = value
-    return out
-
-
-def _normal(value: Any) -> Any:
-    """Equal instants written in different shapes compare equal (``Z`` vs ``+00:00``)."""
-    if isinstance(value, str) and (at := parse_time(value)) is not None and "T" in value:
-        return at
-    return value

@@ -35,7 +35,7 @@ from incident_operator.domain.rotation import UnknownTimeZone, on_call_across
 from incident_operator.domain.times import iso, parse_time
 from incident_operator.services.incidents import severity_of
 
-from .lifecycle_plan import entry
+from .lifecycle_status import entry
 from .rotation_status import all_versions
 
 ESCALATED = "escalated"

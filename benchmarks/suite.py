@@ -154,26 +154,19 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         reference="the floor Slack's own limits set (computed from the fake's limits)",
         quick_args=("--incidents", "20"),
     ),
-    Benchmark(
-        "scale-raw-1000",
-        "scale",
-        ("--mode", "raw", "--slos", "1000", "--cycles", "6"),
-        SCALE_FIGURES,
-        quick_args=("--mode", "raw", "--slos", "100", "--cycles", "3"),
-    ),
-    Benchmark(
-        "scale-recorded-1000",
-        "scale",
-        ("--mode", "recorded", "--slos", "1000", "--cycles", "6"),
-        SCALE_FIGURES,
-        quick_args=("--mode", "recorded", "--slos", "100", "--cycles", "3"),
-    ),
-    Benchmark(
-        "scale-recorded-10000",
-        "scale",
-        ("--mode", "recorded", "--slos", "10000", "--cycles", "4"),
-        SCALE_FIGURES,
-        quick_args=("--mode", "recorded", "--slos", "300", "--cycles", "3"),
+    *(
+        Benchmark(
+            f"scale-{mode}-{slos}",
+            "scale",
+            ("--mode", mode, "--slos", str(slos), "--cycles", str(cycles)),
+            SCALE_FIGURES,
+            quick_args=("--mode", mode, "--slos", str(quick), "--cycles", "3"),
+        )
+        for mode, slos, cycles, quick in (
+            ("raw", 1000, 6, 100),
+            ("recorded", 1000, 6, 100),
+            ("recorded", 10000, 4, 300),
+        )
     ),
     Benchmark(
         "chat-routing",

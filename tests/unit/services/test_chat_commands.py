@@ -138,6 +138,15 @@ async def test_note_is_keyed_by_the_request_so_a_retry_adds_nothing() -> None:
     assert {e["type"] for e in notes} == {"note"}
 
 
+async def test_a_note_too_long_for_the_timeline_is_refused_whole() -> None:
+    store, _, service = world()
+    with pytest.raises(CommandRefused, match="4097 characters; the timeline holds at most 4096"):
+        await run(service, "note " + "x" * 4097)
+    assert store.timeline(NS, NAME) == []
+    await run(service, "note " + "x" * 4096, ctx(trigger="trig-2"))
+    assert [e["message"] for e in store.timeline(NS, NAME)] == ["x" * 4096]
+
+
 async def test_resolve_requests_resolved_and_not_twice() -> None:
     store, _, service = world("investigating")
     assert await run(service, "resolve") == f"Requested resolved for {NS}/{NAME}."

@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -233,10 +232,12 @@ def parse_output(text: str) -> dict[str, Any]:
 def run(benchmark: Benchmark, tree: Path, label: str, quick: bool) -> Run:
     argv = benchmark.argv(quick)
     shown = " ".join(["python", *argv[1:]])
-    env = {**os.environ, "PYTHONPATH": f"{tree / 'operator'}:{tree}"}
+    # The operator measured is the tree's own; the measuring code (benchmarks/, the tests/
+    # harness and fakes, crds/) is always this checkout's, so both trees are measured alike.
+    env = {**os.environ, "PYTHONPATH": f"{tree / 'operator'}:{REPO}"}
     print(f"[bench] {benchmark.name} on {label}: {shown}", flush=True)
     started = time.monotonic()
-    done = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - started
     result = Run(label, shown, round(seconds, 1))
     if done.returncode != 0:
@@ -257,10 +258,6 @@ def worktree(rev: str) -> Iterator[tuple[Path, str]]:
     path = Path(tempfile.mkdtemp(prefix="bench-base-"))
     git("worktree", "add", "--detach", str(path), commit)
     try:
-        # The base may predate a benchmark: give it this tree's benchmarks (the measuring
-        # code), so both trees are measured the same way; the operator is the base's own.
-        shutil.rmtree(path / "benchmarks")
-        shutil.copytree(REPO / "benchmarks", path / "benchmarks")
         yield path, commit
     finally:
         git("worktree", "remove", "--force", str(path))

@@ -38,6 +38,7 @@ from .mitigation_state import (
     Result,
     load_context,
     not_ahead,
+    plan_now,
     results_of,
 )
 from .mitigation_verification import MitigationVerifier
@@ -220,12 +221,7 @@ class MitigationService:
                 context, request, refusal.reason, target=target, results=results, now=now
             )
             return False
-        replicasets = (
-            await self._workloads.replicasets_of(target)
-            if request.action is m.ActionKind.ROLLBACK
-            else []
-        )
-        planned = m.plan(request, target, replicasets, incident=context.name)
+        planned = await plan_now(self._workloads, request, target, context.name)
         if isinstance(planned, m.Refusal):
             return await self._not_planned(
                 context, request, planned, target=target, results=results, now=now, dry_run=dry_run

@@ -244,3 +244,13 @@ class MitigationRecorder:
             await self._store.emit_event(regarding, reason, message, warning=warning)
         except IncidentOperatorError as exc:
             log.warning("could not record event %s: %s", reason, exc)
+
+
+async def plan_now(
+    workloads: Workloads, request: m.Request, target: Body, incident: str
+) -> m.Plan | m.Refusal:
+    """``m.plan`` against ``target`` as it is now; a rollback also reads its ReplicaSets."""
+    replicasets = (
+        await workloads.replicasets_of(target) if request.action is m.ActionKind.ROLLBACK else []
+    )
+    return m.plan(request, target, replicasets, incident=incident)

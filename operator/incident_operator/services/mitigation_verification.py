@@ -21,7 +21,7 @@ from incident_operator.domain.lifecycle import Phase
 from incident_operator.errors import PermanentError
 
 from .incidents import Concluder, phase_of
-from .mitigation_state import ENTRY_TYPE, Context, MitigationRecorder, Result
+from .mitigation_state import ENTRY_TYPE, Context, MitigationRecorder, Result, plan_now
 
 MITIGATABLE_STATES = frozenset({"triage", "investigating"})
 """Phases from which a verified action concludes the incident mitigated."""
@@ -97,12 +97,7 @@ class MitigationVerifier:
         target = await self._workloads.get(request.target)
         if target is None:
             return f"not reverted: {request.target.text} is gone"
-        replicasets = (
-            await self._workloads.replicasets_of(target)
-            if request.action is m.ActionKind.ROLLBACK
-            else []
-        )
-        planned = m.plan(request, target, replicasets, incident=context.name)
+        planned = await plan_now(self._workloads, request, target, context.name)
         if isinstance(planned, m.Refusal):
             return f"not reverted: {planned.reason}"
         try:

@@ -521,15 +521,12 @@ def run_sev(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
 @command
 def run_note(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
     author = args.author or getpass.getuser()
-    for what, text, limit in (
-        ("note", args.text, timeline.MESSAGE_MAX),
-        ("author", author, timeline.AUTHOR_MAX),
+    for problem in (
+        timeline.too_long("note", args.text),
+        timeline.too_long("author", author, timeline.AUTHOR_MAX),
     ):
-        if len(text) > limit:  # refused whole: a person's words are never cut short
-            raise InvalidSpecError(
-                f"the {what} has {len(text)} characters, the timeline holds at most {limit}: "
-                "nothing was added"
-            )
+        if problem is not None:
+            raise InvalidSpecError(f"{problem}: nothing was added")
     entry = timeline.entry(
         datetime.now(UTC).replace(microsecond=0),
         "note",

@@ -87,6 +87,17 @@ class Merged:
     summary: Summary
 
 
+def too_long(what: str, text: str, limit: int = MESSAGE_MAX) -> str | None:
+    """Why a person's ``text`` does not fit the timeline, or None.
+
+    ``entry`` cuts the operator's own texts to fit; a person's words are refused whole
+    instead, never cut short (kubectl and Slack notes).
+    """
+    if len(text) <= limit:
+        return None
+    return f"the {what} has {len(text)} characters, the timeline holds at most {limit}"
+
+
 def entry(
     at: datetime,
     type_: str,

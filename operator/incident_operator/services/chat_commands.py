@@ -275,10 +275,10 @@ class ChatCommandService:
         )
 
     async def _note(self, incident: Body, text: str, context: CommandContext) -> None:
-        if len(text) > timeline.MESSAGE_MAX:  # refused whole: a person's words are never cut
+        problem = timeline.too_long("note", text)
+        if problem is not None:
             raise CommandRefused(
-                f"That note has {len(text)} characters; the timeline holds at most "
-                f"{timeline.MESSAGE_MAX}. Nothing was added: split it into shorter notes."
+                f"{problem.capitalize()}. Nothing was added: split it into shorter notes."
             )
         key = context.request_id or _digest(context.channel_id, context.user_id, text)
         author = await self._people.author(incident, context.user_id)

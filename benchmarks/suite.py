@@ -311,7 +311,7 @@ def render(
         + ".",
         f"Machine: {machine()}; 1-minute load {load[0][0]:.2f} at the start, "
         f"{load[1][0]:.2f} at the end.",
-        f"Command: `.venv/bin/python -m benchmarks.suite {' '.join(argv)}`".replace(" `", "`"),
+        f"Command: `{' '.join(['.venv/bin/python -m benchmarks.suite', *argv])}`",
         "",
     ]
     for benchmark, new, old in results:
@@ -373,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     section = render(
         results,
         commit,
-        based_commit(args.base),
+        based[1] if based else None,
         list(argv if argv is not None else sys.argv[1:]),
         (load_start, os.getloadavg()),
     )
@@ -390,10 +390,6 @@ def base_tree(rev: str | None) -> Iterator[tuple[Path, str] | None]:
         return
     with worktree(rev) as based:
         yield based
-
-
-def based_commit(rev: str | None) -> str | None:
-    return git("rev-parse", "--short", rev) if rev else None
 
 
 if __name__ == "__main__":

@@ -221,6 +221,16 @@ class Op:
 OPENING: frozenset[OpKind] = frozenset({OpKind.CREATE_CHANNEL, OpKind.PAGE_TRIGGER})
 """Operations that open something outside the cluster the incident's deletion must close."""
 
+REPEATABLE: frozenset[OpKind] = frozenset(
+    {OpKind.TOPIC, OpKind.UPDATE_STATUS, OpKind.PAGE_ACKNOWLEDGE, OpKind.PAGE_RESOLVE}
+)
+"""Operations that set a state rather than add something: done twice, they leave what done
+once leaves (a topic, an edited message, a PagerDuty acknowledge or resolve on one dedup key).
+They need no attempt on record before the call (a crash before their result is stored
+repeats them, harmlessly), so they cost no write before it; their result rides with the
+sync's next write. Everything else creates something and is recorded before it is called,
+so that a retry looks up before it creates again."""
+
 
 def winding_down(wanted: Wanted) -> Wanted:
     """The incident is being deleted: owe only what closes (page resolved, channel archived).

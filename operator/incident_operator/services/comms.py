@@ -254,17 +254,20 @@ class CommsService:
         namespace, name = meta["namespace"], meta["name"]
         blocked: set[outbox.Medium] = set()
         # Results and failure records not written yet ride with the next write (the next
-        # attempt record): one status write per operation instead of two, and still nothing
-        # is called before what the previous call confirmed is stored.
+        # attempt record, or the last write): one status write per creating operation and
+        # none before a repeatable one (outbox.REPEATABLE). Every creating call still has its
+        # attempt on record first, so a crash at any point repeats at most a repeatable call
+        # and a retried creation looks up what it may have created.
         unwritten: Body = {}
         for op in ops:
             if op.medium in blocked:
                 continue
             previous = attempts.get(op.key)
             count = (previous.attempts if previous else 0) + 1
-            attempt = {"outbox": {op.key: self._record(op, count, now)}}
-            await self._patch_after(body, unwritten, attempt)
-            unwritten = {}
+            if op.kind not in outbox.REPEATABLE:
+                attempt = {"outbox": {op.key: self._record(op, count, now)}}
+                await self._patch_after(body, unwritten, attempt)
+                unwritten = {}
             try:
                 result = await run.execute(op, retry=previous is not None)
             except IncidentOperatorError as exc:
@@ -275,7 +278,7 @@ class CommsService:
                 self._retry_at(namespace, name, wait.total_seconds())
                 record = self._record(op, count, now, error=_safe(exc), next_at=now + wait)
                 attempts[op.key] = outbox.Attempt(op.kind, count, now + wait, _safe(exc))
-                unwritten = {"outbox": {op.key: record}}
+                unwritten = await self._carry(body, unwritten, {"outbox": {op.key: record}})
                 log.warning(
                     "delivery %s of %s/%s failed (attempt %d, retry in %ss): %s",
                     op.key, namespace, name, count, int(wait.total_seconds()), _safe(exc),
@@ -285,7 +288,8 @@ class CommsService:
                 continue
             attempts.pop(op.key, None)
             delivery.done.append(op.key)
-            unwritten = {**result.status, "outbox": {op.key: None}}
+            done = {**result.status, "outbox": {op.key: None}}
+            unwritten = await self._carry(body, unwritten, done)
             if result.metadata is not None:
                 await self._patch(body, unwritten, result.metadata)
                 unwritten = {}
@@ -420,6 +424,17 @@ class CommsService:
         await self._store.patch_incident(
             meta["namespace"], meta["name"], status=status, metadata=metadata
         )
+
+    async def _carry(self, body: Body, earlier: Body, later: Body) -> Body:
+        """What is still to be written after ``later``: both in one patch where one merge
+        patch can say both, else ``earlier`` is written now and ``later`` waits."""
+        if not earlier:
+            return later
+        combined = compose(earlier, later)
+        if combined is None:
+            await self._patch(body, earlier)
+            return later
+        return combined
 
     async def _patch_after(self, body: Body, earlier: Body, status: Body) -> None:
         """``earlier`` then ``status`` in one write where one merge patch can say both."""

@@ -443,8 +443,13 @@ async def investigating(world: World) -> None:
     )
 
 
-async def test_each_operation_costs_one_status_write() -> None:
-    """The result of one operation rides with the next one's attempt record (issue 15)."""
+async def test_only_creating_operations_cost_a_write_before_their_call() -> None:
+    """Results ride with the next write; a repeatable operation has none before it (issue 15).
+
+    Moving to investigating owes the status edit, the topic and the page acknowledge (all
+    repeatable) and the webhook (it creates a delivery): one attempt record before the
+    webhook, carrying the three results, and one write of its result.
+    """
     world = World(store=CountingStore())
     store = world.store
     assert isinstance(store, CountingStore)
@@ -453,8 +458,12 @@ async def test_each_operation_costs_one_status_write() -> None:
     await investigating(world)
     before = store.status_writes
     done = await world.sync()
-    assert len(done) == 4  # status, topic, page acknowledge, webhook
-    assert store.status_writes - before == len(done) + 1
+    assert sorted(k.split("/")[0] for k in done) == ["notify", "page", "status", "topic"]
+    assert store.status_writes - before == 2
+    status = (await world.body())["status"]
+    assert status["pager"]["state"] == "acknowledged"
+    assert status["chat"]["topicDigest"]
+    assert status.get("outbox", {}) == {}
 
 
 async def test_a_death_mid_call_keeps_what_the_earlier_call_confirmed(world: World) -> None:
@@ -464,13 +473,23 @@ async def test_a_death_mid_call_keeps_what_the_earlier_call_confirmed(world: Wor
     world.service._chat = DiesInSetTopic(
         channels=world.chat.channels, messages=world.chat.messages, pins=world.chat.pins
     )
+    messages = len(world.chat.messages)
     with pytest.raises(SystemExit):
         await world.sync()
     status = (await world.body())["status"]
-    # The status message was updated and that is stored; the topic's attempt is on record,
-    # so the restarted process looks before it calls again.
-    assert [k.split("/")[0] for k in status["outbox"]] == ["topic"]
-    assert "investigating" in world.chat.texts(status["chat"]["channelId"])[0]
+    channel = status["chat"]["channelId"]
+    # The status message was edited; its result and the topic were repeatable, so nothing was
+    # on record before them and nothing of theirs is stored yet.
+    assert "investigating" in world.chat.texts(channel)[0]
+    assert status.get("outbox", {}) == {}
+    # The restarted process repeats the edit and the topic, and creates nothing twice.
+    world.service._chat = world.chat
+    await world.sync()
+    status = (await world.body())["status"]
+    assert status.get("outbox", {}) == {}
+    assert "investigating" in world.chat.texts(channel)[0]
+    assert len(world.chat.messages) == messages  # edited in place, nothing posted twice
+    assert status["pager"]["state"] == "acknowledged"
 
 
 async def test_an_unconfirmed_trigger_of_a_resolved_incident_is_resolved_and_drained(

@@ -25,7 +25,7 @@ from incident_operator.handlers.postmortems import PostmortemOptions
 from incident_operator.handlers.runner import CommsOptions, RunOptions, run
 from incident_operator.services.alertmanager import AlertmanagerConfig
 from incident_operator.services.chat_commands import ChatCommandConfig
-from incident_operator.services.comms import CommsConfig
+from incident_operator.services.comms_facts import CommsConfig
 from incident_operator.web.app import RoutineProbes
 from incident_operator.web.status_page import StatusPageSettings
 

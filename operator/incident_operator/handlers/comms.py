@@ -1,14 +1,16 @@
 """Chat, pager and webhooks follow every incident change; a timer retries what failed.
 
 Every watch event (spec *and* status: a new timeline entry is news for the channel) asks
-the comms service to sync that incident; the service reads it fresh, coalesces bursts and
-delivers only what is owed, so the many events our own writes cause cost one GET each. The
+the comms service to sync that incident with the event's body; the service coalesces bursts,
+reads fresh only when the body could predate its own last write, and delivers only what is
+owed. The
 timer only runs for incidents with something in ``status.outbox`` (a failed or unconfirmed
 delivery) and is what makes a throttled or failed delivery go out once the service returns.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
@@ -31,11 +33,16 @@ async def sync_comms_on_change(
     **_: Any,
 ) -> None:
     service = context_of(memo).comms_service
-    if service is None or type == "DELETED":
+    if service is None:
+        return
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    if type == "DELETED":
+        service.forget(namespace, name)
         return
     # In the background: a slow or throttled chat must not hold kopf's worker for this object
     # (with many incidents changing at once the worker pool would queue the rest behind it).
-    service.spawn(body.metadata.namespace or "", body.metadata.name or "")
+    # The event's body saves the sync a GET when it is at least as new as the sync's writes.
+    service.spawn(namespace, name, copy.deepcopy(dict(body)))
 
 
 @kopf.on.event(GROUP, VERSION, "incidents")
@@ -55,7 +62,9 @@ def _owes(status: kopf.Status, **_: Any) -> bool:
 async def retry_comms(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     service = context_of(memo).comms_service
     if service is not None:
-        await service.sync(body.metadata.namespace or "", body.metadata.name or "")
+        await service.sync(
+            body.metadata.namespace or "", body.metadata.name or "", copy.deepcopy(dict(body))
+        )
 
 
 @kopf.on.cleanup()

@@ -18,7 +18,7 @@ from incident_operator.domain.cadence import STALENESS_SHARE
 from incident_operator.domain.liveness import DEFAULT_WATCH_TIMEOUT
 from incident_operator.services.alertmanager import AlertmanagerConfig
 from incident_operator.services.chat_commands import ChatCommandConfig
-from incident_operator.services.comms import CommsConfig
+from incident_operator.services.comms_facts import CommsConfig
 
 from . import change_correlation as _change_correlation
 from . import comms as _comms

@@ -1,13 +1,15 @@
 """Use case: bring chat, the pager and the webhooks in line with one incident, reliably.
 
-``sync`` reads the incident fresh, asks the domain what is still owed (domain/outbox.py),
-and delivers it one operation at a time: the attempt is recorded in ``status.outbox`` before
-the call, the result (channel id, message ts, page state ...) after it. A retried operation
-looks up before it creates. One sync per incident at a time (a lock, and a dirty flag so a
-burst of watch events costs one extra pass, not one per event).
+``sync`` takes the incident's newest body, asks the domain what is still owed
+(domain/outbox.py), and delivers it one operation at a time: an operation that creates
+something has its attempt recorded in ``status.outbox`` before the call, and every result
+(channel id, message ts, page state ...) is recorded after it. A retried creation looks up
+before it creates. One sync per incident at a time (a lock, and a dirty flag so a burst of
+watch events costs one extra pass, not one per event).
 
-Why fresh reads rather than the watch event's body: the executor's own status writes arrive
-as events too, and acting on an older body would post what was already posted.
+The body: the watch event's, or the answer to the sync's own last write, whichever is newer
+(``latest_bodies``), and read fresh only when neither is known to be at least as new as that
+write: acting on a body older than it would post what was already posted.
 
 Each operation is executed by comms_delivery.py; the degraded conditions are comms_conditions.py.
 """
@@ -26,10 +28,10 @@ from incident_operator.adapters.comms_ports import Chat, Notifier, Pager
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.api.merge_patch import compose
 from incident_operator.api.v1alpha1.convert import existing_conditions
-from incident_operator.api.v1alpha1.incident import ChatRef, Incident, IncidentStatus, PagerRef
+from incident_operator.api.v1alpha1.incident import Incident, IncidentStatus
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.domain import chat_render, outbox
-from incident_operator.domain.comms import Impact, IncidentSummary
+from incident_operator.domain.comms import IncidentSummary
 from incident_operator.domain.lifecycle import Phase
 from incident_operator.domain.times import iso
 from incident_operator.errors import DeliveryRejected, IncidentOperatorError, TemporaryError
@@ -37,22 +39,14 @@ from incident_operator.errors import DeliveryRejected, IncidentOperatorError, Te
 from .chat_channels import ChannelIndex
 from .comms_conditions import DEGRADED, report_degraded
 from .comms_delivery import DeliveryRun, Outlets, slack_ids, status_rendering
+from .comms_facts import CommsConfig, attempts_of, delivered_of, summary_of
 from .keyed_locks import KeyedLocks
+from .latest_bodies import LatestBodies
 
 log = logging.getLogger(__name__)
 
 MAX_PASSES = 5
 """Passes per sync: enough for channel -> status -> pin, bounded against a flapping object."""
-
-
-@dataclass(frozen=True)
-class CommsConfig:
-    channel_template: str = chat_render.DEFAULT_CHANNEL_TEMPLATE
-    bridge_url_template: str = ""
-    """e.g. ``https://meet.example.com/{namespace}-{name}``; empty: no bridge."""
-    archive_on_close: bool = True
-    status_page_url: str = ""
-    """Public URL of the operator's status page, linked from every message; empty: none."""
 
 
 @dataclass
@@ -61,78 +55,6 @@ class Delivery:
 
     done: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-
-
-def summary_of(
-    incident: Incident, status: IncidentStatus, severity: Severity | None, config: CommsConfig
-) -> IncidentSummary:
-    """The facts every channel shows, from the incident and its Severity."""
-    meta = incident.metadata
-    namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
-    spec = incident.spec
-    roles = {k: v for k, v in status.roles.model_dump().items() if v}
-    roles.update({k: v for k, v in spec.roles.model_dump().items() if v})
-    times = [e.at for e in status.timeline]
-    declared = status.timestamps.declared
-    updated = max([*times, *([declared] if declared else [])], default=None)
-    links = {"Status page": config.status_page_url} if config.status_page_url else {}
-    bridge = ""
-    if config.bridge_url_template:
-        bridge = config.bridge_url_template.replace("{namespace}", namespace).replace(
-            "{name}", name
-        )
-    return IncidentSummary(
-        namespace=namespace,
-        name=name,
-        title=spec.title,
-        service=spec.service,
-        severity=status.severity or spec.severity_ref,
-        severity_display=severity.spec.display_name
-        if severity
-        else status.severity or spec.severity_ref,
-        severity_level=severity.spec.level if severity else 5,
-        phase=(status.phase or Phase.TRIAGE).value,
-        declared=declared,
-        updated=updated or datetime.fromtimestamp(0).astimezone(),
-        roles=roles,
-        summary=spec.summary,
-        slo=f"SLO {spec.source.ref}" if spec.source.type.value == "slo" else "",
-        impact=Impact(severity.spec.status_page.impact.value) if severity else Impact.NONE,
-        private=spec.private,
-        bridge_url=bridge,
-        links=links,
-    )
-
-
-def delivered_of(status: IncidentStatus) -> outbox.Delivered:
-    chat = status.chat or ChatRef()
-    pager = status.pager or PagerRef()
-    return outbox.Delivered(
-        channel_id=chat.channel_id,
-        channel_name=chat.channel_name,
-        status_ts=chat.status_message_ts,
-        status_digest=chat.status_digest,
-        topic_digest=chat.topic_digest,
-        invited=frozenset(chat.invited),
-        pinned=chat.pinned,
-        announced=frozenset(chat.announced),
-        posted=frozenset(chat.posted),
-        archived=chat.archived,
-        page_state=pager.state,
-        page_escalations=frozenset(pager.escalations),
-        notified=dict(status.notified),
-    )
-
-
-def attempts_of(status: IncidentStatus) -> dict[str, outbox.Attempt]:
-    out = {}
-    for key, record in status.outbox.items():
-        try:
-            kind = outbox.OpKind(record.kind)
-        except ValueError:
-            continue
-        out[key] = outbox.Attempt(kind, record.attempts, record.next_attempt_at, record.last_error)
-    return out
 
 
 class CommsService:
@@ -161,6 +83,7 @@ class CommsService:
         self._notifiers = dict(notifiers or {})
         self.config = config or CommsConfig()
         self._locks = KeyedLocks[tuple[str, str]]()
+        self._bodies = LatestBodies()
         self._dirty: set[tuple[str, str]] = set()
         self._scheduled: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Delivery]] = set()
@@ -178,9 +101,13 @@ class CommsService:
             + ([outbox.Medium.PAGER] if self._pager else [])
         )
 
-    async def sync(self, namespace: str, name: str) -> Delivery:
-        """Deliver what is owed; concurrent calls for one incident coalesce into one more pass."""
+    async def sync(self, namespace: str, name: str, body: Body | None = None) -> Delivery:
+        """Deliver what is owed; concurrent calls for one incident coalesce into one more pass.
+
+        ``body``: the incident as a watch event brought it, if one did."""
         key = (namespace, name)
+        if body is not None:
+            self._bodies.seen(key, body)
         if self._locks.locked(key):
             self._dirty.add(key)
             return Delivery()
@@ -195,13 +122,21 @@ class CommsService:
                 # the next step (channel -> status message -> pin) and nothing failed.
                 if key not in self._dirty and (one.failed or not one.done):
                     break
+            self._bodies.release(key)
         return total
 
+    def forget(self, namespace: str, name: str) -> None:
+        """The incident is gone."""
+        self._bodies.forget((namespace, name))
+
     async def _sync_once(self, namespace: str, name: str) -> Delivery:
-        body = await self._store.get_incident(namespace, name)
         delivery = Delivery()
+        body = self._bodies.fresh((namespace, name))
         if body is None:
-            return delivery
+            body = await self._store.get_incident(namespace, name)
+            if body is None:
+                return delivery
+            self._bodies.seen((namespace, name), body)
         try:
             incident = Incident.model_validate({k: v for k, v in body.items() if k != "status"})
             status = IncidentStatus.model_validate(body.get("status") or {})
@@ -327,8 +262,10 @@ class CommsService:
 
         self._scheduled[key] = loop.call_later(seconds, fire)
 
-    def spawn(self, namespace: str, name: str) -> None:
+    def spawn(self, namespace: str, name: str, body: Body | None = None) -> None:
         """Sync in the background: the caller (a watch event) does not wait for chat or pager."""
+        if body is not None:
+            self._bodies.seen((namespace, name), body)
         task = asyncio.create_task(self.sync(namespace, name))
         self._tasks.add(task)
         task.add_done_callback(self._done)
@@ -421,9 +358,11 @@ class CommsService:
 
     async def _patch(self, body: Body, status: Body, metadata: Body | None = None) -> None:
         meta = body["metadata"]
-        await self._store.patch_incident(
-            meta["namespace"], meta["name"], status=status, metadata=metadata
+        namespace, name = meta["namespace"], meta["name"]
+        written = await self._store.patch_incident(
+            namespace, name, status=status, metadata=metadata
         )
+        self._bodies.wrote((namespace, name), written)
 
     async def _carry(self, body: Body, earlier: Body, later: Body) -> Body:
         """What is still to be written after ``later``: both in one patch where one merge

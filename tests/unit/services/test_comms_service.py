@@ -13,7 +13,8 @@ from incident_operator.adapters.comms_ports import Channel
 from incident_operator.domain import outbox, response
 from incident_operator.errors import Conflict, DeliveryThrottled, DeliveryUnavailable
 from incident_operator.services.chat_channels import ChannelIndex
-from incident_operator.services.comms import CommsConfig, CommsService
+from incident_operator.services.comms import CommsService, Delivery
+from incident_operator.services.comms_facts import CommsConfig
 from tests.builders.objects import incident, severity
 from tests.fakes.ports.chat import FakeChat
 from tests.fakes.ports.clock import FakeClock
@@ -427,6 +428,53 @@ class CountingStore(FakeStore):
         if kwargs.get("status") is not None:
             self.status_writes += 1
         return await super().patch_incident(namespace, name, **kwargs)
+
+
+class CountingReads(CountingStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def get_incident(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.reads += 1
+        return await super().get_incident(namespace, name)
+
+
+async def test_a_watch_body_at_least_as_new_as_the_own_writes_saves_the_read() -> None:
+    world = World(store=CountingReads())
+    store = world.store
+    assert isinstance(store, CountingReads)
+    await world.declare()
+    await world.sync()
+    await investigating(world)
+    event = await world.body()
+    store.reads = 0
+    done = (await world.service.sync(NS, NAME, event)).done
+    assert [k.split("/")[0] for k in done] == ["status", "topic", "page", "notify"]
+    # The first pass acts on the event's body; later passes on the answers to its own writes.
+    assert store.reads == 0
+
+
+async def test_a_late_event_older_than_the_own_writes_is_read_fresh_not_acted_on() -> None:
+    """Acting on a body from before the sync's own write would deliver again what that
+    write recorded: the event that says "state-changed not yet posted" arrives after the post."""
+    world = World(store=CountingReads())
+    store = world.store
+    assert isinstance(store, CountingReads)
+    await world.declare()
+    await world.sync()
+    await investigating(world)
+    before_delivery = await world.body()  # what a late watch event would carry
+    await world.sync()
+    posted = len(world.chat.messages)
+    updates = [c for c in world.chat.calls if c[0] == "update"]
+    notified = world.teams.attempts
+    store.reads = 0
+    assert await world.service.sync(NS, NAME, before_delivery) == Delivery()
+    assert store.reads == 1
+    assert len(world.chat.messages) == posted
+    assert [c for c in world.chat.calls if c[0] == "update"] == updates
+    assert world.teams.attempts == notified  # the webhook is not sent again
 
 
 class DiesInSetTopic(FakeChat):

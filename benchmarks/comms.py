@@ -76,6 +76,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import tempfile
 import time
@@ -278,8 +279,8 @@ COUNTED = ("incidents", "severities", "oncallrotations", "events")
 
 def api_requests(api: client.ApiClient) -> Counter[str]:
     """The API server's own request counter (``apiserver_request_total``) for the resources
-    the operator reads and writes, by ``verb resource[/subresource]``; WATCH is left out (a
-    long-running request, counted when it starts)."""
+    the operator reads and writes, by ``verb resource[/subresource]`` and, for a refused
+    request, ``(code)``; WATCH is left out (a long-running request, counted when it starts)."""
     method, url, headers, body, post = api.param_serialize(
         "GET", "/metrics", auth_settings=["BearerToken"]
     )
@@ -293,7 +294,11 @@ def api_requests(api: client.ApiClient) -> Counter[str]:
         if labels.get("resource") not in COUNTED or labels.get("verb") == "WATCH":
             continue
         sub = f"/{labels['subresource']}" if labels.get("subresource") else ""
-        counts[f"{labels['verb']} {labels['resource']}{sub}"] += int(float(line.split()[-1]))
+        code = labels.get("code", "")
+        failed = f" ({code})" if code and not code.startswith("2") else ""  # e.g. 409 conflicts
+        counts[f"{labels['verb']} {labels['resource']}{sub}{failed}"] += int(
+            float(line.split()[-1])
+        )
     return counts
 
 
@@ -349,6 +354,7 @@ def main() -> None:
             f"--slack-api-url={slack_url}",
             f"--pagerduty-routing-key-file={secrets['routing-key']}",
             f"--pagerduty-url={pd.url}",
+            *(["--verbose"] if os.environ.get("BENCH_OPERATOR_VERBOSE") else []),
         )
         try:
             wait_for("the operator's liveness endpoint", lambda: operator.healthz() == 200, 60)

@@ -18,11 +18,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from incident_operator import GROUP, VERSION, __version__
-from incident_operator.api.v1alpha1.convert import (
-    timeline_summary_from_domain,
-    timeline_summary_to_domain,
-)
-from incident_operator.domain import ownership, timeline
+from incident_operator.api.v1alpha1.convert import merge_timeline
+from incident_operator.domain import ownership
 from incident_operator.errors import (
     Conflict,
     FieldOwnedElsewhere,
@@ -399,23 +396,6 @@ def _preconditioned(patch: Body, resource_version: str | None) -> Body:
     if resource_version is None:
         return patch
     return {"metadata": {"resourceVersion": resource_version}, **patch}
-
-
-def merge_timeline(status: Mapping[str, Any], entries: Sequence[Body]) -> Body | None:
-    """The status keys (``timeline``, ``timelineSummary``) after appending; None: no change.
-
-    Dedup, order and bound are the domain's (domain/timeline.py); only the shapes are here.
-    """
-    merged = timeline.merge(
-        status.get("timeline") or [], entries, timeline_summary_to_domain(status)
-    )
-    if merged is None:
-        return None
-    out: Body = {"timeline": [dict(e) for e in merged.entries]}
-    summary = timeline_summary_from_domain(merged.summary)
-    if summary is not None:
-        out["timelineSummary"] = summary
-    return out
 
 
 API_THREADS = 24

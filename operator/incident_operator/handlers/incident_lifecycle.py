@@ -31,6 +31,6 @@ async def reconcile_incident_lifecycle(
         return
     plan = await service.plan(dict(body))
     await service.record(dict(body), plan)
-    # Through kopf's patch, so the status lands together with kopf's bookkeeping annotations.
-    if plan.status:
-        patch_status(patch, body, plan.status)
+    # Through kopf's patch, so the status lands together with kopf's bookkeeping annotations,
+    # and the timeline entries with the status they explain: one write, one watch event.
+    patch_status(patch, body, plan.status, plan.timeline)

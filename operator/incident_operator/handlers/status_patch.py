@@ -11,29 +11,39 @@ see the new fields without their conditions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kopf
 
 from incident_operator.api.merge_patch import merge_patch
-from incident_operator.api.v1alpha1.convert import rebase_conditions
+from incident_operator.api.v1alpha1.convert import merge_timeline, rebase_conditions
 
 
-def patch_status(patch: kopf.Patch, body: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+def patch_status(
+    patch: kopf.Patch,
+    body: Mapping[str, Any],
+    status: Mapping[str, Any],
+    timeline: Sequence[Mapping[str, Any]] = (),
+) -> None:
     """Add ``status`` (computed from ``body``, merge-patch semantics) to kopf's ``patch``.
 
     Conditions are merged by type: only those this writer changed replace the fresh ones.
+    ``timeline`` entries are merged into the fresh timeline by key, in the same request: the
+    entry that says why the phase moved lands with the phase (and costs no write of its own).
     """
-    if not status:
+    if not status and not timeline:
         return
     rest = {k: v for k, v in status.items() if k != "conditions"}
     base = list((body.get("status") or {}).get("conditions") or [])
     wanted = list(status.get("conditions") or [])
+    entries = list(timeline)
 
     def apply(fresh: kopf.RawBody) -> None:
         current = fresh["status"] = merge_patch(fresh.get("status") or {}, rest)
         if "conditions" in status:
             current["conditions"] = rebase_conditions(base, wanted, current.get("conditions") or [])
+        if entries:
+            current.update(merge_timeline(current, entries) or {})
 
     patch.fns.append(apply)

@@ -4,7 +4,9 @@ This is the one writer of an Incident's lifecycle status (phase, milestones, MTT
 Ready and TransitionRefused conditions). Other writers (SLO engine, Alertmanager webhook)
 own ``detected``/``declared`` and their timeline entries, so this service only ever
 *merges*: the status goes out as a JSON merge patch holding just the keys it decides, and
-timeline entries go through ``append_timeline`` with dedup keys, never a list overwrite.
+timeline entries are merged by dedup key into the timeline of the body the write is guarded
+by (or through ``append_timeline``), never a list overwrite. The entries that explain a
+decision go in the same write as the decision.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from incident_operator.adapters.ports import (
     ResourceStore,
 )
 from incident_operator.adapters.postmortem_ports import PostmortemStore
+from incident_operator.api.v1alpha1.convert import merge_timeline
 from incident_operator.domain import conclusions, lifecycle, timeline
 from incident_operator.domain.times import parse_time
 from incident_operator.errors import Conflict
@@ -135,13 +138,12 @@ class IncidentLifecycleService:
         return close_blocker(body, severity, found)
 
     async def record(self, body: Mapping[str, Any], plan: LifecyclePlan) -> None:
-        """Timeline entries (merged by key) and the Warning Event; the status is the caller's.
+        """The Warning Event and a merged incident's entries on its survivor; the status and
+        this incident's own timeline entries are the caller's to write, in one request.
 
-        The handler hands the status patch to kopf so it lands with kopf's own bookkeeping.
+        The handler hands both to kopf so they land with kopf's own bookkeeping.
         """
         meta = body["metadata"]
-        if plan.timeline:
-            await self._store.append_timeline(meta["namespace"], meta["name"], plan.timeline)
         if plan.event is not None:
             await self._store.emit_event(dict(body), TRANSITION_REFUSED, plan.event, warning=True)
         moved = merged_timeline(body, plan, self._clock.now())
@@ -198,6 +200,8 @@ class IncidentLifecycleService:
             plan = await self.plan(judged)
             patch = dict(plan.status)
             patch["conclusions"] = {**(patch.get("conclusions") or {}), subject.value: stored}
+            # The entries go in the same version-guarded write: merged on the body it guards.
+            patch.update(merge_timeline(status, plan.timeline) or {})
             version = str((body.get("metadata") or {}).get("resourceVersion") or "") or None
             try:
                 await self._store.patch_incident(
@@ -212,8 +216,10 @@ class IncidentLifecycleService:
     async def reconcile(self, body: Mapping[str, Any]) -> LifecyclePlan:
         """Plan and write everything through the store (status included)."""
         plan = await self.plan(body)
+        meta = body["metadata"]
         if plan.status:
-            meta = body["metadata"]
             await self._store.patch_incident(meta["namespace"], meta["name"], status=plan.status)
+        if plan.timeline:
+            await self._store.append_timeline(meta["namespace"], meta["name"], plan.timeline)
         await self.record(body, plan)
         return plan

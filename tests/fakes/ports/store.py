@@ -7,9 +7,9 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from incident_operator.adapters.kubernetes import merge_timeline
 from incident_operator.adapters.ports import Body
 from incident_operator.api.merge_patch import merge_patch
+from incident_operator.api.v1alpha1.convert import merge_timeline
 from incident_operator.domain import ownership
 from incident_operator.errors import Conflict, FieldOwnedElsewhere, TemporaryError
 

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from incident_operator.adapters.kubernetes import merge_timeline
+from incident_operator.api.v1alpha1.convert import merge_timeline
 from incident_operator.domain import timeline
 
 START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

@@ -85,6 +85,37 @@ def test_kopf_patch_keeps_merge_patch_semantics_for_the_other_fields() -> None:
     assert fresh == {"status": {"outbox": {"b": {"n": 2}, "c": {"n": 3}}, "phase": "mitigated"}}
 
 
+def test_timeline_entries_land_with_the_status_merged_by_key_on_the_fresh_body() -> None:
+    """The entry that explains a phase goes in the same JSON patch as the phase (issue 15):
+    appended after what others added meanwhile, never twice, never replacing the list."""
+    entry = {"at": "2026-11-27T14:04:00Z", "type": "state-changed", "key": "state/investigating/2"}
+    other = {"at": "2026-11-27T14:03:00Z", "type": "note", "key": "note/1"}
+    stale: kopf.RawBody = {"metadata": {"resourceVersion": "1"}, "status": {"phase": "triage"}}
+    fresh: kopf.RawBody = {
+        "metadata": {"resourceVersion": "2"},
+        "status": {"phase": "triage", "timeline": [other]},
+    }
+    patch = kopf.Patch(body=kopf.Body(stale))
+    patch_status(patch, stale, {"phase": "investigating"}, [entry])
+    ops = patch.as_json_patch(fresh)
+    assert {"op": "replace", "path": "/status/phase", "value": "investigating"} in ops
+    assert {"op": "add", "path": "/status/timeline/1", "value": entry} in ops
+    assert len(ops) == 2, ops
+    again: kopf.RawBody = {**fresh, "status": {"phase": "triage", "timeline": [other, entry]}}
+    assert patch.as_json_patch(again) == [
+        {"op": "replace", "path": "/status/phase", "value": "investigating"}
+    ]
+
+
+def test_timeline_entries_alone_make_a_patch() -> None:
+    entry = {"at": "2026-11-27T14:04:00Z", "type": "role-assigned", "key": "role/commander"}
+    patch = kopf.Patch(body=kopf.Body({"status": {}}))
+    patch_status(patch, {"status": {}}, {}, [entry])
+    assert patch.as_json_patch({"status": {}}) == [
+        {"op": "add", "path": "/status/timeline", "value": [entry]}
+    ]
+
+
 def test_an_empty_status_adds_nothing_to_the_patch() -> None:
     patch = kopf.Patch(body=kopf.Body({}))
     patch_status(patch, {}, {})

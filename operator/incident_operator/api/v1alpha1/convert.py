@@ -115,3 +115,22 @@ def timeline_summary_from_domain(summary: timeline.Summary) -> dict[str, Any] | 
         "first": summary.first,
         "last": summary.last,
     }
+
+
+def merge_timeline(
+    status: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """The status keys (``timeline``, ``timelineSummary``) after appending; None: no change.
+
+    Dedup, order and bound are the domain's (domain/timeline.py); only the shapes are here.
+    """
+    merged = timeline.merge(
+        status.get("timeline") or [], entries, timeline_summary_to_domain(status)
+    )
+    if merged is None:
+        return None
+    out: dict[str, Any] = {"timeline": [dict(e) for e in merged.entries]}
+    summary = timeline_summary_from_domain(merged.summary)
+    if summary is not None:
+        out["timelineSummary"] = summary
+    return out

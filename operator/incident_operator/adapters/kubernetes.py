@@ -188,8 +188,7 @@ class KubernetesStore:
             return known
         before = cache.versions()
         listed = await self._list_everywhere("servicelevelobjectives")
-        cache.listed({slo_key(b): b for b in listed}, before)
-        return listed
+        return cache.listed({slo_key(b): b for b in listed}, before)
 
     async def get_slo(self, namespace: str, name: str) -> Body | None:
         return await self._get_or_none("servicelevelobjectives", name, namespace)

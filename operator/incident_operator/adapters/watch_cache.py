@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from incident_operator import GROUP
+
 from .ports import Body
 
 DEFAULT_TTL = 30.0
@@ -70,6 +72,33 @@ class WatchedObjects:
 
 DEFAULT_RESYNC = 300.0
 
+BOOKKEEPING_ANNOTATIONS = frozenset(
+    {
+        f"{GROUP}/last-handled-configuration",  # kopf's diff base (handlers/settings.py)
+        "kubectl.kubernetes.io/last-applied-configuration",  # client-side kubectl apply
+    }
+)
+"""Annotations that repeat the whole spec for their writer's own bookkeeping."""
+
+
+def slim(body: Body) -> Body:
+    """A copy of ``body`` without what no reader of a kept collection uses: the
+    ``managedFields`` and the annotations that repeat the spec (``BOOKKEEPING_ANNOTATIONS``).
+
+    Measured on a Sloth-recorded SLO: 6.2 KB of JSON, 32 KB as Python objects, 15 KB slimmed;
+    at 10,000 SLOs every kept copy costs 326 MB in full, 152 MB slimmed.
+    """
+    meta = dict(body.get("metadata") or {})
+    meta.pop("managedFields", None)
+    annotations = {
+        k: v
+        for k, v in (meta.pop("annotations", None) or {}).items()
+        if k not in BOOKKEEPING_ANNOTATIONS
+    }
+    if annotations:
+        meta["annotations"] = annotations
+    return copy.deepcopy({**body, "metadata": meta})
+
 
 @dataclass
 class WatchedCollection:
@@ -80,6 +109,7 @@ class WatchedCollection:
     ``resync`` seconds after it: a deletion missed while the watch was down (kopf re-lists
     after an outage without reporting what vanished) is noticed at the next listing, any
     change the watch delivers at once. Bodies handed out are shared: read them, never write.
+    They are kept ``slim``: without managedFields and the annotations that repeat the spec.
     """
 
     resync: float = DEFAULT_RESYNC
@@ -92,7 +122,7 @@ class WatchedCollection:
         if deleted:
             self._bodies.pop(key, None)
         else:
-            self._bodies[key] = copy.deepcopy(body)
+            self._bodies[key] = slim(body)
         self._changes[key] = self._changes.get(key, 0) + 1
 
     def snapshot(self) -> list[Body] | None:
@@ -105,13 +135,16 @@ class WatchedCollection:
         """Taken before a LIST: what the watch reports meanwhile is newer than the LIST."""
         return dict(self._changes)
 
-    def listed(self, keyed: dict[str, Body], before: dict[str, int]) -> None:
-        """A LIST's answer (key -> body); objects the watch changed meanwhile keep its word."""
+    def listed(self, keyed: dict[str, Body], before: dict[str, int]) -> list[Body]:
+        """A LIST's answer (key -> body); objects the watch changed meanwhile keep its word.
+
+        Returns the listing as kept (slim), for the caller to use instead of the full one."""
         moved = {k for k, n in self._changes.items() if before.get(k, 0) != n}
-        fresh = {k: copy.deepcopy(b) for k, b in keyed.items() if k not in moved}
+        fresh = {k: slim(b) for k, b in keyed.items() if k not in moved}
         fresh.update({k: b for k, b in self._bodies.items() if k in moved})
         self._bodies = fresh
         # Counters only matter while a LIST is in flight: forget the objects that are gone,
         # or creating and deleting SLOs would grow them for ever.
         self._changes = {k: n for k, n in self._changes.items() if k in fresh}
         self._listed_at = self.now()
+        return list(fresh.values())

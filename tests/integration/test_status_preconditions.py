@@ -14,6 +14,7 @@ import pytest
 from kubernetes import client
 
 from incident_operator.adapters.kubernetes import KubernetesStore
+from incident_operator.adapters.watch_cache import WatchedCollection
 from incident_operator.errors import Conflict
 from tests.builders.objects import incident_manifest
 from tests.kube import Cluster, create_custom
@@ -79,3 +80,21 @@ def test_incident_status_write_on_a_stale_version_is_refused(
     current = asyncio.run(store.get_incident(namespace, "inc"))
     assert current is not None
     assert "conditions" not in current["status"]
+
+
+def test_the_slo_listing_pages_and_keeps_slim_bodies(
+    crds: Cluster, api: client.ApiClient, namespace: str
+) -> None:
+    """A LIST in pages (here of 2), each body slimmed as its page arrives (issue 15)."""
+    for i in range(5):
+        body = slo()
+        body["metadata"] = {"name": f"checkout-{i}", "labels": {"team": "payments"}}
+        create_custom(api, body, namespace)
+    store = KubernetesStore(api, [namespace], slos=WatchedCollection(), list_page=2)
+    listed = asyncio.run(store.list_slos())
+    assert sorted(b["metadata"]["name"] for b in listed) == [f"checkout-{i}" for i in range(5)]
+    for body in listed:
+        assert "managedFields" not in body["metadata"]
+        assert body["metadata"]["labels"] == {"team": "payments"}
+        assert body["spec"]["service"] == "checkout"
+    assert asyncio.run(store.list_slos()) == listed, "then answered from the collection"

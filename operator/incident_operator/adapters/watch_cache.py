@@ -136,11 +136,10 @@ class WatchedCollection:
         return dict(self._changes)
 
     def listed(self, keyed: dict[str, Body], before: dict[str, int]) -> list[Body]:
-        """A LIST's answer (key -> body); objects the watch changed meanwhile keep its word.
-
-        Returns the listing as kept (slim), for the caller to use instead of the full one."""
+        """A LIST's answer (key -> ``slim`` body, handed over: kept as given); objects the
+        watch changed meanwhile keep its word. Returns the listing as kept."""
         moved = {k for k, n in self._changes.items() if before.get(k, 0) != n}
-        fresh = {k: slim(b) for k, b in keyed.items() if k not in moved}
+        fresh = {k: b for k, b in keyed.items() if k not in moved}
         fresh.update({k: b for k, b in self._bodies.items() if k in moved})
         self._bodies = fresh
         # Counters only matter while a LIST is in flight: forget the objects that are gone,

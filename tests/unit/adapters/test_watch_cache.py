@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from incident_operator.adapters.watch_cache import WatchedCollection, WatchedObjects
+from incident_operator.adapters.watch_cache import WatchedCollection, WatchedObjects, slim
 
 
 class Ticks:
@@ -137,8 +137,11 @@ def test_the_collection_keeps_bodies_without_bookkeeping_that_repeats_the_spec()
     }
     slos = WatchedCollection(now=Ticks())
     slos.observe("shop/a", full, deleted=False)
-    kept = slos.listed({"shop/b": {**full, "metadata": {**full["metadata"], "name": "b"}}}, {})
-    kept += slos.snapshot() or []
+    listed = slim({**full, "metadata": {**full["metadata"], "name": "b"}})
+    # "a" came by the watch during the listing (before: {}), "b" by the listing.
+    kept = slos.listed({"shop/b": listed}, {})
+    assert any(b is listed for b in kept), "a listing is handed over slim and kept as given"
+    assert kept == (slos.snapshot() or [])
     assert {b["metadata"]["name"] for b in kept} == {"a", "b"}
     for body in kept:
         assert "managedFields" not in body["metadata"]
@@ -148,8 +151,8 @@ def test_the_collection_keeps_bodies_without_bookkeeping_that_repeats_the_spec()
     assert "managedFields" in full["metadata"], "the sender's body is left as it was"
 
 
-def test_a_body_without_other_annotations_keeps_none() -> None:
+def test_a_slim_body_without_other_annotations_keeps_none() -> None:
     body = slo("a", "1")
     body["metadata"]["annotations"] = {"sre.dev/last-handled-configuration": "{}"}
-    slos = WatchedCollection(now=Ticks())
-    assert "annotations" not in slos.listed({"shop/a": body}, {})[0]["metadata"]
+    assert "annotations" not in slim(body)["metadata"]
+    assert body["metadata"]["annotations"], "a copy: the original keeps its annotations"

@@ -12,6 +12,7 @@ from typing import Any
 
 import kopf
 
+from incident_operator.adapters.native_memory import release_free_memory
 from incident_operator.domain.liveness import DEFAULT_ALLOWED_MISSES, LoopProgress, wedged
 from incident_operator.services.slo_evaluation import SloEvaluationService
 
@@ -47,6 +48,10 @@ async def run_loop(
             )
         except Exception:
             logger.exception("SLO evaluation cycle failed")
+        # What a cycle and the watch freed since (kopf's start-up backlog holds every object's
+        # body until a worker takes it: 326 MB at 10,000 SLOs) goes back to the system
+        # instead of staying resident as the peak (adapters/native_memory.py).
+        release_free_memory()
         await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
 

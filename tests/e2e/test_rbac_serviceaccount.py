@@ -84,6 +84,15 @@ NOT_EXERCISED: dict[Triple, str] = {
     ("", "configmaps", "patch"): "allow-listed ConfigMap key mitigation",
     ("", "events", "create"): "kopf's own warning Events (a handler failing)",
     ("sre.dev", "postmortems", "get"): "look-up after a create conflict (a retried draft)",
+    **{
+        ("sre.dev", r, v): "workflows (tests/e2e/test_workflows.py): none in this scenario"
+        for r in ("incidentworkflows", "clusterincidentworkflows")
+        for v in ("get", "patch")
+    },
+    **{
+        ("sre.dev", f"{r}/status", "patch"): "workflows: Ready and run counts"
+        for r in ("incidentworkflows", "clusterincidentworkflows")
+    },
 }
 
 

@@ -6,11 +6,14 @@ from .postmortem import Postmortem
 from .rotation import OnCallRotation
 from .severity import Severity
 from .slo import ServiceLevelObjective
+from .workflow import ClusterIncidentWorkflow, IncidentWorkflow
 
 __all__ = [
     "BY_KIND",
     "KINDS",
+    "ClusterIncidentWorkflow",
     "Incident",
+    "IncidentWorkflow",
     "KindInfo",
     "OnCallRotation",
     "Postmortem",

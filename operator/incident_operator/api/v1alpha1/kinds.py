@@ -1,4 +1,4 @@
-"""The five kinds and what their CRDs say beyond the schema: names, scope, printer columns."""
+"""The kinds and what their CRDs say beyond the schema: names, scope, printer columns."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from .postmortem import Postmortem
 from .rotation import OnCallRotation
 from .severity import Severity
 from .slo import ServiceLevelObjective
+from .workflow import ClusterIncidentWorkflow, IncidentWorkflow
 
 CATEGORY = "incident-management"
 
@@ -40,6 +41,17 @@ class KindInfo:
 
 READY = PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status')
 AGE = PrinterColumn("Age", ".metadata.creationTimestamp", "date")
+
+WORKFLOW_COLUMNS = (
+    PrinterColumn("Triggers", ".spec.triggers[*].event"),
+    PrinterColumn("Repeat", ".spec.repeat", priority=1),
+    PrinterColumn("Runs", ".status.runs", "integer"),
+    PrinterColumn("Errors", ".status.errors", "integer"),
+    # A past instant: "date" renders it as an age.
+    PrinterColumn("Last Run", ".status.lastRunAt", "date"),
+    READY,
+    AGE,
+)
 
 KINDS: tuple[KindInfo, ...] = (
     KindInfo(
@@ -124,6 +136,22 @@ KINDS: tuple[KindInfo, ...] = (
             READY,
             AGE,
         ),
+    ),
+    KindInfo(
+        IncidentWorkflow,
+        "incidentworkflows",
+        "incidentworkflow",
+        ("iwf",),
+        "Namespaced",
+        WORKFLOW_COLUMNS,
+    ),
+    KindInfo(
+        ClusterIncidentWorkflow,
+        "clusterincidentworkflows",
+        "clusterincidentworkflow",
+        ("ciwf",),
+        "Cluster",
+        WORKFLOW_COLUMNS,
     ),
 )
 

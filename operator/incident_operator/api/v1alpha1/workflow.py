@@ -1,0 +1,256 @@
+"""IncidentWorkflow (namespaced) and ClusterIncidentWorkflow: a team's own automation.
+
+Triggers say when to look, a CEL condition says whether to act, actions say what to do. The
+operator compiles every CEL expression when the workflow is applied (a bad one turns Ready
+False with the compiler's message) and records each action it ran in the incident's status
+under a deterministic key, so a restart or an overlapping trigger never repeats it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from incident_operator.domain import workflows as domain
+from incident_operator.domain.durations import parse_duration
+
+from .common import (
+    ApiModel,
+    CommonStatus,
+    Labels,
+    Name,
+    PositiveDuration,
+    Resource,
+    ShortText,
+    cel,
+    cel_rule,
+)
+from .incident import IncidentState
+
+Expression = Annotated[str, Field(min_length=1, max_length=2048)]
+"""A CEL expression over ``incident``, ``severity`` and ``trigger`` that yields a bool."""
+
+EntryType = Annotated[str, Field(max_length=64, pattern=r"^[a-z][a-z0-9-]*$")]
+LabelKey = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=317,
+        pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+    ),
+]
+
+
+class TriggerEvent(StrEnum):
+    """What happened to an incident: declared, phaseChanged, severityChanged, labelChanged,
+    timelineEntry (an entry of one of ``types`` was added) or noUpdate (no status update for
+    ``after`` while in one of ``phases``)."""
+
+    DECLARED = "declared"
+    PHASE_CHANGED = "phaseChanged"
+    SEVERITY_CHANGED = "severityChanged"
+    LABEL_CHANGED = "labelChanged"
+    TIMELINE_ENTRY = "timelineEntry"
+    NO_UPDATE = "noUpdate"
+
+
+class Trigger(ApiModel):
+    """One event that makes the operator evaluate the workflow's condition."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            cel_rule(
+                "self.event != 'noUpdate' || has(self.after)",
+                "a noUpdate trigger needs after, e.g. 30m",
+                field_path=".after",
+            ),
+            cel_rule(
+                "self.event != 'timelineEntry' || (has(self.types) && size(self.types) > 0)",
+                "a timelineEntry trigger needs types, e.g. [note]",
+                field_path=".types",
+            ),
+        )
+    }
+
+    event: TriggerEvent
+    """declared, phaseChanged, severityChanged, labelChanged, timelineEntry or noUpdate."""
+    to: Annotated[list[ShortText], Field(max_length=16)] = []
+    """phaseChanged: only into these phases; severityChanged: only to these Severities.
+    Empty: any."""
+    labels: Annotated[list[LabelKey], Field(max_length=16)] = []
+    """labelChanged: only when one of these label keys changed. Empty: any label."""
+    types: Annotated[list[EntryType], Field(max_length=16)] = []
+    """timelineEntry: the entry types that fire it, e.g. note, escalated, mitigation."""
+    after: PositiveDuration | None = None
+    """noUpdate: how long without a status update (a note, status update or state change)."""
+    phases: Annotated[list[IncidentState], Field(max_length=8)] = []
+    """noUpdate: only while the incident is in one of these phases. Empty: any open phase."""
+
+    def to_domain(self) -> domain.Trigger:
+        return domain.Trigger(
+            event=domain.Event(self.event.value),
+            to=tuple(self.to),
+            labels=tuple(self.labels),
+            types=tuple(self.types),
+            after=parse_duration(self.after) if self.after else None,
+            phases=tuple(p.value for p in self.phases),
+        )
+
+
+class ActionType(StrEnum):
+    """postMessage (to the incident's chat channel), addNote (to the timeline only),
+    setLabels or setSeverity (on the incident). Mitigations are not workflow actions yet."""
+
+    POST_MESSAGE = "postMessage"
+    ADD_NOTE = "addNote"
+    SET_LABELS = "setLabels"
+    SET_SEVERITY = "setSeverity"
+
+
+class Action(ApiModel):
+    """One step of the workflow; steps run in order, each at most once per trigger occurrence."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            cel_rule(
+                "!(self.type in ['postMessage', 'addNote']) || has(self.text)",
+                "postMessage and addNote need text",
+                field_path=".text",
+            ),
+            cel_rule(
+                "self.type != 'setLabels' || (has(self.labels) && size(self.labels) > 0)",
+                "setLabels needs labels",
+                field_path=".labels",
+            ),
+            cel_rule(
+                "self.type != 'setSeverity' || has(self.severity)",
+                "setSeverity needs severity",
+                field_path=".severity",
+            ),
+        )
+    }
+
+    type: ActionType
+    """postMessage, addNote, setLabels or setSeverity."""
+    name: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] = ""
+    """Name shown in the run history (default: the type and position)."""
+    if_: Annotated[Expression | None, Field(alias="if")] = None
+    """CEL condition for this step alone (the workflow's condition held already)."""
+    continue_on_error: bool = False
+    """Run the next steps even when this one fails (default: the run stops there)."""
+    text: Annotated[str, Field(min_length=1, max_length=3000)] | None = None
+    """postMessage, addNote: the text; ${name}, ${namespace}, ${title}, ${severity},
+    ${phase}, ${service} and ${workflow} are replaced."""
+    labels: Labels = {}
+    """setLabels: labels to set on the incident."""
+    severity: Name | None = None
+    """setSeverity: the Severity to set as spec.severityRef."""
+
+    def to_domain(self, index: int) -> domain.Action:
+        return domain.Action(
+            type=domain.ActionType(self.type.value),
+            name=self.name or f"{index}-{self.type.value.lower()}",
+            condition=self.if_,
+            continue_on_error=self.continue_on_error,
+            text=self.text or "",
+            labels=tuple(sorted(self.labels.items())),
+            severity=self.severity or "",
+        )
+
+
+class Repeat(StrEnum):
+    """oncePerIncident: the actions run at most once per incident (the first matching trigger);
+    everyTrigger: once per trigger occurrence."""
+
+    ONCE_PER_INCIDENT = "oncePerIncident"
+    EVERY_TRIGGER = "everyTrigger"
+
+
+class WorkflowSpec(ApiModel):
+    """When to act (triggers), whether to act (condition) and what to do (actions)."""
+
+    description: ShortText = ""
+    """What the workflow is for, for people."""
+    triggers: Annotated[list[Trigger], Field(min_length=1, max_length=16)]
+    """Events that make the operator evaluate the condition; any one of them suffices."""
+    condition: Expression | None = None
+    """CEL over incident (name, namespace, title, service, severity, phase, state, labels,
+    roles, private, source), severity (name, level, displayName) and trigger (event); true
+    runs the actions. Omitted: always. Example: incident.severity == 'sev-1' &&
+    incident.labels['tier'] == '1'."""
+    repeat: Repeat = Repeat.ONCE_PER_INCIDENT
+    """oncePerIncident (the default) or everyTrigger."""
+    actions: Annotated[list[Action], Field(min_length=1, max_length=16)]
+    """Steps, run in order."""
+    suspend: bool = False
+    """Evaluate nothing while true."""
+
+    def to_domain(self, ref: domain.WorkflowRef) -> domain.Workflow:
+        return domain.Workflow(
+            ref=ref,
+            triggers=tuple(t.to_domain() for t in self.triggers),
+            condition=self.condition,
+            repeat=domain.Repeat(self.repeat.value),
+            actions=tuple(a.to_domain(i) for i, a in enumerate(self.actions)),
+            suspend=self.suspend,
+        )
+
+    def expressions(self) -> list[tuple[str, str]]:
+        """Every CEL expression with the field path it sits at."""
+        found = [("spec.condition", self.condition)] if self.condition else []
+        found += [(f"spec.actions[{i}].if", a.if_) for i, a in enumerate(self.actions) if a.if_]
+        return found
+
+
+class WorkflowStatus(CommonStatus):
+    """Ready (the spec and its CEL compiled) and what the workflow did."""
+
+    runs: Annotated[int, Field(ge=0)] = 0
+    """Runs so far (a trigger occurrence whose condition held), across incidents."""
+    actions: Annotated[int, Field(ge=0)] = 0
+    """Actions executed so far."""
+    errors: Annotated[int, Field(ge=0)] = 0
+    """Actions that failed so far."""
+    last_run_at: datetime | None = None
+    """When it last ran."""
+    last_incident: ShortText = ""
+    """The incident it last ran for, as namespace/name."""
+    last_error: Annotated[str, Field(max_length=1024)] = ""
+    """Why the last failing action failed."""
+    last_error_at: datetime | None = None
+    """When an action last failed."""
+
+
+def workflow_ref(kind: str, metadata: dict[str, object]) -> domain.WorkflowRef:
+    """The domain's identity of a workflow object."""
+    return domain.WorkflowRef(
+        kind=kind,
+        namespace=str(metadata.get("namespace") or ""),
+        name=str(metadata.get("name") or ""),
+        uid=str(metadata.get("uid") or ""),
+    )
+
+
+class IncidentWorkflow(Resource):
+    """Automation for the incidents of this namespace only: when a trigger fires and the CEL
+    condition holds, run the actions (post to the channel, add a note, set labels or severity)
+    once per trigger occurrence."""
+
+    api_version: Literal["sre.dev/v1alpha1"] = "sre.dev/v1alpha1"
+    kind: Literal["IncidentWorkflow"] = "IncidentWorkflow"
+    spec: WorkflowSpec
+    status: WorkflowStatus = WorkflowStatus()
+
+
+class ClusterIncidentWorkflow(Resource):
+    """Automation for the incidents of every namespace (cluster-scoped, written by cluster
+    admins): when a trigger fires and the CEL condition holds, run the actions once per
+    trigger occurrence."""
+
+    api_version: Literal["sre.dev/v1alpha1"] = "sre.dev/v1alpha1"
+    kind: Literal["ClusterIncidentWorkflow"] = "ClusterIncidentWorkflow"
+    spec: WorkflowSpec
+    status: WorkflowStatus = WorkflowStatus()

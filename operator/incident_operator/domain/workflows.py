@@ -1,0 +1,443 @@
+"""Workflows: which triggers fired for one incident, whether to act, and the keyed steps to run.
+
+Pure: the incident's facts, what the workflow layer remembered of it (the last snapshot, the
+keys of the steps already done), ``now`` and a condition evaluator come in; a plan comes out.
+
+Exactly once: every step has a deterministic key, workflow id + trigger occurrence + step
+index. A change occurrence is named by the sequence number the change gets (the remembered
+snapshot and its sequence are written with the done keys in one status write), so a restart
+before that write recomputes the same keys, and the effects dedup on them (timeline entries
+carry the key; setting a label or severity to a value is idempotent). Two triggers of one
+workflow firing on the same change share the occurrence and so act once. A workflow set to
+run once per incident uses one occurrence for all of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from string import Template
+
+TERMINAL_PHASES = frozenset({"closed", "declined", "merged"})
+MAX_DONE = 512
+"""Done keys kept in the incident's status (oldest dropped first)."""
+MAX_RUNS = 50
+"""Runs kept in the incident's run history (older ones are counted in runsFolded)."""
+
+
+class Event(StrEnum):
+    DECLARED = "declared"
+    PHASE_CHANGED = "phaseChanged"
+    SEVERITY_CHANGED = "severityChanged"
+    LABEL_CHANGED = "labelChanged"
+    TIMELINE_ENTRY = "timelineEntry"
+    NO_UPDATE = "noUpdate"
+
+
+class ActionType(StrEnum):
+    POST_MESSAGE = "postMessage"
+    ADD_NOTE = "addNote"
+    SET_LABELS = "setLabels"
+    SET_SEVERITY = "setSeverity"
+
+
+class Repeat(StrEnum):
+    ONCE_PER_INCIDENT = "oncePerIncident"
+    EVERY_TRIGGER = "everyTrigger"
+
+
+@dataclass(frozen=True)
+class WorkflowRef:
+    kind: str
+    namespace: str
+    name: str
+    uid: str = ""
+    created: datetime | None = None
+    """Events before the workflow existed never fire it."""
+
+    @property
+    def id(self) -> str:
+        """Stable identity in keys: the uid (a re-created workflow is a new workflow)."""
+        return self.uid or f"{self.kind}/{self.namespace}/{self.name}"
+
+    @property
+    def display(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {where}{self.name}"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    event: Event
+    to: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    after: timedelta | None = None
+    phases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Action:
+    type: ActionType
+    name: str
+    condition: str | None = None
+    continue_on_error: bool = False
+    text: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    severity: str = ""
+
+
+@dataclass(frozen=True)
+class Workflow:
+    ref: WorkflowRef
+    triggers: tuple[Trigger, ...]
+    actions: tuple[Action, ...]
+    condition: str | None = None
+    repeat: Repeat = Repeat.ONCE_PER_INCIDENT
+    suspend: bool = False
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the change triggers compare: the phase, severity and labels in force."""
+
+    phase: str = ""
+    severity: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    timeline_at: datetime | None = None
+    """The newest timeline entry seen (entries after it are new)."""
+
+    def same_state(self, other: Snapshot) -> bool:
+        return (self.phase, self.severity, self.labels) == (
+            other.phase,
+            other.severity,
+            other.labels,
+        )
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    type: str
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The incident as the triggers see it."""
+
+    current: Snapshot
+    declared: datetime | None = None
+    last_update: datetime | None = None
+    entries: tuple[Entry, ...] = ()
+
+    @property
+    def open(self) -> bool:
+        return bool(self.current.phase) and self.current.phase not in TERMINAL_PHASES
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the workflow layer recorded in the incident's status last time."""
+
+    seen: Snapshot | None = None
+    sequence: int = 0
+    done: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    key: str
+    event: Event
+    at: datetime
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    value: bool
+    error: str = ""
+
+    def describe(self) -> str:
+        return f"error: {self.error}" if self.error else str(self.value).lower()
+
+
+Evaluate = Callable[[str, Occurrence], Verdict]
+"""Evaluate one CEL expression for one trigger occurrence (bound to the incident's data)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    index: int
+    action: Action
+    verdict: Verdict | None = None
+    """The step's own ``if``, when it has one."""
+    done: bool = False
+
+    @property
+    def runs(self) -> bool:
+        return not self.done and (self.verdict is None or self.verdict.value)
+
+
+@dataclass(frozen=True)
+class TriggerMatch:
+    trigger: Trigger
+    occurrences: tuple[Occurrence, ...]
+    why: str
+    """Why it did or did not match, for the dry run."""
+
+
+@dataclass(frozen=True)
+class Run:
+    workflow: Workflow
+    key: str
+    occurrence: Occurrence
+    events: tuple[Event, ...]
+    steps: tuple[Step, ...]
+
+    @property
+    def pending(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if not s.done)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One workflow against one incident: matches, the condition, the runs (if any)."""
+
+    workflow: Workflow
+    matches: tuple[TriggerMatch, ...]
+    condition: Verdict | None = None
+    runs: tuple[Run, ...] = ()
+    skipped: str = ""
+    """Why nothing runs although a trigger matched (condition false, already done)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    evaluations: tuple[Evaluation, ...]
+    snapshot: Snapshot
+    sequence: int
+
+    @property
+    def runs(self) -> tuple[Run, ...]:
+        return tuple(r for e in self.evaluations for r in e.runs if r.pending)
+
+
+def short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def step_key(ref: WorkflowRef, occurrence: str, index: int) -> str:
+    return f"{run_key(ref, occurrence)}/{index}"
+
+
+def run_key(ref: WorkflowRef, occurrence: str) -> str:
+    return f"wf/{ref.id}/{occurrence}"
+
+
+def _changed_labels(before: Snapshot, after: Snapshot) -> set[str]:
+    old, new = dict(before.labels), dict(after.labels)
+    return {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
+
+
+def _after_creation(ref: WorkflowRef, at: datetime) -> bool:
+    return ref.created is None or at >= ref.created
+
+
+def _change(
+    trigger: Trigger, facts: Facts, memory: Memory, now: datetime
+) -> tuple[tuple[Occurrence, ...], str]:
+    seen, current = memory.seen, facts.current
+    if seen is None:
+        return (), "first look at this incident: no earlier state to compare"
+    key = f"change-{memory.sequence + 1}"
+    if trigger.event is Event.PHASE_CHANGED:
+        if seen.phase == current.phase:
+            return (), f"phase still {current.phase}"
+        if trigger.to and current.phase not in trigger.to:
+            return (), f"phase {seen.phase} -> {current.phase}, not into {list(trigger.to)}"
+        detail = f"phase {seen.phase or '-'} -> {current.phase}"
+    elif trigger.event is Event.SEVERITY_CHANGED:
+        if seen.severity == current.severity:
+            return (), f"severity still {current.severity}"
+        if trigger.to and current.severity not in trigger.to:
+            return (), f"severity {seen.severity} -> {current.severity}, not {list(trigger.to)}"
+        detail = f"severity {seen.severity or '-'} -> {current.severity}"
+    else:
+        changed = _changed_labels(seen, current)
+        if trigger.labels:
+            changed &= set(trigger.labels)
+        if not changed:
+            return (), "no watched label changed"
+        detail = "labels changed: " + ", ".join(sorted(changed))
+    return (Occurrence(key, trigger.event, now, detail),), detail
+
+
+def occurrences(
+    trigger: Trigger, facts: Facts, memory: Memory, now: datetime
+) -> tuple[tuple[Occurrence, ...], str]:
+    """The occurrences of ``trigger`` that are new since ``memory``, and why (for people)."""
+    if trigger.event is Event.DECLARED:
+        if facts.declared is None:
+            return (), "not declared yet"
+        return (Occurrence("declared", Event.DECLARED, facts.declared, "declared"),), "declared"
+    if trigger.event in (Event.PHASE_CHANGED, Event.SEVERITY_CHANGED, Event.LABEL_CHANGED):
+        return _change(trigger, facts, memory, now)
+    if trigger.event is Event.TIMELINE_ENTRY:
+        since = memory.seen.timeline_at if memory.seen else None
+        new = [
+            e for e in facts.entries if e.type in trigger.types and (since is None or e.at > since)
+        ]
+        found = tuple(
+            Occurrence(
+                f"entry-{short_hash(e.key or f'{e.type}@{e.at.isoformat()}')}",
+                Event.TIMELINE_ENTRY,
+                e.at,
+                f"{e.type} entry at {e.at.isoformat()}",
+            )
+            for e in new
+        )
+        return found, f"{len(found)} new {'/'.join(trigger.types)} entries"
+    return _quiet(trigger, facts, now)
+
+
+def _quiet(trigger: Trigger, facts: Facts, now: datetime) -> tuple[tuple[Occurrence, ...], str]:
+    if trigger.after is None or not facts.open:
+        return (), "incident not open"
+    if trigger.phases and facts.current.phase not in trigger.phases:
+        return (), f"phase {facts.current.phase} not in {list(trigger.phases)}"
+    last = facts.last_update or facts.declared
+    if last is None:
+        return (), "no update time known"
+    due = last + trigger.after
+    if now < due:
+        return (), f"last update {last.isoformat()}, due at {due.isoformat()}"
+    seconds = int(trigger.after.total_seconds())
+    key = f"quiet-{short_hash(f'{last.isoformat()}/{seconds}')}"
+    detail = f"no update since {last.isoformat()} ({seconds}s)"
+    return (Occurrence(key, Event.NO_UPDATE, due, detail),), detail
+
+
+def evaluate_workflow(
+    workflow: Workflow, facts: Facts, memory: Memory, now: datetime, evaluate: Evaluate
+) -> Evaluation:
+    """Match the triggers; per occurrence not done yet, evaluate the condition and plan a run."""
+    matches = []
+    found: list[Occurrence] = []
+    for trigger in workflow.triggers:
+        occ, why = occurrences(trigger, facts, memory, now)
+        occ = tuple(o for o in occ if _after_creation(workflow.ref, o.at))
+        matches.append(TriggerMatch(trigger, occ, why))
+        found += occ
+    evaluation = Evaluation(workflow, tuple(matches))
+    if workflow.suspend:
+        return replace(evaluation, skipped="suspended")
+    if not found:
+        return replace(evaluation, skipped="no trigger fired")
+    by_key: dict[str, list[Occurrence]] = {}
+    for o in found:
+        name = "once" if workflow.repeat is Repeat.ONCE_PER_INCIDENT else o.key
+        by_key.setdefault(name, []).append(o)
+    runs: list[Run] = []
+    skipped = "already ran for this occurrence"
+    for name, group in by_key.items():
+        steps = _steps(workflow, name, memory.done)
+        if all(s.done for s in steps):
+            continue
+        first = group[0]
+        verdict = evaluate(workflow.condition, first) if workflow.condition else Verdict(True)
+        evaluation = replace(evaluation, condition=verdict)
+        if not verdict.value:
+            skipped = verdict.error or "condition is false"
+            continue
+        steps = tuple(
+            replace(s, verdict=evaluate(s.action.condition, first))
+            if s.action.condition and not s.done
+            else s
+            for s in steps
+        )
+        events = tuple(dict.fromkeys(o.event for o in group))
+        runs.append(Run(workflow, run_key(workflow.ref, name), first, events, steps))
+    if not runs:
+        return replace(evaluation, skipped=skipped)
+    return replace(evaluation, runs=tuple(runs))
+
+
+def _steps(workflow: Workflow, occurrence: str, done: frozenset[str]) -> tuple[Step, ...]:
+    return tuple(
+        Step(key, i, a, done=key in done)
+        for i, a in enumerate(workflow.actions)
+        for key in (step_key(workflow.ref, occurrence, i),)
+    )
+
+
+def plan(
+    workflows: Iterable[Workflow],
+    facts: Facts,
+    memory: Memory,
+    now: datetime,
+    evaluate: Evaluate,
+) -> Plan:
+    """Every workflow's evaluation, and the snapshot and sequence to remember afterwards."""
+    evaluations = tuple(
+        evaluate_workflow(w, facts, memory, now, evaluate)
+        for w in sorted(workflows, key=lambda w: (w.ref.kind, w.ref.namespace, w.ref.name))
+    )
+    changed = memory.seen is not None and not memory.seen.same_state(facts.current)
+    newest = max((e.at for e in facts.entries), default=None)
+    seen_at = memory.seen.timeline_at if memory.seen else None
+    if seen_at is not None and (newest is None or seen_at > newest):
+        newest = seen_at
+    snapshot = replace(facts.current, timeline_at=newest)
+    return Plan(evaluations, snapshot, memory.sequence + (1 if changed else 0))
+
+
+def with_effects(snapshot: Snapshot, actions: Iterable[Action]) -> Snapshot:
+    """``snapshot`` as the workflows' own successful label and severity changes leave it,
+    so a workflow's own change is not news to the change triggers."""
+    labels = dict(snapshot.labels)
+    severity = snapshot.severity
+    for action in actions:
+        if action.type is ActionType.SET_LABELS:
+            labels.update(action.labels)
+        elif action.type is ActionType.SET_SEVERITY and action.severity:
+            severity = action.severity
+    return replace(snapshot, labels=tuple(sorted(labels.items())), severity=severity)
+
+
+def render(text: str, values: Mapping[str, str]) -> str:
+    """``${name}``-style placeholders replaced; unknown ones are left as written."""
+    return Template(text).safe_substitute(values)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as the incident's history keeps it."""
+
+    workflow: str
+    key: str
+    events: tuple[str, ...]
+    at: datetime
+    result: str
+    """succeeded, failed or partial."""
+    actions: tuple[str, ...] = ()
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class History:
+    runs: tuple[RunRecord, ...] = ()
+    folded: int = 0
+    done: tuple[str, ...] = field(default_factory=tuple)
+
+
+def remember(history: History, runs: Iterable[RunRecord], keys: Iterable[str]) -> History:
+    """Add runs and done keys, keeping the newest MAX_RUNS runs and MAX_DONE keys."""
+    all_runs = list(history.runs) + list(runs)
+    over = max(0, len(all_runs) - MAX_RUNS)
+    done = list(dict.fromkeys([*history.done, *keys]))
+    return History(tuple(all_runs[over:]), history.folded + over, tuple(done[-MAX_DONE:]))

@@ -94,3 +94,9 @@ class DeliveryRejected(PermanentError):
 
 class ChannelNameTaken(DeliveryRejected):
     """Slack ``name_taken``: the caller retries with a suffixed name."""
+
+
+class ExpressionError(InvalidSpecError):
+    """A workflow's CEL expression does not compile, names an unknown variable, or failed
+    when evaluated (a missing key, a type mismatch, a non-bool result). Only that workflow
+    is affected."""

@@ -15,6 +15,7 @@ import httpx
 from aiohttp import web
 
 from incident_operator.adapters.annotations_port import Annotations
+from incident_operator.adapters.cel import CelExpressions
 from incident_operator.adapters.clock import SystemClock
 from incident_operator.adapters.comms_ports import Notifier
 from incident_operator.adapters.github_issues import GitHubIssues
@@ -33,6 +34,7 @@ from incident_operator.adapters.slack import SlackChat
 from incident_operator.adapters.tickets_port import TicketTracker
 from incident_operator.adapters.watch_cache import WatchedCollection, WatchedObjects
 from incident_operator.adapters.webhooks import SignedWebhook, TeamsWebhook
+from incident_operator.adapters.workflow_store import KubernetesWorkflowStore
 from incident_operator.adapters.workloads import KubernetesWorkloads
 from incident_operator.domain import outbox
 from incident_operator.domain.liveness import watch_timeouts
@@ -57,6 +59,7 @@ from incident_operator.services.slo_evaluation import SloEvaluationService
 from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.services.watch_activity import WatchActivity
 from incident_operator.services.window_cadence import CadencedMetrics
+from incident_operator.services.workflows import WorkflowIndex, WorkflowService
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.metrics import Exposition, MetricsEndpoint
@@ -117,6 +120,8 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
     deletions = DeletionService(incident_store, freezes)
     freezes.before_side_effect = deletions.hold
     comms = _build_comms(options.comms, incident_store, clock, http, deletions=deletions)
+    expressions = CelExpressions()
+    workflow_index = WorkflowIndex(expressions)
     context = OperatorContext(
         clock=clock,
         evaluation_interval=options.evaluation_interval,
@@ -155,6 +160,11 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         if web_options is not None
         else None,
         http_listen=options.http_listen,
+        expressions=expressions,
+        workflow_index=workflow_index,
+        workflow_service=WorkflowService(
+            incident_store, KubernetesWorkflowStore(api), expressions, clock, workflow_index
+        ),
     )
     if web_options is None:
         return context

@@ -110,6 +110,7 @@ POSTED_TYPES: frozenset[str] = frozenset(
         "postmortem",
         "slo-blind",
         "alerts-truncated",
+        "workflow-message",
     }
 )
 """Timeline entries worth a chat message (chat pins came from the channel: never echoed)."""

@@ -154,6 +154,9 @@ class Occurrence:
     event: Event
     at: datetime
     detail: str = ""
+    lasting: bool = False
+    """Found again at every look (declared, noUpdate) until recorded as seen: each is
+    judged once, so a condition that becomes true later does not revive it."""
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,8 @@ class Evaluation:
     matches: tuple[TriggerMatch, ...]
     condition: Verdict | None = None
     runs: tuple[Run, ...] = ()
+    judged: tuple[str, ...] = ()
+    """Keys marking the lasting occurrences judged now (record them with the done keys)."""
     skipped: str = ""
     """Why nothing runs although a trigger matched (condition false, already done)."""
 
@@ -226,6 +231,10 @@ class Plan:
     def runs(self) -> tuple[Run, ...]:
         return tuple(r for e in self.evaluations for r in e.runs if r.pending)
 
+    @property
+    def judged(self) -> tuple[str, ...]:
+        return tuple(k for e in self.evaluations for k in e.judged)
+
 
 def short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -237,6 +246,11 @@ def step_key(ref: WorkflowRef, occurrence: str, index: int) -> str:
 
 def run_key(ref: WorkflowRef, occurrence: str) -> str:
     return f"wf/{ref.id}/{occurrence}"
+
+
+def seen_key(ref: WorkflowRef, occurrence: Occurrence) -> str:
+    """Marks a lasting occurrence as judged (recorded with the done keys)."""
+    return f"wf/{ref.id}/seen/{occurrence.key}"
 
 
 def _changed_labels(before: Snapshot, after: Snapshot) -> set[str]:
@@ -284,7 +298,8 @@ def occurrences(
     if trigger.event is Event.DECLARED:
         if facts.declared is None:
             return (), "not declared yet"
-        return (Occurrence("declared", Event.DECLARED, facts.declared, "declared"),), "declared"
+        once = Occurrence("declared", Event.DECLARED, facts.declared, "declared", lasting=True)
+        return (once,), "declared"
     if trigger.event in (Event.PHASE_CHANGED, Event.SEVERITY_CHANGED, Event.LABEL_CHANGED):
         return _change(trigger, facts, memory, now)
     if trigger.event is Event.TIMELINE_ENTRY:
@@ -319,7 +334,7 @@ def _quiet(trigger: Trigger, facts: Facts, now: datetime) -> tuple[tuple[Occurre
     seconds = int(trigger.after.total_seconds())
     key = f"quiet-{short_hash(f'{last.isoformat()}/{seconds}')}"
     detail = f"no update since {last.isoformat()} ({seconds}s)"
-    return (Occurrence(key, Event.NO_UPDATE, due, detail),), detail
+    return (Occurrence(key, Event.NO_UPDATE, due, detail, lasting=True),), detail
 
 
 def evaluate_workflow(
@@ -330,12 +345,18 @@ def evaluate_workflow(
     found: list[Occurrence] = []
     for trigger in workflow.triggers:
         occ, why = occurrences(trigger, facts, memory, now)
-        occ = tuple(o for o in occ if _after_creation(workflow.ref, o.at))
+        occ = tuple(
+            o
+            for o in occ
+            if _after_creation(workflow.ref, o.at)
+            and not (o.lasting and seen_key(workflow.ref, o) in memory.done)
+        )
         matches.append(TriggerMatch(trigger, occ, why))
         found += occ
-    evaluation = Evaluation(workflow, tuple(matches))
+    judged = tuple(seen_key(workflow.ref, o) for o in found if o.lasting)
+    evaluation = Evaluation(workflow, tuple(matches), judged=judged)
     if workflow.suspend:
-        return replace(evaluation, skipped="suspended")
+        return replace(evaluation, judged=(), skipped="suspended")
     if not found:
         return replace(evaluation, skipped="no trigger fired")
     by_key: dict[str, list[Occurrence]] = {}
@@ -437,7 +458,9 @@ class History:
 
 def remember(history: History, runs: Iterable[RunRecord], keys: Iterable[str]) -> History:
     """Add runs and done keys, keeping the newest MAX_RUNS runs and MAX_DONE keys."""
-    all_runs = list(history.runs) + list(runs)
+    fresh = list(runs)
+    again = {r.key for r in fresh}  # a run retried after a passing failure replaces its record
+    all_runs = [r for r in history.runs if r.key not in again] + fresh
     over = max(0, len(all_runs) - MAX_RUNS)
     done = list(dict.fromkeys([*history.done, *keys]))
     return History(tuple(all_runs[over:]), history.folded + over, tuple(done[-MAX_DONE:]))

@@ -15,6 +15,7 @@ import httpx
 import kopf
 from aiohttp import web
 
+from incident_operator.adapters.expressions_port import Expressions
 from incident_operator.adapters.ports import Clock, OperatorMetrics
 from incident_operator.adapters.watch_cache import WatchedCollection, WatchedObjects
 from incident_operator.domain.liveness import (
@@ -40,6 +41,7 @@ from incident_operator.services.response_policy import ResponsePolicyService
 from incident_operator.services.slo_evaluation import SloEvaluationService
 from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.services.watch_activity import WatchActivity
+from incident_operator.services.workflows import WorkflowIndex, WorkflowService
 
 MEMO_KEY = "context"
 
@@ -96,6 +98,11 @@ class OperatorContext:
     chat_commands: ChatCommandService | None = None
     status_page: StatusPageIndex | None = None
     """Fed by handlers/status_page.py, served by the web app; None without a web app."""
+    expressions: Expressions | None = None
+    """Compiles the workflows' CEL (their Ready condition); None: not checked."""
+    workflow_index: WorkflowIndex | None = None
+    """Fed by handlers/workflows.py from the watch of both workflow kinds."""
+    workflow_service: WorkflowService | None = None
     web_app: web.Application | None = None
     http_listen: tuple[str, int] | None = None
     state: RuntimeState = field(default_factory=RuntimeState)

@@ -37,6 +37,7 @@ from . import status_page as _status_page
 from . import watch_cache as _watch_cache
 from . import watch_liveness as _watch_liveness
 from . import web_server as _web_server
+from . import workflows as _workflows
 from .context import OperatorContext, context_of, memo_of
 from .postmortems import PostmortemOptions
 
@@ -57,6 +58,7 @@ HANDLER_MODULES = (
     _operator_metrics,
     _mitigation,
     _change_correlation,
+    _workflows,
     _postmortems,
     _status_page,
 )

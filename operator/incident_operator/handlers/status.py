@@ -27,7 +27,8 @@ def _make_handler(info: KindInfo) -> Any:
     async def reconcile_status(
         body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
     ) -> None:
-        observed = observed_status(info, body, context_of(memo).clock.now())
+        context = context_of(memo)
+        observed = observed_status(info, body, context.clock.now(), expressions=context.expressions)
         current = body.get("status") or {}
         # On resume most objects are already up to date: no PATCH for nothing.
         if changed(current, observed):

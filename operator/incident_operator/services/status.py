@@ -8,13 +8,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from incident_operator.adapters.expressions_port import Expressions
 from incident_operator.api.v1alpha1.common import CommonStatus
 from incident_operator.api.v1alpha1.convert import condition_from_domain, existing_conditions
 from incident_operator.api.v1alpha1.kinds import KindInfo
 from incident_operator.api.v1alpha1.rotation import OnCallRotation
+from incident_operator.api.v1alpha1.workflow import ClusterIncidentWorkflow, IncidentWorkflow
 from incident_operator.domain.readiness import observe
 
 from .rotation_status import schedule_problems
+from .workflows import workflow_problems
 
 
 def _problems(error: ValidationError) -> tuple[str, ...]:
@@ -23,8 +26,15 @@ def _problems(error: ValidationError) -> tuple[str, ...]:
     )
 
 
-def observed_status(info: KindInfo, body: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """The status fields (observedGeneration, conditions) to merge into the object's status."""
+def observed_status(
+    info: KindInfo,
+    body: Mapping[str, Any],
+    now: datetime,
+    *,
+    expressions: Expressions | None = None,
+) -> dict[str, Any]:
+    """The status fields (observedGeneration, conditions) to merge into the object's status;
+    a workflow's CEL is compiled with ``expressions`` (its errors make Ready False)."""
     try:
         # Status is our own observation, judged separately above; only the intent counts here.
         model = info.model.model_validate({k: v for k, v in body.items() if k != "status"})
@@ -34,6 +44,8 @@ def observed_status(info: KindInfo, body: Mapping[str, Any], now: datetime) -> d
     else:
         if isinstance(model, OnCallRotation):  # same Ready as the rotation status refresh
             problems = schedule_problems(model.spec)
+        elif isinstance(model, IncidentWorkflow | ClusterIncidentWorkflow) and expressions:
+            problems = workflow_problems(model.spec, expressions)
     generation = int(body.get("metadata", {}).get("generation", 0))
     observation = observe(
         generation=generation,

@@ -30,6 +30,9 @@ ALWAYS = {
     "change_service",
     "deletion_service",
     "http_listen",
+    "expressions",
+    "workflow_index",
+    "workflow_service",
 }
 """Built whatever is configured."""
 

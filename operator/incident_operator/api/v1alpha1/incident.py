@@ -375,6 +375,53 @@ class Conclusions(ApiModel):
     """The severity the operator's source raised or lowered the incident to."""
 
 
+class WorkflowSnapshot(ApiModel):
+    """The incident as the workflows last saw it: their change triggers compare against it."""
+
+    phase: ShortText = ""
+    """Phase in force then."""
+    severity: ShortText = ""
+    """Severity in force then."""
+    labels: Annotated[dict[str, Annotated[str, Field(max_length=63)]], Field(max_length=64)] = {}
+    """The incident's labels then."""
+    timeline_at: datetime | None = None
+    """The newest timeline entry seen then (newer ones fire timelineEntry triggers)."""
+
+
+class WorkflowRun(ApiModel):
+    """One run of a workflow for this incident."""
+
+    workflow: ShortText
+    """The workflow, as Kind namespace/name."""
+    key: Annotated[str, Field(max_length=256)]
+    """The run's key: workflow uid and trigger occurrence (its steps add /index)."""
+    events: Annotated[list[ShortText], Field(max_length=8)] = []
+    """The trigger events that fired it."""
+    at: datetime
+    """When it ran."""
+    result: ShortText
+    """succeeded, failed or partial."""
+    actions: Annotated[list[ShortText], Field(max_length=16)] = []
+    """The steps that ran, by name (skipped ones are not listed)."""
+    message: Annotated[str, Field(max_length=1024)] = ""
+    """What failed, for people."""
+
+
+class WorkflowsStatus(ApiModel):
+    """What the workflows did for this incident: the keys of the steps done (so nothing runs
+    twice) and the newest runs (older ones counted in runsFolded)."""
+
+    seen: WorkflowSnapshot | None = None
+    sequence: Annotated[int, Field(ge=0)] = 0
+    """Number of changes the workflows have seen; a change occurrence is named after it."""
+    done: Annotated[list[Annotated[str, Field(max_length=256)]], Field(max_length=512)] = []
+    """Keys of the steps done or decided, oldest first."""
+    runs: Annotated[list[WorkflowRun], Field(max_length=50)] = []
+    """The newest runs, oldest first."""
+    runs_folded: Annotated[int, Field(ge=0)] = 0
+    """Older runs folded out of runs."""
+
+
 class IncidentStatus(CommonStatus):
     """What the operator holds in force and observed: phase, severity, roles, milestones, the
     timeline, and what chat, pager and webhooks were sent. Written only by the operator."""
@@ -413,6 +460,8 @@ class IncidentStatus(CommonStatus):
     """The Postmortem (same namespace) the operator created for this incident."""
     alertmanager: AlertGroupStatus | None = None
     """For incidents declared from Alertmanager: the alerts seen in the group."""
+    workflows: WorkflowsStatus | None = None
+    """What the IncidentWorkflows and ClusterIncidentWorkflows did for this incident."""
 
 
 class Incident(Resource):

@@ -1,0 +1,437 @@
+"""Use case: run the workflows an incident can see, each step at most once.
+
+Which workflows an incident sees: the IncidentWorkflows of its own namespace and every
+ClusterIncidentWorkflow, nothing else (a tenant's workflow never reaches another namespace).
+The index holds only workflows whose spec and CEL compiled; the others are Ready=False.
+
+Order of writes, for exactly-once effects: the steps' effects (timeline entries carrying the
+step key, label and severity edits that set a value), then ``status.workflows`` with the done
+keys and the new snapshot, then the Events and the workflows' counts. A crash before the
+status write recomputes the same keys and the effects dedup on them; a crash after it finds
+the keys done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from incident_operator.adapters.expressions_port import Expressions
+from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.adapters.workflows_port import RunTally, WorkflowStore
+from incident_operator.api.v1alpha1.workflow import (
+    ClusterIncidentWorkflow,
+    IncidentWorkflow,
+    WorkflowSpec,
+    workflow_ref,
+)
+from incident_operator.domain import response, timeline
+from incident_operator.domain import workflows as wf
+from incident_operator.domain.times import iso, parse_time
+from incident_operator.errors import IncidentOperatorError, TemporaryError
+
+log = logging.getLogger(__name__)
+
+MODELS: dict[str, type[IncidentWorkflow] | type[ClusterIncidentWorkflow]] = {
+    "IncidentWorkflow": IncidentWorkflow,
+    "ClusterIncidentWorkflow": ClusterIncidentWorkflow,
+}
+CLUSTER_KIND = "ClusterIncidentWorkflow"
+MESSAGE = "workflow-message"
+NOTE = "workflow-note"
+SOURCE = "workflow"
+
+
+def workflow_problems(spec: WorkflowSpec, expressions: Expressions) -> tuple[str, ...]:
+    """Every CEL expression that does not compile, with its field path."""
+    found = []
+    for path, source in spec.expressions():
+        problem = expressions.problem(source)
+        if problem is not None:
+            found.append(f"{path}: {problem}")
+    return tuple(found)
+
+
+def parse_workflow(body: Mapping[str, Any], expressions: Expressions) -> wf.Workflow | None:
+    """The domain workflow of a watched object; None when it cannot be used."""
+    model_type = MODELS.get(str(body.get("kind")))
+    if model_type is None:
+        return None
+    try:
+        model = model_type.model_validate({k: v for k, v in body.items() if k != "status"})
+    except ValidationError:
+        return None
+    if workflow_problems(model.spec, expressions):
+        return None
+    meta = dict(body.get("metadata") or {})
+    ref = workflow_ref(model.kind, meta)
+    created = parse_time(meta.get("creationTimestamp"))
+    return model.spec.to_domain(wf.WorkflowRef(ref.kind, ref.namespace, ref.name, ref.uid, created))
+
+
+class WorkflowIndex:
+    """The usable workflows by kind, namespace and name, fed by the watch."""
+
+    def __init__(self, expressions: Expressions) -> None:
+        self._expressions = expressions
+        self._by_key: dict[tuple[str, str, str], wf.Workflow] = {}
+
+    def observe(self, body: Mapping[str, Any], *, deleted: bool = False) -> None:
+        meta = body.get("metadata") or {}
+        key = (str(body.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
+        found = None if deleted else parse_workflow(body, self._expressions)
+        if found is None:
+            self._by_key.pop(key, None)
+        else:
+            self._by_key[key] = found
+
+    def visible(self, namespace: str) -> list[wf.Workflow]:
+        """The namespace's own workflows and the cluster's; never another namespace's."""
+        return [
+            w
+            for (kind, ns, _), w in self._by_key.items()
+            if kind == CLUSTER_KIND or (ns == namespace and ns)
+        ]
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+
+def _labels(body: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    raw = (body.get("metadata") or {}).get("labels") or {}
+    return tuple(sorted((str(k), str(v)) for k, v in raw.items()))
+
+
+def facts_of(body: Mapping[str, Any]) -> wf.Facts:
+    status = body.get("status") or {}
+    spec = body.get("spec") or {}
+    declared = parse_time((status.get("timestamps") or {}).get("declared"))
+    entries = []
+    for raw in status.get("timeline") or []:
+        at = parse_time(raw.get("at")) if isinstance(raw, dict) else None
+        if at is not None:
+            entries.append(wf.Entry(at, str(raw.get("type") or ""), str(raw.get("key") or "")))
+    updates = [(e.type, e.at) for e in entries]
+    return wf.Facts(
+        current=wf.Snapshot(
+            phase=str(status.get("phase") or ""),
+            severity=str(status.get("severity") or spec.get("severityRef") or ""),
+            labels=_labels(body),
+        ),
+        declared=declared,
+        last_update=response.last_update(declared, updates) if declared else None,
+        entries=tuple(entries),
+    )
+
+
+def memory_of(body: Mapping[str, Any]) -> wf.Memory:
+    raw = (body.get("status") or {}).get("workflows") or {}
+    seen_raw = raw.get("seen")
+    seen = None
+    if isinstance(seen_raw, dict):
+        seen = wf.Snapshot(
+            phase=str(seen_raw.get("phase") or ""),
+            severity=str(seen_raw.get("severity") or ""),
+            labels=tuple(sorted((seen_raw.get("labels") or {}).items())),
+            timeline_at=parse_time(seen_raw.get("timelineAt")),
+        )
+    return wf.Memory(
+        seen=seen,
+        sequence=int(raw.get("sequence") or 0),
+        done=frozenset(str(k) for k in raw.get("done") or []),
+    )
+
+
+def history_of(body: Mapping[str, Any]) -> wf.History:
+    raw = (body.get("status") or {}).get("workflows") or {}
+    runs = []
+    for r in raw.get("runs") or []:
+        at = parse_time(r.get("at"))
+        if at is None:
+            continue
+        runs.append(
+            wf.RunRecord(
+                workflow=str(r.get("workflow", "")),
+                key=str(r.get("key", "")),
+                events=tuple(r.get("events") or ()),
+                at=at,
+                result=str(r.get("result", "")),
+                actions=tuple(r.get("actions") or ()),
+                message=str(r.get("message", "")),
+            )
+        )
+    return wf.History(tuple(runs), int(raw.get("runsFolded") or 0), tuple(raw.get("done") or ()))
+
+
+def variables_of(body: Mapping[str, Any], severity: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a workflow's CEL sees: incident, severity (trigger is added per occurrence)."""
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    source = spec.get("source") or {}
+    sev_spec = (severity or {}).get("spec") or {}
+    return {
+        "incident": {
+            "name": str(meta.get("name", "")),
+            "namespace": str(meta.get("namespace", "")),
+            "title": str(spec.get("title", "")),
+            "summary": str(spec.get("summary", "")),
+            "service": str(spec.get("service", "")),
+            "severity": str(status.get("severity") or spec.get("severityRef") or ""),
+            "phase": str(status.get("phase") or ""),
+            "state": str(spec.get("state") or "triage"),
+            "labels": {str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
+            "roles": {str(k): str(v) for k, v in (status.get("roles") or {}).items() if v},
+            "private": bool(spec.get("private", False)),
+            "source": {
+                "type": str(source.get("type", "manual")),
+                "ref": str(source.get("ref", "")),
+            },
+        },
+        "severity": {
+            "name": str(((severity or {}).get("metadata") or {}).get("name", "")),
+            "level": int(sev_spec.get("level") or 0),
+            "displayName": str(sev_spec.get("displayName", "")),
+        },
+    }
+
+
+def evaluator(expressions: Expressions, variables: Mapping[str, Any]) -> wf.Evaluate:
+    def evaluate(source: str, occurrence: wf.Occurrence) -> wf.Verdict:
+        trigger = {"event": occurrence.event.value, "detail": occurrence.detail}
+        try:
+            return wf.Verdict(expressions.evaluate(source, {**variables, "trigger": trigger}))
+        except IncidentOperatorError as exc:
+            return wf.Verdict(False, str(exc))
+
+    return evaluate
+
+
+def template_values(body: Mapping[str, Any], workflow: wf.Workflow) -> dict[str, str]:
+    incident = variables_of(body, None)["incident"]
+    keys = ("name", "namespace", "title", "severity", "phase", "service")
+    return {**{k: incident[k] for k in keys}, "workflow": workflow.ref.name}
+
+
+@dataclass
+class Outcome:
+    """What executing one run did."""
+
+    record: wf.RunRecord
+    done: list[str] = field(default_factory=list)
+    applied: list[wf.Action] = field(default_factory=list)
+    ran: int = 0
+    errors: list[str] = field(default_factory=list)
+    retry: bool = False
+    """A step failed for a reason that may pass: it stays owed (and the snapshot stays)."""
+
+
+def snapshot_status(snapshot: wf.Snapshot, before: Mapping[str, Any]) -> Body:
+    """``status.workflows.seen`` as a merge patch (a label no longer there is set to null)."""
+    labels: dict[str, Any] = dict.fromkeys(before.get("labels") or {})
+    labels.update(dict(snapshot.labels))
+    return {
+        "phase": snapshot.phase,
+        "severity": snapshot.severity,
+        "labels": labels,
+        "timelineAt": iso(snapshot.timeline_at) if snapshot.timeline_at else None,
+    }
+
+
+def run_status(record: wf.RunRecord) -> Body:
+    out: Body = {
+        "workflow": record.workflow,
+        "key": record.key,
+        "events": list(record.events),
+        "at": iso(record.at),
+        "result": record.result,
+        "actions": list(record.actions),
+    }
+    if record.message:
+        out["message"] = record.message[:1024]
+    return out
+
+
+class WorkflowService:
+    """Plans with the domain, executes through the ports, records in the incident's status."""
+
+    def __init__(
+        self,
+        store: ResourceStore,
+        workflow_store: WorkflowStore,
+        expressions: Expressions,
+        clock: Clock,
+        index: WorkflowIndex,
+    ) -> None:
+        self._store = store
+        self._workflow_store = workflow_store
+        self._expressions = expressions
+        self._clock = clock
+        self.index = index
+
+    async def plan(
+        self, body: Mapping[str, Any], workflows: Iterable[wf.Workflow] | None = None
+    ) -> wf.Plan:
+        """Every visible workflow's evaluation now (``workflows``: these instead)."""
+        namespace = str((body.get("metadata") or {}).get("namespace", ""))
+        chosen = list(workflows) if workflows is not None else self.index.visible(namespace)
+        severity_name = variables_of(body, None)["incident"]["severity"]
+        severity = await self._store.get_severity(severity_name) if severity_name else None
+        variables = variables_of(body, severity)
+        return wf.plan(
+            chosen,
+            facts_of(body),
+            memory_of(body),
+            self._clock.now(),
+            evaluator(self._expressions, variables),
+        )
+
+    async def run(self, body: Mapping[str, Any]) -> None:
+        """Evaluate and execute; write status.workflows, Events and the workflows' counts."""
+        if not len(self.index):
+            return
+        plan = await self.plan(body)
+        memory = memory_of(body)
+        judged = [k for k in plan.judged if k not in memory.done]
+        unchanged = memory.seen == plan.snapshot and memory.sequence == plan.sequence
+        if not plan.runs and not judged and unchanged:
+            return
+        now = self._clock.now()
+        outcomes = [await self._execute(body, run, now) for run in plan.runs]
+        retry = any(o.retry for o in outcomes)
+        applied = [a for o in outcomes for a in o.applied]
+        snapshot = wf.with_effects(plan.snapshot, applied)
+        done = [k for o in outcomes for k in o.done] + ([] if retry else judged)
+        history = wf.remember(history_of(body), [o.record for o in outcomes], done)
+        raw = (body.get("status") or {}).get("workflows") or {}
+        status: Body = {
+            "done": list(history.done),
+            "runs": [run_status(r) for r in history.runs],
+            "runsFolded": history.folded,
+        }
+        if not retry:  # else the same occurrences must come round again for the owed steps
+            status["seen"] = snapshot_status(snapshot, raw.get("seen") or {})
+            status["sequence"] = plan.sequence
+        meta = body["metadata"]
+        await self._store.patch_incident(
+            meta["namespace"], meta["name"], status={"workflows": status}
+        )
+        for run, outcome in zip(plan.runs, outcomes, strict=True):
+            await self._report(body, run, outcome, now)
+
+    async def _execute(self, body: Mapping[str, Any], run: wf.Run, now: datetime) -> Outcome:
+        meta = body["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        outcome = Outcome(wf.RunRecord(run.workflow.ref.display, run.key, (), now, ""))
+        entries: list[Body] = []
+        stopped = False
+        values = template_values(body, run.workflow)
+        for step in run.pending:
+            if stopped or not step.runs:
+                if step.verdict is not None and step.verdict.error and not stopped:
+                    outcome.errors.append(f"{step.action.name}: if: {step.verdict.error}")
+                    stopped = not step.action.continue_on_error
+                outcome.done.append(step.key)
+                continue
+            try:
+                await self._act(
+                    namespace,
+                    name,
+                    step,
+                    current=body,
+                    author=run.workflow.ref.display,
+                    values=values,
+                    entries=entries,
+                    now=now,
+                )
+            except TemporaryError as exc:
+                outcome.errors.append(f"{step.action.name}: {exc}")
+                outcome.retry = True
+                break
+            except IncidentOperatorError as exc:
+                outcome.errors.append(f"{step.action.name}: {exc}")
+                outcome.done.append(step.key)
+                stopped = not step.action.continue_on_error
+                continue
+            outcome.done.append(step.key)
+            outcome.applied.append(step.action)
+            outcome.ran += 1
+        if entries:
+            await self._store.append_timeline(namespace, name, entries)
+        result = "succeeded" if not outcome.errors else ("partial" if outcome.ran else "failed")
+        outcome.record = wf.RunRecord(
+            workflow=run.workflow.ref.display,
+            key=run.key,
+            events=tuple(e.value for e in run.events),
+            at=now,
+            result=result,
+            actions=tuple(s.action.name for s in run.pending if s.action in outcome.applied),
+            message="; ".join(outcome.errors)[:1024],
+        )
+        return outcome
+
+    async def _act(
+        self,
+        namespace: str,
+        name: str,
+        step: wf.Step,
+        *,
+        current: Mapping[str, Any],
+        author: str,
+        values: Mapping[str, str],
+        entries: list[Body],
+        now: datetime,
+    ) -> None:
+        action = step.action
+        if action.type in (wf.ActionType.POST_MESSAGE, wf.ActionType.ADD_NOTE):
+            kind = MESSAGE if action.type is wf.ActionType.POST_MESSAGE else NOTE
+            text = wf.render(action.text, values)
+            entries.append(
+                timeline.entry(now, kind, text, source=SOURCE, key=step.key, author=author)
+            )
+        elif action.type is wf.ActionType.SET_LABELS:
+            have = (current.get("metadata") or {}).get("labels") or {}
+            if any(have.get(k) != v for k, v in action.labels):  # else done already
+                labels: Body = {"metadata": {"labels": dict(action.labels)}}
+                await self._store.edit_incident(namespace, name, labels)
+        elif (
+            action.type is wf.ActionType.SET_SEVERITY
+            and (current.get("spec") or {}).get("severityRef") != action.severity
+        ):
+            severity: Body = {"spec": {"severityRef": action.severity}}
+            await self._store.edit_incident(namespace, name, severity)
+
+    async def _report(
+        self, body: Mapping[str, Any], run: wf.Run, outcome: Outcome, now: datetime
+    ) -> None:
+        record = outcome.record
+        trigger = run.occurrence.detail or run.occurrence.event.value
+        message = f"{record.workflow} ran {outcome.ran} action(s) on {trigger}: {record.result}"
+        if record.message:
+            message += f" ({record.message})"
+        meta = body["metadata"]
+        try:
+            await self._store.emit_event(
+                dict(body),
+                "WorkflowRan" if not outcome.errors else "WorkflowFailed",
+                message,
+                warning=bool(outcome.errors),
+            )
+            await self._workflow_store.record(
+                run.workflow.ref,
+                RunTally(
+                    runs=1,
+                    actions=outcome.ran,
+                    errors=len(outcome.errors),
+                    at=now,
+                    incident=f"{meta['namespace']}/{meta['name']}",
+                    last_error=record.message,
+                ),
+            )
+        except IncidentOperatorError as exc:  # reporting must not undo or repeat the run
+            log.warning("workflow report for %s failed: %s", record.workflow, exc)

@@ -1,0 +1,227 @@
+"""Workflow triggers, conditions and step keys (domain/workflows.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from incident_operator.domain import workflows as wf
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+REF = wf.WorkflowRef("IncidentWorkflow", "payments", "tier1", "uid-1", T0 - timedelta(days=1))
+POST = wf.Action(wf.ActionType.POST_MESSAGE, "0-post", text="hi")
+LABEL = wf.Action(wf.ActionType.SET_LABELS, "1-label", labels=(("escalated", "yes"),))
+
+
+def always(source: str, occurrence: wf.Occurrence) -> wf.Verdict:
+    return wf.Verdict(True)
+
+
+def workflow(*triggers: wf.Trigger, repeat: wf.Repeat = wf.Repeat.EVERY_TRIGGER) -> wf.Workflow:
+    return wf.Workflow(REF, triggers, (POST, LABEL), repeat=repeat)
+
+
+def facts(
+    phase: str = "investigating",
+    severity: str = "sev-2",
+    labels: dict[str, str] | None = None,
+    entries: tuple[wf.Entry, ...] = (),
+    last_update: datetime | None = None,
+) -> wf.Facts:
+    snap = wf.Snapshot(phase, severity, tuple(sorted((labels or {}).items())))
+    return wf.Facts(snap, declared=T0, last_update=last_update or T0, entries=entries)
+
+
+def seen(f: wf.Facts, sequence: int = 3, done: frozenset[str] = frozenset()) -> wf.Memory:
+    return wf.Memory(seen=f.current, sequence=sequence, done=done)
+
+
+def keys(plan: wf.Plan) -> list[str]:
+    return [s.key for r in plan.runs for s in r.pending if s.runs]
+
+
+def test_declared_fires_once_with_keys_of_workflow_occurrence_and_index() -> None:
+    w = workflow(wf.Trigger(wf.Event.DECLARED))
+    plan = wf.plan([w], facts(), wf.Memory(), T0, always)
+    assert keys(plan) == ["wf/uid-1/declared/0", "wf/uid-1/declared/1"]
+    again = wf.plan([w], facts(), wf.Memory(done=frozenset(keys(plan))), T0, always)
+    assert again.runs == ()
+
+
+def test_events_before_the_workflow_existed_do_not_fire_it() -> None:
+    late = wf.WorkflowRef("IncidentWorkflow", "payments", "late", "uid-2", T0 + timedelta(hours=1))
+    w = wf.Workflow(late, (wf.Trigger(wf.Event.DECLARED),), (POST,))
+    assert wf.plan([w], facts(), wf.Memory(), T0 + timedelta(hours=2), always).runs == ()
+
+
+@pytest.mark.parametrize(
+    ("trigger", "after", "fires"),
+    [
+        (wf.Trigger(wf.Event.PHASE_CHANGED), facts(phase="mitigated"), True),
+        (wf.Trigger(wf.Event.PHASE_CHANGED, to=("resolved",)), facts(phase="mitigated"), False),
+        (wf.Trigger(wf.Event.PHASE_CHANGED), facts(), False),
+        (wf.Trigger(wf.Event.SEVERITY_CHANGED, to=("sev-1",)), facts(severity="sev-1"), True),
+        (wf.Trigger(wf.Event.SEVERITY_CHANGED, to=("sev-1",)), facts(severity="sev-3"), False),
+        (wf.Trigger(wf.Event.LABEL_CHANGED), facts(labels={"tier": "1"}), True),
+        (wf.Trigger(wf.Event.LABEL_CHANGED, labels=("tier",)), facts(labels={"x": "1"}), False),
+        (wf.Trigger(wf.Event.LABEL_CHANGED, labels=("tier",)), facts(labels={"tier": "1"}), True),
+    ],
+)
+def test_change_triggers_compare_with_the_remembered_snapshot(
+    trigger: wf.Trigger, after: wf.Facts, fires: bool
+) -> None:
+    plan = wf.plan([workflow(trigger)], after, seen(facts()), T0, always)
+    assert bool(plan.runs) is fires
+    if fires:
+        assert plan.runs[0].key == "wf/uid-1/change-4"
+        assert plan.sequence == 4
+
+
+def test_no_change_triggers_on_the_first_look() -> None:
+    w = workflow(wf.Trigger(wf.Event.LABEL_CHANGED))
+    plan = wf.plan([w], facts(labels={"tier": "1"}), wf.Memory(), T0, always)
+    assert plan.runs == ()
+    assert plan.snapshot.labels == (("tier", "1"),)
+    assert plan.sequence == 0
+
+
+def test_overlapping_triggers_on_one_change_act_once() -> None:
+    w = workflow(
+        wf.Trigger(wf.Event.SEVERITY_CHANGED),
+        wf.Trigger(wf.Event.LABEL_CHANGED),
+        wf.Trigger(wf.Event.PHASE_CHANGED),
+    )
+    after = facts(phase="mitigated", severity="sev-1", labels={"tier": "1"})
+    plan = wf.plan([w], after, seen(facts()), T0, always)
+    (run,) = plan.runs
+    assert run.events == (
+        wf.Event.SEVERITY_CHANGED,
+        wf.Event.LABEL_CHANGED,
+        wf.Event.PHASE_CHANGED,
+    )
+    assert keys(plan) == ["wf/uid-1/change-4/0", "wf/uid-1/change-4/1"]
+
+
+def test_once_per_incident_runs_once_across_different_occurrences() -> None:
+    w = workflow(
+        wf.Trigger(wf.Event.DECLARED),
+        wf.Trigger(wf.Event.LABEL_CHANGED),
+        repeat=wf.Repeat.ONCE_PER_INCIDENT,
+    )
+    first = wf.plan([w], facts(), wf.Memory(), T0, always)
+    assert keys(first) == ["wf/uid-1/once/0", "wf/uid-1/once/1"]
+    memory = wf.Memory(first.snapshot, first.sequence, frozenset(keys(first)))
+    later = wf.plan([w], facts(labels={"tier": "1"}), memory, T0, always)
+    assert later.runs == ()
+    assert later.evaluations[0].skipped == "already ran for this occurrence"
+
+
+def test_restart_before_the_status_write_recomputes_the_same_keys() -> None:
+    """A crash after the effects and before status.workflows was written: same memory in,
+    same keys out (the effects dedup on them)."""
+    w = workflow(wf.Trigger(wf.Event.LABEL_CHANGED))
+    memory = seen(facts())
+    after = facts(labels={"tier": "1"})
+    first = wf.plan([w], after, memory, T0, always)
+    second = wf.plan([w], after, memory, T0 + timedelta(seconds=30), always)
+    assert keys(first) == keys(second) == ["wf/uid-1/change-4/0", "wf/uid-1/change-4/1"]
+    # ... and once recorded, the next look finds nothing new.
+    done = wf.Memory(first.snapshot, first.sequence, frozenset(keys(first)))
+    assert wf.plan([w], after, done, T0, always).runs == ()
+
+
+def test_a_partly_done_run_only_owes_its_remaining_steps() -> None:
+    w = workflow(wf.Trigger(wf.Event.DECLARED))
+    memory = wf.Memory(done=frozenset({"wf/uid-1/declared/0"}))
+    (run,) = wf.plan([w], facts(), memory, T0, always).runs
+    assert [s.key for s in run.pending] == ["wf/uid-1/declared/1"]
+
+
+def test_timeline_entry_trigger_fires_per_new_entry_of_its_types() -> None:
+    old = wf.Entry(T0, "note", "a")
+    new = wf.Entry(T0 + timedelta(minutes=1), "note", "b")
+    other = wf.Entry(T0 + timedelta(minutes=2), "escalated", "c")
+    before = facts(entries=(old,))
+    memory = wf.Memory(replace_at(before.current, T0), 1)
+    w = workflow(wf.Trigger(wf.Event.TIMELINE_ENTRY, types=("note",)))
+    plan = wf.plan([w], facts(entries=(old, new, other)), memory, T0, always)
+    (run,) = plan.runs
+    assert run.key == f"wf/uid-1/entry-{wf.short_hash('b')}"
+    assert plan.snapshot.timeline_at == other.at
+
+
+def replace_at(snapshot: wf.Snapshot, at: datetime) -> wf.Snapshot:
+    return wf.Snapshot(snapshot.phase, snapshot.severity, snapshot.labels, at)
+
+
+def test_no_update_timer_fires_after_the_quiet_period_while_in_its_phases() -> None:
+    trigger = wf.Trigger(wf.Event.NO_UPDATE, after=timedelta(minutes=30), phases=("investigating",))
+    w = workflow(trigger)
+    f = facts(last_update=T0)
+    assert wf.plan([w], f, seen(f), T0 + timedelta(minutes=29), always).runs == ()
+    (run,) = wf.plan([w], f, seen(f), T0 + timedelta(minutes=31), always).runs
+    same = wf.plan([w], f, seen(f), T0 + timedelta(minutes=50), always).runs[0]
+    assert run.key == same.key  # one occurrence per quiet period, whenever it is looked at
+    mitigated = facts(phase="mitigated", last_update=T0)
+    assert wf.plan([w], mitigated, seen(mitigated), T0 + timedelta(hours=1), always).runs == ()
+
+
+def test_a_false_or_failing_condition_runs_nothing_and_says_why() -> None:
+    w = wf.Workflow(REF, (wf.Trigger(wf.Event.DECLARED),), (POST,), condition="x")
+    plan = wf.plan([w], facts(), wf.Memory(), T0, lambda s, o: wf.Verdict(False))
+    assert plan.runs == ()
+    assert plan.evaluations[0].skipped == "condition is false"
+    failing = wf.plan([w], facts(), wf.Memory(), T0, lambda s, o: wf.Verdict(False, "no key"))
+    assert failing.evaluations[0].skipped == "no key"
+
+
+def test_step_condition_is_evaluated_per_step() -> None:
+    guarded = wf.Action(wf.ActionType.ADD_NOTE, "note", condition="no", text="x")
+    w = wf.Workflow(REF, (wf.Trigger(wf.Event.DECLARED),), (POST, guarded))
+
+    def only_yes(source: str, occurrence: wf.Occurrence) -> wf.Verdict:
+        return wf.Verdict(source == "yes")
+
+    (run,) = wf.plan([w], facts(), wf.Memory(), T0, only_yes).runs
+    assert [s.runs for s in run.steps] == [True, False]
+
+
+def test_suspended_workflows_do_nothing() -> None:
+    w = wf.Workflow(REF, (wf.Trigger(wf.Event.DECLARED),), (POST,), suspend=True)
+    assert wf.plan([w], facts(), wf.Memory(), T0, always).runs == ()
+
+
+def test_own_effects_are_not_news_to_the_change_triggers() -> None:
+    snap = wf.Snapshot("investigating", "sev-2", (("tier", "1"),))
+    after = wf.with_effects(
+        snap, [LABEL, wf.Action(wf.ActionType.SET_SEVERITY, "s", severity="sev-1")]
+    )
+    assert after.labels == (("escalated", "yes"), ("tier", "1"))
+    assert after.severity == "sev-1"
+
+
+def test_history_is_bounded_and_folds_the_oldest_runs() -> None:
+    runs = [wf.RunRecord("w", f"k{i}", (), T0, "succeeded") for i in range(wf.MAX_RUNS + 5)]
+    history = wf.remember(wf.History(), runs, [f"k{i}/0" for i in range(wf.MAX_DONE + 3)])
+    assert len(history.runs) == wf.MAX_RUNS
+    assert history.folded == 5
+    assert history.runs[0].key == "k5"
+    assert len(history.done) == wf.MAX_DONE
+    again = wf.remember(history, [wf.RunRecord("w", "k54", (), T0, "failed")], [])
+    assert [r.result for r in again.runs if r.key == "k54"] == ["failed"]
+
+
+def test_templates_replace_known_placeholders_only() -> None:
+    text = wf.render("${title} is ${severity} ${unknown}", {"title": "T", "severity": "sev-1"})
+    assert text == "T is sev-1 ${unknown}"
+
+
+def test_a_lasting_occurrence_is_judged_once_even_when_the_condition_was_false() -> None:
+    """declared is found at every look; judged false once, it does not fire when the
+    condition turns true later (a change trigger does)."""
+    w = wf.Workflow(REF, (wf.Trigger(wf.Event.DECLARED),), (POST,), condition="c")
+    first = wf.plan([w], facts(), wf.Memory(), T0, lambda s, o: wf.Verdict(False))
+    assert first.judged == ("wf/uid-1/seen/declared",)
+    memory = wf.Memory(first.snapshot, first.sequence, frozenset(first.judged))
+    assert wf.plan([w], facts(), memory, T0, always).runs == ()

@@ -1,0 +1,240 @@
+"""Workflows run for one incident: exactly-once steps, tenant isolation, Ready from CEL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from incident_operator.adapters.cel import CelExpressions
+from incident_operator.api.v1alpha1.kinds import BY_KIND
+from incident_operator.errors import TemporaryError
+from incident_operator.services.status import observed_status
+from incident_operator.services.workflows import WorkflowIndex, WorkflowService
+from tests.builders.objects import incident, severity
+from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.store import FakeStore
+from tests.fakes.ports.workflows import FakeWorkflowStore
+
+NS = "payments"
+CEL = CelExpressions()
+CONDITION = (
+    "incident.severity == 'sev-1' && 'tier' in incident.labels && incident.labels.tier == '1'"
+)
+
+
+def workflow_body(
+    name: str = "tier1",
+    namespace: str | None = NS,
+    *,
+    condition: str = CONDITION,
+    repeat: str = "oncePerIncident",
+    created: str = "2026-01-01T00:00:00Z",
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "IncidentWorkflow" if namespace else "ClusterIncidentWorkflow",
+        "metadata": {
+            "name": name,
+            **({"namespace": namespace} if namespace else {}),
+            "uid": f"uid-{name}",
+            "generation": 1,
+            "creationTimestamp": created,
+        },
+        "spec": {
+            "triggers": [
+                {"event": "declared"},
+                {"event": "severityChanged"},
+                {"event": "labelChanged", "labels": ["tier"]},
+            ],
+            "condition": condition,
+            "repeat": repeat,
+            "actions": [
+                {"type": "postMessage", "text": "${title}: tier-1 ${severity}, paging leads"},
+                {"type": "setLabels", "labels": {"escalated": "yes"}},
+            ],
+        },
+    }
+
+
+class Harness:
+    def __init__(self, *workflows: dict[str, Any]) -> None:
+        self.store = FakeStore()
+        self.store.severities["sev-1"] = severity("sev-1", 1)
+        self.clock = FakeClock()
+        self.workflow_store = FakeWorkflowStore()
+        self.index = WorkflowIndex(CEL)
+        for body in workflows:
+            self.index.observe(body)
+        self.service = WorkflowService(self.store, self.workflow_store, CEL, self.clock, self.index)
+
+    def add(self, namespace: str = NS, labels: dict[str, str] | None = None) -> None:
+        body = incident(
+            "db-down",
+            namespace,
+            metadata={"labels": labels or {}},
+            severityRef="sev-2",
+            status={
+                "phase": "investigating",
+                "severity": "sev-2",
+                "timestamps": {"declared": "2026-01-01T00:00:01Z"},
+            },
+        )
+        self.store.incidents[(namespace, "db-down")] = body
+        body["metadata"]["resourceVersion"] = "1"
+
+    def body(self, namespace: str = NS) -> dict[str, Any]:
+        return self.store.incidents[(namespace, "db-down")]
+
+    async def tick(self, namespace: str = NS) -> None:
+        self.clock.advance(timedelta(seconds=5))
+        await self.service.run(dict(self.body(namespace)))
+
+    def escalate(self, namespace: str = NS) -> None:
+        """A person raises the severity and labels the incident tier 1."""
+        body = self.body(namespace)
+        body["spec"]["severityRef"] = "sev-1"
+        body["status"]["severity"] = "sev-1"
+        body["metadata"].setdefault("labels", {})["tier"] = "1"
+
+    def messages(self, namespace: str = NS) -> list[dict[str, Any]]:
+        timeline = self.store.timeline(namespace, "db-down")
+        return [e for e in timeline if e["type"] == "workflow-message"]
+
+
+async def test_a_matching_change_posts_once_and_labels_once() -> None:
+    h = Harness(workflow_body())
+    h.add()
+    await h.tick()  # declared, but sev-2 without tier: the condition is false
+    assert h.messages() == []
+    h.escalate()
+    for _ in range(4):
+        await h.tick()
+    (message,) = h.messages()
+    assert message["message"] == "Checkout returns 5xx: tier-1 sev-1, paging leads"
+    assert message["key"] == "wf/uid-tier1/once/0"
+    assert h.body()["metadata"]["labels"] == {"tier": "1", "escalated": "yes"}
+    assert [change for _, change in h.store.edits] == [
+        {"metadata": {"labels": {"escalated": "yes"}}}
+    ]
+    status = h.body()["status"]["workflows"]
+    assert status["done"] == [
+        "wf/uid-tier1/seen/declared",  # judged at the first look (false then)
+        "wf/uid-tier1/once/0",
+        "wf/uid-tier1/once/1",
+    ]
+    (run,) = status["runs"]
+    assert run["result"] == "succeeded"
+    assert set(run["events"]) == {"severityChanged", "labelChanged"}
+    assert h.workflow_store.status["uid-tier1"]["runs"] == 1
+    assert h.workflow_store.status["uid-tier1"]["actions"] == 2
+    assert [e[1] for e in h.store.events] == ["WorkflowRan"]
+
+
+async def test_a_restart_between_the_actions_and_the_status_write_repeats_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    h = Harness(workflow_body())
+    h.add()
+    await h.tick()
+    h.escalate()
+    before = dict(h.body())
+    original = h.store.patch_incident
+
+    async def crash(*args: Any, **kwargs: Any) -> Any:
+        if "workflows" in (kwargs.get("status") or {}):
+            raise TemporaryError("operator killed before the status write (test)")
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(h.store, "patch_incident", crash)
+    with pytest.raises(TemporaryError):
+        await h.service.run(before)
+    monkeypatch.setattr(h.store, "patch_incident", original)
+    assert len(h.messages()) == 1  # the effects happened ...
+    assert "workflows" in h.body()["status"]  # ... the first look was recorded earlier
+    assert h.body()["status"]["workflows"]["done"] == ["wf/uid-tier1/seen/declared"]
+    for _ in range(3):
+        await h.tick()
+    assert len(h.messages()) == 1
+    assert len(h.store.edits) == 1  # the label was there: not set again
+    assert h.body()["status"]["workflows"]["done"][1:] == [
+        "wf/uid-tier1/once/0",
+        "wf/uid-tier1/once/1",
+    ]
+
+
+async def test_every_trigger_acts_once_per_change_even_when_triggers_overlap() -> None:
+    h = Harness(workflow_body(repeat="everyTrigger"))
+    h.add()
+    await h.tick()
+    h.escalate()  # severity and tier label change together: one change occurrence
+    await h.tick()
+    await h.tick()
+    assert [m["key"] for m in h.messages()] == ["wf/uid-tier1/change-1/0"]
+    h.body()["metadata"]["labels"]["tier"] = "2"
+    await h.tick()  # condition false now
+    h.body()["metadata"]["labels"]["tier"] = "1"
+    await h.tick()  # a new change occurrence: acts again, once
+    await h.tick()
+    assert [m["key"] for m in h.messages()] == [
+        "wf/uid-tier1/change-1/0",
+        "wf/uid-tier1/change-3/0",
+    ]
+
+
+async def test_a_namespaced_workflow_never_acts_in_another_namespace() -> None:
+    h = Harness(workflow_body(namespace="other-team"))
+    h.add()
+    await h.tick()
+    h.escalate()
+    for _ in range(3):
+        await h.tick()
+    assert h.messages() == []
+    assert h.index.visible(NS) == []
+    assert [w.ref.name for w in h.index.visible("other-team")] == ["tier1"]
+
+
+async def test_a_cluster_workflow_acts_in_every_namespace() -> None:
+    h = Harness(workflow_body("everywhere", None))
+    h.add()
+    await h.tick()
+    h.escalate()
+    await h.tick()
+    assert [m["key"] for m in h.messages()] == ["wf/uid-everywhere/once/0"]
+    assert h.messages()[0]["author"] == "ClusterIncidentWorkflow everywhere"
+
+
+async def test_a_workflow_with_bad_cel_is_not_indexed_and_not_ready() -> None:
+    bad = workflow_body(condition="incident.severity ==")
+    h = Harness(bad)
+    assert len(h.index) == 0
+    status = observed_status(BY_KIND["IncidentWorkflow"], bad, h.clock.now(), expressions=CEL)
+    (ready,) = status["conditions"]
+    assert ready["status"] == "False"
+    assert ready["reason"] == "InvalidSpec"
+    assert ready["message"].startswith("spec.condition: ERROR: 1:21: Syntax error")
+    assert status["observedGeneration"] == 1
+    good = observed_status(
+        BY_KIND["IncidentWorkflow"], workflow_body(), h.clock.now(), expressions=CEL
+    )
+    assert good["conditions"][0]["status"] == "True"
+
+
+async def test_a_failing_step_is_recorded_and_stops_the_run() -> None:
+    h = Harness(workflow_body())
+    h.store.applied_elsewhere[".metadata.labels.escalated"] = "argocd"
+    body = workflow_body()
+    body["spec"]["actions"].reverse()  # label first, then the message
+    h.index.observe(body)
+    h.add()
+    await h.tick()
+    h.escalate()
+    await h.tick()
+    await h.tick()
+    (run,) = h.body()["status"]["workflows"]["runs"]
+    assert run["result"] == "failed"
+    assert "applied by argocd" in run["message"] or "applied elsewhere" in run["message"]
+    assert h.messages() == []  # the run stopped at the failed step
+    assert h.workflow_store.status["uid-tier1"]["errors"] == 1
+    assert [e[1] for e in h.store.events] == ["WorkflowFailed"]

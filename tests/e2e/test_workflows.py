@@ -1,0 +1,226 @@
+"""Workflows on the real control plane, with the Slack fake (docs/workflows.md).
+
+A team's IncidentWorkflow on a level-1 Severity and label ``tier=1`` posts to the incident's
+channel and sets a label, exactly once however many timer ticks pass; the same kind of
+workflow in another namespace never acts on this namespace's incident; a workflow whose CEL
+does not compile is Ready=False with the compiler's message; the example workflows are
+accepted and Ready.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from tests.cluster.controlplane import free_port
+from tests.fakes.slack import FakeSlack
+from tests.fakes.threaded import Threaded, serving
+from tests.kube import (
+    REPO,
+    Cluster,
+    create_custom,
+    delete_namespace,
+    get_custom,
+    load_documents,
+    temporary_severity,
+    wait_for,
+)
+from tests.operator_process import OperatorProcess, running_operator
+
+TOKEN = "xoxb-e2e-" + uuid.uuid4().hex
+SIGNING_SECRET = "signing-" + uuid.uuid4().hex
+CONDITION = "severity.level == 1 && 'tier' in incident.labels && incident.labels.tier == '1'"
+TEXT = "tier-1 sev-1: leads paged by workflow"
+EXAMPLE = REPO / "examples" / "60-workflows.yaml"
+
+
+class World:
+    def __init__(self, slack: FakeSlack, thread: Threaded, op: OperatorProcess) -> None:
+        self.slack, self.thread, self.op = slack, thread, op
+
+    def texts(self) -> list[str]:
+        return [str(m.get("text", "")) for c in self.slack.channels.values() for m in c.messages]
+
+
+@pytest.fixture
+def world(crds: Cluster, tmp_path: Path) -> Iterator[World]:
+    slack = FakeSlack(TOKEN)
+    with serving(slack, slack.start) as (slack_url, thread):
+        secrets = tmp_path / "secrets"
+        secrets.mkdir()
+        (secrets / "slack-token").write_text(TOKEN + "\n")
+        (secrets / "slack-signing-secret").write_text(SIGNING_SECRET + "\n")
+        args = (
+            f"--http-listen=127.0.0.1:{free_port()}",
+            f"--slack-token-file={secrets / 'slack-token'}",
+            f"--slack-signing-secret-file={secrets / 'slack-signing-secret'}",
+            f"--slack-api-url={slack_url}",
+        )
+        with running_operator(crds, tmp_path / "operator.log", *args) as op:
+            yield World(slack, thread, op)
+
+
+@pytest.fixture
+def severity(crds: Cluster, api: client.ApiClient) -> Iterator[str]:
+    spec = {"level": 1, "displayName": "SEV-1 (wf)", "chat": {"createChannel": True}}
+    with temporary_severity(api, "sev-wf", spec) as name:
+        yield name
+
+
+@pytest.fixture
+def other_namespace(api: client.ApiClient) -> Iterator[str]:
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    client.CoreV1Api(api).create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
+    )
+    yield name
+    delete_namespace(api, name)
+
+
+def workflow(name: str, condition: str, text: str, label: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "IncidentWorkflow",
+        "metadata": {"name": name},
+        "spec": {
+            "triggers": [
+                {"event": "declared"},
+                {"event": "severityChanged"},
+                {"event": "labelChanged", "labels": ["tier"]},
+            ],
+            "condition": condition,
+            "actions": [
+                {"type": "postMessage", "text": text},
+                {"type": "setLabels", "labels": {label: "yes"}},
+            ],
+        },
+    }
+
+
+def ready(api: client.ApiClient, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
+    body = get_custom(api, kind, name, namespace)
+    found = [c for c in (body.get("status") or {}).get("conditions") or [] if c["type"] == "Ready"]
+    return found[0] if found else None
+
+
+def test_a_tier1_sev1_workflow_acts_exactly_once_and_only_in_its_namespace(
+    world: World,
+    api: client.ApiClient,
+    namespace: str,
+    other_namespace: str,
+    severity: str,
+) -> None:
+    create_custom(api, workflow("tier1", CONDITION, TEXT, "escalated"), namespace)
+    # Another tenant's workflow whose condition always holds: it must never see our incident.
+    create_custom(api, workflow("foreign", "true", "FOREIGN", "foreign"), other_namespace)
+    for ns, name in ((namespace, "tier1"), (other_namespace, "foreign")):
+        wait_for(f"{name} Ready", lambda ns=ns, name=name: ready(api, "IncidentWorkflow", name, ns))
+    create_custom(
+        api,
+        {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Incident",
+            "metadata": {"name": "db-down"},
+            "spec": {
+                "title": "Payments DB down",
+                "service": "payments",
+                "severityRef": severity,
+                "state": "investigating",
+            },
+        },
+        namespace,
+    )
+    custom = client.CustomObjectsApi(api)
+
+    def incident() -> dict[str, Any]:
+        return get_custom(api, "Incident", "db-down", namespace)
+
+    # Declared at sev-1 but without tier=1: judged once, nothing happens.
+    wait_for(
+        "the workflows' first look",
+        lambda: (incident().get("status") or {}).get("workflows", {}).get("done"),
+        timeout=60,
+    )
+    assert not [t for t in world.texts() if TEXT in t]
+    custom.patch_namespaced_custom_object(
+        "sre.dev", "v1alpha1", namespace, "incidents", "db-down",
+        {"metadata": {"labels": {"tier": "1"}}},
+    )  # fmt: skip
+    wait_for("the workflow's message", lambda: [t for t in world.texts() if TEXT in t], 60)
+    wait_for("the workflow's label", lambda: incident()["metadata"]["labels"].get("escalated"))
+    time.sleep(12)  # more than two timer intervals: nothing may run again
+    assert len([t for t in world.texts() if TEXT in t]) == 1
+    body = incident()
+    assert body["metadata"]["labels"] == {"tier": "1", "escalated": "yes"}
+    (run,) = body["status"]["workflows"]["runs"]
+    assert run["result"] == "succeeded"
+    assert run["workflow"] == f"IncidentWorkflow {namespace}/tier1"
+    assert run["events"] == ["labelChanged"]
+    status = wait_for(
+        "the workflow's counts",
+        lambda: (
+            (get_custom(api, "IncidentWorkflow", "tier1", namespace).get("status") or {})
+            if (get_custom(api, "IncidentWorkflow", "tier1", namespace).get("status") or {}).get(
+                "runs"
+            )
+            else None
+        ),
+    )
+    assert (status["runs"], status["actions"], status["errors"]) == (1, 2, 0)
+    assert status["lastIncident"] == f"{namespace}/db-down"
+    # The other namespace's workflow never acted here.
+    assert not [t for t in world.texts() if "FOREIGN" in t]
+    assert "foreign" not in body["metadata"]["labels"]
+    foreign = get_custom(api, "IncidentWorkflow", "foreign", other_namespace)
+    assert not (foreign.get("status") or {}).get("runs")
+
+
+def test_a_workflow_with_bad_cel_is_not_ready_with_the_compilers_message(
+    world: World, api: client.ApiClient, namespace: str
+) -> None:
+    create_custom(api, workflow("broken", "incident.severity ==", "x", "x"), namespace)
+    condition = wait_for(
+        "Ready=False", lambda: ready(api, "IncidentWorkflow", "broken", namespace), timeout=60
+    )
+    assert condition["status"] == "False"
+    assert condition["reason"] == "InvalidSpec"
+    assert condition["message"].startswith("spec.condition: ERROR: 1:21: Syntax error")
+    create_custom(api, workflow("typo", "sevrity.level == 1", "x", "x"), namespace)
+    typo = wait_for("Ready", lambda: ready(api, "IncidentWorkflow", "typo", namespace))
+    assert typo["message"] == (
+        "spec.condition: undeclared reference to sevrity (use incident, severity, trigger)"
+    )
+
+
+def test_the_example_workflows_are_accepted_and_ready(
+    world: World, api: client.ApiClient, namespace: str
+) -> None:
+    documents = list(load_documents(EXAMPLE))
+    assert {d["kind"] for d in documents} == {"IncidentWorkflow", "ClusterIncidentWorkflow"}
+    custom = client.CustomObjectsApi(api)
+    created: list[str] = []
+    try:
+        for doc in documents:
+            if doc["kind"] == "ClusterIncidentWorkflow":
+                doc["metadata"]["name"] += f"-{uuid.uuid4().hex[:6]}"  # shared control plane
+                created.append(doc["metadata"]["name"])
+            else:
+                doc["metadata"]["namespace"] = namespace
+            create_custom(api, doc, namespace)
+        for doc in documents:
+            kind, name = doc["kind"], doc["metadata"]["name"]
+            condition = wait_for(
+                f"{name} Ready", lambda kind=kind, name=name: ready(api, kind, name, namespace)
+            )
+            assert condition["status"] == "True", condition
+    finally:
+        for name in created:
+            custom.delete_cluster_custom_object(
+                "sre.dev", "v1alpha1", "clusterincidentworkflows", name
+            )

@@ -9,6 +9,7 @@ accepted and Ready.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import pytest
 from kubernetes import client
 
 from tests.cluster.controlplane import free_port
+from tests.e2e.test_incident_lifecycle import plugin
 from tests.fakes.slack import FakeSlack
 from tests.fakes.threaded import Threaded, serving
 from tests.kube import (
@@ -111,6 +113,7 @@ def ready(api: client.ApiClient, kind: str, name: str, namespace: str) -> dict[s
 
 def test_a_tier1_sev1_workflow_acts_exactly_once_and_only_in_its_namespace(
     world: World,
+    crds: Cluster,
     api: client.ApiClient,
     namespace: str,
     other_namespace: str,
@@ -120,7 +123,7 @@ def test_a_tier1_sev1_workflow_acts_exactly_once_and_only_in_its_namespace(
     # Another tenant's workflow whose condition always holds: it must never see our incident.
     create_custom(api, workflow("foreign", "true", "FOREIGN", "foreign"), other_namespace)
     for ns, name in ((namespace, "tier1"), (other_namespace, "foreign")):
-        wait_for(f"{name} Ready", lambda ns=ns, name=name: ready(api, "IncidentWorkflow", name, ns))
+        wait_for(f"{name} Ready", functools.partial(ready, api, "IncidentWorkflow", name, ns))
     create_custom(
         api,
         {
@@ -162,18 +165,19 @@ def test_a_tier1_sev1_workflow_acts_exactly_once_and_only_in_its_namespace(
     assert run["result"] == "succeeded"
     assert run["workflow"] == f"IncidentWorkflow {namespace}/tier1"
     assert run["events"] == ["labelChanged"]
-    status = wait_for(
-        "the workflow's counts",
-        lambda: (
-            (get_custom(api, "IncidentWorkflow", "tier1", namespace).get("status") or {})
-            if (get_custom(api, "IncidentWorkflow", "tier1", namespace).get("status") or {}).get(
-                "runs"
-            )
-            else None
-        ),
-    )
+
+    def counted() -> dict[str, Any] | None:
+        found = get_custom(api, "IncidentWorkflow", "tier1", namespace).get("status") or {}
+        return found if found.get("runs") else None
+
+    status = wait_for("the workflow's counts", counted)
     assert (status["runs"], status["actions"], status["errors"]) == (1, 2, 0)
     assert status["lastIncident"] == f"{namespace}/db-down"
+    # The dry run agrees: nothing is owed any more.
+    shown = plugin(crds, namespace, "workflow", "test", "tier1", "--incident", "db-down")
+    assert shown.returncode == 0, shown.stderr
+    assert "Nothing runs now: no trigger fired" in shown.stdout
+    assert "If declared fired now, the condition would be true" in shown.stdout
     # The other namespace's workflow never acted here.
     assert not [t for t in world.texts() if "FOREIGN" in t]
     assert "foreign" not in body["metadata"]["labels"]
@@ -216,7 +220,7 @@ def test_the_example_workflows_are_accepted_and_ready(
         for doc in documents:
             kind, name = doc["kind"], doc["metadata"]["name"]
             condition = wait_for(
-                f"{name} Ready", lambda kind=kind, name=name: ready(api, kind, name, namespace)
+                f"{name} Ready", functools.partial(ready, api, kind, name, namespace)
             )
             assert condition["status"] == "True", condition
     finally:

@@ -2,7 +2,7 @@
 
 Commands that only read files (simulate, slo rules, slo import) need no cluster; the incident
 commands (declare, list, show, timeline, ack, assign, sev, state, resolve, close, decline,
-merge, note) and `postmortem` use the current kubeconfig.
+merge, note), `postmortem` and `workflow test` use the current kubeconfig.
 
 Every command exits 0 when done, 1 when the operation failed or was refused (one line on
 stderr) and 2 for a usage error; 130 after Ctrl-C, except that a watch (`list --watch`,
@@ -32,6 +32,7 @@ from . import (
     simulate,
     slo_rules,
     timeline,
+    workflow,
 )
 from .manifests import UsageError
 
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     postmortem.add_parser(commands)
     export.add_parser(commands)
     doctor.add_parser(commands)
+    workflow.add_parser(commands)
     completion.add_parser(commands)
     return parser
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -57,21 +57,67 @@ def workflow_problems(spec: WorkflowSpec, expressions: Expressions) -> tuple[str
     return tuple(found)
 
 
-def parse_workflow(body: Mapping[str, Any], expressions: Expressions) -> wf.Workflow | None:
-    """The domain workflow of a watched object; None when it cannot be used."""
+def dry_run(
+    workflow: wf.Workflow,
+    body: Mapping[str, Any],
+    severity: Mapping[str, Any] | None,
+    now: datetime,
+    expressions: Expressions,
+) -> tuple[wf.Evaluation, wf.Evaluation | None]:
+    """What the workflow does for the incident now, changing nothing; and, when no trigger
+    fires now, the same judged as if one had (its first trigger), to show what would run."""
+    evaluate = evaluator(expressions, variables_of(body, severity))
+    memory = memory_of(body)
+    now_plan = wf.evaluate_workflow(workflow, facts_of(body), memory, now, evaluate)
+    if now_plan.runs or not workflow.triggers:
+        return now_plan, None
+    event = workflow.triggers[0].event
+    pretend = wf.Occurrence("dry-run", event, now, "as if it fired now")
+    steps = tuple(
+        wf.Step(wf.step_key(workflow.ref, "dry-run", i), i, a)
+        for i, a in enumerate(workflow.actions)
+    )
+    verdict = evaluate(workflow.condition, pretend) if workflow.condition else wf.Verdict(True)
+    steps = tuple(
+        replace(s, verdict=evaluate(s.action.condition, pretend)) if s.action.condition else s
+        for s in steps
+    )
+    run = wf.Run(workflow, wf.run_key(workflow.ref, "dry-run"), pretend, (event,), steps)
+    hypothetical = wf.Evaluation(
+        workflow, (), condition=verdict, runs=(run,) if verdict.value else ()
+    )
+    return now_plan, hypothetical
+
+
+def load_workflow(
+    body: Mapping[str, Any], expressions: Expressions
+) -> tuple[wf.Workflow | None, tuple[str, ...]]:
+    """The domain workflow of an object, or None and why it cannot be used."""
     model_type = MODELS.get(str(body.get("kind")))
     if model_type is None:
-        return None
+        return None, (f"not a workflow: kind {body.get('kind')!r}",)
     try:
         model = model_type.model_validate({k: v for k, v in body.items() if k != "status"})
-    except ValidationError:
-        return None
-    if workflow_problems(model.spec, expressions):
-        return None
+    except ValidationError as exc:
+        return None, tuple(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+    problems = workflow_problems(model.spec, expressions)
+    if problems:
+        return None, problems
     meta = dict(body.get("metadata") or {})
     ref = workflow_ref(model.kind, meta)
     created = parse_time(meta.get("creationTimestamp"))
-    return model.spec.to_domain(wf.WorkflowRef(ref.kind, ref.namespace, ref.name, ref.uid, created))
+    found = model.spec.to_domain(
+        wf.WorkflowRef(ref.kind, ref.namespace, ref.name, ref.uid, created)
+    )
+    return found, ()
+
+
+def parse_workflow(body: Mapping[str, Any], expressions: Expressions) -> wf.Workflow | None:
+    """The domain workflow of a watched object; None when it cannot be used."""
+    return load_workflow(body, expressions)[0]
 
 
 class WorkflowIndex:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from hack.values_reference import END, README, START, render
+from incident_operator.api.v1alpha1.kinds import KINDS
 from incident_operator.app.operator_main import parse
 from tests.chart.helm import CHART, find, helm, set_args, template
 from tests.kube import REPO
@@ -100,7 +101,7 @@ def test_pod_security_restricted(name: str) -> None:
 def test_defaults_cluster_wide_one_replica_no_extras() -> None:
     docs = template()
     kinds = sorted(d["kind"] for d in docs)
-    assert kinds.count("CustomResourceDefinition") == 5
+    assert kinds.count("CustomResourceDefinition") == len(KINDS)  # one per generated kind
     assert not {"ServiceMonitor", "PrometheusRule", "Ingress", "PodDisruptionBudget"} & set(kinds)
     assert not [d for d in docs if d["kind"] == "ConfigMap"]
     deployment = find(docs, "Deployment")

@@ -446,7 +446,13 @@ def test_the_operator_changes_only_what_opted_in(
     assert replicas(api, ns, "plain") == 1
 
 
-KINDS = ("incidents", "servicelevelobjectives", "oncallrotations", "postmortems")
+KINDS = (
+    "incidents",
+    "servicelevelobjectives",
+    "oncallrotations",
+    "postmortems",
+    "incidentworkflows",
+)
 
 
 def allowed(
@@ -480,9 +486,11 @@ def test_no_tenant_role_writes_what_the_operator_observes_and_concludes(
                         kind,
                         namespace,
                     )
-    # The cluster-scoped Severities are the platform team's: no tenant writes them at all.
+    # The cluster-scoped Severities and ClusterIncidentWorkflows (which act on every
+    # namespace) are the platform team's: no tenant writes them at all.
     for user in ("alice", "carol", "dave"):
         for verb in ("create", "patch"):
-            assert not allowed(cluster, user, verb, "severities", ns), (user, verb)
+            for kind in ("severities", "clusterincidentworkflows"):
+                assert not allowed(cluster, user, verb, kind, ns), (user, verb, kind)
     # The operator itself does write status (the check is not vacuous).
     assert allowed(cluster, setup.operator, "patch", "incidents", ns, "status")

@@ -404,8 +404,11 @@ def plan(
     evaluate: Evaluate,
 ) -> Plan:
     """Every workflow's evaluation, and the snapshot and sequence to remember afterwards."""
+    news = _news(facts, memory)
     evaluations = tuple(
         evaluate_workflow(w, facts, memory, now, evaluate)
+        if news or any(t.event in LASTING for t in w.triggers)
+        else Evaluation(w, (), skipped="nothing new")
         for w in sorted(workflows, key=lambda w: (w.ref.kind, w.ref.namespace, w.ref.name))
     )
     changed = memory.seen is not None and not memory.seen.same_state(facts.current)
@@ -415,6 +418,19 @@ def plan(
         newest = seen_at
     snapshot = replace(facts.current, timeline_at=newest)
     return Plan(evaluations, snapshot, memory.sequence + (1 if changed else 0))
+
+
+LASTING = frozenset({Event.DECLARED, Event.NO_UPDATE})
+"""Triggers that can fire with nothing new in the incident (the others need a change)."""
+
+
+def _news(facts: Facts, memory: Memory) -> bool:
+    """Whether anything changed since the last look (a change or timeline trigger could fire);
+    without news only the lasting triggers need judging, which keeps an idle tick cheap."""
+    if memory.seen is None or not memory.seen.same_state(facts.current):
+        return True
+    since = memory.seen.timeline_at
+    return any(since is None or e.at > since for e in facts.entries)
 
 
 def with_effects(snapshot: Snapshot, actions: Iterable[Action]) -> Snapshot:

@@ -93,6 +93,7 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
     lifecycle = IncidentLifecycleService(
         incident_store, clock, metrics=operator_metrics, postmortems=postmortems
     )
+    tracker = build_tracker(options.postmortems, http)
     postmortem_service = PostmortemService(
         incident_store,
         postmortems,
@@ -101,7 +102,7 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         if options.prometheus_url
         else None,
         charts=MatplotlibCharts(),
-        tracker=build_tracker(options.postmortems, http),
+        tracker=tracker,
     )
     annotations = build_annotations(options.postmortems, http)
     workloads = KubernetesWorkloads(api, secret_metadata=options.secret_metadata)
@@ -163,7 +164,12 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         expressions=expressions,
         workflow_index=workflow_index,
         workflow_service=WorkflowService(
-            incident_store, KubernetesWorkflowStore(api), expressions, clock, workflow_index
+            incident_store,
+            KubernetesWorkflowStore(api),
+            expressions,
+            clock,
+            workflow_index,
+            tracker=tracker,
         ),
     )
     if web_options is None:

@@ -191,6 +191,8 @@ def _step(step: wf.Step) -> str:
         what = f"{action.type.value} {where} {action.text!r}".replace("  ", " ")
     elif action.type is wf.ActionType.SET_LABELS:
         what = "setLabels " + ", ".join(f"{k}={v}" for k, v in action.labels)
+    elif action.type is wf.ActionType.CREATE_TICKET:
+        what = f"createTicket {action.text!r}"
     else:
         what = f"setSeverity {action.severity}"
     if step.done:

@@ -111,6 +111,7 @@ POSTED_TYPES: frozenset[str] = frozenset(
         "slo-blind",
         "alerts-truncated",
         "workflow-message",
+        "workflow-ticket",
     }
 )
 """Timeline entries worth a chat message (chat pins came from the channel: never echoed)."""

@@ -54,6 +54,13 @@ def marker(namespace: str, postmortem: str, title: str) -> str:
     return MARKER_PREFIX + digest[:MARKER_HEX]
 
 
+def workflow_marker(step_key: str) -> str:
+    """A workflow step's ticket marker: the step's key, in its own space (``workflow:``: a
+    namespace name holds no colon, so it never meets an action item's marker)."""
+    digest = hashlib.sha256(f"workflow:{step_key}".encode()).hexdigest()
+    return MARKER_PREFIX + digest[:MARKER_HEX]
+
+
 @dataclass(frozen=True)
 class Create:
     item: ActionItem

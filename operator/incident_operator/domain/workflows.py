@@ -42,6 +42,7 @@ class ActionType(StrEnum):
     ADD_NOTE = "addNote"
     SET_LABELS = "setLabels"
     SET_SEVERITY = "setSeverity"
+    CREATE_TICKET = "createTicket"
 
 
 class Repeat(StrEnum):
@@ -88,6 +89,7 @@ class Action:
     text: str = ""
     labels: tuple[tuple[str, str], ...] = ()
     severity: str = ""
+    description: str = ""
 
 
 @dataclass(frozen=True)

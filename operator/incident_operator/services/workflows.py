@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from incident_operator.adapters.expressions_port import Expressions
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.adapters.tickets_port import TicketRequest, TicketTracker
 from incident_operator.adapters.workflows_port import RunTally, WorkflowStore
 from incident_operator.api.v1alpha1.workflow import (
     ClusterIncidentWorkflow,
@@ -32,8 +33,9 @@ from incident_operator.api.v1alpha1.workflow import (
 )
 from incident_operator.domain import response, timeline
 from incident_operator.domain import workflows as wf
+from incident_operator.domain.tickets import workflow_marker
 from incident_operator.domain.times import iso, parse_time
-from incident_operator.errors import IncidentOperatorError, TemporaryError
+from incident_operator.errors import IncidentOperatorError, PermanentError, TemporaryError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ MODELS: dict[str, type[IncidentWorkflow] | type[ClusterIncidentWorkflow]] = {
 CLUSTER_KIND = "ClusterIncidentWorkflow"
 MESSAGE = "workflow-message"
 NOTE = "workflow-note"
+TICKET = "workflow-ticket"
 SOURCE = "workflow"
 
 
@@ -313,7 +316,10 @@ class WorkflowService:
         expressions: Expressions,
         clock: Clock,
         index: WorkflowIndex,
+        *,
+        tracker: TicketTracker | None = None,
     ) -> None:
+        self._tracker = tracker
         self._store = store
         self._workflow_store = workflow_store
         self._expressions = expressions
@@ -445,12 +451,37 @@ class WorkflowService:
             if any(have.get(k) != v for k, v in action.labels):  # else done already
                 labels: Body = {"metadata": {"labels": dict(action.labels)}}
                 await self._store.edit_incident(namespace, name, labels)
+        elif action.type is wf.ActionType.CREATE_TICKET:
+            ticket = await self._ticket(namespace, name, step, author, values)
+            entries.append(
+                timeline.entry(now, TICKET, ticket, source=SOURCE, key=step.key, author=author)
+            )
         elif (
             action.type is wf.ActionType.SET_SEVERITY
             and (current.get("spec") or {}).get("severityRef") != action.severity
         ):
             severity: Body = {"spec": {"severityRef": action.severity}}
             await self._store.edit_incident(namespace, name, severity)
+
+    async def _ticket(
+        self, namespace: str, name: str, step: wf.Step, author: str, values: Mapping[str, str]
+    ) -> str:
+        """The step's ticket, found by its marker (a retry adopts it) or created."""
+        if self._tracker is None:
+            raise PermanentError("no ticket tracker is configured (Jira or GitHub)")
+        action = step.action
+        footer = f"Incident {namespace}/{name}, opened by {author}."
+        description = wf.render(action.description, values)
+        request = TicketRequest(
+            title=wf.render(action.text, values),
+            description=f"{description}\n\n{footer}" if description else footer,
+            labels=("incident-operator", f"incident-{name}"),
+            marker=workflow_marker(step.key),
+        )
+        ticket = await self._tracker.find(request)
+        if ticket is None:
+            ticket = await self._tracker.create(request)
+        return f"Ticket {ticket.ref}: {ticket.url}"
 
     async def _report(
         self, body: Mapping[str, Any], run: wf.Run, outcome: Outcome, now: datetime

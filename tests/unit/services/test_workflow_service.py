@@ -15,6 +15,7 @@ from incident_operator.services.workflows import WorkflowIndex, WorkflowService
 from tests.builders.objects import incident, severity
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
+from tests.fakes.ports.tickets import FakeTracker
 from tests.fakes.ports.workflows import FakeWorkflowStore
 
 NS = "payments"
@@ -59,7 +60,7 @@ def workflow_body(
 
 
 class Harness:
-    def __init__(self, *workflows: dict[str, Any]) -> None:
+    def __init__(self, *workflows: dict[str, Any], tracker: FakeTracker | None = None) -> None:
         self.store = FakeStore()
         self.store.severities["sev-1"] = severity("sev-1", 1)
         self.clock = FakeClock()
@@ -67,7 +68,9 @@ class Harness:
         self.index = WorkflowIndex(CEL)
         for body in workflows:
             self.index.observe(body)
-        self.service = WorkflowService(self.store, self.workflow_store, CEL, self.clock, self.index)
+        self.service = WorkflowService(
+            self.store, self.workflow_store, CEL, self.clock, self.index, tracker=tracker
+        )
 
     def add(self, namespace: str = NS, labels: dict[str, str] | None = None) -> None:
         body = incident(
@@ -238,3 +241,57 @@ async def test_a_failing_step_is_recorded_and_stops_the_run() -> None:
     assert h.messages() == []  # the run stopped at the failed step
     assert h.workflow_store.status["uid-tier1"]["errors"] == 1
     assert [e[1] for e in h.store.events] == ["WorkflowFailed"]
+
+
+def ticket_workflow() -> dict[str, Any]:
+    body = workflow_body()
+    body["spec"]["actions"] = [
+        {
+            "type": "createTicket",
+            "text": "Follow up: ${title}",
+            "description": "Tier-1 at ${severity}.",
+        }
+    ]
+    return body
+
+
+async def test_a_ticket_is_created_once_and_adopted_after_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tracker = FakeTracker()
+    h = Harness(ticket_workflow(), tracker=tracker)
+    h.add()
+    await h.tick()
+    h.escalate()
+    original = h.store.patch_incident
+
+    async def crash(*args: Any, **kwargs: Any) -> Any:
+        if "workflows" in (kwargs.get("status") or {}):
+            raise TemporaryError("operator killed before the status write (test)")
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(h.store, "patch_incident", crash)
+    with pytest.raises(TemporaryError):
+        await h.tick()
+    monkeypatch.setattr(h.store, "patch_incident", original)
+    for _ in range(3):
+        await h.tick()
+    (request,) = tracker.created
+    assert request.title == "Follow up: Checkout returns 5xx"
+    assert request.description == (
+        "Tier-1 at sev-1.\n\nIncident payments/db-down, opened by IncidentWorkflow payments/tier1."
+    )
+    assert request.marker.startswith("incident-operator-")
+    (entry,) = [e for e in h.store.timeline(NS, "db-down") if e["type"] == "workflow-ticket"]
+    assert entry["message"] == "Ticket OPS-1: https://jira.example.com/browse/OPS-1"
+
+
+async def test_a_ticket_step_without_a_tracker_fails_and_says_why() -> None:
+    h = Harness(ticket_workflow())
+    h.add()
+    await h.tick()
+    h.escalate()
+    await h.tick()
+    (run,) = h.body()["status"]["workflows"]["runs"]
+    assert run["result"] == "failed"
+    assert run["message"] == "0-createticket: no ticket tracker is configured (Jira or GitHub)"

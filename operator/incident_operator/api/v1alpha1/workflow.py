@@ -102,12 +102,14 @@ class Trigger(ApiModel):
 
 class ActionType(StrEnum):
     """postMessage (to the incident's chat channel), addNote (to the timeline only),
-    setLabels or setSeverity (on the incident). Mitigations are not workflow actions yet."""
+    setLabels or setSeverity (on the incident), createTicket (in the tracker the operator is
+    configured with, Jira or GitHub). Mitigations are not workflow actions yet."""
 
     POST_MESSAGE = "postMessage"
     ADD_NOTE = "addNote"
     SET_LABELS = "setLabels"
     SET_SEVERITY = "setSeverity"
+    CREATE_TICKET = "createTicket"
 
 
 class Action(ApiModel):
@@ -116,8 +118,8 @@ class Action(ApiModel):
     model_config = ApiModel.model_config | {
         "json_schema_extra": cel(
             cel_rule(
-                "!(self.type in ['postMessage', 'addNote']) || has(self.text)",
-                "postMessage and addNote need text",
+                "!(self.type in ['postMessage', 'addNote', 'createTicket']) || has(self.text)",
+                "postMessage, addNote and createTicket need text",
                 field_path=".text",
             ),
             cel_rule(
@@ -134,7 +136,7 @@ class Action(ApiModel):
     }
 
     type: ActionType
-    """postMessage, addNote, setLabels or setSeverity."""
+    """postMessage, addNote, setLabels, setSeverity or createTicket."""
     name: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] = ""
     """Name shown in the run history (default: the type and position)."""
     if_: Annotated[Expression | None, Field(alias="if")] = None
@@ -142,8 +144,11 @@ class Action(ApiModel):
     continue_on_error: bool = False
     """Run the next steps even when this one fails (default: the run stops there)."""
     text: Annotated[str, Field(min_length=1, max_length=3000)] | None = None
-    """postMessage, addNote: the text; ${name}, ${namespace}, ${title}, ${severity},
-    ${phase}, ${service} and ${workflow} are replaced."""
+    """postMessage, addNote: the text; createTicket: the ticket's title. ${name},
+    ${namespace}, ${title}, ${severity}, ${phase}, ${service} and ${workflow} are replaced."""
+    description: Annotated[str, Field(max_length=8192)] = ""
+    """createTicket: the ticket's description (placeholders as in text); the incident and the
+    workflow are named below it."""
     labels: Labels = {}
     """setLabels: labels to set on the incident."""
     severity: Name | None = None
@@ -158,6 +163,7 @@ class Action(ApiModel):
             text=self.text or "",
             labels=tuple(sorted(self.labels.items())),
             severity=self.severity or "",
+            description=self.description,
         )
 
 

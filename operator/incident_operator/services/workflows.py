@@ -348,6 +348,13 @@ class WorkflowService:
         if not len(self.index):
             return
         plan = await self.plan(body)
+        if plan.runs:  # act only on the freshest state: the event's body may predate our write
+            meta = body.get("metadata") or {}
+            fresh = await self._store.get_incident(str(meta.get("namespace")), str(meta["name"]))
+            if fresh is None:
+                return
+            body = fresh
+            plan = await self.plan(body)
         memory = memory_of(body)
         judged = [k for k in plan.judged if k not in memory.done]
         unchanged = memory.seen == plan.snapshot and memory.sequence == plan.sequence

@@ -295,3 +295,19 @@ async def test_a_ticket_step_without_a_tracker_fails_and_says_why() -> None:
     (run,) = h.body()["status"]["workflows"]["runs"]
     assert run["result"] == "failed"
     assert run["message"] == "0-createticket: no ticket tracker is configured (Jira or GitHub)"
+
+
+async def test_a_stale_event_body_does_not_run_twice() -> None:
+    """kopf may hand the timer a body from before our own status write: the service reads
+    the incident again before acting, so the second look finds the keys done."""
+    h = Harness(workflow_body())
+    h.add()
+    await h.tick()
+    h.escalate()
+    stale = dict(h.body())
+    stale["status"] = dict(stale["status"])
+    await h.service.run(stale)
+    await h.service.run(stale)
+    assert len(h.messages()) == 1
+    assert len(h.store.events) == 1
+    assert h.workflow_store.status["uid-tier1"]["runs"] == 1

@@ -345,8 +345,9 @@ class WorkflowService:
 
     async def run(self, body: Mapping[str, Any]) -> None:
         """Evaluate and execute; write status.workflows, Events and the workflows' counts."""
-        if not len(self.index):
-            return
+        namespace = str((body.get("metadata") or {}).get("namespace", ""))
+        if not self.index.visible(namespace):
+            return  # nothing to remember either: no write for incidents no workflow sees
         plan = await self.plan(body)
         if plan.runs:  # act only on the freshest state: the event's body may predate our write
             meta = body.get("metadata") or {}

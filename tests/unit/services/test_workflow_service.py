@@ -311,3 +311,10 @@ async def test_a_stale_event_body_does_not_run_twice() -> None:
     assert len(h.messages()) == 1
     assert len(h.store.events) == 1
     assert h.workflow_store.status["uid-tier1"]["runs"] == 1
+
+
+async def test_an_incident_no_workflow_sees_is_not_written() -> None:
+    h = Harness(workflow_body(namespace="other-team"))
+    h.add()
+    await h.tick()
+    assert "workflows" not in h.body()["status"]

@@ -3,8 +3,8 @@
 A team's IncidentWorkflow on a level-1 Severity and label ``tier=1`` posts to the incident's
 channel and sets a label, exactly once however many timer ticks pass; the same kind of
 workflow in another namespace never acts on this namespace's incident; a workflow whose CEL
-does not compile is Ready=False with the compiler's message; the example workflows are
-accepted and Ready.
+does not compile is Ready=False with the compiler's message; a noUpdate timer reminds once
+per quiet period; the example workflows are accepted and Ready.
 """
 
 from __future__ import annotations
@@ -228,3 +228,50 @@ def test_the_example_workflows_are_accepted_and_ready(
             custom.delete_cluster_custom_object(
                 "sre.dev", "v1alpha1", "clusterincidentworkflows", name
             )
+
+
+def test_a_quiet_incident_gets_one_reminder_per_quiet_period(
+    world: World, crds: Cluster, api: client.ApiClient, namespace: str, severity: str
+) -> None:
+    """A noUpdate timer: one message per quiet period, however many ticks see it; a note
+    starts a new period and so, once that is quiet too, a second message."""
+    quiet = {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "IncidentWorkflow",
+        "metadata": {"name": "quiet"},
+        "spec": {
+            "triggers": [{"event": "noUpdate", "after": "10s", "phases": ["investigating"]}],
+            "repeat": "everyTrigger",
+            "actions": [{"type": "postMessage", "text": "QUIET ${title}"}],
+        },
+    }
+    create_custom(api, quiet, namespace)
+    wait_for("quiet Ready", functools.partial(ready, api, "IncidentWorkflow", "quiet", namespace))
+    create_custom(
+        api,
+        {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Incident",
+            "metadata": {"name": "slow"},
+            "spec": {
+                "title": "Search slow",
+                "service": "search",
+                "severityRef": severity,
+                "state": "investigating",
+            },
+        },
+        namespace,
+    )
+
+    def reminders() -> list[str]:
+        return [t for t in world.texts() if "QUIET Search slow" in t]
+
+    wait_for("the first reminder", reminders, timeout=60)
+    time.sleep(12)  # the same quiet period, looked at twice more: no second message
+    assert len(reminders()) == 1
+    noted = plugin(crds, namespace, "note", "slow", "Looking at the index rebuild")
+    assert noted.returncode == 0, noted.stderr
+    wait_for("the reminder of the next quiet period", lambda: len(reminders()) == 2, 60)
+    runs = get_custom(api, "Incident", "slow", namespace)["status"]["workflows"]["runs"]
+    assert [r["events"] for r in runs] == [["noUpdate"], ["noUpdate"]]
+    assert len({r["key"] for r in runs}) == 2

@@ -1,10 +1,12 @@
-"""`kubectl incident workflow test [WORKFLOW] --incident INC [-n NS] [--cluster] [-f FILE]`.
+"""`kubectl incident workflow test [WORKFLOW] --incident INC [-n NS] [--cluster] [-f FILE]
+[--event EVENT]`.
 
 A dry run: which of the workflow's triggers fire for the incident now (against what the
 operator last recorded in its status), how the condition and each step's ``if`` evaluate,
 and what would run, with each step's key. Nothing is changed. ``-f`` tests a manifest not
 applied yet; ``--cluster`` names a ClusterIncidentWorkflow. When no trigger fires now, the
-condition is also judged as if the first trigger had fired, to show what would happen.
+condition is also judged as if the first trigger (or ``--event``) had fired, to show what
+would happen.
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ def add_parser(commands: Any) -> None:
         "--cluster", action="store_true", help="WORKFLOW is a ClusterIncidentWorkflow"
     )
     test.add_argument("-f", "--filename", type=Path, help="a workflow manifest not applied yet")
+    test.add_argument(
+        "--event",
+        choices=[e.value for e in wf.Event],
+        help="when no trigger fires now, judge as if this event had (default: the first)",
+    )
     test.set_defaults(run=run)
 
 
@@ -122,7 +129,10 @@ def run(
             file=out,
         )
         return 0
-    current, hypothetical = dry_run(workflow, incident, severity, now or datetime.now(UTC), engine)
+    event = wf.Event(args.event) if getattr(args, "event", None) else None
+    current, hypothetical = dry_run(
+        workflow, incident, severity, now or datetime.now(UTC), engine, event=event
+    )
     render(out, workflow, incident, current, hypothetical)
     return 0
 
@@ -154,7 +164,7 @@ def render(
     if hypothetical is None:
         return
     verdict = hypothetical.condition.describe() if hypothetical.condition else "true"
-    event = workflow.triggers[0].event.value
+    event = hypothetical.matches[0].trigger.event.value
     print(f"If {event} fired now, the condition would be {verdict}", file=out)
     if hypothetical.runs:
         _runs(out, hypothetical, "and it would run")

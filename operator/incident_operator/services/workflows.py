@@ -66,15 +66,17 @@ def dry_run(
     severity: Mapping[str, Any] | None,
     now: datetime,
     expressions: Expressions,
+    *,
+    event: wf.Event | None = None,
 ) -> tuple[wf.Evaluation, wf.Evaluation | None]:
     """What the workflow does for the incident now, changing nothing; and, when no trigger
-    fires now, the same judged as if one had (its first trigger), to show what would run."""
+    fires now, the same judged as if one had (``event``, or its first trigger's)."""
     evaluate = evaluator(expressions, variables_of(body, severity))
     memory = memory_of(body)
     now_plan = wf.evaluate_workflow(workflow, facts_of(body), memory, now, evaluate)
     if now_plan.runs or not workflow.triggers:
         return now_plan, None
-    event = workflow.triggers[0].event
+    event = event or workflow.triggers[0].event
     pretend = wf.Occurrence("dry-run", event, now, "as if it fired now")
     steps = tuple(
         wf.Step(wf.step_key(workflow.ref, "dry-run", i), i, a)
@@ -86,9 +88,9 @@ def dry_run(
         for s in steps
     )
     run = wf.Run(workflow, wf.run_key(workflow.ref, "dry-run"), pretend, (event,), steps)
-    hypothetical = wf.Evaluation(
-        workflow, (), condition=verdict, runs=(run,) if verdict.value else ()
-    )
+    matches = (wf.TriggerMatch(wf.Trigger(event), (pretend,), "as if it fired now"),)
+    runs = (run,) if verdict.value else ()
+    hypothetical = wf.Evaluation(workflow, matches, condition=verdict, runs=runs)
     return now_plan, hypothetical
 
 

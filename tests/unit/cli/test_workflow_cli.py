@@ -84,8 +84,8 @@ def test_a_firing_trigger_shows_the_condition_and_the_keyed_steps() -> None:
 
 
 def test_a_false_condition_is_explained() -> None:
-    judged = {"seen": {"phase": "investigating", "severity": "sev-1"}, "done": [
-        "wf/uid-example/seen/declared"]}  # fmt: skip
+    seen = {"phase": "investigating", "severity": "sev-1"}
+    judged = {"seen": seen, "done": ["wf/uid-example/seen/declared"]}
     source = Source(body({}, workflows=judged), {"IncidentWorkflow": example("IncidentWorkflow")})
     code, text = dry_run(["tier1-major", "--incident", "checkout-errors"], source)
     assert code == 0
@@ -133,3 +133,17 @@ def test_a_name_or_a_file_is_required() -> None:
     args = argparse.Namespace(workflow=None, filename=None, namespace=None, incident="x")
     with pytest.raises(UsageError):
         cli.run(args, io.StringIO(), lambda ns: Source(body({}), {}), CelExpressions(), NOW)
+
+
+def test_event_chooses_what_the_dry_run_pretends_fired() -> None:
+    seen = {"phase": "investigating", "severity": "sev-1", "labels": {"tier": "1"}}
+    judged = {"seen": seen, "done": ["wf/uid-example/seen/declared"]}
+    source = Source(
+        body({"tier": "1"}, workflows=judged), {"IncidentWorkflow": example("IncidentWorkflow")}
+    )
+    argv = ["tier1-major", "--incident", "checkout-errors", "--event", "labelChanged"]
+    code, text = dry_run(argv, source)
+    assert code == 0
+    assert "Nothing runs now: no trigger fired" in text
+    assert "If labelChanged fired now, the condition would be true" in text
+    assert "and it would run (wf/uid-example/dry-run, on as if it fired now):" in text

@@ -173,6 +173,14 @@ def test_a_tier1_sev1_workflow_acts_exactly_once_and_only_in_its_namespace(
     status = wait_for("the workflow's counts", counted)
     assert (status["runs"], status["actions"], status["errors"]) == (1, 2, 0)
     assert status["lastIncident"] == f"{namespace}/db-down"
+    # Each run is an Event on the incident and on the workflow (emitted before the counts).
+    events = client.EventsV1Api(api).list_namespaced_event(namespace).items
+    reasons = sorted(
+        (e.regarding.kind if e.regarding else "", e.reason)
+        for e in events
+        if (e.reason or "").startswith("Workflow")
+    )
+    assert reasons == [("Incident", "WorkflowRan"), ("IncidentWorkflow", "WorkflowRan")]
     # The dry run agrees: nothing is owed any more.
     shown = plugin(crds, namespace, "workflow", "test", "tier1", "--incident", "db-down")
     assert shown.returncode == 0, shown.stderr

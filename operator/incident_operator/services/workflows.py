@@ -294,6 +294,14 @@ def snapshot_status(snapshot: wf.Snapshot, before: Mapping[str, Any]) -> Body:
     }
 
 
+def workflow_object(ref: wf.WorkflowRef) -> Body:
+    """Enough of the workflow object for an Event about it."""
+    meta: Body = {"name": ref.name, "namespace": ref.namespace}
+    if ref.uid:
+        meta["uid"] = ref.uid
+    return {"apiVersion": "sre.dev/v1alpha1", "kind": ref.kind, "metadata": meta}
+
+
 def run_status(record: wf.RunRecord) -> Body:
     out: Body = {
         "workflow": record.workflow,
@@ -502,13 +510,15 @@ class WorkflowService:
         if record.message:
             message += f" ({record.message})"
         meta = body["metadata"]
+        reason = "WorkflowRan" if not outcome.errors else "WorkflowFailed"
+        ref = run.workflow.ref
         try:
-            await self._store.emit_event(
-                dict(body),
-                "WorkflowRan" if not outcome.errors else "WorkflowFailed",
-                message,
-                warning=bool(outcome.errors),
-            )
+            await self._store.emit_event(dict(body), reason, message, warning=bool(outcome.errors))
+            if ref.namespace:  # the workflow's own Event, in its (the incident's) namespace
+                about = f"incident {meta['name']}: {message}"
+                await self._store.emit_event(
+                    workflow_object(ref), reason, about, warning=bool(outcome.errors)
+                )
             await self._workflow_store.record(
                 run.workflow.ref,
                 RunTally(

@@ -132,7 +132,7 @@ async def test_a_matching_change_posts_once_and_labels_once() -> None:
     assert set(run["events"]) == {"severityChanged", "labelChanged"}
     assert h.workflow_store.status["uid-tier1"]["runs"] == 1
     assert h.workflow_store.status["uid-tier1"]["actions"] == 2
-    assert [e[1] for e in h.store.events] == ["WorkflowRan"]
+    assert [e[:2] for e in h.store.events] == [("db-down", "WorkflowRan"), ("tier1", "WorkflowRan")]
 
 
 async def test_a_restart_between_the_actions_and_the_status_write_repeats_nothing(
@@ -240,7 +240,7 @@ async def test_a_failing_step_is_recorded_and_stops_the_run() -> None:
     assert "applied by argocd" in run["message"] or "applied elsewhere" in run["message"]
     assert h.messages() == []  # the run stopped at the failed step
     assert h.workflow_store.status["uid-tier1"]["errors"] == 1
-    assert [e[1] for e in h.store.events] == ["WorkflowFailed"]
+    assert [e[1] for e in h.store.events] == ["WorkflowFailed", "WorkflowFailed"]
 
 
 def ticket_workflow() -> dict[str, Any]:
@@ -309,7 +309,7 @@ async def test_a_stale_event_body_does_not_run_twice() -> None:
     await h.service.run(stale)
     await h.service.run(stale)
     assert len(h.messages()) == 1
-    assert len(h.store.events) == 1
+    assert len(h.store.events) == 2  # one on the incident, one on the workflow
     assert h.workflow_store.status["uid-tier1"]["runs"] == 1
 
 

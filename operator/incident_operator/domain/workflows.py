@@ -409,7 +409,7 @@ def plan(
     news = _news(facts, memory)
     evaluations = tuple(
         evaluate_workflow(w, facts, memory, now, evaluate)
-        if news or any(t.event in LASTING for t in w.triggers)
+        if news or _may_last(w, facts, memory)
         else Evaluation(w, (), skipped="nothing new")
         for w in sorted(workflows, key=lambda w: (w.ref.kind, w.ref.namespace, w.ref.name))
     )
@@ -422,10 +422,6 @@ def plan(
     return Plan(evaluations, snapshot, memory.sequence + (1 if changed else 0))
 
 
-LASTING = frozenset({Event.DECLARED, Event.NO_UPDATE})
-"""Triggers that can fire with nothing new in the incident (the others need a change)."""
-
-
 def _news(facts: Facts, memory: Memory) -> bool:
     """Whether anything changed since the last look (a change or timeline trigger could fire);
     without news only the lasting triggers need judging, which keeps an idle tick cheap."""
@@ -433,6 +429,19 @@ def _news(facts: Facts, memory: Memory) -> bool:
         return True
     since = memory.seen.timeline_at
     return any(since is None or e.at > since for e in facts.entries)
+
+
+def _may_last(workflow: Workflow, facts: Facts, memory: Memory) -> bool:
+    """Whether a lasting trigger could fire with nothing new: a timer, or a declaration not
+    judged yet (the common idle tick finds neither and costs a set lookup per workflow)."""
+    for trigger in workflow.triggers:
+        if trigger.event is Event.NO_UPDATE:
+            return True
+        if trigger.event is Event.DECLARED and facts.declared is not None:
+            declared = Occurrence("declared", Event.DECLARED, facts.declared, lasting=True)
+            if seen_key(workflow.ref, declared) not in memory.done:
+                return True
+    return False
 
 
 def with_effects(snapshot: Snapshot, actions: Iterable[Action]) -> Snapshot:

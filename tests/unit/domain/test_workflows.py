@@ -225,3 +225,15 @@ def test_a_lasting_occurrence_is_judged_once_even_when_the_condition_was_false()
     assert first.judged == ("wf/uid-1/seen/declared",)
     memory = wf.Memory(first.snapshot, first.sequence, frozenset(first.judged))
     assert wf.plan([w], facts(), memory, T0, always).runs == ()
+
+
+def test_an_idle_tick_skips_change_triggers_but_not_an_unjudged_declaration() -> None:
+    """Nothing new since the last look: change triggers are not judged at all, a declaration
+    not judged yet (a workflow created since) still is."""
+    f = facts()
+    changes = workflow(wf.Trigger(wf.Event.LABEL_CHANGED))
+    assert wf.plan([changes], f, seen(f), T0, always).evaluations[0].skipped == "nothing new"
+    new = workflow(wf.Trigger(wf.Event.DECLARED))
+    assert wf.plan([new], f, seen(f), T0, always).runs
+    judged = seen(f, done=frozenset({"wf/uid-1/seen/declared"}))
+    assert wf.plan([new], f, judged, T0, always).evaluations[0].skipped == "nothing new"

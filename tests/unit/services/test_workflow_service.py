@@ -76,7 +76,7 @@ class Harness:
         body = incident(
             "db-down",
             namespace,
-            metadata={"labels": labels or {}},
+            metadata={"labels": labels or {}, "generation": 1},
             severityRef="sev-2",
             status={
                 "phase": "investigating",
@@ -318,3 +318,65 @@ async def test_an_incident_no_workflow_sees_is_not_written() -> None:
     h.add()
     await h.tick()
     assert "workflows" not in h.body()["status"]
+
+
+def steps_workflow(*actions: dict[str, Any]) -> dict[str, Any]:
+    body = workflow_body(repeat="everyTrigger")
+    body["spec"]["triggers"] = [{"event": "labelChanged", "labels": ["tier"]}]
+    body["spec"]["condition"] = "'tier' in incident.labels"
+    body["spec"]["actions"] = list(actions)
+    return body
+
+
+async def test_set_severity_and_a_note_and_their_own_change_is_no_news() -> None:
+    h = Harness(
+        steps_workflow(
+            {"type": "setSeverity", "severity": "sev-1"},
+            {"type": "addNote", "text": "raised by ${workflow}"},
+        )
+    )
+    h.add()
+    await h.tick()
+    h.body()["metadata"]["labels"] = {"tier": "1"}
+    await h.tick()
+    assert h.body()["spec"]["severityRef"] == "sev-1"
+    (note,) = [e for e in h.store.timeline(NS, "db-down") if e["type"] == "workflow-note"]
+    assert note["message"] == "raised by tier1"
+    assert h.body()["status"]["workflows"]["seen"]["severity"] == "sev-1"
+    h.body()["status"]["severity"] = "sev-1"  # the lifecycle accepts it
+    for _ in range(3):
+        await h.tick()
+    assert len(h.body()["status"]["workflows"]["runs"]) == 1
+
+
+async def test_a_passing_failure_leaves_the_step_owed_until_it_succeeds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    h = Harness(
+        steps_workflow(
+            {"type": "setLabels", "labels": {"escalated": "yes"}},
+            {"type": "postMessage", "text": "escalated"},
+        )
+    )
+    h.add()
+    await h.tick()
+    h.body()["metadata"]["labels"] = {"tier": "1"}
+    original = h.store.edit_incident
+    calls = []
+
+    async def busy_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 1:
+            raise TemporaryError("API server busy (test)")
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(h.store, "edit_incident", busy_once)
+    await h.tick()
+    assert h.messages() == []
+    assert h.body()["status"]["workflows"]["done"] == []
+    await h.tick()
+    await h.tick()
+    assert len(calls) == 2
+    assert [m["message"] for m in h.messages()] == ["escalated"]
+    (run,) = h.body()["status"]["workflows"]["runs"]  # the retry replaced the failed record
+    assert run["result"] == "succeeded"

@@ -182,6 +182,8 @@ def _trigger(trigger: wf.Trigger) -> str:
         detail.append(f"after {int(trigger.after.total_seconds())}s")
     if trigger.phases:
         detail.append(f"in {','.join(trigger.phases)}")
+    if trigger.roles:
+        detail.append(f"roles {','.join(trigger.roles)}")
     return trigger.event.value + (f" ({'; '.join(detail)})" if detail else "")
 
 

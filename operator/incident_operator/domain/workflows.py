@@ -33,6 +33,7 @@ class Event(StrEnum):
     PHASE_CHANGED = "phaseChanged"
     SEVERITY_CHANGED = "severityChanged"
     LABEL_CHANGED = "labelChanged"
+    ROLE_CHANGED = "roleChanged"
     TIMELINE_ENTRY = "timelineEntry"
     NO_UPDATE = "noUpdate"
 
@@ -78,6 +79,7 @@ class Trigger:
     types: tuple[str, ...] = ()
     after: timedelta | None = None
     phases: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,12 +113,15 @@ class Snapshot:
     labels: tuple[tuple[str, str], ...] = ()
     timeline_at: datetime | None = None
     """The newest timeline entry seen (entries after it are new)."""
+    roles: tuple[tuple[str, str], ...] = ()
+    """Effective roles: role -> person."""
 
     def same_state(self, other: Snapshot) -> bool:
-        return (self.phase, self.severity, self.labels) == (
+        return (self.phase, self.severity, self.labels, self.roles) == (
             other.phase,
             other.severity,
             other.labels,
+            other.roles,
         )
 
 
@@ -255,8 +260,8 @@ def seen_key(ref: WorkflowRef, occurrence: Occurrence) -> str:
     return f"wf/{ref.id}/seen/{occurrence.key}"
 
 
-def _changed_labels(before: Snapshot, after: Snapshot) -> set[str]:
-    old, new = dict(before.labels), dict(after.labels)
+def _changed(before: Iterable[tuple[str, str]], after: Iterable[tuple[str, str]]) -> set[str]:
+    old, new = dict(before), dict(after)
     return {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
 
 
@@ -270,27 +275,42 @@ def _change(
     seen, current = memory.seen, facts.current
     if seen is None:
         return (), "first look at this incident: no earlier state to compare"
-    key = f"change-{memory.sequence + 1}"
-    if trigger.event is Event.PHASE_CHANGED:
-        if seen.phase == current.phase:
-            return (), f"phase still {current.phase}"
-        if trigger.to and current.phase not in trigger.to:
-            return (), f"phase {seen.phase} -> {current.phase}, not into {list(trigger.to)}"
-        detail = f"phase {seen.phase or '-'} -> {current.phase}"
-    elif trigger.event is Event.SEVERITY_CHANGED:
-        if seen.severity == current.severity:
-            return (), f"severity still {current.severity}"
-        if trigger.to and current.severity not in trigger.to:
-            return (), f"severity {seen.severity} -> {current.severity}, not {list(trigger.to)}"
-        detail = f"severity {seen.severity or '-'} -> {current.severity}"
+    if trigger.event in (Event.PHASE_CHANGED, Event.SEVERITY_CHANGED):
+        detail, why = _value_change(trigger, seen, current)
     else:
-        changed = _changed_labels(seen, current)
-        if trigger.labels:
-            changed &= set(trigger.labels)
-        if not changed:
-            return (), "no watched label changed"
-        detail = "labels changed: " + ", ".join(sorted(changed))
-    return (Occurrence(key, trigger.event, now, detail),), detail
+        detail, why = _keyed_change(trigger, seen, current)
+    if not detail:
+        return (), why
+    return (Occurrence(f"change-{memory.sequence + 1}", trigger.event, now, detail),), detail
+
+
+def _value_change(trigger: Trigger, seen: Snapshot, current: Snapshot) -> tuple[str, str]:
+    """(what changed, "") or ("", why it does not count) for phase and severity."""
+    what = "phase" if trigger.event is Event.PHASE_CHANGED else "severity"
+    old, new = getattr(seen, what), getattr(current, what)
+    if old == new:
+        return "", f"{what} still {new}"
+    if trigger.to and new not in trigger.to:
+        return "", f"{what} {old} -> {new}, not to {list(trigger.to)}"
+    return f"{what} {old or '-'} -> {new}", ""
+
+
+def _keyed_change(trigger: Trigger, seen: Snapshot, current: Snapshot) -> tuple[str, str]:
+    """The same for labels and roles (maps: a key added, changed or removed)."""
+    if trigger.event is Event.ROLE_CHANGED:
+        what, changed, only = "role", _changed(seen.roles, current.roles), trigger.roles
+    else:
+        what, changed, only = "label", _changed(seen.labels, current.labels), trigger.labels
+    if only:
+        changed &= set(only)
+    if not changed:
+        return "", f"no watched {what} changed"
+    return f"{what}s changed: " + ", ".join(sorted(changed)), ""
+
+
+CHANGES = frozenset(
+    {Event.PHASE_CHANGED, Event.SEVERITY_CHANGED, Event.LABEL_CHANGED, Event.ROLE_CHANGED}
+)
 
 
 def occurrences(
@@ -302,7 +322,7 @@ def occurrences(
             return (), "not declared yet"
         once = Occurrence("declared", Event.DECLARED, facts.declared, "declared", lasting=True)
         return (once,), "declared"
-    if trigger.event in (Event.PHASE_CHANGED, Event.SEVERITY_CHANGED, Event.LABEL_CHANGED):
+    if trigger.event in CHANGES:
         return _change(trigger, facts, memory, now)
     if trigger.event is Event.TIMELINE_ENTRY:
         since = memory.seen.timeline_at if memory.seen else None

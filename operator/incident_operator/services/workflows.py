@@ -173,6 +173,9 @@ def facts_of(body: Mapping[str, Any]) -> wf.Facts:
             phase=str(status.get("phase") or ""),
             severity=str(status.get("severity") or spec.get("severityRef") or ""),
             labels=_labels(body),
+            roles=tuple(
+                sorted((str(k), str(v)) for k, v in (status.get("roles") or {}).items() if v)
+            ),
         ),
         declared=declared,
         last_update=response.last_update(declared, updates) if declared else None,
@@ -190,6 +193,7 @@ def memory_of(body: Mapping[str, Any]) -> wf.Memory:
             severity=str(seen_raw.get("severity") or ""),
             labels=tuple(sorted((seen_raw.get("labels") or {}).items())),
             timeline_at=parse_time(seen_raw.get("timelineAt")),
+            roles=tuple(sorted((seen_raw.get("roles") or {}).items())),
         )
     return wf.Memory(
         seen=seen,
@@ -283,13 +287,17 @@ class Outcome:
 
 
 def snapshot_status(snapshot: wf.Snapshot, before: Mapping[str, Any]) -> Body:
-    """``status.workflows.seen`` as a merge patch (a label no longer there is set to null)."""
+    """``status.workflows.seen`` as a merge patch (a label or role no longer there is set to
+    null)."""
     labels: dict[str, Any] = dict.fromkeys(before.get("labels") or {})
     labels.update(dict(snapshot.labels))
+    roles: dict[str, Any] = dict.fromkeys(before.get("roles") or {})
+    roles.update(dict(snapshot.roles))
     return {
         "phase": snapshot.phase,
         "severity": snapshot.severity,
         "labels": labels,
+        "roles": roles,
         "timelineAt": iso(snapshot.timeline_at) if snapshot.timeline_at else None,
     }
 

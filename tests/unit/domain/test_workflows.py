@@ -237,3 +237,13 @@ def test_an_idle_tick_skips_change_triggers_but_not_an_unjudged_declaration() ->
     assert wf.plan([new], f, seen(f), T0, always).runs
     judged = seen(f, done=frozenset({"wf/uid-1/seen/declared"}))
     assert wf.plan([new], f, judged, T0, always).evaluations[0].skipped == "nothing new"
+
+
+def test_role_changed_fires_when_a_watched_role_changes_hands() -> None:
+    before = wf.Facts(wf.Snapshot("investigating", "sev-2", (), roles=(("commander", "alice"),)))
+    after = wf.Facts(wf.Snapshot("investigating", "sev-2", (), roles=(("commander", "bob"),)))
+    commander = workflow(wf.Trigger(wf.Event.ROLE_CHANGED, roles=("commander",)))
+    scribe = workflow(wf.Trigger(wf.Event.ROLE_CHANGED, roles=("scribe",)))
+    (run,) = wf.plan([commander], after, seen(before), T0, always).runs
+    assert run.occurrence.detail == "roles changed: commander"
+    assert wf.plan([scribe], after, seen(before), T0, always).runs == ()

@@ -380,3 +380,23 @@ async def test_a_passing_failure_leaves_the_step_owed_until_it_succeeds(
     assert [m["message"] for m in h.messages()] == ["escalated"]
     (run,) = h.body()["status"]["workflows"]["runs"]  # the retry replaced the failed record
     assert run["result"] == "succeeded"
+
+
+async def test_a_role_handover_fires_a_role_changed_workflow_once() -> None:
+    body = workflow_body(repeat="everyTrigger")
+    body["spec"]["triggers"] = [{"event": "roleChanged", "roles": ["commander"]}]
+    body["spec"]["condition"] = "'commander' in incident.roles"
+    body["spec"]["actions"] = [{"type": "postMessage", "text": "IC now ${name}"}]
+    h = Harness(body)
+    h.add()
+    h.body()["status"]["roles"] = {"commander": "alice"}
+    await h.tick()
+    assert h.body()["status"]["workflows"]["seen"]["roles"] == {"commander": "alice"}
+    h.body()["status"]["roles"] = {"commander": "bob", "scribe": "carol"}
+    for _ in range(3):
+        await h.tick()
+    assert [m["key"] for m in h.messages()] == ["wf/uid-tier1/change-1/0"]
+    h.body()["status"]["roles"] = {"commander": "bob"}  # only the scribe left: not watched
+    await h.tick()
+    assert len(h.messages()) == 1
+    assert h.body()["status"]["workflows"]["seen"]["roles"] == {"commander": "bob"}

@@ -386,6 +386,8 @@ class WorkflowSnapshot(ApiModel):
     """The incident's labels then."""
     timeline_at: datetime | None = None
     """The newest timeline entry seen then (newer ones fire timelineEntry triggers)."""
+    roles: Annotated[dict[str, Name], Field(max_length=4)] = {}
+    """The effective roles then, role -> person."""
 
 
 class WorkflowRun(ApiModel):

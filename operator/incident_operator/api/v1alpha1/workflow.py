@@ -29,6 +29,7 @@ from .common import (
     cel_rule,
 )
 from .incident import IncidentState
+from .severity import Role
 
 Expression = Annotated[str, Field(min_length=1, max_length=2048)]
 """A CEL expression over ``incident``, ``severity`` and ``trigger`` that yields a bool."""
@@ -46,13 +47,14 @@ LabelKey = Annotated[
 
 class TriggerEvent(StrEnum):
     """What happened to an incident: declared, phaseChanged, severityChanged, labelChanged,
-    timelineEntry (an entry of one of ``types`` was added) or noUpdate (no status update for
-    ``after`` while in one of ``phases``)."""
+    roleChanged, timelineEntry (an entry of one of ``types`` was added) or noUpdate (no status
+    update for ``after`` while in one of ``phases``)."""
 
     DECLARED = "declared"
     PHASE_CHANGED = "phaseChanged"
     SEVERITY_CHANGED = "severityChanged"
     LABEL_CHANGED = "labelChanged"
+    ROLE_CHANGED = "roleChanged"
     TIMELINE_ENTRY = "timelineEntry"
     NO_UPDATE = "noUpdate"
 
@@ -76,7 +78,8 @@ class Trigger(ApiModel):
     }
 
     event: TriggerEvent
-    """declared, phaseChanged, severityChanged, labelChanged, timelineEntry or noUpdate."""
+    """declared, phaseChanged, severityChanged, labelChanged, roleChanged, timelineEntry or
+    noUpdate."""
     to: Annotated[list[ShortText], Field(max_length=16)] = []
     """phaseChanged: only into these phases; severityChanged: only to these Severities.
     Empty: any."""
@@ -88,6 +91,8 @@ class Trigger(ApiModel):
     """noUpdate: how long without a status update (a note, status update or state change)."""
     phases: Annotated[list[IncidentState], Field(max_length=8)] = []
     """noUpdate: only while the incident is in one of these phases. Empty: any open phase."""
+    roles: Annotated[list[Role], Field(max_length=4)] = []
+    """roleChanged: only when one of these effective roles changed hands. Empty: any role."""
 
     def to_domain(self) -> domain.Trigger:
         return domain.Trigger(
@@ -97,6 +102,7 @@ class Trigger(ApiModel):
             types=tuple(self.types),
             after=parse_duration(self.after) if self.after else None,
             phases=tuple(p.value for p in self.phases),
+            roles=tuple(r.value for r in self.roles),
         )
 
 

@@ -1,0 +1,128 @@
+"""Uptime bars from a real Prometheus holding a designed history, figures computed by hand.
+
+``checkout`` has served 100 req/s since 12:00 UTC five days before today. Two days before
+today, from 10:00 to 12:00 UTC, 5 of them per second failed: 36,000 bad requests of that
+day's 8,640,000, so its availability is 1 - 36,000 / 8,640,000 = 99.583 %. The first day
+holds half a day of traffic (4,320,000 requests, none failed), the days before it have no
+data at all, and today is measured from 00:00 UTC up to now.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from incident_operator.adapters.prometheus_uptime import PrometheusDailyHistory
+from incident_operator.domain.sli import RatioSli
+from incident_operator.domain.uptime import midnight, period
+from incident_operator.errors import InvalidIndicator, QueryRejected
+from tests.services.prometheus import (
+    Backend,
+    PrometheusServer,
+    Scenario,
+    openmetrics,
+)
+
+H, D = 3600, 86400
+SLI = RatioSli(
+    errors='rate(http_requests_total{job="checkout",code="500"}[{{window}}])',
+    total='rate(http_requests_total{job="checkout"}[{{window}}])',
+)
+BAD_DAY_ERRORS, DAY_TOTAL = 5 * 2 * H, 100 * D
+BAD_DAY_AVAILABILITY = 1 - BAD_DAY_ERRORS / DAY_TOTAL  # 0.99583...
+
+
+def backends() -> list[object]:
+    return [
+        pytest.param(Backend.PROMETHEUS_2, id="prometheus-2"),
+        pytest.param(Backend.PROMETHEUS_3, id="prometheus-3", marks=pytest.mark.matrix),
+    ]
+
+
+@pytest.fixture(scope="module")
+def end() -> int:
+    now = int(time.time()) // 60 * 60
+    if now % D < 15 * 60:  # the test needs some of today: wait until 00:15 UTC
+        time.sleep(15 * 60 - now % D + 60)
+        now = int(time.time()) // 60 * 60
+    return now
+
+
+def today(end: int) -> date:
+    return datetime.fromtimestamp(end, UTC).date()
+
+
+def scenario(end: int) -> Scenario:
+    """Rows are (seconds before ``end``, total/s, errors/s), placed on UTC midnights."""
+    first = midnight(today(end) - timedelta(days=5)) + timedelta(hours=12)
+    bad = midnight(today(end) - timedelta(days=2))
+
+    def ago(at: datetime) -> float:
+        return end - at.timestamp()
+
+    return Scenario(
+        "checkout",
+        (
+            (ago(first), 100, 0),
+            (ago(bad + timedelta(hours=10)), 100, 5),
+            (ago(bad + timedelta(hours=12)), 100, 0),
+        ),
+    )
+
+
+@pytest.fixture(scope="module", params=backends())
+def prometheus(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, end: int
+) -> Iterator[PrometheusServer]:
+    backend: Backend = request.param
+    server = PrometheusServer(
+        tmp_path_factory.mktemp(backend.value),
+        openmetrics([scenario(end)], [], end),
+        backend=backend,
+    )
+    yield server
+    server.stop()
+
+
+async def test_each_day_as_computed_by_hand(prometheus: PrometheusServer, end: int) -> None:
+    now = datetime.fromtimestamp(end, UTC)
+    days = period(now, 8)
+    history = PrometheusDailyHistory(prometheus.url)
+    measured = await history.daily(SLI, days, now)
+    first, bad, last = days[2], days[5], days[7]
+    assert sorted(measured) == list(days[2:])  # nothing before the service existed
+    assert measured[bad].ratio == pytest.approx(BAD_DAY_ERRORS / DAY_TOTAL, rel=1e-3)
+    assert 1 - measured[bad].ratio == pytest.approx(BAD_DAY_AVAILABILITY, abs=1e-5)
+    assert measured[bad].events == pytest.approx(DAY_TOTAL, rel=1e-3)
+    assert measured[first].events == pytest.approx(DAY_TOTAL / 2, rel=1e-3)
+    for day in (first, days[3], days[4], days[6], last):
+        assert measured[day].ratio == 0.0
+    so_far = (now - midnight(last)).total_seconds()
+    assert measured[last].events == pytest.approx(100 * so_far, rel=2e-2)
+    assert history.queries == 4  # two range queries for the full days, two for today
+
+
+async def test_refused_or_absent_expressions_get_no_figures(
+    prometheus: PrometheusServer, end: int
+) -> None:
+    now = datetime.fromtimestamp(end, UTC)
+    history = PrometheusDailyHistory(prometheus.url)
+    with pytest.raises(InvalidIndicator):  # refused by the parser, never sent
+        await history.daily(RatioSli("rate(x[{{window}}]", "y"), period(now, 3), now)
+    assert history.queries == 0
+    many_to_many = "rate(http_requests_total[{{window}}]) / on(job) http_requests_total"
+    with pytest.raises(QueryRejected):  # refused by Prometheus when it runs it
+        await history.daily(
+            RatioSli(many_to_many, "rate(http_requests_total[{{window}}])"), period(now, 3), now
+        )
+    absent = RatioSli(errors="rate(nothing[{{window}}])", total="rate(nothing[{{window}}])")
+    assert await history.daily(absent, period(now, 3), now) == {}
+    no_errors = RatioSli(
+        errors='rate(http_requests_total{code="404"}[{{window}}])',
+        total='rate(http_requests_total{job="checkout"}[{{window}}])',
+    )
+    # No error series at all is no data, as in burn-rate evaluation, never 100 %.
+    assert await history.daily(no_errors, period(now, 3), now) == {}

@@ -58,6 +58,13 @@ History = Mapping[date, DayMeasure]
 
 
 @dataclass(frozen=True)
+class SloHistory:
+    days: History
+    target: float
+    """The SLO's objective as a fraction (0.999): a day below it is marked ``below``."""
+
+
+@dataclass(frozen=True)
 class UptimeComponent:
     """A public component and the SLOs that measure it, chosen by the cluster admin: the SLOs
     whose ``spec.service`` is ``name`` in one of ``namespaces``."""
@@ -92,6 +99,8 @@ class Day:
     """Fraction of good events in [0, 1]; None: no data."""
     partial: bool = False
     """Today: measured up to now only."""
+    below: bool = False
+    """Some SLO measured less than its objective that day (the bar's colour)."""
     incidents: tuple[DayIncident, ...] = ()
 
 
@@ -149,7 +158,7 @@ def _open_on(incident: PageIncident, day: date, now: datetime) -> bool:
 
 def component_uptime(
     component: str,
-    histories: Sequence[History],
+    histories: Sequence[SloHistory],
     incidents: Iterable[PageIncident],
     now: datetime,
     days: int = DAYS,
@@ -161,18 +170,19 @@ def component_uptime(
     last = span[-1]
     bars: list[Day] = []
     for day in span:
-        found = [_availability(h[day]) for h in histories if day in h]
+        found = [(_availability(h.days[day]), h.target) for h in histories if day in h.days]
         bars.append(
             Day(
                 day,
-                min(found) if found else None,
+                min(a for a, _ in found) if found else None,
                 partial=day == last,
+                below=any(a < target for a, target in found),
                 incidents=tuple(
                     DayIncident(i.id, i.name, i.impact.value) for i in mine if _open_on(i, day, now)
                 ),
             )
         )
-    figures = [u for h in histories if (u := slo_uptime(h, span)) is not None]
+    figures = [u for h in histories if (u := slo_uptime(h.days, span)) is not None]
     return ComponentUptime(
         name=component,
         days=tuple(bars),
@@ -217,6 +227,7 @@ def uptime_json(
                         "date": d.day.isoformat(),
                         "availability_percent": percent(d.availability),
                         "partial": d.partial,
+                        "below_objective": d.below,
                         "incidents": [
                             {
                                 "id": i.id,

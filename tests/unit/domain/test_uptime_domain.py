@@ -19,6 +19,7 @@ from incident_operator.domain.status_page import (
 from incident_operator.domain.uptime import (
     DAYS,
     DayMeasure,
+    SloHistory,
     UptimeComponent,
     component_uptime,
     midnight,
@@ -33,13 +34,15 @@ D5, D6, D7 = date(2026, 12, 5), date(2026, 12, 6), date(2026, 12, 7)
 SITE = Site("acme", "Acme Status", "https://status.example.com/status")
 
 # Availability SLO: 99.9 % on the 5th, 100 % on the 6th, 99 % so far today.
-A = {
+A_DAYS = {
     D5: DayMeasure(0.001, 1_000_000),
     D6: DayMeasure(0.0, 3_000_000),
     D7: DayMeasure(0.01, 100_000),
 }
-# Latency SLO with data on the 6th only: 99.8 %.
-B = {D6: DayMeasure(0.002, 1_000)}
+A = SloHistory(A_DAYS, 0.999)
+# Latency SLO with data on the 6th only: 99.8 %, below its 99.9 % objective.
+B_DAYS = {D6: DayMeasure(0.002, 1_000)}
+B = SloHistory(B_DAYS, 0.999)
 
 
 def incident(
@@ -84,19 +87,20 @@ def test_worst_slo_per_day_and_event_weighted_period() -> None:
     assert [d.availability for d in uptime.days] == pytest.approx([0.999, 0.998, 0.99])
     assert [d.partial for d in uptime.days] == [False, False, True]
     # A: (1,000 + 0 + 1,000) errors in 4,100,000 events; B: 2 in 1,000. The lower one.
-    assert slo_uptime(A, (D5, D6, D7)) == pytest.approx(1 - 2_000 / 4_100_000)
-    assert slo_uptime(B, (D5, D6, D7)) == pytest.approx(0.998)
+    assert [d.below for d in uptime.days] == [False, True, True]
+    assert slo_uptime(A_DAYS, (D5, D6, D7)) == pytest.approx(1 - 2_000 / 4_100_000)
+    assert slo_uptime(B_DAYS, (D5, D6, D7)) == pytest.approx(0.998)
     assert uptime.uptime == pytest.approx(0.998)
     assert uptime.days_with_data == 3
 
 
 def test_a_day_without_data_is_no_data_never_healthy() -> None:
-    only_today = {D7: DayMeasure(0.0, 10)}
+    only_today = SloHistory({D7: DayMeasure(0.0, 10)}, 0.99)
     uptime = component_uptime("checkout", [only_today], [], NOW, 3)
     assert [d.availability for d in uptime.days] == [None, None, 1.0]
     assert uptime.days_with_data == 1
     assert uptime.uptime == 1.0  # over the one day with data, not 3 days of "up"
-    nothing = component_uptime("checkout", [{}, {}], [], NOW, 3)
+    nothing = component_uptime("checkout", [SloHistory({}, 0.9)] * 2, [], NOW, 3)
     assert [d.availability for d in nothing.days] == [None, None, None]
     assert nothing.uptime is None
     assert nothing.days_with_data == 0
@@ -104,7 +108,7 @@ def test_a_day_without_data_is_no_data_never_healthy() -> None:
 
 
 def test_days_outside_the_period_do_not_count() -> None:
-    old = {D5 - timedelta(days=1): DayMeasure(0.5, 100), D6: DayMeasure(0.0, 100)}
+    old = SloHistory({D5 - timedelta(days=1): DayMeasure(0.5, 100), D6: DayMeasure(0.0, 100)}, 0.9)
     uptime = component_uptime("checkout", [old], [], NOW, 2)
     assert [d.day for d in uptime.days] == [D6, D7]
     assert uptime.uptime == 1.0
@@ -152,6 +156,7 @@ def test_json_shape() -> None:
         "date": "2026-12-05",
         "availability_percent": 99.9,
         "partial": False,
+        "below_objective": False,
         "incidents": [
             {
                 "id": "a1",

@@ -42,6 +42,10 @@ EVERYTHING = {
     "podDisruptionBudget.enabled": True,
     "replicaCount": 2,
     "peering.enabled": True,
+    "statusPage.components": [
+        {"name": "checkout", "namespaces": ["shop", "shop-eu"]},
+        {"name": "search", "namespaces": ["search"]},
+    ],
 }
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -198,6 +202,8 @@ def test_optional_features_render_and_reference_the_operator() -> None:
     args = container(docs)["args"]
     assert "--peering=incident-operator" in args
     assert "--status-page-url=https://status.example.com/status" in args
+    assert "--status-page-component=checkout=shop,shop-eu" in args
+    assert "--status-page-component=search=search" in args
     assert "--manage-prometheus-rules" in args
     assert ("monitoring.coreos.com", "prometheusrules", "patch") in rules(docs, "-namespaced")
     assert ("kopf.dev", "clusterkopfpeerings", "watch") in rules(docs, "-cluster")

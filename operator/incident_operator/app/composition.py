@@ -30,6 +30,7 @@ from incident_operator.adapters.postmortem_store import KubernetesPostmortems
 from incident_operator.adapters.prometheus import PrometheusMetrics
 from incident_operator.adapters.prometheus_impact import PrometheusImpact
 from incident_operator.adapters.prometheus_rule_store import PrometheusRuleStore
+from incident_operator.adapters.prometheus_uptime import PrometheusDailyHistory
 from incident_operator.adapters.slack import SlackChat
 from incident_operator.adapters.tickets_port import TicketTracker
 from incident_operator.adapters.watch_cache import WatchedCollection, WatchedObjects
@@ -38,6 +39,7 @@ from incident_operator.adapters.workflow_store import KubernetesWorkflowStore
 from incident_operator.adapters.workloads import KubernetesWorkloads
 from incident_operator.domain import outbox
 from incident_operator.domain.liveness import watch_timeouts
+from incident_operator.domain.uptime import UptimeComponent
 from incident_operator.handlers.context import OperatorContext
 from incident_operator.handlers.postmortems import PostmortemOptions
 from incident_operator.handlers.runner import CommsOptions, RunOptions
@@ -57,6 +59,7 @@ from incident_operator.services.prometheus_rules import PrometheusRuleSync
 from incident_operator.services.response_policy import ResponsePolicyService
 from incident_operator.services.slo_evaluation import SloEvaluationService
 from incident_operator.services.status_page import StatusPageIndex
+from incident_operator.services.uptime import UptimeService
 from incident_operator.services.watch_activity import WatchActivity
 from incident_operator.services.window_cadence import CadencedMetrics
 from incident_operator.services.workflows import WorkflowIndex, WorkflowService
@@ -75,6 +78,8 @@ class WebOptions:
     status_page: StatusPageSettings = field(default_factory=StatusPageSettings)
     status_page_id_key: TokenSource | None = None
     """Keys the status page's opaque incident ids; None: no key."""
+    uptime_components: tuple[UptimeComponent, ...] = ()
+    """Public components whose SLOs' daily availability the page shows (needs Prometheus)."""
 
 
 def build_context(options: RunOptions, web_options: WebOptions | None = None) -> OperatorContext:
@@ -160,6 +165,14 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         status_page=StatusPageIndex(_value(web_options.status_page_id_key) or b"")
         if web_options is not None
         else None,
+        uptime_service=UptimeService(
+            incident_store.list_slos,
+            PrometheusDailyHistory(options.prometheus_url, timeout=options.prometheus_timeout),
+            clock,
+            web_options.uptime_components,
+        )
+        if web_options is not None and web_options.uptime_components and options.prometheus_url
+        else None,
         http_listen=options.http_listen,
         expressions=expressions,
         workflow_index=workflow_index,
@@ -195,7 +208,10 @@ def web_app(
         alertmanager=AlertmanagerWebhook(context.alertmanager_service, options.alertmanager_token),
         metrics=MetricsEndpoint(exposition) if exposition is not None else None,
         status_page=StatusPageEndpoints(
-            context.status_page, context.clock, web_options.status_page
+            context.status_page,
+            context.clock,
+            web_options.status_page,
+            uptime=context.uptime_service,
         ),
         slack=slack,
     )

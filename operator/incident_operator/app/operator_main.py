@@ -21,6 +21,7 @@ from incident_operator.domain.alertmanager import (
 )
 from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.liveness import watch_timeouts
+from incident_operator.domain.uptime import UptimeComponent, parse_component
 from incident_operator.handlers.postmortems import PostmortemOptions
 from incident_operator.handlers.runner import CommsOptions, RunOptions, run
 from incident_operator.services.alertmanager import AlertmanagerConfig
@@ -69,6 +70,16 @@ def _namespace(text: str) -> str:
     if not DNS_LABEL.match(text) or len(text) > 63:
         raise argparse.ArgumentTypeError(f"{text!r} is not a namespace name")
     return text
+
+
+def _component(text: str) -> UptimeComponent:
+    try:
+        component = parse_component(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    for namespace in component.namespaces:
+        _namespace(namespace)
+    return component
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -242,6 +253,16 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "(default %(default)s)",
     )
     run_cmd.add_argument(
+        "--status-page-component",
+        action="append",
+        default=[],
+        type=_component,
+        metavar="SERVICE=NAMESPACE[,NAMESPACE...]",
+        help="a public component on the status page with 90 days of uptime bars, measured "
+        "by the SLOs whose spec.service is SERVICE in the NAMESPACEs (repeatable; needs "
+        "--prometheus-url)",
+    )
+    run_cmd.add_argument(
         "--status-page-id-key-file",
         help="key of the status page's opaque incident ids (HMAC over namespace, name and "
         "uid); keep it across restarts, ids depend on it "
@@ -398,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     web = WebOptions(
         status_page=StatusPageSettings(title=args.status_page_title, url=args.status_page_url),
         status_page_id_key=secret(args.status_page_id_key_file, "status_page_id_key"),
+        uptime_components=tuple(args.status_page_component),
     )
     run(options, functools.partial(build_context, options, web))
     return 0

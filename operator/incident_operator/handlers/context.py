@@ -40,6 +40,7 @@ from incident_operator.services.prometheus_rules import PrometheusRuleSync
 from incident_operator.services.response_policy import ResponsePolicyService
 from incident_operator.services.slo_evaluation import SloEvaluationService
 from incident_operator.services.status_page import StatusPageIndex
+from incident_operator.services.uptime import UptimeService
 from incident_operator.services.watch_activity import WatchActivity
 from incident_operator.services.workflows import WorkflowIndex, WorkflowService
 
@@ -103,6 +104,8 @@ class OperatorContext:
     workflow_index: WorkflowIndex | None = None
     """Fed by handlers/workflows.py from the watch of both workflow kinds."""
     workflow_service: WorkflowService | None = None
+    uptime_service: UptimeService | None = None
+    """The status page's uptime bars; None: no public component or no Prometheus."""
     web_app: web.Application | None = None
     http_listen: tuple[str, int] | None = None
     state: RuntimeState = field(default_factory=RuntimeState)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -22,13 +22,17 @@ from aiohttp import web
 
 from incident_operator.adapters.ports import Clock
 from incident_operator.domain import status_page as sp
+from incident_operator.domain import uptime as up
 from incident_operator.domain.comms import Impact
 from incident_operator.domain.times import iso
+from incident_operator.services.uptime import UptimeSnapshot
 
 HTML_PATH = "/status"
 SUMMARY_PATH = "/api/v2/summary.json"
 STATUS_PATH = "/api/v2/status.json"
 INCIDENTS_PATH = "/api/v2/incidents.json"
+UPTIME_PATH = "/status/uptime.json"
+"""Ours, not Statuspage's: the uptime bars as JSON (``?days=1..90``, default 90)."""
 JSON_ROUTES: dict[str, Callable[[sp.Page, sp.Site], dict[str, Any]]] = {
     SUMMARY_PATH: sp.summary_json,
     STATUS_PATH: sp.status_json,
@@ -54,6 +58,20 @@ class PageSource(Protocol):
         ...
 
     def page(self, now: datetime) -> sp.Page: ...
+
+
+class UptimeSource(Protocol):
+    """services/uptime.py's UptimeService."""
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The public components, by name."""
+        ...
+
+    async def snapshot(self) -> UptimeSnapshot: ...
 
 
 @dataclass(frozen=True)
@@ -97,6 +115,14 @@ margin-bottom:1rem}
 article h3{margin-top:0}
 .meta,.empty,footer{color:#59636e;font-size:.9rem}
 .impact-minor{color:#9a6700}.impact-major{color:#bc4c00}.impact-critical{color:#cf222e}
+.uptime{background:#fff;border:1px solid #d0d7de;border-radius:.5rem;padding:.75rem 1rem;
+margin-bottom:.75rem}
+.uptime h3{display:flex;justify-content:space-between;margin:0 0 .5rem}
+.bars{display:flex;gap:2px;height:2rem;align-items:stretch}
+.bar{flex:1;min-width:2px;border-radius:1px}
+.bar.met{background:#1a7f37}.bar.below{background:#bc4c00}.bar.nodata{background:#d0d7de}
+.range{display:flex;justify-content:space-between;margin:.25rem 0 0}
+.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 """
 
 
@@ -141,8 +167,56 @@ def _day(day: date) -> str:
     return f'<time datetime="{day.isoformat()}">{_e(day.strftime("%b %d, %Y"))}</time>'
 
 
-def render_html(page: sp.Page, title: str) -> str:
-    """The whole page; every interpolated text is escaped."""
+def _percent(fraction: float | None) -> str:
+    value = up.percent(fraction)
+    return "No data" if value is None else f"{value:g} %"
+
+
+def _bar(day: up.Day) -> str:
+    """One day: its colour says met/below objective or no data, and its words say the same
+    and list the day's incidents (title on hover, hidden text for screen readers)."""
+    kind = "nodata" if day.availability is None else "below" if day.below else "met"
+    words = [day.day.strftime("%b %d, %Y"), _percent(day.availability)]
+    if day.partial:
+        words[0] += " (today, so far)"
+    if day.below:
+        words.append("below objective")
+    words.extend(i.name for i in day.incidents)
+    text = " · ".join(words)
+    return f'<li class="bar {kind}" title="{_e(text)}"><span class="vh">{_e(text)}</span></li>'
+
+
+def _uptime(components: Sequence[up.ComponentUptime], measured: datetime | None) -> str:
+    days = len(components[0].days) if components else up.DAYS
+    parts = [
+        '<section aria-labelledby="uptime"><h2 id="uptime">Uptime</h2>',
+        f'<p class="meta">Daily availability over the last {days} days (UTC days), measured '
+        "from each component's service level objectives; "
+        + (f"last measured {_time(measured)}." if measured else "not measured yet.")
+        + "</p>",
+    ]
+    for component in components:
+        name = _e(component.name)
+        parts.append(
+            f'<div class="uptime"><h3><span>{name}</span><span class="meta">'
+            f"{_e(_percent(component.uptime))} uptime</span></h3>"
+            f'<ol class="bars" aria-label="{name}: daily availability, oldest first">'
+            + "".join(_bar(d) for d in component.days)
+            + f'</ol><p class="meta range"><span>{days} days ago</span><span>Today</span></p>'
+            "</div>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def render_html(
+    page: sp.Page,
+    title: str,
+    uptime: Sequence[up.ComponentUptime] | None = None,
+    measured: datetime | None = None,
+) -> str:
+    """The whole page; every interpolated text is escaped. ``uptime``: the bars of the
+    public components (None: no uptime section), read from Prometheus at ``measured``."""
     body = [
         f'<div class="banner {_e(page.indicator.value)}" role="status">'
         f"{_e(page.description)}</div>",
@@ -160,6 +234,8 @@ def render_html(page: sp.Page, title: str) -> str:
     else:
         body.append('<p class="empty">No components have had incidents.</p>')
     body.append("</section>")
+    if uptime is not None:
+        body.append(_uptime(uptime, measured))
     body.append('<section aria-labelledby="open"><h2 id="open">Open incidents</h2>')
     if page.open_incidents:
         body.extend(
@@ -188,7 +264,9 @@ def render_html(page: sp.Page, title: str) -> str:
         f"<body><main><h1>{_e(title)}</h1>{''.join(body)}"
         f"<footer><p>Last updated {_time(page.updated)}. Also as JSON: "
         f'<a href="{SUMMARY_PATH}">summary</a>, <a href="{STATUS_PATH}">status</a>, '
-        f'<a href="{INCIDENTS_PATH}">incidents</a>.</p></footer></main></body></html>'
+        f'<a href="{INCIDENTS_PATH}">incidents</a>'
+        + (f', <a href="{UPTIME_PATH}">uptime</a>' if uptime is not None else "")
+        + ".</p></footer></main></body></html>"
     )
 
 
@@ -197,20 +275,28 @@ Render = Callable[[sp.Page, sp.Site], dict[str, Any]]
 
 class StatusPageEndpoints:
     def __init__(
-        self, source: PageSource, clock: Clock, settings: StatusPageSettings | None = None
+        self,
+        source: PageSource,
+        clock: Clock,
+        settings: StatusPageSettings | None = None,
+        uptime: UptimeSource | None = None,
     ) -> None:
+        """``uptime``: the public components' bars; None, or no component: no uptime."""
         self._source = source
+        self._uptime = uptime if uptime is not None and uptime.names else None
         self._clock = clock
         self._settings = settings or StatusPageSettings()
         # route -> (source version, site url, rendered at, body): rendering 1000 incidents
         # takes ~0.1 s on the operator's event loop, and a crowd refreshing during an outage
         # must not multiply that. Only time can change an unchanged index's page (the 90-day
         # cut), and 30 s is what the responses may be cached for anyway. One entry per route
-        # (not per Host header), so requests cannot grow it.
-        self._cache: dict[str, tuple[int, str, datetime, bytes]] = {}
+        # and period (not per Host header), so requests cannot grow it past 2 x 90 + 8.
+        self._cache: dict[str, tuple[tuple[int, int], str, datetime, bytes]] = {}
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(HTML_PATH, self.page_html)
+        if self._uptime is not None:
+            app.router.add_get(UPTIME_PATH, self.uptime_json)
         for path, render in JSON_ROUTES.items():
             app.router.add_get(path, self._json(render))
 
@@ -220,7 +306,7 @@ class StatusPageEndpoints:
 
     def _rendered(self, route: str, url: str, render: Callable[[sp.Page], bytes]) -> bytes:
         now = self._clock.now()
-        version = self._source.version
+        version = (self._source.version, self._uptime.version if self._uptime else 0)
         cached = self._cache.get(route)
         if cached is not None:
             cached_version, cached_url, at, body = cached
@@ -230,14 +316,74 @@ class StatusPageEndpoints:
         self._cache[route] = (version, url, now, body)
         return body
 
-    async def page_html(self, _: web.Request) -> web.Response:
+    async def _bars(self, request: web.Request) -> tuple[int, UptimeSnapshot] | None:
+        """The reader's period (``?days=``, 1..90) and the figures; None without uptime."""
+        if self._uptime is None:
+            return None
+        text = request.query.get("days", str(up.DAYS))
+        if not text.isdigit() or not 1 <= int(text) <= up.DAYS:
+            raise web.HTTPBadRequest(text=f"days must be a whole number from 1 to {up.DAYS}")
+        return int(text), await self._uptime.snapshot()
+
+    def _components(
+        self, page: sp.Page, snapshot: UptimeSnapshot, days: int
+    ) -> list[up.ComponentUptime]:
+        now = self._clock.now()
+        names = self._uptime.names if self._uptime else ()
+        return [
+            up.component_uptime(
+                name, snapshot.histories.get(name, ()), page.recent_incidents, now, days
+            )
+            for name in names
+        ]
+
+    async def page_html(self, request: web.Request) -> web.Response:
         title = self._settings.title
-        body = self._rendered(HTML_PATH, "", lambda page: render_html(page, title).encode())
+        bars = await self._bars(request)
+
+        def render(page: sp.Page) -> bytes:
+            if bars is None:
+                return render_html(page, title).encode()
+            days, snapshot = bars
+            uptime = self._components(page, snapshot, days)
+            return render_html(page, title, uptime, snapshot.measured_at).encode()
+
+        route = HTML_PATH if bars is None else f"{HTML_PATH}?days={bars[0]}"
+        body = self._rendered(route, "", render)
         return web.Response(
             body=body,
             content_type="text/html",
             charset="utf-8",
             headers={"Cache-Control": CACHE_CONTROL},
+        )
+
+    async def uptime_json(self, request: web.Request) -> web.Response:
+        bars = await self._bars(request)
+        if bars is None:
+            raise web.HTTPNotFound()
+        days, snapshot = bars
+        site = self._site()
+
+        def render(page: sp.Page) -> bytes:
+            uptime = self._components(page, snapshot, days)
+            body = up.uptime_json(
+                uptime, page, site, now=self._clock.now(), measured=snapshot.measured_at
+            )
+            return json.dumps(body).encode()
+
+        return self._json_response(self._rendered(f"{UPTIME_PATH}?days={days}", site.url, render))
+
+    @staticmethod
+    def _json_response(body: bytes) -> web.Response:
+        return web.Response(
+            body=body,
+            content_type="application/json",
+            headers={
+                "Cache-Control": CACHE_CONTROL,
+                # Read-only public data: widgets on other sites may fetch it, as from
+                # Statuspage itself.
+                "Access-Control-Allow-Origin": "*",
+            },
         )
 
     def _json(self, render: Render) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -246,15 +392,6 @@ class StatusPageEndpoints:
             body = self._rendered(
                 request.path, site.url, lambda page: json.dumps(render(page, site)).encode()
             )
-            return web.Response(
-                body=body,
-                content_type="application/json",
-                headers={
-                    "Cache-Control": CACHE_CONTROL,
-                    # Read-only public data: widgets on other sites may fetch it, as from
-                    # Statuspage itself.
-                    "Access-Control-Allow-Origin": "*",
-                },
-            )
+            return self._json_response(body)
 
         return handle

@@ -12,6 +12,7 @@ from kubernetes import client
 from incident_operator.adapters.secrets import StaticToken
 from incident_operator.app import composition
 from incident_operator.app.composition import WebOptions, build_context
+from incident_operator.domain.uptime import UptimeComponent
 from incident_operator.handlers.context import OperatorContext, context_of, memo_of
 from incident_operator.handlers.postmortems import PostmortemOptions
 from incident_operator.handlers.runner import CommsOptions, RunOptions
@@ -88,7 +89,13 @@ async def test_everything_configured_fills_every_field() -> None:
             grafana_url="https://grafana.example",
         ),
     )
-    context = build_context(options, WebOptions(status_page_id_key=StaticToken("ids")))
+    context = build_context(
+        options,
+        WebOptions(
+            status_page_id_key=StaticToken("ids"),
+            uptime_components=(UptimeComponent("checkout", ("shop",)),),
+        ),
+    )
     try:
         assert unset(context) == set()
         assert context.evaluation_interval == 12.0

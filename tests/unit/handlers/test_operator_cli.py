@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from incident_operator.app.operator_main import parse
+from incident_operator.domain.uptime import UptimeComponent
 
 
 def test_slo_engine_flags() -> None:
@@ -31,3 +32,22 @@ def test_bad_interval_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         parse(["run", "--evaluation-interval=soon"])
     assert "invalid duration 'soon'" in capsys.readouterr().err
+
+
+def test_status_page_components(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse(
+        [
+            "run",
+            "--status-page-component=checkout=shop,shop-eu",
+            "--status-page-component=search=search",
+        ]
+    )
+    assert args.status_page_component == [
+        UptimeComponent("checkout", ("shop", "shop-eu")),
+        UptimeComponent("search", ("search",)),
+    ]
+    assert parse(["run"]).status_page_component == []
+    for bad in ("checkout", "checkout=Not_A_Namespace"):
+        with pytest.raises(SystemExit):
+            parse(["run", f"--status-page-component={bad}"])
+    assert "is not a namespace name" in capsys.readouterr().err

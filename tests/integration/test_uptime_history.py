@@ -1,17 +1,12 @@
-"""Uptime bars from a real Prometheus holding a designed history, figures computed by hand.
-
-``checkout`` has served 100 req/s since 12:00 UTC five days before today. Two days before
-today, from 10:00 to 12:00 UTC, 5 of them per second failed: 36,000 bad requests of that
-day's 8,640,000, so its availability is 1 - 36,000 / 8,640,000 = 99.583 %. The first day
-holds half a day of traffic (4,320,000 requests, none failed), the days before it have no
-data at all, and today is measured from 00:00 UTC up to now.
+"""Uptime bars from a real Prometheus holding a designed history (tests/services/
+uptime_history.py: a bad day at 99.583 %, computed by hand), read by the adapter: each day,
+no data before the service existed, today up to now, refused and absent expressions.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,20 +14,19 @@ from incident_operator.adapters.prometheus_uptime import PrometheusDailyHistory
 from incident_operator.domain.sli import RatioSli
 from incident_operator.domain.uptime import midnight, period
 from incident_operator.errors import InvalidIndicator, QueryRejected
-from tests.services.prometheus import (
-    Backend,
-    PrometheusServer,
-    Scenario,
-    openmetrics,
+from tests.services.prometheus import Backend, PrometheusServer, openmetrics
+from tests.services.uptime_history import (
+    BAD_DAY_AVAILABILITY,
+    BAD_DAY_ERRORS,
+    DAY_TOTAL,
+    bad_day_scenario,
+    data_end,
 )
 
-H, D = 3600, 86400
 SLI = RatioSli(
     errors='rate(http_requests_total{job="checkout",code="500"}[{{window}}])',
     total='rate(http_requests_total{job="checkout"}[{{window}}])',
 )
-BAD_DAY_ERRORS, DAY_TOTAL = 5 * 2 * H, 100 * D
-BAD_DAY_AVAILABILITY = 1 - BAD_DAY_ERRORS / DAY_TOTAL  # 0.99583...
 
 
 def backends() -> list[object]:
@@ -44,33 +38,7 @@ def backends() -> list[object]:
 
 @pytest.fixture(scope="module")
 def end() -> int:
-    now = int(time.time()) // 60 * 60
-    if now % D < 15 * 60:  # the test needs some of today: wait until 00:15 UTC
-        time.sleep(15 * 60 - now % D + 60)
-        now = int(time.time()) // 60 * 60
-    return now
-
-
-def today(end: int) -> date:
-    return datetime.fromtimestamp(end, UTC).date()
-
-
-def scenario(end: int) -> Scenario:
-    """Rows are (seconds before ``end``, total/s, errors/s), placed on UTC midnights."""
-    first = midnight(today(end) - timedelta(days=5)) + timedelta(hours=12)
-    bad = midnight(today(end) - timedelta(days=2))
-
-    def ago(at: datetime) -> float:
-        return end - at.timestamp()
-
-    return Scenario(
-        "checkout",
-        (
-            (ago(first), 100, 0),
-            (ago(bad + timedelta(hours=10)), 100, 5),
-            (ago(bad + timedelta(hours=12)), 100, 0),
-        ),
-    )
+    return data_end()
 
 
 @pytest.fixture(scope="module", params=backends())
@@ -80,7 +48,7 @@ def prometheus(
     backend: Backend = request.param
     server = PrometheusServer(
         tmp_path_factory.mktemp(backend.value),
-        openmetrics([scenario(end)], [], end),
+        openmetrics([bad_day_scenario(end)], [], end),
         backend=backend,
     )
     yield server

@@ -1,4 +1,6 @@
-"""``GET /status`` (HTML) and Statuspage-compatible ``/api/v2/*.json`` (``JSON_ROUTES``).
+"""``GET /status`` (HTML) and Statuspage-compatible ``/api/v2/*.json`` (``JSON_ROUTES``), and,
+with public components configured, their uptime bars in the HTML and on ``/status/uptime.json``
+(figures from services/uptime.py, read from Prometheus in the background, never per view).
 
 Read-only, served from the watch-fed index (services/status_page.py): a page view costs no
 API call. The HTML is rendered on the server with no JavaScript, so it works in any browser,

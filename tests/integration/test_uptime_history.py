@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 
 from incident_operator.adapters.prometheus_uptime import PrometheusDailyHistory
-from incident_operator.domain.sli import RatioSli
+from incident_operator.domain.sli import Provider, RatioSli, RecordedSli
 from incident_operator.domain.uptime import midnight, period
 from incident_operator.errors import InvalidIndicator, QueryRejected
-from tests.services.prometheus import Backend, PrometheusServer, openmetrics
+from tests.services.prometheus import Backend, Gauge, PrometheusServer, openmetrics
 from tests.services.uptime_history import (
     BAD_DAY_AVAILABILITY,
     BAD_DAY_ERRORS,
@@ -94,3 +94,25 @@ async def test_refused_or_absent_expressions_get_no_figures(
     )
     # No error series at all is no data, as in burn-rate evaluation, never 100 %.
     assert await history.daily(no_errors, period(now, 3), now) == {}
+
+
+async def test_a_sloth_recorded_sli_is_the_days_mean_ratio(
+    tmp_path_factory: pytest.TempPathFactory, end: int
+) -> None:
+    """Sloth's 5m ratio held at 2 % for the last three days: each full day reads 2 %
+    (no counts), the days before have no data."""
+    gauge = Gauge("slo:sli_error:ratio_rate5m", {"sloth_id": "shop-checkout"}, 0.02, 3 * 86400)
+    server = PrometheusServer(tmp_path_factory.mktemp("sloth"), openmetrics([], [gauge], end))
+    try:
+        now = datetime.fromtimestamp(end, UTC)
+        days = period(now, 5)
+        history = PrometheusDailyHistory(server.url)
+        sli = RecordedSli(Provider.SLOTH, "shop-checkout")
+        measured = await history.daily(sli, days, now)
+    finally:
+        server.stop()
+    assert days[0] not in measured
+    for day in days[2:]:
+        assert measured[day].ratio == pytest.approx(0.02)
+        assert measured[day].events is None
+    assert history.queries == 2

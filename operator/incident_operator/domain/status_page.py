@@ -35,6 +35,15 @@ Decisions, and why:
 * **Update texts come from the page, not from the timeline**: only state changes are public
   (their instants come in as :class:`Update`), and each is worded here per phase. Timeline
   messages are written for responders (names, internal details) and never reach the page.
+* **A public face, when written, replaces the page's own words**: the incident's public
+  title (``spec.public.title``) is shown instead of its internal title, and its public
+  updates (:class:`PublicNote`, written by the communications lead) instead of the canned
+  per-phase sentences. The phase stays the truth for the incident's status: a public update
+  cannot mark an open incident resolved (the component would turn green while the
+  responders are still at work); only ``identified`` — a human's claim no phase records — is
+  taken from the latest public update while the incident is being investigated. When the
+  phase has moved past the latest public update (resolved, with no one writing so yet), the
+  page adds its own sentence for that phase, so the page never lags the incident.
 * **Impact** comes from the incident's Severity (``spec.statusPage.impact``); an unknown
   Severity counts as ``none`` — the page claims no more outage than a Severity says.
 * **The 90-day history** holds every incident still unresolved or resolved (else closed)
@@ -134,6 +143,15 @@ class Update:
     phase: Phase
 
 
+@dataclass(frozen=True)
+class PublicNote:
+    """An update written for customers (``spec.public.updates``), shown as written."""
+
+    at: datetime
+    status: IncidentStatus
+    body: str
+
+
 def public_id(key: bytes, namespace: str, name: str, uid: str) -> str:
     """The incident's id on the page: HMAC-SHA256 over namespace, name and uid (80 bits).
 
@@ -165,6 +183,12 @@ class IncidentRecord:
     """State changes after the declaration, in any order."""
     published: bool = False
     """The Severity opted in to the status page (``spec.statusPage.publish``)."""
+    public_title: str = ""
+    """``spec.public.title``; empty: the page shows ``title``."""
+    public_impact: str = ""
+    """``spec.public.impact``: what customers notice, in the team's words."""
+    public_updates: tuple[PublicNote, ...] = ()
+    """``spec.public.updates``, in any order; when any, they replace the canned sentences."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +210,8 @@ class PageIncident:
     resolved: datetime | None
     updates: tuple[PageUpdate, ...]
     """Newest first, as Statuspage lists them."""
+    impact_text: str = ""
+    """What customers notice (the public impact), shown under the name; empty: nothing."""
 
     @property
     def unresolved(self) -> bool:
@@ -249,8 +275,17 @@ def worst(impacts: Iterable[Impact]) -> Impact:
     return max(impacts, key=SEVERITY_ORDER.index, default=Impact.NONE)
 
 
-def _page_incident(record: IncidentRecord, now: datetime) -> PageIncident:
-    created = record.declared or now
+PROGRESS: tuple[IncidentStatus, ...] = (
+    IncidentStatus.INVESTIGATING,
+    IncidentStatus.IDENTIFIED,
+    IncidentStatus.MONITORING,
+    IncidentStatus.RESOLVED,
+)
+"""How far along a status is; a public update further along than the phase does not move it."""
+
+
+def _canned_updates(record: IncidentRecord, created: datetime) -> list[PageUpdate]:
+    """The page's own sentence for each state change, oldest first."""
     changes = sorted((u for u in record.updates if u.phase in STATUS_OF_PHASE), key=_at)
     updates: list[PageUpdate] = []
     last_body = ""
@@ -259,17 +294,36 @@ def _page_incident(record: IncidentRecord, now: datetime) -> PageIncident:
         if body != last_body:  # closed after resolved, or a repeated entry: nothing new to say
             updates.append(PageUpdate(max(at, created), STATUS_OF_PHASE[phase], body))
             last_body = body
+    return updates
+
+
+def _public_updates(record: IncidentRecord, created: datetime) -> list[PageUpdate]:
+    notes = sorted(record.public_updates, key=lambda n: (n.at, PROGRESS.index(n.status)))
+    return [PageUpdate(max(n.at, created), n.status, n.body) for n in notes]
+
+
+def _page_incident(record: IncidentRecord, now: datetime) -> PageIncident:
+    created = record.declared or now
+    written = bool(record.public_updates)
+    updates = _public_updates(record, created) if written else _canned_updates(record, created)
     status = STATUS_OF_PHASE[record.phase]
-    if updates[-1].status != status:
-        # The timeline lost the change (folded away) or lags the phase: say where it stands.
-        at = record.resolved or record.closed or updates[-1].at
-        updates.append(PageUpdate(at, status, _update_body(record.phase, record.service)))
+    latest = updates[-1].status
+    if written and status is IncidentStatus.INVESTIGATING and latest is IncidentStatus.IDENTIFIED:
+        status = IncidentStatus.IDENTIFIED  # the cause is known: a human said so
+    if latest != status and (not written or PROGRESS.index(latest) < PROGRESS.index(status)):
+        # The timeline lost the change (folded away), or the updates lag the phase: say
+        # where it stands.
+        entered = [u.at for u in record.updates if STATUS_OF_PHASE.get(u.phase) is status]
+        at = record.resolved or record.closed or max(entered, default=updates[-1].at)
+        updates.append(
+            PageUpdate(max(at, updates[-1].at), status, _update_body(record.phase, record.service))
+        )
     resolved = None
     if status is IncidentStatus.RESOLVED:
         resolved = record.resolved or record.closed or updates[-1].at
     return PageIncident(
         id=record.id,
-        name=record.title,
+        name=record.public_title or record.title,
         service=record.service,
         impact=record.impact,
         status=status,
@@ -277,6 +331,7 @@ def _page_incident(record: IncidentRecord, now: datetime) -> PageIncident:
         updated=max(u.at for u in updates),
         resolved=resolved,
         updates=tuple(reversed(updates)),
+        impact_text=record.public_impact,
     )
 
 

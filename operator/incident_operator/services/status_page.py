@@ -14,8 +14,10 @@ field counts as absent; an unreadable Severity publishes nothing (its opt-in can
 and its impact counts as ``none``.
 
 What is public is decided by the cluster admin's Severity (``spec.statusPage.publish``) and
-the incident's ``spec.private``; records carry only an opaque id (domain ``public_id``, keyed
-with the operator's status page id key), never the namespace or name.
+the incident's ``spec.private``; what is said, by the incident's ``spec.public`` (title,
+impact, updates) when written, the page's own wording otherwise. Records carry only an
+opaque id (domain ``public_id``, keyed with the operator's status page id key), never the
+namespace or name.
 """
 
 from __future__ import annotations
@@ -124,6 +126,12 @@ def incident_record(
         resolved=stamps.resolved,
         closed=stamps.closed,
         updates=_updates(status, stamps),
+        public_title=spec.public.title,
+        public_impact=spec.public.impact,
+        public_updates=tuple(
+            status_page.PublicNote(u.at, status_page.IncidentStatus(u.status.value), u.text)
+            for u in spec.public.updates
+        ),
     )
 
 

@@ -150,6 +150,7 @@ def _incident(incident: sp.PageIncident, *, heading: str, detail: bool, anchor: 
         f'<{heading} id="title-{_e(ident)}">{_e(incident.name)}</{heading}>',
         f'<p class="meta"><span class="impact-{_e(incident.impact.value)}">'
         f"{_e(IMPACT_LABEL[incident.impact])}</span> · Affects {_e(incident.service)}</p>",
+        *([f"<p>{_e(incident.impact_text)}</p>"] if incident.impact_text else []),
         f"<p><strong>{_e(_label(latest.status))}</strong> — {_e(latest.body)}"
         f'<br><span class="meta">{_time(latest.at)}</span></p>',
     ]

@@ -72,6 +72,25 @@ def test_incident_example() -> None:
     assert incident.spec.state is IncidentState.INVESTIGATING
     assert incident.spec.roles.commander == "alice"
     assert incident.spec.roles.operations is None
+    public = incident.spec.public
+    assert public.title == "Some card payments fail at checkout"
+    assert public.impact.startswith("Some customers cannot pay by card")
+    [update] = public.updates
+    assert (update.at, update.status.value, update.author) == (
+        datetime(2026, 11, 27, 14, 20, tzinfo=UTC),
+        "investigating",
+        "bob",
+    )
+
+
+def test_an_incident_without_a_public_face_has_an_empty_one() -> None:
+    doc = example("Incident", "checkout-errors-20261127")
+    spec = {k: v for k, v in doc["spec"].items() if k != "public"}  # type: ignore[attr-defined]
+    incident = Incident.model_validate({**doc, "spec": spec})
+    assert (incident.spec.public.title, incident.spec.public.updates) == ("", [])
+    bad = {**spec, "public": {"updates": [{"at": "2026-11-27T14:20:00Z", "status": "fixed"}]}}
+    with pytest.raises(ValidationError):
+        Incident.model_validate({**doc, "spec": bad})
 
 
 def test_models_refuse_what_the_schema_refuses() -> None:

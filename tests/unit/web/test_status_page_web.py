@@ -510,3 +510,46 @@ async def test_a_third_party_statuspage_consumer_reads_our_page(
         "search": "operational",
     }
     assert seen["maintenance_metadata"] == []
+
+
+async def test_the_public_face_replaces_the_internal_title_and_wording() -> None:
+    index = StatusPageIndex()
+    index.observe_severity(severity("sev-2", "major"))
+    body = incident(
+        "checkout-errors",
+        title="checkout: SLO checkout-availability is burning its error budget",
+        timeline=[
+            {"at": iso(NOW - timedelta(minutes=50)), "type": "note", "message": "alice: db?"},
+        ],
+    )
+    body["spec"]["public"] = {
+        "title": f"Card payments fail {EVIL}",
+        "impact": "Some customers cannot pay by card.",
+        "updates": [
+            {
+                "at": iso(NOW - timedelta(minutes=30)),
+                "status": "identified",
+                "text": "A bad deploy; rolling back.",
+                "author": "bob",
+            }
+        ],
+    }
+    index.observe_incident(body)
+    client = await serve(index)
+    try:
+        summary = await get_json(client, "/api/v2/summary.json")
+        (shown,) = summary["incidents"]
+        assert shown["name"] == f"Card payments fail {EVIL}"
+        assert shown["status"] == "identified"
+        assert [(u["status"], u["body"]) for u in shown["incident_updates"]] == [
+            ("identified", "A bad deploy; rolling back.")
+        ]
+        page = await (await client.get("/status")).text()
+        assert "Some customers cannot pay by card." in page
+        assert "Card payments fail &lt;script&gt;" in page
+        for where in (json.dumps(summary), page):
+            assert "SLO checkout-availability" not in where, "the internal title never leaks"
+            assert "db?" not in where
+            assert "bob" not in where, "authors are not shown"
+    finally:
+        await client.close()

@@ -71,6 +71,41 @@ class Source(ApiModel):
     """When the problem began as the source saw it (for an SLO: when the burn began)."""
 
 
+class PublicStatus(StrEnum):
+    """Where a public update says the incident stands, in Statuspage's words: investigating,
+    identified (the cause is known), monitoring (a fix is in) or resolved."""
+
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+
+
+class PublicUpdate(ApiModel):
+    """One update written for customers (the status page shows it as written)."""
+
+    at: datetime
+    """When it was published (RFC 3339)."""
+    status: PublicStatus
+    """investigating, identified, monitoring or resolved."""
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+    """The update as customers read it."""
+    author: Annotated[str, Field(max_length=64)] = ""
+    """Who wrote it (never shown on the page)."""
+
+
+class Public(ApiModel):
+    """The incident as customers are told about it, kept apart from the internal title,
+    summary and timeline, which never reach the status page."""
+
+    title: Annotated[str, Field(max_length=200)] = ""
+    """Headline on the status page; empty: the page shows the incident's title."""
+    impact: Annotated[str, Field(max_length=1000)] = ""
+    """What customers notice, in their words, e.g. Some card payments fail."""
+    updates: Annotated[list[PublicUpdate], Field(max_length=50)] = []
+    """Public updates, oldest first; the status page shows them instead of its own wording."""
+
+
 class IncidentSpec(ApiModel):
     """What people ask for: title, service, severity, requested state, roles and mitigations.
 
@@ -134,6 +169,9 @@ class IncidentSpec(ApiModel):
     declared it)."""
     private: bool = False
     """Private incidents get a private channel and stay off the status page."""
+    public: Public = Public()
+    """Public title, impact and updates for the status page (kubectl incident update
+    --public); the internal title, summary and timeline never reach the page."""
     merged_into: Name | None = None
     """The surviving incident, when state is merged."""
     mitigations: Mitigations = []

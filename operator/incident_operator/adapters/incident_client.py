@@ -212,8 +212,12 @@ class IncidentClient:
         )
         return dict(result)
 
-    def patch_spec(self, name: str, spec: Body) -> Body:
+    def patch_spec(self, name: str, spec: Body | Callable[[Body], Body]) -> Body:
         """JSON merge patch of the spec (None deletes a field), on the version read.
+
+        ``spec`` may be a function of the object as read, for a change that depends on it
+        (appending to a list): it is called again on every re-read, so a concurrent change
+        is built upon, never overwritten.
 
         Refused when a field it would change was applied by a GitOps tool (docs/gitops.md):
         the next sync would put it back, so the change belongs in Git.
@@ -227,8 +231,9 @@ class IncidentClient:
                 continue
         return self._patch_checked(name, spec)
 
-    def _patch_checked(self, name: str, spec: Body) -> Body:
+    def _patch_checked(self, name: str, change: Body | Callable[[Body], Body]) -> Body:
         current = self.get(name)
+        spec = change(current) if callable(change) else change
         managed = list(current["metadata"].get("managedFields") or [])
         found = ownership.conflicts({"spec": spec}, current, managed, PLUGIN_MANAGER)
         if found:

@@ -1,4 +1,5 @@
-"""`kubectl incident declare|list|show|ack|assign|sev|state|resolve|close|decline|merge|note`.
+"""`kubectl incident declare|list|show|ack|assign|sev|state|resolve|close|decline|merge|note|
+update`.
 
 Every command is a spec change a responder could make with `kubectl patch`; the plugin adds
 the right field names, a readable table and, for state changes, waits briefly for the
@@ -23,10 +24,17 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
+from pydantic import ValidationError
+
 from incident_operator.adapters.ports import Body
-from incident_operator.api.v1alpha1.incident import IncidentState
+from incident_operator.api.v1alpha1.incident import (
+    IncidentState,
+    Public,
+    PublicStatus,
+)
 from incident_operator.api.v1alpha1.severity import Role
 from incident_operator.domain import timeline
+from incident_operator.domain.times import iso
 from incident_operator.errors import IncidentOperatorError, InvalidSpecError
 
 from . import output
@@ -46,7 +54,9 @@ class Incidents(Protocol):
 
     def create(self, body: Body) -> Body: ...
 
-    def patch_spec(self, name: str, spec: Body) -> Body: ...
+    def patch_spec(self, name: str, spec: Body | Callable[[Body], Body]) -> Body:
+        """Merge-patch the spec; a function of the object as read is called on every read."""
+        ...
 
     def append_timeline(self, name: str, entry: Body) -> None: ...
 
@@ -159,6 +169,25 @@ def add_parsers(commands: Any) -> None:
     note.add_argument("name")
     note.add_argument("text")
     note.add_argument("--author", default=None, help="default: your login name")
+
+    update = sub("update", "write a public update for the status page", run_update)
+    update.add_argument("name")
+    update.add_argument("text", help="the update as customers will read it")
+    update.add_argument(
+        "--public",
+        action="store_true",
+        required=True,
+        help="publish it on the status page (required: only public updates for now)",
+    )
+    update.add_argument(
+        "--status",
+        choices=[s.value for s in PublicStatus],
+        help="default: where the incident's phase stands (resolved once resolved, "
+        "monitoring once mitigated, else investigating)",
+    )
+    update.add_argument("--title", help="set the public title too (default: unchanged)")
+    update.add_argument("--impact", help="set the public impact too (default: unchanged)")
+    update.add_argument("--author", default=None, help="default: your login name")
 
 
 def severity_name(level: str) -> str:
@@ -537,4 +566,48 @@ def run_note(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int
     )
     incidents.append_timeline(args.name, entry)
     print(f"incident {incidents.namespace}/{args.name}: note added", file=out)
+    return 0
+
+
+PUBLIC_STATUS_OF_PHASE = {
+    "mitigated": PublicStatus.MONITORING,
+    "resolved": PublicStatus.RESOLVED,
+    "closed": PublicStatus.RESOLVED,
+}
+"""An update's status when none is given: where the incident stands (else investigating)."""
+PUBLIC_UPDATES_MAX = 50
+
+
+@command
+def run_update(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
+    """Append a public update (and set the public title or impact) on the version read."""
+    author = args.author or getpass.getuser()
+    at = datetime.now(UTC).replace(microsecond=0)
+
+    def change(body: Body) -> Body:
+        phase = str((body.get("status") or {}).get("phase") or "")
+        status = args.status or PUBLIC_STATUS_OF_PHASE.get(phase, PublicStatus.INVESTIGATING)
+        public = dict((body.get("spec") or {}).get("public") or {})
+        updates = list(public.get("updates") or [])
+        if len(updates) >= PUBLIC_UPDATES_MAX:
+            raise InvalidSpecError(
+                f"incident {args.name} already has {PUBLIC_UPDATES_MAX} public updates: "
+                "nothing was added"
+            )
+        entry = {"at": iso(at), "status": str(status), "text": args.text, "author": author}
+        patch: Body = {"updates": [*updates, entry]}
+        if args.title is not None:
+            patch["title"] = args.title
+        if args.impact is not None:
+            patch["impact"] = args.impact
+        try:  # the API server's rules, said before anything is sent
+            Public.model_validate({**public, **patch})
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidSpecError(f"public {where}: {first['msg']}: nothing was added") from None
+        return {"public": patch}
+
+    incidents.patch_spec(args.name, change)
+    print(f"incident {incidents.namespace}/{args.name}: public update published", file=out)
     return 0

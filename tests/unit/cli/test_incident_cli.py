@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,8 +42,10 @@ class FakeIncidents:
         self.objects[body["metadata"]["name"]] = body
         return copy.deepcopy(body)
 
-    def patch_spec(self, name: str, spec: Body) -> Body:
+    def patch_spec(self, name: str, spec: Body | Callable[[Body], Body]) -> Body:
         body = self.objects[name] if name in self.objects else self.get(name)
+        if callable(spec):
+            spec = spec(copy.deepcopy(body))
         if spec.get("state") == "investigating" and body["spec"].get("state") == "closed":
             raise Rejected(f"update incident {name}: a closed incident cannot change state")
         self.patches.append((name, spec))
@@ -242,3 +245,57 @@ def test_note_and_show() -> None:
     assert "MTTx:      time to acknowledge 4m00s" in out
     assert "note" in out
     assert "Rolled back to v41 (alice)" in out
+
+
+def test_update_public_appends_an_update_on_the_version_read() -> None:
+    fake = FakeIncidents()
+    incident(fake)
+    code, out, _ = run(
+        fake, "update", "checkout", "We are investigating failed payments.", "--public",
+        "--title", "Card payments fail", "--impact", "Some customers cannot pay.",
+        "--author", "bob",
+    )  # fmt: skip
+    assert (code, out) == (0, "incident shop/checkout: public update published\n")
+    public = fake.objects["checkout"]["spec"]["public"]
+    assert (public["title"], public["impact"]) == (
+        "Card payments fail",
+        "Some customers cannot pay.",
+    )
+    [first] = public["updates"]
+    assert (first["status"], first["text"], first["author"]) == (
+        "investigating",
+        "We are investigating failed payments.",
+        "bob",
+    )
+    assert datetime.fromisoformat(first["at"].replace("Z", "+00:00")) <= datetime.now(UTC)
+    # The next update is built on the object as read: the earlier one stays.
+    fake.objects["checkout"]["status"] = {"phase": "mitigated"}
+    assert run(fake, "update", "checkout", "A fix is rolling out.", "--public")[0] == 0
+    updates = fake.objects["checkout"]["spec"]["public"]["updates"]
+    assert [(u["status"], u["text"]) for u in updates] == [
+        ("investigating", "We are investigating failed payments."),
+        ("monitoring", "A fix is rolling out."),  # where the phase stands, by default
+    ]
+    assert fake.objects["checkout"]["spec"]["public"]["title"] == "Card payments fail"
+    assert (
+        run(fake, "update", "checkout", "Found it.", "--public", "--status", "identified")[0] == 0
+    )
+    assert fake.objects["checkout"]["spec"]["public"]["updates"][-1]["status"] == "identified"
+
+
+def test_update_refuses_what_the_api_server_would() -> None:
+    fake = FakeIncidents()
+    incident(fake)
+    code, _, err = run(fake, "update", "checkout", "x" * 2001, "--public")
+    assert code == 1
+    assert "public updates.0.text" in err
+    assert "nothing was added" in err
+    assert "public" not in fake.objects["checkout"]["spec"]
+    fake.objects["checkout"]["spec"]["public"] = {
+        "updates": [{"at": "2026-11-27T14:00:00Z", "status": "investigating", "text": "t"}] * 50
+    }
+    code, _, err = run(fake, "update", "checkout", "one more", "--public")
+    assert code == 1
+    assert "already has 50 public updates" in err
+    with pytest.raises(SystemExit):  # only public updates for now
+        build_parser().parse_args(["update", "checkout", "internal words"])

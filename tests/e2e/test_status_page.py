@@ -23,6 +23,7 @@ from kubernetes import client
 
 from incident_operator.domain import status_page
 from tests.cluster.controlplane import free_port
+from tests.e2e.test_incident_lifecycle import plugin
 from tests.kube import Cluster, create_custom, get_custom, temporary_severity, wait_for
 from tests.operator_process import running_operator
 
@@ -181,3 +182,43 @@ def test_status_page_shows_the_public_incident_until_resolved(
     assert resolved["resolved_at"] is not None
     assert resolved["incident_updates"][0]["status"] == "resolved"
     assert resolved["incident_updates"][0]["body"] == "This incident has been resolved."
+
+
+def test_a_public_update_from_kubectl_replaces_the_internal_words(
+    crds: Cluster, port: int, api: client.ApiClient, namespace: str, severity: str
+) -> None:
+    internal = "checkout: SLO checkout-availability is burning its error budget"
+    create_custom(
+        api,
+        {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Incident",
+            "metadata": {"name": "checkout-burn"},
+            "spec": {"title": internal, "service": "checkout", "severityRef": severity},
+        },
+        namespace,
+    )
+    done = plugin(
+        crds, namespace, "update", "checkout-burn", "We are investigating failed payments.",
+        "--public", "--title", "Card payments fail", "--impact", "Some customers cannot pay.",
+        "--status", "identified",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"incident {namespace}/checkout-burn: public update published\n"
+    uid = get_custom(api, "Incident", "checkout-burn", namespace)["metadata"]["uid"]
+    public_id = status_page.public_id(b"", namespace, "checkout-burn", uid)
+
+    def written() -> dict[str, Any] | None:
+        got = summary(port)
+        mine = [i for i in got["incidents"] if i["id"] == public_id]
+        return mine[0] if mine and mine[0]["name"] == "Card payments fail" else None
+
+    incident = wait_for("the public title on summary.json", written)
+    assert incident["status"] == "identified"
+    assert [u["body"] for u in incident["incident_updates"]] == [
+        "We are investigating failed payments."
+    ]
+    _, page = fetch(port, "/status")
+    assert "Some customers cannot pay." in page
+    for where in (json.dumps(summary(port)), page):
+        assert internal not in where, "the internal title never leaks"

@@ -34,6 +34,7 @@ from incident_operator.api.v1alpha1.incident import (
 )
 from incident_operator.api.v1alpha1.severity import Role
 from incident_operator.domain import timeline
+from incident_operator.domain.status_page import default_public_status
 from incident_operator.domain.times import iso
 from incident_operator.errors import IncidentOperatorError, InvalidSpecError
 
@@ -569,12 +570,6 @@ def run_note(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int
     return 0
 
 
-PUBLIC_STATUS_OF_PHASE = {
-    "mitigated": PublicStatus.MONITORING,
-    "resolved": PublicStatus.RESOLVED,
-    "closed": PublicStatus.RESOLVED,
-}
-"""An update's status when none is given: where the incident stands (else investigating)."""
 PUBLIC_UPDATES_MAX = 50
 
 
@@ -586,7 +581,7 @@ def run_update(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> i
 
     def change(body: Body) -> Body:
         phase = str((body.get("status") or {}).get("phase") or "")
-        status = args.status or PUBLIC_STATUS_OF_PHASE.get(phase, PublicStatus.INVESTIGATING)
+        status = args.status or default_public_status(phase).value
         public = dict((body.get("spec") or {}).get("public") or {})
         updates = list(public.get("updates") or [])
         if len(updates) >= PUBLIC_UPDATES_MAX:

@@ -88,8 +88,10 @@ def verify_signature(
 
 USAGE = (
     "Usage: /incident declare [sev-N] TITLE | status | ack | sev LEVEL | "
-    "role ROLE @person | note TEXT | mitigate [approve [NAME]] | resolve | help"
+    "role ROLE @person | note TEXT | update --public [--status STATUS] TEXT | "
+    "mitigate [approve [NAME]] | resolve | help"
 )
+PUBLIC_STATUSES = ("investigating", "identified", "monitoring", "resolved")
 ROLES = ("commander", "communications", "operations", "scribe")
 ROLE_ALIASES = {"ic": "commander", "comms": "communications", "ops": "operations"}
 _SEVERITY = re.compile(r"^(?:sev-?)?([1-9])$", re.IGNORECASE)
@@ -109,6 +111,7 @@ class Verb(StrEnum):
     SEV = "sev"
     ROLE = "role"
     NOTE = "note"
+    UPDATE = "update"
     MITIGATE = "mitigate"
     RESOLVE = "resolve"
     HELP = "help"
@@ -136,6 +139,9 @@ class Command:
     """mitigate: approve a suggested mitigation (False: list the pending suggestions)."""
     mitigation: str = ""
     """mitigate approve: the suggestion's name ("": the only pending one)."""
+    status: str = ""
+    """update: the public status (investigating, identified, monitoring, resolved); "": where
+    the incident's phase stands."""
 
 
 _USAGES = {
@@ -143,6 +149,9 @@ _USAGES = {
     Verb.SEV: "Usage: /incident sev LEVEL (e.g. sev 2 or sev sev-2)",
     Verb.ROLE: f"Usage: /incident role ROLE @person (ROLE: {', '.join(ROLES)})",
     Verb.NOTE: "Usage: /incident note TEXT",
+    Verb.UPDATE: "Usage: /incident update --public [--status STATUS] TEXT (STATUS: "
+    + ", ".join(PUBLIC_STATUSES)
+    + "; only public updates for now)",
     Verb.MITIGATE: "Usage: /incident mitigate [approve [NAME]]",
 }
 
@@ -192,6 +201,8 @@ def _arguments(verb: Verb, args: list[str], rest: str) -> Command:
         return Command(verb, text=rest)
     if verb is Verb.MITIGATE:
         return _mitigate(args)
+    if verb is Verb.UPDATE:
+        return _update(args, rest)
     if args:
         raise CommandError(f"Usage: /incident {verb} (takes no arguments)")
     return Command(verb)
@@ -217,6 +228,27 @@ def _role(args: list[str]) -> Command:
     if role not in ROLES or who is None:
         raise CommandError(_USAGES[Verb.ROLE])
     return Command(Verb.ROLE, role=role, person=who)
+
+
+def _update(args: list[str], rest: str) -> Command:
+    """``update --public [--status STATUS] TEXT``; the text may be in straight or curly
+    quotes (as people type it), which are taken off."""
+    if not args or args[0].lower() != "--public":
+        raise CommandError(_USAGES[Verb.UPDATE])
+    rest = rest[len(args[0]) :].strip()
+    status = ""
+    if len(args) > 1 and args[1].lower() == "--status":
+        if len(args) < 3 or args[2].lower() not in PUBLIC_STATUSES:
+            raise CommandError(_USAGES[Verb.UPDATE])
+        status = args[2].lower()
+        rest = rest[len(args[1]) :].strip()[len(args[2]) :].strip()
+    for quotes in ('""', "\u201c\u201d", "''"):
+        if len(rest) >= 2 and rest[0] == quotes[0] and rest[-1] == quotes[1]:
+            rest = rest[1:-1].strip()
+            break
+    if not rest:
+        raise CommandError(_USAGES[Verb.UPDATE])
+    return Command(Verb.UPDATE, text=rest, status=status)
 
 
 def _mitigate(args: list[str]) -> Command:

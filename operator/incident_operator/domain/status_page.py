@@ -120,6 +120,16 @@ STATUS_OF_PHASE: Mapping[Phase, IncidentStatus] = {
 }
 """Declined and merged have no entry: those incidents never reach the page."""
 
+
+def default_public_status(phase: str) -> IncidentStatus:
+    """A public update's status when its writer gives none: where the incident's phase stands
+    (``phase`` as the status reads it; unknown, declined or merged: investigating)."""
+    try:
+        return STATUS_OF_PHASE.get(Phase(phase), IncidentStatus.INVESTIGATING)
+    except ValueError:
+        return IncidentStatus.INVESTIGATING
+
+
 UNRESOLVED: frozenset[Phase] = frozenset({Phase.TRIAGE, Phase.INVESTIGATING, Phase.MITIGATED})
 HIDDEN: frozenset[Phase] = frozenset({Phase.DECLINED, Phase.MERGED})
 

@@ -40,6 +40,7 @@ from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.domain import timeline
 from incident_operator.domain.lifecycle import ACTIVE, accepted
 from incident_operator.domain.slack_requests import Command, ReactionAdded, Verb
+from incident_operator.domain.status_page import default_public_status
 from incident_operator.domain.times import iso
 from incident_operator.errors import CommandRefused, FieldOwnedElsewhere
 
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 SOURCE = "slack"
 MAX_APPROVED = 16
 """IncidentSpec.approvedMitigations' maxItems."""
+PUBLIC_UPDATES_MAX, PUBLIC_TEXT_MAX, PUBLIC_AUTHOR_MAX = 50, 2000, 64
+"""spec.public.updates' maxItems, and its entries' text and author maxLength."""
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
 
 
@@ -174,6 +177,8 @@ class ChatCommandService:
         if command.verb is Verb.NOTE:
             await self._note(incident, command.text, context)
             return f"Note added to {where}."
+        if command.verb is Verb.UPDATE:
+            return await self._public_update(incident, command, context, where)
         if command.verb is Verb.MITIGATE:
             if not command.approve:
                 return pending_reply(incident)
@@ -245,6 +250,37 @@ class ChatCommandService:
         )
         return f"{where}: {name} approved; the operator runs it and reports in the timeline."
 
+    async def _public_update(
+        self, incident: Body, command: Command, context: CommandContext, where: str
+    ) -> str:
+        """Append a public update to ``spec.public.updates`` (the status page shows it);
+        a retried request (same text by the same person last) adds nothing."""
+        if len(command.text) > PUBLIC_TEXT_MAX:
+            raise CommandRefused(
+                f"A public update is at most {PUBLIC_TEXT_MAX} characters. Nothing was published."
+            )
+        author = (await self._people.author(incident, context.user_id))[:PUBLIC_AUTHOR_MAX]
+        public = dict((incident.get("spec") or {}).get("public") or {})
+        updates = list(public.get("updates") or [])
+        last = updates[-1] if updates else {}
+        if (last.get("text"), last.get("author")) == (command.text, author):
+            return f"{where}: that public update is already published."
+        if len(updates) >= PUBLIC_UPDATES_MAX:
+            raise CommandRefused(
+                f"{where} already has {PUBLIC_UPDATES_MAX} public updates (the most it holds)."
+            )
+        phase = str((incident.get("status") or {}).get("phase") or "")
+        status = command.status or default_public_status(phase).value
+        entry = {
+            "at": iso(self._clock.now()),
+            "status": status,
+            "text": command.text,
+            "author": author,
+        }
+        await self._apply(incident, {"public": {"updates": [*updates, entry]}})
+        await self._record(incident, command, context)
+        return f"{where}: public update published ({status}); the status page shows it."
+
     async def _apply(self, incident: Body, spec: Body) -> None:
         """The person's change, by server-side apply; refused where Git declares the field."""
         try:
@@ -264,6 +300,7 @@ class ChatCommandService:
         detail = {
             Verb.SEV: f" {command.severity}",
             Verb.ROLE: f" {command.role} {command.person.name if command.person else ''}",
+            Verb.UPDATE: " --public",
         }.get(command.verb, "")
         author = await self._people.author(incident, context.user_id)
         await self._append(

@@ -19,6 +19,7 @@ HELP = "\n".join(
         "• sev LEVEL — change the severity (2 or sev-2)",
         "• role ROLE @person — commander, communications, operations or scribe",
         "• note TEXT — add a note to the timeline (or react with :pushpin: to a message)",
+        "• update --public [--status STATUS] TEXT — publish an update on the status page",
         "• mitigate — list the suggested mitigations waiting for approval",
         "• mitigate approve [NAME] — approve one (the commander only)",
         "• resolve — request the resolved state",

@@ -141,6 +141,14 @@ def test_empty_secret_never_verifies() -> None:
             "note rolled back to v41 <https://x|link>",
             Command(Verb.NOTE, text="rolled back to v41 <https://x|link>"),
         ),
+        ("update --public We are on it.", Command(Verb.UPDATE, text="We are on it.")),
+        ('update --PUBLIC "We are on it."', Command(Verb.UPDATE, text="We are on it.")),
+        ("update --public \u201cCurly quotes\u201d", Command(Verb.UPDATE, text="Curly quotes")),
+        (
+            "update --public --status Identified 'A bad deploy: rolling back'",
+            Command(Verb.UPDATE, text="A bad deploy: rolling back", status="identified"),
+        ),
+        ('update --public "quoted" then not', Command(Verb.UPDATE, text='"quoted" then not')),
         ("mitigate", Command(Verb.MITIGATE)),
         ("mitigate list", Command(Verb.MITIGATE)),
         ("mitigate approve", Command(Verb.MITIGATE, approve=True)),
@@ -171,6 +179,11 @@ def test_parse_command(text: str, command: Command) -> None:
         ("mitigate now", "Usage: /incident mitigate [approve [NAME]]"),
         ("mitigate approve a b", "Usage: /incident mitigate [approve [NAME]]"),
         ("mitigate list all", "Usage: /incident mitigate [approve [NAME]]"),
+        ("update We are on it.", "Usage: /incident update --public [--status STATUS] TEXT"),
+        ("update --public", "Usage: /incident update --public [--status STATUS] TEXT"),
+        ('update --public ""', "Usage: /incident update --public [--status STATUS] TEXT"),
+        ("update --public --status fixed x", "Usage: /incident update --public"),
+        ("update --public --status resolved", "Usage: /incident update --public"),
     ],
 )
 def test_bad_commands_give_one_line_usage(text: str, usage: str) -> None:

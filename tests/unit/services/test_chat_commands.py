@@ -522,3 +522,41 @@ async def test_help_lists_mitigate() -> None:
     text = await run(service, "help")
     assert "mitigate approve [NAME]" in text
     assert "mitigate [approve [NAME]]" in text
+
+
+async def test_update_public_appends_a_public_update_once() -> None:
+    store, _, service = world(state="investigating")
+    store.incidents[(NS, NAME)]["status"]["phase"] = "mitigated"
+    reply = await run(service, 'update --public "A fix is rolling out."')
+    assert reply == f"{NS}/{NAME}: public update published (monitoring); the status page shows it."
+    assert spec(store)["public"]["updates"] == [
+        {
+            "at": "2026-11-27T14:05:00Z",
+            "status": "monitoring",
+            "text": "A fix is rolling out.",
+            "author": "alice",
+        }
+    ]
+    # Slack retries the request: nothing new is published.
+    again = await run(service, 'update --public "A fix is rolling out."', ctx(trigger="trig-2"))
+    assert again == f"{NS}/{NAME}: that public update is already published."
+    await run(service, "update --public --status identified Found it.", ctx(BOB, "trig-3"))
+    updates = spec(store)["public"]["updates"]
+    assert [(u["status"], u["text"], u["author"]) for u in updates] == [
+        ("monitoring", "A fix is rolling out.", "alice"),
+        ("identified", "Found it.", "bob"),
+    ]
+    messages = [e["message"] for e in store.timeline(NS, NAME)]
+    assert messages == ["/incident update --public", "/incident update --public"]
+
+
+async def test_update_public_refuses_what_the_api_would() -> None:
+    store, _, service = world()
+    with pytest.raises(CommandRefused, match="at most 2000 characters"):
+        await run(service, "update --public " + "x" * 2001)
+    store.incidents[(NS, NAME)]["spec"]["public"] = {
+        "updates": [{"at": "2026-11-27T14:00:00Z", "status": "investigating", "text": "t"}] * 50
+    }
+    with pytest.raises(CommandRefused, match="already has 50 public updates"):
+        await run(service, "update --public one more")
+    assert len(spec(store)["public"]["updates"]) == 50

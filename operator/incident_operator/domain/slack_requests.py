@@ -88,7 +88,7 @@ def verify_signature(
 
 USAGE = (
     "Usage: /incident declare [sev-N] TITLE | status | ack | sev LEVEL | "
-    "role ROLE @person | note TEXT | update --public [--status STATUS] TEXT | "
+    "role ROLE @person | note TEXT | update --public [--status STATUS] TEXT|draft|accept | "
     "mitigate [approve [NAME]] | resolve | help"
 )
 PUBLIC_STATUSES = ("investigating", "identified", "monitoring", "resolved")
@@ -142,6 +142,8 @@ class Command:
     status: str = ""
     """update: the public status (investigating, identified, monitoring, resolved); "": where
     the incident's phase stands."""
+    draft: str = ""
+    """update: ``show`` the suggested wording, or ``accept`` it (publish it as drafted)."""
 
 
 _USAGES = {
@@ -149,7 +151,7 @@ _USAGES = {
     Verb.SEV: "Usage: /incident sev LEVEL (e.g. sev 2 or sev sev-2)",
     Verb.ROLE: f"Usage: /incident role ROLE @person (ROLE: {', '.join(ROLES)})",
     Verb.NOTE: "Usage: /incident note TEXT",
-    Verb.UPDATE: "Usage: /incident update --public [--status STATUS] TEXT (STATUS: "
+    Verb.UPDATE: "Usage: /incident update --public [--status STATUS] TEXT|draft|accept (STATUS: "
     + ", ".join(PUBLIC_STATUSES)
     + "; only public updates for now)",
     Verb.MITIGATE: "Usage: /incident mitigate [approve [NAME]]",
@@ -248,6 +250,10 @@ def _update(args: list[str], rest: str) -> Command:
             break
     if not rest:
         raise CommandError(_USAGES[Verb.UPDATE])
+    if rest.lower() in ("draft", "accept"):  # the suggested wording, not a text
+        return Command(
+            Verb.UPDATE, status=status, draft="show" if rest.lower() == "draft" else "accept"
+        )
     return Command(Verb.UPDATE, text=rest, status=status)
 
 

@@ -44,6 +44,9 @@ Decisions, and why:
   taken from the latest public update while the incident is being investigated. When the
   phase has moved past the latest public update (resolved, with no one writing so yet), the
   page adds its own sentence for that phase, so the page never lags the incident.
+* **Acceptance**: a Severity may require a person's word first (``spec.statusPage.accept``):
+  its incidents are listed only once someone published a public update (written, or a
+  drafted one accepted), so nothing about them is public before a human agreed to it.
 * **Impact** comes from the incident's Severity (``spec.statusPage.impact``); an unknown
   Severity counts as ``none`` — the page claims no more outage than a Severity says.
 * **The 90-day history** holds every incident still unresolved or resolved (else closed)
@@ -199,6 +202,8 @@ class IncidentRecord:
     """``spec.public.impact``: what customers notice, in the team's words."""
     public_updates: tuple[PublicNote, ...] = ()
     """``spec.public.updates``, in any order; when any, they replace the canned sentences."""
+    needs_acceptance: bool = False
+    """The Severity lists it only once a person published an update (``statusPage.accept``)."""
 
 
 @dataclass(frozen=True)
@@ -351,8 +356,10 @@ def _at(update: Update) -> datetime:
 
 def shown(record: IncidentRecord) -> bool:
     """Whether the incident is on the page at all: its Severity publishes, it is not
-    private, and it was neither declined nor merged."""
-    return record.published and not record.private and record.phase not in HIDDEN
+    private, it was neither declined nor merged, and, where its Severity says so, a person
+    has published a public update for it."""
+    accepted = bool(record.public_updates) or not record.needs_acceptance
+    return record.published and not record.private and record.phase not in HIDDEN and accepted
 
 
 def _in_window(incident: PageIncident, since: datetime) -> bool:

@@ -32,13 +32,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
+from pydantic import ValidationError
+
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.api.v1alpha1.severity import StatusPage
 from incident_operator.domain import timeline
+from incident_operator.domain.comms import Impact
 from incident_operator.domain.lifecycle import ACTIVE, accepted
+from incident_operator.domain.public_draft import Draft, draft
 from incident_operator.domain.slack_requests import Command, ReactionAdded, Verb
 from incident_operator.domain.status_page import default_public_status
 from incident_operator.domain.times import iso
@@ -250,11 +255,42 @@ class ChatCommandService:
         )
         return f"{where}: {name} approved; the operator runs it and reports in the timeline."
 
+    async def _draft(self, incident: Body) -> Draft:
+        """The incident's Severity's suggested public wording at its phase."""
+        spec = incident.get("spec") or {}
+        severity = await self._store.get_severity(str(spec.get("severityRef") or ""))
+        try:
+            page = StatusPage.model_validate(
+                ((severity or {}).get("spec") or {}).get("statusPage") or {}
+            )
+        except ValidationError:
+            page = StatusPage()
+        phase = str((incident.get("status") or {}).get("phase") or "")
+        service = str(spec.get("service") or "")
+        return draft(page.draft.to_domain(), service, Impact(page.impact.value), phase)
+
     async def _public_update(
         self, incident: Body, command: Command, context: CommandContext, where: str
     ) -> str:
         """Append a public update to ``spec.public.updates`` (the status page shows it);
-        a retried request (same text by the same person last) adds nothing."""
+        a retried request (same text by the same person last) adds nothing. ``draft``:
+        show the Severity's suggested wording, or publish it as drafted (``accept``, which
+        also sets the drafted title when there is no public title yet)."""
+        title: str | None = None
+        if command.draft:
+            suggested = await self._draft(incident)
+            if command.draft == "show":
+                return (
+                    f"Suggested public update for {where} ({suggested.status}):\n"
+                    f"*{suggested.title}*\n{suggested.text}\n"
+                    "Publish it with `/incident update --public accept`, or write your own "
+                    "with `/incident update --public TEXT`."
+                )
+            command = replace(
+                command, text=suggested.text, status=command.status or suggested.status.value
+            )
+            public_title = ((incident.get("spec") or {}).get("public") or {}).get("title")
+            title = None if public_title else suggested.title
         if len(command.text) > PUBLIC_TEXT_MAX:
             raise CommandRefused(
                 f"A public update is at most {PUBLIC_TEXT_MAX} characters. Nothing was published."
@@ -277,7 +313,10 @@ class ChatCommandService:
             "text": command.text,
             "author": author,
         }
-        await self._apply(incident, {"public": {"updates": [*updates, entry]}})
+        change: Body = {"updates": [*updates, entry]}
+        if title is not None:
+            change["title"] = title
+        await self._apply(incident, {"public": change})
         await self._record(incident, command, context)
         return f"{where}: public update published ({status}); the status page shows it."
 

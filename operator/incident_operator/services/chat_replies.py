@@ -20,6 +20,8 @@ HELP = "\n".join(
         "• role ROLE @person — commander, communications, operations or scribe",
         "• note TEXT — add a note to the timeline (or react with :pushpin: to a message)",
         "• update --public [--status STATUS] TEXT — publish an update on the status page",
+        "• update --public draft — the suggested public wording; update --public accept: "
+        "publish it",
         "• mitigate — list the suggested mitigations waiting for approval",
         "• mitigate approve [NAME] — approve one (the commander only)",
         "• resolve — request the resolved state",

@@ -141,6 +141,8 @@ class Publication:
 
     publish: bool = False
     impact: Impact = Impact.NONE
+    accept: bool = False
+    """Incidents are listed only once a person published a public update."""
 
 
 def severity_publication(body: Mapping[str, Any]) -> Publication:
@@ -151,7 +153,7 @@ def severity_publication(body: Mapping[str, Any]) -> Publication:
         model = StatusPage.model_validate((spec or {}).get("statusPage") or {})
     except (ValidationError, AttributeError):
         return Publication()
-    return Publication(model.publish, Impact(model.impact.value))
+    return Publication(model.publish, Impact(model.impact.value), model.accept)
 
 
 class StatusPageIndex:
@@ -196,6 +198,7 @@ class StatusPageIndex:
                 r,
                 impact=(p := severities.get(r.severity, unknown)).impact,
                 published=p.publish,
+                needs_acceptance=p.accept,
             )
             for r in self._incidents.values()
         ]

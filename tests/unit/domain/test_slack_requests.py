@@ -149,6 +149,12 @@ def test_empty_secret_never_verifies() -> None:
             Command(Verb.UPDATE, text="A bad deploy: rolling back", status="identified"),
         ),
         ('update --public "quoted" then not', Command(Verb.UPDATE, text='"quoted" then not')),
+        ("update --public draft", Command(Verb.UPDATE, draft="show")),
+        (
+            "update --public --status identified Accept",
+            Command(Verb.UPDATE, status="identified", draft="accept"),
+        ),
+        ('update --public "accept"', Command(Verb.UPDATE, draft="accept")),
         ("mitigate", Command(Verb.MITIGATE)),
         ("mitigate list", Command(Verb.MITIGATE)),
         ("mitigate approve", Command(Verb.MITIGATE, approve=True)),

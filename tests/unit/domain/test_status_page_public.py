@@ -122,3 +122,14 @@ def test_a_public_update_before_the_declaration_is_shown_at_the_declaration() ->
     early = record(public_updates=(note(-30, IncidentStatus.INVESTIGATING, "Looking."),))
     [incident] = build_page([early], NOW).open_incidents
     assert incident.updates[0].at == DECLARED
+
+
+def test_a_severity_requiring_acceptance_lists_nothing_until_a_person_publishes() -> None:
+    waiting = record(needs_acceptance=True)
+    page = build_page([waiting], NOW)
+    assert (page.open_incidents, page.components) == ((), ())
+    accepted = replace(
+        waiting, public_updates=(note(10, IncidentStatus.INVESTIGATING, "We are on it."),)
+    )
+    [incident] = build_page([accepted], NOW).open_incidents
+    assert [u.body for u in incident.updates] == ["We are on it."]

@@ -560,3 +560,32 @@ async def test_update_public_refuses_what_the_api_would() -> None:
     with pytest.raises(CommandRefused, match="already has 50 public updates"):
         await run(service, "update --public one more")
     assert len(spec(store)["public"]["updates"]) == 50
+
+
+async def test_update_public_draft_suggests_and_accept_publishes_it() -> None:
+    store, _, service = world(state="investigating")
+    store.severities["sev-2"]["spec"]["statusPage"] = {"publish": True, "impact": "major"}
+    store.incidents[(NS, NAME)]["spec"]["service"] = "checkout"
+    store.incidents[(NS, NAME)]["status"]["phase"] = "investigating"
+    shown = await run(service, "update --public draft")
+    assert shown.startswith(f"Suggested public update for {NS}/{NAME} (investigating):\n")
+    assert "*checkout: partial outage*\nWe are investigating partial outage of checkout." in shown
+    assert "public" not in spec(store), "a draft publishes nothing"
+    reply = await run(service, "update --public accept", ctx(trigger="trig-2"))
+    assert reply.startswith(f"{NS}/{NAME}: public update published (investigating)")
+    public = spec(store)["public"]
+    assert public["title"] == "checkout: partial outage"
+    assert [(u["text"], u["author"]) for u in public["updates"]] == [
+        ("We are investigating partial outage of checkout.", "alice")
+    ]
+    # A public title someone wrote is kept; the Severity's own templates are used.
+    store.incidents[(NS, NAME)]["spec"]["public"]["title"] = "Card payments fail"
+    store.incidents[(NS, NAME)]["status"]["phase"] = "mitigated"
+    store.severities["sev-2"]["spec"]["statusPage"]["draft"] = {
+        "monitoring": "Fixed {service}, watching it ({status})."
+    }
+    await run(service, "update --public accept", ctx(trigger="trig-3"))
+    public = spec(store)["public"]
+    assert public["title"] == "Card payments fail"
+    assert public["updates"][-1]["text"] == "Fixed checkout, watching it (monitoring)."
+    assert public["updates"][-1]["status"] == "monitoring"

@@ -553,3 +553,19 @@ async def test_the_public_face_replaces_the_internal_title_and_wording() -> None
             assert "bob" not in where, "authors are not shown"
     finally:
         await client.close()
+
+
+async def test_a_severity_requiring_acceptance_shows_the_incident_once_published() -> None:
+    index = StatusPageIndex()
+    index.observe_severity(
+        objects.severity("sev-2", statusPage={"impact": "major", "publish": True, "accept": True})
+    )
+    body = incident("checkout-errors")
+    index.observe_incident(body)
+    assert index.page(NOW).open_incidents == ()
+    body["spec"]["public"] = {
+        "updates": [{"at": iso(NOW), "status": "investigating", "text": "We are on it."}]
+    }
+    index.observe_incident(body)
+    [shown] = index.page(NOW).open_incidents
+    assert shown.latest.body == "We are on it."

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from incident_operator.domain import postmortem
 from incident_operator.domain.durations import parse_duration
+from incident_operator.domain.public_draft import DraftTemplates
 
 from .common import ApiModel, CommonStatus, Duration, Name, Resource, ShortText
 
@@ -115,6 +116,32 @@ class StatusPageImpact(StrEnum):
     CRITICAL = "critical"
 
 
+class PublicDraft(ApiModel):
+    """Suggested public wording for incidents of this severity, which the communications lead
+    edits or accepts (kubectl incident update --public --draft / --accept, /incident update
+    --public draft / accept). Placeholders: {service}, {impact} (degraded performance,
+    partial outage, major outage; none: disruption), {status} (investigating, monitoring,
+    resolved); other text is kept as written."""
+
+    title: Annotated[str, Field(min_length=1, max_length=200)] = "{service}: {impact}"
+    """Suggested public title."""
+    investigating: Annotated[str, Field(min_length=1, max_length=2000)] = (
+        "We are investigating {impact} of {service}."
+    )
+    """Suggested update while the incident is in triage or investigating."""
+    monitoring: Annotated[str, Field(min_length=1, max_length=2000)] = (
+        "A fix for the {impact} of {service} is in place and we are monitoring the results."
+    )
+    """Suggested update once the incident is mitigated."""
+    resolved: Annotated[str, Field(min_length=1, max_length=2000)] = (
+        "The {impact} of {service} has been resolved."
+    )
+    """Suggested update once the incident is resolved or closed."""
+
+    def to_domain(self) -> DraftTemplates:
+        return DraftTemplates(self.title, self.investigating, self.monitoring, self.resolved)
+
+
 class StatusPage(ApiModel):
     """Whether and how incidents of this severity appear on the public status page."""
 
@@ -124,6 +151,11 @@ class StatusPage(ApiModel):
     admin opts a severity in, and a private incident (spec.private) is never listed."""
     impact: StatusPageImpact = StatusPageImpact.NONE
     """Impact shown on the public status page."""
+    accept: bool = False
+    """List an incident only once a person has published a public update for it (written, or
+    a draft accepted); until then it stays off the page. Off: listed at once, in the page's
+    own wording until someone writes."""
+    draft: PublicDraft = PublicDraft()
 
 
 class SeveritySpec(ApiModel):

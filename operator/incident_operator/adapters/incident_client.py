@@ -105,6 +105,16 @@ class IncidentClient:
         )
         return dict(result)
 
+    def get_severity(self, name: str) -> Body | None:
+        """The cluster-scoped Severity, or None when it does not exist or may not be read."""
+        try:
+            result: Any = self._api.get_cluster_custom_object(GROUP, VERSION, "severities", name)
+        except ApiException as exc:
+            if exc.status in (403, 404):
+                return None
+            raise translate(exc, f"get severity {name}") from None
+        return dict(result)
+
     def list(self, all_namespaces: bool = False) -> list[Body]:
         if all_namespaces:
             result: Any = self._call(

@@ -32,13 +32,16 @@ from incident_operator.api.v1alpha1.incident import (
     Public,
     PublicStatus,
 )
-from incident_operator.api.v1alpha1.severity import Role
+from incident_operator.api.v1alpha1.severity import Role, StatusPage
 from incident_operator.domain import timeline
+from incident_operator.domain.comms import Impact
+from incident_operator.domain.public_draft import Draft, draft
 from incident_operator.domain.status_page import default_public_status
 from incident_operator.domain.times import iso
 from incident_operator.errors import IncidentOperatorError, InvalidSpecError
 
 from . import output
+from .manifests import UsageError
 
 DEFAULT_WAIT = 10.0
 TRANSITION_REFUSED = "TransitionRefused"
@@ -54,6 +57,10 @@ class Incidents(Protocol):
     def list(self, all_namespaces: bool = False) -> list[Body]: ...
 
     def create(self, body: Body) -> Body: ...
+
+    def get_severity(self, name: str) -> Body | None:
+        """The Severity, or None when it does not exist or may not be read."""
+        ...
 
     def patch_spec(self, name: str, spec: Body | Callable[[Body], Body]) -> Body:
         """Merge-patch the spec; a function of the object as read is called on every read."""
@@ -171,24 +178,38 @@ def add_parsers(commands: Any) -> None:
     note.add_argument("text")
     note.add_argument("--author", default=None, help="default: your login name")
 
-    update = sub("update", "write a public update for the status page", run_update)
-    update.add_argument("name")
-    update.add_argument("text", help="the update as customers will read it")
-    update.add_argument(
+    _update_arguments(sub("update", "write a public update for the status page", run_update))
+
+
+def _update_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name")
+    parser.add_argument("text", nargs="?", default="", help="the update as customers will read it")
+    parser.add_argument(
         "--public",
         action="store_true",
         required=True,
         help="publish it on the status page (required: only public updates for now)",
     )
-    update.add_argument(
+    parser.add_argument(
         "--status",
         choices=[s.value for s in PublicStatus],
         help="default: where the incident's phase stands (resolved once resolved, "
         "monitoring once mitigated, else investigating)",
     )
-    update.add_argument("--title", help="set the public title too (default: unchanged)")
-    update.add_argument("--impact", help="set the public impact too (default: unchanged)")
-    update.add_argument("--author", default=None, help="default: your login name")
+    parser.add_argument("--title", help="set the public title too (default: unchanged)")
+    parser.add_argument("--impact", help="set the public impact too (default: unchanged)")
+    parser.add_argument("--author", default=None, help="default: your login name")
+    drafted = parser.add_mutually_exclusive_group()
+    drafted.add_argument(
+        "--draft",
+        action="store_true",
+        help="print the Severity's suggested wording for the incident's phase (publishes nothing)",
+    )
+    drafted.add_argument(
+        "--accept",
+        action="store_true",
+        help="publish the suggested wording as drafted (and its title, unless one is written)",
+    )
 
 
 def severity_name(level: str) -> str:
@@ -573,26 +594,57 @@ def run_note(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int
 PUBLIC_UPDATES_MAX = 50
 
 
+def suggested(incidents: Incidents, body: Body) -> Draft:
+    """The incident's Severity's suggested public wording at its phase (the default
+    templates when the Severity cannot be read)."""
+    spec = body.get("spec") or {}
+    severity = incidents.get_severity(str(spec.get("severityRef") or "")) or {}
+    try:
+        page = StatusPage.model_validate((severity.get("spec") or {}).get("statusPage") or {})
+    except ValidationError:
+        page = StatusPage()
+    phase = str((body.get("status") or {}).get("phase") or "")
+    return draft(
+        page.draft.to_domain(), str(spec.get("service") or ""), Impact(page.impact.value), phase
+    )
+
+
 @command
 def run_update(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
-    """Append a public update (and set the public title or impact) on the version read."""
+    """Append a public update (and set the public title or impact) on the version read;
+    ``--draft`` prints the suggested wording, ``--accept`` publishes it."""
+    if args.draft:
+        proposal = suggested(incidents, incidents.get(args.name))
+        print(
+            f"status: {proposal.status}\ntitle:  {proposal.title}\ntext:   {proposal.text}",
+            file=out,
+        )
+        return 0
+    if not args.accept and not args.text:
+        raise UsageError("update: give the TEXT of the update, or --draft / --accept")
     author = args.author or getpass.getuser()
     at = datetime.now(UTC).replace(microsecond=0)
 
     def change(body: Body) -> Body:
         phase = str((body.get("status") or {}).get("phase") or "")
-        status = args.status or default_public_status(phase).value
         public = dict((body.get("spec") or {}).get("public") or {})
+        text, title = args.text, args.title
+        status = args.status or default_public_status(phase).value
+        if args.accept:
+            proposal = suggested(incidents, body)
+            text, status = args.text or proposal.text, args.status or proposal.status.value
+            if title is None and not public.get("title"):
+                title = proposal.title
         updates = list(public.get("updates") or [])
         if len(updates) >= PUBLIC_UPDATES_MAX:
             raise InvalidSpecError(
                 f"incident {args.name} already has {PUBLIC_UPDATES_MAX} public updates: "
                 "nothing was added"
             )
-        entry = {"at": iso(at), "status": str(status), "text": args.text, "author": author}
+        entry = {"at": iso(at), "status": str(status), "text": text, "author": author}
         patch: Body = {"updates": [*updates, entry]}
-        if args.title is not None:
-            patch["title"] = args.title
+        if title is not None:
+            patch["title"] = title
         if args.impact is not None:
             patch["impact"] = args.impact
         try:  # the API server's rules, said before anything is sent

@@ -15,6 +15,7 @@ from incident_operator.adapters.incident_client import IncidentNotFound, Rejecte
 from incident_operator.adapters.ports import Body
 from incident_operator.cli import incident_commands
 from incident_operator.cli.kubectl_plugin import build_parser
+from incident_operator.cli.manifests import UsageError
 from tests.builders import objects
 
 
@@ -26,6 +27,7 @@ class FakeIncidents:
         self.objects: dict[str, Body] = {}
         self.patches: list[tuple[str, Body]] = []
         self.verdict: Any = None
+        self.severities: dict[str, Body] = {}
 
     def get(self, name: str) -> Body:
         if name not in self.objects:
@@ -34,6 +36,9 @@ class FakeIncidents:
 
     def list(self, all_namespaces: bool = False) -> list[Body]:
         return [copy.deepcopy(b) for b in self.objects.values()]
+
+    def get_severity(self, name: str) -> Body | None:
+        return copy.deepcopy(self.severities.get(name))
 
     def create(self, body: Body) -> Body:
         body = copy.deepcopy(body)
@@ -299,3 +304,38 @@ def test_update_refuses_what_the_api_server_would() -> None:
     assert "already has 50 public updates" in err
     with pytest.raises(SystemExit):  # only public updates for now
         build_parser().parse_args(["update", "checkout", "internal words"])
+
+
+def test_update_draft_prints_and_accept_publishes_the_suggestion() -> None:
+    fake = FakeIncidents()
+    incident(fake, service="checkout", severityRef="sev-2")
+    fake.severities["sev-2"] = objects.severity("sev-2", statusPage={"impact": "major"})
+    code, out, _ = run(fake, "update", "checkout", "--public", "--draft")
+    assert code == 0
+    assert out == (
+        "status: investigating\n"
+        "title:  checkout: partial outage\n"
+        "text:   We are investigating partial outage of checkout.\n"
+    )
+    assert "public" not in fake.objects["checkout"]["spec"], "a draft publishes nothing"
+    assert run(fake, "update", "checkout", "--public", "--accept", "--author", "bob")[0] == 0
+    public = fake.objects["checkout"]["spec"]["public"]
+    assert public["title"] == "checkout: partial outage"
+    [update] = public["updates"]
+    assert (update["status"], update["text"], update["author"]) == (
+        "investigating",
+        "We are investigating partial outage of checkout.",
+        "bob",
+    )
+    # Unreadable Severity: the default templates at impact none; a written title is kept.
+    fake.severities.clear()
+    fake.objects["checkout"]["status"] = {"phase": "resolved"}
+    assert run(fake, "update", "checkout", "--public", "--accept")[0] == 0
+    public = fake.objects["checkout"]["spec"]["public"]
+    assert public["title"] == "checkout: partial outage"
+    assert public["updates"][-1]["text"] == "The disruption of checkout has been resolved."
+    assert public["updates"][-1]["status"] == "resolved"
+    with pytest.raises(UsageError, match="give the TEXT"):
+        run(fake, "update", "checkout", "--public")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["update", "checkout", "--public", "--draft", "--accept"])

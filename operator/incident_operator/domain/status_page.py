@@ -29,15 +29,17 @@ Decisions, and why:
 * **Phase -> Statuspage incident status** (:data:`STATUS_OF_PHASE`): triage and investigating
   -> ``investigating`` (we know something is wrong and are on it); mitigated -> ``monitoring``
   (a fix is in, we watch whether it holds); resolved and closed -> ``resolved``.
-  ``identified`` is never produced: no phase records that the cause is known, and claiming it
-  would be a guess. ``postmortem`` is never produced either: our postmortems are internal
-  documents, and Statuspage's ``postmortem`` status promises one published on the page.
+  ``identified`` is never produced from a phase: no phase records that the cause is known,
+  and claiming it would be a guess (a person may say so in a public update, below).
+  ``postmortem`` is never produced either: our postmortems are internal documents, and
+  Statuspage's ``postmortem`` status promises one published on the page.
 * **Update texts come from the page, not from the timeline**: only state changes are public
   (their instants come in as :class:`Update`), and each is worded here per phase. Timeline
   messages are written for responders (names, internal details) and never reach the page.
 * **A public face, when written, replaces the page's own words**: the incident's public
-  title (``spec.public.title``) is shown instead of its internal title, and its public
-  updates (:class:`PublicNote`, written by the communications lead) instead of the canned
+  title (``spec.public.title``) is shown instead of its internal title — with public
+  updates but no public title, the Severity's drafted title — and its public updates
+  (:class:`PublicNote`, written by the communications lead) instead of the canned
   per-phase sentences. The phase stays the truth for the incident's status: a public update
   cannot mark an open incident resolved (the component would turn green while the
   responders are still at work); only ``identified`` — a human's claim no phase records — is
@@ -204,6 +206,9 @@ class IncidentRecord:
     """``spec.public.updates``, in any order; when any, they replace the canned sentences."""
     needs_acceptance: bool = False
     """The Severity lists it only once a person published an update (``statusPage.accept``)."""
+    drafted_title: str = ""
+    """The Severity's suggested public title for it: the name once it has public updates but
+    no public title, so the internal title is never shown beside public words."""
 
 
 @dataclass(frozen=True)
@@ -338,7 +343,8 @@ def _page_incident(record: IncidentRecord, now: datetime) -> PageIncident:
         resolved = record.resolved or record.closed or updates[-1].at
     return PageIncident(
         id=record.id,
-        name=record.public_title or record.title,
+        name=record.public_title
+        or (record.drafted_title if written and record.drafted_title else record.title),
         service=record.service,
         impact=record.impact,
         status=status,

@@ -35,6 +35,7 @@ from incident_operator.api.v1alpha1.severity import StatusPage
 from incident_operator.domain import status_page
 from incident_operator.domain.comms import Impact
 from incident_operator.domain.lifecycle import Milestone, Phase
+from incident_operator.domain.public_draft import DraftTemplates, draft
 from incident_operator.domain.times import parse_time
 from incident_operator.services.incidents import severity_of
 
@@ -135,6 +136,9 @@ def incident_record(
     )
 
 
+DEFAULT_DRAFT = StatusPage().draft.to_domain()
+
+
 @dataclasses.dataclass(frozen=True)
 class Publication:
     """What a Severity says about the status page."""
@@ -143,6 +147,8 @@ class Publication:
     impact: Impact = Impact.NONE
     accept: bool = False
     """Incidents are listed only once a person published a public update."""
+    draft: DraftTemplates = DEFAULT_DRAFT
+    """Suggested public wording (its title names incidents with public updates but none)."""
 
 
 def severity_publication(body: Mapping[str, Any]) -> Publication:
@@ -153,7 +159,9 @@ def severity_publication(body: Mapping[str, Any]) -> Publication:
         model = StatusPage.model_validate((spec or {}).get("statusPage") or {})
     except (ValidationError, AttributeError):
         return Publication()
-    return Publication(model.publish, Impact(model.impact.value), model.accept)
+    return Publication(
+        model.publish, Impact(model.impact.value), model.accept, model.draft.to_domain()
+    )
 
 
 class StatusPageIndex:
@@ -199,6 +207,7 @@ class StatusPageIndex:
                 impact=(p := severities.get(r.severity, unknown)).impact,
                 published=p.publish,
                 needs_acceptance=p.accept,
+                drafted_title=draft(p.draft, r.service, p.impact, r.phase.value).title,
             )
             for r in self._incidents.values()
         ]

@@ -133,3 +133,16 @@ def test_a_severity_requiring_acceptance_lists_nothing_until_a_person_publishes(
     )
     [incident] = build_page([accepted], NOW).open_incidents
     assert [u.body for u in incident.updates] == ["We are on it."]
+
+
+def test_with_public_updates_but_no_public_title_the_drafted_title_names_it() -> None:
+    drafted = record(
+        drafted_title="checkout: partial outage",
+        public_updates=(note(10, IncidentStatus.INVESTIGATING, "We are on it."),),
+    )
+    [incident] = build_page([drafted], NOW).open_incidents
+    assert incident.name == "checkout: partial outage"
+    [silent] = build_page([record(drafted_title="checkout: partial outage")], NOW).open_incidents
+    assert silent.name == record().title, "no public face: the page speaks as before"
+    titled = replace(drafted, public_title="Card payments fail")
+    assert build_page([titled], NOW).open_incidents[0].name == "Card payments fail"

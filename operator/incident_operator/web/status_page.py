@@ -120,9 +120,10 @@ article h3{margin-top:0}
 .uptime{background:#fff;border:1px solid #d0d7de;border-radius:.5rem;padding:.75rem 1rem;
 margin-bottom:.75rem}
 .uptime h3{display:flex;justify-content:space-between;margin:0 0 .5rem}
-.bars{display:flex;gap:2px;height:2rem;align-items:stretch}
-.bar{flex:1;min-width:2px;border-radius:1px}
+.bars{display:flex;gap:2px;height:2rem;align-items:stretch;list-style:none;padding:0;margin:0}
+.bar{flex:1;min-width:2px;border-radius:1px;position:relative}
 .bar.met{background:#1a7f37}.bar.below{background:#bc4c00}.bar.nodata{background:#d0d7de}
+@media (max-width:40rem){.bars{gap:1px}.bar{min-width:1px}}
 .range{display:flex;justify-content:space-between;margin:.25rem 0 0}
 .vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 """
@@ -175,6 +176,10 @@ def _percent(fraction: float | None) -> str:
     return "No data" if value is None else f"{value:g} %"
 
 
+def _uptime_words(fraction: float | None) -> str:
+    return "No data" if fraction is None else f"{_percent(fraction)} uptime"
+
+
 def _bar(day: up.Day) -> str:
     """One day: its colour says met/below objective or no data, and its words say the same
     and list the day's incidents (title on hover, hidden text for screen readers)."""
@@ -202,7 +207,7 @@ def _uptime(components: Sequence[up.ComponentUptime], measured: datetime | None)
         name = _e(component.name)
         parts.append(
             f'<div class="uptime"><h3><span>{name}</span><span class="meta">'
-            f"{_e(_percent(component.uptime))} uptime</span></h3>"
+            f"{_e(_uptime_words(component.uptime))}</span></h3>"
             f'<ol class="bars" aria-label="{name}: daily availability, oldest first">'
             + "".join(_bar(d) for d in component.days)
             + f'</ol><p class="meta range"><span>{days} days ago</span><span>Today</span></p>'

@@ -196,6 +196,7 @@ def _bar(day: up.Day) -> str:
 
 def _uptime(components: Sequence[up.ComponentUptime], measured: datetime | None) -> str:
     days = len(components[0].days) if components else up.DAYS
+    oldest = {1: "", 2: "Yesterday"}.get(days, f"{days - 1} days ago")  # the first bar's day
     parts = [
         '<section aria-labelledby="uptime"><h2 id="uptime">Uptime</h2>',
         f'<p class="meta">Daily availability over the last {days} days (UTC days), measured '
@@ -210,7 +211,7 @@ def _uptime(components: Sequence[up.ComponentUptime], measured: datetime | None)
             f"{_e(_uptime_words(component.uptime))}</span></h3>"
             f'<ol class="bars" aria-label="{name}: daily availability, oldest first">'
             + "".join(_bar(d) for d in component.days)
-            + f'</ol><p class="meta range"><span>{days} days ago</span><span>Today</span></p>'
+            + f'</ol><p class="meta range"><span>{oldest}</span><span>Today</span></p>'
             "</div>"
         )
     parts.append("</section>")

@@ -173,6 +173,7 @@ async def test_html_bars(client: TestClient[Any, Any]) -> None:
     short = await (await client.get("/status", params={"days": "7"})).text()
     assert short.count('<li class="bar ') == 7
     assert "last 7 days" in short
+    assert "<span>6 days ago</span><span>Today</span>" in short, "the oldest bar's day"
 
 
 async def test_without_components_there_is_no_uptime() -> None:

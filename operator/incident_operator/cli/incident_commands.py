@@ -462,6 +462,24 @@ def _header_lines(where: str, body: Body) -> list[str]:
             lines.append(f"{label:<11}{response[key]}")
     if (refused := refusal(body)) is not None:
         lines.append(f"Refused:   {refused}")
+    lines.extend(_public_lines(spec.get("public") or {}))
+    return lines
+
+
+def _public_lines(public: Body) -> list[str]:
+    """What the status page says instead of the title (spec.public), when written."""
+    lines = []
+    if public.get("title"):
+        lines.append(f"Public:    {public['title']}")
+    if public.get("impact"):
+        lines.append(f"Impact:    {public['impact']}")
+    updates = [u for u in public.get("updates") or [] if isinstance(u, dict)]
+    if updates:
+        last = updates[-1]
+        lines.append(
+            f"Published: {len(updates)} update(s), last {last.get('at', '')} "
+            f"{last.get('status', '')}: {last.get('text', '')}"
+        )
     return lines
 
 

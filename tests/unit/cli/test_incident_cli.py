@@ -273,6 +273,12 @@ def test_update_public_appends_an_update_on_the_version_read() -> None:
         "bob",
     )
     assert datetime.fromisoformat(first["at"].replace("Z", "+00:00")) <= datetime.now(UTC)
+    shown = run(fake, "show", "checkout")[1]
+    assert "Public:    Card payments fail\n" in shown
+    assert "Impact:    Some customers cannot pay.\n" in shown
+    assert (
+        f"Published: 1 update(s), last {first['at']} investigating: We are investigating" in shown
+    )
     # The next update is built on the object as read: the earlier one stays.
     fake.objects["checkout"]["status"] = {"phase": "mitigated"}
     assert run(fake, "update", "checkout", "A fix is rolling out.", "--public")[0] == 0

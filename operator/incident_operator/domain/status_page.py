@@ -61,7 +61,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -399,6 +399,17 @@ def build_page(records: Iterable[IncidentRecord], now: datetime) -> Page:
         open_incidents=tuple(open_incidents),
         recent_incidents=tuple(recent),
     )
+
+
+def with_components(page: Page, names: Iterable[str]) -> Page:
+    """``page`` listing ``names`` too (the public components the uptime bars are shown for):
+    one that no open incident colours is operational, as Statuspage lists every component."""
+    known = {c.name for c in page.components}
+    extra = [Component(n, ComponentStatus.OPERATIONAL, page.updated) for n in names]
+    merged = [*page.components, *(c for c in extra if c.name not in known)]
+    if len(merged) == len(page.components):
+        return page
+    return replace(page, components=tuple(sorted(merged, key=lambda c: c.name)))
 
 
 def _rank(status: ComponentStatus) -> int:

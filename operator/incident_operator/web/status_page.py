@@ -321,7 +321,10 @@ class StatusPageEndpoints:
             cached_version, cached_url, at, body = cached
             if (cached_version, cached_url) == (version, url) and timedelta(0) <= now - at < REUSE:
                 return body
-        body = render(self._source.page(now))
+        page = self._source.page(now)
+        if self._uptime is not None:  # the public components are listed, incidents or not
+            page = sp.with_components(page, self._uptime.names)
+        body = render(page)
         self._cache[route] = (version, url, now, body)
         return body
 

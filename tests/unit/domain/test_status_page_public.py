@@ -17,6 +17,7 @@ from incident_operator.domain.status_page import (
     Update,
     build_page,
     summary_json,
+    with_components,
 )
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -146,3 +147,14 @@ def test_with_public_updates_but_no_public_title_the_drafted_title_names_it() ->
     assert silent.name == record().title, "no public face: the page speaks as before"
     titled = replace(drafted, public_title="Card payments fail")
     assert build_page([titled], NOW).open_incidents[0].name == "Card payments fail"
+
+
+def test_with_components_adds_the_public_ones_as_operational() -> None:
+    page = build_page([record()], NOW)
+    merged = with_components(page, ["search", "checkout", "auth"])
+    assert [(c.name, c.status.value) for c in merged.components] == [
+        ("auth", "operational"),
+        ("checkout", "partial_outage"),
+        ("search", "operational"),
+    ]
+    assert with_components(page, ["checkout"]) is page

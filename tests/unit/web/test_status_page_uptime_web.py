@@ -192,3 +192,44 @@ async def test_without_components_there_is_no_uptime() -> None:
         assert "Uptime" not in text
     finally:
         await client.close()
+
+
+async def test_public_components_are_listed_without_incidents() -> None:
+    index = StatusPageIndex()
+    index.observe_severity(
+        objects.severity("sev-2", statusPage={"impact": "major", "publish": True})
+    )
+    index.observe_incident(
+        objects.incident(
+            "search-slow",
+            created=iso(NOW - timedelta(hours=1)),
+            metadata={"uid": "uid-search"},
+            status={"phase": "investigating", "timestamps": {"declared": iso(NOW)}},
+            title="Search is slow",
+            service="search",
+            severityRef="sev-2",
+            state="investigating",
+        )
+    )
+    store = FakeStore()
+    components = (UptimeComponent("checkout", ("shop",)), UptimeComponent("search", ("search",)))
+    uptime = UptimeService(store.list_slos, FakeDailyHistory(), FakeClock(NOW), components)
+    endpoints = StatusPageEndpoints(index, FakeClock(NOW), uptime=uptime)
+    webhook = AlertmanagerWebhook(None, StaticToken("t"))
+    client: TestClient[Any, Any] = TestClient(
+        TestServer(build_app(alertmanager=webhook, status_page=endpoints))
+    )
+    await client.start_server()
+    try:
+        summary = await (await client.get("/api/v2/summary.json")).json()
+        assert {c["name"]: c["status"] for c in summary["components"]} == {
+            "checkout": "operational",
+            "search": "partial_outage",
+        }
+        listed = await (await client.get("/api/v2/components.json")).json()
+        assert [c["name"] for c in listed["components"]] == ["checkout", "search"]
+        text = await (await client.get("/status")).text()
+        assert "No components have had incidents." not in text
+        assert "<span>checkout</span>" in text
+    finally:
+        await client.close()

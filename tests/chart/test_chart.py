@@ -179,6 +179,29 @@ def test_watch_namespaces_bind_the_namespaced_role_only_there() -> None:
     assert ("apps", "replicasets", "list") in namespaced  # change correlation stays
 
 
+def test_catalog_reads_teams_and_writes_services_and_team_keys_in_one_namespace() -> None:
+    default = template()
+    assert "catalog-secrets" not in " ".join(d["metadata"]["name"] for d in default)
+    cluster, namespaced = rules(default, "-cluster"), rules(default, "-namespaced")
+    assert ("sre.dev", "teams", "get") in cluster
+    assert not {v for g, r, v in cluster if r == "teams"} - {"get", "list", "watch"}
+    assert ("sre.dev", "services/status", "patch") in namespaced
+    # Tenants with edit write Services in their namespace, never Teams (cluster-scoped).
+    edit, view = rules(default, "-edit"), rules(default, "-view")
+    assert ("sre.dev", "services", "create") in edit
+    assert not [r for r in edit if r[1] == "teams"]
+    assert ("sre.dev", "teams", "list") in view
+    docs = template({"catalog.secretNamespace": "pager-keys"})
+    role = next(d for d in docs if d["kind"] == "Role" and "catalog" in d["metadata"]["name"])
+    assert role["metadata"]["namespace"] == "pager-keys"
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+    binding = next(
+        d for d in docs if d["kind"] == "RoleBinding" and "catalog" in d["metadata"]["name"]
+    )
+    assert binding["metadata"]["namespace"] == "pager-keys"
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+
+
 def test_optional_features_render_and_reference_the_operator() -> None:
     docs = template(EVERYTHING)
     service = find(docs, "Service")

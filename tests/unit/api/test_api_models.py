@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,12 +13,15 @@ from incident_operator.api.v1alpha1 import (
     BY_KIND,
     Incident,
     OnCallRotation,
+    Service,
     ServiceLevelObjective,
+    Team,
 )
 from incident_operator.api.v1alpha1.common import Condition, ConditionStatus
 from incident_operator.api.v1alpha1.convert import condition_from_domain, condition_to_domain
 from incident_operator.api.v1alpha1.incident import IncidentState
 from incident_operator.api.v1alpha1.mitigation import MitigationMode
+from incident_operator.domain import catalog
 from incident_operator.domain import conditions as domain
 from incident_operator.domain.lifecycle import ACTIVE, TERMINAL, Phase
 from tests.kube import REPO, load_documents
@@ -120,3 +124,37 @@ def test_the_api_states_are_the_lifecycle_phases() -> None:
     assert [s.value for s in IncidentState] == [p.value for p in Phase]
     assert ACTIVE | TERMINAL | {Phase.RESOLVED} == set(Phase)
     assert not ACTIVE & TERMINAL
+
+
+def test_catalog_examples_read_as_written_into_the_domain() -> None:
+    team = Team.model_validate(example("Team", "payments")).to_domain()
+    assert team.admits("shop")
+    assert not team.admits("other")
+    assert team.routing_key == catalog.SecretRef("payments-pagerduty", "routing-key")
+    assert team.routes == {
+        "critical": catalog.SecretRef("payments-pagerduty", "critical-routing-key")
+    }
+    assert team.slack_members == ("U0AAAAAAA", "U0BBBBBBB")
+    assert team.slack_user_group == "S0PAYMENTS"
+    service = Service.model_validate(example("Service", "checkout")).to_domain()
+    assert service == catalog.ServiceEntry(
+        "shop", "checkout", "payments", "tier-1", ("payments-gateway",), "critical"
+    )
+    resolution = catalog.resolve("shop", ["checkout"], {"checkout": service}, {"payments": team})
+    assert resolution.page_route == catalog.PageRoute(
+        "payments", "critical", catalog.SecretRef("payments-pagerduty", "critical-routing-key")
+    )
+
+
+def test_catalog_rejects_what_would_widen_a_tenant_reach() -> None:
+    # A Service has no field for a Secret: routing keys are named by Teams only.
+    assert "secret" not in json.dumps(Service.model_json_schema()).lower()
+    with pytest.raises(ValidationError):
+        Team.model_validate(
+            {
+                "apiVersion": "sre.dev/v1alpha1",
+                "kind": "Team",
+                "metadata": {"name": "t"},
+                "spec": {"namespaces": ["shop*"]},
+            }
+        )

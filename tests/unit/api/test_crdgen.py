@@ -153,6 +153,8 @@ def test_file_names_follow_group_and_plural() -> None:
         "sre.dev_postmortems.yaml",
         "sre.dev_incidentworkflows.yaml",
         "sre.dev_clusterincidentworkflows.yaml",
+        "sre.dev_services.yaml",
+        "sre.dev_teams.yaml",
     ]
     for path in (REPO / "crds").glob("*.yaml"):
         assert yaml.safe_load(path.read_text())["kind"] == "CustomResourceDefinition"

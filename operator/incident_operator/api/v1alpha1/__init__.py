@@ -1,5 +1,6 @@
 """API version sre.dev/v1alpha1."""
 
+from .catalog import Service, Team
 from .incident import Incident
 from .kinds import BY_KIND, KINDS, KindInfo
 from .postmortem import Postmortem
@@ -17,6 +18,8 @@ __all__ = [
     "KindInfo",
     "OnCallRotation",
     "Postmortem",
+    "Service",
     "ServiceLevelObjective",
     "Severity",
+    "Team",
 ]

@@ -156,7 +156,14 @@ class IncidentSpec(ApiModel):
     summary: LongText = ""
     """What is known so far, in prose; shown in the pinned status message in chat."""
     service: Name
-    """The affected service, e.g. checkout."""
+    """The affected service, e.g. checkout: a Service (kind Service, this namespace) whose
+    owner team is paged and involved (condition ServiceResolved)."""
+    services: Annotated[
+        list[Name], Field(max_length=16, json_schema_extra={"x-kubernetes-list-type": "set"})
+    ] = []
+    """Further services the incident touches; every owning team is involved
+    (status.catalog.teams). Pages go to the first of spec.service, then these, whose owner
+    has a routing key."""
     severity_ref: Name
     """Name of the cluster-scoped Severity."""
     state: IncidentState = IncidentState.TRIAGE
@@ -462,6 +469,29 @@ class WorkflowsStatus(ApiModel):
     """Older runs folded out of runs."""
 
 
+class ServiceOwner(ApiModel):
+    """One service the incident touches and the team that owns it."""
+
+    service: Name
+    """The Service (this namespace)."""
+    team: Name
+    """Its owner Team."""
+
+
+class CatalogStatus(ApiModel):
+    """The incident's services as the service catalog resolved them (condition
+    ServiceResolved says what did not resolve)."""
+
+    owners: Annotated[list[ServiceOwner], Field(max_length=16)] = []
+    """Each resolved service with its owner team."""
+    teams: Annotated[list[Name], Field(max_length=16)] = []
+    """Every owning team; all are involved."""
+    paging_team: Name | None = None
+    """The team whose routing key pages go to; empty: the operator's global key."""
+    paging_route: Name | None = None
+    """The team's named route in use; empty: the team's default key."""
+
+
 class IncidentStatus(CommonStatus):
     """What the operator holds in force and observed: phase, severity, roles, milestones, the
     timeline, and what chat, pager and webhooks were sent. Written only by the operator."""
@@ -502,6 +532,7 @@ class IncidentStatus(CommonStatus):
     """For incidents declared from Alertmanager: the alerts seen in the group."""
     workflows: WorkflowsStatus | None = None
     """What the IncidentWorkflows and ClusterIncidentWorkflows did for this incident."""
+    catalog: CatalogStatus | None = None
 
 
 class Incident(Resource):

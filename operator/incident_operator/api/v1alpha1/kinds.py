@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .catalog import Service, Team
 from .common import Resource
 from .incident import Incident
 from .postmortem import Postmortem
@@ -152,6 +153,36 @@ KINDS: tuple[KindInfo, ...] = (
         ("ciwf",),
         "Cluster",
         WORKFLOW_COLUMNS,
+    ),
+    KindInfo(
+        Service,
+        "services",
+        "service",
+        ("csvc",),
+        "Namespaced",
+        (
+            PrinterColumn("Owner", ".spec.owner"),
+            PrinterColumn("Tier", ".spec.tier"),
+            PrinterColumn(
+                "Owner Resolved", '.status.conditions[?(@.type=="OwnerResolved")].status'
+            ),
+            PrinterColumn("Description", ".spec.description", priority=1),
+            AGE,
+        ),
+    ),
+    KindInfo(
+        Team,
+        "teams",
+        "team",
+        ("tm",),
+        "Cluster",
+        (
+            PrinterColumn("Display Name", ".spec.displayName"),
+            PrinterColumn("Channel", ".spec.slack.channel"),
+            PrinterColumn("Default Severity", ".spec.defaultSeverity"),
+            PrinterColumn("Namespaces", ".spec.namespaces", priority=1),
+            AGE,
+        ),
     ),
 )
 

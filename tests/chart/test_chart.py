@@ -46,6 +46,7 @@ EVERYTHING = {
         {"name": "checkout", "namespaces": ["shop", "shop-eu"]},
         {"name": "search", "namespaces": ["search"]},
     ],
+    "catalog.secretNamespace": "pager-keys",
 }
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -182,6 +183,7 @@ def test_watch_namespaces_bind_the_namespaced_role_only_there() -> None:
 def test_catalog_reads_teams_and_writes_services_and_team_keys_in_one_namespace() -> None:
     default = template()
     assert "catalog-secrets" not in " ".join(d["metadata"]["name"] for d in default)
+    assert not [a for a in container(default)["args"] if "catalog" in a]
     cluster, namespaced = rules(default, "-cluster"), rules(default, "-namespaced")
     assert ("sre.dev", "teams", "get") in cluster
     assert not {v for g, r, v in cluster if r == "teams"} - {"get", "list", "watch"}
@@ -192,6 +194,7 @@ def test_catalog_reads_teams_and_writes_services_and_team_keys_in_one_namespace(
     assert not [r for r in edit if r[1] == "teams"]
     assert ("sre.dev", "teams", "list") in view
     docs = template({"catalog.secretNamespace": "pager-keys"})
+    assert "--catalog-secret-namespace=pager-keys" in container(docs)["args"]
     role = next(d for d in docs if d["kind"] == "Role" and "catalog" in d["metadata"]["name"])
     assert role["metadata"]["namespace"] == "pager-keys"
     assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]

@@ -113,6 +113,9 @@ def test_server_side_dry_run_accepts_every_manifest(
     namespaces = [f"dry-{suffix}", *(f"{n}-{suffix}" for n in values.get("watchNamespaces", []))]
     if "watchNamespaces" in values:
         values = {**values, "watchNamespaces": namespaces[1:]}
+    if keys := values.get("catalog.secretNamespace"):  # the Role for team keys lives there
+        namespaces.append(f"{keys}-{suffix}")
+        values = {**values, "catalog.secretNamespace": namespaces[-1]}
     for ns in namespaces:
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
     try:

@@ -15,6 +15,7 @@ import httpx
 from aiohttp import web
 
 from incident_operator.adapters.annotations_port import Annotations
+from incident_operator.adapters.catalog import KubernetesCatalog, SecretPagers
 from incident_operator.adapters.cel import CelExpressions
 from incident_operator.adapters.clock import SystemClock
 from incident_operator.adapters.comms_ports import Notifier
@@ -44,6 +45,7 @@ from incident_operator.handlers.context import OperatorContext
 from incident_operator.handlers.postmortems import PostmortemOptions
 from incident_operator.handlers.runner import CommsOptions, RunOptions
 from incident_operator.services.alertmanager import AlertmanagerService
+from incident_operator.services.catalog import CatalogService
 from incident_operator.services.change_correlation import ChangeCorrelationService
 from incident_operator.services.chat_channels import ChannelIndex
 from incident_operator.services.chat_commands import ChatCommandService
@@ -125,7 +127,19 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         )
     deletions = DeletionService(incident_store, freezes)
     freezes.before_side_effect = deletions.hold
-    comms = _build_comms(options.comms, incident_store, clock, http, deletions=deletions)
+    teams, services = WatchedObjects(), WatchedObjects()
+    secret_namespace = options.comms.catalog_secret_namespace
+    catalog = CatalogService(
+        KubernetesCatalog(api, teams=teams, services=services),
+        incident_store,
+        clock,
+        pagers=SecretPagers(api, http, secret_namespace, url=options.comms.pagerduty_url)
+        if secret_namespace
+        else None,
+    )
+    comms = _build_comms(
+        options.comms, incident_store, clock, http, deletions=deletions, catalog=catalog
+    )
     expressions = CelExpressions()
     workflow_index = WorkflowIndex(expressions)
     context = OperatorContext(
@@ -139,6 +153,9 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         open_incidents=OpenIncidentIndex(operator_metrics),
         severity_cache=severities,
         slo_cache=slos,
+        team_cache=teams,
+        service_cache=services,
+        catalog_service=catalog,
         lifecycle_service=lifecycle,
         postmortem_service=postmortem_service,
         dashboard_marks=DashboardMarks(annotations, postmortems)
@@ -276,6 +293,7 @@ def _build_comms(
     http: httpx.AsyncClient,
     *,
     deletions: DeletionService | None = None,
+    catalog: CatalogService | None = None,
 ) -> _Comms:
     """Adapters for what is configured; nothing configured: no comms service at all."""
     chat = None
@@ -304,6 +322,7 @@ def _build_comms(
         config=options.config,
         channels=channels,
         before_side_effect=deletions.hold if deletions is not None else None,
+        catalog=catalog,
     )
     if deletions is not None and service.enabled:
         deletions.attach_comms(

@@ -236,6 +236,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     comms.add_argument("--pagerduty-url", default=CommsOptions.pagerduty_url)
     comms.add_argument(
+        "--catalog-secret-namespace",
+        default="",
+        help="namespace of the Secrets Teams name for their PagerDuty routing keys (the only "
+        "namespace the operator reads Secrets from); empty: every page uses the global key",
+    )
+    comms.add_argument(
         "--teams-webhook-url-file",
         help=f"Teams incoming webhook URL (it embeds a token) "
         f"(env {SECRET_ENV['teams_webhook_url']})",
@@ -331,6 +337,7 @@ def comms_options(args: argparse.Namespace) -> CommsOptions:
         slack_app_token=secret(args.slack_app_token_file, "slack_app_token"),
         pagerduty_routing_key=secret(args.pagerduty_routing_key_file, "pagerduty_routing_key"),
         pagerduty_url=args.pagerduty_url,
+        catalog_secret_namespace=args.catalog_secret_namespace,
         teams_webhook_url=secret(args.teams_webhook_url_file, "teams_webhook_url"),
         webhook_url=args.webhook_url,
         webhook_secret=secret(args.webhook_secret_file, "webhook_secret"),

@@ -26,6 +26,7 @@ from incident_operator.domain.liveness import (
     watch_timeouts,
 )
 from incident_operator.services.alertmanager import AlertmanagerService
+from incident_operator.services.catalog import CatalogService
 from incident_operator.services.change_correlation import ChangeCorrelationService
 from incident_operator.services.chat_channels import ChannelIndex
 from incident_operator.services.chat_commands import ChatCommandService
@@ -79,6 +80,10 @@ class OperatorContext:
     open_incidents: OpenIncidentIndex | None = None
     severity_cache: WatchedObjects | None = None
     slo_cache: WatchedCollection | None = None
+    team_cache: WatchedObjects | None = None
+    service_cache: WatchedObjects | None = None
+    catalog_service: CatalogService | None = None
+    """Resolves incidents' services to Services and Teams (handlers/catalog.py)."""
     lifecycle_service: IncidentLifecycleService | None = None
     postmortem_service: PostmortemService | None = None
     dashboard_marks: DashboardMarks | None = None

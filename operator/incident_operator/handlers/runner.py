@@ -20,6 +20,7 @@ from incident_operator.services.alertmanager import AlertmanagerConfig
 from incident_operator.services.chat_commands import ChatCommandConfig
 from incident_operator.services.comms_facts import CommsConfig
 
+from . import catalog as _catalog
 from . import change_correlation as _change_correlation
 from . import comms as _comms
 from . import deletion as _deletion
@@ -61,6 +62,7 @@ HANDLER_MODULES = (
     _workflows,
     _postmortems,
     _status_page,
+    _catalog,
 )
 
 
@@ -75,6 +77,9 @@ class CommsOptions:
     """App-level token: inbound commands/events over Socket Mode (no public endpoint needed)."""
     pagerduty_routing_key: TokenSource | None = None
     pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    catalog_secret_namespace: str = ""
+    """Where Teams' routing key Secrets live (the operator gets Secrets there only); empty:
+    teams' keys are not read and every page uses the global key."""
     teams_webhook_url: TokenSource | None = None
     """The URL embeds Teams' token, so it is a secret too."""
     webhook_url: str = ""

@@ -36,6 +36,7 @@ from incident_operator.domain.lifecycle import Phase
 from incident_operator.domain.times import iso
 from incident_operator.errors import DeliveryRejected, IncidentOperatorError, TemporaryError
 
+from .catalog import CatalogService
 from .chat_channels import ChannelIndex
 from .comms_conditions import DEGRADED, report_degraded
 from .comms_delivery import DeliveryRun, Outlets, slack_ids, status_rendering
@@ -69,8 +70,11 @@ class CommsService:
         config: CommsConfig | None = None,
         channels: ChannelIndex | None = None,
         before_side_effect: Callable[[str, str], Awaitable[None]] | None = None,
+        catalog: CatalogService | None = None,
     ) -> None:
-        """``channels``: which incident holds which channel (the watch-fed index), so a
+        """``catalog``: pages go to the owning team's routing key where it has one (else
+        ``pager``, the global key), and the involved teams' members are invited.
+        ``channels``: which incident holds which channel (the watch-fed index), so a
         channel found by name is never taken over from another incident.
         ``before_side_effect(namespace, name)`` runs before a page or channel is opened
         (the deletion service holds the incident's finalizer there)."""
@@ -80,6 +84,7 @@ class CommsService:
         self._clock = clock
         self._chat = chat
         self._pager = pager
+        self._catalog = catalog
         self._notifiers = dict(notifiers or {})
         self.config = config or CommsConfig()
         self._locks = KeyedLocks[tuple[str, str]]()
@@ -90,7 +95,11 @@ class CommsService:
 
     @property
     def enabled(self) -> bool:
-        return bool(self._chat or self._pager or self._notifiers)
+        return bool(self._chat or self._pager or self._notifiers or self._team_paging)
+
+    @property
+    def _team_paging(self) -> bool:
+        return self._catalog is not None and self._catalog.pages
 
     @property
     def reachable(self) -> frozenset[outbox.Medium]:
@@ -98,7 +107,7 @@ class CommsService:
         return frozenset(
             [outbox.Medium.WEBHOOK]
             + ([outbox.Medium.CHAT] if self._chat else [])
-            + ([outbox.Medium.PAGER] if self._pager else [])
+            + ([outbox.Medium.PAGER] if self._pager or self._team_paging else [])
         )
 
     async def sync(self, namespace: str, name: str, body: Body | None = None) -> Delivery:
@@ -153,14 +162,22 @@ class CommsService:
             severity = None
         rotation = await self._rotation(incident, severity)
         summary = summary_of(incident, status, severity, self.config)
-        wanted = self._wanted(incident, status, severity, rotation, summary)
+        pager, team_invites = self._pager, frozenset[str]()
+        if self._catalog is not None:
+            resolution = await self._catalog.resolve_incident(body)
+            paging = await self._catalog.paging(resolution)
+            pager = paging.pager or pager
+            team_invites = frozenset(resolution.invitees()) if self._chat else frozenset()
+        wanted = self._wanted(
+            incident, status, severity, rotation, summary, pager=pager, team_invites=team_invites
+        )
         attempts = attempts_of(status)
         delivered = outbox.unconfirmed_page(delivered_of(status), attempts)
         now = self._clock.now()
         owed = outbox.owed(wanted, delivered, summary.severity)
         ops = await self._plan(body, owed, attempts, delivered.page_state)
         run = DeliveryRun(
-            Outlets(self._chat, self._pager, self._notifiers, self._channels, self.before_opening),
+            Outlets(self._chat, pager, self._notifiers, self._channels, self.before_opening),
             body,
             summary,
             wanted,
@@ -290,6 +307,9 @@ class CommsService:
         severity: Severity | None,
         rotation: Body | None,
         summary: IncidentSummary,
+        *,
+        pager: Pager | None,
+        team_invites: frozenset[str],
     ) -> outbox.Wanted:
         spec = incident.spec
         declared = status.timestamps.declared
@@ -297,7 +317,7 @@ class CommsService:
         people = [p for p in summary.roles.values() if p]
         people += list(status.response.escalated_to if status.response else [])
         chat_policy = severity.spec.chat if severity else None
-        page = bool(self._pager and severity and severity.spec.paging.page)
+        page = bool(pager and severity and severity.spec.paging.page)
         entries = tuple(
             outbox.Entry(e.key, e.type, e.message, e.author, e.at, e.source)
             for e in status.timeline
@@ -313,7 +333,7 @@ class CommsService:
             announce=tuple(chat_policy.announce_channels)
             if self._chat and chat_policy and not spec.private
             else (),
-            invite=slack_ids(rotation, people),
+            invite=slack_ids(rotation, people) | team_invites,
             topic=chat_render.topic(summary),
             status_render=canonical,
             entries=entries,
@@ -321,7 +341,9 @@ class CommsService:
             page=page,
             notifiers=tuple(sorted(self._notifiers)) if not spec.private else (),
             declared=declared,
-            reachable=self.reachable,
+            reachable=self.reachable
+            if pager is not None
+            else self.reachable - {outbox.Medium.PAGER},
         )
         if incident.metadata.get("deletionTimestamp"):
             return outbox.winding_down(wanted)  # deleted: resolve the page, archive

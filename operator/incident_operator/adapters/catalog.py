@@ -1,0 +1,142 @@
+"""The service catalog on the API server: Services, Teams (read through the watch cache) and
+the Secrets holding teams' PagerDuty routing keys.
+
+Secrets are read one by one (get) from the single namespace the operator was configured with
+(``--catalog-secret-namespace``; the chart grants get on Secrets there and nowhere else): a
+Team, written by a cluster admin, names the Secret; a Service, written by a tenant, can only
+choose among the routes its owner Team declared. Empty namespace: no team keys are read.
+The key's value stays inside the PagerDutyEvents built from it and is remembered for
+``ttl`` seconds, so a rotated key is picked up within that time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from kubernetes import client
+
+from incident_operator.domain.catalog import SecretRef
+from incident_operator.errors import NotFound
+
+from .kubernetes import call_async, get_object
+from .pagerduty import DEFAULT_URL, PagerDutyEvents
+from .ports import Body
+from .watch_cache import WatchedObjects
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SECRET_TTL = 60.0
+
+
+def service_key(namespace: str, name: str) -> str:
+    """The services cache's key."""
+    return f"{namespace}/{name}"
+
+
+class KubernetesCatalog:
+    def __init__(
+        self,
+        api: client.ApiClient,
+        *,
+        teams: WatchedObjects | None = None,
+        services: WatchedObjects | None = None,
+    ) -> None:
+        """``teams``, ``services``: what their watches delivered (handlers/catalog.py), read
+        before a GET; every comms pass resolves its incident's services."""
+        self._custom = client.CustomObjectsApi(api)
+        self._teams = teams
+        self._services = services
+
+    async def get_service(self, namespace: str, name: str) -> Body | None:
+        return await self._cached(self._services, service_key(namespace, name), name, namespace)
+
+    async def get_team(self, name: str) -> Body | None:
+        return await self._cached(self._teams, name, name, None)
+
+    async def _cached(
+        self, cache: WatchedObjects | None, key: str, name: str, namespace: str | None
+    ) -> Body | None:
+        plural = "teams" if namespace is None else "services"
+        if cache is None:
+            return await get_object(self._custom, plural, name, namespace)
+        known, body = cache.lookup(key)
+        if known:
+            return body
+        version = cache.version(key)
+        found = await get_object(self._custom, plural, name, namespace)
+        cache.fetched(key, found, version)
+        return found
+
+
+class SecretPagers:
+    """One PagerDutyEvents per routing key Secret, built from a fresh read every ``ttl``.
+
+    A missing Secret or key is an answer (None, remembered for ``ttl``: the caller falls back
+    to the global key and says so); any other error propagates and is not remembered."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        http: httpx.AsyncClient,
+        namespace: str,
+        *,
+        url: str = DEFAULT_URL,
+        ttl: float = DEFAULT_SECRET_TTL,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._core = client.CoreV1Api(api)
+        self._http = http
+        self._namespace = namespace
+        self._url = url
+        self._ttl = ttl
+        self._now = now
+        self._known: dict[SecretRef, tuple[float, PagerDutyEvents | None]] = {}
+
+    def __repr__(self) -> str:
+        return f"SecretPagers(namespace={self._namespace!r})"
+
+    async def pager(self, secret: SecretRef) -> PagerDutyEvents | None:
+        if not self._namespace:
+            return None
+        known = self._known.get(secret)
+        if known is not None and self._now() - known[0] <= self._ttl:
+            return known[1]
+        key = await self._read(secret)
+        pager = PagerDutyEvents(self._http, key, url=self._url) if key else None
+        self._known[secret] = (self._now(), pager)
+        return pager
+
+    async def _read(self, secret: SecretRef) -> str | None:
+        what = f"get secret {self._namespace}/{secret.name}"
+        try:
+            found: Any = await call_async(
+                what, self._core.read_namespaced_secret, secret.name, self._namespace
+            )
+        except NotFound:
+            log.warning("routing key secret %s/%s not found", self._namespace, secret.name)
+            return None
+        # Any other error (403, 5xx, the network) propagates and is not remembered: paging
+        # the wrong team's key because the right one was briefly unreadable is worse than
+        # paging a little later.
+        encoded = (found.data or {}).get(secret.key)
+        if not encoded:
+            log.warning(
+                "routing key secret %s/%s has no key %s", self._namespace, secret.name, secret.key
+            )
+            return None
+        try:
+            return base64.b64decode(encoded).decode().strip() or None
+        except (binascii.Error, UnicodeDecodeError):
+            log.warning(
+                "routing key secret %s/%s key %s is not text",
+                self._namespace,
+                secret.name,
+                secret.key,
+            )
+            return None

@@ -1,0 +1,73 @@
+"""Service catalog: resolve incidents' services and Services' owners, and cache Teams.
+
+Incidents are resolved when their spec changes, and again every RETRY_INTERVAL while their
+ServiceResolved condition is not True (a Service or Team created later is then picked up).
+Services are checked on change and every RETRY_INTERVAL (a Team's change shows within it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from incident_operator import GROUP, VERSION
+from incident_operator.adapters.catalog import service_key
+
+from .context import context_of
+from .errors import translated
+from .status_patch import patch_status
+
+RETRY_INTERVAL = 60.0
+INCIDENTS = (GROUP, VERSION, "incidents")
+SERVICES = (GROUP, VERSION, "services")
+
+
+@kopf.on.event(GROUP, VERSION, "teams")
+async def cache_teams(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """``type`` None is kopf's (re-)listing: the object as it is."""
+    cache = context_of(memo).team_cache
+    if cache is not None and body.metadata.name:
+        cache.observe(body.metadata.name, dict(body), deleted=type == "DELETED")
+
+
+@kopf.on.event(GROUP, VERSION, "services")
+async def cache_services(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    cache = context_of(memo).service_cache
+    namespace, name = body.metadata.namespace, body.metadata.name
+    if cache is not None and namespace and name:
+        cache.observe(service_key(namespace, name), dict(body), deleted=type == "DELETED")
+
+
+def _unresolved(status: kopf.Status, **_: Any) -> bool:
+    conditions = status.get("conditions") or []
+    return any(c.get("type") == "ServiceResolved" and c.get("status") != "True" for c in conditions)
+
+
+@kopf.on.resume(*INCIDENTS, id="catalog")
+@kopf.on.create(*INCIDENTS, id="catalog")
+@kopf.on.update(*INCIDENTS, id="catalog", field="spec")
+@kopf.timer(*INCIDENTS, id="catalog-retry", interval=RETRY_INTERVAL, when=_unresolved)
+@translated
+async def resolve_incident_services(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+) -> None:
+    service = context_of(memo).catalog_service
+    if service is None:
+        return
+    _resolution, status = await service.incident_status(dict(body))
+    patch_status(patch, body, status)
+
+
+@kopf.on.resume(*SERVICES, id="catalog")
+@kopf.on.create(*SERVICES, id="catalog")
+@kopf.on.update(*SERVICES, id="catalog")
+@kopf.timer(*SERVICES, id="catalog-owner", interval=RETRY_INTERVAL)
+@translated
+async def resolve_service_owner(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+) -> None:
+    service = context_of(memo).catalog_service
+    if service is None:
+        return
+    patch_status(patch, body, await service.service_status(dict(body)))

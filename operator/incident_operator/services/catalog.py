@@ -1,0 +1,176 @@
+"""Use case: resolve incidents' services to the catalog (Service, Team) and say what did not.
+
+``resolve`` looks the incident's services up in its own namespace only (never another) and
+their owner Teams, and lets domain/catalog.py decide. ``incident_status`` is the outcome as
+``status.catalog`` and the ``ServiceResolved`` condition, ``service_status`` a Service's
+``owner`` and ``OwnerResolved`` condition (the handlers write both). ``paging`` gives comms
+the owning team's pager (never the key itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from incident_operator.adapters.catalog_port import CatalogStore, TeamPagers
+from incident_operator.adapters.comms_ports import Pager
+from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.api.v1alpha1.catalog import Service, Team
+from incident_operator.api.v1alpha1.convert import conditions_status, existing_conditions
+from incident_operator.domain import catalog
+from incident_operator.domain.conditions import Condition, Status, set_condition
+
+
+@dataclass(frozen=True)
+class Paging:
+    """The pager for one incident: the owning team's, or None (use the global pager)."""
+
+    pager: Pager | None
+    route: catalog.PageRoute | None
+
+
+class CatalogService:
+    def __init__(
+        self,
+        catalog_store: CatalogStore,
+        incidents: ResourceStore,
+        clock: Clock,
+        *,
+        pagers: TeamPagers | None = None,
+    ) -> None:
+        self._catalog = catalog_store
+        self._incidents = incidents
+        self._clock = clock
+        self._pagers = pagers
+
+    @property
+    def pages(self) -> bool:
+        """Whether team routing keys can be read at all."""
+        return self._pagers is not None
+
+    async def resolve(self, namespace: str, services: Sequence[str]) -> catalog.Resolution:
+        """The incident's services against the catalog of ``namespace`` (and every Team)."""
+        entries: dict[str, catalog.ServiceEntry] = {}
+        teams: dict[str, catalog.TeamEntry] = {}
+        for name in dict.fromkeys(services):
+            body = await self._catalog.get_service(namespace, name)
+            entry = _service(body)
+            if entry is None or entry.namespace != namespace:
+                continue
+            entries[name] = entry
+            if entry.owner not in teams:
+                team = _team(await self._catalog.get_team(entry.owner))
+                if team is not None:
+                    teams[team.name] = team
+        return catalog.resolve(namespace, services, entries, teams)
+
+    async def resolve_incident(self, body: Body) -> catalog.Resolution:
+        spec = body.get("spec") or {}
+        namespace = str(body["metadata"]["namespace"])
+        names = catalog.services_of(str(spec.get("service", "")), spec.get("services") or [])
+        return await self.resolve(namespace, [n for n in names if n])
+
+    async def paging(self, resolution: catalog.Resolution) -> Paging:
+        """The owning team's pager; None when no team has a key or it cannot be read (the
+        global pager then, with the ServiceResolved condition telling why)."""
+        route = resolution.page_route
+        if route is None or self._pagers is None:
+            return Paging(None, None)
+        pager = await self._pagers.pager(route.secret)
+        return Paging(pager, route if pager is not None else None)
+
+    async def incident_status(self, body: Body) -> tuple[catalog.Resolution, Body]:
+        """The resolution and the status to merge (status.catalog, ServiceResolved); an empty
+        status when nothing changed. A Warning Event when the condition turns False."""
+        resolution = await self.resolve_incident(body)
+        paging = await self.paging(resolution)
+        meta = body["metadata"]
+        status = body.get("status") or {}
+        ok, reason, message = resolution.condition()
+        route = resolution.page_route
+        if route is not None and paging.route is None:
+            message += f"; team {route.team}'s routing key cannot be read, pages use the global key"
+        wanted_catalog: Body = {
+            "owners": [
+                {"service": o.service, "team": o.team.name}
+                for o in resolution.owners
+                if o.team is not None
+            ],
+            "teams": list(resolution.teams),
+            "pagingTeam": paging.route.team if paging.route else None,
+            "pagingRoute": paging.route.route if paging.route else None,
+        }
+        condition = self._condition(catalog.SERVICE_RESOLVED, ok, reason, message, meta)
+        existing = existing_conditions(body)
+        same_condition = _same(existing, condition)
+        if same_condition and _compact(status.get("catalog") or {}) == _compact(wanted_catalog):
+            return resolution, {}
+        patch: Body = {"catalog": wanted_catalog}
+        if not same_condition:
+            patch["conditions"] = conditions_status(set_condition(existing, condition))
+            if not ok:
+                await self._incidents.emit_event(body, reason, message, warning=True)
+        return resolution, patch
+
+    async def service_status(self, body: Body) -> Body:
+        """A Service's status.owner and OwnerResolved condition; empty when unchanged."""
+        entry = _service(body)
+        if entry is None:
+            return {}
+        team = _team(await self._catalog.get_team(entry.owner))
+        owner = catalog.ownership(entry, team)
+        ok, reason, message = catalog.service_condition(owner)
+        condition = self._condition(catalog.OWNER_RESOLVED, ok, reason, message, body["metadata"])
+        existing = existing_conditions(body)
+        resolved_owner = owner.team.name if owner.team is not None else None
+        status = body.get("status") or {}
+        if _same(existing, condition) and status.get("owner") == resolved_owner:
+            return {}
+        return {
+            "owner": resolved_owner,
+            "conditions": conditions_status(set_condition(existing, condition)),
+        }
+
+    def _condition(self, type_: str, ok: bool, reason: str, message: str, meta: Body) -> Condition:
+        return Condition(
+            type_,
+            Status.TRUE if ok else Status.FALSE,
+            reason,
+            message,
+            self._clock.now(),
+            int(meta.get("generation", 0)),
+        )
+
+
+def _same(existing: Sequence[Condition], condition: Condition) -> bool:
+    current = next((c for c in existing if c.type == condition.type), None)
+    return current is not None and (
+        current.status,
+        current.reason,
+        current.message,
+        current.observed_generation,
+    ) == (condition.status, condition.reason, condition.message, condition.observed_generation)
+
+
+def _compact(recorded: Body) -> Body:
+    return {k: v for k, v in recorded.items() if v not in (None, [])}
+
+
+def _service(body: Body | None) -> catalog.ServiceEntry | None:
+    if body is None:
+        return None
+    try:
+        return Service.model_validate({k: v for k, v in body.items() if k != "status"}).to_domain()
+    except ValidationError:
+        return None
+
+
+def _team(body: Body | None) -> catalog.TeamEntry | None:
+    if body is None:
+        return None
+    try:
+        return Team.model_validate({k: v for k, v in body.items() if k != "status"}).to_domain()
+    except ValidationError:
+        return None

@@ -1,0 +1,62 @@
+"""In-memory CatalogStore and TeamPagers: Services by (namespace, name), Teams by name, and
+one FakePager per routing key Secret reference (the key's value never exists here)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from incident_operator.domain.catalog import SecretRef
+
+from .paging import FakePager
+
+Body = dict[str, Any]
+
+
+@dataclass
+class FakeCatalog:
+    services: dict[tuple[str, str], Body] = field(default_factory=dict)
+    teams: dict[str, Body] = field(default_factory=dict)
+    reads: list[tuple[str, str]] = field(default_factory=list)
+    """("service", "ns/name") or ("team", name), in order: what was asked for."""
+
+    def add_service(self, namespace: str, name: str, **spec: Any) -> None:
+        self.services[(namespace, name)] = {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace, "generation": 1},
+            "spec": spec,
+        }
+
+    def add_team(self, name: str, **spec: Any) -> None:
+        self.teams[name] = {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Team",
+            "metadata": {"name": name, "generation": 1},
+            "spec": spec,
+        }
+
+    async def get_service(self, namespace: str, name: str) -> Body | None:
+        self.reads.append(("service", f"{namespace}/{name}"))
+        found = self.services.get((namespace, name))
+        return copy.deepcopy(found) if found is not None else None
+
+    async def get_team(self, name: str) -> Body | None:
+        self.reads.append(("team", name))
+        found = self.teams.get(name)
+        return copy.deepcopy(found) if found is not None else None
+
+
+@dataclass
+class FakeTeamPagers:
+    """``pagers`` per Secret reference; a reference missing here is a missing Secret."""
+
+    pagers: dict[SecretRef, FakePager] = field(default_factory=dict)
+
+    def add(self, name: str, key: str) -> FakePager:
+        pager = self.pagers[SecretRef(name, key)] = FakePager()
+        return pager
+
+    async def pager(self, secret: SecretRef) -> FakePager | None:
+        return self.pagers.get(secret)

@@ -1,0 +1,183 @@
+"""Resolution against the catalog and routing by ownership, with in-memory ports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from incident_operator.adapters.comms_ports import Channel
+from incident_operator.domain.paging import EventAction
+from incident_operator.services.catalog import CatalogService
+from incident_operator.services.comms import CommsService
+from tests.builders.objects import incident, severity
+from tests.fakes.ports.catalog import FakeCatalog, FakeTeamPagers
+from tests.fakes.ports.chat import FakeChat
+from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.paging import FakePager
+from tests.fakes.ports.store import FakeStore
+from tests.unit.services.test_comms_service import accepted
+
+NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+NS = "shop"
+ROTATION = Path(__file__).resolve().parents[3] / "examples" / "20-oncallrotation.yaml"
+PAYMENTS_KEY = {"name": "payments-pd", "key": "routing-key"}
+SEARCH_KEY = {"name": "search-pd", "key": "routing-key"}
+
+
+class World:
+    def __init__(self) -> None:
+        self.store = FakeStore()
+        self.store.severities["sev-2"] = severity(
+            paging={"page": True}, chat={"createChannel": True}, rotationRef="checkout-oncall"
+        )
+        self.store.rotations[(NS, "checkout-oncall")] = yaml.safe_load(ROTATION.read_text())
+        self.catalog = FakeCatalog()
+        self.catalog.add_team(
+            "payments",
+            namespaces=[NS],
+            members=[{"name": "dora", "slackUserId": "U0DDDDDDD"}],
+            paging={"routingKey": PAYMENTS_KEY},
+        )
+        self.catalog.add_team("search", namespaces=["*"], paging={"routingKey": SEARCH_KEY})
+        self.catalog.add_service(NS, "checkout", owner="payments")
+        self.catalog.add_service(NS, "search", owner="search")
+        self.catalog.add_service("other", "billing", owner="payments")
+        self.pagers = FakeTeamPagers()
+        self.payments = self.pagers.add("payments-pd", "routing-key")
+        self.search = self.pagers.add("search-pd", "routing-key")
+        self.global_pager = FakePager()
+        self.clock = FakeClock(NOW)
+        self.service = CatalogService(self.catalog, self.store, self.clock, pagers=self.pagers)
+        self.chat = FakeChat()
+        self.chat.channels["C0INCIDENTS"] = Channel("C0INCIDENTS", "incidents")
+        self.comms = CommsService(
+            self.store, self.clock, chat=self.chat, pager=self.global_pager, catalog=self.service
+        )
+
+    async def declare(self, name: str, **spec: Any) -> dict[str, Any]:
+        await self.store.create_incident(NS, incident(name, NS, created=None, **spec))
+        await self.store.patch_incident(NS, name, status=accepted())
+        found = await self.store.get_incident(NS, name)
+        assert found is not None
+        return found
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
+    (found,) = [c for c in status["conditions"] if c["type"] == type_]
+    return dict(found)
+
+
+async def test_known_service_records_its_team_and_a_true_condition(world: World) -> None:
+    body = await world.declare("inc-a", service="checkout")
+    resolution, status = await world.service.incident_status(body)
+    assert resolution.teams == ("payments",)
+    assert status["catalog"] == {
+        "owners": [{"service": "checkout", "team": "payments"}],
+        "teams": ["payments"],
+        "pagingTeam": "payments",
+        "pagingRoute": None,
+    }
+    resolved = condition(status, "ServiceResolved")
+    assert (resolved["status"], resolved["reason"]) == ("True", "Resolved")
+    assert world.store.events == []
+    # Written once: the same answer again changes nothing.
+    await world.store.patch_incident(NS, "inc-a", status=status)
+    again = await world.store.get_incident(NS, "inc-a")
+    assert again is not None
+    assert (await world.service.incident_status(again))[1] == {}
+
+
+async def test_unknown_service_gets_a_false_condition_and_a_warning(world: World) -> None:
+    body = await world.declare("inc-b", service="nope")
+    _, status = await world.service.incident_status(body)
+    resolved = condition(status, "ServiceResolved")
+    assert (resolved["status"], resolved["reason"]) == ("False", "UnknownService")
+    assert status["catalog"]["teams"] == []
+    assert [(e[1], e[3]) for e in world.store.events] == [("UnknownService", True)]
+
+
+async def test_a_service_in_another_namespace_is_never_looked_up(world: World) -> None:
+    body = await world.declare("inc-c", service="billing")
+    _, status = await world.service.incident_status(body)
+    assert condition(status, "ServiceResolved")["reason"] == "UnknownService"
+    assert ("service", "other/billing") not in world.catalog.reads
+    assert ("service", "shop/billing") in world.catalog.reads
+
+
+async def test_a_team_that_does_not_admit_the_namespace_is_reported(world: World) -> None:
+    world.catalog.add_team(
+        "payments", namespaces=["elsewhere"], paging={"routingKey": PAYMENTS_KEY}
+    )
+    body = await world.declare("inc-d", service="checkout")
+    _, status = await world.service.incident_status(body)
+    resolved = condition(status, "ServiceResolved")
+    assert resolved["reason"] == "OwnerUnresolved"
+    assert "does not admit" in resolved["message"]
+    assert status["catalog"]["pagingTeam"] is None
+
+
+async def test_service_status_says_whether_its_owner_resolves(world: World) -> None:
+    world.catalog.add_service(NS, "orphan", owner="ghosts")
+    orphan = world.catalog.services[(NS, "orphan")]
+    status = await world.service.service_status(orphan)
+    assert status["owner"] is None
+    owner = condition(status, "OwnerResolved")
+    assert (owner["status"], owner["reason"]) == ("False", "TeamNotFound")
+    good = await world.service.service_status(world.catalog.services[(NS, "checkout")])
+    assert good["owner"] == "payments"
+    assert condition(good, "OwnerResolved")["status"] == "True"
+
+
+async def test_the_page_goes_to_the_owning_team_not_the_global_key(world: World) -> None:
+    await world.declare("inc-e", service="checkout")
+    await world.comms.sync(NS, "inc-e")
+    assert [c.action for c in world.payments.calls] == [EventAction.TRIGGER]
+    assert world.global_pager.calls == []
+    assert world.search.calls == []
+    # The owning team's members are invited along with the rotation's commander.
+    invited = {u for m, args in world.chat.calls if m == "invite" for u in args[1]}
+    assert "U0DDDDDDD" in invited
+
+
+async def test_unknown_service_pages_the_global_key(world: World) -> None:
+    await world.declare("inc-f", service="nope")
+    await world.comms.sync(NS, "inc-f")
+    assert [c.action for c in world.global_pager.calls] == [EventAction.TRIGGER]
+    assert world.payments.calls == []
+
+
+async def test_an_unreadable_team_key_falls_back_to_the_global_key_and_says_so(
+    world: World,
+) -> None:
+    del world.pagers.pagers[next(iter(world.pagers.pagers))]  # payments' Secret is gone
+    body = await world.declare("inc-g", service="checkout")
+    await world.comms.sync(NS, "inc-g")
+    assert [c.action for c in world.global_pager.calls] == [EventAction.TRIGGER]
+    _, status = await world.service.incident_status(body)
+    assert "cannot be read" in condition(status, "ServiceResolved")["message"]
+    assert status["catalog"]["pagingTeam"] is None
+
+
+async def test_several_services_involve_every_team(world: World) -> None:
+    body = await world.declare("inc-h", service="search", services=["checkout"])
+    resolution, status = await world.service.incident_status(body)
+    assert status["catalog"]["teams"] == ["search", "payments"]
+    assert status["catalog"]["pagingTeam"] == "search"
+    assert resolution.resolved
+
+
+async def test_without_a_global_pager_team_keys_still_page(world: World) -> None:
+    comms = CommsService(world.store, world.clock, catalog=world.service)
+    assert comms.enabled
+    await world.declare("inc-i", service="checkout")
+    await comms.sync(NS, "inc-i")
+    assert [c.action for c in world.payments.calls] == [EventAction.TRIGGER]

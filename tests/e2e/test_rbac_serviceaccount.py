@@ -93,6 +93,15 @@ NOT_EXERCISED: dict[Triple, str] = {
         ("sre.dev", f"{r}/status", "patch"): "workflows: Ready and run counts"
         for r in ("incidentworkflows", "clusterincidentworkflows")
     },
+    **dict.fromkeys(
+        (
+            ("sre.dev", "teams", "get"),
+            ("sre.dev", "services", "get"),
+            ("sre.dev", "services", "patch"),
+            ("sre.dev", "services/status", "patch"),
+        ),
+        "service catalog: a Service and its owner Team (tests/e2e/test_catalog.py)",
+    ),
 }
 
 

@@ -1,7 +1,7 @@
 """One reconcile handler per kind: record observedGeneration and the Ready condition.
 
 Incident is left to incident_lifecycle.py, its only status writer (phase, conditions);
-Postmortem to postmortems.py (its generated facts and conditions).
+Postmortem to postmortems.py (its generated facts and conditions). Teams are only read.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from .status_patch import patch_status
 
 OWN_STATUS_HANDLER = frozenset({"Incident", "Postmortem"})
 """Kinds whose status another handler writes in full (including Ready)."""
+READ_ONLY = frozenset({"Team"})
+"""Kinds the operator only reads (its RBAC grants no patch): no status handler at all."""
 
 
 def _make_handler(info: KindInfo) -> Any:
@@ -41,7 +43,7 @@ def _make_handler(info: KindInfo) -> Any:
 def register() -> None:
     """Register create/update/resume handlers for every kind on kopf's default registry."""
     for info in KINDS:
-        if info.kind in OWN_STATUS_HANDLER:
+        if info.kind in OWN_STATUS_HANDLER | READ_ONLY:
             continue
         handler = _make_handler(info)
         resource = (GROUP, VERSION, info.plural)

@@ -234,7 +234,8 @@ class TeamSpec(ApiModel):
 
 
 class TeamStatus(CommonStatus):
-    """Room for the operator's observations; the operator reads Teams and writes nothing yet."""
+    """Room for the operator's observations; the operator only reads Teams (its RBAC has no
+    write on them) and writes nothing here yet."""
 
 
 class Team(Resource):

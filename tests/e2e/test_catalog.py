@@ -1,0 +1,252 @@
+"""Routing by ownership, end to end: the real operator, the local API server, the Slack and
+PagerDuty fakes.
+
+Two teams, each with its own routing key in a Secret in the operator's catalog Secret
+namespace, and a Service owned by each: an incident on service A (also touching B) pages team
+A's key, involves both teams and invites team A's members; an unknown service gets
+``ServiceResolved=False, reason=UnknownService`` and the global key; a Service in namespace X
+is never used by an incident in namespace Y, and a Service in Y naming a team that admits
+only X is not routed to it. The routing keys never appear in the operator's log, in status
+or in Events.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from tests.builders.objects import incident_manifest
+from tests.cluster.controlplane import free_port
+from tests.fakes.pagerduty import FakePagerDuty
+from tests.fakes.slack import FakeSlack
+from tests.fakes.threaded import serving
+from tests.kube import (
+    Cluster,
+    create_custom,
+    delete_namespace,
+    get_custom,
+    temporary_severity,
+    wait_for,
+)
+from tests.operator_process import OperatorProcess, running_operator
+
+TOKEN = "xoxb-e2e-" + uuid.uuid4().hex
+GLOBAL_KEY = uuid.uuid4().hex
+KEY_A = uuid.uuid4().hex
+KEY_B = uuid.uuid4().hex
+MEMBER_A = "U0DORA0001"
+
+
+class World:
+    def __init__(self, slack: FakeSlack, pd: FakePagerDuty, op: OperatorProcess, keys: str) -> None:
+        self.slack, self.pd, self.op, self.keys = slack, pd, op, keys
+
+
+@pytest.fixture
+def namespaces(api: client.ApiClient) -> Iterator[tuple[str, str, str]]:
+    """Tenant X, tenant Y and the operator's catalog Secret namespace."""
+    core = client.CoreV1Api(api)
+    names = tuple(f"cat-{role}-{uuid.uuid4().hex[:6]}" for role in ("x", "y", "keys"))
+    for name in names:
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    try:
+        yield names[0], names[1], names[2]
+    finally:
+        for name in names:
+            delete_namespace(api, name)
+
+
+@pytest.fixture
+def world(crds: Cluster, tmp_path: Path, namespaces: tuple[str, str, str]) -> Iterator[World]:
+    keys = namespaces[2]
+    slack = FakeSlack(TOKEN)
+    pd = FakePagerDuty([GLOBAL_KEY, KEY_A, KEY_B])
+    with serving(slack, slack.start) as (slack_url, _), serving(pd, pd.start) as (_, _pd_t):
+        secrets = tmp_path / "secrets"
+        secrets.mkdir()
+        (secrets / "slack-token").write_text(TOKEN + "\n")
+        (secrets / "routing-key").write_text(GLOBAL_KEY + "\n")
+        args = (
+            f"--slack-token-file={secrets / 'slack-token'}",
+            f"--slack-api-url={slack_url}",
+            f"--pagerduty-routing-key-file={secrets / 'routing-key'}",
+            f"--pagerduty-url={pd.url}",
+            f"--catalog-secret-namespace={keys}",
+            f"--http-listen=127.0.0.1:{free_port()}",
+        )
+        with running_operator(crds, tmp_path / "operator.log", *args) as op:
+            yield World(slack, pd, op, keys)
+
+
+def custom(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+@pytest.fixture
+def teams(
+    api: client.ApiClient, world: World, namespaces: tuple[str, str, str]
+) -> Iterator[tuple[str, str]]:
+    """team A (member dora) and team B, both admitting namespace X only, each with its key."""
+    tenant_x = namespaces[0]
+    suffix = uuid.uuid4().hex[:6]
+    core = client.CoreV1Api(api)
+    created = []
+    for team, key, members in (
+        ("a", KEY_A, [{"name": "dora", "slackUserId": MEMBER_A}]),
+        ("b", KEY_B, []),
+    ):
+        secret = f"pd-{team}"
+        core.create_namespaced_secret(
+            world.keys,
+            client.V1Secret(
+                metadata=client.V1ObjectMeta(name=secret),
+                data={"routing-key": base64.b64encode(key.encode()).decode()},
+            ),
+        )
+        name = f"team-{team}-{suffix}"
+        spec = {
+            "namespaces": [tenant_x],
+            "members": members,
+            "paging": {"routingKey": {"name": secret, "key": "routing-key"}},
+        }
+        create_custom(api, custom("Team", name, spec), "")
+        created.append(name)
+    try:
+        yield created[0], created[1]
+    finally:
+        for name in created:
+            client.CustomObjectsApi(api).delete_cluster_custom_object(
+                "sre.dev", "v1alpha1", "teams", name
+            )
+
+
+@pytest.fixture
+def severity(api: client.ApiClient) -> Iterator[str]:
+    with temporary_severity(
+        api,
+        "sev-catalog",
+        {"level": 2, "displayName": "SEV-2", "paging": {"page": True},
+         "chat": {"createChannel": True}},
+    ) as name:  # fmt: skip
+        yield name
+
+
+def condition(body: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    for found in (body.get("status") or {}).get("conditions") or []:
+        if found["type"] == type_:
+            return dict(found)
+    return None
+
+
+def services_resolve(api: client.ApiClient, tenant_x: str, tenant_y: str, team_a: str) -> None:
+    """svc-a in X resolves to team A; svc-a in Y, claiming team A too, does not."""
+
+    def service(namespace: str, name: str) -> dict[str, Any] | None:
+        body = get_custom(api, "Service", name, namespace)
+        found = condition(body, "OwnerResolved")
+        return body if found else None
+
+    owned = wait_for("svc-a's owner resolved in X", lambda: service(tenant_x, "svc-a"))
+    assert owned["status"]["owner"] == team_a
+    assert (condition(owned, "OwnerResolved") or {}).get("status") == "True"
+    claimed = wait_for("svc-a's owner checked in Y", lambda: service(tenant_y, "svc-a"))
+    assert (condition(claimed, "OwnerResolved") or {}).get("reason") == "TeamNotAdmitted"
+    assert claimed["status"].get("owner") is None
+
+
+def test_incidents_page_and_involve_the_owning_teams(
+    crds: Cluster,
+    api: client.ApiClient,
+    world: World,
+    namespaces: tuple[str, str, str],
+    teams: tuple[str, str],
+    severity: str,
+) -> None:
+    tenant_x, tenant_y, _ = namespaces
+    team_a, team_b = teams
+    create_custom(api, custom("Service", "svc-a", {"owner": team_a, "tier": "tier-1"}), tenant_x)
+    create_custom(api, custom("Service", "svc-b", {"owner": team_b}), tenant_x)
+    # The same name in Y, claiming team A, which admits only X.
+    create_custom(api, custom("Service", "svc-a", {"owner": team_a}), tenant_y)
+
+    services_resolve(api, tenant_x, tenant_y, team_a)
+
+    # An incident on A that also touches B: A's key is paged, both teams are involved.
+    create_custom(
+        api,
+        incident_manifest("on-a", service="svc-a", services=["svc-b"], severityRef=severity),
+        tenant_x,
+    )
+
+    def paged(namespace: str, name: str) -> dict[str, Any] | None:
+        body = get_custom(api, "Incident", name, namespace)
+        pager = (body.get("status") or {}).get("pager") or {}
+        return (
+            body
+            if pager.get("state") == "triggered" and condition(body, "ServiceResolved")
+            else None
+        )
+
+    body = wait_for("the incident on svc-a paged", lambda: paged(tenant_x, "on-a"), timeout=90)
+    alert = world.pd.open_alert(f"incident-operator/{tenant_x}/on-a")
+    assert alert is not None
+    assert alert.routing_key == KEY_A
+    resolved = condition(body, "ServiceResolved")
+    assert resolved is not None
+    assert (resolved["status"], resolved["reason"]) == ("True", "Resolved")
+    assert body["status"]["catalog"]["teams"] == [team_a, team_b]
+    assert body["status"]["catalog"]["pagingTeam"] == team_a
+    channel_id = wait_for(
+        "the incident channel", lambda: ((get_custom(api, "Incident", "on-a", tenant_x)
+                                          .get("status") or {}).get("chat") or {}).get("channelId")
+    )  # fmt: skip
+    wait_for(
+        "team A's member invited",
+        lambda: MEMBER_A in world.slack.channels[channel_id].members,
+    )
+
+    # An unknown service: a visible condition, and the global key.
+    create_custom(api, incident_manifest("unknown", service="nope", severityRef=severity), tenant_x)
+    body = wait_for("the unknown incident paged", lambda: paged(tenant_x, "unknown"), timeout=90)
+    unknown = condition(body, "ServiceResolved")
+    assert unknown is not None
+    assert (unknown["status"], unknown["reason"]) == ("False", "UnknownService")
+    alert = world.pd.open_alert(f"incident-operator/{tenant_x}/unknown")
+    assert alert is not None
+    assert alert.routing_key == GLOBAL_KEY
+
+    # Y's incident on svc-a: X's Service is never used; Y's own does not reach team A.
+    create_custom(api, incident_manifest("on-y", service="svc-a", severityRef=severity), tenant_y)
+    body = wait_for("Y's incident paged", lambda: paged(tenant_y, "on-y"), timeout=90)
+    crossed = condition(body, "ServiceResolved")
+    assert crossed is not None
+    assert (crossed["status"], crossed["reason"]) == ("False", "OwnerUnresolved")
+    assert "does not admit" in crossed["message"]
+    assert (body["status"].get("catalog") or {}).get("teams") in (None, [])
+    alert = world.pd.open_alert(f"incident-operator/{tenant_y}/on-y")
+    assert alert is not None
+    assert alert.routing_key == GLOBAL_KEY
+
+    # The keys never leave the pager requests.
+    shown = json.dumps(
+        [get_custom(api, "Incident", n, ns) for ns, n in
+         ((tenant_x, "on-a"), (tenant_x, "unknown"), (tenant_y, "on-y"))]
+    )  # fmt: skip
+    events = client.CoreV1Api(api).list_namespaced_event(tenant_x).to_dict()
+    log = world.op.log.read_text(errors="replace")
+    for key in (KEY_A, KEY_B, GLOBAL_KEY):
+        assert key not in shown
+        assert key not in json.dumps(events, default=str)
+        assert key not in log

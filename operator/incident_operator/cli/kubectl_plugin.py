@@ -22,6 +22,7 @@ from incident_operator import __version__
 from incident_operator.errors import IncidentOperatorError
 
 from . import (
+    catalog_import,
     completion,
     doctor,
     export,
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     mitigate.add_parser(commands)
     postmortem.add_parser(commands)
     export.add_parser(commands)
+    catalog_import.add_parser(commands)
     doctor.add_parser(commands)
     workflow.add_parser(commands)
     completion.add_parser(commands)

@@ -3,11 +3,11 @@ PagerDuty fakes.
 
 Two teams, each with its own routing key in a Secret in the operator's catalog Secret
 namespace, and a Service owned by each: an incident on service A (also touching B) pages team
-A's key, involves both teams and invites team A's members; an unknown service gets
-``ServiceResolved=False, reason=UnknownService`` and the global key; a Service in namespace X
-is never used by an incident in namespace Y, and a Service in Y naming a team that admits
-only X is not routed to it. The routing keys never appear in the operator's log, in status
-or in Events.
+A's key, involves both teams, invites team A's members and announces in team A's channel; an
+unknown service gets ``ServiceResolved=False, reason=UnknownService`` and the global key; a
+Service in namespace X is never used by an incident in namespace Y, and a Service in Y naming
+a team that admits only X is not routed to it. The routing keys never appear in the
+operator's log, in status or in Events.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ GLOBAL_KEY = uuid.uuid4().hex
 KEY_A = uuid.uuid4().hex
 KEY_B = uuid.uuid4().hex
 MEMBER_A = "U0DORA0001"
+TEAM_A_CHANNEL = f"team-a-{uuid.uuid4().hex[:6]}"
 
 
 class World:
@@ -68,7 +69,8 @@ def world(crds: Cluster, tmp_path: Path, namespaces: tuple[str, str, str]) -> It
     keys = namespaces[2]
     slack = FakeSlack(TOKEN)
     pd = FakePagerDuty([GLOBAL_KEY, KEY_A, KEY_B])
-    with serving(slack, slack.start) as (slack_url, _), serving(pd, pd.start) as (_, _pd_t):
+    with serving(slack, slack.start) as (slack_url, slack_t), serving(pd, pd.start) as (_, _pd_t):
+        slack_t.call(slack.add_channel, TEAM_A_CHANNEL)
         secrets = tmp_path / "secrets"
         secrets.mkdir()
         (secrets / "slack-token").write_text(TOKEN + "\n")
@@ -103,9 +105,9 @@ def teams(
     suffix = uuid.uuid4().hex[:6]
     core = client.CoreV1Api(api)
     created = []
-    for team, key, members in (
-        ("a", KEY_A, [{"name": "dora", "slackUserId": MEMBER_A}]),
-        ("b", KEY_B, []),
+    for team, key, members, slack in (
+        ("a", KEY_A, [{"name": "dora", "slackUserId": MEMBER_A}], {"channel": TEAM_A_CHANNEL}),
+        ("b", KEY_B, [], {}),
     ):
         secret = f"pd-{team}"
         core.create_namespaced_secret(
@@ -119,6 +121,7 @@ def teams(
         spec = {
             "namespaces": [tenant_x],
             "members": members,
+            "slack": slack,
             "paging": {"routingKey": {"name": secret, "key": "routing-key"}},
         }
         create_custom(api, custom("Team", name, spec), "")
@@ -215,6 +218,11 @@ def test_incidents_page_and_involve_the_owning_teams(
     wait_for(
         "team A's member invited",
         lambda: MEMBER_A in world.slack.channels[channel_id].members,
+    )
+    team_channel = next(c for c in world.slack.channels.values() if c.name == TEAM_A_CHANNEL)
+    wait_for(
+        "the announcement in team A's channel",
+        lambda: any(f"<#{channel_id}>" in str(m.get("text")) for m in team_channel.messages),
     )
 
     # An unknown service: a visible condition, and the global key.

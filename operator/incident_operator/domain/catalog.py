@@ -159,6 +159,14 @@ class Resolution:
                     out.setdefault(member, None)
         return tuple(out)
 
+    def channels(self) -> tuple[str, ...]:
+        """Every involved team's Slack channel (``#name``), in first-seen order."""
+        out: dict[str, None] = {}
+        for owner in self.owners:
+            if owner.team is not None and owner.team.slack_channel:
+                out.setdefault("#" + owner.team.slack_channel.lstrip("#"), None)
+        return tuple(out)
+
     def condition(self) -> tuple[bool, str, str]:
         """(status, reason, message) of the incident's ServiceResolved condition."""
         if self.unknown:

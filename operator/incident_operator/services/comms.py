@@ -50,6 +50,14 @@ MAX_PASSES = 5
 """Passes per sync: enough for channel -> status -> pin, bounded against a flapping object."""
 
 
+@dataclass(frozen=True)
+class TeamReach:
+    """The involved teams (service catalog): members to invite, channels to announce in."""
+
+    members: frozenset[str] = frozenset()
+    channels: tuple[str, ...] = ()
+
+
 @dataclass
 class Delivery:
     """What one sync did (for tests and logs)."""
@@ -162,14 +170,14 @@ class CommsService:
             severity = None
         rotation = await self._rotation(incident, severity)
         summary = summary_of(incident, status, severity, self.config)
-        pager, team_invites = self._pager, frozenset[str]()
+        pager, teams = self._pager, TeamReach()
         if self._catalog is not None:
             resolution = await self._catalog.resolve_incident(body)
             paging = await self._catalog.paging(resolution)
             pager = paging.pager or pager
-            team_invites = frozenset(resolution.invitees()) if self._chat else frozenset()
+            teams = TeamReach(frozenset(resolution.invitees()), resolution.channels())
         wanted = self._wanted(
-            incident, status, severity, rotation, summary, pager=pager, team_invites=team_invites
+            incident, status, severity, rotation, summary, pager=pager, teams=teams
         )
         attempts = attempts_of(status)
         delivered = outbox.unconfirmed_page(delivered_of(status), attempts)
@@ -309,7 +317,7 @@ class CommsService:
         summary: IncidentSummary,
         *,
         pager: Pager | None,
-        team_invites: frozenset[str],
+        teams: TeamReach,
     ) -> outbox.Wanted:
         spec = incident.spec
         declared = status.timestamps.declared
@@ -330,10 +338,10 @@ class CommsService:
             channel_name=chat_render.channel_name(self.config.channel_template, summary, declared),
             # Shared channels hear only of incidents anyone may know about: a private
             # incident is told to its responders (its own private channel, the pager) only.
-            announce=tuple(chat_policy.announce_channels)
+            announce=_announce(chat_policy.announce_channels, teams.channels)
             if self._chat and chat_policy and not spec.private
             else (),
-            invite=slack_ids(rotation, people) | team_invites,
+            invite=slack_ids(rotation, people) | (teams.members if self._chat else frozenset()),
             topic=chat_render.topic(summary),
             status_render=canonical,
             entries=entries,
@@ -404,6 +412,13 @@ class CommsService:
             await self._patch(body, earlier)
             combined = status
         await self._patch(body, combined)
+
+
+def _announce(severity_channels: Sequence[str], team_channels: Sequence[str]) -> tuple[str, ...]:
+    """The Severity's announcement channels, then the involved teams' own (each once)."""
+    seen = {c.lstrip("#") for c in severity_channels}
+    extra = [c for c in team_channels if c.lstrip("#") not in seen]
+    return (*severity_channels, *extra)
 
 
 def _safe(exc: BaseException) -> str:

@@ -21,9 +21,15 @@ PAYMENTS = TeamEntry(
     frozenset({"shop"}),
     routing_key=PAYMENTS_KEY,
     routes={"critical": CRITICAL_KEY},
+    slack_channel="team-payments",
     slack_members=("U0AAAAAAA", "U0BBBBBBB"),
 )
-SEARCH = TeamEntry("search", frozenset({"*"}), slack_members=("U0BBBBBBB", "U0CCCCCCC"))
+SEARCH = TeamEntry(
+    "search",
+    frozenset({"*"}),
+    slack_channel="#team-search",
+    slack_members=("U0BBBBBBB", "U0CCCCCCC"),
+)
 TEAMS = {t.name: t for t in (PAYMENTS, SEARCH)}
 
 
@@ -103,6 +109,7 @@ def test_several_services_involve_every_owning_team_and_page_the_first_with_a_ke
     # search has no key of its own: the first owner with one is paged.
     assert found.page_route == PageRoute("payments", None, PAYMENTS_KEY)
     assert found.invitees() == ("U0BBBBBBB", "U0CCCCCCC", "U0AAAAAAA")
+    assert found.channels() == ("#team-search", "#team-payments")
     assert found.condition() == (True, "Resolved", "owned by search, payments")
 
 

@@ -40,6 +40,7 @@ class World:
             "payments",
             namespaces=[NS],
             members=[{"name": "dora", "slackUserId": "U0DDDDDDD"}],
+            slack={"channel": "#team-payments"},
             paging={"routingKey": PAYMENTS_KEY},
         )
         self.catalog.add_team("search", namespaces=["*"], paging={"routingKey": SEARCH_KEY})
@@ -54,6 +55,7 @@ class World:
         self.service = CatalogService(self.catalog, self.store, self.clock, pagers=self.pagers)
         self.chat = FakeChat()
         self.chat.channels["C0INCIDENTS"] = Channel("C0INCIDENTS", "incidents")
+        self.chat.channels["C0PAYMENTS"] = Channel("C0PAYMENTS", "team-payments")
         self.comms = CommsService(
             self.store, self.clock, chat=self.chat, pager=self.global_pager, catalog=self.service
         )
@@ -180,4 +182,18 @@ async def test_without_a_global_pager_team_keys_still_page(world: World) -> None
     assert comms.enabled
     await world.declare("inc-i", service="checkout")
     await comms.sync(NS, "inc-i")
+    assert [c.action for c in world.payments.calls] == [EventAction.TRIGGER]
+
+
+async def test_the_owning_teams_channel_hears_of_the_incident(world: World) -> None:
+    await world.declare("inc-j", service="search", services=["checkout"])
+    await world.comms.sync(NS, "inc-j")
+    (announcement,) = [m for m in world.chat.messages if m.channel == "C0PAYMENTS"]
+    assert "Checkout returns 5xx" in announcement.text
+
+
+async def test_a_private_incident_is_not_announced_to_the_team(world: World) -> None:
+    await world.declare("inc-k", service="checkout", private=True)
+    await world.comms.sync(NS, "inc-k")
+    assert not [m for m in world.chat.messages if m.channel == "C0PAYMENTS"]
     assert [c.action for c in world.payments.calls] == [EventAction.TRIGGER]

@@ -225,6 +225,49 @@ def test_an_edit_tenant_writes_incidents_only_in_its_namespace(
     )  # fmt: skip
 
 
+def test_an_edit_tenant_writes_services_in_its_namespace_but_never_teams(
+    cluster: Cluster, api: client.ApiClient, setup: Setup
+) -> None:
+    alice, bob = impersonating(cluster, "alice"), impersonating(cluster, "bob")
+    service = {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Service",
+        "metadata": {"name": "checkout"},
+        "spec": {"owner": "payments"},
+    }
+    custom = client.CustomObjectsApi(alice)
+    custom.create_namespaced_custom_object(
+        "sre.dev", "v1alpha1", setup.tenant_a, "services", service
+    )
+    assert get_custom(api, "Service", "checkout", setup.tenant_a)["spec"]["owner"] == "payments"
+    # Not in another tenant's namespace ...
+    message = refusal(
+        lambda: client.CustomObjectsApi(bob).create_namespaced_custom_object(
+            "sre.dev", "v1alpha1", setup.tenant_a, "services", {**service, "metadata": {
+                "name": "bob-in-a"}},
+        )
+    )  # fmt: skip
+    assert 'User "bob" cannot create resource "services"' in message
+    # ... nor its status (the resolved owner is the operator's) ...
+    refusal(
+        lambda: custom.patch_namespaced_custom_object_status(
+            "sre.dev", "v1alpha1", setup.tenant_a, "services", "checkout",
+            {"status": {"owner": "payments"}},
+        )
+    )  # fmt: skip
+    # ... and never a Team (cluster-scoped, the cluster admin's).
+    team = {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "Team",
+        "metadata": {"name": f"alices-{uuid.uuid4().hex[:6]}"},
+        "spec": {"namespaces": ["*"]},
+    }
+    message = refusal(
+        lambda: custom.create_cluster_custom_object("sre.dev", "v1alpha1", "teams", team)
+    )
+    assert 'cannot create resource "teams"' in message
+
+
 def test_a_mitigation_needs_the_requesters_rights_on_its_target(
     cluster: Cluster, api: client.ApiClient, setup: Setup
 ) -> None:

@@ -258,3 +258,34 @@ def test_incidents_page_and_involve_the_owning_teams(
         assert key not in shown
         assert key not in json.dumps(events, default=str)
         assert key not in log
+
+
+def test_an_slo_shows_whether_its_service_resolves(
+    crds: Cluster,
+    api: client.ApiClient,
+    world: World,
+    namespaces: tuple[str, str, str],
+    teams: tuple[str, str],
+) -> None:
+    tenant_x = namespaces[0]
+    create_custom(api, custom("Service", "svc-a", {"owner": teams[0]}), tenant_x)
+    for name, service in (("on-a", "svc-a"), ("on-nothing", "nope")):
+        slo = custom(
+            "ServiceLevelObjective",
+            name,
+            {
+                "service": service,
+                "target": 99.9,
+                "indicator": {"ratio": {"errors": "e[{{window}}]", "total": "t[{{window}}]"}},
+            },
+        )
+        create_custom(api, slo, tenant_x)
+
+    def resolved(name: str) -> dict[str, Any] | None:
+        return condition(
+            get_custom(api, "ServiceLevelObjective", name, tenant_x), "ServiceResolved"
+        )
+
+    assert wait_for("svc-a's SLO resolved", lambda: resolved("on-a"))["status"] == "True"
+    unknown = wait_for("the other SLO's condition", lambda: resolved("on-nothing"))
+    assert (unknown["status"], unknown["reason"]) == ("False", "UnknownService")

@@ -1,7 +1,8 @@
-"""Service catalog: resolve incidents' services and Services' owners, and cache Teams.
+"""Service catalog: resolve incidents' and SLOs' services and Services' owners; cache Teams
+and Services.
 
-Incidents are resolved when their spec changes, and again every RETRY_INTERVAL while their
-ServiceResolved condition is not True (a Service or Team created later is then picked up).
+Incidents and SLOs are resolved when their spec changes, and again every RETRY_INTERVAL while
+their ServiceResolved condition is not True (a Service or Team created later is picked up).
 Services are checked on change and every RETRY_INTERVAL (a Team's change shows within it).
 """
 
@@ -21,6 +22,7 @@ from .status_patch import patch_status
 RETRY_INTERVAL = 60.0
 INCIDENTS = (GROUP, VERSION, "incidents")
 SERVICES = (GROUP, VERSION, "services")
+SLOS = (GROUP, VERSION, "servicelevelobjectives")
 
 
 @kopf.on.event(GROUP, VERSION, "teams")
@@ -71,3 +73,17 @@ async def resolve_service_owner(
     if service is None:
         return
     patch_status(patch, body, await service.service_status(dict(body)))
+
+
+@kopf.on.resume(*SLOS, id="catalog")
+@kopf.on.create(*SLOS, id="catalog")
+@kopf.on.update(*SLOS, id="catalog", field="spec.service")
+@kopf.timer(*SLOS, id="catalog-retry", interval=RETRY_INTERVAL, when=_unresolved)
+@translated
+async def resolve_slo_service(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+) -> None:
+    service = context_of(memo).catalog_service
+    if service is None:
+        return
+    patch_status(patch, body, await service.slo_status(dict(body)))

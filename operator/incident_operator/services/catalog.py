@@ -114,6 +114,19 @@ class CatalogService:
                 await self._incidents.emit_event(body, reason, message, warning=True)
         return resolution, patch
 
+    async def slo_status(self, body: Body) -> Body:
+        """An SLO's ServiceResolved condition (its spec.service against the catalog of its
+        namespace, as the incidents it declares will be); empty when unchanged."""
+        namespace = str(body["metadata"]["namespace"])
+        service = str((body.get("spec") or {}).get("service", ""))
+        resolution = await self.resolve(namespace, [service] if service else [])
+        ok, reason, message = resolution.condition()
+        condition = self._condition(catalog.SERVICE_RESOLVED, ok, reason, message, body["metadata"])
+        existing = existing_conditions(body)
+        if _same(existing, condition):
+            return {}
+        return {"conditions": conditions_status(set_condition(existing, condition))}
+
     async def service_status(self, body: Body) -> Body:
         """A Service's status.owner and OwnerResolved condition; empty when unchanged."""
         entry = _service(body)

@@ -197,3 +197,19 @@ async def test_a_private_incident_is_not_announced_to_the_team(world: World) -> 
     await world.comms.sync(NS, "inc-k")
     assert not [m for m in world.chat.messages if m.channel == "C0PAYMENTS"]
     assert [c.action for c in world.payments.calls] == [EventAction.TRIGGER]
+
+
+async def test_an_slo_says_whether_its_service_resolves(world: World) -> None:
+    slo: dict[str, Any] = {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": "availability", "namespace": NS, "generation": 2},
+        "spec": {"service": "checkout"},
+    }
+    status = await world.service.slo_status(slo)
+    assert condition(status, "ServiceResolved")["status"] == "True"
+    slo["status"] = status
+    assert await world.service.slo_status(slo) == {}  # unchanged: nothing to write
+    slo["spec"] = {"service": "nope"}
+    changed = await world.service.slo_status(slo)
+    assert condition(changed, "ServiceResolved")["reason"] == "UnknownService"

@@ -2,7 +2,8 @@
 and Services.
 
 Incidents and SLOs are resolved when their spec changes, and again every RETRY_INTERVAL while
-their ServiceResolved condition is not True (a Service or Team created later is picked up).
+their ServiceResolved condition is not True and (incidents) they are open: a Service or Team
+created later is picked up.
 Services are checked on change and every RETRY_INTERVAL (a Team's change shows within it).
 """
 
@@ -14,6 +15,7 @@ import kopf
 
 from incident_operator import GROUP, VERSION
 from incident_operator.adapters.catalog import service_key
+from incident_operator.domain.lifecycle import ACTIVE
 
 from .context import context_of
 from .errors import translated
@@ -23,6 +25,7 @@ RETRY_INTERVAL = 60.0
 INCIDENTS = (GROUP, VERSION, "incidents")
 SERVICES = (GROUP, VERSION, "services")
 SLOS = (GROUP, VERSION, "servicelevelobjectives")
+OPEN = frozenset(phase.value for phase in ACTIVE)
 
 
 @kopf.on.event(GROUP, VERSION, "teams")
@@ -46,10 +49,15 @@ def _unresolved(status: kopf.Status, **_: Any) -> bool:
     return any(c.get("type") == "ServiceResolved" and c.get("status") != "True" for c in conditions)
 
 
+def _open_and_unresolved(status: kopf.Status, **kwargs: Any) -> bool:
+    """Only open incidents are looked at again: a closed one's routing no longer matters."""
+    return status.get("phase") in OPEN and _unresolved(status, **kwargs)
+
+
 @kopf.on.resume(*INCIDENTS, id="catalog")
 @kopf.on.create(*INCIDENTS, id="catalog")
 @kopf.on.update(*INCIDENTS, id="catalog", field="spec")
-@kopf.timer(*INCIDENTS, id="catalog-retry", interval=RETRY_INTERVAL, when=_unresolved)
+@kopf.timer(*INCIDENTS, id="catalog-retry", interval=RETRY_INTERVAL, when=_open_and_unresolved)
 @translated
 async def resolve_incident_services(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any

@@ -83,7 +83,8 @@ class CatalogService:
 
     async def incident_status(self, body: Body) -> tuple[catalog.Resolution, Body]:
         """The resolution and the status to merge (status.catalog, ServiceResolved); an empty
-        status when nothing changed. A Warning Event when the condition turns False."""
+        status when nothing changed. A Warning Event when it turns False for a Service whose
+        owner does not resolve."""
         resolution = await self.resolve_incident(body)
         paging = await self.paging(resolution)
         meta = body["metadata"]
@@ -110,7 +111,9 @@ class CatalogService:
         patch: Body = {"catalog": wanted_catalog}
         if not same_condition:
             patch["conditions"] = conditions_status(set_condition(existing, condition))
-            if not ok:
+            # A Warning Event for a broken catalog entry only: an incident on a service nobody
+            # catalogued (every incident of a cluster without a catalog) has the condition.
+            if not ok and reason != "UnknownService":
                 await self._incidents.emit_event(body, reason, message, warning=True)
         return resolution, patch
 

@@ -9,6 +9,7 @@ the owning team's pager (never the key itself).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,9 @@ from incident_operator.api.v1alpha1.catalog import Service, Team
 from incident_operator.api.v1alpha1.convert import conditions_status, existing_conditions
 from incident_operator.domain import catalog
 from incident_operator.domain.conditions import Condition, Status, set_condition
+from incident_operator.errors import PermanentError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,14 @@ class CatalogService:
         route = resolution.page_route
         if route is None or self._pagers is None:
             return Paging(None, None)
-        pager = await self._pagers.pager(route.secret)
+        try:
+            pager = await self._pagers.pager(route.secret)
+        except PermanentError as exc:
+            # e.g. 403: the operator may not read that Secret. A temporary error propagates
+            # (the page waits for the right key); this one would never pass, so the incident
+            # is paged on the global key and the condition says why.
+            log.warning("routing key of team %s unreadable: %s", route.team, exc)
+            pager = None
         return Paging(pager, route if pager is not None else None)
 
     async def incident_status(self, body: Body) -> tuple[catalog.Resolution, Body]:
@@ -92,7 +103,12 @@ class CatalogService:
         ok, reason, message = resolution.condition()
         route = resolution.page_route
         if route is not None and paging.route is None:
-            message += f"; team {route.team}'s routing key cannot be read, pages use the global key"
+            why = (
+                "cannot be read"
+                if self._pagers is not None
+                else "is not read (no catalog Secret namespace configured)"
+            )
+            message += f"; team {route.team}'s routing key {why}, pages use the global key"
         wanted_catalog: Body = {
             "owners": [
                 {"service": o.service, "team": o.team.name}

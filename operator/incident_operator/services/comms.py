@@ -47,6 +47,8 @@ from .latest_bodies import LatestBodies
 log = logging.getLogger(__name__)
 
 MAX_PASSES = 5
+KEY_RETRY_SECONDS = 10.0
+"""When a team's routing key could not be read for a temporary reason."""
 """Passes per sync: enough for channel -> status -> pin, bounded against a flapping object."""
 
 
@@ -173,9 +175,16 @@ class CommsService:
         pager, teams = self._pager, TeamReach()
         if self._catalog is not None:
             resolution = await self._catalog.resolve_incident(body)
-            paging = await self._catalog.paging(resolution)
-            pager = paging.pager or pager
             teams = TeamReach(frozenset(resolution.invitees()), resolution.channels())
+            try:
+                pager = (await self._catalog.paging(resolution)).pager or pager
+            except TemporaryError as exc:
+                # The owning team's key is briefly unreadable: no page this pass (not on the
+                # global key either: the wrong team would be woken), chat goes on, and the
+                # pass is retried.
+                log.warning("team routing key of %s/%s: %s", namespace, name, _safe(exc))
+                pager = None
+                self._retry_at(namespace, name, exc.retry_after or KEY_RETRY_SECONDS)
         wanted = self._wanted(
             incident, status, severity, rotation, summary, pager=pager, teams=teams
         )

@@ -53,10 +53,14 @@ class FakeTeamPagers:
     """``pagers`` per Secret reference; a reference missing here is a missing Secret."""
 
     pagers: dict[SecretRef, FakePager] = field(default_factory=dict)
+    errors: dict[SecretRef, Exception] = field(default_factory=dict)
+    """Raised for that reference (e.g. PermanentError for a 403), as the adapter would."""
 
     def add(self, name: str, key: str) -> FakePager:
         pager = self.pagers[SecretRef(name, key)] = FakePager()
         return pager
 
     async def pager(self, secret: SecretRef) -> FakePager | None:
+        if secret in self.errors:
+            raise self.errors[secret]
         return self.pagers.get(secret)

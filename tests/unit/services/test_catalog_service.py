@@ -10,7 +10,9 @@ import pytest
 import yaml
 
 from incident_operator.adapters.comms_ports import Channel
+from incident_operator.domain.catalog import SecretRef
 from incident_operator.domain.paging import EventAction
+from incident_operator.errors import PermanentError, TemporaryError
 from incident_operator.services.catalog import CatalogService
 from incident_operator.services.comms import CommsService
 from tests.builders.objects import incident, severity
@@ -215,3 +217,33 @@ async def test_an_slo_says_whether_its_service_resolves(world: World) -> None:
     slo["spec"] = {"service": "nope"}
     changed = await world.service.slo_status(slo)
     assert condition(changed, "ServiceResolved")["reason"] == "UnknownService"
+
+
+async def test_a_forbidden_team_key_pages_the_global_key_a_flaky_one_waits(world: World) -> None:
+    ref = SecretRef("payments-pd", "routing-key")
+    world.pagers.errors[ref] = PermanentError("get secret keys/payments-pd: 403 Forbidden")
+    body = await world.declare("inc-l", service="checkout")
+    await world.comms.sync(NS, "inc-l")
+    assert [c.action for c in world.global_pager.calls] == [EventAction.TRIGGER]
+    _, status = await world.service.incident_status(body)
+    assert "cannot be read" in condition(status, "ServiceResolved")["message"]
+    world.pagers.errors[ref] = TemporaryError("get secret keys/payments-pd: 503")
+    await world.declare("inc-m", service="checkout")
+    done = (await world.comms.sync(NS, "inc-m")).done
+    assert "channel" in done  # chat goes on
+    assert len(world.global_pager.calls) == 1  # inc-m was not paged on the wrong key
+    del world.pagers.errors[ref]  # the retry finds the key
+    await world.comms.sync(NS, "inc-m")
+    assert [c.action for c in world.payments.calls] == [EventAction.TRIGGER]
+    await world.comms.close()
+
+
+async def test_without_a_secret_namespace_the_condition_says_keys_are_not_read(
+    world: World,
+) -> None:
+    service = CatalogService(world.catalog, world.store, world.clock)
+    body = await world.declare("inc-n", service="checkout")
+    _, status = await service.incident_status(body)
+    assert (
+        "no catalog Secret namespace configured" in condition(status, "ServiceResolved")["message"]
+    )

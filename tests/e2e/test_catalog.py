@@ -1,5 +1,5 @@
-"""Routing by ownership, end to end: the real operator, the local API server, the Slack and
-PagerDuty fakes.
+"""Routing by ownership, end to end: the real operator as the chart's ServiceAccount, the
+local API server, the Slack and PagerDuty fakes.
 
 Two teams, each with its own routing key in a Secret in the operator's catalog Secret
 namespace, and a Service owned by each: an incident on service A (also touching B) pages team
@@ -23,7 +23,8 @@ import pytest
 from kubernetes import client
 
 from tests.builders.objects import incident_manifest
-from tests.cluster.controlplane import free_port
+from tests.chart.helm import CHART, helm, set_args
+from tests.e2e.test_rbac_serviceaccount import chart_args, service_account_kubeconfig
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack
 from tests.fakes.threaded import serving
@@ -32,7 +33,9 @@ from tests.kube import (
     create_custom,
     delete_namespace,
     get_custom,
+    pod_spec,
     temporary_severity,
+    token_of,
     wait_for,
 )
 from tests.operator_process import OperatorProcess, running_operator
@@ -65,26 +68,62 @@ def namespaces(api: client.ApiClient) -> Iterator[tuple[str, str, str]]:
 
 
 @pytest.fixture
-def world(crds: Cluster, tmp_path: Path, namespaces: tuple[str, str, str]) -> Iterator[World]:
+def world(
+    crds: Cluster, api: client.ApiClient, tmp_path: Path, namespaces: tuple[str, str, str]
+) -> Iterator[World]:
+    """The operator as the chart's ServiceAccount (installed with catalog.secretNamespace), so
+    the catalog works with exactly the chart's RBAC: Secrets are read in ``keys`` only."""
     keys = namespaces[2]
+    release = f"catalog-{uuid.uuid4().hex[:6]}"
     slack = FakeSlack(TOKEN)
     pd = FakePagerDuty([GLOBAL_KEY, KEY_A, KEY_B])
     with serving(slack, slack.start) as (slack_url, slack_t), serving(pd, pd.start) as (_, _pd_t):
         slack_t.call(slack.add_channel, TEAM_A_CHANNEL)
-        secrets = tmp_path / "secrets"
-        secrets.mkdir()
-        (secrets / "slack-token").write_text(TOKEN + "\n")
-        (secrets / "routing-key").write_text(GLOBAL_KEY + "\n")
-        args = (
-            f"--slack-token-file={secrets / 'slack-token'}",
-            f"--slack-api-url={slack_url}",
-            f"--pagerduty-routing-key-file={secrets / 'routing-key'}",
-            f"--pagerduty-url={pd.url}",
-            f"--catalog-secret-namespace={keys}",
-            f"--http-listen=127.0.0.1:{free_port()}",
-        )
-        with running_operator(crds, tmp_path / "operator.log", *args) as op:
-            yield World(slack, pd, op, keys)
+        helm(
+            "install", release, str(CHART), "--namespace", keys,
+            *set_args({
+                "crds.install": False,
+                "catalog.secretNamespace": keys,
+                "slack.tokenSecret.name": "slack",
+                "slack.apiUrl": slack_url,
+                "pagerduty.routingKeySecret.name": "pagerduty",
+                "pagerduty.url": pd.url,
+            }),
+            kubeconfig=crds.kubeconfig,
+        )  # fmt: skip
+        try:
+            deployment = client.AppsV1Api(api).read_namespaced_deployment(
+                f"{release}-incident-operator", keys
+            )
+            sa = pod_spec(deployment).service_account_name
+            assert sa is not None
+            token = token_of(
+                client.CoreV1Api(api).create_namespaced_service_account_token(
+                    sa, keys, client.AuthenticationV1TokenRequest(spec={"expirationSeconds": 3600})
+                )
+            )
+            secrets = tmp_path / "secrets"
+            secrets.mkdir()
+            (secrets / "slack-token").write_text(TOKEN + "\n")
+            (secrets / "pagerduty-routing-key").write_text(GLOBAL_KEY + "\n")
+            as_sa = Cluster(
+                kubeconfig=str(service_account_kubeconfig(crds, token, tmp_path / "sa.kubeconfig")),
+                existing=crds.existing,
+            )
+            args = chart_args(deployment, secrets)
+            assert f"--catalog-secret-namespace={keys}" in args
+            with running_operator(as_sa, tmp_path / "operator.log", *args) as op:
+                yield World(slack, pd, op, keys)
+                # Nothing refused in this test's namespaces (a cluster-wide operator also meets
+                # earlier tests' objects in namespaces being deleted, where writes are refused).
+                refused = [
+                    line
+                    for line in op.log.read_text(errors="replace").splitlines()
+                    if "Forbidden" in line and any(ns in line for ns in namespaces)
+                ]
+                assert not refused
+        finally:
+            helm("uninstall", release, "-n", keys, kubeconfig=crds.kubeconfig, check=False)
 
 
 def custom(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:

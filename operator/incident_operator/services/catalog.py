@@ -22,7 +22,7 @@ from incident_operator.api.v1alpha1.catalog import Service, Team
 from incident_operator.api.v1alpha1.convert import conditions_status, existing_conditions
 from incident_operator.domain import catalog
 from incident_operator.domain.conditions import Condition, Status, set_condition
-from incident_operator.errors import PermanentError
+from incident_operator.errors import IncidentOperatorError, PermanentError
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class CatalogService:
             # A Warning Event for a broken catalog entry only: an incident on a service nobody
             # catalogued (every incident of a cluster without a catalog) has the condition.
             if not ok and reason != "UnknownService":
-                await self._incidents.emit_event(body, reason, message, warning=True)
+                await self._warn(body, reason, message)
         return resolution, patch
 
     async def slo_status(self, body: Body) -> Body:
@@ -164,6 +164,14 @@ class CatalogService:
             "owner": resolved_owner,
             "conditions": conditions_status(set_condition(existing, condition)),
         }
+
+    async def _warn(self, body: Body, reason: str, message: str) -> None:
+        """The Event is best effort: the condition is what records the problem (an Event
+        refused, e.g. in a namespace being deleted, must not keep it from being written)."""
+        try:
+            await self._incidents.emit_event(body, reason, message, warning=True)
+        except IncidentOperatorError as exc:
+            log.warning("event %s for %s not emitted: %s", reason, body["metadata"]["name"], exc)
 
     def _condition(self, type_: str, ok: bool, reason: str, message: str, meta: Body) -> Condition:
         return Condition(

@@ -247,3 +247,16 @@ async def test_without_a_secret_namespace_the_condition_says_keys_are_not_read(
     assert (
         "no catalog Secret namespace configured" in condition(status, "ServiceResolved")["message"]
     )
+
+
+async def test_a_refused_event_does_not_keep_the_condition_from_being_written(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refused(*_: object, **__: object) -> None:
+        raise PermanentError("create event: 403 Forbidden (namespace is being terminated)")
+
+    monkeypatch.setattr(world.store, "emit_event", refused)
+    world.catalog.add_team("payments", namespaces=["elsewhere"])
+    body = await world.declare("inc-o", service="checkout")
+    _, status = await world.service.incident_status(body)
+    assert condition(status, "ServiceResolved")["reason"] == "OwnerUnresolved"

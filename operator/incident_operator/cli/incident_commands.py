@@ -125,7 +125,13 @@ def add_parsers(commands: Any) -> None:
 
     declare = sub("declare", "declare a new incident", run_declare)
     declare.add_argument("title")
-    declare.add_argument("--service", required=True)
+    declare.add_argument(
+        "--service",
+        required=True,
+        action="append",
+        help="affected service (repeat for an incident touching several: the first is "
+        "spec.service, every owning team is involved)",
+    )
     declare.add_argument("--severity", required=True, help="Severity name or level (2 = sev-2)")
     declare.add_argument("--name", help="object name (default: from the title and time)")
     declare.add_argument("--summary", default="")
@@ -227,12 +233,14 @@ def run_declare(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> 
     now = datetime.now(UTC)
     spec: Body = {
         "title": args.title,
-        "service": args.service,
+        "service": args.service[0],
         "severityRef": severity_name(args.severity),
         "summary": args.summary,
         "private": args.private,
         "source": {"type": "manual"},
     }
+    if more := list(dict.fromkeys(s for s in args.service[1:] if s != args.service[0])):
+        spec["services"] = more
     if args.commander:
         spec["roles"] = {"commander": args.commander}
     name = args.name or generated_name(args.title, now)

@@ -128,6 +128,17 @@ def test_declare_builds_the_spec() -> None:
     assert out == f"incident shop/{name} declared\n"
 
 
+def test_declare_on_several_services_names_them_all() -> None:
+    fake = FakeIncidents()
+    code, _, _ = run(
+        fake, "declare", "Payments down", "--service", "checkout", "--service", "payments",
+        "--service", "checkout", "--severity", "sev-1", "--name", "pay",
+    )  # fmt: skip
+    assert code == 0
+    spec = fake.objects["pay"]["spec"]
+    assert (spec["service"], spec["services"]) == ("checkout", ["payments"])
+
+
 def test_list_is_a_table_with_the_promised_columns() -> None:
     fake = FakeIncidents()
     incident(fake, state="resolved")

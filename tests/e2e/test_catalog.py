@@ -145,7 +145,12 @@ def teams(
     core = client.CoreV1Api(api)
     created = []
     for team, key, members, slack in (
-        ("a", KEY_A, [{"name": "dora", "slackUserId": MEMBER_A}], {"channel": TEAM_A_CHANNEL}),
+        (
+            "a",
+            KEY_A,
+            [{"name": "dora", "slackUserId": MEMBER_A}],
+            {"channel": TEAM_A_CHANNEL, "userGroup": "S0TEAMA"},
+        ),
         ("b", KEY_B, [], {}),
     ):
         secret = f"pd-{team}"
@@ -261,7 +266,10 @@ def test_incidents_page_and_involve_the_owning_teams(
     team_channel = next(c for c in world.slack.channels.values() if c.name == TEAM_A_CHANNEL)
     wait_for(
         "the announcement in team A's channel",
-        lambda: any(f"<#{channel_id}>" in str(m.get("text")) for m in team_channel.messages),
+        lambda: any(
+            f"<#{channel_id}>" in str(m.get("text")) and "<!subteam^S0TEAMA>" in str(m.get("text"))
+            for m in team_channel.messages
+        ),
     )
 
     # An unknown service: a visible condition, and the global key.

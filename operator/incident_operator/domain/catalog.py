@@ -167,6 +167,15 @@ class Resolution:
                 out.setdefault("#" + owner.team.slack_channel.lstrip("#"), None)
         return tuple(out)
 
+    def mentions(self) -> dict[str, str]:
+        """Team channel (``#name``) -> the team's Slack user group, for teams with both."""
+        out: dict[str, str] = {}
+        for owner in self.owners:
+            team = owner.team
+            if team is not None and team.slack_channel and team.slack_user_group:
+                out.setdefault("#" + team.slack_channel.lstrip("#"), team.slack_user_group)
+        return out
+
     def condition(self) -> tuple[bool, str, str]:
         """(status, reason, message) of the incident's ServiceResolved condition."""
         if self.unknown:

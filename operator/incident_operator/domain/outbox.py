@@ -173,6 +173,8 @@ class Wanted:
     reachable: frozenset[Medium] = frozenset(Medium)
     """The media this operator is configured for: what another configuration opened (a page
     when no pager is configured now) is owed nothing, never a call without a client."""
+    mentions: Mapping[str, str] = field(default_factory=dict)
+    """Announcement channel -> Slack user group id mentioned there (an owning team's)."""
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,8 @@ class TeamReach:
 
     members: frozenset[str] = frozenset()
     channels: tuple[str, ...] = ()
+    mentions: Mapping[str, str] = field(default_factory=dict)
+    """Team channel -> the team's Slack user group, mentioned in the announcement there."""
 
 
 @dataclass
@@ -175,7 +177,9 @@ class CommsService:
         pager, teams = self._pager, TeamReach()
         if self._catalog is not None:
             resolution = await self._catalog.resolve_incident(body)
-            teams = TeamReach(frozenset(resolution.invitees()), resolution.channels())
+            teams = TeamReach(
+                frozenset(resolution.invitees()), resolution.channels(), resolution.mentions()
+            )
             try:
                 pager = (await self._catalog.paging(resolution)).pager or pager
             except TemporaryError as exc:
@@ -361,6 +365,7 @@ class CommsService:
             reachable=self.reachable
             if pager is not None
             else self.reachable - {outbox.Medium.PAGER},
+            mentions=teams.mentions,
         )
         if incident.metadata.get("deletionTimestamp"):
             return outbox.winding_down(wanted)  # deleted: resolve the page, archive

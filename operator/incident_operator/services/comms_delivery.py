@@ -253,9 +253,11 @@ class DeliveryRun:
 
     async def _announce(self, channel: str, *, retry: bool) -> Result:
         where = f" in <#{self.delivered.channel_id}>" if self.delivered.channel_id else ""
+        group = self.wanted.mentions.get(channel)
         text = (
             f":rotating_light: {self.summary.severity_display} declared{where}: "
             f"{chat_render.escape(self.summary.title)} (service {self.summary.service})"
+            + (f" <!subteam^{group}>" if group else "")
         )
         key = f"{self.idempotency_prefix}/announce/{channel}"
         if retry and await self._announced_before(channel, key):

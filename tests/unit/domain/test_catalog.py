@@ -22,6 +22,7 @@ PAYMENTS = TeamEntry(
     routing_key=PAYMENTS_KEY,
     routes={"critical": CRITICAL_KEY},
     slack_channel="team-payments",
+    slack_user_group="S0PAYMENTS",
     slack_members=("U0AAAAAAA", "U0BBBBBBB"),
 )
 SEARCH = TeamEntry(
@@ -110,6 +111,7 @@ def test_several_services_involve_every_owning_team_and_page_the_first_with_a_ke
     assert found.page_route == PageRoute("payments", None, PAYMENTS_KEY)
     assert found.invitees() == ("U0BBBBBBB", "U0CCCCCCC", "U0AAAAAAA")
     assert found.channels() == ("#team-search", "#team-payments")
+    assert found.mentions() == {"#team-payments": "S0PAYMENTS"}  # search has no user group
     assert found.condition() == (True, "Resolved", "owned by search, payments")
 
 

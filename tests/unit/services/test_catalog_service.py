@@ -42,7 +42,7 @@ class World:
             "payments",
             namespaces=[NS],
             members=[{"name": "dora", "slackUserId": "U0DDDDDDD"}],
-            slack={"channel": "#team-payments"},
+            slack={"channel": "#team-payments", "userGroup": "S0PAYMENTS"},
             paging={"routingKey": PAYMENTS_KEY},
         )
         self.catalog.add_team("search", namespaces=["*"], paging={"routingKey": SEARCH_KEY})
@@ -194,6 +194,9 @@ async def test_the_owning_teams_channel_hears_of_the_incident(world: World) -> N
     await world.comms.sync(NS, "inc-j")
     (announcement,) = [m for m in world.chat.messages if m.channel == "C0PAYMENTS"]
     assert "Checkout returns 5xx" in announcement.text
+    assert announcement.text.endswith("<!subteam^S0PAYMENTS>")  # the team's user group
+    others = [m.text for m in world.chat.messages if m.channel != "C0PAYMENTS"]
+    assert not [t for t in others if "subteam" in t]
 
 
 async def test_a_private_incident_is_not_announced_to_the_team(world: World) -> None:

@@ -92,6 +92,24 @@ class CatalogService:
             pager = None
         return Paging(pager, route if pager is not None else None)
 
+    async def recorded_paging(self, team: str | None, route: str | None) -> Paging:
+        """The pager of the route an open page was triggered with (PagerRef.team/route), so
+        its acknowledge and resolve reach the same alert after ownership moved; a pager of
+        None when that team or its key is gone (the caller falls back)."""
+        if team is None or self._pagers is None:
+            return Paging(None, None)
+        entry = _team(await self._catalog.get_team(team))
+        if entry is None:
+            return Paging(None, None)
+        secret = entry.routes.get(route) if route is not None else entry.routing_key
+        if secret is None:
+            return Paging(None, None)
+        try:
+            pager = await self._pagers.pager(secret)
+        except PermanentError:
+            pager = None
+        return Paging(pager, catalog.PageRoute(team, route, secret) if pager else None)
+
     async def incident_status(self, body: Body) -> tuple[catalog.Resolution, Body]:
         """The resolution and the status to merge (status.catalog, ServiceResolved); an empty
         status when nothing changed. A Warning Event when it turns False for a Service whose

@@ -31,6 +31,7 @@ from incident_operator.api.v1alpha1.convert import existing_conditions
 from incident_operator.api.v1alpha1.incident import Incident, IncidentStatus
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.domain import chat_render, outbox
+from incident_operator.domain.catalog import PageRoute, Resolution
 from incident_operator.domain.comms import IncidentSummary
 from incident_operator.domain.lifecycle import Phase
 from incident_operator.domain.times import iso
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 MAX_PASSES = 5
 KEY_RETRY_SECONDS = 10.0
 """When a team's routing key could not be read for a temporary reason."""
+OPEN_PAGE = frozenset({"triggered", "acknowledged"})
 """Passes per sync: enough for channel -> status -> pin, bounded against a flapping object."""
 
 
@@ -174,14 +176,14 @@ class CommsService:
             severity = None
         rotation = await self._rotation(incident, severity)
         summary = summary_of(incident, status, severity, self.config)
-        pager, teams = self._pager, TeamReach()
+        pager, teams, route = self._pager, TeamReach(), None
         if self._catalog is not None:
             resolution = await self._catalog.resolve_incident(body)
             teams = TeamReach(
                 frozenset(resolution.invitees()), resolution.channels(), resolution.mentions()
             )
             try:
-                pager = (await self._catalog.paging(resolution)).pager or pager
+                pager, route = await self._team_pager(status, resolution)
             except TemporaryError as exc:
                 # The owning team's key is briefly unreadable: no page this pass (not on the
                 # global key either: the wrong team would be woken), chat goes on, and the
@@ -205,6 +207,7 @@ class CommsService:
             delivered,
             rotation=rotation,
             escalated_to=status.response.escalated_to if status.response else [],
+            page_route={"team": route.team, "route": route.route} if route else None,
         )
         await self._deliver(run, ops, attempts, delivery, now)
         failing = any(outbox.degraded(attempts, m) for m in DEGRADED)
@@ -370,6 +373,25 @@ class CommsService:
         if incident.metadata.get("deletionTimestamp"):
             return outbox.winding_down(wanted)  # deleted: resolve the page, archive
         return wanted
+
+    async def _team_pager(
+        self, status: IncidentStatus, resolution: Resolution
+    ) -> tuple[Pager | None, PageRoute | None]:
+        """The pager for this pass: an open page keeps the key it was triggered with (its
+        acknowledge and resolve must reach that alert), else the owning team's, else the
+        global one."""
+        assert self._catalog is not None
+        page = status.pager
+        if page is not None and page.state in OPEN_PAGE:
+            if page.team is None:
+                return self._pager, None
+            kept = await self._catalog.recorded_paging(page.team, page.route)
+            if kept.pager is not None:
+                return kept.pager, kept.route
+        paging = await self._catalog.paging(resolution)
+        if paging.pager is None:
+            return self._pager, None
+        return paging.pager, paging.route
 
     async def before_opening(self, op: outbox.Op, body: Body) -> None:
         """Before a page or a channel exists: the incident's finalizer is held first."""

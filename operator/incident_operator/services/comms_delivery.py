@@ -97,7 +97,11 @@ class DeliveryRun:
         *,
         rotation: Body | None = None,
         escalated_to: list[str] | None = None,
+        page_route: Body | None = None,
     ) -> None:
+        """``page_route``: ``{"team", "route"}`` of the pager in the outlets (None values:
+        the global key), recorded with a trigger so acknowledge and resolve follow it."""
+        self.page_route = page_route or {"team": None, "route": None}
         self.outlets = outlets
         self.body = body
         self.summary = summary
@@ -285,7 +289,10 @@ class DeliveryRun:
             await pager.resolve(key)
             state = "resolved"
         after = replace(self.delivered, page_state=state)
-        return Result({"pager": {"dedupKey": key, "state": state}}, None, after)
+        recorded: Body = {"dedupKey": key, "state": state}
+        if kind is outbox.OpKind.PAGE_TRIGGER:
+            recorded.update(self.page_route)
+        return Result({"pager": recorded}, None, after)
 
     async def _repage(self, entry: outbox.Entry) -> Result:
         """Trigger the open page again with the incident's dedup key (PagerDuty appends it to

@@ -263,3 +263,35 @@ async def test_a_refused_event_does_not_keep_the_condition_from_being_written(
     body = await world.declare("inc-o", service="checkout")
     _, status = await world.service.incident_status(body)
     assert condition(status, "ServiceResolved")["reason"] == "OwnerUnresolved"
+
+
+async def test_ack_and_resolve_follow_the_key_the_page_was_triggered_with(world: World) -> None:
+    await world.declare("inc-p", service="checkout")
+    await world.comms.sync(NS, "inc-p")
+    body = await world.store.get_incident(NS, "inc-p")
+    assert body is not None
+    assert body["status"]["pager"]["team"] == "payments"
+    # Ownership moves to search while payments' alert is open ...
+    world.catalog.add_service(NS, "checkout", owner="search")
+    await world.store.patch_incident(NS, "inc-p", status={"phase": "closed"})
+    await world.comms.sync(NS, "inc-p")
+    # ... and the resolve still reaches payments' alert; search was never paged.
+    assert [c.action for c in world.payments.calls] == [EventAction.TRIGGER, EventAction.RESOLVE]
+    assert world.search.calls == []
+    assert world.global_pager.calls == []
+
+
+async def test_a_page_on_the_global_key_is_resolved_there(world: World) -> None:
+    await world.declare("inc-q", service="nope")
+    await world.comms.sync(NS, "inc-q")
+    body = await world.store.get_incident(NS, "inc-q")
+    assert body is not None
+    assert body["status"]["pager"].get("team") is None
+    world.catalog.add_service(NS, "nope", owner="payments")  # catalogued later
+    await world.store.patch_incident(NS, "inc-q", status={"phase": "closed"})
+    await world.comms.sync(NS, "inc-q")
+    assert [c.action for c in world.global_pager.calls] == [
+        EventAction.TRIGGER,
+        EventAction.RESOLVE,
+    ]
+    assert world.payments.calls == []

@@ -306,6 +306,11 @@ class PagerRef(ApiModel):
     escalations: Annotated[list[ShortText], Field(max_length=32)] = []
     """Fingerprints of the escalation timeline entries (a failed mitigation) the page was
     triggered again for, with the same dedup key."""
+    team: Name | None = None
+    """The owning team whose routing key the page was triggered with (service catalog);
+    empty: the operator's global key. Acknowledge and resolve go to the same key."""
+    route: Name | None = None
+    """The team's named route used, if any."""
 
 
 class OutboxRecord(ApiModel):

@@ -48,10 +48,9 @@ from .latest_bodies import LatestBodies
 log = logging.getLogger(__name__)
 
 MAX_PASSES = 5
+"""Passes per sync: enough for channel -> status -> pin, bounded against a flapping object."""
 KEY_RETRY_SECONDS = 10.0
 """When a team's routing key could not be read for a temporary reason."""
-OPEN_PAGE = frozenset({"triggered", "acknowledged"})
-"""Passes per sync: enough for channel -> status -> pin, bounded against a flapping object."""
 
 
 @dataclass(frozen=True)
@@ -382,7 +381,7 @@ class CommsService:
         global one."""
         assert self._catalog is not None
         page = status.pager
-        if page is not None and page.state in OPEN_PAGE:
+        if page is not None and page.state in outbox.OPEN_PAGE_STATES:
             if page.team is None:
                 return self._pager, None
             kept = await self._catalog.recorded_paging(page.team, page.route)

@@ -14,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 from incident_operator import GROUP, VERSION
 from incident_operator.api.v1alpha1.kinds import KINDS
 from incident_operator.api.v1alpha1.slo_import import ConversionError, convert
-from incident_operator.cli.slo_import import read_sources
+from incident_operator.cli.manifests import read_sources
 from incident_operator.crdgen.generate import crd
 from tests.kube import REPO, Cluster, api_error_message, create_custom, get_custom, load_documents
 

@@ -29,7 +29,7 @@ import yaml
 from incident_operator.adapters.prometheus import PrometheusMetrics
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
 from incident_operator.api.v1alpha1.slo_import import convert
-from incident_operator.cli.slo_import import read_sources
+from incident_operator.cli.manifests import read_sources
 from incident_operator.domain.durations import format_duration
 from incident_operator.domain.sli import Sli
 from tests.kube import REPO

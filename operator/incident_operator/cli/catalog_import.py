@@ -18,9 +18,9 @@ from typing import Any, TextIO
 
 import yaml
 
-from incident_operator.api.v1alpha1.catalog_import import CatalogImportError, Source, convert
+from incident_operator.api.v1alpha1.catalog_import import CatalogImportError, convert
 
-from .manifests import UsageError, block_dumper
+from .manifests import UsageError, block_dumper, read_sources
 
 
 def add_parser(commands: Any) -> None:
@@ -53,20 +53,6 @@ def add_parser(commands: Any) -> None:
 def _print_help(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 0
-
-
-def read_sources(paths: list[Path]) -> list[Source]:
-    sources = []
-    for path in paths:
-        try:
-            documents = list(yaml.safe_load_all(path.read_text()))
-        except (OSError, yaml.YAMLError) as exc:
-            raise UsageError(f"{path}: cannot read: {exc}") from exc
-        numbered = [d for d in documents if d is not None]
-        for i, document in enumerate(numbered, 1):
-            where = f"{path}#{i}" if len(numbered) > 1 else str(path)
-            sources.append(Source(where, document))
-    return sources
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -8,6 +8,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from incident_operator.api.v1alpha1.documents import Source
+
 
 class UsageError(Exception):
     """Bad input: printed as one line, exit status 2."""
@@ -70,3 +72,18 @@ _BlockDumper.add_representer(str, _str)
 def block_dumper() -> type[yaml.SafeDumper]:
     """The YAML dumper writing multi-line PromQL as ``|`` blocks."""
     return _BlockDumper
+
+
+def read_sources(paths: list[Path]) -> list[Source]:
+    """Every YAML document in ``paths``, named ``file`` or ``file#n`` for messages."""
+    sources = []
+    for path in paths:
+        try:
+            documents = list(yaml.safe_load_all(path.read_text()))
+        except (OSError, yaml.YAMLError) as exc:
+            raise UsageError(f"{path}: cannot read: {exc}") from exc
+        numbered = [d for d in documents if d is not None]
+        for i, document in enumerate(numbered, 1):
+            where = f"{path}#{i}" if len(numbered) > 1 else str(path)
+            sources.append(Source(where, document))
+    return sources

@@ -18,9 +18,9 @@ from typing import Any, TextIO
 
 import yaml
 
-from incident_operator.api.v1alpha1.slo_import import ConversionError, Source, convert
+from incident_operator.api.v1alpha1.slo_import import ConversionError, convert
 
-from .manifests import UsageError, block_dumper
+from .manifests import UsageError, block_dumper, read_sources
 
 
 def add_parser(sub: Any) -> None:
@@ -46,20 +46,6 @@ def add_parser(sub: Any) -> None:
     )
     cmd.add_argument("--service", help="spec.service of every SLO (Pyrra has no service)")
     cmd.set_defaults(run=run)
-
-
-def read_sources(paths: list[Path]) -> list[Source]:
-    sources = []
-    for path in paths:
-        try:
-            documents = list(yaml.safe_load_all(path.read_text()))
-        except (OSError, yaml.YAMLError) as exc:
-            raise UsageError(f"{path}: cannot read: {exc}") from exc
-        numbered = [d for d in documents if d is not None]
-        for i, document in enumerate(numbered, 1):
-            where = f"{path}#{i}" if len(numbered) > 1 else str(path)
-            sources.append(Source(where, document))
-    return sources
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:

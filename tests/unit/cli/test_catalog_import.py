@@ -13,21 +13,21 @@ import yaml
 from incident_operator.api.v1alpha1 import Service, Team
 from incident_operator.api.v1alpha1.catalog_import import (
     CatalogImportError,
-    Source,
     convert,
     dns_label,
     parse_ref,
 )
+from incident_operator.api.v1alpha1.documents import Source
 from incident_operator.cli import catalog_import
 from incident_operator.cli.kubectl_plugin import build_parser
-from incident_operator.cli.manifests import UsageError
+from incident_operator.cli.manifests import UsageError, read_sources
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "backstage" / "examples"
 FILES = sorted(DATA.glob("*.yaml"))
 
 
 def imported() -> dict[tuple[str, str], dict[str, object]]:
-    result = convert(catalog_import.read_sources(FILES), namespace="shop")
+    result = convert(read_sources(FILES), namespace="shop")
     return {(m["kind"], m["metadata"]["name"]): m for m in result.manifests}
 
 
@@ -60,7 +60,7 @@ def test_the_upstream_examples_become_valid_teams_and_services() -> None:
 
 
 def test_what_does_not_map_is_reported() -> None:
-    result = convert(catalog_import.read_sources(FILES), namespace="shop")
+    result = convert(read_sources(FILES), namespace="shop")
     text = "\n".join(result.unmapped)
     assert "System/artist-engagement-portal: no equivalent" in text
     assert "Component/playback-order: owner guest is not a Group read here" in text

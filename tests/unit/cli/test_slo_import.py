@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 import yaml
 
+from incident_operator.api.v1alpha1.documents import Source
 from incident_operator.api.v1alpha1.slo import ServiceLevelObjective
 from incident_operator.api.v1alpha1.slo_import import (
     Conversion,
     ConversionError,
-    Source,
     convert,
 )
 from incident_operator.cli.kubectl_plugin import main
-from incident_operator.cli.slo_import import read_sources
+from incident_operator.cli.manifests import read_sources
 from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.slo import pyrra_pairs
 from tests.kube import REPO

@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .catalog import Service, Team
+from .documents import Source
 
 BACKSTAGE = "backstage.io/v1alpha1"
 PAGERDUTY_KEY = "pagerduty.com/integration-key"
@@ -37,14 +38,6 @@ _INVALID = re.compile(r"[^a-z0-9-]+")
 
 class CatalogImportError(ValueError):
     """A document that cannot be imported: names the document and the field."""
-
-
-@dataclass(frozen=True)
-class Source:
-    """One parsed document and how to name it in messages (e.g. ``team-a.yaml#2``)."""
-
-    where: str
-    document: Any
 
 
 @dataclass

@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from incident_operator.domain.durations import format_duration, parse_duration
 from incident_operator.domain.slo import WORKBOOK_PAIRS, WindowPair, pyrra_pairs
 
+from .documents import Source
 from .slo import ServiceLevelObjective
 
 API_VERSION = "sre.dev/v1alpha1"
@@ -66,14 +67,6 @@ class Conversion:
     losses: list[Loss] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     """Documents that are not SLOs (e.g. OpenSLO Service, AlertPolicy), named."""
-
-
-@dataclass(frozen=True)
-class Source:
-    """One parsed document and how to name it in messages (e.g. ``slos.yaml#2``)."""
-
-    where: str
-    document: Any
 
 
 def convert(

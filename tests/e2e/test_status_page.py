@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
 from kubernetes import client
 
@@ -182,6 +183,17 @@ def test_status_page_shows_the_public_incident_until_resolved(
     assert resolved["resolved_at"] is not None
     assert resolved["incident_updates"][0]["status"] == "resolved"
     assert resolved["incident_updates"][0]["body"] == "This incident has been resolved."
+    # The same history as Atom, read as a feed reader reads it (issue 20): the resolved
+    # incident under its public name, the private and unpublished ones nowhere.
+    for path in ("/status/history.atom", f"/status/components/{service}/history.atom"):
+        _, atom = fetch(port, path)
+        feed = feedparser.parse(atom)
+        assert not feed.bozo, path
+        (entry,) = [e for e in feed.entries if e.link.endswith(f"#incident-{public_id}")]
+        assert entry.title == "Payments are failing (Resolved)"
+        assert feed.feed.links[0].href == f"https://status.example.com{path}"
+        for hidden in ("card-data-exposure", "Card data exposure", "Ledger drift", namespace):
+            assert hidden not in atom, path
 
 
 def test_a_public_update_from_kubectl_replaces_the_internal_words(

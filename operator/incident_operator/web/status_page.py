@@ -1,4 +1,5 @@
-"""``GET /status`` (HTML) and Statuspage-compatible ``/api/v2/*.json`` (``JSON_ROUTES``), and,
+"""``GET /status`` (HTML), its history as Atom (``FEED_PATH``, per component
+``COMPONENT_FEED_PATH``) and Statuspage-compatible ``/api/v2/*.json`` (``JSON_ROUTES``), and,
 with public components configured, their uptime bars in the HTML and on ``/status/uptime.json``
 (figures from services/uptime.py, read from Prometheus in the background, never per view).
 
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from incident_operator.adapters.ports import Clock
+from incident_operator.domain import status_feed
 from incident_operator.domain import status_page as sp
 from incident_operator.domain import uptime as up
 from incident_operator.domain.comms import Impact
@@ -35,6 +37,9 @@ STATUS_PATH = "/api/v2/status.json"
 INCIDENTS_PATH = "/api/v2/incidents.json"
 UPTIME_PATH = "/status/uptime.json"
 """Ours, not Statuspage's: the uptime bars as JSON (``?days=1..90``, default 90)."""
+FEED_PATH = "/status/history.atom"
+COMPONENT_FEED_PATH = "/status/components/{component}/history.atom"
+"""The history as Atom (domain/status_feed.py): every public incident, or one component's."""
 JSON_ROUTES: dict[str, Callable[[sp.Page, sp.Site], dict[str, Any]]] = {
     SUMMARY_PATH: sp.summary_json,
     STATUS_PATH: sp.status_json,
@@ -269,9 +274,12 @@ def render_html(
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head>"
+        f"<title>{_e(title)}</title>"
+        f'<link rel="alternate" type="application/atom+xml" title="History" href="{FEED_PATH}">'
+        f"<style>{_CSS}</style></head>"
         f"<body><main><h1>{_e(title)}</h1>{''.join(body)}"
-        f"<footer><p>Last updated {_time(page.updated)}. Also as JSON: "
+        f"<footer><p>Last updated {_time(page.updated)}. "
+        f'Subscribe: <a href="{FEED_PATH}">history feed (Atom)</a>. Also as JSON: '
         f'<a href="{SUMMARY_PATH}">summary</a>, <a href="{STATUS_PATH}">status</a>, '
         f'<a href="{INCIDENTS_PATH}">incidents</a>'
         + (f', <a href="{UPTIME_PATH}">uptime</a>' if uptime is not None else "")
@@ -304,6 +312,8 @@ class StatusPageEndpoints:
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(HTML_PATH, self.page_html)
+        app.router.add_get(FEED_PATH, self.history_atom)
+        app.router.add_get(COMPONENT_FEED_PATH, self.history_atom)
         if self._uptime is not None:
             app.router.add_get(UPTIME_PATH, self.uptime_json)
         for path, render in JSON_ROUTES.items():
@@ -384,6 +394,28 @@ class StatusPageEndpoints:
             return json.dumps(body).encode()
 
         return self._json_response(self._rendered(f"{UPTIME_PATH}?days={days}", site.url, render))
+
+    async def history_atom(self, request: web.Request) -> web.Response:
+        """The Atom feed; a component not on the page is a 404 (and is never cached, so
+        made-up names cannot grow the cache)."""
+        component = request.match_info.get("component")
+        site = self._site()
+        url = self._settings.url
+        base = url[: -len(HTML_PATH)] if url.endswith(HTML_PATH) else ""
+        self_url = base + request.path  # relative without a configured URL, never the Host
+
+        def render(page: sp.Page) -> bytes:
+            if component is not None and component not in {c.name for c in page.components}:
+                raise web.HTTPNotFound(text=f"no component {component!r} on this page")
+            return status_feed.history_atom(page, site, self_url=self_url, component=component)
+
+        body = self._rendered(request.path, site.url, render)
+        return web.Response(
+            body=body,
+            content_type="application/atom+xml",
+            charset="utf-8",
+            headers={"Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*"},
+        )
 
     @staticmethod
     def _json_response(body: bytes) -> web.Response:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -86,35 +85,6 @@ def state_changed(at: datetime, start: str, phase: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def index() -> StatusPageIndex:
-    index = StatusPageIndex()
-    index.observe_severity(severity("sev-2", "major"))
-    index.observe_severity(severity("sev-3", "minor"))
-    index.observe_incident(
-        incident(
-            "checkout-errors",
-            timeline=[
-                {"at": iso(NOW - timedelta(minutes=50)), "type": "note", "message": "alice: db?"},
-                state_changed(NOW - timedelta(minutes=40), "triage", "investigating"),
-            ],
-        )
-    )
-    index.observe_incident(incident("breach", title="Secret breach", service="auth", private=True))
-    index.observe_incident(
-        incident(
-            "search-slow",
-            title="Search was slow",
-            service="search",
-            sev="sev-3",
-            phase="resolved",
-            declared=NOW - timedelta(days=2),
-            stamps={"resolved": iso(NOW - timedelta(days=2) + timedelta(hours=1))},
-        )
-    )
-    return index
-
-
 async def serve(
     index: StatusPageIndex, settings: StatusPageSettings | None = None
 ) -> TestClient[Any, Any]:
@@ -125,13 +95,6 @@ async def serve(
     )
     await client.start_server()
     return client
-
-
-@pytest.fixture
-async def client(index: StatusPageIndex) -> AsyncIterator[TestClient[Any, Any]]:
-    client = await serve(index, StatusPageSettings(title="Acme Status", page_id="acme"))
-    yield client
-    await client.close()
 
 
 async def get_json(client: TestClient[Any, Any], path: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from incident_operator.handlers.status import READ_ONLY
 from tests.kube import REPO, Cluster, get_custom, load_documents, wait_for
 from tests.operator_process import OperatorProcess, running_operator
 
@@ -58,6 +59,10 @@ def test_operator_marks_every_example_ready(
         "ServiceLevelObjective",
         "Incident",
         "Postmortem",
+        "Service",
+        "Team",
+        "IncidentWorkflow",
+        "ClusterIncidentWorkflow",
     }
     applied = subprocess.run(
         ["kubectl", "apply", "-n", namespace, "-f", "-"],
@@ -70,6 +75,8 @@ def test_operator_marks_every_example_ready(
     assert applied.stdout.count("\n") == len(documents)
 
     for doc in documents:
+        if doc["kind"] in READ_ONLY:
+            continue  # the operator only reads it: checked below, once the others are Ready
         obj = wait_for(
             f"{doc['kind']}/{doc['metadata']['name']} Ready at its generation",
             functools.partial(reconciled, api, doc, namespace),
@@ -82,6 +89,14 @@ def test_operator_marks_every_example_ready(
         # The Postmortem's own writer says what it did (its facts were generated).
         assert ready["reason"] == ("Generated" if doc["kind"] == "Postmortem" else "Reconciled")
         assert ready["observedGeneration"] == obj["metadata"]["generation"]
+
+    for doc in documents:
+        if doc["kind"] in READ_ONLY:
+            obj = get_custom(api, doc["kind"], doc["metadata"]["name"], namespace)
+            assert "status" not in obj, f"the operator writes no {doc['kind']}"
+            assert "sre.dev/last-handled-configuration" not in obj["metadata"].get(
+                "annotations", {}
+            )
 
     incident = next(d for d in documents if d["kind"] == "Incident")
     name = incident["metadata"]["name"]

@@ -59,6 +59,10 @@ class WatchedObjects:
             return False, None
         return True, copy.deepcopy(known.body)
 
+    def __len__(self) -> int:
+        """Objects known (the watch delivered them, or a GET found them)."""
+        return len(self._known)
+
     def version(self, name: str) -> int:
         """Taken before a GET: its answer is kept only if no watch event came meanwhile."""
         return self._changes.get(name, 0)

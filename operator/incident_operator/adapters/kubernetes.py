@@ -132,6 +132,13 @@ async def create_object(
     return dict(created)
 
 
+async def _after_collision(attempt: int) -> None:
+    """Writers that collided once collide again if they re-read in the same instant: a
+    random pause growing with the attempt (at most 1 s). A person's edit lost five immediate
+    retries to the operator's own status writes right after a declaration under load."""
+    await asyncio.sleep(random.uniform(0, min(1.0, 0.025 * 2**attempt)))
+
+
 LIST_PAGE = 500
 """Objects per LIST request (kubectl's default chunk size)."""
 
@@ -318,7 +325,9 @@ class KubernetesStore:
         return dict(result)
 
     async def edit_incident(self, namespace: str, name: str, change: Body) -> Body:
-        for _ in range(EDIT_ATTEMPTS):
+        for attempt in range(EDIT_ATTEMPTS):
+            if attempt:
+                await _after_collision(attempt)
             current = await self.get_incident(namespace, name)
             if current is None:
                 raise PermanentError(f"incident {namespace}/{name} is gone")
@@ -349,8 +358,7 @@ class KubernetesStore:
     async def append_timeline(self, namespace: str, name: str, entries: Sequence[Body]) -> None:
         for attempt in range(TIMELINE_ATTEMPTS):
             if attempt:
-                # Writers that collided once collide again if they re-read in the same instant.
-                await asyncio.sleep(random.uniform(0, min(1.0, 0.025 * 2**attempt)))
+                await _after_collision(attempt)
             current = await self.get_incident(namespace, name)
             if current is None:
                 raise PermanentError(f"incident {namespace}/{name} is gone")

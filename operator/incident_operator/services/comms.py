@@ -241,7 +241,7 @@ class CommsService:
             count = (previous.attempts if previous else 0) + 1
             if op.kind not in outbox.REPEATABLE:
                 attempt = {"outbox": {op.key: self._record(op, count, now)}}
-                await self._patch_after(body, unwritten, attempt)
+                await self._patch(body, await self._carry(body, unwritten, attempt))
                 unwritten = {}
             try:
                 result = await run.execute(op, retry=previous is not None)
@@ -439,14 +439,6 @@ class CommsService:
             await self._patch(body, earlier)
             return later
         return combined
-
-    async def _patch_after(self, body: Body, earlier: Body, status: Body) -> None:
-        """``earlier`` then ``status`` in one write where one merge patch can say both."""
-        combined = compose(earlier, status) if earlier else status
-        if combined is None:
-            await self._patch(body, earlier)
-            combined = status
-        await self._patch(body, combined)
 
 
 def _announce(severity_channels: Sequence[str], team_channels: Sequence[str]) -> tuple[str, ...]:

@@ -106,6 +106,20 @@ class Public(ApiModel):
     """Public updates, oldest first; the status page shows them instead of its own wording."""
 
 
+class StakeholderUpdate(ApiModel):
+    """The communications lead's say in the next stakeholder update (kubectl incident
+    stakeholder-update, /incident stakeholder-update): its wording, and a request to send it
+    before it is due. Where it goes is the Severity's (spec.stakeholders), never the
+    incident's."""
+
+    text: Annotated[str, Field(max_length=1000)] = ""
+    """What is being done, in the stakeholders' words; used by every following update until
+    changed. Empty: the latest note or status update of the timeline."""
+    requested_at: datetime | None = None
+    """Send an update now (the cadence restarts from it): an instant later than the last
+    update's asks for one more, once."""
+
+
 class IncidentSpec(ApiModel):
     """What people ask for: title, service, severity, requested state, roles and mitigations.
 
@@ -179,6 +193,8 @@ class IncidentSpec(ApiModel):
     public: Public = Public()
     """Public title, impact and updates for the status page (kubectl incident update
     --public); the internal title, summary and timeline never reach the page."""
+    stakeholder_update: StakeholderUpdate = StakeholderUpdate()
+    """Wording of, and requests for, stakeholder updates (the Severity sets the cadence)."""
     merged_into: Name | None = None
     """The surviving incident, when state is merged."""
     mitigations: Mitigations = []
@@ -311,6 +327,28 @@ class PagerRef(ApiModel):
     empty: the operator's global key. Acknowledge and resolve go to the same key."""
     route: Name | None = None
     """The team's named route used, if any."""
+
+
+class StakeholderStatus(ApiModel):
+    """Stakeholder updates sent (what the operator observed; the schedule follows from it)."""
+
+    sequence: Annotated[int, Field(ge=0)] = 0
+    """Number of the latest update (1 is the first)."""
+    anchor: datetime | None = None
+    """The instant the latest update stands for: its due time, or when it was sent early; the
+    next one is due one Severity cadence later."""
+    phase: ShortText = ""
+    """The phase the latest update reported."""
+    text: Annotated[str, Field(max_length=4096)] = ""
+    """The latest update as sent (every target gets the same words, retries included)."""
+    delivered: Annotated[list[ShortText], Field(max_length=16)] = []
+    """Targets (#channel, webhook name) that confirmed the latest update."""
+    handled_request: datetime | None = None
+    """The spec.stakeholderUpdate.requestedAt already answered."""
+    last_sent_at: datetime | None = None
+    """When the latest update was opened for sending."""
+    next_due_at: datetime | None = None
+    """When the next update is due (empty: none while the incident stays as it is)."""
 
 
 class OutboxRecord(ApiModel):
@@ -524,6 +562,8 @@ class IncidentStatus(CommonStatus):
     pager: PagerRef | None = None
     notified: Annotated[dict[str, ShortText], Field(max_length=16)] = {}
     """Webhook notifier -> the last event delivered to it."""
+    stakeholders: StakeholderStatus | None = None
+    """Stakeholder updates (Severity spec.stakeholders)."""
     outbox: Annotated[dict[str, OutboxRecord], Field(max_length=128)] = {}
     """Side effects attempted but not yet confirmed, by idempotency key: written before each
     attempt, removed on success, so a restart retries them (looking up before re-creating)."""

@@ -11,7 +11,15 @@ from incident_operator.domain import postmortem
 from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.public_draft import DraftTemplates
 
-from .common import ApiModel, CommonStatus, Duration, Name, Resource, ShortText
+from .common import (
+    ApiModel,
+    CommonStatus,
+    Duration,
+    Name,
+    PositiveDuration,
+    Resource,
+    ShortText,
+)
 
 
 class Role(StrEnum):
@@ -158,6 +166,27 @@ class StatusPage(ApiModel):
     draft: PublicDraft = PublicDraft()
 
 
+class Stakeholders(ApiModel):
+    """Stakeholder updates: a short summary (phase, impact, what is being done, next update
+    time) posted on a cadence to internal stakeholder channels and the operator's webhooks.
+    The channels are named here, by the cluster admin, and nowhere else: an Incident (which a
+    namespace tenant writes) cannot make the operator post anywhere."""
+
+    update_every: PositiveDuration | None = None
+    """Cadence, e.g. 30m: the first update goes out at declaration, the next this long after
+    the previous one, until the incident resolves (one last update then). Empty: none."""
+    channels: Annotated[list[ChannelName], Field(max_length=8)] = []
+    """Chat channels that get the updates, e.g. #exec-updates."""
+    webhooks: bool = False
+    """Also send each update to the operator's configured webhooks (--webhook-url, Teams),
+    event stakeholder-update. Never for a private incident."""
+    remind_before: Duration = "5m"
+    """Remind the communications lead in the incident's channel this long before an update is
+    due (0s: no reminder), so they can send it early or edit its text."""
+    include_private: bool = False
+    """Post updates of private incidents to the channels too (they must be internal)."""
+
+
 class SeveritySpec(ApiModel):
     """The response policy incidents of this severity inherit: response times, paging, chat,
     postmortem, mitigations and the status page. Written by cluster admins; incidents name it
@@ -175,6 +204,7 @@ class SeveritySpec(ApiModel):
     postmortem: PostmortemPolicy = PostmortemPolicy()
     mitigation: MitigationAllowance = MitigationAllowance()
     status_page: StatusPage = StatusPage()
+    stakeholders: Stakeholders = Stakeholders()
     rotation_ref: Name | None = None
     """Default OnCallRotation for incidents of this severity (in the incident's namespace)."""
 

@@ -60,6 +60,7 @@ from incident_operator.services.postmortems import PostmortemService
 from incident_operator.services.prometheus_rules import PrometheusRuleSync
 from incident_operator.services.response_policy import ResponsePolicyService
 from incident_operator.services.slo_evaluation import SloEvaluationService
+from incident_operator.services.stakeholders import StakeholderService
 from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.services.uptime import UptimeService
 from incident_operator.services.watch_activity import WatchActivity
@@ -179,6 +180,7 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         comms_service=comms.service,
         chat_channels=comms.channels,
         chat_commands=comms.commands,
+        stakeholder_service=comms.stakeholders,
         status_page=StatusPageIndex(_value(web_options.status_page_id_key) or b"")
         if web_options is not None
         else None,
@@ -284,6 +286,7 @@ class _Comms:
     service: CommsService | None = None
     channels: ChannelIndex | None = None
     commands: ChatCommandService | None = None
+    stakeholders: StakeholderService | None = None
 
 
 def _build_comms(
@@ -331,4 +334,12 @@ def _build_comms(
             pages=outbox.Medium.PAGER in service.reachable,
             channels=outbox.Medium.CHAT in service.reachable,
         )
-    return _Comms(service if service.enabled else None, channels, commands)
+    stakeholders = StakeholderService(
+        store, clock, chat=chat, notifiers=notifiers, config=options.config
+    )
+    return _Comms(
+        service if service.enabled else None,
+        channels,
+        commands,
+        stakeholders if stakeholders.enabled else None,
+    )

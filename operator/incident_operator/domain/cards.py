@@ -17,7 +17,9 @@ Generic webhook contract (``WEBHOOK_VERSION`` 1; extend, never rename)::
     {"version": 1, "event": "...", "sentAt": "...Z",
      "incident": {"namespace", "name", "title", "summary", "service",
                   "severity": {"name", "display", "level"}, "phase", "roles", "declared",
-                  "updated", "private", "links", "bridgeUrl", "slo", "impact"}}
+                  "updated", "private", "links", "bridgeUrl", "slo", "impact"},
+     "stakeholderUpdate": {"sequence", "text", "nextUpdateAt", "final"}}
+                         (event stakeholder-update only; the Severity's spec.stakeholders)
 
 Receivers verify the signature over the raw body and refuse timestamps outside a window
 (five minutes by default) so a captured request cannot be replayed later.
@@ -89,7 +91,9 @@ def teams_card(summary: IncidentSummary, event: str) -> dict[str, Any]:
             "wrap": True,
         },
     ]
-    if summary.summary:
+    if summary.stakeholder is not None:
+        body.append({"type": "TextBlock", "text": summary.stakeholder.text, "wrap": True})
+    elif summary.summary:
         body.append({"type": "TextBlock", "text": summary.summary, "wrap": True})
     body.append({"type": "FactSet", "facts": facts})
     if summary.slo:
@@ -125,7 +129,7 @@ def teams_card(summary: IncidentSummary, event: str) -> dict[str, Any]:
 
 def webhook_payload(summary: IncidentSummary, event: str, at: datetime) -> dict[str, Any]:
     """The generic webhook JSON (see the module docstring); ``at`` is the sending instant."""
-    return {
+    payload: dict[str, Any] = {
         "version": WEBHOOK_VERSION,
         "event": event,
         "sentAt": iso(at),
@@ -151,6 +155,15 @@ def webhook_payload(summary: IncidentSummary, event: str, at: datetime) -> dict[
             "impact": str(summary.impact),
         },
     }
+    if summary.stakeholder is not None:
+        note = summary.stakeholder
+        payload["stakeholderUpdate"] = {
+            "sequence": note.sequence,
+            "text": note.text,
+            "nextUpdateAt": iso(note.next_due) if note.next_due is not None else None,
+            "final": note.final,
+        }
+    return payload
 
 
 def timestamp(at: datetime) -> str:

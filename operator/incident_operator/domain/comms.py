@@ -23,6 +23,16 @@ class Impact(StrEnum):
 
 
 @dataclass(frozen=True)
+class StakeholderNote:
+    """A stakeholder update riding on the summary a webhook gets (domain/stakeholders.py)."""
+
+    sequence: int
+    text: str
+    next_due: datetime | None = None
+    final: bool = False
+
+
+@dataclass(frozen=True)
 class IncidentSummary:
     """The facts every channel shows about one incident at one moment."""
 
@@ -51,6 +61,8 @@ class IncidentSummary:
     """Conference room for the incident; empty when none is configured."""
     links: Mapping[str, str] = field(default_factory=dict)
     """Label -> URL (status page, dashboard, runbook, postmortem)."""
+    stakeholder: StakeholderNote | None = None
+    """Set on a stakeholder update (event ``stakeholder-update``) only."""
 
     @property
     def key(self) -> str:

@@ -65,6 +65,10 @@ class OpKind(StrEnum):
     PAGE_ACKNOWLEDGE = "page-acknowledge"
     PAGE_RESOLVE = "page-resolve"
     NOTIFY = "notify"
+    STAKEHOLDER_POST = "stakeholder-post"
+    """A stakeholder update to a stakeholder channel (services/stakeholders.py)."""
+    STAKEHOLDER_NOTIFY = "stakeholder-notify"
+    """A stakeholder update to a webhook."""
 
 
 MEDIUM: Mapping[OpKind, Medium] = {
@@ -73,6 +77,7 @@ MEDIUM: Mapping[OpKind, Medium] = {
     OpKind.PAGE_ACKNOWLEDGE: Medium.PAGER,
     OpKind.PAGE_RESOLVE: Medium.PAGER,
     OpKind.NOTIFY: Medium.WEBHOOK,
+    OpKind.STAKEHOLDER_NOTIFY: Medium.WEBHOOK,
 }
 
 DEGRADED_AFTER = 3
@@ -100,6 +105,7 @@ POSTED_TYPES: frozenset[str] = frozenset(
         "roles-unfilled",
         "escalated",
         "update-reminder",
+        "stakeholder-reminder",
         "severity-changed",
         "transition-refused",
         "note",

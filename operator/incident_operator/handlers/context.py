@@ -40,6 +40,7 @@ from incident_operator.services.postmortems import PostmortemService
 from incident_operator.services.prometheus_rules import PrometheusRuleSync
 from incident_operator.services.response_policy import ResponsePolicyService
 from incident_operator.services.slo_evaluation import SloEvaluationService
+from incident_operator.services.stakeholders import StakeholderService
 from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.services.uptime import UptimeService
 from incident_operator.services.watch_activity import WatchActivity
@@ -102,6 +103,8 @@ class OperatorContext:
     """None: no chat, pager or webhook configured."""
     chat_channels: ChannelIndex | None = None
     chat_commands: ChatCommandService | None = None
+    stakeholder_service: StakeholderService | None = None
+    """None: neither chat nor a webhook configured (handlers/stakeholders.py)."""
     status_page: StatusPageIndex | None = None
     """Fed by handlers/status_page.py, served by the web app; None without a web app."""
     expressions: Expressions | None = None

@@ -33,6 +33,7 @@ from . import response_policy as _response_policy
 from . import rotation_status as _rotation_status
 from . import settings as _settings
 from . import slo_loop as _slo_loop
+from . import stakeholders as _stakeholders
 from . import status as _status
 from . import status_page as _status_page
 from . import watch_cache as _watch_cache
@@ -54,6 +55,7 @@ HANDLER_MODULES = (
     _incident_lifecycle,
     _response_policy,
     _comms,
+    _stakeholders,
     _deletion,
     _rotation_status,
     _operator_metrics,

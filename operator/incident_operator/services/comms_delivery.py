@@ -58,6 +58,11 @@ def escalation_mentions(
     return [p for p in escalated_to if f" to {p} (" in entry.message]
 
 
+def _comms_lead(roles: Mapping[str, str | None]) -> str | None:
+    """Who a stakeholder update reminder is for: the communications lead, else the commander."""
+    return roles.get("communications") or roles.get("commander")
+
+
 def status_rendering(summary: IncidentSummary) -> tuple[str, list[dict[str, Any]], str]:
     """(text, blocks, canonical form whose digest is the status message's version)."""
     text = chat_render.status_text(summary)
@@ -201,6 +206,8 @@ class DeliveryRun:
         text = chat_render.timeline_text(entry.type, entry.message, entry.author)
         if entry.type == "update-reminder" and (commander := self.summary.roles.get("commander")):
             text = f"{text} ({commander})"
+        if entry.type == "stakeholder-reminder" and (lead := _comms_lead(self.summary.roles)):
+            text = f"{text} {self._mention([lead])}"
         if names := escalation_mentions(entry, self.summary.roles, self.escalated_to):
             text = f"{text} {self._mention(names)}"
         await self._post(op.target, text, [], f"{self.idempotency_prefix}/entry/{entry.id}", retry)

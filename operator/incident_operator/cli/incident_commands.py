@@ -31,6 +31,7 @@ from incident_operator.api.v1alpha1.incident import (
     IncidentState,
     Public,
     PublicStatus,
+    StakeholderUpdate,
 )
 from incident_operator.api.v1alpha1.severity import Role, StatusPage
 from incident_operator.domain import timeline
@@ -185,6 +186,23 @@ def add_parsers(commands: Any) -> None:
     note.add_argument("--author", default=None, help="default: your login name")
 
     _update_arguments(sub("update", "write a public update for the status page", run_update))
+
+    stakeholder = sub(
+        "stakeholder-update",
+        "edit or send early the next stakeholder update (the Severity sets the cadence)",
+        run_stakeholder_update,
+    )
+    stakeholder.add_argument("name")
+    stakeholder.add_argument(
+        "text",
+        nargs="?",
+        default=None,
+        help="what is being done, in the stakeholders' words (kept for the following updates); "
+        "without TEXT and --now: print the latest update and when the next is due",
+    )
+    stakeholder.add_argument(
+        "--now", action="store_true", help="send it now; the cadence restarts from it"
+    )
 
 
 def _update_arguments(parser: argparse.ArgumentParser) -> None:
@@ -683,4 +701,33 @@ def run_update(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> i
 
     incidents.patch_spec(args.name, change)
     print(f"incident {incidents.namespace}/{args.name}: public update published", file=out)
+    return 0
+
+
+@command
+def run_stakeholder_update(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
+    """Set the next stakeholder update's text and/or ask for it now; neither: print the
+    latest update and when the next is due."""
+    where = f"incident {incidents.namespace}/{args.name}"
+    if args.text is None and not args.now:
+        status = (incidents.get(args.name).get("status") or {}).get("stakeholders") or {}
+        if not status.get("sequence"):
+            print(f"{where}: no stakeholder update sent yet", file=out)
+        else:
+            print(status.get("text", ""), file=out)
+        print(f"next due: {status.get('nextDueAt') or 'none'}", file=out)
+        return 0
+    change: Body = {}
+    if args.text is not None:
+        change["text"] = args.text
+    if args.now:
+        change["requestedAt"] = iso(datetime.now(UTC).replace(microsecond=0))
+    try:  # the API server's rules, said before anything is sent
+        StakeholderUpdate.model_validate(change)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise InvalidSpecError(f"stakeholder update: {first['msg']}: nothing was changed") from None
+    incidents.patch_spec(args.name, {"stakeholderUpdate": change})
+    done = "requested now" if args.now else "text set for the next update"
+    print(f"{where}: stakeholder update {done}", file=out)
     return 0

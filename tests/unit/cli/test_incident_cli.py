@@ -356,3 +356,46 @@ def test_update_draft_prints_and_accept_publishes_the_suggestion() -> None:
         run(fake, "update", "checkout", "--public")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["update", "checkout", "--public", "--draft", "--accept"])
+
+
+def test_stakeholder_update_sets_the_text_and_asks_for_it_now() -> None:
+    fake = FakeIncidents()
+    incident(fake)
+    code, out, _ = run(fake, "stakeholder-update", "checkout", "Rolling back the deploy")
+    assert (code, out) == (
+        0,
+        "incident shop/checkout: stakeholder update text set for the next update\n",
+    )
+    assert fake.patches[-1] == (
+        "checkout",
+        {"stakeholderUpdate": {"text": "Rolling back the deploy"}},
+    )
+    before = datetime.now(UTC).replace(microsecond=0)
+    code, out, _ = run(fake, "stakeholder-update", "checkout", "--now")
+    assert (code, out) == (0, "incident shop/checkout: stakeholder update requested now\n")
+    change = fake.patches[-1][1]["stakeholderUpdate"]
+    assert list(change) == ["requestedAt"], "the text is kept"
+    assert datetime.fromisoformat(change["requestedAt"]) >= before
+    assert (
+        fake.objects["checkout"]["spec"]["stakeholderUpdate"]["text"] == "Rolling back the deploy"
+    )
+
+
+def test_stakeholder_update_refuses_a_text_too_long_and_shows_the_latest() -> None:
+    fake = FakeIncidents()
+    incident(fake)
+    code, _, err = run(fake, "stakeholder-update", "checkout", "x" * 1001)
+    assert code == 1
+    assert "at most 1000 characters" in err
+    assert fake.patches == []
+    code, out, _ = run(fake, "stakeholder-update", "checkout")
+    assert out == "incident shop/checkout: no stakeholder update sent yet\nnext due: none\n"
+    fake.objects["checkout"]["status"] = {
+        "stakeholders": {
+            "sequence": 2,
+            "text": "*Stakeholder update #2*",
+            "nextDueAt": "2026-11-27T15:00:00Z",
+        }
+    }
+    code, out, _ = run(fake, "stakeholder-update", "checkout")
+    assert out == "*Stakeholder update #2*\nnext due: 2026-11-27T15:00:00Z\n"

@@ -115,6 +115,7 @@ class Verb(StrEnum):
     MITIGATE = "mitigate"
     RESOLVE = "resolve"
     HELP = "help"
+    STAKEHOLDER_UPDATE = "stakeholder-update"
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,8 @@ class Command:
     the incident's phase stands."""
     draft: str = ""
     """update: ``show`` the suggested wording, or ``accept`` it (publish it as drafted)."""
+    now: bool = False
+    """stakeholder-update: send the next stakeholder update now."""
 
 
 _USAGES = {
@@ -155,6 +158,7 @@ _USAGES = {
     + ", ".join(PUBLIC_STATUSES)
     + "; only public updates for now)",
     Verb.MITIGATE: "Usage: /incident mitigate [approve [NAME]]",
+    Verb.STAKEHOLDER_UPDATE: "Usage: /incident stakeholder-update [--now] [TEXT]",
 }
 
 
@@ -203,8 +207,8 @@ def _arguments(verb: Verb, args: list[str], rest: str) -> Command:
         return Command(verb, text=rest)
     if verb is Verb.MITIGATE:
         return _mitigate(args)
-    if verb is Verb.UPDATE:
-        return _update(args, rest)
+    if verb in (Verb.UPDATE, Verb.STAKEHOLDER_UPDATE):
+        return (_update if verb is Verb.UPDATE else _stakeholder_update)(args, rest)
     if args:
         raise CommandError(f"Usage: /incident {verb} (takes no arguments)")
     return Command(verb)
@@ -255,6 +259,14 @@ def _update(args: list[str], rest: str) -> Command:
             Verb.UPDATE, status=status, draft="show" if rest.lower() == "draft" else "accept"
         )
     return Command(Verb.UPDATE, text=rest, status=status)
+
+
+def _stakeholder_update(args: list[str], rest: str) -> Command:
+    """``stakeholder-update [--now] [TEXT]``: neither shows the latest update."""
+    now = bool(args) and args[0].lower() == "--now"
+    if now:
+        rest = rest[len(args[0]) :].strip()
+    return Command(Verb.STAKEHOLDER_UPDATE, text=rest, now=now)
 
 
 def _mitigate(args: list[str]) -> Command:

@@ -62,6 +62,8 @@ MAX_APPROVED = 16
 """IncidentSpec.approvedMitigations' maxItems."""
 PUBLIC_UPDATES_MAX, PUBLIC_TEXT_MAX, PUBLIC_AUTHOR_MAX = 50, 2000, 64
 """spec.public.updates' maxItems, and its entries' text and author maxLength."""
+STAKEHOLDER_TEXT_MAX = 1000
+"""spec.stakeholderUpdate.text's maxLength."""
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
 
 
@@ -184,6 +186,8 @@ class ChatCommandService:
             return f"Note added to {where}."
         if command.verb is Verb.UPDATE:
             return await self._public_update(incident, command, context, where)
+        if command.verb is Verb.STAKEHOLDER_UPDATE:
+            return await self._stakeholder_update(incident, command, context, where)
         if command.verb is Verb.MITIGATE:
             if not command.approve:
                 return pending_reply(incident)
@@ -368,6 +372,32 @@ class ChatCommandService:
         )
         meta = incident["metadata"]
         await self._store.append_timeline(meta["namespace"], meta["name"], [entry])
+
+    async def _stakeholder_update(
+        self, incident: Body, command: Command, context: CommandContext, where: str
+    ) -> str:
+        """Set the next stakeholder update's text and/or ask for it now (the same
+        ``spec.stakeholderUpdate`` kubectl incident stakeholder-update writes); neither: the
+        latest update and when the next is due."""
+        if not command.text and not command.now:
+            sent = (incident.get("status") or {}).get("stakeholders") or {}
+            latest = sent.get("text") if sent.get("sequence") else "No stakeholder update yet."
+            return f"{latest}\nNext due: {sent.get('nextDueAt') or 'none'}"
+        if len(command.text) > STAKEHOLDER_TEXT_MAX:
+            raise CommandRefused(
+                f"A stakeholder update text is at most {STAKEHOLDER_TEXT_MAX} characters. "
+                "Nothing was changed."
+            )
+        change: Body = {}
+        if command.text:
+            change["text"] = command.text
+        if command.now:
+            change["requestedAt"] = iso(self._clock.now())
+        await self._apply(incident, {"stakeholderUpdate": change})
+        await self._record(incident, command, context)
+        if command.now:
+            return f"{where}: stakeholder update requested; it goes out within seconds."
+        return f"{where}: text set for the next stakeholder update."
 
     async def _declare(self, command: Command, context: CommandContext) -> str:
         severity = await self._severity(command.severity or self.config.default_severity)

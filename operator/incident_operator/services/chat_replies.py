@@ -25,6 +25,8 @@ HELP = "\n".join(
         "• mitigate — list the suggested mitigations waiting for approval",
         "• mitigate approve [NAME] — approve one (the commander only)",
         "• resolve — request the resolved state",
+        "• stakeholder-update [--now] [TEXT] — the next stakeholder update: set what is being "
+        "done, send it now, or (neither) show the latest",
     ]
 )
 

@@ -14,7 +14,7 @@ from incident_operator.domain.cards import (
     verify,
     webhook_payload,
 )
-from incident_operator.domain.comms import Impact, IncidentSummary
+from incident_operator.domain.comms import Impact, IncidentSummary, StakeholderNote
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 SECRET = b"webhook-signing-secret"
@@ -160,3 +160,19 @@ def test_verify_refuses_tampering_stale_and_garbage() -> None:
     assert not verify(SECRET, "not-a-number", body, signature, now=T0)
     assert not verify(SECRET, ts, body, "sha256=00", now=T0)
     assert not verify(SECRET, ts, body, "", now=T0)
+
+
+def test_a_stakeholder_update_rides_beside_the_incident() -> None:
+    note = StakeholderNote(2, "*Stakeholder update #2*", T0 + timedelta(minutes=30))
+    payload = webhook_payload(summary(stakeholder=note), "stakeholder-update", T0)
+    assert payload["stakeholderUpdate"] == {
+        "sequence": 2,
+        "text": "*Stakeholder update #2*",
+        "nextUpdateAt": "2026-11-27T14:30:00Z",
+        "final": False,
+    }
+    assert payload["incident"]["title"] == "Checkout returns 5xx"
+    card = teams_card(summary(stakeholder=note), "stakeholder-update")["attachments"][0]["content"]
+    assert "*Stakeholder update #2*" in texts(card)
+    assert "Payments time out for EU users." not in texts(card)
+    assert "stakeholderUpdate" not in webhook_payload(summary(), "declared", T0)

@@ -17,6 +17,7 @@ from tests.fakes.ports.chat import FakeChat
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.paging import FakeNotifier
 from tests.fakes.ports.store import FakeStore
+from tests.unit.services import test_comms_service as comms
 
 DECLARED = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 NS, NAME = "shop", "checkout-errors"
@@ -288,3 +289,31 @@ async def test_slack_text_from_people_is_escaped(world: World) -> None:
     sent = world.webhook.sent[0].summary.stakeholder
     assert sent is not None
     assert "<!channel> fixed & done" in sent.text
+
+
+async def test_the_reminder_mentions_the_communications_lead_in_the_incident_channel() -> None:
+    """The comms outbox posts the reminder entry, with the lead's Slack mention."""
+    world = comms.World()
+    await world.store.create_incident(
+        comms.NS,
+        incident(
+            comms.NAME,
+            comms.NS,
+            created=None,
+            roles={"commander": "alice", "communications": "bob"},
+        ),
+    )
+    await world.store.patch_incident(comms.NS, comms.NAME, status=comms.accepted())
+    await world.sync()
+    entry = {
+        "at": "2026-11-27T14:25:00Z",
+        "type": "stakeholder-reminder",
+        "message": "Stakeholder update #2 is due at 2026-11-27T14:30:00Z",
+        "source": "operator",
+        "key": "stakeholder-reminder/2",
+    }
+    await world.store.append_timeline(comms.NS, comms.NAME, [entry])
+    await world.sync()
+    posted = [m.text for m in world.chat.messages if "Stakeholder update #2 is due" in m.text]
+    assert len(posted) == 1
+    assert posted[0].endswith("<@U0BBBBBBB>")

@@ -171,18 +171,23 @@ class StakeholderService:
         return delivery
 
     async def _plan(self, body: Body) -> _Plan | None:
-        """The incident's facts and the domain's decision now; None: no updates for it."""
+        """The incident's facts and the domain's decision now; None: no updates for it.
+
+        The Severity first: an incident whose Severity has no cadence (most) costs a cached
+        read and no parsing of its status."""
+        raw_status = body.get("status") or {}
+        name = raw_status.get("severity") or (body.get("spec") or {}).get("severityRef")
+        severity = await self._severity(str(name or ""))
+        if severity is None or severity.spec.stakeholders.update_every is None:
+            return None
         try:
             incident = Incident.model_validate({k: v for k, v in body.items() if k != "status"})
-            status = IncidentStatus.model_validate(body.get("status") or {})
+            status = IncidentStatus.model_validate(raw_status)
         except ValidationError:
             return None
         declared = status.timestamps.declared
         if status.phase is None or declared is None:
             return None  # the lifecycle has not accepted it yet
-        severity = await self._severity(status.severity or incident.spec.severity_ref)
-        if severity is None:
-            return None
         policy = severity.spec.stakeholders
         cadence = cadence_of(policy)
         targets = self.targets(policy, incident.spec.private)
@@ -200,7 +205,7 @@ class StakeholderService:
         return _Plan(incident, status, severity, targets, decision, now)
 
     async def _severity(self, name: str) -> Severity | None:
-        found = await self._store.get_severity(name)
+        found = await self._store.get_severity(name) if name else None
         try:
             return Severity.model_validate(found) if found else None
         except ValidationError:

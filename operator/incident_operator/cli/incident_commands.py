@@ -526,6 +526,12 @@ def _record_lines(status: Body) -> list[str]:
             f"Mitigation: {result.get('name', '')} ({result.get('action', '')} "
             f"{result.get('target', '')}) {result.get('state', '')}: {result.get('message', '')}"
         )
+    sent = status.get("stakeholders") or {}
+    if sent.get("sequence"):
+        lines.append(
+            f"Stakeholders: update #{sent['sequence']} at {sent.get('lastSentAt', '?')}, "
+            f"next due {sent.get('nextDueAt') or 'none'}"
+        )
     return lines
 
 

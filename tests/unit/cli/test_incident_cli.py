@@ -399,3 +399,19 @@ def test_stakeholder_update_refuses_a_text_too_long_and_shows_the_latest() -> No
     }
     code, out, _ = run(fake, "stakeholder-update", "checkout")
     assert out == "*Stakeholder update #2*\nnext due: 2026-11-27T15:00:00Z\n"
+
+
+def test_show_says_when_stakeholders_heard_last_and_next() -> None:
+    fake = FakeIncidents()
+    incident(fake)
+    fake.objects["checkout"]["status"] = {
+        "phase": "investigating",
+        "stakeholders": {
+            "sequence": 3,
+            "lastSentAt": "2026-11-27T15:00:00Z",
+            "nextDueAt": "2026-11-27T15:30:00Z",
+        },
+    }
+    code, out, _ = run(fake, "show", "checkout")
+    assert code == 0
+    assert "Stakeholders: update #3 at 2026-11-27T15:00:00Z, next due 2026-11-27T15:30:00Z" in out

@@ -15,6 +15,11 @@ Escalation semantics (documented in the CRD field docs as well):
 * A rotation without ``escalation[]`` escalates down its layers: the layer below the top at
   ``ackWithin``, the next one at ``2 * ackWithin``, and so on — the chain every team has even
   when it never wrote one down.
+* ``repeats`` runs the whole chain again that many times after it ends, like PagerDuty's
+  "repeat this policy": round ``r`` places each step at its first-round time plus ``r``
+  times the last step's time, so the first step of a new round follows the last step of
+  the previous one by the first step's own delay. Levels keep counting (round 2 of a
+  three-step chain starts at level 4), so every run of a step has its own key.
 * Acknowledgement (``status.timestamps.acknowledged``) stops the chain. A step whose due time
   lies after the acknowledgement never runs, even when the operator only looks later.
 
@@ -37,6 +42,7 @@ from .times import iso
 class TargetKind(StrEnum):
     LAYER = "layer"
     PERSON = "person"
+    TEAM = "team"
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,8 @@ class Target:
 
     @classmethod
     def parse(cls, text: str) -> Target:
-        """``layer/<name>`` or ``person/<name>`` (the CRD pattern guarantees the shape)."""
+        """``layer/<name>``, ``person/<name>`` or ``team/<name>`` (the CRD pattern guarantees
+        the shape)."""
         kind, _, name = text.partition("/")
         return cls(TargetKind(kind), name)
 
@@ -106,19 +113,29 @@ def schedule(
     *,
     declared: datetime,
     ack_within: timedelta,
+    repeats: int = 0,
 ) -> tuple[Escalation, ...]:
     """Every escalation this incident would get if nobody ever acknowledged, in time order.
 
-    ``layers`` are the rotation's layer names top first (used only without configured steps).
+    ``layers`` are the rotation's layer names top first (used only without configured steps);
+    ``repeats`` further rounds of the whole chain follow the first (module docstring).
     """
     if steps:
-        placed = [(declared + max(ack_within, s.after), s.target) for s in steps]
+        offsets = [(max(ack_within, s.after), s.target) for s in steps]
     else:
-        placed = [
-            (declared + ack_within * k, Target(TargetKind.LAYER, name))
+        offsets = [
+            (ack_within * k, Target(TargetKind.LAYER, name))
             for k, name in enumerate(layers[1:], start=1)
         ]
-    placed.sort(key=lambda p: p[0])
+    offsets.sort(key=lambda p: p[0])
+    if not offsets:
+        return ()
+    period = offsets[-1][0]
+    placed = [
+        (declared + offset + period * r, target)
+        for r in range(max(0, repeats) + 1)
+        for offset, target in offsets
+    ]
     return tuple(Escalation(level, due, target) for level, (due, target) in enumerate(placed, 1))
 
 
@@ -166,7 +183,12 @@ def next_update_due(phase: Phase, *, last: datetime, update_every: timedelta) ->
 
 def escalation_message(escalation: Escalation, person: str | None, severity: str) -> str:
     """Timeline text: what ran, to whom, and why."""
-    who = f"{person} ({escalation.target})" if person else f"nobody on call in {escalation.target}"
+    if escalation.target.kind is TargetKind.TEAM:
+        who = f"team {escalation.target.name} ({escalation.target})"
+    elif person:
+        who = f"{person} ({escalation.target})"
+    else:
+        who = f"nobody on call in {escalation.target}"
     return (
         f"Not acknowledged by {iso(escalation.due)}: escalation level {escalation.level} "
         f"to {who} (severity {severity})"

@@ -89,15 +89,21 @@ def plan_response(
 
     steps, layers, rotation = _chain(rotation_body)
     planned = response.schedule(
-        steps, layers, declared=declared, ack_within=parse_duration(policy.ack_within)
+        steps,
+        layers,
+        declared=declared,
+        ack_within=parse_duration(policy.ack_within),
+        repeats=rotation.spec.escalation_repeats if rotation else 0,
     )
     ran = response.due_escalations(planned, acknowledged=acknowledged, now=now)
     notified: list[str] = []
+    records: list[Body] = []
     new: list[response.Escalation] = []
     for escalation in ran:
         person = _person(escalation, rotation, rotation_body)
         if person and person not in notified:
             notified.append(person)
+        records.append(_record(escalation, person))
         if escalation.key in known:
             continue
         message = response.escalation_message(escalation, person, severity_name)
@@ -118,6 +124,7 @@ def plan_response(
         "ackDue": iso(planned[0].due) if planned and acknowledged is None else None,
         "escalationLevel": len(ran),
         "escalatedTo": notified,
+        "escalations": records,
         "nextEscalationAt": iso(upcoming.due) if upcoming else None,
         "lastUpdate": iso(last),
         "updateDue": _iso_or_none(response.next_update_due(phase, last=last, update_every=every)),
@@ -125,6 +132,15 @@ def plan_response(
     have = status.get("response") or {}
     patch = status_diff.changed(have, wanted, same=status_diff.same_instant)
     return ResponsePlan({"response": patch} if patch else {}, tuple(entries), tuple(new))
+
+
+def _record(escalation: response.Escalation, person: str | None) -> Body:
+    """``status.response.escalations[]``: what comms pages and messages for this step."""
+    record: Body = {"level": escalation.level, "target": str(escalation.target)}
+    if person:
+        record["person"] = person
+    record["at"] = iso(escalation.due)
+    return record
 
 
 def _iso_or_none(at: datetime | None) -> str | None:
@@ -153,7 +169,7 @@ def _person(
     target = escalation.target
     if target.kind is response.TargetKind.PERSON:
         return target.name
-    if rotation is None:
+    if rotation is None or target.kind is response.TargetKind.TEAM:
         return None
     try:
         layers = on_call_across(all_versions(body or {}, rotation.spec), escalation.due)

@@ -83,6 +83,37 @@ def test_acknowledgement_stops_the_chain_even_when_looked_at_late() -> None:
     assert upcoming.level == 1
 
 
+def test_repeats_run_the_chain_again_after_its_last_step() -> None:
+    steps = [
+        response.Step(10 * MIN, response.Target.parse("layer/secondary")),
+        response.Step(25 * MIN, response.Target.parse("team/payments")),
+    ]
+    planned = response.schedule(steps, (), declared=DECLARED, ack_within=10 * MIN, repeats=2)
+    # Round r: each step at its first-round time + r * 25 min (the last step's time).
+    assert [(e.level, (e.due - DECLARED) // MIN, str(e.target)) for e in planned] == [
+        (1, 10, "layer/secondary"),
+        (2, 25, "team/payments"),
+        (3, 35, "layer/secondary"),
+        (4, 50, "team/payments"),
+        (5, 60, "layer/secondary"),
+        (6, 75, "team/payments"),
+    ]
+    assert len({e.key for e in planned}) == 6
+    walked = response.schedule((), ("a", "b"), declared=DECLARED, ack_within=5 * MIN, repeats=1)
+    assert [((e.due - DECLARED) // MIN, e.target.name) for e in walked] == [(5, "b"), (10, "b")]
+    assert response.schedule((), ("a",), declared=DECLARED, ack_within=5 * MIN, repeats=3) == ()
+
+
+def test_an_acknowledgement_mid_round_stops_the_repeats() -> None:
+    steps = [response.Step(10 * MIN, response.Target.parse("person/dave"))]
+    planned = response.schedule(steps, (), declared=DECLARED, ack_within=10 * MIN, repeats=5)
+    ran = response.due_escalations(planned, acknowledged=DECLARED + 25 * MIN, now=DECLARED)
+    assert ran == ()
+    late = DECLARED + 600 * MIN
+    ran = response.due_escalations(planned, acknowledged=DECLARED + 25 * MIN, now=late)
+    assert [e.level for e in ran] == [1, 2]
+
+
 @pytest.mark.parametrize(
     ("phase", "minutes", "expected"),
     [
@@ -125,6 +156,26 @@ def test_plan_escalates_to_the_person_on_call_in_the_layer_at_the_due_instant() 
     assert plan.status["response"]["escalatedTo"] == [secondary]
     assert plan.status["response"]["escalationLevel"] == 1
     assert plan.status["response"]["nextEscalationAt"] == "2026-11-26T10:15:00Z"
+
+
+def test_plan_records_each_step_that_ran_with_its_target_and_person() -> None:
+    rotation = rotation_body()
+    rotation["spec"]["escalation"] = [
+        {"after": "10m", "notify": "person/dave"},
+        {"after": "20m", "notify": "team/payments"},
+    ]
+    rotation["spec"]["escalationRepeats"] = 1
+    plan = plan_response(incident_body(), severity_body(), rotation, DECLARED + 31 * MIN)
+    assert plan.status["response"]["escalations"] == [
+        {"level": 1, "target": "person/dave", "person": "dave", "at": "2026-11-26T10:10:00Z"},
+        {"level": 2, "target": "team/payments", "at": "2026-11-26T10:20:00Z"},
+        {"level": 3, "target": "person/dave", "person": "dave", "at": "2026-11-26T10:30:00Z"},
+    ]
+    assert plan.status["response"]["escalatedTo"] == ["dave"]
+    assert plan.status["response"]["nextEscalationAt"] == "2026-11-26T10:40:00Z"
+    assert "team payments (team/payments)" in plan.timeline[1]["message"]
+    escalated = [e["key"] for e in plan.timeline if e["type"] == "escalated"]
+    assert escalated == [f"escalation/{n}" for n in (1, 2, 3)]
 
 
 def test_plan_is_idempotent_and_acknowledged_incidents_do_not_escalate() -> None:

@@ -257,15 +257,35 @@ class TimelineEntry(ApiModel):
     """Deduplication key."""
 
 
+MAX_ESCALATIONS = 80
+"""Escalation levels an incident can reach: eight steps, run in ten rounds at most."""
+
+
+class EscalationRecord(ApiModel):
+    """One escalation step that ran: whom it reached, so chat and the pager can follow."""
+
+    level: Annotated[int, Field(ge=1, le=MAX_ESCALATIONS)]
+    """Escalation level, counting from 1 across repeated rounds."""
+    target: ShortText
+    """The step's target as configured: layer/<name>, person/<name> or team/<name>."""
+    person: Name | None = None
+    """The participant it reached (the one on call in the layer at the step's due time);
+    empty for a team or a layer with nobody on call."""
+    at: datetime
+    """When the step ran (its due time)."""
+
+
 class ResponseStatus(ApiModel):
     """Where the Severity's response policy stands (escalations and update reminders)."""
 
     ack_due: datetime | None = None
     """The first escalation runs at this instant if nobody acknowledged by then."""
-    escalation_level: Annotated[int, Field(ge=0, le=16)] = 0
+    escalation_level: Annotated[int, Field(ge=0, le=MAX_ESCALATIONS)] = 0
     """How many escalation steps have run (0: none)."""
-    escalated_to: Annotated[list[Name], Field(max_length=16)] = []
-    """People notified by escalation, in order (the pager layer pages them)."""
+    escalated_to: Annotated[list[Name], Field(max_length=64)] = []
+    """People notified by escalation, in order of their first step."""
+    escalations: Annotated[list[EscalationRecord], Field(max_length=MAX_ESCALATIONS)] = []
+    """The steps that ran, in order: each is paged and its person messaged directly."""
     next_escalation_at: datetime | None = None
     """When the next escalation step runs if the incident is still unacknowledged then."""
     last_update: datetime | None = None

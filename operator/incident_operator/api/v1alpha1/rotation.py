@@ -152,9 +152,12 @@ class EscalationStep(ApiModel):
     """Time without acknowledgement, counted from the declaration, before this step runs
     (never earlier than the Severity's ackWithin)."""
     notify: Annotated[
-        str, Field(max_length=128, pattern=r"^(layer|person)/[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+        str,
+        Field(max_length=128, pattern=r"^(layer|person|team)/[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
     ]
-    """layer/<name> or person/<name>."""
+    """layer/<name> (whoever is on call there then), person/<name> (a participant), or
+    team/<name> (a Team of the service catalog that admits this namespace: its routing key
+    is paged)."""
 
 
 class OnCallRotationSpec(ApiModel):
@@ -196,6 +199,10 @@ class OnCallRotationSpec(ApiModel):
     escalation: Annotated[list[EscalationStep], Field(max_length=8)] = []
     """Escalation chain for unacknowledged incidents; empty: walk down the layers, one layer
     per the Severity's ackWithin."""
+    escalation_repeats: Annotated[int, Field(ge=0, le=9)] = 0
+    """Run the whole chain again this many times when nobody acknowledges (as PagerDuty's
+    "repeat this policy"): each round follows the previous one's last step by the first
+    step's delay."""
     operations_from_next_layer: bool = False
     """Incidents declared from this rotation take their operations lead from the first layer
     below the commander's that has someone else on call (the commander always comes from the

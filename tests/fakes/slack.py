@@ -42,6 +42,10 @@ against the contract rather than against our assumptions:
   ``conversations.join`` (public only; ``method_not_supported_for_channel_type`` for a
   private one) and ``conversations.leave`` (``ok`` with ``"not_in_channel": true`` when it
   was not a member, as Slack answers) change the bot's own membership.
+- ``conversations.open`` with one user opens (then resumes: ``no_op``/``already_open``) the
+  1:1 DM ``D<user>``; ``users_list_not_supplied`` without users, ``user_not_found`` for a
+  malformed id. Posting to it works as to a channel; ``conversations.list`` shows it only
+  under ``types=im``.
 
 Rate limits (``FakeSlack(..., rate_limits=True)``, off by default so functional tests are
 not paced): docs.slack.dev/apis/web-api/rate-limits — limits apply "per API method per
@@ -129,6 +133,7 @@ METHOD_TIERS: Mapping[str, Limit] = {
     "conversations.archive": TIER_2,
     "conversations.join": TIER_3,
     "conversations.leave": TIER_3,
+    "conversations.open": TIER_3,
     "chat.update": TIER_3,
     "pins.add": TIER_2,
 }
@@ -211,6 +216,13 @@ class FakeChannel:
         }
 
 
+def _type_of(channel: FakeChannel) -> str:
+    """The ``conversations.list`` type: im for a direct message (ids start with D)."""
+    if channel.id.startswith("D"):
+        return "im"
+    return "private_channel" if channel.is_private else "public_channel"
+
+
 def _truthy(value: Any) -> bool:
     """slack_sdk sends booleans as ``1``/``0`` in forms and query strings, JSON as booleans."""
     return value is True or str(value).lower() in {"1", "true"}
@@ -270,6 +282,7 @@ class FakeSlack:
             "conversations.archive": self._archive,
             "conversations.join": self._join,
             "conversations.leave": self._leave,
+            "conversations.open": self._open,
             "chat.postMessage": self._post,
             "chat.update": self._update,
             "pins.add": self._pin,
@@ -520,7 +533,7 @@ class FakeSlack:
         chosen = [
             c
             for c in self.channels.values()
-            if ("private_channel" if c.is_private else "public_channel") in types
+            if _type_of(c) in types
             and not (exclude_archived and c.is_archived)
             and not (c.is_private and BOT_USER not in c.members)
         ]
@@ -612,6 +625,31 @@ class FakeSlack:
         extra = {"already_in_channel": True} if BOT_USER in channel.members else {}
         channel.members.add(BOT_USER)
         return {"channel": channel.view(), **extra}
+
+    def _open(self, params: dict[str, Any]) -> Answer:
+        """A 1:1 direct message with one user (``users``), opened once and resumed after: the
+        same ``D…`` id each time, ``already_open`` from the second call. Multi-person DMs and
+        ``channel`` resumption are not modelled (``users_list_not_supplied`` without users)."""
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if not users:
+            raise SlackError("users_list_not_supplied")
+        if len(users) > 1:
+            raise SlackError("method_not_supported_for_channel_type")
+        if not re.fullmatch(r"[UW][A-Z0-9]{2,20}", users[0]):
+            raise SlackError("user_not_found")
+        channel_id = f"D{users[0]}"
+        existing = self.channels.get(channel_id)
+        if existing is None:
+            existing = FakeChannel(id=channel_id, name="", is_private=True, created=1_700_000_000)
+            existing.members.update({BOT_USER, users[0]})
+            self.channels[channel_id] = existing
+            return {"channel": {"id": channel_id}}
+        return {"channel": {"id": channel_id}, "no_op": True, "already_open": True}
+
+    def direct_messages(self, user_id: str) -> list[Answer]:
+        """What the bot said to this person directly, oldest first."""
+        channel = self.channels.get(f"D{user_id}")
+        return list(channel.messages) if channel else []
 
     def _leave(self, params: dict[str, Any]) -> Answer:
         channel = self._channel(params, writable=True)

@@ -42,6 +42,10 @@ class Chat(Protocol):
 
     async def set_topic(self, channel_id: str, topic: str) -> None: ...
 
+    async def open_direct(self, user_id: str) -> str:
+        """The id of the direct-message conversation with one person (opened if needed)."""
+        ...
+
     async def find_message(self, channel_id: str, idempotency_key: str) -> str | None:
         """The ts of a message we posted earlier with this key (look up before posting)."""
         ...

@@ -177,6 +177,14 @@ class SlackChat:
             lambda: self._client.conversations_setTopic(channel=channel_id, topic=topic),
         )
 
+    async def open_direct(self, user_id: str) -> str:
+        """``conversations.open`` with one user: opens or resumes the 1:1 conversation (the
+        same id each time, so posts and look-ups by key land in one place)."""
+        data = await self._call(
+            "conversations.open", lambda: self._client.conversations_open(users=user_id)
+        )
+        return str(((data or {}).get("channel") or {}).get("id", ""))
+
     async def find_message(self, channel_id: str, idempotency_key: str) -> str | None:
         cursor = ""
         for _page in range(self._history_pages):

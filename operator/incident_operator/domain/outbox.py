@@ -32,6 +32,15 @@ Event", Event Action Behavior):
 * ``resolve``: "New trigger events with the same ... dedup_key as a resolved incident won't
   re-open the incident. Instead, a new incident will be created" — so nothing is re-triggered
   once the page is resolved (or before the first page: that trigger comes first).
+
+Escalation that reaches people (issue 19): each step of the Severity's response policy that
+ran (``status.response.escalations``, :class:`Reach`) is owed, while the incident is still
+unacknowledged and paged, a direct message to the person it reached and a page of its own:
+a ``page-escalate`` trigger with the dedup key ``<incident's>/escalation/<level>``, to the
+named team's routing key for a ``team/<name>`` step and to the incident's otherwise. A new
+dedup key is a new alert, so PagerDuty notifies again (an appended trigger on the open alert
+would not, once acknowledged); each such page is acknowledged with the incident and resolved
+when it leaves the paged phases (or is deleted), like the incident's own page.
 """
 
 from __future__ import annotations
@@ -64,6 +73,8 @@ class OpKind(StrEnum):
     PAGE_TRIGGER = "page-trigger"
     PAGE_ACKNOWLEDGE = "page-acknowledge"
     PAGE_RESOLVE = "page-resolve"
+    PAGE_ESCALATE = "page-escalate"
+    DIRECT_MESSAGE = "direct-message"
     NOTIFY = "notify"
     STAKEHOLDER_POST = "stakeholder-post"
     """A stakeholder update to a stakeholder channel (services/stakeholders.py)."""
@@ -76,6 +87,7 @@ MEDIUM: Mapping[OpKind, Medium] = {
     OpKind.PAGE_TRIGGER: Medium.PAGER,
     OpKind.PAGE_ACKNOWLEDGE: Medium.PAGER,
     OpKind.PAGE_RESOLVE: Medium.PAGER,
+    OpKind.PAGE_ESCALATE: Medium.PAGER,
     OpKind.NOTIFY: Medium.WEBHOOK,
     OpKind.STAKEHOLDER_NOTIFY: Medium.WEBHOOK,
 }
@@ -130,8 +142,8 @@ PAGED_PHASES: frozenset[Phase] = frozenset({Phase.TRIAGE, Phase.INVESTIGATING, P
 ESCALATED = "escalated"
 REPAGED_SOURCES: frozenset[str] = frozenset({"mitigation"})
 """Escalation entries that page again: a failed mitigation hands the incident back to humans.
-(The response policy's escalations are not among them: they run only while the page is still
-unacknowledged, where PagerDuty's own escalation policy is already notifying.)"""
+(The response policy's escalations are not among them: each gets a page of its own, on its
+own dedup key, from ``status.response.escalations``; see the module docstring.)"""
 OPEN_PAGE_STATES: frozenset[str] = frozenset({"triggered", "acknowledged"})
 
 
@@ -152,6 +164,19 @@ class Entry:
     @property
     def id(self) -> str:
         return digest(self.key or f"{self.at.isoformat()}/{self.type}/{self.message}")
+
+
+@dataclass(frozen=True)
+class Reach:
+    """One escalation step that ran, as chat and the pager follow it."""
+
+    level: int
+    person: str = ""
+    """The participant it reached; empty for a team or an empty layer."""
+    slack_id: str = ""
+    """Their Slack id (the rotation's participant), for the direct message."""
+    team: str = ""
+    """The Team a ``team/<name>`` step names: its routing key is paged."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +206,8 @@ class Wanted:
     when no pager is configured now) is owed nothing, never a call without a client."""
     mentions: Mapping[str, str] = field(default_factory=dict)
     """Announcement channel -> Slack user group id mentioned there (an owning team's)."""
+    escalations: tuple[Reach, ...] = ()
+    """The response policy's steps that ran (``status.response.escalations``)."""
 
 
 @dataclass(frozen=True)
@@ -203,6 +230,10 @@ class Delivered:
     """Ids of the escalation entries the page was re-triggered for."""
     notified: Mapping[str, str] = field(default_factory=dict)
     """notifier -> last event key delivered"""
+    direct: frozenset[int] = frozenset()
+    """Escalation levels whose person was sent a direct message."""
+    escalation_pages: Mapping[int, str] = field(default_factory=dict)
+    """Escalation level -> state of its own page (triggered | acknowledged | resolved)."""
 
 
 @dataclass(frozen=True)
@@ -228,7 +259,9 @@ class Op:
         return MEDIUM[self.kind]
 
 
-OPENING: frozenset[OpKind] = frozenset({OpKind.CREATE_CHANNEL, OpKind.PAGE_TRIGGER})
+OPENING: frozenset[OpKind] = frozenset(
+    {OpKind.CREATE_CHANNEL, OpKind.PAGE_TRIGGER, OpKind.PAGE_ESCALATE}
+)
 """Operations that open something outside the cluster the incident's deletion must close."""
 
 REPEATABLE: frozenset[OpKind] = frozenset(
@@ -269,7 +302,9 @@ def owed(wanted: Wanted, delivered: Delivered, severity: str = "") -> tuple[Op, 
     """Every operation still owed, in the order they must run."""
     ops: list[Op] = []
     ops += _chat(wanted, delivered)
+    ops += _direct(wanted, delivered)
     ops += _pager(wanted, delivered)
+    ops += _escalation_pages(wanted, delivered)
     for name in wanted.notifiers:
         event = notify_event(wanted.phase, severity)
         if delivered.notified.get(name) != event:
@@ -337,6 +372,46 @@ def _unposted(wanted: Wanted, done: Delivered) -> list[Entry]:
     ]
 
 
+def _direct(wanted: Wanted, done: Delivered) -> list[Op]:
+    """A direct message to each person an escalation step reached, while it still matters
+    (unacknowledged and paged phases) and once the incident's channel exists to link."""
+    if wanted.acknowledged or wanted.phase not in PAGED_PHASES:
+        return []
+    if wanted.chat and not done.channel_id:
+        return []
+    return [
+        Op(f"dm/{r.level}", OpKind.DIRECT_MESSAGE, r.slack_id, str(r.level))
+        for r in wanted.escalations
+        if r.slack_id and r.level not in done.direct
+    ]
+
+
+def escalation_page_key(level: int) -> str:
+    """The outbox key of an escalation step's trigger (its attempt record)."""
+    return f"page/escalation/{level}"
+
+
+def _escalation_pages(wanted: Wanted, done: Delivered) -> list[Op]:
+    """Each escalation step's own page: triggered while unacknowledged, acknowledged with the
+    incident, resolved when paging ends; levels known only from the pager's record (the
+    response policy dropped them at resolution) are still closed."""
+    ops: list[Op] = []
+    paging = wanted.page and wanted.phase in PAGED_PHASES
+    levels = sorted({r.level for r in wanted.escalations} | set(done.escalation_pages))
+    for level in levels:
+        state = done.escalation_pages.get(level, "")
+        key = escalation_page_key(level)
+        if paging and not wanted.acknowledged:
+            if state in ("", UNCONFIRMED):
+                ops.append(Op(key, OpKind.PAGE_ESCALATE, str(level)))
+        elif paging:
+            if state in ("triggered", UNCONFIRMED):
+                ops.append(Op(f"{key}/acknowledge", OpKind.PAGE_ACKNOWLEDGE, str(level)))
+        elif state in OPEN_PAGE_STATES or state == UNCONFIRMED:
+            ops.append(Op(f"{key}/resolve", OpKind.PAGE_RESOLVE, str(level)))
+    return ops
+
+
 def repaged(wanted: Wanted) -> tuple[Entry, ...]:
     """The escalation entries that call for another trigger of the open page, oldest first."""
     return tuple(
@@ -359,6 +434,15 @@ def unconfirmed_page(delivered: Delivered, attempts: Mapping[str, Attempt]) -> D
     right after the trigger of an incident a human resolved seconds later left the attempt in
     ``status.outbox`` for good, and a page possibly open). It is triggered again while paging
     is wanted (same dedup key: idempotent) and resolved otherwise."""
+    unsure = {
+        int(key.rpartition("/")[2]): UNCONFIRMED
+        for key, record in attempts.items()
+        if record.kind is OpKind.PAGE_ESCALATE
+        and key.rpartition("/")[2].isdigit()
+        and int(key.rpartition("/")[2]) not in delivered.escalation_pages
+    }
+    if unsure:
+        delivered = replace(delivered, escalation_pages={**delivered.escalation_pages, **unsure})
     record = attempts.get("page/trigger")
     if delivered.page_state or record is None or record.kind is not OpKind.PAGE_TRIGGER:
         return delivered
@@ -407,7 +491,10 @@ resolve; both are idempotent at PagerDuty (the dedup key), so no look-up needs t
 
 
 def superseded(
-    ops: Iterable[Op], attempts: Mapping[str, Attempt], page_state: str = ""
+    ops: Iterable[Op],
+    attempts: Mapping[str, Attempt],
+    page_state: str = "",
+    escalation_pages: Mapping[int, str] | None = None,
 ) -> tuple[str, ...]:
     """Attempt keys of versioned operations that are no longer owed (a newer version is, or
     nothing is): they would otherwise stay in ``status.outbox`` for good and keep the medium
@@ -416,12 +503,21 @@ def superseded(
     page is resolved: then no trigger is ever sent again (see the module docstring)."""
     owed_keys = {op.key for op in ops}
     over = page_state == "resolved"
+    closed = {
+        escalation_page_key(level)
+        for level, state in (escalation_pages or {}).items()
+        if state == "resolved"
+    }
     return tuple(
         sorted(
             key
             for key, attempt in attempts.items()
             if key not in owed_keys
-            and (attempt.kind in SUPERSEDED_KINDS or (over and attempt.kind is OpKind.PAGE_TRIGGER))
+            and (
+                attempt.kind in SUPERSEDED_KINDS
+                or (over and attempt.kind is OpKind.PAGE_TRIGGER)
+                or (key in closed and attempt.kind is OpKind.PAGE_ESCALATE)
+            )
         )
     )
 

@@ -67,6 +67,12 @@ def dedup_key(namespace: str, name: str, uid: str = "") -> str:
     return f"{key[: MAX_DEDUP_KEY - len(digest) - 1]}-{digest}"
 
 
+def escalation_dedup_key(namespace: str, name: str, level: int) -> str:
+    """``incident-operator/<ns>/<name>/escalation/<level>``: an escalation step's own alert
+    (a new key, so PagerDuty notifies again), as deterministic as the incident's."""
+    return dedup_key(namespace, f"{name}/escalation/{level}")
+
+
 def pd_severity(level: int) -> PdSeverity:
     """Severity level (1 = worst) to PagerDuty severity: 1 critical, 2 error, 3 warning, 4+ info.
 

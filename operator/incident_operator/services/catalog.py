@@ -110,6 +110,22 @@ class CatalogService:
             pager = None
         return Paging(pager, catalog.PageRoute(team, route, secret) if pager else None)
 
+    async def team_paging(self, team: str, namespace: str) -> Paging:
+        """The default routing key of a Team an escalation step names, when that Team admits
+        ``namespace`` (as it must for a Service there to claim it): a tenant's rotation can
+        page only teams that accept its namespace. A pager of None otherwise."""
+        if self._pagers is None:
+            return Paging(None, None)
+        entry = _team(await self._catalog.get_team(team))
+        if entry is None or not entry.admits(namespace) or entry.routing_key is None:
+            return Paging(None, None)
+        try:
+            pager = await self._pagers.pager(entry.routing_key)
+        except PermanentError as exc:
+            log.warning("routing key of team %s unreadable: %s", team, exc)
+            return Paging(None, None)
+        return Paging(pager, catalog.PageRoute(team, None, entry.routing_key))
+
     async def incident_status(self, body: Body) -> tuple[catalog.Resolution, Body]:
         """The resolution and the status to merge (status.catalog, ServiceResolved); an empty
         status when nothing changed. A Warning Event when it turns False for a Service whose

@@ -40,8 +40,9 @@ from incident_operator.errors import DeliveryRejected, IncidentOperatorError, Te
 from .catalog import CatalogService
 from .chat_channels import ChannelIndex
 from .comms_conditions import DEGRADED, report_degraded
-from .comms_delivery import DeliveryRun, Outlets, slack_ids, status_rendering
-from .comms_facts import CommsConfig, attempts_of, delivered_of, summary_of
+from .comms_delivery import DeliveryRun, Outlets, status_rendering
+from .comms_escalation import EscalationPagers, reaches
+from .comms_facts import CommsConfig, attempts_of, delivered_of, slack_ids, summary_of
 from .keyed_locks import KeyedLocks
 from .latest_bodies import LatestBodies
 
@@ -197,7 +198,15 @@ class CommsService:
         delivered = outbox.unconfirmed_page(delivered_of(status), attempts)
         now = self._clock.now()
         owed = outbox.owed(wanted, delivered, summary.severity)
-        ops = await self._plan(body, owed, attempts, delivered.page_state)
+        ops = await self._plan(body, owed, attempts, delivered)
+        escalation = EscalationPagers(
+            default=self._pager,
+            incident=pager,
+            route=route,
+            catalog=self._catalog,
+            namespace=namespace,
+            status=status,
+        )
         run = DeliveryRun(
             Outlets(self._chat, pager, self._notifiers, self._channels, self.before_opening),
             body,
@@ -207,6 +216,7 @@ class CommsService:
             rotation=rotation,
             escalated_to=status.response.escalated_to if status.response else [],
             page_route={"team": route.team, "route": route.route} if route else None,
+            escalation=escalation,
         )
         await self._deliver(run, ops, attempts, delivery, now)
         failing = any(outbox.degraded(attempts, m) for m in DEGRADED)
@@ -277,12 +287,12 @@ class CommsService:
         body: Body,
         owed: Sequence[outbox.Op],
         attempts: dict[str, outbox.Attempt],
-        page_state: str,
+        delivered: outbox.Delivered,
     ) -> tuple[outbox.Op, ...]:
         """The owed operations due now, after forgetting attempts at versions no longer owed
         (``outbox.superseded``): those are never retried, and kept they would stay in
         ``status.outbox`` for good and hold the medium degraded."""
-        stale = outbox.superseded(owed, attempts, page_state)
+        stale = outbox.superseded(owed, attempts, delivered.page_state, delivered.escalation_pages)
         if stale:
             await self._patch(body, {"outbox": dict.fromkeys(stale)})
             for key in stale:
@@ -368,6 +378,7 @@ class CommsService:
             if pager is not None
             else self.reachable - {outbox.Medium.PAGER},
             mentions=teams.mentions,
+            escalations=reaches(status, rotation),
         )
         if incident.metadata.get("deletionTimestamp"):
             return outbox.winding_down(wanted)  # deleted: resolve the page, archive

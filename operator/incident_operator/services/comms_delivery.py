@@ -13,30 +13,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pydantic import ValidationError
-
 from incident_operator.adapters.comms_ports import Chat, Notifier, Pager
 from incident_operator.adapters.ports import Body
-from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.domain import chat_render, outbox, paging
 from incident_operator.domain.comms import IncidentSummary
 from incident_operator.errors import ChannelNameTaken
 
 from .chat_channels import ChannelIndex
-
-
-def slack_ids(rotation: Body | None, people: list[str]) -> frozenset[str]:
-    """Slack user ids of ``people`` (participant names) from the rotation; unknown: skipped."""
-    if rotation is None:
-        return frozenset()
-    try:
-        spec = OnCallRotation.model_validate(
-            {k: v for k, v in rotation.items() if k != "status"}
-        ).spec
-    except ValidationError:
-        return frozenset()
-    ids = {p.name: p.slack_user_id for p in spec.participants if p.slack_user_id}
-    return frozenset(ids[p] for p in people if p in ids)
+from .comms_escalation import EscalationPagers, direct_text, escalated_summary
+from .comms_facts import slack_ids
 
 
 def escalation_mentions(
@@ -103,9 +88,13 @@ class DeliveryRun:
         rotation: Body | None = None,
         escalated_to: list[str] | None = None,
         page_route: Body | None = None,
+        escalation: EscalationPagers | None = None,
     ) -> None:
         """``page_route``: ``{"team", "route"}`` of the pager in the outlets (None values:
-        the global key), recorded with a trigger so acknowledge and resolve follow it."""
+        the global key), recorded with a trigger so acknowledge and resolve follow it;
+        ``escalation``: the pagers of the escalation steps' own pages."""
+        self.escalation = escalation
+        self.reaches = {r.level: r for r in wanted.escalations}
         self.page_route = page_route or {"team": None, "route": None}
         self.outlets = outlets
         self.body = body
@@ -138,6 +127,7 @@ class DeliveryRun:
                 "announced": sorted(delivered.announced),
                 "posted": sorted(delivered.posted & set(self.entries)),
                 "archived": delivered.archived,
+                "directMessages": sorted(delivered.direct),
             }
         }
 
@@ -148,6 +138,12 @@ class DeliveryRun:
     async def execute(self, op: outbox.Op, *, retry: bool) -> Result:
         kind = outbox.OpKind
         await self.outlets.before_opening(op, self.body)
+        if op.kind is kind.PAGE_ESCALATE or (
+            op.kind in (kind.PAGE_ACKNOWLEDGE, kind.PAGE_RESOLVE) and op.target
+        ):
+            return await self._escalation_page(op)
+        if op.kind is kind.DIRECT_MESSAGE:
+            return await self._direct_message(op, retry=retry)
         if op.kind is kind.PAGE_TRIGGER and op.target:
             return await self._repage(self.entries[op.target])
         if op.kind in (kind.PAGE_TRIGGER, kind.PAGE_ACKNOWLEDGE, kind.PAGE_RESOLVE):
@@ -314,3 +310,34 @@ class DeliveryRun:
         after = replace(self.delivered, page_escalations=paged)
         escalations = sorted(paged & set(self.entries))
         return Result({"pager": {"escalations": escalations}}, None, after)
+
+    async def _direct_message(self, op: outbox.Op, *, retry: bool) -> Result:
+        """Tell the person an escalation step reached, in a direct message (once: by key)."""
+        reach = self.reaches[int(op.text)]
+        channel = await self.chat.open_direct(op.target)
+        text = direct_text(self.summary, reach, self.delivered.channel_id)
+        key = f"{self.idempotency_prefix}/escalation/{reach.level}"
+        await self._post(channel, text, [], key, retry)
+        return self._chat_result(direct=self.delivered.direct | {reach.level})
+
+    async def _escalation_page(self, op: outbox.Op) -> Result:
+        """An escalation step's own page: triggered on its route, followed up on the same."""
+        assert self.escalation is not None
+        level = int(op.target)
+        meta = self.body["metadata"]
+        key = paging.escalation_dedup_key(meta["namespace"], meta["name"], level)
+        if op.kind is outbox.OpKind.PAGE_ESCALATE:
+            reach = self.reaches[level]
+            pager = await self.escalation.for_trigger(reach)
+            summary = escalated_summary(self.summary, reach)
+            await pager.trigger(summary, dedup_key=key, urgency="high")
+            state = "triggered"
+        elif op.kind is outbox.OpKind.PAGE_ACKNOWLEDGE:
+            await (await self.escalation.for_follow_up(level)).acknowledge(key)
+            state = "acknowledged"
+        else:
+            await (await self.escalation.for_follow_up(level)).resolve(key)
+            state = "resolved"
+        pages = {**self.delivered.escalation_pages, level: state}
+        after = replace(self.delivered, escalation_pages=pages)
+        return Result(self.escalation.status(pages), None, after)

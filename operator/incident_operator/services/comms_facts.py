@@ -10,7 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import ValidationError
+
+from incident_operator.adapters.ports import Body
 from incident_operator.api.v1alpha1.incident import ChatRef, Incident, IncidentStatus, PagerRef
+from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.domain import chat_render, outbox
 from incident_operator.domain.comms import Impact, IncidentSummary
@@ -85,6 +89,8 @@ def delivered_of(status: IncidentStatus) -> outbox.Delivered:
         page_state=pager.state,
         page_escalations=frozenset(pager.escalations),
         notified=dict(status.notified),
+        direct=frozenset(chat.direct_messages),
+        escalation_pages={p.level: p.state for p in pager.escalation_pages},
     )
 
 
@@ -97,3 +103,17 @@ def attempts_of(status: IncidentStatus) -> dict[str, outbox.Attempt]:
             continue
         out[key] = outbox.Attempt(kind, record.attempts, record.next_attempt_at, record.last_error)
     return out
+
+
+def slack_ids(rotation: Body | None, people: list[str]) -> frozenset[str]:
+    """Slack user ids of ``people`` (participant names) from the rotation; unknown: skipped."""
+    if rotation is None:
+        return frozenset()
+    try:
+        spec = OnCallRotation.model_validate(
+            {k: v for k, v in rotation.items() if k != "status"}
+        ).spec
+    except ValidationError:
+        return frozenset()
+    ids = {p.name: p.slack_user_id for p in spec.participants if p.slack_user_id}
+    return frozenset(ids[p] for p in people if p in ids)

@@ -94,6 +94,14 @@ class FakeChat:
         self._enter("set_topic", channel_id, topic)
         self.topics[self._channel(channel_id).id] = topic
 
+    async def open_direct(self, user_id: str) -> str:
+        """The person's 1:1 conversation, ``D`` + their id (the same each time, as Slack's)."""
+        self._enter("open_direct", user_id)
+        channel = Channel(id=f"D{user_id}", name="")
+        self.channels.setdefault(channel.id, channel)
+        self.members.setdefault(channel.id, {user_id})
+        return channel.id
+
     async def find_message(self, channel_id: str, idempotency_key: str) -> str | None:
         self._enter("find_message", channel_id, idempotency_key)
         return next(

@@ -243,3 +243,67 @@ def test_what_another_configuration_opened_is_owed_nothing_without_its_client() 
     }
     only_webhooks = replace(closing, reachable=frozenset({outbox.Medium.WEBHOOK}))
     assert outbox.owed(only_webhooks, delivered, "sev-2") == ()
+
+
+# --- escalation that reaches people -----------------------------------------------------------
+
+REACHED = (outbox.Reach(1, "bob", "U0B"), outbox.Reach(2, "", "", "payments"))
+
+
+def escalation_ops(ops: tuple[outbox.Op, ...]) -> list[tuple[str, str]]:
+    return [(op.key, op.target) for op in ops if op.key.startswith(("dm/", "page/escalation/"))]
+
+
+@pytest.mark.parametrize(
+    ("phase", "pages", "expected"),
+    [
+        # Unacknowledged: each step is messaged (a person with a Slack id) and paged.
+        (Phase.TRIAGE, {}, [("dm/1", "U0B"), ("page/escalation/1", "1"),
+                            ("page/escalation/2", "2")]),
+        # Acknowledged: no message any more; the open escalation pages are acknowledged.
+        (Phase.INVESTIGATING, {1: "triggered", 2: "acknowledged"},
+         [("page/escalation/1/acknowledge", "1")]),
+        (Phase.INVESTIGATING, {}, []),
+        # Resolved: every open escalation page is resolved, and only those.
+        (Phase.RESOLVED, {1: "acknowledged", 2: "resolved"}, [("page/escalation/1/resolve", "1")]),
+    ],
+)  # fmt: skip
+def test_escalation_steps_are_messaged_and_paged_while_unacknowledged(
+    phase: Phase, pages: dict[int, str], expected: list[tuple[str, str]]
+) -> None:
+    done = outbox.Delivered(channel_id="C1", escalation_pages=pages)
+    ops = outbox.owed(wanted(phase, escalations=REACHED), done, "sev-2")
+    assert escalation_ops(ops) == expected
+
+
+def test_escalation_pages_known_only_to_the_pager_are_still_resolved() -> None:
+    done = outbox.Delivered(channel_id="C1", escalation_pages={3: "triggered"})
+    ops = outbox.owed(wanted(Phase.CLOSED), done, "sev-2")
+    assert escalation_ops(ops) == [("page/escalation/3/resolve", "3")]
+    gone = outbox.owed(outbox.winding_down(wanted(Phase.TRIAGE)), done, "sev-2")
+    assert escalation_ops(gone) == [("page/escalation/3/resolve", "3")]
+
+
+def test_the_direct_message_waits_for_the_channel_it_links() -> None:
+    ops = outbox.owed(wanted(escalations=REACHED), outbox.Delivered(), "sev-2")
+    assert [k for k, _ in escalation_ops(ops)] == ["page/escalation/1", "page/escalation/2"]
+    unchannelled = outbox.owed(wanted(escalations=REACHED, chat=False), outbox.Delivered())
+    assert ("dm/1", "U0B") in escalation_ops(unchannelled)
+
+
+def test_no_escalation_page_where_the_severity_does_not_page() -> None:
+    ops = outbox.owed(wanted(escalations=REACHED, page=False), outbox.Delivered(channel_id="C"))
+    assert escalation_ops(ops) == [("dm/1", "U0B")]
+
+
+def test_an_unconfirmed_escalation_trigger_is_sent_again_then_its_record_goes() -> None:
+    attempts = {"page/escalation/1": outbox.Attempt(outbox.OpKind.PAGE_ESCALATE, 1)}
+    done = outbox.unconfirmed_page(outbox.Delivered(channel_id="C1"), attempts)
+    assert done.escalation_pages == {1: outbox.UNCONFIRMED}
+    ops = outbox.owed(wanted(escalations=REACHED[:1]), done, "sev-2")
+    assert ("page/escalation/1", "1") in escalation_ops(ops)
+    resolved = outbox.owed(wanted(Phase.RESOLVED), done, "sev-2")
+    assert escalation_ops(resolved) == [("page/escalation/1/resolve", "1")]
+    closed = {1: "resolved"}
+    assert outbox.superseded((), attempts, "resolved", closed) == ("page/escalation/1",)
+    assert outbox.superseded((), attempts, "resolved", {1: "triggered"}) == ()

@@ -12,6 +12,7 @@ import yaml
 from incident_operator.adapters.comms_ports import Channel
 from incident_operator.domain.catalog import SecretRef
 from incident_operator.domain.paging import EventAction
+from incident_operator.domain.times import iso
 from incident_operator.errors import PermanentError, TemporaryError
 from incident_operator.services.catalog import CatalogService
 from incident_operator.services.comms import CommsService
@@ -295,3 +296,47 @@ async def test_a_page_on_the_global_key_is_resolved_there(world: World) -> None:
         EventAction.RESOLVE,
     ]
     assert world.payments.calls == []
+
+
+async def test_a_team_escalation_step_pages_that_teams_key_and_follows_up_there(
+    world: World,
+) -> None:
+    """An incident on an uncatalogued service (global key) escalates to team/search (which
+    admits every namespace): search's key gets the step's page, and its acknowledge."""
+    await world.declare("inc-r", service="nope")
+    await world.comms.sync(NS, "inc-r")
+    step = {"level": 1, "target": "team/search", "at": "2026-11-27T14:10:00Z"}
+    await world.store.patch_incident(NS, "inc-r", status={"response": {"escalations": [step]}})
+    await world.comms.sync(NS, "inc-r")
+    (call,) = world.search.calls
+    assert (call.action, call.dedup_key) == (
+        EventAction.TRIGGER,
+        "incident-operator/shop/inc-r/escalation/1",
+    )
+    assert call.summary is not None
+    assert "team search" in call.summary.title
+    body = await world.store.get_incident(NS, "inc-r")
+    assert body is not None
+    assert body["status"]["pager"]["escalationPages"] == [
+        {"level": 1, "state": "triggered", "team": "search", "route": None}
+    ]
+    await world.store.patch_incident(
+        NS, "inc-r", status={"phase": "investigating", "timestamps": {"acknowledged": iso(NOW)}}
+    )
+    await world.comms.sync(NS, "inc-r")
+    assert [c.action for c in world.search.calls] == [EventAction.TRIGGER, EventAction.ACKNOWLEDGE]
+    assert [c.action for c in world.payments.calls] == []
+
+
+async def test_a_team_that_does_not_admit_the_namespace_is_not_paged_by_its_escalation(
+    world: World,
+) -> None:
+    world.catalog.add_team("billing", namespaces=["other"], paging={"routingKey": SEARCH_KEY})
+    await world.declare("inc-s", service="nope")
+    await world.comms.sync(NS, "inc-s")
+    step = {"level": 1, "target": "team/billing", "at": "2026-11-27T14:10:00Z"}
+    await world.store.patch_incident(NS, "inc-s", status={"response": {"escalations": [step]}})
+    await world.comms.sync(NS, "inc-s")
+    assert world.search.calls == [], "billing's key (shared with search here) is not used"
+    keys = [c.dedup_key for c in world.global_pager.calls]
+    assert keys == ["incident-operator/shop/inc-s", "incident-operator/shop/inc-s/escalation/1"]

@@ -367,7 +367,7 @@ async def test_a_response_policy_escalation_mentions_the_person_it_reached(
           "source": "operator", "key": "escalation/1"}],
     )  # fmt: skip
     done = await world.sync()
-    assert not [k for k in done if k.startswith("page/")], "PagerDuty escalates its own page"
+    assert not [k for k in done if k.startswith("page/")], "no escalations[] record: no page"
     channel = (await world.body())["status"]["chat"]["channelId"]
     (post,) = [t for t in world.chat.texts(channel) if "escalation level 1" in t]
     assert post.endswith("<@U0BBBBBBB>")
@@ -560,3 +560,104 @@ async def test_an_unconfirmed_trigger_of_a_resolved_incident_is_resolved_and_dra
     assert [c.action.value for c in world.pager.calls] == ["resolve"]
     assert status["pager"]["state"] == "resolved"
     assert "page/trigger" not in status["outbox"]
+
+
+# --- escalation that reaches people (issue 19 item 2) -------------------------------------
+
+ESCALATIONS = [
+    {"level": 1, "target": "layer/secondary", "person": "bob", "at": "2026-11-27T14:10:00Z"},
+    {"level": 2, "target": "person/dave", "person": "dave", "at": "2026-11-27T14:20:00Z"},
+]
+
+
+async def escalate(world: World, *records: dict[str, Any]) -> None:
+    await world.store.patch_incident(
+        NS, NAME, status={"response": {"escalatedTo": ["bob", "dave"], "escalations": records}}
+    )
+
+
+class DiesInTrigger(FakePager):
+    async def trigger(self, summary: Any, *, dedup_key: str, urgency: str) -> None:
+        await super().trigger(summary, dedup_key=dedup_key, urgency=urgency)
+        raise SystemExit("killed after the call, before its result was written")
+
+
+async def test_each_escalation_step_pages_on_its_own_key_and_messages_its_person(
+    world: World,
+) -> None:
+    await world.declare()
+    await world.sync()
+    await escalate(world, *ESCALATIONS)
+    done = await world.sync()
+    assert {"page/escalation/1", "page/escalation/2", "dm/1", "dm/2"} <= set(done)
+    base = world.pager.alerts[0].dedup_key
+    keys = [a.dedup_key for a in world.pager.alerts]
+    assert keys == [base, f"{base}/escalation/1", f"{base}/escalation/2"]
+    assert world.pager.alerts[1].summary.title.startswith("[escalation 1: bob]")
+    status = (await world.body())["status"]
+    channel = status["chat"]["channelId"]
+    for user in ("U0BBBBBBB", "U0DDDDDDD"):
+        (dm,) = [m for m in world.chat.messages if m.channel == f"D{user}"]
+        assert f"<#{channel}>" in dm.text
+        assert "/incident ack" in dm.text
+    assert status["chat"]["directMessages"] == [1, 2]
+    assert [(p["level"], p["state"]) for p in status["pager"]["escalationPages"]] == [
+        (1, "triggered"),
+        (2, "triggered"),
+    ]
+    assert await world.sync() == [], "once: nothing is owed again"
+
+
+async def test_acknowledging_the_incident_acknowledges_every_escalation_page_then_resolves(
+    world: World,
+) -> None:
+    await world.declare()
+    await world.sync()
+    await escalate(world, *ESCALATIONS)
+    await world.sync()
+    await investigating(world)
+    done = await world.sync()
+    assert {"page/acknowledge", "page/escalation/1/acknowledge"} <= set(done)
+    assert {a.state for a in world.pager.alerts} == {"acknowledged"}
+    # Resolution: the response policy drops status.response; the pager's record still
+    # knows the escalation pages and resolves them all.
+    await world.store.patch_incident(NS, NAME, status={"phase": "resolved", "response": None})
+    await world.sync()
+    assert {a.state for a in world.pager.alerts} == {"resolved"}
+    status = (await world.body())["status"]
+    assert {p["state"] for p in status["pager"]["escalationPages"]} == {"resolved"}
+    assert status.get("outbox", {}) == {}
+
+
+async def test_an_escalation_after_the_acknowledgement_owes_no_page_and_no_message(
+    world: World,
+) -> None:
+    await world.declare()
+    await world.sync()
+    await investigating(world)
+    await world.sync()
+    await escalate(world, ESCALATIONS[0])
+    done = await world.sync()
+    assert [k for k in done if k.startswith(("page/", "dm/"))] == []
+    assert [m for m in world.chat.messages if m.channel.startswith("D")] == []
+
+
+async def test_a_death_after_an_escalation_trigger_repeats_it_on_the_same_alert(
+    world: World,
+) -> None:
+    await world.declare()
+    await world.sync()
+    await escalate(world, ESCALATIONS[0])
+    dying = DiesInTrigger(alerts=world.pager.alerts, calls=world.pager.calls)
+    world.service._pager = dying
+    with pytest.raises(SystemExit):
+        await world.sync()
+    status = (await world.body())["status"]
+    assert status["outbox"]["page/escalation/1"]["kind"] == "page-escalate"
+    world.service._pager = world.pager
+    await world.sync()
+    escalation_alerts = [a for a in world.pager.alerts if a.dedup_key.endswith("/escalation/1")]
+    assert [(a.triggers, a.state) for a in escalation_alerts] == [(2, "triggered")]
+    status = (await world.body())["status"]
+    assert status.get("outbox", {}) == {}
+    assert status["pager"]["escalationPages"][0]["state"] == "triggered"

@@ -330,6 +330,25 @@ class ChatRef(ApiModel):
     """Fingerprints of the timeline entries posted to the channel."""
     archived: bool = False
     """Whether the channel was archived (after close, or when the incident was deleted)."""
+    direct_messages: Annotated[
+        list[Annotated[int, Field(ge=1, le=MAX_ESCALATIONS)]],
+        Field(max_length=MAX_ESCALATIONS),
+    ] = []
+    """Escalation levels whose person was sent a direct message."""
+
+
+class EscalationPage(ApiModel):
+    """The page of one escalation step (dedup key <incident's>/escalation/<level>)."""
+
+    level: Annotated[int, Field(ge=1, le=MAX_ESCALATIONS)]
+    """The escalation level it pages for."""
+    state: ShortText = ""
+    """triggered, acknowledged or resolved."""
+    team: Name | None = None
+    """The team whose routing key it was triggered with; empty: the operator's global key.
+    Acknowledge and resolve go to the same key."""
+    route: Name | None = None
+    """The team's named route used, if any."""
 
 
 class PagerRef(ApiModel):
@@ -347,6 +366,8 @@ class PagerRef(ApiModel):
     empty: the operator's global key. Acknowledge and resolve go to the same key."""
     route: Name | None = None
     """The team's named route used, if any."""
+    escalation_pages: Annotated[list[EscalationPage], Field(max_length=MAX_ESCALATIONS)] = []
+    """The escalation steps' own pages, by level."""
 
 
 class StakeholderStatus(ApiModel):

@@ -42,8 +42,8 @@ class Participant(ApiModel):
     pager_duty_user_id: (
         Annotated[str, Field(pattern=r"^P[A-Z0-9]{5,12}$", max_length=13)] | None
     ) = None
-    """PagerDuty user id (P…), for reference: pages go to the service of the operator's
-    routing key."""
+    """PagerDuty user id (P…), for reference: pages go to a routing key (a PagerDuty
+    service), which Events v2 cannot narrow to a person; escalation pages name the person."""
 
 
 class RotationType(StrEnum):

@@ -409,3 +409,82 @@ def test_another_namespace_cannot_capture_a_channel_and_private_stays_unannounce
     assert len(shared) == 1, shared
     assert "Checkout down" in shared[0]
     assert not [t for t in shared if "breach" in t or "vault" in t]
+
+
+def test_escalation_repeats_messages_and_pages_the_person_until_acknowledged(
+    world: World, crds: Cluster, api: client.ApiClient, namespace: str
+) -> None:
+    """Issue 19 item 2: a one-step chain (dave after 20 s) repeated twice. Each run pages on
+    its own dedup key and sends dave a direct message; an acknowledgement from the Slack
+    channel stops the chain and acknowledges every escalation page; resolving resolves them."""
+    rotation = yaml.safe_load(EXAMPLE.read_text())
+    rotation["metadata"].update(namespace=namespace, name="escalating")
+    rotation["spec"]["escalation"] = [{"after": "20s", "notify": "person/dave"}]
+    rotation["spec"]["escalationRepeats"] = 2
+    create_custom(api, rotation, namespace)
+    dave = next(p["slackUserId"] for p in rotation["spec"]["participants"] if p["name"] == "dave")
+    name = "orders-down"
+    base = f"incident-operator/{namespace}/{name}"
+    policy = {
+        "level": 1,
+        "displayName": "SEV-1 (escalation)",
+        "paging": {"page": True},
+        "chat": {"createChannel": True},
+        "response": {"ackWithin": "10s", "updateEvery": "1h"},
+        "rotationRef": "escalating",
+    }
+    with temporary_severity(api, "sev-escalating", policy) as severity:
+        declared = plugin(
+            crds, namespace, "declare", "Orders down", "--service", "orders",
+            "--severity", severity, "--name", name,
+        )  # fmt: skip
+        assert declared.returncode == 0, declared.stderr
+
+        def status() -> dict[str, Any]:
+            return dict(get_custom(api, "Incident", name, namespace).get("status") or {})
+
+        # Level 2 is the chain's first repeat (the chain has one step).
+        wait_for("the repeat's page", lambda: world.pd.open_alert(f"{base}/escalation/2"), 150)
+        channel = status()["chat"]["channelId"]
+        code, reply = slash(world.port, "ack", channel)
+        assert code == 200, reply
+
+        def all_acknowledged() -> dict[str, Any] | None:
+            found = status()
+            pages = (found.get("pager") or {}).get("escalationPages") or []
+            ok = found["timestamps"].get("acknowledged") and pages and not found.get("outbox")
+            return found if ok and {p["state"] for p in pages} == {"acknowledged"} else None
+
+        acked = wait_for("every escalation page acknowledged", all_acknowledged, timeout=90)
+        acknowledged = datetime.fromisoformat(acked["timestamps"]["acknowledged"])
+        runs = acked["response"]["escalations"] if acked.get("response") else []
+        levels = [r["level"] for r in runs]
+        assert levels[:2] == [1, 2]
+        assert levels == list(range(1, len(levels) + 1))
+        assert {r["person"] for r in runs} == {"dave"}
+        assert all(datetime.fromisoformat(r["at"]) < acknowledged for r in runs)
+        for level in levels:
+            (alert,) = world.pd.alerts_for(f"{base}/escalation/{level}")
+            assert alert.state == "acknowledged"
+            assert "[escalation" in alert.summary
+        messages = [str(m.get("text", "")) for m in world.slack.direct_messages(dave)]
+        assert len(messages) == len(levels), "one direct message per step, none twice"
+        assert all(f"<#{channel}>" in m and "/incident ack" in m for m in messages)
+
+        time.sleep(25)  # longer than a round: nothing runs after the acknowledgement
+        assert [r["level"] for r in status()["response"]["escalations"]] == levels
+        assert world.pd.alerts_for(f"{base}/escalation/{len(levels) + 1}") == []
+        assert len(world.slack.direct_messages(dave)) == len(levels)
+
+        resolved = plugin(crds, namespace, "resolve", name)
+        assert resolved.returncode == 0, resolved.stderr
+
+        def all_resolved() -> bool:
+            pages = (status().get("pager") or {}).get("escalationPages") or []
+            return bool(pages) and {p["state"] for p in pages} == {"resolved"}
+
+        wait_for("every escalation page resolved", all_resolved, timeout=90)
+        for level in levels:
+            assert [a.state for a in world.pd.alerts_for(f"{base}/escalation/{level}")] == [
+                "resolved"
+            ]

@@ -52,11 +52,14 @@ class ResponsePlan:
 
 
 def needs_rotation(body: Mapping[str, Any]) -> bool:
-    """Only an unacknowledged incident can still escalate (and so needs its rotation)."""
+    """Only an unacknowledged incident can still escalate (and so needs its rotation), or
+    one acknowledged after a step fell due that no tick has recorded yet."""
     status = body.get("status") or {}
-    return (status.get("phase") or "triage") == lifecycle.Phase.TRIAGE.value and not (
-        status.get("timestamps") or {}
-    ).get("acknowledged")
+    acknowledged = parse_time((status.get("timestamps") or {}).get("acknowledged"))
+    if acknowledged is not None:
+        upcoming = parse_time((status.get("response") or {}).get("nextEscalationAt"))
+        return upcoming is not None and upcoming < acknowledged
+    return (status.get("phase") or "triage") == lifecycle.Phase.TRIAGE.value
 
 
 def plan_response(
@@ -130,6 +133,10 @@ def plan_response(
         "updateDue": _iso_or_none(response.next_update_due(phase, last=last, update_every=every)),
     }
     have = status.get("response") or {}
+    if rotation_body is None and acknowledged is not None:
+        # The chain is over and its rotation was not read: what ran stays as recorded.
+        for key in ("escalationLevel", "escalatedTo", "escalations"):
+            wanted.pop(key)
     patch = status_diff.changed(have, wanted, same=status_diff.same_instant)
     return ResponsePlan({"response": patch} if patch else {}, tuple(entries), tuple(new))
 

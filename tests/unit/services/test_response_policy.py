@@ -11,7 +11,11 @@ import yaml
 
 from incident_operator.domain import response
 from incident_operator.domain.lifecycle import Phase
-from incident_operator.services.response_policy import ResponsePolicyService, plan_response
+from incident_operator.services.response_policy import (
+    ResponsePolicyService,
+    needs_rotation,
+    plan_response,
+)
 from tests.builders.objects import incident, severity
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.operator_metrics import RecordingMetrics
@@ -247,3 +251,33 @@ async def test_service_appends_once_and_counts_escalations() -> None:
         await service.record(current, plan)
     assert [e["key"] for e in store.timeline("shop", "inc")] == ["escalation/1"]
     assert metrics.calls.count(("escalation", "sev-2")) == 1
+
+
+def test_what_ran_stays_recorded_after_the_acknowledgement() -> None:
+    ran = plan_response(incident_body(), severity_body(), rotation_body(), DECLARED + 16 * MIN)
+    recorded = ran.status["response"]
+    assert recorded["escalationLevel"] == 2
+    acked = incident_body(
+        "investigating",
+        timestamps={"declared": "2026-11-26T10:00:00Z", "acknowledged": "2026-11-26T10:17:00Z"},
+        timeline=list(ran.timeline),
+        response=recorded,
+    )
+    assert not needs_rotation(acked), "the next step was due after the acknowledgement"
+    plan = plan_response(acked, severity_body(), None, DECLARED + 30 * MIN)
+    assert plan.status == {"response": {"ackDue": None}}, "only the due instant goes"
+
+
+def test_a_step_due_before_a_late_acknowledgement_is_still_recorded() -> None:
+    ran = plan_response(incident_body(), severity_body(), rotation_body(), DECLARED + 11 * MIN)
+    # Step 2 fell due at 10:15; the acknowledgement came at 10:16, before any tick saw it.
+    acked = incident_body(
+        "investigating",
+        timestamps={"declared": "2026-11-26T10:00:00Z", "acknowledged": "2026-11-26T10:16:00Z"},
+        timeline=list(ran.timeline),
+        response=ran.status["response"],
+    )
+    assert needs_rotation(acked)
+    plan = plan_response(acked, severity_body(), rotation_body(), DECLARED + 20 * MIN)
+    assert [e["key"] for e in plan.timeline if e["type"] == "escalated"] == ["escalation/2"]
+    assert plan.status["response"]["escalationLevel"] == 2

@@ -137,6 +137,25 @@ class IncidentClient:
             )
         return list(result.get("items", []))
 
+    def list_objects(self, plural: str, all_namespaces: bool = False) -> builtins.list[Body]:
+        """Any namespaced kind of the API group (e.g. postmortems, servicelevelobjectives,
+        services), here or in every namespace, with the caller's own permissions."""
+        if all_namespaces:
+            result: Any = self._call(
+                f"list {plural}", None, self._api.list_cluster_custom_object, GROUP, VERSION, plural
+            )
+        else:
+            result = self._call(
+                f"list {plural}",
+                None,
+                self._api.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                self.namespace,
+                plural,
+            )
+        return [dict(item) for item in result.get("items", [])]
+
     def names(self, timeout: float = 3.0) -> builtins.list[str]:
         """The Incidents' names here, or an error within ``timeout`` s (shell completion)."""
         result: Any = self._call(

@@ -30,6 +30,7 @@ from . import (
     mitigate,
     oncall,
     postmortem,
+    report,
     simulate,
     slo_rules,
     timeline,
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     mitigate.add_parser(commands)
     postmortem.add_parser(commands)
     export.add_parser(commands)
+    report.add_parser(commands)
     catalog_import.add_parser(commands)
     doctor.add_parser(commands)
     workflow.add_parser(commands)

@@ -35,6 +35,7 @@ VARIABLES = {
     "$__rate_interval": f"{4 * SCRAPE_SECONDS}s",
     "$mttx_window": "1d",
     "$severity": ".*",  # the variable's "All" (allValue)
+    "$team": ".*",
 }
 
 

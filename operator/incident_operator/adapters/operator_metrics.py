@@ -35,6 +35,12 @@ FIGURES = {
 }
 """status.durations names -> metric name stems (``incident_operator_<stem>_seconds``)."""
 
+MAX_OWNERS = 100
+"""Distinct (service, team) label pairs the MTTx histograms keep: a tenant can create Services
+at will, and every pair costs each histogram its buckets for good. Pairs beyond the first
+this many are counted under :data:`OTHER_OWNER`."""
+OTHER_OWNER = ("_other", "_other")
+
 METRIC_NAMES = frozenset(
     {
         f"{PREFIX}_open_incidents",
@@ -61,8 +67,9 @@ class PrometheusOperatorMetrics:
         r = self.registry
         self._open = Gauge(
             f"{PREFIX}_open_incidents",
-            "Incidents not closed, declined or merged, by severity, service and phase.",
-            ["severity", "service", "phase"],
+            "Incidents not closed, declined or merged, by severity, service, phase and owning "
+            "team (the service catalog's; empty: none resolved).",
+            ["severity", "service", "phase", "team"],
             registry=r,
         )
         self._transitions = Counter(
@@ -74,8 +81,9 @@ class PrometheusOperatorMetrics:
         self._figures = {
             figure: Histogram(
                 f"{PREFIX}_{stem}_seconds",
-                f"{figure} of incidents, observed when the milestone is stamped.",
-                ["severity"],
+                f"{figure} of incidents, observed when the milestone is stamped, by severity "
+                "and the catalogued service and its owning team (empty: not catalogued).",
+                ["severity", "service", "team"],
                 buckets=MTTX_BUCKETS,
                 registry=r,
             )
@@ -128,31 +136,44 @@ class PrometheusOperatorMetrics:
             ["resource", "namespace"],
             registry=r,
         )
-        self._open_keys: set[tuple[str, str, str]] = set()
+        self._open_keys: set[tuple[str, str, str, str]] = set()
         self._severities: set[str] = set()
+        self._owners: set[tuple[str, str, str]] = set()
 
-    def _seen(self, severity: str) -> None:
-        """Start a severity's per-severity series at zero the first time it is seen.
+    def _seen(self, severity: str, owner: tuple[str, str] = ("", "")) -> None:
+        """Start a severity's (and an owner's) series at zero the first time it is seen.
 
         A labelled series otherwise appears with its first event, already at 1: Prometheus
         never sees it rise, so ``increase()`` over it is 0 (a dashboard's MTTx quantile NaN)
         and "no escalations yet" reads as "no data"."""
-        if severity in self._severities:
+        if severity not in self._severities:
+            self._severities.add(severity)
+            self._escalations.labels(severity)
+        if (severity, *owner) in self._owners:
             return
-        self._severities.add(severity)
-        self._escalations.labels(severity)
+        self._owners.add((severity, *owner))
         for histogram in self._figures.values():
-            histogram.labels(severity)
+            histogram.labels(severity, *owner)
+
+    def _owner(self, severity: str, owner: tuple[str, str]) -> tuple[str, str]:
+        """``owner``, or :data:`OTHER_OWNER` past :data:`MAX_OWNERS` distinct pairs."""
+        pairs = {(service, team) for _, service, team in self._owners}
+        if owner in pairs or len(pairs) < MAX_OWNERS:
+            return owner
+        return OTHER_OWNER
 
     def transition(self, from_phase: str, to_phase: str, severity: str) -> None:
         self._seen(severity)
         self._transitions.labels(from_phase, to_phase, severity).inc()
 
-    def duration(self, figure: str, seconds: float, severity: str) -> None:
-        self._seen(severity)
+    def duration(
+        self, figure: str, seconds: float, severity: str, owner: tuple[str, str] = ("", "")
+    ) -> None:
+        owner = self._owner(severity, owner)
+        self._seen(severity, owner)
         histogram = self._figures.get(figure)
         if histogram is not None and seconds >= 0:
-            histogram.labels(severity).observe(seconds)
+            histogram.labels(severity, *owner).observe(seconds)
 
     def escalation(self, severity: str) -> None:
         self._seen(severity)
@@ -173,7 +194,7 @@ class PrometheusOperatorMetrics:
         if unavailable:
             self._unavailable.inc()
 
-    def set_open_incidents(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+    def set_open_incidents(self, counts: Mapping[tuple[str, str, str, str], int]) -> None:
         """Label sets that dropped to zero are removed, so a deleted service's series ends."""
         for gone in self._open_keys - set(counts):
             self._open.remove(*gone)

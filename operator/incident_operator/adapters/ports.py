@@ -176,8 +176,11 @@ class OperatorMetrics(Protocol):
         """An incident's accepted phase moved (``from_phase`` "" for a new incident)."""
         ...
 
-    def duration(self, figure: str, seconds: float, severity: str) -> None:
-        """An MTTx figure (``timeToAcknowledge`` ...) was first stamped with this value."""
+    def duration(
+        self, figure: str, seconds: float, severity: str, owner: tuple[str, str] = ("", "")
+    ) -> None:
+        """An MTTx figure (``timeToAcknowledge`` ...) was first stamped with this value;
+        ``owner``: the catalogued (service, team), empty when not catalogued."""
         ...
 
     def escalation(self, severity: str) -> None: ...
@@ -190,8 +193,8 @@ class OperatorMetrics(Protocol):
         self, *, seconds: float, slos: int, queries: int, declared: int, unavailable: bool
     ) -> None: ...
 
-    def set_open_incidents(self, counts: Mapping[tuple[str, str, str], int]) -> None:
-        """Replace the open incidents, counted by (severity, service, phase)."""
+    def set_open_incidents(self, counts: Mapping[tuple[str, str, str, str], int]) -> None:
+        """Replace the open incidents, counted by (severity, service, phase, team)."""
         ...
 
     def watch_delivery(self, resource: str, namespace: str, timestamp: float) -> None:
@@ -210,7 +213,9 @@ class NoOperatorMetrics:
     def transition(self, from_phase: str, to_phase: str, severity: str) -> None:
         pass
 
-    def duration(self, figure: str, seconds: float, severity: str) -> None:
+    def duration(
+        self, figure: str, seconds: float, severity: str, owner: tuple[str, str] = ("", "")
+    ) -> None:
         pass
 
     def escalation(self, severity: str) -> None:
@@ -224,7 +229,7 @@ class NoOperatorMetrics:
     ) -> None:
         pass
 
-    def set_open_incidents(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+    def set_open_incidents(self, counts: Mapping[tuple[str, str, str, str], int]) -> None:
         pass
 
     def watch_delivery(self, resource: str, namespace: str, timestamp: float) -> None:

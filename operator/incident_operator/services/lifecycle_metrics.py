@@ -29,4 +29,12 @@ def report(
     have = (body.get("status") or {}).get("durations") or {}
     for figure, seconds in decision.durations.items():
         if seconds is not None and have.get(figure.value) is None:
-            metrics.duration(figure.value, seconds, severity)
+            metrics.duration(figure.value, seconds, severity, owner_of(body))
+
+
+def owner_of(body: Mapping[str, Any]) -> tuple[str, str]:
+    """(service, team) as the service catalog resolved the incident's first service; empty
+    when it did not: only catalogued services become label values (bounded cardinality)."""
+    owners = ((body.get("status") or {}).get("catalog") or {}).get("owners") or []
+    first = owners[0] if owners and isinstance(owners[0], Mapping) else {}
+    return str(first.get("service") or ""), str(first.get("team") or "")

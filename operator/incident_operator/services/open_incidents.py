@@ -1,4 +1,5 @@
-"""Open incidents by severity, service and phase, kept current from the watch stream.
+"""Open incidents by severity, service, phase and owning team, kept current from the watch
+stream.
 
 Why an index fed by watch events rather than a periodic list or a scrape-time collector:
 kopf already watches every Incident, and its watch starts with the full listing and then
@@ -20,8 +21,8 @@ from incident_operator.adapters.ports import OperatorMetrics
 from incident_operator.domain import lifecycle
 from incident_operator.services.incidents import severity_of
 
-Labels = tuple[str, str, str]
-"""(severity, service, phase)"""
+Labels = tuple[str, str, str, str]
+"""(severity, service, phase, team)"""
 
 
 def labels(body: Mapping[str, Any]) -> Labels | None:
@@ -38,7 +39,9 @@ def labels(body: Mapping[str, Any]) -> Labels | None:
         return None
     if phase not in lifecycle.OPEN:
         return None
-    return severity_of(body), str(spec.get("service") or ""), phase.value
+    teams = ((body.get("status") or {}).get("catalog") or {}).get("teams") or []
+    team = str(teams[0]) if teams else ""
+    return severity_of(body), str(spec.get("service") or ""), phase.value, team
 
 
 class OpenIncidentIndex:

@@ -10,7 +10,7 @@ from typing import Any
 @dataclass
 class RecordingMetrics:
     calls: list[tuple[str, Any]] = field(default_factory=list)
-    open_incidents: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    open_incidents: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
 
     def named(self, name: str) -> list[Any]:
         return [args for call, args in self.calls if call == name]
@@ -18,8 +18,11 @@ class RecordingMetrics:
     def transition(self, from_phase: str, to_phase: str, severity: str) -> None:
         self.calls.append(("transition", (from_phase, to_phase, severity)))
 
-    def duration(self, figure: str, seconds: float, severity: str) -> None:
+    def duration(
+        self, figure: str, seconds: float, severity: str, owner: tuple[str, str] = ("", "")
+    ) -> None:
         self.calls.append(("duration", (figure, seconds, severity)))
+        self.calls.append(("duration_owner", (figure, owner)))
 
     def escalation(self, severity: str) -> None:
         self.calls.append(("escalation", severity))
@@ -43,7 +46,7 @@ class RecordingMetrics:
             )
         )
 
-    def set_open_incidents(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+    def set_open_incidents(self, counts: Mapping[tuple[str, str, str, str], int]) -> None:
         self.open_incidents = dict(counts)
         self.calls.append(("set_open_incidents", dict(counts)))
 

@@ -11,10 +11,15 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from incident_operator.adapters.operator_metrics import METRIC_NAMES, PrometheusOperatorMetrics
+from incident_operator.adapters.operator_metrics import (
+    MAX_OWNERS,
+    METRIC_NAMES,
+    PrometheusOperatorMetrics,
+)
 from incident_operator.errors import PermanentError, TemporaryError
 from incident_operator.handlers.errors import translated
 from incident_operator.services.incident_lifecycle import IncidentLifecycleService
+from incident_operator.services.lifecycle_metrics import owner_of
 from incident_operator.services.open_incidents import OpenIncidentIndex
 from incident_operator.services.slo_evaluation import SloEvaluationService
 from incident_operator.web.alertmanager import AlertmanagerWebhook
@@ -40,6 +45,10 @@ def samples(metrics: PrometheusOperatorMetrics) -> dict[tuple[str, frozenset[Any
     }
 
 
+UNOWNED = {"service": "", "team": ""}
+"""The owner labels of an incident the service catalog did not resolve."""
+
+
 def value(metrics: PrometheusOperatorMetrics, name: str, **labels: str) -> float | None:
     return samples(metrics).get((name, frozenset(labels.items())))
 
@@ -58,11 +67,12 @@ def test_transitions_and_durations_are_exposed_with_their_labels() -> None:
         value(metrics, name, **{"from": "triage", "to": "investigating", "severity": "sev-2"}) == 2
     )
     mtta = "incident_operator_time_to_acknowledge_seconds"
-    assert value(metrics, f"{mtta}_count", severity="sev-2") == 1
-    assert value(metrics, f"{mtta}_sum", severity="sev-2") == 240
-    assert value(metrics, f"{mtta}_bucket", severity="sev-2", le="300.0") == 1
-    assert value(metrics, f"{mtta}_bucket", severity="sev-2", le="120.0") == 0
-    assert value(metrics, "incident_operator_time_to_resolve_seconds_count", severity="sev-1") == 1
+    assert value(metrics, f"{mtta}_count", severity="sev-2", **UNOWNED) == 1
+    assert value(metrics, f"{mtta}_sum", severity="sev-2", **UNOWNED) == 240
+    assert value(metrics, f"{mtta}_bucket", severity="sev-2", **UNOWNED, le="300.0") == 1
+    assert value(metrics, f"{mtta}_bucket", severity="sev-2", **UNOWNED, le="120.0") == 0
+    mttr = "incident_operator_time_to_resolve_seconds_count"
+    assert value(metrics, mttr, severity="sev-1", **UNOWNED) == 1
 
 
 def test_a_severity_s_series_start_at_zero_before_its_first_event() -> None:
@@ -72,23 +82,26 @@ def test_a_severity_s_series_start_at_zero_before_its_first_event() -> None:
     metrics.transition("", "triage", "sev-2")
     assert value(metrics, "incident_operator_escalations_total", severity="sev-2") == 0
     mttr = "incident_operator_time_to_resolve_seconds"
-    assert value(metrics, f"{mttr}_count", severity="sev-2") == 0
-    assert value(metrics, f"{mttr}_bucket", severity="sev-2", le="+Inf") == 0
+    assert value(metrics, f"{mttr}_count", severity="sev-2", **UNOWNED) == 0
+    assert value(metrics, f"{mttr}_bucket", severity="sev-2", **UNOWNED, le="+Inf") == 0
     metrics.duration("timeToResolve", 600.0, "sev-2")
-    assert value(metrics, f"{mttr}_count", severity="sev-2") == 1
-    assert value(metrics, f"{mttr}_count", severity="sev-3") is None
+    assert value(metrics, f"{mttr}_count", severity="sev-2", **UNOWNED) == 1
+    assert value(metrics, f"{mttr}_count", severity="sev-3", **UNOWNED) is None
 
 
 def test_open_incidents_replace_the_previous_counts() -> None:
     metrics = PrometheusOperatorMetrics()
     metrics.set_open_incidents(
-        {("sev-2", "checkout", "triage"): 2, ("sev-3", "search", "triage"): 1}
+        {("sev-2", "checkout", "triage", "payments"): 2, ("sev-3", "search", "triage", ""): 1}
     )
-    metrics.set_open_incidents({("sev-2", "checkout", "investigating"): 1})
+    metrics.set_open_incidents({("sev-2", "checkout", "investigating", "payments"): 1})
     gauge = "incident_operator_open_incidents"
-    assert value(metrics, gauge, severity="sev-2", service="checkout", phase="investigating") == 1
-    assert value(metrics, gauge, severity="sev-2", service="checkout", phase="triage") is None
-    assert value(metrics, gauge, severity="sev-3", service="search", phase="triage") is None
+    owned = {"service": "checkout", "team": "payments"}
+    assert value(metrics, gauge, severity="sev-2", phase="investigating", **owned) == 1
+    assert value(metrics, gauge, severity="sev-2", phase="triage", **owned) is None
+    assert (
+        value(metrics, gauge, severity="sev-3", service="search", phase="triage", team="") is None
+    )
 
 
 def test_slo_cycles_errors_and_escalations() -> None:
@@ -231,13 +244,13 @@ def test_the_index_counts_open_incidents_until_they_end_or_are_deleted() -> None
     index.observe(watched("b", "checkout", "triage"))
     index.observe(watched("c", "search", "resolved"))
     assert recorded.open_incidents == {
-        ("sev-2", "checkout", "triage"): 2,
-        ("sev-2", "search", "resolved"): 1,
+        ("sev-2", "checkout", "triage", ""): 2,
+        ("sev-2", "search", "resolved", ""): 1,
     }
     index.observe(watched("a", "checkout", "investigating"))
     index.observe(watched("c", "search", "closed"))
     index.observe(watched("b", "checkout", "triage"), deleted=True)
-    assert recorded.open_incidents == {("sev-2", "checkout", "investigating"): 1}
+    assert recorded.open_incidents == {("sev-2", "checkout", "investigating", ""): 1}
     published = len(recorded.named("set_open_incidents"))
     index.observe(watched("a", "checkout", "investigating"))  # a status-only update
     assert len(recorded.named("set_open_incidents")) == published, "no change, no publish"
@@ -304,3 +317,43 @@ async def test_without_metrics_there_is_no_route() -> None:
     app = build_app(alertmanager=AlertmanagerWebhook(None, None))
     async with TestClient(TestServer(app)) as client:
         assert (await client.get("/metrics")).status == 404
+
+
+# --- by owner (issue 19 item 6) ---------------------------------------------------------------
+
+
+def test_mttx_is_labelled_by_the_catalogued_service_and_team() -> None:
+    metrics = PrometheusOperatorMetrics()
+    metrics.duration("timeToResolve", 600.0, "sev-2", ("checkout", "payments"))
+    metrics.duration("timeToResolve", 900.0, "sev-2")
+    mttr = "incident_operator_time_to_resolve_seconds_count"
+    assert value(metrics, mttr, severity="sev-2", service="checkout", team="payments") == 1
+    assert value(metrics, mttr, severity="sev-2", **UNOWNED) == 1
+    # The owner's other figures start at zero (increase() over them must see them rise).
+    mtta = "incident_operator_time_to_acknowledge_seconds_count"
+    assert value(metrics, mtta, severity="sev-2", service="checkout", team="payments") == 0
+
+
+def test_owner_pairs_beyond_the_cap_are_counted_together() -> None:
+    metrics = PrometheusOperatorMetrics()
+    for n in range(MAX_OWNERS + 5):
+        metrics.duration("timeToResolve", 60.0, "sev-2", (f"svc-{n}", "team"))
+    metrics.duration("timeToResolve", 60.0, "sev-2", ("svc-0", "team"))  # known: kept
+    mttr = "incident_operator_time_to_resolve_seconds_count"
+    services = {dict(labels)["service"] for (name, labels) in samples(metrics) if name == mttr}
+    assert len(services) == MAX_OWNERS + 1
+    assert value(metrics, mttr, severity="sev-2", service="_other", team="_other") == 5
+    assert value(metrics, mttr, severity="sev-2", service="svc-0", team="team") == 2
+
+
+def test_lifecycle_reports_the_catalog_owner_and_the_open_index_the_team() -> None:
+    body = watched("a", "checkout", "investigating")
+    body["status"]["catalog"] = {
+        "owners": [{"service": "checkout", "team": "payments"}],
+        "teams": ["payments", "search"],
+    }
+    assert owner_of(body) == ("checkout", "payments")
+    assert owner_of(watched("b", "checkout", "triage")) == ("", ""), "uncatalogued: no label"
+    recorded = RecordingMetrics()
+    OpenIncidentIndex(recorded).observe(body)
+    assert recorded.open_incidents == {("sev-2", "checkout", "investigating", "payments"): 1}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import builtins
 import io
 import json
 from pathlib import Path
@@ -47,7 +48,9 @@ class Client:
         bodies.append({"metadata": {"namespace": "shop", "name": "new"}, "spec": {}, "status": {}})
         return bodies
 
-    def list_objects(self, plural: str, all_namespaces: bool = False) -> list[dict[str, Any]]:
+    def list_objects(
+        self, plural: str, all_namespaces: bool = False
+    ) -> builtins.list[dict[str, Any]]:
         self.calls.append((plural, all_namespaces))
         if plural in self.forbidden:
             raise PermanentError(f"list {plural}: forbidden")

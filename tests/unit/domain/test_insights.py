@@ -17,7 +17,9 @@ def at(day: str) -> datetime:
     return datetime.fromisoformat(f"{day}T12:00:00+00:00")
 
 
-def durations(tta: float | None, ttm: float | None, ttr: float | None, ttd: float | None) -> dict:
+def durations(
+    tta: float | None, ttm: float | None, ttr: float | None, ttd: float | None
+) -> dict[str, float | None]:
     return {
         "timeToAcknowledge": tta,
         "timeToMitigate": ttm,

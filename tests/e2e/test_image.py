@@ -253,7 +253,7 @@ def test_image_runs_the_chart_deployment(
         status, body = get(f"http://127.0.0.1:{health_port}/healthz")
         assert status == 200, body
 
-        open_incident = {"phase": "triage", "service": "checkout", "severity": sev}
+        open_incident = {"phase": "triage", "service": "checkout", "severity": sev, "team": ""}
 
         def scraped() -> dict[str, Any] | None:
             status, body = get(f"http://127.0.0.1:{http_port}/metrics")

@@ -15,6 +15,7 @@ run once per incident uses one occurrence for all of them.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -36,6 +37,10 @@ class Event(StrEnum):
     ROLE_CHANGED = "roleChanged"
     TIMELINE_ENTRY = "timelineEntry"
     NO_UPDATE = "noUpdate"
+    SLO_BURN = "sloBurn"
+    ALERT_GROUP = "alertGroup"
+    POSTMORTEM_CHANGED = "postmortemChanged"
+    ACTION_ITEM_OVERDUE = "actionItemOverdue"
 
 
 class ActionType(StrEnum):
@@ -130,6 +135,7 @@ class Entry:
     at: datetime
     type: str
     key: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -312,6 +318,46 @@ CHANGES = frozenset(
     {Event.PHASE_CHANGED, Event.SEVERITY_CHANGED, Event.LABEL_CHANGED, Event.ROLE_CHANGED}
 )
 
+ENTRY_EVENTS: Mapping[Event, str] = {
+    Event.TIMELINE_ENTRY: "matching timeline",
+    Event.SLO_BURN: "SLO burn",
+    Event.ALERT_GROUP: "Alertmanager",
+    Event.POSTMORTEM_CHANGED: "postmortem",
+    Event.ACTION_ITEM_OVERDUE: "overdue action item",
+}
+"""Triggers that fire on timeline entries: what each one's entries are (for people)."""
+
+SLO_BURN_TYPES: Mapping[str, str] = {
+    "burn-began": "started",
+    "burn-resumed": "started",
+    "burn-stopped": "stopped",
+}
+"""The SLO engine's entries (source ``slo/<name>``) and what each means for sloBurn's ``to``."""
+POSTMORTEM_STATE = re.compile(r"^postmortem/[^/]+/(drafted|published)$")
+"""The postmortem service's entries on a draft and a publication (source ``postmortem``)."""
+
+
+def entry_event(trigger: Trigger, entry: Entry) -> str:
+    """What ``entry`` is to ``trigger`` (e.g. "started", "published"), or "" if it does not
+    fire it. Each event is recognised by what the operator's own writers record: the SLO
+    engine, the Alertmanager receiver and the postmortem service (source and key)."""
+    event = trigger.event
+    if event is Event.TIMELINE_ENTRY:
+        return entry.type if entry.type in trigger.types else ""
+    what = ""
+    if event is Event.SLO_BURN and entry.source.startswith("slo/"):
+        what = SLO_BURN_TYPES.get(entry.type, "")
+    elif event is Event.ALERT_GROUP and entry.source.startswith("alertmanager/"):
+        what = entry.type if entry.type.startswith("alert") else ""
+    elif event is Event.POSTMORTEM_CHANGED and entry.source == "postmortem":
+        match = POSTMORTEM_STATE.match(entry.key)
+        what = match.group(1) if match else ""
+    elif event is Event.ACTION_ITEM_OVERDUE and entry.source == "postmortem":
+        what = "overdue" if "/overdue/" in entry.key else ""
+    if what and trigger.to and what not in trigger.to:
+        return ""
+    return what
+
 
 def occurrences(
     trigger: Trigger, facts: Facts, memory: Memory, now: datetime
@@ -324,21 +370,23 @@ def occurrences(
         return (once,), "declared"
     if trigger.event in CHANGES:
         return _change(trigger, facts, memory, now)
-    if trigger.event is Event.TIMELINE_ENTRY:
+    if trigger.event in ENTRY_EVENTS:
         since = memory.seen.timeline_at if memory.seen else None
         new = [
-            e for e in facts.entries if e.type in trigger.types and (since is None or e.at > since)
+            (e, what)
+            for e in facts.entries
+            if (since is None or e.at > since) and (what := entry_event(trigger, e))
         ]
         found = tuple(
             Occurrence(
                 f"entry-{short_hash(e.key or f'{e.type}@{e.at.isoformat()}')}",
-                Event.TIMELINE_ENTRY,
+                trigger.event,
                 e.at,
-                f"{e.type} entry at {e.at.isoformat()}",
+                f"{what} ({e.type} entry at {e.at.isoformat()})",
             )
-            for e in new
+            for e, what in new
         )
-        return found, f"{len(found)} new {'/'.join(trigger.types)} entries"
+        return found, f"{len(found)} new {ENTRY_EVENTS[trigger.event]} entries"
     return _quiet(trigger, facts, now)
 
 

@@ -166,7 +166,14 @@ def facts_of(body: Mapping[str, Any]) -> wf.Facts:
     for raw in status.get("timeline") or []:
         at = parse_time(raw.get("at")) if isinstance(raw, dict) else None
         if at is not None:
-            entries.append(wf.Entry(at, str(raw.get("type") or ""), str(raw.get("key") or "")))
+            entries.append(
+                wf.Entry(
+                    at,
+                    str(raw.get("type") or ""),
+                    str(raw.get("key") or ""),
+                    str(raw.get("source") or ""),
+                )
+            )
     updates = [(e.type, e.at) for e in entries]
     return wf.Facts(
         current=wf.Snapshot(

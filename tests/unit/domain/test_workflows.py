@@ -247,3 +247,43 @@ def test_role_changed_fires_when_a_watched_role_changes_hands() -> None:
     (run,) = wf.plan([commander], after, seen(before), T0, always).runs
     assert run.occurrence.detail == "roles changed: commander"
     assert wf.plan([scribe], after, seen(before), T0, always).runs == ()
+
+
+# --- triggers on what the SLO engine, Alertmanager and the postmortem service recorded ---------
+
+AT = T0 + timedelta(minutes=1)
+RECORDED = (
+    wf.Entry(AT, "burn-began", "slo-a/burn-began/1", "slo/slo-a"),
+    wf.Entry(AT, "burn-stopped", "slo-a/burn-stopped/2", "slo/slo-a"),
+    wf.Entry(AT, "burn-stopped", "fake", "kubectl"),  # typed by a person: not the SLO engine
+    wf.Entry(AT, "alert-firing", "am/1", "alertmanager/team-a"),
+    wf.Entry(AT, "alert-resolved", "am/2", "alertmanager/team-a"),
+    wf.Entry(AT, "postmortem", "postmortem/pm-1/drafted", "postmortem"),
+    wf.Entry(AT, "postmortem", "postmortem/pm-1/published", "postmortem"),
+    wf.Entry(AT, "postmortem", "postmortem/pm-1/overdue/Fix the alert/2026-03-01", "postmortem"),
+    wf.Entry(AT, "note", "n/1", "kubectl"),
+)
+
+
+@pytest.mark.parametrize(
+    ("trigger", "expected"),
+    [
+        (wf.Trigger(wf.Event.SLO_BURN), ["started", "stopped"]),
+        (wf.Trigger(wf.Event.SLO_BURN, to=("stopped",)), ["stopped"]),
+        (wf.Trigger(wf.Event.ALERT_GROUP), ["alert-firing", "alert-resolved"]),
+        (wf.Trigger(wf.Event.ALERT_GROUP, to=("alert-firing",)), ["alert-firing"]),
+        (wf.Trigger(wf.Event.POSTMORTEM_CHANGED), ["drafted", "published"]),
+        (wf.Trigger(wf.Event.POSTMORTEM_CHANGED, to=("published",)), ["published"]),
+        (wf.Trigger(wf.Event.ACTION_ITEM_OVERDUE), ["overdue"]),
+    ],
+)
+def test_recorded_events_fire_their_triggers_and_nothing_else(
+    trigger: wf.Trigger, expected: list[str]
+) -> None:
+    assert [w for e in RECORDED if (w := wf.entry_event(trigger, e))] == expected
+    memory = wf.Memory(replace_at(facts().current, T0), 1)
+    found, _ = wf.occurrences(trigger, facts(entries=RECORDED), memory, AT)
+    assert [o.detail.split(" (")[0] for o in found] == expected
+    assert len({o.key for o in found}) == len(expected), "one occurrence per entry"
+    seen_since = wf.Memory(replace_at(facts().current, AT), 2)
+    assert wf.occurrences(trigger, facts(entries=RECORDED), seen_since, AT)[0] == ()

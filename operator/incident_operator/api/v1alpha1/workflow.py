@@ -47,8 +47,11 @@ LabelKey = Annotated[
 
 class TriggerEvent(StrEnum):
     """What happened to an incident: declared, phaseChanged, severityChanged, labelChanged,
-    roleChanged, timelineEntry (an entry of one of ``types`` was added) or noUpdate (no status
-    update for ``after`` while in one of ``phases``)."""
+    roleChanged, timelineEntry (an entry of one of ``types`` was added), noUpdate (no status
+    update for ``after`` while in one of ``phases``), sloBurn (its SLO's burn started or
+    stopped), alertGroup (Alertmanager reported an alert of its group firing or resolved),
+    postmortemChanged (its postmortem was drafted or published) or actionItemOverdue (an
+    action item of its postmortem is past its due date, once a day)."""
 
     DECLARED = "declared"
     PHASE_CHANGED = "phaseChanged"
@@ -57,6 +60,10 @@ class TriggerEvent(StrEnum):
     ROLE_CHANGED = "roleChanged"
     TIMELINE_ENTRY = "timelineEntry"
     NO_UPDATE = "noUpdate"
+    SLO_BURN = "sloBurn"
+    ALERT_GROUP = "alertGroup"
+    POSTMORTEM_CHANGED = "postmortemChanged"
+    ACTION_ITEM_OVERDUE = "actionItemOverdue"
 
 
 class Trigger(ApiModel):
@@ -78,11 +85,12 @@ class Trigger(ApiModel):
     }
 
     event: TriggerEvent
-    """declared, phaseChanged, severityChanged, labelChanged, roleChanged, timelineEntry or
-    noUpdate."""
+    """declared, phaseChanged, severityChanged, labelChanged, roleChanged, timelineEntry,
+    noUpdate, sloBurn, alertGroup, postmortemChanged or actionItemOverdue."""
     to: Annotated[list[ShortText], Field(max_length=16)] = []
-    """phaseChanged: only into these phases; severityChanged: only to these Severities.
-    Empty: any."""
+    """phaseChanged: only into these phases; severityChanged: only to these Severities;
+    sloBurn: started and/or stopped; alertGroup: alert-firing and/or alert-resolved;
+    postmortemChanged: drafted and/or published. Empty: any."""
     labels: Annotated[list[LabelKey], Field(max_length=16)] = []
     """labelChanged: only when one of these label keys changed. Empty: any label."""
     types: Annotated[list[EntryType], Field(max_length=16)] = []

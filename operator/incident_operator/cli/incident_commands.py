@@ -415,15 +415,13 @@ def run_list(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int
 
 def watch_list(incidents: Incidents, everywhere: bool, listing: Listing, out: TextIO) -> int:
     """Print what changes until Ctrl-C or SIGTERM (exit 0); a broken pipe ends it in main."""
-    out.flush()
-    try:
-        with output.sigterm_interrupts():
-            for kind, body in incidents.watch(all_namespaces=everywhere):
-                if text := listing.changed(kind, body, datetime.now(UTC)):
-                    out.write(text)
-                    out.flush()
-    except KeyboardInterrupt:
-        pass
+    output.stream_until_interrupted(
+        out,
+        (
+            listing.changed(kind, body, datetime.now(UTC))
+            for kind, body in incidents.watch(all_namespaces=everywhere)
+        ),
+    )
     return 0
 
 

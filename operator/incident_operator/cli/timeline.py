@@ -15,7 +15,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
@@ -192,16 +192,13 @@ def follow(
 
     The watch starts at ``version``, the one printed, so nothing in between is missed (a
     deletion included)."""
-    out.flush()
-    try:
-        with output.sigterm_interrupts():
-            for kind, body in incidents.watch(name=name, since=version):
-                if kind == "DELETED":
-                    print(f"incident {incidents.namespace}/{name} was deleted", file=sys.stderr)
-                    return 0
-                if text := printer.new(body, since):
-                    out.write(text)
-                    out.flush()
-    except KeyboardInterrupt:
-        pass
+
+    def texts() -> Iterator[str]:
+        for kind, body in incidents.watch(name=name, since=version):
+            if kind == "DELETED":
+                print(f"incident {incidents.namespace}/{name} was deleted", file=sys.stderr)
+                return
+            yield printer.new(body, since)
+
+    output.stream_until_interrupted(out, texts())
     return 0

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import copy
+import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
 
 from incident_operator.adapters.ports import Body
-from incident_operator.cli import timeline
+from incident_operator.cli import output, timeline
 from tests.unit.cli.test_incident_cli import incident, run
 from tests.unit.cli.test_list_output import WatchedIncidents
 
@@ -164,3 +166,22 @@ def test_follow_ends_with_status_0_on_ctrl_c() -> None:
     code, out, _ = run(fake, "timeline", "checkout", "--follow")
     assert code == 0
     assert len(out.splitlines()) == 2
+
+
+class InterruptedFlush(io.StringIO):
+    """Ctrl-C lands while the first output is being flushed (the reader saw it and stopped
+    the process at once)."""
+
+    def flush(self) -> None:
+        raise KeyboardInterrupt
+
+
+def test_an_interrupt_at_the_first_flush_is_still_a_clean_end() -> None:
+    def never() -> Iterator[str]:
+        raise AssertionError("the watch is never reached")
+        yield ""
+
+    output.stream_until_interrupted(InterruptedFlush(), never())  # no KeyboardInterrupt
+    printed = io.StringIO()
+    output.stream_until_interrupted(printed, iter(["a\n", "", "b\n"]))
+    assert printed.getvalue() == "a\nb\n"

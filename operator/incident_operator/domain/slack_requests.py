@@ -87,9 +87,10 @@ def verify_signature(
 # -- /incident commands -------------------------------------------------------------------
 
 USAGE = (
-    "Usage: /incident declare [sev-N] TITLE | status | ack | sev LEVEL | "
-    "role ROLE @person | note TEXT | update --public [--status STATUS] TEXT|draft|accept | "
-    "mitigate [approve [NAME]] | resolve | help"
+    "Usage: /incident declare [sev-N] [--service NAME] [--private] [TITLE] | status | ack | "
+    "sev LEVEL | role ROLE @person | note TEXT | "
+    "update --public [--status STATUS] [TEXT|draft|accept] | mitigate [approve [NAME]] | "
+    "resolve | help"
 )
 PUBLIC_STATUSES = ("investigating", "identified", "monitoring", "resolved")
 ROLES = ("commander", "communications", "operations", "scribe")
@@ -144,13 +145,24 @@ class Command:
     """update: the public status (investigating, identified, monitoring, resolved); "": where
     the incident's phase stands."""
     draft: str = ""
-    """update: ``show`` the suggested wording, or ``accept`` it (publish it as drafted)."""
+    """update: ``show`` the suggested wording, ``accept`` it (publish it as drafted), or
+    ``modal``: open a form prefilled with it (``update --public`` without text)."""
     now: bool = False
     """stakeholder-update: send the next stakeholder update now."""
+    service: str = ""
+    """declare: the Service (``name`` or ``namespace/name``); "": none named."""
+    private: bool = False
+    """declare: a private incident."""
+
+    @property
+    def modal(self) -> bool:
+        """``declare`` without a title, or ``update --public`` without a text: a form."""
+        return (self.verb is Verb.DECLARE and not self.title) or self.draft == "modal"
 
 
 _USAGES = {
-    Verb.DECLARE: "Usage: /incident declare [sev-N] TITLE",
+    Verb.DECLARE: "Usage: /incident declare [sev-N] TITLE (before the title: --service NAME, "
+    "--private; no arguments: a form)",
     Verb.SEV: "Usage: /incident sev LEVEL (e.g. sev 2 or sev sev-2)",
     Verb.ROLE: f"Usage: /incident role ROLE @person (ROLE: {', '.join(ROLES)})",
     Verb.NOTE: "Usage: /incident note TEXT",
@@ -214,15 +226,38 @@ def _arguments(verb: Verb, args: list[str], rest: str) -> Command:
     return Command(verb)
 
 
+_SERVICE_REF = re.compile(
+    r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+)
+
+
 def _declare(args: list[str], rest: str) -> Command:
-    """``declare [sev-N] TITLE``."""
-    severity = None
-    if args and (match := _SEVERITY.match(args[0])):
-        severity = f"sev-{match.group(1)}"
-        rest = rest[len(args[0]) :].strip()
+    """``declare [sev-N] [--service NAME] [--private] TITLE`` (options in any order before the
+    title); no arguments at all: the form."""
+    if not args:
+        return Command(Verb.DECLARE)
+    severity, service, private = None, "", False
+    while args:
+        word = args[0]
+        if severity is None and (match := _SEVERITY.match(word)):
+            severity = f"sev-{match.group(1)}"
+        elif word.lower() == "--private" and not private:
+            private = True
+        elif word.lower() == "--service" and not service:
+            if len(args) < 2 or not _SERVICE_REF.match(args[1].lower()):
+                raise CommandError(_USAGES[Verb.DECLARE])
+            service = args[1].lower()
+            rest = rest[len(word) :].strip()
+            args, word = args[1:], args[1]
+        else:
+            break
+        rest = rest[len(word) :].strip()
+        args = args[1:]
     if not rest:
         raise CommandError(_USAGES[Verb.DECLARE])
-    return Command(Verb.DECLARE, title=rest[:200], severity=severity)
+    return Command(
+        Verb.DECLARE, title=rest[:200], severity=severity, service=service, private=private
+    )
 
 
 def _role(args: list[str]) -> Command:
@@ -242,6 +277,8 @@ def _update(args: list[str], rest: str) -> Command:
     if not args or args[0].lower() != "--public":
         raise CommandError(_USAGES[Verb.UPDATE])
     rest = rest[len(args[0]) :].strip()
+    if len(args) == 1:
+        return Command(Verb.UPDATE, draft="modal")
     status = ""
     if len(args) > 1 and args[1].lower() == "--status":
         if len(args) < 3 or args[2].lower() not in PUBLIC_STATUSES:

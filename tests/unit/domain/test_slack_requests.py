@@ -124,6 +124,21 @@ def test_empty_secret_never_verifies() -> None:
         ("declare 2 Payments slow", Command(Verb.DECLARE, title="Payments slow", severity="sev-2")),
         ("declare SEV2 x", Command(Verb.DECLARE, title="x", severity="sev-2")),
         ("declare 500 errors", Command(Verb.DECLARE, title="500 errors")),
+        ("declare", Command(Verb.DECLARE)),
+        (
+            "declare sev-1 --service checkout --private Checkout is down",
+            Command(
+                Verb.DECLARE,
+                title="Checkout is down",
+                severity="sev-1",
+                service="checkout",
+                private=True,
+            ),
+        ),
+        (
+            "declare --service shop/Checkout Slow",
+            Command(Verb.DECLARE, title="Slow", service="shop/checkout"),
+        ),
         ("sev 1", Command(Verb.SEV, severity="sev-1")),
         ("sev sev-3", Command(Verb.SEV, severity="sev-3")),
         ("sev critical", Command(Verb.SEV, severity="critical")),
@@ -150,6 +165,7 @@ def test_empty_secret_never_verifies() -> None:
         ),
         ('update --public "quoted" then not', Command(Verb.UPDATE, text='"quoted" then not')),
         ("update --public draft", Command(Verb.UPDATE, draft="show")),
+        ("update --public", Command(Verb.UPDATE, draft="modal")),
         (
             "update --public --status identified Accept",
             Command(Verb.UPDATE, status="identified", draft="accept"),
@@ -172,7 +188,9 @@ def test_parse_command(text: str, command: Command) -> None:
     ("text", "usage"),
     [
         ("frobnicate", "Unknown subcommand 'frobnicate'"),
-        ("declare", "Usage: /incident declare [sev-N] TITLE"),
+        ("declare --service", "Usage: /incident declare [sev-N] TITLE"),
+        ("declare --service Bad_Name! x", "Usage: /incident declare [sev-N] TITLE"),
+        ("declare --private", "Usage: /incident declare [sev-N] TITLE"),
         ("declare sev-2", "Usage: /incident declare [sev-N] TITLE"),
         ("sev", "Usage: /incident sev LEVEL"),
         ("sev 1 2", "Usage: /incident sev LEVEL"),
@@ -186,7 +204,6 @@ def test_parse_command(text: str, command: Command) -> None:
         ("mitigate approve a b", "Usage: /incident mitigate [approve [NAME]]"),
         ("mitigate list all", "Usage: /incident mitigate [approve [NAME]]"),
         ("update We are on it.", "Usage: /incident update --public [--status STATUS] TEXT"),
-        ("update --public", "Usage: /incident update --public [--status STATUS] TEXT"),
         ('update --public ""', "Usage: /incident update --public [--status STATUS] TEXT"),
         ("update --public --status fixed x", "Usage: /incident update --public"),
         ("update --public --status resolved", "Usage: /incident update --public"),

@@ -47,6 +47,19 @@ against the contract rather than against our assumptions:
   malformed id. Posting to it works as to a channel; ``conversations.list`` shows it only
   under ``types=im``.
 
+- Modals: ``views.open`` exchanges a ``trigger_id`` (which Slack sends with a slash command or
+  an interaction) for a modal: a trigger is single use (``exchanged_trigger_id``), valid for
+  3 seconds (``expired_trigger_id``), and one Slack never issued, or not in Slack's
+  ``132456.7890123.abcdef`` shape, is ``invalid_trigger_id``; ``view`` is a JSON string (form)
+  or object (JSON body) of ``type: modal`` with a title of at most 24 characters, at most 100
+  blocks and at most 100 options per static select (else ``invalid_arguments``). The answer is
+  the stored view with ``id``, ``hash`` and an empty ``state``. ``views.update`` replaces a view
+  by ``view_id`` (``not_found``), refusing a stale ``hash`` (``hash_conflict``).
+  :meth:`FakeSlack.trigger` issues a trigger as a slash command would carry;
+  :meth:`FakeSlack.submission` builds the ``view_submission`` payload Slack POSTs to the app's
+  interactivity URL when the user presses submit (``view.state.values[block_id][action_id]``
+  shaped by each element's type), :meth:`FakeSlack.suggestion` a ``block_suggestion``.
+
 Rate limits (``FakeSlack(..., rate_limits=True)``, off by default so functional tests are
 not paced): docs.slack.dev/apis/web-api/rate-limits — limits apply "per API method per
 workspace per app", a request over the limit gets HTTP 429, ``{"ok": false, "error":
@@ -106,6 +119,12 @@ BOT_ID = "BBOT00001"
 TS_BASE_MICROS = 1_700_000_000_000_100
 MAX_NAME = 80
 MAX_TOPIC = 250
+TRIGGER_TTL = 3.0
+"""Seconds a trigger_id may be exchanged for a modal (docs.slack.dev/interactivity)."""
+MAX_VIEW_TITLE = 24
+MAX_BLOCKS = 100
+MAX_OPTIONS = 100
+_TRIGGER = re.compile(r"^[0-9]+\.[0-9]+\.[0-9a-f]+$")
 _NAME = re.compile(r"^[a-z0-9_-]+$")
 
 Answer = dict[str, Any]
@@ -136,6 +155,8 @@ METHOD_TIERS: Mapping[str, Limit] = {
     "conversations.open": TIER_3,
     "chat.update": TIER_3,
     "pins.add": TIER_2,
+    "views.open": TIER_4,
+    "views.update": TIER_4,
 }
 POST_PER_CHANNEL = Limit(3, 3.0)
 """chat.postMessage: about one message per second per channel, short bursts allowed."""
@@ -271,6 +292,11 @@ class FakeSlack:
         # (whose Incidents outlive them) must not either, or two incidents claim one channel.
         self._id_prefix = "".join(secrets.choice(string.ascii_uppercase) for _ in range(3))
         self._ts = 0
+        self.views: dict[str, Answer] = {}
+        """Open modals by view id (as last opened or updated)."""
+        self._triggers: dict[str, float] = {}
+        """Issued trigger ids -> when (on the fake's clock); removed when exchanged."""
+        self._used_triggers: set[str] = set()
         self._runner: web.AppRunner | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], Answer]] = {
             "auth.test": self._auth_test,
@@ -286,6 +312,8 @@ class FakeSlack:
             "chat.postMessage": self._post,
             "chat.update": self._update,
             "pins.add": self._pin,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
         }
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -355,6 +383,78 @@ class FakeSlack:
             {"type": "message", "user": user, "text": text, "ts": ts}
         )
         return ts
+
+    def trigger(self) -> str:
+        """A fresh trigger_id, as Slack puts in a slash command's form (valid 3 seconds)."""
+        self._ids += 1
+        trigger = f"{int(self._clock() * 1000)}.{self._ids}.{secrets.token_hex(16)}"
+        self._triggers[trigger] = self._clock()
+        return trigger
+
+    def submission(
+        self, view_id: str, user: str = "U0BBBBBBB", **inputs: str | bool | list[str]
+    ) -> Answer:
+        """The ``view_submission`` payload Slack sends when ``user`` submits the open view
+        ``view_id`` with ``inputs`` by block id: text for a plain_text_input, the option value
+        for a select (a value not among the options is sent as given, as a forged request
+        would), values (or True for the first option) for checkboxes."""
+        view = self.views[view_id]
+        values: dict[str, Any] = {}
+        for block in view.get("blocks") or []:
+            block_id = block.get("block_id")
+            element = block.get("element") or {}
+            if block.get("type") != "input" or block_id not in inputs:
+                continue
+            given = inputs[block_id]
+            kind, action = element.get("type"), element.get("action_id")
+            if kind == "plain_text_input":
+                entry: Answer = {"type": kind, "value": str(given)}
+            elif kind in ("static_select", "external_select"):
+                option = next(
+                    (o for o in element.get("options") or [] if o["value"] == given),
+                    {"text": {"type": "plain_text", "text": str(given)}, "value": str(given)},
+                )
+                entry = {"type": kind, "selected_option": option}
+            elif kind == "checkboxes":
+                options = element.get("options") or []
+                if given is True:
+                    chosen = options[:1]
+                elif isinstance(given, list):
+                    chosen = [o for o in options if o["value"] in given]
+                else:
+                    chosen = []
+                entry = {"type": kind, "selected_options": chosen}
+            else:
+                raise ValueError(f"the fake cannot fill a {kind} element")
+            values[block_id] = {action: entry}
+        return {
+            "type": "view_submission",
+            "team": {"id": "T00000001", "domain": "fake"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T00000001"},
+            "api_app_id": "A00000001",
+            "token": "verification-token-deprecated",
+            "trigger_id": self.trigger(),
+            "view": {**view, "state": {"values": values}},
+            "response_urls": [],
+            "is_enterprise_install": False,
+        }
+
+    def suggestion(
+        self, view_id: str, block_id: str, typed: str, user: str = "U0BBBBBBB"
+    ) -> Answer:
+        """The ``block_suggestion`` payload for an external_select in an open view."""
+        view = self.views[view_id]
+        block = next(b for b in view["blocks"] if b.get("block_id") == block_id)
+        return {
+            "type": "block_suggestion",
+            "user": {"id": user, "username": user.lower(), "team_id": "T00000001"},
+            "team": {"id": "T00000001", "domain": "fake"},
+            "api_app_id": "A00000001",
+            "action_id": block["element"]["action_id"],
+            "block_id": block_id,
+            "value": typed,
+            "view": view,
+        }
 
     def by_name(self, name: str) -> FakeChannel:
         return next(c for c in self.channels.values() if c.name == name)
@@ -701,6 +801,69 @@ class FakeSlack:
             raise SlackError("already_pinned")
         channel.pins.add(ts)
         return {}
+
+    def _view(self, params: Mapping[str, Any]) -> Answer:
+        view = params.get("view")
+        if isinstance(view, str):
+            try:
+                view = json.loads(view)
+            except json.JSONDecodeError:
+                raise SlackError("invalid_arguments") from None
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            raise SlackError("invalid_arguments")
+        title = (view.get("title") or {}).get("text", "")
+        blocks = view.get("blocks") or []
+        if not title or len(title) > MAX_VIEW_TITLE or len(blocks) > MAX_BLOCKS:
+            raise SlackError("invalid_arguments")
+        for block in blocks:
+            element = block.get("element") or {}
+            if element.get("type") == "static_select" and not (
+                0 < len(element.get("options") or []) <= MAX_OPTIONS
+            ):
+                raise SlackError("invalid_arguments")
+        return view
+
+    def _stored(self, view: Answer, view_id: str) -> Answer:
+        stored = {
+            **view,
+            "id": view_id,
+            "team_id": "T00000001",
+            "state": {"values": {}},
+            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
+            "root_view_id": view_id,
+            "app_id": "A00000001",
+            "bot_id": BOT_ID,
+            "private_metadata": str(view.get("private_metadata") or ""),
+            "callback_id": str(view.get("callback_id") or ""),
+        }
+        self.views[view_id] = stored
+        return stored
+
+    def _views_open(self, params: dict[str, Any]) -> Answer:
+        trigger = str(params.get("trigger_id") or "")
+        if not trigger:
+            raise SlackError("invalid_arguments")
+        if trigger in self._used_triggers:
+            raise SlackError("exchanged_trigger_id")
+        if not _TRIGGER.match(trigger) or trigger not in self._triggers:
+            raise SlackError("invalid_trigger_id")
+        if self._clock() - self._triggers[trigger] > TRIGGER_TTL:
+            raise SlackError("expired_trigger_id")
+        view = self._view(params)
+        del self._triggers[trigger]
+        self._used_triggers.add(trigger)
+        self._ids += 1
+        return {"view": self._stored(view, f"V{self._id_prefix}{self._ids:06d}")}
+
+    def _views_update(self, params: dict[str, Any]) -> Answer:
+        view_id = str(params.get("view_id") or "")
+        current = self.views.get(view_id)
+        if current is None:
+            raise SlackError("not_found")
+        wanted = str(params.get("hash") or "")
+        if wanted and wanted != current["hash"]:
+            raise SlackError("hash_conflict")
+        return {"view": self._stored(self._view(params), view_id)}
 
 
 async def _serve(port: int, token: str, host: str, rate_limits: bool = False) -> None:

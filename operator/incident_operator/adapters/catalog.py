@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from kubernetes import client
 
+from incident_operator import GROUP, VERSION
 from incident_operator.domain.catalog import SecretRef
 from incident_operator.errors import NotFound
 
@@ -32,6 +33,8 @@ from .watch_cache import WatchedObjects
 log = logging.getLogger(__name__)
 
 DEFAULT_SECRET_TTL = 60.0
+LIST_LIMIT = 500
+"""Services or Severities listed for a modal (Slack shows at most 100 options at once)."""
 
 
 def service_key(namespace: str, name: str) -> str:
@@ -58,6 +61,40 @@ class KubernetesCatalog:
 
     async def get_team(self, name: str) -> Body | None:
         return await self._cached(self._teams, name, name, None)
+
+    async def list_services(self, namespace: str) -> list[Body]:
+        """Services in ``namespace`` ("" every namespace): what the declaration modal offers."""
+        if not namespace:
+            found: Any = await call_async(
+                "list services in all namespaces",
+                self._custom.list_cluster_custom_object,
+                GROUP,
+                VERSION,
+                "services",
+                limit=LIST_LIMIT,
+            )
+        else:
+            found = await call_async(
+                f"list services in {namespace}",
+                self._custom.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                "services",
+                limit=LIST_LIMIT,
+            )
+        return [dict(item) for item in (found or {}).get("items") or []]
+
+    async def list_severities(self) -> list[Body]:
+        found: Any = await call_async(
+            "list severities",
+            self._custom.list_cluster_custom_object,
+            GROUP,
+            VERSION,
+            "severities",
+            limit=LIST_LIMIT,
+        )
+        return [dict(item) for item in (found or {}).get("items") or []]
 
     async def _cached(
         self, cache: WatchedObjects | None, key: str, name: str, namespace: str | None

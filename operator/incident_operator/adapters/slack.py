@@ -258,6 +258,20 @@ class SlackChat:
 
     # -- inbound support ----------------------------------------------------------------
 
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        """``views.open``: the modal for the user behind ``trigger_id`` (3 s, single use)."""
+        data = await self._call(
+            "views.open", lambda: self._client.views_open(trigger_id=trigger_id, view=view)
+        )
+        return str(((data or {}).get("view") or {}).get("id", ""))
+
+    async def update_view(self, view_id: str, view: dict[str, Any], view_hash: str = "") -> None:
+        """``views.update``: replace an open modal (``hash``: only if unchanged since)."""
+        await self._call(
+            "views.update",
+            lambda: self._client.views_update(view_id=view_id, view=view, hash=view_hash or None),
+        )
+
     async def message_text(self, channel_id: str, ts: str) -> str | None:
         """The text of the message at ``ts`` (e.g. the one a responder pinned); None if gone."""
         data = await self._call(

@@ -17,6 +17,7 @@ from aiohttp import web
 from incident_operator.adapters.annotations_port import Annotations
 from incident_operator.adapters.catalog import KubernetesCatalog, SecretPagers
 from incident_operator.adapters.cel import CelExpressions
+from incident_operator.adapters.chat_views_port import DeclareChoices
 from incident_operator.adapters.clock import SystemClock
 from incident_operator.adapters.comms_ports import Notifier
 from incident_operator.adapters.github_issues import GitHubIssues
@@ -130,8 +131,9 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
     freezes.before_side_effect = deletions.hold
     teams, services = WatchedObjects(), WatchedObjects()
     secret_namespace = options.comms.catalog_secret_namespace
+    catalog_store = KubernetesCatalog(api, teams=teams, services=services)
     catalog = CatalogService(
-        KubernetesCatalog(api, teams=teams, services=services),
+        catalog_store,
         incident_store,
         clock,
         pagers=SecretPagers(api, http, secret_namespace, url=options.comms.pagerduty_url)
@@ -139,7 +141,13 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         else None,
     )
     comms = _build_comms(
-        options.comms, incident_store, clock, http, deletions=deletions, catalog=catalog
+        options.comms,
+        incident_store,
+        clock,
+        http,
+        deletions=deletions,
+        catalog=catalog,
+        choices=catalog_store,
     )
     expressions = CelExpressions()
     workflow_index = WorkflowIndex(expressions)
@@ -222,7 +230,12 @@ def web_app(
     if context.status_page is None:
         raise ValueError("the web app serves the context's status page index; it has none")
     comms = options.comms
-    slack = SlackEndpoints(context.chat_commands, comms.slack_signing_secret, clock=context.clock)
+    slack = SlackEndpoints(
+        context.chat_commands,
+        comms.slack_signing_secret,
+        clock=context.clock,
+        interactions=context.chat_commands,
+    )
     app = build_app(
         alertmanager=AlertmanagerWebhook(context.alertmanager_service, options.alertmanager_token),
         metrics=MetricsEndpoint(exposition) if exposition is not None else None,
@@ -297,6 +310,7 @@ def _build_comms(
     *,
     deletions: DeletionService | None = None,
     catalog: CatalogService | None = None,
+    choices: DeclareChoices | None = None,
 ) -> _Comms:
     """Adapters for what is configured; nothing configured: no comms service at all."""
     chat = None
@@ -306,7 +320,9 @@ def _build_comms(
         chat = SlackChat(token, base_url=options.slack_api_url)
         # Fed by handlers/comms.py's watch handler: routes commands and pins by status only.
         channels = ChannelIndex()
-        commands = ChatCommandService(store, clock, chat, options.commands, channels=channels)
+        commands = ChatCommandService(
+            store, clock, chat, options.commands, channels=channels, views=chat, choices=choices
+        )
     pager = None
     if (key := _text(options.pagerduty_routing_key)) is not None:
         pager = PagerDutyEvents(http, key, url=options.pagerduty_url)

@@ -19,6 +19,7 @@ from incident_operator.domain.alertmanager import (
     SeverityPolicy,
     parse_severity_map,
 )
+from incident_operator.domain.chat_declare import DeclarePolicy
 from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.liveness import watch_timeouts
 from incident_operator.domain.uptime import UptimeComponent, parse_component
@@ -226,6 +227,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="namespace of incidents declared with /incident declare (default %(default)s)",
     )
     comms.add_argument(
+        "--chat-declare-namespaces",
+        default="",
+        help="namespaces whose Services Slack users may declare incidents on, comma-separated "
+        "('*': every namespace); the incident is created in the Service's namespace. "
+        "Default: none (/incident declare then creates in --chat-namespace without a service)",
+    )
+    comms.add_argument(
         "--chat-default-severity",
         default="sev-3",
         help="Severity of /incident declare without one (default %(default)s)",
@@ -348,7 +356,9 @@ def comms_options(args: argparse.Namespace) -> CommsOptions:
             status_page_url=args.status_page_url,
         ),
         commands=ChatCommandConfig(
-            default_namespace=args.chat_namespace, default_severity=args.chat_default_severity
+            default_namespace=args.chat_namespace,
+            default_severity=args.chat_default_severity,
+            declare=DeclarePolicy.parse(args.chat_declare_namespaces),
         ),
     )
 

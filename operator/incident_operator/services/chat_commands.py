@@ -23,8 +23,18 @@ decides. The Slack user must be exactly one participant (by ``slackUserId``) of 
 and that participant must be the commander; a Slack id shared by two participants approves
 nothing.
 
-Repeats: a note and a declaration are keyed by Slack's ``trigger_id`` and a pin by channel and
-message ts, so a retried request or a re-added reaction changes nothing.
+Declaring on a service: ``/incident declare`` without arguments opens a form (a Slack modal:
+title, service, severity, private); ``/incident declare --service NAME TITLE`` does the same
+without it. The incident is created in the namespace of the chosen Service (and so resolves to
+its owner team there), but only where the admin opened chat declarations
+(``ChatCommandConfig.declare``, domain/chat_declare.py says why and how); without a service it
+lands in ``default_namespace`` as ``default_service``, as before. ``/incident update --public``
+without text, in an incident channel, opens a form prefilled with the Severity's drafted
+public wording; submitting it is the human acceptance that publishes it.
+
+Repeats: a note and a declaration are keyed by Slack's ``trigger_id``, a form's declaration by
+its view id (Slack sends a retried ``view_submission`` for the same view), a pin by channel
+and message ts, so a retried request or a re-added reaction changes nothing.
 """
 
 from __future__ import annotations
@@ -32,22 +42,38 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from incident_operator.adapters.chat_views_port import ChatViews, DeclareChoices
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.api.v1alpha1.severity import StatusPage
-from incident_operator.domain import timeline
+from incident_operator.domain import chat_declare, timeline
+from incident_operator.domain.chat_declare import (
+    ANY_NAMESPACE,
+    DECLARE_CALLBACK,
+    PUBLIC_UPDATE_CALLBACK,
+    DeclarePolicy,
+    DeclareRefused,
+    ServiceChoice,
+    SeverityChoice,
+)
 from incident_operator.domain.comms import Impact
 from incident_operator.domain.lifecycle import ACTIVE, accepted
 from incident_operator.domain.public_draft import Draft, draft
 from incident_operator.domain.slack_requests import Command, ReactionAdded, Verb
 from incident_operator.domain.status_page import default_public_status
 from incident_operator.domain.times import iso
-from incident_operator.errors import CommandRefused, FieldOwnedElsewhere
+from incident_operator.errors import (
+    CommandRefused,
+    DeliveryRejected,
+    FieldOwnedElsewhere,
+    IncidentOperatorError,
+)
 
 from .chat_channels import ChannelIndex, channel_of
 from .chat_people import ChatPeople
@@ -76,6 +102,8 @@ class ChatCommandConfig:
     """``spec.service`` of a chat-declared incident (a responder corrects it later)."""
     pin_emoji: str = "pushpin"
     """The reaction that copies a message into the incident's timeline."""
+    declare: DeclarePolicy = field(default_factory=DeclarePolicy)
+    """Namespaces whose Services chat may declare on (``--chat-declare-namespaces``)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +131,15 @@ class ChatCommandExecutor(Protocol):
     async def reaction(self, event: ReactionAdded) -> None: ...
 
 
+class ChatInteractions(Protocol):
+    """What the interactivity endpoint calls: a submitted form (the answer for Slack, None
+    to close it) and the options of a form's external select menu."""
+
+    async def submit(self, payload: Mapping[str, Any]) -> Body | None: ...
+
+    async def suggest(self, payload: Mapping[str, Any]) -> Body: ...
+
+
 class ChatCommandService:
     def __init__(
         self,
@@ -111,11 +148,18 @@ class ChatCommandService:
         reader: ChatReader,
         config: ChatCommandConfig | None = None,
         channels: ChannelIndex | None = None,
+        *,
+        views: ChatViews | None = None,
+        choices: DeclareChoices | None = None,
     ) -> None:
-        """``channels``: the watch-fed channel index (a fresh one is seeded on first use)."""
+        """``channels``: the watch-fed channel index (a fresh one is seeded on first use);
+        ``views``: opens forms (none: commands take arguments only); ``choices``: the Services
+        and Severities a form offers."""
         self._store = store
         self._clock = clock
         self._reader = reader
+        self._views = views
+        self._choices = choices
         self.config = config or ChatCommandConfig()
         self.channels = channels if channels is not None else ChannelIndex()
         self._people = ChatPeople(store)
@@ -274,13 +318,24 @@ class ChatCommandService:
         return draft(page.draft.to_domain(), service, Impact(page.impact.value), phase)
 
     async def _public_update(
-        self, incident: Body, command: Command, context: CommandContext, where: str
+        self,
+        incident: Body,
+        command: Command,
+        context: CommandContext,
+        where: str,
+        *,
+        public_title: str = "",
     ) -> str:
         """Append a public update to ``spec.public.updates`` (the status page shows it);
         a retried request (same text by the same person last) adds nothing. ``draft``:
         show the Severity's suggested wording, or publish it as drafted (``accept``, which
         also sets the drafted title when there is no public title yet)."""
         title: str | None = None
+        existing_title = ((incident.get("spec") or {}).get("public") or {}).get("title")
+        if public_title and not existing_title:
+            title = public_title
+        if command.draft == "modal":
+            return await self._public_form(incident, command, context, where)
         if command.draft:
             suggested = await self._draft(incident)
             if command.draft == "show":
@@ -293,8 +348,7 @@ class ChatCommandService:
             command = replace(
                 command, text=suggested.text, status=command.status or suggested.status.value
             )
-            public_title = ((incident.get("spec") or {}).get("public") or {}).get("title")
-            title = None if public_title else suggested.title
+            title = None if existing_title else suggested.title
         if len(command.text) > PUBLIC_TEXT_MAX:
             raise CommandRefused(
                 f"A public update is at most {PUBLIC_TEXT_MAX} characters. Nothing was published."
@@ -400,29 +454,62 @@ class ChatCommandService:
         return f"{where}: text set for the next stakeholder update."
 
     async def _declare(self, command: Command, context: CommandContext) -> str:
-        severity = await self._severity(command.severity or self.config.default_severity)
+        """``/incident declare [sev-N] [--service NAME] [--private] TITLE``; no title: the
+        form."""
+        if command.modal:
+            return await self._declare_form(context)
+        try:
+            choice = await self._choose(command.service) if command.service else None
+        except DeclareRefused as exc:
+            raise CommandRefused(f"{exc} Nothing was declared.") from exc
         now = self._clock.now()
         seed = context.request_id or f"{context.channel_id}/{context.user_id}/{iso(now)}"
-        name = declared_name(command.title, now, seed)
-        namespace = self.config.default_namespace
+        namespace, name, severity = await self._create(
+            command.title,
+            command.severity,
+            choice,
+            private=command.private,
+            seed=seed,
+            channel_id=context.channel_id,
+            who=context.user_name or context.user_id,
+        )
+        return f"Declared incident {namespace}/{name} ({severity})."
+
+    async def _create(
+        self,
+        title: str,
+        severity_asked: str | None,
+        choice: ServiceChoice | None,
+        *,
+        private: bool,
+        seed: str,
+        channel_id: str,
+        who: str,
+    ) -> tuple[str, str, str]:
+        """Create the Incident (or find the one this ``seed`` created before); (namespace,
+        name, severity)."""
+        severity = await self._severity(severity_asked or self.config.default_severity)
+        now = self._clock.now()
+        name = declared_name(title, now, seed)
+        namespace = choice.namespace if choice is not None else self.config.default_namespace
+        service = choice.name if choice is not None else self.config.default_service
+        spec: Body = {
+            "title": title,
+            "service": service,
+            "severityRef": severity,
+            "state": "triage",
+            "source": {"type": "chat", "ref": f"slack:{channel_id}"[:512]},
+        }
+        if private:
+            spec["private"] = True
         body: Body = {
             "apiVersion": "sre.dev/v1alpha1",
             "kind": "Incident",
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "labels": {SERVICE_LABEL: self.config.default_service},
-            },
-            "spec": {
-                "title": command.title,
-                "service": self.config.default_service,
-                "severityRef": severity,
-                "state": "triage",
-                "source": {"type": "chat", "ref": f"slack:{context.channel_id}"[:512]},
-            },
+            "metadata": {"name": name, "namespace": namespace, "labels": {SERVICE_LABEL: service}},
+            "spec": spec,
         }
         created = await self._store.create_incident(namespace, body)
-        who = context.user_name or context.user_id
+        on = f" on {namespace}/{service}" if choice is not None else ""
         await self._store.append_timeline(
             namespace,
             created["metadata"]["name"],
@@ -430,14 +517,158 @@ class ChatCommandService:
                 timeline.entry(
                     now,
                     "declared",
-                    f"Declared from Slack by {who} at {severity}.",
+                    f"Declared from Slack by {who} at {severity}{on}.",
                     author=who,
                     source=SOURCE,
                     key="slack/declared",
                 )
             ],
         )
-        return f"Declared incident {namespace}/{created['metadata']['name']} ({severity})."
+        return namespace, str(created["metadata"]["name"]), severity
+
+    # -- forms (Slack modals) -------------------------------------------------------------
+
+    async def declarable_services(self) -> list[ServiceChoice]:
+        """The Services chat may declare on: in the namespaces the policy opens, by name."""
+        policy = self.config.declare
+        if not policy.enabled or self._choices is None:
+            return []
+        spaces = [""] if ANY_NAMESPACE in policy.namespaces else sorted(policy.namespaces)
+        found: list[ServiceChoice] = []
+        for namespace in spaces:
+            found += [_service_choice(b) for b in await self._choices.list_services(namespace)]
+        return chat_declare.allowed(found, policy)
+
+    async def _choose(self, asked: str) -> ServiceChoice:
+        """The Service ``asked`` names, where chat may declare; DeclareRefused otherwise."""
+        policy = self.config.declare
+        offered = await self.declarable_services()
+        try:
+            return chat_declare.choose_service(asked, offered, policy.allows)
+        except DeclareRefused:
+            if self._choices is None:
+                raise
+        # Not among the allowed ones: say where it is, if it exists elsewhere (best effort).
+        try:
+            everywhere = [_service_choice(b) for b in await self._choices.list_services("")]
+        except IncidentOperatorError:
+            everywhere = offered
+        return chat_declare.choose_service(asked, everywhere, policy.allows)
+
+    async def _severity_choices(self) -> list[SeverityChoice]:
+        if self._choices is None:
+            return []
+        return [_severity_choice(b) for b in await self._choices.list_severities()]
+
+    async def _open(self, context: CommandContext, view: Body) -> None:
+        if self._views is None or not context.request_id:
+            raise CommandRefused(
+                "Forms are not available here: give the arguments, e.g. "
+                "`/incident declare sev-2 --service checkout Checkout is slow`."
+            )
+        try:
+            await self._views.open_view(context.request_id, view)
+        except DeliveryRejected as exc:
+            if exc.code in ("expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id"):
+                raise CommandRefused(
+                    "The form could not be opened in time; please run the command again."
+                ) from exc
+            raise
+
+    async def _declare_form(self, context: CommandContext) -> str:
+        view = chat_declare.declare_view(
+            await self.declarable_services(),
+            await self._severity_choices(),
+            default_severity=self.config.default_severity,
+            private_metadata=chat_declare.metadata(channel=context.channel_id),
+        )
+        await self._open(context, view)
+        return ""
+
+    async def _public_form(
+        self, incident: Body, command: Command, context: CommandContext, where: str
+    ) -> str:
+        suggested = await self._draft(incident)
+        has_title = ((incident.get("spec") or {}).get("public") or {}).get("title")
+        view = chat_declare.public_update_view(
+            where,
+            text=suggested.text,
+            status=command.status or suggested.status.value,
+            title="" if has_title else suggested.title,
+            private_metadata=chat_declare.metadata(channel=context.channel_id),
+        )
+        await self._open(context, view)
+        return ""
+
+    async def suggest(self, payload: Mapping[str, Any]) -> Body:
+        """Options for the declaration form's service menu (an external_select)."""
+        if payload.get("action_id") != "service":
+            return {"options": []}
+        typed = payload.get("value")
+        return chat_declare.service_suggestions(
+            await self.declarable_services(), typed if isinstance(typed, str) else ""
+        )
+
+    async def submit(self, payload: Mapping[str, Any]) -> Body | None:
+        """A submitted form: ``response_action: errors`` naming the field that is wrong
+        (nothing written), or an updated view saying what was done."""
+        view = payload.get("view")
+        user = payload.get("user")
+        if not isinstance(view, Mapping) or not isinstance(user, Mapping):
+            return None
+        user_id = str(user.get("id") or "")
+        who = str(user.get("username") or user.get("name") or user_id)
+        view_id = str(view.get("id") or "")
+        fields = _block_ids(view)
+        try:
+            if view.get("callback_id") == DECLARE_CALLBACK:
+                done = await self._submit_declare(view, view_id, who)
+            elif view.get("callback_id") == PUBLIC_UPDATE_CALLBACK:
+                done = await self._submit_public(view, view_id, user_id)
+            else:
+                return None
+        except DeclareRefused as exc:
+            return _errors(fields, exc.field, str(exc))
+        except CommandRefused as exc:
+            return _errors(fields, "", str(exc))
+        except IncidentOperatorError as exc:  # e.g. the API server is unreachable
+            log.warning("Slack form %s: %s", view.get("callback_id"), exc)
+            return _errors(fields, "", f"Could not do that right now, please try again: {exc}")
+        return {"response_action": "update", "view": _done_view(done)}
+
+    async def _submit_declare(self, view: Mapping[str, Any], view_id: str, who: str) -> str:
+        submission = chat_declare.parse_declare(view)
+        choice = await self._choose(submission.service) if submission.service else None
+        if submission.severity and await self._store.get_severity(submission.severity) is None:
+            raise DeclareRefused("severity", f"There is no Severity {submission.severity}.")
+        channel = chat_declare.read_metadata(str(view.get("private_metadata") or ""))
+        namespace, name, severity = await self._create(
+            submission.title,
+            submission.severity or None,
+            choice,
+            private=submission.private,
+            seed=f"view/{view_id}",
+            channel_id=channel.get("channel", ""),
+            who=who,
+        )
+        return f"Declared incident {namespace}/{name} ({severity})."
+
+    async def _submit_public(self, view: Mapping[str, Any], view_id: str, user_id: str) -> str:
+        channel = chat_declare.read_metadata(str(view.get("private_metadata") or ""))
+        context = CommandContext(
+            channel_id=channel.get("channel", ""), user_id=user_id, request_id=f"view-{view_id}"
+        )
+        incident = await self._incident(context)
+        submission = chat_declare.parse_public_update(view)
+        meta = incident["metadata"]
+        command = Command(Verb.UPDATE, text=submission.text, status=submission.status)
+        return await self._public_update(
+            incident,
+            command,
+            context,
+            f"{meta['namespace']}/{meta['name']}",
+            public_title=submission.title,
+        )
 
     # -- events -------------------------------------------------------------------------
 
@@ -460,6 +691,49 @@ def declared_name(title: str, now: datetime, seed: str) -> str:
     """``<slug>-<yyyymmdd>-<4 hex>``; the hex from the request, so a retry names the same."""
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "incident"
     return f"{slug}-{now:%Y%m%d}-{_digest(seed)[:4]}"
+
+
+def _service_choice(body: Body) -> ServiceChoice:
+    meta = body.get("metadata") or {}
+    return ServiceChoice(
+        str(meta.get("namespace") or ""),
+        str(meta.get("name") or ""),
+        str((body.get("spec") or {}).get("owner") or ""),
+    )
+
+
+def _severity_choice(body: Body) -> SeverityChoice:
+    spec = body.get("spec") or {}
+    level = spec.get("level")
+    return SeverityChoice(
+        str((body.get("metadata") or {}).get("name") or ""),
+        level if isinstance(level, int) else 99,
+        str(spec.get("displayName") or ""),
+    )
+
+
+def _block_ids(view: Mapping[str, Any]) -> list[str]:
+    blocks = view.get("blocks")
+    return [
+        str(b["block_id"])
+        for b in (blocks if isinstance(blocks, list) else [])
+        if isinstance(b, Mapping) and b.get("type") == "input" and b.get("block_id")
+    ]
+
+
+def _errors(fields: list[str], field: str, message: str) -> Body:
+    """Slack's ``response_action: errors``: keyed by an input block the view has."""
+    block = field if field in fields else (fields[0] if fields else field)
+    return {"response_action": "errors", "errors": {block: message[:150]}}
+
+
+def _done_view(text: str) -> Body:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Incident"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
+    }
 
 
 def _digest(*parts: str) -> str:

@@ -1,4 +1,5 @@
-"""``POST /slack/commands`` (slash commands) and ``POST /slack/events`` (Events API).
+"""``POST /slack/commands`` (slash commands), ``POST /slack/events`` (Events API) and
+``POST /slack/interactivity`` (forms: modal submissions and their select menus' options).
 
 Order of checks, cheapest first and before anything is parsed or executed: configured (503),
 body size (413, read no further), Slack's request signature over the *raw* body and its
@@ -15,6 +16,12 @@ Slack's expectations shape the answers:
   with an error; retries carry the same ``event_id``, so event ids already taken are
   acknowledged without acting again (bounded memory). A temporary failure answers 503 and
   forgets the id, so Slack's retry can succeed.
+
+- Interactivity requests are a form with one field, ``payload`` (JSON). A ``view_submission``
+  is answered within 3 seconds with the service's ``response_action`` (``errors`` keeps the
+  form open with a message under the field; ``update`` shows what was done), or an empty 200
+  that closes it; a ``block_suggestion`` with ``{"options": [...]}``. Other types are
+  acknowledged and ignored.
 
 The signing secret is compared in constant time (domain/slack_requests.py) and never logged.
 """
@@ -42,7 +49,11 @@ from incident_operator.domain.slack_requests import (
     verify_signature,
 )
 from incident_operator.errors import IncidentOperatorError, TemporaryError
-from incident_operator.services.chat_commands import ChatCommandExecutor, CommandContext
+from incident_operator.services.chat_commands import (
+    ChatCommandExecutor,
+    ChatInteractions,
+    CommandContext,
+)
 
 from .body import BodyRejected, parse_json, read_body
 
@@ -50,6 +61,7 @@ log = logging.getLogger(__name__)
 
 COMMANDS_PATH = "/slack/commands"
 EVENTS_PATH = "/slack/events"
+INTERACTIVITY_PATH = "/slack/interactivity"
 DEFAULT_MAX_BODY = 64 * 1024
 """Slash command forms are ~1 KiB, reaction events ~2 KiB; Slack's own limit is far below."""
 REPLY_WITHIN = 2.5
@@ -87,9 +99,12 @@ class SlackEndpoints:
         max_body: int = DEFAULT_MAX_BODY,
         reply_within: float = REPLY_WITHIN,
         remembered_events: int = REMEMBERED_EVENTS,
+        interactions: ChatInteractions | None = None,
     ) -> None:
-        """``executor`` or ``signing_secret`` None: the routes exist and answer 503."""
+        """``executor`` or ``signing_secret`` None: the routes exist and answer 503 (the
+        interactivity route too without ``interactions``)."""
         self._executor = executor
+        self._interactions = interactions
         self._secret = signing_secret
         self._clock = clock
         self.max_body = max_body
@@ -99,7 +114,11 @@ class SlackEndpoints:
         self._background: set[asyncio.Task[Any]] = set()
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post(COMMANDS_PATH, self.commands), web.post(EVENTS_PATH, self.events)]
+        return [
+            web.post(COMMANDS_PATH, self.commands),
+            web.post(EVENTS_PATH, self.events),
+            web.post(INTERACTIVITY_PATH, self.interactivity),
+        ]
 
     async def close(self) -> None:
         """Wait for work that outlived its request (call at shutdown)."""
@@ -157,12 +176,16 @@ class SlackEndpoints:
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         if form.get("ssl_check") == "1":  # Slack's certificate probe: no command in it
             return web.Response(status=200)
-        return web.json_response(await self.answer_command(executor, form))
+        answer = await self.answer_command(executor, form)
+        if not answer:  # a form was opened: no message (an empty 200, as Slack documents)
+            return web.Response(status=200)
+        return web.json_response(answer)
 
     async def answer_command(
         self, executor: ChatCommandExecutor, form: Mapping[str, str]
     ) -> dict[str, str]:
-        """The ephemeral reply to one slash command (HTTP body or Socket Mode ack payload)."""
+        """The ephemeral reply to one slash command (HTTP body or Socket Mode ack payload);
+        empty when a form was opened instead."""
         try:
             command = parse_command(form.get("text", ""))
         except CommandError as exc:
@@ -184,7 +207,43 @@ class SlackEndpoints:
             return ephemeral_body(str(exc))
         if not finished:
             return ephemeral_body("Working on it: the result will show in the incident channel.")
+        if not reply:
+            return {}
         return ephemeral_body(str(reply))
+
+    # -- interactivity (forms) ----------------------------------------------------------
+
+    async def interactivity(self, request: web.Request) -> web.Response:
+        checked = await self._verified(request)
+        if isinstance(checked, web.Response):
+            return checked
+        _, body = checked
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        try:
+            payload = parse_json(form.get("payload", "").encode())
+        except BodyRejected as exc:
+            return error(exc.status, exc.message)
+        if not isinstance(payload, dict):
+            return error(400, "payload must be a JSON object")
+        answer = await self.answer_interaction(payload)
+        if answer is None:
+            return web.Response(status=200)
+        return web.json_response(answer)
+
+    async def answer_interaction(self, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The answer to one interaction payload (HTTP body or Socket Mode ack payload);
+        None: an empty acknowledgement (a submitted form closes)."""
+        interactions = self._interactions
+        kind = payload.get("type")
+        if interactions is None:
+            return None
+        if kind == "block_suggestion":
+            finished, options = await self._within(interactions.suggest(payload), "options")
+            return dict(options) if finished else {"options": []}
+        if kind != "view_submission":
+            return None
+        finished, answer = await self._within(interactions.submit(payload), "form submission")
+        return dict(answer) if finished and answer is not None else None
 
     # -- events -------------------------------------------------------------------------
 

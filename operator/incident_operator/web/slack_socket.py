@@ -94,15 +94,18 @@ class SlackSocketMode:
         if req.type == "slash_commands":
             form = {str(k): str(v) for k, v in dict(payload or {}).items()}
             reply = await self._endpoints.answer_command(self._executor, form)
-            await self._ack(client, req, reply)
+            await self._ack(client, req, reply or None)
         elif req.type == "events_api":
             outcome = await self._endpoints.take_event(
                 self._executor, dict(payload or {}), str(req.retry_attempt or "")
             )
             if outcome is not EventOutcome.RETRY:  # unacknowledged: Slack sends it again
                 await self._ack(client, req)
+        elif req.type == "interactive":
+            answer = await self._endpoints.answer_interaction(dict(payload or {}))
+            await self._ack(client, req, answer)
         else:
-            await self._ack(client, req)  # interactive etc.: not ours, but never left hanging
+            await self._ack(client, req)  # other types: not ours, but never left hanging
 
     async def _ack(
         self,

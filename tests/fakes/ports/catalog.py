@@ -20,6 +20,8 @@ class FakeCatalog:
     teams: dict[str, Body] = field(default_factory=dict)
     reads: list[tuple[str, str]] = field(default_factory=list)
     """("service", "ns/name") or ("team", name), in order: what was asked for."""
+    severities: dict[str, Body] = field(default_factory=dict)
+    """What ``list_severities`` answers (DeclareChoices); share a FakeStore's dict."""
 
     def add_service(self, namespace: str, name: str, **spec: Any) -> None:
         self.services[(namespace, name)] = {
@@ -41,6 +43,17 @@ class FakeCatalog:
         self.reads.append(("service", f"{namespace}/{name}"))
         found = self.services.get((namespace, name))
         return copy.deepcopy(found) if found is not None else None
+
+    async def list_services(self, namespace: str) -> list[Body]:
+        self.reads.append(("services", namespace))
+        return [
+            copy.deepcopy(body)
+            for (ns, _), body in sorted(self.services.items())
+            if not namespace or ns == namespace
+        ]
+
+    async def list_severities(self) -> list[Body]:
+        return [copy.deepcopy(body) for _, body in sorted(self.severities.items())]
 
     async def get_team(self, name: str) -> Body | None:
         self.reads.append(("team", name))

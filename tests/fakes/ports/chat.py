@@ -152,3 +152,31 @@ class FakeChat:
 
     def texts(self, channel_id: str) -> list[str]:
         return [m.text for m in self.messages if m.channel == channel_id]
+
+
+@dataclass
+class FakeViews:
+    """ChatViews: the modals opened, by trigger; a trigger works once (as Slack's)."""
+
+    opened: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    failures: list[Exception] = field(default_factory=list)
+
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        if self.failures:
+            raise self.failures.pop(0)
+        if any(t == trigger_id for t, _ in self.opened):
+            raise DeliveryRejected("exchanged_trigger_id (fake)", code="exchanged_trigger_id")
+        self.opened.append((trigger_id, view))
+        return f"V{len(self.opened):08d}"
+
+    def submission(self, user: str = "U0AAAAAAA", index: int = -1, **state: Any) -> dict[str, Any]:
+        """A view_submission of opened view ``index`` with ``state`` as
+        ``view.state.values`` entries by block id (already shaped)."""
+        position = index if index >= 0 else len(self.opened) + index
+        _, view = self.opened[position]
+        values = {k: {k: v} for k, v in state.items()}
+        return {
+            "type": "view_submission",
+            "user": {"id": user, "username": "alice"},
+            "view": {**view, "id": f"V{position + 1:08d}", "state": {"values": values}},
+        }

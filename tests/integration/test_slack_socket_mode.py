@@ -16,9 +16,11 @@ import pytest
 
 from incident_operator.adapters.secrets import StaticToken
 from incident_operator.adapters.slack import SlackChat
-from incident_operator.services.chat_commands import ChatCommandService
+from incident_operator.domain.chat_declare import DeclarePolicy
+from incident_operator.services.chat_commands import ChatCommandConfig, ChatCommandService
 from incident_operator.web.slack import SlackEndpoints
 from incident_operator.web.slack_socket import SlackSocketMode
+from tests.fakes.ports.catalog import FakeCatalog
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.slack_socket import FakeSlackSocketMode
 from tests.unit.services.test_chat_commands import NAME, NOW, NS, world
@@ -105,3 +107,47 @@ async def test_a_wrong_app_token_is_logged_without_the_token(
     assert "invalid_auth" in caplog.text
     assert "xapp-wrong-secret" not in caplog.text
     assert "xapp-wrong-secret" not in repr(socket)
+
+
+async def test_a_form_over_socket_mode(fake: FakeSlackSocketMode) -> None:
+    """``/incident declare`` opens the modal through views.open; the ``interactive`` envelope
+    carrying its submission is answered in the ack (errors, or the updated view)."""
+    store, _, _ = world()
+    catalog = FakeCatalog(severities=store.severities)
+    catalog.add_service("shop", "checkout", owner="payments")
+    chat = SlackChat(BOT, base_url=fake.base_url)
+    service = ChatCommandService(
+        store,
+        FakeClock(NOW),
+        chat,
+        ChatCommandConfig(declare=DeclarePolicy.parse("shop")),
+        views=chat,
+        choices=catalog,
+    )
+    endpoints = SlackEndpoints(service, None, clock=FakeClock(NOW), interactions=service)
+    socket = SlackSocketMode(endpoints, service, StaticToken(APP), api_url=fake.base_url)
+    await socket.start()
+    try:
+        envelope = await fake.push(
+            "slash_commands",
+            {"command": "/incident", "text": "declare", "channel_id": "C0GENERAL",
+             "user_id": "U0BBBBBBB", "user_name": "bob", "trigger_id": fake.trigger()},
+        )  # fmt: skip
+        await until("the command's ack", lambda: envelope in fake.acks)
+        assert fake.acks[envelope] is None  # no message: a form opened instead
+        (view_id,) = fake.views
+        wrong = await fake.push(
+            "interactive", fake.submission(view_id, title="Down", service="shop/nope")
+        )
+        errors = await until("the errors", lambda: fake.acks.get(wrong))
+        assert errors["response_action"] == "errors"
+        right = await fake.push(
+            "interactive",
+            fake.submission(view_id, title="Down", service="shop/checkout", severity="sev-2"),
+        )
+        done = await until("the declaration", lambda: fake.acks.get(right))
+        assert done["response_action"] == "update"
+        declared = [k for k in store.incidents if k[0] == "shop" and k[1].startswith("down-")]
+        assert len(declared) == 1
+    finally:
+        await socket.stop()

@@ -12,7 +12,7 @@ import builtins
 import functools
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import urllib3
@@ -216,17 +216,43 @@ class IncidentClient:
                 raise translate(exc, "watch incidents") from exc
 
     def create(self, body: Body) -> Body:
+        """In the body's ``metadata.namespace`` when set, else the client's namespace."""
+        namespace = (body.get("metadata") or {}).get("namespace") or self.namespace
         result: Any = self._call(
-            "declare incident",
+            f"declare incident in {namespace}",
             None,
             self._api.create_namespaced_custom_object,
             GROUP,
             VERSION,
-            self.namespace,
+            namespace,
             PLURAL,
             body,
         )
         return dict(result)
+
+    def list_services(self, all_namespaces: bool = False) -> Sequence[Body]:
+        """Catalog Services (services.sre.dev) in the namespace, or every namespace the
+        caller may list."""
+        if all_namespaces:
+            found: Any = self._call(
+                "list services in all namespaces",
+                None,
+                self._api.list_cluster_custom_object,
+                GROUP,
+                VERSION,
+                "services",
+            )
+        else:
+            found = self._call(
+                f"list services in {self.namespace}",
+                None,
+                self._api.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                self.namespace,
+                "services",
+            )
+        return [dict(item) for item in (found or {}).get("items") or []]
 
     def get_postmortem(self, name: str) -> Body:
         result: Any = self._call(

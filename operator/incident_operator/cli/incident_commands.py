@@ -35,6 +35,7 @@ from incident_operator.api.v1alpha1.incident import (
 )
 from incident_operator.api.v1alpha1.severity import Role, StatusPage
 from incident_operator.domain import timeline
+from incident_operator.domain.chat_declare import DeclareRefused, ServiceChoice, choose_service
 from incident_operator.domain.comms import Impact
 from incident_operator.domain.public_draft import Draft, draft
 from incident_operator.domain.status_page import default_public_status
@@ -57,7 +58,13 @@ class Incidents(Protocol):
 
     def list(self, all_namespaces: bool = False) -> list[Body]: ...
 
-    def create(self, body: Body) -> Body: ...
+    def create(self, body: Body) -> Body:
+        """In the body's ``metadata.namespace`` when set, else ``namespace``."""
+        ...
+
+    def list_services(self, all_namespaces: bool = False) -> Sequence[Body]:
+        """Catalog Services in ``namespace`` (or every namespace the caller may list)."""
+        ...
 
     def get_severity(self, name: str) -> Body | None:
         """The Severity, or None when it does not exist or may not be read."""
@@ -246,18 +253,64 @@ def generated_name(title: str, now: datetime) -> str:
     return f"{slug}-{now:%Y%m%d}-{secrets.token_hex(2)}"
 
 
+def declared_on(args: argparse.Namespace, incidents: Incidents) -> tuple[str, str]:
+    """(namespace, service) of ``--service``: the catalogued Service it names
+    (domain/chat_declare.py's rule, with the caller's own rights: whatever they may list);
+    without ``-n`` the incident goes to that Service's namespace. A name no visible Service
+    has is declared as given, in the namespace asked for (its incident's ServiceResolved
+    condition says so); a name in several namespaces must be narrowed with ``-n``."""
+    asked = args.service[0]
+    everywhere = args.namespace is None and "/" not in asked
+    try:
+        listed = incidents.list_services(all_namespaces=everywhere or "/" in asked)
+    except IncidentOperatorError:
+        try:  # e.g. not allowed to list cluster-wide: what the caller sees where they are
+            listed = incidents.list_services() if everywhere else []
+        except IncidentOperatorError:
+            listed = []
+    try:
+        choice = choose_service(asked, [_service_choice(b) for b in listed])
+    except DeclareRefused as exc:
+        if exc.kind == "ambiguous":
+            raise Verdict(f"{exc} (use -n NAMESPACE or --service NAMESPACE/NAME)") from exc
+        namespace, _, name = asked.rpartition("/")
+        print(
+            f"warning: {exc} The incident names it anyway; its ServiceResolved condition "
+            "stays False until such a Service exists.",
+            file=sys.stderr,
+        )
+        return (namespace or incidents.namespace), name
+    if args.namespace is not None and choice.namespace != incidents.namespace:
+        raise Verdict(
+            f"Service {asked} is in namespace {choice.namespace}, not {incidents.namespace}"
+        )
+    return choice.namespace, choice.name
+
+
+def _service_choice(body: Body) -> ServiceChoice:
+    meta = body.get("metadata") or {}
+    return ServiceChoice(
+        str(meta.get("namespace") or ""),
+        str(meta.get("name") or ""),
+        str((body.get("spec") or {}).get("owner") or ""),
+    )
+
+
 @command
 def run_declare(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
     now = datetime.now(UTC)
+    namespace, service = declared_on(args, incidents)
     spec: Body = {
         "title": args.title,
-        "service": args.service[0],
+        "service": service,
         "severityRef": severity_name(args.severity),
         "summary": args.summary,
         "private": args.private,
         "source": {"type": "manual"},
     }
-    if more := list(dict.fromkeys(s for s in args.service[1:] if s != args.service[0])):
+    if more := list(
+        dict.fromkeys(s for s in args.service[1:] if s not in (args.service[0], service))
+    ):
         spec["services"] = more
     if args.commander:
         spec["roles"] = {"commander": args.commander}
@@ -266,11 +319,12 @@ def run_declare(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> 
         {
             "apiVersion": "sre.dev/v1alpha1",
             "kind": "Incident",
-            "metadata": {"name": name},
+            "metadata": {"name": name, "namespace": namespace},
             "spec": spec,
         }
     )
-    print(f"incident {incidents.namespace}/{created['metadata']['name']} declared", file=out)
+    where = created["metadata"].get("namespace") or namespace
+    print(f"incident {where}/{created['metadata']['name']} declared", file=out)
     return 0
 
 

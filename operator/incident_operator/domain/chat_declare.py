@@ -49,11 +49,13 @@ Body = dict[str, Any]
 
 
 class DeclareRefused(ValueError):
-    """The declaration cannot go ahead; ``field`` is the modal block it is about."""
+    """The declaration cannot go ahead; ``field`` is the modal block it is about, ``kind``
+    what went wrong with a service (``unknown``, ``closed``, ``ambiguous``; "" otherwise)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, kind: str = "") -> None:
         super().__init__(message)
         self.field = field
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ def choose_service(
     found = [s for s in services if s.name == name and (not namespace or s.namespace == namespace)]
     if not found:
         where = f" in namespace {namespace}" if namespace else ""
-        raise DeclareRefused("service", f"There is no Service {name}{where}.")
+        raise DeclareRefused("service", f"There is no Service {name}{where}.", "unknown")
     permitted = [s for s in found if allows is None or allows(s.namespace)]
     if not permitted:
         spaces = ", ".join(sorted({s.namespace for s in found}))
@@ -128,11 +130,14 @@ def choose_service(
             "service",
             f"Service {name} is in namespace {spaces}, where declaring from chat is not "
             "allowed (the operator's --chat-declare-namespaces).",
+            "closed",
         )
     if len(permitted) > 1:
         spaces = ", ".join(s.value for s in permitted)
         raise DeclareRefused(
-            "service", f"Service {name} exists in several namespaces ({spaces}): name one."
+            "service",
+            f"Service {name} exists in several namespaces ({spaces}): name one.",
+            "ambiguous",
         )
     return permitted[0]
 

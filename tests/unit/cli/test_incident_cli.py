@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from incident_operator.adapters.ports import Body
 from incident_operator.cli import incident_commands
 from incident_operator.cli.kubectl_plugin import build_parser
 from incident_operator.cli.manifests import UsageError
+from incident_operator.errors import PermanentError
 from tests.builders import objects
 
 
@@ -28,6 +29,9 @@ class FakeIncidents:
         self.patches: list[tuple[str, Body]] = []
         self.verdict: Any = None
         self.severities: dict[str, Body] = {}
+        self.services: list[Body] = []
+        """Catalog Services in any namespace (what the caller may list)."""
+        self.cluster_list_forbidden = False
 
     def get(self, name: str) -> Body:
         if name not in self.objects:
@@ -40,9 +44,19 @@ class FakeIncidents:
     def get_severity(self, name: str) -> Body | None:
         return copy.deepcopy(self.severities.get(name))
 
+    def list_services(self, all_namespaces: bool = False) -> Sequence[Body]:
+        if all_namespaces and self.cluster_list_forbidden:
+            raise PermanentError("list services in all namespaces: forbidden")
+        return [
+            copy.deepcopy(b)
+            for b in self.services
+            if all_namespaces or b["metadata"]["namespace"] == self.namespace
+        ]
+
     def create(self, body: Body) -> Body:
         body = copy.deepcopy(body)
-        body["metadata"].update(namespace=self.namespace, generation=1)
+        body["metadata"].setdefault("namespace", self.namespace)
+        body["metadata"].update(generation=1)
         body["metadata"]["creationTimestamp"] = "2026-11-27T14:00:00Z"
         self.objects[body["metadata"]["name"]] = body
         return copy.deepcopy(body)

@@ -47,6 +47,7 @@ EVERYTHING = {
         {"name": "search", "namespaces": ["search"]},
     ],
     "catalog.secretNamespace": "pager-keys",
+    "chat.declareNamespaces": ["shop", "billing"],
 }
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -291,6 +292,13 @@ def test_chart_runs_the_image_as_the_dockerfile_builds_it() -> None:
     final_stage = text.rsplit("\nFROM ", 1)[1]
     assert "apt-get install" not in final_stage
     assert "pip install" not in final_stage
+
+
+def test_chat_declarations_reach_only_the_namespaces_listed() -> None:
+    assert not [a for a in container(template())["args"] if "declare-namespaces" in a]
+    args = container(template(EVERYTHING))["args"]
+    assert "--chat-declare-namespaces=shop,billing" in args
+    assert parse(["run", *args]).chat_declare_namespaces == "shop,billing"
 
 
 def test_chart_args_are_flags_the_operator_accepts() -> None:

@@ -13,7 +13,8 @@ PENDING_APPROVAL = "pending-approval"
 HELP = "\n".join(
     [
         USAGE,
-        "• declare [sev-N] TITLE — open a new incident",
+        "• declare — a form: title, service, severity, private",
+        "• declare [sev-N] [--service NAME] [--private] TITLE — the same without the form",
         "• status — this channel's incident",
         "• ack — acknowledge (triage -> investigating)",
         "• sev LEVEL — change the severity (2 or sev-2)",
@@ -22,6 +23,7 @@ HELP = "\n".join(
         "• update --public [--status STATUS] TEXT — publish an update on the status page",
         "• update --public draft — the suggested public wording; update --public accept: "
         "publish it",
+        "• update --public — a form with the suggested wording to edit and publish",
         "• mitigate — list the suggested mitigations waiting for approval",
         "• mitigate approve [NAME] — approve one (the commander only)",
         "• resolve — request the resolved state",

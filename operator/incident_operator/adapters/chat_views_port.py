@@ -4,8 +4,8 @@
 ``ChatViews`` opens a modal for the user who typed a command (real: SlackChat on
 ``views.open``, which exchanges the command's ``trigger_id``: valid 3 seconds, once).
 ``DeclareChoices`` lists what the declaration modal offers: Services (in one namespace, or
-every namespace the operator watches) and Severities (real: KubernetesCatalog, with the
-operator's list rights).
+every namespace the operator watches), Severities and the owner Team's default severity
+(real: KubernetesCatalog, with the operator's list rights).
 """
 
 from __future__ import annotations
@@ -29,3 +29,7 @@ class DeclareChoices(Protocol):
         ...
 
     async def list_severities(self) -> list[Body]: ...
+
+    async def get_team(self, name: str) -> Body | None:
+        """The Team ``name`` (its ``defaultSeverity`` for chat declarations), or None."""
+        ...

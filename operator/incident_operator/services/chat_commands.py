@@ -488,7 +488,9 @@ class ChatCommandService:
     ) -> tuple[str, str, str]:
         """Create the Incident (or find the one this ``seed`` created before); (namespace,
         name, severity)."""
-        severity = await self._severity(severity_asked or self.config.default_severity)
+        severity = await self._severity(
+            severity_asked or await self._team_severity(choice) or self.config.default_severity
+        )
         now = self._clock.now()
         name = declared_name(title, now, seed)
         namespace = choice.namespace if choice is not None else self.config.default_namespace
@@ -554,6 +556,13 @@ class ChatCommandService:
         except IncidentOperatorError:
             everywhere = offered
         return chat_declare.choose_service(asked, everywhere, policy.allows)
+
+    async def _team_severity(self, choice: ServiceChoice | None) -> str:
+        """The owner Team's ``defaultSeverity`` for chat declarations ("" when none)."""
+        if choice is None or not choice.owner or self._choices is None:
+            return ""
+        team = await self._choices.get_team(choice.owner)
+        return str(((team or {}).get("spec") or {}).get("defaultSeverity") or "")
 
     async def _severity_choices(self) -> list[SeverityChoice]:
         if self._choices is None:

@@ -302,3 +302,16 @@ async def test_an_empty_public_update_is_an_error_in_the_form() -> None:
     assert answer is not None
     assert list(answer["errors"]) == ["text"]
     assert "public" not in store.incidents[("shop", "checkout-errors")]["spec"]
+
+
+async def test_without_a_severity_the_owner_teams_default_applies() -> None:
+    store, catalog, _, service = world()
+    catalog.add_team("payments", defaultSeverity="sev-2")
+    reply = await run(service, "declare --service checkout Checkout down")
+    name = declared_name("Checkout down", NOW, "trig-1")
+    assert reply == f"Declared incident shop/{name} (sev-2)."
+    assert store.incidents[("shop", name)]["spec"]["severityRef"] == "sev-2"
+    # No service, or a team without a default: the configured default.
+    await run(service, "declare Something odd", ctx("trig-2"))
+    odd = store.incidents[("incidents", declared_name("Something odd", NOW, "trig-2"))]
+    assert odd["spec"]["severityRef"] == "sev-3"

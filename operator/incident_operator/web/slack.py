@@ -64,6 +64,8 @@ EVENTS_PATH = "/slack/events"
 INTERACTIVITY_PATH = "/slack/interactivity"
 DEFAULT_MAX_BODY = 64 * 1024
 """Slash command forms are ~1 KiB, reaction events ~2 KiB; Slack's own limit is far below."""
+MAX_INTERACTION_BODY = 4 * 64 * 1024
+"""A view_submission carries the whole view (Slack allows views up to 250 kB), URL-encoded."""
 REPLY_WITHIN = 2.5
 """Seconds of work before answering "working on it" (Slack gives up at 3)."""
 REMEMBERED_EVENTS = 2048
@@ -128,14 +130,14 @@ class SlackEndpoints:
     # -- shared checks ------------------------------------------------------------------
 
     async def _verified(
-        self, request: web.Request
+        self, request: web.Request, max_body: int | None = None
     ) -> tuple[ChatCommandExecutor, bytes] | web.Response:
         """(executor, raw body) of a genuine request, or the error answer."""
         secret = self._secret.current() if self._secret is not None else None
         if self._executor is None or not secret:
             return error(503, NOT_CONFIGURED)
         try:
-            body = await read_body(request, self.max_body)
+            body = await read_body(request, max_body or self.max_body)
         except BodyRejected as exc:
             return error(exc.status, exc.message)
         try:
@@ -214,7 +216,7 @@ class SlackEndpoints:
     # -- interactivity (forms) ----------------------------------------------------------
 
     async def interactivity(self, request: web.Request) -> web.Response:
-        checked = await self._verified(request)
+        checked = await self._verified(request, max(self.max_body, MAX_INTERACTION_BODY))
         if isinstance(checked, web.Response):
             return checked
         _, body = checked

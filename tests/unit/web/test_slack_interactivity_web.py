@@ -163,3 +163,15 @@ async def test_without_interactions_the_route_only_acknowledges() -> None:
     async with TestClient(TestServer(app)) as client:
         world = World(client, Recorder())
         assert await world.interact(SUBMISSION) == (200, "")
+
+
+async def test_a_large_view_is_read_but_not_an_unbounded_one(world: World) -> None:
+    """A submission carries the whole view (up to Slack's 250 kB), beyond the 64 KiB a slash
+    command may take; more than 256 KiB is refused unread."""
+    blocks = [{"type": "section", "text": {"type": "plain_text", "text": "x" * 1000}}] * 100
+    large = {**SUBMISSION, "view": {**SUBMISSION["view"], "blocks": blocks}}
+    assert await world.interact(large) == (200, "")
+    huge = {**SUBMISSION, "view": {**SUBMISSION["view"], "blocks": blocks * 3}}
+    status, _ = await world.interact(huge)
+    assert status == 413
+    assert len(world.recorder.submitted) == 1

@@ -7,7 +7,9 @@ command's trigger_id, inside its 3 seconds) offering only the Services of the op
 a signed ``view_submission`` picking a Service in a namespace chat may not reach is answered
 with ``response_action: errors`` on the service field and creates nothing; picking the open
 namespace's Service creates the Incident there, resolved to its owner team; Slack retrying the
-same submission creates no second incident.
+same submission creates no second incident. In an incident's channel, ``/incident update
+--public`` alone opens a form prefilled with the Severity's drafted wording; the edited text is
+published once.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pytest
 from kubernetes import client
 
 from incident_operator.domain.slack_requests import sign
+from tests.builders.objects import incident_manifest
 from tests.chart.helm import CHART, helm, set_args
 from tests.e2e.test_catalog import condition, custom
 from tests.e2e.test_rbac_serviceaccount import chart_args, service_account_kubeconfig
@@ -234,3 +237,53 @@ def test_declaring_through_the_form_lands_in_the_owning_services_namespace(
         assert again["response_action"] == "update"
         assert [i["metadata"]["name"] for i in incidents_in(api, opened)] == [name]
         assert incidents_in(api, closed) == []
+
+
+def test_a_public_update_through_the_form_publishes_the_edited_draft_once(
+    api: client.ApiClient, world: World, namespaces: tuple[str, str, str]
+) -> None:
+    """``/incident update --public`` alone in the incident's channel opens the form prefilled
+    with the Severity's drafted wording; what the person submits is published, once."""
+    opened = namespaces[0]
+    spec = {"level": 1, "displayName": "SEV-1", "chat": {"createChannel": True}}
+    with temporary_severity(api, "sev-public", spec) as severity:
+        create_custom(
+            api,
+            incident_manifest("card-payments", service="payments", severityRef=severity),
+            opened,
+        )
+
+        def channel() -> str | None:
+            (body,) = incidents_in(api, opened)
+            return ((body.get("status") or {}).get("chat") or {}).get("channelId")
+
+        channel_id = wait_for("the incident channel", channel, timeout=90)
+        trigger = world.slack_t.call(world.slack.trigger)
+        status, text = world.post(
+            "/slack/commands",
+            {"command": "/incident", "text": "update --public", "channel_id": channel_id,
+             "user_id": USER, "user_name": "bob", "trigger_id": trigger},
+        )  # fmt: skip
+        assert (status, text) == (200, "")
+        ((view_id, view),) = world.slack_t.call(lambda: dict(world.slack.views)).items()
+        blocks = {b.get("block_id"): b for b in view["blocks"]}
+        assert "payments" in blocks["text"]["element"]["initial_value"]  # the drafted wording
+        assert blocks["title"]["element"]["initial_value"]
+        payload = world.slack_t.call(
+            lambda: world.slack.submission(
+                view_id,
+                USER,
+                text="Card payments fail for some customers; a fix is rolling out.",
+                status="identified",
+                title="Card payments",
+            )
+        )
+        assert world.submit(payload)["response_action"] == "update"
+        again = world.submit(payload)  # Slack's retry
+        assert again["response_action"] == "update"
+        (body,) = incidents_in(api, opened)
+        public = body["spec"]["public"]
+        assert public["title"] == "Card payments"
+        assert [(u["text"], u["status"]) for u in public["updates"]] == [
+            ("Card payments fail for some customers; a fix is rolling out.", "identified")
+        ]

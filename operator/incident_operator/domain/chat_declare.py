@@ -11,9 +11,9 @@ its namespace. ``kubectl incident declare --service`` acts as the person at the 
 caller can list Services and create Incidents" (``policy=None``).
 
 The name → Service rule is one function for both (:func:`choose_service`): a name is a Service
-in exactly one allowed namespace (``namespace/name`` picks one of several); a Service only in
-namespaces chat may not reach is refused with that reason, an unknown name says so. Nothing is
-created on a refusal.
+in exactly one allowed namespace (``namespace/name`` picks one of several); an unknown name
+says so. Chat (:func:`choose_for_chat`) looks only among the open namespaces' Services and
+refuses a closed namespace the user names as such. Nothing is created on a refusal.
 
 The modal (Slack Block Kit, docs.slack.dev/surfaces/modals): input blocks ``title``,
 ``service``, ``severity`` and ``private`` whose values come back in a ``view_submission`` as
@@ -140,6 +140,33 @@ def choose_service(
             "ambiguous",
         )
     return permitted[0]
+
+
+def choose_for_chat(
+    asked: str, offered: Sequence[ServiceChoice], policy: DeclarePolicy
+) -> ServiceChoice:
+    """:func:`choose_service` for a Slack user among ``offered`` (the Services of the
+    namespaces ``policy`` opens). A namespace the user names that is not open is refused as
+    such; a bare name not found is "not in the namespaces open to chat" — chat never looks
+    elsewhere, so it never tells a workspace member where else a Service exists."""
+    namespace, _, name = asked.strip().rpartition("/")
+    if namespace and not policy.allows(namespace):
+        raise DeclareRefused(
+            "service",
+            f"Declaring from chat into namespace {namespace} is not allowed "
+            "(the operator's --chat-declare-namespaces).",
+            "closed",
+        )
+    try:
+        return choose_service(asked, offered, policy.allows)
+    except DeclareRefused as exc:
+        if exc.kind == "unknown" and not namespace and name:
+            raise DeclareRefused(
+                "service",
+                f"There is no Service {name} in the namespaces open to chat declarations.",
+                "unknown",
+            ) from None
+        raise
 
 
 # -- Block Kit ------------------------------------------------------------------------------

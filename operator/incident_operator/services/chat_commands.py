@@ -543,19 +543,8 @@ class ChatCommandService:
 
     async def _choose(self, asked: str) -> ServiceChoice:
         """The Service ``asked`` names, where chat may declare; DeclareRefused otherwise."""
-        policy = self.config.declare
         offered = await self.declarable_services()
-        try:
-            return chat_declare.choose_service(asked, offered, policy.allows)
-        except DeclareRefused:
-            if self._choices is None:
-                raise
-        # Not among the allowed ones: say where it is, if it exists elsewhere (best effort).
-        try:
-            everywhere = [_service_choice(b) for b in await self._choices.list_services("")]
-        except IncidentOperatorError:
-            everywhere = offered
-        return chat_declare.choose_service(asked, everywhere, policy.allows)
+        return chat_declare.choose_for_chat(asked, offered, self.config.declare)
 
     async def _team_severity(self, choice: ServiceChoice | None) -> str:
         """The owner Team's ``defaultSeverity`` for chat declarations ("" when none)."""

@@ -16,6 +16,7 @@ from incident_operator.domain.chat_declare import (
     ServiceChoice,
     SeverityChoice,
     allowed,
+    choose_for_chat,
     choose_service,
     declare_view,
     metadata,
@@ -185,3 +186,20 @@ def test_parse_public_update() -> None:
             )
         )
     assert refused.value.field == "status"
+
+
+def test_chat_refuses_a_closed_namespace_and_never_names_others() -> None:
+    policy = DeclarePolicy.parse("shop")
+    offered = allowed([SHOP, BILLING], policy)
+    assert choose_for_chat("checkout", offered, policy) == SHOP
+    with pytest.raises(DeclareRefused, match="into namespace billing is not allowed") as closed:
+        choose_for_chat("billing/invoices", offered, policy)
+    assert closed.value.kind == "closed"
+    with pytest.raises(DeclareRefused) as unknown:
+        choose_for_chat("invoices", offered, policy)
+    assert str(unknown.value) == (
+        "There is no Service invoices in the namespaces open to chat declarations."
+    )
+    assert "billing" not in str(unknown.value)
+    with pytest.raises(DeclareRefused, match="no Service nope in namespace shop"):
+        choose_for_chat("shop/nope", offered, policy)

@@ -184,15 +184,19 @@ async def test_the_default_policy_offers_no_service_and_declares_as_before() -> 
 
 
 async def test_declare_with_service_argument_resolves_the_same_way() -> None:
-    store, _, _, service = world()
+    store, catalog, _, service = world()
     reply = await run(service, "declare sev-2 --service checkout --private Checkout down")
     name = declared_name("Checkout down", NOW, "trig-1")
     assert reply == f"Declared incident shop/{name} (sev-2)."
     assert store.incidents[("shop", name)]["spec"]["private"] is True
-    with pytest.raises(CommandRefused, match=r"namespace billing.*Nothing was declared"):
+    with pytest.raises(CommandRefused, match=r"no Service invoices in the namespaces open"):
         await run(service, "declare --service invoices Bills", ctx("trig-2"))
+    with pytest.raises(CommandRefused, match=r"namespace billing is not allowed.*Nothing"):
+        await run(service, "declare --service billing/invoices Bills", ctx("trig-4"))
     with pytest.raises(CommandRefused, match="no Service nope"):
         await run(service, "declare --service nope Bills", ctx("trig-3"))
+    # Chat never looks beyond the open namespaces (nor says where else a Service exists).
+    assert ("services", "") not in catalog.reads
     assert len(store.incidents) == 1
 
 

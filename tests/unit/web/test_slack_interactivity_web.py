@@ -94,7 +94,8 @@ async def world() -> AsyncIterator[World]:
         await endpoints.close()
 
 
-SUBMISSION = {"type": "view_submission", "view": {"id": "V1", "callback_id": "incident-declare"}}
+VIEW: dict[str, Any] = {"id": "V1", "callback_id": "incident-declare"}
+SUBMISSION: dict[str, Any] = {"type": "view_submission", "view": VIEW}
 
 
 async def test_a_command_that_opens_a_form_answers_an_empty_200(world: World) -> None:
@@ -169,9 +170,9 @@ async def test_a_large_view_is_read_but_not_an_unbounded_one(world: World) -> No
     """A submission carries the whole view (up to Slack's 250 kB), beyond the 64 KiB a slash
     command may take; more than 256 KiB is refused unread."""
     blocks = [{"type": "section", "text": {"type": "plain_text", "text": "x" * 1000}}] * 100
-    large = {**SUBMISSION, "view": {**SUBMISSION["view"], "blocks": blocks}}
+    large = {**SUBMISSION, "view": {**VIEW, "blocks": blocks}}
     assert await world.interact(large) == (200, "")
-    huge = {**SUBMISSION, "view": {**SUBMISSION["view"], "blocks": blocks * 3}}
+    huge = {**SUBMISSION, "view": {**VIEW, "blocks": blocks * 3}}
     status, _ = await world.interact(huge)
     assert status == 413
     assert len(world.recorder.submitted) == 1

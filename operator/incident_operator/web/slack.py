@@ -240,7 +240,11 @@ class SlackEndpoints:
         if interactions is None:
             return None
         if kind == "block_suggestion":
-            finished, options = await self._within(interactions.suggest(payload), "options")
+            try:
+                finished, options = await self._within(interactions.suggest(payload), "options")
+            except IncidentOperatorError as exc:  # e.g. the Services could not be listed
+                log.warning("Slack options for %s: %s", payload.get("action_id"), exc)
+                return {"options": []}
             return dict(options) if finished else {"options": []}
         if kind != "view_submission":
             return None

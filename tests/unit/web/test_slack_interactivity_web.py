@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from incident_operator.adapters.secrets import StaticToken
 from incident_operator.domain.slack_requests import Command, ReactionAdded, sign
+from incident_operator.errors import TemporaryError
 from incident_operator.services.chat_commands import CommandContext
 from incident_operator.web.slack import SlackEndpoints
 from tests.fakes.ports.clock import FakeClock
@@ -49,6 +50,8 @@ class Recorder:
 
     async def suggest(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         self.suggested.append(payload)
+        if payload.get("value") == "fail":
+            raise TemporaryError("the API server is unreachable")
         return {"options": [{"text": {"type": "plain_text", "text": "a"}, "value": "ns/a"}]}
 
 
@@ -127,6 +130,12 @@ async def test_block_suggestion_answers_options(world: World) -> None:
     assert status == 200
     assert json.loads(text)["options"][0]["value"] == "ns/a"
     assert world.recorder.suggested == [payload]
+
+
+async def test_options_that_cannot_be_listed_are_none(world: World) -> None:
+    payload = {"type": "block_suggestion", "action_id": "service", "value": "fail"}
+    status, text = await world.interact(payload)
+    assert (status, json.loads(text)) == (200, {"options": []})
 
 
 async def test_other_interactions_are_acknowledged_only(world: World) -> None:

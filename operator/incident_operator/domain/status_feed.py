@@ -60,7 +60,8 @@ def _entry(feed: ET.Element, incident: PageIncident, site: Site) -> None:
     _add(
         entry, "link", rel="alternate", type="text/html", href=f"{site.url}#incident-{incident.id}"
     )
-    _add(entry, "category", term=incident.service)
+    for component in incident.components:
+        _add(entry, "category", term=component)
     _add(entry, "content", _content(incident), type="text")
 
 
@@ -69,7 +70,7 @@ def history_atom(page: Page, site: Site, *, self_url: str, component: str | None
     ET.register_namespace("", ATOM)
     incidents: Iterable[PageIncident] = page.recent_incidents
     if component is not None:
-        incidents = [i for i in incidents if i.service == component]
+        incidents = [i for i in incidents if component in i.components]
     incidents = sorted(incidents, key=lambda i: i.updated, reverse=True)
     feed = ET.Element(f"{{{ATOM}}}feed")
     scope = ("component", component) if component is not None else ()

@@ -51,6 +51,11 @@ Decisions, and why:
   drafted one accepted), so nothing about them is public before a human agreed to it.
 * **Impact** comes from the incident's Severity (``spec.statusPage.impact``); an unknown
   Severity counts as ``none`` — the page claims no more outage than a Severity says.
+* **Components**: an incident colours the component named after its service, or, when the
+  service catalog knows the service, the components the catalog decides
+  (:mod:`.status_catalog`: a Service's own public component and those of its dependants that
+  show their dependencies). Public catalog components are listed even when nothing is wrong,
+  with their groups (Statuspage's group components) and scheduled maintenances.
 * **The 90-day history** holds every incident still unresolved or resolved (else closed)
   within the last 90 days, so an incident that ended inside the window is shown even when it
   began before it; it is grouped by the day (UTC) it was declared.
@@ -68,6 +73,7 @@ from typing import Any
 
 from .comms import Impact
 from .lifecycle import Phase
+from .status_catalog import EMPTY, Catalog, Maintenance, MaintenanceStatus
 from .times import iso
 
 HISTORY = timedelta(days=90)
@@ -79,6 +85,8 @@ class ComponentStatus(StrEnum):
     DEGRADED_PERFORMANCE = "degraded_performance"
     PARTIAL_OUTAGE = "partial_outage"
     MAJOR_OUTAGE = "major_outage"
+    UNDER_MAINTENANCE = "under_maintenance"
+    """A scheduled maintenance runs and no incident makes it worse (never ranked)."""
 
 
 class IncidentStatus(StrEnum):
@@ -114,6 +122,7 @@ COMPONENT_LABEL: Mapping[ComponentStatus, str] = {
     ComponentStatus.DEGRADED_PERFORMANCE: "Degraded Performance",
     ComponentStatus.PARTIAL_OUTAGE: "Partial Outage",
     ComponentStatus.MAJOR_OUTAGE: "Major Outage",
+    ComponentStatus.UNDER_MAINTENANCE: "Under Maintenance",
 }
 
 STATUS_OF_PHASE: Mapping[Phase, IncidentStatus] = {
@@ -209,6 +218,10 @@ class IncidentRecord:
     drafted_title: str = ""
     """The Severity's suggested public title for it: the name once it has public updates but
     no public title, so the internal title is never shown beside public words."""
+    further_services: tuple[str, ...] = ()
+    """``spec.services``: the catalog may give these components too."""
+    components: tuple[str, ...] | None = None
+    """The components it colours, decided from the catalog; None: the one named ``service``."""
 
 
 @dataclass(frozen=True)
@@ -232,6 +245,8 @@ class PageIncident:
     """Newest first, as Statuspage lists them."""
     impact_text: str = ""
     """What customers notice (the public impact), shown under the name; empty: nothing."""
+    components: tuple[str, ...] = ()
+    """The components it affects (by name)."""
 
     @property
     def unresolved(self) -> bool:
@@ -252,6 +267,8 @@ class Component:
     name: str
     status: ComponentStatus
     updated: datetime
+    group: str = ""
+    """Its group's name; empty: none."""
 
     @property
     def id(self) -> str:
@@ -268,6 +285,8 @@ class Page:
     """Unresolved, most severe first, then newest first."""
     recent_incidents: tuple[PageIncident, ...]
     """The 90-day history (open ones included), newest declaration first."""
+    maintenances: tuple[Maintenance, ...] = ()
+    """Scheduled, running and (90 days) completed maintenances, soonest start first."""
 
     @property
     def description(self) -> str:
@@ -353,6 +372,7 @@ def _page_incident(record: IncidentRecord, now: datetime) -> PageIncident:
         resolved=resolved,
         updates=tuple(reversed(updates)),
         impact_text=record.public_impact,
+        components=(record.service,) if record.components is None else record.components,
     )
 
 
@@ -372,9 +392,9 @@ def _in_window(incident: PageIncident, since: datetime) -> bool:
     return incident.unresolved or (incident.resolved or incident.updated) >= since
 
 
-def build_page(records: Iterable[IncidentRecord], now: datetime) -> Page:
+def build_page(records: Iterable[IncidentRecord], now: datetime, catalog: Catalog = EMPTY) -> Page:
     """The page at ``now`` from every incident the operator knows (unpublished and private
-    ones included: they are left out here)."""
+    ones included: they are left out here) and the catalog's public components."""
     since = now - HISTORY
     incidents = [_page_incident(r, now) for r in records if shown(r)]
     recent = sorted(
@@ -386,19 +406,42 @@ def build_page(records: Iterable[IncidentRecord], now: datetime) -> Page:
     open_incidents = sorted(unresolved, key=lambda i: -SEVERITY_ORDER.index(i.impact))
     components: dict[str, Component] = {}
     for incident in sorted(recent, key=lambda i: i.updated):
-        before = components.get(incident.service)
-        impact = incident.impact if incident.unresolved else Impact.NONE
-        status = COMPONENT_OF_IMPACT[impact]
-        if before is not None and _rank(before.status) > _rank(status):
-            status = before.status
-        components[incident.service] = Component(incident.service, status, incident.updated)
+        for name in incident.components:
+            before = components.get(name)
+            impact = incident.impact if incident.unresolved else Impact.NONE
+            status = COMPONENT_OF_IMPACT[impact]
+            if before is not None and _rank(before.status) > _rank(status):
+                status = before.status
+            components[name] = Component(name, status, incident.updated)
+    updated = max((i.updated for i in recent), default=now)
     return Page(
         indicator=worst(i.impact for i in unresolved),
-        updated=max((i.updated for i in recent), default=now),
-        components=tuple(components[name] for name in sorted(components)),
+        updated=updated,
+        components=_with_catalog(components, catalog, now, updated),
         open_incidents=tuple(open_incidents),
         recent_incidents=tuple(recent),
+        maintenances=catalog.maintenances(now),
     )
+
+
+def _with_catalog(
+    components: Mapping[str, Component], catalog: Catalog, now: datetime, updated: datetime
+) -> tuple[Component, ...]:
+    """Every component by name: the catalog's public ones too (operational when nothing
+    colours them), with their groups, and under maintenance while a window runs on an
+    otherwise operational one."""
+    groups = catalog.groups()
+    running = catalog.under_maintenance(now)
+    merged = dict(components)
+    for name in groups:
+        merged.setdefault(name, Component(name, ComponentStatus.OPERATIONAL, updated))
+    result = []
+    for name in sorted(merged):
+        component = replace(merged[name], group=groups.get(name, ""))
+        if name in running and component.status is ComponentStatus.OPERATIONAL:
+            component = replace(component, status=ComponentStatus.UNDER_MAINTENANCE)
+        result.append(component)
+    return tuple(result)
 
 
 def with_components(page: Page, names: Iterable[str]) -> Page:
@@ -437,6 +480,11 @@ def status_object(page: Page) -> dict[str, str]:
     return {"indicator": page.indicator.value, "description": page.description}
 
 
+def group_id(name: str) -> str:
+    """A component group's id: opaque ``[a-z0-9]`` like Statuspage's, stable for the name."""
+    return "g" + hashlib.sha256(name.encode()).hexdigest()[:19]
+
+
 def component_json(component: Component, site: Site, position: int) -> dict[str, Any]:
     return {
         "id": component.id,
@@ -448,16 +496,46 @@ def component_json(component: Component, site: Site, position: int) -> dict[str,
         "description": None,
         "showcase": True,
         "start_date": None,
-        "group_id": None,
+        "group_id": group_id(component.group) if component.group else None,
         "page_id": site.id,
         "group": False,
         "only_show_if_degraded": False,
     }
 
 
+def _group_status(members: Iterable[Component]) -> ComponentStatus:
+    """A group shows its worst member (under maintenance only when no member is worse)."""
+    statuses = [m.status for m in members]
+    ranked = [s for s in statuses if s is not ComponentStatus.UNDER_MAINTENANCE]
+    status = max(ranked, key=_rank, default=ComponentStatus.OPERATIONAL)
+    if status is ComponentStatus.OPERATIONAL and len(ranked) < len(statuses):
+        return ComponentStatus.UNDER_MAINTENANCE
+    return status
+
+
+def components_list_json(page: Page, site: Site) -> list[dict[str, Any]]:
+    """Every component as Statuspage lists them: ungrouped ones, then each group (a component
+    with ``group: true`` naming its members' ids) followed by its members."""
+    grouped: dict[str, list[Component]] = {}
+    for component in page.components:
+        grouped.setdefault(component.group, []).append(component)
+    ordered: list[dict[str, Any]] = []
+    for name in sorted(grouped):
+        members = grouped[name]
+        if name:
+            group = Component(name, _group_status(members), max(m.updated for m in members))
+            ordered.append(
+                component_json(group, site, len(ordered) + 1)
+                | {"id": group_id(name), "group": True, "components": [m.id for m in members]}
+            )
+        for member in members:
+            ordered.append(component_json(member, site, len(ordered) + 1))
+    return ordered
+
+
 def incident_json(incident: PageIncident, page: Page, site: Site) -> dict[str, Any]:
     statuses = {c.name: c for c in page.components}
-    component = statuses.get(incident.service)
+    affected = [statuses[name] for name in incident.components if name in statuses]
     monitoring = [u.at for u in incident.updates if u.status is IncidentStatus.MONITORING]
     return {
         "id": incident.id,
@@ -487,7 +565,7 @@ def incident_json(incident: PageIncident, page: Page, site: Site) -> dict[str, A
             }
             for n, update in enumerate(incident.updates)
         ],
-        "components": [] if component is None else [component_json(component, site, 0)],
+        "components": [component_json(c, site, 0) for c in affected],
     }
 
 
@@ -496,9 +574,13 @@ def summary_json(page: Page, site: Site) -> dict[str, Any]:
     return {
         "page": page_json(page, site),
         "status": status_object(page),
-        "components": [component_json(c, site, n) for n, c in enumerate(page.components, 1)],
+        "components": components_list_json(page, site),
         "incidents": [incident_json(i, page, site) for i in page.open_incidents],
-        "scheduled_maintenances": [],
+        "scheduled_maintenances": [
+            maintenance_json(m, page, site)
+            for m in page.maintenances
+            if m.status is not MaintenanceStatus.COMPLETED
+        ],
     }
 
 
@@ -519,7 +601,7 @@ def components_json(page: Page, site: Site) -> dict[str, Any]:
     """``/api/v2/components.json``: every component, as in the summary."""
     return {
         "page": page_json(page, site),
-        "components": [component_json(c, site, n) for n, c in enumerate(page.components, 1)],
+        "components": components_list_json(page, site),
     }
 
 
@@ -531,7 +613,86 @@ def unresolved_incidents_json(page: Page, site: Site) -> dict[str, Any]:
     }
 
 
+MAINTENANCE_BODY: Mapping[MaintenanceStatus, str] = {
+    MaintenanceStatus.SCHEDULED: "We will be undergoing scheduled maintenance during this time.",
+    MaintenanceStatus.IN_PROGRESS: "Scheduled maintenance is currently in progress.",
+    MaintenanceStatus.COMPLETED: "The scheduled maintenance has been completed.",
+}
+"""Statuspage's own default wording per stage, used when a window has no description."""
+
+
+def maintenance_json(maintenance: Maintenance, page: Page, site: Site) -> dict[str, Any]:
+    """One scheduled maintenance in Statuspage's shape: its updates are the stages reached
+    (scheduled at creation — we only know the start —, in progress at the start, completed at
+    the end), newest first."""
+    window = maintenance.window
+    reached = list(MaintenanceStatus)[: list(MaintenanceStatus).index(maintenance.status) + 1]
+    at = {
+        MaintenanceStatus.SCHEDULED: window.start,
+        MaintenanceStatus.IN_PROGRESS: window.start,
+        MaintenanceStatus.COMPLETED: window.end,
+    }
+    statuses = {c.name: c for c in page.components}
+    components = [statuses[name] for name in maintenance.components if name in statuses]
+    updated = at[maintenance.status]
+    return {
+        "id": maintenance.id,
+        "name": window.name,
+        "status": maintenance.status.value,
+        "impact": "maintenance",
+        "created_at": iso(window.start),
+        "updated_at": iso(updated),
+        "started_at": iso(window.start),
+        "monitoring_at": None,
+        "resolved_at": _iso(
+            window.end if maintenance.status is MaintenanceStatus.COMPLETED else None
+        ),
+        "shortlink": f"{site.url}#maintenance-{maintenance.id}",
+        "page_id": site.id,
+        "scheduled_for": iso(window.start),
+        "scheduled_until": iso(window.end),
+        "incident_updates": [
+            {
+                "id": f"{maintenance.id}u{n + 1}",
+                "incident_id": maintenance.id,
+                "status": stage.value,
+                "body": window.description
+                if stage is MaintenanceStatus.SCHEDULED and window.description
+                else MAINTENANCE_BODY[stage],
+                "created_at": iso(at[stage]),
+                "updated_at": iso(at[stage]),
+                "display_at": iso(at[stage]),
+                "affected_components": None,
+                "deliver_notifications": False,
+            }
+            for n, stage in reversed(list(enumerate(reached)))
+        ],
+        "components": [component_json(c, site, 0) for c in components],
+    }
+
+
+def _maintenances_json(
+    page: Page, site: Site, statuses: frozenset[MaintenanceStatus]
+) -> dict[str, Any]:
+    return {
+        "page": page_json(page, site),
+        "scheduled_maintenances": [
+            maintenance_json(m, page, site) for m in page.maintenances if m.status in statuses
+        ],
+    }
+
+
 def scheduled_maintenances_json(page: Page, site: Site) -> dict[str, Any]:
-    """``/api/v2/scheduled-maintenances{,/upcoming,/active}.json``: the page schedules no
-    maintenance (incidents only), so the list is empty, in Statuspage's envelope."""
-    return {"page": page_json(page, site), "scheduled_maintenances": []}
+    """``/api/v2/scheduled-maintenances.json``: every maintenance of the last 90 days and
+    to come."""
+    return _maintenances_json(page, site, frozenset(MaintenanceStatus))
+
+
+def upcoming_maintenances_json(page: Page, site: Site) -> dict[str, Any]:
+    """``/api/v2/scheduled-maintenances/upcoming.json``: those not started yet."""
+    return _maintenances_json(page, site, frozenset({MaintenanceStatus.SCHEDULED}))
+
+
+def active_maintenances_json(page: Page, site: Site) -> dict[str, Any]:
+    """``/api/v2/scheduled-maintenances/active.json``: those under way."""
+    return _maintenances_json(page, site, frozenset({MaintenanceStatus.IN_PROGRESS}))

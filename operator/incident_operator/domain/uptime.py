@@ -166,7 +166,9 @@ def component_uptime(
     """``component``'s bars over the period from its SLOs' ``histories``; ``incidents`` are
     the page's (already public only), those of other services are ignored."""
     span = period(now, days)
-    mine = sorted((i for i in incidents if i.service == component), key=lambda i: (i.created, i.id))
+    mine = sorted(
+        (i for i in incidents if component in i.components), key=lambda i: (i.created, i.id)
+    )
     last = span[-1]
     bars: list[Day] = []
     for day in span:

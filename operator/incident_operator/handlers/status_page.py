@@ -1,4 +1,4 @@
-"""Feed every Incident and Severity watch event to the status page index
+"""Feed every Incident, Severity and Service watch event to the status page index
 (services/status_page.py)."""
 
 from __future__ import annotations
@@ -30,3 +30,13 @@ async def status_page_severities(
     index = context_of(memo).status_page
     if index is not None:
         index.observe_severity(dict(body), deleted=type == "DELETED")
+
+
+@kopf.on.event(GROUP, VERSION, "services")
+async def status_page_services(
+    body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any
+) -> None:
+    """A Service's public component, group and maintenance windows; DELETED removes them."""
+    index = context_of(memo).status_page
+    if index is not None:
+        index.observe_service(dict(body), deleted=type == "DELETED")

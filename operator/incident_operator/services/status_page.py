@@ -18,6 +18,12 @@ the incident's ``spec.private``; what is said, by the incident's ``spec.public``
 impact, updates) when written, the page's own wording otherwise. Records carry only an
 opaque id (domain ``public_id``, keyed with the operator's status page id key), never the
 namespace or name.
+
+Services (the catalog) are observed the same way, as compact entries
+(:class:`~incident_operator.domain.status_catalog.Entry`): their component, group,
+dependencies and maintenance windows, public only while the operator has resolved the
+Service's owner (the owner Team admits its namespace, see domain/status_catalog.py). An
+unreadable Service is left off the page.
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from incident_operator.api.v1alpha1.catalog import ServiceSpec
 from incident_operator.api.v1alpha1.incident import IncidentSpec, Timestamps
 from incident_operator.api.v1alpha1.severity import StatusPage
-from incident_operator.domain import status_page
+from incident_operator.domain import status_catalog, status_page
 from incident_operator.domain.comms import Impact
 from incident_operator.domain.lifecycle import Milestone, Phase
 from incident_operator.domain.public_draft import DraftTemplates, draft
@@ -119,6 +126,7 @@ def incident_record(
         id=status_page.public_id(id_key, namespace, name, str(meta.get("uid") or "")),
         title=spec.title,
         service=spec.service,
+        further_services=tuple(spec.services),
         severity=severity_of(body),
         impact=Impact.NONE,
         phase=phase,
@@ -132,6 +140,34 @@ def incident_record(
         public_updates=tuple(
             status_page.PublicNote(u.at, status_page.IncidentStatus(u.status.value), u.text)
             for u in spec.public.updates
+        ),
+    )
+
+
+def service_entry(body: Mapping[str, Any]) -> status_catalog.Entry | None:
+    """The page's entry for one Service; None when its spec is unreadable. Its component is
+    public only when ``statusPage.public`` and the operator resolved the owner it names."""
+    try:
+        spec = ServiceSpec.model_validate(body.get("spec") or {})
+    except ValidationError:
+        return None
+    raw_status = body.get("status")
+    status: Mapping[str, Any] = raw_status if isinstance(raw_status, Mapping) else {}
+    admitted = status.get("owner") == spec.owner
+    component = spec.status_page
+    namespace, name = _key(body)
+    if component is None or not component.public or not admitted:
+        return status_catalog.Entry(namespace, name, "", dependencies=tuple(spec.dependencies))
+    return status_catalog.Entry(
+        namespace,
+        name,
+        component.name,
+        group=component.group,
+        dependencies=tuple(spec.dependencies),
+        show_dependencies=component.show_dependencies,
+        windows=tuple(
+            status_catalog.Window(w.name, w.description, w.start, w.end)
+            for w in component.maintenance
         ),
     )
 
@@ -170,6 +206,7 @@ class StatusPageIndex:
         self._id_key = id_key
         self._incidents: dict[tuple[str, str], status_page.IncidentRecord] = {}
         self._severities: dict[str, Publication] = {}
+        self._services: dict[status_catalog.ServiceKey, status_catalog.Entry] = {}
         self.version = 0
         """Counts changes, so a renderer can keep its output until something moved."""
 
@@ -197,8 +234,26 @@ class StatusPageIndex:
             self._severities[name] = publication
         self.version += 1
 
-    def records(self) -> list[status_page.IncidentRecord]:
-        """Every known incident with its Severity's current impact and opt-in."""
+    def observe_service(self, body: Mapping[str, Any], *, deleted: bool = False) -> None:
+        """Take one Service watch event; a deleted or unreadable Service leaves the page."""
+        key = _key(body)
+        entry = None if deleted else service_entry(body)
+        if self._services.get(key) == entry:
+            return
+        if entry is None:
+            self._services.pop(key, None)
+        else:
+            self._services[key] = entry
+        self.version += 1
+
+    def catalog(self) -> status_catalog.Catalog:
+        return status_catalog.Catalog(dict(self._services))
+
+    def records(
+        self, catalog: status_catalog.Catalog = status_catalog.EMPTY
+    ) -> list[status_page.IncidentRecord]:
+        """Every known incident with its Severity's current impact and opt-in, and the
+        components the catalog gives it."""
         severities = self._severities
         unknown = Publication()
         return [
@@ -208,9 +263,11 @@ class StatusPageIndex:
                 published=p.publish,
                 needs_acceptance=p.accept,
                 drafted_title=draft(p.draft, r.service, p.impact, r.phase.value).title,
+                components=catalog.components_of(namespace, (r.service, *r.further_services)),
             )
-            for r in self._incidents.values()
+            for (namespace, _), r in self._incidents.items()
         ]
 
     def page(self, now: datetime) -> status_page.Page:
-        return status_page.build_page(self.records(), now)
+        catalog = self.catalog()
+        return status_page.build_page(self.records(catalog), now, catalog)

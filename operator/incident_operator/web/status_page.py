@@ -47,8 +47,8 @@ JSON_ROUTES: dict[str, Callable[[sp.Page, sp.Site], dict[str, Any]]] = {
     INCIDENTS_PATH: sp.incidents_json,
     "/api/v2/incidents/unresolved.json": sp.unresolved_incidents_json,
     "/api/v2/scheduled-maintenances.json": sp.scheduled_maintenances_json,
-    "/api/v2/scheduled-maintenances/upcoming.json": sp.scheduled_maintenances_json,
-    "/api/v2/scheduled-maintenances/active.json": sp.scheduled_maintenances_json,
+    "/api/v2/scheduled-maintenances/upcoming.json": sp.upcoming_maintenances_json,
+    "/api/v2/scheduled-maintenances/active.json": sp.active_maintenances_json,
 }
 """Every public Statuspage v2 endpoint (the ones widgets, bots and monitors call)."""
 CACHE_CONTROL = "max-age=30"

@@ -65,6 +65,7 @@ def incident(
         updated=resolved or created,
         resolved=resolved,
         updates=(update,),
+        components=(service,),
     )
 
 

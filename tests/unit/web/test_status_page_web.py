@@ -57,6 +57,7 @@ def incident(
     declared: datetime = NOW - timedelta(hours=1),
     timeline: list[dict[str, Any]] | None = None,
     stamps: dict[str, str] | None = None,
+    further: list[str] | None = None,
 ) -> dict[str, Any]:
     status: dict[str, Any] = {"timestamps": {"declared": iso(declared), **(stamps or {})}}
     if phase is not None:
@@ -72,6 +73,7 @@ def incident(
         severityRef=sev,
         state=phase or "triage",
         private=private,
+        services=further or [],
     )
 
 

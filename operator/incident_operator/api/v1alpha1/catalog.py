@@ -10,6 +10,7 @@ read a routing key nor point paging at a key the owning team did not declare.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -24,6 +25,8 @@ from .common import (
     Name,
     Resource,
     ShortText,
+    cel,
+    cel_rule,
 )
 from .severity import ChannelName
 
@@ -51,8 +54,35 @@ class Link(ApiModel):
     """Where it is, e.g. https://runbooks.example.com/checkout."""
 
 
+class MaintenanceWindow(ApiModel):
+    """Planned work on the service, announced on the status page (Statuspage's scheduled
+    maintenance): listed while upcoming, the component shows under maintenance while it
+    runs, and it stays in the page's history for 90 days after its end."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            cel_rule(
+                "self.end > self.start",
+                "end must be after start",
+                field_path=".end",
+            ),
+        )
+    }
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    """What customers read, e.g. Database upgrade."""
+    description: ShortText = ""
+    """What to expect, in customers' words, e.g. Checkout may be slow for a few minutes."""
+    start: datetime
+    """When the work begins (RFC 3339, e.g. 2026-12-10T02:00:00Z)."""
+    end: datetime
+    """When it is planned to be over."""
+
+
 class StatusPageComponent(ApiModel):
-    """How the service appears on the status page."""
+    """How the service appears on the status page. A public component is listed only once the
+    owner Team admits this namespace (the Service's owner resolved): the admin's consent for
+    what a namespace puts on the public page."""
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
     """Component name shown to users, e.g. Checkout."""
@@ -60,6 +90,11 @@ class StatusPageComponent(ApiModel):
     """Component group, e.g. Payments; empty: no group."""
     public: bool = False
     """Show the component on the public status page (off: internal only)."""
+    show_dependencies: bool = False
+    """Incidents on the services this one depends on (spec.dependencies, transitively) colour
+    this component too, as they would colour the dependency's own."""
+    maintenance: Annotated[list[MaintenanceWindow], Field(max_length=16)] = []
+    """Scheduled maintenance windows (shown only when the component is public)."""
 
 
 class ServicePaging(ApiModel):

@@ -15,6 +15,7 @@ import json
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import pytest
 from kubernetes import client
 
 from incident_operator.domain import status_page
+from tests.builders.objects import incident_manifest
 from tests.cluster.controlplane import free_port
 from tests.e2e.test_incident_lifecycle import plugin
 from tests.kube import Cluster, create_custom, get_custom, temporary_severity, wait_for
@@ -234,3 +236,85 @@ def test_a_public_update_from_kubectl_replaces_the_internal_words(
     assert "Some customers cannot pay." in page
     for where in (json.dumps(summary(port)), page):
         assert internal not in where, "the internal title never leaks"
+
+
+def test_catalog_components_dependencies_and_maintenance(
+    port: int, api: client.ApiClient, namespace: str, severity: str
+) -> None:
+    """A Team admitting this namespace owns checkout (public, group Shop, showing its
+    dependencies, a maintenance running) and gateway (no component): an incident on gateway
+    turns Checkout and its group red; a Service whose owner does not admit the namespace puts
+    nothing on the page."""
+    suffix = uuid.uuid4().hex[:6]
+    team, stranger = f"shop-{suffix}", f"stranger-{suffix}"
+    now = datetime.now(UTC).replace(microsecond=0)
+    window = {
+        "name": f"Database upgrade {suffix}",
+        "start": (now - timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
+        "end": (now + timedelta(hours=1)).isoformat().replace("+00:00", "Z"),
+    }
+    teams = client.CustomObjectsApi(api)
+    for name, admits in ((team, [namespace]), (stranger, ["elsewhere"])):
+        create_custom(api, custom("Team", name, {"namespaces": admits}), "")
+    try:
+        checkout, gateway = f"Checkout {suffix}", f"gateway-{suffix}"
+        component = {"name": checkout, "group": f"Shop {suffix}", "public": True}
+        for name, spec in (
+            (
+                f"checkout-{suffix}",
+                {
+                    "owner": team,
+                    "dependencies": [gateway],
+                    "statusPage": component | {"showDependencies": True, "maintenance": [window]},
+                },
+            ),
+            (gateway, {"owner": team}),
+            (
+                f"fake-{suffix}",
+                {
+                    "owner": stranger,
+                    "statusPage": {"name": f"Payments {suffix}", "public": True,
+                                   "maintenance": [window | {"name": f"Fake {suffix}"}]},
+                },
+            ),
+        ):  # fmt: skip
+            create_custom(api, custom("Service", name, spec), namespace)
+
+        def maintained() -> dict[str, Any] | None:
+            got = summary(port)
+            return got if components(got).get(checkout) == "under_maintenance" else None
+
+        calm = wait_for("Checkout under maintenance on summary.json", maintained)
+        (running,) = [m for m in calm["scheduled_maintenances"] if suffix in m["name"]]
+        assert (running["name"], running["status"]) == (window["name"], "in_progress")
+        assert [c["name"] for c in running["components"]] == [checkout]
+        assert f"Payments {suffix}" not in components(calm), "the owner does not admit us"
+
+        create_custom(
+            api,
+            incident_manifest("gateway-down", title="Gateway down", service=gateway,
+                              severityRef=severity),
+            namespace,
+        )  # fmt: skip
+
+        def red() -> dict[str, Any] | None:
+            got = summary(port)
+            return got if components(got).get(checkout) == "partial_outage" else None
+
+        shown = wait_for("the dependency's incident on Checkout", red)
+        assert components(shown)[f"Shop {suffix}"] == "partial_outage"
+        assert gateway not in components(shown)
+        (listed,) = [i for i in shown["incidents"] if i["name"] == "Gateway down"]
+        assert [c["name"] for c in listed["components"]] == [checkout]
+    finally:
+        for name in (team, stranger):
+            teams.delete_cluster_custom_object("sre.dev", "v1alpha1", "teams", name)
+
+
+def custom(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": spec,
+    }

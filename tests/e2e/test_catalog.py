@@ -7,7 +7,8 @@ A's key, involves both teams, invites team A's members and announces in team A's
 unknown service gets ``ServiceResolved=False, reason=UnknownService`` and the global key; a
 Service in namespace X is never used by an incident in namespace Y, and a Service in Y naming
 a team that admits only X is not routed to it. The routing keys never appear in the
-operator's log, in status or in Events.
+operator's log, in status or in Events. An SLO on service A burning in a real Prometheus
+declares an incident that is paged on team A's key and involves team A.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tests.fakes.slack import FakeSlack
 from tests.fakes.threaded import serving
 from tests.kube import (
     Cluster,
+    as_dict,
     create_custom,
     delete_namespace,
     get_custom,
@@ -39,6 +41,7 @@ from tests.kube import (
     wait_for,
 )
 from tests.operator_process import OperatorProcess, running_operator
+from tests.services.burn import Burn
 
 TOKEN = "xoxb-e2e-" + uuid.uuid4().hex
 GLOBAL_KEY = uuid.uuid4().hex
@@ -69,11 +72,20 @@ def namespaces(api: client.ApiClient) -> Iterator[tuple[str, str, str]]:
 
 @pytest.fixture
 def world(
-    crds: Cluster, api: client.ApiClient, tmp_path: Path, namespaces: tuple[str, str, str]
+    crds: Cluster,
+    api: client.ApiClient,
+    tmp_path: Path,
+    namespaces: tuple[str, str, str],
+    request: pytest.FixtureRequest,
 ) -> Iterator[World]:
     """The operator as the chart's ServiceAccount (installed with catalog.secretNamespace), so
-    the catalog works with exactly the chart's RBAC: Secrets are read in ``keys`` only."""
+    the catalog works with exactly the chart's RBAC: Secrets are read in ``keys`` only. A test
+    that also asks for ``burning`` gets the operator evaluating SLOs on that Prometheus."""
     keys = namespaces[2]
+    flags = []
+    if "burning" in request.fixturenames:
+        burn: Burn = request.getfixturevalue("burning")
+        flags = [f"--prometheus-url={burn.prometheus.url}", "--evaluation-interval=2s"]
     release = f"catalog-{uuid.uuid4().hex[:6]}"
     slack = FakeSlack(TOKEN)
     pd = FakePagerDuty([GLOBAL_KEY, KEY_A, KEY_B])
@@ -112,7 +124,7 @@ def world(
             )
             args = chart_args(deployment, secrets)
             assert f"--catalog-secret-namespace={keys}" in args
-            with running_operator(as_sa, tmp_path / "operator.log", *args) as op:
+            with running_operator(as_sa, tmp_path / "operator.log", *args, *flags) as op:
                 yield World(slack, pd, op, keys)
                 # Nothing refused in this test's namespaces (a cluster-wide operator also meets
                 # earlier tests' objects in namespaces being deleted, where writes are refused).
@@ -336,3 +348,76 @@ def test_an_slo_shows_whether_its_service_resolves(
     assert wait_for("svc-a's SLO resolved", lambda: resolved("on-a"))["status"] == "True"
     unknown = wait_for("the other SLO's condition", lambda: resolved("on-nothing"))
     assert (unknown["status"], unknown["reason"]) == ("False", "UnknownService")
+
+
+def test_an_slo_burn_on_a_service_pages_and_involves_its_team(
+    crds: Cluster,
+    api: client.ApiClient,
+    burning: Burn,
+    world: World,
+    namespaces: tuple[str, str, str],
+    teams: tuple[str, str],
+    severity: str,
+) -> None:
+    """The SLO of svc-a (owned by team A) burns in the real Prometheus: the incident it
+    declares is paged on team A's key, and team A's member is invited and its channel told."""
+    tenant_x = namespaces[0]
+    team_a = teams[0]
+    create_custom(api, custom("Service", "svc-a", {"owner": team_a}), tenant_x)
+    windows = [
+        {"long": "1h", "short": "5m", "factor": 14.4, "severity": severity},
+        {"long": "6h", "short": "30m", "factor": 6, "severity": severity},
+    ]
+    slo = custom(
+        "ServiceLevelObjective",
+        "checkout",
+        {
+            "service": "svc-a",
+            "target": 99.9,
+            "indicator": {
+                "ratio": {
+                    "errors": 'rate(http_requests_total{job="demo",code="500"}[{{window}}])',
+                    "total": 'rate(http_requests_total{job="demo"}[{{window}}])',
+                }
+            },
+            "alerting": {"minRequests": 100, "windows": windows},
+            "declare": {"enabled": True},
+        },
+    )
+    create_custom(api, slo, tenant_x)
+
+    def declared_and_paged() -> dict[str, Any] | None:
+        found = client.CustomObjectsApi(api).list_namespaced_custom_object(
+            "sre.dev", "v1alpha1", tenant_x, "incidents", label_selector="sre.dev/slo=checkout"
+        )
+        for body in as_dict(found)["items"]:
+            status = body.get("status") or {}
+            if (status.get("pager") or {}).get("state") == "triggered":
+                return dict(body)
+        return None
+
+    body = wait_for("the SLO's incident paged", declared_and_paged, timeout=120)
+    name = body["metadata"]["name"]
+    assert body["spec"]["service"] == "svc-a"
+    assert body["spec"]["source"]["type"] == "slo"
+    alert = world.pd.open_alert(f"incident-operator/{tenant_x}/{name}")
+    assert alert is not None
+    assert alert.routing_key == KEY_A
+    assert body["status"]["catalog"]["teams"] == [team_a]
+    channel_id = wait_for(
+        "the incident channel",
+        lambda: ((get_custom(api, "Incident", name, tenant_x).get("status") or {})
+                 .get("chat") or {}).get("channelId"),
+    )  # fmt: skip
+    wait_for(
+        "team A's member invited",
+        lambda: MEMBER_A in world.slack.channels[channel_id].members,
+    )
+    team_channel = next(c for c in world.slack.channels.values() if c.name == TEAM_A_CHANNEL)
+    wait_for(
+        "the announcement in team A's channel, mentioning its group",
+        lambda: any(
+            f"<#{channel_id}>" in str(m.get("text")) and "<!subteam^S0TEAMA>" in str(m.get("text"))
+            for m in team_channel.messages
+        ),
+    )

@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)  ## create .venv with the operator and the dev tools (pinned by constraints.txt)
 
-deps:  ## system packages the tests use: Prometheus, promtool, Alertmanager (Debian)
+deps:  ## system packages the tests use (Prometheus, Alertmanager, Chromium, Node: Debian) and axe-core (npm, into ~/.cache/incident-operator/node)
 	hack/install-deps.sh
+	hack/install-node-tools.sh >/dev/null
 
 binaries:  ## build etcd, kube-apiserver, kube-controller-manager, helm, Prometheus 3, Alertmanager, VictoriaMetrics once into ~/.cache/incident-operator
 	hack/build-binaries.sh all

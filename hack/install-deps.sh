@@ -14,6 +14,10 @@ fi
 if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v chromium >/dev/null; then
   packages+=(chromium)
 fi
+# Node's npm installs axe-core for the status page's accessibility check (hack/install-node-tools.sh).
+if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 if [[ -n "${INSTALL_DEPS_FORCE:-}" ]] || ! command -v faketime >/dev/null; then
   packages+=(faketime)
 fi

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from incident_operator.services.status_page import StatusPageIndex
-from incident_operator.web.status_page import render_html
+from incident_operator.web.status_page_html import render_html
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

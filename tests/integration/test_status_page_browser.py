@@ -1,16 +1,19 @@
 """The status page in a real browser: headless Chromium against the operator's aiohttp app.
 
 The app is the one the operator serves (web/app.py with the status page mounted), on a
-localhost port, fed by a StatusPageIndex with watch bodies. Chromium renders it without
-JavaScript concerns (there is none); the DOM it builds must show the public incident and
-not the private one, and a hostile title must stay text. The screenshot is kept under
-``test-artifacts/status-page.png`` for a human look (CI can upload it).
+localhost port, fed by a StatusPageIndex with watch bodies, branded with a logo and a colour.
+The DOM Chromium builds must show the public incident and not the private one, and a hostile
+title must stay text, with the page's one (same-origin) script running under its
+Content-Security-Policy. Over the DevTools protocol (tests/browser.py) the page is looked at
+as people do: at desktop (1280 px) and phone (390 px) widths, light and dark, in another
+time zone, with the keyboard, and checked by axe-core for accessibility; the screenshots are
+kept under ``test-artifacts/status-page-*.png`` for a human look (CI can upload them).
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
+import re
 import struct
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +26,18 @@ from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSettings
+from incident_operator.web.status_page_html import SCRIPT_HREF, Look
+from tests.browser import (
+    ARTIFACTS,
+    DESKTOP,
+    PHONE,
+    Tab,
+    axe_source,
+    axe_violations,
+    browser,
+    chromium,
+    serious,
+)
 from tests.cluster.controlplane import free_port
 from tests.fakes.ports.clock import FakeClock
 from tests.kube import REPO
@@ -32,13 +47,6 @@ NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 ARTIFACT = REPO / "test-artifacts" / "status-page.png"
 WIDTH, HEIGHT = 1280, 900
 HOSTILE = "<script>document.title='owned'</script>Login page broken"
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.fail("chromium not found: run hack/install-deps.sh (Debian package chromium)")
-    return found
 
 
 def populated() -> StatusPageIndex:
@@ -83,12 +91,25 @@ def populated() -> StatusPageIndex:
     return index
 
 
+LOGO = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32" width="32" height="32">'
+    '<circle cx="16" cy="16" r="14" fill="#ffffff"/><circle cx="16" cy="16" r="8" '
+    'fill="#0b5cad"/></svg>'
+)
+LOOK = Look(logo_url="/brand/logo.svg", brand_colour="#0B5CAD")
+
+
+async def logo(_: web.Request) -> web.Response:
+    return web.Response(text=LOGO, content_type="image/svg+xml")
+
+
 @pytest.fixture
 async def url() -> AsyncIterator[str]:
     endpoints = StatusPageEndpoints(
-        populated(), FakeClock(NOW), StatusPageSettings(title="Acme Cloud Status")
+        populated(), FakeClock(NOW), StatusPageSettings(title="Acme Cloud Status", look=LOOK)
     )
     app = build_app(alertmanager=AlertmanagerWebhook(None, None), status_page=endpoints)
+    app.router.add_get("/brand/logo.svg", logo)  # a same-origin logo, as behind an ingress
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
@@ -135,8 +156,10 @@ async def test_chromium_shows_the_public_incidents_and_not_the_private_one(
     assert "Search degraded (40 days ago)" in dom
     assert "Vault credentials exposed" not in dom
     assert "vault" not in dom
-    # The hostile title is text in the DOM, not an element: no script ran or exists.
+    # The hostile title is text in the DOM, not an element: no script ran or exists but the
+    # page's own, from its own origin.
     assert "<script>" not in dom
+    assert re.findall(r"<script\b[^>]*>", dom) == [f'<script src="{SCRIPT_HREF}" defer="">']
     assert "&lt;script&gt;document.title='owned'&lt;/script&gt;Login page broken" in dom
     assert "owned</title>" not in dom
 
@@ -150,3 +173,143 @@ async def test_chromium_screenshot_is_a_png(url: str, tmp_path: Path) -> None:
     data = ARTIFACT.read_bytes()
     assert png_size(data) == (WIDTH, HEIGHT)
     assert len(data) > 10_000, "a rendered page, not a blank image"
+
+
+# --- as people look at it (DevTools protocol) ---------------------------------------------
+
+VIEWS = {"desktop": DESKTOP, "phone": PHONE}
+
+
+def history(url: str) -> str:
+    return url + "/history/2026-11"
+
+
+async def no_horizontal_scroll(tab: Tab, width: int) -> None:
+    scroll = await tab.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"the page is {scroll} px wide in a {width} px viewport"
+
+
+@pytest.mark.parametrize("view", VIEWS)
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+async def test_screenshots_at_desktop_and_phone_widths(
+    url: str, tmp_path: Path, view: str, dark: bool
+) -> None:
+    """Full-page screenshots under test-artifacts/; nothing wider than the screen."""
+    size = VIEWS[view]
+    scheme = "-dark" if dark else ""
+    async with browser(tmp_path / "profile") as chrome:
+        tab = await chrome.tab(size, dark=dark)
+        for name, address in (("status-page", url), ("status-page-history", history(url))):
+            await tab.goto(address)
+            await no_horizontal_scroll(tab, size.width)
+            data = await tab.screenshot(ARTIFACTS / f"{name}-{view}{scheme}.png")
+            width, height = png_size(data)
+            assert width == size.width
+            assert height >= size.height or name == "status-page-history"
+            assert len(data) > 10_000, "a rendered page, not a blank image"
+        background = await tab.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == ("rgb(13, 17, 23)" if dark else "rgb(246, 248, 250)")
+        assert tab.console == [], "no CSP refusal, no error"
+
+
+@pytest.mark.parametrize("view", VIEWS)
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+async def test_axe_finds_no_serious_or_critical_violation(
+    url: str, tmp_path: Path, view: str, dark: bool
+) -> None:
+    source = axe_source()
+    async with browser(tmp_path / "profile") as chrome:
+        tab = await chrome.tab(VIEWS[view], dark=dark)
+        for address in (url, history(url), history(url).replace("2026-11", "2026-09")):
+            await tab.goto(address)
+            violations = await axe_violations(tab, source)
+            assert serious(violations) == [], address
+
+
+async def test_axe_reports_a_page_with_defects(tmp_path: Path) -> None:
+    """The check above can fail: axe finds poor contrast and a missing language here."""
+    defective = (
+        "<!DOCTYPE html><html><head><title>x</title></head><body><main><h1>Status</h1>"
+        '<p style="color:#bbb;background:#fff">All Systems Operational</p>'
+        '<img src="/nothing.png"></main></body></html>'
+    )
+    async with browser(tmp_path / "profile") as chrome:
+        tab = await chrome.tab(DESKTOP)
+        await tab.send("Page.setDocumentContent", frameId=await frame(tab), html=defective)
+        found = {v["id"] for v in serious(await axe_violations(tab, axe_source()))}
+    assert {"color-contrast", "html-has-lang", "image-alt"} <= found
+
+
+async def frame(tab: Tab) -> str:
+    tree = await tab.send("Page.getFrameTree")
+    ident: str = tree["frameTree"]["frame"]["id"]
+    return ident
+
+
+async def test_times_are_shown_in_the_readers_time_zone(url: str, tmp_path: Path) -> None:
+    async with browser(tmp_path / "profile") as chrome:
+        tab = await chrome.tab(PHONE, time_zone="America/New_York")
+        await tab.goto(url)
+        times = await tab.evaluate(
+            "Array.from(document.querySelectorAll('time[data-local]'), "
+            "t => [t.getAttribute('datetime'), t.textContent, t.title])"
+        )
+        assert times
+        # The mitigated payments incident's update: 13:40 UTC is 8:40 in New York (EST).
+        assert ["2026-11-27T13:40:00Z", "Nov 27, 08:40 AM EST", "Nov 27, 13:40 UTC"] in times
+        # October's are summer time there (EDT): each instant in its own offset.
+        assert ["2026-10-18T16:00:00Z", "Oct 18, 12:00 PM EDT", "Oct 18, 16:00 UTC"] in times
+        assert all(re.search(r" E[SD]T$", text) for _, text, _ in times)
+        assert all(title.endswith(" UTC") for _, _, title in times)
+        assert await tab.evaluate("document.title") == "Acme Cloud Status"
+        assert await tab.evaluate("document.scripts.length") == 1
+        assert tab.console == [], "the script ran under the page's CSP"
+
+        # Without JavaScript the page says UTC, as rendered.
+        await tab.send("Emulation.setScriptExecutionDisabled", value=True)
+        await tab.goto(url)
+        texts = await tab.evaluate(
+            "Array.from(document.querySelectorAll('time[data-local]'), t => t.textContent)"
+        )
+        assert "Nov 27, 13:40 UTC" in texts
+        assert all(text.endswith(" UTC") for text in texts)
+
+
+async def test_keyboard_reaches_the_skip_link_first_with_a_visible_focus(
+    url: str, tmp_path: Path
+) -> None:
+    async with browser(tmp_path / "profile") as chrome:
+        tab = await chrome.tab(DESKTOP)
+        await tab.goto(url)
+        focused = []
+        for _ in range(4):
+            for kind in ("keyDown", "keyUp"):
+                await tab.send(
+                    "Input.dispatchKeyEvent",
+                    type=kind,
+                    key="Tab",
+                    code="Tab",
+                    windowsVirtualKeyCode=9,
+                )
+            focused.append(
+                await tab.evaluate(
+                    "(() => { const e = document.activeElement, s = getComputedStyle(e),"
+                    " r = e.getBoundingClientRect();"
+                    " return [e.textContent.trim(), s.outlineStyle, parseFloat(s.outlineWidth),"
+                    " r.left >= 0 && r.top >= 0 && r.width > 0]; })()"
+                )
+            )
+        assert [text for text, *_ in focused] == [
+            "Skip to content",
+            "Acme Cloud Status",
+            "Current status",
+            "History",
+        ]
+        for text, style, width, on_screen in focused:
+            assert style == "solid", text
+            assert width >= 2, text
+            assert on_screen, text
+        # Following the skip link moves the focus into the main content.
+        await tab.goto(url)
+        await tab.evaluate("document.querySelector('.skip').click()")
+        assert await tab.evaluate("document.activeElement.id") == "main"

@@ -18,7 +18,8 @@ from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.services.uptime import UptimeService
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
-from incident_operator.web.status_page import UPTIME_PATH, StatusPageEndpoints, StatusPageSettings
+from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSettings
+from incident_operator.web.status_page_html import UPTIME_PATH
 from tests.builders import objects
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore

@@ -103,8 +103,9 @@ def contrast(first: str, second: str) -> float:
 
 
 def text_on(background: str) -> str:
-    """Near-black or white, whichever contrasts more with ``background`` (always >= 4.5:1)."""
-    return max(("#ffffff", "#111111"), key=lambda fg: contrast(fg, background))
+    """Black or white, whichever contrasts more with ``background``: at least 4.58:1 (the
+    worst case, a mid grey), so AA holds for any brand colour."""
+    return max(("#ffffff", "#000000"), key=lambda fg: contrast(fg, background))
 
 
 @dataclass(frozen=True)

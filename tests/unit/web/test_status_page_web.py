@@ -173,7 +173,12 @@ async def test_a_severity_that_did_not_opt_in_publishes_nothing() -> None:
     index.observe_incident(incident("checkout-errors", title="Quiet outage"))
     client = await serve(index)
     try:
-        for path in ("/api/v2/summary.json", "/api/v2/incidents.json", "/status"):
+        for path in (
+            "/api/v2/summary.json",
+            "/api/v2/incidents.json",
+            "/status",
+            "/status/history/2026-11",
+        ):
             text = await (await client.get(path)).text()
             assert "Quiet outage" not in text, path
             assert "checkout" not in text, path
@@ -206,7 +211,12 @@ def test_ids_depend_on_the_configured_key_only() -> None:
 
 
 async def test_private_incident_is_nowhere(client: TestClient[Any, Any]) -> None:
-    for path in ("/api/v2/summary.json", "/api/v2/incidents.json", "/status"):
+    for path in (
+        "/api/v2/summary.json",
+        "/api/v2/incidents.json",
+        "/status",
+        "/status/history/2026-11",
+    ):
         text = await (await client.get(path)).text()
         assert "breach" not in text.lower(), path
         assert "auth" not in text, path

@@ -46,6 +46,8 @@ EVERYTHING = {
         {"name": "checkout", "namespaces": ["shop", "shop-eu"]},
         {"name": "search", "namespaces": ["search"]},
     ],
+    "statusPage.logoURL": "https://cdn.example.com/acme/logo.svg?v=2&size=64",
+    "statusPage.brandColour": "#0B5CAD",
     "catalog.secretNamespace": "pager-keys",
     "chat.declareNamespaces": ["shop", "billing"],
 }
@@ -231,6 +233,11 @@ def test_optional_features_render_and_reference_the_operator() -> None:
     assert "--status-page-url=https://status.example.com/status" in args
     assert "--status-page-component=checkout=shop,shop-eu" in args
     assert "--status-page-component=search=search" in args
+    assert "--status-page-logo-url=https://cdn.example.com/acme/logo.svg?v=2&size=64" in args
+    assert "--status-page-brand-colour=#0B5CAD" in args
+    branded = parse(["run", *args])
+    assert branded.status_page_brand_colour == "#0b5cad"
+    assert not [a for a in container(template())["args"] if "logo" in a or "colour" in a]
     assert "--manage-prometheus-rules" in args
     assert ("monitoring.coreos.com", "prometheusrules", "patch") in rules(docs, "-namespaced")
     assert ("kopf.dev", "clusterkopfpeerings", "watch") in rules(docs, "-cluster")
@@ -257,6 +264,12 @@ def test_peering_crds_ship_in_the_crds_directory() -> None:
         ({"slack.token": "xoxb-123"}, "'token'"),
         ({"extraArgs": ["verbose"]}, "/extraArgs/0"),
         ({"service.port": 80}, "/service/port"),
+        ({"statusPage.logoURL": "http://cdn.example.com/logo.svg"}, "/statusPage/logoURL"),
+        ({"statusPage.logoURL": "javascript:alert(1)"}, "/statusPage/logoURL"),
+        ({"statusPage.logoURL": "//cdn.example.com/logo.svg"}, "/statusPage/logoURL"),
+        ({"statusPage.logoURL": 'https://x.example.com/"><b>'}, "/statusPage/logoURL"),
+        ({"statusPage.brandColour": "red"}, "/statusPage/brandColour"),
+        ({"statusPage.brandColour": "#0b5cad;}"}, "/statusPage/brandColour"),
     ],
 )
 def test_schema_rejects_bad_values_with_the_offending_key(

@@ -30,6 +30,7 @@ from incident_operator.services.chat_commands import ChatCommandConfig
 from incident_operator.services.comms_facts import CommsConfig
 from incident_operator.web.app import RoutineProbes
 from incident_operator.web.status_page import StatusPageSettings
+from incident_operator.web.status_page_html import Look, brand_colour, logo_url
 
 from .composition import WebOptions, build_context
 
@@ -81,6 +82,21 @@ def _component(text: str) -> UptimeComponent:
     for namespace in component.namespaces:
         _namespace(namespace)
     return component
+
+
+def _logo_url(text: str) -> str:
+    """Empty (the default, or a chart value left empty): no logo."""
+    try:
+        return logo_url(text) if text else ""
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _brand_colour(text: str) -> str:
+    try:
+        return brand_colour(text) if text else ""
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -267,6 +283,21 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "(default %(default)s)",
     )
     run_cmd.add_argument(
+        "--status-page-logo-url",
+        default="",
+        type=_logo_url,
+        help="logo beside the status page's name: an https URL or a path on the page's own "
+        "origin (/...); default: none",
+    )
+    run_cmd.add_argument(
+        "--status-page-brand-colour",
+        default="",
+        type=_brand_colour,
+        metavar="#RRGGBB",
+        help="colour of the status page's header (its text turns black or white, whichever "
+        "contrasts more); default: the neutral light or dark palette",
+    )
+    run_cmd.add_argument(
         "--status-page-component",
         action="append",
         default=[],
@@ -434,7 +465,11 @@ def main(argv: list[str] | None = None) -> int:
         postmortems=postmortem_options(args),
     )
     web = WebOptions(
-        status_page=StatusPageSettings(title=args.status_page_title, url=args.status_page_url),
+        status_page=StatusPageSettings(
+            title=args.status_page_title,
+            url=args.status_page_url,
+            look=Look(args.status_page_logo_url, args.status_page_brand_colour),
+        ),
         status_page_id_key=secret(args.status_page_id_key_file, "status_page_id_key"),
         uptime_components=tuple(args.status_page_component),
     )

@@ -51,3 +51,26 @@ def test_status_page_components(capsys: pytest.CaptureFixture[str]) -> None:
         with pytest.raises(SystemExit):
             parse(["run", f"--status-page-component={bad}"])
     assert "is not a namespace name" in capsys.readouterr().err
+
+
+def test_status_page_branding(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse(
+        [
+            "run",
+            "--status-page-logo-url=https://cdn.example.com/logo.svg",
+            "--status-page-brand-colour=#0B5CAD",
+        ]
+    )
+    assert args.status_page_logo_url == "https://cdn.example.com/logo.svg"
+    assert args.status_page_brand_colour == "#0b5cad"
+    defaults = parse(["run"])
+    assert (defaults.status_page_logo_url, defaults.status_page_brand_colour) == ("", "")
+    for bad in (
+        "--status-page-logo-url=http://cdn.example.com/logo.svg",
+        "--status-page-brand-colour=red",
+    ):
+        with pytest.raises(SystemExit):
+            parse(["run", bad])
+    err = capsys.readouterr().err
+    assert "logo URL must be an https URL or a /path" in err
+    assert "brand colour must be #rrggbb" in err

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests need: Prometheus 2.42 (with promtool) and Alertmanager from
-# Debian, Chromium (headless, for the status page browser test) and libfaketime (the chaos
+# Debian, Chromium (headless, for the status page browser test), Node and npm (axe-core for
+# that test: hack/install-node-tools.sh) and libfaketime (the chaos
 # suite jumps the operator's clocks with it: tests/chaos/world.py), zsh (the completion test),
 # podman and mmdebstrap (the image, below). Installed only when missing, so warm machines pay nothing.
 set -euo pipefail

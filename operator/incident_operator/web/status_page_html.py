@@ -2,9 +2,9 @@
 
 What people expect of a status page, and how it is met here:
 
-* **Readable anywhere**: one column that fits a 320 px phone and grows to 52 rem on a desktop;
-  light and dark (``prefers-color-scheme``) palettes whose text passes WCAG AA contrast
-  (4.5:1) on its background; landmarks (header with the site's name and navigation, main,
+* **Readable anywhere**: one column that fits a phone (checked at 390 px) and grows to 52 rem
+  on a desktop; light and dark (``prefers-color-scheme``) palettes whose text passes WCAG AA
+  contrast (4.5:1) on its background; landmarks (header with the site's name and navigation, main,
   footer), headings in order (one ``h1``, then ``h2`` sections), a skip link and a visible
   keyboard focus ring. Status is never told by colour alone: every coloured mark carries its
   words. Checked with axe-core in headless Chromium

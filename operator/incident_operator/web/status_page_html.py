@@ -177,6 +177,7 @@ background:var(--surface);border:1px solid var(--border);border-top:none;padding
 .components li:only-child{border-radius:.5rem}
 .operational{color:var(--ok)}.degraded_performance{color:var(--minor)}
 .partial_outage{color:var(--major)}.major_outage{color:var(--critical)}
+.under_maintenance{color:var(--link)}
 article{background:var(--surface);border:1px solid var(--border);border-radius:.5rem;
 padding:1rem;margin-bottom:1rem}
 article h2,article h3,article h4{margin-top:0}

@@ -7,13 +7,19 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from incident_operator.domain.status_page import build_page
+from incident_operator.domain.status_page import (
+    COMPONENT_LABEL,
+    Component,
+    ComponentStatus,
+    build_page,
+)
 from incident_operator.services.status_page import StatusPageIndex
 from incident_operator.web.status_page import StatusPageSettings
 from incident_operator.web.status_page_html import (
@@ -282,3 +288,14 @@ def test_the_footer_has_a_spot_for_more_ways_to_subscribe(index: StatusPageIndex
         '<li><a href="/status/subscribe?a=1&amp;b=2">'
         "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co</a></li>"
     )
+
+
+def test_every_component_status_has_its_colour_and_its_words() -> None:
+    page = build_page([], NOW)
+    components = tuple(Component(s.value, s, NOW) for s in ComponentStatus)
+    html = render_html(replace(page, components=components), "Status")
+    css = stylesheet(Look())
+    for status in ComponentStatus:
+        assert f".{status.value}{{color:var(--" in css, status
+        label = COMPONENT_LABEL[status]
+        assert f'<span class="{status.value}">{label}</span>' in html, status

@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from incident_operator.domain.uptime import DayMeasure, UptimeComponent
 from incident_operator.services.status_page import StatusPageIndex
+from incident_operator.services.uptime import UptimeService
 from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSettings
@@ -40,7 +42,10 @@ from tests.browser import (
 )
 from tests.cluster.controlplane import free_port
 from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.store import FakeStore
+from tests.fakes.ports.uptime import FakeDailyHistory
 from tests.kube import REPO
+from tests.unit.web.test_status_page_uptime_web import SLI, slo_body
 from tests.unit.web.test_status_page_web import incident, iso, severity, state_changed
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -103,10 +108,32 @@ async def logo(_: web.Request) -> web.Response:
     return web.Response(text=LOGO, content_type="image/svg+xml")
 
 
+def uptime(clock: FakeClock) -> UptimeService:
+    """Daily bars for payments: 60 days measured, one of them below its 99.9 % objective
+    (the figures come from a fake of the metrics port: this test is about the page)."""
+    store = FakeStore()
+    store.slos[("shop", "payments-availability")] = {
+        **slo_body(),
+        "metadata": {"name": "payments-availability", "namespace": "shop"},
+        "spec": {**slo_body()["spec"], "service": "payments"},
+    }
+    history = FakeDailyHistory()
+    today = NOW.date()
+    history.days[SLI] = {
+        today - timedelta(days=n): DayMeasure(0.004 if n == 9 else 0.0, 8_640_000)
+        for n in range(60)
+    }
+    return UptimeService(store.list_slos, history, clock, (UptimeComponent("payments", ("shop",)),))
+
+
 @pytest.fixture
 async def url() -> AsyncIterator[str]:
+    clock = FakeClock(NOW)
     endpoints = StatusPageEndpoints(
-        populated(), FakeClock(NOW), StatusPageSettings(title="Acme Cloud Status", look=LOOK)
+        populated(),
+        clock,
+        StatusPageSettings(title="Acme Cloud Status", look=LOOK),
+        uptime=uptime(clock),
     )
     app = build_app(alertmanager=AlertmanagerWebhook(None, None), status_page=endpoints)
     app.router.add_get("/brand/logo.svg", logo)  # a same-origin logo, as behind an ingress

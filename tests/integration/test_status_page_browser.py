@@ -45,6 +45,7 @@ from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
 from tests.fakes.ports.uptime import FakeDailyHistory
 from tests.kube import REPO
+from tests.unit.web.test_status_page_catalog_web import service
 from tests.unit.web.test_status_page_uptime_web import SLI, slo_body
 from tests.unit.web.test_status_page_web import incident, iso, severity, state_changed
 
@@ -93,6 +94,18 @@ def populated() -> StatusPageIndex:
                 stamps={"resolved": iso(declared + timedelta(hours=2))},
             )
         )
+    # The catalog: a group of two public components, one with a maintenance under way and
+    # one planned (the page's groups and maintenance section are checked by axe too).
+    soon = NOW + timedelta(days=2)
+    windows = {
+        "cards": {"name": "Card network upgrade", "start": iso(NOW - timedelta(minutes=10)),
+                  "end": iso(NOW + timedelta(hours=1))},
+        "checkout": {"name": "Database upgrade", "description": "Checkout may be slow.",
+                     "start": iso(soon), "end": iso(soon + timedelta(hours=1))},
+    }  # fmt: skip
+    for name, window in windows.items():
+        component = {"name": name.title(), "group": "Shop", "public": True}
+        index.observe_service(service(name, component=component | {"maintenance": [window]}))
     return index
 
 

@@ -149,11 +149,13 @@ HIDDEN: frozenset[Phase] = frozenset({Phase.DECLINED, Phase.MERGED})
 
 
 def _update_body(phase: Phase, service: str) -> str:
-    """Customer wording per phase; closed reads like resolved (and is then dropped as a repeat)."""
+    """Customer wording per phase; closed reads like resolved (and is then dropped as a repeat).
+    ``service``: what customers know it by (:func:`public_service`); empty: unnamed."""
+    affecting = f" affecting {service}" if service else ""
     if phase is Phase.TRIAGE:
-        return f"We are aware of a problem affecting {service} and are looking into it."
+        return f"We are aware of a problem{affecting} and are looking into it."
     if phase is Phase.INVESTIGATING:
-        return f"We are investigating the problem affecting {service}."
+        return f"We are investigating the problem{affecting}."
     if phase is Phase.MITIGATED:
         return "A fix has been implemented and we are monitoring the results."
     return "This incident has been resolved."
@@ -323,13 +325,22 @@ PROGRESS: tuple[IncidentStatus, ...] = (
 """How far along a status is; a public update further along than the phase does not move it."""
 
 
+def public_service(record: IncidentRecord) -> str:
+    """What the page calls the incident's service: its components' names when the catalog
+    gave it any, nothing when the catalog gave none (the internal service name of a Service
+    kept off the page never reaches it), else the service as written."""
+    if record.components is None:
+        return record.service
+    return ", ".join(record.components)
+
+
 def _canned_updates(record: IncidentRecord, created: datetime) -> list[PageUpdate]:
     """The page's own sentence for each state change, oldest first."""
     changes = sorted((u for u in record.updates if u.phase in STATUS_OF_PHASE), key=_at)
     updates: list[PageUpdate] = []
     last_body = ""
     for at, phase in [(created, Phase.TRIAGE), *((u.at, u.phase) for u in changes)]:
-        body = _update_body(phase, record.service)
+        body = _update_body(phase, public_service(record))
         if body != last_body:  # closed after resolved, or a repeated entry: nothing new to say
             updates.append(PageUpdate(max(at, created), STATUS_OF_PHASE[phase], body))
             last_body = body
@@ -355,7 +366,9 @@ def _page_incident(record: IncidentRecord, now: datetime) -> PageIncident:
         entered = [u.at for u in record.updates if STATUS_OF_PHASE.get(u.phase) is status]
         at = record.resolved or record.closed or max(entered, default=updates[-1].at)
         updates.append(
-            PageUpdate(max(at, updates[-1].at), status, _update_body(record.phase, record.service))
+            PageUpdate(
+                max(at, updates[-1].at), status, _update_body(record.phase, public_service(record))
+            )
         )
     resolved = None
     if status is IncidentStatus.RESOLVED:
@@ -503,7 +516,7 @@ def component_json(component: Component, site: Site, position: int) -> dict[str,
     }
 
 
-def _group_status(members: Iterable[Component]) -> ComponentStatus:
+def group_status(members: Iterable[Component]) -> ComponentStatus:
     """A group shows its worst member (under maintenance only when no member is worse)."""
     statuses = [m.status for m in members]
     ranked = [s for s in statuses if s is not ComponentStatus.UNDER_MAINTENANCE]
@@ -523,7 +536,7 @@ def components_list_json(page: Page, site: Site) -> list[dict[str, Any]]:
     for name in sorted(grouped):
         members = grouped[name]
         if name:
-            group = Component(name, _group_status(members), max(m.updated for m in members))
+            group = Component(name, group_status(members), max(m.updated for m in members))
             ordered.append(
                 component_json(group, site, len(ordered) + 1)
                 | {"id": group_id(name), "group": True, "components": [m.id for m in members]}

@@ -256,17 +256,26 @@ class StatusPageIndex:
         components the catalog gives it."""
         severities = self._severities
         unknown = Publication()
-        return [
-            dataclasses.replace(
-                r,
-                impact=(p := severities.get(r.severity, unknown)).impact,
-                published=p.publish,
-                needs_acceptance=p.accept,
-                drafted_title=draft(p.draft, r.service, p.impact, r.phase.value).title,
-                components=catalog.components_of(namespace, (r.service, *r.further_services)),
+        records = []
+        for (namespace, _), record in self._incidents.items():
+            publication = severities.get(record.severity, unknown)
+            joined = dataclasses.replace(
+                record,
+                impact=publication.impact,
+                published=publication.publish,
+                needs_acceptance=publication.accept,
+                components=catalog.components_of(
+                    namespace, (record.service, *record.further_services)
+                ),
             )
-            for (namespace, _), r in self._incidents.items()
-        ]
+            drafted = draft(
+                publication.draft,
+                status_page.public_service(joined),
+                publication.impact,
+                record.phase.value,
+            )
+            records.append(dataclasses.replace(joined, drafted_title=drafted.title))
+        return records
 
     def page(self, now: datetime) -> status_page.Page:
         catalog = self.catalog()

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 from incident_operator.domain import status_page as sp
 from incident_operator.domain import uptime as up
 from incident_operator.domain.comms import Impact
+from incident_operator.domain.status_catalog import Maintenance, MaintenanceStatus
 from incident_operator.domain.times import iso
 
 HTML_PATH = "/status"
@@ -178,6 +179,7 @@ background:var(--surface);border:1px solid var(--border);border-top:none;padding
 .operational{color:var(--ok)}.degraded_performance{color:var(--minor)}
 .partial_outage{color:var(--major)}.major_outage{color:var(--critical)}
 .under_maintenance{color:var(--link)}
+.group{display:flex;flex-wrap:wrap;justify-content:space-between;margin:1rem 0 .5rem}
 article{background:var(--surface);border:1px solid var(--border);border-radius:.5rem;
 padding:1rem;margin-bottom:1rem}
 article h2,article h3,article h4{margin-top:0}
@@ -284,7 +286,9 @@ def _incident(incident: sp.PageIncident, *, heading: str, detail: bool, anchor: 
         f'<article id="{_e(ident)}" aria-labelledby="title-{_e(ident)}">',
         f'<{heading} id="title-{_e(ident)}">{_e(incident.name)}</{heading}>',
         f'<p class="meta"><span class="impact-{_e(incident.impact.value)}">'
-        f"{_e(IMPACT_LABEL[incident.impact])}</span> · Affects {_e(incident.service)}</p>",
+        f"{_e(IMPACT_LABEL[incident.impact])}</span>"
+        + (f" · Affects {_e(', '.join(incident.components))}" if incident.components else "")
+        + "</p>",
         *([f"<p>{_e(incident.impact_text)}</p>"] if incident.impact_text else []),
         f"<p><strong>{_e(_label(latest.status))}</strong> — {_e(latest.body)}"
         f'<br><span class="meta">{_time(latest.at)}</span></p>',
@@ -299,6 +303,65 @@ def _incident(incident: sp.PageIncident, *, heading: str, detail: bool, anchor: 
         parts.append("</ul></details>")
     parts.append("</article>")
     return "".join(parts)
+
+
+def _component_item(name: str, status: sp.ComponentStatus) -> str:
+    return (
+        f"<li><span>{_e(name)}</span>"
+        f'<span class="{_e(status.value)}">{_e(sp.COMPONENT_LABEL[status])}</span></li>'
+    )
+
+
+def _components(components: Sequence[sp.Component]) -> list[str]:
+    """Ungrouped components, then each group (its worst member's status) with its members."""
+    grouped: dict[str, list[sp.Component]] = {}
+    for component in components:
+        grouped.setdefault(component.group, []).append(component)
+    parts = []
+    for group in sorted(grouped):
+        members = grouped[group]
+        if group:
+            status = sp.group_status(members)
+            parts.append(
+                f'<h3 class="group">{_e(group)} <span class="{_e(status.value)}">'
+                f"{_e(sp.COMPONENT_LABEL[status])}</span></h3>"
+            )
+        parts.append('<ul class="components">')
+        parts.extend(_component_item(c.name, c.status) for c in members)
+        parts.append("</ul>")
+    return parts
+
+
+MAINTENANCE_LABEL: dict[MaintenanceStatus, str] = {
+    MaintenanceStatus.SCHEDULED: "Scheduled",
+    MaintenanceStatus.IN_PROGRESS: "In progress",
+    MaintenanceStatus.COMPLETED: "Completed",
+}
+
+
+def _maintenances(maintenances: Sequence[Maintenance]) -> list[str]:
+    """Upcoming and running maintenances (completed ones are history, in the JSON)."""
+    shown = [m for m in maintenances if m.status is not MaintenanceStatus.COMPLETED]
+    if not shown:
+        return []
+    parts = [
+        '<section aria-labelledby="maintenance"><h2 id="maintenance">Scheduled maintenance</h2>'
+    ]
+    for maintenance in shown:
+        window = maintenance.window
+        ident = f"maintenance-{maintenance.id}"
+        parts.append(
+            f'<article id="{_e(ident)}" aria-labelledby="title-{_e(ident)}">'
+            f'<h3 id="title-{_e(ident)}">{_e(window.name)}</h3>'
+            f'<p class="meta"><span class="under_maintenance">'
+            f"{_e(MAINTENANCE_LABEL[maintenance.status])}</span> · "
+            f"{_time(window.start)} to {_time(window.end)}"
+            f" · Affects {_e(', '.join(maintenance.components))}</p>"
+            + (f"<p>{_e(window.description)}</p>" if window.description else "")
+            + "</article>"
+        )
+    parts.append("</section>")
+    return parts
 
 
 def _day(day: date) -> str:
@@ -462,17 +525,11 @@ def render_html(
         '<section aria-labelledby="components"><h2 id="components">Components</h2>',
     ]
     if page.components:
-        body.append('<ul class="components">')
-        for component in page.components:
-            body.append(
-                f"<li><span>{_e(component.name)}</span>"
-                f'<span class="{_e(component.status.value)}">'
-                f"{_e(sp.COMPONENT_LABEL[component.status])}</span></li>"
-            )
-        body.append("</ul>")
+        body.extend(_components(page.components))
     else:
         body.append('<p class="empty">No components have had incidents.</p>')
     body.append("</section>")
+    body.extend(_maintenances(page.maintenances))
     if uptime is not None:
         body.append(_uptime(uptime, measured))
     body.append('<section aria-labelledby="open"><h2 id="open">Open incidents</h2>')

@@ -283,3 +283,25 @@ async def test_a_third_party_consumer_reads_groups_and_maintenances(
         ("Network work", "in_progress", ["Search"]),
         ("Database upgrade", "scheduled", ["Checkout"]),
     ]
+
+
+async def test_the_html_shows_groups_maintenance_and_the_dependants_component() -> None:
+    index = shop()
+    index.observe_incident(incident("gw-down", title="Gateway down", service="gateway"))
+    client = await serve(index)
+    try:
+        response = await client.get("/status")
+        page = await response.text()
+        summary = await get_json(client, "/api/v2/summary.json")
+    finally:
+        await client.close()
+    assert response.status == 200
+    assert '<h3 class="group">Shop <span class="partial_outage">Partial Outage</span></h3>' in page
+    assert '<span>Search</span><span class="under_maintenance">Under Maintenance</span>' in page
+    assert "Affects Checkout</p>" in page
+    assert "gateway" not in page, "the dependency's own name never reaches the page"
+    running, planned = summary["scheduled_maintenances"]
+    for maintenance in (running, planned):
+        assert f'id="maintenance-{maintenance["id"]}"' in page  # the shortlink's anchor
+    assert UPGRADE["description"] in page
+    assert page.index("Network work") < page.index("Database upgrade")

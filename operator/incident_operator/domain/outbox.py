@@ -58,6 +58,7 @@ class Medium(StrEnum):
     CHAT = "chat"
     PAGER = "pager"
     WEBHOOK = "webhook"
+    EMAIL = "email"
 
 
 class OpKind(StrEnum):
@@ -80,16 +81,22 @@ class OpKind(StrEnum):
     """A stakeholder update to a stakeholder channel (services/stakeholders.py)."""
     STAKEHOLDER_NOTIFY = "stakeholder-notify"
     """A stakeholder update to a webhook."""
+    SUBSCRIBER_WEBHOOK = "subscriber-webhook"
+    """A public update to a status page subscriber's webhook (services/subscriptions.py)."""
+    SUBSCRIBER_EMAIL = "subscriber-email"
+    """A public update to a status page subscriber's e-mail address."""
 
 
 MEDIUM: Mapping[OpKind, Medium] = {
-    **{k: Medium.CHAT for k in OpKind if not k.startswith(("page-", "notify"))},
+    **{k: Medium.CHAT for k in OpKind if not k.startswith(("page-", "notify", "subscriber-"))},
     OpKind.PAGE_TRIGGER: Medium.PAGER,
     OpKind.PAGE_ACKNOWLEDGE: Medium.PAGER,
     OpKind.PAGE_RESOLVE: Medium.PAGER,
     OpKind.PAGE_ESCALATE: Medium.PAGER,
     OpKind.NOTIFY: Medium.WEBHOOK,
     OpKind.STAKEHOLDER_NOTIFY: Medium.WEBHOOK,
+    OpKind.SUBSCRIBER_WEBHOOK: Medium.WEBHOOK,
+    OpKind.SUBSCRIBER_EMAIL: Medium.EMAIL,
 }
 
 DEGRADED_AFTER = 3

@@ -371,3 +371,24 @@ def read_confirm_token(key: bytes, token: str, now: datetime) -> ConfirmRequest:
     if request.expires < now:
         raise TokenInvalid("expired token")
     return request
+
+
+# --- Links --------------------------------------------------------------------------------
+
+SUBSCRIBE_PATH = "/status/subscribe"
+CONFIRM_PATH = "/status/subscribe/confirm"
+UNSUBSCRIBE_PATH = "/status/unsubscribe"
+
+
+def base_url(page_url: str) -> str:
+    """The site root of the status page's public URL (``https://status.example.com/status``
+    -> ``https://status.example.com``); links in e-mails must be absolute."""
+    return page_url.removesuffix("/").removesuffix("/status")
+
+
+def unsubscribe_url(base: str, key: bytes, subscriber: str) -> str:
+    return f"{base}{UNSUBSCRIBE_PATH}?s={subscriber}&t={unsubscribe_token(key, subscriber)}"
+
+
+def confirm_url(base: str, token: str) -> str:
+    return f"{base}{CONFIRM_PATH}?t={token}"

@@ -392,6 +392,19 @@ class StakeholderStatus(ApiModel):
     """When the next update is due (empty: none while the incident stays as it is)."""
 
 
+MAX_SUBSCRIBER_DELIVERIES = 20000
+
+
+class SubscriptionStatus(ApiModel):
+    """Status page subscribers notified of this incident's public updates."""
+
+    delivered: Annotated[
+        list[Annotated[str, Field(max_length=32)]], Field(max_length=MAX_SUBSCRIBER_DELIVERIES)
+    ] = []
+    """Keys of the notifications confirmed (one per subscriber and public update, opaque:
+    no address); keys that can never be owed again are dropped."""
+
+
 class OutboxRecord(ApiModel):
     """One owed side effect that was attempted and is not confirmed yet."""
 
@@ -605,6 +618,8 @@ class IncidentStatus(CommonStatus):
     """Webhook notifier -> the last event delivered to it."""
     stakeholders: StakeholderStatus | None = None
     """Stakeholder updates (Severity spec.stakeholders)."""
+    subscriptions: SubscriptionStatus | None = None
+    """Status page subscribers notified (webhooks, e-mail)."""
     outbox: Annotated[dict[str, OutboxRecord], Field(max_length=128)] = {}
     """Side effects attempted but not yet confirmed, by idempotency key: written before each
     attempt, removed on success, so a restart retries them (looking up before re-creating)."""

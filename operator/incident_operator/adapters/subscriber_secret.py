@@ -192,4 +192,3 @@ class SecretSubscriberList:
             self._cached = (self._monotonic(), after)
             return True
         return False
-

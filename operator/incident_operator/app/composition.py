@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import httpx
 from aiohttp import web
+from kubernetes.client import ApiClient
 
 from incident_operator.adapters.annotations_port import Annotations
 from incident_operator.adapters.catalog import KubernetesCatalog, SecretPagers
@@ -34,6 +35,9 @@ from incident_operator.adapters.prometheus_impact import PrometheusImpact
 from incident_operator.adapters.prometheus_rule_store import PrometheusRuleStore
 from incident_operator.adapters.prometheus_uptime import PrometheusDailyHistory
 from incident_operator.adapters.slack import SlackChat
+from incident_operator.adapters.smtp import Security, SmtpMailer
+from incident_operator.adapters.subscriber_secret import SecretSubscriberList
+from incident_operator.adapters.subscriber_webhooks import HttpSubscriberWebhook
 from incident_operator.adapters.tickets_port import TicketTracker
 from incident_operator.adapters.watch_cache import WatchedCollection, WatchedObjects
 from incident_operator.adapters.webhooks import SignedWebhook, TeamsWebhook
@@ -41,6 +45,7 @@ from incident_operator.adapters.workflow_store import KubernetesWorkflowStore
 from incident_operator.adapters.workloads import KubernetesWorkloads
 from incident_operator.domain import outbox
 from incident_operator.domain.liveness import watch_timeouts
+from incident_operator.domain.status_page import Site
 from incident_operator.domain.uptime import UptimeComponent
 from incident_operator.handlers.context import OperatorContext
 from incident_operator.handlers.postmortems import PostmortemOptions
@@ -63,6 +68,7 @@ from incident_operator.services.response_policy import ResponsePolicyService
 from incident_operator.services.slo_evaluation import SloEvaluationService
 from incident_operator.services.stakeholders import StakeholderService
 from incident_operator.services.status_page import StatusPageIndex
+from incident_operator.services.subscriptions import SubscriptionService, SubscriptionSettings
 from incident_operator.services.uptime import UptimeService
 from incident_operator.services.watch_activity import WatchActivity
 from incident_operator.services.window_cadence import CadencedMetrics
@@ -73,6 +79,27 @@ from incident_operator.web.metrics import Exposition, MetricsEndpoint
 from incident_operator.web.slack import SlackEndpoints
 from incident_operator.web.slack_socket import SlackSocketMode
 from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSettings
+from incident_operator.web.subscriptions import SignupSettings, SubscriptionEndpoints
+
+
+@dataclass(frozen=True)
+class SubscriptionOptions:
+    """Status page subscribers (docs/status-page.md, "Subscriptions")."""
+
+    secret_namespace: str
+    secret_name: str
+    """The Secret holding the subscriber list (the chart's, in the operator's namespace)."""
+    key: TokenSource
+    """Signs unsubscribe links and confirmation tokens (a mounted Secret file)."""
+    public_signup: bool = False
+    """Offer the e-mail sign-up form to anyone (double opt-in; needs SMTP)."""
+    smtp_host: str = ""
+    """Empty: no e-mail (webhook subscribers only)."""
+    smtp_port: int = 587
+    smtp_security: Security = "starttls"
+    smtp_from: str = ""
+    smtp_username: str = ""
+    smtp_password: TokenSource | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +111,8 @@ class WebOptions:
     """Keys the status page's opaque incident ids; None: no key."""
     uptime_components: tuple[UptimeComponent, ...] = ()
     """Public components whose SLOs' daily availability the page shows (needs Prometheus)."""
+    subscriptions: SubscriptionOptions | None = None
+    """None: no subscribers (the page's subscribe link then points at the Atom feed)."""
 
 
 def build_context(options: RunOptions, web_options: WebOptions | None = None) -> OperatorContext:
@@ -200,6 +229,9 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         )
         if web_options is not None and web_options.uptime_components and options.prometheus_url
         else None,
+        subscription_service=build_subscriptions(web_options, incident_store, api, http, clock)
+        if web_options is not None
+        else None,
         http_listen=options.http_listen,
         expressions=expressions,
         workflow_index=workflow_index,
@@ -247,12 +279,82 @@ def web_app(
         ),
         slack=slack,
     )
+    subscriptions(context, web_options).add_routes(app)
     executor, app_token = context.chat_commands, comms.slack_app_token
     if executor is not None and app_token is not None:
         socket = SlackSocketMode(slack, executor, app_token, api_url=comms.slack_api_url)
         app.on_startup.append(socket.start)
         app.on_cleanup.append(socket.stop)
     return app
+
+
+def subscriptions(context: OperatorContext, web_options: WebOptions) -> SubscriptionEndpoints:
+    """The subscribe, confirm and unsubscribe pages over the service's own list and mailer
+    (one cache: an unsubscribe is seen by the next delivery); unconfigured, the subscribe
+    page points at the Atom feed."""
+    service = context.subscription_service
+    index, uptime = context.status_page, context.uptime_service
+    page = web_options.status_page
+
+    def components() -> tuple[str, ...]:
+        """What the form offers: the page's components (incidents' and public ones)."""
+        names = {c.name for c in index.page(context.clock.now()).components} if index else set()
+        return tuple(sorted(names | set(uptime.names if uptime else ())))
+
+    options = web_options.subscriptions
+    return SubscriptionEndpoints(
+        service.subscribers if service else None,
+        service.settings.key if service else None,
+        context.clock,
+        SignupSettings(
+            Site(page.page_id, page.title, page.url), options.public_signup if options else False
+        ),
+        mailer=service.mailer if service else None,
+        components=components,
+    )
+
+
+def build_subscriptions(
+    web_options: WebOptions,
+    store: KubernetesStore,
+    api: ApiClient,
+    http: httpx.AsyncClient,
+    clock: Clock,
+) -> SubscriptionService | None:
+    """The subscription service when a subscriber Secret is configured; its links must be
+    absolute, so it needs the status page's public URL."""
+    options = web_options.subscriptions
+    if options is None:
+        return None
+    page = web_options.status_page
+    if not page.url.startswith(("https://", "http://")):
+        raise ValueError("status page subscriptions need --status-page-url (links in e-mails)")
+    mailer = None
+    if options.smtp_host:
+        if not options.smtp_from:
+            raise ValueError("e-mail subscriptions need --smtp-from")
+        mailer = SmtpMailer(
+            options.smtp_host,
+            options.smtp_port,
+            options.smtp_from,
+            sender_name=page.title,
+            username=options.smtp_username,
+            password=options.smtp_password,
+            security=options.smtp_security,
+            clock=clock,
+        )
+    return SubscriptionService(
+        store,
+        SecretSubscriberList(api, options.secret_namespace, options.secret_name),
+        clock,
+        SubscriptionSettings(
+            Site(page.page_id, page.title, page.url),
+            options.key,
+            id_key=_value(web_options.status_page_id_key) or b"",
+        ),
+        mailer=mailer,
+        webhook=HttpSubscriberWebhook(http, clock=clock),
+    )
 
 
 def build_tracker(options: PostmortemOptions, http: httpx.AsyncClient) -> TicketTracker | None:

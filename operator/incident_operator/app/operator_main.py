@@ -32,7 +32,7 @@ from incident_operator.web.app import RoutineProbes
 from incident_operator.web.status_page import StatusPageSettings
 from incident_operator.web.status_page_html import Look, brand_colour, logo_url
 
-from .composition import WebOptions, build_context
+from .composition import SubscriptionOptions, WebOptions, build_context
 
 TOKEN_ENV = "INCIDENT_OPERATOR_ALERTMANAGER_TOKEN"
 DEFAULT_SEVERITY_MAP = "critical=sev-1,error=sev-2,warning=sev-3,info=sev-4,*=sev-3"
@@ -314,6 +314,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         f"(env {SECRET_ENV['status_page_id_key']}; default: no key, ids stay opaque "
         "through the uid)",
     )
+    add_subscription_arguments(run_cmd)
     run_cmd.add_argument(
         "--manage-prometheus-rules",
         action="store_true",
@@ -348,6 +349,8 @@ SECRET_ENV = {
     "teams_webhook_url": "INCIDENT_OPERATOR_TEAMS_WEBHOOK_URL",
     "webhook_secret": "INCIDENT_OPERATOR_WEBHOOK_SECRET",
     "status_page_id_key": "INCIDENT_OPERATOR_STATUS_PAGE_ID_KEY",
+    "subscriptions_key": "INCIDENT_OPERATOR_SUBSCRIPTIONS_KEY",
+    "smtp_password": "INCIDENT_OPERATOR_SMTP_PASSWORD",
     "jira_token": "INCIDENT_OPERATOR_JIRA_TOKEN",
     "github_token": "INCIDENT_OPERATOR_GITHUB_TOKEN",
     "grafana_token": "INCIDENT_OPERATOR_GRAFANA_TOKEN",
@@ -417,6 +420,75 @@ def add_postmortem_arguments(run_cmd: argparse.ArgumentParser) -> None:
     )
 
 
+def add_subscription_arguments(run_cmd: argparse.ArgumentParser) -> None:
+    group = run_cmd.add_argument_group(
+        "Status page subscribers: webhooks and e-mail (docs/status-page.md, Subscriptions)"
+    )
+    group.add_argument(
+        "--subscribers-secret",
+        default=None,
+        type=_secret_ref,
+        metavar="NAMESPACE/NAME",
+        help="the Secret holding the subscriber list (key subscribers.json); the operator "
+        "reads it and writes it on sign-up and unsubscribe. Needs --status-page-url and "
+        "--subscriptions-key-file; empty: no subscriptions",
+    )
+    group.add_argument(
+        "--subscriptions-key-file",
+        help="key signing unsubscribe links and confirmation tokens; keep it: links in sent "
+        f"e-mails depend on it (env {SECRET_ENV['subscriptions_key']})",
+    )
+    group.add_argument(
+        "--status-page-subscribe",
+        action="store_true",
+        help="offer e-mail sign-up to anyone on the status page (double opt-in; needs SMTP)",
+    )
+    group.add_argument("--smtp-host", default="", help="mail server; empty: no e-mail")
+    group.add_argument("--smtp-port", type=int, default=587, help="(default %(default)s)")
+    group.add_argument(
+        "--smtp-security",
+        choices=("starttls", "tls", "none"),
+        default="starttls",
+        help="starttls (587), tls (implicit, 465) or none (a local relay only) "
+        "(default %(default)s)",
+    )
+    group.add_argument("--smtp-from", default="", help="sender address, e.g. status@example.com")
+    group.add_argument("--smtp-username", default="", help="empty: no login")
+    group.add_argument(
+        "--smtp-password-file", help=f"SMTP password (env {SECRET_ENV['smtp_password']})"
+    )
+
+
+def _secret_ref(text: str) -> tuple[str, str] | None:
+    if not text:
+        return None
+    namespace, _, name = text.partition("/")
+    if not namespace or not name or "/" in name:
+        raise argparse.ArgumentTypeError(f"expected NAMESPACE/NAME, got {text!r}")
+    return namespace, name
+
+
+def subscription_options(args: argparse.Namespace) -> SubscriptionOptions | None:
+    if args.subscribers_secret is None:
+        return None
+    key = secret(args.subscriptions_key_file, "subscriptions_key")
+    if key is None:
+        raise SystemExit("--subscribers-secret needs --subscriptions-key-file")
+    namespace, name = args.subscribers_secret
+    return SubscriptionOptions(
+        secret_namespace=namespace,
+        secret_name=name,
+        key=key,
+        public_signup=args.status_page_subscribe,
+        smtp_host=args.smtp_host,
+        smtp_port=args.smtp_port,
+        smtp_security=args.smtp_security,
+        smtp_from=args.smtp_from,
+        smtp_username=args.smtp_username,
+        smtp_password=secret(args.smtp_password_file, "smtp_password"),
+    )
+
+
 def postmortem_options(args: argparse.Namespace) -> PostmortemOptions:
     return PostmortemOptions(
         jira_url=args.jira_url,
@@ -472,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         status_page_id_key=secret(args.status_page_id_key_file, "status_page_id_key"),
         uptime_components=tuple(args.status_page_component),
+        subscriptions=subscription_options(args),
     )
     run(options, functools.partial(build_context, options, web))
     return 0

@@ -42,6 +42,7 @@ from incident_operator.services.response_policy import ResponsePolicyService
 from incident_operator.services.slo_evaluation import SloEvaluationService
 from incident_operator.services.stakeholders import StakeholderService
 from incident_operator.services.status_page import StatusPageIndex
+from incident_operator.services.subscriptions import SubscriptionService
 from incident_operator.services.uptime import UptimeService
 from incident_operator.services.watch_activity import WatchActivity
 from incident_operator.services.workflows import WorkflowIndex, WorkflowService
@@ -107,6 +108,9 @@ class OperatorContext:
     """None: neither chat nor a webhook configured (handlers/stakeholders.py)."""
     status_page: StatusPageIndex | None = None
     """Fed by handlers/status_page.py, served by the web app; None without a web app."""
+    subscription_service: SubscriptionService | None = None
+    """Tells status page subscribers of public updates (handlers/subscriptions.py); None:
+    no subscriber Secret configured."""
     expressions: Expressions | None = None
     """Compiles the workflows' CEL (their Ready condition); None: not checked."""
     workflow_index: WorkflowIndex | None = None

@@ -36,6 +36,7 @@ from . import slo_loop as _slo_loop
 from . import stakeholders as _stakeholders
 from . import status as _status
 from . import status_page as _status_page
+from . import subscriptions as _subscriptions
 from . import watch_cache as _watch_cache
 from . import watch_liveness as _watch_liveness
 from . import web_server as _web_server
@@ -64,6 +65,7 @@ HANDLER_MODULES = (
     _workflows,
     _postmortems,
     _status_page,
+    _subscriptions,
     _catalog,
 )
 

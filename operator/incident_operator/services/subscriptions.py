@@ -107,6 +107,19 @@ class SubscriptionService:
         self._webhook = webhook
 
     @property
+    def subscribers(self) -> SubscriberList:
+        """The list this service reads (the web endpoints write it: one cache for both)."""
+        return self._subscribers
+
+    @property
+    def mailer(self) -> Mailer | None:
+        return self._mailer
+
+    @property
+    def settings(self) -> SubscriptionSettings:
+        return self._settings
+
+    @property
     def kinds(self) -> frozenset[subs.Kind]:
         """What this operator can deliver (a kind without its adapter is never owed)."""
         return frozenset(

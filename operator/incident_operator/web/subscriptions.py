@@ -197,9 +197,10 @@ class SubscriptionEndpoints:
         address = str(form.get("email") or "").strip()
         if not subs.valid_email(address):
             return _html(self._title("Subscribe"), "<p>That is not an e-mail address.</p>", 400)
-        known = set(self._components())
         chosen = sorted({str(c) for c in form.getall("component", [])})
-        if len(chosen) > subs.MAX_COMPONENTS or any(c not in known for c in chosen):
+        if len(chosen) > subs.MAX_COMPONENTS or (
+            chosen and not set(chosen) <= set(self._components())
+        ):
             return _html(self._title("Subscribe"), "<p>Unknown component.</p>", 400)
         if not self._limit.allow(address.lower()):
             return _html(

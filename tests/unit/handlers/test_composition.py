@@ -11,11 +11,21 @@ from kubernetes import client
 
 from incident_operator.adapters.secrets import StaticToken
 from incident_operator.app import composition
-from incident_operator.app.composition import WebOptions, build_context
+from incident_operator.app.composition import SubscriptionOptions, WebOptions, build_context
 from incident_operator.domain.uptime import UptimeComponent
 from incident_operator.handlers.context import OperatorContext, context_of, memo_of
 from incident_operator.handlers.postmortems import PostmortemOptions
 from incident_operator.handlers.runner import CommsOptions, RunOptions
+from incident_operator.web.status_page import StatusPageSettings
+
+SUBSCRIPTIONS = SubscriptionOptions(
+    secret_namespace="incident-operator",
+    secret_name="incident-operator-subscribers",
+    key=StaticToken("subscriptions"),
+    public_signup=True,
+    smtp_host="smtp.example.com",
+    smtp_from="status@example.com",
+)
 
 ALWAYS = {
     "http",
@@ -95,8 +105,10 @@ async def test_everything_configured_fills_every_field() -> None:
     context = build_context(
         options,
         WebOptions(
+            status_page=StatusPageSettings(url="https://status.example.com/status"),
             status_page_id_key=StaticToken("ids"),
             uptime_components=(UptimeComponent("checkout", ("shop",)),),
+            subscriptions=SUBSCRIPTIONS,
         ),
     )
     try:
@@ -110,6 +122,24 @@ async def test_everything_configured_fills_every_field() -> None:
     finally:
         assert context.http is not None
         await context.http.aclose()
+
+
+@pytest.mark.parametrize(
+    ("url", "smtp_from", "message"),
+    [
+        ("", "status@example.com", "--status-page-url"),
+        ("https://s.example/status", "", "--smtp-from"),
+    ],
+)
+async def test_subscriptions_refuse_to_start_without_what_their_links_need(
+    url: str, smtp_from: str, message: str
+) -> None:
+    options = WebOptions(
+        status_page=StatusPageSettings(url=url),
+        subscriptions=dataclasses.replace(SUBSCRIPTIONS, smtp_from=smtp_from),
+    )
+    with pytest.raises(ValueError, match=message):
+        build_context(RunOptions(), options)
 
 
 def test_a_memo_without_a_context_is_refused() -> None:

@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from incident_operator.adapters.secrets import StaticToken
 from incident_operator.domain import subscriptions as subs
-from incident_operator.domain.status_page import Site
+from incident_operator.domain.status_page import Site, build_page
+from incident_operator.web.status_page import render_html
 from incident_operator.web.subscriptions import SendLimit, SignupSettings, SubscriptionEndpoints
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.subscriptions import FakeMailer, FakeSubscriberList
@@ -165,3 +166,8 @@ async def test_without_public_sign_up_the_page_points_at_the_feed() -> None:
         assert setup.mailer.sent == []
     finally:
         await client.close()
+
+
+def test_the_status_page_links_the_subscribe_page() -> None:
+    page = build_page([], NOW)
+    assert f'href="{subs.SUBSCRIBE_PATH}"' in render_html(page, "Acme Status")

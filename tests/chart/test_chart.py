@@ -29,6 +29,16 @@ SECRETS = {
     "webhook.secret.name": "webhook",
     "alertmanager.tokenSecret.name": "alertmanager",
 }
+SUBSCRIPTIONS = {
+    "subscriptions.enabled": True,
+    "subscriptions.keySecret.name": "subscriptions",
+    "subscriptions.publicSignup": True,
+    "subscriptions.smtp.host": "smtp.example.com",
+    "subscriptions.smtp.from": "status@example.com",
+    "subscriptions.smtp.username": "status",
+    "subscriptions.smtp.passwordSecret.name": "smtp",
+    "statusPage.externalURL": "https://status.example.com/status",
+}
 EVERYTHING = {
     **SECRETS,
     "prometheus.url": "http://prometheus.monitoring:9090",
@@ -50,6 +60,7 @@ EVERYTHING = {
     "statusPage.brandColour": "#0B5CAD",
     "catalog.secretNamespace": "pager-keys",
     "chat.declareNamespaces": ["shop", "billing"],
+    **SUBSCRIPTIONS,
 }
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -244,6 +255,53 @@ def test_optional_features_render_and_reference_the_operator() -> None:
     assert find(docs, "Deployment")["spec"]["strategy"]["type"] == "RollingUpdate"
 
 
+def test_subscribers_live_in_one_secret_the_operator_may_get_and_update_only() -> None:
+    default = template()
+    assert not [d for d in default if "subscribers" in d["metadata"]["name"]]
+    assert not [a for a in container(default)["args"] if "subscri" in a or "smtp" in a]
+    docs = template(SUBSCRIPTIONS)
+    secret = next(d for d in docs if d["kind"] == "Secret")
+    assert secret["metadata"]["name"] == "incident-operator-subscribers"
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert "data" not in secret  # an upgrade never overwrites the subscribers
+    assert "stringData" not in secret
+    role = next(d for d in docs if d["kind"] == "Role" and "subscribers" in d["metadata"]["name"])
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["incident-operator-subscribers"],
+            "verbs": ["get", "update"],
+        }
+    ]
+    binding = next(
+        d for d in docs if d["kind"] == "RoleBinding" and "subscribers" in d["metadata"]["name"]
+    )
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert (
+        binding["subjects"][0]["name"]
+        == find(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"]
+    )
+    args = container(docs)["args"]
+    parsed = parse(["run", *args])
+    assert parsed.subscribers_secret == (
+        secret["metadata"]["namespace"],
+        secret["metadata"]["name"],
+    )
+    assert parsed.status_page_subscribe is True
+    assert parsed.smtp_host == "smtp.example.com"
+    assert parsed.subscriptions_key_file == "/etc/incident-operator/secrets/subscriptions-key"
+    assert parsed.smtp_password_file == "/etc/incident-operator/secrets/smtp-password"
+    assert not [a for a in args if "password=" in a or a.startswith("--subscriptions-key=")]
+
+
+def test_subscriptions_need_the_status_page_url() -> None:
+    values = {k: v for k, v in SUBSCRIPTIONS.items() if k != "statusPage.externalURL"}
+    result = helm("template", "x", str(CHART), *set_args(values), check=False)
+    assert result.returncode != 0
+    assert "subscriptions.enabled needs statusPage.externalURL" in result.stderr
+
+
 def test_peering_crds_ship_in_the_crds_directory() -> None:
     docs = template(include_crds=True)
     names = {d["metadata"]["name"] for d in docs if d["kind"] == "CustomResourceDefinition"}
@@ -270,6 +328,12 @@ def test_peering_crds_ship_in_the_crds_directory() -> None:
         ({"statusPage.logoURL": 'https://x.example.com/"><b>'}, "/statusPage/logoURL"),
         ({"statusPage.brandColour": "red"}, "/statusPage/brandColour"),
         ({"statusPage.brandColour": "#0b5cad;}"}, "/statusPage/brandColour"),
+        ({"subscriptions.enabled": True}, "/subscriptions/keySecret/name"),
+        (
+            {**SUBSCRIPTIONS, "subscriptions.smtp.from": ""},
+            "/subscriptions/smtp/from",
+        ),
+        ({"subscriptions.smtp.security": "ssl"}, "/subscriptions/smtp/security"),
     ],
 )
 def test_schema_rejects_bad_values_with_the_offending_key(

@@ -57,6 +57,10 @@ They are mounted through one projected volume at /etc/incident-operator/secrets.
 {{- with .Values.pagerduty.routingKeySecret -}}{{- if .name -}}{{- $files = append $files (dict "flag" "pagerduty-routing-key-file" "name" .name "key" .key "file" "pagerduty-routing-key") -}}{{- end -}}{{- end -}}
 {{- with .Values.teams.webhookUrlSecret -}}{{- if .name -}}{{- $files = append $files (dict "flag" "teams-webhook-url-file" "name" .name "key" .key "file" "teams-webhook-url") -}}{{- end -}}{{- end -}}
 {{- with .Values.webhook.secret -}}{{- if .name -}}{{- $files = append $files (dict "flag" "webhook-secret-file" "name" .name "key" .key "file" "webhook-secret") -}}{{- end -}}{{- end -}}
+{{- if .Values.subscriptions.enabled -}}
+{{- with .Values.subscriptions.keySecret -}}{{- if .name -}}{{- $files = append $files (dict "flag" "subscriptions-key-file" "name" .name "key" .key "file" "subscriptions-key") -}}{{- end -}}{{- end -}}
+{{- with .Values.subscriptions.smtp.passwordSecret -}}{{- if .name -}}{{- $files = append $files (dict "flag" "smtp-password-file" "name" .name "key" .key "file" "smtp-password") -}}{{- end -}}{{- end -}}
+{{- end -}}
 {{- toJson $files -}}
 {{- end -}}
 

@@ -8,20 +8,14 @@ temporary and permanent errors; and no password, secret or URL shows in an error
 
 from __future__ import annotations
 
-import email as email_lib
 import logging
-import socket
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from incident_operator.adapters.secrets import FileToken
 from incident_operator.adapters.smtp import SmtpMailer
@@ -31,8 +25,8 @@ from incident_operator.domain.subscriptions import Email
 from incident_operator.errors import DeliveryRejected, DeliveryUnavailable
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.webhooks import FakeWebhookReceiver
+from tests.smtp_mailbox import PASSWORD, Mailbox, free_port, smtp_server
 
-PASSWORD = "smtp-pa55word-for-tests"
 SECRET = b"subscriber-s1gning-secret"
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 MAIL = Email(
@@ -44,60 +38,10 @@ MAIL = Email(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Mailbox:
-    """aiosmtpd handler: keeps what was accepted; ``refuse`` answers RCPT with that reply."""
-
-    messages: list[Message] = field(default_factory=list)
-    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
-    refuse: str = ""
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
-    ) -> str:
-        if self.refuse:
-            return self.refuse
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email_lib.message_from_bytes(envelope.content))
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return "250 Message accepted for delivery"
-
-
-def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
-    ok = (
-        isinstance(data, LoginPassword)
-        and data.login == b"status"
-        and data.password == PASSWORD.encode()
-    )
-    return AuthResult(success=ok, handled=False)
-
-
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    port = free_port()
-    controller = Controller(
-        box,
-        hostname="127.0.0.1",
-        port=port,
-        authenticator=authenticator,
-        auth_require_tls=False,
-        auth_required=False,
-    )
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
+    with smtp_server() as served:
+        yield served
 
 
 def mailer(port: int, **options: Any) -> SmtpMailer:

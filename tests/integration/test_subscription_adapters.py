@@ -34,7 +34,10 @@ MAIL = Email(
     subject="[Acme Status] Card payments failing: Investigating",
     text="Card payments failing\n\nInvestigating: We are looking into it.\n",
     key="0123456789abcdef01234567",
-    unsubscribe_url="https://status.example.com/status/unsubscribe?s=abc&t=def",
+    # As long as a real one: a header longer than 78 characters must not be folded into an
+    # encoded word (no mail client follows an RFC 2047-encoded List-Unsubscribe).
+    unsubscribe_url="https://status.example.com/status/unsubscribe"
+    "?s=0123456789abcdef&t=0123456789abcdef0123456789abcdef",
 )
 
 

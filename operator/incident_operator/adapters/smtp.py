@@ -16,6 +16,7 @@ import asyncio
 import logging
 import smtplib
 import ssl
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Literal
@@ -34,7 +35,9 @@ Security = Literal["starttls", "tls", "none"]
 def message_of(email: Email, sender: str, *, clock: Clock) -> EmailMessage:
     """The RFC 5322 message: plain text, a Message-ID from the notification's key (a repeat
     has the same one), marked automatic, with one-click unsubscribe (RFC 2369, RFC 8058)."""
-    message = EmailMessage()
+    # Lines up to RFC 5322's 998 characters: the default policy's 78 would turn a long
+    # unbroken List-Unsubscribe URL into an RFC 2047 encoded word no client follows.
+    message = EmailMessage(policy=policy.default.clone(max_line_length=998))
     message["From"] = sender
     message["To"] = email.to
     message["Subject"] = email.subject

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,14 @@ import pytest
 from kubernetes import client
 
 from incident_operator.adapters import prometheus_rule_store
+from incident_operator.adapters.subscriber_secret import DATA_KEY, SecretSubscriberList
 from incident_operator.adapters.workloads import PLURALS
 from incident_operator.domain import freeze
 from incident_operator.domain import mitigation as m
+from incident_operator.domain.subscriptions import Kind, Subscriber
 from tests.chart.helm import CHART, dump, helm, set_args, template
 from tests.chart.test_chart import EVERYTHING, VALUE_SETS
-from tests.kube import Cluster, annotations_of, name_of, pod_spec, wait_for
+from tests.kube import Cluster, annotations_of, api_client, name_of, pod_spec, wait_for
 
 # Other projects' kinds the operator writes: (apiVersion, kind) -> the verbs on the resource
 # (or its subresource) that it needs.
@@ -229,3 +232,46 @@ def test_pod_passes_pod_security_restricted_admission(
         assert "violates PodSecurity" in str(refused.value.body)
     finally:
         core.delete_namespace(ns)
+
+
+async def test_the_subscriber_list_is_the_operators_to_write_and_survives_upgrades(
+    crds: Cluster, release_namespace: str
+) -> None:
+    """Installed with subscriptions, the operator's ServiceAccount (impersonated, through the
+    real adapter) reads and updates its one Secret and may not list, create or touch another;
+    what it wrote survives `helm upgrade` and the Secret survives `helm uninstall`."""
+    ns, release = release_namespace, "incident-operator"
+    values = {
+        "subscriptions.enabled": True,
+        "subscriptions.keySecret.name": "subscriptions",
+        "statusPage.externalURL": "https://status.example.com/status",
+    }
+    helm(
+        "install", release, str(CHART), "--namespace", ns, "--take-ownership", "--force-conflicts",
+        *set_args(values), kubeconfig=crds.kubeconfig,
+    )  # fmt: skip
+    name = f"{release}-subscribers"
+    operator = api_client(crds.kubeconfig)
+    operator.default_headers["Impersonate-User"] = f"system:serviceaccount:{ns}:{release}"
+    subscribers = SecretSubscriberList(operator, ns, name, ttl=0)
+    assert await subscribers.load() == []
+    ann = Subscriber(Kind.EMAIL, "ann@example.com", datetime(2026, 12, 1, tzinfo=UTC))
+    assert await subscribers.add(ann) is True
+    who = ("--as", f"system:serviceaccount:{ns}:{release}", "-n", ns)
+    for verb, resource in (
+        ("list", "secrets"),
+        ("create", "secrets"),
+        ("get", "secrets/other"),
+        ("update", "secrets/other"),
+        ("delete", f"secrets/{name}"),
+    ):
+        answer = crds.kubectl("auth", "can-i", verb, resource, *who, check=False).stdout.strip()
+        assert answer == "no", (verb, resource)
+    helm(
+        "upgrade", release, str(CHART), "--namespace", ns, "--reuse-values",
+        *set_args({"logging.verbose": True}), kubeconfig=crds.kubeconfig,
+    )  # fmt: skip
+    assert [s.address for s in await subscribers.load()] == ["ann@example.com"]
+    helm("uninstall", release, "-n", ns, "--wait", kubeconfig=crds.kubeconfig)
+    kept = client.CoreV1Api(api_client(crds.kubeconfig)).read_namespaced_secret(name, ns)
+    assert DATA_KEY in (kept.data or {})

@@ -81,7 +81,10 @@ class SmtpMailer:
         return f"SmtpMailer(host={self._host!r}, port={self._port}, security={self._security!r})"
 
     async def send(self, email: Email) -> None:
-        message = message_of(email, self._sender, clock=self._clock)
+        try:
+            message = message_of(email, self._sender, clock=self._clock)
+        except ValueError:  # a line break in a header: never sent, never retried soon
+            raise DeliveryRejected("the message cannot be built", code="header") from None
         await asyncio.to_thread(self._send, message)
         log.info("e-mail %s handed to %s:%d", email.key, self._host, self._port)
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from kubernetes import client
 
-from incident_operator.domain.subscriptions import Kind, Subscriber
+from incident_operator.domain.subscriptions import Kind, Subscriber, valid_email
 from incident_operator.domain.times import iso, parse_time
 from incident_operator.errors import Conflict, NotFound, PermanentError
 
@@ -80,6 +80,8 @@ def _entry(item: Any) -> Subscriber | None:
         return None
     if kind is Kind.WEBHOOK and (not address.startswith(("https://", "http://")) or not secret):
         return None
+    if kind is Kind.EMAIL and not valid_email(address):
+        return None  # a display name or a line break would end up in a header
     return Subscriber(kind, address, since, frozenset(str(c) for c in components), secret)
 
 

@@ -133,8 +133,10 @@ class SubscriptionService:
         decided again on a fresh read, so a confirmed delivery is never sent again from a
         body older than the write that confirmed it."""
         delivery = Delivery()
-        if seen is not None and await self._plan(seen) is None:
-            return delivery
+        if seen is not None:
+            early = await self._plan(seen)
+            if early is None or not self._owes(*early):
+                return delivery
         body = await self._store.get_incident(namespace, name)
         plan = await self._plan(body) if body is not None else None
         if body is None or plan is None:
@@ -167,6 +169,29 @@ class SubscriptionService:
                 }
             },
         )
+        results = await self._deliver(batch, attempts, counts, now, delivery)
+        confirmed = sorted(set(relevant) | set(delivery.sent))
+        await self._patch(body, {"subscriptions": {"delivered": confirmed}, "outbox": results})
+        if delivery.sent:
+            log.info(
+                "incident %s: %d subscriber notification(s) sent, %d owed",
+                record.id,
+                len(delivery.sent),
+                len(owed) - len(delivery.sent),
+            )
+        return delivery
+
+    async def _deliver(
+        self,
+        batch: list[subs.Notification],
+        attempts: dict[str, outbox.Attempt],
+        counts: dict[str, int],
+        now: datetime,
+        delivery: Delivery,
+    ) -> dict[str, Body | None]:
+        """Send each notification of the batch; the outbox records to write after (None:
+        confirmed, or never attempted). A medium whose server is down (a temporary error)
+        is not tried again in this batch."""
         results: dict[str, Body | None] = {}
         down: set[subs.Kind] = set()
         for n in batch:
@@ -209,16 +234,22 @@ class SubscriptionService:
                 continue
             results[op_key] = None
             delivery.sent.append(n.key)
-        confirmed = sorted(set(relevant) | set(delivery.sent))
-        await self._patch(body, {"subscriptions": {"delivered": confirmed}, "outbox": results})
-        if delivery.sent:
-            log.info(
-                "incident %s: %d subscriber notification(s) sent, %d owed",
-                record.id,
-                len(delivery.sent),
-                len(owed) - len(delivery.sent),
-            )
-        return delivery
+        return results
+
+    def _owes(
+        self,
+        record: IncidentRecord,
+        candidates: tuple[subs.Notification, ...],
+        status: IncidentStatus,
+    ) -> bool:
+        """Anything to send now (owed and not backing off) or to forget."""
+        delivered = set(status.subscriptions.delivered if status.subscriptions else [])
+        if set(subs.still_relevant(delivered, candidates)) != delivered:
+            return True
+        attempts, now = attempts_of(status), self._clock.now()
+        return any(
+            n.key not in delivered and outbox.due([_op(n)], attempts, now) for n in candidates
+        )
 
     async def _plan(
         self, body: Body

@@ -55,8 +55,16 @@ def test_what_an_admin_writes_is_read() -> None:
             "secret": "s",
         },
         "leak@example.com",
+        {"kind": "email", "address": "leak@example.com\nBcc: x@y", "since": "2026-12-01T09:00:00Z"},
     ],
-    ids=["unknown-kind", "no-since", "webhook-without-secret", "not-http", "not-an-object"],
+    ids=[
+        "unknown-kind",
+        "no-since",
+        "webhook-without-secret",
+        "not-http",
+        "not-an-object",
+        "header-injection",
+    ],
 )
 def test_unreadable_entries_are_skipped_without_naming_them(
     entry: object, caplog: pytest.LogCaptureFixture

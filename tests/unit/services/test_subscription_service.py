@@ -249,3 +249,26 @@ async def test_without_a_mailer_e_mail_subscribers_are_not_owed() -> None:
     done = await service.tick(NS, NAME, world.body)
     assert len(done.sent) == 1
     assert len(world.status["subscriptions"]["delivered"]) == 1
+
+
+class CountingStore(FakeStore):
+    """Counts fresh reads of incidents."""
+
+    reads = 0
+
+    async def get_incident(self, namespace: str, name: str) -> Any:
+        self.reads += 1
+        return await super().get_incident(namespace, name)
+
+
+async def test_a_tick_with_nothing_owed_reads_nothing_fresh() -> None:
+    world = World()
+    store = CountingStore(incidents=world.store.incidents, severities=world.store.severities)
+    world.store = store
+    await world.tick()
+    assert store.reads == 1
+    await world.tick()
+    assert store.reads == 1
+    world.add_update(20, "Rolling back.")
+    await world.tick()
+    assert store.reads == 2

@@ -22,6 +22,7 @@ from incident_operator.domain.alertmanager import (
 from incident_operator.domain.chat_declare import DeclarePolicy
 from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.liveness import watch_timeouts
+from incident_operator.domain.subscriptions import SUBSCRIBE_PATH
 from incident_operator.domain.uptime import UptimeComponent, parse_component
 from incident_operator.handlers.postmortems import PostmortemOptions
 from incident_operator.handlers.runner import CommsOptions, RunOptions, run
@@ -30,7 +31,7 @@ from incident_operator.services.chat_commands import ChatCommandConfig
 from incident_operator.services.comms_facts import CommsConfig
 from incident_operator.web.app import RoutineProbes
 from incident_operator.web.status_page import StatusPageSettings
-from incident_operator.web.status_page_html import Look, brand_colour, logo_url
+from incident_operator.web.status_page_html import FooterLink, Look, brand_colour, logo_url
 
 from .composition import SubscriptionOptions, WebOptions, build_context
 
@@ -468,6 +469,17 @@ def _secret_ref(text: str) -> tuple[str, str] | None:
     return namespace, name
 
 
+def status_page_settings(args: argparse.Namespace, subscriptions: bool) -> StatusPageSettings:
+    """The page's settings; with ``subscriptions`` running its footer links the subscribe
+    page (sign-up where public, and how to get updates otherwise)."""
+    return StatusPageSettings(
+        title=args.status_page_title,
+        url=args.status_page_url,
+        look=Look(args.status_page_logo_url, args.status_page_brand_colour),
+        subscribe=(FooterLink("updates", SUBSCRIBE_PATH),) if subscriptions else (),
+    )
+
+
 def subscription_options(args: argparse.Namespace) -> SubscriptionOptions | None:
     if args.subscribers_secret is None:
         return None
@@ -536,15 +548,12 @@ def main(argv: list[str] | None = None) -> int:
         comms=comms_options(args),
         postmortems=postmortem_options(args),
     )
+    subscriptions = subscription_options(args)
     web = WebOptions(
-        status_page=StatusPageSettings(
-            title=args.status_page_title,
-            url=args.status_page_url,
-            look=Look(args.status_page_logo_url, args.status_page_brand_colour),
-        ),
+        status_page=status_page_settings(args, subscriptions is not None),
         status_page_id_key=secret(args.status_page_id_key_file, "status_page_id_key"),
         uptime_components=tuple(args.status_page_component),
-        subscriptions=subscription_options(args),
+        subscriptions=subscriptions,
     )
     run(options, functools.partial(build_context, options, web))
     return 0

@@ -15,9 +15,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from incident_operator.adapters.secrets import StaticToken
+from incident_operator.app.operator_main import parse, status_page_settings
 from incident_operator.domain import subscriptions as subs
 from incident_operator.domain.status_page import Site, build_page
-from incident_operator.web.status_page import render_html
+from incident_operator.web.status_page_html import render_html
 from incident_operator.web.subscriptions import SendLimit, SignupSettings, SubscriptionEndpoints
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.subscriptions import FakeMailer, FakeSubscriberList
@@ -168,6 +169,10 @@ async def test_without_public_sign_up_the_page_points_at_the_feed() -> None:
         await client.close()
 
 
-def test_the_status_page_links_the_subscribe_page() -> None:
+def test_the_status_page_links_the_subscribe_page_when_subscriptions_run() -> None:
     page = build_page([], NOW)
-    assert f'href="{subs.SUBSCRIBE_PATH}"' in render_html(page, "Acme Status")
+    args = parse(["run", "--status-page-url=https://status.example.com/status"])
+    for running in (True, False):
+        shell = status_page_settings(args, running).shell
+        linked = f'href="{subs.SUBSCRIBE_PATH}"' in render_html(page, "Acme Status", shell=shell)
+        assert linked is running

@@ -1,5 +1,6 @@
-"""Status page subscribers on the real control plane: a sev-1 public update reaches a webhook
-subscriber and an SMTP mailbox exactly once each; a private incident's reaches neither.
+"""Status page subscribers on the real control plane: a sev-1 public update written from the
+Slack fake appears on the page and in the feeds, and reaches a webhook subscriber and an SMTP
+mailbox, exactly once each; a private incident's reaches none of them.
 
 The running operator reads its subscriber list from a Secret, delivers the webhook to the
 local signature-verifying receiver (whose first answer is a 503: the retry must not make a
@@ -21,11 +22,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import feedparser
 import pytest
 from kubernetes import client
 
 from incident_operator.domain.cards import verify
 from tests.cluster.controlplane import free_port
+from tests.e2e.test_comms import SIGNING_SECRET, slash
+from tests.fakes.slack import FakeSlack
 from tests.fakes.threaded import serving
 from tests.fakes.webhooks import FakeWebhookReceiver
 from tests.kube import Cluster, create_custom, get_custom, temporary_severity, wait_for
@@ -39,6 +43,13 @@ PUBLIC_TITLE = "Card payments failing"
 INTERNAL_TITLE = "payments-db primary OOMKilled"
 PRIVATE_TITLE = "Card data exposure under embargo"
 PRIVATE_PUBLIC_TITLE = "Embargoed problem"
+UPDATE = "Some card payments fail; we are on it."
+TOKEN = "xoxb-subs-" + uuid.uuid4().hex
+
+
+def fetch(port: int, path: str) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return str(response.read().decode())
 
 
 class World:
@@ -54,6 +65,7 @@ def severity(crds: Cluster, api: client.ApiClient) -> Iterator[str]:
         {
             "level": 1,
             "displayName": "SEV-1 (subscriptions test)",
+            "chat": {"createChannel": True},
             "statusPage": {"publish": True, "impact": "critical"},
         },
     ) as name:
@@ -68,7 +80,12 @@ def world(crds: Cluster, api: client.ApiClient, namespace: str, tmp_path: Path) 
         await receiver.start()
         return receiver.url
 
-    with smtp_server() as (box, smtp_port), serving(receiver, start) as (hook_url, _):
+    slack = FakeSlack(TOKEN)
+    with (
+        smtp_server() as (box, smtp_port),
+        serving(receiver, start) as (hook_url, _),
+        serving(slack, slack.start) as (slack_url, _slack_t),
+    ):
         since = "2026-01-01T00:00:00Z"
         subscribers = [
             {
@@ -85,6 +102,8 @@ def world(crds: Cluster, api: client.ApiClient, namespace: str, tmp_path: Path) 
         )
         key = tmp_path / "subscriptions-key"
         key.write_text(uuid.uuid4().hex + "\n")
+        (tmp_path / "slack-token").write_text(TOKEN + "\n")
+        (tmp_path / "slack-signing-secret").write_text(SIGNING_SECRET + "\n")
         port = free_port()
         with running_operator(
             crds,
@@ -98,12 +117,19 @@ def world(crds: Cluster, api: client.ApiClient, namespace: str, tmp_path: Path) 
             f"--smtp-port={smtp_port}",
             "--smtp-security=none",
             "--smtp-from=status@example.com",
+            f"--slack-token-file={tmp_path / 'slack-token'}",
+            f"--slack-signing-secret-file={tmp_path / 'slack-signing-secret'}",
+            f"--slack-api-url={slack_url}",
         ):
             yield World(port, box, receiver)
 
 
-def incident(name: str, title: str, public_title: str, severity: str, private: bool) -> Any:
+def incident(
+    name: str, title: str, public_title: str, severity: str, private: bool, *, written: bool
+) -> Any:
+    """``written``: the public update is in the manifest (else a person writes it later)."""
     now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    updates = [{"at": now, "status": "investigating", "text": f"{public_title}: on it."}]
     return {
         "apiVersion": "sre.dev/v1alpha1",
         "kind": "Incident",
@@ -116,9 +142,7 @@ def incident(name: str, title: str, public_title: str, severity: str, private: b
             "public": {
                 "title": public_title,
                 "impact": "Some card payments fail.",
-                "updates": [
-                    {"at": now, "status": "investigating", "text": f"{public_title}: on it."}
-                ],
+                "updates": updates if written else [],
             },
         },
     }
@@ -131,11 +155,24 @@ def test_a_public_update_reaches_each_subscriber_exactly_once(
     # The private one first: by the time the public one is delivered, the operator has seen
     # the private one for several ticks.
     create_custom(
-        api, incident("embargo", PRIVATE_TITLE, PRIVATE_PUBLIC_TITLE, severity, True), namespace
+        api,
+        incident("embargo", PRIVATE_TITLE, PRIVATE_PUBLIC_TITLE, severity, True, written=True),
+        namespace,
     )
     create_custom(
-        api, incident("payments", INTERNAL_TITLE, PUBLIC_TITLE, severity, False), namespace
+        api,
+        incident("payments", INTERNAL_TITLE, PUBLIC_TITLE, severity, False, written=False),
+        namespace,
     )
+
+    def channel() -> str | None:
+        chat = (get_custom(api, "Incident", "payments", namespace).get("status") or {}).get("chat")
+        return str(chat["channelId"]) if chat and chat.get("channelId") else None
+
+    channel_id = wait_for("the incident's channel", channel, timeout=90)
+    # The communications lead writes the update in the incident's Slack channel.
+    status, reply = slash(world.port, f'update --public "{UPDATE}"', channel_id)
+    assert (status, "public update published (investigating)" in reply) == (200, True), reply
     wait_for("the e-mail", lambda: world.box.messages, timeout=90)
     wait_for("the webhook", lambda: world.receiver.deliveries, timeout=90)
     time.sleep(25)  # two more delivery ticks: nothing may be sent again
@@ -155,7 +192,20 @@ def test_a_public_update_reaches_each_subscriber_exactly_once(
     )
     payload = json.loads(delivery.body)
     assert payload["incident"]["name"] == PUBLIC_TITLE
-    assert payload["update"]["body"] == f"{PUBLIC_TITLE}: on it."
+    assert payload["update"]["body"] == UPDATE
+
+    # On the page and in the feeds, once each.
+    html = fetch(world.port, "/status")
+    assert html.count(UPDATE) == 2, "once under open incidents, once in the day's history"
+    summary = json.loads(fetch(world.port, "/api/v2/summary.json"))
+    (listed,) = summary["incidents"]
+    assert [u["body"] for u in listed["incident_updates"]] == [UPDATE]
+    for path in ("/status/history.atom", "/status/components/payments/history.atom"):
+        feed = feedparser.parse(fetch(world.port, path))
+        assert [e.title for e in feed.entries] == [f"{PUBLIC_TITLE} (Investigating)"], path
+        assert feed.entries[0].content[0].value.count(UPDATE) == 1, path
+    for hidden in (INTERNAL_TITLE, PRIVATE_TITLE, PRIVATE_PUBLIC_TITLE):
+        assert hidden not in html + json.dumps(summary)
     assert message["To"] == "ann@example.com"
     assert PUBLIC_TITLE in message["Subject"]
     text = message.get_payload(decode=True)

@@ -242,6 +242,7 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
             clock,
             workflow_index,
             tracker=tracker,
+            catalog=catalog,
         ),
     )
     if web_options is None:

@@ -137,6 +137,7 @@ POSTED_TYPES: frozenset[str] = frozenset(
         "alerts-truncated",
         "workflow-message",
         "workflow-ticket",
+        "workflow-page",
     }
 )
 """Timeline entries worth a chat message (chat pins came from the channel: never echoed)."""
@@ -215,6 +216,9 @@ class Wanted:
     """Announcement channel -> Slack user group id mentioned there (an owning team's)."""
     escalations: tuple[Reach, ...] = ()
     """The response policy's steps that ran (``status.response.escalations``)."""
+    team_pages: bool = False
+    """Team routing keys can be read (the catalog): workflow pages can be resolved, whether
+    or not the incident's own page has a pager."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +245,8 @@ class Delivered:
     """Escalation levels whose person was sent a direct message."""
     escalation_pages: Mapping[int, str] = field(default_factory=dict)
     """Escalation level -> state of its own page (triggered | acknowledged | resolved)."""
+    workflow_pages: Mapping[str, str] = field(default_factory=dict)
+    """Workflow page id -> state (``status.pager.workflowPages``; triggered | resolved)."""
 
 
 @dataclass(frozen=True)
@@ -316,7 +322,26 @@ def owed(wanted: Wanted, delivered: Delivered, severity: str = "") -> tuple[Op, 
         event = notify_event(wanted.phase, severity)
         if delivered.notified.get(name) != event:
             ops.append(Op(f"notify/{name}/{event}", OpKind.NOTIFY, name, event))
-    return tuple(op for op in ops if op.medium in wanted.reachable)
+    ops = [op for op in ops if op.medium in wanted.reachable]
+    return (*ops, *(_workflow_pages(wanted, delivered) if wanted.team_pages else ()))
+
+
+WORKFLOW_TARGET = "workflow/"
+"""Target prefix of a workflow page's operations (the id follows)."""
+
+
+def _workflow_pages(wanted: Wanted, done: Delivered) -> list[Op]:
+    """A workflow's page (triggered by the workflow runner, services/workflows.py) is resolved
+    when the incident leaves the paged phases, or is deleted, like the escalation pages. It is
+    not acknowledged with the incident: it calls a further team in, whose own acknowledgement
+    is at PagerDuty (the incident's acknowledgement is the first responder's)."""
+    if wanted.phase in PAGED_PHASES:
+        return []
+    return [
+        Op(f"page/workflow/{page}/resolve", OpKind.PAGE_RESOLVE, f"{WORKFLOW_TARGET}{page}")
+        for page, state in sorted(done.workflow_pages.items())
+        if state in OPEN_PAGE_STATES or state == UNCONFIRMED
+    ]
 
 
 def _chat(wanted: Wanted, done: Delivered) -> list[Op]:

@@ -22,6 +22,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from string import Template
 
+from .catalog import PageRoute, TeamEntry
+from .paging import dedup_key
+
 TERMINAL_PHASES = frozenset({"closed", "declined", "merged"})
 MAX_DONE = 512
 """Done keys kept in the incident's status (oldest dropped first)."""
@@ -49,6 +52,7 @@ class ActionType(StrEnum):
     SET_LABELS = "setLabels"
     SET_SEVERITY = "setSeverity"
     CREATE_TICKET = "createTicket"
+    PAGE = "page"
 
 
 class Repeat(StrEnum):
@@ -97,6 +101,10 @@ class Action:
     labels: tuple[tuple[str, str], ...] = ()
     severity: str = ""
     description: str = ""
+    team: str = ""
+    """page: the Team whose routing key is paged."""
+    route: str = ""
+    """page: the Team's named route (empty: its default routing key)."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +201,8 @@ class Step:
     verdict: Verdict | None = None
     """The step's own ``if``, when it has one."""
     done: bool = False
+    occurrence: str = ""
+    """The trigger occurrence the step runs for (``once`` for oncePerIncident)."""
 
     @property
     def runs(self) -> bool:
@@ -460,7 +470,7 @@ def evaluate_workflow(
 
 def _steps(workflow: Workflow, occurrence: str, done: frozenset[str]) -> tuple[Step, ...]:
     return tuple(
-        Step(key, i, a, done=key in done)
+        Step(key, i, a, done=key in done, occurrence=occurrence)
         for i, a in enumerate(workflow.actions)
         for key in (step_key(workflow.ref, occurrence, i),)
     )
@@ -523,6 +533,46 @@ def with_effects(snapshot: Snapshot, actions: Iterable[Action]) -> Snapshot:
         elif action.type is ActionType.SET_SEVERITY and action.severity:
             severity = action.severity
     return replace(snapshot, labels=tuple(sorted(labels.items())), severity=severity)
+
+
+def page_route(
+    ref: WorkflowRef, action: Action, team: TeamEntry | None, namespace: str
+) -> PageRoute | str:
+    """The route a ``page`` step may page, or why it may not (on whose authority).
+
+    A ClusterIncidentWorkflow is written by a cluster admin and may page any Team. An
+    IncidentWorkflow is written by a tenant of one namespace: it may page only a Team that
+    admits the incident's namespace (``Team.spec.namespaces``, cluster-admin written) — the
+    rule a Service there must meet to claim the Team, and the one an escalation step to
+    ``team/<name>`` meets — so naming a team in a tenant's YAML never reaches it otherwise.
+    """
+    if team is None:
+        return f"team {action.team} does not exist"
+    if ref.namespace and not team.admits(namespace):
+        return (
+            f"team {team.name} does not admit namespace {namespace} (its spec.namespaces): "
+            "an IncidentWorkflow may page only a Team that admits its namespace"
+        )
+    if action.route:
+        if action.route not in team.routes:
+            return f"team {team.name} declares no paging route {action.route}"
+        secret = team.routes[action.route]
+    else:
+        secret = team.routing_key
+    if secret is None:
+        return f"team {team.name} has no routing key" + (
+            f" for route {action.route}" if action.route else ""
+        )
+    return PageRoute(team.name, action.route or None, secret)
+
+
+def page_dedup_key(ref: WorkflowRef, step: Step, namespace: str, incident: str) -> str:
+    """``incident-operator/<ns>/<incident>/workflow/<workflow>/<action>[/<occurrence>]``:
+    deterministic per workflow, trigger occurrence and action (a repeat after a crash lands
+    on the same PagerDuty alert), distinct from the incident's own and its escalations'."""
+    kind = "clusterworkflow" if not ref.namespace else "workflow"
+    tail = "" if step.occurrence in ("", "once") else f"/{step.occurrence}"
+    return dedup_key(namespace, f"{incident}/{kind}/{ref.name}/{step.action.name}{tail}")
 
 
 def render(text: str, values: Mapping[str, str]) -> str:

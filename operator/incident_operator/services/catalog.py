@@ -126,6 +126,21 @@ class CatalogService:
             return Paging(None, None)
         return Paging(pager, catalog.PageRoute(team, None, entry.routing_key))
 
+    async def team(self, name: str) -> catalog.TeamEntry | None:
+        """The Team ``name`` as the catalog decides with it; None when missing or invalid."""
+        return _team(await self._catalog.get_team(name))
+
+    async def route_pager(self, route: catalog.PageRoute) -> Pager | None:
+        """A pager on ``route``'s routing key; None when keys are not read here or that key
+        is missing or unreadable (a temporary error propagates: the caller retries)."""
+        if self._pagers is None:
+            return None
+        try:
+            return await self._pagers.pager(route.secret)
+        except PermanentError as exc:
+            log.warning("routing key of team %s unreadable: %s", route.team, exc)
+            return None
+
     async def incident_status(self, body: Body) -> tuple[catalog.Resolution, Body]:
         """The resolution and the status to merge (status.catalog, ServiceResolved); an empty
         status when nothing changed. A Warning Event when it turns False for a Service whose

@@ -379,6 +379,7 @@ class CommsService:
             else self.reachable - {outbox.Medium.PAGER},
             mentions=teams.mentions,
             escalations=reaches(status, rotation),
+            team_pages=self._team_paging,
         )
         if incident.metadata.get("deletionTimestamp"):
             return outbox.winding_down(wanted)  # deleted: resolve the page, archive

@@ -17,7 +17,7 @@ from incident_operator.adapters.comms_ports import Chat, Notifier, Pager
 from incident_operator.adapters.ports import Body
 from incident_operator.domain import chat_render, outbox, paging
 from incident_operator.domain.comms import IncidentSummary
-from incident_operator.errors import ChannelNameTaken
+from incident_operator.errors import ChannelNameTaken, DeliveryRejected
 
 from .chat_channels import ChannelIndex
 from .comms_escalation import EscalationPagers, direct_text, escalated_summary
@@ -138,6 +138,8 @@ class DeliveryRun:
     async def execute(self, op: outbox.Op, *, retry: bool) -> Result:
         kind = outbox.OpKind
         await self.outlets.before_opening(op, self.body)
+        if op.target.startswith(outbox.WORKFLOW_TARGET):
+            return await self._workflow_page(op.target.removeprefix(outbox.WORKFLOW_TARGET))
         if op.kind is kind.PAGE_ESCALATE or (
             op.kind in (kind.PAGE_ACKNOWLEDGE, kind.PAGE_RESOLVE) and op.target
         ):
@@ -341,3 +343,16 @@ class DeliveryRun:
         pages = {**self.delivered.escalation_pages, level: state}
         after = replace(self.delivered, escalation_pages=pages)
         return Result(self.escalation.status(pages), None, after)
+
+    async def _workflow_page(self, page: str) -> Result:
+        """Resolve a workflow's page on the key it was triggered with (the only follow-up a
+        workflow page is owed: outbox._workflow_pages)."""
+        assert self.escalation is not None
+        record = (self.body.get("status") or {}).get("pager") or {}
+        key = str(((record.get("workflowPages") or {}).get(page) or {}).get("dedupKey", ""))
+        if not key:
+            raise DeliveryRejected(f"workflow page {page} has no dedup key", code="no_key")
+        await (await self.escalation.for_workflow_page(page)).resolve(key)
+        pages = {**self.delivered.workflow_pages, page: "resolved"}
+        after = replace(self.delivered, workflow_pages=pages)
+        return Result({"pager": {"workflowPages": {page: {"state": "resolved"}}}}, None, after)

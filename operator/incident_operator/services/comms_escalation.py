@@ -87,6 +87,9 @@ class EscalationPagers:
         self._catalog = catalog
         self._namespace = namespace
         pager = status.pager
+        self.workflow_routes: dict[str, tuple[str, str | None]] = {
+            k: (p.team, p.route) for k, p in (pager.workflow_pages if pager else {}).items()
+        }
         self.records: dict[int, dict[str, Any]] = {
             p.level: {"level": p.level, "state": p.state, "team": p.team, "route": p.route}
             for p in (pager.escalation_pages if pager else [])
@@ -111,6 +114,16 @@ class EscalationPagers:
             return self._usable(self._default or self._incident, level)
         kept = await self._catalog.recorded_paging(team, record.get("route"))
         return self._usable(kept.pager or self._default, level)
+
+    async def for_workflow_page(self, page: str) -> Pager:
+        """The pager a workflow page was triggered with (its Team's recorded route)."""
+        team, route = self.workflow_routes.get(page, (None, None))
+        if team is None or self._catalog is None:
+            raise DeliveryRejected(f"no pager for workflow page {page}", code="no_pager")
+        kept = await self._catalog.recorded_paging(team, route)
+        if kept.pager is None:
+            raise DeliveryRejected(f"team {team}'s routing key cannot be read", code="no_pager")
+        return kept.pager
 
     def status(self, states: Mapping[int, str]) -> Body:
         """``status.pager.escalationPages`` in full (a merge patch replaces a list whole)."""

@@ -91,6 +91,7 @@ def delivered_of(status: IncidentStatus) -> outbox.Delivered:
         notified=dict(status.notified),
         direct=frozenset(chat.direct_messages),
         escalation_pages={p.level: p.state for p in pager.escalation_pages},
+        workflow_pages={k: p.state for k, p in pager.workflow_pages.items()},
     )
 
 

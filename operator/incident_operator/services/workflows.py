@@ -25,17 +25,23 @@ from incident_operator.adapters.expressions_port import Expressions
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.adapters.tickets_port import TicketRequest, TicketTracker
 from incident_operator.adapters.workflows_port import RunTally, WorkflowStore
+from incident_operator.api.v1alpha1.incident import Incident, IncidentStatus
+from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.api.v1alpha1.workflow import (
     ClusterIncidentWorkflow,
     IncidentWorkflow,
     WorkflowSpec,
     workflow_ref,
 )
-from incident_operator.domain import response, timeline
+from incident_operator.domain import outbox, response, timeline
 from incident_operator.domain import workflows as wf
+from incident_operator.domain.comms import IncidentSummary
 from incident_operator.domain.tickets import workflow_marker
 from incident_operator.domain.times import iso, parse_time
 from incident_operator.errors import IncidentOperatorError, PermanentError, TemporaryError
+
+from .catalog import CatalogService
+from .comms_facts import CommsConfig, summary_of
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,9 @@ CLUSTER_KIND = "ClusterIncidentWorkflow"
 MESSAGE = "workflow-message"
 NOTE = "workflow-note"
 TICKET = "workflow-ticket"
+PAGE = "workflow-page"
+MAX_PAGES = 32
+"""Workflow pages an incident's status keeps (status.pager.workflowPages maxProperties)."""
 SOURCE = "workflow"
 
 
@@ -291,6 +300,8 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
     retry: bool = False
     """A step failed for a reason that may pass: it stays owed (and the snapshot stays)."""
+    pages: dict[str, Body] = field(default_factory=dict)
+    """``status.pager.workflowPages`` entries of the pages its steps triggered, by id."""
 
 
 def snapshot_status(snapshot: wf.Snapshot, before: Mapping[str, Any]) -> Body:
@@ -343,7 +354,10 @@ class WorkflowService:
         index: WorkflowIndex,
         *,
         tracker: TicketTracker | None = None,
+        catalog: CatalogService | None = None,
     ) -> None:
+        """``catalog``: the Teams and their routing keys, for ``page`` steps."""
+        self._catalog = catalog
         self._tracker = tracker
         self._store = store
         self._workflow_store = workflow_store
@@ -403,9 +417,11 @@ class WorkflowService:
             status["seen"] = snapshot_status(snapshot, raw.get("seen") or {})
             status["sequence"] = plan.sequence
         meta = body["metadata"]
-        await self._store.patch_incident(
-            meta["namespace"], meta["name"], status={"workflows": status}
-        )
+        written: Body = {"workflows": status}
+        pages = {k: v for o in outcomes for k, v in o.pages.items()}
+        if pages:  # with the done keys: a crash before this write re-pages on the same key
+            written["pager"] = {"workflowPages": pages}
+        await self._store.patch_incident(meta["namespace"], meta["name"], status=written)
         for run, outcome in zip(plan.runs, outcomes, strict=True):
             await self._report(body, run, outcome, now)
 
@@ -429,9 +445,10 @@ class WorkflowService:
                     name,
                     step,
                     current=body,
-                    author=run.workflow.ref.display,
+                    ref=run.workflow.ref,
                     values=values,
                     entries=entries,
+                    pages=outcome.pages,
                     now=now,
                 )
             except TemporaryError as exc:
@@ -467,12 +484,14 @@ class WorkflowService:
         step: wf.Step,
         *,
         current: Mapping[str, Any],
-        author: str,
+        ref: wf.WorkflowRef,
         values: Mapping[str, str],
         entries: list[Body],
+        pages: dict[str, Body],
         now: datetime,
     ) -> None:
         action = step.action
+        author = ref.display
         if action.type in (wf.ActionType.POST_MESSAGE, wf.ActionType.ADD_NOTE):
             kind = MESSAGE if action.type is wf.ActionType.POST_MESSAGE else NOTE
             text = wf.render(action.text, values)
@@ -489,6 +508,15 @@ class WorkflowService:
             entries.append(
                 timeline.entry(now, TICKET, ticket, source=SOURCE, key=step.key, author=author)
             )
+        elif action.type is wf.ActionType.PAGE:
+            paged = await self._page(current, step, ref, values)
+            if paged is not None:
+                page_id, record = paged
+                pages[page_id] = record
+                text = f"Paged team {record['team']} ({action.name} of {ref.display})"
+                entries.append(
+                    timeline.entry(now, PAGE, text, source=SOURCE, key=step.key, author=author)
+                )
         elif (
             action.type is wf.ActionType.SET_SEVERITY
             and (current.get("spec") or {}).get("severityRef") != action.severity
@@ -515,6 +543,76 @@ class WorkflowService:
         if ticket is None:
             ticket = await self._tracker.create(request)
         return f"Ticket {ticket.ref}: {ticket.url}"
+
+    async def _page(
+        self,
+        current: Mapping[str, Any],
+        step: wf.Step,
+        ref: wf.WorkflowRef,
+        values: Mapping[str, str],
+    ) -> tuple[str, Body] | None:
+        """Trigger the step's page on the Team's key, on the workflow's authority (the domain's
+        ``page_route``); None when its record shows it paged already. Its status record is
+        written with the done keys: a crash in between triggers again on the same dedup key,
+        which PagerDuty appends to the open alert (one page, as the outbox's unconfirmed
+        trigger relies on)."""
+        action = step.action
+        meta = current["metadata"]
+        namespace, name = str(meta["namespace"]), str(meta["name"])
+        status = current.get("status") or {}
+        key = wf.page_dedup_key(ref, step, namespace, name)
+        page_id = wf.short_hash(key)
+        recorded = (status.get("pager") or {}).get("workflowPages") or {}
+        if page_id in recorded:
+            return None
+        if len(recorded) >= MAX_PAGES:
+            raise PermanentError(f"this incident has {MAX_PAGES} workflow pages already")
+        phase = str(status.get("phase") or "")
+        if phase not in outbox.PAGED_PHASES:
+            raise PermanentError(f"the incident is {phase or 'not accepted yet'}: nothing to page")
+        if self._catalog is None or not self._catalog.pages:
+            raise PermanentError("team routing keys are not read (no catalog Secret namespace)")
+        route = wf.page_route(ref, action, await self._catalog.team(action.team), namespace)
+        if isinstance(route, str):
+            raise PermanentError(route)
+        pager = await self._catalog.route_pager(route)
+        if pager is None:
+            raise PermanentError(f"team {route.team}'s routing key cannot be read")
+        summary = await self._summary(current)
+        line = wf.render(action.text, values) if action.text else ""
+        who = f"team {route.team}"
+        summary = replace(
+            summary,
+            title=f"[{who}, {ref.display}] {summary.title}",
+            summary="\n\n".join(t for t in (line, summary.summary) if t),
+        )
+        await pager.trigger(summary, dedup_key=key, urgency="high")
+        record: Body = {
+            "dedupKey": key,
+            "state": "triggered",
+            "team": route.team,
+            "workflow": f"{ref.display} {action.name}"[:256],
+        }
+        if route.route:
+            record["route"] = route.route
+        return page_id, record
+
+    async def _summary(self, current: Mapping[str, Any]) -> IncidentSummary:
+        try:
+            incident = Incident.model_validate({k: v for k, v in current.items() if k != "status"})
+            status = IncidentStatus.model_validate(current.get("status") or {})
+        except ValidationError as exc:
+            raise PermanentError(
+                f"the incident does not validate: {exc.error_count()} errors"
+            ) from exc
+        severity_body = await self._store.get_severity(
+            status.severity or incident.spec.severity_ref
+        )
+        try:
+            severity = Severity.model_validate(severity_body) if severity_body else None
+        except ValidationError:
+            severity = None
+        return summary_of(incident, status, severity, CommsConfig())
 
     async def _report(
         self, body: Mapping[str, Any], run: wf.Run, outcome: Outcome, now: datetime

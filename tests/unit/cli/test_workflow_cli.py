@@ -80,6 +80,7 @@ def test_a_firing_trigger_shows_the_condition_and_the_keyed_steps() -> None:
     assert "Would run now (wf/uid-example/once, on declared):" in text
     assert "1. postMessage to the incident channel '${title} is ${severity}" in text
     assert "2. setLabels escalated=true" in text
+    assert "3. page team payments route critical" in text
     assert source.reads == ["IncidentWorkflow/tier1-major", "incident/checkout-errors"]
 
 
@@ -94,7 +95,8 @@ def test_a_false_condition_is_explained() -> None:
 
 
 def test_a_done_run_says_so() -> None:
-    status = {"done": [f"wf/uid-example/once/{i}" for i in range(2)]}
+    steps = len(example("IncidentWorkflow")["spec"]["actions"])
+    status = {"done": [f"wf/uid-example/once/{i}" for i in range(steps)]}
     source = Source(
         body({"tier": "1"}, workflows=status), {"IncidentWorkflow": example("IncidentWorkflow")}
     )

@@ -307,3 +307,22 @@ def test_an_unconfirmed_escalation_trigger_is_sent_again_then_its_record_goes() 
     closed = {1: "resolved"}
     assert outbox.superseded((), attempts, "resolved", closed) == ("page/escalation/1",)
     assert outbox.superseded((), attempts, "resolved", {1: "triggered"}) == ()
+
+
+def workflow_ops(ops: tuple[outbox.Op, ...]) -> list[tuple[str, str]]:
+    return [(op.key, op.target) for op in ops if op.target.startswith(outbox.WORKFLOW_TARGET)]
+
+
+def test_workflow_pages_are_resolved_when_paging_ends_and_never_acknowledged() -> None:
+    done = outbox.Delivered(channel_id="C1", workflow_pages={"a1": "triggered", "b2": "resolved"})
+    for phase in (Phase.TRIAGE, Phase.INVESTIGATING, Phase.MITIGATED):  # acknowledged or not
+        assert workflow_ops(outbox.owed(wanted(phase, team_pages=True), done)) == []
+    resolve = [("page/workflow/a1/resolve", "workflow/a1")]
+    assert workflow_ops(outbox.owed(wanted(Phase.RESOLVED, team_pages=True), done)) == resolve
+    deleted = outbox.winding_down(wanted(Phase.INVESTIGATING, team_pages=True))
+    assert workflow_ops(outbox.owed(deleted, done)) == resolve
+    # Without a pager for the incident itself (PAGER not reachable) they are still resolved;
+    # without team keys there is no way to reach them.
+    unpaged = wanted(Phase.RESOLVED, team_pages=True, reachable=frozenset({outbox.Medium.CHAT}))
+    assert workflow_ops(outbox.owed(unpaged, done)) == resolve
+    assert workflow_ops(outbox.owed(wanted(Phase.RESOLVED), done)) == []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from incident_operator.domain import workflows as wf
+from incident_operator.domain.catalog import PageRoute, SecretRef, TeamEntry
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 REF = wf.WorkflowRef("IncidentWorkflow", "payments", "tier1", "uid-1", T0 - timedelta(days=1))
@@ -287,3 +289,64 @@ def test_recorded_events_fire_their_triggers_and_nothing_else(
     assert len({o.key for o in found}) == len(expected), "one occurrence per entry"
     seen_since = wf.Memory(replace_at(facts().current, AT), 2)
     assert wf.occurrences(trigger, facts(entries=RECORDED), seen_since, AT)[0] == ()
+
+
+# --- page: on whose authority -------------------------------------------------------------
+
+PAGE = wf.Action(wf.ActionType.PAGE, "2-page", team="search")
+KEY = SecretRef("search-pd", "routing-key")
+OTHER = SecretRef("search-pd", "database")
+CLUSTER = wf.WorkflowRef("ClusterIncidentWorkflow", "", "everywhere", "uid-c")
+
+
+def team(*namespaces: str, **routes: SecretRef | None) -> TeamEntry:
+    return TeamEntry("search", frozenset(namespaces), KEY, routes)
+
+
+def test_a_namespaced_workflow_pages_only_a_team_that_admits_its_namespace() -> None:
+    assert wf.page_route(REF, PAGE, team("payments"), "payments") == PageRoute("search", None, KEY)
+    assert wf.page_route(REF, PAGE, team("*"), "payments") == PageRoute("search", None, KEY)
+    refused = wf.page_route(REF, PAGE, team("search"), "payments")
+    assert refused == (
+        "team search does not admit namespace payments (its spec.namespaces): "
+        "an IncidentWorkflow may page only a Team that admits its namespace"
+    )
+
+
+def test_a_cluster_workflow_may_page_any_team() -> None:
+    assert wf.page_route(CLUSTER, PAGE, team("search"), "payments") == PageRoute(
+        "search", None, KEY
+    )
+
+
+def test_a_page_needs_the_team_its_route_and_a_key() -> None:
+    assert wf.page_route(CLUSTER, PAGE, None, "payments") == "team search does not exist"
+    routed = replace(PAGE, route="database")
+    assert wf.page_route(REF, routed, team("payments", database=OTHER), "payments") == PageRoute(
+        "search", "database", OTHER
+    )
+    assert wf.page_route(REF, routed, team("payments"), "payments") == (
+        "team search declares no paging route database"
+    )
+    keyless = TeamEntry("search", frozenset({"payments"}))
+    assert wf.page_route(REF, PAGE, keyless, "payments") == "team search has no routing key"
+
+
+def test_page_dedup_keys_name_incident_workflow_action_and_occurrence() -> None:
+    once = wf.Step("wf/uid-1/once/2", 2, PAGE, occurrence="once")
+    assert wf.page_dedup_key(REF, once, "payments", "db-down") == (
+        "incident-operator/payments/db-down/workflow/tier1/2-page"
+    )
+    each = replace(once, occurrence="change-4")
+    assert wf.page_dedup_key(CLUSTER, each, "payments", "db-down") == (
+        "incident-operator/payments/db-down/clusterworkflow/everywhere/2-page/change-4"
+    )
+
+
+def test_steps_know_their_occurrence() -> None:
+    w = wf.Workflow(REF, (wf.Trigger(wf.Event.DECLARED),), (PAGE,))
+    plan = wf.plan([w], facts(), wf.Memory(), T0, always)
+    assert [s.occurrence for r in plan.runs for s in r.steps] == ["once"]
+    every = replace(w, repeat=wf.Repeat.EVERY_TRIGGER)
+    plan = wf.plan([every], facts(), wf.Memory(), T0, always)
+    assert [s.occurrence for r in plan.runs for s in r.steps] == ["declared"]

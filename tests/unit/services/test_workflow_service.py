@@ -10,9 +10,12 @@ import pytest
 from incident_operator.adapters.cel import CelExpressions
 from incident_operator.api.v1alpha1.kinds import BY_KIND
 from incident_operator.errors import TemporaryError
+from incident_operator.services.catalog import CatalogService
+from incident_operator.services.comms import CommsService
 from incident_operator.services.status import observed_status
 from incident_operator.services.workflows import WorkflowIndex, WorkflowService
 from tests.builders.objects import incident, severity
+from tests.fakes.ports.catalog import FakeCatalog, FakeTeamPagers
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
 from tests.fakes.ports.tickets import FakeTracker
@@ -60,8 +63,14 @@ def workflow_body(
 
 
 class Harness:
-    def __init__(self, *workflows: dict[str, Any], tracker: FakeTracker | None = None) -> None:
-        self.store = FakeStore()
+    def __init__(
+        self,
+        *workflows: dict[str, Any],
+        tracker: FakeTracker | None = None,
+        catalog: CatalogService | None = None,
+        store: FakeStore | None = None,
+    ) -> None:
+        self.store = store or FakeStore()
         self.store.severities["sev-1"] = severity("sev-1", 1)
         self.clock = FakeClock()
         self.workflow_store = FakeWorkflowStore()
@@ -69,7 +78,13 @@ class Harness:
         for body in workflows:
             self.index.observe(body)
         self.service = WorkflowService(
-            self.store, self.workflow_store, CEL, self.clock, self.index, tracker=tracker
+            self.store,
+            self.workflow_store,
+            CEL,
+            self.clock,
+            self.index,
+            tracker=tracker,
+            catalog=catalog,
         )
 
     def add(self, namespace: str = NS, labels: dict[str, str] | None = None) -> None:
@@ -400,3 +415,172 @@ async def test_a_role_handover_fires_a_role_changed_workflow_once() -> None:
     await h.tick()
     assert len(h.messages()) == 1
     assert h.body()["status"]["workflows"]["seen"]["roles"] == {"commander": "bob"}
+
+
+# --- page ---------------------------------------------------------------------------------
+
+
+class Teams:
+    """The catalog a page step resolves against: team search with its own routing key."""
+
+    def __init__(self, *namespaces: str) -> None:
+        self.catalog = FakeCatalog()
+        self.catalog.add_team(
+            "search",
+            namespaces=list(namespaces),
+            paging={"routingKey": {"name": "search-pd", "key": "routing-key"}},
+        )
+        self.pagers = FakeTeamPagers()
+        self.search = self.pagers.add("search-pd", "routing-key")
+        self.store = FakeStore()
+        self.service = CatalogService(self.catalog, self.store, FakeClock(), pagers=self.pagers)
+
+
+def page_workflow(namespace: str | None = NS) -> dict[str, Any]:
+    body = workflow_body("pager", namespace)
+    body["spec"]["actions"] = [
+        {"type": "page", "name": "search", "team": "search", "text": "${title}: join us"}
+    ]
+    return body
+
+
+class DiesBeforeTheWorkflowStatus(FakeStore):
+    """The operator is killed after the step's effects, before status.workflows is written."""
+
+    dying = False
+
+    async def patch_incident(self, namespace: str, name: str, **kwargs: Any) -> Any:
+        if self.dying and "workflows" in (kwargs.get("status") or {}):
+            raise TemporaryError("operator killed before the status write (test)")
+        return await super().patch_incident(namespace, name, **kwargs)
+
+
+async def test_a_page_step_pages_an_admitting_team_once_across_a_restart() -> None:
+    teams = Teams(NS)
+    store = DiesBeforeTheWorkflowStatus()
+    h = Harness(page_workflow(), catalog=teams.service, store=store)
+    h.add()
+    await h.tick()
+    h.escalate()
+    store.dying = True
+    with pytest.raises(TemporaryError):
+        await h.tick()
+    store.dying = False
+    for _ in range(3):
+        await h.tick()
+    key = "incident-operator/payments/db-down/workflow/pager/search"
+    assert [(c.action.value, c.dedup_key) for c in teams.search.calls] == [
+        ("trigger", key),
+        ("trigger", key),  # the restart triggered again on the same key: one alert
+    ]
+    assert teams.search.pages == 1
+    (alert,) = teams.search.alerts
+    assert alert.summary.title == (
+        "[team search, IncidentWorkflow payments/pager] Checkout returns 5xx"
+    )
+    assert alert.summary.summary.startswith("Checkout returns 5xx: join us")
+    (record,) = h.body()["status"]["pager"]["workflowPages"].values()
+    assert record == {
+        "dedupKey": key,
+        "state": "triggered",
+        "team": "search",
+        "workflow": "IncidentWorkflow payments/pager search",
+    }
+    (entry,) = [e for e in h.store.timeline(NS, "db-down") if e["type"] == "workflow-page"]
+    assert entry["message"] == "Paged team search (search of IncidentWorkflow payments/pager)"
+    (run,) = h.body()["status"]["workflows"]["runs"]
+    assert run["result"] == "succeeded"
+
+
+async def test_a_recorded_page_is_not_triggered_again() -> None:
+    """Its record (written with the done keys) is checked too: a step key folded out of the
+    bounded done list must not page a second time."""
+    teams = Teams(NS)
+    h = Harness(page_workflow(), catalog=teams.service)
+    h.add()
+    await h.tick()
+    h.escalate()
+    await h.tick()
+    h.body()["status"]["workflows"]["done"] = ["wf/uid-pager/seen/declared"]
+    for _ in range(2):
+        await h.tick()
+    assert teams.search.pages == 1
+    assert len(teams.search.calls) == 1
+
+
+async def test_a_namespaced_workflow_cannot_page_a_team_that_does_not_admit_it() -> None:
+    teams = Teams("search")  # admits namespace search only
+    h = Harness(page_workflow(), catalog=teams.service)
+    h.add()
+    await h.tick()
+    h.escalate()
+    await h.tick()
+    assert teams.search.calls == []
+    (run,) = h.body()["status"]["workflows"]["runs"]
+    assert run["result"] == "failed"
+    assert run["message"] == (
+        "search: team search does not admit namespace payments (its spec.namespaces): "
+        "an IncidentWorkflow may page only a Team that admits its namespace"
+    )
+    assert "workflowPages" not in (h.body()["status"].get("pager") or {})
+    assert [e[1] for e in h.store.events] == ["WorkflowFailed", "WorkflowFailed"]
+
+
+async def test_a_cluster_workflow_may_page_any_team() -> None:
+    teams = Teams("search")
+    h = Harness(page_workflow(None), catalog=teams.service)
+    h.add()
+    await h.tick()
+    h.escalate()
+    await h.tick()
+    (call,) = teams.search.calls
+    assert call.dedup_key == "incident-operator/payments/db-down/clusterworkflow/pager/search"
+
+
+async def test_a_page_step_without_team_keys_or_for_a_resolved_incident_fails() -> None:
+    h = Harness(page_workflow())
+    h.add()
+    await h.tick()
+    h.escalate()
+    await h.tick()
+    (run,) = h.body()["status"]["workflows"]["runs"]
+    assert run["message"] == (
+        "search: team routing keys are not read (no catalog Secret namespace)"
+    )
+    teams = Teams(NS)
+    late = Harness(page_workflow(), catalog=teams.service)
+    late.add()
+    await late.tick()
+    late.escalate()
+    late.body()["status"]["phase"] = "resolved"
+    await late.tick()
+    (run,) = late.body()["status"]["workflows"]["runs"]
+    assert run["message"] == "search: the incident is resolved: nothing to page"
+    assert teams.search.calls == []
+
+
+async def test_a_workflow_page_is_resolved_with_the_incident_not_acknowledged_with_it() -> None:
+    """Comms follows the record up on the team's key: the incident's acknowledgement is its
+    first responder's, so the further team's page stays theirs to acknowledge; leaving the
+    paged phases resolves it (once)."""
+    teams = Teams(NS)
+    h = Harness(page_workflow(), catalog=teams.service)
+    comms = CommsService(h.store, h.clock, catalog=teams.service)
+    h.add()
+    await h.tick()
+    h.escalate()
+    await h.tick()
+    h.body()["status"]["timestamps"]["acknowledged"] = "2026-01-01T00:05:00Z"
+    await comms.sync(NS, "db-down")
+    assert [c.action.value for c in teams.search.calls] == ["trigger"]
+    h.body()["status"]["phase"] = "resolved"
+    await comms.sync(NS, "db-down")
+    await comms.sync(NS, "db-down")
+    key = "incident-operator/payments/db-down/workflow/pager/search"
+    assert [(c.action.value, c.dedup_key) for c in teams.search.calls] == [
+        ("trigger", key),
+        ("resolve", key),
+    ]
+    (record,) = h.body()["status"]["pager"]["workflowPages"].values()
+    assert record["state"] == "resolved"
+    assert h.body()["status"].get("outbox", {}) == {}

@@ -351,6 +351,21 @@ class EscalationPage(ApiModel):
     """The team's named route used, if any."""
 
 
+class WorkflowPage(ApiModel):
+    """A page a workflow's page step triggered (keyed by the step's id)."""
+
+    dedup_key: ShortText
+    """incident-operator/<namespace>/<name>/workflow/<workflow>/<action>[/<occurrence>]."""
+    state: ShortText = ""
+    """triggered or resolved (resolved when the incident leaves the paged phases)."""
+    team: Name
+    """The Team whose routing key it was triggered with; resolve goes to the same key."""
+    route: Name | None = None
+    """The team's named route used, if any."""
+    workflow: ShortText = ""
+    """The workflow and step that paged, for people."""
+
+
 class PagerRef(ApiModel):
     """The incident's page at the pager (PagerDuty Events v2), as last confirmed."""
 
@@ -368,6 +383,9 @@ class PagerRef(ApiModel):
     """The team's named route used, if any."""
     escalation_pages: Annotated[list[EscalationPage], Field(max_length=MAX_ESCALATIONS)] = []
     """The escalation steps' own pages, by level."""
+    workflow_pages: Annotated[dict[str, WorkflowPage], Field(max_length=32)] = {}
+    """Pages triggered by workflows' page steps, by step id (a map: the workflow runner adds
+    to it and comms resolves in it, each merging only its own keys)."""
 
 
 class StakeholderStatus(ApiModel):

@@ -117,13 +117,15 @@ class Trigger(ApiModel):
 class ActionType(StrEnum):
     """postMessage (to the incident's chat channel), addNote (to the timeline only),
     setLabels or setSeverity (on the incident), createTicket (in the tracker the operator is
-    configured with, Jira or GitHub). Mitigations are not workflow actions yet."""
+    configured with, Jira or GitHub), page (a Team's PagerDuty routing key). Mitigations are
+    not workflow actions yet."""
 
     POST_MESSAGE = "postMessage"
     ADD_NOTE = "addNote"
     SET_LABELS = "setLabels"
     SET_SEVERITY = "setSeverity"
     CREATE_TICKET = "createTicket"
+    PAGE = "page"
 
 
 class Action(ApiModel):
@@ -146,11 +148,21 @@ class Action(ApiModel):
                 "setSeverity needs severity",
                 field_path=".severity",
             ),
+            cel_rule(
+                "self.type != 'page' || has(self.team)",
+                "page needs team",
+                field_path=".team",
+            ),
+            cel_rule(
+                "!has(self.route) || self.type == 'page'",
+                "route is for page only",
+                field_path=".route",
+            ),
         )
     }
 
     type: ActionType
-    """postMessage, addNote, setLabels, setSeverity or createTicket."""
+    """postMessage, addNote, setLabels, setSeverity, createTicket or page."""
     name: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] = ""
     """Name shown in the run history (default: the type and position)."""
     if_: Annotated[Expression | None, Field(alias="if")] = None
@@ -158,7 +170,8 @@ class Action(ApiModel):
     continue_on_error: bool = False
     """Run the next steps even when this one fails (default: the run stops there)."""
     text: Annotated[str, Field(min_length=1, max_length=3000)] | None = None
-    """postMessage, addNote: the text; createTicket: the ticket's title. ${name},
+    """postMessage, addNote: the text; createTicket: the ticket's title; page: a line put
+    above the incident's summary in the page (optional). ${name},
     ${namespace}, ${title}, ${severity}, ${phase}, ${service} and ${workflow} are replaced."""
     description: Annotated[str, Field(max_length=8192)] = ""
     """createTicket: the ticket's description (placeholders as in text); the incident and the
@@ -167,6 +180,12 @@ class Action(ApiModel):
     """setLabels: labels to set on the incident."""
     severity: Name | None = None
     """setSeverity: the Severity to set as spec.severityRef."""
+    team: Name | None = None
+    """page: the Team whose PagerDuty routing key is paged. An IncidentWorkflow may page only
+    a Team that admits the incident's namespace (spec.namespaces); a ClusterIncidentWorkflow
+    may page any Team."""
+    route: Name | None = None
+    """page: the Team's named route (spec.paging.routes); omitted: its default routing key."""
 
     def to_domain(self, index: int) -> domain.Action:
         return domain.Action(
@@ -178,6 +197,8 @@ class Action(ApiModel):
             labels=tuple(sorted(self.labels.items())),
             severity=self.severity or "",
             description=self.description,
+            team=self.team or "",
+            route=self.route or "",
         )
 
 

@@ -72,7 +72,9 @@ request leaves the window, at least 1. Requests answered 429 do not count agains
   of each tier ("1+", "20+", "50+", "100+ per minute"), per method, with each method's tier
   from its reference page (:data:`METHOD_TIERS`: ``conversations.create``/``list``/
   ``setTopic``/``archive`` and ``pins.add`` Tier 2; ``chat.update``,
-  ``conversations.invite``/``history``/``join``/``leave`` Tier 3; ``auth.test`` is "special"
+  ``conversations.invite``/``history``/``join``/``leave`` Tier 3; ``usergroups.users.list``
+  Tier 2 ("20+ per minute", scope ``usergroups:read``, ``no_such_subteam`` for an unknown
+  group, ``missing_scope`` when :attr:`FakeSlack.scopes` lacks it); ``auth.test`` is "special"
   and modelled as Tier 4).
 - ``chat.postMessage`` (special tier): "generally allows posting one message per second per
   channel ... short bursts >1 allowed" — :data:`POST_PER_CHANNEL`, 3 per 3 s per channel
@@ -157,6 +159,7 @@ METHOD_TIERS: Mapping[str, Limit] = {
     "pins.add": TIER_2,
     "views.open": TIER_4,
     "views.update": TIER_4,
+    "usergroups.users.list": TIER_2,
 }
 POST_PER_CHANNEL = Limit(3, 3.0)
 """chat.postMessage: about one message per second per channel, short bursts allowed."""
@@ -314,7 +317,13 @@ class FakeSlack:
             "pins.add": self._pin,
             "views.open": self._views_open,
             "views.update": self._views_update,
+            "usergroups.users.list": self._group_users,
         }
+        self.usergroups: dict[str, list[str]] = {}
+        """User group id -> its members' ids (``add_usergroup``)."""
+        self.scopes: set[str] | None = None
+        """The token's scopes; None: every scope (a method needing one not here answers
+        ``missing_scope``, as Slack does)."""
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -367,6 +376,9 @@ class FakeSlack:
         if not member:
             channel.members.discard(BOT_USER)
         return channel
+
+    def add_usergroup(self, group_id: str, *users: str) -> None:
+        self.usergroups[group_id] = list(users)
 
     def remove_member(self, channel_id: str, user: str = BOT_USER) -> None:
         """A person removes ``user`` (the bot by default) from the channel."""
@@ -668,6 +680,20 @@ class FakeSlack:
             raise SlackError("already_in_channel", errors=errors)
         channel.members.update(users)
         return {"channel": channel.view()}
+
+    def _group_users(self, params: dict[str, Any]) -> Answer:
+        """usergroups.users.list: ``usergroup`` required; an unknown id is
+        ``no_such_subteam``; without ``usergroups:read`` it is ``missing_scope`` with the
+        ``needed`` and ``provided`` fields Slack adds."""
+        if self.scopes is not None and "usergroups:read" not in self.scopes:
+            provided = ",".join(sorted(self.scopes))
+            raise SlackError("missing_scope", needed="usergroups:read", provided=provided)
+        group = str(params.get("usergroup", ""))
+        if not group:
+            raise SlackError("invalid_arguments")
+        if group not in self.usergroups:
+            raise SlackError("no_such_subteam")
+        return {"users": list(self.usergroups[group])}
 
     def _set_topic(self, params: dict[str, Any]) -> Answer:
         channel = self._channel(params, writable=True, member=True)

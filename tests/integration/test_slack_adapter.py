@@ -309,3 +309,21 @@ async def test_private_channel_without_the_bot_is_invisible(
     with pytest.raises(DeliveryRejected) as rejected:
         await chat.post(hidden.id, "hi")
     assert rejected.value.code == "channel_not_found"
+
+
+async def test_user_group_members_and_their_errors(slack: FakeSlack, chat: SlackChat) -> None:
+    slack.add_usergroup("S0SEARCH1", "U0AAAAAAA", "W0BBBBBBB")
+    assert await chat.group_members("S0SEARCH1") == ("U0AAAAAAA", "W0BBBBBBB")
+    with pytest.raises(DeliveryRejected) as unknown:
+        await chat.group_members("S0NOPE")
+    assert unknown.value.code == "no_such_subteam"
+    slack.scopes = {"chat:write", "channels:manage"}
+    with pytest.raises(DeliveryRejected) as scope:
+        await chat.group_members("S0SEARCH1")
+    assert scope.value.code == "missing_scope"
+    assert TOKEN not in str(scope.value)
+    slack.scopes = None
+    slack.throttle_next(1, retry_after=7)
+    with pytest.raises(DeliveryThrottled) as throttled:
+        await chat.group_members("S0SEARCH1")
+    assert throttled.value.retry_after == 7

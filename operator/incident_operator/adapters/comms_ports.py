@@ -75,6 +75,16 @@ class Chat(Protocol):
         ...
 
 
+class UserGroups(Protocol):
+    """Who is in a chat user group (Slack ``usergroups.users.list``)."""
+
+    async def group_members(self, group_id: str) -> tuple[str, ...]:
+        """The user ids of the group's members (its enabled members only). Raises
+        DeliveryRejected(``no_such_subteam``) for an unknown group, ``missing_scope`` when
+        the token lacks ``usergroups:read``, ``plan_upgrade_required`` on a free workspace."""
+        ...
+
+
 class Pager(Protocol):
     async def trigger(self, summary: IncidentSummary, *, dedup_key: str, urgency: str) -> None:
         """Open (or re-open) the page for this incident; repeats with the same key are one page."""

@@ -171,6 +171,15 @@ class SlackChat:
                 done=ALREADY_DONE,
             )
 
+    async def group_members(self, group_id: str) -> tuple[str, ...]:
+        """``usergroups.users.list`` (scope ``usergroups:read``): ``{"ok": true, "users":
+        ["U…", "W…"]}``; its errors are translated like every other call's."""
+        data = await self._call(
+            "usergroups.users.list",
+            lambda: self._client.usergroups_users_list(usergroup=group_id),
+        )
+        return tuple(str(u) for u in (data or {}).get("users") or [])
+
     async def set_topic(self, channel_id: str, topic: str) -> None:
         await self._call(
             "conversations.setTopic",

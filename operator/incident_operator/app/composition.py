@@ -243,6 +243,7 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
             workflow_index,
             tracker=tracker,
             catalog=catalog,
+            groups=comms.chat,
         ),
     )
     if web_options is None:
@@ -403,6 +404,7 @@ class _Comms:
     channels: ChannelIndex | None = None
     commands: ChatCommandService | None = None
     stakeholders: StakeholderService | None = None
+    chat: SlackChat | None = None
 
 
 def _build_comms(
@@ -461,4 +463,5 @@ def _build_comms(
         channels,
         commands,
         stakeholders if stakeholders.enabled else None,
+        chat,
     )

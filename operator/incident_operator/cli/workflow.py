@@ -205,6 +205,9 @@ def _step(step: wf.Step) -> str:
         what = "setLabels " + ", ".join(f"{k}={v}" for k, v in action.labels)
     elif action.type is wf.ActionType.CREATE_TICKET:
         what = f"createTicket {action.text!r}"
+    elif action.type is wf.ActionType.INVITE:
+        who = [*action.users, *([f"group {action.user_group}"] if action.user_group else [])]
+        what = "invite " + ", ".join(who)
     elif action.type is wf.ActionType.PAGE:
         what = f"page team {action.team}" + (f" route {action.route}" if action.route else "")
     else:

@@ -30,6 +30,9 @@ MAX_DONE = 512
 """Done keys kept in the incident's status (oldest dropped first)."""
 MAX_RUNS = 50
 """Runs kept in the incident's run history (older ones are counted in runsFolded)."""
+MAX_INVITEES = 100
+"""People the workflows may ask to be in an incident's channel (status.workflows.invitees)."""
+"""Runs kept in the incident's run history (older ones are counted in runsFolded)."""
 
 
 class Event(StrEnum):
@@ -53,6 +56,7 @@ class ActionType(StrEnum):
     SET_SEVERITY = "setSeverity"
     CREATE_TICKET = "createTicket"
     PAGE = "page"
+    INVITE = "invite"
 
 
 class Repeat(StrEnum):
@@ -105,6 +109,10 @@ class Action:
     """page: the Team whose routing key is paged."""
     route: str = ""
     """page: the Team's named route (empty: its default routing key)."""
+    users: tuple[str, ...] = ()
+    """invite: Slack user ids."""
+    user_group: str = ""
+    """invite: a Slack user group id, resolved to its members when the step runs."""
 
 
 @dataclass(frozen=True)
@@ -533,6 +541,15 @@ def with_effects(snapshot: Snapshot, actions: Iterable[Action]) -> Snapshot:
         elif action.type is ActionType.SET_SEVERITY and action.severity:
             severity = action.severity
     return replace(snapshot, labels=tuple(sorted(labels.items())), severity=severity)
+
+
+def invitees(recorded: Iterable[str], users: Iterable[str]) -> tuple[str, ...] | str:
+    """The people the incident's channel is owed after an invite step adds ``users`` (the
+    comms outbox invites each once: status.chat.invited), or why not (too many)."""
+    merged = tuple(dict.fromkeys([*recorded, *users]))
+    if len(merged) > MAX_INVITEES:
+        return f"more than {MAX_INVITEES} people invited by workflows to one incident"
+    return merged
 
 
 def page_route(

@@ -366,7 +366,9 @@ class CommsService:
             announce=_announce(chat_policy.announce_channels, teams.channels)
             if self._chat and chat_policy and not spec.private
             else (),
-            invite=slack_ids(rotation, people) | (teams.members if self._chat else frozenset()),
+            invite=slack_ids(rotation, people)
+            | (teams.members if self._chat else frozenset())
+            | frozenset(status.workflows.invitees if status.workflows else ()),
             topic=chat_render.topic(summary),
             status_render=canonical,
             entries=entries,

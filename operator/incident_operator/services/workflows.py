@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from incident_operator.adapters.comms_ports import UserGroups
 from incident_operator.adapters.expressions_port import Expressions
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.adapters.tickets_port import TicketRequest, TicketTracker
@@ -302,6 +303,8 @@ class Outcome:
     """A step failed for a reason that may pass: it stays owed (and the snapshot stays)."""
     pages: dict[str, Body] = field(default_factory=dict)
     """``status.pager.workflowPages`` entries of the pages its steps triggered, by id."""
+    invitees: list[str] = field(default_factory=list)
+    """Slack users its invite steps added (to ``status.workflows.invitees``)."""
 
 
 def snapshot_status(snapshot: wf.Snapshot, before: Mapping[str, Any]) -> Body:
@@ -355,9 +358,12 @@ class WorkflowService:
         *,
         tracker: TicketTracker | None = None,
         catalog: CatalogService | None = None,
+        groups: UserGroups | None = None,
     ) -> None:
-        """``catalog``: the Teams and their routing keys, for ``page`` steps."""
+        """``catalog``: the Teams and their routing keys, for ``page`` steps; ``groups``: the
+        chat's user groups, for ``invite`` steps naming one."""
         self._catalog = catalog
+        self._groups = groups
         self._tracker = tracker
         self._store = store
         self._workflow_store = workflow_store
@@ -413,6 +419,9 @@ class WorkflowService:
             "runs": [run_status(r) for r in history.runs],
             "runsFolded": history.folded,
         }
+        invited = [u for o in outcomes for u in o.invitees]
+        if invited:  # a list: only this writer sets it, from the freshest body
+            status["invitees"] = list(dict.fromkeys([*(raw.get("invitees") or []), *invited]))
         if not retry:  # else the same occurrences must come round again for the owed steps
             status["seen"] = snapshot_status(snapshot, raw.get("seen") or {})
             status["sequence"] = plan.sequence
@@ -448,7 +457,7 @@ class WorkflowService:
                     ref=run.workflow.ref,
                     values=values,
                     entries=entries,
-                    pages=outcome.pages,
+                    outcome=outcome,
                     now=now,
                 )
             except TemporaryError as exc:
@@ -487,7 +496,7 @@ class WorkflowService:
         ref: wf.WorkflowRef,
         values: Mapping[str, str],
         entries: list[Body],
-        pages: dict[str, Body],
+        outcome: Outcome,
         now: datetime,
     ) -> None:
         action = step.action
@@ -508,11 +517,18 @@ class WorkflowService:
             entries.append(
                 timeline.entry(now, TICKET, ticket, source=SOURCE, key=step.key, author=author)
             )
+        elif action.type is wf.ActionType.INVITE:
+            recorded = ((current.get("status") or {}).get("workflows") or {}).get("invitees")
+            users = [*action.users, *await self._group(action.user_group)]
+            merged = wf.invitees([*(recorded or []), *outcome.invitees], users)
+            if isinstance(merged, str):
+                raise PermanentError(merged)
+            outcome.invitees.extend(u for u in users if u not in outcome.invitees)
         elif action.type is wf.ActionType.PAGE:
             paged = await self._page(current, step, ref, values)
             if paged is not None:
                 page_id, record = paged
-                pages[page_id] = record
+                outcome.pages[page_id] = record
                 text = f"Paged team {record['team']} ({action.name} of {ref.display})"
                 entries.append(
                     timeline.entry(now, PAGE, text, source=SOURCE, key=step.key, author=author)
@@ -543,6 +559,14 @@ class WorkflowService:
         if ticket is None:
             ticket = await self._tracker.create(request)
         return f"Ticket {ticket.ref}: {ticket.url}"
+
+    async def _group(self, group: str) -> tuple[str, ...]:
+        """The members of a Slack user group (none asked for: none)."""
+        if not group:
+            return ()
+        if self._groups is None:
+            raise PermanentError(f"no chat is configured to look up user group {group}")
+        return await self._groups.group_members(group)
 
     async def _page(
         self,

@@ -40,6 +40,8 @@ class FakeChat:
     """(method, arguments) of every call, in order."""
     failures: list[Exception] = field(default_factory=list)
     """Raised (first in, first out) by the next calls instead of doing anything."""
+    usergroups: dict[str, list[str]] = field(default_factory=dict)
+    """User group id -> members (``group_members``; unknown: ``no_such_subteam``)."""
     _ts: int = 0
 
     def _enter(self, method: str, *args: Any) -> None:
@@ -89,6 +91,14 @@ class FakeChat:
     async def invite(self, channel_id: str, user_ids: Sequence[str]) -> None:
         self._enter("invite", channel_id, tuple(user_ids))
         self.members.setdefault(self._channel(channel_id).id, set()).update(user_ids)
+
+    async def group_members(self, group_id: str) -> tuple[str, ...]:
+        self._enter("group_members", group_id)
+        if group_id not in self.usergroups:
+            raise DeliveryRejected(
+                "Slack usergroups.users.list: no_such_subteam", code="no_such_subteam"
+            )
+        return tuple(self.usergroups[group_id])
 
     async def set_topic(self, channel_id: str, topic: str) -> None:
         self._enter("set_topic", channel_id, topic)

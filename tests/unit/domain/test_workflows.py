@@ -350,3 +350,12 @@ def test_steps_know_their_occurrence() -> None:
     every = replace(w, repeat=wf.Repeat.EVERY_TRIGGER)
     plan = wf.plan([every], facts(), wf.Memory(), T0, always)
     assert [s.occurrence for r in plan.runs for s in r.steps] == ["declared"]
+
+
+def test_invitees_add_up_once_each_and_are_bounded() -> None:
+    assert wf.invitees(("U1", "U2"), ("U2", "U3")) == ("U1", "U2", "U3")
+    many = tuple(f"U{i}" for i in range(wf.MAX_INVITEES))
+    assert wf.invitees(many, ("U1",)) == many
+    assert wf.invitees(many, ("UNEW",)) == (
+        f"more than {wf.MAX_INVITEES} people invited by workflows to one incident"
+    )

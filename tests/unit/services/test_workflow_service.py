@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from incident_operator.adapters.cel import CelExpressions
+from incident_operator.adapters.comms_ports import Channel
 from incident_operator.api.v1alpha1.kinds import BY_KIND
 from incident_operator.errors import TemporaryError
 from incident_operator.services.catalog import CatalogService
@@ -16,6 +17,7 @@ from incident_operator.services.status import observed_status
 from incident_operator.services.workflows import WorkflowIndex, WorkflowService
 from tests.builders.objects import incident, severity
 from tests.fakes.ports.catalog import FakeCatalog, FakeTeamPagers
+from tests.fakes.ports.chat import FakeChat
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
 from tests.fakes.ports.tickets import FakeTracker
@@ -69,6 +71,7 @@ class Harness:
         tracker: FakeTracker | None = None,
         catalog: CatalogService | None = None,
         store: FakeStore | None = None,
+        groups: FakeChat | None = None,
     ) -> None:
         self.store = store or FakeStore()
         self.store.severities["sev-1"] = severity("sev-1", 1)
@@ -85,6 +88,7 @@ class Harness:
             self.index,
             tracker=tracker,
             catalog=catalog,
+            groups=groups,
         )
 
     def add(self, namespace: str = NS, labels: dict[str, str] | None = None) -> None:
@@ -584,3 +588,70 @@ async def test_a_workflow_page_is_resolved_with_the_incident_not_acknowledged_wi
     (record,) = h.body()["status"]["pager"]["workflowPages"].values()
     assert record["state"] == "resolved"
     assert h.body()["status"].get("outbox", {}) == {}
+
+
+# --- invite -------------------------------------------------------------------------------
+
+
+def invite_workflow(**action: Any) -> dict[str, Any]:
+    body = workflow_body("inviter")
+    body["spec"]["actions"] = [{"type": "invite", "name": "leads", **action}]
+    return body
+
+
+class DiesBeforeTheWorkflowStatusOnce(DiesBeforeTheWorkflowStatus):
+    async def patch_incident(self, namespace: str, name: str, **kwargs: Any) -> Any:
+        try:
+            return await super().patch_incident(namespace, name, **kwargs)
+        finally:
+            if "workflows" in (kwargs.get("status") or {}):
+                self.dying = False
+
+
+async def test_invite_asks_comms_for_users_and_a_groups_members_once_across_a_restart() -> None:
+    chat = FakeChat()
+    chat.channels["C1"] = Channel("C1", "inc-db-down")
+    chat.usergroups["S0LEADS"] = ["U0LEAD001", "U0AAAAAAA"]
+    store = DiesBeforeTheWorkflowStatusOnce()
+    h = Harness(invite_workflow(users=["U0AAAAAAA"], userGroup="S0LEADS"), groups=chat, store=store)
+    comms = CommsService(h.store, h.clock, chat=chat)
+    h.add()
+    h.body()["status"]["chat"] = {"channelId": "C1", "channelName": "inc-db-down"}
+    await h.tick()
+    h.escalate()
+    store.dying = True
+    with pytest.raises(TemporaryError):
+        await h.tick()
+    for _ in range(3):
+        await h.tick()
+    assert h.body()["status"]["workflows"]["invitees"] == ["U0AAAAAAA", "U0LEAD001"]
+    assert [c for c in chat.calls if c[0] == "group_members"] == [
+        ("group_members", ("S0LEADS",)),
+        ("group_members", ("S0LEADS",)),  # looked up again after the restart: a read
+    ]
+    await comms.sync(NS, "db-down")
+    await comms.sync(NS, "db-down")
+    invites = [args for method, args in chat.calls if method == "invite"]
+    assert invites == [("C1", ("U0AAAAAAA", "U0LEAD001"))]
+    assert chat.members["C1"] == {"U0AAAAAAA", "U0LEAD001"}
+    assert h.body()["status"]["chat"]["invited"] == ["U0AAAAAAA", "U0LEAD001"]
+
+
+async def test_an_unknown_user_group_fails_the_step_with_slacks_code() -> None:
+    chat = FakeChat()
+    h = Harness(invite_workflow(userGroup="S0NOPE"), groups=chat)
+    h.add()
+    await h.tick()
+    h.escalate()
+    await h.tick()
+    (run,) = h.body()["status"]["workflows"]["runs"]
+    assert run["result"] == "failed"
+    assert run["message"] == "leads: Slack usergroups.users.list: no_such_subteam"
+    assert "invitees" not in h.body()["status"]["workflows"]
+    without_chat = Harness(invite_workflow(userGroup="S0LEADS"))
+    without_chat.add()
+    await without_chat.tick()
+    without_chat.escalate()
+    await without_chat.tick()
+    (run,) = without_chat.body()["status"]["workflows"]["runs"]
+    assert run["message"] == "leads: no chat is configured to look up user group S0LEADS"

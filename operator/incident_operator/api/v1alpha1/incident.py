@@ -582,6 +582,12 @@ class WorkflowsStatus(ApiModel):
     """The newest runs, oldest first."""
     runs_folded: Annotated[int, Field(ge=0)] = 0
     """Older runs folded out of runs."""
+    invitees: Annotated[
+        list[Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,20}$", max_length=21)]],
+        Field(max_length=100),
+    ] = []
+    """Slack users the workflows' invite steps asked to be in the incident's channel; the
+    comms outbox invites each once (status.chat.invited)."""
 
 
 class ServiceOwner(ApiModel):

@@ -35,6 +35,10 @@ Expression = Annotated[str, Field(min_length=1, max_length=2048)]
 """A CEL expression over ``incident``, ``severity`` and ``trigger`` that yields a bool."""
 
 EntryType = Annotated[str, Field(max_length=64, pattern=r"^[a-z][a-z0-9-]*$")]
+SlackUserId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,20}$", max_length=21)]
+"""A Slack user id, e.g. U0AAAAAAA (W… on Enterprise Grid)."""
+SlackUserGroupId = Annotated[str, Field(pattern=r"^S[A-Z0-9]{2,20}$", max_length=21)]
+"""A Slack user group id, e.g. S0PAYMENTS."""
 LabelKey = Annotated[
     str,
     Field(
@@ -117,8 +121,9 @@ class Trigger(ApiModel):
 class ActionType(StrEnum):
     """postMessage (to the incident's chat channel), addNote (to the timeline only),
     setLabels or setSeverity (on the incident), createTicket (in the tracker the operator is
-    configured with, Jira or GitHub), page (a Team's PagerDuty routing key). Mitigations are
-    not workflow actions yet."""
+    configured with, Jira or GitHub), page (a Team's PagerDuty routing key), invite (Slack
+    users or a user group into the incident's channel). Mitigations are not workflow actions
+    yet."""
 
     POST_MESSAGE = "postMessage"
     ADD_NOTE = "addNote"
@@ -126,6 +131,7 @@ class ActionType(StrEnum):
     SET_SEVERITY = "setSeverity"
     CREATE_TICKET = "createTicket"
     PAGE = "page"
+    INVITE = "invite"
 
 
 class Action(ApiModel):
@@ -158,11 +164,23 @@ class Action(ApiModel):
                 "route is for page only",
                 field_path=".route",
             ),
+            cel_rule(
+                "self.type != 'invite' || (has(self.users) && size(self.users) > 0)"
+                " || has(self.userGroup)",
+                "invite needs users or userGroup",
+                field_path=".users",
+            ),
+            cel_rule(
+                "self.type == 'invite' || (!has(self.userGroup)"
+                " && (!has(self.users) || size(self.users) == 0))",
+                "users and userGroup are for invite only",
+                field_path=".users",
+            ),
         )
     }
 
     type: ActionType
-    """postMessage, addNote, setLabels, setSeverity, createTicket or page."""
+    """postMessage, addNote, setLabels, setSeverity, createTicket, page or invite."""
     name: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] = ""
     """Name shown in the run history (default: the type and position)."""
     if_: Annotated[Expression | None, Field(alias="if")] = None
@@ -186,6 +204,11 @@ class Action(ApiModel):
     may page any Team."""
     route: Name | None = None
     """page: the Team's named route (spec.paging.routes); omitted: its default routing key."""
+    users: Annotated[list[SlackUserId], Field(max_length=50)] = []
+    """invite: Slack user ids to invite into the incident's channel (once it exists)."""
+    user_group: SlackUserGroupId | None = None
+    """invite: a Slack user group whose members are invited, as the group is when the step
+    runs (usergroups.users.list; the token needs usergroups:read)."""
 
     def to_domain(self, index: int) -> domain.Action:
         return domain.Action(
@@ -199,6 +222,8 @@ class Action(ApiModel):
             description=self.description,
             team=self.team or "",
             route=self.route or "",
+            users=tuple(self.users),
+            user_group=self.user_group or "",
         )
 
 

@@ -85,6 +85,17 @@ class KubernetesCatalog:
             )
         return [dict(item) for item in (found or {}).get("items") or []]
 
+    async def list_teams(self) -> list[Body]:
+        found: Any = await call_async(
+            "list teams",
+            self._custom.list_cluster_custom_object,
+            GROUP,
+            VERSION,
+            "teams",
+            limit=LIST_LIMIT,
+        )
+        return [dict(item) for item in (found or {}).get("items") or []]
+
     async def list_severities(self) -> list[Body]:
         found: Any = await call_async(
             "list severities",

@@ -25,6 +25,10 @@ class CatalogStore(Protocol):
         """The (cluster-scoped) Team ``name``, or None when it does not exist."""
         ...
 
+    async def list_teams(self) -> list[Body]:
+        """Every Team (cluster-scoped)."""
+        ...
+
 
 class TeamPagers(Protocol):
     async def pager(self, secret: SecretRef) -> Pager | None:

@@ -199,7 +199,9 @@ def _runs(out: TextIO, evaluation: wf.Evaluation, heading: str) -> None:
 def _step(step: wf.Step) -> str:
     action = step.action
     if action.type in (wf.ActionType.POST_MESSAGE, wf.ActionType.ADD_NOTE):
-        where = "to the incident channel" if action.type is wf.ActionType.POST_MESSAGE else ""
+        where = ""
+        if action.type is wf.ActionType.POST_MESSAGE:
+            where = f"to {action.channel}" if action.channel else "to the incident channel"
         what = f"{action.type.value} {where} {action.text!r}".replace("  ", " ")
     elif action.type is wf.ActionType.SET_LABELS:
         what = "setLabels " + ", ".join(f"{k}={v}" for k, v in action.labels)

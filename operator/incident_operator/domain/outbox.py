@@ -77,6 +77,8 @@ class OpKind(StrEnum):
     PAGE_ESCALATE = "page-escalate"
     DIRECT_MESSAGE = "direct-message"
     NOTIFY = "notify"
+    CHANNEL_POST = "channel-post"
+    """A workflow's postMessage to a named channel (services/workflows.py records it)."""
     STAKEHOLDER_POST = "stakeholder-post"
     """A stakeholder update to a stakeholder channel (services/stakeholders.py)."""
     STAKEHOLDER_NOTIFY = "stakeholder-notify"
@@ -216,6 +218,8 @@ class Wanted:
     """Announcement channel -> Slack user group id mentioned there (an owning team's)."""
     escalations: tuple[Reach, ...] = ()
     """The response policy's steps that ran (``status.response.escalations``)."""
+    channel_posts: tuple[tuple[str, str], ...] = ()
+    """(id, channel) of the workflows' posts to named channels (none for a private incident)."""
     team_pages: bool = False
     """Team routing keys can be read (the catalog): workflow pages can be resolved, whether
     or not the incident's own page has a pager."""
@@ -245,6 +249,8 @@ class Delivered:
     """Escalation levels whose person was sent a direct message."""
     escalation_pages: Mapping[int, str] = field(default_factory=dict)
     """Escalation level -> state of its own page (triggered | acknowledged | resolved)."""
+    channel_posts: frozenset[str] = frozenset()
+    """Ids of the workflows' channel posts delivered."""
     workflow_pages: Mapping[str, str] = field(default_factory=dict)
     """Workflow page id -> state (``status.pager.workflowPages``; triggered | resolved)."""
 
@@ -300,6 +306,7 @@ def winding_down(wanted: Wanted) -> Wanted:
         phase=Phase.CLOSED,
         chat=False,
         announce=(),
+        channel_posts=(),
         invite=frozenset(),
         archive_on_close=True,
         notifiers=(),
@@ -354,6 +361,11 @@ def _chat(wanted: Wanted, done: Delivered) -> list[Op]:
     for channel in wanted.announce:
         if channel not in done.announced:
             ops.append(Op(f"announce/{channel}", OpKind.ANNOUNCE, channel))
+    ops += [
+        Op(f"channel-post/{post}", OpKind.CHANNEL_POST, channel, post)
+        for post, channel in wanted.channel_posts
+        if post not in done.channel_posts
+    ]
     if not done.channel_id:
         return ops
     channel = done.channel_id

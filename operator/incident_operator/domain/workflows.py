@@ -30,6 +30,8 @@ MAX_DONE = 512
 """Done keys kept in the incident's status (oldest dropped first)."""
 MAX_RUNS = 50
 """Runs kept in the incident's run history (older ones are counted in runsFolded)."""
+MAX_CHANNEL_POSTS = 16
+"""Posts to named channels the workflows may owe one incident (status.workflows.channelPosts)."""
 MAX_INVITEES = 100
 """People the workflows may ask to be in an incident's channel (status.workflows.invitees)."""
 """Runs kept in the incident's run history (older ones are counted in runsFolded)."""
@@ -113,6 +115,8 @@ class Action:
     """invite: Slack user ids."""
     user_group: str = ""
     """invite: a Slack user group id, resolved to its members when the step runs."""
+    channel: str = ""
+    """postMessage: a named Slack channel (``#name`` or an id) instead of the incident's."""
 
 
 @dataclass(frozen=True)
@@ -550,6 +554,38 @@ def invitees(recorded: Iterable[str], users: Iterable[str]) -> tuple[str, ...] |
     if len(merged) > MAX_INVITEES:
         return f"more than {MAX_INVITEES} people invited by workflows to one incident"
     return merged
+
+
+def same_channel(a: str, b: str) -> bool:
+    """``#name`` and ``name`` are one channel; an id is compared as it is."""
+    return a.removeprefix("#") == b.removeprefix("#")
+
+
+def channel_refusal(
+    ref: WorkflowRef, channel: str, *, private: bool, teams: Iterable[TeamEntry], namespace: str
+) -> str:
+    """Why a postMessage may not go to the named ``channel`` ("" when it may).
+
+    A private incident's details are never posted to a named channel, by any workflow: its
+    announcements are not either (comms announces only incidents anyone may know about). An
+    IncidentWorkflow, written by a tenant, may post only to the Slack channel of a Team that
+    admits the incident's namespace (``Team.spec.slack.channel``, cluster-admin written): a
+    shared or another team's channel, which the bot may be in and the tenant not, stays out of
+    its reach. A ClusterIncidentWorkflow, written by a cluster admin, may post anywhere.
+    """
+    if private:
+        return (
+            "the incident is private: its details are never posted to a named channel "
+            "(nor announced)"
+        )
+    if not ref.namespace:
+        return ""
+    if any(t.admits(namespace) and same_channel(t.slack_channel or "", channel) for t in teams):
+        return ""
+    return (
+        f"{channel} is not the Slack channel of a Team that admits namespace {namespace}: "
+        "an IncidentWorkflow may post only there (a ClusterIncidentWorkflow anywhere)"
+    )
 
 
 def page_route(

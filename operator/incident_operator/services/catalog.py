@@ -126,6 +126,10 @@ class CatalogService:
             return Paging(None, None)
         return Paging(pager, catalog.PageRoute(team, None, entry.routing_key))
 
+    async def teams(self) -> list[catalog.TeamEntry]:
+        """Every valid Team (an invalid one admits nobody)."""
+        return [t for t in map(_team, await self._catalog.list_teams()) if t is not None]
+
     async def team(self, name: str) -> catalog.TeamEntry | None:
         """The Team ``name`` as the catalog decides with it; None when missing or invalid."""
         return _team(await self._catalog.get_team(name))

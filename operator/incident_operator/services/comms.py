@@ -382,6 +382,14 @@ class CommsService:
             mentions=teams.mentions,
             escalations=reaches(status, rotation),
             team_pages=self._team_paging,
+            # Never a private incident's details to a named channel (as for announcements);
+            # the workflow step refused it already, this holds if it turned private since.
+            channel_posts=tuple(
+                (post, record.channel)
+                for post, record in sorted(status.workflows.channel_posts.items())
+            )
+            if self._chat and status.workflows and not spec.private
+            else (),
         )
         if incident.metadata.get("deletionTimestamp"):
             return outbox.winding_down(wanted)  # deleted: resolve the page, archive

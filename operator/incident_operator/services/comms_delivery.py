@@ -126,6 +126,7 @@ class DeliveryRun:
                 "pinned": delivered.pinned,
                 "announced": sorted(delivered.announced),
                 "posted": sorted(delivered.posted & set(self.entries)),
+                "channelPosts": sorted(delivered.channel_posts),
                 "archived": delivered.archived,
                 "directMessages": sorted(delivered.direct),
             }
@@ -172,6 +173,8 @@ class DeliveryRun:
             return self._chat_result(pinned=True)
         if op.kind is kind.ANNOUNCE:
             return await self._announce(op.target, retry=retry)
+        if op.kind is kind.CHANNEL_POST:
+            return await self._channel_post(op, retry=retry)
         if op.kind is kind.POST_ENTRY:
             return await self._post_entry(op, retry=retry)
         if op.kind is kind.ARCHIVE:
@@ -277,6 +280,24 @@ class DeliveryRun:
     async def _announced_before(self, channel: str, key: str) -> bool:
         found = await self.chat.find_channel(channel.lstrip("#"))
         return found is not None and bool(await self.chat.find_message(found.id, key))
+
+    async def _channel_post(self, op: outbox.Op, *, retry: bool) -> Result:
+        """A workflow's postMessage to a named channel (``#name`` or id), once: after an
+        unconfirmed attempt the message is looked up by its key first."""
+        workflows = (self.body.get("status") or {}).get("workflows") or {}
+        record = (workflows.get("channelPosts") or {}).get(op.text) or {}
+        key = f"{self.idempotency_prefix}/workflow/{op.text}"
+        if not (retry and await self._posted_before(op.target, key)):
+            text = chat_render.timeline_text(
+                "workflow-message", str(record.get("text", "")), str(record.get("workflow", ""))
+            )
+            await self.chat.post(op.target, text, idempotency_key=key)
+        return self._chat_result(channel_posts=self.delivered.channel_posts | {op.text})
+
+    async def _posted_before(self, channel: str, key: str) -> bool:
+        if channel[:1] in ("C", "G"):  # an id (names are lower case)
+            return bool(await self.chat.find_message(channel, key))
+        return await self._announced_before(channel, key)
 
     async def _page(self, kind: outbox.OpKind) -> Result:
         pager = self.outlets.pager

@@ -85,6 +85,7 @@ def delivered_of(status: IncidentStatus) -> outbox.Delivered:
         pinned=chat.pinned,
         announced=frozenset(chat.announced),
         posted=frozenset(chat.posted),
+        channel_posts=frozenset(chat.channel_posts),
         archived=chat.archived,
         page_state=pager.state,
         page_escalations=frozenset(pager.escalations),

@@ -55,6 +55,8 @@ MESSAGE = "workflow-message"
 NOTE = "workflow-note"
 TICKET = "workflow-ticket"
 PAGE = "workflow-page"
+CHANNEL_MESSAGE = "workflow-channel-message"
+"""A post to a named channel, on the timeline (not posted to the incident's channel)."""
 MAX_PAGES = 32
 """Workflow pages an incident's status keeps (status.pager.workflowPages maxProperties)."""
 SOURCE = "workflow"
@@ -305,6 +307,8 @@ class Outcome:
     """``status.pager.workflowPages`` entries of the pages its steps triggered, by id."""
     invitees: list[str] = field(default_factory=list)
     """Slack users its invite steps added (to ``status.workflows.invitees``)."""
+    channel_posts: dict[str, Body] = field(default_factory=dict)
+    """``status.workflows.channelPosts`` entries its postMessage steps owe named channels."""
 
 
 def snapshot_status(snapshot: wf.Snapshot, before: Mapping[str, Any]) -> Body:
@@ -419,6 +423,9 @@ class WorkflowService:
             "runs": [run_status(r) for r in history.runs],
             "runsFolded": history.folded,
         }
+        posts = {k: v for o in outcomes for k, v in o.channel_posts.items()}
+        if posts:  # a map: comms reads it, only this writer adds to it
+            status["channelPosts"] = posts
         invited = [u for o in outcomes for u in o.invitees]
         if invited:  # a list: only this writer sets it, from the freshest body
             status["invitees"] = list(dict.fromkeys([*(raw.get("invitees") or []), *invited]))
@@ -450,8 +457,6 @@ class WorkflowService:
                 continue
             try:
                 await self._act(
-                    namespace,
-                    name,
                     step,
                     current=body,
                     ref=run.workflow.ref,
@@ -488,8 +493,6 @@ class WorkflowService:
 
     async def _act(
         self,
-        namespace: str,
-        name: str,
         step: wf.Step,
         *,
         current: Mapping[str, Any],
@@ -499,46 +502,74 @@ class WorkflowService:
         outcome: Outcome,
         now: datetime,
     ) -> None:
+        """Execute one step; what it says on the timeline is added to ``entries``."""
+        said = await self._effect(step, current=current, ref=ref, values=values, outcome=outcome)
+        if said is not None:
+            kind, text = said
+            entries.append(
+                timeline.entry(now, kind, text, source=SOURCE, key=step.key, author=ref.display)
+            )
+
+    async def _effect(
+        self,
+        step: wf.Step,
+        *,
+        current: Mapping[str, Any],
+        ref: wf.WorkflowRef,
+        values: Mapping[str, str],
+        outcome: Outcome,
+    ) -> tuple[str, str] | None:
+        """The step's effect; its timeline entry (type, text), if it has one."""
         action = step.action
-        author = ref.display
+        namespace, name = str(current["metadata"]["namespace"]), str(current["metadata"]["name"])
+        if action.type is wf.ActionType.POST_MESSAGE and action.channel:
+            text = wf.render(action.text, values)
+            await self._channel_post(current, step, ref, text, outcome)
+            return CHANNEL_MESSAGE, f"To {action.channel}: {text}"
         if action.type in (wf.ActionType.POST_MESSAGE, wf.ActionType.ADD_NOTE):
             kind = MESSAGE if action.type is wf.ActionType.POST_MESSAGE else NOTE
-            text = wf.render(action.text, values)
-            entries.append(
-                timeline.entry(now, kind, text, source=SOURCE, key=step.key, author=author)
-            )
-        elif action.type is wf.ActionType.SET_LABELS:
+            return kind, wf.render(action.text, values)
+        if action.type is wf.ActionType.CREATE_TICKET:
+            return TICKET, await self._ticket(namespace, name, step, ref.display, values)
+        if action.type is wf.ActionType.INVITE:
+            await self._invite(current, action, outcome)
+            return None
+        if action.type is wf.ActionType.PAGE:
+            paged = await self._page(current, step, ref, values)
+            if paged is None:
+                return None
+            page_id, record = paged
+            outcome.pages[page_id] = record
+            return PAGE, f"Paged team {record['team']} ({action.name} of {ref.display})"
+        await self._edit(namespace, name, action, current)
+        return None
+
+    async def _edit(
+        self, namespace: str, name: str, action: wf.Action, current: Mapping[str, Any]
+    ) -> None:
+        """setLabels and setSeverity: set a value unless it is there already."""
+        if action.type is wf.ActionType.SET_LABELS:
             have = (current.get("metadata") or {}).get("labels") or {}
             if any(have.get(k) != v for k, v in action.labels):  # else done already
                 labels: Body = {"metadata": {"labels": dict(action.labels)}}
                 await self._store.edit_incident(namespace, name, labels)
-        elif action.type is wf.ActionType.CREATE_TICKET:
-            ticket = await self._ticket(namespace, name, step, author, values)
-            entries.append(
-                timeline.entry(now, TICKET, ticket, source=SOURCE, key=step.key, author=author)
-            )
-        elif action.type is wf.ActionType.INVITE:
-            recorded = ((current.get("status") or {}).get("workflows") or {}).get("invitees")
-            users = [*action.users, *await self._group(action.user_group)]
-            merged = wf.invitees([*(recorded or []), *outcome.invitees], users)
-            if isinstance(merged, str):
-                raise PermanentError(merged)
-            outcome.invitees.extend(u for u in users if u not in outcome.invitees)
-        elif action.type is wf.ActionType.PAGE:
-            paged = await self._page(current, step, ref, values)
-            if paged is not None:
-                page_id, record = paged
-                outcome.pages[page_id] = record
-                text = f"Paged team {record['team']} ({action.name} of {ref.display})"
-                entries.append(
-                    timeline.entry(now, PAGE, text, source=SOURCE, key=step.key, author=author)
-                )
         elif (
             action.type is wf.ActionType.SET_SEVERITY
             and (current.get("spec") or {}).get("severityRef") != action.severity
         ):
             severity: Body = {"spec": {"severityRef": action.severity}}
             await self._store.edit_incident(namespace, name, severity)
+
+    async def _invite(
+        self, current: Mapping[str, Any], action: wf.Action, outcome: Outcome
+    ) -> None:
+        """Owe the channel the step's people (the comms outbox invites each once)."""
+        recorded = ((current.get("status") or {}).get("workflows") or {}).get("invitees")
+        users = [*action.users, *await self._group(action.user_group)]
+        merged = wf.invitees([*(recorded or []), *outcome.invitees], users)
+        if isinstance(merged, str):
+            raise PermanentError(merged)
+        outcome.invitees.extend(u for u in users if u not in outcome.invitees)
 
     async def _ticket(
         self, namespace: str, name: str, step: wf.Step, author: str, values: Mapping[str, str]
@@ -559,6 +590,36 @@ class WorkflowService:
         if ticket is None:
             ticket = await self._tracker.create(request)
         return f"Ticket {ticket.ref}: {ticket.url}"
+
+    async def _channel_post(
+        self,
+        current: Mapping[str, Any],
+        step: wf.Step,
+        ref: wf.WorkflowRef,
+        text: str,
+        outcome: Outcome,
+    ) -> None:
+        """Owe the post to its named channel (the comms outbox delivers it once), on the
+        workflow's authority (``wf.channel_refusal``)."""
+        channel = step.action.channel
+        namespace = str(current["metadata"]["namespace"])
+        private = bool((current.get("spec") or {}).get("private", False))
+        teams = (
+            await self._catalog.teams() if ref.namespace and self._catalog and not private else []
+        )
+        refusal = wf.channel_refusal(
+            ref, channel, private=private, teams=teams, namespace=namespace
+        )
+        if refusal:
+            raise PermanentError(refusal)
+        recorded = ((current.get("status") or {}).get("workflows") or {}).get("channelPosts")
+        post = wf.short_hash(step.key)
+        if post in (recorded or {}):
+            return
+        if len(recorded or {}) + len(outcome.channel_posts) >= wf.MAX_CHANNEL_POSTS:
+            raise PermanentError(f"this incident owes {wf.MAX_CHANNEL_POSTS} channel posts already")
+        workflow = f"{ref.display} {step.action.name}"[:256]
+        outcome.channel_posts[post] = {"channel": channel, "text": text, "workflow": workflow}
 
     async def _group(self, group: str) -> tuple[str, ...]:
         """The members of a Slack user group (none asked for: none)."""

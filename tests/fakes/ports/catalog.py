@@ -55,6 +55,10 @@ class FakeCatalog:
     async def list_severities(self) -> list[Body]:
         return [copy.deepcopy(body) for _, body in sorted(self.severities.items())]
 
+    async def list_teams(self) -> list[Body]:
+        self.reads.append(("teams", ""))
+        return [copy.deepcopy(body) for _, body in sorted(self.teams.items())]
+
     async def get_team(self, name: str) -> Body | None:
         self.reads.append(("team", name))
         found = self.teams.get(name)

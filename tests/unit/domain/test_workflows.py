@@ -359,3 +359,23 @@ def test_invitees_add_up_once_each_and_are_bounded() -> None:
     assert wf.invitees(many, ("UNEW",)) == (
         f"more than {wf.MAX_INVITEES} people invited by workflows to one incident"
     )
+
+
+def test_a_named_channel_post_on_whose_authority() -> None:
+    payments = TeamEntry("payments", frozenset({"payments"}), slack_channel="#team-payments")
+    elsewhere = TeamEntry("search", frozenset({"search"}), slack_channel="#team-search")
+    teams = (payments, elsewhere)
+    ok = wf.channel_refusal(REF, "team-payments", private=False, teams=teams, namespace="payments")
+    assert ok == ""
+    refused = wf.channel_refusal(
+        REF, "#team-search", private=False, teams=teams, namespace="payments"
+    )
+    assert refused == (
+        "#team-search is not the Slack channel of a Team that admits namespace payments: "
+        "an IncidentWorkflow may post only there (a ClusterIncidentWorkflow anywhere)"
+    )
+    assert wf.channel_refusal(CLUSTER, "#exec", private=False, teams=(), namespace="x") == ""
+    for ref in (REF, CLUSTER):  # a private incident's details: never, whoever asks
+        assert wf.channel_refusal(
+            ref, "#team-payments", private=True, teams=teams, namespace="payments"
+        ).startswith("the incident is private")

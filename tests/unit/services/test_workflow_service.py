@@ -655,3 +655,119 @@ async def test_an_unknown_user_group_fails_the_step_with_slacks_code() -> None:
     await without_chat.tick()
     (run,) = without_chat.body()["status"]["workflows"]["runs"]
     assert run["message"] == "leads: no chat is configured to look up user group S0LEADS"
+
+
+# --- postMessage to a named channel -------------------------------------------------------
+
+
+def channel_workflow(channel: str, namespace: str | None = NS) -> dict[str, Any]:
+    body = workflow_body("teller", namespace)
+    body["spec"]["actions"] = [
+        {"type": "postMessage", "name": "tell", "channel": channel, "text": "${title} <!here>"}
+    ]
+    return body
+
+
+class DiesAfterPosting(FakeChat):
+    """Killed after Slack took the message, before comms could record it (once)."""
+
+    dead = False
+
+    async def post(self, channel: str, text: str, **kwargs: Any) -> str:
+        ts = await super().post(channel, text, **kwargs)
+        if not self.dead:
+            self.dead = True
+            raise SystemExit("killed after the post, before its result was written")
+        return ts
+
+
+def team_catalog() -> CatalogService:
+    catalog = FakeCatalog()
+    catalog.add_team("payments", namespaces=[NS], slack={"channel": "#team-payments"})
+    catalog.add_team("search", namespaces=["search"], slack={"channel": "#team-search"})
+    return CatalogService(catalog, FakeStore(), FakeClock())
+
+
+async def test_a_post_to_a_teams_channel_goes_out_once_across_restarts() -> None:
+    chat = DiesAfterPosting()
+    chat.channels["C0PAY"] = Channel("C0PAY", "team-payments")
+    store = DiesBeforeTheWorkflowStatusOnce()
+    h = Harness(channel_workflow("#team-payments"), catalog=team_catalog(), store=store)
+    h.add()
+    await h.tick()
+    h.escalate()
+    store.dying = True
+    with pytest.raises(TemporaryError):
+        await h.tick()  # killed before status.workflows: the step runs again
+    for _ in range(2):
+        await h.tick()
+    (post,) = h.body()["status"]["workflows"]["channelPosts"].values()
+    assert post == {
+        "channel": "#team-payments",
+        "text": "Checkout returns 5xx <!here>",
+        "workflow": "IncidentWorkflow payments/teller tell",
+    }
+    with pytest.raises(SystemExit):
+        await CommsService(h.store, h.clock, chat=chat).sync(NS, "db-down")
+    await CommsService(h.store, h.clock, chat=chat).sync(NS, "db-down")  # the restarted one
+    await CommsService(h.store, h.clock, chat=chat).sync(NS, "db-down")
+    (message,) = [m for m in chat.messages if m.channel == "C0PAY"]
+    assert message.text == (
+        "*workflow-message* Checkout returns 5xx &lt;!here&gt;"
+        " — IncidentWorkflow payments/teller tell"
+    )  # user text is data: no mention smuggled in
+    assert len(h.body()["status"]["chat"]["channelPosts"]) == 1
+    (entry,) = [
+        e for e in h.store.timeline(NS, "db-down") if e["type"] == "workflow-channel-message"
+    ]
+    assert entry["message"] == "To #team-payments: Checkout returns 5xx <!here>"
+
+
+async def test_a_namespaced_workflow_posts_only_to_its_teams_channels() -> None:
+    h = Harness(channel_workflow("#team-search"), catalog=team_catalog())
+    h.add()
+    await h.tick()
+    h.escalate()
+    await h.tick()
+    (run,) = h.body()["status"]["workflows"]["runs"]
+    assert run["result"] == "failed"
+    assert run["message"] == (
+        "tell: #team-search is not the Slack channel of a Team that admits namespace payments:"
+        " an IncidentWorkflow may post only there (a ClusterIncidentWorkflow anywhere)"
+    )
+    assert "channelPosts" not in h.body()["status"]["workflows"]
+
+
+async def test_no_workflow_posts_a_private_incidents_details_to_a_named_channel() -> None:
+    chat = FakeChat()
+    chat.channels["C0EXEC"] = Channel("C0EXEC", "exec")
+    h = Harness(channel_workflow("#exec", None), catalog=team_catalog())
+    h.add()
+    h.body()["spec"]["private"] = True
+    await h.tick()
+    h.escalate()
+    await h.tick()
+    (run,) = h.body()["status"]["workflows"]["runs"]
+    assert run["message"] == (
+        "tell: the incident is private: its details are never posted to a named channel"
+        " (nor announced)"
+    )
+    # And comms holds it too, should a post be owed from before it turned private.
+    h.body()["status"]["workflows"]["channelPosts"] = {
+        "p1": {"channel": "#exec", "text": "secret", "workflow": "x"}
+    }
+    await CommsService(h.store, h.clock, chat=chat).sync(NS, "db-down")
+    assert chat.messages == []
+
+
+async def test_a_cluster_workflow_may_post_to_any_channel() -> None:
+    chat = FakeChat()
+    chat.channels["C0EXEC"] = Channel("C0EXEC", "exec")
+    h = Harness(channel_workflow("C0EXEC", None), catalog=team_catalog())
+    h.add()
+    await h.tick()
+    h.escalate()
+    await h.tick()
+    await CommsService(h.store, h.clock, chat=chat).sync(NS, "db-down")
+    (message,) = chat.messages
+    assert message.channel == "C0EXEC"

@@ -328,6 +328,8 @@ class ChatRef(ApiModel):
     """Channels (the Severity's chat.announceChannels) the declaration was announced in."""
     posted: Annotated[list[ShortText], Field(max_length=500)] = []
     """Fingerprints of the timeline entries posted to the channel."""
+    channel_posts: Annotated[list[ShortText], Field(max_length=16)] = []
+    """Ids of the workflows' posts to named channels delivered (status.workflows.channelPosts)."""
     archived: bool = False
     """Whether the channel was archived (after close, or when the incident was deleted)."""
     direct_messages: Annotated[
@@ -569,6 +571,17 @@ class WorkflowRun(ApiModel):
     """What failed, for people."""
 
 
+class WorkflowChannelPost(ApiModel):
+    """One postMessage to a named channel, as the comms outbox delivers it."""
+
+    channel: Annotated[str, Field(min_length=2, max_length=81)]
+    """#name or channel id."""
+    text: Annotated[str, Field(max_length=3000)]
+    """The rendered text."""
+    workflow: ShortText = ""
+    """The workflow and step that asked for it, for people."""
+
+
 class WorkflowsStatus(ApiModel):
     """What the workflows did for this incident: the keys of the steps done (so nothing runs
     twice) and the newest runs (older ones counted in runsFolded)."""
@@ -582,6 +595,9 @@ class WorkflowsStatus(ApiModel):
     """The newest runs, oldest first."""
     runs_folded: Annotated[int, Field(ge=0)] = 0
     """Older runs folded out of runs."""
+    channel_posts: Annotated[dict[str, WorkflowChannelPost], Field(max_length=16)] = {}
+    """Posts the workflows' postMessage steps owe named channels, by id; the comms outbox
+    delivers each once (status.chat.channelPosts)."""
     invitees: Annotated[
         list[Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,20}$", max_length=21)]],
         Field(max_length=100),

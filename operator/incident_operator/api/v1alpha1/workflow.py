@@ -39,6 +39,15 @@ SlackUserId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,20}$", max_length=2
 """A Slack user id, e.g. U0AAAAAAA (W… on Enterprise Grid)."""
 SlackUserGroupId = Annotated[str, Field(pattern=r"^S[A-Z0-9]{2,20}$", max_length=21)]
 """A Slack user group id, e.g. S0PAYMENTS."""
+SlackChannel = Annotated[
+    str,
+    Field(
+        min_length=2,
+        max_length=81,
+        pattern=r"^(#?[a-z0-9][a-z0-9._-]*|[CG][A-Z0-9]{2,20})$",
+    ),
+]
+"""A Slack channel: #name (as Severity announceChannels) or a channel id (C…, G…)."""
 LabelKey = Annotated[
     str,
     Field(
@@ -160,6 +169,11 @@ class Action(ApiModel):
                 field_path=".team",
             ),
             cel_rule(
+                "!has(self.channel) || self.type == 'postMessage'",
+                "channel is for postMessage only",
+                field_path=".channel",
+            ),
+            cel_rule(
                 "!has(self.route) || self.type == 'page'",
                 "route is for page only",
                 field_path=".route",
@@ -187,6 +201,10 @@ class Action(ApiModel):
     """CEL condition for this step alone (the workflow's condition held already)."""
     continue_on_error: bool = False
     """Run the next steps even when this one fails (default: the run stops there)."""
+    channel: SlackChannel | None = None
+    """postMessage: post to this Slack channel (#name or id) instead of the incident's own.
+    Never for a private incident. An IncidentWorkflow may name only the Slack channel of a
+    Team that admits its namespace; a ClusterIncidentWorkflow any channel the bot is in."""
     text: Annotated[str, Field(min_length=1, max_length=3000)] | None = None
     """postMessage, addNote: the text; createTicket: the ticket's title; page: a line put
     above the incident's summary in the page (optional). ${name},
@@ -223,6 +241,7 @@ class Action(ApiModel):
             team=self.team or "",
             route=self.route or "",
             users=tuple(self.users),
+            channel=self.channel or "",
             user_group=self.user_group or "",
         )
 

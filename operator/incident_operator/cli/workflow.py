@@ -207,6 +207,8 @@ def _step(step: wf.Step) -> str:
         what = "setLabels " + ", ".join(f"{k}={v}" for k, v in action.labels)
     elif action.type is wf.ActionType.CREATE_TICKET:
         what = f"createTicket {action.text!r}"
+    elif action.type is wf.ActionType.STOP:
+        what = "stop (later workflows do not run for this occurrence)"
     elif action.type is wf.ActionType.INVITE:
         who = [*action.users, *([f"group {action.user_group}"] if action.user_group else [])]
         what = "invite " + ", ".join(who)

@@ -59,6 +59,7 @@ class ActionType(StrEnum):
     CREATE_TICKET = "createTicket"
     PAGE = "page"
     INVITE = "invite"
+    STOP = "stop"
 
 
 class Repeat(StrEnum):
@@ -236,6 +237,8 @@ class Run:
     occurrence: Occurrence
     events: tuple[Event, ...]
     steps: tuple[Step, ...]
+    occurrences: tuple[str, ...] = ()
+    """Keys of the trigger occurrences it runs for (several when they share a run)."""
 
     @property
     def pending(self) -> tuple[Step, ...]:
@@ -474,7 +477,8 @@ def evaluate_workflow(
             for s in steps
         )
         events = tuple(dict.fromkeys(o.event for o in group))
-        runs.append(Run(workflow, run_key(workflow.ref, name), first, events, steps))
+        keys = tuple(dict.fromkeys(o.key for o in group))
+        runs.append(Run(workflow, run_key(workflow.ref, name), first, events, steps, keys))
     if not runs:
         return replace(evaluation, skipped=skipped)
     return replace(evaluation, runs=tuple(runs))
@@ -495,7 +499,11 @@ def plan(
     now: datetime,
     evaluate: Evaluate,
 ) -> Plan:
-    """Every workflow's evaluation, and the snapshot and sequence to remember afterwards."""
+    """Every workflow's evaluation, and the snapshot and sequence to remember afterwards.
+
+    Workflows are evaluated, and their runs executed, in one order: ClusterIncidentWorkflows
+    before IncidentWorkflows (the cluster admin's policy first), each kind by namespace and
+    name. A ``stop`` step ends the later workflows' runs for the same occurrence."""
     news = _news(facts, memory)
     evaluations = tuple(
         evaluate_workflow(w, facts, memory, now, evaluate)
@@ -532,6 +540,15 @@ def _may_last(workflow: Workflow, facts: Facts, memory: Memory) -> bool:
             if seen_key(workflow.ref, declared) not in memory.done:
                 return True
     return False
+
+
+def stopped_by(run: Run, stopped: Mapping[str, str]) -> str:
+    """The workflow whose ``stop`` step ran earlier for every occurrence ``run`` is for, or
+    "" (``stopped``: occurrence key -> that workflow). Workflows run in the order of
+    :func:`plan` (ClusterIncidentWorkflows first, then IncidentWorkflows, each by name)."""
+    if not run.occurrences or any(k not in stopped for k in run.occurrences):
+        return ""
+    return stopped[run.occurrences[0]]
 
 
 def with_effects(snapshot: Snapshot, actions: Iterable[Action]) -> Snapshot:
@@ -642,7 +659,7 @@ class RunRecord:
     events: tuple[str, ...]
     at: datetime
     result: str
-    """succeeded, failed or partial."""
+    """succeeded, failed, partial or stopped."""
     actions: tuple[str, ...] = ()
     message: str = ""
 

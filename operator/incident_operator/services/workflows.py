@@ -309,6 +309,10 @@ class Outcome:
     """Slack users its invite steps added (to ``status.workflows.invitees``)."""
     channel_posts: dict[str, Body] = field(default_factory=dict)
     """``status.workflows.channelPosts`` entries its postMessage steps owe named channels."""
+    stop: bool = False
+    """A stop step ran: later workflows do not run for the run's occurrences."""
+    stopped_by: str = ""
+    """It did not run: this earlier workflow's stop step ended it (nothing to report)."""
 
 
 def snapshot_status(snapshot: wf.Snapshot, before: Mapping[str, Any]) -> Body:
@@ -347,6 +351,21 @@ def run_status(record: wf.RunRecord) -> Body:
     if record.message:
         out["message"] = record.message[:1024]
     return out
+
+
+def owed_effects(outcomes: Iterable[Outcome], raw: Mapping[str, Any]) -> tuple[Body, Body]:
+    """What the runs' steps owe others, written with the done keys: the additions to
+    ``status.workflows`` (channel posts, a map comms reads and only this writer adds to;
+    invitees, a list only this writer sets, from the freshest body) and the workflow pages."""
+    found = list(outcomes)
+    owed: Body = {}
+    posts = {k: v for o in found for k, v in o.channel_posts.items()}
+    if posts:
+        owed["channelPosts"] = posts
+    invited = [u for o in found for u in o.invitees]
+    if invited:
+        owed["invitees"] = list(dict.fromkeys([*(raw.get("invitees") or []), *invited]))
+    return owed, {k: v for o in found for k, v in o.pages.items()}
 
 
 class WorkflowService:
@@ -411,7 +430,7 @@ class WorkflowService:
         if not plan.runs and not judged and unchanged:
             return
         now = self._clock.now()
-        outcomes = [await self._execute(body, run, now) for run in plan.runs]
+        outcomes = await self._execute_all(body, plan.runs, now)
         retry = any(o.retry for o in outcomes)
         applied = [a for o in outcomes for a in o.applied]
         snapshot = wf.with_effects(plan.snapshot, applied)
@@ -423,23 +442,46 @@ class WorkflowService:
             "runs": [run_status(r) for r in history.runs],
             "runsFolded": history.folded,
         }
-        posts = {k: v for o in outcomes for k, v in o.channel_posts.items()}
-        if posts:  # a map: comms reads it, only this writer adds to it
-            status["channelPosts"] = posts
-        invited = [u for o in outcomes for u in o.invitees]
-        if invited:  # a list: only this writer sets it, from the freshest body
-            status["invitees"] = list(dict.fromkeys([*(raw.get("invitees") or []), *invited]))
+        owed, pages = owed_effects(outcomes, raw)
+        status.update(owed)
         if not retry:  # else the same occurrences must come round again for the owed steps
             status["seen"] = snapshot_status(snapshot, raw.get("seen") or {})
             status["sequence"] = plan.sequence
         meta = body["metadata"]
         written: Body = {"workflows": status}
-        pages = {k: v for o in outcomes for k, v in o.pages.items()}
         if pages:  # with the done keys: a crash before this write re-pages on the same key
             written["pager"] = {"workflowPages": pages}
         await self._store.patch_incident(meta["namespace"], meta["name"], status=written)
         for run, outcome in zip(plan.runs, outcomes, strict=True):
-            await self._report(body, run, outcome, now)
+            if not outcome.stopped_by:  # a stopped run did nothing: no Event, no count
+                await self._report(body, run, outcome, now)
+
+    async def _execute_all(
+        self, body: Mapping[str, Any], runs: Iterable[wf.Run], now: datetime
+    ) -> list[Outcome]:
+        """Each run in the plan's order; a run whose occurrences an earlier stop step ended is
+        recorded as stopped, its steps done (so it never runs for them later either)."""
+        outcomes = []
+        stopped: dict[str, str] = {}
+        for run in runs:
+            by = wf.stopped_by(run, stopped)
+            if by:
+                record = wf.RunRecord(
+                    workflow=run.workflow.ref.display,
+                    key=run.key,
+                    events=tuple(e.value for e in run.events),
+                    at=now,
+                    result="stopped",
+                    message=f"stopped by {by}",
+                )
+                done = [s.key for s in run.pending]
+                outcomes.append(Outcome(record, done=done, stopped_by=by))
+                continue
+            outcome = await self._execute(body, run, now)
+            if outcome.stop:
+                stopped.update(dict.fromkeys(run.occurrences, run.workflow.ref.display))
+            outcomes.append(outcome)
+        return outcomes
 
     async def _execute(self, body: Mapping[str, Any], run: wf.Run, now: datetime) -> Outcome:
         meta = body["metadata"]
@@ -531,6 +573,9 @@ class WorkflowService:
             return kind, wf.render(action.text, values)
         if action.type is wf.ActionType.CREATE_TICKET:
             return TICKET, await self._ticket(namespace, name, step, ref.display, values)
+        if action.type is wf.ActionType.STOP:
+            outcome.stop = True
+            return None
         if action.type is wf.ActionType.INVITE:
             await self._invite(current, action, outcome)
             return None

@@ -379,3 +379,30 @@ def test_a_named_channel_post_on_whose_authority() -> None:
         assert wf.channel_refusal(
             ref, "#team-payments", private=True, teams=teams, namespace="payments"
         ).startswith("the incident is private")
+
+
+def test_a_stop_ends_later_runs_only_for_the_occurrences_it_ran_for() -> None:
+    w = workflow(wf.Trigger(wf.Event.SEVERITY_CHANGED), wf.Trigger(wf.Event.LABEL_CHANGED))
+    before = facts()
+    after = facts(severity="sev-1", labels={"tier": "1"})
+    (run,) = wf.plan([w], after, seen(before), T0, always).runs
+    assert run.occurrences == ("change-4",)  # both triggers, one change: one occurrence
+    assert wf.stopped_by(run, {"change-4": "ClusterIncidentWorkflow first"}) == (
+        "ClusterIncidentWorkflow first"
+    )
+    assert wf.stopped_by(run, {"change-3": "ClusterIncidentWorkflow first"}) == ""
+    assert wf.stopped_by(run, {}) == ""
+
+
+def test_workflows_are_planned_cluster_first_then_by_namespace_and_name() -> None:
+    names = [("IncidentWorkflow", "b"), ("ClusterIncidentWorkflow", "z"), ("IncidentWorkflow", "a")]
+    found = [
+        wf.Workflow(
+            wf.WorkflowRef(kind, "" if kind.startswith("Cluster") else "payments", name),
+            (wf.Trigger(wf.Event.DECLARED),),
+            (POST,),
+        )
+        for kind, name in names
+    ]
+    plan = wf.plan(found, facts(), wf.Memory(), T0, always)
+    assert [r.workflow.ref.name for r in plan.runs] == ["z", "a", "b"]

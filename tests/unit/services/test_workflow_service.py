@@ -771,3 +771,71 @@ async def test_a_cluster_workflow_may_post_to_any_channel() -> None:
     await CommsService(h.store, h.clock, chat=chat).sync(NS, "db-down")
     (message,) = chat.messages
     assert message.channel == "C0EXEC"
+
+
+# --- stop ---------------------------------------------------------------------------------
+
+
+def stopper(name: str, namespace: str | None, *, when: str | None = None) -> dict[str, Any]:
+    body = workflow_body(name, namespace)
+    step: dict[str, Any] = {"type": "stop", "name": "enough"}
+    if when:
+        step["if"] = when
+    body["spec"]["actions"] = [{"type": "addNote", "text": "${workflow} handles it"}, step]
+    return body
+
+
+async def test_a_stop_step_keeps_later_workflows_from_this_occurrence_across_a_restart() -> None:
+    """The cluster's workflow runs first (cluster before namespaced) and stops; the
+    namespace's tier1 does not post for that occurrence, not after a restart either."""
+    store = DiesBeforeTheWorkflowStatusOnce()
+    h = Harness(stopper("first", None), workflow_body(), store=store)
+    h.add()
+    await h.tick()
+    h.escalate()
+    store.dying = True
+    with pytest.raises(TemporaryError):
+        await h.tick()
+    for _ in range(3):
+        await h.tick()
+    assert h.messages() == []
+    assert h.body()["metadata"]["labels"] == {"tier": "1"}
+    notes = [e for e in h.store.timeline(NS, "db-down") if e["type"] == "workflow-note"]
+    assert [n["message"] for n in notes] == ["first handles it"]
+    runs = {r["workflow"]: r for r in h.body()["status"]["workflows"]["runs"]}
+    assert runs["ClusterIncidentWorkflow first"]["result"] == "succeeded"
+    assert runs["IncidentWorkflow payments/tier1"]["result"] == "stopped"
+    assert runs["IncidentWorkflow payments/tier1"]["message"] == (
+        "stopped by ClusterIncidentWorkflow first"
+    )
+    assert {"wf/uid-tier1/once/0", "wf/uid-tier1/once/1"} <= set(
+        h.body()["status"]["workflows"]["done"]
+    )
+    assert "uid-tier1" not in h.workflow_store.status  # it did not run: nothing counted
+    assert [e[1] for e in h.store.events] == ["WorkflowRan"]
+
+
+async def test_a_stop_ends_only_later_workflows_and_only_when_its_step_runs() -> None:
+    """In name order: a posts (before the stop), b's stop is skipped by its if, c stops,
+    d does not run."""
+    h = Harness(
+        workflow_body("a-before"),
+        stopper("b-stops-not", NS, when="incident.severity == 'sev-9'"),
+        stopper("c-stops", NS),
+        workflow_body("d-after"),
+    )
+    h.add()
+    await h.tick()
+    h.escalate()
+    await h.tick()
+    await h.tick()
+    assert [m["key"] for m in h.messages()] == ["wf/uid-a-before/once/0"]
+    notes = [e for e in h.store.timeline(NS, "db-down") if e["type"] == "workflow-note"]
+    assert [n["message"] for n in notes] == ["b-stops-not handles it", "c-stops handles it"]
+    runs = {r["workflow"]: r["result"] for r in h.body()["status"]["workflows"]["runs"]}
+    assert runs == {
+        "IncidentWorkflow payments/a-before": "succeeded",
+        "IncidentWorkflow payments/b-stops-not": "succeeded",
+        "IncidentWorkflow payments/c-stops": "succeeded",
+        "IncidentWorkflow payments/d-after": "stopped",
+    }

@@ -564,7 +564,7 @@ class WorkflowRun(ApiModel):
     at: datetime
     """When it ran."""
     result: ShortText
-    """succeeded, failed or partial."""
+    """succeeded, failed, partial, or stopped (an earlier workflow's stop step ended it)."""
     actions: Annotated[list[ShortText], Field(max_length=16)] = []
     """The steps that ran, by name (skipped ones are not listed)."""
     message: Annotated[str, Field(max_length=1024)] = ""

@@ -131,8 +131,8 @@ class ActionType(StrEnum):
     """postMessage (to the incident's chat channel), addNote (to the timeline only),
     setLabels or setSeverity (on the incident), createTicket (in the tracker the operator is
     configured with, Jira or GitHub), page (a Team's PagerDuty routing key), invite (Slack
-    users or a user group into the incident's channel). Mitigations are not workflow actions
-    yet."""
+    users or a user group into the incident's channel), stop (no later workflow runs for this
+    trigger occurrence). Mitigations are not workflow actions yet."""
 
     POST_MESSAGE = "postMessage"
     ADD_NOTE = "addNote"
@@ -141,6 +141,7 @@ class ActionType(StrEnum):
     CREATE_TICKET = "createTicket"
     PAGE = "page"
     INVITE = "invite"
+    STOP = "stop"
 
 
 class Action(ApiModel):
@@ -194,7 +195,9 @@ class Action(ApiModel):
     }
 
     type: ActionType
-    """postMessage, addNote, setLabels, setSeverity, createTicket, page or invite."""
+    """postMessage, addNote, setLabels, setSeverity, createTicket, page, invite or stop (the
+    workflows after this one, in order, do not run for this trigger occurrence: cluster
+    workflows first, then the namespace's, each by name)."""
     name: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] = ""
     """Name shown in the run history (default: the type and position)."""
     if_: Annotated[Expression | None, Field(alias="if")] = None

@@ -1,10 +1,13 @@
-"""Workflows on the real control plane, with the Slack fake (docs/workflows.md).
+"""Workflows on the real control plane, with the Slack, PagerDuty and Jira fakes
+(docs/workflows.md).
 
 A team's IncidentWorkflow on a level-1 Severity and label ``tier=1`` posts to the incident's
 channel and sets a label, exactly once however many timer ticks pass; the same kind of
 workflow in another namespace never acts on this namespace's incident; a workflow whose CEL
 does not compile is Ready=False with the compiler's message; a noUpdate timer reminds once
-per quiet period; the example workflows are accepted and Ready.
+per quiet period; the example workflows are accepted and Ready; on a tier-1 sev-1 one
+workflow invites a Slack user group, pages a second team that admits the namespace (resolved
+with the incident) and opens a Jira ticket, each once.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from kubernetes import client
 
 from tests.cluster.controlplane import free_port
 from tests.e2e.test_incident_lifecycle import plugin
+from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack
 from tests.fakes.threaded import Threaded, serving
+from tests.fakes.trackers import FakeJira
 from tests.kube import (
     REPO,
     Cluster,
@@ -283,3 +288,151 @@ def test_a_quiet_incident_gets_one_reminder_per_quiet_period(
     runs = get_custom(api, "Incident", "slow", namespace)["status"]["workflows"]["runs"]
     assert [r["events"] for r in runs] == [["noUpdate"], ["noUpdate"]]
     assert len({r["key"] for r in runs}) == 2
+
+
+JIRA_TOKEN = "ATATT3xJiraWorkflowToken0123"
+SEARCH_KEY = uuid.uuid4().hex
+LEADS = ("U0LEAD0001", "U0LEAD0002")
+
+
+def test_a_tier1_sev1_workflow_invites_a_group_pages_a_second_team_and_opens_a_ticket(
+    crds: Cluster, api: client.ApiClient, namespace: str, severity: str, tmp_path: Path
+) -> None:
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    keys = f"wf-keys-{uuid.uuid4().hex[:6]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=keys)))
+    team = f"wf-search-{uuid.uuid4().hex[:6]}"
+    secret = client.V1Secret(
+        metadata=client.V1ObjectMeta(name="search-pd"), string_data={"routing-key": SEARCH_KEY}
+    )
+    core.create_namespaced_secret(keys, secret)
+    create_custom(
+        api,
+        {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Team",
+            "metadata": {"name": team},
+            "spec": {
+                "namespaces": [namespace],
+                "paging": {"routingKey": {"name": "search-pd", "key": "routing-key"}},
+            },
+        },
+        "",
+    )
+    slack, pd = FakeSlack(TOKEN), FakePagerDuty([SEARCH_KEY])
+    jira = FakeJira("sre@example.com", JIRA_TOKEN)
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "slack-token").write_text(TOKEN + "\n")
+    (secrets / "jira-token").write_text(JIRA_TOKEN + "\n")
+    try:
+        with (
+            serving(slack, slack.start) as (slack_url, slack_thread),
+            serving(pd, pd.start) as (_, _pd_thread),
+            serving(jira, jira.start) as (jira_url, _jira_thread),
+        ):
+            slack_thread.call(slack.add_usergroup, "S0LEADS01", *LEADS)
+            args = (
+                f"--http-listen=127.0.0.1:{free_port()}",
+                f"--namespace={namespace}",
+                f"--slack-token-file={secrets / 'slack-token'}",
+                f"--slack-api-url={slack_url}",
+                f"--catalog-secret-namespace={keys}",
+                f"--pagerduty-url={pd.url}",
+                f"--jira-url={jira_url}",
+                "--jira-project=OPS",
+                "--jira-email=sre@example.com",
+                f"--jira-token-file={secrets / 'jira-token'}",
+            )
+            with running_operator(crds, tmp_path / "operator.log", *args):
+                run_tier1_automation(api, custom, namespace, severity, team, slack, pd, jira)
+    finally:
+        custom.delete_cluster_custom_object("sre.dev", "v1alpha1", "teams", team)
+        delete_namespace(api, keys)
+
+
+def run_tier1_automation(
+    api: client.ApiClient,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+    severity: str,
+    team: str,
+    slack: FakeSlack,
+    pd: FakePagerDuty,
+    jira: FakeJira,
+) -> None:
+    automation = {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "IncidentWorkflow",
+        "metadata": {"name": "tier1-leads"},
+        "spec": {
+            "triggers": [{"event": "labelChanged", "labels": ["tier"]}],
+            "condition": CONDITION,
+            "actions": [
+                {"type": "invite", "name": "leads", "userGroup": "S0LEADS01"},
+                {"type": "page", "name": "search", "team": team, "text": "tier-1: join"},
+                {"type": "createTicket", "name": "ticket", "text": "Follow up ${title}"},
+            ],
+        },
+    }
+    create_custom(api, automation, namespace)
+    wait_for("tier1-leads Ready", functools.partial(ready, api, "IncidentWorkflow",
+                                                    "tier1-leads", namespace))  # fmt: skip
+    create_custom(
+        api,
+        {
+            "apiVersion": "sre.dev/v1alpha1",
+            "kind": "Incident",
+            "metadata": {"name": "db-down"},
+            "spec": {
+                "title": "Payments DB down",
+                "service": "payments",
+                "severityRef": severity,
+                "state": "investigating",
+                "roles": {"commander": "alice"},
+            },
+        },
+        namespace,
+    )
+
+    def incident() -> dict[str, Any]:
+        return get_custom(api, "Incident", "db-down", namespace)
+
+    wait_for(
+        "the workflows' first look",
+        lambda: (incident().get("status") or {}).get("workflows", {}).get("seen"),
+        timeout=60,
+    )
+    custom.patch_namespaced_custom_object(
+        "sre.dev", "v1alpha1", namespace, "incidents", "db-down",
+        {"metadata": {"labels": {"tier": "1"}}},
+    )  # fmt: skip
+    key = f"incident-operator/{namespace}/db-down/workflow/tier1-leads/search"
+    alert = wait_for("the second team's page", lambda: pd.open_alert(key, SEARCH_KEY), 60)
+    assert f"[team {team}, IncidentWorkflow {namespace}/tier1-leads]" in alert.summary
+    assert alert.events[0]["payload"]["custom_details"]["summary"] == "tier-1: join"
+
+    def members() -> set[str]:
+        channel = ((incident().get("status") or {}).get("chat") or {}).get("channelId")
+        return set(slack.channels[channel].members) if channel in slack.channels else set()
+
+    wait_for("the user group invited", lambda: set(LEADS) <= members(), 60)
+    wait_for("the ticket", lambda: list(jira.issues), 60)
+    time.sleep(12)  # more than two timer intervals: nothing may run again
+    assert list(jira.issues) == ["OPS-1"]
+    assert jira.issues["OPS-1"]["fields"]["summary"] == "Follow up Payments DB down"
+    assert len(pd.alerts_for(key)) == 1
+    body = incident()
+    (run,) = body["status"]["workflows"]["runs"]
+    assert (run["result"], run["actions"]) == ("succeeded", ["leads", "search", "ticket"])
+    assert set(LEADS) <= set(body["status"]["chat"]["invited"])
+    (page,) = body["status"]["pager"]["workflowPages"].values()
+    assert (page["team"], page["state"], page["dedupKey"]) == (team, "triggered", key)
+    assert SEARCH_KEY not in str(body)
+    # Resolving the incident resolves the second team's page on its key.
+    custom.patch_namespaced_custom_object(
+        "sre.dev", "v1alpha1", namespace, "incidents", "db-down",
+        {"spec": {"state": "resolved"}},
+    )  # fmt: skip
+    wait_for("the second team's page resolved", lambda: pd.open_alert(key) is None, 60)
+    assert [a.state for a in pd.alerts_for(key)] == ["resolved"]

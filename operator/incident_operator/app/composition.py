@@ -244,6 +244,7 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
             tracker=tracker,
             catalog=catalog,
             groups=comms.chat,
+            before_side_effect=deletions.hold,
         ),
     )
     if web_options is None:

@@ -5,7 +5,8 @@ A finalizer nobody removes blocks deletion forever, the object's and its namespa
 (:data:`FINALIZER`) only while something outside the cluster object is open that deleting it
 would strand:
 
-* a page (``status.pager.state`` triggered or acknowledged),
+* a page (``status.pager.state`` triggered or acknowledged, or a workflow's page in
+  ``status.pager.workflowPages``),
 * a chat channel still to be archived (``status.chat.channelId`` not archived, and the
   operator archives channels, or the incident is not closed yet),
 * a change freeze this incident holds (a ``status.freezes`` record not released).
@@ -60,8 +61,12 @@ def open_effects(
     chat_status = status.get("chat") or {}
     closed = status.get("phase") == "closed"
     channel = bool(chat_status.get("channelId")) and not chat_status.get("archived")
+    workflow_pages = (page_status.get("workflowPages") or {}).values()
+    paged = page_status.get("state") in OPEN_PAGE_STATES or any(
+        (p or {}).get("state") in OPEN_PAGE_STATES for p in workflow_pages
+    )
     return OpenEffects(
-        page=pager and page_status.get("state") in OPEN_PAGE_STATES,
+        page=pager and paged,
         channel=chat and channel and (archive_on_close or not closed),
         freezes=sum(1 for f in status.get("freezes") or [] if not f.get("restoredAt")),
     )

@@ -14,7 +14,7 @@ the keys done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -37,6 +37,7 @@ from incident_operator.api.v1alpha1.workflow import (
 from incident_operator.domain import outbox, response, timeline
 from incident_operator.domain import workflows as wf
 from incident_operator.domain.comms import IncidentSummary
+from incident_operator.domain.deletion import deleting
 from incident_operator.domain.tickets import workflow_marker
 from incident_operator.domain.times import iso, parse_time
 from incident_operator.errors import IncidentOperatorError, PermanentError, TemporaryError
@@ -382,9 +383,13 @@ class WorkflowService:
         tracker: TicketTracker | None = None,
         catalog: CatalogService | None = None,
         groups: UserGroups | None = None,
+        before_side_effect: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         """``catalog``: the Teams and their routing keys, for ``page`` steps; ``groups``: the
-        chat's user groups, for ``invite`` steps naming one."""
+        chat's user groups, for ``invite`` steps naming one; ``before_side_effect(namespace,
+        name)`` runs before a page is opened (the deletion service holds the incident's
+        finalizer there, so a deleted incident's page is resolved first)."""
+        self._before_side_effect = before_side_effect
         self._catalog = catalog
         self._groups = groups
         self._tracker = tracker
@@ -708,6 +713,10 @@ class WorkflowService:
         pager = await self._catalog.route_pager(route)
         if pager is None:
             raise PermanentError(f"team {route.team}'s routing key cannot be read")
+        if deleting(current):
+            raise PermanentError("the incident is being deleted: nothing to page")
+        if self._before_side_effect is not None:
+            await self._before_side_effect(namespace, name)
         summary = await self._summary(current)
         line = wf.render(action.text, values) if action.text else ""
         who = f"team {route.team}"

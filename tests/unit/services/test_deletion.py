@@ -271,3 +271,13 @@ def test_what_no_configured_client_can_close_does_not_hold_the_finalizer() -> No
     body = {"metadata": {"finalizers": []}, "status": status}
     assert deletion.needs_attention(body)
     assert not deletion.needs_attention(body, pager=False, chat=False)
+
+
+def test_an_open_workflow_page_holds_the_finalizer_until_resolved() -> None:
+    def status(state: str) -> dict[str, Any]:
+        page = {"dedupKey": "k", "team": "search", "state": state}
+        return {"pager": {"state": "resolved", "workflowPages": {"p1": page}}}
+
+    assert deletion.open_effects(status("triggered")) == deletion.OpenEffects(page=True)
+    assert not deletion.open_effects(status("resolved")).any
+    assert not deletion.open_effects(status("triggered"), pager=False).any

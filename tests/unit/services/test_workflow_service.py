@@ -496,6 +496,36 @@ async def test_a_page_step_pages_an_admitting_team_once_across_a_restart() -> No
     assert run["result"] == "succeeded"
 
 
+async def test_the_finalizer_is_held_before_a_page_and_none_for_a_deleted_incident() -> None:
+    teams = Teams(NS)
+    held: list[tuple[str, str]] = []
+
+    async def hold(namespace: str, name: str) -> None:
+        held.append((namespace, name))
+        assert teams.search.calls == [], "held before the page is opened"
+
+    h = Harness(page_workflow(), catalog=teams.service)
+    h.service = WorkflowService(
+        h.store, h.workflow_store, CEL, h.clock, h.index, catalog=teams.service,
+        before_side_effect=hold,
+    )  # fmt: skip
+    h.add()
+    await h.tick()
+    h.escalate()
+    await h.tick()
+    assert held == [(NS, "db-down")]
+    assert teams.search.pages == 1
+    gone = Harness(page_workflow(), catalog=teams.service)
+    gone.add()
+    await gone.tick()
+    gone.escalate()
+    gone.body()["metadata"]["deletionTimestamp"] = "2026-01-01T01:00:00Z"
+    await gone.tick()
+    (run,) = gone.body()["status"]["workflows"]["runs"]
+    assert run["message"] == "search: the incident is being deleted: nothing to page"
+    assert teams.search.pages == 1
+
+
 async def test_a_recorded_page_is_not_triggered_again() -> None:
     """Its record (written with the done keys) is checked too: a step key folded out of the
     bounded done list must not page a second time."""

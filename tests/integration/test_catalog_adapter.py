@@ -86,6 +86,8 @@ def test_services_are_read_in_their_namespace_and_teams_through_the_cache(
         assert teams.lookup(team)[0]  # remembered from the GET
         assert asyncio.run(catalog.get_team("no-such-team")) is None
         assert not teams.lookup("no-such-team")[0]  # a 404 is never remembered
+        listed = asyncio.run(catalog.list_teams())  # what a workflow's channel rule reads
+        assert team in [t["metadata"]["name"] for t in listed]
         # An Incident is no Service: the names live in different kinds.
         create_custom(api, incident("checkout-incident", None, created=None), namespace)
         assert asyncio.run(catalog.get_service(namespace, "checkout-incident")) is None

@@ -30,6 +30,8 @@ MAX_DONE = 512
 """Done keys kept in the incident's status (oldest dropped first)."""
 MAX_RUNS = 50
 """Runs kept in the incident's run history (older ones are counted in runsFolded)."""
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+"""A Slack user id, as status.workflows.invitees admits it."""
 MAX_CHANNEL_POSTS = 16
 """Posts to named channels the workflows may owe one incident (status.workflows.channelPosts)."""
 MAX_INVITEES = 100
@@ -566,8 +568,10 @@ def with_effects(snapshot: Snapshot, actions: Iterable[Action]) -> Snapshot:
 
 def invitees(recorded: Iterable[str], users: Iterable[str]) -> tuple[str, ...] | str:
     """The people the incident's channel is owed after an invite step adds ``users`` (the
-    comms outbox invites each once: status.chat.invited), or why not (too many)."""
-    merged = tuple(dict.fromkeys([*recorded, *users]))
+    comms outbox invites each once: status.chat.invited), or why not (too many). What is
+    not a Slack user id (a user group's answer is Slack's, not ours) is left out: the
+    status schema would refuse it, and with it the whole record of the run."""
+    merged = tuple(dict.fromkeys([*recorded, *(u for u in users if SLACK_USER.match(u))]))
     if len(merged) > MAX_INVITEES:
         return f"more than {MAX_INVITEES} people invited by workflows to one incident"
     return merged

@@ -619,7 +619,8 @@ class WorkflowService:
         merged = wf.invitees([*(recorded or []), *outcome.invitees], users)
         if isinstance(merged, str):
             raise PermanentError(merged)
-        outcome.invitees.extend(u for u in users if u not in outcome.invitees)
+        fresh = set(merged) - set(outcome.invitees)
+        outcome.invitees.extend(u for u in users if u in fresh and u not in outcome.invitees)
 
     async def _ticket(
         self, namespace: str, name: str, step: wf.Step, author: str, values: Mapping[str, str]

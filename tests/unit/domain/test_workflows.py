@@ -353,9 +353,9 @@ def test_steps_know_their_occurrence() -> None:
 
 
 def test_invitees_add_up_once_each_and_are_bounded() -> None:
-    assert wf.invitees(("U1", "U2"), ("U2", "U3")) == ("U1", "U2", "U3")
-    many = tuple(f"U{i}" for i in range(wf.MAX_INVITEES))
-    assert wf.invitees(many, ("U1",)) == many
+    assert wf.invitees(("U01", "U02"), ("U02", "U03")) == ("U01", "U02", "U03")
+    many = tuple(f"U{i:03d}" for i in range(wf.MAX_INVITEES))
+    assert wf.invitees(many, ("U001",)) == many
     assert wf.invitees(many, ("UNEW",)) == (
         f"more than {wf.MAX_INVITEES} people invited by workflows to one incident"
     )
@@ -406,3 +406,10 @@ def test_workflows_are_planned_cluster_first_then_by_namespace_and_name() -> Non
     ]
     plan = wf.plan(found, facts(), wf.Memory(), T0, always)
     assert [r.workflow.ref.name for r in plan.runs] == ["z", "a", "b"]
+
+
+def test_invitees_leave_out_what_is_not_a_slack_user_id() -> None:
+    assert wf.invitees((), ("U0AAAAAAA", "bob", "S0GROUP", "W0BBBBBBB")) == (
+        "U0AAAAAAA",
+        "W0BBBBBBB",
+    )

@@ -8,7 +8,8 @@ unknown service gets ``ServiceResolved=False, reason=UnknownService`` and the gl
 Service in namespace X is never used by an incident in namespace Y, and a Service in Y naming
 a team that admits only X is not routed to it. The routing keys never appear in the
 operator's log, in status or in Events. An SLO on service A burning in a real Prometheus
-declares an incident that is paged on team A's key and involves team A.
+declares an incident that is paged on team A's key and involves team A: its listed member
+and the members of its Slack user group are invited.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ GLOBAL_KEY = uuid.uuid4().hex
 KEY_A = uuid.uuid4().hex
 KEY_B = uuid.uuid4().hex
 MEMBER_A = "U0DORA0001"
+GROUP_MEMBER_A = "U0GRETA001"
+"""In team A's Slack user group only (not a listed member)."""
 TEAM_A_CHANNEL = f"team-a-{uuid.uuid4().hex[:6]}"
 
 
@@ -91,6 +94,7 @@ def world(
     pd = FakePagerDuty([GLOBAL_KEY, KEY_A, KEY_B])
     with serving(slack, slack.start) as (slack_url, slack_t), serving(pd, pd.start) as (_, _pd_t):
         slack_t.call(slack.add_channel, TEAM_A_CHANNEL)
+        slack_t.call(slack.add_usergroup, "S0TEAMA", GROUP_MEMBER_A)
         helm(
             "install", release, str(CHART), "--namespace", keys,
             *set_args({
@@ -410,8 +414,8 @@ def test_an_slo_burn_on_a_service_pages_and_involves_its_team(
                  .get("chat") or {}).get("channelId"),
     )  # fmt: skip
     wait_for(
-        "team A's member invited",
-        lambda: MEMBER_A in world.slack.channels[channel_id].members,
+        "team A's member and its user group's member invited",
+        lambda: {MEMBER_A, GROUP_MEMBER_A} <= world.slack.channels[channel_id].members,
     )
     team_channel = next(c for c in world.slack.channels.values() if c.name == TEAM_A_CHANNEL)
     wait_for(

@@ -178,6 +178,8 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         catalog=catalog,
         choices=catalog_store,
     )
+    if comms.chat is not None:
+        catalog.attach_groups(comms.chat)  # teams' Slack user groups are invited too
     expressions = CelExpressions()
     workflow_index = WorkflowIndex(expressions)
     context = OperatorContext(

@@ -149,9 +149,18 @@ class Resolution:
                 return chosen
         return None
 
+    def user_groups(self) -> tuple[str, ...]:
+        """Every involved team's Slack user group, in first-seen order (their members are
+        invited too: the catalog service looks them up)."""
+        out: dict[str, None] = {}
+        for owner in self.owners:
+            if owner.team is not None and owner.team.slack_user_group:
+                out.setdefault(owner.team.slack_user_group, None)
+        return tuple(out)
+
     def invitees(self) -> tuple[str, ...]:
-        """Slack ids of every involved team's members (user groups are mentioned, not
-        invited: conversations.invite takes users)."""
+        """Slack ids of every involved team's listed members (conversations.invite takes
+        users; the members of the teams' user groups are added by the catalog service)."""
         out: dict[str, None] = {}
         for owner in self.owners:
             if owner.team is not None:

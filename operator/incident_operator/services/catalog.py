@@ -4,7 +4,8 @@
 their owner Teams, and lets domain/catalog.py decide. ``incident_status`` is the outcome as
 ``status.catalog`` and the ``ServiceResolved`` condition, ``service_status`` a Service's
 ``owner`` and ``OwnerResolved`` condition (the handlers write both). ``paging`` gives comms
-the owning team's pager (never the key itself).
+the owning team's pager (never the key itself), ``invitees`` the people the involved teams
+bring (their listed members and their Slack user groups' members).
 """
 
 from __future__ import annotations
@@ -12,19 +13,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
 from incident_operator.adapters.catalog_port import CatalogStore, TeamPagers
-from incident_operator.adapters.comms_ports import Pager
+from incident_operator.adapters.comms_ports import Pager, UserGroups
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.api.v1alpha1.catalog import Service, Team
 from incident_operator.api.v1alpha1.convert import conditions_status, existing_conditions
 from incident_operator.domain import catalog
 from incident_operator.domain.conditions import Condition, Status, set_condition
-from incident_operator.errors import IncidentOperatorError, PermanentError
+from incident_operator.errors import (
+    DeliveryRejected,
+    IncidentOperatorError,
+    PermanentError,
+    TemporaryError,
+)
 
 log = logging.getLogger(__name__)
+GROUP_TTL = timedelta(minutes=5)
+"""How long a Slack user group's members are taken as read (one ask per group per TTL)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,39 @@ class CatalogService:
         self._incidents = incidents
         self._clock = clock
         self._pagers = pagers
+        self._groups: UserGroups | None = None
+        self._group_members: dict[str, tuple[datetime, tuple[str, ...]]] = {}
+
+    def attach_groups(self, groups: UserGroups) -> None:
+        """Where the involved teams' Slack user groups are looked up (the chat adapter, built
+        after the catalog); without it only the teams' listed members are invited."""
+        self._groups = groups
+
+    async def invitees(self, resolution: catalog.Resolution) -> frozenset[str]:
+        """Who the involved teams bring to the incident's channel: their listed members and
+        the members of their Slack user groups."""
+        people = set(resolution.invitees())
+        if self._groups is not None:
+            for group in resolution.user_groups():
+                people.update(await self._members(self._groups, group))
+        return frozenset(people)
+
+    async def _members(self, groups: UserGroups, group: str) -> tuple[str, ...]:
+        """A user group's members, asked at most every GROUP_TTL per group (comms resolves an
+        incident on every pass). A group that cannot be read counts with the members last
+        read (none at first) until the next ask, and is logged: the listed members are still
+        invited, and a missing scope does not stop the rest of the comms pass."""
+        now = self._clock.now()
+        cached = self._group_members.get(group)
+        if cached is not None and now - cached[0] < GROUP_TTL:
+            return cached[1]
+        try:
+            members = await groups.group_members(group)
+        except (DeliveryRejected, TemporaryError) as exc:
+            log.warning("members of Slack user group %s not read: %s", group, exc)
+            members = cached[1] if cached is not None else ()
+        self._group_members[group] = (now, members)
+        return members
 
     @property
     def pages(self) -> bool:

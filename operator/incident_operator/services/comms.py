@@ -180,7 +180,9 @@ class CommsService:
         if self._catalog is not None:
             resolution = await self._catalog.resolve_incident(body)
             teams = TeamReach(
-                frozenset(resolution.invitees()), resolution.channels(), resolution.mentions()
+                await self._catalog.invitees(resolution) if self._chat else frozenset(),
+                resolution.channels(),
+                resolution.mentions(),
             )
             try:
                 pager, route = await self._team_pager(status, resolution)

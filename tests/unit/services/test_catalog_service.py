@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +153,35 @@ async def test_the_page_goes_to_the_owning_team_not_the_global_key(world: World)
     # The owning team's members are invited along with the rotation's commander.
     invited = {u for m, args in world.chat.calls if m == "invite" for u in args[1]}
     assert "U0DDDDDDD" in invited
+
+
+async def test_the_owning_teams_user_group_is_invited_and_read_at_most_every_5_minutes(
+    world: World,
+) -> None:
+    world.service.attach_groups(world.chat)
+    world.chat.usergroups["S0PAYMENTS"] = ["U0GGGGGG1", "U0GGGGGG2"]
+    await world.declare("inc-g", service="checkout")
+    await world.comms.sync(NS, "inc-g")
+    invited = {u for m, args in world.chat.calls if m == "invite" for u in args[1]}
+    assert {"U0DDDDDDD", "U0GGGGGG1", "U0GGGGGG2"} <= invited
+    resolution = await world.service.resolve(NS, ["checkout"])
+    world.chat.usergroups["S0PAYMENTS"] = ["U0GGGGGG3"]
+    asks = [c for c in world.chat.calls if c[0] == "group_members"]
+    assert await world.service.invitees(resolution) == {"U0DDDDDDD", "U0GGGGGG1", "U0GGGGGG2"}
+    assert [c for c in world.chat.calls if c[0] == "group_members"] == asks, "cached"
+    world.clock.advance(timedelta(minutes=5))
+    assert await world.service.invitees(resolution) == {"U0DDDDDDD", "U0GGGGGG3"}
+
+
+async def test_an_unreadable_user_group_still_invites_the_listed_members(world: World) -> None:
+    """No such group (or a token without usergroups:read): the pass goes on without it."""
+    world.service.attach_groups(world.chat)
+    await world.declare("inc-h", service="checkout")
+    await world.comms.sync(NS, "inc-h")
+    invited = {u for m, args in world.chat.calls if m == "invite" for u in args[1]}
+    assert "U0DDDDDDD" in invited
+    assert [c[1] for c in world.chat.calls if c[0] == "group_members"] == [("S0PAYMENTS",)]
+    assert [c.action for c in world.payments.calls] == [EventAction.TRIGGER]
 
 
 async def test_unknown_service_pages_the_global_key(world: World) -> None:

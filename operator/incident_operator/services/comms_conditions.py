@@ -1,11 +1,11 @@
-"""The comms conditions on an incident: ``ChatDegraded`` and ``PagingDegraded`` follow the
-outbox (True while deliveries of that medium keep failing), with a Warning Event when one
-turns True.
+"""The delivery conditions on an incident: ``ChatDegraded`` and ``PagingDegraded`` follow the
+comms outbox (True while deliveries of that medium keep failing), ``SubscribersDegraded`` the
+status page subscribers' deliveries; a Warning Event when one turns True.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from incident_operator.adapters.ports import Body, ResourceStore
@@ -19,19 +19,33 @@ CONDITION_WRITE_ATTEMPTS = 5
 
 
 DEGRADED = {outbox.Medium.CHAT: "ChatDegraded", outbox.Medium.PAGER: "PagingDegraded"}
+SUBSCRIBERS_DEGRADED = "SubscribersDegraded"
+
+Failing = Mapping[str, tuple[str, Sequence[tuple[str, outbox.Attempt]]]]
+"""Condition type -> (what is delivered, e.g. ``chat``; its failing operations by key)."""
 
 
 async def report_degraded(
     store: ResourceStore, body: Body, attempts: Mapping[str, outbox.Attempt], now: datetime
 ) -> None:
-    """ChatDegraded / PagingDegraded follow the outbox; an Event when one turns True.
+    """ChatDegraded / PagingDegraded follow the outbox; an Event when one turns True."""
+    failing = {
+        type_: (medium.value, outbox.degraded(attempts, medium))
+        for medium, type_ in DEGRADED.items()
+    }
+    await report_failing(store, body, failing, now)
+
+
+async def report_failing(store: ResourceStore, body: Body, failing: Failing, now: datetime) -> None:
+    """Each condition of ``failing`` True while its operations fail (False once none do, if it
+    was written before); an Event when one turns True.
 
     The conditions list is shared with the lifecycle handler: written only onto the
     version it was read from, re-read and recomputed when that version is gone.
     """
     for _attempt in range(CONDITION_WRITE_ATTEMPTS):
         try:
-            await _report_once(store, body, attempts, now)
+            await _report_once(store, body, failing, now)
             return
         except Conflict:
             continue
@@ -41,9 +55,7 @@ async def report_degraded(
     )
 
 
-async def _report_once(
-    store: ResourceStore, body: Body, attempts: Mapping[str, outbox.Attempt], now: datetime
-) -> None:
+async def _report_once(store: ResourceStore, body: Body, failing: Failing, now: datetime) -> None:
     current = await store.get_incident(body["metadata"]["namespace"], body["metadata"]["name"])
     if current is None:
         return
@@ -52,12 +64,11 @@ async def _report_once(
     generation = int(current["metadata"].get("generation", 0))
     changed = False
     turned_true: list[Condition] = []
-    for medium, type_ in DEGRADED.items():
-        failing = outbox.degraded(attempts, medium)
-        if failing:
-            key, attempt = failing[0]
+    for type_, (medium, operations) in failing.items():
+        if operations:
+            key, attempt = operations[0]
             message = (
-                f"{len(failing)} {medium} deliveries failing; {key}: {attempt.error} "
+                f"{len(operations)} {medium} deliveries failing; {key}: {attempt.error} "
                 f"(attempt {attempt.attempts}); everything is retried until it goes out"
             )
             condition = Condition(type_, Status.TRUE, "DeliveryFailing", message, now, generation)

@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from incident_operator.adapters.ports import Body, Clock, ResourceStore, TokenSource
 from incident_operator.adapters.subscription_ports import Mailer, SubscriberList, SubscriberWebhook
+from incident_operator.api.v1alpha1.convert import existing_conditions
 from incident_operator.api.v1alpha1.incident import IncidentStatus
 from incident_operator.domain import outbox
 from incident_operator.domain import subscriptions as subs
@@ -43,6 +44,7 @@ from incident_operator.domain.status_page import IncidentRecord, Site
 from incident_operator.domain.times import iso
 from incident_operator.errors import DeliveryRejected, IncidentOperatorError, TemporaryError
 
+from .comms_conditions import SUBSCRIBERS_DEGRADED, report_failing
 from .comms_facts import attempts_of
 from .status_page import incident_record, severity_publication
 
@@ -171,7 +173,10 @@ class SubscriptionService:
         )
         results = await self._deliver(batch, attempts, counts, now, delivery)
         confirmed = sorted(set(relevant) | set(delivery.sent))
-        await self._patch(body, {"subscriptions": {"delivered": confirmed}, "outbox": results})
+        body = await self._patch(
+            body, {"subscriptions": {"delivered": confirmed}, "outbox": results}
+        )
+        await self._report(body, now)
         if delivery.sent:
             log.info(
                 "incident %s: %d subscriber notification(s) sent, %d owed",
@@ -304,6 +309,24 @@ class SubscriptionService:
             event=subs.EVENT,
             key=notification.key,
         )
+
+    async def _report(self, body: Body, now: datetime) -> None:
+        """SubscribersDegraded: True (with a Warning Event) while a subscriber delivery keeps
+        failing, False once none does; never written for an incident that never failed."""
+        try:
+            status = IncidentStatus.model_validate(body.get("status") or {})
+        except ValidationError:
+            return
+        failing = [
+            (key, a)
+            for key, a in sorted(attempts_of(status).items())
+            if key.startswith(PREFIX) and a.attempts >= outbox.DEGRADED_AFTER and a.error
+        ]
+        shown = any(c.type == SUBSCRIBERS_DEGRADED for c in existing_conditions(body))
+        if failing or shown:
+            await report_failing(
+                self._store, body, {SUBSCRIBERS_DEGRADED: ("subscriber", failing)}, now
+            )
 
     async def _patch(self, body: Body, status: Body) -> Body:
         meta = body["metadata"]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from incident_operator.adapters.secrets import StaticToken
+from incident_operator.domain import outbox
 from incident_operator.domain import subscriptions as subs
 from incident_operator.domain.status_page import Site
 from incident_operator.errors import DeliveryRejected, DeliveryUnavailable
@@ -272,3 +273,42 @@ async def test_a_tick_with_nothing_owed_reads_nothing_fresh() -> None:
     world.add_update(20, "Rolling back.")
     await world.tick()
     assert store.reads == 2
+
+
+def subscribers_degraded(world: World) -> dict[str, Any] | None:
+    found = [c for c in world.status.get("conditions") or [] if c["type"] == "SubscribersDegraded"]
+    return found[0] if found else None
+
+
+async def test_deliveries_that_keep_failing_show_as_a_condition_and_an_event() -> None:
+    """A mail server down for three attempts is not silent: SubscribersDegraded turns True
+    with a Warning Event (once), and False when the mail finally goes."""
+    world = World()
+    world.mailer.fail_with = DeliveryUnavailable("mail server unreachable (ConnectionRefused)")
+    for _ in range(outbox.DEGRADED_AFTER - 1):
+        await world.tick()
+        world.clock.advance(timedelta(hours=1))
+    assert subscribers_degraded(world) is None, "a failure or two is not yet degraded"
+    await world.tick()
+    degraded = subscribers_degraded(world)
+    assert degraded is not None
+    assert (degraded["status"], degraded["reason"]) == ("True", "DeliveryFailing")
+    assert "1 subscriber deliveries failing" in degraded["message"]
+    assert "unreachable" in degraded["message"]
+    assert "ann@example.com" not in json.dumps(world.status), "no address in status"
+    warnings = [e for e in world.store.events if e[1] == "SubscribersDegraded"]
+    assert [(e[0], e[3]) for e in warnings] == [(NAME, True)]
+    world.mailer.fail_with = None
+    world.clock.advance(timedelta(hours=1))
+    assert len((await world.tick()).sent) == 1
+    recovered = subscribers_degraded(world)
+    assert recovered is not None
+    assert (recovered["status"], recovered["reason"]) == ("False", "Delivered")
+    assert len([e for e in world.store.events if e[1] == "SubscribersDegraded"]) == 1
+
+
+async def test_deliveries_that_never_failed_write_no_condition() -> None:
+    world = World()
+    await world.tick()
+    assert len(world.mailer.sent) == 1
+    assert subscribers_degraded(world) is None

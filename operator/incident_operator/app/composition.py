@@ -182,6 +182,11 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         catalog.attach_groups(comms.chat)  # teams' Slack user groups are invited too
     expressions = CelExpressions()
     workflow_index = WorkflowIndex(expressions)
+    status_page = (
+        StatusPageIndex(_value(web_options.status_page_id_key) or b"")
+        if web_options is not None
+        else None
+    )
     context = OperatorContext(
         clock=clock,
         evaluation_interval=options.evaluation_interval,
@@ -220,9 +225,7 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         chat_channels=comms.channels,
         chat_commands=comms.commands,
         stakeholder_service=comms.stakeholders,
-        status_page=StatusPageIndex(_value(web_options.status_page_id_key) or b"")
-        if web_options is not None
-        else None,
+        status_page=status_page,
         uptime_service=UptimeService(
             incident_store.list_slos,
             PrometheusDailyHistory(options.prometheus_url, timeout=options.prometheus_timeout),
@@ -231,7 +234,9 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         )
         if web_options is not None and web_options.uptime_components and options.prometheus_url
         else None,
-        subscription_service=build_subscriptions(web_options, incident_store, api, http, clock)
+        subscription_service=build_subscriptions(
+            web_options, incident_store, api, http, clock, index=status_page
+        )
         if web_options is not None
         else None,
         http_listen=options.http_listen,
@@ -325,6 +330,8 @@ def build_subscriptions(
     api: ApiClient,
     http: httpx.AsyncClient,
     clock: Clock,
+    *,
+    index: StatusPageIndex | None = None,
 ) -> SubscriptionService | None:
     """The subscription service when a subscriber Secret is configured; its links must be
     absolute, so it needs the status page's public URL."""
@@ -359,6 +366,7 @@ def build_subscriptions(
         ),
         mailer=mailer,
         webhook=HttpSubscriberWebhook(http, clock=clock),
+        page=index,
     )
 
 

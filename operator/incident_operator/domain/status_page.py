@@ -325,13 +325,17 @@ PROGRESS: tuple[IncidentStatus, ...] = (
 """How far along a status is; a public update further along than the phase does not move it."""
 
 
+def record_components(record: IncidentRecord) -> tuple[str, ...]:
+    """The components the incident affects: the catalog's, else the one named after its
+    service."""
+    return (record.service,) if record.components is None else record.components
+
+
 def public_service(record: IncidentRecord) -> str:
     """What the page calls the incident's service: its components' names when the catalog
     gave it any, nothing when the catalog gave none (the internal service name of a Service
     kept off the page never reaches it), else the service as written."""
-    if record.components is None:
-        return record.service
-    return ", ".join(record.components)
+    return ", ".join(record_components(record))
 
 
 def _canned_updates(record: IncidentRecord, created: datetime) -> list[PageUpdate]:
@@ -385,7 +389,7 @@ def _page_incident(record: IncidentRecord, now: datetime) -> PageIncident:
         resolved=resolved,
         updates=tuple(reversed(updates)),
         impact_text=record.public_impact,
-        components=(record.service,) if record.components is None else record.components,
+        components=record_components(record),
     )
 
 

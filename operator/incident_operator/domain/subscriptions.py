@@ -9,8 +9,9 @@ Decisions, and why:
   the page's rules (:func:`notifiable`): the Severity publishes, the incident is not private,
   neither declined nor merged. Only public words leave: the public title (else the
   Severity's drafted title, else "Incident affecting <service>" — never the internal title),
-  the public impact, the update's text and status, the component (the incident's service,
-  which the page shows too) and the page's opaque incident id. Never the namespace, name,
+  the public impact, the update's text and status, the components the page shows it on
+  (from the service catalog where it knows the service, else the incident's service) and the
+  page's opaque incident id. Never the namespace, name,
   internal title, summary or timeline.
 * **One notification per (subscriber, incident, public update)**, keyed by
   :func:`delivery_key` — a digest of the subscriber id, the opaque incident id and the
@@ -45,7 +46,15 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from .status_page import HIDDEN, IncidentRecord, IncidentStatus, PublicNote, Site
+from .status_page import (
+    HIDDEN,
+    IncidentRecord,
+    IncidentStatus,
+    PublicNote,
+    Site,
+    public_service,
+    record_components,
+)
 from .times import iso
 
 MAX_AGE = timedelta(hours=24)
@@ -90,8 +99,9 @@ class Subscriber:
     def id(self) -> str:
         return subscriber_id(self.kind, self.address)
 
-    def wants(self, component: str) -> bool:
-        return not self.components or component in self.components
+    def wants(self, components: Iterable[str]) -> bool:
+        """Every incident without a component filter, else those affecting one it chose."""
+        return not self.components or not self.components.isdisjoint(components)
 
     def __repr__(self) -> str:  # addresses and secrets are nobody's log line
         return f"Subscriber(kind={self.kind.value!r}, id={self.id!r})"
@@ -138,7 +148,9 @@ def notifiable(record: IncidentRecord) -> bool:
 
 def public_title(record: IncidentRecord) -> str:
     """Never the internal title: the public one, else the Severity's draft, else generic."""
-    return record.public_title or record.drafted_title or f"Incident affecting {record.service}"
+    affected = public_service(record)
+    generic = f"Incident affecting {affected}" if affected else "Incident"
+    return record.public_title or record.drafted_title or generic
 
 
 def update_key(incident_id: str, note: PublicNote) -> str:
@@ -154,7 +166,7 @@ def public_incident(record: IncidentRecord) -> PublicIncident:
     return PublicIncident(
         id=record.id,
         title=public_title(record),
-        component=record.service,
+        component=public_service(record),
         impact=record.impact.value,
         impact_text=record.public_impact,
         created=record.declared or min((n.at for n in record.public_updates), default=_EPOCH),
@@ -173,6 +185,7 @@ def candidates(
     if not notifiable(record):
         return ()
     incident = public_incident(record)
+    components = record_components(record)
     oldest = now - MAX_AGE
     notes = sorted(
         (n for n in record.public_updates if n.at >= oldest),
@@ -182,7 +195,7 @@ def candidates(
     for note in notes:
         item = PublicUpdateItem(update_key(record.id, note), note.at, note.status, note.body)
         for subscriber in sorted(subscribers, key=lambda s: s.id):
-            if subscriber.wants(record.service) and note.at >= subscriber.since:
+            if subscriber.wants(components) and note.at >= subscriber.since:
                 key = delivery_key(subscriber.id, record.id, item.id)
                 out.append(Notification(key, subscriber, incident, item))
     return tuple(out)

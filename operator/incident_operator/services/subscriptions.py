@@ -40,13 +40,13 @@ from incident_operator.api.v1alpha1.incident import IncidentStatus
 from incident_operator.domain import outbox
 from incident_operator.domain import subscriptions as subs
 from incident_operator.domain.public_draft import draft
-from incident_operator.domain.status_page import IncidentRecord, Site
+from incident_operator.domain.status_page import IncidentRecord, Site, public_service
 from incident_operator.domain.times import iso
 from incident_operator.errors import DeliveryRejected, IncidentOperatorError, TemporaryError
 
 from .comms_conditions import SUBSCRIBERS_DEGRADED, report_failing
 from .comms_facts import attempts_of
-from .status_page import incident_record, severity_publication
+from .status_page import StatusPageIndex, incident_record, severity_publication
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,12 @@ class SubscriptionService:
         *,
         mailer: Mailer | None = None,
         webhook: SubscriberWebhook | None = None,
+        page: StatusPageIndex | None = None,
     ) -> None:
+        """``page``: the status page's index, whose catalog names the components an incident
+        is shown on (the same components, titles and per-component choices as the page);
+        None: every incident is on the component named after its service."""
+        self._page = page
         self._store = store
         self._subscribers = subscribers
         self._clock = clock
@@ -273,14 +278,20 @@ class SubscriptionService:
             return None
         found = await self._store.get_severity(record.severity) if record.severity else None
         publication = severity_publication(found or {})
+        namespace = str(body["metadata"]["namespace"])
+        catalog = self._page.catalog() if self._page is not None else None
         record = dataclasses.replace(
             record,
             impact=publication.impact,
             published=publication.publish,
-            drafted_title=draft(
-                publication.draft, record.service, publication.impact, record.phase.value
-            ).title,
+            components=catalog.components_of(namespace, (record.service, *record.further_services))
+            if catalog is not None
+            else None,
         )
+        drafted = draft(
+            publication.draft, public_service(record), publication.impact, record.phase.value
+        )
+        record = dataclasses.replace(record, drafted_title=drafted.title)
         subscribers = [s for s in await self._subscribers.load() if s.kind in self.kinds]
         candidates = subs.candidates(record, subscribers, self._clock.now())
         if not candidates and not remembered:

@@ -16,7 +16,7 @@ from incident_operator.domain import outbox
 from incident_operator.domain import subscriptions as subs
 from incident_operator.domain.status_page import Site
 from incident_operator.errors import DeliveryRejected, DeliveryUnavailable
-from incident_operator.services.status_page import incident_record
+from incident_operator.services.status_page import StatusPageIndex, incident_record
 from incident_operator.services.subscriptions import (
     SubscriptionService,
     SubscriptionSettings,
@@ -29,6 +29,7 @@ from tests.fakes.ports.subscriptions import (
     FakeSubscriberList,
     FakeSubscriberWebhook,
 )
+from tests.unit.web.test_status_page_catalog_web import service as catalog_service
 
 DECLARED = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 NS, NAME = "shop", "checkout-errors"
@@ -71,6 +72,7 @@ class World:
         self.mailer = FakeMailer()
         self.webhook = FakeSubscriberWebhook()
         self.clock = FakeClock(DECLARED + timedelta(minutes=6))
+        self.page: StatusPageIndex | None = None
 
     def service(self) -> SubscriptionService:
         """A new service each time: what a restarted operator would build."""
@@ -81,6 +83,7 @@ class World:
             SubscriptionSettings(SITE, StaticToken(KEY), id_key=b"id-key"),
             mailer=self.mailer,
             webhook=self.webhook,
+            page=self.page,
         )
 
     @property
@@ -312,3 +315,28 @@ async def test_deliveries_that_never_failed_write_no_condition() -> None:
     await world.tick()
     assert len(world.mailer.sent) == 1
     assert subscribers_degraded(world) is None
+
+
+async def test_the_catalog_names_the_component_as_the_page_does() -> None:
+    """An incident on a dependency (no public component) that Checkout shows: subscribers of
+    the page's Checkout component get it, under the page's words, never the Service name."""
+    world = World(service="payments-gateway")
+    del world.body["spec"]["public"]["title"]
+    world.page = StatusPageIndex()
+    checkout = {"name": "Checkout", "public": True, "showDependencies": True}
+    world.page.observe_service(
+        catalog_service(
+            "checkout", namespace=NS, component=checkout, dependencies=("payments-gateway",)
+        )
+    )
+    world.page.observe_service(catalog_service("payments-gateway", namespace=NS))
+    since = DECLARED - timedelta(days=1)
+    world.subscribers.subscribers = [
+        subs.Subscriber(subs.Kind.EMAIL, "shop@example.com", since, frozenset({"Checkout"})),
+        subs.Subscriber(subs.Kind.EMAIL, "gw@example.com", since, frozenset({"payments-gateway"})),
+    ]
+    await world.tick()
+    [mail] = world.mailer.sent
+    assert mail.to == "shop@example.com"
+    assert "Checkout" in mail.subject
+    assert "payments-gateway" not in mail.subject + mail.text

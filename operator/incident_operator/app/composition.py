@@ -169,6 +169,11 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         if secret_namespace
         else None,
     )
+    status_page = (
+        StatusPageIndex(_value(web_options.status_page_id_key) or b"")
+        if web_options is not None
+        else None
+    )
     comms = _build_comms(
         options.comms,
         incident_store,
@@ -177,16 +182,12 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         deletions=deletions,
         catalog=catalog,
         choices=catalog_store,
+        page=status_page,
     )
     if comms.chat is not None:
         catalog.attach_groups(comms.chat)  # teams' Slack user groups are invited too
     expressions = CelExpressions()
     workflow_index = WorkflowIndex(expressions)
-    status_page = (
-        StatusPageIndex(_value(web_options.status_page_id_key) or b"")
-        if web_options is not None
-        else None
-    )
     context = OperatorContext(
         clock=clock,
         evaluation_interval=options.evaluation_interval,
@@ -427,6 +428,7 @@ def _build_comms(
     deletions: DeletionService | None = None,
     catalog: CatalogService | None = None,
     choices: DeclareChoices | None = None,
+    page: StatusPageIndex | None = None,
 ) -> _Comms:
     """Adapters for what is configured; nothing configured: no comms service at all."""
     chat = None
@@ -437,7 +439,14 @@ def _build_comms(
         # Fed by handlers/comms.py's watch handler: routes commands and pins by status only.
         channels = ChannelIndex()
         commands = ChatCommandService(
-            store, clock, chat, options.commands, channels=channels, views=chat, choices=choices
+            store,
+            clock,
+            chat,
+            options.commands,
+            channels=channels,
+            views=chat,
+            choices=choices,
+            page=page,
         )
     pager = None
     if (key := _text(options.pagerduty_routing_key)) is not None:

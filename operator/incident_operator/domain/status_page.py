@@ -325,10 +325,14 @@ PROGRESS: tuple[IncidentStatus, ...] = (
 """How far along a status is; a public update further along than the phase does not move it."""
 
 
+def components_or_service(service: str, components: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The components an incident on ``service`` affects: the catalog's (``components``),
+    else the one named after the service."""
+    return (service,) if components is None else components
+
+
 def record_components(record: IncidentRecord) -> tuple[str, ...]:
-    """The components the incident affects: the catalog's, else the one named after its
-    service."""
-    return (record.service,) if record.components is None else record.components
+    return components_or_service(record.service, record.components)
 
 
 def public_service(record: IncidentRecord) -> str:

@@ -80,6 +80,7 @@ from .chat_people import ChatPeople
 from .chat_replies import HELP, pending_mitigations, pending_reply, status_reply
 from .field_ownership import apply_intent
 from .incidents import SERVICE_LABEL
+from .status_page import StatusPageIndex
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +152,13 @@ class ChatCommandService:
         *,
         views: ChatViews | None = None,
         choices: DeclareChoices | None = None,
+        page: StatusPageIndex | None = None,
     ) -> None:
         """``channels``: the watch-fed channel index (a fresh one is seeded on first use);
         ``views``: opens forms (none: commands take arguments only); ``choices``: the Services
-        and Severities a form offers."""
+        and Severities a form offers; ``page``: the status page's index, so a drafted public
+        wording names the components the page shows (none: the incident's service)."""
+        self._page = page
         self._store = store
         self._clock = clock
         self._reader = reader
@@ -315,6 +319,10 @@ class ChatCommandService:
             page = StatusPage()
         phase = str((incident.get("status") or {}).get("phase") or "")
         service = str(spec.get("service") or "")
+        if self._page is not None:
+            namespace = str((incident.get("metadata") or {}).get("namespace") or "")
+            further = [str(s) for s in spec.get("services") or []]
+            service = self._page.public_service(namespace, [service, *further])
         return draft(page.draft.to_domain(), service, Impact(page.impact.value), phase)
 
     async def _public_update(

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -248,6 +248,12 @@ class StatusPageIndex:
 
     def catalog(self) -> status_catalog.Catalog:
         return status_catalog.Catalog(dict(self._services))
+
+    def public_service(self, namespace: str, services: Sequence[str]) -> str:
+        """What the page calls an incident on ``services`` (the first is ``spec.service``) in
+        ``namespace``: its components' names (see domain ``public_service``)."""
+        components = self.catalog().components_of(namespace, services)
+        return ", ".join(status_page.components_or_service(services[0], components))
 
     def records(
         self, catalog: status_catalog.Catalog = status_catalog.EMPTY

@@ -16,10 +16,12 @@ from incident_operator.services.chat_commands import (
     CommandContext,
     declared_name,
 )
+from incident_operator.services.status_page import StatusPageIndex
 from tests.builders.objects import incident, severity
 from tests.fakes.ports.chat import FakeChat
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
+from tests.unit.web.test_status_page_catalog_web import service as catalog_service
 
 NOW = datetime(2026, 11, 27, 14, 5, tzinfo=UTC)
 NS, NAME, CHANNEL = "shop", "checkout-errors", "C0INCIDENT"
@@ -589,3 +591,25 @@ async def test_update_public_draft_suggests_and_accept_publishes_it() -> None:
     assert public["title"] == "Card payments fail"
     assert public["updates"][-1]["text"] == "Fixed checkout, watching it (monitoring)."
     assert public["updates"][-1]["status"] == "monitoring"
+
+
+async def test_the_draft_names_the_component_the_page_shows() -> None:
+    """With the catalog, an incident on a dependency is shown on Checkout: the suggested
+    wording says Checkout, never the internal Service name."""
+    store, chat, _ = world(state="investigating")
+    store.severities["sev-2"]["spec"]["statusPage"] = {"publish": True, "impact": "major"}
+    store.incidents[(NS, NAME)]["spec"]["service"] = "payments-gateway"
+    store.incidents[(NS, NAME)]["status"]["phase"] = "investigating"
+    page = StatusPageIndex()
+    checkout = {"name": "Checkout", "public": True, "showDependencies": True}
+    depends = ("payments-gateway",)
+    page.observe_service(
+        catalog_service("checkout", namespace=NS, component=checkout, dependencies=depends)
+    )
+    page.observe_service(catalog_service("payments-gateway", namespace=NS))
+    service = ChatCommandService(
+        store, FakeClock(NOW), chat, ChatCommandConfig(default_namespace="incidents"), page=page
+    )
+    shown = await run(service, "update --public draft")
+    assert "*Checkout: partial outage*\nWe are investigating partial outage of Checkout." in shown
+    assert "payments-gateway" not in shown

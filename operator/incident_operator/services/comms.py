@@ -34,7 +34,6 @@ from incident_operator.domain import chat_render, outbox
 from incident_operator.domain.catalog import PageRoute, Resolution
 from incident_operator.domain.comms import IncidentSummary
 from incident_operator.domain.lifecycle import Phase
-from incident_operator.domain.times import iso
 from incident_operator.errors import DeliveryRejected, IncidentOperatorError, TemporaryError
 
 from .catalog import CatalogService
@@ -42,7 +41,15 @@ from .chat_channels import ChannelIndex
 from .comms_conditions import DEGRADED, report_degraded
 from .comms_delivery import DeliveryRun, Outlets, status_rendering
 from .comms_escalation import EscalationPagers, reaches
-from .comms_facts import CommsConfig, attempts_of, delivered_of, slack_ids, summary_of
+from .comms_facts import (
+    CommsConfig,
+    attempt_record,
+    attempts_of,
+    delivered_of,
+    safe_error,
+    slack_ids,
+    summary_of,
+)
 from .keyed_locks import KeyedLocks
 from .latest_bodies import LatestBodies
 
@@ -190,7 +197,7 @@ class CommsService:
                 # The owning team's key is briefly unreadable: no page this pass (not on the
                 # global key either: the wrong team would be woken), chat goes on, and the
                 # pass is retried.
-                log.warning("team routing key of %s/%s: %s", namespace, name, _safe(exc))
+                log.warning("team routing key of %s/%s: %s", namespace, name, safe_error(exc))
                 pager = None
                 self._retry_at(namespace, name, exc.retry_after or KEY_RETRY_SECONDS)
         wanted = self._wanted(
@@ -252,7 +259,7 @@ class CommsService:
             previous = attempts.get(op.key)
             count = (previous.attempts if previous else 0) + 1
             if op.kind not in outbox.REPEATABLE:
-                attempt = {"outbox": {op.key: self._record(op, count, now)}}
+                attempt = {"outbox": {op.key: attempt_record(op.kind, count, now)}}
                 await self._patch(body, await self._carry(body, unwritten, attempt))
                 unwritten = {}
             try:
@@ -263,12 +270,14 @@ class CommsService:
                 rejected = isinstance(exc, DeliveryRejected)
                 wait = outbox.backoff(count, retry_after=retry_after, rejected=rejected, key=op.key)
                 self._retry_at(namespace, name, wait.total_seconds())
-                record = self._record(op, count, now, error=_safe(exc), next_at=now + wait)
-                attempts[op.key] = outbox.Attempt(op.kind, count, now + wait, _safe(exc))
+                record = attempt_record(
+                    op.kind, count, now, error=safe_error(exc), next_at=now + wait
+                )
+                attempts[op.key] = outbox.Attempt(op.kind, count, now + wait, safe_error(exc))
                 unwritten = await self._carry(body, unwritten, {"outbox": {op.key: record}})
                 log.warning(
                     "delivery %s of %s/%s failed (attempt %d, retry in %ss): %s",
-                    op.key, namespace, name, count, int(wait.total_seconds()), _safe(exc),
+                    op.key, namespace, name, count, int(wait.total_seconds()), safe_error(exc),
                 )  # fmt: skip
                 if not rejected or op.kind is outbox.OpKind.CREATE_CHANNEL:
                     blocked.add(op.medium)
@@ -325,7 +334,7 @@ class CommsService:
     def _done(self, task: asyncio.Task[Delivery]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
-            log.warning("comms sync failed; the retry timer takes it again: %s", _safe(exc))
+            log.warning("comms sync failed; the retry timer takes it again: %s", safe_error(exc))
 
     async def close(self) -> None:
         for handle in self._scheduled.values():
@@ -428,23 +437,6 @@ class CommsService:
             return None
         return await self._store.get_rotation(str(incident.metadata.get("namespace", "")), name)
 
-    @staticmethod
-    def _record(
-        op: outbox.Op,
-        count: int,
-        now: datetime,
-        *,
-        error: str = "",
-        next_at: datetime | None = None,
-    ) -> Body:
-        return {
-            "kind": op.kind.value,
-            "attempts": count,
-            "lastAttemptAt": iso(now),
-            "nextAttemptAt": iso(next_at) if next_at else None,
-            "lastError": error[:1024],
-        }
-
     async def _patch(self, body: Body, status: Body, metadata: Body | None = None) -> None:
         meta = body["metadata"]
         namespace, name = meta["namespace"], meta["name"]
@@ -470,8 +462,3 @@ def _announce(severity_channels: Sequence[str], team_channels: Sequence[str]) ->
     seen = {c.lstrip("#") for c in severity_channels}
     extra = [c for c in team_channels if c.lstrip("#") not in seen]
     return (*severity_channels, *extra)
-
-
-def _safe(exc: BaseException) -> str:
-    """The adapter's message (adapters keep secrets out of it), first line only."""
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]

@@ -19,6 +19,7 @@ from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.domain import chat_render, outbox
 from incident_operator.domain.comms import Impact, IncidentSummary
 from incident_operator.domain.lifecycle import Phase
+from incident_operator.domain.times import iso
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,30 @@ def delivered_of(status: IncidentStatus) -> outbox.Delivered:
         escalation_pages={p.level: p.state for p in pager.escalation_pages},
         workflow_pages={k: p.state for k, p in pager.workflow_pages.items()},
     )
+
+
+def attempt_record(
+    kind: outbox.OpKind,
+    count: int,
+    now: datetime,
+    *,
+    error: str = "",
+    next_at: datetime | None = None,
+) -> Body:
+    """One ``status.outbox`` entry, as :func:`attempts_of` reads it back."""
+    return {
+        "kind": kind.value,
+        "attempts": count,
+        "lastAttemptAt": iso(now),
+        "nextAttemptAt": iso(next_at) if next_at else None,
+        "lastError": error[:1024],
+    }
+
+
+def safe_error(exc: BaseException) -> str:
+    """An adapter's message for status and logs (adapters keep secrets out of it): its first
+    line, at most 300 characters."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
 
 
 def attempts_of(status: IncidentStatus) -> dict[str, outbox.Attempt]:

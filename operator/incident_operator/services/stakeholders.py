@@ -41,7 +41,7 @@ from incident_operator.domain.lifecycle import Phase
 from incident_operator.domain.times import iso
 from incident_operator.errors import DeliveryRejected, IncidentOperatorError, TemporaryError
 
-from .comms_facts import CommsConfig, attempts_of, summary_of
+from .comms_facts import CommsConfig, attempt_record, attempts_of, safe_error, summary_of
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,7 @@ class StakeholderService:
                 continue  # backing off
             count = (previous.attempts if previous else 0) + 1
             kind = _kind(target)
-            body = await self._patch(body, {"outbox": {op_key: _record(kind, count, now)}})
+            body = await self._patch(body, {"outbox": {op_key: attempt_record(kind, count, now)}})
             try:
                 await self._send(target, key, note, plan, retry=previous is not None)
             except IncidentOperatorError as exc:
@@ -300,9 +300,9 @@ class StakeholderService:
                     rejected=isinstance(exc, DeliveryRejected),
                     key=op_key,
                 )
-                failed = _record(kind, count, now, error=_safe(exc), next_at=now + wait)
+                failed = attempt_record(kind, count, now, error=safe_error(exc), next_at=now + wait)
                 body = await self._patch(body, {"outbox": {op_key: failed}})
-                log.warning("stakeholder update %s to %s failed: %s", key, target, _safe(exc))
+                log.warning("stakeholder update %s to %s failed: %s", key, target, safe_error(exc))
                 continue
             delivered.append(target)
             delivery.done.append(target)
@@ -354,26 +354,5 @@ def _op(key: str, target: str) -> outbox.Op:
     return outbox.Op(key, _kind(target), target)
 
 
-def _record(
-    kind: outbox.OpKind,
-    count: int,
-    now: datetime,
-    *,
-    error: str = "",
-    next_at: datetime | None = None,
-) -> Body:
-    return {
-        "kind": kind.value,
-        "attempts": count,
-        "lastAttemptAt": iso(now),
-        "nextAttemptAt": iso(next_at) if next_at else None,
-        "lastError": error[:1024],
-    }
-
-
 def _iso(at: datetime | None) -> str | None:
     return iso(at) if at is not None else None
-
-
-def _safe(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]

@@ -41,11 +41,10 @@ from incident_operator.domain import outbox
 from incident_operator.domain import subscriptions as subs
 from incident_operator.domain.public_draft import draft
 from incident_operator.domain.status_page import IncidentRecord, Site, public_service
-from incident_operator.domain.times import iso
 from incident_operator.errors import DeliveryRejected, IncidentOperatorError, TemporaryError
 
 from .comms_conditions import SUBSCRIBERS_DEGRADED, report_failing
-from .comms_facts import attempts_of
+from .comms_facts import attempt_record, attempts_of, safe_error
 from .status_page import StatusPageIndex, incident_record, severity_publication
 
 log = logging.getLogger(__name__)
@@ -172,7 +171,8 @@ class SubscriptionService:
             body,
             {
                 "outbox": {
-                    PREFIX + n.key: _record(_kind(n.subscriber), counts[n.key], now) for n in batch
+                    PREFIX + n.key: attempt_record(_kind(n.subscriber), counts[n.key], now)
+                    for n in batch
                 }
             },
         )
@@ -212,7 +212,7 @@ class SubscriptionService:
                 results[op_key] = (
                     None  # never attempted: no record
                     if previous is None
-                    else _record(
+                    else attempt_record(
                         _kind(n.subscriber),
                         previous.attempts,
                         now,
@@ -235,11 +235,11 @@ class SubscriptionService:
                     rejected=isinstance(exc, DeliveryRejected),
                     key=op_key,
                 )
-                results[op_key] = _record(
-                    _kind(n.subscriber), count, now, error=_safe(exc), next_at=now + wait
+                results[op_key] = attempt_record(
+                    _kind(n.subscriber), count, now, error=safe_error(exc), next_at=now + wait
                 )
                 log.warning(
-                    "subscriber notification %s (%s) failed: %s", n.key, kind.value, _safe(exc)
+                    "subscriber notification %s (%s) failed: %s", n.key, kind.value, safe_error(exc)
                 )
                 continue
             results[op_key] = None
@@ -342,24 +342,3 @@ class SubscriptionService:
     async def _patch(self, body: Body, status: Body) -> Body:
         meta = body["metadata"]
         return await self._store.patch_incident(meta["namespace"], meta["name"], status=status)
-
-
-def _record(
-    kind: outbox.OpKind,
-    count: int,
-    now: datetime,
-    *,
-    error: str = "",
-    next_at: datetime | None = None,
-) -> Body:
-    return {
-        "kind": kind.value,
-        "attempts": count,
-        "lastAttemptAt": iso(now),
-        "nextAttemptAt": iso(next_at) if next_at else None,
-        "lastError": error[:1024],
-    }
-
-
-def _safe(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]

@@ -294,6 +294,14 @@ class Page:
     def description(self) -> str:
         return DESCRIPTION_OF_INDICATOR[self.indicator]
 
+    def groups(self) -> tuple[tuple[str, tuple[Component, ...]], ...]:
+        """The components by group: the ungrouped ones (group ``""``) first, then each group
+        by name, members by name."""
+        grouped: dict[str, list[Component]] = {}
+        for component in self.components:
+            grouped.setdefault(component.group, []).append(component)
+        return tuple((name, tuple(grouped[name])) for name in sorted(grouped))
+
     def days(self) -> tuple[tuple[date, tuple[PageIncident, ...]], ...]:
         """The history grouped by declaration day, newest day first."""
         grouped: dict[date, list[PageIncident]] = {}
@@ -537,12 +545,8 @@ def group_status(members: Iterable[Component]) -> ComponentStatus:
 def components_list_json(page: Page, site: Site) -> list[dict[str, Any]]:
     """Every component as Statuspage lists them: ungrouped ones, then each group (a component
     with ``group: true`` naming its members' ids) followed by its members."""
-    grouped: dict[str, list[Component]] = {}
-    for component in page.components:
-        grouped.setdefault(component.group, []).append(component)
     ordered: list[dict[str, Any]] = []
-    for name in sorted(grouped):
-        members = grouped[name]
+    for name, members in page.groups():
         if name:
             group = Component(name, group_status(members), max(m.updated for m in members))
             ordered.append(

@@ -312,14 +312,10 @@ def _component_item(name: str, status: sp.ComponentStatus) -> str:
     )
 
 
-def _components(components: Sequence[sp.Component]) -> list[str]:
+def _components(page: sp.Page) -> list[str]:
     """Ungrouped components, then each group (its worst member's status) with its members."""
-    grouped: dict[str, list[sp.Component]] = {}
-    for component in components:
-        grouped.setdefault(component.group, []).append(component)
     parts = []
-    for group in sorted(grouped):
-        members = grouped[group]
+    for group, members in page.groups():
         if group:
             status = sp.group_status(members)
             parts.append(
@@ -525,7 +521,7 @@ def render_html(
         '<section aria-labelledby="components"><h2 id="components">Components</h2>',
     ]
     if page.components:
-        body.extend(_components(page.components))
+        body.extend(_components(page))
     else:
         body.append('<p class="empty">No components have had incidents.</p>')
     body.append("</section>")

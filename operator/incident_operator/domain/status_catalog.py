@@ -177,14 +177,12 @@ class Catalog:
         ]
         return tuple(sorted(merged, key=lambda m: (m.window.start, m.id)))
 
-    def under_maintenance(self, now: datetime) -> frozenset[str]:
-        """Components with a window running at ``now``."""
-        return frozenset(
-            c
-            for m in self.maintenances(now)
-            if m.status is MaintenanceStatus.IN_PROGRESS
-            for c in m.components
-        )
+
+def under_maintenance(maintenances: Iterable[Maintenance]) -> frozenset[str]:
+    """Components with a window running (of ``Catalog.maintenances(now)``)."""
+    return frozenset(
+        c for m in maintenances if m.status is MaintenanceStatus.IN_PROGRESS for c in m.components
+    )
 
 
 EMPTY = Catalog({})

@@ -73,7 +73,7 @@ from typing import Any
 
 from .comms import Impact
 from .lifecycle import Phase
-from .status_catalog import EMPTY, Catalog, Maintenance, MaintenanceStatus
+from .status_catalog import EMPTY, Catalog, Maintenance, MaintenanceStatus, under_maintenance
 from .times import iso
 
 HISTORY = timedelta(days=90)
@@ -443,24 +443,27 @@ def build_page(records: Iterable[IncidentRecord], now: datetime, catalog: Catalo
                 status = before.status
             components[name] = Component(name, status, incident.updated)
     updated = max((i.updated for i in recent), default=now)
+    maintenances = catalog.maintenances(now)
     return Page(
         indicator=worst(i.impact for i in unresolved),
         updated=updated,
-        components=_with_catalog(components, catalog, now, updated),
+        components=_with_catalog(components, catalog, under_maintenance(maintenances), updated),
         open_incidents=tuple(open_incidents),
         recent_incidents=tuple(recent),
-        maintenances=catalog.maintenances(now),
+        maintenances=maintenances,
     )
 
 
 def _with_catalog(
-    components: Mapping[str, Component], catalog: Catalog, now: datetime, updated: datetime
+    components: Mapping[str, Component],
+    catalog: Catalog,
+    running: frozenset[str],
+    updated: datetime,
 ) -> tuple[Component, ...]:
     """Every component by name: the catalog's public ones too (operational when nothing
     colours them), with their groups, and under maintenance while a window runs on an
     otherwise operational one."""
     groups = catalog.groups()
-    running = catalog.under_maintenance(now)
     merged = dict(components)
     for name in groups:
         merged.setdefault(name, Component(name, ComponentStatus.OPERATIONAL, updated))

@@ -11,6 +11,7 @@ from incident_operator.domain.status_catalog import (
     MaintenanceStatus,
     Window,
     maintenance_id,
+    under_maintenance,
 )
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -109,8 +110,8 @@ def test_the_same_window_on_several_components_is_one_maintenance() -> None:
         ("Checkout", "Search"),
         MaintenanceStatus.SCHEDULED,
     )
-    assert two.under_maintenance(NOW) == frozenset({"Search"})
-    assert two.under_maintenance(UPGRADE.start) == frozenset({"Checkout", "Search"})
+    assert under_maintenance(two.maintenances(NOW)) == frozenset({"Search"})
+    assert under_maintenance(two.maintenances(UPGRADE.start)) == frozenset({"Checkout", "Search"})
 
 
 def test_completed_windows_stay_90_days() -> None:

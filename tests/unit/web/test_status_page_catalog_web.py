@@ -305,3 +305,19 @@ async def test_the_html_shows_groups_maintenance_and_the_dependants_component() 
         assert f'id="maintenance-{maintenance["id"]}"' in page  # the shortlink's anchor
     assert UPGRADE["description"] in page
     assert page.index("Network work") < page.index("Database upgrade")
+
+
+async def test_a_services_words_on_the_page_stay_text() -> None:
+    """Component, group and maintenance words are written by tenants: escaped, never markup."""
+    index = StatusPageIndex()
+    hostile = "<script>alert(1)</script>"
+    window = RUNNING | {"name": f"{hostile} work", "description": f"{hostile} slow"}
+    component = {"name": f"{hostile}C", "group": f"{hostile}G", "public": True}
+    index.observe_service(service("evil", component=component | {"maintenance": [window]}))
+    client = await serve(index)
+    try:
+        page = await (await client.get("/status")).text()
+    finally:
+        await client.close()
+    assert hostile not in page
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 5

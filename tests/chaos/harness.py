@@ -54,6 +54,9 @@ T = TypeVar("T")
 GROUP, VERSION = "sre.dev", "v1alpha1"
 ROTATION = REPO / "examples" / "20-oncallrotation.yaml"
 CLOCK_JUMP = "clock-jump"
+QUIET_FOR = 12.0
+"""Seconds a drained status must stay drained to count as settled: longer than the
+adapters' 10 s call timeout, so no call that was in flight can still record a retry."""
 CLOCK_JUMP_SKIPPED = "libfaketime is not installed (Debian package faketime: `make deps`)"
 
 
@@ -841,8 +844,23 @@ class Run:
                         self.observations.append(Observation(now, *key, *seen))
 
     def _settle(self) -> None:
-        """Faults are over: wait (within the bound) until nothing is owed any more."""
+        """Faults are over: wait (within the bound) until nothing is owed any more.
+
+        One quiet look is not enough: a repeatable call (``chat.update``) has no attempt on
+        record while it is in flight, so a status can look drained while that call is still
+        waiting on a stalled connection, fail when the fault ends, and record its retry a
+        moment later. Every call ends within the adapters' timeout, so quiet that lasts
+        longer than :data:`QUIET_FOR` is settled."""
         self.world.operator.wait_live()
+        quiet_since: list[float] = []
+
+        def settled() -> bool:
+            if not quiet():
+                quiet_since.clear()
+                return False
+            if not quiet_since:
+                quiet_since.append(time.monotonic())
+            return time.monotonic() - quiet_since[0] >= QUIET_FOR
 
         def quiet() -> bool:
             for namespace in self.namespaces:
@@ -857,7 +875,7 @@ class Run:
             return True
 
         with contextlib.suppress(TimeoutError):
-            self._await("settle: outboxes drained", quiet)
+            self._await(f"settle: outboxes drained (and stay so {QUIET_FOR:.0f} s)", settled)
 
     def _cleanup(self) -> None:
         """Leave a shared cluster as found: other tests list incidents cluster-wide."""

@@ -332,7 +332,7 @@ def test_an_slo_shows_whether_its_service_resolves(
 ) -> None:
     tenant_x = namespaces[0]
     create_custom(api, custom("Service", "svc-a", {"owner": teams[0]}), tenant_x)
-    for name, service in (("on-a", "svc-a"), ("on-nothing", "nope")):
+    for name, service in (("on-a", "svc-a"), ("on-nothing", "nope"), ("on-late", "svc-late")):
         slo = custom(
             "ServiceLevelObjective",
             name,
@@ -352,6 +352,16 @@ def test_an_slo_shows_whether_its_service_resolves(
     assert wait_for("svc-a's SLO resolved", lambda: resolved("on-a"))["status"] == "True"
     unknown = wait_for("the other SLO's condition", lambda: resolved("on-nothing"))
     assert (unknown["status"], unknown["reason"]) == ("False", "UnknownService")
+    late = wait_for("the late SLO's condition", lambda: resolved("on-late"))
+    assert (late["status"], late["reason"]) == ("False", "UnknownService")
+    # The Service comes later (a GitOps apply in the wrong order): the SLO resolves soon after,
+    # woken by the Service's watch event, not after the 60 s retry interval.
+    create_custom(api, custom("Service", "svc-late", {"owner": teams[0]}), tenant_x)
+    wait_for(
+        "the late SLO resolved after its Service was created",
+        lambda: (found := resolved("on-late")) and found["status"] == "True",
+        timeout=20,
+    )
 
 
 def test_an_slo_burn_on_a_service_pages_and_involves_its_team(

@@ -58,6 +58,10 @@ class RuntimeState:
     slo_progress: LoopProgress | None = None
     """Stamped by every completed SLO cycle (handlers/slo_loop.py); None: no loop runs."""
     slo_task: asyncio.Task[None] | None = None
+    catalog_task: asyncio.Task[None] | None = None
+    """Resolves unresolved SLOs again (handlers/catalog.py)."""
+    catalog_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a Team or a Service changes; the catalog task resolves SLOs again."""
     web_runner: web.AppRunner | None = None
     """The HTTP server, once it listens (handlers/web_server.py)."""
     gone_uids: dict[str, float] = field(default_factory=dict)

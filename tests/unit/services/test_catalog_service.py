@@ -369,3 +369,56 @@ async def test_a_team_that_does_not_admit_the_namespace_is_not_paged_by_its_esca
     assert world.search.calls == [], "billing's key (shared with search here) is not used"
     keys = [c.dedup_key for c in world.global_pager.calls]
     assert keys == ["incident-operator/shop/inc-s", "incident-operator/shop/inc-s/escalation/1"]
+
+
+def unresolved_slo(name: str, service: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": name, "namespace": NS, "generation": 1},
+        "spec": {"service": service},
+        "status": {
+            "conditions": [
+                {"type": "ServiceResolved", "status": "False", "reason": "UnknownService"}
+            ]
+        },
+    }
+
+
+async def test_retrying_resolves_an_slo_whose_service_appeared_later(world: World) -> None:
+    world.store.add_slo(unresolved_slo("late", "inventory"))
+    world.store.add_slo(unresolved_slo("never", "nope"))
+    assert await world.service.retry_slos() == 2, "the condition gets its message and times"
+    assert await world.service.retry_slos() == 0, "nothing changed: nothing written"
+    world.catalog.add_service(NS, "inventory", owner="payments")
+    assert await world.service.retry_slos() == 1
+    status = world.store.slos[(NS, "late")]["status"]
+    assert condition(status, "ServiceResolved")["status"] == "True"
+    assert condition(world.store.slos[(NS, "never")]["status"], "ServiceResolved")["reason"] == (
+        "UnknownService"
+    )
+    version = world.store.slos[(NS, "late")]["metadata"]["resourceVersion"]
+    world.catalog.services.clear()  # a resolved SLO is not looked at again by the retries
+    assert await world.service.retry_slos() == 0
+    assert world.store.slos[(NS, "late")]["metadata"]["resourceVersion"] == version
+
+
+class MovedOn(FakeStore):
+    """Lists an SLO as it was before someone else's write landed."""
+
+    async def list_slos(self) -> list[dict[str, Any]]:
+        listed = await super().list_slos()
+        for body in self.slos.values():
+            body["metadata"]["resourceVersion"] += "0"
+        return listed
+
+
+async def test_a_retry_never_writes_over_a_newer_slo() -> None:
+    store = MovedOn()
+    catalog = FakeCatalog()
+    catalog.add_team("payments", namespaces=[NS])
+    catalog.add_service(NS, "inventory", owner="payments")
+    store.add_slo(unresolved_slo("late", "inventory"))
+    service = CatalogService(catalog, store, FakeClock(NOW))
+    assert await service.retry_slos() == 0
+    assert condition(store.slos[(NS, "late")]["status"], "ServiceResolved")["status"] == "False"

@@ -19,6 +19,10 @@ from incident_operator.domain.episodes import Episode
 from incident_operator.domain.slo import Objective
 
 log = logging.getLogger(__name__)
+EVALUATION_STATUS = ("episode", "noDataSince")
+"""What the engine reads of an SLO's earlier status as a model (the rest it compares as the
+body's dict): the record's model keeps only these. The whole status as pydantic models cost
+~14 KB per SLO, kept for every SLO between cycles (issue 15)."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,11 @@ def load(body: Body) -> SloRecord | None:
     except (ValidationError, ValueError) as exc:
         log.warning("skipping SLO %s/%s: %s", meta.get("namespace"), meta.get("name"), exc)
         return None
+    raw = body.get("status") or {}
     try:  # our own earlier observation: unreadable means start afresh, not stop evaluating
-        status = ServiceLevelObjectiveStatus.model_validate(body.get("status") or {})
+        status = ServiceLevelObjectiveStatus.model_validate(
+            {k: raw[k] for k in EVALUATION_STATUS if k in raw}
+        )
     except ValidationError as exc:
         log.warning(
             "SLO %s/%s: ignoring unreadable status: %s",

@@ -55,6 +55,7 @@ from incident_operator.services.catalog import CatalogService
 from incident_operator.services.change_correlation import ChangeCorrelationService
 from incident_operator.services.chat_channels import ChannelIndex
 from incident_operator.services.chat_commands import ChatCommandService
+from incident_operator.services.checklists import ChecklistService
 from incident_operator.services.comms import CommsService
 from incident_operator.services.dashboard_marks import DashboardMarks
 from incident_operator.services.deletion import DeletionService
@@ -188,6 +189,9 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         catalog.attach_groups(comms.chat)  # teams' Slack user groups are invited too
     expressions = CelExpressions()
     workflow_index = WorkflowIndex(expressions)
+    checklist_service = ChecklistService(incident_store, clock, workflow_index)
+    if comms.service is not None:  # a checklist's instructions are read where written
+        comms.service.attach_instructions(checklist_service.instructions)
     context = OperatorContext(
         clock=clock,
         evaluation_interval=options.evaluation_interval,
@@ -254,6 +258,7 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
             groups=comms.chat,
             before_side_effect=deletions.hold,
         ),
+        checklist_service=checklist_service,
     )
     if web_options is None:
         return context

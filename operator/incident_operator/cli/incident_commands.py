@@ -1,5 +1,5 @@
 """`kubectl incident declare|list|show|ack|assign|sev|state|resolve|close|decline|merge|note|
-update`.
+update|task`.
 
 Every command is a spec change a responder could make with `kubectl patch`; the plugin adds
 the right field names, a readable table and, for state changes, waits briefly for the
@@ -34,7 +34,7 @@ from incident_operator.api.v1alpha1.incident import (
     StakeholderUpdate,
 )
 from incident_operator.api.v1alpha1.severity import Role, StatusPage
-from incident_operator.domain import timeline
+from incident_operator.domain import checklists, timeline
 from incident_operator.domain.chat_declare import DeclareRefused, ServiceChoice, choose_service
 from incident_operator.domain.comms import Impact
 from incident_operator.domain.public_draft import Draft, draft
@@ -194,6 +194,8 @@ def add_parsers(commands: Any) -> None:
 
     _update_arguments(sub("update", "write a public update for the status page", run_update))
 
+    _task_arguments(sub("task", "tick a checklist task (spec.tasksDone) or reopen it", run_task))
+
     stakeholder = sub(
         "stakeholder-update",
         "edit or send early the next stakeholder update (the Severity sets the cadence)",
@@ -210,6 +212,13 @@ def add_parsers(commands: Any) -> None:
     stakeholder.add_argument(
         "--now", action="store_true", help="send it now; the cadence restarts from it"
     )
+
+
+def _task_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["done", "undo"])
+    parser.add_argument("name")
+    parser.add_argument("number", type=int, help="the task's number (kubectl incident show)")
+    parser.add_argument("--author", default=None, help="default: your login name")
 
 
 def _update_arguments(parser: argparse.ArgumentParser) -> None:
@@ -512,6 +521,7 @@ def run_show(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int
     lines = [
         *_header_lines(f"{incidents.namespace}/{args.name}", body),
         *_record_lines(status),
+        *_task_lines(status),
         *_timeline_lines(status),
     ]
     print("\n".join(lines), file=out)
@@ -584,6 +594,19 @@ def _record_lines(status: Body) -> list[str]:
             f"Stakeholders: update #{sent['sequence']} at {sent.get('lastSentAt', '?')}, "
             f"next due {sent.get('nextDueAt') or 'none'}"
         )
+    return lines
+
+
+def _task_lines(status: Body) -> list[str]:
+    """The roles' checklist tasks by number (ticked with kubectl incident task done)."""
+    tasks = [t for t in status.get("tasks") or [] if isinstance(t, dict)]
+    if not tasks:
+        return []
+    lines = ["Tasks:"]
+    for t in sorted(tasks, key=lambda t: int(t.get("number") or 0)):
+        mark = "[x]" if t.get("done") else "[ ]"
+        who = f" (done by {t['doneBy']})" if t.get("done") and t.get("doneBy") else ""
+        lines.append(f"  {mark} {t.get('number')}. {t.get('role', '')}: {t.get('text', '')}{who}")
     return lines
 
 
@@ -690,6 +713,38 @@ def run_note(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int
     )
     incidents.append_timeline(args.name, entry)
     print(f"incident {incidents.namespace}/{args.name}: note added", file=out)
+    return 0
+
+
+@command
+def run_task(args: argparse.Namespace, incidents: Incidents, out: TextIO) -> int:
+    """``task done|undo NAME N``: add N to (or take it from) spec.tasksDone, as the user (the
+    API server's RBAC decides who may); a done tick also says who on the timeline."""
+    where = f"incident {incidents.namespace}/{args.name}"
+    body = incidents.get(args.name)
+    numbers = {t.get("number") for t in (body.get("status") or {}).get("tasks") or []}
+    if args.number not in numbers:
+        raise InvalidSpecError(f"{where} has no task {args.number} (kubectl incident show)")
+    done = args.action == "done"
+
+    def change(current: Body) -> Body:
+        have = {int(n) for n in (current.get("spec") or {}).get("tasksDone") or []}
+        wanted = have | {args.number} if done else have - {args.number}
+        return {"tasksDone": sorted(wanted)}
+
+    incidents.patch_spec(args.name, change)
+    if done:
+        author = (args.author or getpass.getuser())[: timeline.AUTHOR_MAX]
+        entry = timeline.entry(
+            datetime.now(UTC).replace(microsecond=0),
+            checklists.DONE_ENTRY,
+            f"Task {args.number} done",
+            author=author,
+            source="kubectl",
+            key=checklists.done_key(args.number),
+        )
+        incidents.append_timeline(args.name, entry)
+    print(f"{where}: task {args.number} {'done' if done else 'reopened'}", file=out)
     return 0
 
 

@@ -20,6 +20,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .checklists import TaskLine, open_count
 from .comms import IncidentSummary
 
 DEFAULT_CHANNEL_TEMPLATE = "inc-{date}-{slug}"
@@ -147,6 +148,10 @@ def status_blocks(summary: IncidentSummary) -> list[dict[str, Any]]:
                 "text": {"type": "mrkdwn", "text": _clip(escape(summary.summary), MAX_TEXT)},
             }
         )
+    if summary.tasks:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": tasks_text(summary.tasks)}}
+        )
     buttons = [
         {
             "type": "button",
@@ -168,6 +173,34 @@ def status_blocks(summary: IncidentSummary) -> list[dict[str, Any]]:
     return blocks
 
 
+def task_line(task: TaskLine) -> str:
+    """``:white_check_mark: ~3. [commander] text~ (alice)`` or ``:white_large_square: 3. ...``
+    (the text escaped: a task cannot mention or link)."""
+    body = f"{task.number}. [{task.role}] {escape(task.text)}"
+    if task.done:
+        who = f" ({escape(task.done_by)})" if task.done_by else ""
+        return f":white_check_mark: ~{body}~{who}"
+    return f":white_large_square: {body}"
+
+
+def tasks_text(tasks: tuple[TaskLine, ...]) -> str:
+    """The status message's task list: open tasks first, at most what fits one section
+    (the rest counted); ``/incident task done N`` ticks one."""
+    head = f"*Tasks* ({open_count(tasks)} open of {len(tasks)}; `/incident task done N`)"
+    ordered = sorted(tasks, key=lambda t: (t.done, t.number))
+    lines: list[str] = [head]
+    size = len(head)
+    for shown, task in enumerate(ordered):
+        line = task_line(task)
+        rest = len(ordered) - shown
+        if size + len(line) + 1 > MAX_TEXT - 40:
+            lines.append(f"… and {rest} more (`kubectl incident show`)")
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return "\n".join(lines)
+
+
 def status_text(summary: IncidentSummary) -> str:
     """Fallback text (notifications, screen readers, clients without Block Kit)."""
     commander, others = _people(summary)
@@ -180,6 +213,8 @@ def status_text(summary: IncidentSummary) -> str:
     if summary.bridge_url:
         lines.append(f"Bridge: {summary.bridge_url}")
     lines += [f"{label}: {url}" for label, url in summary.links.items() if url]
+    if summary.tasks:
+        lines.append(f"Tasks: {open_count(summary.tasks)} open of {len(summary.tasks)}")
     lines.append(f"Last update: {summary.updated.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
     return _clip(escape("\n".join(lines)), MAX_TEXT)
 

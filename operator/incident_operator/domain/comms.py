@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from .checklists import TaskLine
+
 
 class Impact(StrEnum):
     """Status-page impact of a severity (Atlassian Statuspage's indicator values)."""
@@ -63,6 +65,8 @@ class IncidentSummary:
     """Label -> URL (status page, dashboard, runbook, postmortem)."""
     stakeholder: StakeholderNote | None = None
     """Set on a stakeholder update (event ``stakeholder-update``) only."""
+    tasks: tuple[TaskLine, ...] = ()
+    """The roles' checklist tasks (``status.tasks``), by number; shown in the status message."""
 
     @property
     def key(self) -> str:

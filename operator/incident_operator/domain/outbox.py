@@ -223,6 +223,9 @@ class Wanted:
     team_pages: bool = False
     """Team routing keys can be read (the catalog): workflow pages can be resolved, whether
     or not the incident's own page has a pager."""
+    instructions: tuple[tuple[str, str], ...] = ()
+    """(instruction id, Slack user id) of the checklists whose private instructions the role
+    holder is owed (domain/checklists.py: the text is read from the source when sent)."""
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,8 @@ class Delivered:
     """Ids of the workflows' channel posts delivered."""
     workflow_pages: Mapping[str, str] = field(default_factory=dict)
     """Workflow page id -> state (``status.pager.workflowPages``; triggered | resolved)."""
+    instructed: frozenset[str] = frozenset()
+    """Instruction ids of the checklists whose instructions were sent (``status.chat``)."""
 
 
 @dataclass(frozen=True)
@@ -308,6 +313,7 @@ def winding_down(wanted: Wanted) -> Wanted:
         announce=(),
         channel_posts=(),
         invite=frozenset(),
+        instructions=(),
         archive_on_close=True,
         notifiers=(),
     )
@@ -416,17 +422,32 @@ def _unposted(wanted: Wanted, done: Delivered) -> list[Entry]:
     ]
 
 
+INSTRUCTIONS = "instructions/"
+"""Text prefix of a direct message that carries a checklist's instructions (the id follows)."""
+
+
 def _direct(wanted: Wanted, done: Delivered) -> list[Op]:
     """A direct message to each person an escalation step reached, while it still matters
-    (unacknowledged and paged phases) and once the incident's channel exists to link."""
-    if wanted.acknowledged or wanted.phase not in PAGED_PHASES:
+    (unacknowledged and paged phases), and one to each role holder owed a checklist's private
+    instructions (while open), once the incident's channel exists to link."""
+    if wanted.phase not in PAGED_PHASES:
         return []
     if wanted.chat and not done.channel_id:
         return []
+    ops = [
+        Op(f"dm/instructions/{iid}", OpKind.DIRECT_MESSAGE, slack_id, f"{INSTRUCTIONS}{iid}")
+        for iid, slack_id in wanted.instructions
+        if slack_id and iid not in done.instructed
+    ]
+    if wanted.acknowledged:
+        return ops
     return [
-        Op(f"dm/{r.level}", OpKind.DIRECT_MESSAGE, r.slack_id, str(r.level))
-        for r in wanted.escalations
-        if r.slack_id and r.level not in done.direct
+        *(
+            Op(f"dm/{r.level}", OpKind.DIRECT_MESSAGE, r.slack_id, str(r.level))
+            for r in wanted.escalations
+            if r.slack_id and r.level not in done.direct
+        ),
+        *ops,
     ]
 
 

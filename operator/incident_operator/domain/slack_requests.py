@@ -90,7 +90,7 @@ USAGE = (
     "Usage: /incident declare [sev-N] [--service NAME] [--private] [TITLE] | status | ack | "
     "sev LEVEL | role ROLE @person | note TEXT | "
     "update --public [--status STATUS] [TEXT|draft|accept] | mitigate [approve [NAME]] | "
-    "resolve | help"
+    "task [done N] | resolve | help"
 )
 PUBLIC_STATUSES = ("investigating", "identified", "monitoring", "resolved")
 ROLES = ("commander", "communications", "operations", "scribe")
@@ -117,6 +117,7 @@ class Verb(StrEnum):
     RESOLVE = "resolve"
     HELP = "help"
     STAKEHOLDER_UPDATE = "stakeholder-update"
+    TASK = "task"
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,8 @@ class Command:
     """declare: the Service (``name`` or ``namespace/name``); "": none named."""
     private: bool = False
     """declare: a private incident."""
+    task: int = 0
+    """task done: the task's number (0: list the tasks)."""
 
     @property
     def modal(self) -> bool:
@@ -171,6 +174,7 @@ _USAGES = {
     + "; only public updates for now)",
     Verb.MITIGATE: "Usage: /incident mitigate [approve [NAME]]",
     Verb.STAKEHOLDER_UPDATE: "Usage: /incident stakeholder-update [--now] [TEXT]",
+    Verb.TASK: "Usage: /incident task [done N] (N: the task's number in the status message)",
 }
 
 
@@ -217,8 +221,8 @@ def _arguments(verb: Verb, args: list[str], rest: str) -> Command:
         if not rest:
             raise CommandError(_USAGES[verb])
         return Command(verb, text=rest)
-    if verb is Verb.MITIGATE:
-        return _mitigate(args)
+    if verb in (Verb.MITIGATE, Verb.TASK):
+        return (_mitigate if verb is Verb.MITIGATE else _task)(args)
     if verb in (Verb.UPDATE, Verb.STAKEHOLDER_UPDATE):
         return (_update if verb is Verb.UPDATE else _stakeholder_update)(args, rest)
     if args:
@@ -304,6 +308,16 @@ def _stakeholder_update(args: list[str], rest: str) -> Command:
     if now:
         rest = rest[len(args[0]) :].strip()
     return Command(Verb.STAKEHOLDER_UPDATE, text=rest, now=now)
+
+
+def _task(args: list[str]) -> Command:
+    """``task``: the tasks; ``task done N``: tick task N."""
+    if not args:
+        return Command(Verb.TASK)
+    number = args[1].removeprefix("#") if len(args) == 2 else ""
+    if args[0].lower() != "done" or not number.isdigit() or not 1 <= int(number) <= 1000:
+        raise CommandError(_USAGES[Verb.TASK])
+    return Command(Verb.TASK, task=int(number))
 
 
 def _mitigate(args: list[str]) -> Command:

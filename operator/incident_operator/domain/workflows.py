@@ -62,6 +62,7 @@ class ActionType(StrEnum):
     PAGE = "page"
     INVITE = "invite"
     STOP = "stop"
+    ADD_CHECKLIST = "addChecklist"
 
 
 class Repeat(StrEnum):
@@ -120,6 +121,12 @@ class Action:
     """invite: a Slack user group id, resolved to its members when the step runs."""
     channel: str = ""
     """postMessage: a named Slack channel (``#name`` or an id) instead of the incident's."""
+    role: str = ""
+    """addChecklist: the role whose tasks these are."""
+    tasks: tuple[str, ...] = ()
+    """addChecklist: the tasks."""
+    instructions: str = ""
+    """addChecklist: private text for the role holder (a direct message, never recorded)."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from incident_operator.services.catalog import CatalogService
 from incident_operator.services.change_correlation import ChangeCorrelationService
 from incident_operator.services.chat_channels import ChannelIndex
 from incident_operator.services.chat_commands import ChatCommandService
+from incident_operator.services.checklists import ChecklistService
 from incident_operator.services.comms import CommsService
 from incident_operator.services.dashboard_marks import DashboardMarks
 from incident_operator.services.deletion import DeletionService
@@ -120,6 +121,8 @@ class OperatorContext:
     workflow_index: WorkflowIndex | None = None
     """Fed by handlers/workflows.py from the watch of both workflow kinds."""
     workflow_service: WorkflowService | None = None
+    checklist_service: ChecklistService | None = None
+    """Keeps status.tasks in line with the roles' checklists (handlers/workflows.py's timer)."""
     uptime_service: UptimeService | None = None
     """The status page's uptime bars; None: no public component or no Prometheus."""
     web_app: web.Application | None = None

@@ -5,6 +5,8 @@ handler's, with the CEL compiled). A timer, like the response policy, because a 
 also acts on time passing with no change (noUpdate) and because a change the operator
 missed while down is still seen: triggers compare against the snapshot in the incident's
 status, not against a watch event. The interval bounds the delay (≤ INTERVAL seconds).
+The same timer keeps the incident's checklist tasks (status.tasks) in line with the
+Severity's and the workflows' checklists and with the ticks in spec.tasksDone.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def _open(body: kopf.Body, **_: Any) -> bool:
 )
 @translated
 async def run_workflows(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    service = context_of(memo).workflow_service
-    if service is not None:
-        await service.run(dict(body))
+    context = context_of(memo)
+    if context.workflow_service is not None:
+        await context.workflow_service.run(dict(body))
+    if context.checklist_service is not None:  # after the runs: their checklists are recorded
+        await context.checklist_service.reconcile(dict(body))

@@ -52,7 +52,7 @@ from pydantic import ValidationError
 from incident_operator.adapters.chat_views_port import ChatViews, DeclareChoices
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
 from incident_operator.api.v1alpha1.severity import StatusPage
-from incident_operator.domain import chat_declare, timeline
+from incident_operator.domain import chat_declare, checklists, timeline
 from incident_operator.domain.chat_declare import (
     ANY_NAMESPACE,
     DECLARE_CALLBACK,
@@ -77,7 +77,7 @@ from incident_operator.errors import (
 
 from .chat_channels import ChannelIndex, channel_of
 from .chat_people import ChatPeople
-from .chat_replies import HELP, pending_mitigations, pending_reply, status_reply
+from .chat_replies import HELP, pending_mitigations, pending_reply, status_reply, tasks_reply
 from .field_ownership import apply_intent
 from .incidents import SERVICE_LABEL
 from .status_page import StatusPageIndex
@@ -236,10 +236,8 @@ class ChatCommandService:
             return await self._public_update(incident, command, context, where)
         if command.verb is Verb.STAKEHOLDER_UPDATE:
             return await self._stakeholder_update(incident, command, context, where)
-        if command.verb is Verb.MITIGATE:
-            if not command.approve:
-                return pending_reply(incident)
-            return await self._approve(incident, command.mitigation, context)
+        if command.verb in (Verb.MITIGATE, Verb.TASK):
+            return await self._listed(incident, command, context, where)
         spec, reply = await self._spec_change(incident, command, where)
         if spec is None:
             return reply
@@ -306,6 +304,41 @@ class ChatCommandService:
             f"mitigation/{name}/approved",
         )
         return f"{where}: {name} approved; the operator runs it and reports in the timeline."
+
+    async def _listed(
+        self, incident: Body, command: Command, context: CommandContext, where: str
+    ) -> str:
+        """``mitigate`` and ``task``: the list, or approving / ticking one of it."""
+        if command.verb is Verb.MITIGATE:
+            if not command.approve:
+                return pending_reply(incident)
+            return await self._approve(incident, command.mitigation, context)
+        if not command.task:
+            return tasks_reply(incident)
+        return await self._tick(incident, command.task, context, where)
+
+    async def _tick(self, incident: Body, number: int, context: CommandContext, where: str) -> str:
+        """Add task ``number`` to ``spec.tasksDone`` (the checklist writer marks it done in
+        status) and say who ticked it on the timeline (key ``task/<N>/done``: a retry adds
+        nothing). Anyone whose command comes from the incident's channel may, as for a note
+        or an ack: the channel is the responders' room."""
+        tasks = (incident.get("status") or {}).get("tasks") or []
+        task = next((t for t in tasks if isinstance(t, dict) and t.get("number") == number), None)
+        if task is None:
+            raise CommandRefused(f"{where} has no task {number} (`/incident task` lists them).")
+        done = list((incident.get("spec") or {}).get("tasksDone") or [])
+        if number in done:
+            return f"{where}: task {number} is already done."
+        await self._apply(incident, {"tasksDone": sorted({*done, number})})
+        author = await self._people.author(incident, context.user_id)
+        await self._append(
+            incident,
+            checklists.DONE_ENTRY,
+            f"Task {number} done: {task.get('text', '')}",
+            author,
+            checklists.done_key(number),
+        )
+        return f"{where}: task {number} done."
 
     async def _draft(self, incident: Body) -> Draft:
         """The incident's Severity's suggested public wording at its phase."""

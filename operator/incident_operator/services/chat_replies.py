@@ -26,6 +26,7 @@ HELP = "\n".join(
         "• update --public — a form with the suggested wording to edit and publish",
         "• mitigate — list the suggested mitigations waiting for approval",
         "• mitigate approve [NAME] — approve one (the commander only)",
+        "• task — the roles' checklist tasks; task done N — tick task N",
         "• resolve — request the resolved state",
         "• stakeholder-update [--now] [TEXT] — the next stakeholder update: set what is being "
         "done, send it now, or (neither) show the latest",
@@ -85,4 +86,22 @@ def status_reply(incident: Body) -> str:
     if timeline:
         last = timeline[-1]
         lines.append(f"Last: {last.get('at', '')} {last.get('type', '')} {last.get('message', '')}")
+    return "\n".join(lines)
+
+
+def tasks_reply(incident: Body) -> str:
+    """``/incident task``: the checklist tasks, open ones first."""
+    meta = incident["metadata"]
+    tasks = [
+        t
+        for t in (incident.get("status") or {}).get("tasks") or []
+        if isinstance(t, dict) and t.get("number")
+    ]
+    if not tasks:
+        return f"{meta['namespace']}/{meta['name']} has no checklist tasks."
+    lines = [f"Tasks of {meta['namespace']}/{meta['name']} (`/incident task done N` ticks one):"]
+    for t in sorted(tasks, key=lambda t: (bool(t.get("done")), int(t["number"]))):
+        mark = "done" if t.get("done") else "open"
+        who = f" ({t['doneBy']})" if t.get("done") and t.get("doneBy") else ""
+        lines.append(f"• {t['number']}. [{t.get('role', '')}] {t.get('text', '')} — {mark}{who}")
     return "\n".join(lines)

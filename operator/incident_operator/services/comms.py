@@ -17,6 +17,7 @@ Each operation is executed by comms_delivery.py; the degraded conditions are com
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from incident_operator.api.merge_patch import compose
 from incident_operator.api.v1alpha1.convert import existing_conditions
 from incident_operator.api.v1alpha1.incident import Incident, IncidentStatus
 from incident_operator.api.v1alpha1.severity import Severity
-from incident_operator.domain import chat_render, outbox
+from incident_operator.domain import chat_render, checklists, outbox
 from incident_operator.domain.catalog import PageRoute, Resolution
 from incident_operator.domain.comms import IncidentSummary
 from incident_operator.domain.lifecycle import Phase
@@ -113,6 +114,12 @@ class CommsService:
         self._dirty: set[tuple[str, str]] = set()
         self._scheduled: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Delivery]] = set()
+        self._instructions: Callable[[str], Awaitable[str]] | None = None
+
+    def attach_instructions(self, read: Callable[[str], Awaitable[str]]) -> None:
+        """``read(checklist id)``: a checklist's private instructions, from its source
+        (services/checklists.py), for the role holder's one direct message."""
+        self._instructions = read
 
     @property
     def enabled(self) -> bool:
@@ -200,11 +207,13 @@ class CommsService:
                 log.warning("team routing key of %s/%s: %s", namespace, name, safe_error(exc))
                 pager = None
                 self._retry_at(namespace, name, exc.retry_after or KEY_RETRY_SECONDS)
+        attempts = attempts_of(status)
+        delivered = outbox.unconfirmed_page(delivered_of(status), attempts)
+        texts, holders = await self._owed_instructions(status, summary, rotation, delivered)
         wanted = self._wanted(
             incident, status, severity, rotation, summary, pager=pager, teams=teams
         )
-        attempts = attempts_of(status)
-        delivered = outbox.unconfirmed_page(delivered_of(status), attempts)
+        wanted = dataclasses.replace(wanted, instructions=holders)
         now = self._clock.now()
         owed = outbox.owed(wanted, delivered, summary.severity)
         ops = await self._plan(body, owed, attempts, delivered)
@@ -226,6 +235,7 @@ class CommsService:
             escalated_to=status.response.escalated_to if status.response else [],
             page_route={"team": route.team, "route": route.route} if route else None,
             escalation=escalation,
+            instructions=texts,
         )
         await self._deliver(run, ops, attempts, delivery, now)
         failing = any(outbox.degraded(attempts, m) for m in DEGRADED)
@@ -233,6 +243,35 @@ class CommsService:
         if failing or shown:
             await report_degraded(self._store, body, attempts, now)
         return delivery
+
+    async def _owed_instructions(
+        self,
+        status: IncidentStatus,
+        summary: IncidentSummary,
+        rotation: Body | None,
+        delivered: outbox.Delivered,
+    ) -> tuple[dict[str, str], tuple[tuple[str, str], ...]]:
+        """(instruction id -> text, (instruction id, Slack id) owed): the checklists with
+        instructions not sent yet whose role has a holder the rotation knows in Slack."""
+        if self._instructions is None or self._chat is None or status.chat is None:
+            return {}, ()
+        tasks = [
+            checklists.Task(t.number, t.key, t.role.value, t.text, t.source, t.instructions)
+            for t in status.tasks
+        ]
+        texts: dict[str, str] = {}
+        holders: list[tuple[str, str]] = []
+        for source, role in checklists.instructed_checklists(tasks).items():
+            iid = checklists.instruction_id(source)
+            person = summary.roles.get(role)
+            ids = slack_ids(rotation, [person]) if person else frozenset()
+            if iid in delivered.instructed or not ids:
+                continue
+            text = await self._instructions(source)
+            if text:
+                texts[iid] = text
+                holders.append((iid, next(iter(ids))))
+        return texts, tuple(holders)
 
     async def _deliver(
         self,

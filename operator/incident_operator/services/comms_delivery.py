@@ -48,6 +48,16 @@ def _comms_lead(roles: Mapping[str, str | None]) -> str | None:
     return roles.get("communications") or roles.get("commander")
 
 
+def instructions_text(summary: IncidentSummary, instructions: str) -> str:
+    """The role holder's direct message: which incident, then the instructions as written
+    (escaped: they cannot mention or link anyone)."""
+    return (
+        f"Instructions for your role in {chat_render.escape(summary.title)} "
+        f"({summary.key}, {chat_render.escape(summary.severity_display or summary.severity)}):"
+        f"\n{chat_render.escape(instructions)}"
+    )
+
+
 def status_rendering(summary: IncidentSummary) -> tuple[str, list[dict[str, Any]], str]:
     """(text, blocks, canonical form whose digest is the status message's version)."""
     text = chat_render.status_text(summary)
@@ -89,10 +99,13 @@ class DeliveryRun:
         escalated_to: list[str] | None = None,
         page_route: Body | None = None,
         escalation: EscalationPagers | None = None,
+        instructions: Mapping[str, str] | None = None,
     ) -> None:
         """``page_route``: ``{"team", "route"}`` of the pager in the outlets (None values:
         the global key), recorded with a trigger so acknowledge and resolve follow it;
-        ``escalation``: the pagers of the escalation steps' own pages."""
+        ``escalation``: the pagers of the escalation steps' own pages; ``instructions``:
+        instruction id -> the checklist's private text, for the role holder's message."""
+        self.instructions = dict(instructions or {})
         self.escalation = escalation
         self.reaches = {r.level: r for r in wanted.escalations}
         self.page_route = page_route or {"team": None, "route": None}
@@ -129,6 +142,7 @@ class DeliveryRun:
                 "channelPosts": sorted(delivered.channel_posts),
                 "archived": delivered.archived,
                 "directMessages": sorted(delivered.direct),
+                "instructed": sorted(delivered.instructed),
             }
         }
 
@@ -336,12 +350,24 @@ class DeliveryRun:
 
     async def _direct_message(self, op: outbox.Op, *, retry: bool) -> Result:
         """Tell the person an escalation step reached, in a direct message (once: by key)."""
+        if op.text.startswith(outbox.INSTRUCTIONS):
+            return await self._instructions(op, retry=retry)
         reach = self.reaches[int(op.text)]
         channel = await self.chat.open_direct(op.target)
         text = direct_text(self.summary, reach, self.delivered.channel_id)
         key = f"{self.idempotency_prefix}/escalation/{reach.level}"
         await self._post(channel, text, [], key, retry)
         return self._chat_result(direct=self.delivered.direct | {reach.level})
+
+    async def _instructions(self, op: outbox.Op, *, retry: bool) -> Result:
+        """A checklist's private instructions to the role holder alone, in a direct message
+        (once: by key); the text is never logged or recorded."""
+        iid = op.text.removeprefix(outbox.INSTRUCTIONS)
+        channel = await self.chat.open_direct(op.target)
+        text = instructions_text(self.summary, self.instructions.get(iid, ""))
+        key = f"{self.idempotency_prefix}/instructions/{iid}"
+        await self._post(channel, text, [], key, retry)
+        return self._chat_result(instructed=self.delivered.instructed | {iid})
 
     async def _escalation_page(self, op: outbox.Op) -> Result:
         """An escalation step's own page: triggered on its route, followed up on the same."""

@@ -17,6 +17,7 @@ from incident_operator.api.v1alpha1.incident import ChatRef, Incident, IncidentS
 from incident_operator.api.v1alpha1.rotation import OnCallRotation
 from incident_operator.api.v1alpha1.severity import Severity
 from incident_operator.domain import chat_render, outbox
+from incident_operator.domain.checklists import TaskLine
 from incident_operator.domain.comms import Impact, IncidentSummary
 from incident_operator.domain.lifecycle import Phase
 from incident_operator.domain.times import iso
@@ -70,6 +71,9 @@ def summary_of(
         private=spec.private,
         bridge_url=bridge,
         links=links,
+        tasks=tuple(
+            TaskLine(t.number, t.role.value, t.text, t.done, t.done_by) for t in status.tasks
+        ),
     )
 
 
@@ -94,6 +98,7 @@ def delivered_of(status: IncidentStatus) -> outbox.Delivered:
         direct=frozenset(chat.direct_messages),
         escalation_pages={p.level: p.state for p in pager.escalation_pages},
         workflow_pages={k: p.state for k, p in pager.workflow_pages.items()},
+        instructed=frozenset(chat.instructed),
     )
 
 

@@ -34,7 +34,7 @@ from incident_operator.api.v1alpha1.workflow import (
     WorkflowSpec,
     workflow_ref,
 )
-from incident_operator.domain import outbox, response, timeline
+from incident_operator.domain import checklists, outbox, response, timeline
 from incident_operator.domain import workflows as wf
 from incident_operator.domain.comms import IncidentSummary
 from incident_operator.domain.deletion import deleting
@@ -58,6 +58,7 @@ TICKET = "workflow-ticket"
 PAGE = "workflow-page"
 CHANNEL_MESSAGE = "workflow-channel-message"
 """A post to a named channel, on the timeline (not posted to the incident's channel)."""
+CHECKLIST = "workflow-checklist"
 MAX_PAGES = 32
 """Workflow pages an incident's status keeps (status.pager.workflowPages maxProperties)."""
 SOURCE = "workflow"
@@ -161,6 +162,10 @@ class WorkflowIndex:
             for (kind, ns, _), w in self._by_key.items()
             if kind == CLUSTER_KIND or (ns == namespace and ns)
         ]
+
+    def by_id(self, workflow_id: str) -> wf.Workflow | None:
+        """The usable workflow whose id (uid) the keys carry."""
+        return next((w for w in self._by_key.values() if w.ref.id == workflow_id), None)
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -310,6 +315,8 @@ class Outcome:
     """Slack users its invite steps added (to ``status.workflows.invitees``)."""
     channel_posts: dict[str, Body] = field(default_factory=dict)
     """``status.workflows.channelPosts`` entries its postMessage steps owe named channels."""
+    checklists: dict[str, Body] = field(default_factory=dict)
+    """``status.workflows.checklists`` entries its addChecklist steps added, by step key."""
     stop: bool = False
     """A stop step ran: later workflows do not run for the run's occurrences."""
     stopped_by: str = ""
@@ -363,10 +370,35 @@ def owed_effects(outcomes: Iterable[Outcome], raw: Mapping[str, Any]) -> tuple[B
     posts = {k: v for o in found for k, v in o.channel_posts.items()}
     if posts:
         owed["channelPosts"] = posts
+    checklists = {k: v for o in found for k, v in o.checklists.items()}
+    if checklists:
+        owed["checklists"] = checklists
     invited = [u for o in found for u in o.invitees]
     if invited:
         owed["invitees"] = list(dict.fromkeys([*(raw.get("invitees") or []), *invited]))
     return owed, {k: v for o in found for k, v in o.pages.items()}
+
+
+def checklist_step(
+    current: Mapping[str, Any], step: wf.Step, ref: wf.WorkflowRef, outcome: Outcome
+) -> str:
+    """Record an addChecklist step's tasks under its key (the checklist writer numbers them
+    into status.tasks, services/checklists.py); its instructions stay in the workflow, read
+    when the direct message is sent. The timeline's words for it."""
+    action = step.action
+    recorded = ((current.get("status") or {}).get("workflows") or {}).get("checklists") or {}
+    if step.key not in recorded:
+        if len(recorded) + len(outcome.checklists) >= checklists.MAX_CHECKLISTS:
+            raise PermanentError(
+                f"this incident holds {checklists.MAX_CHECKLISTS} workflow checklists already"
+            )
+        outcome.checklists[step.key] = {
+            "role": action.role,
+            "tasks": list(action.tasks),
+            "instructions": bool(action.instructions),
+            "workflow": f"{ref.display} {action.name}"[:256],
+        }
+    return f"Checklist for the {action.role}: {len(action.tasks)} task(s)"
 
 
 class WorkflowService:
@@ -584,6 +616,8 @@ class WorkflowService:
         if action.type is wf.ActionType.INVITE:
             await self._invite(current, action, outcome)
             return None
+        if action.type is wf.ActionType.ADD_CHECKLIST:
+            return CHECKLIST, checklist_step(current, step, ref, outcome)
         if action.type is wf.ActionType.PAGE:
             paged = await self._page(current, step, ref, values)
             if paged is None:

@@ -35,7 +35,8 @@ def test_subcommands_with_a_prefix() -> None:
     assert {"list", "timeline", "show", "completion", "slo", "export"} <= set(found)
     assert not [c for c in found if c.startswith("_")]
     assert directive == completion.NO_FILES
-    assert complete("t") == (["timeline"], completion.NO_FILES)
+    assert complete("t") == (["task", "timeline"], completion.NO_FILES)
+    assert complete("ti") == (["timeline"], completion.NO_FILES)
     assert complete("slo", "") == (["rules", "import"], completion.NO_FILES)
 
 

@@ -47,6 +47,7 @@ ALWAYS = {
     "expressions",
     "workflow_index",
     "workflow_service",
+    "checklist_service",
 }
 """Built whatever is configured."""
 

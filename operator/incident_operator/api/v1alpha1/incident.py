@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from incident_operator.domain.checklists import MAX_TASKS
+
 from .common import (
     ApiModel,
     CommonStatus,
@@ -20,6 +22,7 @@ from .common import (
     cel_rule,
 )
 from .mitigation import Mitigations
+from .severity import Role
 
 
 class IncidentState(StrEnum):
@@ -206,6 +209,12 @@ class IncidentSpec(ApiModel):
     rotation_ref: Name | None = None
     """OnCallRotation (same namespace) whose people take the roles and the escalations;
     empty: the Severity's rotationRef. The SLO engine fills it from the SLO's declare block."""
+    tasks_done: Annotated[
+        list[Annotated[int, Field(ge=1, le=MAX_TASKS)]],
+        Field(max_length=MAX_TASKS, json_schema_extra={"x-kubernetes-list-type": "set"}),
+    ] = []
+    """Numbers of the checklist tasks (status.tasks) people ticked (kubectl incident task done
+    N, /incident task done N); status.tasks[].done follows. Removing a number reopens it."""
 
 
 class Timestamps(ApiModel):
@@ -255,6 +264,30 @@ class TimelineEntry(ApiModel):
     """Where it came from, e.g. kubectl, slack, operator, mitigation, slo/<name>."""
     key: Annotated[str, Field(max_length=256)] = ""
     """Deduplication key."""
+
+
+class TaskStatus(ApiModel):
+    """One task a role owes this incident, from the Severity's or a workflow's checklist."""
+
+    number: Annotated[int, Field(ge=1, le=MAX_TASKS)]
+    """What people tick it by; never reused."""
+    key: Annotated[str, Field(max_length=256)]
+    """Its checklist's id and the task's place in it: added once under this key."""
+    role: Role
+    """The role that owes it."""
+    text: Annotated[str, Field(max_length=200)]
+    """The task."""
+    source: Annotated[str, Field(max_length=256)]
+    """Its checklist: severity/<severity>/<role>, or the workflow step's key (wf/...)."""
+    instructions: bool = False
+    """Its checklist has private instructions for the role holder (sent as a direct message;
+    the text itself is never kept here)."""
+    done: bool = False
+    """Its number is in spec.tasksDone."""
+    done_by: ShortText = ""
+    """Who ticked it (the author of its task-done timeline entry)."""
+    done_at: datetime | None = None
+    """When the operator saw it ticked."""
 
 
 MAX_ESCALATIONS = 80
@@ -337,6 +370,8 @@ class ChatRef(ApiModel):
         Field(max_length=MAX_ESCALATIONS),
     ] = []
     """Escalation levels whose person was sent a direct message."""
+    instructed: Annotated[list[Annotated[str, Field(max_length=32)]], Field(max_length=32)] = []
+    """Ids of the checklists whose private instructions were sent to the role holder."""
 
 
 class EscalationPage(ApiModel):
@@ -582,6 +617,19 @@ class WorkflowChannelPost(ApiModel):
     """The workflow and step that asked for it, for people."""
 
 
+class WorkflowChecklist(ApiModel):
+    """One addChecklist step's tasks (never its instructions)."""
+
+    role: Role
+    """The role that owes them."""
+    tasks: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=20)]
+    """The tasks, in order."""
+    instructions: bool = False
+    """The step has private instructions for the role holder."""
+    workflow: ShortText = ""
+    """The workflow and step, for people."""
+
+
 class WorkflowsStatus(ApiModel):
     """What the workflows did for this incident: the keys of the steps done (so nothing runs
     twice) and the newest runs (older ones counted in runsFolded)."""
@@ -604,6 +652,9 @@ class WorkflowsStatus(ApiModel):
     ] = []
     """Slack users the workflows' invite steps asked to be in the incident's channel; the
     comms outbox invites each once (status.chat.invited)."""
+    checklists: Annotated[dict[str, WorkflowChecklist], Field(max_length=16)] = {}
+    """Checklists the workflows' addChecklist steps added, by step key (status.tasks holds
+    their tasks, numbered)."""
 
 
 class ServiceOwner(ApiModel):
@@ -674,6 +725,9 @@ class IncidentStatus(CommonStatus):
     workflows: WorkflowsStatus | None = None
     """What the IncidentWorkflows and ClusterIncidentWorkflows did for this incident."""
     catalog: CatalogStatus | None = None
+    tasks: Annotated[list[TaskStatus], Field(max_length=MAX_TASKS)] = []
+    """The roles' checklist tasks (Severity spec.checklists, workflows' addChecklist steps),
+    by number, each added once."""
 
 
 class Incident(Resource):

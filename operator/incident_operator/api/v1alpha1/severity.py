@@ -187,6 +187,26 @@ class Stakeholders(ApiModel):
     """Post updates of private incidents to the channels too (they must be internal)."""
 
 
+TaskText = Annotated[str, Field(min_length=1, max_length=200)]
+"""One task of a role's checklist, e.g. Page the payments lead."""
+Instructions = Annotated[str, Field(max_length=2000)]
+"""Private text for a role holder: sent to them alone, as a direct message, once."""
+
+
+class Checklist(ApiModel):
+    """What one role owes every incident of this severity."""
+
+    role: Role
+    """commander, communications, operations or scribe."""
+    tasks: Annotated[list[TaskText], Field(min_length=1, max_length=20)]
+    """The tasks, in order; each is added to the incident's status.tasks once, with a number
+    people tick it by (kubectl incident task done N, /incident task done N). A task whose
+    text changes here is a new task for open incidents; the old one stays."""
+    instructions: Instructions = ""
+    """Private instructions sent to the role holder alone, as a Slack direct message, once
+    per incident (never to the channel, never into status, Events or logs)."""
+
+
 class SeveritySpec(ApiModel):
     """The response policy incidents of this severity inherit: response times, paging, chat,
     postmortem, mitigations and the status page. Written by cluster admins; incidents name it
@@ -207,6 +227,18 @@ class SeveritySpec(ApiModel):
     stakeholders: Stakeholders = Stakeholders()
     rotation_ref: Name | None = None
     """Default OnCallRotation for incidents of this severity (in the incident's namespace)."""
+    checklists: Annotated[
+        list[Checklist],
+        Field(
+            max_length=4,
+            json_schema_extra={
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["role"],
+            },
+        ),
+    ] = []
+    """Tasks (and private instructions) per role for every incident of this severity, one
+    checklist per role."""
 
 
 class SeverityStatus(CommonStatus):

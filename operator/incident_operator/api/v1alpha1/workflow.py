@@ -29,7 +29,7 @@ from .common import (
     cel_rule,
 )
 from .incident import IncidentState
-from .severity import Role
+from .severity import Instructions, Role, TaskText
 
 Expression = Annotated[str, Field(min_length=1, max_length=2048)]
 """A CEL expression over ``incident``, ``severity`` and ``trigger`` that yields a bool."""
@@ -132,7 +132,8 @@ class ActionType(StrEnum):
     setLabels or setSeverity (on the incident), createTicket (in the tracker the operator is
     configured with, Jira or GitHub), page (a Team's PagerDuty routing key), invite (Slack
     users or a user group into the incident's channel), stop (no later workflow runs for this
-    trigger occurrence). Mitigations are not workflow actions yet."""
+    trigger occurrence), addChecklist (tasks for a role, and private instructions for its
+    holder). Mitigations are not workflow actions yet."""
 
     POST_MESSAGE = "postMessage"
     ADD_NOTE = "addNote"
@@ -142,6 +143,7 @@ class ActionType(StrEnum):
     PAGE = "page"
     INVITE = "invite"
     STOP = "stop"
+    ADD_CHECKLIST = "addChecklist"
 
 
 class Action(ApiModel):
@@ -191,11 +193,24 @@ class Action(ApiModel):
                 "users and userGroup are for invite only",
                 field_path=".users",
             ),
+            cel_rule(
+                "self.type != 'addChecklist' || (has(self.role) && has(self.tasks)"
+                " && size(self.tasks) > 0)",
+                "addChecklist needs role and tasks",
+                field_path=".tasks",
+            ),
+            cel_rule(
+                "self.type == 'addChecklist' || (!has(self.role) && !has(self.instructions)"
+                " && (!has(self.tasks) || size(self.tasks) == 0))",
+                "role, tasks and instructions are for addChecklist only",
+                field_path=".tasks",
+            ),
         )
     }
 
     type: ActionType
-    """postMessage, addNote, setLabels, setSeverity, createTicket, page, invite or stop (the
+    """postMessage, addNote, setLabels, setSeverity, createTicket, page, invite, addChecklist
+    or stop (the
     workflows after this one, in order, do not run for this trigger occurrence: cluster
     workflows first, then the namespace's, each by name)."""
     name: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] = ""
@@ -230,6 +245,13 @@ class Action(ApiModel):
     user_group: SlackUserGroupId | None = None
     """invite: a Slack user group whose members are invited, as the group is when the step
     runs (usergroups.users.list; the token needs usergroups:read)."""
+    role: Role | None = None
+    """addChecklist: the role whose tasks these are."""
+    tasks: Annotated[list[TaskText], Field(max_length=20)] = []
+    """addChecklist: the tasks, added to the incident's status.tasks once, numbered."""
+    instructions: Instructions | None = None
+    """addChecklist: private instructions sent to the role holder alone (a Slack direct
+    message, once; never to the channel, status, Events or logs)."""
 
     def to_domain(self, index: int) -> domain.Action:
         return domain.Action(
@@ -246,6 +268,9 @@ class Action(ApiModel):
             users=tuple(self.users),
             channel=self.channel or "",
             user_group=self.user_group or "",
+            role=self.role.value if self.role else "",
+            tasks=tuple(self.tasks),
+            instructions=self.instructions or "",
         )
 
 

@@ -429,3 +429,55 @@ def test_show_says_when_stakeholders_heard_last_and_next() -> None:
     code, out, _ = run(fake, "show", "checkout")
     assert code == 0
     assert "Stakeholders: update #3 at 2026-11-27T15:00:00Z, next due 2026-11-27T15:30:00Z" in out
+
+
+def with_tasks(fake: FakeIncidents) -> None:
+    fake.objects["checkout"]["status"] = {
+        "tasks": [
+            {"number": 1, "key": "k1", "role": "commander", "text": "Open a bridge",
+             "source": "severity/sev-2/commander", "done": False},
+            {"number": 2, "key": "k2", "role": "scribe", "text": "Start notes",
+             "source": "severity/sev-2/scribe", "done": True, "doneBy": "bob"},
+        ]
+    }  # fmt: skip
+
+
+def test_task_done_writes_the_spec_as_the_user_and_says_who_on_the_timeline() -> None:
+    fake = FakeIncidents()
+    incident(fake, tasksDone=[2])
+    with_tasks(fake)
+    code, out, _ = run(fake, "task", "done", "checkout", "1", "--author", "alice")
+    assert (code, out) == (0, "incident shop/checkout: task 1 done\n")
+    assert fake.patches == [("checkout", {"tasksDone": [1, 2]})]
+    (entry,) = fake.objects["checkout"]["status"]["timeline"]
+    assert (entry["type"], entry["key"], entry["author"], entry["source"]) == (
+        "task-done",
+        "task/1/done",
+        "alice",
+        "kubectl",
+    )
+    code, out, _ = run(fake, "task", "undo", "checkout", "2")
+    assert (code, out) == (0, "incident shop/checkout: task 2 reopened\n")
+    assert fake.patches[-1] == ("checkout", {"tasksDone": [1]})
+    assert len(fake.objects["checkout"]["status"]["timeline"]) == 1, "an undo adds no entry"
+
+
+def test_task_done_refuses_a_number_the_incident_does_not_have() -> None:
+    fake = FakeIncidents()
+    incident(fake)
+    with_tasks(fake)
+    code, _, err = run(fake, "task", "done", "checkout", "7")
+    assert code == 1
+    assert "has no task 7" in err
+    assert fake.patches == []
+
+
+def test_show_lists_the_tasks_by_number() -> None:
+    fake = FakeIncidents()
+    incident(fake)
+    with_tasks(fake)
+    _, out, _ = run(fake, "show", "checkout")
+    assert (
+        "Tasks:\n  [ ] 1. commander: Open a bridge\n  [x] 2. scribe: Start notes (done by bob)"
+        in out
+    )

@@ -326,3 +326,19 @@ def test_workflow_pages_are_resolved_when_paging_ends_and_never_acknowledged() -
     unpaged = wanted(Phase.RESOLVED, team_pages=True, reachable=frozenset({outbox.Medium.CHAT}))
     assert workflow_ops(outbox.owed(unpaged, done)) == resolve
     assert workflow_ops(outbox.owed(wanted(Phase.RESOLVED), done)) == []
+
+
+def test_checklist_instructions_are_one_direct_message_while_open() -> None:
+    w = wanted(Phase.INVESTIGATING, instructions=(("i1", "U7"),))
+    assert not [
+        op for op in outbox.owed(w, outbox.Delivered(), "sev-2") if op.key.startswith("dm/")
+    ]
+    ops = outbox.owed(w, outbox.Delivered(channel_id="C1"), "sev-2")
+    (dm,) = [op for op in ops if op.kind is outbox.OpKind.DIRECT_MESSAGE]
+    assert (dm.key, dm.target, dm.text) == ("dm/instructions/i1", "U7", "instructions/i1")
+    sent = outbox.Delivered(channel_id="C1", instructed=frozenset({"i1"}))
+    assert not [op for op in outbox.owed(w, sent, "sev-2") if op.key.startswith("dm/")]
+    resolved = wanted(Phase.RESOLVED, instructions=(("i1", "U7"),))
+    ops = outbox.owed(resolved, outbox.Delivered(channel_id="C1"), "sev-2")
+    assert not [op for op in ops if op.key.startswith("dm/")]
+    assert outbox.winding_down(w).instructions == ()

@@ -7,7 +7,9 @@ workflow in another namespace never acts on this namespace's incident; a workflo
 does not compile is Ready=False with the compiler's message; a noUpdate timer reminds once
 per quiet period; the example workflows are accepted and Ready; on a tier-1 sev-1 one
 workflow invites a Slack user group, pages a second team that admits the namespace (resolved
-with the incident) and opens a Jira ticket, each once.
+with the incident), opens a Jira ticket and adds a checklist to the commander, each once: the
+tasks land in status and the pinned status message, the private instructions reach the
+commander alone in one direct message, and a task ticked from Slack is done.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 
 from tests.cluster.controlplane import free_port
+from tests.e2e.test_comms import slash
 from tests.e2e.test_incident_lifecycle import plugin
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack
@@ -295,7 +299,11 @@ SEARCH_KEY = uuid.uuid4().hex
 LEADS = ("U0LEAD0001", "U0LEAD0002")
 
 
-def test_a_tier1_sev1_workflow_invites_a_group_pages_a_second_team_and_opens_a_ticket(
+INSTRUCTIONS = "Private: the payments director is on +49 30 555 0100 " + uuid.uuid4().hex[:8]
+CHECKLIST_TASKS = ["Confirm the blast radius", "Decide on a rollback"]
+
+
+def test_a_tier1_sev1_workflow_invites_pages_opens_a_ticket_and_adds_a_checklist(
     crds: Cluster, api: client.ApiClient, namespace: str, severity: str, tmp_path: Path
 ) -> None:
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
@@ -324,7 +332,16 @@ def test_a_tier1_sev1_workflow_invites_a_group_pages_a_second_team_and_opens_a_t
     secrets = tmp_path / "secrets"
     secrets.mkdir()
     (secrets / "slack-token").write_text(TOKEN + "\n")
+    (secrets / "slack-signing-secret").write_text(SIGNING_SECRET + "\n")
     (secrets / "jira-token").write_text(JIRA_TOKEN + "\n")
+    rotation = yaml.safe_load((REPO / "examples" / "20-oncallrotation.yaml").read_text())
+    rotation["metadata"]["namespace"] = namespace
+    create_custom(api, rotation, namespace)
+    custom.patch_cluster_custom_object(
+        "sre.dev", "v1alpha1", "severities", severity,
+        {"spec": {"checklists": [{"role": "commander", "tasks": ["Open the bridge"]}]}},
+    )  # fmt: skip
+    port = free_port()
     try:
         with (
             serving(slack, slack.start) as (slack_url, slack_thread),
@@ -333,9 +350,10 @@ def test_a_tier1_sev1_workflow_invites_a_group_pages_a_second_team_and_opens_a_t
         ):
             slack_thread.call(slack.add_usergroup, "S0LEADS01", *LEADS)
             args = (
-                f"--http-listen=127.0.0.1:{free_port()}",
+                f"--http-listen=127.0.0.1:{port}",
                 f"--namespace={namespace}",
                 f"--slack-token-file={secrets / 'slack-token'}",
+                f"--slack-signing-secret-file={secrets / 'slack-signing-secret'}",
                 f"--slack-api-url={slack_url}",
                 f"--catalog-secret-namespace={keys}",
                 f"--pagerduty-url={pd.url}",
@@ -345,7 +363,10 @@ def test_a_tier1_sev1_workflow_invites_a_group_pages_a_second_team_and_opens_a_t
                 f"--jira-token-file={secrets / 'jira-token'}",
             )
             with running_operator(crds, tmp_path / "operator.log", *args):
-                run_tier1_automation(api, custom, namespace, severity, team, slack, pd, jira)
+                run_tier1_automation(
+                    api, custom, namespace, severity, team, (slack, port), pd, jira
+                )
+            assert INSTRUCTIONS not in (tmp_path / "operator.log").read_text(errors="replace")
     finally:
         custom.delete_cluster_custom_object("sre.dev", "v1alpha1", "teams", team)
         delete_namespace(api, keys)
@@ -357,10 +378,12 @@ def run_tier1_automation(
     namespace: str,
     severity: str,
     team: str,
-    slack: FakeSlack,
+    chat: tuple[FakeSlack, int],
     pd: FakePagerDuty,
     jira: FakeJira,
 ) -> None:
+    """``chat``: the Slack fake and the operator's web port (for slash commands)."""
+    slack, port = chat
     automation = {
         "apiVersion": "sre.dev/v1alpha1",
         "kind": "IncidentWorkflow",
@@ -372,6 +395,13 @@ def run_tier1_automation(
                 {"type": "invite", "name": "leads", "userGroup": "S0LEADS01"},
                 {"type": "page", "name": "search", "team": team, "text": "tier-1: join"},
                 {"type": "createTicket", "name": "ticket", "text": "Follow up ${title}"},
+                {
+                    "type": "addChecklist",
+                    "name": "commander-duties",
+                    "role": "commander",
+                    "tasks": CHECKLIST_TASKS,
+                    "instructions": INSTRUCTIONS,
+                },
             ],
         },
     }
@@ -390,6 +420,7 @@ def run_tier1_automation(
                 "severityRef": severity,
                 "state": "investigating",
                 "roles": {"commander": "alice"},
+                "rotationRef": "checkout-oncall",
             },
         },
         namespace,
@@ -399,8 +430,11 @@ def run_tier1_automation(
         return get_custom(api, "Incident", "db-down", namespace)
 
     wait_for(
-        "the workflows' first look",
-        lambda: (incident().get("status") or {}).get("workflows", {}).get("seen"),
+        "the workflows' first look and the Severity's checklist",
+        lambda: (
+            (incident().get("status") or {}).get("workflows", {}).get("seen")
+            and (incident().get("status") or {}).get("tasks")
+        ),
         timeout=60,
     )
     custom.patch_namespaced_custom_object(
@@ -424,11 +458,15 @@ def run_tier1_automation(
     assert len(pd.alerts_for(key)) == 1
     body = incident()
     (run,) = body["status"]["workflows"]["runs"]
-    assert (run["result"], run["actions"]) == ("succeeded", ["leads", "search", "ticket"])
+    assert (run["result"], run["actions"]) == (
+        "succeeded",
+        ["leads", "search", "ticket", "commander-duties"],
+    )
     assert set(LEADS) <= set(body["status"]["chat"]["invited"])
     (page,) = body["status"]["pager"]["workflowPages"].values()
     assert (page["team"], page["state"], page["dedupKey"]) == (team, "triggered", key)
     assert SEARCH_KEY not in str(body)
+    check_the_checklist(api, namespace, slack, port)
     # Resolving the incident resolves the second team's page on its key.
     custom.patch_namespaced_custom_object(
         "sre.dev", "v1alpha1", namespace, "incidents", "db-down",
@@ -436,3 +474,63 @@ def run_tier1_automation(
     )  # fmt: skip
     wait_for("the second team's page resolved", lambda: pd.open_alert(key) is None, 60)
     assert [a.state for a in pd.alerts_for(key)] == ["resolved"]
+
+
+def check_the_checklist(
+    api: client.ApiClient,
+    namespace: str,
+    slack: FakeSlack,
+    port: int,
+) -> None:
+    """The commander's tasks (the Severity's, then the workflow's) in status and in the
+    pinned status message; the instructions in one direct message to the commander (alice,
+    U0AAAAAAA in the rotation) and nowhere else; a task ticked from the channel is done."""
+
+    def incident() -> dict[str, Any]:
+        return get_custom(api, "Incident", "db-down", namespace)
+
+    def tasks() -> list[dict[str, Any]]:
+        return list((incident().get("status") or {}).get("tasks") or [])
+
+    wait_for("the workflow's tasks", lambda: len(tasks()) == 3, 60)
+    assert [(t["number"], t["role"], t["text"], t["done"]) for t in tasks()] == [
+        (1, "commander", "Open the bridge", False),
+        (2, "commander", CHECKLIST_TASKS[0], False),
+        (3, "commander", CHECKLIST_TASKS[1], False),
+    ]
+    channel_id = incident()["status"]["chat"]["channelId"]
+    channel = slack.channels[channel_id]
+
+    def pinned() -> str:
+        return " ".join(
+            str(m.get("blocks", "")) for m in channel.messages if m.get("ts") in channel.pins
+        )
+
+    wait_for("the tasks in the pinned status", lambda: CHECKLIST_TASKS[1] in pinned(), 60)
+    assert "1. [commander] Open the bridge" in pinned()
+    wait_for("the commander's instructions", lambda: slack.direct_messages("U0AAAAAAA"), 60)
+    time.sleep(6)  # more than a timer interval: nothing is sent again
+    (dm,) = slack.direct_messages("U0AAAAAAA")
+    assert INSTRUCTIONS in str(dm["text"])
+    elsewhere = [
+        m
+        for c in slack.channels.values()
+        if c.id != "DU0AAAAAAA"
+        for m in c.messages
+        if INSTRUCTIONS in str(m)
+    ]
+    assert elsewhere == [], "the instructions go to the commander alone"
+    assert INSTRUCTIONS not in str(incident())
+    events = client.CoreV1Api(api).list_namespaced_event(namespace).items
+    assert not [e for e in events if INSTRUCTIONS in (e.message or "")]
+    status, reply = slash(port, "task done 2", channel_id, secret=SIGNING_SECRET)
+    assert status == 200, reply
+    assert "task 2 done" in reply
+    wait_for("task 2 done", lambda: tasks()[1]["done"], 60)
+    assert (tasks()[1]["doneBy"], tasks()[0]["done"], tasks()[2]["done"]) == ("bob", False, False)
+    assert incident()["spec"]["tasksDone"] == [2]
+    wait_for(
+        "the tick in the pinned status",
+        lambda: f"~2. [commander] {CHECKLIST_TASKS[0]}~" in pinned(),
+        60,
+    )

@@ -196,6 +196,19 @@ def _runs(out: TextIO, evaluation: wf.Evaluation, heading: str) -> None:
             print(f"  {step.index + 1}. {_step(step)}", file=out)
 
 
+def _reaching(action: wf.Action) -> str:
+    """invite, page, addChecklist (never its instructions' text) and setSeverity."""
+    if action.type is wf.ActionType.INVITE:
+        who = [*action.users, *([f"group {action.user_group}"] if action.user_group else [])]
+        return "invite " + ", ".join(who)
+    if action.type is wf.ActionType.PAGE:
+        return f"page team {action.team}" + (f" route {action.route}" if action.route else "")
+    if action.type is wf.ActionType.ADD_CHECKLIST:
+        private = " and private instructions" if action.instructions else ""
+        return f"addChecklist for the {action.role}: {len(action.tasks)} task(s){private}"
+    return f"setSeverity {action.severity}"
+
+
 def _step(step: wf.Step) -> str:
     action = step.action
     if action.type in (wf.ActionType.POST_MESSAGE, wf.ActionType.ADD_NOTE):
@@ -209,13 +222,8 @@ def _step(step: wf.Step) -> str:
         what = f"createTicket {action.text!r}"
     elif action.type is wf.ActionType.STOP:
         what = "stop (later workflows do not run for this occurrence)"
-    elif action.type is wf.ActionType.INVITE:
-        who = [*action.users, *([f"group {action.user_group}"] if action.user_group else [])]
-        what = "invite " + ", ".join(who)
-    elif action.type is wf.ActionType.PAGE:
-        what = f"page team {action.team}" + (f" route {action.route}" if action.route else "")
     else:
-        what = f"setSeverity {action.severity}"
+        what = _reaching(action)
     if step.done:
         return f"{what} - done already"
     if step.verdict is not None:

@@ -149,3 +149,20 @@ def test_event_chooses_what_the_dry_run_pretends_fired() -> None:
     assert "Nothing runs now: no trigger fired" in text
     assert "If labelChanged fired now, the condition would be true" in text
     assert "and it would run (wf/uid-example/dry-run, on as if it fired now):" in text
+
+
+def test_a_checklist_step_is_shown_without_its_instructions() -> None:
+    workflow = example("IncidentWorkflow")
+    workflow["spec"]["actions"] = [
+        {
+            "type": "addChecklist",
+            "role": "commander",
+            "tasks": ["Open a bridge", "Page the lead"],
+            "instructions": "The director's phone: 0100",
+        }
+    ]
+    source = Source(body({"tier": "1"}), {"IncidentWorkflow": workflow})
+    code, text = dry_run(["tier1-major", "--incident", "checkout-errors"], source)
+    assert code == 0
+    assert "1. addChecklist for the commander: 2 task(s) and private instructions" in text
+    assert "0100" not in text

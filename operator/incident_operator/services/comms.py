@@ -17,7 +17,6 @@ Each operation is executed by comms_delivery.py; the degraded conditions are com
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -211,9 +210,15 @@ class CommsService:
         delivered = outbox.unconfirmed_page(delivered_of(status), attempts)
         texts, holders = await self._owed_instructions(status, summary, rotation, delivered)
         wanted = self._wanted(
-            incident, status, severity, rotation, summary, pager=pager, teams=teams
+            incident,
+            status,
+            severity,
+            rotation,
+            summary,
+            pager=pager,
+            teams=teams,
+            instructions=holders,
         )
-        wanted = dataclasses.replace(wanted, instructions=holders)
         now = self._clock.now()
         owed = outbox.owed(wanted, delivered, summary.severity)
         ops = await self._plan(body, owed, attempts, delivered)
@@ -393,6 +398,7 @@ class CommsService:
         *,
         pager: Pager | None,
         teams: TeamReach,
+        instructions: tuple[tuple[str, str], ...] = (),
     ) -> outbox.Wanted:
         spec = incident.spec
         declared = status.timestamps.declared
@@ -432,6 +438,7 @@ class CommsService:
             mentions=teams.mentions,
             escalations=reaches(status, rotation),
             team_pages=self._team_paging,
+            instructions=instructions,
             # Never a private incident's details to a named channel (as for announcements);
             # the workflow step refused it already, this holds if it turned private since.
             channel_posts=tuple(

@@ -263,3 +263,11 @@ async def test_no_holder_in_slack_no_message_until_there_is_one() -> None:
     w.body["status"]["roles"] = {"commander": "bob"}
     await w.comms.sync(NS, "db-down")
     assert [m.channel for m in w.chat.messages if m.channel.startswith("D")] == [f"D{BOB}"]
+
+
+async def test_a_deleted_incident_sends_no_instructions() -> None:
+    w = World()
+    await w.reconcile()
+    w.body["metadata"]["deletionTimestamp"] = "2026-01-01T00:10:00Z"
+    await w.comms.sync(NS, "db-down")
+    assert not [m for m in w.chat.messages if m.channel.startswith("D")]

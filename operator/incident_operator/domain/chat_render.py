@@ -193,7 +193,7 @@ def tasks_text(tasks: tuple[TaskLine, ...]) -> str:
     for shown, task in enumerate(ordered):
         line = task_line(task)
         rest = len(ordered) - shown
-        if size + len(line) + 1 > MAX_TEXT - 40:
+        if size + len(line) + 1 > MAX_TEXT - 64:
             lines.append(f"… and {rest} more (`kubectl incident show`)")
             break
         lines.append(line)

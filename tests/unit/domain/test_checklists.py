@@ -134,3 +134,10 @@ def test_a_long_list_is_cut_to_fit_one_section() -> None:
     text = chat_render.tasks_text(lines)
     assert len(text) <= chat_render.MAX_TEXT
     assert text.endswith("more (`kubectl incident show`)")
+    for width in range(1, 201, 7):  # escaping makes & five characters: any cut still fits
+        for count in (1, 14, 99, 100):
+            many = tuple(
+                cl.TaskLine(i, "communications", "&" * width, done=i % 2 == 0, done_by="b" * 64)
+                for i in range(1, count + 1)
+            )
+            assert len(chat_render.tasks_text(many)) <= chat_render.MAX_TEXT

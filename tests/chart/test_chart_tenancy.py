@@ -133,15 +133,32 @@ def test_everything_tenancy_can_be_turned_off() -> None:
     assert "--no-secret-metadata" not in args
 
 
-def test_every_mitigation_an_incident_may_hold_is_checked() -> None:
+def test_every_mitigation_an_incident_or_workflow_may_hold_is_checked() -> None:
     """One authorizer check per entry (messageExpression cannot call the authorizer, so each
-    check names its entry by index): as many checks as spec.mitigations may hold."""
+    check names its entry by index): as many checks as spec.mitigations of an incident, or
+    mitigate steps of a workflow, may hold."""
     policy = find(template(), "ValidatingAdmissionPolicy", "incident-operator-requester-authority")
-    crd = yaml.safe_load((REPO / "crds" / "sre.dev_incidents.yaml").read_text())
-    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
-    limit = spec["properties"]["mitigations"]["maxItems"]
+
+    def spec_of(kind: str) -> dict[str, Any]:
+        crd = yaml.safe_load((REPO / "crds" / f"sre.dev_{kind}.yaml").read_text())
+        spec: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        return spec["properties"]["spec"]["properties"]  # type: ignore[no-any-return]
+
+    limit = max(
+        spec_of("incidents")["mitigations"]["maxItems"],
+        spec_of("incidentworkflows")["actions"]["maxItems"],
+        spec_of("clusterincidentworkflows")["actions"]["maxItems"],
+    )
+    assert limit == 16
     checks = policy["spec"]["validations"]
     assert len(checks) == limit
     assert [f"variables.added[{i}]" in c["expression"] for i, c in enumerate(checks)] == [
         True
     ] * limit
+    rules = policy["spec"]["matchConstraints"]["resourceRules"]
+    assert {r for rule in rules for r in rule["resources"]} == {
+        "incidents",
+        "servicelevelobjectives",
+        "incidentworkflows",
+        "clusterincidentworkflows",
+    }

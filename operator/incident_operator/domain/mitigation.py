@@ -90,6 +90,16 @@ class Source(StrEnum):
     INCIDENT = "incident"
     """Requested on the incident by a human: that request is the approval (the chart's
     admission policy admits it only from someone allowed to make the change themselves)."""
+    WORKFLOW = "workflow"
+    """Requested by a workflow's mitigate step: declared in advance like an SLO's (its writer
+    checked by the same admission policy), run with nobody asking at that moment. The step is
+    its author's ``mode: auto`` for that one mitigation: the Severity's autoAllowed or an
+    approval lets it run."""
+
+
+UNATTENDED = frozenset({Source.SLO, Source.WORKFLOW})
+"""Declared in advance and run with nobody asking at that moment: the Severity's autoAllowed
+or an approval must let them run (``gate``)."""
 
 
 class PatchType(StrEnum):
@@ -481,11 +491,12 @@ def gate(
 ) -> Gate:
     """May ``request`` run now? Dry runs change nothing, so only ``mode: off`` stops them."""
     dry_run = policy.dry_run or request.dry_run
-    if request.source is Source.SLO:
-        if policy.mode is Mode.OFF:
+    if request.source in UNATTENDED:
+        mode = policy.mode if request.source is Source.SLO else Mode.AUTO
+        if mode is Mode.OFF:
             return Gate(GateKind.OFF, "mitigationPolicy.mode is off")
         if not approved and not dry_run:
-            if policy.mode is Mode.SUGGEST:
+            if mode is Mode.SUGGEST:
                 return Gate(
                     GateKind.PENDING_APPROVAL,
                     f"suggested {request.action} of {request.target.text}; waiting for the "

@@ -23,6 +23,7 @@ from enum import StrEnum
 from string import Template
 
 from .catalog import PageRoute, TeamEntry
+from .mitigation import Request
 from .paging import dedup_key
 
 TERMINAL_PHASES = frozenset({"closed", "declined", "merged"})
@@ -63,6 +64,7 @@ class ActionType(StrEnum):
     INVITE = "invite"
     STOP = "stop"
     ADD_CHECKLIST = "addChecklist"
+    MITIGATE = "mitigate"
 
 
 class Repeat(StrEnum):
@@ -127,6 +129,8 @@ class Action:
     """addChecklist: the tasks."""
     instructions: str = ""
     """addChecklist: private text for the role holder (a direct message, never recorded)."""
+    mitigation: Request | None = None
+    """mitigate: the mitigation to request (target namespace empty: the incident's)."""
 
 
 @dataclass(frozen=True)

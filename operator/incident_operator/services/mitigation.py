@@ -73,6 +73,7 @@ class MitigationService:
             not spec.get("mitigations")
             and (spec.get("source") or {}).get("type") != SourceType.SLO.value
             and not status.get("freezes")
+            and not (status.get("workflows") or {}).get("mitigations")
         ):
             return []  # nothing can be asked of this incident: spare the API server
         # Fresh, not the watch's copy: our own last write (running/applied) must be seen.

@@ -25,6 +25,7 @@ from incident_operator.errors import IncidentOperatorError
 from incident_operator.services.incidents import severity_of
 
 from .incidents import AUTHOR, is_active
+from .workflow_mitigation import workflow_requests
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ async def load_context(store: ResourceStore, workloads: Workloads, body: Body) -
     requests = [mit.to_domain(namespace, m.Source.INCIDENT) for mit in incident.spec.mitigations]
     if slo is not None:
         requests += [mit.to_domain(namespace, m.Source.SLO) for mit in slo.spec.mitigations]
+    requests += workflow_requests(body.get("status") or {}, namespace)
     if not requests:
         return None
     auto_allowed, freeze_changes, freeze_namespaces = await _allowance(store, body)

@@ -44,6 +44,9 @@ from incident_operator.errors import IncidentOperatorError, PermanentError, Temp
 
 from .catalog import CatalogService
 from .comms_facts import CommsConfig, summary_of
+from .workflow_mitigation import ENTRY as MITIGATION
+from .workflow_mitigation import describe as describe_mitigation
+from .workflow_mitigation import request_record, with_requested
 
 log = logging.getLogger(__name__)
 
@@ -319,6 +322,8 @@ class Outcome:
     """``status.workflows.checklists`` entries its addChecklist steps added, by step key."""
     stop: bool = False
     """A stop step ran: later workflows do not run for the run's occurrences."""
+    mitigations: dict[str, Body] = field(default_factory=dict)
+    """``status.workflows.mitigations`` entries its mitigate steps requested, by name."""
     stopped_by: str = ""
     """It did not run: this earlier workflow's stop step ended it (nothing to report)."""
 
@@ -376,6 +381,12 @@ def owed_effects(outcomes: Iterable[Outcome], raw: Mapping[str, Any]) -> tuple[B
     invited = [u for o in found for u in o.invitees]
     if invited:
         owed["invitees"] = list(dict.fromkeys([*(raw.get("invitees") or []), *invited]))
+    mitigations: Body = {}
+    for o in found:  # two runs of one look asking for one name: the first one's stands
+        for k, v in o.mitigations.items():
+            mitigations.setdefault(k, v)
+    if mitigations:
+        owed["mitigations"] = mitigations
     return owed, {k: v for o in found for k, v in o.pages.items()}
 
 
@@ -515,6 +526,7 @@ class WorkflowService:
                 outcomes.append(Outcome(record, done=done, stopped_by=by))
                 continue
             outcome = await self._execute(body, run, now)
+            body = with_requested(body, outcome.mitigations)  # seen by the later runs
             if outcome.stop:
                 stopped.update(dict.fromkeys(run.occurrences, run.workflow.ref.display))
             outcomes.append(outcome)
@@ -618,6 +630,12 @@ class WorkflowService:
             return None
         if action.type is wf.ActionType.ADD_CHECKLIST:
             return CHECKLIST, checklist_step(current, step, ref, outcome)
+        if action.type is wf.ActionType.MITIGATE and action.mitigation is not None:
+            asked = request_record(current, step, ref, outcome.mitigations)
+            if asked is None:
+                return None
+            outcome.mitigations[asked[0]] = asked[1]
+            return MITIGATION, describe_mitigation(action.mitigation, ref)
         if action.type is wf.ActionType.PAGE:
             paged = await self._page(current, step, ref, values)
             if paged is None:

@@ -277,6 +277,14 @@ AUTO = m.Policy(mode=m.Mode.AUTO, auto_allowed=True, cooldown=15 * MIN, max_acti
         # person may make that change (docs/security.md, chart -requester-authority).
         (m.Policy(mode=m.Mode.AUTO), m.Source.INCIDENT, False, m.GateKind.GO),
         (m.Policy(mode=m.Mode.SUGGEST, dry_run=True), m.Source.SLO, False, m.GateKind.GO),
+        # A workflow's step is declared in advance like an SLO's, by an author the admission
+        # policy checked: the Severity's autoAllowed or an approval lets it run (the step is
+        # its author's mode auto, whatever the SLO's mode says of the SLO's own list).
+        (m.Policy(mode=m.Mode.AUTO), m.Source.WORKFLOW, False, m.GateKind.PENDING_APPROVAL),
+        (m.Policy(mode=m.Mode.SUGGEST), m.Source.WORKFLOW, False, m.GateKind.PENDING_APPROVAL),
+        (m.Policy(mode=m.Mode.SUGGEST), m.Source.WORKFLOW, True, m.GateKind.GO),
+        (m.Policy(mode=m.Mode.SUGGEST, auto_allowed=True), m.Source.WORKFLOW, False, m.GateKind.GO),
+        (m.Policy(mode=m.Mode.OFF, auto_allowed=True), m.Source.WORKFLOW, False, m.GateKind.GO),
     ],
 )
 def test_gate_by_mode_severity_and_approval(

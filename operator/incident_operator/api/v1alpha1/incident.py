@@ -21,7 +21,7 @@ from .common import (
     cel,
     cel_rule,
 )
-from .mitigation import Mitigations
+from .mitigation import Mitigation, Mitigations
 from .severity import Role
 
 
@@ -496,7 +496,8 @@ class MitigationResult(ApiModel):
     message: Annotated[str, Field(max_length=4096)] = ""
     """What happened or why it waits, for people."""
     source: ShortText = ""
-    """Who asked for it: slo (the SLO's mitigations) or incident (the incident's spec)."""
+    """Who asked for it: slo (the SLO's mitigations), incident (the incident's spec) or
+    workflow (a workflow's mitigate step, status.workflows.mitigations)."""
     verify_by: datetime | None = None
     """The short-window burn must be below the pair's threshold by then (closed loop)."""
     undo: Annotated[str, Field(max_length=4096)] = ""
@@ -628,6 +629,16 @@ class WorkflowChecklist(ApiModel):
     """The step has private instructions for the role holder."""
     workflow: ShortText = ""
     """The workflow and step, for people."""
+class WorkflowMitigation(ApiModel):
+    """One mitigation a workflow's mitigate step requested; the mitigation service runs it
+    like an SLO's listed one (status.mitigations)."""
+
+    mitigation: Mitigation
+    """The mitigation, as the step declared it (its target in the incident's namespace)."""
+    workflow: ShortText = ""
+    """The workflow and step that asked for it, for people."""
+    key: Annotated[str, Field(max_length=256)] = ""
+    """The step's key (status.workflows.done)."""
 
 
 class WorkflowsStatus(ApiModel):
@@ -655,6 +666,9 @@ class WorkflowsStatus(ApiModel):
     checklists: Annotated[dict[str, WorkflowChecklist], Field(max_length=16)] = {}
     """Checklists the workflows' addChecklist steps added, by step key (status.tasks holds
     their tasks, numbered)."""
+    mitigations: Annotated[dict[str, WorkflowMitigation], Field(max_length=16)] = {}
+    """Mitigations the workflows' mitigate steps requested, by name; each is requested once
+    per incident and run by the mitigation service (status.mitigations, source workflow)."""
 
 
 class ServiceOwner(ApiModel):

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from incident_operator.domain import mitigation as mitigation_domain
 from incident_operator.domain import workflows as domain
 from incident_operator.domain.durations import parse_duration
 
@@ -29,6 +30,7 @@ from .common import (
     cel_rule,
 )
 from .incident import IncidentState
+from .mitigation import Mitigation
 from .severity import Instructions, Role, TaskText
 
 Expression = Annotated[str, Field(min_length=1, max_length=2048)]
@@ -133,7 +135,7 @@ class ActionType(StrEnum):
     configured with, Jira or GitHub), page (a Team's PagerDuty routing key), invite (Slack
     users or a user group into the incident's channel), stop (no later workflow runs for this
     trigger occurrence), addChecklist (tasks for a role, and private instructions for its
-    holder). Mitigations are not workflow actions yet."""
+    holder), mitigate (request one guarded mitigation, gated like an SLO's)."""
 
     POST_MESSAGE = "postMessage"
     ADD_NOTE = "addNote"
@@ -144,6 +146,7 @@ class ActionType(StrEnum):
     INVITE = "invite"
     STOP = "stop"
     ADD_CHECKLIST = "addChecklist"
+    MITIGATE = "mitigate"
 
 
 class Action(ApiModel):
@@ -205,6 +208,11 @@ class Action(ApiModel):
                 "role, tasks and instructions are for addChecklist only",
                 field_path=".tasks",
             ),
+            cel_rule(
+                "(self.type == 'mitigate') == has(self.mitigation)",
+                "mitigate needs mitigation, and mitigation is for mitigate only",
+                field_path=".mitigation",
+            ),
         )
     }
 
@@ -212,7 +220,8 @@ class Action(ApiModel):
     """postMessage, addNote, setLabels, setSeverity, createTicket, page, invite, addChecklist
     or stop (the
     workflows after this one, in order, do not run for this trigger occurrence: cluster
-    workflows first, then the namespace's, each by name)."""
+    workflows first, then the namespace's, each by name). mitigate: request the guarded
+    mitigation in mitigation."""
     name: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] = ""
     """Name shown in the run history (default: the type and position)."""
     if_: Annotated[Expression | None, Field(alias="if")] = None
@@ -252,6 +261,12 @@ class Action(ApiModel):
     instructions: Instructions | None = None
     """addChecklist: private instructions sent to the role holder alone (a Slack direct
     message, once; never to the channel, status, Events or logs)."""
+    mitigation: Mitigation | None = None
+    """mitigate: one guarded mitigation on a target in the incident's namespace (as an SLO's
+    spec.mitigations entry). Writing it needs the writer's own right to make that change (the
+    chart's requester-authority policy); it runs like an SLO's: without approval only where
+    the incident's Severity has mitigation.autoAllowed, through the target's consent guard,
+    cooldown and maxActions (docs/workflows.md)."""
 
     def to_domain(self, index: int) -> domain.Action:
         return domain.Action(
@@ -271,6 +286,9 @@ class Action(ApiModel):
             role=self.role.value if self.role else "",
             tasks=tuple(self.tasks),
             instructions=self.instructions or "",
+            mitigation=self.mitigation.to_domain("", mitigation_domain.Source.WORKFLOW)
+            if self.mitigation is not None
+            else None,
         )
 
 

@@ -17,6 +17,7 @@ would have changed staying as it was.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import uuid
 from collections.abc import Callable, Iterator
@@ -339,6 +340,129 @@ def test_a_mitigation_needs_the_requesters_rights_on_its_target(
     )
     assert f"carol may not patch deployments/web in namespace {ns}" in message
     assert replicas(api, ns, "web") == 2
+
+
+def workflow(name: str, *actions: dict[str, Any], cluster: bool = False) -> dict[str, Any]:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "ClusterIncidentWorkflow" if cluster else "IncidentWorkflow",
+        "metadata": {"name": name},
+        "spec": {"triggers": [{"event": "declared"}], "actions": list(actions)},
+    }
+
+
+ROLLBACK_WEB = {"type": "mitigate", "mitigation": {"rollback": {"deployment": "web"}}}
+NOTE = {"type": "addNote", "text": "declared"}
+
+
+def create_workflow(api: client.ApiClient, namespace: str, body: dict[str, Any]) -> Any:
+    return client.CustomObjectsApi(api).create_namespaced_custom_object(
+        "sre.dev", "v1alpha1", namespace, "incidentworkflows", body
+    )
+
+
+def patch_workflow(api: client.ApiClient, namespace: str, name: str, body: dict[str, Any]) -> Any:
+    return client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        "sre.dev", "v1alpha1", namespace, "incidentworkflows", name, body
+    )
+
+
+def test_a_workflow_mitigation_needs_its_writers_rights_on_the_target(
+    cluster: Cluster, api: client.ApiClient, setup: Setup
+) -> None:
+    """A workflow's mitigate step runs later with nobody asking: its writer must be allowed
+    to make the change now, as for an SLO's mitigations (docs/workflows.md#mitigations)."""
+    carol, alice = impersonating(cluster, "carol"), impersonating(cluster, "alice")
+    ns = setup.tenant_a
+    # carol writes workflows (the chart's -edit) but may not patch Deployments herself.
+    message = refusal(lambda: create_workflow(carol, ns, workflow("carol-rolls", ROLLBACK_WEB)))
+    assert message.endswith(
+        f"denied request: spec.actions: carol may not patch deployments/web in namespace {ns}, "
+        "and a mitigation runs only with the authority of whoever asks for it"
+    ), message
+    with pytest.raises(ApiException):
+        get_custom(api, "IncidentWorkflow", "carol-rolls", ns)
+    # A workflow without mitigate steps is hers to write; adding one is the same request.
+    create_workflow(carol, ns, workflow("carol-notes", NOTE))
+    message = refusal(
+        lambda: patch_workflow(
+            carol, ns, "carol-notes", {"spec": {"actions": [NOTE, ROLLBACK_WEB]}}
+        )
+    )
+    assert f"carol may not patch deployments/web in namespace {ns}" in message
+    # alice may roll web back: her workflow is accepted. Its triggers and condition decide
+    # when the rollback runs, so carol may not change its spec, only its labels.
+    create_workflow(alice, ns, workflow("alice-rolls", ROLLBACK_WEB))
+    (step,) = get_custom(api, "IncidentWorkflow", "alice-rolls", ns)["spec"]["actions"]
+    assert step["mitigation"]["rollback"] == {"deployment": "web"}
+    message = refusal(
+        lambda: patch_workflow(
+            carol, ns, "alice-rolls", {"spec": {"condition": "incident.severity == 'sev-3'"}}
+        )
+    )
+    assert f"carol may not patch deployments/web in namespace {ns}" in message
+    patch_workflow(carol, ns, "alice-rolls", {"metadata": {"labels": {"reviewed": "yes"}}})
+    assert "condition" not in get_custom(api, "IncidentWorkflow", "alice-rolls", ns)["spec"]
+    # bob's `edit` is in tenant B: he may not write tenant A's workflows at all (RBAC).
+    bob = impersonating(cluster, "bob")
+    message = refusal(lambda: create_workflow(bob, ns, workflow("bob-in-a", NOTE)))
+    assert 'cannot create resource "incidentworkflows"' in message
+
+
+def test_a_cluster_workflow_mitigation_needs_the_right_in_every_namespace(
+    cluster: Cluster, api: client.ApiClient, setup: Setup
+) -> None:
+    """A ClusterIncidentWorkflow acts on every namespace's incidents: its writer must be
+    allowed to make its change in every namespace (a cluster admin is)."""
+    name = f"{FULLNAME}-wf-writer-{uuid.uuid4().hex[:6]}"
+    rbac = client.RbacAuthorizationV1Api(api)
+    role = {
+        "metadata": {"name": name},
+        "rules": [
+            {"apiGroups": ["sre.dev"], "resources": ["clusterincidentworkflows"],
+             "verbs": ["create", "get", "delete"]},
+        ],
+    }  # fmt: skip
+    rbac.create_cluster_role(client.V1ClusterRole.model_validate(role))
+    binding = {
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "erin"}],
+    }
+    rbac.create_cluster_role_binding(client.V1ClusterRoleBinding.model_validate(binding))
+    custom = client.CustomObjectsApi(api)
+    try:
+        erin = client.CustomObjectsApi(impersonating(cluster, "erin"))
+        # erin may write cluster workflows, and alice may patch web in tenant A: neither is the
+        # right to roll back every namespace's web.
+        erin.create_cluster_custom_object(
+            "sre.dev", "v1alpha1", "clusterincidentworkflows", workflow(f"{name}-n", NOTE,
+                                                                        cluster=True),
+        )  # fmt: skip
+        message = refusal(
+            lambda: erin.create_cluster_custom_object(
+                "sre.dev", "v1alpha1", "clusterincidentworkflows",
+                workflow(f"{name}-r", ROLLBACK_WEB, cluster=True),
+            )
+        )  # fmt: skip
+        assert message.endswith(
+            "denied request: spec.actions: erin may not patch deployments/web in every "
+            "namespace, and a mitigation runs only with the authority of whoever asks for it"
+        ), message
+        # The cluster admin may.
+        custom.create_cluster_custom_object(
+            "sre.dev", "v1alpha1", "clusterincidentworkflows",
+            workflow(f"{name}-r", ROLLBACK_WEB, cluster=True),
+        )  # fmt: skip
+        assert get_custom(api, "ClusterIncidentWorkflow", f"{name}-r", "")["spec"]["actions"]
+    finally:
+        for wf_name in (f"{name}-n", f"{name}-r"):
+            with contextlib.suppress(ApiException):
+                custom.delete_cluster_custom_object(
+                    "sre.dev", "v1alpha1", "clusterincidentworkflows", wf_name
+                )
+        rbac.delete_cluster_role_binding(name)
+        rbac.delete_cluster_role(name)
 
 
 def test_only_an_approver_approves_a_suggested_mitigation(

@@ -197,7 +197,7 @@ def _runs(out: TextIO, evaluation: wf.Evaluation, heading: str) -> None:
 
 
 def _reaching(action: wf.Action) -> str:
-    """invite, page, addChecklist (never its instructions' text) and setSeverity."""
+    """invite, page, addChecklist (never its instructions' text), mitigate and setSeverity."""
     if action.type is wf.ActionType.INVITE:
         who = [*action.users, *([f"group {action.user_group}"] if action.user_group else [])]
         return "invite " + ", ".join(who)
@@ -206,11 +206,28 @@ def _reaching(action: wf.Action) -> str:
     if action.type is wf.ActionType.ADD_CHECKLIST:
         private = " and private instructions" if action.instructions else ""
         return f"addChecklist for the {action.role}: {len(action.tasks)} task(s){private}"
+    if action.type is wf.ActionType.MITIGATE and action.mitigation is not None:
+        asked = action.mitigation
+        return (
+            f"mitigate {asked.name} ({asked.action} {asked.target.text}; gated like an SLO's "
+            "mitigation)"
+        )
     return f"setSeverity {action.severity}"
 
 
 def _step(step: wf.Step) -> str:
     action = step.action
+    what = _what(action)
+    if step.done:
+        return f"{what} - done already"
+    if step.verdict is not None:
+        state = "runs" if step.verdict.value else "skipped"
+        return f"{what} - if {action.condition}: {step.verdict.describe()} ({state})"
+    return what
+
+
+def _what(action: wf.Action) -> str:
+    """What the step does, in one line."""
     if action.type in (wf.ActionType.POST_MESSAGE, wf.ActionType.ADD_NOTE):
         where = ""
         if action.type is wf.ActionType.POST_MESSAGE:
@@ -224,9 +241,4 @@ def _step(step: wf.Step) -> str:
         what = "stop (later workflows do not run for this occurrence)"
     else:
         what = _reaching(action)
-    if step.done:
-        return f"{what} - done already"
-    if step.verdict is not None:
-        state = "runs" if step.verdict.value else "skipped"
-        return f"{what} - if {action.condition}: {step.verdict.describe()} ({state})"
     return what

@@ -166,3 +166,17 @@ def test_a_checklist_step_is_shown_without_its_instructions() -> None:
     assert code == 0
     assert "1. addChecklist for the commander: 2 task(s) and private instructions" in text
     assert "0100" not in text
+
+
+def test_a_mitigate_step_names_its_mitigation_and_its_gate() -> None:
+    doc = example("IncidentWorkflow")
+    doc["spec"]["actions"] = [
+        {"type": "mitigate", "mitigation": {"scale": {"name": "checkout", "replicas": 6}}}
+    ]
+    source = Source(body({"tier": "1"}), {"IncidentWorkflow": doc})
+    code, text = dry_run(["tier1-major", "--incident", "checkout-errors"], source)
+    assert code == 0
+    assert (
+        "1. mitigate scale-checkout (scale deployment/checkout; gated like an SLO's mitigation)"
+        in text
+    )

@@ -412,6 +412,24 @@ def checklist_step(
     return f"Checklist for the {action.role}: {len(action.tasks)} task(s)"
 
 
+def _recorded(
+    current: Mapping[str, Any], step: wf.Step, ref: wf.WorkflowRef, outcome: Outcome
+) -> tuple[str, str] | None:
+    """Steps whose effect is a record in the incident's status, written with the done keys
+    and acted on by another service: addChecklist (the checklist writer numbers the tasks)
+    and mitigate (the mitigation service gates and runs it)."""
+    action = step.action
+    if action.type is wf.ActionType.ADD_CHECKLIST:
+        return CHECKLIST, checklist_step(current, step, ref, outcome)
+    if action.mitigation is None:
+        return None
+    asked = request_record(current, step, ref, outcome.mitigations)
+    if asked is None:
+        return None
+    outcome.mitigations[asked[0]] = asked[1]
+    return MITIGATION, describe_mitigation(action.mitigation, ref)
+
+
 class WorkflowService:
     """Plans with the domain, executes through the ports, records in the incident's status."""
 
@@ -628,14 +646,8 @@ class WorkflowService:
         if action.type is wf.ActionType.INVITE:
             await self._invite(current, action, outcome)
             return None
-        if action.type is wf.ActionType.ADD_CHECKLIST:
-            return CHECKLIST, checklist_step(current, step, ref, outcome)
-        if action.type is wf.ActionType.MITIGATE and action.mitigation is not None:
-            asked = request_record(current, step, ref, outcome.mitigations)
-            if asked is None:
-                return None
-            outcome.mitigations[asked[0]] = asked[1]
-            return MITIGATION, describe_mitigation(action.mitigation, ref)
+        if action.type in (wf.ActionType.ADD_CHECKLIST, wf.ActionType.MITIGATE):
+            return _recorded(current, step, ref, outcome)
         if action.type is wf.ActionType.PAGE:
             paged = await self._page(current, step, ref, values)
             if paged is None:

@@ -629,6 +629,8 @@ class WorkflowChecklist(ApiModel):
     """The step has private instructions for the role holder."""
     workflow: ShortText = ""
     """The workflow and step, for people."""
+
+
 class WorkflowMitigation(ApiModel):
     """One mitigation a workflow's mitigate step requested; the mitigation service runs it
     like an SLO's listed one (status.mitigations)."""

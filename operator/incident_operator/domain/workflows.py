@@ -24,6 +24,7 @@ from string import Template
 
 from .catalog import PageRoute, TeamEntry
 from .paging import dedup_key
+from .workflow_actions import Card
 
 TERMINAL_PHASES = frozenset({"closed", "declined", "merged"})
 MAX_DONE = 512
@@ -62,6 +63,8 @@ class ActionType(StrEnum):
     PAGE = "page"
     INVITE = "invite"
     STOP = "stop"
+    SEND_WEBHOOK = "sendWebhook"
+    START_CONFERENCE = "startConference"
 
 
 class Repeat(StrEnum):
@@ -120,6 +123,12 @@ class Action:
     """invite: a Slack user group id, resolved to its members when the step runs."""
     channel: str = ""
     """postMessage: a named Slack channel (``#name`` or an id) instead of the incident's."""
+    webhook: str = ""
+    """sendWebhook: the name of a webhook of ``team`` (domain/workflow_actions.py)."""
+    url_template: str = ""
+    """startConference: the bridge URL's template."""
+    card: Card | None = None
+    """postMessage: a card shown under the text."""
 
 
 @dataclass(frozen=True)

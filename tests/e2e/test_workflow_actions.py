@@ -40,6 +40,11 @@ def https_receiver(pki: Path) -> FakeWebhookReceiver:
     return FakeWebhookReceiver(secret=HOOK_SECRET.encode(), ssl_context=context)
 
 
+async def started(receiver: FakeWebhookReceiver) -> str:
+    await receiver.start()
+    return receiver.url
+
+
 def automation(team: str) -> dict[str, Any]:
     return {
         "apiVersion": "sre.dev/v1alpha1",
@@ -94,7 +99,7 @@ def test_a_workflow_posts_a_card_starts_a_bridge_and_calls_a_signed_webhook_once
     try:
         with (
             serving(slack, slack.start) as (slack_url, _slack_thread),
-            serving(receiver, receiver.start) as (_, _receiver_thread),
+            serving(receiver, functools.partial(started, receiver)) as (_, _receiver_thread),
         ):
             create_custom(
                 api,
@@ -202,6 +207,7 @@ def reach_out(
     )
     assert payload["incident"]["bridgeUrl"] == bridge
     assert HOOK_SECRET not in str(body)
+    assert receiver.url not in str(body)  # the admin's URL stays on the Team
     # The card: once, rendered by the operator, user text escaped.
     (card,) = cards()
     kinds = [b["type"] for b in card["blocks"]]

@@ -162,6 +162,11 @@ class WorkflowWebhooks:
         self._webhooks = webhooks
         self._summary = summary
 
+    @property
+    def enabled(self) -> bool:
+        """Whether Team webhooks' signing secrets can be read (a catalog Secret namespace)."""
+        return self._catalog is not None and self._webhooks is not None
+
     @staticmethod
     def owed(body: Mapping[str, Any]) -> list[str]:
         recorded = _workflows(body).get("webhooks") or {}

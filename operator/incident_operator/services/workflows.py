@@ -651,6 +651,8 @@ class WorkflowService:
                 return None  # one bridge per incident: the first one started stays
             outcome.conference = started
             return workflow_actions.CONFERENCE, f"Conference bridge: {url}"
+        if not self.webhooks.enabled:
+            raise PermanentError("Team webhooks are not read (no catalog Secret namespace)")
         owed = await workflow_actions.owe_webhook(
             self._catalog, current, step, ref, outcome.webhooks
         )

@@ -342,3 +342,15 @@ async def test_a_card_goes_with_a_post_to_a_named_channel() -> None:
     await CommsService(h.store, h.clock, chat=chat).sync(NS, "db-down")
     (message,) = [m for m in chat.messages if m.channel == "C0EXEC"]
     assert [b["type"] for b in message.blocks] == ["header", "section", "section", "actions"]
+
+
+async def test_a_webhook_step_without_team_webhooks_read_fails_and_says_why() -> None:
+    hooks = Hooks()
+    h = Harness(webhook_workflow(), catalog=hooks.catalog)  # no catalog Secret namespace
+    h.add()
+    await h.tick()
+    h.escalate()
+    await h.tick()
+    (run,) = h.body()["status"]["workflows"]["runs"]
+    assert run["message"] == ("tell-erp: Team webhooks are not read (no catalog Secret namespace)")
+    assert "webhooks" not in h.body()["status"]["workflows"]

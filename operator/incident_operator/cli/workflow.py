@@ -196,13 +196,33 @@ def _runs(out: TextIO, evaluation: wf.Evaluation, heading: str) -> None:
             print(f"  {step.index + 1}. {_step(step)}", file=out)
 
 
+def _reaching(action: wf.Action) -> str:
+    if action.type is wf.ActionType.SEND_WEBHOOK:
+        return f"sendWebhook {action.webhook} of team {action.team}"
+    return f"startConference {action.url_template}"
+
+
 def _step(step: wf.Step) -> str:
     action = step.action
+    what = _what(action)
+    if step.done:
+        return f"{what} - done already"
+    if step.verdict is not None:
+        state = "runs" if step.verdict.value else "skipped"
+        return f"{what} - if {action.condition}: {step.verdict.describe()} ({state})"
+    return what
+
+
+def _what(action: wf.Action) -> str:
+    """What the step does, in a line."""
     if action.type in (wf.ActionType.POST_MESSAGE, wf.ActionType.ADD_NOTE):
         where = ""
         if action.type is wf.ActionType.POST_MESSAGE:
             where = f"to {action.channel}" if action.channel else "to the incident channel"
         what = f"{action.type.value} {where} {action.text!r}".replace("  ", " ")
+        what += f" with a card {action.card.title!r}" if action.card is not None else ""
+    elif action.type in (wf.ActionType.SEND_WEBHOOK, wf.ActionType.START_CONFERENCE):
+        what = _reaching(action)
     elif action.type is wf.ActionType.SET_LABELS:
         what = "setLabels " + ", ".join(f"{k}={v}" for k, v in action.labels)
     elif action.type is wf.ActionType.CREATE_TICKET:
@@ -216,9 +236,4 @@ def _step(step: wf.Step) -> str:
         what = f"page team {action.team}" + (f" route {action.route}" if action.route else "")
     else:
         what = f"setSeverity {action.severity}"
-    if step.done:
-        return f"{what} - done already"
-    if step.verdict is not None:
-        state = "runs" if step.verdict.value else "skipped"
-        return f"{what} - if {action.condition}: {step.verdict.describe()} ({state})"
     return what

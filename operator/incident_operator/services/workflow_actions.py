@@ -137,6 +137,12 @@ async def owe_webhook(
     }
 
 
+def _attempts(body: Mapping[str, Any]) -> dict[str, outbox.Attempt]:
+    """The outbox's attempt records of ``body`` (``status.outbox``)."""
+    raw = (body.get("status") or {}).get("outbox") or {}
+    return attempts_of(IncidentStatus.model_validate({"outbox": raw}))
+
+
 @dataclass
 class Sent:
     """What one delivery pass did (for tests and logs)."""
@@ -172,14 +178,20 @@ class WorkflowWebhooks:
         recorded = _workflows(body).get("webhooks") or {}
         return sorted(k for k, v in recorded.items() if (v or {}).get("state") != "delivered")
 
+    def due(self, body: Mapping[str, Any]) -> bool:
+        """Whether a delivery ``body`` owes is due now (none backing off): worth a fresh read."""
+        owed = self.owed(body)
+        if not owed:
+            return False
+        attempts = _attempts(body)
+        ops = [outbox.Op(f"{OUTBOX_PREFIX}{i}", outbox.OpKind.WORKFLOW_WEBHOOK, i) for i in owed]
+        return bool(outbox.due(ops, attempts, self._clock.now()))
+
     async def deliver(self, body: Mapping[str, Any]) -> Sent:
         """Every owed delivery whose backoff has passed: attempt on record, POST, confirm."""
         sent = Sent()
         now = self._clock.now()
-        status = body.get("status") or {}
-        attempts = attempts_of(
-            IncidentStatus.model_validate({"outbox": status.get("outbox") or {}})
-        )
+        attempts = _attempts(body)
         for ident in self.owed(body):
             key = f"{OUTBOX_PREFIX}{ident}"
             previous = attempts.get(key)

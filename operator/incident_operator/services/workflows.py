@@ -488,7 +488,7 @@ class WorkflowService:
 
     async def _deliver_owed(self, body: Mapping[str, Any]) -> None:
         """The webhooks an earlier run owes (its workflow may be gone since), from a fresh read."""
-        if self.webhooks.owed(body):
+        if self.webhooks.due(body):
             meta = body["metadata"]
             fresh = await self._store.get_incident(str(meta["namespace"]), str(meta["name"]))
             if fresh is not None:

@@ -28,8 +28,8 @@ against the contract rather than against our assumptions:
   cursor.
 - ``chat.postMessage``: ``channel`` is an id, ``#name`` or ``name``; ``no_text`` without text
   or blocks; ``invalid_blocks`` for blocks beyond Block Kit's documented bounds (50 per
-  message; header, section, actions, context and divider as :func:`_valid_block` says; any
-  other block type is refused, as the operator sends none); answers ``channel`` (the id)
+  message; header, section, actions, context and divider as :func:`_valid_block` says;
+  Slack's other layout blocks unchecked; an unknown type refused); answers ``channel`` (the id)
   and ``ts`` — strictly increasing ``"1700000000.000100"``
   style strings. ``chat.update`` answers ``message_not_found`` for an unknown ts and
   ``cant_update_message`` for someone else's message.
@@ -272,6 +272,9 @@ BLOCK_TEXT_LIMITS = {"header": 150, "section": 3000}
 MAX_SECTION_FIELDS, MAX_FIELD_TEXT = 10, 2000
 MAX_ACTION_ELEMENTS, MAX_BUTTON_TEXT, MAX_BUTTON_URL = 25, 75, 3000
 MAX_CONTEXT_ELEMENTS = 10
+OTHER_BLOCKS = frozenset({"image", "rich_text", "video", "file", "input", "markdown"})
+"""Layout blocks Slack also takes, which the operator never sends: accepted unchecked (an
+unknown type is ``invalid_blocks``)."""
 
 
 def _text_object(value: Any, limit: int, *, plain_only: bool = False) -> bool:
@@ -323,7 +326,7 @@ def _valid_block(block: Any) -> bool:
     if kind == "context":
         elements = block.get("elements")
         return isinstance(elements, list) and 0 < len(elements) <= MAX_CONTEXT_ELEMENTS
-    return kind == "divider"
+    return kind == "divider" or kind in OTHER_BLOCKS
 
 
 def _check_blocks(blocks: Any) -> None:

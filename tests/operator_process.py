@@ -55,9 +55,11 @@ class OperatorProcess:
 
 
 @contextmanager
-def running_operator(cluster: Cluster, log: Path, *args: str) -> Iterator[OperatorProcess]:
+def running_operator(
+    cluster: Cluster, log: Path, *args: str, env: Mapping[str, str] | None = None
+) -> Iterator[OperatorProcess]:
     """The operator, live; on exit stopped, its log tail printed, a clean exit asserted."""
-    process = OperatorProcess(cluster, log, *args)
+    process = OperatorProcess(cluster, log, *args, env=env)
     try:
         wait_for("the operator's liveness endpoint", lambda: process.healthz() == 200, timeout=60)
         yield process

@@ -27,7 +27,10 @@ against the contract rather than against our assumptions:
   ``inclusive``; message ``metadata`` only with ``include_all_metadata``; ``has_more`` and a
   cursor.
 - ``chat.postMessage``: ``channel`` is an id, ``#name`` or ``name``; ``no_text`` without text
-  or blocks; answers ``channel`` (the id) and ``ts`` — strictly increasing ``"1700000000.000100"``
+  or blocks; ``invalid_blocks`` for blocks beyond Block Kit's documented bounds (50 per
+  message; header, section, actions, context and divider as :func:`_valid_block` says;
+  Slack's other layout blocks unchecked; an unknown type refused); answers ``channel`` (the id)
+  and ``ts`` — strictly increasing ``"1700000000.000100"``
   style strings. ``chat.update`` answers ``message_not_found`` for an unknown ts and
   ``cant_update_message`` for someone else's message.
 
@@ -260,6 +263,83 @@ def _structured(value: Any) -> Any:
         except json.JSONDecodeError:
             raise SlackError("invalid_arguments") from None
     return value
+
+
+MAX_MESSAGE_BLOCKS = 50
+"""Block Kit: "up to 50 blocks in each message" (100 in modals and Home tabs)."""
+BLOCK_TEXT_LIMITS = {"header": 150, "section": 3000}
+"""A header's plain_text and a section's text object, at most this many characters."""
+MAX_SECTION_FIELDS, MAX_FIELD_TEXT = 10, 2000
+MAX_ACTION_ELEMENTS, MAX_BUTTON_TEXT, MAX_BUTTON_URL = 25, 75, 3000
+MAX_CONTEXT_ELEMENTS = 10
+OTHER_BLOCKS = frozenset({"image", "rich_text", "video", "file", "input", "markdown"})
+"""Layout blocks Slack also takes, which the operator never sends: accepted unchecked (an
+unknown type is ``invalid_blocks``)."""
+
+
+def _text_object(value: Any, limit: int, *, plain_only: bool = False) -> bool:
+    kinds = ("plain_text",) if plain_only else ("plain_text", "mrkdwn")
+    return (
+        isinstance(value, dict)
+        and value.get("type") in kinds
+        and isinstance(value.get("text"), str)
+        and 0 < len(value["text"]) <= limit
+    )
+
+
+def _valid_block(block: Any) -> bool:
+    """The Block Kit layout blocks the operator sends, as Slack's reference bounds them
+    (docs.slack.dev/reference/block-kit/blocks): a header's plain_text at most 150
+    characters; a section's text at most 3000 or 1-10 fields of at most 2000; an actions
+    block's 1-25 elements, each button with plain_text of at most 75 characters, a url of at
+    most 3000 and an action_id unique in the block; a context's 1-10 elements; a divider."""
+    if not isinstance(block, dict):
+        return False
+    kind = block.get("type")
+    if kind == "header":
+        return _text_object(block.get("text"), BLOCK_TEXT_LIMITS["header"], plain_only=True)
+    if kind == "section":
+        text, fields = block.get("text"), block.get("fields")
+        if text is None and not fields:
+            return False
+        if text is not None and not _text_object(text, BLOCK_TEXT_LIMITS["section"]):
+            return False
+        return fields is None or (
+            isinstance(fields, list)
+            and 0 < len(fields) <= MAX_SECTION_FIELDS
+            and all(_text_object(f, MAX_FIELD_TEXT) for f in fields)
+        )
+    if kind == "actions":
+        elements = block.get("elements")
+        if not isinstance(elements, list) or not 0 < len(elements) <= MAX_ACTION_ELEMENTS:
+            return False
+        ids = [e.get("action_id") for e in elements if isinstance(e, dict) and "action_id" in e]
+        if len(ids) != len(set(ids)):
+            return False
+        return all(
+            isinstance(e, dict)
+            and e.get("type") == "button"
+            and _text_object(e.get("text"), MAX_BUTTON_TEXT, plain_only=True)
+            and len(str(e.get("url", ""))) <= MAX_BUTTON_URL
+            for e in elements
+        )
+    if kind == "context":
+        elements = block.get("elements")
+        return isinstance(elements, list) and 0 < len(elements) <= MAX_CONTEXT_ELEMENTS
+    return kind == "divider" or kind in OTHER_BLOCKS
+
+
+def _check_blocks(blocks: Any) -> None:
+    """``invalid_blocks`` (chat.postMessage, chat.update: "Blocks submitted with this
+    message are not valid") for what Slack would refuse."""
+    if not blocks:
+        return
+    if (
+        not isinstance(blocks, list)
+        or len(blocks) > MAX_MESSAGE_BLOCKS
+        or not all(_valid_block(b) for b in blocks)
+    ):
+        raise SlackError("invalid_blocks")
 
 
 class FakeSlack:
@@ -790,6 +870,7 @@ class FakeSlack:
         blocks = _structured(params.get("blocks"))
         if not text and not blocks:
             raise SlackError("no_text")
+        _check_blocks(blocks)
         message: Answer = {
             "type": "message",
             "user": BOT_USER,
@@ -813,8 +894,9 @@ class FakeSlack:
         message = self._message(channel, params.get("ts"))
         if message.get("user") != BOT_USER:
             raise SlackError("cant_update_message")
-        message["text"] = str(params.get("text") or "")
         blocks = _structured(params.get("blocks"))
+        _check_blocks(blocks)
+        message["text"] = str(params.get("text") or "")
         if blocks:
             message["blocks"] = blocks
         return {"channel": channel.id, "ts": message["ts"], "text": message["text"]}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +58,8 @@ class _Endpoint:
     deliveries: list[Delivery] = field(default_factory=list)
     requests: int = 0
     port: int = 0
+    ssl_context: ssl.SSLContext | None = None
+    """Serve https with this context (a URL that must be https, e.g. a Team's webhook)."""
     _faults: list[_Fault] = field(default_factory=list)
     _runner: web.AppRunner | None = None
 
@@ -72,7 +75,7 @@ class _Endpoint:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._runner = web.AppRunner(self.app())
         await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
+        await web.TCPSite(self._runner, host, port, ssl_context=self.ssl_context).start()
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
@@ -160,7 +163,8 @@ class FakeWebhookReceiver(_Endpoint):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{RECEIVER_PATH}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{RECEIVER_PATH}"
 
     @property
     def payloads(self) -> list[dict[str, Any]]:

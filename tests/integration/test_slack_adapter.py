@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from incident_operator.adapters.slack import EVENT_TYPE, SlackChat
+from incident_operator.domain.workflow_actions import Card, CardButton, CardField, card_blocks
 from incident_operator.errors import (
     ChannelNameTaken,
     DeliveryRejected,
@@ -327,3 +328,29 @@ async def test_user_group_members_and_their_errors(slack: FakeSlack, chat: Slack
     with pytest.raises(DeliveryThrottled) as throttled:
         await chat.group_members("S0SEARCH1")
     assert throttled.value.retry_after == 7
+
+
+async def test_a_workflow_card_is_valid_block_kit_and_out_of_bounds_blocks_are_refused(
+    slack: FakeSlack, chat: SlackChat
+) -> None:
+    """The card the operator renders passes Block Kit's bounds as the fake enforces them;
+    what Slack documents as too much (11 fields, a 76-character button) is invalid_blocks."""
+    channel = await chat.create_channel("inc-cards", private=False)
+    card = Card(
+        "t" * 400,
+        tuple(CardField(f"label {i}", "v" * 3000) for i in range(12)),
+        tuple(CardButton("b" * 100, f"https://x.example.com/{i}") for i in range(7)),
+    )
+    blocks = card_blocks(card, "*workflow-message* hello")
+    await chat.post(channel.id, "*workflow-message* hello", blocks=blocks, idempotency_key="k")
+    (message,) = slack.channels[channel.id].messages
+    assert message["blocks"] == blocks
+    fields = [{"type": "mrkdwn", "text": str(i)} for i in range(11)]
+    with pytest.raises(DeliveryRejected) as refused:
+        await chat.post(channel.id, "x", blocks=[{"type": "section", "fields": fields}])
+    assert refused.value.code == "invalid_blocks"
+    button = {"type": "button", "text": {"type": "plain_text", "text": "b" * 76}, "url": "u"}
+    with pytest.raises(DeliveryRejected):
+        await chat.post(channel.id, "x", blocks=[{"type": "actions", "elements": [button]}])
+    with pytest.raises(DeliveryRejected):
+        await chat.post(channel.id, "x", blocks=[{"type": "rich_text_injected"}])

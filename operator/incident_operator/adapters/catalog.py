@@ -1,5 +1,5 @@
 """The service catalog on the API server: Services, Teams (read through the watch cache) and
-the Secrets holding teams' PagerDuty routing keys.
+the Secrets holding teams' PagerDuty routing keys and webhook signing secrets.
 
 Secrets are read one by one (get) from the single namespace the operator was configured with
 (``--catalog-secret-namespace``; the chart grants get on Secrets there and nowhere else): a
@@ -22,13 +22,14 @@ import httpx
 from kubernetes import client
 
 from incident_operator import GROUP, VERSION
-from incident_operator.domain.catalog import SecretRef
+from incident_operator.domain.catalog import SecretRef, TeamWebhook
 from incident_operator.errors import NotFound
 
 from .kubernetes import call_async, get_object
 from .pagerduty import DEFAULT_URL, PagerDutyEvents
 from .ports import Body
 from .watch_cache import WatchedObjects
+from .webhooks import SignedWebhook
 
 log = logging.getLogger(__name__)
 
@@ -161,30 +162,67 @@ class SecretPagers:
         return pager
 
     async def _read(self, secret: SecretRef) -> str | None:
-        what = f"get secret {self._namespace}/{secret.name}"
-        try:
-            found: Any = await call_async(
-                what, self._core.read_namespaced_secret, secret.name, self._namespace
-            )
-        except NotFound:
-            log.warning("routing key secret %s/%s not found", self._namespace, secret.name)
+        return await read_secret_value(self._core, self._namespace, secret, "routing key")
+
+
+async def read_secret_value(
+    core: client.CoreV1Api, namespace: str, secret: SecretRef, purpose: str
+) -> str | None:
+    """The text in key ``secret.key`` of Secret ``namespace/secret.name``; None (logged,
+    never the value) when the Secret or the key is missing or not text. Any other error (403,
+    5xx, the network) propagates and is not remembered: using the wrong key because the
+    right one was briefly unreadable is worse than using it a little later."""
+    what = f"get secret {namespace}/{secret.name}"
+    try:
+        found: Any = await call_async(what, core.read_namespaced_secret, secret.name, namespace)
+    except NotFound:
+        log.warning("%s secret %s/%s not found", purpose, namespace, secret.name)
+        return None
+    encoded = (found.data or {}).get(secret.key)
+    if not encoded:
+        log.warning("%s secret %s/%s has no key %s", purpose, namespace, secret.name, secret.key)
+        return None
+    try:
+        return base64.b64decode(encoded).decode().strip() or None
+    except (binascii.Error, UnicodeDecodeError):
+        log.warning(
+            "%s secret %s/%s key %s is not text", purpose, namespace, secret.name, secret.key
+        )
+        return None
+
+
+class SecretWebhooks:
+    """One SignedWebhook per Team webhook (URL and signing secret), the secret read fresh
+    from the catalog Secret namespace every ``ttl``, like :class:`SecretPagers`."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        http: httpx.AsyncClient,
+        namespace: str,
+        *,
+        ttl: float = DEFAULT_SECRET_TTL,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._core = client.CoreV1Api(api)
+        self._http = http
+        self._namespace = namespace
+        self._ttl = ttl
+        self._now = now
+        self._known: dict[TeamWebhook, tuple[float, SignedWebhook | None]] = {}
+
+    def __repr__(self) -> str:
+        return f"SecretWebhooks(namespace={self._namespace!r})"
+
+    async def notifier(self, webhook: TeamWebhook) -> SignedWebhook | None:
+        if not self._namespace:
             return None
-        # Any other error (403, 5xx, the network) propagates and is not remembered: paging
-        # the wrong team's key because the right one was briefly unreadable is worse than
-        # paging a little later.
-        encoded = (found.data or {}).get(secret.key)
-        if not encoded:
-            log.warning(
-                "routing key secret %s/%s has no key %s", self._namespace, secret.name, secret.key
-            )
-            return None
-        try:
-            return base64.b64decode(encoded).decode().strip() or None
-        except (binascii.Error, UnicodeDecodeError):
-            log.warning(
-                "routing key secret %s/%s key %s is not text",
-                self._namespace,
-                secret.name,
-                secret.key,
-            )
-            return None
+        known = self._known.get(webhook)
+        if known is not None and self._now() - known[0] <= self._ttl:
+            return known[1]
+        secret = await read_secret_value(
+            self._core, self._namespace, webhook.secret, "webhook signing"
+        )
+        found = SignedWebhook(self._http, webhook.url, secret.encode()) if secret else None
+        self._known[webhook] = (self._now(), found)
+        return found

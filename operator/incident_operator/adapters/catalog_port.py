@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from incident_operator.domain.catalog import SecretRef
+from incident_operator.domain.catalog import SecretRef, TeamWebhook
 
-from .comms_ports import Pager
+from .comms_ports import Notifier, Pager
 from .ports import Body
 
 
@@ -34,4 +34,11 @@ class TeamPagers(Protocol):
     async def pager(self, secret: SecretRef) -> Pager | None:
         """A pager sending with the routing key in ``secret``; None when the Secret or its
         key is missing or unreadable (the caller falls back, and says so)."""
+        ...
+
+
+class TeamWebhooks(Protocol):
+    async def notifier(self, webhook: TeamWebhook) -> Notifier | None:
+        """A notifier POSTing to ``webhook``'s URL signed with its Secret's key; None when
+        the Secret or its key is missing or unreadable (the step's delivery says so)."""
         ...

@@ -16,7 +16,7 @@ from aiohttp import web
 from kubernetes.client import ApiClient
 
 from incident_operator.adapters.annotations_port import Annotations
-from incident_operator.adapters.catalog import KubernetesCatalog, SecretPagers
+from incident_operator.adapters.catalog import KubernetesCatalog, SecretPagers, SecretWebhooks
 from incident_operator.adapters.cel import CelExpressions
 from incident_operator.adapters.chat_views_port import DeclareChoices
 from incident_operator.adapters.clock import SystemClock
@@ -257,6 +257,7 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
             catalog=catalog,
             groups=comms.chat,
             before_side_effect=deletions.hold,
+            webhooks=SecretWebhooks(api, http, secret_namespace) if secret_namespace else None,
         ),
         checklist_service=checklist_service,
     )

@@ -197,7 +197,8 @@ def _runs(out: TextIO, evaluation: wf.Evaluation, heading: str) -> None:
 
 
 def _reaching(action: wf.Action) -> str:
-    """invite, page, addChecklist (never its instructions' text), mitigate and setSeverity."""
+    """invite, page, addChecklist (never its instructions' text), mitigate, sendWebhook,
+    startConference and setSeverity."""
     if action.type is wf.ActionType.INVITE:
         who = [*action.users, *([f"group {action.user_group}"] if action.user_group else [])]
         return "invite " + ", ".join(who)
@@ -212,6 +213,10 @@ def _reaching(action: wf.Action) -> str:
             f"mitigate {asked.name} ({asked.action} {asked.target.text}; gated like an SLO's "
             "mitigation)"
         )
+    if action.type is wf.ActionType.SEND_WEBHOOK:
+        return f"sendWebhook {action.webhook} of team {action.team}"
+    if action.type is wf.ActionType.START_CONFERENCE:
+        return f"startConference {action.url_template}"
     return f"setSeverity {action.severity}"
 
 
@@ -233,6 +238,7 @@ def _what(action: wf.Action) -> str:
         if action.type is wf.ActionType.POST_MESSAGE:
             where = f"to {action.channel}" if action.channel else "to the incident channel"
         what = f"{action.type.value} {where} {action.text!r}".replace("  ", " ")
+        what += f" with a card {action.card.title!r}" if action.card is not None else ""
     elif action.type is wf.ActionType.SET_LABELS:
         what = "setLabels " + ", ".join(f"{k}={v}" for k, v in action.labels)
     elif action.type is wf.ActionType.CREATE_TICKET:

@@ -37,6 +37,19 @@ class SecretRef:
 
 
 @dataclass(frozen=True)
+class TeamWebhook:
+    """A webhook a cluster admin declared on a Team (``spec.webhooks``): where workflows'
+    ``sendWebhook`` steps POST the signed incident summary."""
+
+    team: str
+    name: str
+    url: str
+    secret: SecretRef
+    """The HMAC signing secret, in the operator's catalog Secret namespace."""
+    include_private: bool = False
+
+
+@dataclass(frozen=True)
 class ServiceEntry:
     namespace: str
     name: str
@@ -55,6 +68,7 @@ class TeamEntry:
     slack_channel: str | None = None
     slack_user_group: str | None = None
     slack_members: tuple[str, ...] = ()
+    webhooks: Mapping[str, TeamWebhook] = field(default_factory=dict)
 
     def admits(self, namespace: str) -> bool:
         return ANY_NAMESPACE in self.namespaces or namespace in self.namespaces

@@ -87,6 +87,8 @@ class OpKind(StrEnum):
     """A public update to a status page subscriber's webhook (services/subscriptions.py)."""
     SUBSCRIBER_EMAIL = "subscriber-email"
     """A public update to a status page subscriber's e-mail address."""
+    WORKFLOW_WEBHOOK = "workflow-webhook"
+    """A workflow's sendWebhook to a Team's webhook (services/workflow_actions.py)."""
 
 
 MEDIUM: Mapping[OpKind, Medium] = {
@@ -99,6 +101,7 @@ MEDIUM: Mapping[OpKind, Medium] = {
     OpKind.STAKEHOLDER_NOTIFY: Medium.WEBHOOK,
     OpKind.SUBSCRIBER_WEBHOOK: Medium.WEBHOOK,
     OpKind.SUBSCRIBER_EMAIL: Medium.EMAIL,
+    OpKind.WORKFLOW_WEBHOOK: Medium.WEBHOOK,
 }
 
 DEGRADED_AFTER = 3
@@ -140,6 +143,7 @@ POSTED_TYPES: frozenset[str] = frozenset(
         "workflow-message",
         "workflow-ticket",
         "workflow-page",
+        "workflow-conference",
     }
 )
 """Timeline entries worth a chat message (chat pins came from the channel: never echoed)."""

@@ -25,6 +25,7 @@ from string import Template
 from .catalog import PageRoute, TeamEntry
 from .mitigation import Request
 from .paging import dedup_key
+from .workflow_actions import Card
 
 TERMINAL_PHASES = frozenset({"closed", "declined", "merged"})
 MAX_DONE = 512
@@ -65,6 +66,8 @@ class ActionType(StrEnum):
     STOP = "stop"
     ADD_CHECKLIST = "addChecklist"
     MITIGATE = "mitigate"
+    SEND_WEBHOOK = "sendWebhook"
+    START_CONFERENCE = "startConference"
 
 
 class Repeat(StrEnum):
@@ -131,6 +134,12 @@ class Action:
     """addChecklist: private text for the role holder (a direct message, never recorded)."""
     mitigation: Request | None = None
     """mitigate: the mitigation to request (target namespace empty: the incident's)."""
+    webhook: str = ""
+    """sendWebhook: the name of a webhook of ``team`` (domain/workflow_actions.py)."""
+    url_template: str = ""
+    """startConference: the bridge URL's template."""
+    card: Card | None = None
+    """postMessage: a card shown under the text."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from incident_operator.adapters.comms_ports import Chat, Notifier, Pager
 from incident_operator.adapters.ports import Body
 from incident_operator.domain import chat_render, outbox, paging
 from incident_operator.domain.comms import IncidentSummary
+from incident_operator.domain.workflow_actions import card_blocks, card_of
 from incident_operator.errors import ChannelNameTaken, DeliveryRejected
 
 from .chat_channels import ChannelIndex
@@ -225,8 +226,17 @@ class DeliveryRun:
             text = f"{text} {self._mention([lead])}"
         if names := escalation_mentions(entry, self.summary.roles, self.escalated_to):
             text = f"{text} {self._mention(names)}"
-        await self._post(op.target, text, [], f"{self.idempotency_prefix}/entry/{entry.id}", retry)
+        blocks = self._card(entry.id, text)
+        key = f"{self.idempotency_prefix}/entry/{entry.id}"
+        await self._post(op.target, text, blocks, key, retry)
         return self._chat_result(posted=self.delivered.posted | {entry.id})
+
+    def _card(self, post: str, text: str) -> list[dict[str, Any]]:
+        """The Block Kit of a workflow card recorded for this post (status.workflows.cards),
+        rendered and escaped by the domain; none when the post has no card."""
+        workflows = (self.body.get("status") or {}).get("workflows") or {}
+        record = (workflows.get("cards") or {}).get(post)
+        return card_blocks(card_of(record), text) if isinstance(record, dict) else []
 
     def _mention(self, names: list[str]) -> str:
         """``<@U…>`` per person with a Slack id in the rotation; the plain name otherwise."""
@@ -305,7 +315,8 @@ class DeliveryRun:
             text = chat_render.timeline_text(
                 "workflow-message", str(record.get("text", "")), str(record.get("workflow", ""))
             )
-            await self.chat.post(op.target, text, idempotency_key=key)
+            blocks = self._card(op.text, text)
+            await self.chat.post(op.target, text, blocks=blocks, idempotency_key=key)
         return self._chat_result(channel_posts=self.delivered.channel_posts | {op.text})
 
     async def _posted_before(self, channel: str, key: str) -> bool:

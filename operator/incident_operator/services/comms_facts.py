@@ -46,8 +46,8 @@ def summary_of(
     declared = status.timestamps.declared
     updated = max([*times, *([declared] if declared else [])], default=None)
     links = {"Status page": config.status_page_url} if config.status_page_url else {}
-    bridge = ""
-    if config.bridge_url_template:
+    bridge = status.conference.url if status.conference else ""  # a workflow's bridge first
+    if config.bridge_url_template and not bridge:
         bridge = config.bridge_url_template.replace("{namespace}", namespace).replace(
             "{name}", name
         )

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from incident_operator.adapters.catalog_port import TeamWebhooks
 from incident_operator.adapters.comms_ports import UserGroups
 from incident_operator.adapters.expressions_port import Expressions
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
@@ -42,8 +43,10 @@ from incident_operator.domain.tickets import workflow_marker
 from incident_operator.domain.times import iso, parse_time
 from incident_operator.errors import IncidentOperatorError, PermanentError, TemporaryError
 
+from . import workflow_actions
 from .catalog import CatalogService
 from .comms_facts import CommsConfig, summary_of
+from .workflow_actions import WorkflowWebhooks
 from .workflow_mitigation import ENTRY as MITIGATION
 from .workflow_mitigation import describe as describe_mitigation
 from .workflow_mitigation import request_record, with_requested
@@ -59,6 +62,8 @@ MESSAGE = "workflow-message"
 NOTE = "workflow-note"
 TICKET = "workflow-ticket"
 PAGE = "workflow-page"
+WEBHOOK = "workflow-webhook"
+"""A sendWebhook step's delivery owed (on the timeline only; status.workflows.webhooks)."""
 CHANNEL_MESSAGE = "workflow-channel-message"
 """A post to a named channel, on the timeline (not posted to the incident's channel)."""
 CHECKLIST = "workflow-checklist"
@@ -326,6 +331,10 @@ class Outcome:
     """``status.workflows.mitigations`` entries its mitigate steps requested, by name."""
     stopped_by: str = ""
     """It did not run: this earlier workflow's stop step ended it (nothing to report)."""
+    conference: Body | None = None
+    """``status.conference`` its startConference step started."""
+    webhooks: dict[str, Body] = field(default_factory=dict)
+    """``status.workflows.webhooks`` entries its sendWebhook steps owe, by id."""
 
 
 def snapshot_status(snapshot: wf.Snapshot, before: Mapping[str, Any]) -> Body:
@@ -387,6 +396,9 @@ def owed_effects(outcomes: Iterable[Outcome], raw: Mapping[str, Any]) -> tuple[B
             mitigations.setdefault(k, v)
     if mitigations:
         owed["mitigations"] = mitigations
+    hooks = {k: v for o in found for k, v in o.webhooks.items()}
+    if hooks:
+        owed["webhooks"] = hooks
     return owed, {k: v for o in found for k, v in o.pages.items()}
 
 
@@ -430,6 +442,19 @@ def _recorded(
     return MITIGATION, describe_mitigation(action.mitigation, ref)
 
 
+def conference_status(outcomes: Iterable[Outcome], now: datetime) -> Body:
+    """``status.conference`` of the first bridge the runs started, written with the done keys
+    (a crash before that write starts the same bridge again: the URL is the template's)."""
+    started = next((o.conference for o in outcomes if o.conference), None)
+    return {"conference": {**started, "startedAt": iso(now)}} if started else {}
+
+
+REACHING = frozenset(
+    {wf.ActionType.PAGE, wf.ActionType.SEND_WEBHOOK, wf.ActionType.START_CONFERENCE}
+)
+"""Steps that reach beyond the incident (a team's pager or endpoint, a bridge URL)."""
+
+
 class WorkflowService:
     """Plans with the domain, executes through the ports, records in the incident's status."""
 
@@ -445,6 +470,7 @@ class WorkflowService:
         catalog: CatalogService | None = None,
         groups: UserGroups | None = None,
         before_side_effect: Callable[[str, str], Awaitable[None]] | None = None,
+        webhooks: TeamWebhooks | None = None,
     ) -> None:
         """``catalog``: the Teams and their routing keys, for ``page`` steps; ``groups``: the
         chat's user groups, for ``invite`` steps naming one; ``before_side_effect(namespace,
@@ -459,6 +485,7 @@ class WorkflowService:
         self._expressions = expressions
         self._clock = clock
         self.index = index
+        self.webhooks = WorkflowWebhooks(store, clock, catalog, webhooks, self._summary)
 
     async def plan(
         self, body: Mapping[str, Any], workflows: Iterable[wf.Workflow] | None = None
@@ -480,6 +507,7 @@ class WorkflowService:
     async def run(self, body: Mapping[str, Any]) -> None:
         """Evaluate and execute; write status.workflows, Events and the workflows' counts."""
         namespace = str((body.get("metadata") or {}).get("namespace", ""))
+        await self._deliver_owed(body)
         if not self.index.visible(namespace):
             return  # nothing to remember either: no write for incidents no workflow sees
         plan = await self.plan(body)
@@ -517,10 +545,21 @@ class WorkflowService:
         written: Body = {"workflows": status}
         if pages:  # with the done keys: a crash before this write re-pages on the same key
             written["pager"] = {"workflowPages": pages}
-        await self._store.patch_incident(meta["namespace"], meta["name"], status=written)
+        written.update(conference_status(outcomes, now))
+        after = await self._store.patch_incident(meta["namespace"], meta["name"], status=written)
+        if owed.get("webhooks"):  # delivered now, through the outbox (attempt, then POST)
+            await self.webhooks.deliver(after)
         for run, outcome in zip(plan.runs, outcomes, strict=True):
             if not outcome.stopped_by:  # a stopped run did nothing: no Event, no count
                 await self._report(body, run, outcome, now)
+
+    async def _deliver_owed(self, body: Mapping[str, Any]) -> None:
+        """The webhooks an earlier run owes (its workflow may be gone since), from a fresh read."""
+        if self.webhooks.due(body):
+            meta = body["metadata"]
+            fresh = await self._store.get_incident(str(meta["namespace"]), str(meta["name"]))
+            if fresh is not None:
+                await self.webhooks.deliver(fresh)
 
     async def _execute_all(
         self, body: Mapping[str, Any], runs: Iterable[wf.Run], now: datetime
@@ -634,7 +673,13 @@ class WorkflowService:
         if action.type is wf.ActionType.POST_MESSAGE and action.channel:
             text = wf.render(action.text, values)
             await self._channel_post(current, step, ref, text, outcome)
+            await workflow_actions.record_card(self._store, current, step, values)
             return CHANNEL_MESSAGE, f"To {action.channel}: {text}"
+        if action.type is wf.ActionType.POST_MESSAGE and action.card is not None:
+            await workflow_actions.record_card(self._store, current, step, values)
+            return MESSAGE, wf.render(action.text, values)
+        if action.type in REACHING:
+            return await self._reach(step, current=current, ref=ref, values=values, outcome=outcome)
         if action.type in (wf.ActionType.POST_MESSAGE, wf.ActionType.ADD_NOTE):
             kind = MESSAGE if action.type is wf.ActionType.POST_MESSAGE else NOTE
             return kind, wf.render(action.text, values)
@@ -648,15 +693,47 @@ class WorkflowService:
             return None
         if action.type in (wf.ActionType.ADD_CHECKLIST, wf.ActionType.MITIGATE):
             return _recorded(current, step, ref, outcome)
+        await self._edit(namespace, name, action, current)
+        return None
+
+    async def _reach(
+        self,
+        step: wf.Step,
+        *,
+        current: Mapping[str, Any],
+        ref: wf.WorkflowRef,
+        values: Mapping[str, str],
+        outcome: Outcome,
+    ) -> tuple[str, str] | None:
+        """page, sendWebhook and startConference (services/workflow_actions.py): what reaches
+        beyond the incident, owed with the done keys and delivered after them."""
+        action = step.action
         if action.type is wf.ActionType.PAGE:
             paged = await self._page(current, step, ref, values)
             if paged is None:
                 return None
-            page_id, record = paged
-            outcome.pages[page_id] = record
-            return PAGE, f"Paged team {record['team']} ({action.name} of {ref.display})"
-        await self._edit(namespace, name, action, current)
-        return None
+            page_id, page = paged
+            outcome.pages[page_id] = page
+            return PAGE, f"Paged team {page['team']} ({action.name} of {ref.display})"
+        if action.type is wf.ActionType.START_CONFERENCE:
+            started, url = workflow_actions.conference(current, step, ref, values)
+            if started is None or outcome.conference is not None:
+                return None  # one bridge per incident: the first one started stays
+            outcome.conference = started
+            return workflow_actions.CONFERENCE, f"Conference bridge: {url}"
+        if not self.webhooks.enabled:
+            raise PermanentError("Team webhooks are not read (no catalog Secret namespace)")
+        owed = await workflow_actions.owe_webhook(
+            self._catalog, current, step, ref, outcome.webhooks
+        )
+        if owed is None:
+            return None
+        ident, record = owed
+        outcome.webhooks[ident] = record
+        return WEBHOOK, (
+            f"Webhook {record['webhook']} of team {record['team']} owed the incident summary "
+            "(delivered once through the outbox)"
+        )
 
     async def _edit(
         self, namespace: str, name: str, action: wf.Action, current: Mapping[str, Any]

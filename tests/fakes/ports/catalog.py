@@ -7,9 +7,9 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from incident_operator.domain.catalog import SecretRef
+from incident_operator.domain.catalog import SecretRef, TeamWebhook
 
-from .paging import FakePager
+from .paging import FakeNotifier, FakePager
 
 Body = dict[str, Any]
 
@@ -81,3 +81,18 @@ class FakeTeamPagers:
         if secret in self.errors:
             raise self.errors[secret]
         return self.pagers.get(secret)
+
+
+@dataclass
+class FakeTeamWebhooks:
+    """One FakeNotifier per webhook signing Secret reference and URL; a reference missing
+    here is a missing Secret (``notifier`` answers None, as the adapter does)."""
+
+    notifiers: dict[tuple[SecretRef, str], FakeNotifier] = field(default_factory=dict)
+
+    def add(self, name: str, key: str, url: str) -> FakeNotifier:
+        notifier = self.notifiers[(SecretRef(name, key), url)] = FakeNotifier()
+        return notifier
+
+    async def notifier(self, webhook: TeamWebhook) -> FakeNotifier | None:
+        return self.notifiers.get((webhook.secret, webhook.url))

@@ -180,3 +180,19 @@ def test_a_mitigate_step_names_its_mitigation_and_its_gate() -> None:
         "1. mitigate scale-checkout (scale deployment/checkout; gated like an SLO's mitigation)"
         in text
     )
+
+
+def test_the_dry_run_names_a_card_a_bridge_and_a_teams_webhook(tmp_path: Path) -> None:
+    doc = example("IncidentWorkflow")
+    doc["spec"]["actions"] = [
+        {"type": "postMessage", "text": "hi", "card": {"title": "Tier-1 ${title}"}},
+        {"type": "startConference", "urlTemplate": "https://meet.example.com/${name}"},
+        {"type": "sendWebhook", "team": "payments", "webhook": "erp"},
+    ]
+    path = tmp_path / "wf.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    source = Source(body({"tier": "1"}), {})
+    _, text = dry_run(["-f", str(path), "--incident", "checkout-errors"], source)
+    assert "1. postMessage to the incident channel 'hi' with a card 'Tier-1 ${title}'" in text
+    assert "2. startConference https://meet.example.com/${name}" in text
+    assert "3. sendWebhook erp of team payments" in text

@@ -211,6 +211,22 @@ class TeamSlack(ApiModel):
     """The team's Slack user group id (S...), mentioned when the team is involved."""
 
 
+class TeamWebhookSpec(ApiModel):
+    """A webhook workflows may call (sendWebhook): a signed HTTP POST of the incident summary.
+    Only cluster admins write Teams, so only they choose where the operator POSTs; a workflow
+    names the webhook, never a URL or a Secret."""
+
+    name: Name
+    """Name a sendWebhook step names (with the team)."""
+    url: Annotated[str, Field(min_length=9, max_length=2048, pattern=r"^https://\S+$")]
+    """Where to POST, https only, e.g. https://hooks.payments.example.com/incidents."""
+    secret_ref: SecretKeyRef
+    """The HMAC-SHA256 signing secret, in the operator's catalog Secret namespace (as the
+    routing keys): X-Incident-Operator-Signature: sha256=HMAC(secret, "<timestamp>." + body)."""
+    include_private: bool = False
+    """Also send private incidents' summaries here (default: a private incident's step fails)."""
+
+
 class Member(ApiModel):
     """A person in the team."""
 
@@ -264,6 +280,17 @@ class TeamSpec(ApiModel):
     """The team's on-call rotation."""
     slack: TeamSlack = TeamSlack()
     paging: TeamPaging = TeamPaging()
+    webhooks: Annotated[
+        list[TeamWebhookSpec],
+        Field(
+            max_length=16,
+            json_schema_extra={
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["name"],
+            },
+        ),
+    ] = []
+    """Webhooks the workflows of admitted namespaces (and cluster workflows) may call."""
     default_severity: Name | None = None
     """Severity for incidents declared from chat on the team's services."""
 
@@ -293,6 +320,17 @@ class Team(Resource):
             slack_channel=spec.slack.channel,
             slack_user_group=spec.slack.user_group,
             slack_members=tuple(m.slack_user_id for m in spec.members if m.slack_user_id),
+            webhooks={
+                w.name: catalog.TeamWebhook(
+                    name_of,
+                    w.name,
+                    w.url,
+                    catalog.SecretRef(w.secret_ref.name, w.secret_ref.key),
+                    w.include_private,
+                )
+                for w in spec.webhooks
+                for name_of in (str(self.metadata.get("name", "")),)
+            },
         )
 
 

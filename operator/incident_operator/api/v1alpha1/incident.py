@@ -643,6 +643,54 @@ class WorkflowMitigation(ApiModel):
     """The step's key (status.workflows.done)."""
 
 
+class WorkflowCardField(ApiModel):
+    """One labelled value of a card."""
+
+    label: Annotated[str, Field(max_length=2048)]
+    """The label, rendered."""
+    value: Annotated[str, Field(max_length=4096)]
+    """The value, rendered."""
+
+
+class WorkflowCardButton(ApiModel):
+    """One link button of a card."""
+
+    text: Annotated[str, Field(max_length=512)]
+    """The button's label, rendered."""
+    url: Annotated[str, Field(max_length=4096)]
+    """Where it links (https), rendered."""
+
+
+class WorkflowCard(ApiModel):
+    """A postMessage step's card, rendered (placeholders replaced), as comms posts it."""
+
+    title: Annotated[str, Field(max_length=2048)] = ""
+    """The header."""
+    fields: Annotated[list[WorkflowCardField], Field(max_length=10)] = []
+    """Labelled values."""
+    buttons: Annotated[list[WorkflowCardButton], Field(max_length=5)] = []
+    """Link buttons."""
+
+
+class WorkflowWebhook(ApiModel):
+    """One sendWebhook step's delivery: owed until delivered (attempts in status.outbox)."""
+
+    team: ShortText
+    """The Team whose webhook it is."""
+    webhook: ShortText
+    """The webhook's name in the Team's spec.webhooks."""
+    workflow: ShortText = ""
+    """The workflow and step that asked for it, for people."""
+    namespaced: bool = False
+    """Asked by an IncidentWorkflow (the Team must still admit the namespace when sent)."""
+    key: Annotated[str, Field(max_length=512)]
+    """The Idempotency-Key it is sent with (incident uid and step key)."""
+    state: Annotated[str, Field(pattern=r"^(owed|delivered)$")] = "owed"
+    """owed or delivered."""
+    delivered_at: datetime | None = None
+    """When the receiver confirmed it (a 2xx answer)."""
+
+
 class WorkflowsStatus(ApiModel):
     """What the workflows did for this incident: the keys of the steps done (so nothing runs
     twice) and the newest runs (older ones counted in runsFolded)."""
@@ -671,6 +719,11 @@ class WorkflowsStatus(ApiModel):
     mitigations: Annotated[dict[str, WorkflowMitigation], Field(max_length=16)] = {}
     """Mitigations the workflows' mitigate steps requested, by name; each is requested once
     per incident and run by the mitigation service (status.mitigations, source workflow)."""
+    cards: Annotated[dict[str, WorkflowCard], Field(max_length=16)] = {}
+    """Cards of the workflows' postMessage steps, by the id of the post (its timeline
+    entry's or named-channel post's); comms posts each with its message."""
+    webhooks: Annotated[dict[str, WorkflowWebhook], Field(max_length=16)] = {}
+    """The sendWebhook steps' deliveries, by id."""
 
 
 class ServiceOwner(ApiModel):
@@ -694,6 +747,17 @@ class CatalogStatus(ApiModel):
     """The team whose routing key pages go to; empty: the operator's global key."""
     paging_route: Name | None = None
     """The team's named route in use; empty: the team's default key."""
+
+
+class ConferenceStatus(ApiModel):
+    """The conference bridge a workflow's startConference step started."""
+
+    url: Annotated[str, Field(max_length=2048, pattern=r"^https://\S+$")]
+    """The bridge's URL (also shown in the pinned status message and the topic)."""
+    workflow: ShortText = ""
+    """The workflow and step that started it."""
+    started_at: datetime | None = None
+    """When it was started."""
 
 
 class IncidentStatus(CommonStatus):
@@ -740,6 +804,8 @@ class IncidentStatus(CommonStatus):
     """For incidents declared from Alertmanager: the alerts seen in the group."""
     workflows: WorkflowsStatus | None = None
     """What the IncidentWorkflows and ClusterIncidentWorkflows did for this incident."""
+    conference: ConferenceStatus | None = None
+    """The conference bridge a workflow started (startConference), if any."""
     catalog: CatalogStatus | None = None
     tasks: Annotated[list[TaskStatus], Field(max_length=MAX_TASKS)] = []
     """The roles' checklist tasks (Severity spec.checklists, workflows' addChecklist steps),

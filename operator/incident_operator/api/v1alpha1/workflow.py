@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from incident_operator.domain import mitigation as mitigation_domain
+from incident_operator.domain import workflow_actions as actions
 from incident_operator.domain import workflows as domain
 from incident_operator.domain.durations import parse_duration
 
@@ -129,13 +130,51 @@ class Trigger(ApiModel):
         )
 
 
+HttpsTemplate = Annotated[
+    str, Field(min_length=9, max_length=2048, pattern=r"^https://[^/?#$@\s]+(?:[/?#]\S*)?$")
+]
+"""An https URL whose host holds no placeholder; ${name}-style placeholders elsewhere."""
+
+
+class CardField(ApiModel):
+    """One labelled value of a card (a Slack section field)."""
+
+    label: Annotated[str, Field(min_length=1, max_length=100)]
+    """The label, shown in bold; placeholders as in text."""
+    value: Annotated[str, Field(min_length=1, max_length=1800)]
+    """The value; placeholders as in text."""
+
+
+class CardButton(ApiModel):
+    """A link button of a card (opens the URL; nothing is sent back to the operator)."""
+
+    text: Annotated[str, Field(min_length=1, max_length=75)]
+    """The button's label; placeholders as in text."""
+    url: HttpsTemplate
+    """Where it links, https only; placeholders as in text (values percent-encoded)."""
+
+
+class Card(ApiModel):
+    """A Slack Block Kit card the operator renders (a header, fields, link buttons): a
+    restricted subset, escaped like every timeline post, never blocks written by hand."""
+
+    title: Annotated[str, Field(max_length=150)] = ""
+    """The header; placeholders as in text."""
+    fields: Annotated[list[CardField], Field(max_length=10)] = []
+    """Labelled values, shown two by two."""
+    buttons: Annotated[list[CardButton], Field(max_length=5)] = []
+    """Link buttons."""
+
+
 class ActionType(StrEnum):
     """postMessage (to the incident's chat channel), addNote (to the timeline only),
     setLabels or setSeverity (on the incident), createTicket (in the tracker the operator is
     configured with, Jira or GitHub), page (a Team's PagerDuty routing key), invite (Slack
     users or a user group into the incident's channel), stop (no later workflow runs for this
     trigger occurrence), addChecklist (tasks for a role, and private instructions for its
-    holder), mitigate (request one guarded mitigation, gated like an SLO's)."""
+    holder), mitigate (request one guarded mitigation, gated like an SLO's), sendWebhook (a
+    signed POST of the incident summary to a Team's webhook), startConference (a bridge URL
+    from a template, recorded in status.conference)."""
 
     POST_MESSAGE = "postMessage"
     ADD_NOTE = "addNote"
@@ -147,6 +186,8 @@ class ActionType(StrEnum):
     STOP = "stop"
     ADD_CHECKLIST = "addChecklist"
     MITIGATE = "mitigate"
+    SEND_WEBHOOK = "sendWebhook"
+    START_CONFERENCE = "startConference"
 
 
 class Action(ApiModel):
@@ -213,15 +254,39 @@ class Action(ApiModel):
                 "mitigate needs mitigation, and mitigation is for mitigate only",
                 field_path=".mitigation",
             ),
+            cel_rule(
+                "self.type != 'sendWebhook' || (has(self.team) && has(self.webhook))",
+                "sendWebhook needs team and webhook",
+                field_path=".webhook",
+            ),
+            cel_rule(
+                "!has(self.webhook) || self.type == 'sendWebhook'",
+                "webhook is for sendWebhook only",
+                field_path=".webhook",
+            ),
+            cel_rule(
+                "self.type != 'startConference' || has(self.urlTemplate)",
+                "startConference needs urlTemplate",
+                field_path=".urlTemplate",
+            ),
+            cel_rule(
+                "!has(self.urlTemplate) || self.type == 'startConference'",
+                "urlTemplate is for startConference only",
+                field_path=".urlTemplate",
+            ),
+            cel_rule(
+                "!has(self.card) || self.type == 'postMessage'",
+                "card is for postMessage only",
+                field_path=".card",
+            ),
         )
     }
 
     type: ActionType
-    """postMessage, addNote, setLabels, setSeverity, createTicket, page, invite, addChecklist
-    or stop (the
-    workflows after this one, in order, do not run for this trigger occurrence: cluster
-    workflows first, then the namespace's, each by name). mitigate: request the guarded
-    mitigation in mitigation."""
+    """postMessage, addNote, setLabels, setSeverity, createTicket, page, invite, addChecklist,
+    stop (the workflows after this one, in order, do not run for this trigger occurrence:
+    cluster workflows first, then the namespace's, each by name), sendWebhook or
+    startConference. mitigate: request the guarded mitigation in mitigation."""
     name: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] = ""
     """Name shown in the run history (default: the type and position)."""
     if_: Annotated[Expression | None, Field(alias="if")] = None
@@ -244,7 +309,8 @@ class Action(ApiModel):
     severity: Name | None = None
     """setSeverity: the Severity to set as spec.severityRef."""
     team: Name | None = None
-    """page: the Team whose PagerDuty routing key is paged. An IncidentWorkflow may page only
+    """page: the Team whose PagerDuty routing key is paged; sendWebhook: the Team whose
+    webhook is called. An IncidentWorkflow may page only
     a Team that admits the incident's namespace (spec.namespaces); a ClusterIncidentWorkflow
     may page any Team."""
     route: Name | None = None
@@ -267,6 +333,16 @@ class Action(ApiModel):
     chart's requester-authority policy); it runs like an SLO's: without approval only where
     the incident's Severity has mitigation.autoAllowed, through the target's consent guard,
     cooldown and maxActions (docs/workflows.md)."""
+    webhook: Name | None = None
+    """sendWebhook: the name of a webhook of the Team in team (Team.spec.webhooks). An
+    IncidentWorkflow may use only the webhooks of a Team that admits its namespace; a
+    ClusterIncidentWorkflow any Team's."""
+    url_template: HttpsTemplate | None = None
+    """startConference: the bridge's URL, https, e.g.
+    https://meet.example.com/inc-${namespace}-${name} (placeholders as in text, each value
+    percent-encoded; the host may hold none)."""
+    card: Card | None = None
+    """postMessage: also show this card (title, fields, link buttons) under the text."""
 
     def to_domain(self, index: int) -> domain.Action:
         return domain.Action(
@@ -289,7 +365,20 @@ class Action(ApiModel):
             mitigation=self.mitigation.to_domain("", mitigation_domain.Source.WORKFLOW)
             if self.mitigation is not None
             else None,
+            webhook=self.webhook or "",
+            url_template=self.url_template or "",
+            card=_card(self.card),
         )
+
+
+def _card(card: Card | None) -> actions.Card | None:
+    if card is None:
+        return None
+    return actions.Card(
+        card.title,
+        tuple(actions.CardField(f.label, f.value) for f in card.fields),
+        tuple(actions.CardButton(b.text, b.url) for b in card.buttons),
+    )
 
 
 class Repeat(StrEnum):

@@ -16,6 +16,7 @@ import functools
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,20 +56,25 @@ class World:
         return [str(m.get("text", "")) for c in self.slack.channels.values() for m in c.messages]
 
 
+def slack_args(tmp_path: Path, slack_url: str) -> tuple[str, ...]:
+    """The operator's flags for the Slack fake (the secrets written as mounted files)."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir(exist_ok=True)
+    (secrets / "slack-token").write_text(TOKEN + "\n")
+    (secrets / "slack-signing-secret").write_text(SIGNING_SECRET + "\n")
+    return (
+        f"--http-listen=127.0.0.1:{free_port()}",
+        f"--slack-token-file={secrets / 'slack-token'}",
+        f"--slack-signing-secret-file={secrets / 'slack-signing-secret'}",
+        f"--slack-api-url={slack_url}",
+    )
+
+
 @pytest.fixture
 def world(crds: Cluster, tmp_path: Path) -> Iterator[World]:
     slack = FakeSlack(TOKEN)
     with serving(slack, slack.start) as (slack_url, thread):
-        secrets = tmp_path / "secrets"
-        secrets.mkdir()
-        (secrets / "slack-token").write_text(TOKEN + "\n")
-        (secrets / "slack-signing-secret").write_text(SIGNING_SECRET + "\n")
-        args = (
-            f"--http-listen=127.0.0.1:{free_port()}",
-            f"--slack-token-file={secrets / 'slack-token'}",
-            f"--slack-signing-secret-file={secrets / 'slack-signing-secret'}",
-            f"--slack-api-url={slack_url}",
-        )
+        args = slack_args(tmp_path, slack_url)
         with running_operator(crds, tmp_path / "operator.log", *args) as op:
             yield World(slack, thread, op)
 
@@ -436,3 +442,88 @@ def run_tier1_automation(
     )  # fmt: skip
     wait_for("the second team's page resolved", lambda: pd.open_alert(key) is None, 60)
     assert [a.state for a in pd.alerts_for(key)] == ["resolved"]
+
+
+def test_a_wait_step_posts_after_its_duration_once_across_an_operator_restart(
+    crds: Cluster, api: client.ApiClient, namespace: str, severity: str, tmp_path: Path
+) -> None:
+    """declared -> post, wait 15s, post: the second post comes no sooner than the recorded
+    resume time and exactly once, although the operator is stopped while the run waits and
+    a new process resumes it from the incident's status. The API server refuses a wait
+    over 24h (the CRD's CEL rule), and the dry run shows the paused run."""
+    later: dict[str, Any] = {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "IncidentWorkflow",
+        "metadata": {"name": "later"},
+        "spec": {
+            "triggers": [{"event": "declared"}],
+            "actions": [
+                {"type": "postMessage", "text": "WAIT-START ${title}"},
+                {"type": "wait", "duration": "15s"},
+                {"type": "postMessage", "text": "WAIT-END ${title}"},
+            ],
+        },
+    }
+    too_long = {**later, "metadata": {"name": "too-long"}}
+    too_long["spec"] = {**later["spec"], "actions": [{"type": "wait", "duration": "25h"}]}
+    with pytest.raises(client.ApiException) as refused:
+        create_custom(api, too_long, namespace)
+    assert "a wait lasts at most 24h" in str(refused.value.body)
+    slack = FakeSlack(TOKEN)
+    with serving(slack, slack.start) as (slack_url, _):
+        args = slack_args(tmp_path, slack_url)
+
+        def texts(word: str) -> list[str]:
+            return [
+                str(m.get("text", ""))
+                for c in slack.channels.values()
+                for m in c.messages
+                if word in str(m.get("text", ""))
+            ]
+
+        def incident() -> dict[str, Any]:
+            return get_custom(api, "Incident", "later-inc", namespace)
+
+        with running_operator(crds, tmp_path / "operator-1.log", *args):
+            create_custom(api, later, namespace)
+            wait_for(
+                "later Ready", functools.partial(ready, api, "IncidentWorkflow", "later", namespace)
+            )
+            create_custom(
+                api,
+                {
+                    "apiVersion": "sre.dev/v1alpha1",
+                    "kind": "Incident",
+                    "metadata": {"name": "later-inc"},
+                    "spec": {
+                        "title": "Cart slow",
+                        "service": "cart",
+                        "severityRef": severity,
+                        "state": "investigating",
+                    },
+                },
+                namespace,
+            )
+            waits = wait_for(
+                "the recorded wait",
+                lambda: (incident().get("status") or {}).get("workflows", {}).get("waits"),
+                timeout=60,
+            )
+            (wait,) = waits.values()
+            shown = plugin(crds, namespace, "workflow", "test", "later", "--incident", "later-inc")
+            assert shown.returncode == 0, shown.stderr
+            assert f"Paused at wait step {wait['key']}" in shown.stdout
+        stopped = datetime.now(UTC)
+        assert stopped < datetime.fromisoformat(wait["resumeAt"])  # stopped while it waited
+        with running_operator(crds, tmp_path / "operator-2.log", *args):
+            wait_for("the post after the wait", lambda: texts("WAIT-END Cart slow"), timeout=60)
+            time.sleep(12)  # two more timer intervals: nothing repeats
+        assert len(texts("WAIT-START Cart slow")) == 1
+        assert len(texts("WAIT-END Cart slow")) == 1
+    status = incident()["status"]
+    entries = {e["key"]: e for e in status["timeline"] if e.get("type") == "workflow-message"}
+    end = entries[wait["key"].removesuffix("/1") + "/2"]
+    assert datetime.fromisoformat(end["at"]) >= datetime.fromisoformat(wait["resumeAt"])
+    assert status["workflows"].get("waits") in (None, {})
+    (run,) = status["workflows"]["runs"]
+    assert run["result"] == "succeeded"

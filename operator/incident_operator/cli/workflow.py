@@ -23,7 +23,9 @@ import yaml
 from incident_operator.adapters.expressions_port import Expressions
 from incident_operator.adapters.ports import Body
 from incident_operator.domain import workflows as wf
+from incident_operator.domain.times import iso
 from incident_operator.errors import IncidentOperatorError
+from incident_operator.services.workflow_wait import waits_of
 from incident_operator.services.workflows import dry_run, load_workflow
 
 from .manifests import UsageError
@@ -157,6 +159,12 @@ def render(
         print(f"  {_trigger(match.trigger)}: {verdict} - {match.why}", file=out)
     if workflow.condition:
         print(f"Condition: {workflow.condition}", file=out)
+    paused = [w for w in waits_of(incident).values() if w.key.startswith(f"wf/{workflow.ref.id}/")]
+    for wait in paused:
+        print(
+            f"Paused at wait step {wait.key}: the later steps run at {iso(wait.resume_at)}",
+            file=out,
+        )
     if current.runs:
         _runs(out, current, "Would run now")
         return
@@ -194,6 +202,17 @@ def _runs(out: TextIO, evaluation: wf.Evaluation, heading: str) -> None:
         print(f"{heading} ({run.key}, on {run.occurrence.detail}):", file=out)
         for step in run.steps:
             print(f"  {step.index + 1}. {_step(step)}", file=out)
+        last = run.steps[-1] if run.steps else None
+        if last is not None and _reached_wait(last):
+            later = run.workflow.actions[last.index + 1 :]
+            print(f"  then, {_duration(last.action)} after step {last.index + 1}:", file=out)
+            for i, action in enumerate(later, start=last.index + 2):
+                print(f"  {i}. {_step(wf.Step('', i - 1, action))}", file=out)
+
+
+def _reached_wait(step: wf.Step) -> bool:
+    """A wait step that would be reached now (its run pauses there)."""
+    return step.action.type is wf.ActionType.WAIT and step.runs and step.resume_at is None
 
 
 def _step(step: wf.Step) -> str:
@@ -207,13 +226,8 @@ def _step(step: wf.Step) -> str:
         what = "setLabels " + ", ".join(f"{k}={v}" for k, v in action.labels)
     elif action.type is wf.ActionType.CREATE_TICKET:
         what = f"createTicket {action.text!r}"
-    elif action.type is wf.ActionType.STOP:
-        what = "stop (later workflows do not run for this occurrence)"
-    elif action.type is wf.ActionType.INVITE:
-        who = [*action.users, *([f"group {action.user_group}"] if action.user_group else [])]
-        what = "invite " + ", ".join(who)
-    elif action.type is wf.ActionType.PAGE:
-        what = f"page team {action.team}" + (f" route {action.route}" if action.route else "")
+    elif action.type is not wf.ActionType.SET_SEVERITY:
+        what = _other_step(step)
     else:
         what = f"setSeverity {action.severity}"
     if step.done:
@@ -222,3 +236,34 @@ def _step(step: wf.Step) -> str:
         state = "runs" if step.verdict.value else "skipped"
         return f"{what} - if {action.condition}: {step.verdict.describe()} ({state})"
     return what
+
+
+def _duration(action: wf.Action) -> str:
+    seconds = int(action.duration.total_seconds()) if action.duration else 0
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+        f"{secs}s" if secs else "",
+    ]
+    return "".join(parts) or "0s"
+
+
+def _other_step(step: wf.Step) -> str:
+    """stop, invite, page, wait and createFollowUp, described."""
+    action = step.action
+    if action.type is wf.ActionType.STOP:
+        return "stop (later workflows do not run for this occurrence)"
+    if action.type is wf.ActionType.INVITE:
+        who = [*action.users, *([f"group {action.user_group}"] if action.user_group else [])]
+        return "invite " + ", ".join(who)
+    if action.type is wf.ActionType.PAGE:
+        return f"page team {action.team}" + (f" route {action.route}" if action.route else "")
+    if action.type is wf.ActionType.CREATE_FOLLOW_UP:
+        owner = f" owner {action.owner}" if action.owner else ""
+        return f"createFollowUp {action.text!r}{owner}"
+    what = f"wait {_duration(action)}"
+    if step.resume_at is not None:
+        return what + f" (over at {iso(step.resume_at)})"
+    return what + (" (recorded when reached; the later steps run after it)" if step.key else "")

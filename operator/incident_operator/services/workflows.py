@@ -35,6 +35,7 @@ from incident_operator.api.v1alpha1.workflow import (
     workflow_ref,
 )
 from incident_operator.domain import outbox, response, timeline
+from incident_operator.domain import workflow_wait as waiting
 from incident_operator.domain import workflows as wf
 from incident_operator.domain.comms import IncidentSummary
 from incident_operator.domain.deletion import deleting
@@ -44,6 +45,7 @@ from incident_operator.errors import IncidentOperatorError, PermanentError, Temp
 
 from .catalog import CatalogService
 from .comms_facts import CommsConfig, summary_of
+from .workflow_wait import room_for, wait_status, waits_of, waits_patch
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,8 @@ def dry_run(
     fires now, the same judged as if one had (``event``, or its first trigger's)."""
     evaluate = evaluator(expressions, variables_of(body, severity))
     memory = memory_of(body)
-    now_plan = wf.evaluate_workflow(workflow, facts_of(body), memory, now, evaluate)
+    found = wf.evaluate_workflow(workflow, facts_of(body), memory, now, evaluate)
+    now_plan = waiting.evaluation(found, waits_of(body), memory.done, now, evaluate)
     if now_plan.runs or not workflow.triggers:
         return now_plan, None
     event = event or workflow.triggers[0].event
@@ -314,6 +317,10 @@ class Outcome:
     """A stop step ran: later workflows do not run for the run's occurrences."""
     stopped_by: str = ""
     """It did not run: this earlier workflow's stop step ended it (nothing to report)."""
+    waits: dict[str, Body] = field(default_factory=dict)
+    """``status.workflows.waits`` entries of the wait step it reached, by id."""
+    waiting: datetime | None = None
+    """It paused at a wait step: its later steps run at this time."""
 
 
 def snapshot_status(snapshot: wf.Snapshot, before: Mapping[str, Any]) -> Body:
@@ -369,6 +376,28 @@ def owed_effects(outcomes: Iterable[Outcome], raw: Mapping[str, Any]) -> tuple[B
     return owed, {k: v for o in found for k, v in o.pages.items()}
 
 
+def paused(
+    body: Mapping[str, Any],
+    run: wf.Run,
+    step: wf.Step,
+    outcome: Outcome,
+    *,
+    now: datetime,
+    reached: int,
+) -> bool:
+    """Whether ``step`` is a wait reached now (recorded in ``outcome``: the run pauses);
+    a wait that is over is done like any step. ``reached``: the waits the runs before it
+    in this look reached (the status keeps at most MAX_WAITS)."""
+    if step.action.type is not wf.ActionType.WAIT or step.resume_at is not None:
+        return False
+    if not room_for(body, reached + len(outcome.waits)):
+        raise PermanentError(f"this incident has {waiting.MAX_WAITS} paused runs already")
+    wait = waiting.reached(step, run, now)
+    outcome.waits[waiting.wait_id(step.key)] = wait_status(wait, run.workflow.ref.display)
+    outcome.waiting = wait.resume_at
+    return True
+
+
 class WorkflowService:
     """Plans with the domain, executes through the ports, records in the incident's status."""
 
@@ -408,12 +437,13 @@ class WorkflowService:
         severity_name = variables_of(body, None)["incident"]["severity"]
         severity = await self._store.get_severity(severity_name) if severity_name else None
         variables = variables_of(body, severity)
-        return wf.plan(
+        return waiting.plan(
             chosen,
             facts_of(body),
             memory_of(body),
             self._clock.now(),
             evaluator(self._expressions, variables),
+            waits=waits_of(body),
         )
 
     async def run(self, body: Mapping[str, Any]) -> None:
@@ -449,6 +479,9 @@ class WorkflowService:
         }
         owed, pages = owed_effects(outcomes, raw)
         status.update(owed)
+        waits = waits_patch(body, {k: v for o in outcomes for k, v in o.waits.items()}, done)
+        if waits:
+            status["waits"] = waits
         if not retry:  # else the same occurrences must come round again for the owed steps
             status["seen"] = snapshot_status(snapshot, raw.get("seen") or {})
             status["sequence"] = plan.sequence
@@ -482,13 +515,18 @@ class WorkflowService:
                 done = [s.key for s in run.pending]
                 outcomes.append(Outcome(record, done=done, stopped_by=by))
                 continue
-            outcome = await self._execute(body, run, now)
+            reached = sum(len(o.waits) for o in outcomes)
+            outcome = await self._execute(body, run, now, reached=reached)
             if outcome.stop:
                 stopped.update(dict.fromkeys(run.occurrences, run.workflow.ref.display))
             outcomes.append(outcome)
         return outcomes
 
-    async def _execute(self, body: Mapping[str, Any], run: wf.Run, now: datetime) -> Outcome:
+    async def _execute(
+        self, body: Mapping[str, Any], run: wf.Run, now: datetime, *, reached: int = 0
+    ) -> Outcome:
+        """Run's pending steps in order, up to a wait step reached now (``reached``: the
+        waits the runs before it in this look reached)."""
         meta = body["metadata"]
         namespace, name = meta["namespace"], meta["name"]
         outcome = Outcome(wf.RunRecord(run.workflow.ref.display, run.key, (), now, ""))
@@ -503,6 +541,8 @@ class WorkflowService:
                 outcome.done.append(step.key)
                 continue
             try:
+                if paused(body, run, step, outcome, now=now, reached=reached):
+                    break  # the later steps run when the timer finds the wait over
                 await self._act(
                     step,
                     current=body,
@@ -527,6 +567,10 @@ class WorkflowService:
         if entries:
             await self._store.append_timeline(namespace, name, entries)
         result = "succeeded" if not outcome.errors else ("partial" if outcome.ran else "failed")
+        message = "; ".join(outcome.errors)
+        if outcome.waiting is not None:
+            result = "waiting" if not outcome.errors else result
+            message = "; ".join([*outcome.errors, f"waiting until {iso(outcome.waiting)}"])
         outcome.record = wf.RunRecord(
             workflow=run.workflow.ref.display,
             key=run.key,
@@ -534,7 +578,7 @@ class WorkflowService:
             at=now,
             result=result,
             actions=tuple(s.action.name for s in run.pending if s.action in outcome.applied),
-            message="; ".join(outcome.errors)[:1024],
+            message=message[:1024],
         )
         return outcome
 
@@ -775,12 +819,12 @@ class WorkflowService:
             await self._workflow_store.record(
                 run.workflow.ref,
                 RunTally(
-                    runs=1,
+                    runs=0 if any(s.resume_at for s in run.steps) else 1,  # resumed: counted
                     actions=outcome.ran,
                     errors=len(outcome.errors),
                     at=now,
                     incident=f"{meta['namespace']}/{meta['name']}",
-                    last_error=record.message,
+                    last_error="; ".join(outcome.errors),
                 ),
             )
         except IncidentOperatorError as exc:  # reporting must not undo or repeat the run

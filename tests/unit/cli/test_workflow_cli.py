@@ -149,3 +149,43 @@ def test_event_chooses_what_the_dry_run_pretends_fired() -> None:
     assert "Nothing runs now: no trigger fired" in text
     assert "If labelChanged fired now, the condition would be true" in text
     assert "and it would run (wf/uid-example/dry-run, on as if it fired now):" in text
+
+
+def waiting_workflow() -> Body:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "IncidentWorkflow",
+        "metadata": {
+            "name": "later",
+            "namespace": "shop",
+            "uid": "uid-later",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "spec": {
+            "triggers": [{"event": "declared"}],
+            "actions": [
+                {"type": "addNote", "text": "first"},
+                {"type": "wait", "duration": "1h30m"},
+                {"type": "postMessage", "text": "later"},
+            ],
+        },
+    }
+
+
+def test_the_dry_run_shows_a_wait_the_steps_after_it_and_a_paused_run() -> None:
+    source = Source(body({}), {"IncidentWorkflow": waiting_workflow()})
+    _, text = dry_run(["later", "--incident", "checkout-errors"], source)
+    assert "2. wait 1h30m (recorded when reached; the later steps run after it)" in text
+    assert "then, 1h30m after step 2:\n  3. postMessage to the incident channel 'later'" in text
+    paused = {
+        "done": ["wf/uid-later/seen/declared", "wf/uid-later/once/0"],
+        "waits": {
+            "x": {"key": "wf/uid-later/once/1", "resumeAt": "2026-11-27T16:00:00Z"},
+        },
+    }
+    source = Source(body({}, workflows=paused), {"IncidentWorkflow": waiting_workflow()})
+    _, text = dry_run(["later", "--incident", "checkout-errors"], source)
+    assert (
+        "Paused at wait step wf/uid-later/once/1: the later steps run at 2026-11-27T16:00" in text
+    )
+    assert "Nothing runs now: no trigger fired" in text

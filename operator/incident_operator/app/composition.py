@@ -253,6 +253,7 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
             catalog=catalog,
             groups=comms.chat,
             before_side_effect=deletions.hold,
+            action_items=postmortems,
         ),
     )
     if web_options is None:

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from incident_operator.adapters.comms_ports import UserGroups
 from incident_operator.adapters.expressions_port import Expressions
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.adapters.postmortem_ports import ActionItems
 from incident_operator.adapters.tickets_port import TicketRequest, TicketTracker
 from incident_operator.adapters.workflows_port import RunTally, WorkflowStore
 from incident_operator.api.v1alpha1.incident import Incident, IncidentStatus
@@ -45,6 +46,7 @@ from incident_operator.errors import IncidentOperatorError, PermanentError, Temp
 
 from .catalog import CatalogService
 from .comms_facts import CommsConfig, summary_of
+from .workflow_follow_up import FOLLOW_UP, carry, follow_up_step
 from .workflow_wait import room_for, wait_status, waits_of, waits_patch
 
 log = logging.getLogger(__name__)
@@ -321,6 +323,8 @@ class Outcome:
     """``status.workflows.waits`` entries of the wait step it reached, by id."""
     waiting: datetime | None = None
     """It paused at a wait step: its later steps run at this time."""
+    follow_ups: dict[str, Body] = field(default_factory=dict)
+    """``status.workflows.followUps`` entries its createFollowUp steps recorded, by id."""
 
 
 def snapshot_status(snapshot: wf.Snapshot, before: Mapping[str, Any]) -> Body:
@@ -370,10 +374,29 @@ def owed_effects(outcomes: Iterable[Outcome], raw: Mapping[str, Any]) -> tuple[B
     posts = {k: v for o in found for k, v in o.channel_posts.items()}
     if posts:
         owed["channelPosts"] = posts
+    follow_ups = {k: v for o in found for k, v in o.follow_ups.items()}
+    if follow_ups:
+        owed["followUps"] = follow_ups
     invited = [u for o in found for u in o.invitees]
     if invited:
         owed["invitees"] = list(dict.fromkeys([*(raw.get("invitees") or []), *invited]))
     return owed, {k: v for o in found for k, v in o.pages.items()}
+
+
+def step_records(
+    body: Mapping[str, Any], outcomes: Iterable[Outcome], done: Iterable[str], carried: Body
+) -> Body:
+    """The ``status.workflows`` patches of waits (reached now, finished) and follow-ups
+    (recorded now, or carried into the postmortem now)."""
+    found = list(outcomes)
+    out: Body = {}
+    waits = waits_patch(body, {k: v for o in found for k, v in o.waits.items()}, done)
+    if waits:
+        out["waits"] = waits
+    follow_ups = {**carried, **{k: v for o in found for k, v in o.follow_ups.items()}}
+    if follow_ups:
+        out["followUps"] = follow_ups
+    return out
 
 
 def paused(
@@ -413,12 +436,15 @@ class WorkflowService:
         catalog: CatalogService | None = None,
         groups: UserGroups | None = None,
         before_side_effect: Callable[[str, str], Awaitable[None]] | None = None,
+        action_items: ActionItems | None = None,
     ) -> None:
         """``catalog``: the Teams and their routing keys, for ``page`` steps; ``groups``: the
         chat's user groups, for ``invite`` steps naming one; ``before_side_effect(namespace,
         name)`` runs before a page is opened (the deletion service holds the incident's
         finalizer there, so a deleted incident's page is resolved first)."""
         self._before_side_effect = before_side_effect
+        self._action_items = action_items
+        """createFollowUp: the incident's own Postmortem's action items."""
         self._catalog = catalog
         self._groups = groups
         self._tracker = tracker
@@ -462,7 +488,8 @@ class WorkflowService:
         memory = memory_of(body)
         judged = [k for k in plan.judged if k not in memory.done]
         unchanged = memory.seen == plan.snapshot and memory.sequence == plan.sequence
-        if not plan.runs and not judged and unchanged:
+        carried = await carry(body, self._action_items)  # follow-ups a fresh draft lacks
+        if not plan.runs and not judged and unchanged and not carried:
             return
         now = self._clock.now()
         outcomes = await self._execute_all(body, plan.runs, now)
@@ -479,9 +506,7 @@ class WorkflowService:
         }
         owed, pages = owed_effects(outcomes, raw)
         status.update(owed)
-        waits = waits_patch(body, {k: v for o in outcomes for k, v in o.waits.items()}, done)
-        if waits:
-            status["waits"] = waits
+        status.update(step_records(body, outcomes, done, carried))
         if not retry:  # else the same occurrences must come round again for the owed steps
             status["seen"] = snapshot_status(snapshot, raw.get("seen") or {})
             status["sequence"] = plan.sequence
@@ -625,6 +650,17 @@ class WorkflowService:
         if action.type is wf.ActionType.STOP:
             outcome.stop = True
             return None
+        if action.type is wf.ActionType.CREATE_FOLLOW_UP:
+            text = await follow_up_step(
+                current,
+                step,
+                workflow=f"{ref.display} {action.name}",
+                values=values,
+                now=self._clock.now(),
+                items=self._action_items,
+                recorded=outcome.follow_ups,
+            )
+            return FOLLOW_UP, text
         if action.type is wf.ActionType.INVITE:
             await self._invite(current, action, outcome)
             return None

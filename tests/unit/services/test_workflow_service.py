@@ -19,6 +19,7 @@ from tests.builders.objects import incident, severity
 from tests.fakes.ports.catalog import FakeCatalog, FakeTeamPagers
 from tests.fakes.ports.chat import FakeChat
 from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.postmortems import FakePostmortems
 from tests.fakes.ports.store import FakeStore
 from tests.fakes.ports.tickets import FakeTracker
 from tests.fakes.ports.workflows import FakeWorkflowStore
@@ -72,6 +73,7 @@ class Harness:
         catalog: CatalogService | None = None,
         store: FakeStore | None = None,
         groups: FakeChat | None = None,
+        action_items: FakePostmortems | None = None,
     ) -> None:
         self.store = store or FakeStore()
         self.store.severities["sev-1"] = severity("sev-1", 1)
@@ -89,6 +91,7 @@ class Harness:
             tracker=tracker,
             catalog=catalog,
             groups=groups,
+            action_items=action_items,
         )
 
     def add(self, namespace: str = NS, labels: dict[str, str] | None = None) -> None:

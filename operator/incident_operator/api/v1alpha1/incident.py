@@ -612,6 +612,8 @@ class WorkflowFollowUp(ApiModel):
     """The workflow and step that asked for it, for people."""
     postmortem: ShortText = ""
     """The postmortem it was added to (empty: none yet; added when one is drafted)."""
+    message: Annotated[str, Field(max_length=1024)] = ""
+    """Why it was not added (e.g. Git declares the postmortem's action items: add it there)."""
 
 
 class WorkflowsStatus(ApiModel):

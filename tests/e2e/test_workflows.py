@@ -45,7 +45,8 @@ TOKEN = "xoxb-e2e-" + uuid.uuid4().hex
 SIGNING_SECRET = "signing-" + uuid.uuid4().hex
 CONDITION = "severity.level == 1 && 'tier' in incident.labels && incident.labels.tier == '1'"
 TEXT = "tier-1 sev-1: leads paged by workflow"
-EXAMPLE = REPO / "examples" / "60-workflows.yaml"
+EXAMPLES = sorted((REPO / "examples").glob("6*-*workflows.yaml"))
+"""60-workflows.yaml and 61-default-workflows.yaml (the built-ins written as workflows)."""
 
 
 class World:
@@ -224,7 +225,8 @@ def test_a_workflow_with_bad_cel_is_not_ready_with_the_compilers_message(
 def test_the_example_workflows_are_accepted_and_ready(
     world: World, api: client.ApiClient, namespace: str
 ) -> None:
-    documents = list(load_documents(EXAMPLE))
+    assert [p.name for p in EXAMPLES] == ["60-workflows.yaml", "61-default-workflows.yaml"]
+    documents = [d for p in EXAMPLES for d in load_documents(p)]
     assert {d["kind"] for d in documents} == {"IncidentWorkflow", "ClusterIncidentWorkflow"}
     custom = client.CustomObjectsApi(api)
     created: list[str] = []
@@ -527,3 +529,63 @@ def test_a_wait_step_posts_after_its_duration_once_across_an_operator_restart(
     assert status["workflows"].get("waits") in (None, {})
     (run,) = status["workflows"]["runs"]
     assert run["result"] == "succeeded"
+
+
+def test_the_default_workflows_announce_and_remind_as_the_built_ins_do(
+    world: World, api: client.ApiClient, namespace: str, severity: str
+) -> None:
+    """examples/61-default-workflows.yaml as shipped (the reminder's 15m shortened to 10s):
+    a declared incident is announced in #incidents once, and a quiet one gets one reminder
+    in its channel per quiet period. The test's Severity announces nowhere and reminds
+    hourly, so every message here is the workflows'."""
+    world.slack.add_channel("incidents")
+    documents = list(load_documents(REPO / "examples" / "61-default-workflows.yaml"))
+    announce = next(d for d in documents if d["kind"] == "ClusterIncidentWorkflow")
+    reminder = next(d for d in documents if d["kind"] == "IncidentWorkflow")
+    announce["metadata"]["name"] += f"-{uuid.uuid4().hex[:6]}"  # shared control plane
+    reminder["metadata"]["namespace"] = namespace
+    assert reminder["spec"]["triggers"][0]["after"] == "15m"
+    reminder["spec"]["triggers"][0]["after"] = "10s"
+    custom = client.CustomObjectsApi(api)
+    create_custom(api, announce, namespace)
+    try:
+        create_custom(api, reminder, namespace)
+        for kind, name in (
+            ("ClusterIncidentWorkflow", announce["metadata"]["name"]),
+            ("IncidentWorkflow", "update-reminder"),
+        ):
+            wait_for(f"{name} Ready", functools.partial(ready, api, kind, name, namespace))
+        create_custom(
+            api,
+            {
+                "apiVersion": "sre.dev/v1alpha1",
+                "kind": "Incident",
+                "metadata": {"name": "quiet-search"},
+                "spec": {
+                    "title": "Search quiet",
+                    "service": "search",
+                    "severityRef": severity,
+                    "state": "investigating",
+                },
+            },
+            namespace,
+        )
+        announced = f"New {severity} incident in {namespace}: Search quiet (service search;"
+
+        def announcements() -> list[str]:
+            messages = world.slack.by_name("incidents").messages
+            return [str(m.get("text", "")) for m in messages if announced in str(m.get("text"))]
+
+        def reminders() -> list[str]:
+            return [t for t in world.texts() if "No status update on Search quiet" in t]
+
+        wait_for("the announcement in #incidents", announcements, timeout=60)
+        wait_for("the update reminder", reminders, timeout=60)
+        time.sleep(12)  # the same quiet period, looked at twice more: nothing repeats
+        assert len(announcements()) == 1
+        assert len(reminders()) == 1
+        assert not [t for t in reminders() if t in announcements()]
+    finally:
+        custom.delete_cluster_custom_object(
+            "sre.dev", "v1alpha1", "clusterincidentworkflows", announce["metadata"]["name"]
+        )

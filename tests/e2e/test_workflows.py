@@ -7,7 +7,10 @@ workflow in another namespace never acts on this namespace's incident; a workflo
 does not compile is Ready=False with the compiler's message; a noUpdate timer reminds once
 per quiet period; the example workflows are accepted and Ready; on a tier-1 sev-1 one
 workflow invites a Slack user group, pages a second team that admits the namespace (resolved
-with the incident) and opens a Jira ticket, each once.
+with the incident) and opens a Jira ticket, each once. A wait step's later post comes after
+its duration, once, across an operator restart; createFollowUp items land in the
+postmortem once, before and after it is drafted; the default workflows (the built-in
+announcement and reminder as examples) fire.
 """
 
 from __future__ import annotations
@@ -589,3 +592,91 @@ def test_the_default_workflows_announce_and_remind_as_the_built_ins_do(
         custom.delete_cluster_custom_object(
             "sre.dev", "v1alpha1", "clusterincidentworkflows", announce["metadata"]["name"]
         )
+
+
+def test_follow_ups_land_in_the_postmortem_once_before_and_after_it_is_drafted(
+    world: World, api: client.ApiClient, namespace: str
+) -> None:
+    """One createFollowUp at the declaration (no Postmortem yet: the draft starts with it)
+    and one at the resolution (racing the draft: added once, whichever comes first); the
+    Postmortem ends with both, once each, and stays so."""
+    followups = {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "IncidentWorkflow",
+        "metadata": {"name": "followups"},
+        "spec": {
+            "triggers": [{"event": "declared"}, {"event": "phaseChanged", "to": ["resolved"]}],
+            "repeat": "everyTrigger",
+            "actions": [
+                {
+                    "type": "createFollowUp",
+                    "if": "trigger.event == 'declared'",
+                    "text": "Load test ${service}",
+                    "owner": "alice",
+                    "dueIn": "14d",
+                },
+                {
+                    "type": "createFollowUp",
+                    "if": "trigger.event == 'phaseChanged'",
+                    "text": "Review the alerts of ${service}",
+                },
+            ],
+        },
+    }
+    spec = {"level": 3, "displayName": "SEV-3 (fu)", "postmortem": {"required": True}}
+    with temporary_severity(api, "sev-fu", spec) as sev:
+        create_custom(api, followups, namespace)
+        wait_for("Ready", functools.partial(ready, api, "IncidentWorkflow", "followups", namespace))
+        create_custom(
+            api,
+            {
+                "apiVersion": "sre.dev/v1alpha1",
+                "kind": "Incident",
+                "metadata": {"name": "fu-inc"},
+                "spec": {
+                    "title": "Search errors",
+                    "service": "search",
+                    "severityRef": sev,
+                    "state": "investigating",
+                    "roles": {"commander": "alice"},
+                },
+            },
+            namespace,
+        )
+
+        def follow_ups() -> dict[str, Any]:
+            status = get_custom(api, "Incident", "fu-inc", namespace).get("status") or {}
+            return dict((status.get("workflows") or {}).get("followUps") or {})
+
+        (first,) = wait_for("the first follow-up", lambda: follow_ups().values(), 60)
+        assert (first["title"], first["owner"]) == ("Load test search", "alice")
+        assert "postmortem" not in first
+        custom = client.CustomObjectsApi(api)
+        custom.patch_namespaced_custom_object(
+            "sre.dev", "v1alpha1", namespace, "incidents", "fu-inc",
+            {"spec": {"state": "resolved"}},
+        )  # fmt: skip
+
+        def items() -> list[str]:
+            try:
+                found = get_custom(api, "Postmortem", "fu-inc", namespace)
+            except client.ApiException:
+                return []
+            return [i["title"] for i in found["spec"].get("actionItems") or []]
+
+        want = ["Load test search", "Review the alerts of search"]
+        wait_for("both items in the postmortem", lambda: sorted(items()) == want, timeout=90)
+        wait_for(
+            "both follow-ups marked added",
+            lambda: [f.get("postmortem") for f in follow_ups().values()] == ["fu-inc"] * 2,
+            timeout=30,
+        )
+        time.sleep(12)  # more looks: nothing is added twice
+        assert sorted(items()) == want
+        (load,) = [
+            i
+            for i in get_custom(api, "Postmortem", "fu-inc", namespace)["spec"]["actionItems"]
+            if i["title"] == "Load test search"
+        ]
+        assert (load["owner"], load["status"]) == ("alice", "open")
+        assert load["due"]

@@ -374,9 +374,6 @@ def owed_effects(outcomes: Iterable[Outcome], raw: Mapping[str, Any]) -> tuple[B
     posts = {k: v for o in found for k, v in o.channel_posts.items()}
     if posts:
         owed["channelPosts"] = posts
-    follow_ups = {k: v for o in found for k, v in o.follow_ups.items()}
-    if follow_ups:
-        owed["followUps"] = follow_ups
     invited = [u for o in found for u in o.invitees]
     if invited:
         owed["invitees"] = list(dict.fromkeys([*(raw.get("invitees") or []), *invited]))
@@ -855,7 +852,7 @@ class WorkflowService:
             await self._workflow_store.record(
                 run.workflow.ref,
                 RunTally(
-                    runs=0 if any(s.resume_at for s in run.steps) else 1,  # resumed: counted
+                    runs=0 if any(s.resume_at for s in run.steps) else 1,  # counted at its start
                     actions=outcome.ran,
                     errors=len(outcome.errors),
                     at=now,

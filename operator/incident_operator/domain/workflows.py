@@ -674,7 +674,7 @@ class RunRecord:
     events: tuple[str, ...]
     at: datetime
     result: str
-    """succeeded, failed, partial or stopped."""
+    """succeeded, failed, partial, stopped or waiting."""
     actions: tuple[str, ...] = ()
     message: str = ""
 

@@ -564,7 +564,8 @@ class WorkflowRun(ApiModel):
     at: datetime
     """When it ran."""
     result: ShortText
-    """succeeded, failed, partial, or stopped (an earlier workflow's stop step ended it)."""
+    """succeeded, failed, partial, stopped (an earlier workflow's stop step ended it) or waiting
+    (paused at a wait step; its record is replaced when the run resumes)."""
     actions: Annotated[list[ShortText], Field(max_length=16)] = []
     """The steps that ran, by name (skipped ones are not listed)."""
     message: Annotated[str, Field(max_length=1024)] = ""

@@ -9,7 +9,10 @@ per quiet period; the example workflows are accepted and Ready; on a tier-1 sev-
 workflow invites a Slack user group, pages a second team that admits the namespace (resolved
 with the incident), opens a Jira ticket and adds a checklist to the commander, each once: the
 tasks land in status and the pinned status message, the private instructions reach the
-commander alone in one direct message, and a task ticked from Slack is done.
+commander alone in one direct message, and a task ticked from Slack is done. A wait step's
+later post comes after its duration, once, across an operator restart; createFollowUp items
+land in the postmortem once, before and after it is drafted; the default workflows (the
+built-in announcement and reminder as examples) fire.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import functools
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +52,8 @@ TOKEN = "xoxb-e2e-" + uuid.uuid4().hex
 SIGNING_SECRET = "signing-" + uuid.uuid4().hex
 CONDITION = "severity.level == 1 && 'tier' in incident.labels && incident.labels.tier == '1'"
 TEXT = "tier-1 sev-1: leads paged by workflow"
-EXAMPLE = REPO / "examples" / "60-workflows.yaml"
+EXAMPLES = sorted((REPO / "examples").glob("6*-*workflows.yaml"))
+"""60-workflows.yaml and 61-default-workflows.yaml (the built-ins written as workflows)."""
 
 
 class World:
@@ -59,20 +64,25 @@ class World:
         return [str(m.get("text", "")) for c in self.slack.channels.values() for m in c.messages]
 
 
+def slack_args(tmp_path: Path, slack_url: str) -> tuple[str, ...]:
+    """The operator's flags for the Slack fake (the secrets written as mounted files)."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir(exist_ok=True)
+    (secrets / "slack-token").write_text(TOKEN + "\n")
+    (secrets / "slack-signing-secret").write_text(SIGNING_SECRET + "\n")
+    return (
+        f"--http-listen=127.0.0.1:{free_port()}",
+        f"--slack-token-file={secrets / 'slack-token'}",
+        f"--slack-signing-secret-file={secrets / 'slack-signing-secret'}",
+        f"--slack-api-url={slack_url}",
+    )
+
+
 @pytest.fixture
 def world(crds: Cluster, tmp_path: Path) -> Iterator[World]:
     slack = FakeSlack(TOKEN)
     with serving(slack, slack.start) as (slack_url, thread):
-        secrets = tmp_path / "secrets"
-        secrets.mkdir()
-        (secrets / "slack-token").write_text(TOKEN + "\n")
-        (secrets / "slack-signing-secret").write_text(SIGNING_SECRET + "\n")
-        args = (
-            f"--http-listen=127.0.0.1:{free_port()}",
-            f"--slack-token-file={secrets / 'slack-token'}",
-            f"--slack-signing-secret-file={secrets / 'slack-signing-secret'}",
-            f"--slack-api-url={slack_url}",
-        )
+        args = slack_args(tmp_path, slack_url)
         with running_operator(crds, tmp_path / "operator.log", *args) as op:
             yield World(slack, thread, op)
 
@@ -222,7 +232,8 @@ def test_a_workflow_with_bad_cel_is_not_ready_with_the_compilers_message(
 def test_the_example_workflows_are_accepted_and_ready(
     world: World, api: client.ApiClient, namespace: str
 ) -> None:
-    documents = list(load_documents(EXAMPLE))
+    assert [p.name for p in EXAMPLES] == ["60-workflows.yaml", "61-default-workflows.yaml"]
+    documents = [d for p in EXAMPLES for d in load_documents(p)]
     assert {d["kind"] for d in documents} == {"IncidentWorkflow", "ClusterIncidentWorkflow"}
     custom = client.CustomObjectsApi(api)
     created: list[str] = []
@@ -534,3 +545,236 @@ def check_the_checklist(
         lambda: f"~2. [commander] {CHECKLIST_TASKS[0]}~" in pinned(),
         60,
     )
+
+
+def test_a_wait_step_posts_after_its_duration_once_across_an_operator_restart(
+    crds: Cluster, api: client.ApiClient, namespace: str, severity: str, tmp_path: Path
+) -> None:
+    """declared -> post, wait 15s, post: the second post comes no sooner than the recorded
+    resume time and exactly once, although the operator is stopped while the run waits and
+    a new process resumes it from the incident's status. The API server refuses a wait
+    over 24h (the CRD's CEL rule), and the dry run shows the paused run."""
+    later: dict[str, Any] = {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "IncidentWorkflow",
+        "metadata": {"name": "later"},
+        "spec": {
+            "triggers": [{"event": "declared"}],
+            "actions": [
+                {"type": "postMessage", "text": "WAIT-START ${title}"},
+                {"type": "wait", "duration": "15s"},
+                {"type": "postMessage", "text": "WAIT-END ${title}"},
+            ],
+        },
+    }
+    too_long = {**later, "metadata": {"name": "too-long"}}
+    too_long["spec"] = {**later["spec"], "actions": [{"type": "wait", "duration": "25h"}]}
+    with pytest.raises(client.ApiException) as refused:
+        create_custom(api, too_long, namespace)
+    assert "a wait lasts at most 24h" in str(refused.value.body)
+    slack = FakeSlack(TOKEN)
+    with serving(slack, slack.start) as (slack_url, _):
+        args = slack_args(tmp_path, slack_url)
+
+        def texts(word: str) -> list[str]:
+            return [
+                str(m.get("text", ""))
+                for c in slack.channels.values()
+                for m in c.messages
+                if word in str(m.get("text", ""))
+            ]
+
+        def incident() -> dict[str, Any]:
+            return get_custom(api, "Incident", "later-inc", namespace)
+
+        with running_operator(crds, tmp_path / "operator-1.log", *args):
+            create_custom(api, later, namespace)
+            wait_for(
+                "later Ready", functools.partial(ready, api, "IncidentWorkflow", "later", namespace)
+            )
+            create_custom(
+                api,
+                {
+                    "apiVersion": "sre.dev/v1alpha1",
+                    "kind": "Incident",
+                    "metadata": {"name": "later-inc"},
+                    "spec": {
+                        "title": "Cart slow",
+                        "service": "cart",
+                        "severityRef": severity,
+                        "state": "investigating",
+                    },
+                },
+                namespace,
+            )
+            waits = wait_for(
+                "the recorded wait",
+                lambda: (incident().get("status") or {}).get("workflows", {}).get("waits"),
+                timeout=60,
+            )
+            (wait,) = waits.values()
+            shown = plugin(crds, namespace, "workflow", "test", "later", "--incident", "later-inc")
+            assert shown.returncode == 0, shown.stderr
+            assert f"Paused at wait step {wait['key']}" in shown.stdout
+        stopped = datetime.now(UTC)
+        assert stopped < datetime.fromisoformat(wait["resumeAt"])  # stopped while it waited
+        with running_operator(crds, tmp_path / "operator-2.log", *args):
+            wait_for("the post after the wait", lambda: texts("WAIT-END Cart slow"), timeout=60)
+            time.sleep(12)  # two more timer intervals: nothing repeats
+        assert len(texts("WAIT-START Cart slow")) == 1
+        assert len(texts("WAIT-END Cart slow")) == 1
+    status = incident()["status"]
+    entries = {e["key"]: e for e in status["timeline"] if e.get("type") == "workflow-message"}
+    end = entries[wait["key"].removesuffix("/1") + "/2"]
+    assert datetime.fromisoformat(end["at"]) >= datetime.fromisoformat(wait["resumeAt"])
+    assert status["workflows"].get("waits") in (None, {})
+    (run,) = status["workflows"]["runs"]
+    assert run["result"] == "succeeded"
+
+
+def test_the_default_workflows_announce_and_remind_as_the_built_ins_do(
+    world: World, api: client.ApiClient, namespace: str, severity: str
+) -> None:
+    """examples/61-default-workflows.yaml as shipped (the reminder's 15m shortened to 10s):
+    a declared incident is announced in #incidents once, and a quiet one gets one reminder
+    in its channel per quiet period. The test's Severity announces nowhere and reminds
+    hourly, so every message here is the workflows'."""
+    world.slack.add_channel("incidents")
+    documents = list(load_documents(REPO / "examples" / "61-default-workflows.yaml"))
+    announce = next(d for d in documents if d["kind"] == "ClusterIncidentWorkflow")
+    reminder = next(d for d in documents if d["kind"] == "IncidentWorkflow")
+    announce["metadata"]["name"] += f"-{uuid.uuid4().hex[:6]}"  # shared control plane
+    reminder["metadata"]["namespace"] = namespace
+    assert reminder["spec"]["triggers"][0]["after"] == "15m"
+    reminder["spec"]["triggers"][0]["after"] = "10s"
+    custom = client.CustomObjectsApi(api)
+    create_custom(api, announce, namespace)
+    try:
+        create_custom(api, reminder, namespace)
+        for kind, name in (
+            ("ClusterIncidentWorkflow", announce["metadata"]["name"]),
+            ("IncidentWorkflow", "update-reminder"),
+        ):
+            wait_for(f"{name} Ready", functools.partial(ready, api, kind, name, namespace))
+        create_custom(
+            api,
+            {
+                "apiVersion": "sre.dev/v1alpha1",
+                "kind": "Incident",
+                "metadata": {"name": "quiet-search"},
+                "spec": {
+                    "title": "Search quiet",
+                    "service": "search",
+                    "severityRef": severity,
+                    "state": "investigating",
+                },
+            },
+            namespace,
+        )
+        announced = f"New {severity} incident in {namespace}: Search quiet (service search;"
+
+        def announcements() -> list[str]:
+            messages = world.slack.by_name("incidents").messages
+            return [str(m.get("text", "")) for m in messages if announced in str(m.get("text"))]
+
+        def reminders() -> list[str]:
+            return [t for t in world.texts() if "No status update on Search quiet" in t]
+
+        wait_for("the announcement in #incidents", announcements, timeout=60)
+        wait_for("the update reminder", reminders, timeout=60)
+        time.sleep(12)  # the same quiet period, looked at twice more: nothing repeats
+        assert len(announcements()) == 1
+        assert len(reminders()) == 1
+        assert not [t for t in reminders() if t in announcements()]
+    finally:
+        custom.delete_cluster_custom_object(
+            "sre.dev", "v1alpha1", "clusterincidentworkflows", announce["metadata"]["name"]
+        )
+
+
+def test_follow_ups_land_in_the_postmortem_once_before_and_after_it_is_drafted(
+    world: World, api: client.ApiClient, namespace: str
+) -> None:
+    """One createFollowUp at the declaration (no Postmortem yet: the draft starts with it)
+    and one at the resolution (racing the draft: added once, whichever comes first); the
+    Postmortem ends with both, once each, and stays so."""
+    followups = {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "IncidentWorkflow",
+        "metadata": {"name": "followups"},
+        "spec": {
+            "triggers": [{"event": "declared"}, {"event": "phaseChanged", "to": ["resolved"]}],
+            "repeat": "everyTrigger",
+            "actions": [
+                {
+                    "type": "createFollowUp",
+                    "if": "trigger.event == 'declared'",
+                    "text": "Load test ${service}",
+                    "owner": "alice",
+                    "dueIn": "14d",
+                },
+                {
+                    "type": "createFollowUp",
+                    "if": "trigger.event == 'phaseChanged'",
+                    "text": "Review the alerts of ${service}",
+                },
+            ],
+        },
+    }
+    spec = {"level": 3, "displayName": "SEV-3 (fu)", "postmortem": {"required": True}}
+    with temporary_severity(api, "sev-fu", spec) as sev:
+        create_custom(api, followups, namespace)
+        wait_for("Ready", functools.partial(ready, api, "IncidentWorkflow", "followups", namespace))
+        create_custom(
+            api,
+            {
+                "apiVersion": "sre.dev/v1alpha1",
+                "kind": "Incident",
+                "metadata": {"name": "fu-inc"},
+                "spec": {
+                    "title": "Search errors",
+                    "service": "search",
+                    "severityRef": sev,
+                    "state": "investigating",
+                    "roles": {"commander": "alice"},
+                },
+            },
+            namespace,
+        )
+
+        def follow_ups() -> dict[str, Any]:
+            status = get_custom(api, "Incident", "fu-inc", namespace).get("status") or {}
+            return dict((status.get("workflows") or {}).get("followUps") or {})
+
+        (first,) = wait_for("the first follow-up", lambda: follow_ups().values(), 60)
+        assert (first["title"], first["owner"]) == ("Load test search", "alice")
+        assert "postmortem" not in first
+        custom = client.CustomObjectsApi(api)
+        custom.patch_namespaced_custom_object(
+            "sre.dev", "v1alpha1", namespace, "incidents", "fu-inc",
+            {"spec": {"state": "resolved"}},
+        )  # fmt: skip
+
+        def items() -> list[str]:
+            try:
+                found = get_custom(api, "Postmortem", "fu-inc", namespace)
+            except client.ApiException:
+                return []
+            return [i["title"] for i in found["spec"].get("actionItems") or []]
+
+        want = ["Load test search", "Review the alerts of search"]
+        wait_for("both items in the postmortem", lambda: sorted(items()) == want, timeout=90)
+        wait_for(
+            "both follow-ups marked added",
+            lambda: [f.get("postmortem") for f in follow_ups().values()] == ["fu-inc"] * 2,
+            timeout=30,
+        )
+        time.sleep(12)  # more looks: nothing is added twice
+        assert sorted(items()) == want
+        (load,) = [
+            i
+            for i in get_custom(api, "Postmortem", "fu-inc", namespace)["spec"]["actionItems"]
+            if i["title"] == "Load test search"
+        ]
+        assert (load["owner"], load["status"]) == ("alice", "open")
+        assert load["due"]

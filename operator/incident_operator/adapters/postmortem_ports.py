@@ -7,7 +7,7 @@ on Prometheus, ``postmortem_chart.py`` with matplotlib) and an in-memory fake
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -21,6 +21,23 @@ STATE_ANNOTATION = "postmortem.sre.dev/state"
 (kopf ignores status and its own ``sre.dev/`` annotations, so this prefix differs)."""
 MARKS_ANNOTATION = "postmortem.sre.dev/dashboard-marks"
 """On the Incident: the milestones already marked on the dashboards (declared,mitigated,...)."""
+
+
+ActionItemAdditions = Callable[[Sequence[Body]], Sequence[Body]]
+"""Given a Postmortem's current ``spec.actionItems``, the items to append (may be none)."""
+
+
+class ActionItems(Protocol):
+    """createFollowUp steps: adding action items to an incident's own Postmortem."""
+
+    async def add_action_items(
+        self, namespace: str, postmortem: str, additions: ActionItemAdditions
+    ) -> bool:
+        """Append what ``additions`` asks for to the Postmortem's ``spec.actionItems``, as a
+        person's one-off edit on the version read (a concurrent edit is read again, never
+        overwritten). False when the Postmortem does not exist. FieldOwnedElsewhere (nothing
+        written) when another manager applied ``spec.actionItems`` (Git declares them)."""
+        ...
 
 
 class PostmortemStore(Protocol):

@@ -9,11 +9,19 @@ from datetime import UTC
 from kubernetes import client
 
 from incident_operator import GROUP, VERSION
-from incident_operator.errors import NotFound
+from incident_operator.domain import ownership
+from incident_operator.errors import Conflict, FieldOwnedElsewhere, NotFound
 
-from .kubernetes import call_async, create_object, get_object
+from .kubernetes import (
+    EDIT_ATTEMPTS,
+    FIELD_MANAGER,
+    _after_collision,
+    call_async,
+    create_object,
+    get_object,
+)
 from .ports import Body
-from .postmortem_ports import STATE_ANNOTATION
+from .postmortem_ports import STATE_ANNOTATION, ActionItemAdditions
 
 PLURAL = "postmortems"
 
@@ -31,6 +39,48 @@ class KubernetesPostmortems:
 
     async def create_postmortem(self, namespace: str, body: Body) -> Body:
         return await create_object(self._custom, PLURAL, "postmortem", namespace, body)
+
+    async def add_action_items(
+        self, namespace: str, postmortem: str, additions: ActionItemAdditions
+    ) -> bool:
+        """The whole list written back with the resourceVersion read (merge patch; a
+        concurrent edit is a 409, read again), after the managedFields check."""
+        for attempt in range(EDIT_ATTEMPTS):
+            if attempt:
+                await _after_collision(attempt)
+            current = await self.get_postmortem(namespace, postmortem)
+            if current is None:
+                return False
+            items = list((current.get("spec") or {}).get("actionItems") or [])
+            added = list(additions(items))
+            if not added:
+                return True
+            change = {"spec": {"actionItems": [*items, *added]}}
+            managed = list((current.get("metadata") or {}).get("managedFields") or [])
+            found = ownership.conflicts(change, current, managed, FIELD_MANAGER)
+            if found:
+                fields = {c.field: c.manager for c in found}
+                listed = ", ".join(f"{f} (applied by {m})" for f, m in fields.items())
+                raise FieldOwnedElsewhere(
+                    f"postmortem {namespace}/{postmortem}: {listed}; add the item in Git",
+                    fields=fields,
+                )
+            version = {"resourceVersion": current["metadata"]["resourceVersion"]}
+            try:
+                await call_async(
+                    f"add action items to postmortem {namespace}/{postmortem}",
+                    self._custom.patch_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    PLURAL,
+                    postmortem,
+                    {"metadata": version, **change},
+                )
+            except Conflict:
+                continue
+            return True
+        raise Conflict(f"postmortem {namespace}/{postmortem} kept changing")
 
     async def patch_postmortem_status(self, namespace: str, name: str, status: Body) -> None:
         await call_async(

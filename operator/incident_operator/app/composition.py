@@ -258,6 +258,7 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
             groups=comms.chat,
             before_side_effect=deletions.hold,
             webhooks=SecretWebhooks(api, http, secret_namespace) if secret_namespace else None,
+            action_items=postmortems,
         ),
         checklist_service=checklist_service,
     )

@@ -23,7 +23,9 @@ import yaml
 from incident_operator.adapters.expressions_port import Expressions
 from incident_operator.adapters.ports import Body
 from incident_operator.domain import workflows as wf
+from incident_operator.domain.times import iso
 from incident_operator.errors import IncidentOperatorError
+from incident_operator.services.workflow_wait import waits_of
 from incident_operator.services.workflows import dry_run, load_workflow
 
 from .manifests import UsageError
@@ -157,6 +159,12 @@ def render(
         print(f"  {_trigger(match.trigger)}: {verdict} - {match.why}", file=out)
     if workflow.condition:
         print(f"Condition: {workflow.condition}", file=out)
+    paused = [w for w in waits_of(incident).values() if w.key.startswith(f"wf/{workflow.ref.id}/")]
+    for wait in paused:
+        print(
+            f"Paused at wait step {wait.key}: the later steps run at {iso(wait.resume_at)}",
+            file=out,
+        )
     if current.runs:
         _runs(out, current, "Would run now")
         return
@@ -194,11 +202,22 @@ def _runs(out: TextIO, evaluation: wf.Evaluation, heading: str) -> None:
         print(f"{heading} ({run.key}, on {run.occurrence.detail}):", file=out)
         for step in run.steps:
             print(f"  {step.index + 1}. {_step(step)}", file=out)
+        last = run.steps[-1] if run.steps else None
+        if last is not None and _reached_wait(last):
+            later = run.workflow.actions[last.index + 1 :]
+            print(f"  then, {_duration(last.action)} after step {last.index + 1}:", file=out)
+            for i, action in enumerate(later, start=last.index + 2):
+                print(f"  {i}. {_step(wf.Step('', i - 1, action))}", file=out)
+
+
+def _reached_wait(step: wf.Step) -> bool:
+    """A wait step that would be reached now (its run pauses there)."""
+    return step.action.type is wf.ActionType.WAIT and step.runs and step.resume_at is None
 
 
 def _reaching(action: wf.Action) -> str:
     """invite, page, addChecklist (never its instructions' text), mitigate, sendWebhook,
-    startConference and setSeverity."""
+    startConference, createFollowUp and setSeverity."""
     if action.type is wf.ActionType.INVITE:
         who = [*action.users, *([f"group {action.user_group}"] if action.user_group else [])]
         return "invite " + ", ".join(who)
@@ -217,12 +236,15 @@ def _reaching(action: wf.Action) -> str:
         return f"sendWebhook {action.webhook} of team {action.team}"
     if action.type is wf.ActionType.START_CONFERENCE:
         return f"startConference {action.url_template}"
+    if action.type is wf.ActionType.CREATE_FOLLOW_UP:
+        owner = f" owner {action.owner}" if action.owner else ""
+        return f"createFollowUp {action.text!r}{owner}"
     return f"setSeverity {action.severity}"
 
 
 def _step(step: wf.Step) -> str:
     action = step.action
-    what = _what(action)
+    what = _waiting(step) if action.type is wf.ActionType.WAIT else _what(action)
     if step.done:
         return f"{what} - done already"
     if step.verdict is not None:
@@ -248,3 +270,23 @@ def _what(action: wf.Action) -> str:
     else:
         what = _reaching(action)
     return what
+
+
+def _duration(action: wf.Action) -> str:
+    seconds = int(action.duration.total_seconds()) if action.duration else 0
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+        f"{secs}s" if secs else "",
+    ]
+    return "".join(parts) or "0s"
+
+
+def _waiting(step: wf.Step) -> str:
+    """A wait step: over when, if it was reached, else what it does."""
+    what = f"wait {_duration(step.action)}"
+    if step.resume_at is not None:
+        return what + f" (over at {iso(step.resume_at)})"
+    return what + (" (recorded when reached; the later steps run after it)" if step.key else "")

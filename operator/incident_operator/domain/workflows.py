@@ -68,6 +68,8 @@ class ActionType(StrEnum):
     MITIGATE = "mitigate"
     SEND_WEBHOOK = "sendWebhook"
     START_CONFERENCE = "startConference"
+    WAIT = "wait"
+    CREATE_FOLLOW_UP = "createFollowUp"
 
 
 class Repeat(StrEnum):
@@ -140,6 +142,12 @@ class Action:
     """startConference: the bridge URL's template."""
     card: Card | None = None
     """postMessage: a card shown under the text."""
+    duration: timedelta | None = None
+    """wait: how long the run's later steps wait (domain/workflow_wait.py)."""
+    owner: str = ""
+    """createFollowUp: the action item's owner."""
+    due_in: timedelta | None = None
+    """createFollowUp: the action item is due this long after the step runs."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +246,8 @@ class Step:
     done: bool = False
     occurrence: str = ""
     """The trigger occurrence the step runs for (``once`` for oncePerIncident)."""
+    resume_at: datetime | None = None
+    """wait: when its wait, recorded in the incident's status, is over (None: reached now)."""
 
     @property
     def runs(self) -> bool:
@@ -483,7 +493,7 @@ def evaluate_workflow(
     runs: list[Run] = []
     skipped = "already ran for this occurrence"
     for name, group in by_key.items():
-        steps = _steps(workflow, name, memory.done)
+        steps = steps_for(workflow, name, memory.done)
         if all(s.done for s in steps):
             continue
         first = group[0]
@@ -506,7 +516,8 @@ def evaluate_workflow(
     return replace(evaluation, runs=tuple(runs))
 
 
-def _steps(workflow: Workflow, occurrence: str, done: frozenset[str]) -> tuple[Step, ...]:
+def steps_for(workflow: Workflow, occurrence: str, done: frozenset[str]) -> tuple[Step, ...]:
+    """The keyed steps of ``workflow``'s run for ``occurrence``, those in ``done`` marked."""
     return tuple(
         Step(key, i, a, done=key in done, occurrence=occurrence)
         for i, a in enumerate(workflow.actions)
@@ -683,7 +694,7 @@ class RunRecord:
     events: tuple[str, ...]
     at: datetime
     result: str
-    """succeeded, failed, partial or stopped."""
+    """succeeded, failed, partial, stopped or waiting."""
     actions: tuple[str, ...] = ()
     message: str = ""
 

@@ -19,6 +19,8 @@ from incident_operator.domain import postmortem as pm
 from incident_operator.domain.names import label_value
 from incident_operator.domain.times import iso
 
+from .workflow_follow_up import draft_items
+
 INCIDENT_LABEL = "sre.dev/incident"
 DUE_ANNOTATION = "postmortem.sre.dev/due"
 REASON_ANNOTATION = "postmortem.sre.dev/reason"
@@ -79,4 +81,7 @@ def postmortem_body(incident: Mapping[str, Any], owed: pm.Owed) -> Body:
     }
     if commander:
         body["spec"]["owner"] = commander
+    items, _ = draft_items(incident)  # the workflows' createFollowUp steps so far
+    if items:
+        body["spec"]["actionItems"] = items
     return body

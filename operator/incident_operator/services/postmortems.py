@@ -65,6 +65,7 @@ from .postmortem_status import (
     stale,
 )
 from .postmortem_tickets import TicketSync, with_tickets
+from .workflow_follow_up import draft_items
 
 MARKDOWN_KEY = "postmortem.md"
 JSON_KEY = "postmortem.json"
@@ -131,6 +132,12 @@ class PostmortemService:
         await self._postmortems.link_incident(
             namespace, name, pm_name, str((created.get("spec") or {}).get("state", "draft"))
         )
+        _, carried = draft_items(incident)  # in the draft: not to be added again
+        if carried:
+            marks = {i: {"postmortem": pm_name} for i in carried}
+            await self._store.patch_incident(
+                namespace, name, status={"workflows": {"followUps": marks}}
+            )
         await self._store.append_timeline(
             namespace,
             name,

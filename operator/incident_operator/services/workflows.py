@@ -25,6 +25,7 @@ from incident_operator.adapters.catalog_port import TeamWebhooks
 from incident_operator.adapters.comms_ports import UserGroups
 from incident_operator.adapters.expressions_port import Expressions
 from incident_operator.adapters.ports import Body, Clock, ResourceStore
+from incident_operator.adapters.postmortem_ports import ActionItems
 from incident_operator.adapters.tickets_port import TicketRequest, TicketTracker
 from incident_operator.adapters.workflows_port import RunTally, WorkflowStore
 from incident_operator.api.v1alpha1.incident import Incident, IncidentStatus
@@ -36,6 +37,7 @@ from incident_operator.api.v1alpha1.workflow import (
     workflow_ref,
 )
 from incident_operator.domain import checklists, outbox, response, timeline
+from incident_operator.domain import workflow_wait as waiting
 from incident_operator.domain import workflows as wf
 from incident_operator.domain.comms import IncidentSummary
 from incident_operator.domain.deletion import deleting
@@ -47,9 +49,11 @@ from . import workflow_actions
 from .catalog import CatalogService
 from .comms_facts import CommsConfig, summary_of
 from .workflow_actions import WorkflowWebhooks
+from .workflow_follow_up import FOLLOW_UP, carry, follow_up_step
 from .workflow_mitigation import ENTRY as MITIGATION
 from .workflow_mitigation import describe as describe_mitigation
 from .workflow_mitigation import request_record, with_requested
+from .workflow_wait import room_for, wait_status, waits_of, waits_patch
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +99,8 @@ def dry_run(
     fires now, the same judged as if one had (``event``, or its first trigger's)."""
     evaluate = evaluator(expressions, variables_of(body, severity))
     memory = memory_of(body)
-    now_plan = wf.evaluate_workflow(workflow, facts_of(body), memory, now, evaluate)
+    found = wf.evaluate_workflow(workflow, facts_of(body), memory, now, evaluate)
+    now_plan = waiting.evaluation(found, waits_of(body), memory.done, now, evaluate)
     if now_plan.runs or not workflow.triggers:
         return now_plan, None
     event = event or workflow.triggers[0].event
@@ -335,6 +340,12 @@ class Outcome:
     """``status.conference`` its startConference step started."""
     webhooks: dict[str, Body] = field(default_factory=dict)
     """``status.workflows.webhooks`` entries its sendWebhook steps owe, by id."""
+    waits: dict[str, Body] = field(default_factory=dict)
+    """``status.workflows.waits`` entries of the wait step it reached, by id."""
+    waiting: datetime | None = None
+    """It paused at a wait step: its later steps run at this time."""
+    follow_ups: dict[str, Body] = field(default_factory=dict)
+    """``status.workflows.followUps`` entries its createFollowUp steps recorded, by id."""
 
 
 def snapshot_status(snapshot: wf.Snapshot, before: Mapping[str, Any]) -> Body:
@@ -455,6 +466,44 @@ REACHING = frozenset(
 """Steps that reach beyond the incident (a team's pager or endpoint, a bridge URL)."""
 
 
+def step_records(
+    body: Mapping[str, Any], outcomes: Iterable[Outcome], done: Iterable[str], carried: Body
+) -> Body:
+    """The ``status.workflows`` patches of waits (reached now, finished) and follow-ups
+    (recorded now, or carried into the postmortem now)."""
+    found = list(outcomes)
+    out: Body = {}
+    waits = waits_patch(body, {k: v for o in found for k, v in o.waits.items()}, done)
+    if waits:
+        out["waits"] = waits
+    follow_ups = {**carried, **{k: v for o in found for k, v in o.follow_ups.items()}}
+    if follow_ups:
+        out["followUps"] = follow_ups
+    return out
+
+
+def paused(
+    body: Mapping[str, Any],
+    run: wf.Run,
+    step: wf.Step,
+    outcome: Outcome,
+    *,
+    now: datetime,
+    reached: int,
+) -> bool:
+    """Whether ``step`` is a wait reached now (recorded in ``outcome``: the run pauses);
+    a wait that is over is done like any step. ``reached``: the waits the runs before it
+    in this look reached (the status keeps at most MAX_WAITS)."""
+    if step.action.type is not wf.ActionType.WAIT or step.resume_at is not None:
+        return False
+    if not room_for(body, reached + len(outcome.waits)):
+        raise PermanentError(f"this incident has {waiting.MAX_WAITS} paused runs already")
+    wait = waiting.reached(step, run, now)
+    outcome.waits[waiting.wait_id(step.key)] = wait_status(wait, run.workflow.ref.display)
+    outcome.waiting = wait.resume_at
+    return True
+
+
 class WorkflowService:
     """Plans with the domain, executes through the ports, records in the incident's status."""
 
@@ -471,12 +520,15 @@ class WorkflowService:
         groups: UserGroups | None = None,
         before_side_effect: Callable[[str, str], Awaitable[None]] | None = None,
         webhooks: TeamWebhooks | None = None,
+        action_items: ActionItems | None = None,
     ) -> None:
         """``catalog``: the Teams and their routing keys, for ``page`` steps; ``groups``: the
         chat's user groups, for ``invite`` steps naming one; ``before_side_effect(namespace,
         name)`` runs before a page is opened (the deletion service holds the incident's
         finalizer there, so a deleted incident's page is resolved first)."""
         self._before_side_effect = before_side_effect
+        self._action_items = action_items
+        """createFollowUp: the incident's own Postmortem's action items."""
         self._catalog = catalog
         self._groups = groups
         self._tracker = tracker
@@ -496,12 +548,13 @@ class WorkflowService:
         severity_name = variables_of(body, None)["incident"]["severity"]
         severity = await self._store.get_severity(severity_name) if severity_name else None
         variables = variables_of(body, severity)
-        return wf.plan(
+        return waiting.plan(
             chosen,
             facts_of(body),
             memory_of(body),
             self._clock.now(),
             evaluator(self._expressions, variables),
+            waits=waits_of(body),
         )
 
     async def run(self, body: Mapping[str, Any]) -> None:
@@ -521,7 +574,8 @@ class WorkflowService:
         memory = memory_of(body)
         judged = [k for k in plan.judged if k not in memory.done]
         unchanged = memory.seen == plan.snapshot and memory.sequence == plan.sequence
-        if not plan.runs and not judged and unchanged:
+        carried = await carry(body, self._action_items)  # follow-ups a fresh draft lacks
+        if not plan.runs and not judged and unchanged and not carried:
             return
         now = self._clock.now()
         outcomes = await self._execute_all(body, plan.runs, now)
@@ -538,6 +592,7 @@ class WorkflowService:
         }
         owed, pages = owed_effects(outcomes, raw)
         status.update(owed)
+        status.update(step_records(body, outcomes, done, carried))
         if not retry:  # else the same occurrences must come round again for the owed steps
             status["seen"] = snapshot_status(snapshot, raw.get("seen") or {})
             status["sequence"] = plan.sequence
@@ -582,14 +637,19 @@ class WorkflowService:
                 done = [s.key for s in run.pending]
                 outcomes.append(Outcome(record, done=done, stopped_by=by))
                 continue
-            outcome = await self._execute(body, run, now)
+            reached = sum(len(o.waits) for o in outcomes)
+            outcome = await self._execute(body, run, now, reached=reached)
             body = with_requested(body, outcome.mitigations)  # seen by the later runs
             if outcome.stop:
                 stopped.update(dict.fromkeys(run.occurrences, run.workflow.ref.display))
             outcomes.append(outcome)
         return outcomes
 
-    async def _execute(self, body: Mapping[str, Any], run: wf.Run, now: datetime) -> Outcome:
+    async def _execute(
+        self, body: Mapping[str, Any], run: wf.Run, now: datetime, *, reached: int = 0
+    ) -> Outcome:
+        """Run's pending steps in order, up to a wait step reached now (``reached``: the
+        waits the runs before it in this look reached)."""
         meta = body["metadata"]
         namespace, name = meta["namespace"], meta["name"]
         outcome = Outcome(wf.RunRecord(run.workflow.ref.display, run.key, (), now, ""))
@@ -604,6 +664,8 @@ class WorkflowService:
                 outcome.done.append(step.key)
                 continue
             try:
+                if paused(body, run, step, outcome, now=now, reached=reached):
+                    break  # the later steps run when the timer finds the wait over
                 await self._act(
                     step,
                     current=body,
@@ -628,6 +690,10 @@ class WorkflowService:
         if entries:
             await self._store.append_timeline(namespace, name, entries)
         result = "succeeded" if not outcome.errors else ("partial" if outcome.ran else "failed")
+        message = "; ".join(outcome.errors)
+        if outcome.waiting is not None:
+            result = "waiting" if not outcome.errors else result
+            message = "; ".join([*outcome.errors, f"waiting until {iso(outcome.waiting)}"])
         outcome.record = wf.RunRecord(
             workflow=run.workflow.ref.display,
             key=run.key,
@@ -635,7 +701,7 @@ class WorkflowService:
             at=now,
             result=result,
             actions=tuple(s.action.name for s in run.pending if s.action in outcome.applied),
-            message="; ".join(outcome.errors)[:1024],
+            message=message[:1024],
         )
         return outcome
 
@@ -688,6 +754,17 @@ class WorkflowService:
         if action.type is wf.ActionType.STOP:
             outcome.stop = True
             return None
+        if action.type is wf.ActionType.CREATE_FOLLOW_UP:
+            text = await follow_up_step(
+                current,
+                step,
+                workflow=f"{ref.display} {action.name}",
+                values=values,
+                now=self._clock.now(),
+                items=self._action_items,
+                recorded=outcome.follow_ups,
+            )
+            return FOLLOW_UP, text
         if action.type is wf.ActionType.INVITE:
             await self._invite(current, action, outcome)
             return None
@@ -916,12 +993,12 @@ class WorkflowService:
             await self._workflow_store.record(
                 run.workflow.ref,
                 RunTally(
-                    runs=1,
+                    runs=0 if any(s.resume_at for s in run.steps) else 1,  # counted at its start
                     actions=outcome.ran,
                     errors=len(outcome.errors),
                     at=now,
                     incident=f"{meta['namespace']}/{meta['name']}",
-                    last_error=record.message,
+                    last_error="; ".join(outcome.errors),
                 ),
             )
         except IncidentOperatorError as exc:  # reporting must not undo or repeat the run

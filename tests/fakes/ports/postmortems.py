@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from incident_operator.adapters.ports import Body
-from incident_operator.adapters.postmortem_ports import STATE_ANNOTATION
+from incident_operator.adapters.postmortem_ports import STATE_ANNOTATION, ActionItemAdditions
 from incident_operator.domain.postmortem import ChartData, Counts
 from incident_operator.domain.sli import Sli
-from incident_operator.errors import MetricsUnavailable
+from incident_operator.errors import FieldOwnedElsewhere, MetricsUnavailable
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -28,6 +28,31 @@ class FakePostmortems:
     incidents: dict[tuple[str, str], Body] | None = None
     """A FakeStore's incidents, so links land where the lifecycle reads them."""
     links: list[tuple[str, str, str | None, str]] = field(default_factory=list)
+    applied_elsewhere: dict[str, str] = field(default_factory=dict)
+    """Fields (``.spec.actionItems``) another manager applied, as managedFields would say."""
+    item_edits: int = 0
+    """Writes of spec.actionItems (each a person's one-off edit in the real adapter)."""
+
+    async def add_action_items(
+        self, namespace: str, postmortem: str, additions: ActionItemAdditions
+    ) -> bool:
+        body = self.postmortems.get((namespace, postmortem))
+        if body is None:
+            return False
+        items = list((body.get("spec") or {}).get("actionItems") or [])
+        added = list(additions(copy.deepcopy(items)))
+        if not added:
+            return True
+        if ".spec.actionItems" in self.applied_elsewhere:
+            manager = self.applied_elsewhere[".spec.actionItems"]
+            raise FieldOwnedElsewhere(
+                f"postmortem {namespace}/{postmortem}: .spec.actionItems (applied by {manager})"
+                "; add the item in Git",
+                fields={".spec.actionItems": manager},
+            )
+        body.setdefault("spec", {})["actionItems"] = [*items, *copy.deepcopy(added)]
+        self.item_edits += 1
+        return True
 
     async def get_postmortem(self, namespace: str, name: str) -> Body | None:
         found = self.postmortems.get((namespace, name))

@@ -196,3 +196,43 @@ def test_the_dry_run_names_a_card_a_bridge_and_a_teams_webhook(tmp_path: Path) -
     assert "1. postMessage to the incident channel 'hi' with a card 'Tier-1 ${title}'" in text
     assert "2. startConference https://meet.example.com/${name}" in text
     assert "3. sendWebhook erp of team payments" in text
+
+
+def waiting_workflow() -> Body:
+    return {
+        "apiVersion": "sre.dev/v1alpha1",
+        "kind": "IncidentWorkflow",
+        "metadata": {
+            "name": "later",
+            "namespace": "shop",
+            "uid": "uid-later",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "spec": {
+            "triggers": [{"event": "declared"}],
+            "actions": [
+                {"type": "addNote", "text": "first"},
+                {"type": "wait", "duration": "1h30m"},
+                {"type": "postMessage", "text": "later"},
+            ],
+        },
+    }
+
+
+def test_the_dry_run_shows_a_wait_the_steps_after_it_and_a_paused_run() -> None:
+    source = Source(body({}), {"IncidentWorkflow": waiting_workflow()})
+    _, text = dry_run(["later", "--incident", "checkout-errors"], source)
+    assert "2. wait 1h30m (recorded when reached; the later steps run after it)" in text
+    assert "then, 1h30m after step 2:\n  3. postMessage to the incident channel 'later'" in text
+    paused = {
+        "done": ["wf/uid-later/seen/declared", "wf/uid-later/once/0"],
+        "waits": {
+            "x": {"key": "wf/uid-later/once/1", "resumeAt": "2026-11-27T16:00:00Z"},
+        },
+    }
+    source = Source(body({}, workflows=paused), {"IncidentWorkflow": waiting_workflow()})
+    _, text = dry_run(["later", "--incident", "checkout-errors"], source)
+    assert (
+        "Paused at wait step wf/uid-later/once/1: the later steps run at 2026-11-27T16:00" in text
+    )
+    assert "Nothing runs now: no trigger fired" in text

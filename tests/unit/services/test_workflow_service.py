@@ -19,6 +19,7 @@ from tests.builders.objects import incident, severity
 from tests.fakes.ports.catalog import FakeCatalog, FakeTeamPagers
 from tests.fakes.ports.chat import FakeChat
 from tests.fakes.ports.clock import FakeClock
+from tests.fakes.ports.postmortems import FakePostmortems
 from tests.fakes.ports.store import FakeStore
 from tests.fakes.ports.tickets import FakeTracker
 from tests.fakes.ports.workflows import FakeWorkflowStore
@@ -72,6 +73,7 @@ class Harness:
         catalog: CatalogService | None = None,
         store: FakeStore | None = None,
         groups: FakeChat | None = None,
+        action_items: FakePostmortems | None = None,
     ) -> None:
         self.store = store or FakeStore()
         self.store.severities["sev-1"] = severity("sev-1", 1)
@@ -89,6 +91,7 @@ class Harness:
             tracker=tracker,
             catalog=catalog,
             groups=groups,
+            action_items=action_items,
         )
 
     def add(self, namespace: str = NS, labels: dict[str, str] | None = None) -> None:
@@ -869,3 +872,57 @@ async def test_a_stop_ends_only_later_workflows_and_only_when_its_step_runs() ->
         "IncidentWorkflow payments/c-stops": "succeeded",
         "IncidentWorkflow payments/d-after": "stopped",
     }
+
+
+def waiting_workflow() -> dict[str, Any]:
+    body = workflow_body("later", condition="true")
+    body["spec"]["triggers"] = [{"event": "declared"}]
+    body["spec"]["actions"] = [
+        {"type": "addNote", "text": "before the wait"},
+        {"type": "wait", "duration": "10m"},
+        {"type": "postMessage", "text": "ten minutes on: ${title}"},
+    ]
+    return body
+
+
+async def test_a_wait_pauses_the_run_in_status_and_a_restarted_operator_resumes_it_once() -> None:
+    from incident_operator.api.v1alpha1.incident import IncidentStatus  # noqa: PLC0415
+
+    h = Harness(waiting_workflow())
+    h.add()
+    await h.tick()
+    reached_at = h.clock.now()
+    status = h.body()["status"]["workflows"]
+    (wait,) = status["waits"].values()
+    assert wait["key"] == "wf/uid-later/once/1"
+    assert wait["resumeAt"] == (reached_at + timedelta(minutes=10)).isoformat().replace(
+        "+00:00", "Z"
+    )
+    (run,) = status["runs"]
+    assert (run["result"], run["actions"]) == ("waiting", ["0-addnote"])
+    assert run["message"].startswith("waiting until ")
+    IncidentStatus.model_validate(h.body()["status"])  # the CRD's schema admits it
+    notes = [e for e in h.store.timeline(NS, "db-down") if e["type"] == "workflow-note"]
+    assert len(notes) == 1
+    for _ in range(3):
+        await h.tick()
+    h.clock.advance(timedelta(minutes=9))
+    # A restart: a new service (and index) reads only what the incident's status says.
+    h = Harness(waiting_workflow(), store=h.store)
+    h.clock.advance(reached_at + timedelta(minutes=9, seconds=50) - h.clock.now())
+    await h.tick()  # 9m55s after the wait was reached
+    assert h.messages() == []
+    await h.tick()  # 10m after
+    (message,) = h.messages()
+    assert message["message"] == "ten minutes on: Checkout returns 5xx"
+    assert message["key"] == "wf/uid-later/once/2"
+    for _ in range(3):
+        await h.tick()
+    assert len(h.messages()) == 1
+    status = h.body()["status"]["workflows"]
+    assert status.get("waits") == {}  # the finished wait's record is gone
+    (run,) = status["runs"]
+    assert run["result"] == "succeeded"
+    assert "wf/uid-later/once/2" in status["done"]
+    assert len([e for e in h.store.timeline(NS, "db-down") if e["type"] == "workflow-note"]) == 1
+    assert h.workflow_store.status["uid-later"]["runs"] == 0  # the first process counted it

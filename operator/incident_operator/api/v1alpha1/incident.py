@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -600,7 +600,8 @@ class WorkflowRun(ApiModel):
     at: datetime
     """When it ran."""
     result: ShortText
-    """succeeded, failed, partial, or stopped (an earlier workflow's stop step ended it)."""
+    """succeeded, failed, partial, stopped (an earlier workflow's stop step ended it) or waiting
+    (paused at a wait step; its record is replaced when the run resumes)."""
     actions: Annotated[list[ShortText], Field(max_length=16)] = []
     """The steps that ran, by name (skipped ones are not listed)."""
     message: Annotated[str, Field(max_length=1024)] = ""
@@ -691,6 +692,40 @@ class WorkflowWebhook(ApiModel):
     """When the receiver confirmed it (a 2xx answer)."""
 
 
+class WorkflowWait(ApiModel):
+    """A run paused at a wait step: its later steps run at resumeAt."""
+
+    key: Annotated[str, Field(max_length=256)]
+    """The wait step's key (workflow uid, trigger occurrence, step index)."""
+    resume_at: datetime
+    """When the run's later steps are due (the step was reached plus its duration)."""
+    event: ShortText = ""
+    """The trigger event the run is for (the later steps' CEL sees it as trigger.event)."""
+    detail: Annotated[str, Field(max_length=512)] = ""
+    """The trigger occurrence's detail (trigger.detail)."""
+    occurrences: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=8)] = []
+    """The trigger occurrences the run is for."""
+    workflow: ShortText = ""
+    """The workflow, as Kind namespace/name, for people."""
+
+
+class WorkflowFollowUp(ApiModel):
+    """An action item a createFollowUp step asked for, carried into the incident's postmortem."""
+
+    title: Annotated[str, Field(min_length=1, max_length=256)]
+    """The action item's title."""
+    owner: ShortText = ""
+    """Its owner, if the step named one."""
+    due: date | None = None
+    """Its due date, if the step gave dueIn."""
+    workflow: ShortText = ""
+    """The workflow and step that asked for it, for people."""
+    postmortem: ShortText = ""
+    """The postmortem it was added to (empty: none yet; added when one is drafted)."""
+    message: Annotated[str, Field(max_length=1024)] = ""
+    """Why it was not added (e.g. Git declares the postmortem's action items: add it there)."""
+
+
 class WorkflowsStatus(ApiModel):
     """What the workflows did for this incident: the keys of the steps done (so nothing runs
     twice) and the newest runs (older ones counted in runsFolded)."""
@@ -724,6 +759,11 @@ class WorkflowsStatus(ApiModel):
     entry's or named-channel post's); comms posts each with its message."""
     webhooks: Annotated[dict[str, WorkflowWebhook], Field(max_length=16)] = {}
     """The sendWebhook steps' deliveries, by id."""
+    waits: Annotated[dict[str, WorkflowWait], Field(max_length=32)] = {}
+    """Runs paused at a wait step, by id; the workflow timer resumes each when it is due."""
+    follow_ups: Annotated[dict[str, WorkflowFollowUp], Field(max_length=32)] = {}
+    """Action items createFollowUp steps asked for, by id (once per step key); each is added
+    to the incident's postmortem once, when the step runs or when the postmortem is drafted."""
 
 
 class ServiceOwner(ApiModel):

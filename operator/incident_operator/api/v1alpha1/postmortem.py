@@ -57,8 +57,10 @@ class PostmortemState(StrEnum):
 class PostmortemSpec(ApiModel):
     """The postmortem as people write it: narrative, lessons, action items and review state.
 
-    Owned by humans; the operator creates the object (incidentRef, owner) and afterwards
-    writes only status.
+    Owned by humans; the operator creates the object (incidentRef, owner, the action items
+    the incident's workflows asked for) and afterwards writes only status, except that a
+    workflow's createFollowUp step appends an action item (never one of a title already
+    there, never to action items Git applied).
     """
 
     incident_ref: Name

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from incident_operator.domain import mitigation as mitigation_domain
 from incident_operator.domain import workflow_actions as actions
@@ -174,7 +174,8 @@ class ActionType(StrEnum):
     trigger occurrence), addChecklist (tasks for a role, and private instructions for its
     holder), mitigate (request one guarded mitigation, gated like an SLO's), sendWebhook (a
     signed POST of the incident summary to a Team's webhook), startConference (a bridge URL
-    from a template, recorded in status.conference)."""
+    from a template, recorded in status.conference), wait (the later steps run after a
+    duration), createFollowUp (an action item for the incident's postmortem)."""
 
     POST_MESSAGE = "postMessage"
     ADD_NOTE = "addNote"
@@ -188,6 +189,20 @@ class ActionType(StrEnum):
     MITIGATE = "mitigate"
     SEND_WEBHOOK = "sendWebhook"
     START_CONFERENCE = "startConference"
+    WAIT = "wait"
+    CREATE_FOLLOW_UP = "createFollowUp"
+
+
+WaitDuration = Annotated[
+    str,
+    Field(
+        pattern=r"^([1-9][0-9]?h)?([1-9][0-9]{0,3}m)?([1-9][0-9]{0,4}s)?$",
+        min_length=2,
+        max_length=12,
+    ),
+]
+"""How long a wait step waits: hours, minutes and seconds (e.g. 10m, 1h30m), at most 24h."""
+MAX_WAIT = "24h"
 
 
 class Action(ApiModel):
@@ -279,14 +294,36 @@ class Action(ApiModel):
                 "card is for postMessage only",
                 field_path=".card",
             ),
+            cel_rule(
+                "(self.type == 'wait') == has(self.duration)",
+                "wait needs duration, e.g. 10m (and duration is for wait only)",
+                field_path=".duration",
+            ),
+            cel_rule(
+                f"!has(self.duration) || duration(self.duration) <= duration('{MAX_WAIT}')",
+                f"a wait lasts at most {MAX_WAIT}",
+                field_path=".duration",
+            ),
+            cel_rule(
+                "self.type != 'createFollowUp' || has(self.text)",
+                "createFollowUp needs text (the action item's title)",
+                field_path=".text",
+            ),
+            cel_rule(
+                "self.type == 'createFollowUp' || (!has(self.owner) && !has(self.dueIn))",
+                "owner and dueIn are for createFollowUp only",
+                field_path=".owner",
+            ),
         )
     }
 
     type: ActionType
     """postMessage, addNote, setLabels, setSeverity, createTicket, page, invite, addChecklist,
     stop (the workflows after this one, in order, do not run for this trigger occurrence:
-    cluster workflows first, then the namespace's, each by name), sendWebhook or
-    startConference. mitigate: request the guarded mitigation in mitigation."""
+    cluster workflows first, then the namespace's, each by name), sendWebhook,
+    startConference, wait (the later steps run after duration) or createFollowUp (an action
+    item for the incident's own postmortem). mitigate: request the guarded mitigation in
+    mitigation."""
     name: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] = ""
     """Name shown in the run history (default: the type and position)."""
     if_: Annotated[Expression | None, Field(alias="if")] = None
@@ -298,7 +335,8 @@ class Action(ApiModel):
     Never for a private incident. An IncidentWorkflow may name only the Slack channel of a
     Team that admits its namespace; a ClusterIncidentWorkflow any channel the bot is in."""
     text: Annotated[str, Field(min_length=1, max_length=3000)] | None = None
-    """postMessage, addNote: the text; createTicket: the ticket's title; page: a line put
+    """postMessage, addNote: the text; createTicket, createFollowUp: the ticket's or action
+    item's title (at most 256 characters for an action item); page: a line put
     above the incident's summary in the page (optional). ${name},
     ${namespace}, ${title}, ${severity}, ${phase}, ${service} and ${workflow} are replaced."""
     description: Annotated[str, Field(max_length=8192)] = ""
@@ -343,6 +381,21 @@ class Action(ApiModel):
     percent-encoded; the host may hold none)."""
     card: Card | None = None
     """postMessage: also show this card (title, fields, link buttons) under the text."""
+    duration: WaitDuration | None = None
+    """wait: how long (h, m, s; at most 24h) before this run's later steps; counted from when
+    the step is reached, kept in the incident's status (a restart neither skips nor repeats
+    it). The later steps' if is judged when the wait is over."""
+    owner: Name | None = None
+    """createFollowUp: who owns the action item (default: none)."""
+    due_in: PositiveDuration | None = None
+    """createFollowUp: the action item is due this long after the step runs (e.g. 14d)."""
+
+    @field_validator("duration")
+    @classmethod
+    def _bounded(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) > parse_duration(MAX_WAIT):
+            raise ValueError(f"a wait lasts at most {MAX_WAIT}")
+        return value
 
     def to_domain(self, index: int) -> domain.Action:
         return domain.Action(
@@ -368,6 +421,9 @@ class Action(ApiModel):
             webhook=self.webhook or "",
             url_template=self.url_template or "",
             card=_card(self.card),
+            duration=parse_duration(self.duration) if self.duration else None,
+            owner=self.owner or "",
+            due_in=parse_duration(self.due_in) if self.due_in else None,
         )
 
 

@@ -30,3 +30,16 @@ def test_register_adds_resume_create_and_update() -> None:
         if h.id == "prometheus-rule"
     }
     assert reasons == {(True, None), (None, kopf.Reason.CREATE), (None, kopf.Reason.UPDATE)}
+
+
+def test_no_timer_or_daemon_runs_on_slos() -> None:
+    """Any timer or daemon on a resource makes kopf keep every object's whole last body
+    (``DaemonsMemory.live_fresh_body``, managedFields included) for the object's lifetime:
+    ~33 MB at 1,000 SLOs (issue 15). Work on every SLO belongs in the SLO loop."""
+    assert runner.HANDLER_MODULES
+    spawning = [
+        h.id
+        for h in kopf.get_default_registry()._spawning.get_all_handlers()
+        if h.selector is not None and h.selector.any_name == "servicelevelobjectives"
+    ]
+    assert spawning == []

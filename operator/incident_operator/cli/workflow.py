@@ -217,7 +217,7 @@ def _reached_wait(step: wf.Step) -> bool:
 
 def _reaching(action: wf.Action) -> str:
     """invite, page, addChecklist (never its instructions' text), mitigate, sendWebhook,
-    startConference, createFollowUp and setSeverity."""
+    startConference, createFollowUp, setRoles and setSeverity."""
     if action.type is wf.ActionType.INVITE:
         who = [*action.users, *([f"group {action.user_group}"] if action.user_group else [])]
         return "invite " + ", ".join(who)
@@ -239,6 +239,8 @@ def _reaching(action: wf.Action) -> str:
     if action.type is wf.ActionType.CREATE_FOLLOW_UP:
         owner = f" owner {action.owner}" if action.owner else ""
         return f"createFollowUp {action.text!r}{owner}"
+    if action.type is wf.ActionType.SET_ROLES:
+        return "setRoles " + ", ".join(f"{role}={who}" for role, who in action.roles)
     return f"setSeverity {action.severity}"
 
 

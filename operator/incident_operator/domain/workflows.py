@@ -70,6 +70,7 @@ class ActionType(StrEnum):
     START_CONFERENCE = "startConference"
     WAIT = "wait"
     CREATE_FOLLOW_UP = "createFollowUp"
+    SET_ROLES = "setRoles"
 
 
 class Repeat(StrEnum):
@@ -148,6 +149,8 @@ class Action:
     """createFollowUp: the action item's owner."""
     due_in: timedelta | None = None
     """createFollowUp: the action item is due this long after the step runs."""
+    roles: tuple[tuple[str, str], ...] = ()
+    """setRoles: role -> participant, set in the incident's spec.roles."""
 
 
 @dataclass(frozen=True)
@@ -585,16 +588,25 @@ def stopped_by(run: Run, stopped: Mapping[str, str]) -> str:
 
 
 def with_effects(snapshot: Snapshot, actions: Iterable[Action]) -> Snapshot:
-    """``snapshot`` as the workflows' own successful label and severity changes leave it,
-    so a workflow's own change is not news to the change triggers."""
+    """``snapshot`` as the workflows' own successful label, severity and role changes leave
+    it, so a workflow's own change is not news to the change triggers (a role set in
+    spec.roles is the effective role: a person's spec.roles win over the rotation's)."""
     labels = dict(snapshot.labels)
+    roles = dict(snapshot.roles)
     severity = snapshot.severity
     for action in actions:
         if action.type is ActionType.SET_LABELS:
             labels.update(action.labels)
         elif action.type is ActionType.SET_SEVERITY and action.severity:
             severity = action.severity
-    return replace(snapshot, labels=tuple(sorted(labels.items())), severity=severity)
+        elif action.type is ActionType.SET_ROLES:
+            roles.update(action.roles)
+    return replace(
+        snapshot,
+        labels=tuple(sorted(labels.items())),
+        severity=severity,
+        roles=tuple(sorted(roles.items())),
+    )
 
 
 def invitees(recorded: Iterable[str], users: Iterable[str]) -> tuple[str, ...] | str:

@@ -5,8 +5,8 @@ ClusterIncidentWorkflow, nothing else (a tenant's workflow never reaches another
 The index holds only workflows whose spec and CEL compiled; the others are Ready=False.
 
 Order of writes, for exactly-once effects: the steps' effects (timeline entries carrying the
-step key, label and severity edits that set a value), then ``status.workflows`` with the done
-keys and the new snapshot, then the Events and the workflows' counts. A crash before the
+step key, label, severity and role edits that set a value), then ``status.workflows`` with
+the done keys and the new snapshot, then the Events and the workflows' counts. A crash before the
 status write recomputes the same keys and the effects dedup on them; a crash after it finds
 the keys done.
 """
@@ -815,7 +815,9 @@ class WorkflowService:
     async def _edit(
         self, namespace: str, name: str, action: wf.Action, current: Mapping[str, Any]
     ) -> None:
-        """setLabels and setSeverity: set a value unless it is there already."""
+        """setLabels, setSeverity and setRoles: set a value unless it is there already, as a
+        person's edit (``edit_incident`` refuses a field Git applied: the step fails, saying
+        so)."""
         if action.type is wf.ActionType.SET_LABELS:
             have = (current.get("metadata") or {}).get("labels") or {}
             if any(have.get(k) != v for k, v in action.labels):  # else done already
@@ -827,6 +829,11 @@ class WorkflowService:
         ):
             severity: Body = {"spec": {"severityRef": action.severity}}
             await self._store.edit_incident(namespace, name, severity)
+        elif action.type is wf.ActionType.SET_ROLES:
+            have = ((current.get("spec") or {}).get("roles")) or {}
+            if any(have.get(k) != v for k, v in action.roles):  # else done already
+                roles: Body = {"spec": {"roles": dict(action.roles)}}
+                await self._store.edit_incident(namespace, name, roles)
 
     async def _invite(
         self, current: Mapping[str, Any], action: wf.Action, outcome: Outcome

@@ -168,6 +168,17 @@ def test_a_checklist_step_is_shown_without_its_instructions() -> None:
     assert "0100" not in text
 
 
+def test_a_set_roles_step_names_the_roles_and_their_people() -> None:
+    workflow = example("IncidentWorkflow")
+    workflow["spec"]["actions"] = [
+        {"type": "setRoles", "roles": {"scribe": "carol", "commander": "alice"}}
+    ]
+    source = Source(body({"tier": "1"}), {"IncidentWorkflow": workflow})
+    code, text = dry_run(["tier1-major", "--incident", "checkout-errors"], source)
+    assert code == 0
+    assert "1. setRoles commander=alice, scribe=carol" in text
+
+
 def test_a_mitigate_step_names_its_mitigation_and_its_gate() -> None:
     doc = example("IncidentWorkflow")
     doc["spec"]["actions"] = [

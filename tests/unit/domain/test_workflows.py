@@ -203,6 +203,16 @@ def test_own_effects_are_not_news_to_the_change_triggers() -> None:
     assert after.severity == "sev-1"
 
 
+def test_own_role_changes_are_not_news_to_the_role_trigger() -> None:
+    snap = wf.Snapshot("investigating", "sev-2", roles=(("commander", "bob"),))
+    roles = wf.Action(
+        wf.ActionType.SET_ROLES, "r", roles=(("commander", "alice"), ("scribe", "carol"))
+    )
+    after = wf.with_effects(snap, [roles])
+    assert after.roles == (("commander", "alice"), ("scribe", "carol"))
+    assert (after.labels, after.severity) == (snap.labels, snap.severity)
+
+
 def test_history_is_bounded_and_folds_the_oldest_runs() -> None:
     runs = [wf.RunRecord("w", f"k{i}", (), T0, "succeeded") for i in range(wf.MAX_RUNS + 5)]
     history = wf.remember(wf.History(), runs, [f"k{i}/0" for i in range(wf.MAX_DONE + 3)])

@@ -371,6 +371,71 @@ async def test_set_severity_and_a_note_and_their_own_change_is_no_news() -> None
     assert len(h.body()["status"]["workflows"]["runs"]) == 1
 
 
+async def test_set_roles_once_and_their_own_change_is_no_news() -> None:
+    body = steps_workflow(
+        {"type": "setRoles", "roles": {"commander": "alice", "scribe": "carol"}},
+        {"type": "addNote", "text": "roles set by ${workflow}"},
+    )
+    body["spec"]["triggers"].append({"event": "roleChanged"})
+    h = Harness(body)
+    h.add()
+    h.body()["spec"]["roles"] = {"operations": "dave"}
+    h.body()["status"]["roles"] = {"commander": "bob", "operations": "dave"}  # bob: rotation
+    await h.tick()
+    h.body()["metadata"]["labels"] = {"tier": "1"}
+    await h.tick()
+    assert h.body()["spec"]["roles"] == {
+        "commander": "alice",
+        "operations": "dave",
+        "scribe": "carol",
+    }
+    assert [e[1] for e in h.store.edits] == [
+        {"spec": {"roles": {"commander": "alice", "scribe": "carol"}}}
+    ]
+    seen = h.body()["status"]["workflows"]["seen"]["roles"]
+    assert seen == {"commander": "alice", "operations": "dave", "scribe": "carol"}
+    # the lifecycle puts the spec's roles in force: no roleChanged for the workflow's own change
+    h.body()["status"]["roles"] = dict(h.body()["spec"]["roles"])
+    for _ in range(3):
+        await h.tick()
+    assert len(h.body()["status"]["workflows"]["runs"]) == 1
+    assert len([e for e in h.store.timeline(NS, "db-down") if e["type"] == "workflow-note"]) == 1
+
+
+async def test_set_roles_leaves_a_role_already_held_by_that_person_alone() -> None:
+    h = Harness(steps_workflow({"type": "setRoles", "roles": {"commander": "alice"}}))
+    h.add()
+    h.body()["spec"]["roles"] = {"commander": "alice"}
+    await h.tick()
+    h.body()["metadata"]["labels"] = {"tier": "1"}
+    await h.tick()
+    assert h.store.edits == []
+    (run,) = h.body()["status"]["workflows"]["runs"]
+    assert run["result"] == "succeeded"
+
+
+async def test_set_roles_never_overrides_a_role_git_applied() -> None:
+    h = Harness(
+        steps_workflow(
+            {"type": "setRoles", "roles": {"commander": "alice"}},
+            {"type": "addNote", "text": "not reached"},
+        )
+    )
+    h.add()
+    h.body()["spec"]["roles"] = {"commander": "bob"}
+    h.store.applied_elsewhere[".spec.roles.commander"] = "argocd-controller"
+    await h.tick()
+    h.body()["metadata"]["labels"] = {"tier": "1"}
+    await h.tick()
+    assert h.body()["spec"]["roles"] == {"commander": "bob"}
+    (run,) = h.body()["status"]["workflows"]["runs"]
+    assert run["result"] == "failed"
+    assert run["message"] == "0-setroles: .spec.roles.commander applied elsewhere"
+    assert [e for e in h.store.timeline(NS, "db-down") if e["type"] == "workflow-note"] == []
+    await h.tick()  # a refusal is final for the step: it is not tried again
+    assert h.store.edits == []
+
+
 async def test_a_passing_failure_leaves_the_step_owed_until_it_succeeds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

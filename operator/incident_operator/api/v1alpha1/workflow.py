@@ -30,7 +30,7 @@ from .common import (
     cel,
     cel_rule,
 )
-from .incident import IncidentState
+from .incident import IncidentState, Roles
 from .mitigation import Mitigation
 from .severity import Instructions, Role, TaskText
 
@@ -168,14 +168,15 @@ class Card(ApiModel):
 
 class ActionType(StrEnum):
     """postMessage (to the incident's chat channel), addNote (to the timeline only),
-    setLabels or setSeverity (on the incident), createTicket (in the tracker the operator is
-    configured with, Jira or GitHub), page (a Team's PagerDuty routing key), invite (Slack
-    users or a user group into the incident's channel), stop (no later workflow runs for this
-    trigger occurrence), addChecklist (tasks for a role, and private instructions for its
-    holder), mitigate (request one guarded mitigation, gated like an SLO's), sendWebhook (a
-    signed POST of the incident summary to a Team's webhook), startConference (a bridge URL
-    from a template, recorded in status.conference), wait (the later steps run after a
-    duration), createFollowUp (an action item for the incident's postmortem)."""
+    setLabels, setSeverity or setRoles (on the incident), createTicket (in the tracker the
+    operator is configured with, Jira or GitHub), page (a Team's PagerDuty routing key),
+    invite (Slack users or a user group into the incident's channel), stop (no later workflow
+    runs for this trigger occurrence), addChecklist (tasks for a role, and private
+    instructions for its holder), mitigate (request one guarded mitigation, gated like an
+    SLO's), sendWebhook (a signed POST of the incident summary to a Team's webhook),
+    startConference (a bridge URL from a template, recorded in status.conference), wait (the
+    later steps run after a duration), createFollowUp (an action item for the incident's
+    postmortem)."""
 
     POST_MESSAGE = "postMessage"
     ADD_NOTE = "addNote"
@@ -191,6 +192,7 @@ class ActionType(StrEnum):
     START_CONFERENCE = "startConference"
     WAIT = "wait"
     CREATE_FOLLOW_UP = "createFollowUp"
+    SET_ROLES = "setRoles"
 
 
 WaitDuration = Annotated[
@@ -314,6 +316,18 @@ class Action(ApiModel):
                 "owner and dueIn are for createFollowUp only",
                 field_path=".owner",
             ),
+            cel_rule(
+                "self.type != 'setRoles' || (has(self.roles) && (has(self.roles.commander)"
+                " || has(self.roles.communications) || has(self.roles.operations)"
+                " || has(self.roles.scribe)))",
+                "setRoles needs roles, e.g. commander: alice",
+                field_path=".roles",
+            ),
+            cel_rule(
+                "!has(self.roles) || self.type == 'setRoles'",
+                "roles is for setRoles only",
+                field_path=".roles",
+            ),
         )
     }
 
@@ -321,9 +335,9 @@ class Action(ApiModel):
     """postMessage, addNote, setLabels, setSeverity, createTicket, page, invite, addChecklist,
     stop (the workflows after this one, in order, do not run for this trigger occurrence:
     cluster workflows first, then the namespace's, each by name), sendWebhook,
-    startConference, wait (the later steps run after duration) or createFollowUp (an action
-    item for the incident's own postmortem). mitigate: request the guarded mitigation in
-    mitigation."""
+    startConference, wait (the later steps run after duration), createFollowUp (an action
+    item for the incident's own postmortem) or setRoles (roles into spec.roles). mitigate:
+    request the guarded mitigation in mitigation."""
     name: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] = ""
     """Name shown in the run history (default: the type and position)."""
     if_: Annotated[Expression | None, Field(alias="if")] = None
@@ -389,6 +403,11 @@ class Action(ApiModel):
     """createFollowUp: who owns the action item (default: none)."""
     due_in: PositiveDuration | None = None
     """createFollowUp: the action item is due this long after the step runs (e.g. 14d)."""
+    roles: Roles | None = None
+    """setRoles: participants (by name, as in the OnCallRotation) to set in the incident's
+    spec.roles, e.g. commander: alice; a role already held there by that person is left as
+    it is, roles not named are not touched. A person's spec.roles win over the rotation's,
+    so status.roles follows."""
 
     @field_validator("duration")
     @classmethod
@@ -424,6 +443,11 @@ class Action(ApiModel):
             duration=parse_duration(self.duration) if self.duration else None,
             owner=self.owner or "",
             due_in=parse_duration(self.due_in) if self.due_in else None,
+            roles=tuple(
+                sorted((k, str(v)) for k, v in self.roles.model_dump().items() if v)
+                if self.roles is not None
+                else ()
+            ),
         )
 
 
@@ -512,8 +536,8 @@ def workflow_ref(kind: str, metadata: dict[str, object]) -> domain.WorkflowRef:
 
 class IncidentWorkflow(Resource):
     """Automation for the incidents of this namespace only: when a trigger fires and the CEL
-    condition holds, run the actions (post to the channel, add a note, set labels or severity)
-    once per trigger occurrence."""
+    condition holds, run the actions (post to the channel, add a note, set labels, severity or
+    roles) once per trigger occurrence."""
 
     api_version: Literal["sre.dev/v1alpha1"] = "sre.dev/v1alpha1"
     kind: Literal["IncidentWorkflow"] = "IncidentWorkflow"

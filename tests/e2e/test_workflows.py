@@ -2,17 +2,17 @@
 (docs/workflows.md).
 
 A team's IncidentWorkflow on a level-1 Severity and label ``tier=1`` posts to the incident's
-channel and sets a label, exactly once however many timer ticks pass; the same kind of
-workflow in another namespace never acts on this namespace's incident; a workflow whose CEL
-does not compile is Ready=False with the compiler's message; a noUpdate timer reminds once
-per quiet period; the example workflows are accepted and Ready; on a tier-1 sev-1 one
-workflow invites a Slack user group, pages a second team that admits the namespace (resolved
-with the incident), opens a Jira ticket and adds a checklist to the commander, each once: the
-tasks land in status and the pinned status message, the private instructions reach the
-commander alone in one direct message, and a task ticked from Slack is done. A wait step's
-later post comes after its duration, once, across an operator restart; createFollowUp items
-land in the postmortem once, before and after it is drafted; the default workflows (the
-built-in announcement and reminder as examples) fire.
+channel, sets a label and a role (spec.roles, then status.roles), exactly once however many
+timer ticks pass; the same kind of workflow in another namespace never acts on this namespace's
+incident; a workflow whose CEL does not compile is Ready=False with the compiler's message; a
+noUpdate timer reminds once per quiet period; the example workflows are accepted and Ready; on
+a tier-1 sev-1 one workflow invites a Slack user group, pages a second team that admits the
+namespace (resolved with the incident), opens a Jira ticket and adds a checklist to the
+commander, each once: the tasks land in status and the pinned status message, the private
+instructions reach the commander alone in one direct message, and a task ticked from Slack is
+done. A wait step's later post comes after its duration, once, across an operator restart;
+createFollowUp items land in the postmortem once, before and after it is drafted; the default
+workflows (the built-in announcement and reminder as examples) fire.
 """
 
 from __future__ import annotations
@@ -104,7 +104,10 @@ def other_namespace(api: client.ApiClient) -> Iterator[str]:
     delete_namespace(api, name)
 
 
-def workflow(name: str, condition: str, text: str, label: str) -> dict[str, Any]:
+def workflow(
+    name: str, condition: str, text: str, label: str, roles: dict[str, str] | None = None
+) -> dict[str, Any]:
+    set_roles = [{"type": "setRoles", "roles": roles}] if roles else []
     return {
         "apiVersion": "sre.dev/v1alpha1",
         "kind": "IncidentWorkflow",
@@ -119,6 +122,7 @@ def workflow(name: str, condition: str, text: str, label: str) -> dict[str, Any]
             "actions": [
                 {"type": "postMessage", "text": text},
                 {"type": "setLabels", "labels": {label: "yes"}},
+                *set_roles,
             ],
         },
     }
@@ -138,7 +142,8 @@ def test_a_tier1_sev1_workflow_acts_exactly_once_and_only_in_its_namespace(
     other_namespace: str,
     severity: str,
 ) -> None:
-    create_custom(api, workflow("tier1", CONDITION, TEXT, "escalated"), namespace)
+    roles = {"scribe": "carol"}
+    create_custom(api, workflow("tier1", CONDITION, TEXT, "escalated", roles), namespace)
     # Another tenant's workflow whose condition always holds: it must never see our incident.
     create_custom(api, workflow("foreign", "true", "FOREIGN", "foreign"), other_namespace)
     for ns, name in ((namespace, "tier1"), (other_namespace, "foreign")):
@@ -176,10 +181,18 @@ def test_a_tier1_sev1_workflow_acts_exactly_once_and_only_in_its_namespace(
     )  # fmt: skip
     wait_for("the workflow's message", lambda: [t for t in world.texts() if TEXT in t], 60)
     wait_for("the workflow's label", lambda: incident()["metadata"]["labels"].get("escalated"))
+
+    # setRoles wrote spec.roles; the lifecycle puts it in force (status.roles follows).
+    def in_force() -> dict[str, Any]:
+        return {k: v for k, v in (incident()["status"].get("roles") or {}).items() if v}
+
+    wait_for("the workflow's role in force", lambda: in_force() == roles)
     time.sleep(12)  # more than two timer intervals: nothing may run again
     assert len([t for t in world.texts() if TEXT in t]) == 1
     body = incident()
     assert body["metadata"]["labels"] == {"tier": "1", "escalated": "yes"}
+    assert body["spec"]["roles"] == roles
+    assert {k: v for k, v in body["status"]["workflows"]["seen"]["roles"].items() if v} == roles
     (run,) = body["status"]["workflows"]["runs"]
     assert run["result"] == "succeeded"
     assert run["workflow"] == f"IncidentWorkflow {namespace}/tier1"
@@ -190,7 +203,7 @@ def test_a_tier1_sev1_workflow_acts_exactly_once_and_only_in_its_namespace(
         return found if found.get("runs") else None
 
     status = wait_for("the workflow's counts", counted)
-    assert (status["runs"], status["actions"], status["errors"]) == (1, 2, 0)
+    assert (status["runs"], status["actions"], status["errors"]) == (1, 3, 0)
     assert status["lastIncident"] == f"{namespace}/db-down"
     # Each run is an Event on the incident and on the workflow (emitted before the counts).
     events = client.EventsV1Api(api).list_namespaced_event(namespace).items

@@ -66,6 +66,7 @@ from incident_operator.services.open_incidents import OpenIncidentIndex
 from incident_operator.services.postmortems import PostmortemService
 from incident_operator.services.prometheus_rules import PrometheusRuleSync
 from incident_operator.services.response_policy import ResponsePolicyService
+from incident_operator.services.slo_bookkeeping import SloBookkeeping
 from incident_operator.services.slo_evaluation import SloEvaluationService
 from incident_operator.services.stakeholders import StakeholderService
 from incident_operator.services.status_page import StatusPageIndex
@@ -206,6 +207,7 @@ def build_context(options: RunOptions, web_options: WebOptions | None = None) ->
         team_cache=teams,
         service_cache=services,
         catalog_service=catalog,
+        slo_bookkeeping=SloBookkeeping(incident_store, clock, catalog=catalog),
         lifecycle_service=lifecycle,
         postmortem_service=postmortem_service,
         dashboard_marks=DashboardMarks(annotations, postmortems)

@@ -40,6 +40,7 @@ from incident_operator.services.open_incidents import OpenIncidentIndex
 from incident_operator.services.postmortems import PostmortemService
 from incident_operator.services.prometheus_rules import PrometheusRuleSync
 from incident_operator.services.response_policy import ResponsePolicyService
+from incident_operator.services.slo_bookkeeping import SloBookkeeping
 from incident_operator.services.slo_evaluation import SloEvaluationService
 from incident_operator.services.stakeholders import StakeholderService
 from incident_operator.services.status_page import StatusPageIndex
@@ -59,10 +60,10 @@ class RuntimeState:
     slo_progress: LoopProgress | None = None
     """Stamped by every completed SLO cycle (handlers/slo_loop.py); None: no loop runs."""
     slo_task: asyncio.Task[None] | None = None
-    catalog_task: asyncio.Task[None] | None = None
-    """Resolves unresolved SLOs again (handlers/catalog.py)."""
-    catalog_changed: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set when a Team or a Service changes; the catalog task resolves SLOs again."""
+    slo_bookkeeping_task: asyncio.Task[None] | None = None
+    """Writes the SLOs' Ready and ServiceResolved (handlers/slo_bookkeeping.py)."""
+    slos_owed: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when an SLO may be owed a bookkeeping write, or a Team or Service changed."""
     web_runner: web.AppRunner | None = None
     """The HTTP server, once it listens (handlers/web_server.py)."""
     gone_uids: dict[str, float] = field(default_factory=dict)
@@ -91,6 +92,8 @@ class OperatorContext:
     service_cache: WatchedObjects | None = None
     catalog_service: CatalogService | None = None
     """Resolves incidents' services to Services and Teams (handlers/catalog.py)."""
+    slo_bookkeeping: SloBookkeeping | None = None
+    """Every SLO's observedGeneration, Ready and ServiceResolved (handlers/slo_bookkeeping.py)."""
     lifecycle_service: IncidentLifecycleService | None = None
     postmortem_service: PostmortemService | None = None
     dashboard_marks: DashboardMarks | None = None

@@ -32,6 +32,7 @@ from . import prometheus_rules as _prometheus_rules
 from . import response_policy as _response_policy
 from . import rotation_status as _rotation_status
 from . import settings as _settings
+from . import slo_bookkeeping as _slo_bookkeeping
 from . import slo_loop as _slo_loop
 from . import stakeholders as _stakeholders
 from . import status as _status
@@ -49,6 +50,7 @@ HANDLER_MODULES = (
     _settings,
     _status,
     _slo_loop,
+    _slo_bookkeeping,
     _watch_liveness,
     _watch_cache,
     _prometheus_rules,

@@ -1,7 +1,8 @@
 """One reconcile handler per kind: record observedGeneration and the Ready condition.
 
 Incident is left to incident_lifecycle.py, its only status writer (phase, conditions);
-Postmortem to postmortems.py (its generated facts and conditions). Teams are only read.
+Postmortem to postmortems.py (its generated facts and conditions); ServiceLevelObjective to
+slo_bookkeeping.py (one loop for all of them). Teams are only read.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ OWN_STATUS_HANDLER = frozenset({"Incident", "Postmortem"})
 """Kinds whose status another handler writes in full (including Ready)."""
 READ_ONLY = frozenset({"Team"})
 """Kinds the operator only reads (its RBAC grants no patch): no status handler at all."""
+OWN_LOOP = frozenset({"ServiceLevelObjective"})
+"""Kinds whose Ready a loop over all of them writes (services/slo_bookkeeping.py): no kopf
+handler per object, whose bookkeeping annotation and start-up run cost a write per SLO."""
 
 
 def _make_handler(info: KindInfo) -> Any:
@@ -43,7 +47,7 @@ def _make_handler(info: KindInfo) -> Any:
 def register() -> None:
     """Register create/update/resume handlers for every kind on kopf's default registry."""
     for info in KINDS:
-        if info.kind in OWN_STATUS_HANDLER | READ_ONLY:
+        if info.kind in OWN_STATUS_HANDLER | READ_ONLY | OWN_LOOP:
             continue
         handler = _make_handler(info)
         resource = (GROUP, VERSION, info.plural)

@@ -241,36 +241,6 @@ class CatalogService:
             return {}
         return {"conditions": conditions_status(set_condition(existing, condition))}
 
-    async def retry_slos(self) -> int:
-        """Resolve again every SLO whose ServiceResolved is not True (a Service or Team may
-        have appeared since); how many statuses were written. The SLOs are the watch's
-        (``ResourceStore.list_slos``): a warm operator asks the API server nothing. Each
-        write is made onto the version it was computed from: an SLO that changed meanwhile
-        is left to its own update handler or the next retry, never given a stale condition."""
-        written = 0
-        for body in await self._incidents.list_slos():
-            conditions = (body.get("status") or {}).get("conditions") or []
-            if any(c.get("type") == catalog.SERVICE_RESOLVED and c.get("status") == "True"
-                   for c in conditions):  # fmt: skip
-                continue
-            status = await self.slo_status(body)
-            if not status:
-                continue
-            meta = body["metadata"]
-            try:
-                await self._incidents.patch_slo_status(
-                    str(meta["namespace"]),
-                    str(meta["name"]),
-                    status,
-                    resource_version=str(meta.get("resourceVersion") or "") or None,
-                )
-            except IncidentOperatorError as exc:  # a conflict or a busy API server: next time
-                log.info("SLO %s/%s: ServiceResolved not rewritten: %s",
-                         meta["namespace"], meta["name"], exc)  # fmt: skip
-                continue
-            written += 1
-        return written
-
     async def service_status(self, body: Body) -> Body:
         """A Service's status.owner and OwnerResolved condition; empty when unchanged."""
         entry = _service(body)

@@ -1,22 +1,16 @@
 """The catalog's retries run only where a catalog exists (issue 15: one kopf task per
-unresolved SLO or incident, and without any Team or Service every one is unresolved); SLOs
-are retried by one loop, woken by a Team or Service change."""
+unresolved SLO or incident, and without any Team or Service every one is unresolved). SLOs:
+tests/unit/services/test_slo_bookkeeping.py."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 import kopf
 
 from incident_operator.adapters.watch_cache import WatchedObjects
-from incident_operator.handlers.catalog import _open_and_unresolved, _unresolved, retry_slos_loop
-from incident_operator.services.catalog import CatalogService
-from tests.fakes.context import operator_context, operator_memo
-from tests.fakes.ports.catalog import FakeCatalog
-from tests.fakes.ports.clock import FakeClock
-from tests.fakes.ports.store import FakeStore
+from incident_operator.handlers.catalog import _open_and_unresolved, _unresolved
+from tests.fakes.context import operator_memo
 
 UNRESOLVED: dict[str, Any] = {
     "phase": "investigating",
@@ -50,39 +44,3 @@ def test_the_first_team_or_service_turns_the_retries_on() -> None:
         assert not _open_and_unresolved(status({**UNRESOLVED, "phase": "closed"}), memo)
         cache.observe("payments", {"metadata": {"name": "payments"}}, deleted=True)
         assert not _unresolved(status(UNRESOLVED), memo), "gone again: no catalog"
-
-
-async def test_a_team_or_service_change_resolves_waiting_slos_within_seconds() -> None:
-    store = FakeStore()
-    catalog = FakeCatalog()
-    catalog.add_team("payments", namespaces=["shop"])
-    store.add_slo(
-        {
-            "metadata": {"name": "late", "namespace": "shop"},
-            "spec": {"service": "inventory"},
-            "status": {"conditions": UNRESOLVED["conditions"]},
-        }
-    )
-    services = WatchedObjects()
-    context = operator_context(
-        catalog_service=CatalogService(catalog, store, FakeClock()), service_cache=services
-    )
-    task = asyncio.create_task(retry_slos_loop(context))
-    try:
-        catalog.add_service("shop", "inventory", owner="payments")
-        services.observe("shop/inventory", {"metadata": {"name": "inventory"}}, deleted=False)
-        context.state.catalog_changed.set()  # as cache_services does on the watch event
-
-        def resolved() -> bool:
-            conditions = store.slos[("shop", "late")]["status"]["conditions"]
-            return bool(conditions[0]["status"] == "True")
-
-        for _ in range(40):
-            if resolved():
-                break
-            await asyncio.sleep(0.1)
-        assert resolved(), "not resolved within 4 s of the change (RETRY_INTERVAL is 60 s)"
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

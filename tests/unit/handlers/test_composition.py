@@ -37,6 +37,7 @@ ALWAYS = {
     "team_cache",
     "service_cache",
     "catalog_service",
+    "slo_bookkeeping",
     "lifecycle_service",
     "postmortem_service",
     "response_service",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -35,6 +36,8 @@ def examples_in(namespace: str) -> list[dict[str, Any]]:
             if doc["kind"] == "Namespace":
                 continue
             doc["metadata"].pop("namespace", None)
+            if doc["kind"] == "ClusterIncidentWorkflow":  # acts on every namespace's incidents
+                doc["metadata"]["name"] += f"-{namespace}"
             documents.append(doc)
     return documents
 
@@ -53,6 +56,26 @@ def test_operator_marks_every_example_ready(
     operator: OperatorProcess, crds: Cluster, api: client.ApiClient, namespace: str
 ) -> None:
     documents = examples_in(namespace)
+    try:
+        check_every_example_ready(operator, crds, api, namespace, documents)
+    finally:
+        # A ClusterIncidentWorkflow left behind would act on every later test's incidents on
+        # this shared control plane (the example announcement posts for every incident).
+        for doc in documents:
+            if doc["kind"] == "ClusterIncidentWorkflow":
+                with contextlib.suppress(client.ApiException):
+                    client.CustomObjectsApi(api).delete_cluster_custom_object(
+                        "sre.dev", "v1alpha1", "clusterincidentworkflows", doc["metadata"]["name"]
+                    )
+
+
+def check_every_example_ready(
+    operator: OperatorProcess,
+    crds: Cluster,
+    api: client.ApiClient,
+    namespace: str,
+    documents: list[dict[str, Any]],
+) -> None:
     assert {d["kind"] for d in documents} == {
         "Severity",
         "OnCallRotation",

@@ -143,6 +143,17 @@ LIST_PAGE = 500
 """Objects per LIST request (kubectl's default chunk size)."""
 
 
+def refuse_owned_elsewhere(change: Body, current: Body, what: str, advice: str) -> None:
+    """Raise FieldOwnedElsewhere when ``change`` would overwrite a field another manager
+    (a GitOps tool) applied to ``current``; the message names each field and its manager."""
+    managed = list((current.get("metadata") or {}).get("managedFields") or [])
+    found = ownership.conflicts(change, current, managed, FIELD_MANAGER)
+    if found:
+        fields = {c.field: c.manager for c in found}
+        listed = ", ".join(f"{f} (applied by {m})" for f, m in fields.items())
+        raise FieldOwnedElsewhere(f"{what}: {listed}; {advice}", fields=fields)
+
+
 class KubernetesStore:
     def __init__(
         self,
@@ -331,15 +342,9 @@ class KubernetesStore:
             current = await self.get_incident(namespace, name)
             if current is None:
                 raise PermanentError(f"incident {namespace}/{name} is gone")
-            managed = list((current.get("metadata") or {}).get("managedFields") or [])
-            found = ownership.conflicts(change, current, managed, FIELD_MANAGER)
-            if found:
-                fields = {c.field: c.manager for c in found}
-                listed = ", ".join(f"{f} (applied by {m})" for f, m in fields.items())
-                raise FieldOwnedElsewhere(
-                    f"incident {namespace}/{name}: {listed}; change it where it is declared",
-                    fields=fields,
-                )
+            refuse_owned_elsewhere(
+                change, current, f"incident {namespace}/{name}", "change it where it is declared"
+            )
             # On the version whose ownership was checked: a change in between is a 409.
             version = {"resourceVersion": current["metadata"]["resourceVersion"]}
             try:

@@ -9,16 +9,15 @@ from datetime import UTC
 from kubernetes import client
 
 from incident_operator import GROUP, VERSION
-from incident_operator.domain import ownership
-from incident_operator.errors import Conflict, FieldOwnedElsewhere, NotFound
+from incident_operator.errors import Conflict, NotFound
 
 from .kubernetes import (
     EDIT_ATTEMPTS,
-    FIELD_MANAGER,
     _after_collision,
     call_async,
     create_object,
     get_object,
+    refuse_owned_elsewhere,
 )
 from .ports import Body
 from .postmortem_ports import STATE_ANNOTATION, ActionItemAdditions
@@ -56,15 +55,9 @@ class KubernetesPostmortems:
             if not added:
                 return True
             change = {"spec": {"actionItems": [*items, *added]}}
-            managed = list((current.get("metadata") or {}).get("managedFields") or [])
-            found = ownership.conflicts(change, current, managed, FIELD_MANAGER)
-            if found:
-                fields = {c.field: c.manager for c in found}
-                listed = ", ".join(f"{f} (applied by {m})" for f, m in fields.items())
-                raise FieldOwnedElsewhere(
-                    f"postmortem {namespace}/{postmortem}: {listed}; add the item in Git",
-                    fields=fields,
-                )
+            refuse_owned_elsewhere(
+                change, current, f"postmortem {namespace}/{postmortem}", "add the item in Git"
+            )
             version = {"resourceVersion": current["metadata"]["resourceVersion"]}
             try:
                 await call_async(

@@ -25,7 +25,7 @@ from incident_operator import GROUP, VERSION
 from incident_operator.domain.catalog import SecretRef, TeamWebhook
 from incident_operator.errors import NotFound
 
-from .kubernetes import call_async, get_object
+from .kubernetes import CoreApi, call_async, get_object
 from .pagerduty import DEFAULT_URL, PagerDutyEvents
 from .ports import Body
 from .watch_cache import WatchedObjects
@@ -139,7 +139,7 @@ class SecretPagers:
         ttl: float = DEFAULT_SECRET_TTL,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._core = client.CoreV1Api(api)
+        self._core = CoreApi(api)
         self._http = http
         self._namespace = namespace
         self._url = url
@@ -162,7 +162,7 @@ class SecretPagers:
         return pager
 
     async def _read(self, secret: SecretRef) -> str | None:
-        return await read_secret_value(self._core, self._namespace, secret, "routing key")
+        return await read_secret_value(self._core(), self._namespace, secret, "routing key")
 
 
 async def read_secret_value(
@@ -204,7 +204,7 @@ class SecretWebhooks:
         ttl: float = DEFAULT_SECRET_TTL,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._core = client.CoreV1Api(api)
+        self._core = CoreApi(api)
         self._http = http
         self._namespace = namespace
         self._ttl = ttl
@@ -221,7 +221,7 @@ class SecretWebhooks:
         if known is not None and self._now() - known[0] <= self._ttl:
             return known[1]
         secret = await read_secret_value(
-            self._core, self._namespace, webhook.secret, "webhook signing"
+            self._core(), self._namespace, webhook.secret, "webhook signing"
         )
         found = SignedWebhook(self._http, webhook.url, secret.encode()) if secret else None
         self._known[webhook] = (self._now(), found)

@@ -13,6 +13,7 @@ from incident_operator.errors import Conflict, NotFound
 
 from .kubernetes import (
     EDIT_ATTEMPTS,
+    CoreApi,
     _after_collision,
     call_async,
     create_object,
@@ -28,7 +29,7 @@ PLURAL = "postmortems"
 class KubernetesPostmortems:
     def __init__(self, api: client.ApiClient) -> None:
         self._custom = client.CustomObjectsApi(api)
-        self._core = client.CoreV1Api(api)
+        self._core = CoreApi(api)
 
     async def get_postmortem(self, namespace: str, name: str) -> Body | None:
         return await get_object(self._custom, PLURAL, name, namespace)
@@ -122,7 +123,7 @@ class KubernetesPostmortems:
         for kind, name in objects:
             found = await call_async(
                 f"list events about {kind} {namespace}/{name}",
-                self._core.list_namespaced_event,
+                self._core().list_namespaced_event,
                 namespace,
                 field_selector=f"involvedObject.kind={kind},involvedObject.name={name}",
             )
@@ -175,6 +176,8 @@ class KubernetesPostmortems:
         )
         what = f"write configmap {namespace}/{name}"
         try:
-            await call_async(what, self._core.replace_namespaced_config_map, name, namespace, body)
+            await call_async(
+                what, self._core().replace_namespaced_config_map, name, namespace, body
+            )
         except NotFound:
-            await call_async(what, self._core.create_namespaced_config_map, namespace, body)
+            await call_async(what, self._core().create_namespaced_config_map, namespace, body)

@@ -35,7 +35,7 @@ from incident_operator.domain.subscriptions import Kind, Subscriber, valid_email
 from incident_operator.domain.times import iso, parse_time
 from incident_operator.errors import Conflict, NotFound, PermanentError
 
-from .kubernetes import call_async
+from .kubernetes import CoreApi, call_async
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class SecretSubscriberList:
         ttl: float = DEFAULT_TTL,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._core = client.CoreV1Api(api)
+        self._core = CoreApi(api)
         self._namespace = namespace
         self._name = name
         self._ttl = ttl
@@ -124,7 +124,7 @@ class SecretSubscriberList:
     async def _read(self) -> tuple[Any, list[Subscriber]]:
         what = f"get secret {self._namespace}/{self._name}"
         found: Any = await call_async(
-            what, self._core.read_namespaced_secret, self._name, self._namespace
+            what, self._core().read_namespaced_secret, self._name, self._namespace
         )
         encoded = (found.data or {}).get(DATA_KEY) or ""
         try:
@@ -182,7 +182,7 @@ class SecretSubscriberList:
             try:
                 await call_async(
                     f"update secret {self._namespace}/{self._name}",
-                    self._core.replace_namespaced_secret,
+                    self._core().replace_namespaced_secret,
                     self._name,
                     self._namespace,
                     found,

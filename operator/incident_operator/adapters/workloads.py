@@ -17,7 +17,7 @@ from kubernetes.client.exceptions import ApiException
 from incident_operator.domain.mitigation import PatchType, Plan, Target
 from incident_operator.errors import Conflict, NotFound, PermanentError
 
-from .kubernetes import api_status, call_async
+from .kubernetes import CoreApi, api_status, call_async
 from .ports import Body
 from .workloads_port import NamespaceHistory
 
@@ -68,7 +68,7 @@ class KubernetesWorkloads:
         self._api = api
         self._secret_metadata = secret_metadata
         self._custom = client.CustomObjectsApi(api)
-        self._core = client.CoreV1Api(api)
+        self._core = CoreApi(api)
 
     async def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """The shared call_async, with a 403 as Forbidden (an optional permission missing)."""
@@ -82,7 +82,7 @@ class KubernetesWorkloads:
         try:
             if target.kind == "ConfigMap":
                 found = await call_async(
-                    what, self._core.read_namespaced_config_map, target.name, target.namespace
+                    what, self._core().read_namespaced_config_map, target.name, target.namespace
                 )
                 return {"apiVersion": "v1", "kind": "ConfigMap", **self._plain(found)}
             group, version, plural = _group_version(target)
@@ -132,7 +132,7 @@ class KubernetesWorkloads:
         if target.kind == "ConfigMap":
             patched = await self._call(
                 what,
-                self._core.patch_namespaced_config_map,
+                self._core().patch_namespaced_config_map,
                 target.name,
                 target.namespace,
                 plan.patch,
@@ -211,7 +211,7 @@ class KubernetesWorkloads:
             if self._secret_metadata:
                 secrets = await self._raw_list(
                     f"list secrets in {namespace}",
-                    self._core.list_namespaced_secret,
+                    self._core().list_namespaced_secret,
                     namespace,
                     **metadata,
                 )
@@ -223,13 +223,13 @@ class KubernetesWorkloads:
             replicasets=list(replicasets.get("items", [])),
             config_maps=await self._raw_list(
                 f"list configmaps in {namespace}",
-                self._core.list_namespaced_config_map,
+                self._core().list_namespaced_config_map,
                 namespace,
                 **metadata,
             ),
             secrets=secrets,
             unreadable=tuple(unreadable),
             events=await self._raw_list(
-                f"list events in {namespace}", self._core.list_namespaced_event, namespace
+                f"list events in {namespace}", self._core().list_namespaced_event, namespace
             ),
         )

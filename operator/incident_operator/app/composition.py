@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 from aiohttp import web
@@ -34,7 +35,6 @@ from incident_operator.adapters.prometheus import PrometheusMetrics
 from incident_operator.adapters.prometheus_impact import PrometheusImpact
 from incident_operator.adapters.prometheus_rule_store import PrometheusRuleStore
 from incident_operator.adapters.prometheus_uptime import PrometheusDailyHistory
-from incident_operator.adapters.slack import SlackChat
 from incident_operator.adapters.smtp import Security, SmtpMailer
 from incident_operator.adapters.subscriber_secret import SecretSubscriberList
 from incident_operator.adapters.subscriber_webhooks import HttpSubscriberWebhook
@@ -79,9 +79,11 @@ from incident_operator.web.alertmanager import AlertmanagerWebhook
 from incident_operator.web.app import build_app
 from incident_operator.web.metrics import Exposition, MetricsEndpoint
 from incident_operator.web.slack import SlackEndpoints
-from incident_operator.web.slack_socket import SlackSocketMode
 from incident_operator.web.status_page import StatusPageEndpoints, StatusPageSettings
 from incident_operator.web.subscriptions import SignupSettings, SubscriptionEndpoints
+
+if TYPE_CHECKING:
+    from incident_operator.adapters.slack import SlackChat
 
 
 @dataclass(frozen=True)
@@ -302,6 +304,9 @@ def web_app(
     subscriptions(context, web_options).add_routes(app)
     executor, app_token = context.chat_commands, comms.slack_app_token
     if executor is not None and app_token is not None:
+        # slack_sdk (~3.5 MB resident) is imported only where Slack is configured.
+        from incident_operator.web.slack_socket import SlackSocketMode  # noqa: PLC0415
+
         socket = SlackSocketMode(slack, executor, app_token, api_url=comms.slack_api_url)
         app.on_startup.append(socket.start)
         app.on_cleanup.append(socket.stop)
@@ -444,6 +449,9 @@ def _build_comms(
     channels = None
     commands = None
     if (token := _text(options.slack_token)) is not None:
+        # slack_sdk (~3.5 MB resident) is imported only where Slack is configured.
+        from incident_operator.adapters.slack import SlackChat  # noqa: PLC0415
+
         chat = SlackChat(token, base_url=options.slack_api_url)
         # Fed by handlers/comms.py's watch handler: routes commands and pins by status only.
         channels = ChannelIndex()

@@ -25,7 +25,7 @@ from incident_operator import GROUP, VERSION
 from incident_operator.domain.catalog import SecretRef, TeamWebhook
 from incident_operator.errors import NotFound
 
-from .kubernetes import CoreApi, call_async, get_object
+from .kubernetes import call_async, core_api, get_object
 from .pagerduty import DEFAULT_URL, PagerDutyEvents
 from .ports import Body
 from .watch_cache import WatchedObjects
@@ -139,7 +139,7 @@ class SecretPagers:
         ttl: float = DEFAULT_SECRET_TTL,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._core = CoreApi(api)
+        self._core = core_api(api)
         self._http = http
         self._namespace = namespace
         self._url = url
@@ -204,7 +204,7 @@ class SecretWebhooks:
         ttl: float = DEFAULT_SECRET_TTL,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._core = CoreApi(api)
+        self._core = core_api(api)
         self._http = http
         self._namespace = namespace
         self._ttl = ttl

@@ -11,7 +11,7 @@ import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import urllib3
 from kubernetes import client
@@ -37,27 +37,33 @@ FIELD_MANAGER = "incident-operator"
 EDIT_ATTEMPTS = 5
 TIMELINE_ATTEMPTS = 8  # with jittered backoff between them: at most ~3.6 s of collisions
 
+T = TypeVar("T")
 Refine = Callable[[ApiException, str], Exception | None]
 """A caller's own reading of an API error (e.g. 403 -> Forbidden), given the error and
 ``what``; None leaves it to :func:`translate`."""
 
 
-class CoreApi:
-    """``client.CoreV1Api``, built on first use.
+class OnFirstUse(Generic[T]):
+    """A client API object, built on first use (``OnFirstUse(lambda: client.CoreV1Api(api))``).
 
-    Importing its module costs ~21 MB resident: it imports 250 of the client's models and
-    wraps each of its ~400 methods in a pydantic validator. Most operators read a Secret, a
-    ConfigMap or core Events rarely or never; an idle operator was 111 MB (issue 15).
+    Importing an API module of the client costs its models and a pydantic validator per
+    method: ``CoreV1Api`` ~21 MB resident (250 models, ~400 methods), ``EventsV1Api`` ~1 MB.
+    Most operators read a Secret, a ConfigMap or write an Event rarely or never; an idle
+    operator was 111 MB (issue 15).
     """
 
-    def __init__(self, api: client.ApiClient) -> None:
-        self._api = api
-        self._core: client.CoreV1Api | None = None
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._built: T | None = None
 
-    def __call__(self) -> client.CoreV1Api:
-        if self._core is None:
-            self._core = client.CoreV1Api(self._api)
-        return self._core
+    def __call__(self) -> T:
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+
+def core_api(api: client.ApiClient) -> OnFirstUse[client.CoreV1Api]:
+    return OnFirstUse(lambda: client.CoreV1Api(api))
 
 
 def translate(exc: Exception, what: str) -> Exception:
@@ -188,7 +194,7 @@ class KubernetesStore:
         ``slos``: every SLO the watch delivered, the cycle's listing when warm.
         """
         self._custom = client.CustomObjectsApi(api)
-        self._events = client.EventsV1Api(api)
+        self._events = OnFirstUse(lambda: client.EventsV1Api(api))
         self._namespaces = tuple(namespaces)
         self._severities = severities
         self._slos = slos
@@ -440,7 +446,7 @@ class KubernetesStore:
         )
         await call_async(
             f"emit event {reason}",
-            self._events.create_namespaced_event,
+            self._events().create_namespaced_event,
             meta.get("namespace") or "default",
             event,
         )

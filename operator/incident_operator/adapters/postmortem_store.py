@@ -13,9 +13,9 @@ from incident_operator.errors import Conflict, NotFound
 
 from .kubernetes import (
     EDIT_ATTEMPTS,
-    CoreApi,
     _after_collision,
     call_async,
+    core_api,
     create_object,
     get_object,
     refuse_owned_elsewhere,
@@ -29,7 +29,7 @@ PLURAL = "postmortems"
 class KubernetesPostmortems:
     def __init__(self, api: client.ApiClient) -> None:
         self._custom = client.CustomObjectsApi(api)
-        self._core = CoreApi(api)
+        self._core = core_api(api)
 
     async def get_postmortem(self, namespace: str, name: str) -> Body | None:
         return await get_object(self._custom, PLURAL, name, namespace)

@@ -35,7 +35,7 @@ from incident_operator.domain.subscriptions import Kind, Subscriber, valid_email
 from incident_operator.domain.times import iso, parse_time
 from incident_operator.errors import Conflict, NotFound, PermanentError
 
-from .kubernetes import CoreApi, call_async
+from .kubernetes import call_async, core_api
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class SecretSubscriberList:
         ttl: float = DEFAULT_TTL,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._core = CoreApi(api)
+        self._core = core_api(api)
         self._namespace = namespace
         self._name = name
         self._ttl = ttl

@@ -17,7 +17,7 @@ from kubernetes.client.exceptions import ApiException
 from incident_operator.domain.mitigation import PatchType, Plan, Target
 from incident_operator.errors import Conflict, NotFound, PermanentError
 
-from .kubernetes import CoreApi, api_status, call_async
+from .kubernetes import api_status, call_async, core_api
 from .ports import Body
 from .workloads_port import NamespaceHistory
 
@@ -68,7 +68,7 @@ class KubernetesWorkloads:
         self._api = api
         self._secret_metadata = secret_metadata
         self._custom = client.CustomObjectsApi(api)
-        self._core = CoreApi(api)
+        self._core = core_api(api)
 
     async def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """The shared call_async, with a 403 as Forbidden (an optional permission missing)."""

@@ -20,9 +20,11 @@ from datetime import datetime, timedelta
 from .slo import Objective, WindowPair
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Measurement:
-    """What one window measured: the error ratio and, where known, how many events it saw."""
+    """What one window measured: the error ratio and, where known, how many events it saw.
+
+    Slots: the cadence keeps one per SLO and window between cycles (80,000 at 10,000 SLOs)."""
 
     error_ratio: float
     events: float | None = None

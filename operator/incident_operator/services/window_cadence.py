@@ -26,7 +26,7 @@ from incident_operator.domain.sli import Sli
 from .slo_evaluation import Metrics
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per SLO and window, kept between cycles
 class _Reading:
     identity: tuple[Sli, bool]
     """The indicator and whether events were counted: a reading serves only its like."""

@@ -28,6 +28,7 @@ from incident_operator.domain.times import iso, parse_time
 from .field_ownership import FIELD_CONFLICT
 from .incidents import conclusion_of, intent_of, requested_state, severity_of
 from .lifecycle_status import common_fields, entry, only_changes, stored_phase, stored_timestamps
+from .response_policy import cadence_with_entries
 from .roles import UNFILLED, RotationAnswer
 from .status import _problems
 
@@ -169,11 +170,16 @@ def plan_lifecycle(
         full["timestamps"] = stamps
     if outcome.durations:
         full["durations"] = outcome.durations
-    severity_entry = _severity_change(status, severity_name, severity, generation, now)
     timeline = tuple(
-        e for e in role_timeline + outcome.timeline + severity_entry if e["key"] not in known_keys
+        e
+        for e in role_timeline
+        + outcome.timeline
+        + _severity_change(status, severity_name, severity, generation, now)
+        if e["key"] not in known_keys
     )
-    return LifecyclePlan(only_changes(status, full), timeline, outcome.event, decision)
+    # A state change is a status update: "Updated" (status.response) moves with it.
+    cadence = cadence_with_entries(status, severity, decision.phase, timeline)
+    return LifecyclePlan(only_changes(status, full | cadence), timeline, outcome.event, decision)
 
 
 def _superseded(

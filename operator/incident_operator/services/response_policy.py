@@ -12,9 +12,9 @@ Who is notified is decided at the step's due instant (the person on call in that
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -114,9 +114,8 @@ def plan_response(
         new.append(escalation)
     upcoming = response.next_escalation(planned, acknowledged=acknowledged, now=now)
 
-    updates = [(str(e.get("type")), at) for e in timeline if (at := parse_time(e.get("at")))]
-    last = response.last_update(declared, updates)
     every = parse_duration(policy.update_every)
+    last, cadence = update_cadence(phase, declared, timeline, every)
     reminder = response.reminder_due(phase, last=last, update_every=every, now=now)
     if reminder is not None and reminder.key not in known:
         entries.append(
@@ -129,8 +128,7 @@ def plan_response(
         "escalatedTo": notified,
         "escalations": records,
         "nextEscalationAt": iso(upcoming.due) if upcoming else None,
-        "lastUpdate": iso(last),
-        "updateDue": _iso_or_none(response.next_update_due(phase, last=last, update_every=every)),
+        **cadence,
     }
     have = status.get("response") or {}
     if rotation_body is None and acknowledged is not None:
@@ -148,6 +146,52 @@ def _record(escalation: response.Escalation, person: str | None) -> Body:
         record["person"] = person
     record["at"] = iso(escalation.due)
     return record
+
+
+def update_cadence(
+    phase: lifecycle.Phase,
+    declared: datetime,
+    timeline: Iterable[Mapping[str, Any]],
+    update_every: timedelta,
+) -> tuple[datetime, Body]:
+    """The latest status update in ``timeline`` (at least the declaration) and the
+    ``lastUpdate``/``updateDue`` of ``status.response`` it makes."""
+    updates = [(str(e.get("type")), at) for e in timeline if (at := parse_time(e.get("at")))]
+    last = response.last_update(declared, updates)
+    due = response.next_update_due(phase, last=last, update_every=update_every)
+    return last, {"lastUpdate": iso(last), "updateDue": _iso_or_none(due)}
+
+
+def cadence_with_entries(
+    status: Mapping[str, Any],
+    severity_body: Body | None,
+    phase: lifecycle.Phase,
+    entries: Iterable[Mapping[str, Any]],
+) -> Body:
+    """``{"response": ...}``: the cadence once ``entries`` are in the timeline at ``phase``, for a
+    writer other than the timer (the lifecycle, whose state change is itself an update).
+
+    Without it the "Updated" column and ``updateDue`` lagged a state change by up to the
+    timer's interval, and the timer spent a status write of its own on catching up. Empty
+    unless the timer already keeps a ``status.response`` (it owns the rest of the block), the
+    phase still has one, and the cadence moved.
+    """
+    have = status.get("response")
+    declared = parse_time((status.get("timestamps") or {}).get("declared"))
+    if not isinstance(have, dict) or declared is None or phase in lifecycle.TERMINAL:
+        return {}
+    try:
+        severity = Severity.model_validate(severity_body) if severity_body else None
+    except ValidationError:
+        return {}
+    if severity is None:
+        return {}
+    timeline = [e for e in status.get("timeline") or [] if isinstance(e, dict)]
+    _, cadence = update_cadence(
+        phase, declared, [*timeline, *entries], parse_duration(severity.spec.response.update_every)
+    )
+    moved = status_diff.changed(have, cadence, same=status_diff.same_instant)
+    return {"response": moved} if moved else {}
 
 
 def _iso_or_none(at: datetime | None) -> str | None:

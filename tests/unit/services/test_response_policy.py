@@ -9,8 +9,12 @@ from typing import Any
 import pytest
 import yaml
 
+from incident_operator.api.merge_patch import merge_patch
+from incident_operator.api.v1alpha1.convert import merge_timeline
 from incident_operator.domain import response
 from incident_operator.domain.lifecycle import Phase
+from incident_operator.domain.times import iso
+from incident_operator.services.lifecycle_plan import plan_lifecycle
 from incident_operator.services.response_policy import (
     ResponsePolicyService,
     needs_rotation,
@@ -281,3 +285,63 @@ def test_a_step_due_before_a_late_acknowledgement_is_still_recorded() -> None:
     plan = plan_response(acked, severity_body(), rotation_body(), DECLARED + 20 * MIN)
     assert [e["key"] for e in plan.timeline if e["type"] == "escalated"] == ["escalation/2"]
     assert plan.status["response"]["escalationLevel"] == 2
+
+
+# --- the cadence written with a state change --------------------------------------------------
+
+
+def written(body: dict[str, Any], status: dict[str, Any], entries: Any = ()) -> dict[str, Any]:
+    """``body`` as the API server keeps it after a status write (merge patch, then entries)."""
+    merged = merge_patch(body.get("status") or {}, status)
+    merged.update(merge_timeline(merged, list(entries)) or {})
+    return {**body, "status": merged}
+
+
+def run_by_the_timer(every: str = "30m") -> tuple[dict[str, Any], dict[str, Any]]:
+    """An incident declared at DECLARED whose response the timer has kept since."""
+    sev = severity_body(every=every)
+    body = incident(
+        "inc", created="2026-11-26T10:00:00Z", title="t", state="triage", roles={"commander": "al"}
+    )
+    body["metadata"]["generation"] = 1
+    declared = plan_lifecycle(body, sev, DECLARED)
+    assert "response" not in declared.status, "the timer's block: the lifecycle never starts it"
+    body = written(body, declared.status, declared.timeline)
+    ticked = plan_response(body, sev, rotation_body(), DECLARED + MIN)
+    body = written(body, ticked.status, ticked.timeline)
+    assert body["status"]["response"]["lastUpdate"] == "2026-11-26T10:00:00Z"
+    return body, sev
+
+
+def with_state(body: dict[str, Any], state: str) -> dict[str, Any]:
+    meta = {**body["metadata"], "generation": body["metadata"]["generation"] + 1}
+    return {**body, "metadata": meta, "spec": {**body["spec"], "state": state}}
+
+
+def test_a_state_change_moves_updated_in_its_own_write_and_the_timer_agrees() -> None:
+    body, sev = run_by_the_timer()
+    at = DECLARED + 20 * MIN
+    plan = plan_lifecycle(with_state(body, "investigating"), sev, at)
+    assert plan.status["response"] == {"lastUpdate": iso(at), "updateDue": iso(at + 30 * MIN)}
+    assert [e["type"] for e in plan.timeline] == ["state-changed"]
+    after = written(with_state(body, "investigating"), plan.status, plan.timeline)
+    # The timer reads the same cadence off the timeline: it has nothing to catch up.
+    ticked = plan_response(after, sev, rotation_body(), at + MIN)
+    assert {"lastUpdate", "updateDue"}.isdisjoint(ticked.status.get("response") or {})
+
+
+def test_a_resolution_ends_the_update_cadence_with_the_phase() -> None:
+    body, sev = run_by_the_timer()
+    at = DECLARED + 45 * MIN
+    plan = plan_lifecycle(with_state(body, "resolved"), sev, at)
+    assert plan.status["phase"] == "resolved"
+    assert plan.status["response"] == {"lastUpdate": iso(at), "updateDue": None}
+
+
+def test_no_cadence_without_a_state_change_or_once_terminal() -> None:
+    body, sev = run_by_the_timer()
+    again = plan_lifecycle(body, sev, DECLARED + 5 * MIN)
+    assert "response" not in again.status  # nothing new in the timeline
+    declined = plan_lifecycle(with_state(body, "declined"), sev, DECLARED + 5 * MIN)
+    assert declined.status["phase"] == "declined"
+    assert "response" not in declined.status  # the timer removes the block: not ours to touch

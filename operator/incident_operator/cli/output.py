@@ -64,17 +64,28 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""What ends a ``--watch``/``--follow`` loop cleanly: Ctrl-C, and SIGTERM from a supervisor."""
+
+
 @contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """Within: SIGTERM stops like Ctrl-C (KeyboardInterrupt), so a watch ends cleanly."""
+def stop_signals_interrupt() -> Iterator[None]:
+    """Within: SIGINT and SIGTERM stop like Ctrl-C (KeyboardInterrupt), so a watch ends cleanly.
+
+    SIGINT too, explicitly: a process started with SIGINT ignored (any background job of a
+    non-interactive shell, e.g. a CI script's ``cmd &``) inherits that, and Python then leaves
+    it ignored, so Ctrl-C's signal sent to the watch was dropped and it ran on (the e2e run
+    waited 30 s for it). kubectl's own watches take SIGINT the same way.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = {s: signal.signal(s, _interrupt) for s in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def stream_until_interrupted(out: TextIO, texts: Iterable[str]) -> None:
@@ -86,7 +97,7 @@ def stream_until_interrupted(out: TextIO, texts: Iterable[str]) -> None:
     the default 130 or death by SIGTERM (the e2e run saw 130 once when the signal landed
     between the flush and the handler)."""
     try:
-        with sigterm_interrupts():
+        with stop_signals_interrupt():
             out.flush()
             for text in texts:
                 if text:

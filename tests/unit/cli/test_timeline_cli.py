@@ -6,6 +6,9 @@ import argparse
 import copy
 import io
 import json
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -185,3 +188,35 @@ def test_an_interrupt_at_the_first_flush_is_still_a_clean_end() -> None:
     printed = io.StringIO()
     output.stream_until_interrupted(printed, iter(["a\n", "", "b\n"]))
     assert printed.getvalue() == "a\nb\n"
+
+
+FOLLOWING = """
+import signal, sys, time
+from incident_operator.cli import output
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as inherited by a background job of a script
+def texts():
+    yield "watching\\n"
+    while True:
+        time.sleep(0.05)
+        yield ""
+output.stream_until_interrupted(sys.stdout, texts())
+"""
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_a_watch_started_with_sigint_ignored_still_ends_cleanly_on_either(stop: int) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FOLLOWING],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "watching\n"
+        proc.send_signal(stop)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+    assert proc.stderr is not None
+    assert proc.stderr.read() == ""

@@ -11,16 +11,21 @@ deletion that happened while the watch was down (kopf re-lists after an outage b
 report what vanished) is noticed within that time; any change the watch does deliver is seen
 at once.
 
-Only objects that exist are kept. The names looked up come from Incidents (``severityRef``),
-which namespace tenants write: remembering every 404 would let a tenant grow the operator's
-memory without bound by naming Severities that do not exist. A missing name is asked of the
-API server each time; the entries are bounded by the Severities a cluster admin created.
+A 404 is remembered too, for ``ttl`` like an answer, but only for the ``missing_limit``
+names most recently found missing. The names looked up come from Incidents (``severityRef``,
+``spec.service``), which namespace tenants write: remembering every 404 would let a tenant
+grow the operator's memory without bound by naming objects that do not exist, so the oldest
+is forgotten first (and asked of the API server again). Not remembering them at all cost
+eight GETs per incident per state change in a cluster without a service catalog (816 404s
+for 100 incidents, ``benchmarks.comms --unlimited``, issue 15). A watch event for the name
+ends its 404 at once: a Service created while an incident waits is seen when it is created.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,6 +34,7 @@ from incident_operator import GROUP
 from .ports import Body
 
 DEFAULT_TTL = 30.0
+DEFAULT_MISSING_LIMIT = 1024
 
 
 @dataclass
@@ -41,11 +47,14 @@ class _Known:
 class WatchedObjects:
     ttl: float = DEFAULT_TTL
     now: Callable[[], float] = time.monotonic
+    missing_limit: int = DEFAULT_MISSING_LIMIT
     _known: dict[str, _Known] = field(default_factory=dict)
     _changes: dict[str, int] = field(default_factory=dict)
+    _missing: OrderedDict[str, float] = field(default_factory=OrderedDict)
 
     def observe(self, name: str, body: Body, *, deleted: bool) -> None:
         """A watch event: the object as it is now (or gone: then it is asked for again)."""
+        self._missing.pop(name, None)
         if deleted:
             self._known.pop(name, None)
         else:
@@ -53,7 +62,13 @@ class WatchedObjects:
         self._changes[name] = self._changes.get(name, 0) + 1
 
     def lookup(self, name: str) -> tuple[bool, Body | None]:
-        """(known, body): known False means ask the API server."""
+        """(known, body): known False means ask the API server; (True, None): a GET found
+        it missing less than ``ttl`` ago."""
+        missing_at = self._missing.get(name)
+        if missing_at is not None:
+            if self.now() - missing_at <= self.ttl:
+                return True, None
+            del self._missing[name]
         known = self._known.get(name)
         if known is None or self.now() - known.at > self.ttl:
             return False, None
@@ -68,10 +83,19 @@ class WatchedObjects:
         return self._changes.get(name, 0)
 
     def fetched(self, name: str, body: Body | None, version: int) -> None:
-        """What a GET returned, unless the watch has since told us more; a 404 (None) is not
-        kept (see the module docstring)."""
-        if body is not None and self._changes.get(name, 0) == version:
+        """What a GET returned, unless the watch has since told us more; a 404 (None) is kept
+        among the ``missing_limit`` newest (see the module docstring)."""
+        if self._changes.get(name, 0) != version:
+            return
+        if body is not None:
+            self._missing.pop(name, None)
             self._known[name] = _Known(copy.deepcopy(body), self.now())
+            return
+        self._known.pop(name, None)
+        self._missing[name] = self.now()
+        self._missing.move_to_end(name)
+        while len(self._missing) > self.missing_limit:
+            self._missing.popitem(last=False)
 
 
 DEFAULT_RESYNC = 300.0

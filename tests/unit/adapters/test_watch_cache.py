@@ -50,15 +50,45 @@ def test_a_get_answered_before_a_watch_event_does_not_overwrite_it() -> None:
     assert cache.lookup("sev-1") == (True, sev(3))
 
 
-def test_names_that_do_not_exist_are_not_kept() -> None:
-    """severityRef is written by namespace tenants: a 404 per invented name would otherwise
-    stay in the operator's memory for good."""
+def test_a_missing_name_is_remembered_until_it_is_too_old() -> None:
+    """A 404 answers like a body: without it every pass over an incident whose service has
+    no Service asked the API server again (eight GETs per incident per state change)."""
+    ticks = Ticks()
+    cache = WatchedObjects(ttl=30, now=ticks)
+    cache.fetched("sev-9", None, cache.version("sev-9"))
+    assert cache.lookup("sev-9") == (True, None)
+    ticks.at = 31
+    assert cache.lookup("sev-9") == (False, None), "an old 404 is asked again"
+
+
+def test_a_watch_event_ends_a_remembered_404_at_once() -> None:
     cache = WatchedObjects(now=Ticks())
+    cache.fetched("sev-1", None, cache.version("sev-1"))
+    cache.observe("sev-1", sev(1), deleted=False)
+    assert cache.lookup("sev-1") == (True, sev(1))
+    cache.observe("sev-1", sev(1), deleted=True)
+    assert cache.lookup("sev-1") == (False, None), "a deletion is not a remembered 404"
+
+
+def test_a_404_answered_before_a_watch_event_does_not_hide_the_object() -> None:
+    cache = WatchedObjects(now=Ticks())
+    version = cache.version("sev-1")
+    cache.observe("sev-1", sev(1), deleted=False)  # created while the GET was in flight
+    cache.fetched("sev-1", None, version)
+    assert cache.lookup("sev-1") == (True, sev(1))
+
+
+def test_names_that_do_not_exist_are_kept_only_up_to_a_bound() -> None:
+    """severityRef and spec.service are written by namespace tenants: a 404 per invented name
+    would otherwise stay in the operator's memory for good. The newest are kept."""
+    cache = WatchedObjects(now=Ticks(), missing_limit=100)
     for i in range(1000):
         name = f"invented-{i}"
         cache.fetched(name, None, cache.version(name))
-    assert all(cache.lookup(f"invented-{i}") == (False, None) for i in range(1000))
-    assert cache._known == {}  # the bound is the point of the test
+    assert len(cache._missing) == 100  # the bound is the point of the test
+    assert cache.lookup("invented-999") == (True, None)
+    assert cache.lookup("invented-0") == (False, None), "the oldest is asked again"
+    assert cache._known == {}
     assert cache._changes == {}
 
 

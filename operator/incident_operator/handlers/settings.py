@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import kopf
 
@@ -18,6 +19,25 @@ from .context import context_of
 
 FINALIZER = f"{GROUP}/finalizer"
 WORKER_LIMIT = 64
+DEFERRED = frozenset({"change-correlation"})
+"""Handlers run after the others are done: change correlation LISTs a namespace's workloads,
+ConfigMaps, Secrets and Events, and must not hold the declaration's status back."""
+
+H = TypeVar("H")
+
+
+def together(handlers: Sequence[H], **_: Any) -> Sequence[H]:
+    """kopf's lifecycle: every handler due runs in one pass, so their status and kopf's
+    bookkeeping go out in one patch and one watch event (``DEFERRED`` ones in the next pass).
+
+    kopf's default (``asap``) runs one handler per pass and writes its progress before the
+    next: an Incident's state change ran the lifecycle, patched, waited for the watch event,
+    then ran the catalog's resolution and patched again (two main-resource PATCHes per
+    incident per change, ``benchmarks.comms --unlimited``, issue 15). A handler that fails
+    still retries on its own: kopf records each handler's outcome.
+    """
+    first = [h for h in handlers if getattr(h, "id", None) not in DEFERRED]
+    return first or list(handlers)
 
 
 def apply(settings: kopf.OperatorSettings, watch: WatchTimeouts | None = None) -> None:

@@ -340,7 +340,21 @@ def owed(wanted: Wanted, delivered: Delivered, severity: str = "") -> tuple[Op, 
         if delivered.notified.get(name) != event:
             ops.append(Op(f"notify/{name}/{event}", OpKind.NOTIFY, name, event))
     ops = [op for op in ops if op.medium in wanted.reachable]
+    ops.sort(key=_rank)  # stable: the rest keep the order above
     return (*ops, *(_workflow_pages(wanted, delivered) if wanted.team_pages else ()))
+
+
+FIRST: tuple[OpKind, ...] = (OpKind.UPDATE_STATUS, OpKind.PAGE_ACKNOWLEDGE, OpKind.PAGE_RESOLVE)
+"""Run before anything else owed: the pinned status responders read, then the page's
+acknowledge or resolve (a phone keeps ringing until it lands). Both are ``REPEATABLE``: no
+write precedes them, so they are not queued behind a creating operation's attempt record
+(100 incidents changing state at once: the acknowledge came ~2 s after the pinned status,
+``benchmarks.comms --unlimited``, issue 15). The topic is not among them: Slack throttles it
+hardest, and a throttled call holds back the rest of its medium for the pass."""
+
+
+def _rank(op: Op) -> int:
+    return FIRST.index(op.kind) if op.kind in FIRST else len(FIRST)
 
 
 WORKFLOW_TARGET = "workflow/"

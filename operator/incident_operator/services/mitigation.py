@@ -16,6 +16,7 @@ the result records, the recorder) is mitigation_state.py.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,18 @@ from .mitigation_verification import MitigationVerifier
 log = logging.getLogger(__name__)
 
 
+def asks_for_mitigation(spec: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+    """Something may be asked of this incident's mitigations: its own list, its SLO's, a
+    workflow's request, or a change freeze to lift. Without any, a tick has nothing to do
+    (and the handler's timer does not run: kopf re-checks on every change of the incident)."""
+    return bool(
+        spec.get("mitigations")
+        or (spec.get("source") or {}).get("type") == SourceType.SLO.value
+        or status.get("freezes")
+        or (status.get("workflows") or {}).get("mitigations")
+    )
+
+
 class MitigationService:
     def __init__(
         self,
@@ -68,13 +81,7 @@ class MitigationService:
     async def reconcile(self, body: Body) -> list[Result]:
         """One tick for one incident; returns status.mitigations as written."""
         meta = body["metadata"]
-        spec, status = body.get("spec") or {}, body.get("status") or {}
-        if (
-            not spec.get("mitigations")
-            and (spec.get("source") or {}).get("type") != SourceType.SLO.value
-            and not status.get("freezes")
-            and not (status.get("workflows") or {}).get("mitigations")
-        ):
+        if not asks_for_mitigation(body.get("spec") or {}, body.get("status") or {}):
             return []  # nothing can be asked of this incident: spare the API server
         # Fresh, not the watch's copy: our own last write (running/applied) must be seen.
         fresh = await self._store.get_incident(str(meta["namespace"]), str(meta["name"]))

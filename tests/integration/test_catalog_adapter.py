@@ -85,7 +85,7 @@ def test_services_are_read_in_their_namespace_and_teams_through_the_cache(
         assert asyncio.run(catalog.get_team(team)) is not None
         assert teams.lookup(team)[0]  # remembered from the GET
         assert asyncio.run(catalog.get_team("no-such-team")) is None
-        assert not teams.lookup("no-such-team")[0]  # a 404 is never remembered
+        assert teams.lookup("no-such-team") == (True, None)  # a 404 is remembered, bounded
         listed = asyncio.run(catalog.list_teams())  # what a workflow's channel rule reads
         assert team in [t["metadata"]["name"] for t in listed]
         # An Incident is no Service: the names live in different kinds.

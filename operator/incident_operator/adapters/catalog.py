@@ -114,13 +114,7 @@ class KubernetesCatalog:
         plural = "teams" if namespace is None else "services"
         if cache is None:
             return await get_object(self._custom, plural, name, namespace)
-        known, body = cache.lookup(key)
-        if known:
-            return body
-        version = cache.version(key)
-        found = await get_object(self._custom, plural, name, namespace)
-        cache.fetched(key, found, version)
-        return found
+        return await cache.read(key, lambda: get_object(self._custom, plural, name, namespace))
 
 
 class SecretPagers:

@@ -305,13 +305,7 @@ class KubernetesStore:
         cache = self._severities
         if cache is None:
             return await self._get_or_none("severities", name, None)
-        known, body = cache.lookup(name)
-        if known:
-            return body
-        version = cache.version(name)
-        found = await self._get_or_none("severities", name, None)
-        cache.fetched(name, found, version)
-        return found
+        return await cache.read(name, lambda: self._get_or_none("severities", name, None))
 
     async def get_rotation(self, namespace: str, name: str) -> Body | None:
         return await self._get_or_none("oncallrotations", name, namespace)

@@ -23,10 +23,11 @@ ends its 404 at once: a Service created while an incident waits is seen when it 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from incident_operator import GROUP
@@ -51,6 +52,7 @@ class WatchedObjects:
     _known: dict[str, _Known] = field(default_factory=dict)
     _changes: dict[str, int] = field(default_factory=dict)
     _missing: OrderedDict[str, float] = field(default_factory=OrderedDict)
+    _reading: dict[str, asyncio.Future[Body | None]] = field(default_factory=dict)
 
     def observe(self, name: str, body: Body, *, deleted: bool) -> None:
         """A watch event: the object as it is now (or gone: then it is asked for again)."""
@@ -96,6 +98,44 @@ class WatchedObjects:
         self._missing.move_to_end(name)
         while len(self._missing) > self.missing_limit:
             self._missing.popitem(last=False)
+
+    async def read(self, name: str, fetch: Callable[[], Awaitable[Body | None]]) -> Body | None:
+        """The object by ``name``: from the cache, else by ``fetch`` (a GET; None: 404).
+
+        Callers that miss at the same time share one ``fetch``: when a Severity's entry
+        expired, every incident's next pass missed at once, and 100 incidents changing state
+        together sent 184 GETs of the same Severity (``benchmarks.comms --unlimited``,
+        issue 15). Each caller gets its own copy; a failed ``fetch`` fails them all.
+        """
+        known, body = self.lookup(name)
+        if known:
+            return body
+        pending = self._reading.get(name)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            self._reading[name] = pending
+            version = self.version(name)
+            try:
+                found = await fetch()
+            except Exception as exc:
+                pending.set_exception(exc)
+                pending.exception()  # retrieved: no "never retrieved" warning without waiters
+                raise
+            except BaseException:
+                pending.cancel()  # the reader was cancelled: the others read for themselves
+                raise
+            finally:
+                self._reading.pop(name, None)
+            self.fetched(name, found, version)
+            pending.set_result(found)
+            return copy.deepcopy(found)
+        try:
+            found = await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            if not pending.cancelled():
+                raise  # this caller was cancelled
+            return await self.read(name, fetch)
+        return copy.deepcopy(found)
 
 
 DEFAULT_RESYNC = 300.0

@@ -4,9 +4,11 @@ A miss or an old entry is never an answer."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from incident_operator.adapters.watch_cache import WatchedCollection, WatchedObjects, slim
+from incident_operator.errors import TemporaryError
 
 
 class Ticks:
@@ -186,3 +188,70 @@ def test_a_slim_body_without_other_annotations_keeps_none() -> None:
     body["metadata"]["annotations"] = {"sre.dev/last-handled-configuration": "{}"}
     assert "annotations" not in slim(body)["metadata"]
     assert body["metadata"]["annotations"], "a copy: the original keeps its annotations"
+
+
+# --- reads: one GET for everyone who missed at once ------------------------------------------
+
+
+async def test_callers_that_miss_together_share_one_get() -> None:
+    cache = WatchedObjects(now=Ticks())
+    gets = 0
+    release = asyncio.Event()
+
+    async def fetch() -> dict[str, object]:
+        nonlocal gets
+        gets += 1
+        await release.wait()
+        return sev(1)
+
+    readers = [asyncio.create_task(cache.read("sev-1", fetch)) for _ in range(50)]
+    await asyncio.sleep(0)
+    release.set()
+    bodies = await asyncio.gather(*readers)
+    assert gets == 1
+    assert all(b == sev(1) for b in bodies)
+    mine = bodies[0]
+    assert mine is not None
+    mine["spec"] = {}  # each caller has its own copy
+    assert bodies[1] == sev(1)
+    assert cache.lookup("sev-1") == (True, sev(1))
+    assert await cache.read("sev-1", fetch) == sev(1), "then the cache answers"
+    assert gets == 1
+
+
+async def test_a_failed_get_fails_every_waiting_caller_and_is_not_kept() -> None:
+    cache = WatchedObjects(now=Ticks())
+    release = asyncio.Event()
+
+    async def fetch() -> dict[str, object]:
+        await release.wait()
+        raise TemporaryError("API server unavailable")
+
+    readers = [asyncio.create_task(cache.read("sev-1", fetch)) for _ in range(3)]
+    await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(*readers, return_exceptions=True)
+    assert all(isinstance(r, TemporaryError) for r in results)
+    assert cache.lookup("sev-1") == (False, None)
+
+
+async def test_when_the_reading_caller_is_cancelled_the_others_read_for_themselves() -> None:
+    cache = WatchedObjects(now=Ticks())
+    gets = 0
+    first = asyncio.Event()
+
+    async def fetch() -> dict[str, object]:
+        nonlocal gets
+        gets += 1
+        if gets == 1:
+            first.set()
+            await asyncio.sleep(3600)  # cancelled before it answers
+        return sev(2)
+
+    owner = asyncio.create_task(cache.read("sev-1", fetch))
+    await first.wait()
+    waiter = asyncio.create_task(cache.read("sev-1", fetch))
+    await asyncio.sleep(0)
+    owner.cancel()
+    assert await waiter == sev(2)
+    assert gets == 2

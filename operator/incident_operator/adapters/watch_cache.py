@@ -11,7 +11,7 @@ deletion that happened while the watch was down (kopf re-lists after an outage b
 report what vanished) is noticed within that time; any change the watch does deliver is seen
 at once.
 
-A 404 is remembered too, for ``ttl`` like an answer, but only for the ``missing_limit``
+A 404 is remembered too (for ``missing_ttl``), but only for the ``missing_limit``
 names most recently found missing. The names looked up come from Incidents (``severityRef``,
 ``spec.service``), which namespace tenants write: remembering every 404 would let a tenant
 grow the operator's memory without bound by naming objects that do not exist, so the oldest
@@ -36,6 +36,11 @@ from .ports import Body
 
 DEFAULT_TTL = 30.0
 DEFAULT_MISSING_LIMIT = 1024
+DEFAULT_MISSING_TTL = 300.0
+"""A 404 is kept longer than a body: what it can miss is a creation, and kopf's re-listing
+after a watch outage reports every object that exists (a deletion it does not report, hence
+the bodies' shorter ``ttl``). With one Service name per incident and no catalog, the 30 s
+``ttl`` still cost one GET per incident per state change."""
 
 
 @dataclass
@@ -49,6 +54,7 @@ class WatchedObjects:
     ttl: float = DEFAULT_TTL
     now: Callable[[], float] = time.monotonic
     missing_limit: int = DEFAULT_MISSING_LIMIT
+    missing_ttl: float = DEFAULT_MISSING_TTL
     _known: dict[str, _Known] = field(default_factory=dict)
     _changes: dict[str, int] = field(default_factory=dict)
     _missing: OrderedDict[str, float] = field(default_factory=OrderedDict)
@@ -65,10 +71,10 @@ class WatchedObjects:
 
     def lookup(self, name: str) -> tuple[bool, Body | None]:
         """(known, body): known False means ask the API server; (True, None): a GET found
-        it missing less than ``ttl`` ago."""
+        it missing less than ``missing_ttl`` ago."""
         missing_at = self._missing.get(name)
         if missing_at is not None:
-            if self.now() - missing_at <= self.ttl:
+            if self.now() - missing_at <= self.missing_ttl:
                 return True, None
             del self._missing[name]
         known = self._known.get(name)

@@ -56,10 +56,11 @@ def test_a_missing_name_is_remembered_until_it_is_too_old() -> None:
     """A 404 answers like a body: without it every pass over an incident whose service has
     no Service asked the API server again (eight GETs per incident per state change)."""
     ticks = Ticks()
-    cache = WatchedObjects(ttl=30, now=ticks)
+    cache = WatchedObjects(ttl=30, missing_ttl=300, now=ticks)
     cache.fetched("sev-9", None, cache.version("sev-9"))
-    assert cache.lookup("sev-9") == (True, None)
     ticks.at = 31
+    assert cache.lookup("sev-9") == (True, None), "a 404 outlives a body's ttl"
+    ticks.at = 301
     assert cache.lookup("sev-9") == (False, None), "an old 404 is asked again"
 
 

@@ -53,6 +53,16 @@ class ChannelIndex:
         self._observed.add(key)
         self._set(key, "" if deleted else channel_of(body))
 
+    def wrote(self, body: Mapping[str, Any]) -> None:
+        """The answer to the operator's own write: a channel it names for an incident that
+        has none yet is known at once. The watch event comes later (with many incidents
+        changing, seconds later), and a person who saw the new channel could type a command
+        in it before; anything else stays the watch's to say."""
+        key = _key(body)
+        channel = channel_of(body)
+        if channel and not self._channel.get(key):
+            self._set(key, channel)
+
     def seed(self, bodies: Iterable[Mapping[str, Any]]) -> None:
         """A listing taken outside the watch: fills only incidents the watch never reported
         (the watch's view is at least as new as the listing's)."""

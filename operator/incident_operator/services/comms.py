@@ -490,6 +490,8 @@ class CommsService:
             namespace, name, status=status, metadata=metadata
         )
         self._bodies.wrote((namespace, name), written)
+        if self._channels is not None:
+            self._channels.wrote(written)
 
     async def _carry(self, body: Body, earlier: Body, later: Body) -> Body:
         """What is still to be written after ``later``: both in one patch where one merge

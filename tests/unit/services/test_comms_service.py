@@ -662,3 +662,20 @@ async def test_a_death_after_an_escalation_trigger_repeats_it_on_the_same_alert(
     status = (await world.body())["status"]
     assert status.get("outbox", {}) == {}
     assert status["pager"]["escalationPages"][0]["state"] == "triggered"
+
+
+async def test_the_channel_index_knows_a_new_channel_from_the_write_not_the_watch() -> None:
+    """Commands typed in a new channel before its watch event are routed: the comms write
+    that names the channel tells the index at once (the watch alone lagged seconds behind
+    with many incidents changing)."""
+    channels = ChannelIndex()
+    world = World(channels=channels)
+    await world.declare()
+    await world.sync()
+    ours = (await world.body())["status"]["chat"]["channelId"]
+    assert ours
+    assert channels.incidents(ours) == ((NS, NAME),)
+    # The watch still has the last word on anything else.
+    channels.observe({"metadata": {"namespace": NS, "name": NAME}, "status": {}}, deleted=True)
+    channels.wrote({"metadata": {"namespace": NS, "name": NAME}, "status": {"chat": {}}})
+    assert channels.incidents(ours) == ()

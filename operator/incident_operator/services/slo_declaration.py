@@ -73,11 +73,10 @@ def incident_body(
     commander, so the operator does it as the declarer, and the plugin's ``assign`` edits the
     same field a human would have set.
     """
-    spec = record.model.spec
     labels = {
-        **spec.declare.labels,
+        **record.labels,
         SLO_LABEL: label_value(record.name),
-        SERVICE_LABEL: spec.service,
+        SERVICE_LABEL: record.service,
     }
     return {
         "apiVersion": "sre.dev/v1alpha1",
@@ -89,15 +88,15 @@ def incident_body(
             "annotations": {DECLARED_SEVERITY: pair.severity},
         },
         "spec": {
-            "title": f"{spec.service}: SLO {record.name} is burning its error budget"[:200],
+            "title": f"{record.service}: SLO {record.name} is burning its error budget"[:200],
             "summary": burn_summary(record.objective, pair, evaluation),
-            "service": spec.service,
+            "service": record.service,
             "severityRef": pair.severity,
             "state": "triage",
             "source": {"type": "slo", "ref": record.name, "detectedAt": iso(episode.started_at)},
             **({"roles": dict(roles)} if roles else {}),
             # Escalations ask the same rotation the roles came from.
-            **({"rotationRef": spec.declare.rotation_ref} if spec.declare.rotation_ref else {}),
+            **({"rotationRef": record.rotation_ref} if record.rotation_ref else {}),
         },
     }
 
@@ -222,7 +221,7 @@ class SloIncidents:
         here may stop the declaration: a rotation that cannot answer gives no roles and one
         entry saying why (a responder reading the timeline learns nobody was assigned).
         """
-        ref = record.model.spec.declare.rotation_ref
+        ref = record.rotation_ref
         answer: RotationAnswer | None = None
         try:
             if ref is None:
@@ -308,7 +307,7 @@ class SloIncidents:
             f"Faster burn ({pair.long_text}/{pair.short_text} x{pair.factor:g})"
             if raised
             else f"Calmer burn (only {pair.long_text}/{pair.short_text} x{pair.factor:g} fires; "
-            f"faster pairs below threshold for {record.model.spec.alerting.hold_down})"
+            f"faster pairs below threshold for {record.hold_down})"
         )
         kind = "severity-raised" if raised else "severity-lowered"
         if not human_chose(intent_of(incident, Subject.SEVERITY), declared):

@@ -93,7 +93,7 @@ class SloEvaluationService:
         if records:
             try:
                 result = await self._metrics.measure(
-                    {r.key: r.model.spec.sli() for r in records},
+                    {r.key: r.sli for r in records},
                     windows,
                     now,
                     # Request counts only where the low-traffic guard needs them.
@@ -160,14 +160,13 @@ class SloEvaluationService:
         unmeasured = unavailable is not None or problem is not None
         evaluation = None if unmeasured else evaluate(record.objective, measurements)
         episode = record.episode
-        spec = record.model.spec
         firing = evaluation is not None and evaluation.decisive is not None
         incident_open = False
         if firing and episode is not None and episode.stopped_at is not None:
             incident_open = await self._incident_open(record.namespace, episode.incident)
         began = None
         needs_start = episode is None or (episode.stopped_at is not None and not incident_open)
-        if firing and needs_start and spec.declare.enabled and evaluation and evaluation.decisive:
+        if firing and needs_start and record.declare and evaluation and evaluation.decisive:
             began = await self._burn_began(record, evaluation.decisive, now)
         decision = decide(
             slo=record.name,
@@ -176,9 +175,9 @@ class SloEvaluationService:
             evaluation=evaluation,
             now=now,
             burn_began=began,
-            hold_down=parse_duration(spec.alerting.hold_down),
-            declare=spec.declare.enabled,
-            auto_resolve=spec.declare.auto_resolve,
+            hold_down=parse_duration(record.hold_down),
+            declare=record.declare,
+            auto_resolve=record.auto_resolve,
             incident_open=incident_open,
         )
         if decision.action is Action.DECLARE:
@@ -190,9 +189,9 @@ class SloEvaluationService:
             if evaluation is None
             else blindness(
                 evaluation,
-                record.model.status.no_data_since,
+                record.no_data_since,
                 now,
-                parse_duration(spec.alerting.no_data_after),
+                parse_duration(record.no_data_after),
             )
         )
         was_blind = blind_reported(record.body)
@@ -261,7 +260,7 @@ class SloEvaluationService:
         step = max(timedelta(seconds=15), pair.long / 1000)
         try:
             samples = await self._metrics.ratio_series(
-                record.model.spec.sli(), pair.short, now - pair.long, now, step
+                record.sli, pair.short, now - pair.long, now, step
             )
         except MetricsUnavailable as exc:
             log.warning("SLO %s: burn start unknown, using now: %s", record.key, exc)

@@ -1,6 +1,6 @@
 """An SLO as the evaluation engine reads it: parsed once per resourceVersion.
 
-``load`` turns an SLO object into a ``SloRecord`` (its model and domain objective), or None
+``load`` turns an SLO object into a ``SloRecord`` (what the engine reads of its model), or None
 with a log line when the spec cannot be evaluated (``spec_problem`` says why); ``ParsedSlos``
 keeps the parse of every object whose resourceVersion has not moved, since validating a
 thousand SLOs each cycle costs about a second and most have not changed.
@@ -9,27 +9,55 @@ thousand SLOs each cycle costs about a second and most have not changed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from pydantic import ValidationError
 
 from incident_operator.adapters.ports import Body
-from incident_operator.api.v1alpha1.slo import ServiceLevelObjective, ServiceLevelObjectiveStatus
+from incident_operator.api.v1alpha1.slo import (
+    ServiceLevelObjective,
+    ServiceLevelObjectiveSpec,
+    ServiceLevelObjectiveStatus,
+)
 from incident_operator.domain.episodes import Episode
+from incident_operator.domain.sli import Sli
 from incident_operator.domain.slo import Objective
 
 log = logging.getLogger(__name__)
 EVALUATION_STATUS = ("episode", "noDataSince")
 """What the engine reads of an SLO's earlier status as a model (the rest it compares as the
-body's dict): the record's model keeps only these. The whole status as pydantic models cost
-~14 KB per SLO, kept for every SLO between cycles (issue 15)."""
+body's dict): the record keeps only these."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SloRecord:
+    """What the engine reads of one SLO, taken from its model once (``load``).
+
+    Not the pydantic model itself: its tree of a dozen models, each with a dict and a set of
+    the fields given, was ~13 KB per SLO and most of the operator's memory at 10,000 SLOs
+    (issue 15). Every field here is what the model gives; the body is the watch's.
+    """
+
     body: Body
-    model: ServiceLevelObjective
     objective: Objective
+    sli: Sli
+    """``spec.sli()``: the indicator as the engine measures it."""
+    service: str
+    declare: bool
+    """``spec.declare.enabled``."""
+    auto_resolve: bool
+    rotation_ref: str | None
+    """``spec.declare.rotationRef``."""
+    labels: Mapping[str, str]
+    """``spec.declare.labels``: put on declared incidents."""
+    hold_down: str
+    """``spec.alerting.holdDown`` as written (e.g. 15m)."""
+    no_data_after: str
+    episode: Episode | None
+    """``status.episode``: the burn episode recorded by an earlier evaluation."""
+    no_data_since: datetime | None
 
     @property
     def namespace(self) -> str:
@@ -43,10 +71,29 @@ class SloRecord:
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 
-    @property
-    def episode(self) -> Episode | None:
-        episode = self.model.status.episode
-        return episode.to_domain() if episode else None
+    @classmethod
+    def of(
+        cls,
+        body: Body,
+        spec: ServiceLevelObjectiveSpec,
+        status: ServiceLevelObjectiveStatus,
+        objective: Objective,
+    ) -> SloRecord:
+        """The record of a parsed SLO: its spec, the ``EVALUATION_STATUS`` of its status."""
+        return cls(
+            body=body,
+            objective=objective,
+            sli=spec.sli(),
+            service=spec.service,
+            declare=spec.declare.enabled,
+            auto_resolve=spec.declare.auto_resolve,
+            rotation_ref=spec.declare.rotation_ref,
+            labels=spec.declare.labels,
+            hold_down=spec.alerting.hold_down,
+            no_data_after=spec.alerting.no_data_after,
+            episode=status.episode.to_domain() if status.episode else None,
+            no_data_since=status.no_data_since,
+        )
 
 
 def spec_problem(body: Body) -> str | None:
@@ -90,7 +137,7 @@ def load(body: Body) -> SloRecord | None:
             exc,
         )
         status = ServiceLevelObjectiveStatus()
-    return SloRecord(body, model.model_copy(update={"status": status}), objective)
+    return SloRecord.of(body, model.spec, status, objective)
 
 
 class ParsedSlos:

@@ -90,7 +90,7 @@ def _conditions(
     missing = [format_duration(w.window) for w in evaluation.windows if w.measurement is None]
     decisive = evaluation.decisive
     healthy = not firing and not partial
-    after = record.model.spec.alerting.no_data_after
+    after = record.no_data_after
     conditions = [
         accepted,
         cond("PrometheusUnavailable", False, "QueriesSucceeded", "Prometheus answered."),

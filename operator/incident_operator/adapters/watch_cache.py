@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from incident_operator import GROUP
 
@@ -160,7 +162,8 @@ def slim(body: Body) -> Body:
     ``managedFields`` and the annotations that repeat the spec (``BOOKKEEPING_ANNOTATIONS``).
 
     Measured on a Sloth-recorded SLO: 6.2 KB of JSON, 32 KB as Python objects, 15 KB slimmed;
-    at 10,000 SLOs every kept copy costs 326 MB in full, 152 MB slimmed.
+    at 10,000 SLOs every kept copy costs 326 MB in full, 152 MB slimmed. The copy's strings
+    are interned (``_interned_copy``).
     """
     meta = dict(body.get("metadata") or {})
     meta.pop("managedFields", None)
@@ -171,7 +174,29 @@ def slim(body: Body) -> Body:
     }
     if annotations:
         meta["annotations"] = annotations
-    return copy.deepcopy({**body, "metadata": meta})
+    kept: Body = _interned_copy({**body, "metadata": meta})
+    return kept
+
+
+def _interned_copy(value: Any) -> Any:
+    """A deep copy of decoded JSON whose strings, keys and values, are interned: one copy of
+    each text kept by every body (the keys, and values every SLO repeats: windows,
+    severities, condition reasons and messages, the timestamps of one cycle's writes).
+
+    A JSON decoder shares nothing between documents: 10,000 SLOs held 412,000 strings of
+    which 93,000 were distinct (issue 15). Anything but JSON's types is deep-copied."""
+    kind = type(value)
+    if kind is str:
+        return sys.intern(value)
+    if kind is dict:
+        return {
+            (sys.intern(k) if type(k) is str else k): _interned_copy(v) for k, v in value.items()
+        }
+    if kind is list:
+        return [_interned_copy(v) for v in value]
+    if value is None or kind in (bool, int, float):
+        return value
+    return copy.deepcopy(value)
 
 
 @dataclass

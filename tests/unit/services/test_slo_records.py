@@ -13,7 +13,7 @@ from incident_operator.api.v1alpha1.slo import ServiceLevelObjective, ServiceLev
 from incident_operator.domain.burn import Measurement, blindness, evaluate
 from incident_operator.domain.durations import parse_duration
 from incident_operator.domain.episodes import decide
-from incident_operator.services.slo_records import SloRecord, load
+from incident_operator.services.slo_records import ParsedSlos, SloRecord, load
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 EPISODE = {
@@ -169,3 +169,28 @@ def test_a_decision_from_the_record_equals_one_from_the_model(name: str, ratio: 
         NOW,
         parse_duration(spec.alerting.no_data_after),
     )
+
+
+def test_slos_with_equal_objectives_share_one() -> None:
+    """Parsed once per resourceVersion, and one Objective for equal ones, equal to each's."""
+    bodies = [
+        body({"indicator": {"recorded": {"provider": "sloth", "name": f"s{i}"}}})
+        | {
+            "metadata": {
+                "name": f"s{i}",
+                "namespace": "shop",
+                "uid": f"u{i}",
+                "resourceVersion": "1",
+            }
+        }
+        for i in range(3)
+    ]
+    bodies[2]["spec"]["target"] = 99.5
+    parsed = ParsedSlos()
+    first = parsed.load_all(bodies)
+    assert first[0].objective is first[1].objective
+    assert first[2].objective is not first[0].objective
+    for record, raw in zip(first, bodies, strict=True):
+        assert record.objective == full_model(raw).spec.to_domain()
+    again = parsed.load_all(list(reversed(bodies)))
+    assert {id(r) for r in again} == {id(r) for r in first}, "unchanged: not parsed again"

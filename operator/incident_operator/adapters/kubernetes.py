@@ -29,7 +29,7 @@ from incident_operator.errors import (
 )
 
 from .ports import Body
-from .watch_cache import WatchedCollection, WatchedObjects, slim
+from .watch_cache import WatchedCollection, WatchedObjects, slim_shared
 
 COMPONENT = "incident-operator"
 FIELD_MANAGER = "incident-operator"
@@ -260,7 +260,7 @@ class KubernetesStore:
         if known is not None:
             return known
         before = cache.versions()
-        listed = await self._list_everywhere("servicelevelobjectives", keep=slim)
+        listed = await self._list_everywhere("servicelevelobjectives", keep=slim_shared)
         return cache.listed({slo_key(b): b for b in listed}, before)
 
     async def get_slo(self, namespace: str, name: str) -> Body | None:

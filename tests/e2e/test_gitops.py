@@ -156,6 +156,15 @@ def applied_by(body: dict[str, Any]) -> dict[str, set[str]]:
     return out
 
 
+def handling_passes(log: Path) -> int:
+    """How many times the operator's kopf finished handling an Incident's change."""
+    return sum(
+        1
+        for line in log.read_text(errors="replace").splitlines()
+        if "is processed" in line and '"kind": "Incident"' in line
+    )
+
+
 def test_git_and_the_operator_never_fight_over_an_incident(  # noqa: PLR0915 - one story
     target_crds: Cluster,  # noqa: F811
     api: client.ApiClient,
@@ -312,9 +321,14 @@ def test_git_and_the_operator_never_fight_over_an_incident(  # noqa: PLR0915 - o
                     )
                     gitops.wait_syncs(4)  # self-heal keeps applying: still nothing moves
                     final = get_custom(api, "Incident", name, namespace)
+                    handled = handling_passes(tmp_path / "operator.log")
                     gitops.wait_syncs(3)
                     # Idempotent under re-apply: not even the status churns.
                     assert get_custom(api, "Incident", name, namespace)["status"] == final["status"]
+                    # Nor does kopf handle the same change again: Git holds none of its
+                    # bookkeeping (an exported diff base, put back on every sync, was a
+                    # change kopf handled every 2 s).
+                    assert handling_passes(tmp_path / "operator.log") == handled
                     now_generations = {key: generation(api, *key) for key in generations}
     finally:
         client.CustomObjectsApi(api).delete_cluster_custom_object(

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from incident_operator import GROUP
+from incident_operator.api.bookkeeping import DIFF_BASE
 
 from .ports import Body
 
@@ -150,7 +150,7 @@ DEFAULT_RESYNC = 300.0
 
 BOOKKEEPING_ANNOTATIONS = frozenset(
     {
-        f"{GROUP}/last-handled-configuration",  # kopf's diff base (handlers/settings.py)
+        DIFF_BASE,  # kopf's diff base (api/bookkeeping.py)
         "kubectl.kubernetes.io/last-applied-configuration",  # client-side kubectl apply
     }
 )

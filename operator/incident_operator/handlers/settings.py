@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import kopf
 
 from incident_operator import GROUP
+from incident_operator.api.bookkeeping import DIFF_BASE_KEY, KOPF_PREFIX
 from incident_operator.domain.liveness import (
     DEFAULT_WATCH_TIMEOUT,
     WatchTimeouts,
@@ -46,9 +47,9 @@ def apply(settings: kopf.OperatorSettings, watch: WatchTimeouts | None = None) -
     kopf keeps handler progress in `status.kopf` by default, which our strict status schemas
     would prune silently; annotations under our prefix survive and are easy to recognise.
     """
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
+        prefix=KOPF_PREFIX, key=DIFF_BASE_KEY
     )
     settings.persistence.finalizer = FINALIZER
     # Unbounded per-object workers made a restart with 1,000 SLOs peak at ~425 MB RSS

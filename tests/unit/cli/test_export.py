@@ -24,6 +24,9 @@ LIVE: dict[str, Any] = {
         "annotations": {
             "sre.dev/declared-severity": "sev-2",
             "kopf.zalando.org/last-handled-configuration": "{}",
+            # What our kopf writes (handlers/settings.py): its prefix is ours.
+            "sre.dev/last-handled-configuration": '{"spec":{"state":"triage"}}',
+            "sre.dev/kopf-managed": "yes",
             "kubectl.kubernetes.io/last-applied-configuration": "{}",
             "postmortem.sre.dev/dashboard-marks": "declared",
         },

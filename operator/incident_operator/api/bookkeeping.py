@@ -1,0 +1,22 @@
+"""Where kopf keeps its bookkeeping on our objects, defined once.
+
+The operator configures kopf with these names (handlers/settings.py); the watch caches drop
+the diff base, which repeats the whole spec (adapters/watch_cache.py); ``kubectl incident
+export`` leaves all of it out of the manifest for Git (cli/export.py). A GitOps tool that
+applied kopf's diff base would own it and put the exported value back on every sync, so kopf
+would see the same change again and again: the operator and Git would fight over an
+annotation neither person nor commit ever meant.
+"""
+
+from __future__ import annotations
+
+from incident_operator import GROUP
+
+KOPF_PREFIX = GROUP
+"""kopf's annotations go under our group, not ``kopf.zalando.org``."""
+DIFF_BASE_KEY = "last-handled-configuration"
+DIFF_BASE = f"{KOPF_PREFIX}/{DIFF_BASE_KEY}"
+"""The spec as kopf last handled it (what it diffs a change against)."""
+KOPF_MARKS = frozenset({DIFF_BASE, f"{KOPF_PREFIX}/kopf-managed", f"{KOPF_PREFIX}/touch-dummy"})
+"""kopf's annotations under our prefix that outlive a handling pass: the diff base, the mark
+that kopf manages the object, and the dummy it touches to wake itself."""

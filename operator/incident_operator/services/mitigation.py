@@ -26,7 +26,6 @@ from incident_operator.adapters.workloads_port import Workloads
 from incident_operator.api.v1alpha1.incident import SourceType
 from incident_operator.api.v1alpha1.mitigation import Mitigation
 from incident_operator.domain import mitigation as m
-from incident_operator.domain.times import iso
 from incident_operator.errors import Conflict, PermanentError
 
 from .freeze import FreezeService
@@ -42,7 +41,7 @@ from .mitigation_state import (
     plan_now,
     results_of,
 )
-from .mitigation_verification import MitigationVerifier
+from .mitigation_verification import AWAITING_BURN, NO_BURN, MitigationVerifier, verifying
 
 log = logging.getLogger(__name__)
 
@@ -401,14 +400,15 @@ class MitigationService:
         started: datetime = running.started_at or now
         verify_by: datetime | None = None
         if context.burn is not None:
-            deadline = started + context.policy.verify_within
-            verify_by = deadline
-            message = (
-                f"{summary}; verifying: the {context.burn.pair} short-window burn must fall "
-                f"below {context.burn.factor:g}x by {iso(deadline)}"
-            )
+            verify_by = started + context.policy.verify_within
+            message = verifying(summary, context.burn, verify_by)
+        elif context.slo is not None:
+            # The SLO that declared it has not recorded its burn episode yet (this tick ran
+            # between the declaration and the SLO's status write): the verifier starts the
+            # verification once it has.
+            message = f"{summary}{AWAITING_BURN}"
         else:
-            message = f"{summary}; no SLO burn to verify against: confirm by hand"
+            message = f"{summary}{NO_BURN}"
         results[request.name] = replace(
             running, state=m.State.APPLIED, verify_by=verify_by, message=message
         )

@@ -18,6 +18,7 @@ from incident_operator.api.v1alpha1.mitigation import Mitigation
 from incident_operator.domain import mitigation as m
 from incident_operator.domain.conclusions import Subject
 from incident_operator.domain.lifecycle import Phase
+from incident_operator.domain.times import iso
 from incident_operator.errors import PermanentError
 
 from .incidents import Concluder, phase_of
@@ -25,6 +26,24 @@ from .mitigation_state import ENTRY_TYPE, Context, MitigationRecorder, Result, p
 
 MITIGATABLE_STATES = frozenset({"triage", "investigating"})
 """Phases from which a verified action concludes the incident mitigated."""
+
+AWAITING_BURN = "; verifying once the SLO records its burn episode"
+"""An action applied before the declaring SLO's status held its episode: without the burn
+there was nothing to judge it by yet, and deciding "confirm by hand" then left it unverified
+for good (and the incident never concluded mitigated) whenever the mitigation tick beat the
+SLO's status write."""
+
+
+NO_BURN = "; no SLO burn to verify against: confirm by hand"
+"""An action applied on an incident no SLO declared: a person judges it."""
+
+
+def verifying(summary: str, burn: m.Burn, deadline: datetime) -> str:
+    """An applied action's message while it is being verified."""
+    return (
+        f"{summary}; verifying: the {burn.pair} short-window burn must fall "
+        f"below {burn.factor:g}x by {iso(deadline)}"
+    )
 
 
 class MitigationVerifier:
@@ -38,11 +57,21 @@ class MitigationVerifier:
     async def verify(self, context: Context, results: dict[str, Result], now: datetime) -> bool:
         """Judge applied actions against the burn; True when one of them worked."""
         worked = False
-        for name, result in list(results.items()):
-            if result.state is not m.State.APPLIED or result.verify_by is None:
+        for name in list(results):
+            result = results[name]
+            if result.state is not m.State.APPLIED or context.burn is None:
                 continue
-            if context.burn is None:
-                continue
+            if result.verify_by is None:
+                if result.started_at is None:
+                    continue
+                # Applied before the SLO recorded its burn episode, which it has since:
+                # verify against the deadline the action would have had.
+                deadline = result.started_at + context.policy.verify_within
+                summary = result.message.removesuffix(AWAITING_BURN).removesuffix(NO_BURN)
+                result = replace(
+                    result, verify_by=deadline, message=verifying(summary, context.burn, deadline)
+                )
+                results[name] = result
             verification = m.verify(result.record, context.burn, now)
             if verification.verdict is m.Verdict.PENDING:
                 continue

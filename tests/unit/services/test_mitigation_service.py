@@ -182,6 +182,49 @@ async def test_auto_rollback_then_burn_stops_then_incident_mitigated() -> None:
     assert len(world.workloads.applied) == applied_before
 
 
+async def test_a_rollback_before_the_slo_recorded_its_episode_is_still_verified() -> None:
+    """The declaration's first mitigation tick can beat the SLO's own status write: the action
+    runs, and its verification starts once the SLO holds the burn (it stayed "confirm by
+    hand" for good, so the incident never concluded mitigated: the GitOps e2e under load)."""
+    unrecorded = slo()
+    unrecorded["status"] = {}  # declared, its episode not yet written
+    world = World(unrecorded)
+    results = await world.tick()
+    assert world.image() == "checkout:v1"  # acting is not held back
+    assert results["rollback-checkout"]["state"] == "applied"
+    assert "verifyBy" not in results["rollback-checkout"]
+    assert results["rollback-checkout"]["message"].endswith(
+        "; verifying once the SLO records its burn episode"
+    )
+    world.clock.advance(MIN)
+    world.set_burn(30.0)  # the SLO's status write lands, still burning
+    results = await world.tick()
+    assert results["rollback-checkout"]["state"] == "applied"
+    assert results["rollback-checkout"]["verifyBy"] == iso(NOW + 10 * MIN)  # from the action
+    assert "must fall below 14.4x by" in results["rollback-checkout"]["message"]
+    world.clock.advance(MIN)
+    world.set_burn(2.0)
+    results = await world.tick()
+    assert results["rollback-checkout"]["state"] == "verified"
+    assert results["rollback-checkout"]["message"].startswith(
+        "rolled deployment/checkout back from revision 2 to revision 1"
+    )
+    assert "once the SLO" not in results["rollback-checkout"]["message"]
+    assert requested_state(world.store.incidents[(NS, "inc")]) == "mitigated"
+
+
+async def test_without_a_declaring_slo_an_applied_action_is_left_to_a_person() -> None:
+    world = World(
+        None, mitigations=[{"rollback": {"deployment": "checkout"}}], source={"type": "manual"}
+    )
+    results = await world.tick()
+    assert results["rollback-checkout"]["message"].endswith("confirm by hand")
+    world.clock.advance(MIN)
+    results = await world.tick()
+    assert results["rollback-checkout"]["state"] == "applied"
+    assert "verifyBy" not in results["rollback-checkout"]
+
+
 async def test_burn_that_does_not_stop_fails_and_escalates() -> None:
     world = World(slo())
     await world.tick()

@@ -20,3 +20,17 @@ DIFF_BASE = f"{KOPF_PREFIX}/{DIFF_BASE_KEY}"
 KOPF_MARKS = frozenset({DIFF_BASE, f"{KOPF_PREFIX}/kopf-managed", f"{KOPF_PREFIX}/touch-dummy"})
 """kopf's annotations under our prefix that outlive a handling pass: the diff base, the mark
 that kopf manages the object, and the dummy it touches to wake itself."""
+
+LIFECYCLE = "lifecycle"
+CATALOG = "catalog"
+CHANGE_CORRELATION = "change-correlation"
+GENERATE = "generate"
+"""The ids of the change handlers of Incidents (the first three) and Postmortems (the last):
+kopf names its per-handler progress annotations after them."""
+KOPF_PROGRESS = frozenset(
+    f"{KOPF_PREFIX}/{handler}" for handler in (LIFECYCLE, CATALOG, CHANGE_CORRELATION, GENERATE)
+)
+"""kopf's progress of each handler, on the object while a change is handled in more than one
+pass (an Incident's creation runs change correlation in a pass of its own). An export taken
+then carried them into Git, and the GitOps tool kept telling kopf that the creation was still
+unfinished."""

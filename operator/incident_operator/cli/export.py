@@ -19,18 +19,22 @@ from typing import Any, TextIO
 import yaml
 
 from incident_operator.adapters.ports import Body
-from incident_operator.api.bookkeeping import KOPF_MARKS
+from incident_operator.api.bookkeeping import KOPF_MARKS, KOPF_PROGRESS
 from incident_operator.errors import IncidentOperatorError
 
 # Annotations that record bookkeeping, not anybody's intent: never exported. kopf's are under
 # our own prefix (api/bookkeeping.py); kopf.zalando.org/ is its default, for objects another
 # kopf operator handles too.
 BOOKKEEPING_PREFIXES = ("kopf.zalando.org/", "kubectl.kubernetes.io/")
-BOOKKEEPING = KOPF_MARKS | {
-    "postmortem.sre.dev/state",
-    "postmortem.sre.dev/dashboard-marks",
-    "sre.dev/change-freeze",
-}
+BOOKKEEPING = (
+    KOPF_MARKS
+    | KOPF_PROGRESS
+    | {
+        "postmortem.sre.dev/state",
+        "postmortem.sre.dev/dashboard-marks",
+        "sre.dev/change-freeze",
+    }
+)
 
 
 def exported(body: Mapping[str, Any]) -> Body:

@@ -16,6 +16,7 @@ import kopf
 
 from incident_operator import GROUP, VERSION
 from incident_operator.adapters.catalog import service_key
+from incident_operator.api.bookkeeping import CATALOG
 from incident_operator.domain.lifecycle import ACTIVE
 
 from .context import OperatorContext, context_of
@@ -76,9 +77,9 @@ def _open_and_unresolved(status: kopf.Status, memo: kopf.Memo, **kwargs: Any) ->
     return status.get("phase") in OPEN and _unresolved(status, memo, **kwargs)
 
 
-@kopf.on.resume(*INCIDENTS, id="catalog")
-@kopf.on.create(*INCIDENTS, id="catalog")
-@kopf.on.update(*INCIDENTS, id="catalog", field="spec")
+@kopf.on.resume(*INCIDENTS, id=CATALOG)
+@kopf.on.create(*INCIDENTS, id=CATALOG)
+@kopf.on.update(*INCIDENTS, id=CATALOG, field="spec")
 @kopf.timer(*INCIDENTS, id="catalog-retry", interval=RETRY_INTERVAL, when=_open_and_unresolved)
 @translated
 async def resolve_incident_services(
@@ -91,9 +92,9 @@ async def resolve_incident_services(
     patch_status(patch, body, status)
 
 
-@kopf.on.resume(*SERVICES, id="catalog")
-@kopf.on.create(*SERVICES, id="catalog")
-@kopf.on.update(*SERVICES, id="catalog")
+@kopf.on.resume(*SERVICES, id=CATALOG)
+@kopf.on.create(*SERVICES, id=CATALOG)
+@kopf.on.update(*SERVICES, id=CATALOG)
 @kopf.timer(*SERVICES, id="catalog-owner", interval=RETRY_INTERVAL)
 @translated
 async def resolve_service_owner(

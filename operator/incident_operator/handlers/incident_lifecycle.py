@@ -11,6 +11,7 @@ from typing import Any
 import kopf
 
 from incident_operator import GROUP, VERSION
+from incident_operator.api.bookkeeping import LIFECYCLE
 
 from .context import context_of
 from .errors import translated
@@ -19,9 +20,9 @@ from .status_patch import patch_status
 RESOURCE = (GROUP, VERSION, "incidents")
 
 
-@kopf.on.resume(*RESOURCE, id="lifecycle")
-@kopf.on.create(*RESOURCE, id="lifecycle")
-@kopf.on.update(*RESOURCE, id="lifecycle")
+@kopf.on.resume(*RESOURCE, id=LIFECYCLE)
+@kopf.on.create(*RESOURCE, id=LIFECYCLE)
+@kopf.on.update(*RESOURCE, id=LIFECYCLE)
 @translated
 async def reconcile_incident_lifecycle(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any

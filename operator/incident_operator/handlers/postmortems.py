@@ -16,6 +16,7 @@ import kopf
 from incident_operator import GROUP, VERSION
 from incident_operator.adapters.ports import TokenSource
 from incident_operator.adapters.postmortem_ports import STATE_ANNOTATION
+from incident_operator.api.bookkeeping import GENERATE
 from incident_operator.domain.lifecycle import CONCLUDED, accepted
 from incident_operator.services import dashboard_marks
 
@@ -72,9 +73,9 @@ async def draft_postmortem(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         await service.ensure(dict(body))
 
 
-@kopf.on.resume(GROUP, VERSION, "postmortems", id="generate")
-@kopf.on.create(GROUP, VERSION, "postmortems", id="generate")
-@kopf.on.update(GROUP, VERSION, "postmortems", id="generate")
+@kopf.on.resume(GROUP, VERSION, "postmortems", id=GENERATE)
+@kopf.on.create(GROUP, VERSION, "postmortems", id=GENERATE)
+@kopf.on.update(GROUP, VERSION, "postmortems", id=GENERATE)
 @translated
 async def generate_postmortem(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import kopf
 
 from incident_operator import GROUP
-from incident_operator.api.bookkeeping import DIFF_BASE_KEY, KOPF_PREFIX
+from incident_operator.api.bookkeeping import CHANGE_CORRELATION, DIFF_BASE_KEY, KOPF_PREFIX
 from incident_operator.domain.liveness import (
     DEFAULT_WATCH_TIMEOUT,
     WatchTimeouts,
@@ -20,7 +20,7 @@ from .context import context_of
 
 FINALIZER = f"{GROUP}/finalizer"
 WORKER_LIMIT = 64
-DEFERRED = frozenset({"change-correlation"})
+DEFERRED = frozenset({CHANGE_CORRELATION})
 """Handlers run after the others are done: change correlation LISTs a namespace's workloads,
 ConfigMaps, Secrets and Events, and must not hold the declaration's status back."""
 

@@ -27,6 +27,9 @@ LIVE: dict[str, Any] = {
             # What our kopf writes (handlers/settings.py): its prefix is ours.
             "sre.dev/last-handled-configuration": '{"spec":{"state":"triage"}}',
             "sre.dev/kopf-managed": "yes",
+            # Exported mid-creation: change correlation still to run in a pass of its own.
+            "sre.dev/change-correlation": '{"started":"2026-12-06T10:00:01Z","purpose":"create"}',
+            "sre.dev/lifecycle": '{"started":"2026-12-06T10:00:01Z","success":true}',
             "kubectl.kubernetes.io/last-applied-configuration": "{}",
             "postmortem.sre.dev/dashboard-marks": "declared",
         },

@@ -150,8 +150,13 @@ def test_two_replicas_one_active_the_standby_takes_over(
         assert wait_for("the incident handled", lambda: handled(api, namespace, first)) == (
             "investigating"
         )
-        # Exactly one replica worked on it; the other stood by.
-        (active,) = [r for r in replicas if first in r.log.read_text(errors="replace")]
+        # Exactly one replica worked on it; the other stood by. kopf logs "Creation is
+        # processed" after the creation's last pass, which can come after the status the test
+        # saw (change correlation runs in a pass of its own): wait for the log line.
+        (active,) = wait_for(
+            "the replica that handled it to log it",
+            lambda: [r for r in replicas if first in r.log.read_text(errors="replace")],
+        )
         (waiting,) = [r for r in replicas if r is not active]
 
         assert active.stop() == 0
@@ -159,7 +164,7 @@ def test_two_replicas_one_active_the_standby_takes_over(
         assert wait_for(
             "handled by the standby", lambda: handled(api, namespace, second), timeout=90
         ) == ("investigating")
-        assert second in waiting.log.read_text(errors="replace")
+        wait_for("the standby to log it", lambda: second in waiting.log.read_text(errors="replace"))
         for replica in replicas:
             assert "Forbidden" not in replica.log.read_text(errors="replace")
     finally:

@@ -52,6 +52,17 @@ def reconciled(api: client.ApiClient, doc: dict[str, Any], namespace: str) -> di
     return None
 
 
+def diff_based(api: client.ApiClient, doc: dict[str, Any], namespace: str) -> dict[str, Any] | None:
+    obj = get_custom(api, doc["kind"], doc["metadata"]["name"], namespace)
+    annotations = obj["metadata"].get("annotations") or {}
+    return obj if "sre.dev/last-handled-configuration" in annotations else None
+
+
+def ready_of(obj: dict[str, Any]) -> dict[str, Any]:
+    (ready,) = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"]
+    return ready
+
+
 def test_operator_marks_every_example_ready(
     operator: OperatorProcess, crds: Cluster, api: client.ApiClient, namespace: str
 ) -> None:
@@ -104,10 +115,18 @@ def check_every_example_ready(
             f"{doc['kind']}/{doc['metadata']['name']} Ready at its generation",
             functools.partial(reconciled, api, doc, namespace),
         )
-        annotations = obj["metadata"].get("annotations", {})
         # SLOs have no kopf handler (their bookkeeping loop writes Ready): no kopf annotation.
-        kopf_handled = doc["kind"] != "ServiceLevelObjective"
-        assert ("sre.dev/last-handled-configuration" in annotations) is kopf_handled
+        if doc["kind"] != "ServiceLevelObjective":
+            # kopf stores its diff base once every handler is done; an Incident is Ready after
+            # the first pass, before change correlation's own (handlers/settings.py).
+            obj = wait_for(
+                f"{doc['kind']}/{doc['metadata']['name']}: kopf's diff base under our prefix",
+                functools.partial(diff_based, api, doc, namespace),
+            )
+        annotations = obj["metadata"].get("annotations", {})
+        assert ("sre.dev/last-handled-configuration" in annotations) is (
+            doc["kind"] != "ServiceLevelObjective"
+        )
         assert not [k for k in annotations if "kopf.zalando.org" in k]
         assert "kopf" not in obj["status"]
         (ready,) = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"]
@@ -138,10 +157,9 @@ def check_every_example_ready(
         ),
     )
     assert after["status"]["observedGeneration"] == 2
-    assert (
-        after["status"]["conditions"][0]["lastTransitionTime"]
-        == before["status"]["conditions"][0]["lastTransitionTime"]
-    )
+    # Ready stayed True, so it did not transition (by type: the catalog's ServiceResolved may
+    # come first, and moves when the example Service, applied after the Incident, resolves).
+    assert ready_of(after)["lastTransitionTime"] == ready_of(before)["lastTransitionTime"]
     assert operator.healthz() == 200
 
 

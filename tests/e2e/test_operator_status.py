@@ -59,8 +59,9 @@ def diff_based(api: client.ApiClient, doc: dict[str, Any], namespace: str) -> di
 
 
 def ready_of(obj: dict[str, Any]) -> dict[str, Any]:
-    (ready,) = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"]
-    return ready
+    ready: list[dict[str, Any]] = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"]
+    (only,) = ready
+    return only
 
 
 def test_operator_marks_every_example_ready(

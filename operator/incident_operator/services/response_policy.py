@@ -180,6 +180,9 @@ def cadence_with_entries(
     declared = parse_time((status.get("timestamps") or {}).get("declared"))
     if not isinstance(have, dict) or declared is None or phase in lifecycle.TERMINAL:
         return {}
+    entries = list(entries)
+    if not any(e.get("type") in response.UPDATE_TYPES for e in entries):
+        return {}  # nothing new that counts as an update: spare the Severity's parse
     try:
         severity = Severity.model_validate(severity_body) if severity_body else None
     except ValidationError:

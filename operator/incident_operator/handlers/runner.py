@@ -184,5 +184,5 @@ async def _operate(options: RunOptions, context: OperatorContext) -> None:
         # priorities would pause every replica).
         priority=secrets.randbelow(2**31) + 1 if options.peering else 0,
         memo=memo_of(context),
-        lifecycle=_settings.together,
+        lifecycle=_settings.LIFECYCLE,
     )

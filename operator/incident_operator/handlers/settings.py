@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import kopf
 
 from incident_operator import GROUP
-from incident_operator.api.bookkeeping import CHANGE_CORRELATION, DIFF_BASE_KEY, KOPF_PREFIX
+from incident_operator.api.bookkeeping import DIFF_BASE_KEY, KOPF_PREFIX
 from incident_operator.domain.liveness import (
     DEFAULT_WATCH_TIMEOUT,
     WatchTimeouts,
@@ -20,25 +19,21 @@ from .context import context_of
 
 FINALIZER = f"{GROUP}/finalizer"
 WORKER_LIMIT = 64
-DEFERRED = frozenset({CHANGE_CORRELATION})
-"""Handlers run after the others are done: change correlation LISTs a namespace's workloads,
-ConfigMaps, Secrets and Events, and must not hold the declaration's status back."""
+LIFECYCLE = kopf.lifecycles.all_at_once
+"""kopf's lifecycle for our handlers: every handler due runs in one pass, so their status and
+kopf's bookkeeping go out in one patch and one watch event.
 
-H = TypeVar("H")
+kopf's default (``asap``) runs one handler per pass and writes its progress before the next:
+an Incident's state change ran the lifecycle, patched, waited for the watch event, then ran the
+catalog's resolution and patched again (two main-resource PATCHes per incident per change,
+``benchmarks.comms --unlimited``, issue 15). A handler that fails still retries on its own:
+kopf records each handler's outcome.
 
-
-def together(handlers: Sequence[H], **_: Any) -> Sequence[H]:
-    """kopf's lifecycle: every handler due runs in one pass, so their status and kopf's
-    bookkeeping go out in one patch and one watch event (``DEFERRED`` ones in the next pass).
-
-    kopf's default (``asap``) runs one handler per pass and writes its progress before the
-    next: an Incident's state change ran the lifecycle, patched, waited for the watch event,
-    then ran the catalog's resolution and patched again (two main-resource PATCHes per
-    incident per change, ``benchmarks.comms --unlimited``, issue 15). A handler that fails
-    still retries on its own: kopf records each handler's outcome.
-    """
-    first = [h for h in handlers if getattr(h, "id", None) not in DEFERRED]
-    return first or list(handlers)
+Nothing may wait for a later pass either: kopf stores the last pass's body as the diff base, so
+a spec edit that arrives between two passes of one cause is never seen by the handlers that ran
+in the first. Slow work that must not delay the status runs beside the handlers instead (change
+correlation is a timer, ``handlers/change_correlation.py``).
+"""
 
 
 def apply(settings: kopf.OperatorSettings, watch: WatchTimeouts | None = None) -> None:

@@ -9,7 +9,9 @@ retry, a restart) adds nothing twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -26,6 +28,23 @@ from .incidents import AUTHOR, is_active
 log = logging.getLogger(__name__)
 
 IGNORED_CONFIG_MAPS = frozenset({"kube-root-ca.crt"})
+
+
+def summary_key(incident: str) -> str:
+    """The summary entry's dedup key: once it is in the timeline, the changes are recorded."""
+    return f"change/{incident}/summary"
+
+
+def awaits_correlation(incident: Mapping[str, Any]) -> bool:
+    """Declared by the lifecycle (it has a phase), still active, and no summary yet.
+
+    Correlation waits for the lifecycle's first status, so it never holds a declaration back,
+    and ends with the summary entry, so a restart does not run it again."""
+    status = incident.get("status") or {}
+    if not status.get("phase") or not is_active(incident):
+        return False
+    key = summary_key(str(incident["metadata"]["name"]))
+    return not any(e.get("key") == key for e in status.get("timeline") or ())
 
 
 class ChangeCorrelationService:
@@ -97,7 +116,7 @@ class ChangeCorrelationService:
                 summary,
                 author=AUTHOR,
                 source="change-correlation",
-                key=f"change/{name}/summary",
+                key=summary_key(name),
             ),
             *changes.timeline_entries(picked, name),
         ]

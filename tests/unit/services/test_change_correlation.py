@@ -8,7 +8,10 @@ from typing import Any
 from incident_operator.adapters.workloads_port import NamespaceHistory
 from incident_operator.domain import changes
 from incident_operator.domain.times import iso
-from incident_operator.services.change_correlation import ChangeCorrelationService
+from incident_operator.services.change_correlation import (
+    ChangeCorrelationService,
+    awaits_correlation,
+)
 from tests.fakes.ports.clock import FakeClock
 from tests.fakes.ports.store import FakeStore
 from tests.fakes.ports.workloads import FakeWorkloads
@@ -145,3 +148,22 @@ async def test_secrets_the_operator_may_not_list_are_named_not_fatal() -> None:
     await service.correlate(store.incidents[("shop", "inc")])
     (summary,) = [e for e in store.timeline("shop", "inc") if e["type"] == "change-correlation"]
     assert summary["message"].endswith("Not read (no permission): Secrets.")
+
+
+async def test_an_incident_awaits_correlation_from_its_declaration_to_its_summary() -> None:
+    """The timer's filter: not before the lifecycle's first status (correlation never holds a
+    declaration back), not once the summary is in (a restart runs nothing twice), never for an
+    incident no longer being worked."""
+    store = FakeStore()
+    workloads = FakeWorkloads(history={"shop": HISTORY})
+    body: dict[str, Any] = {
+        "metadata": {"name": "inc", "namespace": "shop", "creationTimestamp": iso(NOW)},
+        "spec": {"title": "t", "service": "checkout", "severityRef": "sev-2"},
+    }
+    store.incidents[("shop", "inc")] = body
+    assert not awaits_correlation(body), "not declared yet"
+    body["status"] = {"phase": "triage", "timeline": [{"key": "declared", "type": "declared"}]}
+    assert awaits_correlation(body)
+    assert not awaits_correlation({**body, "status": {"phase": "resolved"}})
+    await ChangeCorrelationService(store, workloads, workloads, FakeClock(NOW)).correlate(body)
+    assert not awaits_correlation(store.incidents[("shop", "inc")])

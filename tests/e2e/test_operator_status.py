@@ -54,8 +54,7 @@ def reconciled(api: client.ApiClient, doc: dict[str, Any], namespace: str) -> di
 
 def diff_based(api: client.ApiClient, doc: dict[str, Any], namespace: str) -> dict[str, Any] | None:
     obj = get_custom(api, doc["kind"], doc["metadata"]["name"], namespace)
-    annotations = obj["metadata"].get("annotations") or {}
-    return obj if "sre.dev/last-handled-configuration" in annotations else None
+    return obj if "lastHandledConfiguration" in (obj.get("status") or {}) else None
 
 
 def ready_of(obj: dict[str, Any]) -> dict[str, Any]:
@@ -116,18 +115,19 @@ def check_every_example_ready(
             f"{doc['kind']}/{doc['metadata']['name']} Ready at its generation",
             functools.partial(reconciled, api, doc, namespace),
         )
-        # SLOs have no kopf handler (their bookkeeping loop writes Ready): no kopf annotation.
-        if doc["kind"] != "ServiceLevelObjective":
-            # kopf stores its diff base once every handler is done; an Incident is Ready after
-            # the first pass, before change correlation's own (handlers/settings.py).
+        # SLOs have no kopf handler (their bookkeeping loop writes Ready): no kopf bookkeeping.
+        handled_by_kopf = doc["kind"] != "ServiceLevelObjective"
+        if handled_by_kopf:
+            # kopf's diff base goes out in the same status request as the handlers' status.
             obj = wait_for(
-                f"{doc['kind']}/{doc['metadata']['name']}: kopf's diff base under our prefix",
+                f"{doc['kind']}/{doc['metadata']['name']}: kopf's diff base in status",
                 functools.partial(diff_based, api, doc, namespace),
             )
+            assert json.loads(obj["status"]["lastHandledConfiguration"])["spec"] == obj["spec"]
         annotations = obj["metadata"].get("annotations", {})
-        assert ("sre.dev/last-handled-configuration" in annotations) is (
-            doc["kind"] != "ServiceLevelObjective"
-        )
+        assert ("lastHandledConfiguration" in obj["status"]) is handled_by_kopf
+        assert ("sre.dev/kopf-managed" in annotations) is handled_by_kopf
+        assert "sre.dev/last-handled-configuration" not in annotations
         assert not [k for k in annotations if "kopf.zalando.org" in k]
         assert "kopf" not in obj["status"]
         (ready,) = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"]
@@ -139,9 +139,7 @@ def check_every_example_ready(
         if doc["kind"] in READ_ONLY:
             obj = get_custom(api, doc["kind"], doc["metadata"]["name"], namespace)
             assert "status" not in obj, f"the operator writes no {doc['kind']}"
-            assert "sre.dev/last-handled-configuration" not in obj["metadata"].get(
-                "annotations", {}
-            )
+            assert "sre.dev/kopf-managed" not in obj["metadata"].get("annotations", {})
 
     incident = next(d for d in documents if d["kind"] == "Incident")
     name = incident["metadata"]["name"]

@@ -71,17 +71,20 @@ def test_slo_gets_a_valid_owned_prometheus_rule(
         assert check.returncode == 0, check.stdout + check.stderr
 
         # Edit only once the operator has finished handling the creation (kopf records what it
-        # handled in this annotation); an edit racing that bookkeeping is kopf's business, not
-        # what this test is about.
+        # handled in status.lastHandledConfiguration); an edit racing that bookkeeping is
+        # kopf's business, not what this test is about.
         wait_for(
             "the creation handled",
             lambda: (
-                "sre.dev/last-handled-configuration"
-                in as_dict(
-                    client.CustomObjectsApi(api).get_namespaced_custom_object(
-                        "sre.dev", "v1alpha1", namespace, "servicelevelobjectives", "checkout"
-                    )
-                )["metadata"].get("annotations", {})
+                "lastHandledConfiguration"
+                in (
+                    as_dict(
+                        client.CustomObjectsApi(api).get_namespaced_custom_object(
+                            "sre.dev", "v1alpha1", namespace, "servicelevelobjectives", "checkout"
+                        )
+                    ).get("status")
+                    or {}
+                )
             ),
         )
         client.CustomObjectsApi(api).patch_namespaced_custom_object(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any
+from collections import OrderedDict
+from typing import Any, cast
 
 import kopf
 
 from incident_operator import GROUP
-from incident_operator.api.bookkeeping import DIFF_BASE_KEY, KOPF_PREFIX
+from incident_operator.api.bookkeeping import DIFF_BASE, DIFF_BASE_FIELD, KOPF_PREFIX
 from incident_operator.domain.liveness import (
     DEFAULT_WATCH_TIMEOUT,
     WatchTimeouts,
@@ -36,16 +38,74 @@ correlation is a timer, ``handlers/change_correlation.py``).
 """
 
 
+class DiffBaseInStatus(kopf.StatusDiffBaseStorage):
+    """kopf's diff base in ``status.lastHandledConfiguration`` (``CommonStatus``), written in
+    the same JSON patch as the handlers' status.
+
+    In an annotation it cost every handled change a PATCH of the object itself before kopf's
+    status PATCH, and a watch event of its own: with 100 incidents changing at once, 100 of
+    the ~540 writes, and a round trip in front of every status (``benchmarks.comms
+    --unlimited``, issue 15). kopf writes its merge-patch part and its patch functions in two
+    requests, so the diff base is a patch function too: one status request per change.
+
+    A patch function is guarded by the resourceVersion kopf read; when another writer got
+    there first, kopf sends it with the next event instead. Until then the diff base it
+    carries is remembered here (``_sent``), so that event is not taken for the same change
+    again and handled twice (a transition counted twice in the metrics). After a restart the
+    status is the record, as the annotation was: a change handled but not recorded is
+    handled again.
+
+    An object last handled by an earlier version has its diff base in the ``DIFF_BASE``
+    annotation: read from there, and the annotation removed when the diff base is next
+    written.
+    """
+
+    KEPT = 4096
+    """Objects whose diff base is on its way at most; an object deleted meanwhile is
+    forgotten with the oldest."""
+
+    def __init__(self) -> None:
+        super().__init__(field=("status", DIFF_BASE_FIELD))
+        self._sent: OrderedDict[str, str] = OrderedDict()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        written = (body.get("status") or {}).get(DIFF_BASE_FIELD)
+        uid = body.metadata.uid or ""
+        sent = self._sent.get(uid)
+        if sent is not None and sent == written:
+            del self._sent[uid]  # on the object now: the status is the record again
+        encoded = sent or written or body.metadata.annotations.get(DIFF_BASE)
+        return cast(kopf.BodyEssence, json.loads(encoded)) if encoded else None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        encoded = json.dumps(essence, separators=(",", ":"))
+
+        def record(fresh: kopf.RawBody) -> None:
+            status = fresh.get("status")
+            fresh["status"] = {
+                **(status if isinstance(status, dict) else {}),
+                DIFF_BASE_FIELD: encoded,
+            }
+
+        patch.fns.append(record)
+        uid = body.metadata.uid or ""
+        self._sent[uid] = encoded
+        self._sent.move_to_end(uid)
+        while len(self._sent) > self.KEPT:
+            self._sent.popitem(last=False)
+        if DIFF_BASE in body.metadata.annotations:
+            patch.metadata.annotations[DIFF_BASE] = None
+
+
 def apply(settings: kopf.OperatorSettings, watch: WatchTimeouts | None = None) -> None:
-    """Our own `sre.dev` prefix for kopf's bookkeeping; nothing stored under status.
+    """kopf's bookkeeping: handler progress in annotations under our own `sre.dev` prefix,
+    the diff base in the status field our schemas define for it (``DiffBaseInStatus``).
 
     kopf keeps handler progress in `status.kopf` by default, which our strict status schemas
     would prune silently; annotations under our prefix survive and are easy to recognise.
     """
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=KOPF_PREFIX, key=DIFF_BASE_KEY
-    )
+    settings.persistence.diffbase_storage = DiffBaseInStatus()
     settings.persistence.finalizer = FINALIZER
     # Unbounded per-object workers made a restart with 1,000 SLOs peak at ~425 MB RSS
     # (every object handled at once); a bounded pool keeps the peak, and so the RSS, low.

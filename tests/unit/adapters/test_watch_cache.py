@@ -197,6 +197,13 @@ def test_a_slim_body_without_other_annotations_keeps_none() -> None:
     assert body["metadata"]["annotations"], "a copy: the original keeps its annotations"
 
 
+def test_a_slim_body_leaves_out_kopfs_diff_base_in_status() -> None:
+    body = slo("a", "1")
+    body["status"] = {"observedGeneration": 1, "lastHandledConfiguration": '{"spec": {}}'}
+    assert slim(body)["status"] == {"observedGeneration": 1}
+    assert "lastHandledConfiguration" in body["status"], "a copy: the original keeps it"
+
+
 # --- reads: one GET for everyone who missed at once ------------------------------------------
 
 

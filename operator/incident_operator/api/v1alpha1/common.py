@@ -169,6 +169,9 @@ class CommonStatus(ApiModel):
     """The .metadata.generation the operator last reconciled."""
     conditions: Conditions = []
     """Standard conditions; Ready summarises the object."""
+    last_handled_configuration: str | None = None
+    """The operator's own bookkeeping: the spec, labels and annotations as it last handled
+    them (JSON), which it compares a change against. Not intent; never set it by hand."""
 
 
 class Resource(ApiModel):

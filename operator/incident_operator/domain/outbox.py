@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -355,6 +355,31 @@ hardest, and a throttled call holds back the rest of its medium for the pass."""
 
 def _rank(op: Op) -> int:
     return FIRST.index(op.kind) if op.kind in FIRST else len(FIRST)
+
+
+def leading_together(ops: Sequence[Op]) -> int:
+    """How many operations at the front of ``ops`` run at once: the ``FIRST`` ones, each on a
+    medium of its own. They are ``REPEATABLE`` (no attempt record precedes them) and what one
+    confirms is no business of the other's, so the page's acknowledge need not wait for the
+    pinned status edit's round trip (100 incidents at once: ~0.5 s behind it at p50,
+    ``benchmarks.comms --unlimited``, issue 15)."""
+    media: set[Medium] = set()
+    for op in ops:
+        if op.kind not in FIRST or op.kind not in REPEATABLE or op.medium in media:
+            break
+        media.add(op.medium)
+    return len(media)
+
+
+def merged(base: Delivered, current: Delivered, after: Delivered) -> Delivered:
+    """``current`` with what ``after`` changed from ``base``: the confirmation of an operation
+    run beside others from the same ``base`` (``leading_together``)."""
+    changed = {
+        f.name: getattr(after, f.name)
+        for f in fields(Delivered)
+        if getattr(after, f.name) != getattr(base, f.name)
+    }
+    return replace(current, **changed)
 
 
 WORKFLOW_TARGET = "workflow/"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -39,7 +39,7 @@ from incident_operator.errors import DeliveryRejected, IncidentOperatorError, Te
 from .catalog import CatalogService
 from .chat_channels import ChannelIndex
 from .comms_conditions import DEGRADED, report_degraded
-from .comms_delivery import DeliveryRun, Outlets, status_rendering
+from .comms_delivery import DeliveryRun, Outlets, Result, status_rendering
 from .comms_escalation import EscalationPagers, reaches
 from .comms_facts import (
     CommsConfig,
@@ -278,6 +278,37 @@ class CommsService:
                 holders.append((iid, next(iter(ids))))
         return texts, tuple(holders)
 
+    @staticmethod
+    async def _run_leading(
+        run: DeliveryRun, ops: Sequence[outbox.Op], attempts: Mapping[str, outbox.Attempt]
+    ) -> dict[str, Result | BaseException]:
+        """Run the leading operations at once (``outbox.leading_together``): op key -> its
+        result or what it raised, taken in order by ``_deliver``."""
+        lead = ops[: outbox.leading_together(ops)]
+        if len(lead) < 2:
+            return {}
+        outcomes = await asyncio.gather(
+            *(run.execute(op, retry=op.key in attempts) for op in lead), return_exceptions=True
+        )
+        return {op.key: outcome for op, outcome in zip(lead, outcomes, strict=True)}
+
+    @staticmethod
+    async def _execute(
+        run: DeliveryRun,
+        op: outbox.Op,
+        retry: bool,
+        early: Mapping[str, Result | BaseException],
+        base: outbox.Delivered,
+    ) -> Result:
+        """``op``'s result: run now, or taken from the leading run, its confirmation merged
+        into what the operations before it confirmed (they all started from ``base``)."""
+        outcome = early.get(op.key)
+        if outcome is None:
+            return await run.execute(op, retry=retry)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return replace(outcome, delivered=outbox.merged(base, run.delivered, outcome.delivered))
+
     async def _deliver(
         self,
         run: DeliveryRun,
@@ -297,6 +328,8 @@ class CommsService:
         # attempt on record first, so a crash at any point repeats at most a repeatable call
         # and a retried creation looks up what it may have created.
         unwritten: Body = {}
+        base = run.delivered
+        early = await self._run_leading(run, ops, attempts)
         for op in ops:
             if op.medium in blocked:
                 continue
@@ -307,7 +340,7 @@ class CommsService:
                 await self._patch(body, await self._carry(body, unwritten, attempt))
                 unwritten = {}
             try:
-                result = await run.execute(op, retry=previous is not None)
+                result = await self._execute(run, op, previous is not None, early, base)
             except IncidentOperatorError as exc:
                 delivery.failed.append(op.key)
                 retry_after = exc.retry_after if isinstance(exc, TemporaryError) else None

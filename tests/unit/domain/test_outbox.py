@@ -342,3 +342,24 @@ def test_checklist_instructions_are_one_direct_message_while_open() -> None:
     ops = outbox.owed(resolved, outbox.Delivered(channel_id="C1"), "sev-2")
     assert not [op for op in ops if op.key.startswith("dm/")]
     assert outbox.winding_down(w).instructions == ()
+
+
+def test_the_status_edit_and_the_acknowledge_lead_together() -> None:
+    K = outbox.OpKind
+    status, ack = outbox.Op("status/1", K.UPDATE_STATUS), outbox.Op("page/ack", K.PAGE_ACKNOWLEDGE)
+    topic = outbox.Op("topic/1", K.TOPIC)
+    assert outbox.leading_together((status, ack, topic)) == 2
+    assert outbox.leading_together((status, topic, ack)) == 1, "only a prefix: order is kept"
+    assert outbox.leading_together((ack, outbox.Op("page/resolve", K.PAGE_RESOLVE))) == 1, (
+        "one medium, one at a time"
+    )
+    assert outbox.leading_together((topic, status)) == 0
+    assert outbox.leading_together(()) == 0
+
+
+def test_a_confirmation_from_the_same_start_is_merged_not_overwritten() -> None:
+    base = outbox.Delivered(status_digest="old", page_state="triggered", pinned=True)
+    edited = replace(base, status_digest="new")
+    acked = replace(base, page_state="acknowledged")
+    both = outbox.merged(base, outbox.merged(base, base, edited), acked)
+    assert both == replace(base, status_digest="new", page_state="acknowledged")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,8 @@ class World:
         private: bool = False,
         store: FakeStore | None = None,
         channels: ChannelIndex | None = None,
+        chat: FakeChat | None = None,
+        pager: FakePager | None = None,
     ) -> None:
         self.store = store or FakeStore()
         self.store.severities["sev-2"] = severity(
@@ -66,9 +70,9 @@ class World:
             rotationRef="checkout-oncall",
         )
         self.store.rotations[(NS, "checkout-oncall")] = yaml.safe_load(ROTATION.read_text())
-        self.chat = FakeChat()
+        self.chat = chat or FakeChat()
         self.chat.channels["C0INCIDENTS"] = Channel("C0INCIDENTS", "incidents")
-        self.pager = FakePager()
+        self.pager = pager or FakePager()
         self.teams = FakeNotifier()
         self.clock = FakeClock(NOW)
         self.service = CommsService(
@@ -169,6 +173,56 @@ async def test_changes_update_the_status_message_ack_and_resolve_the_page_archiv
     assert body["status"]["pager"]["state"] == "resolved"
     assert body["status"]["chat"]["archived"] is True
     assert methods(world.chat)[-1] == "archive"
+
+
+class PagerSeen(FakePager):
+    """Marks when an acknowledge has started."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.acknowledging = asyncio.Event()
+
+    async def acknowledge(self, dedup_key: str) -> None:
+        self.acknowledging.set()
+        await super().acknowledge(dedup_key)
+
+
+class ChatWaitingForThePager(FakeChat):
+    """Edits the pinned status only once the pager's acknowledge has started: run one after
+    the other, the edit would wait for good."""
+
+    def __init__(self, pager: PagerSeen) -> None:
+        super().__init__()
+        self.pager = pager
+
+    async def update(
+        self, channel_id: str, ts: str, text: str, *, blocks: Sequence[dict[str, Any]] = ()
+    ) -> None:
+        await asyncio.wait_for(self.pager.acknowledging.wait(), timeout=2)
+        await super().update(channel_id, ts, text, blocks=blocks)
+
+
+async def test_the_acknowledge_goes_out_beside_the_pinned_status_edit() -> None:
+    """outbox.leading_together: the page's acknowledge does not wait for the status edit's
+    round trip, and what each confirmed is recorded (neither overwrites the other's)."""
+    pager = PagerSeen()
+    world = World(chat=ChatWaitingForThePager(pager), pager=pager)
+    await world.declare()
+    await world.sync()
+    pager.acknowledging.clear()
+    await world.store.patch_incident(
+        NS,
+        NAME,
+        status=accepted("investigating", acknowledged="2026-11-27T14:03:00Z")
+        | {"phase": "investigating"},
+    )
+    done = await world.sync()
+    assert {d.split("/")[0] for d in done[:2]} == {"status", "page"}
+    body = await world.body()
+    assert body["status"]["pager"]["state"] == "acknowledged"
+    assert "investigating" in [a for m, a in world.chat.calls if m == "update"][-1][2]
+    assert body["status"]["outbox"] == {}
+    assert await world.sync() == [], "both confirmations kept: nothing owed again"
 
 
 async def test_throttling_waits_for_retry_after_and_other_media_go_on(world: World) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import Any, TypeVar, cast
 
 import kopf
 
@@ -20,22 +21,8 @@ from incident_operator.domain.liveness import (
 from .context import context_of
 
 FINALIZER = f"{GROUP}/finalizer"
+H = TypeVar("H")
 WORKER_LIMIT = 64
-LIFECYCLE = kopf.lifecycles.all_at_once
-"""kopf's lifecycle for our handlers: every handler due runs in one pass, so their status and
-kopf's bookkeeping go out in one patch and one watch event.
-
-kopf's default (``asap``) runs one handler per pass and writes its progress before the next:
-an Incident's state change ran the lifecycle, patched, waited for the watch event, then ran the
-catalog's resolution and patched again (two main-resource PATCHes per incident per change,
-``benchmarks.comms --unlimited``, issue 15). A handler that fails still retries on its own:
-kopf records each handler's outcome.
-
-Nothing may wait for a later pass either: kopf stores the last pass's body as the diff base, so
-a spec edit that arrives between two passes of one cause is never seen by the handlers that ran
-in the first. Slow work that must not delay the status runs beside the handlers instead (change
-correlation is a timer, ``handlers/change_correlation.py``).
-"""
 
 
 class DiffBaseInStatus(kopf.StatusDiffBaseStorage):
@@ -67,6 +54,7 @@ class DiffBaseInStatus(kopf.StatusDiffBaseStorage):
     def __init__(self) -> None:
         super().__init__(field=("status", DIFF_BASE_FIELD))
         self._sent: OrderedDict[str, str] = OrderedDict()
+        self._seen: OrderedDict[str, str] = OrderedDict()
 
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
         written = (body.get("status") or {}).get(DIFF_BASE_FIELD)
@@ -77,8 +65,36 @@ class DiffBaseInStatus(kopf.StatusDiffBaseStorage):
         encoded = sent or written or body.metadata.annotations.get(DIFF_BASE)
         return cast(kopf.BodyEssence, json.loads(encoded)) if encoded else None
 
+    def lifecycle(self, handlers: Sequence[H], *, state: Any, **kwargs: Any) -> Sequence[H]:
+        """kopf's lifecycle for our handlers: every handler due runs in one pass, so their
+        status and kopf's bookkeeping go out in one patch and one watch event.
+
+        kopf's default (``asap``) runs one handler per pass and writes its progress before
+        the next: an Incident's state change ran the lifecycle, patched, waited for the watch
+        event, then ran the catalog's resolution and patched again (two PATCHes per incident
+        per change, ``benchmarks.comms --unlimited``, issue 15).
+
+        A cause still takes more than one pass when a handler fails and waits for its retry,
+        and kopf then stores the *last* pass's body as the diff base: a spec edit made in
+        between would count as handled although the handlers done earlier never saw it (an
+        incident resolved then would stay open). So the body a cause's first finished
+        handlers saw is noted here, and ``store`` records that one instead; the edit is then
+        a change of its own, handled by every handler. Nothing is deferred to a later pass on
+        purpose for the same reason: slow work runs beside the handlers (change correlation
+        is a timer, ``handlers/change_correlation.py``).
+        """
+        body, new = kwargs.get("body"), kwargs.get("new")
+        changing = kwargs.get("reason") in (kopf.Reason.CREATE, kopf.Reason.UPDATE)
+        done_before = any(state[h].active and state[h].finished for h in state)
+        if changing and not done_before and isinstance(body, kopf.Body) and new is not None:
+            encoded = json.dumps(new, separators=(",", ":"))
+            _remember(self._seen, body.metadata.uid or "", encoded, self.KEPT)
+        return list(handlers)
+
     def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
-        encoded = json.dumps(essence, separators=(",", ":"))
+        seen = self._seen.pop(body.metadata.uid or "", None)
+        # The earliest body a finished handler of this cause saw: a later edit stays a change.
+        encoded = seen or json.dumps(essence, separators=(",", ":"))
 
         def record(fresh: kopf.RawBody) -> None:
             status = fresh.get("status")
@@ -88,13 +104,22 @@ class DiffBaseInStatus(kopf.StatusDiffBaseStorage):
             }
 
         patch.fns.append(record)
-        uid = body.metadata.uid or ""
-        self._sent[uid] = encoded
-        self._sent.move_to_end(uid)
-        while len(self._sent) > self.KEPT:
-            self._sent.popitem(last=False)
+        _remember(self._sent, body.metadata.uid or "", encoded, self.KEPT)
         if DIFF_BASE in body.metadata.annotations:
             patch.metadata.annotations[DIFF_BASE] = None
+
+
+def _remember(kept: OrderedDict[str, str], uid: str, encoded: str, bound: int) -> None:
+    kept[uid] = encoded
+    kept.move_to_end(uid)
+    while len(kept) > bound:
+        kept.popitem(last=False)
+
+
+DIFF_BASE_STORAGE = DiffBaseInStatus()
+"""The one storage of the process: kopf's persistence setting (``apply``) and its lifecycle
+(``DIFF_BASE_STORAGE.lifecycle``, handlers/runner.py) share what it notes."""
+LIFECYCLE = DIFF_BASE_STORAGE.lifecycle
 
 
 def apply(settings: kopf.OperatorSettings, watch: WatchTimeouts | None = None) -> None:
@@ -105,7 +130,7 @@ def apply(settings: kopf.OperatorSettings, watch: WatchTimeouts | None = None) -
     would prune silently; annotations under our prefix survive and are easy to recognise.
     """
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
-    settings.persistence.diffbase_storage = DiffBaseInStatus()
+    settings.persistence.diffbase_storage = DIFF_BASE_STORAGE
     settings.persistence.finalizer = FINALIZER
     # Unbounded per-object workers made a restart with 1,000 SLOs peak at ~425 MB RSS
     # (every object handled at once); a bounded pool keeps the peak, and so the RSS, low.

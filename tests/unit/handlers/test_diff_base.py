@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from types import SimpleNamespace
 from typing import Any, cast
 
 import kopf
@@ -127,3 +128,57 @@ def test_an_earlier_versions_annotation_is_read_then_removed() -> None:
 
 def test_an_object_never_handled_has_no_diff_base() -> None:
     assert DiffBaseInStatus().fetch(body=incident()) is None
+
+
+def handled(storage: DiffBaseInStatus, body: kopf.Body, *, finished: bool) -> None:
+    """A pass of kopf's changing cause: the lifecycle is asked which handlers run (some of
+    them finished in an earlier pass, or none)."""
+    state = {"lifecycle": SimpleNamespace(active=True, finished=finished)}
+    new = storage.build(body=body)
+    storage.lifecycle([], state=state, body=body, reason=kopf.Reason.UPDATE, new=new)
+
+
+def test_an_edit_while_a_handler_waits_for_its_retry_stays_a_change() -> None:
+    """Pass 1 ran the lifecycle on ``investigating`` while another handler failed; the state
+    was edited to ``resolved`` before the retry. Recording the retry pass's body would make
+    kopf take the edit as handled: the incident would stay open."""
+    storage = DiffBaseInStatus()
+    first = incident(spec={**SPEC, "state": "investigating"})
+    handled(storage, first, finished=False)
+    edited = incident(spec={**SPEC, "state": "resolved"})
+    handled(storage, edited, finished=True)  # the retry pass: the lifecycle is done already
+    patch = kopf.Patch()
+    storage.store(body=edited, patch=patch, essence=storage.build(body=edited))
+    _, landed = sent(patch, edited)
+    after = kopf.Body(cast(kopf.RawBody, landed))
+    assert storage.fetch(body=after) == storage.build(body=first)
+    assert storage.fetch(body=after) != storage.build(body=after), "the edit: a change to handle"
+    # That change, handled in one pass, is recorded as it was seen.
+    handled(storage, after, finished=False)
+    patch = kopf.Patch()
+    storage.store(body=after, patch=patch, essence=storage.build(body=after))
+    _, final = sent(patch, after)
+    assert storage.fetch(body=kopf.Body(cast(kopf.RawBody, final))) == storage.build(body=after)
+
+
+def test_a_cause_handled_in_one_pass_records_its_body() -> None:
+    storage = DiffBaseInStatus()
+    body = incident(spec={**SPEC, "state": "investigating"})
+    handled(storage, body, finished=False)
+    patch = kopf.Patch()
+    storage.store(body=body, patch=patch, essence=storage.build(body=body))
+    _, landed = sent(patch, body)
+    assert storage.fetch(body=kopf.Body(cast(kopf.RawBody, landed))) == storage.build(body=body)
+
+
+def test_a_retry_without_an_edit_records_the_same_body() -> None:
+    """A handler that fails for good ends the cause too: no change seen, nothing runs again."""
+    storage = DiffBaseInStatus()
+    body = incident(spec={**SPEC, "state": "investigating"})
+    handled(storage, body, finished=False)
+    handled(storage, body, finished=True)
+    patch = kopf.Patch()
+    storage.store(body=body, patch=patch, essence=storage.build(body=body))
+    _, landed = sent(patch, body)
+    after = kopf.Body(cast(kopf.RawBody, landed))
+    assert storage.fetch(body=after) == storage.build(body=after)

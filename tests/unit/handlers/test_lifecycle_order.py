@@ -19,8 +19,10 @@ class Due:
 
 def test_every_due_handler_runs_in_one_pass() -> None:
     due: list[Any] = [Due("lifecycle"), Due("catalog"), Due("change-correlation")]
-    assert list(settings.LIFECYCLE(due)) == due
-    assert list(settings.LIFECYCLE([])) == []
+    body = kopf.Body({"metadata": {"uid": "u-1"}})
+    for reason in (kopf.Reason.CREATE, kopf.Reason.UPDATE, kopf.Reason.RESUME):
+        assert list(settings.LIFECYCLE(due, state={}, body=body, reason=reason)) == due
+    assert list(settings.LIFECYCLE([], state={}, body=body, reason=kopf.Reason.UPDATE)) == []
 
 
 def incident_handlers(handlers: object) -> list[Any]:

@@ -130,7 +130,7 @@ def check_every_example_ready(
         assert "sre.dev/last-handled-configuration" not in annotations
         assert not [k for k in annotations if "kopf.zalando.org" in k]
         assert "kopf" not in obj["status"]
-        (ready,) = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"]
+        ready = ready_of(obj)
         # The Postmortem's own writer says what it did (its facts were generated).
         assert ready["reason"] == ("Generated" if doc["kind"] == "Postmortem" else "Reconciled")
         assert ready["observedGeneration"] == obj["metadata"]["generation"]

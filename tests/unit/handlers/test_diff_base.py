@@ -50,6 +50,14 @@ def sent(patch: kopf.Patch, body: kopf.Body) -> Any:
     return ops, landed
 
 
+def recorded(storage: DiffBaseInStatus, body: kopf.Body) -> kopf.Body:
+    """The end of a cause: kopf has ``storage`` record ``body``; the object as it landed."""
+    patch = kopf.Patch()
+    storage.store(body=body, patch=patch, essence=storage.build(body=body))
+    _, landed = sent(patch, body)
+    return kopf.Body(cast(kopf.RawBody, landed))
+
+
 def test_the_operator_keeps_kopfs_diff_base_in_status() -> None:
     settings = kopf.OperatorSettings()
     apply(settings)
@@ -94,11 +102,9 @@ def test_a_record_still_on_its_way_is_not_taken_for_a_new_change() -> None:
 def test_a_record_once_landed_is_read_from_the_object_again() -> None:
     storage = DiffBaseInStatus()
     body = incident()
-    patch = kopf.Patch()
-    storage.store(body=body, patch=patch, essence=storage.build(body=body))
-    _, landed = sent(patch, body)
-    assert storage.fetch(body=kopf.Body(cast(kopf.RawBody, landed))) == storage.build(body=body)
-    edited = copy.deepcopy(landed)
+    landed = recorded(storage, body)
+    assert storage.fetch(body=landed) == storage.build(body=body)
+    edited = copy.deepcopy(dict(landed))
     edited["status"][DIFF_BASE_FIELD] = json.dumps({"spec": {}})
     assert storage.fetch(body=kopf.Body(cast(kopf.RawBody, edited))) == {"spec": {}}
 
@@ -147,28 +153,19 @@ def test_an_edit_while_a_handler_waits_for_its_retry_stays_a_change() -> None:
     handled(storage, first, finished=False)
     edited = incident(spec={**SPEC, "state": "resolved"})
     handled(storage, edited, finished=True)  # the retry pass: the lifecycle is done already
-    patch = kopf.Patch()
-    storage.store(body=edited, patch=patch, essence=storage.build(body=edited))
-    _, landed = sent(patch, edited)
-    after = kopf.Body(cast(kopf.RawBody, landed))
+    after = recorded(storage, edited)
     assert storage.fetch(body=after) == storage.build(body=first)
     assert storage.fetch(body=after) != storage.build(body=after), "the edit: a change to handle"
     # That change, handled in one pass, is recorded as it was seen.
     handled(storage, after, finished=False)
-    patch = kopf.Patch()
-    storage.store(body=after, patch=patch, essence=storage.build(body=after))
-    _, final = sent(patch, after)
-    assert storage.fetch(body=kopf.Body(cast(kopf.RawBody, final))) == storage.build(body=after)
+    assert storage.fetch(body=recorded(storage, after)) == storage.build(body=after)
 
 
 def test_a_cause_handled_in_one_pass_records_its_body() -> None:
     storage = DiffBaseInStatus()
     body = incident(spec={**SPEC, "state": "investigating"})
     handled(storage, body, finished=False)
-    patch = kopf.Patch()
-    storage.store(body=body, patch=patch, essence=storage.build(body=body))
-    _, landed = sent(patch, body)
-    assert storage.fetch(body=kopf.Body(cast(kopf.RawBody, landed))) == storage.build(body=body)
+    assert storage.fetch(body=recorded(storage, body)) == storage.build(body=body)
 
 
 def test_a_retry_without_an_edit_records_the_same_body() -> None:
@@ -177,8 +174,5 @@ def test_a_retry_without_an_edit_records_the_same_body() -> None:
     body = incident(spec={**SPEC, "state": "investigating"})
     handled(storage, body, finished=False)
     handled(storage, body, finished=True)
-    patch = kopf.Patch()
-    storage.store(body=body, patch=patch, essence=storage.build(body=body))
-    _, landed = sent(patch, body)
-    after = kopf.Body(cast(kopf.RawBody, landed))
+    after = recorded(storage, body)
     assert storage.fetch(body=after) == storage.build(body=after)

@@ -62,8 +62,11 @@ class DiffBaseInStatus(kopf.StatusDiffBaseStorage):
         sent = self._sent.get(uid)
         if sent is not None and sent == written:
             del self._sent[uid]  # on the object now: the status is the record again
-        encoded = sent or written or body.metadata.annotations.get(DIFF_BASE)
-        return cast(kopf.BodyEssence, json.loads(encoded)) if encoded else None
+        for encoded in (sent, written, body.metadata.annotations.get(DIFF_BASE)):
+            essence = _decoded(encoded)
+            if essence is not None:
+                return essence
+        return None
 
     def lifecycle(self, handlers: Sequence[H], *, state: Any, **kwargs: Any) -> Sequence[H]:
         """kopf's lifecycle for our handlers: every handler due runs in one pass, so their
@@ -107,6 +110,19 @@ class DiffBaseInStatus(kopf.StatusDiffBaseStorage):
         _remember(self._sent, body.metadata.uid or "", encoded, self.KEPT)
         if DIFF_BASE in body.metadata.annotations:
             patch.metadata.annotations[DIFF_BASE] = None
+
+
+def _decoded(encoded: object) -> kopf.BodyEssence | None:
+    """A diff base as stored, or None when there is none or it is no JSON object: a value
+    written by hand that kopf could not read would fail every event of the object; as
+    absent, the object is handled as new once and the diff base written again."""
+    if not isinstance(encoded, str) or not encoded:
+        return None
+    try:
+        essence = json.loads(encoded)
+    except ValueError:
+        return None
+    return cast(kopf.BodyEssence, essence) if isinstance(essence, dict) else None
 
 
 def _remember(kept: OrderedDict[str, str], uid: str, encoded: str, bound: int) -> None:

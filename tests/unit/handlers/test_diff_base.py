@@ -136,6 +136,20 @@ def test_an_object_never_handled_has_no_diff_base() -> None:
     assert DiffBaseInStatus().fetch(body=incident()) is None
 
 
+def test_a_malformed_diff_base_counts_as_none_and_is_written_again() -> None:
+    """Set by hand (only status writers can): kopf would fail on every event of the object.
+    As absent, the object is handled as new once, and the diff base is written again."""
+    storage = DiffBaseInStatus()
+    legacy = json.dumps(storage.build(body=incident()))
+    for bad in ("{not json", "[]", '"spec"'):
+        assert storage.fetch(body=incident(diff_base=bad)) is None
+        assert storage.fetch(body=incident({DIFF_BASE: legacy}, diff_base=bad)) == json.loads(
+            legacy
+        ), "an earlier version's record is still read"
+    repaired = recorded(storage, incident(diff_base="{not json"))
+    assert DiffBaseInStatus().fetch(body=repaired) == storage.build(body=incident())
+
+
 def handled(storage: DiffBaseInStatus, body: kopf.Body, *, finished: bool) -> None:
     """A pass of kopf's changing cause: the lifecycle is asked which handlers run (some of
     them finished in an earlier pass, or none)."""
